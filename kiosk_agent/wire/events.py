@@ -1,0 +1,136 @@
+"""Outbox events (kiosk -> cloud on ``events``) and end-to-end acks (``events/ack``).
+
+An event is immutable once written to the kiosk's journal. ``event_id`` is a
+UUIDv7 (time-ordered, unique); ``seq`` increases by one per kiosk so the cloud
+can keep per-kiosk order. The cloud stores it once by ``event_id`` and acks it;
+an event it cannot accept is rejected with a reason and the kiosk dead-letters it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import WireMessage, utcnow
+
+ORDER_COMPLETED = "order.completed"
+ORDER_VOIDED = "order.voided"
+ORDER_PARKED = "order.parked"
+PAYMENT_ATTEMPTED = "payment.attempted"
+PAYMENT_SETTLED = "payment.settled"
+PRINT_DONE = "print.done"
+PRINT_FAILED = "print.failed"
+INVENTORY_ADJUSTED = "inventory.adjusted"
+DEVICE_FAULT = "device.fault"
+
+EVENT_TYPES = frozenset(
+    {
+        ORDER_COMPLETED, ORDER_VOIDED, ORDER_PARKED, PAYMENT_ATTEMPTED, PAYMENT_SETTLED,
+        PRINT_DONE, PRINT_FAILED, INVENTORY_ADJUSTED, DEVICE_FAULT,
+    }
+)
+
+
+def uuid7() -> str:
+    """A UUIDv7 string: 48-bit ms timestamp, then random bits (RFC 9562)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class OrderLineData(_Data):
+    line_no: int = Field(ge=1)
+    product_id: str
+    barcode: str | None = None
+    name_zh: str
+    name_en: str | None = None
+    qty: int = Field(ge=1, description="units; 1 for a weighed line")
+    weight_g: int | None = Field(default=None, ge=1, description="weighed items only")
+    unit_price: int = Field(ge=0, description="fen per unit (or per kg when weighed)")
+    list_amount: int = Field(ge=0, description="before discounts, fen")
+    discount: int = Field(ge=0, description="all discounts allocated to this line, fen")
+    amount: int = Field(ge=0, description="list_amount - discount, fen")
+    vat_rate_bp: int = Field(ge=0, le=10000, description="VAT rate in basis points, 1300 = 13%")
+    category: str | None = None
+    promotions: list[str] = Field(default_factory=list)
+
+
+class VatLine(_Data):
+    rate_bp: int = Field(ge=0, le=10000)
+    gross: int
+    net: int
+    tax: int
+
+
+class TenderData(_Data):
+    method: Literal["wechat", "alipay", "card", "paypal", "stored_value", "cash", "unionpay"]
+    amount: int = Field(ge=0)
+    currency: str = "CNY"
+    out_trade_no: str | None = None
+    provider_ref: str | None = Field(default=None, description="provider transaction id")
+    masked: str | None = Field(default=None, description="masked payer reference, never a code")
+    offline: bool = False
+
+
+class OrderCompletedData(_Data):
+    """Payload of ``order.completed``: the whole sale as the kiosk committed it."""
+
+    order_no: str
+    created_at: datetime
+    completed_at: datetime
+    currency: str = "CNY"
+    lines: list[OrderLineData] = Field(min_length=1)
+    subtotal: int = Field(ge=0)
+    discount_total: int = Field(ge=0)
+    total: int = Field(ge=0)
+    vat: list[VatLine] = Field(default_factory=list)
+    tenders: list[TenderData] = Field(default_factory=list)
+    member_id: str | None = None
+    points_earned: int = 0
+    points_redeemed: int = 0
+    coupons: list[str] = Field(default_factory=list)
+    catalog_version: str | None = None
+    offline: bool = False
+    note: str | None = None
+    language: str = "zh"
+
+
+class Event(WireMessage):
+    """One outbox event as published on ``events``."""
+
+    event_id: str = Field(default_factory=uuid7, min_length=8, max_length=64)
+    type: str = Field(min_length=1, max_length=64)
+    store: str = Field(min_length=1, max_length=64)
+    kiosk: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0, description="per-kiosk sequence, increasing")
+    ts: datetime = Field(default_factory=utcnow)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str
+    reason: str
+
+
+class EventAck(WireMessage):
+    """Cloud -> kiosk: events durably stored (``acked``) or refused for good (``rejected``)."""
+
+    acked: list[str] = Field(default_factory=list)
+    rejected: list[Rejection] = Field(default_factory=list)
+    ts: datetime = Field(default_factory=utcnow)

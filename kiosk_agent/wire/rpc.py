@@ -1,0 +1,43 @@
+"""Kiosk -> cloud requests (``rpc/req``) and their replies (``rpc/res``).
+
+The MQTT 5 correlation data and response topic properties carry ``id`` too;
+the body keeps it so a reply is matchable even through a broker that drops
+properties. A reply that arrives after ``deadline`` is logged and dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import WireMessage
+
+# Methods the cloud serves. Params/result models for payments live in wire.payments.
+PAYMENT_CHARGE = "payment.charge"
+PAYMENT_STATUS = "payment.status"
+PAYMENT_SETTLE = "payment.settle"
+MEMBER_LOOKUP = "member.lookup"
+COUPON_RESERVE = "coupon.reserve"
+
+
+class RpcError(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    message: str
+
+
+class RpcRequest(WireMessage):
+    id: str = Field(min_length=1, max_length=64, description="correlation id")
+    method: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    deadline: datetime
+
+
+class RpcResponse(WireMessage):
+    id: str = Field(min_length=1, max_length=64)
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: RpcError | None = None

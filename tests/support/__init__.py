@@ -1,0 +1,1 @@
+"""Helpers the tests share: a real Mosquitto on a free port, free ports, waiting."""

@@ -1,0 +1,92 @@
+"""A real Mosquitto broker started by the tests on a free port.
+
+The configuration is rendered from the project's ``config/mosquitto`` files by
+:mod:`cloud_bridge.broker_config` once provisioning exists; until then a minimal
+anonymous listener is written here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from .ports import free_port
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+START_TIMEOUT_S = 10.0
+
+
+class Broker:
+    """One mosquitto process with its own config, persistence and log in ``workdir``."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra_conf = extra_conf
+        self.proc: subprocess.Popen | None = None
+        self.conf_path = self.workdir / "mosquitto.conf"
+        self.log_path = self.workdir / "mosquitto.log"
+
+    def write_conf(self) -> None:
+        if self.conf_path.exists() and "listener" in self.conf_path.read_text():
+            return
+        self.conf_path.write_text(
+            f"""per_listener_settings false
+listener {self.port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {self.workdir}/
+log_dest file {self.log_path}
+log_type error
+log_type warning
+max_queued_messages 100000
+max_inflight_messages 0
+{self.extra_conf}
+"""
+        )
+
+    def start(self) -> Broker:
+        self.write_conf()
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited at start: {err}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on {self.port}")
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM): the broker saves its persistence file."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """Hard kill (SIGKILL), as a crash or power loss would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> Broker:
+        self.stop()
+        return self.start()
