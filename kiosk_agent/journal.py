@@ -1,0 +1,647 @@
+"""The kiosk's journal: every sale, payment attempt, outbox event and print job, in SQLite.
+
+SQLite in WAL mode with ``synchronous=FULL``: a commit that returned survives a
+crash or power loss. All sqlite work runs on ONE dedicated worker thread (a
+single-thread executor), which owns the connection and keeps every operation in
+submission order; the event loop never blocks on the disk.
+
+A completed sale is one transaction (:meth:`Journal.commit_sale`): the order and
+its lines, its payment attempts' final status, its outbox events and its receipt
+print job are all there or none of them is.
+
+Usage::
+
+    async with Journal(path, store_id, kiosk_id) as j:
+        await j.append_events([("device.fault", {...})])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .journal_schema import SCHEMA_VERSION, SchemaError, migrate
+from .wire.base import utcnow
+from .wire.events import (
+    Event,
+    OrderCompletedData,
+    uuid7,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PAYMENT_STATUSES = ("pending", "paid", "failed", "unknown", "reversed")
+PRINT_KINDS = ("receipt", "reprint", "test")
+
+# How long a writer waits for the database lock. Only this process writes, but
+# `journal check` or an export may hold a read snapshot; WAL readers never block
+# the writer, so this is a safety net, not a tuning knob.
+BUSY_TIMEOUT_MS = 5000
+
+# Auto-checkpoint the WAL every N pages (the SQLite default is 1000). Kept at the
+# default: larger values make commits cheaper but recovery after a crash slower.
+WAL_AUTOCHECKPOINT_PAGES = 1000
+
+
+class JournalError(Exception):
+    """A journal operation that cannot be done; the message is safe to log."""
+
+
+class JournalClosed(JournalError):
+    """The journal is not open."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One undelivered event: ``payload`` is the exact encoded ``wire.Event`` to publish."""
+
+    event_id: str
+    seq: int
+    type: str
+    payload: bytes
+    created_at: float
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth: int
+    oldest_created_at: float | None
+    dead_letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: str
+    seq: int
+    type: str
+    payload: bytes
+    reason: str
+    failed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PrintJob:
+    job_id: int
+    order_no: str | None
+    kind: str
+    created_at: float
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentAttempt:
+    """A payment attempt as the journal holds it (never the payment code)."""
+
+    out_trade_no: str
+    order_no: str
+    provider: str
+    amount: int
+    currency: str
+    status: str
+    created_at: float
+    updated_at: float
+    provider_ref: str | None
+    reason: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedSale:
+    """What :meth:`Journal.commit_sale` wrote."""
+
+    order_no: str
+    event_ids: list[str]
+    print_job_id: int | None
+    order: OrderCompletedData
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedOrder:
+    park_no: str
+    created_at: float
+    status: str
+    total: int
+    currency: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class RecoveryReport:
+    """What :meth:`Journal.recover` found and fixed at start-up."""
+
+    print_jobs_added: list[str] = field(default_factory=list)
+    attempts_marked_unknown: list[str] = field(default_factory=list)
+    pending_print_jobs: int = 0
+    outbox_depth: int = 0
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r, using UTC for order numbers", name)
+        return UTC
+
+
+class Journal:
+    """The kiosk's durable store. An async context manager; see the module docstring.
+
+    Args:
+        path: the SQLite file (created with its parent directory if missing).
+        store_id: this kiosk's store, written into every event.
+        kiosk_id: this kiosk, the prefix of order numbers.
+        timezone: the shop's time zone; the business day of order numbers.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        store_id: str,
+        kiosk_id: str,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.path = Path(path)
+        self.store_id = store_id
+        self.kiosk_id = kiosk_id
+        self.tz = _zone(timezone)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.outbox_signal = asyncio.Event()
+        self.print_signal = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def __aenter__(self) -> Journal:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open (creating or migrating) the database on the journal's own thread."""
+        if self._executor is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        try:
+            await self._call(self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+        # A fresh journal may already hold undelivered events or jobs from before.
+        self.outbox_signal.set()
+        self.print_signal.set()
+
+    async def close(self) -> None:
+        """Finish queued work, checkpoint the WAL and close the connection."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_sync)
+        finally:
+            executor.shutdown(wait=True)
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Refuse a newer schema before touching the file (WAL mode rewrites the header).
+            (found,) = conn.execute("PRAGMA user_version").fetchone()
+            if found > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"{self.path}: journal schema version {found} is newer than this "
+                    f"software ({SCHEMA_VERSION})"
+                )
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"cannot switch {self.path} to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            old = migrate(conn)
+            if old != SCHEMA_VERSION:
+                log.info("journal %s migrated from schema %d to %d", self.path, old, SCHEMA_VERSION)
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise JournalError(f"{self.path}: {err}") from err
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _close_sync(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as err:  # closing anyway; the WAL is replayed next open
+            log.warning("journal checkpoint on close failed: %s", err)
+        conn.close()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise JournalClosed("journal is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one write transaction on the journal thread."""
+        conn = self._conn
+        if conn is None:
+            raise JournalClosed("journal is not open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise JournalClosed("journal is not open")
+        return fn(conn)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one transaction on the journal thread (for extensions)."""
+        return await self._call(self._tx, fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run read-only ``fn(conn)`` on the journal thread (for queries by other components)."""
+        return await self._call(self._read, fn)
+
+    # -- counters ------------------------------------------------------------------
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, key: str, n: int = 1) -> int:
+        """Add ``n`` to the integer counter ``key`` (absent = 0); return the new value."""
+        row = conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ? RETURNING value",
+            (key, str(n), n),
+        ).fetchone()
+        return int(row[0])
+
+    def _reserve_seq(self, conn: sqlite3.Connection, n: int) -> int:
+        """Reserve ``n`` consecutive outbox seqs; return the first (seqs start at 0)."""
+        return self._bump(conn, "outbox_seq", n) - n
+
+    def business_day(self, when: datetime | None = None) -> str:
+        """``yyyymmdd`` of ``when`` (default now) in the shop's time zone."""
+        when = when or utcnow()
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(self.tz).strftime("%Y%m%d")
+
+    def _next_order_no(self, conn: sqlite3.Connection, day: str) -> str:
+        seq = self._bump(conn, f"order_seq:{day}")
+        return f"{self.kiosk_id}-{day}-{seq:04d}"
+
+    async def reserve_order_no(self, when: datetime | None = None) -> str:
+        """Allocate the next order number durably, e.g. before a payment attempt needs it.
+
+        A reserved number whose sale never completes stays unused (a gap staff can
+        explain with the voided attempt that carries it).
+        """
+        day = self.business_day(when)
+        return await self._call(self._tx, lambda c: self._next_order_no(c, day))
+
+    # -- outbox --------------------------------------------------------------------
+
+    def _insert_events(
+        self, conn: sqlite3.Connection, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        if not events:
+            return []
+        first = self._reserve_seq(conn, len(events))
+        now = time.time()
+        ts = utcnow()
+        rows = []
+        ids = []
+        for i, (etype, data) in enumerate(events):
+            event_id = uuid7()
+            event = Event(
+                event_id=event_id, type=etype, store=self.store_id, kiosk=self.kiosk_id,
+                seq=first + i, ts=ts, data=data,
+            )
+            rows.append((first + i, event_id, etype, event.encode(), now))
+            ids.append(event_id)
+        conn.executemany(
+            "INSERT INTO outbox(seq, event_id, type, payload, created_at) VALUES (?,?,?,?,?)", rows
+        )
+        return ids
+
+    async def append_events(self, events: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Append standalone events in one transaction; returns their event ids in order."""
+        events = [(str(t), dict(d)) for t, d in events]
+        ids = await self._call(self._tx, lambda c: self._insert_events(c, events))
+        if ids:
+            self.outbox_signal.set()
+        return ids
+
+    async def outbox_pending(self, limit: int, after_seq: int = -1) -> list[OutboxRow]:
+        """Undelivered (not dead) events with ``seq > after_seq``, oldest first."""
+
+        def q(conn: sqlite3.Connection) -> list[OutboxRow]:
+            cur = conn.execute(
+                "SELECT event_id, seq, type, payload, created_at, attempts FROM outbox "
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+            return [OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in cur]
+
+        return await self._call(self._read, q)
+
+    async def outbox_mark_sent(self, event_ids: Sequence[str]) -> None:
+        """Count one more delivery attempt for each event (shown in telemetry/TUI)."""
+        ids = [(e,) for e in event_ids]
+        if ids:
+            await self._call(
+                self._tx,
+                lambda c: c.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1 WHERE event_id = ?", ids
+                ),
+            )
+
+    async def outbox_ack(self, event_ids: Sequence[str]) -> int:
+        """Delete acked events; unknown ids are ignored. Returns how many were deleted."""
+        ids = [(e,) for e in event_ids]
+        if not ids:
+            return 0
+
+        def tx(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany("DELETE FROM outbox WHERE event_id = ?", ids)
+            return conn.total_changes - before
+
+        return await self._call(self._tx, tx)
+
+    async def outbox_reject(self, event_id: str, reason: str) -> bool:
+        """Move an event the cloud refused to the dead-letter list; False if unknown."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "DELETE FROM outbox WHERE event_id = ? "
+                "RETURNING event_id, seq, type, payload, created_at",
+                (event_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO dead_letters"
+                "(event_id, seq, type, payload, created_at, reason, failed_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (*row, reason, time.time()),
+            )
+            return True
+
+        moved = await self._call(self._tx, tx)
+        if moved:
+            log.warning("event %s dead-lettered: %s", event_id, reason)
+        return moved
+
+    async def outbox_stats(self) -> OutboxStats:
+        def q(conn: sqlite3.Connection) -> OutboxStats:
+            depth, oldest = conn.execute("SELECT count(*), min(created_at) FROM outbox").fetchone()
+            (dead,) = conn.execute(
+                "SELECT count(*) FROM dead_letters WHERE discarded_at IS NULL"
+            ).fetchone()
+            return OutboxStats(depth=depth, oldest_created_at=oldest, dead_letters=dead)
+
+        return await self._call(self._read, q)
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """Dead letters not yet discarded, oldest first."""
+
+        def q(conn: sqlite3.Connection) -> list[DeadLetter]:
+            cur = conn.execute(
+                "SELECT event_id, seq, type, payload, reason, failed_at FROM dead_letters "
+                "WHERE discarded_at IS NULL ORDER BY seq"
+            )
+            return [DeadLetter(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in cur]
+
+        return await self._call(self._read, q)
+
+    async def retry_dead_letter(self, event_id: str) -> bool:
+        """Put a dead letter back in the outbox (same event id, a new seq at the end)."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "DELETE FROM dead_letters WHERE event_id = ? AND discarded_at IS NULL "
+                "RETURNING type, payload, created_at",
+                (event_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            etype, payload, created_at = row
+            seq = self._reserve_seq(conn, 1)
+            event = Event.model_validate_json(bytes(payload)).model_copy(update={"seq": seq})
+            conn.execute(
+                "INSERT INTO outbox(seq, event_id, type, payload, created_at) VALUES (?,?,?,?,?)",
+                (seq, event_id, etype, event.encode(), created_at),
+            )
+            return True
+
+        done = await self._call(self._tx, tx)
+        if done:
+            self.outbox_signal.set()
+        return done
+
+    async def discard_dead_letter(self, event_id: str, reason: str) -> bool:
+        """Mark a dead letter discarded by staff (kept for audit, hidden from the list)."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE dead_letters SET discarded_at = ?, discard_reason = ? "
+                "WHERE event_id = ? AND discarded_at IS NULL",
+                (time.time(), reason, event_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._call(self._tx, tx)
+
+    # -- print jobs ----------------------------------------------------------------
+
+    @staticmethod
+    def _insert_print_job(conn: sqlite3.Connection, order_no: str | None, kind: str) -> int:
+        if kind not in PRINT_KINDS:
+            raise JournalError(f"unknown print job kind {kind!r}")
+        cur = conn.execute(
+            "INSERT INTO print_jobs(order_no, kind, created_at) VALUES (?,?,?)",
+            (order_no, kind, time.time()),
+        )
+        return int(cur.lastrowid or 0)
+
+    async def add_print_job(self, order_no: str | None, kind: str) -> int:
+        """Queue a print job (``receipt`` | ``reprint`` | ``test``); returns its id."""
+        if kind not in PRINT_KINDS:
+            raise JournalError(f"unknown print job kind {kind!r}")
+        job_id = await self._call(self._tx, lambda c: self._insert_print_job(c, order_no, kind))
+        self.print_signal.set()
+        return job_id
+
+    async def print_jobs_pending(self) -> list[PrintJob]:
+        def q(conn: sqlite3.Connection) -> list[PrintJob]:
+            cur = conn.execute(
+                "SELECT job_id, order_no, kind, created_at, attempts, last_error FROM print_jobs "
+                "WHERE status = 'pending' ORDER BY job_id"
+            )
+            return [PrintJob(*r) for r in cur]
+
+        return await self._call(self._read, q)
+
+    async def print_job_done(self, job_id: int) -> bool:
+        def tx(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE print_jobs SET status = 'done', done_at = ?, attempts = attempts + 1 "
+                "WHERE job_id = ? AND status = 'pending'",
+                (time.time(), job_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._call(self._tx, tx)
+
+    async def print_job_failed(self, job_id: int, reason: str) -> bool:
+        """Record a failed try; the job stays pending and is printed when the printer is back."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE print_jobs SET attempts = attempts + 1, last_error = ? "
+                "WHERE job_id = ? AND status = 'pending'",
+                (reason, job_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._call(self._tx, tx)
+
+    async def order_receipt(self, order_no: str) -> OrderCompletedData | None:
+        """The committed sale as the wire model (what the receipt prints), or None."""
+
+        def q(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT data FROM orders WHERE order_no = ?", (order_no,)).fetchone()
+            return row[0] if row else None
+
+        data = await self._call(self._read, q)
+        return OrderCompletedData.model_validate_json(data) if data is not None else None
+
+    # -- payment attempts ----------------------------------------------------------
+
+    async def begin_payment_attempt(
+        self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str
+    ) -> PaymentAttempt:
+        """Persist an attempt BEFORE the charge request (status ``pending``).
+
+        A retry with the same ``out_trade_no`` reuses the row (same amount required)
+        and counts the retry; it is never a second attempt with a new number.
+        """
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise JournalError("amount must be a non-negative integer of minor units")
+
+        def tx(conn: sqlite3.Connection) -> PaymentAttempt:
+            now = time.time()
+            row = conn.execute(
+                "SELECT order_no, provider, amount, currency, status FROM payment_attempts "
+                "WHERE out_trade_no = ?",
+                (out_trade_no,),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO payment_attempts(out_trade_no, order_no, provider, amount, "
+                    "currency, status, created_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?)",
+                    (out_trade_no, order_no, provider, amount, currency, now, now),
+                )
+            else:
+                if tuple(row[:4]) != (order_no, provider, amount, currency):
+                    raise JournalError(
+                        f"out_trade_no {out_trade_no} already used with different "
+                        "order, provider or amount"
+                    )
+                if row[4] in ("paid", "reversed"):
+                    raise JournalError(f"out_trade_no {out_trade_no} is already {row[4]}")
+                conn.execute(
+                    "UPDATE payment_attempts SET status = 'pending', attempts = attempts + 1, "
+                    "updated_at = ? WHERE out_trade_no = ?",
+                    (now, out_trade_no),
+                )
+            return self._attempt(conn, out_trade_no)
+
+        return await self._call(self._tx, tx)
+
+    @staticmethod
+    def _attempt(conn: sqlite3.Connection, out_trade_no: str) -> PaymentAttempt:
+        row = conn.execute(
+            "SELECT out_trade_no, order_no, provider, amount, currency, status, created_at, "
+            "updated_at, provider_ref, reason, attempts FROM payment_attempts "
+            "WHERE out_trade_no = ?",
+            (out_trade_no,),
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"no payment attempt {out_trade_no}")
+        return PaymentAttempt(*row)
+
+    async def set_payment_attempt_status(
+        self,
+        out_trade_no: str,
+        status: str,
+        provider_ref: str | None = None,
+        reason: str | None = None,
+    ) -> PaymentAttempt:
+        """Record a payment outcome (pending | paid | failed | unknown | reversed)."""
+        if status not in PAYMENT_STATUSES:
+            raise JournalError(f"unknown payment status {status!r}")
+
+        def tx(conn: sqlite3.Connection) -> PaymentAttempt:
+            cur = conn.execute(
+                "UPDATE payment_attempts SET status = ?, updated_at = ?, "
+                "provider_ref = coalesce(?, provider_ref), reason = coalesce(?, reason) "
+                "WHERE out_trade_no = ?",
+                (status, time.time(), provider_ref, reason, out_trade_no),
+            )
+            if cur.rowcount == 0:
+                raise JournalError(f"no payment attempt {out_trade_no}")
+            return self._attempt(conn, out_trade_no)
+
+        return await self._call(self._tx, tx)
+
+    async def payment_attempts(
+        self, status: str | None = None, order_no: str | None = None
+    ) -> list[PaymentAttempt]:
+        """Attempts, optionally filtered by status and/or order, oldest first."""
+
+        def q(conn: sqlite3.Connection) -> list[PaymentAttempt]:
+            sql = (
+                "SELECT out_trade_no, order_no, provider, amount, currency, status, created_at, "
+                "updated_at, provider_ref, reason, attempts FROM payment_attempts WHERE 1=1"
+            )
+            args: list[Any] = []
+            if status is not None:
+                sql += " AND status = ?"
+                args.append(status)
+            if order_no is not None:
+                sql += " AND order_no = ?"
+                args.append(order_no)
+            return [PaymentAttempt(*r) for r in conn.execute(sql + " ORDER BY created_at", args)]
+
+        return await self._call(self._read, q)
