@@ -1,0 +1,210 @@
+"""Async client of the kiosk agent's control API (HTTP over its Unix socket).
+
+Every failure is one of two exceptions with a message fit for a staff screen:
+:class:`AgentUnavailable` (no socket, connection refused, no permission, timeout)
+and :class:`ControlError` (the agent answered with an error, e.g. wrong PIN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+DEFAULT_SOCKET = "/run/kiosk-agent/control.sock"
+#: Per request: the agent answers in milliseconds; hardware calls have their own
+#: server-side limit (20 s), so wait a little longer than that.
+REQUEST_TIMEOUT_S = 25.0
+
+
+class ClientError(Exception):
+    """Base of the client's errors; ``str()`` is the message to show."""
+
+
+class AgentUnavailable(ClientError):
+    """The agent cannot be reached (not running, socket missing or refused)."""
+
+
+class ControlError(ClientError):
+    """The agent answered with an error."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def locked(self) -> bool:
+        """The call needs a (new) staff session."""
+        return self.status == 401 and self.code == "locked"
+
+
+class ControlClient:
+    """One connection pool to the control socket; ``async with`` or call :meth:`close`."""
+
+    def __init__(self, socket_path: str | Path = DEFAULT_SOCKET, timeout: float = REQUEST_TIMEOUT_S):
+        self.socket_path = str(socket_path)
+        self.timeout = timeout
+        self.token: str | None = None
+        self.idle_lock_s: float | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ControlClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.UnixConnector(path=self.socket_path),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )
+        return self._session
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+        raw: bool = False,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            async with self._http().request(
+                method, f"http://kiosk-agent{path}", json=json, params=params, headers=headers
+            ) as resp:
+                if resp.status >= 400:
+                    try:
+                        body = await resp.json(content_type=None)
+                        code, message = body.get("error", "error"), body.get("message", "")
+                    except (ValueError, AttributeError):
+                        code, message = "error", (await resp.text())[:200]
+                    if resp.status == 401 and code == "locked":
+                        self.token = None
+                    raise ControlError(resp.status, code, message or f"HTTP {resp.status}")
+                if raw:
+                    return resp.content_type, await resp.read()
+                return await resp.json(content_type=None)
+        except FileNotFoundError as err:
+            raise AgentUnavailable(f"agent not running: no socket at {self.socket_path}") from err
+        except aiohttp.ClientConnectorError as err:
+            os_err = getattr(err, "os_error", None)
+            if isinstance(os_err, FileNotFoundError):
+                msg = f"agent not running: no socket at {self.socket_path}"
+            elif isinstance(os_err, PermissionError):
+                msg = f"no permission to open {self.socket_path} (join the staff group)"
+            elif isinstance(os_err, ConnectionRefusedError):
+                msg = f"agent not running: connection refused on {self.socket_path}"
+            else:
+                msg = f"cannot reach the agent on {self.socket_path}: {os_err or err}"
+            raise AgentUnavailable(msg) from err
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as err:
+            raise AgentUnavailable(f"agent connection lost: {err}") from err
+        except TimeoutError as err:
+            raise AgentUnavailable("the agent did not answer in time") from err
+        except aiohttp.ClientError as err:
+            raise AgentUnavailable(f"control API error: {err}") from err
+
+    # ---------------------------------------------------------------- session
+
+    async def login(self, pin: str) -> None:
+        """Open a staff session with ``pin`` (raises :class:`ControlError` when wrong)."""
+        reply = await self._request("POST", "/v1/session", json={"pin": pin})
+        self.token = reply["token"]
+        self.idle_lock_s = reply.get("idle_lock_s")
+
+    async def logout(self) -> None:
+        if self.token:
+            try:
+                await self._request("DELETE", "/v1/session")
+            finally:
+                self.token = None
+
+    async def session(self) -> dict:
+        reply = await self._request("GET", "/v1/session")
+        if self.token and not reply.get("authenticated"):
+            self.token = None
+        return reply
+
+    @property
+    def unlocked(self) -> bool:
+        return self.token is not None
+
+    # ---------------------------------------------------------------- reads
+
+    async def status(self) -> dict:
+        return await self._request("GET", "/v1/status")
+
+    async def health(self) -> dict:
+        return await self._request("GET", "/v1/health")
+
+    async def sales_today(self) -> dict:
+        return await self._request("GET", "/v1/sales/today")
+
+    async def orders(self, query: str = "", limit: int = 50) -> list[dict]:
+        reply = await self._request("GET", "/v1/orders", params={"q": query, "limit": str(limit)})
+        return reply["orders"]
+
+    async def order(self, order_no: str) -> dict:
+        return await self._request("GET", f"/v1/orders/{order_no}")
+
+    async def outbox(self) -> dict:
+        return await self._request("GET", "/v1/outbox")
+
+    async def config(self) -> list[dict]:
+        return (await self._request("GET", "/v1/config"))["values"]
+
+    async def logs(self, after: int = 0, limit: int = 200, level: str | None = None) -> dict:
+        params = {"after": str(after), "limit": str(limit)}
+        if level:
+            params["level"] = level
+        return await self._request("GET", "/v1/logs", params=params)
+
+    async def snapshot(self) -> tuple[str, bytes]:
+        """``(content_type, image bytes)`` of one camera frame."""
+        reply = await self._request("GET", "/v1/camera/snapshot", params={"format": "json"})
+        return reply["content_type"], base64.b64decode(reply["base64"])
+
+    # ---------------------------------------------------------------- actions (need a session)
+
+    async def retry_dead_letter(self, event_id: str) -> dict:
+        return await self._request("POST", f"/v1/dead-letters/{event_id}/retry")
+
+    async def discard_dead_letter(self, event_id: str, reason: str) -> dict:
+        return await self._request(
+            "POST", f"/v1/dead-letters/{event_id}/discard", json={"reason": reason}
+        )
+
+    async def reprint(self, order_no: str) -> dict:
+        return await self._request("POST", f"/v1/orders/{order_no}/reprint")
+
+    async def print_test_page(self) -> dict:
+        return await self._request("POST", "/v1/printer/test-page")
+
+    async def display_test(self) -> dict:
+        return await self._request("POST", "/v1/display/test")
+
+    async def decode_check(self) -> dict:
+        return await self._request("POST", "/v1/camera/decode-check")
+
+    async def set_maintenance(self, on: bool, reason: str = "staff") -> dict:
+        return await self._request("POST", "/v1/maintenance", json={"on": on, "reason": reason})
+
+
+async def _probe(socket_path: str) -> int:  # pragma: no cover - manual helper
+    async with ControlClient(socket_path) as client:
+        print(await client.status())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    raise SystemExit(asyncio.run(_probe(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_SOCKET)))
