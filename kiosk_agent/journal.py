@@ -18,10 +18,12 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -32,6 +34,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .journal_schema import SCHEMA_VERSION, SchemaError, migrate
 from .wire.base import utcnow
 from .wire.events import (
+    ORDER_COMPLETED,
+    ORDER_PARKED,
+    PAYMENT_ATTEMPTED,
+    PAYMENT_SETTLED,
     Event,
     OrderCompletedData,
     uuid7,
@@ -645,3 +651,482 @@ class Journal:
             return [PaymentAttempt(*r) for r in conn.execute(sql + " ORDER BY created_at", args)]
 
         return await self._call(self._read, q)
+
+    # -- sales ---------------------------------------------------------------------
+
+    def _commit_sale_tx(
+        self,
+        conn: sqlite3.Connection,
+        order: OrderCompletedData,
+        extra_events: Sequence[tuple[str, dict[str, Any]]],
+        print_receipt: bool,
+    ) -> CommittedSale:
+        day = self.business_day(order.created_at)
+        if not order.order_no:
+            order = order.model_copy(update={"order_no": self._next_order_no(conn, day)})
+        order_no = order.order_no
+        data = order.model_dump(mode="json")
+        now = time.time()
+        try:
+            conn.execute(
+                "INSERT INTO orders(order_no, created_at, completed_at, committed_at, business_day,"
+                " currency, subtotal, discount_total, total, member_id, catalog_version, offline,"
+                " data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    order_no, data["created_at"], data["completed_at"], now, day, order.currency,
+                    order.subtotal, order.discount_total, order.total, order.member_id,
+                    order.catalog_version, int(order.offline),
+                    json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                ),
+            )
+        except sqlite3.IntegrityError as err:
+            raise JournalError(f"order {order_no} is already committed") from err
+        conn.executemany(
+            "INSERT INTO order_lines(order_no, line_no, product_id, barcode, name_zh, qty,"
+            " weight_g, unit_price, list_amount, discount, amount, vat_rate_bp)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    order_no, ln.line_no, ln.product_id, ln.barcode, ln.name_zh, ln.qty,
+                    ln.weight_g, ln.unit_price, ln.list_amount, ln.discount, ln.amount,
+                    ln.vat_rate_bp,
+                )
+                for ln in order.lines
+            ],
+        )
+        events: list[tuple[str, dict[str, Any]]] = [(ORDER_COMPLETED, data)]
+        for tender in order.tenders:
+            if tender.out_trade_no:
+                cur = conn.execute(
+                    "UPDATE payment_attempts SET status = 'paid', updated_at = ?,"
+                    " provider_ref = coalesce(?, provider_ref) WHERE out_trade_no = ?",
+                    (now, tender.provider_ref, tender.out_trade_no),
+                )
+                if cur.rowcount == 0:
+                    conn.execute(
+                        "INSERT INTO payment_attempts(out_trade_no, order_no, provider, amount,"
+                        " currency, status, created_at, updated_at, provider_ref)"
+                        " VALUES (?,?,?,?,?,'paid',?,?,?)",
+                        (
+                            tender.out_trade_no, order_no, tender.method, tender.amount,
+                            tender.currency, now, now, tender.provider_ref,
+                        ),
+                    )
+            events.append(
+                (
+                    PAYMENT_SETTLED,
+                    {
+                        "order_no": order_no, "out_trade_no": tender.out_trade_no,
+                        "method": tender.method, "amount": tender.amount,
+                        "currency": tender.currency, "provider_ref": tender.provider_ref,
+                        "status": "paid", "offline": tender.offline,
+                    },
+                )
+            )
+        events.extend(extra_events)
+        event_ids = self._insert_events(conn, events)
+        job_id = self._insert_print_job(conn, order_no, "receipt") if print_receipt else None
+        return CommittedSale(order_no, event_ids, job_id, order)
+
+    async def commit_sale(
+        self,
+        order: OrderCompletedData,
+        *,
+        extra_events: Sequence[tuple[str, dict[str, Any]]] = (),
+        print_receipt: bool = True,
+    ) -> CommittedSale:
+        """Commit a completed sale in ONE durable transaction.
+
+        Writes the order and its lines, marks each tender's payment attempt ``paid``
+        (creating the row for tenders without a prior attempt, e.g. stored value),
+        appends ``order.completed`` + one ``payment.settled`` per tender +
+        ``extra_events`` to the outbox, and queues the receipt print job. An empty
+        ``order.order_no`` gets the next ``{kiosk}-{yyyymmdd}-{seq:04d}`` in the
+        same transaction.
+        """
+        sale = await self._call(
+            self._tx, lambda c: self._commit_sale_tx(c, order, list(extra_events), print_receipt)
+        )
+        self.outbox_signal.set()
+        if sale.print_job_id is not None:
+            self.print_signal.set()
+        return sale
+
+    async def orders(self, day: str | None = None, limit: int = 100) -> list[OrderCompletedData]:
+        """Committed orders, newest first (optionally one business day ``yyyymmdd``)."""
+
+        def q(conn: sqlite3.Connection) -> list[str]:
+            if day is None:
+                cur = conn.execute(
+                    "SELECT data FROM orders ORDER BY committed_at DESC LIMIT ?", (limit,)
+                )
+            else:
+                cur = conn.execute(
+                    "SELECT data FROM orders WHERE business_day = ? "
+                    "ORDER BY committed_at DESC LIMIT ?",
+                    (day, limit),
+                )
+            return [r[0] for r in cur]
+
+        return [OrderCompletedData.model_validate_json(d) for d in await self._call(self._read, q)]
+
+    async def sales_summary(self, day: str | None = None) -> dict[str, int]:
+        """``{"orders": n, "total": fen}`` for a business day (default today)."""
+        day = day or self.business_day()
+
+        def q(conn: sqlite3.Connection) -> dict[str, int]:
+            n, total = conn.execute(
+                "SELECT count(*), coalesce(sum(total), 0) FROM orders WHERE business_day = ?",
+                (day,),
+            ).fetchone()
+            return {"orders": n, "total": total}
+
+        return await self._call(self._read, q)
+
+    # -- recovery ------------------------------------------------------------------
+
+    def _recover_tx(self, conn: sqlite3.Connection) -> RecoveryReport:
+        report = RecoveryReport()
+        # A committed sale always carries its receipt job (same transaction); a sale
+        # without any receipt job (imported, or committed with print_receipt=False
+        # by an older version) gets one, so every paid sale prints exactly once.
+        missing = [
+            r[0]
+            for r in conn.execute(
+                "SELECT o.order_no FROM orders o WHERE NOT EXISTS (SELECT 1 FROM print_jobs p"
+                " WHERE p.order_no = o.order_no AND p.kind = 'receipt') ORDER BY o.committed_at"
+            )
+        ]
+        for order_no in missing:
+            self._insert_print_job(conn, order_no, "receipt")
+        report.print_jobs_added = missing
+        in_flight = conn.execute(
+            "SELECT out_trade_no, order_no, provider, amount, currency FROM payment_attempts"
+            " WHERE status = 'pending' ORDER BY created_at"
+        ).fetchall()
+        now = time.time()
+        for row in in_flight:
+            conn.execute(
+                "UPDATE payment_attempts SET status = 'unknown', updated_at = ?,"
+                " reason = 'agent restarted during payment' WHERE out_trade_no = ?",
+                (now, row[0]),
+            )
+        if in_flight:
+            self._insert_events(
+                conn,
+                [
+                    (
+                        PAYMENT_ATTEMPTED,
+                        {
+                            "order_no": o, "out_trade_no": t, "provider": p, "amount": a,
+                            "currency": c, "status": "unknown",
+                            "reason": "agent restarted during payment",
+                        },
+                    )
+                    for t, o, p, a, c in in_flight
+                ],
+            )
+        report.attempts_marked_unknown = [r[0] for r in in_flight]
+        (report.pending_print_jobs,) = conn.execute(
+            "SELECT count(*) FROM print_jobs WHERE status = 'pending'"
+        ).fetchone()
+        (report.outbox_depth,) = conn.execute("SELECT count(*) FROM outbox").fetchone()
+        return report
+
+    async def recover(self) -> RecoveryReport:
+        """Start-up recovery; call once after opening, before taking new sales.
+
+        * every committed sale has a receipt job (a pending one prints once);
+        * payment attempts still ``pending`` (the agent died mid-charge) become
+          ``unknown`` and a ``payment.attempted`` event tells the cloud to settle
+          them (query, then reverse);
+        * half-written sales cannot exist: each sale is one transaction.
+        """
+        report = await self._call(self._tx, self._recover_tx)
+        if report.attempts_marked_unknown:
+            log.warning(
+                "%d payment attempt(s) were in flight at the last stop; marked unknown: %s",
+                len(report.attempts_marked_unknown), ", ".join(report.attempts_marked_unknown),
+            )
+        if report.print_jobs_added:
+            log.warning("re-queued receipts for %d order(s)", len(report.print_jobs_added))
+        self.outbox_signal.set()
+        self.print_signal.set()
+        return report
+
+    # -- parked orders (挂单) -------------------------------------------------------
+
+    async def park_order(
+        self, cart: dict[str, Any], total: int, currency: str, when: datetime | None = None
+    ) -> ParkedOrder:
+        """Save a cart for payment at a staffed till; returns its readable park number.
+
+        The park number is ``P{yyyymmdd}-{seq:03d}`` per kiosk and business day
+        (staff key it in or scan it at the till); an ``order.parked`` event carries
+        the cart to the cloud in the same transaction.
+        """
+        day = self.business_day(when)
+
+        def tx(conn: sqlite3.Connection) -> ParkedOrder:
+            seq = self._bump(conn, f"park_seq:{day}")
+            park_no = f"P{day}-{seq:03d}"
+            now = time.time()
+            body = json.dumps(cart, ensure_ascii=False, separators=(",", ":"), default=str)
+            conn.execute(
+                "INSERT INTO parked_orders(park_no, created_at, total, currency, data)"
+                " VALUES (?,?,?,?,?)",
+                (park_no, now, total, currency, body),
+            )
+            self._insert_events(
+                conn,
+                [(ORDER_PARKED, {"park_no": park_no, "total": total, "currency": currency,
+                                 "cart": json.loads(body)})],
+            )
+            return ParkedOrder(park_no, now, "parked", total, currency, json.loads(body))
+
+        parked = await self._call(self._tx, tx)
+        self.outbox_signal.set()
+        return parked
+
+    async def parked_orders(self, status: str | None = "parked") -> list[ParkedOrder]:
+        def q(conn: sqlite3.Connection) -> list[ParkedOrder]:
+            sql = "SELECT park_no, created_at, status, total, currency, data FROM parked_orders"
+            args: tuple[Any, ...] = ()
+            if status is not None:
+                sql += " WHERE status = ?"
+                args = (status,)
+            return [
+                ParkedOrder(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
+                for r in conn.execute(sql + " ORDER BY created_at", args)
+            ]
+
+        return await self._call(self._read, q)
+
+    async def close_parked_order(self, park_no: str, status: str) -> bool:
+        """Mark a parked order ``resumed`` (paid at the till) or ``voided``."""
+        if status not in ("resumed", "voided"):
+            raise JournalError(f"a parked order can only be resumed or voided, not {status!r}")
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE parked_orders SET status = ?, closed_at = ? "
+                "WHERE park_no = ? AND status = 'parked'",
+                (status, time.time(), park_no),
+            )
+            return cur.rowcount > 0
+
+        return await self._call(self._tx, tx)
+
+    # -- catalog -------------------------------------------------------------------
+
+    async def save_price_book(
+        self,
+        version: str,
+        sha256: str,
+        currency: str,
+        body: bytes,
+        products: Sequence[dict[str, Any]],
+        keep_versions: int = 2,
+    ) -> None:
+        """Store a price book version and make it current, in one transaction.
+
+        Until this commits, the previous version stays current (and complete), so
+        the kiosk keeps selling on it. ``products`` are dicts with at least
+        ``product_id``, ``barcodes``, ``name_zh``, ``unit_price``. Older versions
+        beyond ``keep_versions`` are dropped.
+        """
+
+        def tx(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("DELETE FROM catalog_versions WHERE version = ?", (version,))
+            conn.execute(
+                "INSERT INTO catalog_versions(version, sha256, currency, body, loaded_at)"
+                " VALUES (?,?,?,?,?)",
+                (version, sha256, currency, body, now),
+            )
+            conn.executemany(
+                "INSERT INTO catalog_products(version, product_id, barcodes, name_zh, name_en,"
+                " unit_price, data) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (
+                        version, p["product_id"], json.dumps(list(p.get("barcodes", ()))),
+                        p["name_zh"], p.get("name_en"), int(p["unit_price"]),
+                        json.dumps(p, ensure_ascii=False, default=str),
+                    )
+                    for p in products
+                ],
+            )
+            conn.execute("UPDATE catalog_versions SET is_current = 0 WHERE is_current = 1")
+            conn.execute(
+                "UPDATE catalog_versions SET complete = 1, is_current = 1 WHERE version = ?",
+                (version,),
+            )
+            old = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT version FROM catalog_versions ORDER BY is_current DESC, loaded_at DESC"
+                    " LIMIT -1 OFFSET ?",
+                    (max(keep_versions, 1),),
+                )
+            ]
+            for v in old:
+                conn.execute("DELETE FROM catalog_products WHERE version = ?", (v,))
+                conn.execute("DELETE FROM catalog_versions WHERE version = ?", (v,))
+
+        await self._call(self._tx, tx)
+
+    async def store_price_book(self, book: Any) -> None:
+        """Store a ``catalog.PriceBook`` (duck-typed: version, currency, products, sha256())."""
+        if hasattr(book, "canonical_bytes"):
+            body = book.canonical_bytes()
+        elif hasattr(book, "model_dump_json"):
+            body = book.model_dump_json().encode()
+        else:
+            body = json.dumps(book, default=str).encode()
+        products = []
+        for p in getattr(book, "products", ()) or ():
+            products.append(_as_dict(p))
+        await self.save_price_book(
+            str(book.version), str(book.sha256()), str(book.currency), body, products
+        )
+
+    async def current_price_book(self) -> tuple[str, str, bytes] | None:
+        """``(version, sha256, body)`` of the current complete price book, or None."""
+
+        def q(conn: sqlite3.Connection) -> tuple[str, str, bytes] | None:
+            row = conn.execute(
+                "SELECT version, sha256, body FROM catalog_versions"
+                " WHERE is_current = 1 AND complete = 1"
+            ).fetchone()
+            return (row[0], row[1], bytes(row[2])) if row else None
+
+        return await self._call(self._read, q)
+
+    # -- export / import -----------------------------------------------------------
+
+    async def export_records(self) -> list[dict[str, Any]]:
+        """Everything in the journal as JSON-able records (see :func:`export_records`)."""
+        return await self._call(self._read, lambda c: list(export_records(c)))
+
+    async def import_records(self, records: Sequence[dict[str, Any]]) -> int:
+        """Load exported records into this (empty) journal in one transaction."""
+        n = await self._call(self._tx, lambda c: import_records(c, records))
+        self.outbox_signal.set()
+        self.print_signal.set()
+        return n
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return dict(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return dict(vars(obj))
+
+
+# Export order: the tables and the columns of each record kind. Payloads are
+# UTF-8 JSON already and are exported as text.
+_EXPORT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("meta", "meta", ("key", "value")),
+    ("order", "orders", (
+        "order_no", "committed_at", "business_day", "data",
+    )),
+    ("payment_attempt", "payment_attempts", (
+        "out_trade_no", "order_no", "provider", "amount", "currency", "status", "created_at",
+        "updated_at", "provider_ref", "reason", "attempts",
+    )),
+    ("outbox", "outbox", ("seq", "event_id", "type", "payload", "created_at", "attempts")),
+    ("dead_letter", "dead_letters", (
+        "event_id", "seq", "type", "payload", "created_at", "reason", "failed_at",
+        "discarded_at", "discard_reason",
+    )),
+    ("print_job", "print_jobs", (
+        "job_id", "order_no", "kind", "status", "created_at", "attempts", "last_error", "done_at",
+    )),
+    ("parked_order", "parked_orders", (
+        "park_no", "created_at", "status", "total", "currency", "data", "closed_at",
+    )),
+)
+_ORDER_KEY = {
+    "meta": "key", "orders": "committed_at, order_no", "payment_attempts": "created_at",
+    "outbox": "seq", "dead_letters": "seq", "print_jobs": "job_id", "parked_orders": "park_no",
+}
+
+
+def export_records(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Yield one JSON-able dict per row: ``{"record": <kind>, <columns>}``.
+
+    Orders carry their whole wire payload (``order``, lines included); the
+    order_lines table is derived from it on import. Works on a read-only
+    connection (``journal export``).
+    """
+    for kind, table, cols in _EXPORT_TABLES:
+        sql = f"SELECT {', '.join(cols)} FROM {table} ORDER BY {_ORDER_KEY[table]}"
+        for row in conn.execute(sql):
+            rec: dict[str, Any] = {"record": kind}
+            for col, value in zip(cols, row, strict=True):
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8")
+                rec[col] = value
+            if kind == "order":
+                rec["order"] = json.loads(rec.pop("data"))
+            elif kind == "parked_order":
+                rec["data"] = json.loads(rec["data"])
+            yield rec
+
+
+def import_records(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
+    """Insert exported records (inside the caller's transaction); returns the count."""
+    specs = {kind: (table, cols) for kind, table, cols in _EXPORT_TABLES}
+    n = 0
+    for rec in records:
+        kind = rec.get("record")
+        if kind not in specs:
+            raise JournalError(f"unknown record kind {kind!r}")
+        table, cols = specs[kind]
+        rec = dict(rec)
+        if kind == "order":
+            order = OrderCompletedData.model_validate(rec.pop("order"))
+            data = order.model_dump(mode="json")
+            rec["data"] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            conn.execute(
+                "INSERT INTO orders(order_no, created_at, completed_at, committed_at,"
+                " business_day, currency, subtotal, discount_total, total, member_id,"
+                " catalog_version, offline, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    order.order_no, data["created_at"], data["completed_at"],
+                    rec["committed_at"], rec["business_day"], order.currency, order.subtotal,
+                    order.discount_total, order.total, order.member_id, order.catalog_version,
+                    int(order.offline), rec["data"],
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO order_lines(order_no, line_no, product_id, barcode, name_zh, qty,"
+                " weight_g, unit_price, list_amount, discount, amount, vat_rate_bp)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        order.order_no, ln.line_no, ln.product_id, ln.barcode, ln.name_zh,
+                        ln.qty, ln.weight_g, ln.unit_price, ln.list_amount, ln.discount,
+                        ln.amount, ln.vat_rate_bp,
+                    )
+                    for ln in order.lines
+                ],
+            )
+        else:
+            values = []
+            for col in cols:
+                value = rec.get(col)
+                if col == "payload" and isinstance(value, str):
+                    value = value.encode("utf-8")
+                elif col == "data" and not isinstance(value, str):
+                    value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+                values.append(value)
+            conn.execute(
+                f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                values,
+            )
+        n += 1
+    return n

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from kiosk_agent.journal import Journal, JournalClosed, JournalError
 from kiosk_agent.journal_schema import SCHEMA_VERSION
-from kiosk_agent.wire import Event, decode
+from kiosk_agent.orders import OrderError, build_order, out_trade_no, parse_order_no
+from kiosk_agent.wire import Event, OrderCompletedData, decode
+from kiosk_agent.wire.events import TenderData
+from tests.kiosk_agent.sales import make_order
 
 
 async def test_file_is_wal_full_and_versioned(journal: Journal, tmp_path: Path):
@@ -158,3 +164,150 @@ async def test_newer_schema_is_refused_and_file_untouched(tmp_path: Path):
         async with Journal(path, "s", "k"):
             pass
     assert path.read_bytes() == before
+
+
+# -- sales -------------------------------------------------------------------------
+
+
+async def test_commit_sale_writes_order_events_attempt_and_print_job_together(journal: Journal):
+    order_no = await journal.reserve_order_no()
+    assert re.fullmatch(r"kiosk1-\d{8}-0001", order_no)
+    await journal.begin_payment_attempt(order_no, order_no + "-1", "wechat", 2100, "CNY")
+    journal.outbox_signal.clear()
+    journal.print_signal.clear()
+    sale = await journal.commit_sale(make_order(out_trade_no=order_no + "-1", order_no=order_no))
+    assert sale.order_no == order_no and journal.outbox_signal.is_set()
+    assert journal.print_signal.is_set()
+    rows = await journal.outbox_pending(10)
+    assert [r.type for r in rows] == ["order.completed", "payment.settled"]
+    assert [r.event_id for r in rows] == sale.event_ids
+    ev = decode(Event, rows[0].payload)
+    assert OrderCompletedData.model_validate(ev.data) == sale.order
+    paid = await journal.payment_attempts(status="paid")
+    assert [(a.out_trade_no, a.provider_ref) for a in paid] == [(order_no + "-1", "wx-ref")]
+    assert [(p.order_no, p.kind) for p in await journal.print_jobs_pending()] == [
+        (order_no, "receipt")
+    ]
+    assert await journal.order_receipt(order_no) == sale.order
+    assert await journal.order_receipt("nope") is None
+    lines = await journal.read(lambda c: c.execute("SELECT count(*) FROM order_lines").fetchone())
+    assert lines == (3,)
+
+
+async def test_order_numbers_count_per_day_in_the_commit(journal: Journal):
+    a = await journal.commit_sale(make_order())
+    b = await journal.commit_sale(make_order(method="stored_value", out_trade_no="sv-1"))
+    day = journal.business_day()
+    assert (a.order_no, b.order_no) == (f"kiosk1-{day}-0001", f"kiosk1-{day}-0002")
+    other = journal.business_day(datetime(2030, 1, 2, 3, 0, tzinfo=UTC))
+    assert other == "20300102"
+    assert await journal.reserve_order_no(datetime(2030, 1, 2, 3, 0, tzinfo=UTC)) == (
+        "kiosk1-20300102-0001"
+    )
+    # The stored-value tender had no prior attempt: the commit created it as paid.
+    assert [a.provider for a in await journal.payment_attempts(status="paid")] == ["stored_value"]
+    assert await journal.sales_summary() == {"orders": 2, "total": 4200}
+    assert [o.order_no for o in await journal.orders()] == [b.order_no, a.order_no]
+
+
+async def test_failed_commit_leaves_nothing(journal: Journal):
+    sale = await journal.commit_sale(make_order())
+    depth = (await journal.outbox_stats()).depth
+    with pytest.raises(JournalError, match="already committed"):
+        await journal.commit_sale(make_order(order_no=sale.order_no))
+    assert (await journal.outbox_stats()).depth == depth
+    assert len(await journal.print_jobs_pending()) == 1
+
+
+async def test_recover_requeues_unprinted_and_marks_in_flight_unknown(tmp_path: Path):
+    path = tmp_path / "j.db"
+    async with Journal(path, "store1", "kiosk1") as j:
+        printed = await j.commit_sale(make_order())
+        unprinted = await j.commit_sale(make_order())
+        bare = await j.commit_sale(make_order(), print_receipt=False)
+        await j.print_job_done(printed.print_job_id)
+        await j.begin_payment_attempt("kiosk1-x-0009", "otn-9", "alipay", 500, "CNY")
+        await j.begin_payment_attempt("kiosk1-x-0010", "otn-10", "wechat", 700, "CNY")
+        await j.set_payment_attempt_status("otn-10", "failed", reason="code expired")
+    async with Journal(path, "store1", "kiosk1") as j:
+        report = await j.recover()
+        assert report.print_jobs_added == [bare.order_no]
+        assert report.attempts_marked_unknown == ["otn-9"]
+        pending = {p.order_no for p in await j.print_jobs_pending()}
+        assert pending == {unprinted.order_no, bare.order_no}
+        unknown = await j.payment_attempts(status="unknown")
+        assert [(a.out_trade_no, a.reason) for a in unknown] == [
+            ("otn-9", "agent restarted during payment")
+        ]
+        rows = await j.outbox_pending(100)
+        assert rows[-1].type == "payment.attempted"
+        assert decode(Event, rows[-1].payload).data["out_trade_no"] == "otn-9"
+        again = await j.recover()  # idempotent: nothing more to fix
+        assert again.print_jobs_added == [] and again.attempts_marked_unknown == []
+        assert again.pending_print_jobs == 2
+
+
+async def test_park_order_numbers_and_close(journal: Journal):
+    p1 = await journal.park_order({"lines": [{"product_id": "P1", "qty": 2}]}, 700, "CNY")
+    p2 = await journal.park_order({"lines": []}, 0, "CNY")
+    day = journal.business_day()
+    assert (p1.park_no, p2.park_no) == (f"P{day}-001", f"P{day}-002")
+    assert [p.park_no for p in await journal.parked_orders()] == [p1.park_no, p2.park_no]
+    assert await journal.close_parked_order(p1.park_no, "resumed") is True
+    assert await journal.close_parked_order(p1.park_no, "voided") is False
+    assert [p.park_no for p in await journal.parked_orders()] == [p2.park_no]
+    rows = await journal.outbox_pending(10)
+    assert [r.type for r in rows] == ["order.parked", "order.parked"]
+    with pytest.raises(JournalError):
+        await journal.close_parked_order(p2.park_no, "paid")
+
+
+async def test_price_book_versions_switch_atomically(journal: Journal):
+    assert await journal.current_price_book() is None
+    prods = [{"product_id": "P1", "barcodes": ["690"], "name_zh": "水", "unit_price": 200}]
+    await journal.save_price_book("v1", "aa", "CNY", b"{}", prods)
+    await journal.save_price_book("v2", "bb", "CNY", b"{2}", prods)
+    await journal.save_price_book("v3", "cc", "CNY", b"{3}", prods)
+    assert await journal.current_price_book() == ("v3", "cc", b"{3}")
+    versions = await journal.read(
+        lambda c: [r[0] for r in c.execute("SELECT version FROM catalog_versions ORDER BY 1")]
+    )
+    assert versions == ["v2", "v3"]
+    with pytest.raises(KeyError):
+        await journal.save_price_book("v4", "dd", "CNY", b"{4}", [{"product_id": "P1"}])
+    assert (await journal.current_price_book())[0] == "v3"
+
+
+async def test_export_import_round_trip(tmp_path: Path, journal: Journal):
+    await journal.commit_sale(make_order(out_trade_no="o-1"))
+    ids = await journal.append_events([("device.fault", {"d": "cam"})])
+    await journal.outbox_reject(ids[0], "bad")
+    await journal.park_order({"x": 1}, 10, "CNY")
+    await journal.begin_payment_attempt("k-1", "o-2", "alipay", 5, "CNY")
+    records = await journal.export_records()
+    async with Journal(tmp_path / "copy.db", "store1", "kiosk1") as copy:
+        assert await copy.import_records(records) == len(records)
+        assert await copy.export_records() == records
+
+
+# -- build_order ---------------------------------------------------------------------
+
+
+def test_build_order_checks_tenders():
+    base = make_order()
+    priced = SimpleNamespace(
+        lines=[ln.model_dump() for ln in base.lines], subtotal=base.subtotal,
+        discount_total=0, total=base.total, vat=base.vat, currency="CNY",
+        points_earned=21, points_redeemed=0,
+    )
+    tender = TenderData(method="wechat", amount=base.total, out_trade_no=out_trade_no("k-1"))
+    order = build_order(priced, tenders=[tender], member_id="m1")
+    assert order.total == base.total and order.points_earned == 21
+    assert order.tenders[0].out_trade_no == "k-1-1"
+    with pytest.raises(OrderError):
+        build_order(priced, tenders=[TenderData(method="wechat", amount=1)])
+    with pytest.raises(OrderError):
+        build_order(priced, tenders=[TenderData(method="card", amount=base.total, currency="USD")])
+    assert parse_order_no("kiosk1-20240102-0042") == ("kiosk1", "20240102", 42)
+    with pytest.raises(OrderError):
+        parse_order_no("garbage")

@@ -1,0 +1,128 @@
+"""Turning a priced cart and its tenders into the committed sale (``OrderCompletedData``).
+
+The pricing engine (:mod:`kiosk_agent.pricing`) produces a ``PricedCart`` whose
+lines mirror :class:`~kiosk_agent.wire.events.OrderLineData`; this module copies
+it field by field into the wire model the journal commits, the receipt prints
+and the cloud stores, so all three see the same fen.
+
+Order numbers are ``{kiosk}-{yyyymmdd}-{seq:04d}`` (per kiosk and business day),
+allocated by the journal (:meth:`Journal.reserve_order_no` before a payment, or
+inside :meth:`Journal.commit_sale`). Out-trade numbers for payment providers are
+``{order_no}-{n}``: a retry of the same attempt reuses it, a new attempt (another
+payment code after a failure) takes the next ``n``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .wire.base import utcnow
+from .wire.events import OrderCompletedData, OrderLineData, TenderData, VatLine
+
+ORDER_NO_RE = re.compile(r"^(?P<kiosk>[A-Za-z0-9_-]{1,64})-(?P<day>\d{8})-(?P<seq>\d{4,})$")
+
+
+class OrderError(ValueError):
+    """A cart and tenders that do not make a valid sale."""
+
+
+def out_trade_no(order_no: str, attempt: int = 1) -> str:
+    """The provider order id of attempt ``attempt`` for ``order_no`` (6-64 safe chars)."""
+    if attempt < 1:
+        raise OrderError("attempt numbers start at 1")
+    return f"{order_no}-{attempt}"
+
+
+def parse_order_no(order_no: str) -> tuple[str, str, int]:
+    """``(kiosk, yyyymmdd, seq)`` of an order number; raises OrderError if malformed."""
+    m = ORDER_NO_RE.match(order_no)
+    if not m:
+        raise OrderError(f"not an order number: {order_no!r}")
+    return m["kiosk"], m["day"], int(m["seq"])
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return dict(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return dict(vars(obj))
+
+
+def order_lines(priced_lines: Sequence[Any]) -> list[OrderLineData]:
+    """Wire order lines from priced lines (dataclasses, models or dicts)."""
+    out = []
+    for i, line in enumerate(priced_lines, start=1):
+        data = _fields(line)
+        data.setdefault("line_no", i)
+        if data.get("promotions") is not None:
+            data["promotions"] = [str(p) for p in data["promotions"]]
+        out.append(OrderLineData.model_validate(data))
+    return out
+
+
+def vat_lines(vat: Sequence[Any]) -> list[VatLine]:
+    return [v if isinstance(v, VatLine) else VatLine.model_validate(_fields(v)) for v in vat]
+
+
+def build_order(
+    priced: Any,
+    *,
+    tenders: Sequence[TenderData],
+    order_no: str = "",
+    created_at: datetime | None = None,
+    completed_at: datetime | None = None,
+    member_id: str | None = None,
+    coupons: Sequence[str] = (),
+    catalog_version: str | None = None,
+    offline: bool = False,
+    language: str = "zh",
+    note: str | None = None,
+) -> OrderCompletedData:
+    """The committed sale from a ``PricedCart`` and the tenders that paid it.
+
+    Raises:
+        OrderError: tenders that do not add up to the total, a currency mismatch,
+            or an empty cart.
+    """
+    lines = order_lines(priced.lines)
+    if not lines:
+        raise OrderError("a sale needs at least one line")
+    currency = str(getattr(priced, "currency", "CNY"))
+    paid = 0
+    for t in tenders:
+        if t.currency != currency:
+            raise OrderError(f"tender in {t.currency} for a sale in {currency}")
+        paid += t.amount
+    if paid != priced.total:
+        raise OrderError(f"tenders pay {paid} but the total is {priced.total}")
+    now = utcnow()
+    try:
+        return OrderCompletedData(
+            order_no=order_no,
+            created_at=created_at or now,
+            completed_at=completed_at or now,
+            currency=currency,
+            lines=lines,
+            subtotal=priced.subtotal,
+            discount_total=priced.discount_total,
+            total=priced.total,
+            vat=vat_lines(getattr(priced, "vat", ()) or ()),
+            tenders=list(tenders),
+            member_id=member_id,
+            points_earned=int(getattr(priced, "points_earned", 0) or 0),
+            points_redeemed=int(getattr(priced, "points_redeemed", 0) or 0),
+            coupons=list(coupons),
+            catalog_version=catalog_version,
+            offline=offline,
+            note=note,
+            language=language,
+        )
+    except ValueError as err:
+        raise OrderError(str(err)) from err
