@@ -1,0 +1,157 @@
+"""``kiosk-agent journal check|export --db FILE``: inspect a journal without changing it.
+
+Both commands open the file read-only (SQLite URI ``mode=ro``): a torn, truncated
+or corrupt journal is reported, never repaired, deleted or recreated: it may
+hold the only copy of paid sales, and staff or support decide what to do with it.
+
+Exit status: 0 fine, 1 the file has a problem (one line on stderr names it),
+2 usage errors (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+HEADER_SIZE = 100
+
+
+class JournalCheckError(Exception):
+    """A journal file that is not usable; ``str()`` is the one-line reason."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("journal", help="check or export the local journal")
+    sub = parser.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="integrity and schema check (read-only)")
+    check.add_argument("--db", required=True, type=Path, help="journal SQLite file")
+    check.set_defaults(func=check_handler)
+    export = sub.add_parser("export", help="everything in the journal as JSON lines")
+    export.add_argument("--db", required=True, type=Path, help="journal SQLite file")
+    export.set_defaults(func=export_handler)
+
+
+def _header_problem(path: Path) -> str | None:
+    """A reason when the file is not a whole SQLite database, judged from its header."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            header = f.read(HEADER_SIZE)
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "is a directory"
+    except OSError as err:
+        return f"cannot read: {err.strerror or err}"
+    if size == 0:
+        return "empty file (0 bytes), not a journal"
+    if len(header) < HEADER_SIZE:
+        return f"truncated: {size} bytes, shorter than the SQLite header"
+    if not header.startswith(SQLITE_MAGIC):
+        return "not an SQLite database (bad header magic)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return f"corrupt header: page size {page_size}"
+    pages = int.from_bytes(header[28:32], "big")
+    change_counter = header[24:28]
+    version_valid_for = header[92:96]
+    # The in-header size is only trustworthy when it was written by the same
+    # change as the header's version-valid-for number (SQLite file format 1.3.8).
+    if pages and change_counter == version_valid_for and size < pages * page_size:
+        return f"truncated: {size} bytes but the header says {pages} pages of {page_size}"
+    if size % page_size:
+        return f"torn: {size} bytes is not a whole number of {page_size}-byte pages"
+    return None
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """Open ``path`` read-only (never creates or modifies the database file)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None)
+
+
+def check_journal(path: Path) -> str:
+    """Check ``path``; return a one-line summary or raise :class:`JournalCheckError`."""
+    from .journal_schema import EXPECTED_TABLES, SCHEMA_VERSION
+
+    problem = _header_problem(path)
+    if problem:
+        raise JournalCheckError(problem)
+    try:
+        conn = open_read_only(path)
+    except sqlite3.Error as err:
+        raise JournalCheckError(f"cannot open: {err}") from err
+    try:
+        quick = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if quick != ["ok"]:
+            raise JournalCheckError(f"quick_check failed: {quick[0]}")
+        integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+        if integrity != ["ok"]:
+            more = f" (+{len(integrity) - 1} more)" if len(integrity) > 1 else ""
+            raise JournalCheckError(f"integrity_check failed: {integrity[0]}{more}")
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == 0:
+            raise JournalCheckError("not a journal (schema version 0, no journal tables)")
+        if version > SCHEMA_VERSION:
+            raise JournalCheckError(
+                f"schema version {version} is newer than this software ({SCHEMA_VERSION})"
+            )
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = sorted(EXPECTED_TABLES - tables) if version == SCHEMA_VERSION else []
+        if missing:
+            raise JournalCheckError(f"schema v{version} but tables missing: {', '.join(missing)}")
+        (orders,) = conn.execute("SELECT count(*) FROM orders").fetchone()
+        (depth,) = conn.execute("SELECT count(*) FROM outbox").fetchone()
+        (dead,) = conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE discarded_at IS NULL"
+        ).fetchone()
+        (jobs,) = conn.execute(
+            "SELECT count(*) FROM print_jobs WHERE status = 'pending'"
+        ).fetchone()
+        note = "" if version == SCHEMA_VERSION else f" (migrates to v{SCHEMA_VERSION} on start)"
+        return (
+            f"ok: schema v{version}{note}, {orders} orders, outbox {depth}, "
+            f"dead letters {dead}, pending print jobs {jobs}"
+        )
+    except sqlite3.Error as err:
+        raise JournalCheckError(f"corrupt: {err}") from err
+    finally:
+        conn.close()
+
+
+def check_handler(args: argparse.Namespace) -> int:
+    try:
+        summary = check_journal(args.db)
+    except JournalCheckError as err:
+        print(f"journal check: {args.db}: {err}", file=sys.stderr)
+        return 1
+    print(f"journal check: {args.db}: {summary}")
+    return 0
+
+
+def export_handler(args: argparse.Namespace) -> int:
+    from .journal import export_records
+
+    problem = _header_problem(args.db)
+    if problem:
+        print(f"journal export: {args.db}: {problem}", file=sys.stderr)
+        return 1
+    try:
+        conn = open_read_only(args.db)
+        try:
+            out = sys.stdout
+            for record in export_records(conn):
+                out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+            out.flush()
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        print(f"journal export: {args.db}: corrupt: {err}", file=sys.stderr)
+        return 1
+    return 0
