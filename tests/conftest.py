@@ -24,7 +24,34 @@ def broker(tmp_path: Path):
         b.kill()
 
 
+PG_DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+_PG_PROBED: dict[str, bool] = {}
+
+
+def pg_reachable(url: str) -> bool:
+    """True when a PostgreSQL server answers a login at ``url`` (probed once per URL)."""
+    if url not in _PG_PROBED:
+        import asyncio
+
+        async def probe() -> bool:
+            try:
+                import asyncpg
+            except ImportError:
+                return False
+            dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+            try:
+                conn = await asyncio.wait_for(asyncpg.connect(dsn), 3)
+            except Exception:
+                return False
+            await conn.close()
+            return True
+
+        _PG_PROBED[url] = asyncio.run(probe())
+    return _PG_PROBED[url]
+
+
 @pytest.fixture
 def pg_url() -> str | None:
     """PostgreSQL URL for the cloud tests when one is reachable, else None."""
-    return os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    url = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT_URL)
+    return url if pg_reachable(url) else None

@@ -1,0 +1,150 @@
+"""Database engine and sessions: SQLite (aiosqlite, embedded default) or PostgreSQL (asyncpg).
+
+SQLite runs in WAL mode and opens every transaction with ``BEGIN IMMEDIATE`` so
+that two writers (several workers on one file) wait on ``busy_timeout`` instead of
+failing half-way through a transaction (SQLAlchemy's documented aiosqlite recipe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .models import Base
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Backoff between retries of a transaction that lost a lock race (deadlock on
+# PostgreSQL, "database is locked" on SQLite): short, the other side commits fast.
+RETRY_BASE_S = 0.02
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used."""
+
+
+class Database:
+    """One engine plus a session factory; an async context manager."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        busy_timeout_ms: int = 10000,
+    ) -> None:
+        self.url = url
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            _ensure_sqlite_dir(url)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_pragmas(self.engine, busy_timeout_ms)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def create_all(self) -> None:
+        """Create every table (tests and throwaway databases; production uses migrate)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def transact(
+        self, work: Callable[[AsyncSession], Awaitable[T]], retries: int = 5
+    ) -> T:
+        """Run ``work(session)`` in one transaction, retried on lock conflicts."""
+        attempt = 0
+        while True:
+            try:
+                async with self.session() as session:
+                    return await work(session)
+            except (OperationalError, DBAPIError) as err:
+                if attempt >= retries or not _retryable(err):
+                    raise
+                attempt += 1
+                log.warning("transaction conflict (%s), retry %d", _short(err), attempt)
+                await asyncio.sleep(RETRY_BASE_S * 2**attempt)
+
+
+def _retryable(err: Exception) -> bool:
+    text = str(err).lower()
+    return any(
+        needle in text
+        for needle in ("deadlock", "database is locked", "could not serialize", "serialization")
+    )
+
+
+def _short(err: Exception) -> str:
+    return str(err).splitlines()[0][:160]
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's implicit transactions defer locking).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_database(config: Any) -> Database:
+    """A :class:`Database` from a :class:`cloud_bridge.config.BridgeConfig`."""
+    db = config.database
+    return Database(
+        config.database_url(),
+        echo=db.echo,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        busy_timeout_ms=db.sqlite_busy_timeout_ms,
+    )

@@ -1,0 +1,119 @@
+"""Stock per store and product: decremented by sales, restored by returns.
+
+Stock is never silently negative: a sale of more than is on hand is still
+recorded (the goods left the shop), and the shortfall is stored as an
+``oversell`` alert that staff see in the console.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Alert, Stock, now
+
+log = logging.getLogger(__name__)
+
+OVERSELL = "oversell"
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for the session's backend."""
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+async def apply_deltas(
+    session: AsyncSession,
+    deltas: Mapping[tuple[str, str], int],
+    *,
+    source: str,
+    context: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> list[Alert]:
+    """Add ``delta`` to each (store, product) in one statement; alert on any shortfall.
+
+    Keys are applied in sorted order so that concurrent workers lock rows in the
+    same order (no deadlocks between two batches touching the same products).
+    """
+    keys = sorted(k for k, d in deltas.items() if d)
+    if not keys:
+        return []
+    at = now()
+    rows = [
+        {"store": s, "product_id": p, "on_hand": deltas[(s, p)], "updated_at": at} for s, p in keys
+    ]
+    stmt = dialect_insert(session, Stock).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Stock.store, Stock.product_id],
+        set_={"on_hand": Stock.on_hand + stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
+    ).returning(Stock.store, Stock.product_id, Stock.on_hand)
+    result = await session.execute(stmt)
+    alerts: list[Alert] = []
+    for store, product_id, on_hand in result.all():
+        delta = deltas[(store, product_id)]
+        if on_hand < 0 and delta < 0:
+            shortfall = min(-delta, -on_hand)
+            detail = {"shortfall": shortfall, "on_hand": on_hand, "source": source}
+            detail.update((context or {}).get((store, product_id), {}))
+            alerts.append(
+                Alert(kind=OVERSELL, store=store, product_id=product_id,
+                      kiosk=detail.get("kiosk"), order_no=detail.get("order_no"), detail=detail)
+            )
+    if alerts:
+        session.add_all(alerts)
+        for a in alerts:
+            log.warning("oversell: store %s product %s on hand %s", a.store, a.product_id,
+                        a.detail["on_hand"])
+    return alerts
+
+
+async def set_on_hand(session: AsyncSession, store: str, product_id: str, on_hand: int) -> Stock:
+    """Set the counted stock of one product (a stock take)."""
+    stmt = dialect_insert(session, Stock).values(
+        store=store, product_id=product_id, on_hand=on_hand, updated_at=now()
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Stock.store, Stock.product_id],
+        set_={"on_hand": stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
+    )
+    await session.execute(stmt)
+    return await session.get(Stock, (store, product_id), populate_existing=True)
+
+
+async def list_stock(
+    session: AsyncSession, store: str | None, product_id: str | None, limit: int, offset: int
+) -> list[Stock]:
+    q = select(Stock).order_by(Stock.store, Stock.product_id).limit(limit).offset(offset)
+    if store is not None:
+        q = q.where(Stock.store == store)
+    if product_id is not None:
+        q = q.where(Stock.product_id == product_id)
+    return list((await session.scalars(q)).all())
+
+
+def stock_json(row: Stock) -> dict[str, Any]:
+    return {
+        "store": row.store,
+        "product_id": row.product_id,
+        "on_hand": row.on_hand,
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+    }
+
+
+def alert_json(row: Alert) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "store": row.store,
+        "kiosk": row.kiosk,
+        "product_id": row.product_id,
+        "order_no": row.order_no,
+        "detail": row.detail or {},
+        "created_at": row.created_at.isoformat(),
+        "resolved": row.resolved,
+    }

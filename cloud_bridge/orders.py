@@ -1,0 +1,521 @@
+"""Orders (ORD-1..3, 5, 9): from kiosks and from the mini-program, with their lifecycle.
+
+Lifecycle::
+
+    created -> paid -> completed                                  (in store / pickup)
+    created -> paid -> pending_shipment -> shipped -> delivered -> completed  (delivery)
+    created | paid | pending_shipment -> cancelled
+    any paid state -> partially_refunded -> refunded            (refunds, by the payments side)
+    completed | delivered -> returned                            (every unit returned)
+
+A kiosk order arrives already ``completed`` (the sale happened in the shop).
+Every change is written to ``order_history`` with who did it and when.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kiosk_agent.wire.events import Event, OrderCompletedData
+
+from . import inventory
+from .errors import Conflict, InvalidRequest, NotFound
+from .models import (
+    Alert,
+    Invoice,
+    Order,
+    OrderHistory,
+    OrderLine,
+    OrderNote,
+    RefundRequest,
+    ReturnRecord,
+    now,
+)
+
+log = logging.getLogger(__name__)
+
+CREATED = "created"
+PAID = "paid"
+PENDING_SHIPMENT = "pending_shipment"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+RETURNED = "returned"
+
+STATUSES = (
+    CREATED, PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, CANCELLED,
+    PARTIALLY_REFUNDED, REFUNDED, RETURNED,
+)
+
+# Status changes staff may make by hand (refunds and returns have their own paths).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    CREATED: frozenset({PAID, CANCELLED}),
+    PAID: frozenset({COMPLETED, PENDING_SHIPMENT, CANCELLED}),
+    PENDING_SHIPMENT: frozenset({SHIPPED, CANCELLED}),
+    SHIPPED: frozenset({DELIVERED}),
+    DELIVERED: frozenset({COMPLETED}),
+    COMPLETED: frozenset(),
+    CANCELLED: frozenset(),
+    PARTIALLY_REFUNDED: frozenset({COMPLETED}),
+    REFUNDED: frozenset(),
+    RETURNED: frozenset(),
+}
+MANUAL_TARGETS = (PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, CANCELLED)
+# States in which money was taken, so a refund can be asked for.
+REFUNDABLE = frozenset(
+    {PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, PARTIALLY_REFUNDED, RETURNED}
+)
+RETURNABLE = frozenset({COMPLETED, DELIVERED, PARTIALLY_REFUNDED})
+# Orders that count as sales in the statistics.
+SOLD = frozenset(
+    {PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, PARTIALLY_REFUNDED, REFUNDED, RETURNED}
+)
+OPEN_REFUND = ("requested", "processing")
+
+
+def business_date(at: datetime, tz: str) -> str:
+    """The shop's calendar day of ``at`` (statistics are per store per local day)."""
+    return at.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def stock_units(line: Any) -> int:
+    """Stock units a line moves: grams for weighed goods, pieces otherwise."""
+    return int(line.weight_g) if getattr(line, "weight_g", None) else int(line.qty)
+
+
+# --------------------------------------------------------------------------- kiosk ingest
+
+
+@dataclass(slots=True)
+class CompletedSale:
+    event: Event
+    data: OrderCompletedData
+
+
+async def record_kiosk_sales(
+    session: AsyncSession, sales: list[CompletedSale], *, tz: str, actor: str
+) -> list[Alert]:
+    """Insert the orders of newly stored ``order.completed`` events, in bulk.
+
+    Lines, history and stock move in the same transaction as the events rows, so
+    an ack (sent after commit) covers the whole effect. An ``order_no`` that
+    already exists from another event is kept out and raised as an alert.
+    """
+    if not sales:
+        return []
+    sales = sorted(sales, key=lambda s: s.data.order_no)
+    rows = []
+    for s in sales:
+        d = s.data
+        rows.append({
+            "order_no": d.order_no, "store": s.event.store, "kiosk": s.event.kiosk,
+            "source": "kiosk", "fulfillment": "instore", "member_id": d.member_id,
+            "status": COMPLETED, "currency": d.currency, "subtotal": d.subtotal,
+            "discount_total": d.discount_total, "total": d.total, "refunded_total": 0,
+            "business_date": business_date(d.completed_at, tz), "created_at": d.created_at,
+            "updated_at": now(), "paid_at": d.completed_at, "completed_at": d.completed_at,
+            "event_id": s.event.event_id, "details": _details(d),
+        })
+    stmt = inventory.dialect_insert(session, Order).values(rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
+        Order.id, Order.order_no
+    )
+    inserted = {no: oid for oid, no in (await session.execute(stmt)).all()}
+    alerts: list[Alert] = []
+    lines: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    deltas: dict[tuple[str, str], int] = defaultdict(int)
+    context: dict[tuple[str, str], dict[str, Any]] = {}
+    at = now()
+    for s in sales:
+        d = s.data
+        oid = inserted.get(d.order_no)
+        if oid is None:
+            alerts.append(Alert(kind="duplicate_order_no", store=s.event.store, kiosk=s.event.kiosk,
+                                order_no=d.order_no, detail={"event_id": s.event.event_id}))
+            continue
+        for ln in d.lines:
+            lines.append({
+                "order_id": oid, "line_no": ln.line_no, "product_id": ln.product_id,
+                "barcode": ln.barcode, "name_zh": ln.name_zh, "name_en": ln.name_en,
+                "qty": ln.qty, "weight_g": ln.weight_g, "unit_price": ln.unit_price,
+                "discount": ln.discount, "amount": ln.amount, "returned_qty": 0,
+            })
+            key = (s.event.store, ln.product_id)
+            deltas[key] -= stock_units(ln)
+            context[key] = {"order_no": d.order_no, "kiosk": s.event.kiosk}
+        history.append({
+            "order_id": oid, "at": at, "actor": f"kiosk:{s.event.store}/{s.event.kiosk}",
+            "action": "created", "from_status": None, "to_status": COMPLETED,
+            "detail": {"event_id": s.event.event_id, "worker": actor},
+        })
+    if lines:
+        await session.execute(insert(OrderLine), lines)
+    if history:
+        await session.execute(insert(OrderHistory), history)
+    alerts_dup = list(alerts)
+    if alerts_dup:
+        session.add_all(alerts_dup)
+    alerts += await inventory.apply_deltas(session, deltas, source="sale", context=context)
+    return alerts
+
+
+def _details(d: OrderCompletedData) -> dict[str, Any]:
+    return {
+        "tenders": [t.model_dump(mode="json", exclude_none=True) for t in d.tenders],
+        "vat": [v.model_dump(mode="json") for v in d.vat],
+        "coupons": d.coupons,
+        "points_earned": d.points_earned,
+        "points_redeemed": d.points_redeemed,
+        "catalog_version": d.catalog_version,
+        "offline": d.offline,
+        "language": d.language,
+        "kiosk_note": d.note,
+    }
+
+
+# --------------------------------------------------------------------------- queries
+
+
+async def get_order(session: AsyncSession, order_no: str, *, lock: bool = False) -> Order:
+    q = select(Order).where(Order.order_no == order_no)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    order = await session.scalar(q)
+    if order is None:
+        raise NotFound(f"order {order_no} not found")
+    return order
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    store: str | None = None,
+    status: str | None = None,
+    openid: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Order], int]:
+    conds = []
+    if store is not None:
+        conds.append(Order.store == store)
+    if status is not None:
+        conds.append(Order.status == status)
+    if openid is not None:
+        conds.append(Order.openid == openid)
+    if date_from is not None:
+        conds.append(Order.business_date >= date_from)
+    if date_to is not None:
+        conds.append(Order.business_date <= date_to)
+    total = await session.scalar(select(func.count()).select_from(Order).where(*conds))
+    q = (select(Order).where(*conds).order_by(Order.created_at.desc(), Order.id.desc())
+         .limit(limit).offset(offset))
+    return list((await session.scalars(q)).all()), int(total or 0)
+
+
+def order_summary(o: Order) -> dict[str, Any]:
+    return {
+        "order_no": o.order_no,
+        "store": o.store,
+        "kiosk": o.kiosk,
+        "source": o.source,
+        "fulfillment": o.fulfillment,
+        "status": o.status,
+        "currency": o.currency,
+        "total": o.total,
+        "refunded_total": o.refunded_total,
+        "business_date": o.business_date,
+        "created_at": o.created_at.isoformat(),
+        "updated_at": o.updated_at.isoformat(),
+    }
+
+
+async def order_detail(session: AsyncSession, o: Order, *, staff: bool = True) -> dict[str, Any]:
+    """Everything about an order; ``staff=False`` leaves out internal notes and history actors."""
+    lines = (await session.scalars(
+        select(OrderLine).where(OrderLine.order_id == o.id).order_by(OrderLine.line_no))).all()
+    out = order_summary(o)
+    out.update({
+        "member_id": o.member_id,
+        "subtotal": o.subtotal,
+        "discount_total": o.discount_total,
+        "paid_at": o.paid_at.isoformat() if o.paid_at else None,
+        "completed_at": o.completed_at.isoformat() if o.completed_at else None,
+        "carrier": o.carrier,
+        "tracking_no": o.tracking_no,
+        "shipping_address": o.shipping_address,
+        "details": o.details or {},
+        "lines": [
+            {"line_no": ln.line_no, "product_id": ln.product_id, "barcode": ln.barcode,
+             "name_zh": ln.name_zh, "name_en": ln.name_en, "qty": ln.qty, "weight_g": ln.weight_g,
+             "unit_price": ln.unit_price, "discount": ln.discount, "amount": ln.amount,
+             "returned_qty": ln.returned_qty}
+            for ln in lines
+        ],
+    })
+    history = (await session.scalars(
+        select(OrderHistory).where(OrderHistory.order_id == o.id).order_by(OrderHistory.id))).all()
+    out["history"] = [
+        {"at": h.at.isoformat(), "action": h.action, "from_status": h.from_status,
+         "to_status": h.to_status, **({"actor": h.actor, "detail": h.detail or {}} if staff else {})}
+        for h in history
+    ]
+    invoice = await session.scalar(select(Invoice).where(Invoice.order_id == o.id))
+    out["invoice"] = invoice_json(invoice) if invoice else None
+    if staff:
+        notes = (await session.scalars(
+            select(OrderNote).where(OrderNote.order_id == o.id).order_by(OrderNote.id))).all()
+        out["notes"] = [{"at": n.at.isoformat(), "author": n.author, "text": n.text} for n in notes]
+        refunds = (await session.scalars(
+            select(RefundRequest).where(RefundRequest.order_id == o.id)
+            .order_by(RefundRequest.id))).all()
+        out["refunds"] = [refund_json(r, o.order_no) for r in refunds]
+        returns = (await session.scalars(
+            select(ReturnRecord).where(ReturnRecord.order_id == o.id)
+            .order_by(ReturnRecord.id))).all()
+        out["returns"] = [
+            {"id": r.id, "kind": r.kind, "reason": r.reason, "restock": r.restock,
+             "lines": r.lines, "created_by": r.created_by, "created_at": r.created_at.isoformat()}
+            for r in returns
+        ]
+    return out
+
+
+def invoice_json(i: Invoice) -> dict[str, Any]:
+    return {
+        "id": i.id, "kind": i.kind, "title": i.title, "tax_id": i.tax_id, "email": i.email,
+        "amount": i.amount, "status": i.status, "created_at": i.created_at.isoformat(),
+        "updated_at": i.updated_at.isoformat(), "error": i.error,
+    }
+
+
+def refund_json(r: RefundRequest, order_no: str) -> dict[str, Any]:
+    return {
+        "id": r.id, "order_no": order_no, "out_refund_no": r.out_refund_no, "amount": r.amount,
+        "currency": r.currency, "reason": r.reason, "status": r.status,
+        "requested_by": r.requested_by, "created_at": r.created_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(), "error": r.error,
+    }
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def _history(o: Order, actor: str, action: str, frm: str | None, to: str | None,
+             detail: dict[str, Any] | None = None) -> OrderHistory:
+    return OrderHistory(order_id=o.id, at=now(), actor=actor, action=action, from_status=frm,
+                        to_status=to, detail=detail or {})
+
+
+async def change_status(
+    session: AsyncSession,
+    o: Order,
+    to: str,
+    actor: str,
+    *,
+    carrier: str | None = None,
+    tracking_no: str | None = None,
+    reason: str | None = None,
+) -> Order:
+    """Move an order along its lifecycle; refuses a change the lifecycle does not allow."""
+    if to not in STATUSES:
+        raise InvalidRequest(f"unknown status {to!r}")
+    if to not in TRANSITIONS.get(o.status, frozenset()):
+        raise Conflict(f"order {o.order_no} cannot go from {o.status} to {to}")
+    if to == PENDING_SHIPMENT and o.fulfillment != "delivery":
+        raise Conflict(f"order {o.order_no} is not a delivery order")
+    if to == SHIPPED and not (carrier and tracking_no):
+        raise InvalidRequest("shipping needs carrier and tracking_no")
+    detail: dict[str, Any] = {}
+    if reason:
+        detail["reason"] = reason
+    at = now()
+    if to == SHIPPED:
+        o.carrier, o.tracking_no = carrier, tracking_no
+        detail.update(carrier=carrier, tracking_no=tracking_no)
+    if to == PAID:
+        o.paid_at = at
+    if to == COMPLETED:
+        o.completed_at = at
+    frm, o.status, o.updated_at = o.status, to, at
+    session.add(_history(o, actor, "status", frm, to, detail))
+    return o
+
+
+async def add_note(session: AsyncSession, o: Order, author: str, text: str) -> OrderNote:
+    note = OrderNote(order_id=o.id, author=author, text=text, at=now())
+    session.add(note)
+    o.updated_at = now()
+    session.add(_history(o, author, "note", o.status, o.status, {"text": text[:200]}))
+    return note
+
+
+async def request_refund(
+    session: AsyncSession, o: Order, amount: int, reason: str, actor: str
+) -> RefundRequest:
+    """Store a refund request (the payments side executes it); never more than is left."""
+    if o.status not in REFUNDABLE:
+        raise Conflict(f"order {o.order_no} is {o.status}; nothing was paid to refund")
+    pending = await session.scalar(
+        select(func.coalesce(func.sum(RefundRequest.amount), 0)).where(
+            RefundRequest.order_id == o.id, RefundRequest.status.in_(OPEN_REFUND)))
+    left = o.total - o.refunded_total - int(pending or 0)
+    if amount < 1 or amount > left:
+        raise Conflict(f"refund of {amount} fen exceeds the refundable {max(left, 0)} fen")
+    req = RefundRequest(order_id=o.id, out_refund_no=f"RF{o.order_no[-20:]}{secrets.token_hex(4)}",
+                        amount=amount, currency=o.currency, reason=reason, status="requested",
+                        requested_by=actor, created_at=now(), updated_at=now())
+    session.add(req)
+    session.add(_history(o, actor, "refund_requested", o.status, o.status,
+                         {"amount": amount, "reason": reason}))
+    await session.flush()
+    return req
+
+
+async def record_refund(
+    session: AsyncSession, request_id: int, *, succeeded: bool, actor: str,
+    error: str | None = None,
+) -> RefundRequest:
+    """Called by the payments side once a refund request is executed (idempotent)."""
+    req = await session.get(RefundRequest, request_id)
+    if req is None:
+        raise NotFound(f"refund request {request_id} not found")
+    if req.status in ("succeeded", "failed"):
+        return req
+    o = await session.get(Order, req.order_id)
+    req.status, req.updated_at, req.error = ("succeeded" if succeeded else "failed"), now(), error
+    if succeeded:
+        o.refunded_total += req.amount
+        frm = o.status
+        if o.refunded_total >= o.total:
+            o.status = REFUNDED
+        elif o.status != RETURNED:
+            o.status = PARTIALLY_REFUNDED
+        o.updated_at = now()
+        session.add(_history(o, actor, "refunded", frm, o.status,
+                             {"amount": req.amount, "out_refund_no": req.out_refund_no}))
+    else:
+        session.add(_history(o, actor, "refund_failed", o.status, o.status, {"error": error}))
+    return req
+
+
+async def record_return(
+    session: AsyncSession,
+    o: Order,
+    *,
+    kind: str,
+    reason: str,
+    restock: bool,
+    lines: list[tuple[int, int]],
+    actor: str,
+) -> ReturnRecord:
+    """A return or exchange of ``(line_no, qty)``; restocked units go back on hand."""
+    if o.status not in RETURNABLE:
+        raise Conflict(f"order {o.order_no} is {o.status}; it cannot be returned")
+    if kind not in ("return", "exchange"):
+        raise InvalidRequest("kind must be return or exchange")
+    by_no = {ln.line_no: ln for ln in (await session.scalars(
+        select(OrderLine).where(OrderLine.order_id == o.id))).all()}
+    wanted: dict[int, int] = defaultdict(int)
+    for line_no, qty in lines:
+        wanted[line_no] += qty
+    deltas: dict[tuple[str, str], int] = defaultdict(int)
+    for line_no, qty in wanted.items():
+        ln = by_no.get(line_no)
+        if ln is None:
+            raise InvalidRequest(f"order {o.order_no} has no line {line_no}")
+        if qty < 1 or ln.returned_qty + qty > ln.qty:
+            raise Conflict(f"line {line_no}: {qty} more returned than the {ln.qty - ln.returned_qty} left")
+    for line_no, qty in wanted.items():
+        ln = by_no[line_no]
+        ln.returned_qty += qty
+        if restock:
+            units = ln.weight_g if ln.weight_g else qty
+            deltas[(o.store, ln.product_id)] += units
+    rec = ReturnRecord(order_id=o.id, kind=kind, reason=reason, restock=restock,
+                       lines=[{"line_no": n, "qty": q} for n, q in sorted(wanted.items())],
+                       created_by=actor, created_at=now())
+    session.add(rec)
+    frm = o.status
+    if kind == "return" and all(ln.returned_qty >= ln.qty for ln in by_no.values()):
+        o.status = RETURNED
+    o.updated_at = now()
+    session.add(_history(o, actor, kind, frm, o.status,
+                         {"reason": reason, "restock": restock, "lines": rec.lines}))
+    await inventory.apply_deltas(session, deltas, source=kind)
+    await session.flush()
+    return rec
+
+
+async def create_mp_order(
+    session: AsyncSession,
+    *,
+    openid: str,
+    store: str,
+    lines: list[dict[str, Any]],
+    fulfillment: str,
+    shipping_address: dict[str, Any] | None,
+    note: str | None,
+    tz: str,
+    currency: str = "CNY",
+) -> Order:
+    """An order placed in the mini-program: ``created``, waiting for payment.
+
+    ``lines`` are priced by the caller (product_id, name_zh, qty, unit_price, amount).
+    """
+    if fulfillment == "delivery" and not shipping_address:
+        raise InvalidRequest("a delivery order needs a shipping_address")
+    at = now()
+    subtotal = sum(int(ln["unit_price"]) * int(ln["qty"]) for ln in lines)
+    total = sum(int(ln["amount"]) for ln in lines)
+    o = Order(order_no=f"MP{at.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(4).upper()}",
+              store=store, source="mp", fulfillment=fulfillment, openid=openid, status=CREATED,
+              currency=currency, subtotal=subtotal, discount_total=subtotal - total, total=total,
+              refunded_total=0, business_date=business_date(at, tz), created_at=at,
+              updated_at=at, shipping_address=shipping_address, details={})
+    session.add(o)
+    await session.flush()
+    for i, ln in enumerate(lines, 1):
+        session.add(OrderLine(order_id=o.id, line_no=i, product_id=ln["product_id"],
+                              barcode=ln.get("barcode"), name_zh=ln["name_zh"],
+                              name_en=ln.get("name_en"), qty=int(ln["qty"]), weight_g=None,
+                              unit_price=int(ln["unit_price"]),
+                              discount=int(ln["unit_price"]) * int(ln["qty"]) - int(ln["amount"]),
+                              amount=int(ln["amount"]), returned_qty=0))
+    session.add(_history(o, f"mp:{openid}", "created", None, CREATED, {"fulfillment": fulfillment}))
+    if note:
+        session.add(OrderNote(order_id=o.id, author=f"mp:{openid}", text=note, at=at))
+    return o
+
+
+async def mark_paid(session: AsyncSession, order_no: str, actor: str,
+                    tender: dict[str, Any] | None = None) -> Order:
+    """Payment confirmed for a mini-program order (called by the payments side)."""
+    o = await get_order(session, order_no, lock=True)
+    if o.status != CREATED:
+        return o
+    if tender:
+        o.details = {**(o.details or {}), "tenders": [tender]}
+    await change_status(session, o, PAID, actor)
+    if o.fulfillment == "delivery":
+        await change_status(session, o, PENDING_SHIPMENT, actor)
+    deltas: dict[tuple[str, str], int] = defaultdict(int)
+    for ln in (await session.scalars(select(OrderLine).where(OrderLine.order_id == o.id))).all():
+        deltas[(o.store, ln.product_id)] -= stock_units(ln)
+    await inventory.apply_deltas(session, deltas, source="sale",
+                                 context={k: {"order_no": o.order_no} for k in deltas})
+    return o

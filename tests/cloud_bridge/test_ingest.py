@@ -1,0 +1,214 @@
+"""Ingest: events stored once, acked after commit, rejections with reasons, fleet, RPC."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import func, select
+
+from cloud_bridge import fleet, inventory, rpc
+from cloud_bridge.config import BridgeConfig
+from cloud_bridge.ingest import Ingest, store_events
+from cloud_bridge.models import Alert, Order, OrderHistory, OrderLine, Stock, StoredEvent
+from kiosk_agent.wire import KioskTopics
+from kiosk_agent.wire.base import decode
+from kiosk_agent.wire.events import EventAck
+from kiosk_agent.wire.presence import KioskStatus, Telemetry
+from kiosk_agent.wire.rpc import RpcRequest, RpcResponse
+from kiosk_agent.wire.shadow import ShadowReported
+
+from .bridge_helpers import order_event
+
+TZ = "Asia/Shanghai"
+
+
+async def count(db, model) -> int:
+    async with db.session() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)))
+
+
+async def test_events_stored_once_with_orders_and_stock(db):
+    async with db.session() as s:
+        await inventory.set_on_hand(s, "s1", "p-milk", 3)
+    evs = [order_event("s1", "k1", i) for i in range(3)]
+    items = [("s1", "k1", e.encode()) for e in evs]
+    first = await store_events(db, items + items[:1], worker="w1", tz=TZ)
+    assert first.stored == 3
+    assert first.acked[("s1", "k1")] == [e.event_id for e in evs]
+    again = await store_events(db, items, worker="w2", tz=TZ)
+    assert again.stored == 0 and again.duplicates == 3
+    assert sorted(again.acked[("s1", "k1")]) == sorted(e.event_id for e in evs)
+    assert await count(db, StoredEvent) == 3
+    assert await count(db, Order) == 3
+    assert await count(db, OrderLine) == 6
+    assert await count(db, OrderHistory) == 3
+    async with db.session() as s:
+        milk = await s.get(Stock, ("s1", "p-milk"))
+        bread = await s.get(Stock, ("s1", "p-bread"))
+        alerts = (await s.scalars(select(Alert).order_by(Alert.id))).all()
+        order = await s.scalar(select(Order).where(Order.order_no == "s1-k1-000000"))
+    # 3 on hand, 6 sold: stock shows the truth and the shortfall is an alert.
+    assert milk.on_hand == -3 and bread.on_hand == -3
+    kinds = {(a.kind, a.product_id) for a in alerts}
+    assert ("oversell", "p-milk") in kinds and ("oversell", "p-bread") in kinds
+    assert sum(a.detail["shortfall"] for a in alerts if a.product_id == "p-milk") == 3
+    assert order.status == "completed" and order.total == 1700 and order.business_date == "2026-03-01"
+
+
+async def test_invalid_events_rejected_with_reason(db):
+    good = order_event("s1", "k1", 1)
+    wrong_topic = order_event("s1", "k2", 2)
+    bad_data = order_event("s1", "k1", 3)
+    bad_data.data["lines"] = []
+    unknown = order_event("s1", "k1", 4)
+    unknown.type = "order.teleported"
+    missing_v = json.dumps({"event_id": "e-missing-v", "type": "order.completed"}).encode()
+    items = [
+        ("s1", "k1", good.encode()), ("s1", "k1", wrong_topic.encode()),
+        ("s1", "k1", bad_data.encode()), ("s1", "k1", unknown.encode()),
+        ("s1", "k1", missing_v), ("s1", "k1", b"\xff\xfe not json"),
+    ]
+    res = await store_events(db, items, worker="w1", tz=TZ)
+    assert res.acked[("s1", "k1")] == [good.event_id]
+    reasons = {r.event_id: r.reason for r in res.rejected[("s1", "k1")]}
+    assert set(reasons) == {wrong_topic.event_id, bad_data.event_id, unknown.event_id,
+                            "e-missing-v"}
+    assert "k2" in reasons[wrong_topic.event_id]
+    assert reasons[bad_data.event_id].startswith("data.lines")
+    assert "unknown event type" in reasons[unknown.event_id]
+    assert "'v'" in reasons["e-missing-v"]
+    assert await count(db, StoredEvent) == 1
+
+
+async def test_duplicate_order_no_from_other_event_is_an_alert(db):
+    a = order_event("s1", "k1", 1, order_no="SAME")
+    b = order_event("s1", "k2", 1, order_no="SAME")
+    await store_events(db, [("s1", "k1", a.encode())], worker="w", tz=TZ)
+    res = await store_events(db, [("s1", "k2", b.encode())], worker="w", tz=TZ)
+    assert res.acked[("s1", "k2")] == [b.event_id]
+    async with db.session() as s:
+        kinds = [a.kind for a in (await s.scalars(select(Alert))).all()]
+    assert "duplicate_order_no" in kinds
+    assert await count(db, Order) == 1
+
+
+def _config(broker, db_url: str, worker: str = "w1") -> BridgeConfig:
+    cfg = BridgeConfig()
+    cfg.bridge.worker_id = worker
+    cfg.database.url = db_url
+    cfg.mqtt.port = broker.port
+    cfg.mqtt.username = None
+    cfg.ingest.batch_wait_ms = 2
+    cfg.rpc.handler_modules = []
+    return cfg
+
+
+async def _wait(predicate, limit_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while not await predicate():
+        assert loop.time() < end, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_mqtt_ack_after_store_and_fleet_view(broker, db, db_url):
+    topics = KioskTopics("s1", "k1")
+    async with Ingest(_config(broker, db_url), db) as ingest:
+        await asyncio.wait_for(ingest.connected.wait(), 10)
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="kiosk-s1-k1",
+                                  protocol=aiomqtt.ProtocolVersion.V5) as kiosk:
+            await kiosk.subscribe(topics.events_ack, qos=1)
+            evs = [order_event("s1", "k1", i) for i in range(20)]
+            bad = order_event("s1", "k1", 99)
+            bad.data["total"] = -1
+            for e in [*evs, bad]:
+                await kiosk.publish(topics.events, e.encode(), qos=1)
+            await kiosk.publish(topics.status, KioskStatus(state="online", version="1.2.3").encode(),
+                                qos=1, retain=True)
+            await kiosk.publish(topics.telemetry, Telemetry(queue_depth=21, oldest_unsent_s=4.0,
+                                                            printer="ok", camera="ok",
+                                                            config_version=7).encode())
+            await kiosk.publish(topics.shadow_reported,
+                                ShadowReported(applied_version=7, config={"x": 1}).encode(), qos=1)
+            acked: set[str] = set()
+            rejected: dict[str, str] = {}
+            async with asyncio.timeout(10):
+                async for msg in kiosk.messages:
+                    ack = decode(EventAck, msg.payload)
+                    acked.update(ack.acked)
+                    rejected.update({r.event_id: r.reason for r in ack.rejected})
+                    if len(acked) == 20 and rejected:
+                        break
+            assert acked == {e.event_id for e in evs}
+            assert "total" in rejected[bad.event_id]
+            # Acked means stored: the rows are there the moment the ack arrives.
+            assert await count(db, StoredEvent) == 20
+
+            async def fleet_ready() -> bool:
+                async with db.session() as s:
+                    view = await fleet.fleet_view(s)
+                return bool(view) and view[0]["version"] == "1.2.3" and \
+                    view[0]["queue_depth"] == 21 and view[0]["config_version"] == 7
+
+            await _wait(fleet_ready)
+            async with db.session() as s:
+                (row,) = await fleet.fleet_view(s, store="s1")
+            assert row["state"] == "online" and row["last_seq"] == 19
+            assert row["printer"] == "ok" and row["state_since"]
+
+
+async def test_rpc_dispatch_registry_and_errors(broker, db, db_url):
+    seen: list[rpc.RpcContext] = []
+
+    async def echo(ctx: rpc.RpcContext, params: dict) -> dict:
+        seen.append(ctx)
+        if params.get("fail"):
+            raise rpc.RpcFailure("declined", "拒绝 / declined")
+        return {"echo": params, "kiosk": ctx.kiosk}
+
+    rpc.register("test.echo", echo, replace=True)
+    topics = KioskTopics("s1", "k9")
+    try:
+        async with Ingest(_config(broker, db_url), db) as ingest:
+            await asyncio.wait_for(ingest.connected.wait(), 10)
+            async with aiomqtt.Client("127.0.0.1", broker.port, identifier="kiosk-s1-k9",
+                                      protocol=aiomqtt.ProtocolVersion.V5) as kiosk:
+                await kiosk.subscribe(topics.rpc_res, qos=1)
+                deadline = datetime.now(UTC) + timedelta(seconds=10)
+                reqs = [
+                    RpcRequest(id="r1", method="test.echo", params={"a": 1}, deadline=deadline),
+                    RpcRequest(id="r2", method="no.such", deadline=deadline),
+                    RpcRequest(id="r3", method="test.echo", params={"fail": True},
+                               deadline=deadline),
+                    RpcRequest(id="r4", method="test.echo",
+                               deadline=datetime.now(UTC) - timedelta(seconds=1)),
+                ]
+                for r in reqs:
+                    props = Properties(PacketTypes.PUBLISH)
+                    props.CorrelationData = ("c-" + r.id).encode()
+                    props.ResponseTopic = topics.rpc_res
+                    await kiosk.publish(topics.rpc_req, r.encode(), qos=1, properties=props)
+                await kiosk.publish(topics.rpc_req, b'{"v":1,"id":"r5"}', qos=1)
+                replies: dict[str, tuple[RpcResponse, bytes | None]] = {}
+                async with asyncio.timeout(10):
+                    async for msg in kiosk.messages:
+                        res = decode(RpcResponse, msg.payload)
+                        replies[res.id] = (res, getattr(msg.properties, "CorrelationData", None))
+                        if len(replies) == 5:
+                            break
+    finally:
+        rpc.unregister("test.echo")
+    assert replies["r1"][0].ok and replies["r1"][0].result == {"echo": {"a": 1}, "kiosk": "k9"}
+    assert replies["r1"][1] == b"c-r1"
+    assert replies["r2"][0].error.code == "unknown_method"
+    assert replies["r3"][0].error.code == "declined"
+    assert replies["r4"][0].error.code == "deadline_exceeded"
+    assert replies["r5"][0].error.code == "bad_request"
+    assert [c.request_id for c in seen] == ["r1", "r3"] or sorted(
+        c.request_id for c in seen) == ["r1", "r3"]
+    assert seen[0].store == "s1" and seen[0].db is db
