@@ -1,0 +1,554 @@
+"""The price book: products, promotions, full-reduction tiers, coupon definitions.
+
+A :class:`PriceBook` is what a store sells on. The cloud publishes it per store
+(``kiosk/v1/{store}/catalog`` points at a version and its SHA-256); the kiosk keeps
+a copy in its journal so it can sell offline. The same file prices a cart on the
+kiosk and, authoritatively, in the cloud (see :mod:`kiosk_agent.pricing`).
+
+Money is integer fen; VAT rates are basis points (1300 = 13 %); weighed products
+are priced per kilogram. Every model forbids unknown fields so a typo in a price
+book fails loudly instead of silently dropping a promotion.
+
+Loading: :func:`load_price_book` reads JSON (the whole book) or CSV (products
+only). Errors are :class:`CatalogError` with one line naming the field path.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .money import DEFAULT_CURRENCY
+
+__all__ = [
+    "BundleItem",
+    "BundlePromotion",
+    "BuyXGetYPromotion",
+    "CatalogError",
+    "Coupon",
+    "FixedPricePromotion",
+    "FullReduction",
+    "PercentagePromotion",
+    "PointsRules",
+    "PriceBook",
+    "Product",
+    "Promotion",
+    "Tier",
+    "ean_check_digit",
+    "load_price_book",
+    "parse_price_book",
+]
+
+
+class CatalogError(ValueError):
+    """A price book that cannot be used; ``str()`` is one line naming the field and reason."""
+
+
+def ean_check_digit(body: str) -> int:
+    """GS1 check digit for the digits of an EAN-8/UPC-A/EAN-13 code without its last digit."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        total += int(ch) * (3 if i % 2 == 0 else 1)
+    return (10 - total % 10) % 10
+
+
+def _gs1_valid(code: str) -> bool:
+    return int(code[-1]) == ean_check_digit(code[:-1])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Product(_Model):
+    """One sellable item. ``unit_price`` is fen per unit, or fen per kg when ``weighed``."""
+
+    product_id: str = Field(min_length=1, max_length=64)
+    barcodes: tuple[str, ...] = Field(default=(), description="EAN-13/EAN-8/UPC-A/Code128")
+    name_zh: str = Field(min_length=1)
+    name_en: str | None = None
+    unit_price: int = Field(ge=0, description="fen per unit, or per kg when weighed")
+    member_price: int | None = Field(default=None, ge=0, description="fen; None = no member price")
+    vat_rate_bp: int = Field(default=1300, ge=0, le=10000)
+    category: str = Field(default="general", min_length=1)
+    age_restricted: bool = False
+    weighed: bool = False
+    active: bool = True
+
+    @field_validator("barcodes")
+    @classmethod
+    def _codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        for code in codes:
+            if not code or code != code.strip() or len(code) > 48:
+                raise ValueError(f"bad barcode {code!r}")
+            # A GS1 code with a wrong check digit could never be scanned: refuse it here.
+            if code.isdigit() and len(code) in (8, 12, 13) and not _gs1_valid(code):
+                raise ValueError(f"barcode {code} has a wrong check digit")
+        if len(set(codes)) != len(codes):
+            raise ValueError("a barcode is listed twice")
+        return codes
+
+    @model_validator(mode="after")
+    def _member_price(self) -> Product:
+        if self.member_price is not None and self.member_price > self.unit_price:
+            raise ValueError("member_price must not exceed unit_price")
+        return self
+
+    @property
+    def has_member_price(self) -> bool:
+        """The member-price flag: members pay ``member_price``."""
+        return self.member_price is not None
+
+
+class _PromotionBase(_Model):
+    promo_id: str = Field(min_length=1, max_length=64)
+    label_zh: str = Field(min_length=1)
+    label_en: str | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = Field(default=None, description="exclusive")
+    member_only: bool = False
+    member_levels: tuple[str, ...] = Field(
+        default=(), description="if set, only members of these levels (implies member_only)"
+    )
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PercentagePromotion(_PromotionBase):
+    """``off_bp`` off the unit price (2000 = 20 % off, 八折) of listed products/categories."""
+
+    kind: Literal["percentage"] = "percentage"
+    products: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    off_bp: int = Field(gt=0, le=10000)
+
+    @model_validator(mode="after")
+    def _targets(self) -> PercentagePromotion:
+        if not self.products and not self.categories:
+            raise ValueError("a percentage promotion needs products or categories")
+        return self
+
+
+class FixedPricePromotion(_PromotionBase):
+    """Listed products sell at ``price`` fen per unit (per kg when weighed), 特价."""
+
+    kind: Literal["fixed_price"] = "fixed_price"
+    products: tuple[str, ...] = Field(min_length=1)
+    price: int = Field(ge=0)
+
+
+class BuyXGetYPromotion(_PromotionBase):
+    """Among the listed products, in every ``buy + get`` units the ``get`` cheapest are free."""
+
+    kind: Literal["buy_x_get_y"] = "buy_x_get_y"
+    products: tuple[str, ...] = Field(min_length=1)
+    buy: int = Field(ge=1, le=100)
+    get: int = Field(ge=1, le=100)
+
+
+class BundleItem(_Model):
+    product_id: str = Field(min_length=1)
+    qty: int = Field(default=1, ge=1, le=100)
+
+
+class BundlePromotion(_PromotionBase):
+    """A set of products (``items``) sells together at ``price`` fen, 组合价."""
+
+    kind: Literal["bundle"] = "bundle"
+    items: tuple[BundleItem, ...] = Field(min_length=1)
+    price: int = Field(ge=0)
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, items: tuple[BundleItem, ...]) -> tuple[BundleItem, ...]:
+        if len({i.product_id for i in items}) != len(items):
+            raise ValueError("a product is listed twice in a bundle; use qty")
+        return items
+
+
+Promotion = Annotated[
+    PercentagePromotion | FixedPricePromotion | BuyXGetYPromotion | BundlePromotion,
+    Field(discriminator="kind"),
+]
+MULTI_UNIT_KINDS = ("buy_x_get_y", "bundle")
+
+
+class Tier(_Model):
+    threshold: int = Field(gt=0, description="fen the eligible goods must reach")
+    off: int = Field(gt=0, description="fen off at that threshold")
+
+
+class FullReduction(_Model):
+    """满减: order-level tiers on the eligible goods (e.g. 满50减5, 满100减15)."""
+
+    reduction_id: str = Field(min_length=1, max_length=64)
+    label_zh: str = Field(min_length=1)
+    label_en: str | None = None
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    categories: tuple[str, ...] = Field(default=(), description="empty = every category")
+    exclude_categories: tuple[str, ...] = ()
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    member_only: bool = False
+    member_levels: tuple[str, ...] = ()
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered(cls, tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
+        tiers = tuple(sorted(tiers, key=lambda t: t.threshold))
+        for a, b in pairwise(tiers):
+            if b.threshold == a.threshold or b.off <= a.off:
+                raise ValueError("tiers need distinct thresholds and larger discounts for larger ones")
+        for t in tiers:
+            if t.off >= t.threshold:
+                raise ValueError(f"tier off {t.off} must be below its threshold {t.threshold}")
+        return tiers
+
+
+class Coupon(_Model):
+    """A coupon: the definition in the book, and (with ``code``) one shopper's instance.
+
+    ``kind="fixed"``: ``value`` fen off. ``kind="percentage"``: ``value`` basis points off,
+    at most ``cap`` fen. ``threshold``: the eligible goods must reach this many fen.
+    ``categories``/``exclude_categories`` limit which goods count and get the discount.
+    Only one non-stackable coupon applies per order; stackable ones add on.
+    """
+
+    coupon_id: str = Field(min_length=1, max_length=64)
+    code: str | None = Field(default=None, max_length=64, description="instance serial")
+    kind: Literal["fixed", "percentage"]
+    value: int = Field(gt=0)
+    cap: int | None = Field(default=None, gt=0, description="percentage coupons: max fen off")
+    threshold: int = Field(default=0, ge=0)
+    categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    stackable: bool = False
+    member_only: bool = False
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    label_zh: str = Field(default="优惠券", min_length=1)
+    label_en: str | None = "Coupon"
+
+    @model_validator(mode="after")
+    def _value(self) -> Coupon:
+        if self.kind == "percentage" and self.value > 10000:
+            raise ValueError("percentage coupon value is basis points, at most 10000")
+        if self.kind == "fixed" and self.cap is not None:
+            raise ValueError("cap applies to percentage coupons only")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The identity used on receipts and for dedupe: the code, else the definition id."""
+        return self.code or self.coupon_id
+
+
+class PointsRules(_Model):
+    """MEM-8 / MKT-8: points earned on money paid and redeemed as money off."""
+
+    earn_fen_per_point: int = Field(default=100, ge=1, description="100: 1 point per yuan paid")
+    level_multiplier_bp: dict[str, int] = Field(
+        default_factory=lambda: {"regular": 10000, "silver": 12000, "gold": 15000, "platinum": 20000},
+        description="earning multiplier per member level; unknown levels earn 1x",
+    )
+    redeem_points_per_fen: int = Field(default=1, ge=1, description="1: 100 points = 1 yuan")
+    redeem_max_share_bp: int = Field(default=5000, ge=0, le=10000, description="of the order")
+
+    @field_validator("level_multiplier_bp")
+    @classmethod
+    def _mult(cls, value: dict[str, int]) -> dict[str, int]:
+        for level, bp in value.items():
+            if bp < 0 or bp > 100000:
+                raise ValueError(f"multiplier for {level!r} out of range")
+        return value
+
+
+class PriceBook(_Model):
+    """A versioned price book. Build once; look-ups are dict-backed."""
+
+    version: str = Field(min_length=1, max_length=64)
+    currency: str = Field(default=DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$")
+    products: tuple[Product, ...] = ()
+    promotions: tuple[Promotion, ...] = ()
+    full_reductions: tuple[FullReduction, ...] = ()
+    coupons: tuple[Coupon, ...] = Field(default=(), description="coupon definitions")
+    points: PointsRules = Field(default_factory=PointsRules)
+
+    _by_id: dict[str, Product] = PrivateAttr(default_factory=dict)
+    _by_barcode: dict[str, Product] = PrivateAttr(default_factory=dict)
+    _coupons: dict[str, Coupon] = PrivateAttr(default_factory=dict)
+    _canonical: bytes | None = PrivateAttr(default=None)
+    _simple_by_product: dict[str, tuple] = PrivateAttr(default_factory=dict)
+    _simple_by_category: dict[str, tuple] = PrivateAttr(default_factory=dict)
+    _multi: dict[str, BuyXGetYPromotion | BundlePromotion] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PriceBook:
+        by_id: dict[str, Product] = {}
+        by_code: dict[str, Product] = {}
+        for i, p in enumerate(self.products):
+            if p.product_id in by_id:
+                raise ValueError(f"products[{i}]: duplicate product_id {p.product_id!r}")
+            by_id[p.product_id] = p
+            for code in p.barcodes:
+                other = by_code.get(code)
+                if other is not None:
+                    raise ValueError(
+                        f"products[{i}]: duplicate barcode {code} "
+                        f"({other.product_id!r} and {p.product_id!r})"
+                    )
+                by_code[code] = p
+        self._check_promotions(by_id)
+        categories = {p.category for p in self.products}
+        for i, fr in enumerate(self.full_reductions):
+            for c in (*fr.categories, *fr.exclude_categories):
+                if c not in categories:
+                    raise ValueError(f"full_reductions[{i}]: unknown category {c!r}")
+        seen: set[str] = set()
+        for i, fr in enumerate(self.full_reductions):
+            if fr.reduction_id in seen:
+                raise ValueError(f"full_reductions[{i}]: duplicate id {fr.reduction_id!r}")
+            seen.add(fr.reduction_id)
+        coupons: dict[str, Coupon] = {}
+        for i, c in enumerate(self.coupons):
+            if c.coupon_id in coupons:
+                raise ValueError(f"coupons[{i}]: duplicate coupon_id {c.coupon_id!r}")
+            coupons[c.coupon_id] = c
+        self._by_id = by_id
+        self._by_barcode = by_code
+        self._coupons = coupons
+        simple_by_product: dict[str, list] = {}
+        simple_by_category: dict[str, list] = {}
+        multi: dict[str, BuyXGetYPromotion | BundlePromotion] = {}
+        for promo in self.promotions:
+            if isinstance(promo, BuyXGetYPromotion):
+                for pid in promo.products:
+                    multi[pid] = promo
+            elif isinstance(promo, BundlePromotion):
+                for item in promo.items:
+                    multi[item.product_id] = promo
+            else:
+                for pid in promo.products:
+                    simple_by_product.setdefault(pid, []).append(promo)
+                for cat in getattr(promo, "categories", ()):
+                    simple_by_category.setdefault(cat, []).append(promo)
+        self._simple_by_product = {k: tuple(v) for k, v in simple_by_product.items()}
+        self._simple_by_category = {k: tuple(v) for k, v in simple_by_category.items()}
+        self._multi = multi
+        return self
+
+    def _check_promotions(self, by_id: dict[str, Product]) -> None:
+        categories = {p.category for p in by_id.values()}
+        in_multi: dict[str, str] = {}
+        ids: set[str] = set()
+        for i, promo in enumerate(self.promotions):
+            where = f"promotions[{i}] ({promo.promo_id})"
+            if promo.promo_id in ids:
+                raise ValueError(f"{where}: duplicate promo_id")
+            ids.add(promo.promo_id)
+            if isinstance(promo, BundlePromotion):
+                pids = [item.product_id for item in promo.items]
+            else:
+                pids = list(promo.products)
+            for pid in pids:
+                if pid not in by_id:
+                    raise ValueError(f"{where}: unknown product {pid!r}")
+            for c in getattr(promo, "categories", ()):
+                if c not in categories:
+                    raise ValueError(f"{where}: unknown category {c!r}")
+            if promo.kind in MULTI_UNIT_KINDS:
+                for pid in pids:
+                    if by_id[pid].weighed:
+                        raise ValueError(f"{where}: weighed product {pid!r} in a multi-unit offer")
+                    # One multi-unit offer per product keeps the offers independent of each
+                    # other, which is what makes "removing a line never raises the total" hold.
+                    if pid in in_multi:
+                        raise ValueError(
+                            f"{where}: product {pid!r} is already in multi-unit offer "
+                            f"{in_multi[pid]!r}"
+                        )
+                    in_multi[pid] = promo.promo_id
+            if isinstance(promo, BundlePromotion):
+                prices = [by_id[item.product_id].unit_price for item in promo.items]
+                listed = sum(by_id[it.product_id].unit_price * it.qty for it in promo.items)
+                floor = listed - min(prices)
+                if promo.price < floor:
+                    raise ValueError(
+                        f"{where}: bundle price {promo.price} is below {floor} (the bundle's list "
+                        "total minus its cheapest item): taking an item out of the cart would "
+                        "then lower the bill"
+                    )
+
+    # -- look-ups (hot path: plain dict gets) --
+
+    def by_barcode(self, code: str) -> Product | None:
+        """The product with this barcode, or None. O(1)."""
+        return self._by_barcode.get(code)
+
+    def by_id(self, product_id: str) -> Product | None:
+        """The product with this id, or None. O(1)."""
+        return self._by_id.get(product_id)
+
+    def coupon(self, coupon_id: str, code: str | None = None) -> Coupon | None:
+        """The coupon definition ``coupon_id`` (as an instance with ``code`` when given)."""
+        c = self._coupons.get(coupon_id)
+        if c is None or code is None:
+            return c
+        return c.model_copy(update={"code": code})
+
+    def unit_offers(self, product: Product) -> tuple[PercentagePromotion | FixedPricePromotion, ...]:
+        """Per-unit promotions (percentage, fixed price) naming this product or its category."""
+        a = self._simple_by_product.get(product.product_id, ())
+        b = self._simple_by_category.get(product.category, ())
+        if not b:
+            return a
+        if not a:
+            return b
+        return a + tuple(p for p in b if p not in a)
+
+    def multi_unit_offer(self, product_id: str) -> BuyXGetYPromotion | BundlePromotion | None:
+        """The one multi-unit promotion (buy X get Y, bundle) this product is part of, if any."""
+        return self._multi.get(product_id)
+
+    # -- sync --
+
+    def canonical_bytes(self) -> bytes:
+        """Stable UTF-8 JSON (sorted keys, no spaces) of the whole book, for hashing and sync."""
+        if self._canonical is None:
+            data = self.model_dump(mode="json")
+            self._canonical = json.dumps(
+                data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode("utf-8")
+        return self._canonical
+
+    def sha256(self) -> str:
+        """Hex SHA-256 of :meth:`canonical_bytes` (what ``CatalogPointer.sha256`` carries)."""
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+
+def _error_line(source: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
+
+
+def parse_price_book(
+    data: bytes | str, *, fmt: str = "json", version: str | None = None, source: str = "price book"
+) -> PriceBook:
+    """Parse a price book from JSON (whole book) or CSV (products only) text.
+
+    For CSV, ``version`` defaults to ``csv-`` plus the first 12 hex digits of the file's SHA-256.
+    Columns: ``product_id, barcodes`` (separated by ``|``), ``name_zh, name_en, unit_price``
+    (fen), ``member_price`` (fen or empty), ``vat_rate_bp, category, age_restricted, weighed,
+    active`` (true/false/1/0/yes/no); only ``product_id, name_zh, unit_price`` are required.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if fmt == "json":
+            book = PriceBook.model_validate_json(raw)
+            if version is not None and version != book.version:
+                raise CatalogError(f"{source}: version {book.version!r}, expected {version!r}")
+            return book
+        if fmt == "csv":
+            products = list(_csv_products(raw.decode("utf-8-sig"), source))
+            ver = version or "csv-" + hashlib.sha256(raw).hexdigest()[:12]
+            return PriceBook(version=ver, products=tuple(products))
+    except ValidationError as err:
+        raise CatalogError(_error_line(source, err)) from err
+    except UnicodeDecodeError as err:
+        raise CatalogError(f"{source}: not UTF-8 text") from err
+    raise CatalogError(f"{source}: unknown price book format {fmt!r} (json or csv)")
+
+
+_TRUE = {"1", "true", "yes", "y", "是"}
+_FALSE = {"", "0", "false", "no", "n", "否"}
+_CSV_FIELDS = set(Product.model_fields)
+
+
+def _csv_bool(value: str, where: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise CatalogError(f"{where}: not a yes/no value: {value!r}")
+
+
+def _csv_products(text: str, source: str) -> Iterable[Product]:
+    reader = csv.DictReader(io.StringIO(text))
+    unknown = set(reader.fieldnames or ()) - _CSV_FIELDS
+    if unknown:
+        raise CatalogError(f"{source}: unknown CSV column(s): {', '.join(sorted(unknown))}")
+    for n, row in enumerate(reader, start=2):
+        where = f"{source}: line {n}"
+        fields: dict[str, object] = {}
+        for key, value in row.items():
+            if key is None:
+                raise CatalogError(f"{where}: more cells than columns")
+            value = (value or "").strip()
+            if key == "barcodes":
+                fields[key] = tuple(c.strip() for c in value.split("|") if c.strip())
+            elif key in ("unit_price", "member_price", "vat_rate_bp"):
+                if value == "" and key != "unit_price":
+                    continue
+                try:
+                    fields[key] = int(value)
+                except ValueError:
+                    raise CatalogError(f"{where}: {key} must be an integer, got {value!r}") from None
+            elif key in ("age_restricted", "weighed", "active"):
+                if value != "":
+                    fields[key] = _csv_bool(value, f"{where}: {key}")
+            elif value != "" or key in ("product_id", "name_zh"):
+                fields[key] = value
+        try:
+            yield Product(**fields)
+        except ValidationError as err:
+            raise CatalogError(_error_line(where, err)) from err
+
+
+def load_price_book(path: str | Path, *, version: str | None = None) -> PriceBook:
+    """Load ``*.json`` (whole book) or ``*.csv`` (products only) from ``path``.
+
+    Raises:
+        CatalogError: unreadable file or invalid content, one line naming the field.
+    """
+    path = Path(path)
+    fmt = "csv" if path.suffix.lower() == ".csv" else "json"
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CatalogError(f"{path}: {err.strerror or err}") from err
+    return parse_price_book(data, fmt=fmt, version=version, source=str(path))
+
+
+def _now_ok(start: datetime | None, end: datetime | None, now: datetime | None) -> bool:
+    """Validity window check used by pricing: no window = always; a window needs ``now``."""
+    if start is None and end is None:
+        return True
+    if now is None:
+        return False
+    return (start is None or now >= start) and (end is None or now < end)

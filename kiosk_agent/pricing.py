@@ -1,0 +1,676 @@
+"""The pricing engine: cart + price book + member + coupons -> priced lines and totals.
+
+Pure and deterministic: no I/O, no clock (validity windows are checked against
+``ctx.now``), integer fen only. The kiosk prices with it (offline too) and the
+cloud re-prices with it authoritatively; the same inputs give the same fen.
+
+Stacking rules
+==============
+
+Prices are tax-inclusive. Each stage works on what the previous one left.
+
+1. **List price.** ``unit_price * qty``; weighed items ``unit_price`` per kg times
+   ``weight_g / 1000``, rounded half-up to the fen.
+2. **Unit offers, best one per line, never two.** A line's "simple" price is the
+   lowest of: list price, member price (members only), each active percentage
+   promotion (``off_bp`` off each unit, rounded half-up per unit; per line for
+   weighed items) and each active fixed-price promotion (特价). Member price and
+   promotions do not stack. Ties go to list, then member price, then promo id.
+3. **Multi-unit offers (buy X get Y, bundles), all-or-nothing per offer.** A product
+   belongs to at most one multi-unit offer. For each offer the engine prices the
+   offer's lines both ways and keeps the cheaper for the shopper:
+   *buy X get Y*: eligible units sorted by list price (dearest first), in every group
+   of X+Y units the units after the first X are free (so a partial last group
+   still gets its free units), paid units at **list** price (no member price on top);
+   *bundle*: as many complete sets as the cart holds sell at the bundle price, the
+   remaining units keep their simple price.
+4. **满减 (full reduction)**, at most one per order (the one worth most): tiers are
+   reached on the post-promotion amount of its eligible lines (category filters).
+5. **Coupons**: at most one non-stackable coupon (the engine picks the one leaving the
+   lowest total), then every stackable coupon in key order. Fixed value, or
+   percentage with an optional cap; an optional threshold; optional category filters.
+6. **Points** (members only): ``redeem_points`` at ``redeem_points_per_fen`` (1 = 100
+   points per yuan), at most the balance and ``redeem_max_share_bp`` of what is left.
+7. **Points earned** (members only): ``total * level multiplier / earn_fen_per_point``,
+   rounded down.
+
+Order-level discounts (4-6) are allocated to the lines they apply to in
+proportion to what each line still costs, by largest remainder (ties: lower
+``line_no``), so line amounts always add up to the total and never go negative.
+VAT is then broken down per rate from the final line amounts:
+``net = round_half_up(gross * 10000 / (10000 + rate_bp))``, ``tax = gross - net``.
+
+Why thresholds ramp in
+----------------------
+A literal "满50减5" would let a ¥50.00 cart pay ¥45.00 while the same cart minus
+a ¥0.01 item pays ¥49.99: removing something raises the bill, which shoppers
+(and auditors) rightly call a bug. So a threshold discount never exceeds the
+amount by which the eligible goods pass what the best cart just below the
+threshold would pay: for a single tier, the discount is
+``min(off, eligible - (threshold - 1))``, reaching the full ¥5 at ¥54.99 and
+above. The same rule applies between tiers and to coupon thresholds. For the
+same reason a bundle's price may not go below its list total minus its cheapest
+item (checked when the price book is loaded).
+
+A category-limited discount (4, 5) measures its base as "what the order still
+costs" minus the goods outside its categories at their item price (list price
+for goods in a multi-unit offer): goods outside the filter are taken out at the
+most they can cost, so the base never shrinks faster than the order does. When
+nothing is filtered the base is simply what the order still costs.
+
+With these rules, removing a line never raises the total (property-tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .catalog import (
+    BundlePromotion,
+    BuyXGetYPromotion,
+    Coupon,
+    FixedPricePromotion,
+    FullReduction,
+    PercentagePromotion,
+    PriceBook,
+    Product,
+    _now_ok,
+)
+from .wire.events import OrderLineData, VatLine
+
+__all__ = [
+    "AppliedDiscount",
+    "CartLine",
+    "Coupon",
+    "Member",
+    "PricedCart",
+    "PricedLine",
+    "PricingContext",
+    "PricingError",
+    "allocate",
+    "price_cart",
+    "round_half_up",
+    "vat_breakdown",
+]
+
+MEMBER_PRICE_ID = "member_price"
+POINTS_ID = "points"
+
+
+class PricingError(ValueError):
+    """A cart that cannot be priced (unknown or inactive product, bad quantity or weight)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    """One cart line: ``qty`` units, or one weighed item of ``weight_g`` grams."""
+
+    product_id: str
+    qty: int = 1
+    weight_g: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """The member on the cart: level names match ``PointsRules.level_multiplier_bp``."""
+
+    member_id: str
+    level: str = "regular"
+    points_balance: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PricingContext:
+    """Everything besides the cart and the book. ``now`` must be timezone-aware.
+
+    Without ``now``, promotions and coupons that have a validity window do not apply.
+    """
+
+    member: Member | None = None
+    coupons: tuple[Coupon, ...] = ()
+    redeem_points: int = 0
+    now: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedDiscount:
+    """One discount as the shopper sees it: id, kind, fen off (whole order), labels."""
+
+    id: str
+    kind: str
+    amount: int
+    label_zh: str
+    label_en: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    """A priced cart line; fields mirror :class:`wire.events.OrderLineData`."""
+
+    line_no: int
+    product_id: str
+    barcode: str | None
+    name_zh: str
+    name_en: str | None
+    qty: int
+    weight_g: int | None
+    unit_price: int
+    list_amount: int
+    discount: int
+    amount: int
+    vat_rate_bp: int
+    category: str | None
+    promotions: list[str] = field(default_factory=list)
+    age_restricted: bool = False
+
+    def to_wire(self) -> OrderLineData:
+        """The line as it goes into ``order.completed``."""
+        return OrderLineData(
+            line_no=self.line_no,
+            product_id=self.product_id,
+            barcode=self.barcode,
+            name_zh=self.name_zh,
+            name_en=self.name_en,
+            qty=self.qty,
+            weight_g=self.weight_g,
+            unit_price=self.unit_price,
+            list_amount=self.list_amount,
+            discount=self.discount,
+            amount=self.amount,
+            vat_rate_bp=self.vat_rate_bp,
+            category=self.category,
+            promotions=list(self.promotions),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCart:
+    """The priced cart. ``total == subtotal - discount_total == sum(line.amount)``."""
+
+    lines: list[PricedLine]
+    subtotal: int
+    discount_total: int
+    total: int
+    vat: list[VatLine]
+    points_earned: int
+    points_redeemed: int
+    applied: list[AppliedDiscount]
+    currency: str
+    catalog_version: str
+    member_id: str | None = None
+    coupons: list[str] = field(default_factory=list)
+    coupons_unused: list[str] = field(default_factory=list)
+
+    @property
+    def age_restricted(self) -> bool:
+        """True when some line needs an age check before payment."""
+        return any(line.age_restricted for line in self.lines)
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half-up, integers only (numerator >= 0)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def allocate(amount: int, weights: list[int]) -> list[int]:
+    """Split ``amount`` in proportion to ``weights`` exactly, by largest remainder.
+
+    Ties in the remainder go to the earlier weight (the lower ``line_no``). Each share is
+    at most its weight whenever ``amount <= sum(weights)``.
+    """
+    total = sum(weights)
+    if amount == 0:
+        return [0] * len(weights)
+    if total <= 0:
+        raise PricingError("cannot allocate a discount over nothing")
+    shares = []
+    rems = []
+    for i, w in enumerate(weights):
+        q, r = divmod(amount * w, total)
+        shares.append(q)
+        rems.append((-r, i))
+    left = amount - sum(shares)
+    if left:
+        for _, i in sorted(rems)[:left]:
+            shares[i] += 1
+    return shares
+
+
+def vat_breakdown(amounts_by_rate: dict[int, int]) -> list[VatLine]:
+    """Per-rate VAT for tax-inclusive gross amounts, sorted by rate."""
+    out = []
+    for rate in sorted(amounts_by_rate):
+        gross = amounts_by_rate[rate]
+        net = round_half_up(gross * 10000, 10000 + rate)
+        out.append(VatLine(rate_bp=rate, gross=gross, net=net, tax=gross - net))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# internals
+
+
+class _Line:
+    """Working state of one line while pricing (mutable, private)."""
+
+    __slots__ = (
+        "applied", "barcode", "cart", "line_no", "list_amount", "list_unit", "product",
+        "residual", "simple_amount", "simple_tag", "simple_unit", "tags", "ub",
+    )
+
+    def __init__(self, line_no: int, product: Product, cart: CartLine) -> None:
+        self.line_no = line_no
+        self.product = product
+        self.cart = cart
+        self.barcode = product.barcodes[0] if product.barcodes else None
+        self.list_unit = product.unit_price
+        self.tags: list[str] = []
+        self.applied: dict[str, int] = {}
+
+
+def _eligible(promo, member: Member | None, now: datetime | None) -> bool:
+    if not _now_ok(promo.start, promo.end, now):
+        return False
+    levels = getattr(promo, "member_levels", ())
+    if promo.member_only or levels:
+        if member is None:
+            return False
+        if levels and member.level not in levels:
+            return False
+    return True
+
+
+def _later_tie(best_tag: str | None, promo_id: str) -> bool:
+    """On equal prices: list beats member price beats promotions; promotions by id."""
+    return best_tag is not None and best_tag != MEMBER_PRICE_ID and promo_id < best_tag
+
+
+def _price_simple(ln: _Line, book: PriceBook, member: Member | None, now, labels) -> None:
+    """Step 2: the best single unit offer for this line."""
+    p = ln.product
+    qty = ln.cart.qty
+    best_tag: str | None = None
+    if p.weighed:
+        w = ln.cart.weight_g
+        ln.list_amount = round_half_up(p.unit_price * w, 1000)
+        best = ln.list_amount
+        if member is not None and p.member_price is not None:
+            amt = round_half_up(p.member_price * w, 1000)
+            if amt < best:
+                best, best_tag = amt, MEMBER_PRICE_ID
+        for promo in book.unit_offers(p):
+            if not _eligible(promo, member, now):
+                continue
+            if isinstance(promo, FixedPricePromotion):
+                amt = round_half_up(promo.price * w, 1000)
+            else:
+                amt = ln.list_amount - round_half_up(ln.list_amount * promo.off_bp, 10000)
+            if amt < best or (amt == best and _later_tie(best_tag, promo.promo_id)):
+                best, best_tag = amt, promo.promo_id
+                labels[promo.promo_id] = promo
+        ln.simple_amount = best
+        ln.simple_unit = None
+    else:
+        ln.list_amount = p.unit_price * qty
+        best = p.unit_price
+        if member is not None and p.member_price is not None and p.member_price < best:
+            best, best_tag = p.member_price, MEMBER_PRICE_ID
+        for promo in book.unit_offers(p):
+            if not _eligible(promo, member, now):
+                continue
+            if isinstance(promo, FixedPricePromotion):
+                unit = promo.price
+            else:
+                unit = p.unit_price - round_half_up(p.unit_price * promo.off_bp, 10000)
+            if unit < best or (unit == best and _later_tie(best_tag, promo.promo_id)):
+                best, best_tag = unit, promo.promo_id
+                labels[promo.promo_id] = promo
+        ln.simple_unit = best
+        ln.simple_amount = best * qty
+    ln.simple_tag = best_tag
+
+
+def _apply_simple(ln: _Line) -> None:
+    ln.residual = ln.simple_amount
+    if ln.simple_tag is not None and ln.simple_amount < ln.list_amount:
+        ln.tags.append(ln.simple_tag)
+        ln.applied[ln.simple_tag] = ln.list_amount - ln.simple_amount
+
+
+def _bxgy(promo: BuyXGetYPromotion, lines: list[_Line]) -> bool:
+    """Step 3, buy X get Y. Returns True when the offer beats simple prices."""
+    group = promo.buy + promo.get
+
+    def paid_before(n: int) -> int:
+        return (n // group) * promo.buy + min(n % group, promo.buy)
+
+    pos = 0
+    paid: dict[int, int] = {}
+    for ln in sorted(lines, key=lambda x: (-x.list_unit, x.line_no)):
+        q = ln.cart.qty
+        paid[ln.line_no] = (paid_before(pos + q) - paid_before(pos)) * ln.list_unit
+        pos += q
+    offer = sum(paid.values())
+    if offer >= sum(ln.simple_amount for ln in lines):
+        return False
+    for ln in lines:
+        ln.residual = paid[ln.line_no]
+        ln.tags.append(promo.promo_id)
+        if ln.residual < ln.list_amount:
+            ln.applied[promo.promo_id] = ln.list_amount - ln.residual
+    return True
+
+
+def _bundle(promo: BundlePromotion, lines: list[_Line]) -> bool:
+    """Step 3, bundle. Returns True when the offer beats simple prices."""
+    units: dict[str, int] = {}
+    for ln in lines:
+        units[ln.product.product_id] = units.get(ln.product.product_id, 0) + ln.cart.qty
+    sets = min(units.get(item.product_id, 0) // item.qty for item in promo.items)
+    if sets == 0:
+        return False
+    need = {item.product_id: item.qty * sets for item in promo.items}
+    in_bundle: list[int] = []
+    for ln in lines:  # lines arrive in line_no order
+        take = min(need.get(ln.product.product_id, 0), ln.cart.qty)
+        if take:
+            need[ln.product.product_id] -= take
+        in_bundle.append(take)
+    bundle_list = sum(take * ln.list_unit for take, ln in zip(in_bundle, lines, strict=True))
+    rest = sum((ln.cart.qty - t) * ln.simple_unit for t, ln in zip(in_bundle, lines, strict=True))
+    offer = sets * promo.price + rest
+    if offer >= sum(ln.simple_amount for ln in lines):
+        return False
+    weights = [take * ln.list_unit for take, ln in zip(in_bundle, lines, strict=True)]
+    shares = allocate(bundle_list - sets * promo.price, weights)
+    for take, share, ln in zip(in_bundle, shares, lines, strict=True):
+        rest_units = ln.cart.qty - take
+        ln.residual = take * ln.list_unit - share + rest_units * ln.simple_unit
+        if take:
+            ln.tags.append(promo.promo_id)
+            if share:
+                ln.applied[promo.promo_id] = share
+        if rest_units and ln.simple_tag is not None and ln.simple_unit < ln.list_unit:
+            ln.tags.append(ln.simple_tag)
+            ln.applied[ln.simple_tag] = rest_units * (ln.list_unit - ln.simple_unit)
+    return True
+
+
+class _Ramp:
+    """``f(base)``: what the eligible goods pay after a threshold discount (see docstring).
+
+    ``f`` never decreases and never rises by more than the base does, which is what keeps
+    "removing a line never raises the total" true through every stage.
+    """
+
+    __slots__ = ("cap", "floors", "offs", "pct", "thresholds")
+
+    def __init__(self, tiers: list[tuple[int, int]], pct: int = 0, cap: int | None = None):
+        self.thresholds = [max(t, 1) for t, _ in tiers]
+        self.offs = [d for _, d in tiers]
+        self.pct = pct
+        self.cap = cap
+        floors = []
+        prev = None
+        for t in self.thresholds:
+            below = t - 1
+            floors.append(below if prev is None else max(self._raw_pay(below, prev), floors[-1]))
+            prev = len(floors) - 1
+        self.floors = floors
+
+    def _raw_pay(self, base: int, j: int) -> int:
+        if self.pct:
+            off = round_half_up(base * self.pct, 10000)
+            if self.cap is not None:
+                off = min(off, self.cap)
+        else:
+            off = self.offs[j]
+        return base - off
+
+    def pays(self, base: int) -> int:
+        if base <= 0:
+            return base
+        j = -1
+        for i, t in enumerate(self.thresholds):
+            if base >= t:
+                j = i
+            else:
+                break
+        if j < 0:
+            return base
+        return max(self._raw_pay(base, j), self.floors[j])
+
+
+def _stage_discount(total: int, outside: int, ramp: _Ramp) -> int:
+    base = total - outside
+    if base <= 0:
+        return 0
+    return base - ramp.pays(base)
+
+
+def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]):
+    if not categories and not exclude:
+        return None
+    inc = frozenset(categories)
+    exc = frozenset(exclude)
+    return lambda ln: (not inc or ln.product.category in inc) and ln.product.category not in exc
+
+
+def _outside(lines: list[_Line], pred) -> int:
+    if pred is None:
+        return 0
+    return sum(ln.ub for ln in lines if not pred(ln))
+
+
+def _coupon_ramp(c: Coupon) -> _Ramp:
+    if c.kind == "fixed":
+        return _Ramp([(c.threshold, c.value)])
+    return _Ramp([(c.threshold, 0)], pct=c.value, cap=c.cap)
+
+
+def _allocate_order_discount(lines, pred, amount: int, tag: str) -> None:
+    targets = [ln for ln in lines if pred is None or pred(ln)]
+    shares = allocate(amount, [ln.residual for ln in targets])
+    for ln, share in zip(targets, shares, strict=True):
+        if share:
+            ln.residual -= share
+            ln.tags.append(tag)
+            ln.applied[tag] = ln.applied.get(tag, 0) + share
+
+
+_KIND_ORDER = {
+    "member_price": 0, "fixed_price": 1, "percentage": 2, "buy_x_get_y": 3, "bundle": 4,
+    "full_reduction": 5, "coupon": 6, "points": 7,
+}
+
+
+def price_cart(
+    book: PriceBook, lines: list[CartLine] | tuple[CartLine, ...], ctx: PricingContext | None = None
+) -> PricedCart:
+    """Price ``lines`` on ``book``; see the module docstring for the stacking rules.
+
+    Raises:
+        PricingError: unknown or inactive product, qty < 1, a weighed line without a
+            weight (or with qty != 1), a weight on a unit item, or a naive ``ctx.now``.
+    """
+    ctx = ctx or PricingContext()
+    member = ctx.member
+    now = ctx.now
+    if now is not None and now.tzinfo is None:
+        raise PricingError("ctx.now must be timezone-aware")
+    labels: dict[str, object] = {}
+    work: list[_Line] = []
+    for i, cl in enumerate(lines, start=1):
+        p = book.by_id(cl.product_id)
+        if p is None:
+            raise PricingError(f"line {i}: unknown product {cl.product_id!r}")
+        if not p.active:
+            raise PricingError(f"line {i}: product {cl.product_id!r} is not on sale")
+        if cl.qty < 1:
+            raise PricingError(f"line {i}: qty must be at least 1")
+        if p.weighed:
+            if cl.weight_g is None or cl.weight_g < 1:
+                raise PricingError(f"line {i}: weighed product {p.product_id!r} needs weight_g")
+            if cl.qty != 1:
+                raise PricingError(f"line {i}: a weighed line has qty 1")
+        elif cl.weight_g is not None:
+            raise PricingError(f"line {i}: {p.product_id!r} is not sold by weight")
+        ln = _Line(i, p, cl)
+        _price_simple(ln, book, member, now, labels)
+        work.append(ln)
+
+    # Step 3: multi-unit offers, each over its own products.
+    pools: dict[str, list[_Line]] = {}
+    offers: dict[str, BuyXGetYPromotion | BundlePromotion] = {}
+    for ln in work:
+        promo = book.multi_unit_offer(ln.product.product_id)
+        if promo is not None and _eligible(promo, member, now):
+            pools.setdefault(promo.promo_id, []).append(ln)
+            offers[promo.promo_id] = promo
+            ln.ub = ln.list_amount
+        else:
+            ln.ub = ln.simple_amount
+            _apply_simple(ln)
+    for pid, pool in pools.items():
+        promo = offers[pid]
+        ok = _bxgy(promo, pool) if isinstance(promo, BuyXGetYPromotion) else _bundle(promo, pool)
+        if ok:
+            labels[pid] = promo
+        else:
+            for ln in pool:
+                _apply_simple(ln)
+
+    total = sum(ln.residual for ln in work)
+    order_applied: list[AppliedDiscount] = []
+
+    # Step 4: the best full reduction.
+    best: tuple[int, str, FullReduction, object] | None = None
+    for fr in book.full_reductions:
+        if not _eligible(fr, member, now):
+            continue
+        pred = _filter(fr.categories, fr.exclude_categories)
+        ramp = _Ramp([(t.threshold, t.off) for t in fr.tiers])
+        d = _stage_discount(total, _outside(work, pred), ramp)
+        if d > 0 and (best is None or (-d, fr.reduction_id) < (-best[0], best[1])):
+            best = (d, fr.reduction_id, fr, pred)
+    if best is not None:
+        d, rid, fr, pred = best
+        _allocate_order_discount(work, pred, d, rid)
+        total -= d
+        order_applied.append(AppliedDiscount(rid, "full_reduction", d, fr.label_zh, fr.label_en))
+
+    # Step 5: coupons.
+    usable: list[Coupon] = []
+    unused: list[str] = []
+    seen: set[str] = set()
+    for c in ctx.coupons:
+        if c.key in seen:
+            unused.append(c.key)
+            continue
+        seen.add(c.key)
+        if not _now_ok(c.start, c.end, now) or (c.member_only and member is None):
+            unused.append(c.key)
+            continue
+        usable.append(c)
+    stackable = sorted((c for c in usable if c.stackable), key=lambda c: c.key)
+    single = sorted((c for c in usable if not c.stackable), key=lambda c: c.key)
+    prepared = {
+        c.key: (_filter(c.categories, c.exclude_categories), _coupon_ramp(c)) for c in usable
+    }
+    outside = {k: _outside(work, pred) for k, (pred, _) in prepared.items()}
+
+    def run(chain: list[Coupon]) -> tuple[int, list[tuple[Coupon, int]]]:
+        t = total
+        steps = []
+        for c in chain:
+            d = _stage_discount(t, outside[c.key], prepared[c.key][1])
+            steps.append((c, d))
+            t -= d
+        return t, steps
+
+    best_chain: tuple[int, list[tuple[Coupon, int]]] = run(stackable)
+    for c in single:
+        cand = run([c, *stackable])
+        if cand[0] < best_chain[0]:
+            best_chain = cand
+    applied_coupons: list[str] = []
+    for c, d in best_chain[1]:
+        if d <= 0:
+            continue
+        _allocate_order_discount(work, prepared[c.key][0], d, c.key)
+        total -= d
+        applied_coupons.append(c.key)
+        order_applied.append(AppliedDiscount(c.key, "coupon", d, c.label_zh, c.label_en))
+    unused.extend(c.key for c in usable if c.key not in applied_coupons)
+
+    # Step 6: points redemption.
+    rules = book.points
+    points_redeemed = 0
+    if member is not None and ctx.redeem_points > 0 and total > 0:
+        want = min(ctx.redeem_points, max(member.points_balance, 0)) // rules.redeem_points_per_fen
+        d = min(want, total * rules.redeem_max_share_bp // 10000)
+        if d > 0:
+            _allocate_order_discount(work, None, d, POINTS_ID)
+            total -= d
+            points_redeemed = d * rules.redeem_points_per_fen
+            order_applied.append(
+                AppliedDiscount(POINTS_ID, "points", d, f"积分抵扣（{points_redeemed}积分）",
+                                f"{points_redeemed} points redeemed")
+            )
+
+    # Step 7: points earned.
+    points_earned = 0
+    if member is not None:
+        mult = rules.level_multiplier_bp.get(member.level, 10000)
+        points_earned = total * mult // (10000 * rules.earn_fen_per_point)
+
+    priced: list[PricedLine] = []
+    by_rate: dict[int, int] = {}
+    line_applied: dict[str, int] = {}
+    subtotal = 0
+    for ln in work:
+        p = ln.product
+        subtotal += ln.list_amount
+        by_rate[p.vat_rate_bp] = by_rate.get(p.vat_rate_bp, 0) + ln.residual
+        for tag, amt in ln.applied.items():
+            if tag in labels or tag == MEMBER_PRICE_ID:
+                line_applied[tag] = line_applied.get(tag, 0) + amt
+        priced.append(
+            PricedLine(
+                line_no=ln.line_no, product_id=p.product_id, barcode=ln.barcode,
+                name_zh=p.name_zh, name_en=p.name_en, qty=ln.cart.qty,
+                weight_g=ln.cart.weight_g, unit_price=p.unit_price,
+                list_amount=ln.list_amount, discount=ln.list_amount - ln.residual,
+                amount=ln.residual, vat_rate_bp=p.vat_rate_bp, category=p.category,
+                promotions=list(dict.fromkeys(ln.tags)), age_restricted=p.age_restricted,
+            )
+        )
+    applied: list[AppliedDiscount] = []
+    for tag, amt in line_applied.items():
+        if tag == MEMBER_PRICE_ID:
+            applied.append(AppliedDiscount(tag, "member_price", amt, "会员价", "Member price"))
+        else:
+            promo = labels[tag]
+            applied.append(AppliedDiscount(tag, promo.kind, amt, promo.label_zh, promo.label_en))
+    applied.sort(key=lambda a: (_KIND_ORDER[a.kind], a.id))
+    applied.extend(order_applied)
+    return PricedCart(
+        lines=priced,
+        subtotal=subtotal,
+        discount_total=subtotal - total,
+        total=total,
+        vat=vat_breakdown(by_rate),
+        points_earned=points_earned,
+        points_redeemed=points_redeemed,
+        applied=applied,
+        currency=book.currency,
+        catalog_version=book.version,
+        member_id=member.member_id if member is not None else None,
+        coupons=applied_coupons,
+        coupons_unused=unused,
+    )
+
+
+# Re-exported for callers that build offers in code (tests, the cloud's marketing module).
+__all__ += ["BundlePromotion", "BuyXGetYPromotion", "FixedPricePromotion", "PercentagePromotion"]
