@@ -1,0 +1,647 @@
+"""The checkout state machine: one shopper's cart from first scan to printed receipt.
+
+States and events are explicit. :data:`TRANSITIONS` says, for each event, the
+states it is allowed in and where it goes; an event in any other state is
+refused with a :class:`Refusal` (reason in Chinese and English) and changes
+NOTHING: every check runs before the first mutation, and journal writes happen
+before the state moves.
+
+::
+
+    idle ──scan──> scanning ──request_payment──> awaiting_payment ──payment_started──> paying
+      │  └attach_member─> member_attached ─┘        ^   │ cancel/timeout -> idle       │
+      │                                             └───┴── payment_failed/unknown ────┤
+      │                                                                   payment_succeeded
+      │                     completed <──print_done── printing <──print_started── paid <┘
+      │ maintenance_on/off (idle, completed, parked)       park (挂单) -> parked -> idle
+
+Pricing is the pure engine ``kiosk_agent.pricing.price_cart(book, lines, ctx)``,
+re-run on every cart change so the display always shows what the shopper pays.
+Payment goes through an injected object with ``async charge(order_no,
+out_trade_no, provider, amount, currency, auth_code) -> outcome``; the payment
+code is passed through and never stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from .journal import CommittedSale, Journal, ParkedOrder, PaymentAttempt
+from .orders import build_order, out_trade_no
+from .wire.base import utcnow
+from .wire.events import ORDER_VOIDED, TenderData
+
+log = logging.getLogger(__name__)
+
+# Largest quantity of one line a shopper can set at a kiosk; beyond this a
+# mis-typed quantity is more likely than a real purchase (staff till instead).
+MAX_LINE_QTY = 99
+# Most lines one kiosk cart holds (receipt length, display paging).
+MAX_LINES = 100
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    SCANNING = "scanning"
+    MEMBER_ATTACHED = "member_attached"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAYING = "paying"
+    PAID = "paid"
+    PRINTING = "printing"
+    COMPLETED = "completed"
+    PARKED = "parked"
+    MAINTENANCE = "maintenance"
+
+
+class Ev(StrEnum):
+    """Checkout events (each one is a method of :class:`Checkout` of the same name)."""
+
+    SCAN_PRODUCT = "scan_product"
+    ATTACH_MEMBER = "attach_member"
+    SET_QUANTITY = "set_quantity"
+    REMOVE_LINE = "remove_line"
+    STAFF_APPROVE = "staff_approve"
+    REQUEST_PAYMENT = "request_payment"
+    PAYMENT_STARTED = "payment_started"
+    PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_UNKNOWN = "payment_unknown"
+    PRINT_STARTED = "print_started"
+    PRINT_DONE = "print_done"
+    CANCEL = "cancel"
+    TIMEOUT = "timeout"
+    PARK = "park"
+    MAINTENANCE_ON = "maintenance_on"
+    MAINTENANCE_OFF = "maintenance_off"
+
+
+S = State
+_CART = (S.SCANNING, S.MEMBER_ATTACHED)
+
+#: event -> {state it is allowed in: state it normally leads to}. Handlers may
+#: pick another target only where noted (remove_line emptying the cart).
+TRANSITIONS: dict[Ev, dict[State, State]] = {
+    Ev.SCAN_PRODUCT: {
+        S.IDLE: S.SCANNING, S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
+        S.COMPLETED: S.SCANNING, S.PARKED: S.SCANNING,
+    },
+    Ev.ATTACH_MEMBER: {
+        S.IDLE: S.MEMBER_ATTACHED, S.SCANNING: S.MEMBER_ATTACHED,
+        S.AWAITING_PAYMENT: S.AWAITING_PAYMENT, S.COMPLETED: S.MEMBER_ATTACHED,
+    },
+    Ev.SET_QUANTITY: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED},
+    # An emptied cart goes back to idle (scanning) or stays member_attached.
+    Ev.REMOVE_LINE: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED},
+    Ev.STAFF_APPROVE: {
+        S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
+        S.AWAITING_PAYMENT: S.AWAITING_PAYMENT,
+    },
+    Ev.REQUEST_PAYMENT: {S.SCANNING: S.AWAITING_PAYMENT, S.MEMBER_ATTACHED: S.AWAITING_PAYMENT},
+    Ev.PAYMENT_STARTED: {S.AWAITING_PAYMENT: S.PAYING},
+    Ev.PAYMENT_SUCCEEDED: {S.PAYING: S.PAID},
+    Ev.PAYMENT_FAILED: {S.PAYING: S.AWAITING_PAYMENT},
+    Ev.PAYMENT_UNKNOWN: {S.PAYING: S.AWAITING_PAYMENT},
+    Ev.PRINT_STARTED: {S.PAID: S.PRINTING},
+    Ev.PRINT_DONE: {S.PRINTING: S.COMPLETED},
+    Ev.CANCEL: {
+        S.SCANNING: S.IDLE, S.MEMBER_ATTACHED: S.IDLE, S.AWAITING_PAYMENT: S.IDLE,
+        S.COMPLETED: S.IDLE, S.PARKED: S.IDLE,
+    },
+    Ev.TIMEOUT: {
+        S.SCANNING: S.IDLE, S.MEMBER_ATTACHED: S.IDLE, S.AWAITING_PAYMENT: S.IDLE,
+        S.COMPLETED: S.IDLE, S.PARKED: S.IDLE,
+    },
+    Ev.PARK: {S.SCANNING: S.PARKED, S.MEMBER_ATTACHED: S.PARKED, S.AWAITING_PAYMENT: S.PARKED},
+    Ev.MAINTENANCE_ON: {S.IDLE: S.MAINTENANCE, S.COMPLETED: S.MAINTENANCE, S.PARKED: S.MAINTENANCE},
+    Ev.MAINTENANCE_OFF: {S.MAINTENANCE: S.IDLE},
+}
+
+# Why an event is refused in a state, for the shopper/staff (zh, en).
+_STATE_REASON: dict[State, tuple[str, str]] = {
+    S.IDLE: ("请先扫描商品", "scan a product first"),
+    S.SCANNING: ("正在购物中", "a sale is in progress"),
+    S.MEMBER_ATTACHED: ("正在购物中", "a sale is in progress"),
+    S.AWAITING_PAYMENT: ("正在等待付款", "waiting for payment"),
+    S.PAYING: ("正在支付，请稍候", "payment in progress, please wait"),
+    S.PAID: ("已付款，正在打印小票", "paid, the receipt is printing"),
+    S.PRINTING: ("正在打印小票", "the receipt is printing"),
+    S.COMPLETED: ("交易已完成", "the sale is complete"),
+    S.PARKED: ("订单已挂单，请到人工收银台付款", "the order is parked; pay at a staffed till"),
+    S.MAINTENANCE: ("设备维护中，暂停服务", "the kiosk is in maintenance"),
+}
+
+
+class CheckoutError(Exception):
+    """Base of checkout errors."""
+
+
+class Refusal(CheckoutError):
+    """An event that is not allowed now; nothing changed.
+
+    Attributes:
+        event: the refused event; state: the state it was refused in;
+        code: a stable machine-readable reason; zh / en: text for people.
+    """
+
+    def __init__(self, event: str, state: State, code: str, zh: str, en: str) -> None:
+        super().__init__(f"{event} refused in {state}: {en}")
+        self.event = event
+        self.state = state
+        self.code = code
+        self.zh = zh
+        self.en = en
+
+    def message(self, language: str = "zh") -> str:
+        return self.zh if language == "zh" else self.en
+
+
+class PaymentGateway(Protocol):
+    """What the checkout needs from payments (the real one is ``kiosk_agent.payments``)."""
+
+    async def charge(
+        self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str,
+        auth_code: str,
+    ) -> Any:
+        """Charge a payment code; the outcome has ``status`` (paid|failed|unknown) and
+        optionally ``provider_ref``, ``reason``, ``masked``."""
+        ...
+
+
+@dataclass
+class CartItem:
+    """One cart line as scanned: the product and how much of it."""
+
+    product: Any
+    qty: int = 1
+    weight_g: int | None = None
+    barcode: str | None = None
+
+
+@dataclass
+class CheckoutSnapshot:
+    """What the display and the control API show (copy; safe to keep)."""
+
+    state: State
+    lines: list[Any]
+    subtotal: int
+    discount_total: int
+    total: int
+    currency: str
+    member_id: str | None
+    needs_staff: bool
+    order_no: str | None
+    park_no: str | None
+    message_zh: str
+    message_en: str
+    applied: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class PaymentResult:
+    """What :meth:`Checkout.pay` did: the attempt's final status and the sale if paid."""
+
+    status: str
+    out_trade_no: str
+    reason: str | None = None
+    sale: CommittedSale | None = None
+
+
+def _default_pricer() -> Callable[..., Any]:
+    from .pricing import price_cart
+
+    return price_cart
+
+
+def _pricing_types() -> Any:
+    from . import pricing
+
+    return pricing
+
+
+class Checkout:
+    """One kiosk's checkout. Every event is a method; see :data:`TRANSITIONS`.
+
+    Args:
+        journal: where sales, attempts and parked orders go.
+        book: the current ``catalog.PriceBook`` (swap with :meth:`set_price_book`).
+        payments: the payment gateway (``charge``), used by :meth:`pay`.
+        pricer: ``price_cart(book, lines, ctx)``; defaults to ``pricing.price_cart``.
+        language: receipt language recorded on the order.
+        clock: monotonic clock (tests replace it).
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        book: Any,
+        payments: PaymentGateway | None = None,
+        *,
+        pricer: Callable[..., Any] | None = None,
+        language: str = "zh",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.journal = journal
+        self.book = book
+        self.payments = payments
+        self._pricer = pricer
+        self.language = language
+        self._clock = clock
+        self.state = State.IDLE
+        self.items: list[CartItem] = []
+        self.member: Any = None
+        self.coupons: tuple[Any, ...] = ()
+        self.redeem_points = 0
+        self.staff_approved_by: str | None = None
+        self.priced: Any = None
+        self.order_no: str | None = None
+        self.attempt_no = 0
+        self.attempt: PaymentAttempt | None = None
+        self.sale: CommittedSale | None = None
+        self.parked: ParkedOrder | None = None
+        self.last_activity = clock()
+        self.listeners: list[Callable[[Checkout, Ev], None]] = []
+        self._cart_started_at = utcnow()
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def allowed(self, event: Ev | str) -> bool:
+        return self.state in TRANSITIONS[Ev(event)]
+
+    def _check(self, event: Ev) -> State:
+        target = TRANSITIONS[event].get(self.state)
+        if target is None:
+            zh, en = _STATE_REASON[self.state]
+            raise Refusal(event, self.state, f"invalid_in_{self.state}", zh, en)
+        return target
+
+    def _refuse(self, event: Ev, code: str, zh: str, en: str) -> Refusal:
+        return Refusal(event, self.state, code, zh, en)
+
+    def _move(self, event: Ev, target: State) -> None:
+        if target != self.state:
+            log.debug("checkout %s: %s -> %s", event, self.state, target)
+        self.state = target
+        self.last_activity = self._clock()
+        for listener in list(self.listeners):
+            try:
+                listener(self, event)
+            except Exception:  # a broken display must not break a sale
+                log.exception("checkout listener failed on %s", event)
+
+    def _clear_cart(self) -> None:
+        self.items = []
+        self.member = None
+        self.coupons = ()
+        self.redeem_points = 0
+        self.staff_approved_by = None
+        self.priced = None
+        self.order_no = None
+        self.attempt_no = 0
+        self.attempt = None
+        self._cart_started_at = utcnow()
+
+    def _fresh_if_done(self) -> None:
+        """Starting a new cart after a completed or parked one."""
+        if self.state in (S.COMPLETED, S.PARKED):
+            self._clear_cart()
+            self.sale = None
+            self.parked = None
+
+    def _price(self, items: list[CartItem], member: Any, event: Ev) -> Any:
+        pricer = self._pricer or _default_pricer()
+        pricing = _pricing_types()
+        lines = [pricing.CartLine(i.product.product_id, i.qty, i.weight_g) for i in items]
+        ctx = pricing.PricingContext(
+            member=member, coupons=tuple(self.coupons), redeem_points=self.redeem_points
+        )
+        try:
+            return pricer(self.book, lines, ctx)
+        except Exception as err:
+            raise self._refuse(
+                event, "pricing_failed", "无法计算价格，请联系店员", f"cannot price the cart: {err}"
+            ) from err
+
+    @property
+    def needs_staff(self) -> bool:
+        """An age-restricted product is in the cart and no staff member has checked."""
+        return self.staff_approved_by is None and any(
+            getattr(i.product, "age_restricted", False) for i in self.items
+        )
+
+    def set_price_book(self, book: Any) -> None:
+        """Use a new price book from the next cart on (a cart keeps its prices)."""
+        self.book = book
+
+    def snapshot(self) -> CheckoutSnapshot:
+        priced = self.priced
+        zh, en = _STATE_REASON[self.state]
+        return CheckoutSnapshot(
+            state=self.state,
+            lines=list(priced.lines) if priced is not None else [],
+            subtotal=priced.subtotal if priced is not None else 0,
+            discount_total=priced.discount_total if priced is not None else 0,
+            total=priced.total if priced is not None else 0,
+            currency=getattr(self.book, "currency", "CNY"),
+            member_id=getattr(self.member, "member_id", None),
+            needs_staff=self.needs_staff,
+            order_no=self.order_no,
+            park_no=self.parked.park_no if self.parked else None,
+            message_zh=zh,
+            message_en=en,
+            applied=list(getattr(priced, "applied", []) or []) if priced is not None else [],
+        )
+
+    # -- cart events ---------------------------------------------------------------
+
+    def scan_product(self, code: str, weight_g: int | None = None) -> CartItem:
+        """A product barcode was scanned; the same product again adds one more."""
+        ev = Ev.SCAN_PRODUCT
+        target = self._check(ev)
+        product = self.book.by_barcode(code)
+        if product is None or not getattr(product, "active", True):
+            raise self._refuse(ev, "unknown_product", "未找到该商品，请联系店员",
+                               f"unknown product {code}")
+        weighed = getattr(product, "weighed", False)
+        if weighed and (weight_g is None or weight_g <= 0):
+            raise self._refuse(ev, "weight_required", "称重商品请先称重", "weigh this item first")
+        if not weighed and weight_g is not None:
+            raise self._refuse(ev, "not_weighed", "该商品不按重量销售",
+                               "this item is not sold by weight")
+        fresh = self.state in (S.COMPLETED, S.PARKED)
+        items = [] if fresh else [CartItem(i.product, i.qty, i.weight_g, i.barcode)
+                                  for i in self.items]
+        member = None if fresh else self.member
+        if not weighed and items and items[-1].product.product_id == product.product_id:
+            if items[-1].qty >= MAX_LINE_QTY:
+                raise self._refuse(ev, "qty_limit", "数量已达上限", "quantity limit reached")
+            items[-1].qty += 1
+        else:
+            if len(items) >= MAX_LINES:
+                raise self._refuse(ev, "cart_full", "购物车已满", "the cart is full")
+            items.append(CartItem(product, 1, weight_g, code))
+        priced = self._price(items, member, ev)
+        self._fresh_if_done()
+        self.items, self.priced = items, priced
+        self._move(ev, target)
+        return items[-1]
+
+    def attach_member(self, member: Any) -> None:
+        """A member code was scanned (``pricing.Member``); prices are recomputed."""
+        ev = Ev.ATTACH_MEMBER
+        target = self._check(ev)
+        if self.member is not None and self.state not in (S.COMPLETED,):
+            raise self._refuse(ev, "member_already", "已识别会员", "a member is already attached")
+        fresh = self.state == S.COMPLETED
+        items = [] if fresh else self.items
+        priced = self._price(items, member, ev) if items else None
+        self._fresh_if_done()
+        self.member, self.priced = member, priced
+        self._move(ev, target)
+
+    def set_quantity(self, line_no: int, qty: int) -> None:
+        """Change the quantity of line ``line_no`` (1-based); 0 is refused (use remove)."""
+        ev = Ev.SET_QUANTITY
+        target = self._check(ev)
+        if not 1 <= line_no <= len(self.items):
+            raise self._refuse(ev, "no_such_line", "没有这一行", f"no line {line_no}")
+        item = self.items[line_no - 1]
+        if getattr(item.product, "weighed", False):
+            raise self._refuse(ev, "weighed_qty", "称重商品不能修改数量",
+                               "a weighed item has no quantity to change")
+        if not 1 <= qty <= MAX_LINE_QTY:
+            raise self._refuse(ev, "bad_qty", f"数量须在 1-{MAX_LINE_QTY} 之间",
+                               f"quantity must be 1-{MAX_LINE_QTY}")
+        items = [CartItem(i.product, i.qty, i.weight_g, i.barcode) for i in self.items]
+        items[line_no - 1].qty = qty
+        priced = self._price(items, self.member, ev)
+        self.items, self.priced = items, priced
+        self._move(ev, target)
+
+    def remove_line(self, line_no: int) -> None:
+        ev = Ev.REMOVE_LINE
+        target = self._check(ev)
+        if not 1 <= line_no <= len(self.items):
+            raise self._refuse(ev, "no_such_line", "没有这一行", f"no line {line_no}")
+        items = [i for n, i in enumerate(self.items, start=1) if n != line_no]
+        priced = self._price(items, self.member, ev) if items else None
+        if not items and self.state == S.SCANNING:
+            target = S.IDLE
+        self.items, self.priced = items, priced
+        if not items:
+            self.staff_approved_by = None
+        self._move(ev, target)
+
+    def staff_approve(self, staff_id: str) -> None:
+        """Staff checked the shopper's age (a staff badge was scanned)."""
+        ev = Ev.STAFF_APPROVE
+        target = self._check(ev)
+        if not staff_id:
+            raise self._refuse(ev, "no_staff", "需要店员工牌", "a staff badge is required")
+        self.staff_approved_by = staff_id
+        self._move(ev, target)
+
+    def request_payment(self) -> Any:
+        """The shopper pressed pay: the cart is priced and shown with 请出示付款码."""
+        ev = Ev.REQUEST_PAYMENT
+        target = self._check(ev)
+        if not self.items:
+            raise self._refuse(ev, "empty_cart", "购物车为空", "the cart is empty")
+        if self.needs_staff:
+            raise self._refuse(ev, "needs_staff", "含限购商品，请店员确认年龄",
+                               "age-restricted item: staff must check age")
+        priced = self._price(self.items, self.member, ev)
+        if priced.total <= 0:
+            raise self._refuse(ev, "zero_total", "应付金额为零，请联系店员",
+                               "nothing to pay; ask staff")
+        self.priced = priced
+        self._move(ev, target)
+        return priced
+
+    # -- payment events ------------------------------------------------------------
+
+    async def payment_started(self, provider: str) -> PaymentAttempt:
+        """A payment code was shown: the attempt is persisted before any charge request."""
+        ev = Ev.PAYMENT_STARTED
+        target = self._check(ev)
+        if self.needs_staff:
+            raise self._refuse(ev, "needs_staff", "含限购商品，请店员确认年龄",
+                               "age-restricted item: staff must check age")
+        order_no = self.order_no or await self.journal.reserve_order_no()
+        self.order_no = order_no  # reserved numbers stay with this cart (retries reuse it)
+        attempt_no = self.attempt_no + 1
+        attempt = await self.journal.begin_payment_attempt(
+            order_no, out_trade_no(order_no, attempt_no), provider, self.priced.total,
+            self.priced.currency,
+        )
+        self.attempt_no, self.attempt = attempt_no, attempt
+        self._move(ev, target)
+        return attempt
+
+    async def payment_succeeded(
+        self, provider_ref: str | None = None, masked: str | None = None, offline: bool = False
+    ) -> CommittedSale:
+        """The charge was paid: the sale, its events and its receipt job commit at once."""
+        ev = Ev.PAYMENT_SUCCEEDED
+        target = self._check(ev)
+        attempt = self.attempt
+        assert attempt is not None and self.order_no is not None
+        tender = TenderData(
+            method=attempt.provider, amount=attempt.amount, currency=attempt.currency,
+            out_trade_no=attempt.out_trade_no, provider_ref=provider_ref, masked=masked,
+            offline=offline,
+        )
+        order = build_order(
+            self.priced, tenders=[tender], order_no=self.order_no,
+            created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
+            coupons=[getattr(c, "coupon_id", str(c)) for c in self.coupons],
+            catalog_version=getattr(self.book, "version", None), offline=offline,
+            language=self.language,
+        )
+        sale = await self.journal.commit_sale(order)
+        self.sale = sale
+        self._move(ev, target)
+        return sale
+
+    async def payment_failed(self, reason: str) -> PaymentAttempt:
+        """The charge was declined; the shopper may show another code (new attempt)."""
+        ev = Ev.PAYMENT_FAILED
+        target = self._check(ev)
+        assert self.attempt is not None
+        self.attempt = await self.journal.set_payment_attempt_status(
+            self.attempt.out_trade_no, "failed", reason=reason
+        )
+        self._move(ev, target)
+        return self.attempt
+
+    async def payment_unknown(self, reason: str) -> PaymentAttempt:
+        """No clear outcome: the cloud settles it (query, then reverse); never charged twice."""
+        ev = Ev.PAYMENT_UNKNOWN
+        target = self._check(ev)
+        assert self.attempt is not None
+        self.attempt = await self.journal.set_payment_attempt_status(
+            self.attempt.out_trade_no, "unknown", reason=reason
+        )
+        self._move(ev, target)
+        return self.attempt
+
+    async def pay(self, provider: str, auth_code: str) -> PaymentResult:
+        """Run one payment attempt end to end through the injected gateway.
+
+        ``auth_code`` is handed to the gateway and forgotten; it is never logged
+        or stored. Any exception from the gateway counts as an unknown outcome.
+        """
+        if self.payments is None:
+            raise CheckoutError("no payment gateway configured")
+        attempt = await self.payment_started(provider)
+        try:
+            outcome = await self.payments.charge(
+                attempt.order_no, attempt.out_trade_no, provider, attempt.amount,
+                attempt.currency, auth_code,
+            )
+            status = str(getattr(outcome, "status", outcome))
+            reason = getattr(outcome, "reason", None)
+        except Exception as err:  # a lost reply is not a decline
+            log.warning("payment %s: no outcome (%s)", attempt.out_trade_no, type(err).__name__)
+            status, reason, outcome = "unknown", f"{type(err).__name__}: {err}"[:200], None
+        finally:
+            del auth_code
+        if status == "paid":
+            sale = await self.payment_succeeded(
+                provider_ref=getattr(outcome, "provider_ref", None),
+                masked=getattr(outcome, "masked", None),
+                offline=bool(getattr(outcome, "offline", False)),
+            )
+            return PaymentResult("paid", attempt.out_trade_no, None, sale)
+        if status == "failed":
+            await self.payment_failed(reason or "declined")
+            return PaymentResult("failed", attempt.out_trade_no, reason)
+        await self.payment_unknown(reason or f"outcome {status}")
+        return PaymentResult("unknown", attempt.out_trade_no, reason)
+
+    # -- after payment -------------------------------------------------------------
+
+    def print_started(self) -> None:
+        ev = Ev.PRINT_STARTED
+        self._move(ev, self._check(ev))
+
+    def print_done(self) -> None:
+        """The receipt printed (or was queued for when the printer is back)."""
+        ev = Ev.PRINT_DONE
+        self._move(ev, self._check(ev))
+
+    # -- leaving the sale ----------------------------------------------------------
+
+    async def _void(self, ev: Ev, reason: str) -> None:
+        if self.order_no is not None:
+            # A reserved order number (a payment was tried) is closed visibly.
+            await self.journal.append_events(
+                [(ORDER_VOIDED, {"order_no": self.order_no, "reason": reason,
+                                 "attempts": self.attempt_no})]
+            )
+
+    async def cancel(self, reason: str = "cancelled by shopper") -> None:
+        """Void the cart (or leave a completed/parked screen)."""
+        ev = Ev.CANCEL
+        target = self._check(ev)
+        if self.state in _CART or self.state == S.AWAITING_PAYMENT:
+            await self._void(ev, reason)
+        self._clear_cart()
+        self.sale = None
+        self.parked = None
+        self._move(ev, target)
+
+    async def timeout(self) -> None:
+        """The abandoned-cart timer fired: void the cart, back to idle."""
+        ev = Ev.TIMEOUT
+        target = self._check(ev)
+        if self.state in _CART or self.state == S.AWAITING_PAYMENT:
+            await self._void(ev, "abandoned cart")
+        self._clear_cart()
+        self.sale = None
+        self.parked = None
+        self._move(ev, target)
+
+    def idle_for(self) -> float:
+        """Seconds since the last event (the agent's abandoned-cart timer reads this)."""
+        return self._clock() - self.last_activity
+
+    async def park(self) -> ParkedOrder:
+        """挂单: save the cart for payment at a staffed till; returns the park number."""
+        ev = Ev.PARK
+        target = self._check(ev)
+        if not self.items:
+            raise self._refuse(ev, "empty_cart", "购物车为空", "the cart is empty")
+        priced = self.priced
+        cart = {
+            "lines": [
+                {"product_id": i.product.product_id, "barcode": i.barcode, "qty": i.qty,
+                 "weight_g": i.weight_g, "name_zh": i.product.name_zh}
+                for i in self.items
+            ],
+            "member_id": getattr(self.member, "member_id", None),
+            "catalog_version": getattr(self.book, "version", None),
+            "total": priced.total,
+            "order_no": self.order_no,
+        }
+        parked = await self.journal.park_order(cart, priced.total, priced.currency)
+        self._clear_cart()
+        self.parked = parked
+        self._move(ev, target)
+        return parked
+
+    def maintenance_on(self) -> None:
+        ev = Ev.MAINTENANCE_ON
+        target = self._check(ev)
+        self._clear_cart()
+        self.sale = None
+        self.parked = None
+        self._move(ev, target)
+
+    def maintenance_off(self) -> None:
+        ev = Ev.MAINTENANCE_OFF
+        self._move(ev, self._check(ev))
