@@ -285,6 +285,22 @@ class PointsRules(_Model):
         return value
 
 
+class BookIndex:
+    """Dict indexes of a :class:`PriceBook`, built once when the book is validated."""
+
+    __slots__ = ("by_barcode", "by_id", "canonical", "coupons", "multi", "unit_offers")
+
+    def __init__(self, by_id, by_barcode, coupons, unit_offers, multi) -> None:
+        self.by_id: dict[str, Product] = by_id
+        self.by_barcode: dict[str, Product] = by_barcode
+        self.coupons: dict[str, Coupon] = coupons
+        self.unit_offers: dict[str, tuple[PercentagePromotion | FixedPricePromotion, ...]] = (
+            unit_offers
+        )
+        self.multi: dict[str, BuyXGetYPromotion | BundlePromotion] = multi
+        self.canonical: bytes | None = None
+
+
 class PriceBook(_Model):
     """A versioned price book. Build once; look-ups are dict-backed."""
 
@@ -296,13 +312,9 @@ class PriceBook(_Model):
     coupons: tuple[Coupon, ...] = Field(default=(), description="coupon definitions")
     points: PointsRules = Field(default_factory=PointsRules)
 
-    _by_id: dict[str, Product] = PrivateAttr(default_factory=dict)
-    _by_barcode: dict[str, Product] = PrivateAttr(default_factory=dict)
-    _coupons: dict[str, Coupon] = PrivateAttr(default_factory=dict)
-    _canonical: bytes | None = PrivateAttr(default=None)
-    _simple_by_product: dict[str, tuple] = PrivateAttr(default_factory=dict)
-    _simple_by_category: dict[str, tuple] = PrivateAttr(default_factory=dict)
-    _multi: dict[str, BuyXGetYPromotion | BundlePromotion] = PrivateAttr(default_factory=dict)
+    # All look-up tables live in one plain object: a pydantic private attribute costs a
+    # __getattr__ round trip per access, so the hot path fetches this once.
+    _ix: BookIndex = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> PriceBook:
@@ -336,9 +348,6 @@ class PriceBook(_Model):
             if c.coupon_id in coupons:
                 raise ValueError(f"coupons[{i}]: duplicate coupon_id {c.coupon_id!r}")
             coupons[c.coupon_id] = c
-        self._by_id = by_id
-        self._by_barcode = by_code
-        self._coupons = coupons
         simple_by_product: dict[str, list] = {}
         simple_by_category: dict[str, list] = {}
         multi: dict[str, BuyXGetYPromotion | BundlePromotion] = {}
@@ -354,10 +363,19 @@ class PriceBook(_Model):
                     simple_by_product.setdefault(pid, []).append(promo)
                 for cat in getattr(promo, "categories", ()):
                     simple_by_category.setdefault(cat, []).append(promo)
-        self._simple_by_product = {k: tuple(v) for k, v in simple_by_product.items()}
-        self._simple_by_category = {k: tuple(v) for k, v in simple_by_category.items()}
-        self._multi = multi
+        unit_offers = {}
+        for pid, p in by_id.items():
+            own = simple_by_product.get(pid, [])
+            cat = [x for x in simple_by_category.get(p.category, ()) if x not in own]
+            if own or cat:
+                unit_offers[pid] = (*own, *cat)
+        self._ix = BookIndex(by_id, by_code, coupons, unit_offers, multi)
         return self
+
+    @property
+    def index(self) -> BookIndex:
+        """The look-up tables (built once at load); the pricing engine's fast path."""
+        return self._ix
 
     def _check_promotions(self, by_id: dict[str, Product]) -> None:
         categories = {p.category for p in by_id.values()}
@@ -405,43 +423,38 @@ class PriceBook(_Model):
 
     def by_barcode(self, code: str) -> Product | None:
         """The product with this barcode, or None. O(1)."""
-        return self._by_barcode.get(code)
+        return self._ix.by_barcode.get(code)
 
     def by_id(self, product_id: str) -> Product | None:
         """The product with this id, or None. O(1)."""
-        return self._by_id.get(product_id)
+        return self._ix.by_id.get(product_id)
 
     def coupon(self, coupon_id: str, code: str | None = None) -> Coupon | None:
         """The coupon definition ``coupon_id`` (as an instance with ``code`` when given)."""
-        c = self._coupons.get(coupon_id)
+        c = self._ix.coupons.get(coupon_id)
         if c is None or code is None:
             return c
         return c.model_copy(update={"code": code})
 
     def unit_offers(self, product: Product) -> tuple[PercentagePromotion | FixedPricePromotion, ...]:
         """Per-unit promotions (percentage, fixed price) naming this product or its category."""
-        a = self._simple_by_product.get(product.product_id, ())
-        b = self._simple_by_category.get(product.category, ())
-        if not b:
-            return a
-        if not a:
-            return b
-        return a + tuple(p for p in b if p not in a)
+        return self._ix.unit_offers.get(product.product_id, ())
 
     def multi_unit_offer(self, product_id: str) -> BuyXGetYPromotion | BundlePromotion | None:
         """The one multi-unit promotion (buy X get Y, bundle) this product is part of, if any."""
-        return self._multi.get(product_id)
+        return self._ix.multi.get(product_id)
 
     # -- sync --
 
     def canonical_bytes(self) -> bytes:
         """Stable UTF-8 JSON (sorted keys, no spaces) of the whole book, for hashing and sync."""
-        if self._canonical is None:
+        ix = self._ix
+        if ix.canonical is None:
             data = self.model_dump(mode="json")
-            self._canonical = json.dumps(
+            ix.canonical = json.dumps(
                 data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
             ).encode("utf-8")
-        return self._canonical
+        return ix.canonical
 
     def sha256(self) -> str:
         """Hex SHA-256 of :meth:`canonical_bytes` (what ``CatalogPointer.sha256`` carries)."""

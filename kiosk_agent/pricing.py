@@ -163,6 +163,8 @@ class PricedLine:
     category: str | None
     promotions: list[str] = field(default_factory=list)
     age_restricted: bool = False
+    discounts: dict[str, int] = field(default_factory=dict)
+    """Fen off this line per discount id (the ids of ``PricedCart.applied``); sums to ``discount``."""
 
     def to_wire(self) -> OrderLineData:
         """The line as it goes into ``order.completed``."""
@@ -286,7 +288,7 @@ def _later_tie(best_tag: str | None, promo_id: str) -> bool:
     return best_tag is not None and best_tag != MEMBER_PRICE_ID and promo_id < best_tag
 
 
-def _price_simple(ln: _Line, book: PriceBook, member: Member | None, now, labels) -> None:
+def _price_simple(ln: _Line, offers, member: Member | None, ok, labels) -> None:
     """Step 2: the best single unit offer for this line."""
     p = ln.product
     qty = ln.cart.qty
@@ -299,8 +301,8 @@ def _price_simple(ln: _Line, book: PriceBook, member: Member | None, now, labels
             amt = round_half_up(p.member_price * w, 1000)
             if amt < best:
                 best, best_tag = amt, MEMBER_PRICE_ID
-        for promo in book.unit_offers(p):
-            if not _eligible(promo, member, now):
+        for promo in offers:
+            if not ok(promo):
                 continue
             if isinstance(promo, FixedPricePromotion):
                 amt = round_half_up(promo.price * w, 1000)
@@ -316,8 +318,8 @@ def _price_simple(ln: _Line, book: PriceBook, member: Member | None, now, labels
         best = p.unit_price
         if member is not None and p.member_price is not None and p.member_price < best:
             best, best_tag = p.member_price, MEMBER_PRICE_ID
-        for promo in book.unit_offers(p):
-            if not _eligible(promo, member, now):
+        for promo in offers:
+            if not ok(promo):
                 continue
             if isinstance(promo, FixedPricePromotion):
                 unit = promo.price
@@ -501,8 +503,17 @@ def price_cart(
         raise PricingError("ctx.now must be timezone-aware")
     labels: dict[str, object] = {}
     work: list[_Line] = []
+    ix = book.index
+    eligible_cache: dict[str, bool] = {}
+
+    def ok(promo) -> bool:
+        hit = eligible_cache.get(promo.promo_id)
+        if hit is None:
+            hit = eligible_cache[promo.promo_id] = _eligible(promo, member, now)
+        return hit
+
     for i, cl in enumerate(lines, start=1):
-        p = book.by_id(cl.product_id)
+        p = ix.by_id.get(cl.product_id)
         if p is None:
             raise PricingError(f"line {i}: unknown product {cl.product_id!r}")
         if not p.active:
@@ -517,15 +528,15 @@ def price_cart(
         elif cl.weight_g is not None:
             raise PricingError(f"line {i}: {p.product_id!r} is not sold by weight")
         ln = _Line(i, p, cl)
-        _price_simple(ln, book, member, now, labels)
+        _price_simple(ln, ix.unit_offers.get(p.product_id, ()), member, ok, labels)
         work.append(ln)
 
     # Step 3: multi-unit offers, each over its own products.
     pools: dict[str, list[_Line]] = {}
     offers: dict[str, BuyXGetYPromotion | BundlePromotion] = {}
     for ln in work:
-        promo = book.multi_unit_offer(ln.product.product_id)
-        if promo is not None and _eligible(promo, member, now):
+        promo = ix.multi.get(ln.product.product_id)
+        if promo is not None and ok(promo):
             pools.setdefault(promo.promo_id, []).append(ln)
             offers[promo.promo_id] = promo
             ln.ub = ln.list_amount
@@ -644,6 +655,7 @@ def price_cart(
                 list_amount=ln.list_amount, discount=ln.list_amount - ln.residual,
                 amount=ln.residual, vat_rate_bp=p.vat_rate_bp, category=p.category,
                 promotions=list(dict.fromkeys(ln.tags)), age_restricted=p.age_restricted,
+                discounts=ln.applied,
             )
         )
     applied: list[AppliedDiscount] = []
