@@ -1,0 +1,315 @@
+"""WeChat Pay API v3 client: code payment (付款码支付), query, reverse, refunds, bills.
+
+Requests are signed ``WECHATPAY2-SHA256-RSA2048`` with the merchant key; every
+response is checked against the platform public key (public-key mode: the
+``Wechatpay-Serial`` must be the configured ``PUB_KEY_ID_...``), its timestamp must
+be within five minutes and its nonce unseen. Notifications are verified the same
+way and their resource decrypted with the APIv3 key (``AEAD_AES_256_GCM``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import logging
+import time
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .. import crypto
+from .base import (
+    BillLine,
+    ChargeRequest,
+    NonceCache,
+    Notification,
+    NotificationRejected,
+    Outcome,
+    PaymentProvider,
+    RefundOutcome,
+    ResponseNotTrusted,
+    ReverseOutcome,
+    fresh,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
+
+FAILED_CODES = {
+    "NOTENOUGH": "insufficient_funds",
+    "AUTH_CODE_INVALID": "code_invalid",
+    "AUTHCODEEXPIRE": "code_expired",
+    "AUTH_CODE_ERROR": "code_invalid",
+    "INVALID_REQUEST": "rejected",
+    "PARAM_ERROR": "rejected",
+    "TRADE_ERROR": "rejected",
+    "ORDERPAID": "rejected",
+    "ORDERCLOSED": "rejected",
+    "BUYER_MISMATCH": "rejected",
+    "SIGN_ERROR": "rejected",
+    "NO_AUTH": "rejected",
+    "RULE_LIMIT": "rejected",
+    "FREQUENCY_LIMITED": "rejected",
+}
+QUERY_STATES = {
+    "SUCCESS": "paid", "REFUND": "paid", "USERPAYING": "pending", "ACCEPT": "pending",
+    "NOTPAY": "failed", "CLOSED": "failed", "PAYERROR": "failed", "REVOKED": "reversed",
+}
+
+
+class WechatPayProvider(PaymentProvider):
+    name = "wechat"
+    methods = ("wechat",)
+    has_bill = True
+
+    def __init__(self, *, mchid: str, appid: str, merchant_serial_no: str,
+                 merchant_private_key: str, platform_public_key: str,
+                 platform_public_key_id: str, apiv3_key: str,
+                 base_url: str = DEFAULT_BASE_URL, timeout_s: float | None = None) -> None:
+        super().__init__(**({"timeout_s": timeout_s} if timeout_s else {}))
+        self.mchid = mchid
+        self.appid = appid
+        self.serial_no = merchant_serial_no
+        self._key = crypto.load_private_key(merchant_private_key)
+        self._platform = crypto.load_public_key(platform_public_key)
+        self.platform_key_id = platform_public_key_id
+        self._apiv3_key = apiv3_key
+        self.base_url = base_url.rstrip("/")
+        self._response_nonces = NonceCache()
+        self._notify_nonces = NonceCache()
+
+    # ------------------------------------------------------------ transport
+    def authorization(self, method: str, path: str, body: str) -> str:
+        return crypto.wechat_authorization(self._key, self.mchid, self.serial_no, method, path,
+                                           body, str(int(time.time())), crypto.nonce_str())
+
+    def verify_signed(self, headers, body: str, nonces: NonceCache) -> None:
+        """Check a platform signature (response or notification); raise when it fails."""
+        serial = headers.get("Wechatpay-Serial", "")
+        if serial != self.platform_key_id:
+            raise ResponseNotTrusted(f"unknown platform serial {serial[:40]!r}")
+        ts = headers.get("Wechatpay-Timestamp", "")
+        nonce = headers.get("Wechatpay-Nonce", "")
+        sig = headers.get("Wechatpay-Signature", "")
+        if not (ts and nonce and sig):
+            raise ResponseNotTrusted("signature headers missing")
+        try:
+            stamp = int(ts)
+        except ValueError as err:
+            raise ResponseNotTrusted("timestamp is not a number") from err
+        if not fresh(stamp):
+            raise ResponseNotTrusted("stale timestamp (more than 5 minutes off)")
+        if not crypto.rsa_verify(self._platform, crypto.wechat_response_message(ts, nonce, body), sig):
+            raise ResponseNotTrusted("bad platform signature")
+        if not nonces.add(nonce):
+            raise ResponseNotTrusted("replayed nonce")
+
+    async def call(self, method: str, path: str, payload: dict | None = None
+                   ) -> tuple[int, dict]:
+        """One signed request; returns (HTTP status, JSON body) of a verified response.
+
+        Raises ``ResponseNotTrusted`` and the aiohttp/timeout errors: callers map both
+        to *unknown*.
+        """
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload else ""
+        headers = {
+            "Authorization": self.authorization(method, path, body),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Wechatpay-Serial": self.platform_key_id,
+        }
+        async with self.session.request(method, self.base_url + path, data=body.encode(),
+                                        headers=headers) as resp:
+            text = await resp.text()
+            self.verify_signed(resp.headers, text, self._response_nonces)
+            data = json.loads(text) if text else {}
+            return resp.status, data
+
+    # ------------------------------------------------------------ payments
+    async def charge(self, req: ChargeRequest) -> Outcome:
+        if not req.auth_code:
+            return Outcome("failed", reason="code_missing")
+        payload = {
+            "appid": self.appid, "mchid": self.mchid, "description": req.description[:127],
+            "out_trade_no": req.out_trade_no,
+            "payer": {"auth_code": req.auth_code},
+            "amount": {"total": req.amount, "currency": req.currency},
+            "scene_info": {"store_info": {"out_id": req.store_id or "store"},
+                           "device_id": req.kiosk_id or None},
+        }
+        try:
+            status, data = await self.call("POST", "/v3/pay/transactions/codepay", payload)
+        except (TimeoutError, aiohttp.ClientError, ResponseNotTrusted, ValueError) as err:
+            log.warning("wechat codepay %s: outcome unknown (%s)", req.out_trade_no,
+                        type(err).__name__ if not isinstance(err, ResponseNotTrusted) else err)
+            return Outcome("unknown", reason=_transport_reason(err))
+        return self._charge_outcome(req, status, data)
+
+    def _charge_outcome(self, req: ChargeRequest, status: int, data: dict) -> Outcome:
+        code = str(data.get("code", ""))
+        if status == 200 and data.get("trade_state") == "SUCCESS":
+            amount = int(data.get("amount", {}).get("total", -1))
+            if amount != req.amount or data.get("out_trade_no") != req.out_trade_no:
+                log.error("wechat %s: paid response does not match the request", req.out_trade_no)
+                return Outcome("unknown", reason="mismatch", code="MISMATCH")
+            return Outcome("paid", code="SUCCESS", provider_ref=data.get("transaction_id"),
+                           amount=amount)
+        if status == 202 or code == "USERPAYING" or data.get("trade_state") == "USERPAYING":
+            return Outcome("unknown", reason="user_paying", code="USERPAYING",
+                           message=data.get("message", ""))
+        if status >= 500 or code in ("SYSTEMERROR", "SYSTEM_ERROR", "BANKERROR"):
+            return Outcome("unknown", reason="system_error", code=code or str(status),
+                           message=data.get("message", ""))
+        if 400 <= status < 500 and code in FAILED_CODES:
+            return Outcome("failed", reason=FAILED_CODES[code], code=code,
+                           message=data.get("message", ""))
+        return Outcome("unknown", reason="unexpected", code=code or str(status))
+
+    async def query(self, out_trade_no: str, provider_ref: str | None = None) -> Outcome:
+        path = f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self.mchid}"
+        try:
+            status, data = await self.call("GET", path)
+        except (TimeoutError, aiohttp.ClientError, ResponseNotTrusted, ValueError) as err:
+            return Outcome("unknown", reason=_transport_reason(err))
+        code = str(data.get("code", ""))
+        if status == 200:
+            state = str(data.get("trade_state", ""))
+            return Outcome(QUERY_STATES.get(state, "unknown"), code=state,  # type: ignore[arg-type]
+                           provider_ref=data.get("transaction_id"),
+                           amount=(data.get("amount") or {}).get("total"))
+        if status == 404 or code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
+            return Outcome("not_found", code=code)
+        return Outcome("unknown", reason="system_error", code=code or str(status))
+
+    async def reverse(self, out_trade_no: str, provider_ref: str | None = None) -> ReverseOutcome:
+        path = f"/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse"
+        try:
+            status, data = await self.call("POST", path, {"appid": self.appid, "mchid": self.mchid})
+        except (TimeoutError, aiohttp.ClientError, ResponseNotTrusted, ValueError) as err:
+            return ReverseOutcome(False, retry=True, code=_transport_reason(err))
+        code = str(data.get("code", ""))
+        if status in (200, 204):
+            return ReverseOutcome(True, action="reversed", code="SUCCESS")
+        if status == 404 or code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
+            return ReverseOutcome(True, action="none", code=code)
+        if status >= 500 or code in ("SYSTEMERROR", "SYSTEM_ERROR", "BANKERROR", "USERPAYING"):
+            return ReverseOutcome(False, retry=True, code=code or str(status))
+        return ReverseOutcome(False, retry=False, code=code, message=data.get("message", ""))
+
+    async def refund(self, out_trade_no: str, out_refund_no: str, amount: int, total: int,
+                     currency: str, provider_ref: str | None = None,
+                     reason: str = "") -> RefundOutcome:
+        payload = {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
+                   "amount": {"refund": amount, "total": total, "currency": currency}}
+        if reason:
+            payload["reason"] = reason[:80]
+        try:
+            status, data = await self.call("POST", "/v3/refund/domestic/refunds", payload)
+        except (TimeoutError, aiohttp.ClientError, ResponseNotTrusted, ValueError) as err:
+            return RefundOutcome("unknown", code=_transport_reason(err))
+        return _refund_outcome(status, data)
+
+    async def refund_query(self, out_trade_no: str, out_refund_no: str,
+                           provider_ref: str | None = None) -> RefundOutcome:
+        try:
+            status, data = await self.call("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
+        except (TimeoutError, aiohttp.ClientError, ResponseNotTrusted, ValueError) as err:
+            return RefundOutcome("unknown", code=_transport_reason(err))
+        if status == 404:
+            return RefundOutcome("not_found", code=str(data.get("code", "")))
+        return _refund_outcome(status, data)
+
+    # ------------------------------------------------------------ notifications
+    def verify_notification(self, headers, body: bytes | str) -> Notification:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            self.verify_signed(headers, text, self._notify_nonces)
+        except ResponseNotTrusted as err:
+            raise NotificationRejected(str(err)) from err
+        try:
+            data = json.loads(text)
+            res = data["resource"]
+            if res.get("algorithm") != "AEAD_AES_256_GCM":
+                raise NotificationRejected("unsupported resource algorithm")
+            plain = crypto.aes_gcm_decrypt(self._apiv3_key, res["nonce"],
+                                           res.get("associated_data", ""), res["ciphertext"])
+            tx = json.loads(plain)
+        except crypto.SignatureError as err:
+            raise NotificationRejected(str(err)) from err
+        except (KeyError, TypeError, ValueError) as err:
+            raise NotificationRejected("malformed notification body") from err
+        if tx.get("mchid") != self.mchid:
+            raise NotificationRejected("notification for another merchant")
+        return Notification(
+            provider=self.name,
+            replay_key=f"wechat:{headers.get('Wechatpay-Nonce')}:{data.get('id', '')}",
+            out_trade_no=str(tx.get("out_trade_no", "")),
+            status=QUERY_STATES.get(str(tx.get("trade_state", "")), "unknown"),  # type: ignore[arg-type]
+            provider_ref=tx.get("transaction_id"),
+            amount=(tx.get("amount") or {}).get("total"),
+            currency=(tx.get("amount") or {}).get("currency"),
+        )
+
+    # ------------------------------------------------------------ bills
+    async def download_bill(self, day: str) -> list[BillLine]:
+        status, data = await self.call("GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL")
+        if status != 200:
+            raise ResponseNotTrusted(f"trade bill for {day}: HTTP {status} {data.get('code')}")
+        url = urlsplit(data["download_url"])
+        path = url.path + (f"?{url.query}" if url.query else "")
+        headers = {"Authorization": self.authorization("GET", path, ""), "Accept": "*/*"}
+        async with self.session.get(self.base_url + path, headers=headers) as resp:
+            raw = await resp.read()
+        if resp.status != 200:
+            raise ResponseNotTrusted(f"bill download: HTTP {resp.status}")
+        if data.get("hash_type") == "SHA1" and hashlib.sha1(raw).hexdigest() != data.get("hash_value"):
+            raise ResponseNotTrusted("bill file does not match its hash")
+        return parse_trade_bill(raw.decode("utf-8"))
+
+
+def parse_trade_bill(text: str) -> list[BillLine]:
+    """Parse WeChat's backtick-prefixed trade bill CSV."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return []
+    head = rows[0]
+    col = {name: i for i, name in enumerate(head)}
+    lines = []
+    for row in rows[1:]:
+        if len(row) < len(head):
+            continue
+        f = [c.lstrip("`") for c in row]
+        state = f[col["交易状态"]]
+        kind = {"SUCCESS": "pay", "REVOKED": "reverse", "REFUND": "refund"}.get(state)
+        if kind is None:
+            continue
+        yuan = f[col["总金额"]] if kind == "pay" else f[col["退款金额"]]
+        lines.append(BillLine(kind, f[col["商户订单号"]], int(Decimal(yuan) * 100),  # type: ignore[arg-type]
+                              f[col["币种"]], f[col["微信订单号"]], f[col["商户退款单号"]]))
+    return lines
+
+
+def _refund_outcome(status: int, data: dict) -> RefundOutcome:
+    code = str(data.get("code", ""))
+    if status == 200:
+        st = str(data.get("status", ""))
+        mapped = {"SUCCESS": "success", "PROCESSING": "pending", "CLOSED": "failed",
+                  "ABNORMAL": "pending"}.get(st, "unknown")
+        return RefundOutcome(mapped, amount=(data.get("amount") or {}).get("refund"),  # type: ignore[arg-type]
+                             provider_ref=data.get("refund_id"), code=st)
+    if status >= 500 or code in ("SYSTEMERROR", "SYSTEM_ERROR"):
+        return RefundOutcome("unknown", code=code or str(status))
+    return RefundOutcome("failed", code=code, message=str(data.get("message", "")))
+
+
+def _transport_reason(err: BaseException) -> str:
+    if isinstance(err, ResponseNotTrusted):
+        return "untrusted_response"
+    if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
+        return "timeout"
+    return "transport"

@@ -1,0 +1,364 @@
+"""Local WeChat Pay API v3 gateway: code payment (付款码支付), query, reverse, refunds, bills.
+
+Requests must carry a valid ``WECHATPAY2-SHA256-RSA2048`` Authorization signed with
+the merchant key; every response (errors too) is signed with the platform key and
+carries ``Wechatpay-Signature/-Timestamp/-Nonce/-Serial`` (public-key mode: the serial
+is the ``PUB_KEY_ID_...`` of the platform public key), so the public ``wechatpayv3``
+SDK and our provider client both verify it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from .. import crypto
+from .common import Gateway
+from .ledger import CHINA_TZ, Ledger, PayError, Trade
+
+log = logging.getLogger(__name__)
+
+# WeChat payment codes: 18 digits starting with 10..15.
+WECHAT_CODE_RE = r"^1[0-5]\d{16}$"
+# Requests older (or newer) than this are refused, as the platform does.
+MAX_SKEW_S = 300
+
+# Ledger error -> (HTTP status, WeChat error code, message)
+ERRORS = {
+    "PARAM_ERROR": (400, "PARAM_ERROR", "参数错误"),
+    "OUT_TRADE_NO_USED": (400, "INVALID_REQUEST", "商户订单号重复，参数不一致"),
+    "TRADE_CLOSED": (400, "INVALID_REQUEST", "订单已关闭或已撤销"),
+    "TRADE_ERROR": (400, "TRADE_ERROR", "交易错误"),
+    "AUTH_CODE_INVALID": (400, "AUTH_CODE_INVALID", "付款码无效，请重新扫码"),
+    "AUTH_CODE_EXPIRED": (400, "AUTHCODEEXPIRE", "二维码已过期，请用户在微信上刷新后再试"),
+    "NOTENOUGH": (403, "NOTENOUGH", "用户余额不足"),
+    "ORDER_NOT_EXIST": (404, "ORDER_NOT_EXIST", "订单不存在"),
+    "REVERSE_NOT_ALLOWED": (400, "INVALID_REQUEST", "订单已退款，不能撤销"),
+    "REFUND_MISMATCH": (400, "INVALID_REQUEST", "退款单号重复，金额不一致"),
+    "TRADE_NOT_PAID": (400, "INVALID_REQUEST", "订单未支付，不能退款"),
+    "REFUND_EXCEEDS": (400, "INVALID_REQUEST", "申请退款金额超过订单可退金额"),
+    "RESOURCE_NOT_EXISTS": (404, "RESOURCE_NOT_EXISTS", "退款单不存在"),
+}
+
+
+def rfc3339(at: datetime | None) -> str | None:
+    return at.astimezone(CHINA_TZ).isoformat(timespec="seconds") if at else None
+
+
+class WechatKeys:
+    """The key material of one sandbox merchant and the sandbox platform."""
+
+    def __init__(self) -> None:
+        self.merchant_key = crypto.generate_rsa_key()
+        self.platform_key = crypto.generate_rsa_key()
+        self.mchid = "1900009191"
+        self.appid = "wxd678efh567hg6787"
+        self.merchant_serial = secrets.token_hex(20).upper()
+        self.public_key_id = "PUB_KEY_ID_" + secrets.token_hex(16).upper()
+        self.apiv3_key = crypto.new_apiv3_key()
+
+
+class WechatGateway(Gateway):
+    name = "wechat"
+
+    def __init__(self, keys: WechatKeys | None = None, ledger: Ledger | None = None,
+                 hold_s: float | None = None) -> None:
+        super().__init__(ledger or Ledger("wechat", "4200", WECHAT_CODE_RE),
+                         **({"hold_s": hold_s} if hold_s is not None else {}))
+        self.keys = keys or WechatKeys()
+        self._merchant_pub = self.keys.merchant_key.public_key()
+        self._seen_nonces: dict[str, float] = {}
+        self._bill_tokens: dict[str, str] = {}
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v3/pay/transactions/codepay", self.codepay)
+        app.router.add_get("/v3/pay/transactions/out-trade-no/{no}", self.query)
+        app.router.add_post("/v3/pay/transactions/out-trade-no/{no}/reverse", self.reverse)
+        app.router.add_post("/v3/refund/domestic/refunds", self.refund)
+        app.router.add_get("/v3/refund/domestic/refunds/{no}", self.refund_query)
+        app.router.add_get("/v3/bill/tradebill", self.tradebill)
+        app.router.add_get("/v3/billdownload/file", self.billdownload)
+
+    # ------------------------------------------------------------ protocol
+    def signed(self, status: int, payload: dict | None, *, serial: str | None = None,
+               raw: bytes | None = None, content_type: str = "application/json") -> web.Response:
+        body = raw.decode() if raw is not None else (
+            json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload is not None else ""
+        )
+        ts = str(int(time.time()))
+        nonce = crypto.nonce_str()
+        sig = crypto.rsa_sign(self.keys.platform_key, crypto.wechat_response_message(ts, nonce, body))
+        headers = {
+            "Wechatpay-Timestamp": ts,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": sig,
+            "Wechatpay-Serial": serial or self.keys.public_key_id,
+            "Wechatpay-Signature-Type": crypto.WECHAT_SCHEMA,
+            "Request-ID": str(uuid.uuid4()),
+        }
+        return web.Response(status=status, body=body.encode(), headers=headers,
+                            content_type=content_type if body else None)
+
+    def error(self, code: str, detail: str | None = None) -> web.Response:
+        status, wx_code, message = ERRORS.get(code, (500, "SYSTEMERROR", "系统错误"))
+        return self.signed(status, {"code": wx_code, "message": detail or message})
+
+    async def authenticate(self, request: web.Request) -> str | web.Response:
+        """Verify the merchant's signature; returns the body text or a 401 response."""
+        body = await request.text()
+        try:
+            auth = crypto.parse_wechat_authorization(request.headers.get("Authorization", ""))
+        except crypto.SignatureError as err:
+            return self.signed(401, {"code": "SIGN_ERROR", "message": str(err)})
+        if auth["mchid"] != self.keys.mchid or auth["serial_no"] != self.keys.merchant_serial:
+            return self.signed(401, {"code": "SIGN_ERROR", "message": "商户号或证书序列号错误"})
+        try:
+            skew = abs(int(auth["timestamp"]) - time.time())
+        except ValueError:
+            skew = MAX_SKEW_S + 1
+        if skew > MAX_SKEW_S:
+            return self.signed(401, {"code": "SIGN_ERROR", "message": "请求时间戳过期"})
+        message = crypto.wechat_request_message(
+            request.method, request.raw_path, auth["timestamp"], auth["nonce_str"], body
+        )
+        if not crypto.rsa_verify(self._merchant_pub, message, auth["signature"]):
+            return self.signed(401, {"code": "SIGN_ERROR", "message": "签名错误"})
+        return body
+
+    def trade_json(self, trade: Trade) -> dict:
+        data = {
+            "appid": self.keys.appid,
+            "mchid": self.keys.mchid,
+            "out_trade_no": trade.out_trade_no,
+            "transaction_id": trade.transaction_id,
+            "trade_type": "MICROPAY",
+            "trade_state": trade.state,
+            "trade_state_desc": {
+                "SUCCESS": "支付成功", "USERPAYING": "用户支付中", "PAYERROR": "支付失败",
+                "REVOKED": "已撤销", "CLOSED": "已关闭",
+            }.get(trade.state, trade.state),
+            "bank_type": "OTHERS",
+            "amount": {"total": trade.amount, "currency": trade.currency,
+                       "payer_total": trade.amount, "payer_currency": trade.currency},
+            "payer": {"openid": "o" + trade.code_sha[:27]},
+        }
+        if trade.paid_at:
+            data["success_time"] = rfc3339(trade.paid_at)
+        return data
+
+    # ------------------------------------------------------------ handlers
+    async def codepay(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            req = json.loads(body)
+            out_trade_no = str(req["out_trade_no"])
+            amount = req["amount"]
+            total = int(amount["total"])
+            currency = str(amount.get("currency", "CNY"))
+            code = str(req["payer"]["auth_code"])
+            description = str(req["description"])
+        except (ValueError, KeyError, TypeError):
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+        if req.get("mchid") != self.keys.mchid or req.get("appid") != self.keys.appid:
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "appid/mchid 不匹配"})
+        fault = self.ledger.faults.pick("pay", out_trade_no)
+        kind = fault.kind if fault else None
+        if kind == "drop":
+            await self.hold()
+            return self.error("SYSTEMERROR")
+        if kind in ("http_503", "systemerror"):
+            return self.signed(500 if kind == "systemerror" else 503,
+                               {"code": "SYSTEMERROR", "message": "系统超时，请稍后再查询"})
+        try:
+            trade = self.ledger.pay(out_trade_no, total, currency, code, description, fault)
+        except PayError as err:
+            return self.error(err.code)
+        if kind == "timeout":
+            await self.hold()
+        if kind == "http_500":
+            return self.signed(500, {"code": "SYSTEMERROR", "message": "系统错误"})
+        if trade.state == "USERPAYING":
+            return self.signed(202, {"code": "USERPAYING", "message": "用户支付中，需要输入密码"})
+        return self.signed(200, self.trade_json(trade))
+
+    async def query(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        no = request.match_info["no"]
+        fault = self.ledger.faults.pick("query", no)
+        if fault and fault.kind in ("timeout", "drop"):
+            await self.hold()
+        if fault and fault.kind in ("http_500", "http_503", "systemerror"):
+            return self.signed(500, {"code": "SYSTEMERROR", "message": "系统错误"})
+        try:
+            trade = self.ledger.query(no)
+        except PayError as err:
+            return self.error(err.code)
+        return self.signed(200, self.trade_json(trade))
+
+    async def reverse(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        no = request.match_info["no"]
+        fault = self.ledger.faults.pick("reverse", no)
+        if fault and fault.kind in ("timeout", "drop"):
+            await self.hold()
+            return self.error("SYSTEMERROR")
+        if fault and fault.kind in ("http_500", "http_503", "systemerror"):
+            # The platform asks the caller to call reverse again (v2 ``recall=Y``).
+            return self.signed(500, {"code": "SYSTEMERROR", "message": "系统错误，请重新调用撤销"})
+        try:
+            self.ledger.reverse(no)
+        except PayError as err:
+            return self.error(err.code)
+        return self.signed(200, {"appid": self.keys.appid, "mchid": self.keys.mchid,
+                                 "out_trade_no": no})
+
+    def refund_json(self, trade: Trade, refund) -> dict:
+        return {
+            "refund_id": refund.refund_id,
+            "out_refund_no": refund.out_refund_no,
+            "transaction_id": trade.transaction_id,
+            "out_trade_no": trade.out_trade_no,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "status": refund.status,
+            "create_time": rfc3339(refund.created_at),
+            "success_time": rfc3339(refund.created_at),
+            "amount": {"total": trade.amount, "refund": refund.amount,
+                       "payer_total": trade.amount, "payer_refund": refund.amount,
+                       "settlement_refund": refund.amount, "settlement_total": trade.amount,
+                       "discount_refund": 0, "currency": trade.currency},
+        }
+
+    async def refund(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            req = json.loads(body)
+            no = str(req["out_trade_no"])
+            out_refund_no = str(req["out_refund_no"])
+            amount = int(req["amount"]["refund"])
+            total = int(req["amount"]["total"])
+        except (ValueError, KeyError, TypeError):
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+        fault = self.ledger.faults.pick("refund", no)
+        if fault and fault.kind == "drop":
+            await self.hold()
+            return self.error("SYSTEMERROR")
+        if fault and fault.kind in ("http_503", "systemerror"):
+            return self.signed(500, {"code": "SYSTEMERROR", "message": "系统错误"})
+        trade = self.ledger.trades.get(no)
+        if trade is not None and trade.amount != total:
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "订单金额与原订单不一致"})
+        try:
+            refund = self.ledger.refund(no, out_refund_no, amount)
+        except PayError as err:
+            return self.error(err.code)
+        if fault and fault.kind == "timeout":
+            await self.hold()
+        if fault and fault.kind == "http_500":
+            return self.signed(500, {"code": "SYSTEMERROR", "message": "系统错误"})
+        return self.signed(200, self.refund_json(self.ledger.trades[no], refund))
+
+    async def refund_query(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            trade, refund = self.ledger.find_refund(request.match_info["no"])
+        except PayError as err:
+            return self.error(err.code)
+        return self.signed(200, self.refund_json(trade, refund))
+
+    async def tradebill(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        day = request.query.get("bill_date", "")
+        try:
+            datetime.strptime(day, "%Y-%m-%d")
+        except ValueError:
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "bill_date 格式错误"})
+        token = secrets.token_urlsafe(12)
+        self._bill_tokens[token] = day
+        csv = self.bill_csv(day).encode()
+        import hashlib
+
+        return self.signed(200, {
+            "hash_type": "SHA1",
+            "hash_value": hashlib.sha1(csv).hexdigest(),
+            "download_url": f"{self.base_url}/v3/billdownload/file?token={token}",
+        })
+
+    def bill_csv(self, day: str) -> str:
+        """The trade bill as WeChat formats it: every field prefixed with a backtick."""
+        head = "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,总金额,微信退款单号,商户退款单号,退款金额,退款状态,币种"
+        lines = [head]
+        for row in self.ledger.bill_for(day):
+            state = {"PAY": "SUCCESS", "REVOKE": "REVOKED", "REFUND": "REFUND"}[row.kind]
+            pay_amt = row.amount if row.kind == "PAY" else 0
+            ref_amt = row.amount if row.kind != "PAY" else 0
+            fields = [
+                row.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"), self.keys.appid,
+                self.keys.mchid, row.transaction_id, row.out_trade_no, state,
+                f"{pay_amt / 100:.2f}", "", row.out_refund_no, f"{ref_amt / 100:.2f}",
+                "SUCCESS" if row.kind != "PAY" else "", row.currency,
+            ]
+            lines.append(",".join("`" + f for f in fields))
+        return "\n".join(lines) + "\n"
+
+    async def billdownload(self, request: web.Request) -> web.Response:
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        day = self._bill_tokens.get(request.query.get("token", ""))
+        if day is None:
+            return self.signed(404, {"code": "NO_STATEMENT_EXIST", "message": "账单不存在"})
+        # The file itself is not signed (the SDKs check hash_value instead).
+        return web.Response(body=self.bill_csv(day).encode(), content_type="text/plain",
+                            charset="utf-8")
+
+    # ------------------------------------------------------------ notifications
+    def notification(self, trade: Trade, *, at: float | None = None, nonce: str | None = None,
+                     serial: str | None = None) -> tuple[dict[str, str], str]:
+        """A signed, encrypted ``TRANSACTION.SUCCESS`` notification for ``trade``."""
+        plain = json.dumps(self.trade_json(trade), ensure_ascii=False, separators=(",", ":"))
+        res_nonce = secrets.token_hex(6)
+        body = json.dumps({
+            "id": str(uuid.uuid4()),
+            "create_time": datetime.now(UTC).astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": crypto.aes_gcm_encrypt(self.keys.apiv3_key, res_nonce,
+                                                     "transaction", plain),
+                "associated_data": "transaction",
+                "nonce": res_nonce,
+            },
+        }, ensure_ascii=False, separators=(",", ":"))
+        ts = str(int(at if at is not None else time.time()))
+        nonce = nonce or crypto.nonce_str()
+        headers = {
+            "Wechatpay-Timestamp": ts,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": crypto.rsa_sign(
+                self.keys.platform_key, crypto.wechat_response_message(ts, nonce, body)),
+            "Wechatpay-Serial": serial or self.keys.public_key_id,
+            "Wechatpay-Signature-Type": crypto.WECHAT_SCHEMA,
+        }
+        return headers, body
