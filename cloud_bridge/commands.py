@@ -1,0 +1,65 @@
+"""Bridge side of fleet commands: build, sign and publish a :class:`wire.Command`.
+
+Used by the admin API (``/api/v1/admin/kiosks/.../commands``). The kiosk answers
+on ``cmd/res`` with a :class:`wire.CommandResult` carrying the same ``cmd_id``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kiosk_agent.signing import sign_command as _sign
+from kiosk_agent.wire.base import utcnow
+from kiosk_agent.wire.commands import Command
+from kiosk_agent.wire.events import uuid7
+from kiosk_agent.wire.topics import KioskTopics
+
+# Long enough for a kiosk on a slow link to receive it (the broker holds it in the
+# kiosk's persistent session), short enough that a captured command dies quickly.
+DEFAULT_TTL_S = 300.0
+
+
+def sign_command(
+    key: Ed25519PrivateKey,
+    store: str,
+    kiosk: str,
+    name: str,
+    args: dict[str, Any] | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+    cmd_id: str | None = None,
+) -> Command:
+    """A new command (fresh id and nonce, issued now, valid ``ttl_s``) signed with ``key``."""
+    now = utcnow()
+    command = Command(
+        cmd_id=cmd_id or uuid7(),
+        name=name,
+        args=dict(args or {}),
+        store=store,
+        kiosk=kiosk,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+        nonce=secrets.token_hex(16),
+    )
+    return _sign(command, key)
+
+
+async def publish_command(
+    client: Any,
+    key: Ed25519PrivateKey,
+    store: str,
+    kiosk: str,
+    name: str,
+    args: dict[str, Any] | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+) -> Command:
+    """Sign and publish (QoS 1, not retained) on the kiosk's ``cmd`` topic with an aiomqtt client.
+
+    Returns the command; match its ``cmd_id`` against ``cmd/res`` results.
+    """
+    command = sign_command(key, store, kiosk, name, args, ttl_s)
+    await client.publish(KioskTopics(store, kiosk).cmd, command.encode(), qos=1)
+    return command

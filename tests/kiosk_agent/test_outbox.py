@@ -1,0 +1,193 @@
+"""Outbox delivery against a real Mosquitto and the real journal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from kiosk_agent.config import OfflineSection, OutboxSection
+from kiosk_agent.journal import Journal
+from kiosk_agent.link import Link
+from kiosk_agent.outbox import OutboxDrainer
+from tests.support.fake_cloud import FakeCloud
+from tests.support.link_helpers import mqtt_section, shrink_timings
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrink the link's timing constants."""
+    shrink_timings(monkeypatch)
+
+
+def _events(n: int, start: int = 0) -> list[tuple[str, dict]]:
+    return [("device.fault", {"n": i}) for i in range(start, start + n)]
+
+
+async def test_events_delivered_once_and_deleted_only_after_ack(broker, journal: Journal) -> None:
+    await journal.append_events(_events(50))
+    async with FakeCloud(broker.port, ack=False) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link, OutboxSection(window=8, ack_timeout_s=30)) as ob:
+                await cloud.wait_stored(8)
+                await asyncio.sleep(0.2)
+                # Not acked: nothing deleted, and the window holds the rest back.
+                assert (await journal.outbox_stats()).depth == 50
+                assert len(ob.inflight) == 8
+                assert cloud.received == 8
+                cloud.ack = True
+                # Ack what was received; the rest flows as slots free up.
+                for eid in list(cloud.stored):
+                    cloud._acks[("store1", "kiosk1")].acked.append(eid)
+                await cloud.flush()
+                await cloud.wait_stored(50)
+                await ob.wait_idle()
+    assert sorted(e.seq for e in cloud.stored.values()) == list(range(50))
+    assert (await journal.outbox_stats()).depth == 0
+
+
+async def test_in_order_per_kiosk(broker, journal: Journal) -> None:
+    await journal.append_events(_events(300))
+    async with FakeCloud(broker.port) as cloud:
+        order: list[int] = []
+        orig = cloud._on_message
+
+        async def spy(msg):
+            await orig(msg)
+            order.append(len(cloud.stored))
+
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link, OutboxSection(window=32, batch=50)) as ob:
+                await cloud.wait_stored(300)
+                await ob.wait_idle()
+    seqs = [e.seq for e in cloud.stored.values()]  # dict keeps arrival order
+    assert seqs == sorted(seqs)
+
+
+async def test_unacked_event_resent_after_timeout(broker, journal: Journal) -> None:
+    await journal.append_events(_events(3))
+    async with FakeCloud(broker.port, ack=False) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link, OutboxSection(ack_timeout_s=0.3)) as ob:
+                await cloud.wait_stored(3)
+                for _ in range(100):
+                    if cloud.received >= 6:
+                        break
+                    await asyncio.sleep(0.05)
+                assert cloud.received >= 6  # each sent again
+                assert ob.resent >= 3
+                cloud.ack = True
+                cloud._dirty.set()
+                for eid in cloud.stored:
+                    cloud._acks[("store1", "kiosk1")].acked.append(eid)
+                await ob.wait_idle()
+    assert len(cloud.stored) == 3
+
+
+async def test_rejected_event_dead_lettered_and_does_not_block(broker, journal: Journal) -> None:
+    ids = await journal.append_events(_events(20))
+    poison = ids[2]
+    async with FakeCloud(
+        broker.port, reject=lambda e: "unknown product" if e.event_id == poison else None
+    ) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link, OutboxSection(window=1)) as ob:
+                await cloud.wait_stored(20)
+                await ob.wait_idle()
+    dead = await journal.dead_letters()
+    assert [d.event_id for d in dead] == [poison]
+    assert dead[0].reason == "unknown product"
+    assert len(cloud.stored) == 19
+
+
+async def test_broker_killed_mid_drain_every_event_stored_once(
+    broker, journal: Journal
+) -> None:
+    n = 3000
+    await journal.append_events(_events(n))
+    async with FakeCloud(broker.port) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(
+                journal, link, OutboxSection(window=64, ack_timeout_s=2.0)
+            ) as ob:
+                await cloud.wait_stored(n // 4)
+                broker.kill()  # SIGKILL: whatever the broker held in memory is gone
+                stored_at_kill = len(cloud.stored)
+                await asyncio.sleep(0.3)
+                broker.start()
+                await cloud.wait_stored(n, timeout=30)
+                await ob.wait_idle(timeout=20)
+    assert stored_at_kill < n
+    assert sorted(e.seq for e in cloud.stored.values()) == list(range(n))
+    # Duplicates reached the consumer and were deduped by id, none lost.
+    assert cloud.received >= n
+    assert (await journal.outbox_stats()).depth == 0
+    logging.getLogger(__name__).info("published=%d received=%d", ob.published, cloud.received)
+
+
+async def test_ten_thousand_queued_offline_delivered_when_link_returns(
+    broker, tmp_path: Path
+) -> None:
+    broker.stop()
+    async with Journal(tmp_path / "j.db", "store1", "kiosk1") as journal:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link, OutboxSection(window=256, batch=500)) as ob:
+                for i in range(0, 10_000, 1000):
+                    await journal.append_events(_events(1000, i))  # selling while offline
+                assert (await journal.outbox_stats()).depth == 10_000
+                broker.start()
+                async with FakeCloud(broker.port) as cloud:
+                    await cloud.wait_stored(10_000, timeout=60)
+                    await ob.wait_idle(timeout=20)
+        assert (await journal.outbox_stats()).depth == 0
+    assert len(cloud.stored) == 10_000
+
+
+async def test_offline_policy_warning_then_paused(broker, journal: Journal) -> None:
+    broker.stop()
+    limits = OfflineSection(warn_queue_depth=5, max_queue_depth=10, max_offline_sale_fen=1000,
+                            max_offline_stored_value_fen=5000)
+    spent = {"fen": 0}
+
+    async def stored_value() -> int:
+        return spent["fen"]
+
+    async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+        ob = OutboxDrainer(journal, link, offline=limits, offline_stored_value=stored_value)
+        async with ob:
+            assert ob.offline_state() == "ok"
+            assert await ob.offline_tender_allowed(500)
+            assert not await ob.offline_tender_allowed(1500)  # over the per-sale cap
+            await journal.append_events(_events(6))
+            assert await ob.refresh_offline_state() == "warning"
+            spent["fen"] = 4800
+            assert not await ob.offline_tender_allowed(500)
+            spent["fen"] = 0
+            await journal.append_events(_events(6))
+            assert await ob.refresh_offline_state() == "paused"
+            assert ob.offline_state() == "paused"
+            assert not await ob.offline_tender_allowed(100)
+            fields = await ob.telemetry_fields()
+            assert fields["queue_depth"] == 12 and fields["offline_health"] == "paused"
+
+
+async def test_malformed_ack_is_dropped_and_link_keeps_running(broker, journal, caplog) -> None:
+    import aiomqtt
+
+    await journal.append_events(_events(5))
+    async with FakeCloud(broker.port) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link) as ob:
+                await link.wait_connected(5)
+                async with aiomqtt.Client("127.0.0.1", broker.port) as evil:
+                    for junk in (b"\xff\xfe", b"[]", b'{"v":1,"acked":5}', b"{}"):
+                        await evil.publish(link.topics.events_ack, junk, qos=1)
+                    await evil.publish(link.topics.shadow_desired, b"nope", qos=1)
+                await cloud.wait_stored(5)
+                await ob.wait_idle()
+                await journal.append_events(_events(2, 5))
+                await cloud.wait_stored(7)
+                await ob.wait_idle()
+    assert "dropped malformed events/ack" in caplog.text
