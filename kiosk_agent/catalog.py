@@ -456,6 +456,15 @@ class PriceBook(_Model):
             ).encode("utf-8")
         return ix.canonical
 
+    def __eq__(self, other: object) -> bool:
+        # Same content = same book (the index and cached bytes are derived, not compared).
+        if not isinstance(other, PriceBook):
+            return NotImplemented
+        return self.canonical_bytes() == other.canonical_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_bytes())
+
     def sha256(self) -> str:
         """Hex SHA-256 of :meth:`canonical_bytes` (what ``CatalogPointer.sha256`` carries)."""
         return hashlib.sha256(self.canonical_bytes()).hexdigest()
