@@ -46,6 +46,9 @@ class KioskSection(_Section):
 
 class JournalSection(_Section):
     path: Path = Path("/var/lib/kiosk-agent/journal.db")
+    seed_price_book: Path | None = Field(
+        default=None, description="price book file loaded when the journal holds none yet"
+    )
 
 
 class TlsSection(_Section):

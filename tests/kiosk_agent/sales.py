@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk_agent.catalog import PriceBook, Product
 from kiosk_agent.wire.base import utcnow
 from kiosk_agent.wire.events import OrderCompletedData, OrderLineData, TenderData, VatLine
 
@@ -32,3 +36,46 @@ def make_order(
         tenders=[TenderData(method=method, amount=total, out_trade_no=out_trade_no,
                             provider_ref="wx-ref" if out_trade_no else None)],
     )
+
+
+def make_book() -> PriceBook:
+    return PriceBook(
+        version="test-1",
+        products=(
+            Product(product_id="P1", barcodes=("SKU-WATER",), name_zh="矿泉水",
+                    name_en="Water", unit_price=200),
+            Product(product_id="P2", barcodes=("SKU-CHIPS",), name_zh="薯片", name_en="Chips",
+                    unit_price=650, member_price=600, category="snacks"),
+            Product(product_id="P3", barcodes=("SKU-BEER",), name_zh="啤酒", name_en="Beer",
+                    unit_price=800, age_restricted=True, category="alcohol"),
+            Product(product_id="P4", barcodes=("SKU-APPLE",), name_zh="苹果", name_en="Apples",
+                    unit_price=1200, weighed=True, category="fruit"),
+        ),
+    )
+
+
+def files_containing(folder: Path, needle: bytes) -> list[Path]:
+    return [f for f in folder.rglob("*") if f.is_file() and needle in f.read_bytes()]
+
+
+@dataclass
+class Outcome:
+    status: str
+    provider_ref: str | None = None
+    reason: str | None = None
+    masked: str | None = None
+
+
+class FakePayments:
+    """Returns queued outcomes (or raises queued exceptions); records out_trade_nos."""
+
+    def __init__(self, *outcomes: object) -> None:
+        self.outcomes = list(outcomes)
+        self.calls: list[tuple[str, str, str, int, str]] = []
+
+    async def charge(self, order_no, out_trade_no, provider, amount, currency, auth_code):
+        self.calls.append((order_no, out_trade_no, provider, amount, currency))
+        outcome = self.outcomes.pop(0) if self.outcomes else Outcome("paid", "wx-1")
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome

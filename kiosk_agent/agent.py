@@ -1,0 +1,330 @@
+"""The kiosk agent's main: the journal, the checkout and every component in one TaskGroup.
+
+Lifecycle: open the journal, run start-up recovery, load the price book, then run
+every component in an :class:`asyncio.TaskGroup` until the stop event is set
+(SIGTERM/SIGINT, or :meth:`Agent.stop`); then give the components
+:data:`DRAIN_TIMEOUT_S` to finish their work, cancel what is left, leave their
+context managers in reverse order and close the journal last.
+
+Components are written by other modules (scanner, printer spooler, display, MQTT
+link, control API, ...). Plugging one in needs only one of:
+
+* an object with ``async run(stop_event)`` (optionally also an async context
+  manager: it is entered before ``run`` and left after it), or
+* an ``async def f(stop_event)`` coroutine function.
+
+``agent.add_component("printer", spooler)`` before :meth:`Agent.run`, or list a
+factory in :data:`COMPONENT_FACTORIES` (``"module:function"``, called as
+``function(agent)`` and returning a component or ``None``) so ``kiosk-agent run``
+builds it from the config. A component that raises is logged and restarted after
+:data:`RESTART_BACKOFF_S` (capped backoff): a broken display never stops a sale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import signal
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .checkout import Checkout, CheckoutError, Refusal, State
+from .config import AgentConfig
+from .journal import Journal, RecoveryReport
+
+log = logging.getLogger(__name__)
+
+# On stop, components get this long to drain (flush the outbox window, finish a
+# receipt) before they are cancelled; systemd's TimeoutStopSec must be larger.
+DRAIN_TIMEOUT_S = 10.0
+# A crashed component restarts after this, doubling up to RESTART_BACKOFF_MAX_S, so
+# a device that fails at once does not spin the CPU.
+RESTART_BACKOFF_S = 1.0
+RESTART_BACKOFF_MAX_S = 30.0
+# How often the abandoned-cart timer looks at the checkout; the timeout itself is
+# config kiosk.abandoned_cart_s. One second is precise enough for a cart.
+CART_TIMER_TICK_S = 1.0
+# After a paid sale, wait this long for the receipt to print before showing the
+# "thank you" screen anyway (the job stays pending and prints when it can).
+RECEIPT_WAIT_S = 8.0
+RECEIPT_POLL_S = 0.1
+
+#: "module:function" factories of the components ``kiosk-agent run`` starts.
+COMPONENT_FACTORIES: list[str] = []
+
+ComponentRun = Callable[[asyncio.Event], Awaitable[Any]]
+
+
+@dataclass
+class _Registered:
+    name: str
+    component: Any
+    restart: bool
+
+
+class Agent:
+    """The kiosk agent. Holds config, journal, price book, checkout and components.
+
+    Args:
+        config: the validated agent config.
+        payments: the payment gateway given to the checkout (``charge(...)``).
+        book: a ``catalog.PriceBook`` to use instead of loading one.
+        pricer: pricing function for the checkout (default ``pricing.price_cart``).
+        journal: an already-constructed (not yet open) journal, for tests.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        payments: Any = None,
+        book: Any = None,
+        pricer: Callable[..., Any] | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self.config = config
+        self.journal = journal or Journal(
+            config.journal.path, config.kiosk.store_id, config.kiosk.kiosk_id,
+            timezone=config.kiosk.timezone,
+        )
+        self.payments = payments
+        self.book = book
+        self.pricer = pricer
+        self.checkout: Checkout | None = None
+        self.recovery: RecoveryReport | None = None
+        self.stop_event = asyncio.Event()
+        self.started = asyncio.Event()
+        self._components: list[_Registered] = []
+        self._scan_sources: list[AsyncIterable[Any]] = []
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self.receipt_wait_s = RECEIPT_WAIT_S
+
+    # -- plugging in ---------------------------------------------------------------
+
+    def add_component(self, name: str, component: Any, *, restart: bool = True) -> None:
+        """Register a component (see the module docstring) to run with the agent."""
+        if not (callable(getattr(component, "run", None)) or callable(component)):
+            raise TypeError(f"component {name!r} has no run(stop_event) and is not callable")
+        self._components.append(_Registered(name, component, restart))
+
+    def add_scan_source(self, source: AsyncIterable[Any]) -> None:
+        """An async iterable of scans (``.text``, ``.kind``, optional ``.symbology``)."""
+        self._scan_sources.append(source)
+
+    def stop(self) -> None:
+        """Ask the agent to shut down gracefully (what SIGTERM does)."""
+        self.stop_event.set()
+
+    def tasks_healthy(self) -> bool:
+        """True while every component task is alive (for the systemd watchdog)."""
+        return self.started.is_set() and all(not t.done() for t in self._tasks.values())
+
+    # -- price book ----------------------------------------------------------------
+
+    async def _load_price_book(self) -> Any:
+        if self.book is not None:
+            return self.book
+        from . import catalog
+
+        stored = await self.journal.current_price_book()
+        if stored is not None:
+            version, _sha, body = stored
+            try:
+                return catalog.PriceBook.model_validate_json(body)
+            except Exception as err:  # fall back to the seed file below
+                log.error("stored price book %s unusable: %s", version, err)
+        seed: Path | None = self.config.journal.seed_price_book
+        if seed is not None:
+            book = catalog.load_price_book(seed)
+            await self.journal.store_price_book(book)
+            log.info("price book %s loaded from %s", book.version, seed)
+            return book
+        log.warning("no price book yet: scans are refused until catalog sync delivers one")
+        return None
+
+    # -- running -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until :meth:`stop` (or SIGTERM/SIGINT); return after a clean shutdown."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stop)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests) or not supported
+        try:
+            async with self.journal, contextlib.AsyncExitStack() as stack:
+                self.recovery = await self.journal.recover()
+                self.book = await self._load_price_book()
+                self.checkout = Checkout(
+                    self.journal, self.book, self.payments, pricer=self.pricer,
+                    language="en" if self.config.receipt.language == "en" else "zh",
+                )
+                runners: list[tuple[str, ComponentRun, bool]] = []
+                for reg in self._components:
+                    comp = reg.component
+                    if hasattr(comp, "__aenter__") and hasattr(comp, "__aexit__"):
+                        entered = await stack.enter_async_context(comp)
+                        comp = entered if callable(getattr(entered, "run", None)) else comp
+                    run = comp.run if callable(getattr(comp, "run", None)) else comp
+                    runners.append((reg.name, run, reg.restart))
+                runners.append(("cart-timer", self._cart_timer, True))
+                for i, source in enumerate(self._scan_sources):
+                    runners.append((f"scans-{i}", self._scan_consumer(source), True))
+                async with asyncio.TaskGroup() as tg:
+                    for name, run, restart in runners:
+                        self._tasks[name] = tg.create_task(
+                            self._supervise(name, run, restart), name=f"agent:{name}"
+                        )
+                    self.started.set()
+                    log.info(
+                        "agent %s/%s running with %d component(s)",
+                        self.config.kiosk.store_id, self.config.kiosk.kiosk_id, len(runners),
+                    )
+                    await self.stop_event.wait()
+                    log.info("stopping: draining for up to %.0f s", DRAIN_TIMEOUT_S)
+                    tasks = list(self._tasks.values())
+                    _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+                    for task in pending:
+                        log.warning("component %s did not stop in time; cancelling",
+                                    task.get_name())
+                        task.cancel()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            self.started.clear()
+        log.info("agent stopped")
+
+    async def _supervise(self, name: str, run: ComponentRun, restart: bool) -> None:
+        backoff = RESTART_BACKOFF_S
+        while not self.stop_event.is_set():
+            try:
+                await run(self.stop_event)
+                return  # a component that returns is done (normally: stop was set)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("component %s failed", name)
+                if not restart:
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), backoff)
+            backoff = min(backoff * 2, RESTART_BACKOFF_MAX_S)
+
+    async def _cart_timer(self, stop: asyncio.Event) -> None:
+        limit = self.config.kiosk.abandoned_cart_s
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CART_TIMER_TICK_S)
+            co = self.checkout
+            if co is not None and co.allowed("timeout") and co.state != State.IDLE:
+                if co.idle_for() >= limit:
+                    log.info("cart abandoned after %.0f s in %s", co.idle_for(), co.state)
+                    with contextlib.suppress(Refusal):
+                        await co.timeout()
+
+    def _scan_consumer(self, source: AsyncIterable[Any]) -> ComponentRun:
+        async def consume(stop: asyncio.Event) -> None:
+            iterator = aiter(source)
+            while not stop.is_set():
+                next_scan = asyncio.ensure_future(anext(iterator))
+                stopped = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait(
+                    {next_scan, stopped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if next_scan not in done:
+                    next_scan.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await next_scan
+                    return
+                stopped.cancel()
+                try:
+                    scan = next_scan.result()
+                except StopAsyncIteration:
+                    return
+                await self.handle_scan(scan)
+
+        return consume
+
+    # -- scans -> checkout ---------------------------------------------------------
+
+    async def handle_scan(self, scan: Any) -> Refusal | None:
+        """Route one classified scan to the checkout; returns the refusal, if any.
+
+        product -> scan_product; wechat/alipay -> pay (when awaiting payment);
+        member -> attach_member; staff -> staff_approve. Payment code text is
+        never logged.
+        """
+        co = self.checkout
+        kind = getattr(scan, "kind", "unknown")
+        text = getattr(scan, "text", "")
+        if co is None:
+            return None
+        try:
+            if kind == "product":
+                if self.book is None:
+                    log.warning("scan refused: no price book loaded")
+                    return None
+                co.scan_product(text, getattr(scan, "weight_g", None))
+            elif kind in ("wechat", "alipay"):
+                if co.state in (State.SCANNING, State.MEMBER_ATTACHED):
+                    co.request_payment()
+                result = await co.pay(kind, text)
+                if result.status == "paid":
+                    await self._finish_sale()
+            elif kind == "member":
+                co.attach_member(self._member_from_code(text))
+            elif kind == "staff":
+                co.staff_approve(text.split(":", 1)[-1])
+            else:
+                return None
+        except Refusal as refusal:
+            log.info("scan (%s) refused: %s", kind, refusal.en)
+            return refusal
+        except CheckoutError as err:
+            log.warning("scan (%s) failed: %s", kind, err)
+        return None
+
+    def _member_from_code(self, text: str) -> Any:
+        from . import pricing
+
+        parts = text.split(".")
+        member_id = parts[1] if len(parts) >= 3 else text
+        return pricing.Member(member_id=member_id)
+
+    async def _finish_sale(self) -> None:
+        """paid -> printing -> completed, waiting (bounded) for the receipt job."""
+        co = self.checkout
+        if co is None or co.sale is None:
+            return
+        co.print_started()
+        job_id = co.sale.print_job_id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.receipt_wait_s
+        while job_id is not None and loop.time() < deadline and not self.stop_event.is_set():
+            pending = await self.journal.print_jobs_pending()
+            if all(p.job_id != job_id for p in pending):
+                break
+            await asyncio.sleep(RECEIPT_POLL_S)
+        co.print_done()
+
+
+def build_agent(config: AgentConfig) -> Agent:
+    """The agent with the components listed in :data:`COMPONENT_FACTORIES`."""
+    agent = Agent(config)
+    for spec in COMPONENT_FACTORIES:
+        module_name, _, func_name = spec.partition(":")
+        factory = getattr(importlib.import_module(module_name), func_name)
+        component = factory(agent)
+        if inspect.isawaitable(component):
+            raise TypeError(f"component factory {spec} must not be async")
+        if component is not None:
+            agent.add_component(func_name, component)
+    return agent
