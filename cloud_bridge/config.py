@@ -102,6 +102,9 @@ class MiniProgramSection(_Section):
     sandbox: bool = Field(
         default=False, description="serve a local fake of jscode2session at /sandbox/sns/jscode2session"
     )
+    price_book: Path | None = Field(
+        default=None, description="price book (JSON/CSV) that prices mini-program orders"
+    )
 
 
 class RpcSection(_Section):

@@ -1,0 +1,474 @@
+"""Console API (``/api/v1/admin/...``): orders, stock, statistics, invoices, fleet, commands.
+
+Every route but the login needs an admin bearer token. Store staff see their
+own store only (a request for another store is 403, an order of another store
+is 404 so that order numbers do not leak); head office sees every store.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import select
+
+from kiosk_agent.wire.commands import COMMAND_NAMES
+from kiosk_agent.wire.shadow import ShadowDesired
+from kiosk_agent.wire.topics import KioskTopics
+
+from . import auth, fleet, inventory, invoices, orders, stats
+from .errors import Conflict, NotFound, Unavailable
+from .models import Alert, Order, RefundRequest
+from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
+
+MAX_FEN = 10**12  # bounds every amount a request may carry (a trillion fen)
+MAX_QTY = 10**7
+
+
+def _app_keys():
+    from . import app as app_module
+
+    return app_module
+
+
+def _db(call: Call):
+    return call.app[_app_keys().DB_KEY]
+
+
+def _config(call: Call):
+    return call.app[_app_keys().CONFIG_KEY]
+
+
+def _page(call: Call, limit: int) -> int:
+    return min(limit, _config(call).http.page_max)
+
+
+async def _visible_order(session, call: Call, order_no: str, lock: bool = False) -> Order:
+    order = await orders.get_order(session, order_no, lock=lock)
+    if call.principal.role != auth.HEAD_OFFICE and order.store != call.principal.store:
+        raise NotFound(f"order {order_no} not found")
+    return order
+
+
+# --------------------------------------------------------------------------- session
+
+
+class LoginBody(RequestModel):
+    username: ShortText
+    secret: Text
+
+
+async def admin_login(call: Call) -> dict[str, Any]:
+    """Exchange username + secret for a bearer token."""
+    async with _db(call).session() as s:
+        token, expires, user = await auth.admin_login(
+            s, call.body.username, call.body.secret, _config(call).auth.admin_token_ttl_s)
+    return {"token": token, "expires_at": expires.isoformat(), "role": user.role,
+            "store": user.store, "username": user.username}
+
+
+async def admin_whoami(call: Call) -> dict[str, Any]:
+    """The caller's identity and scope."""
+    p = call.principal
+    return {"username": p.username, "role": p.role, "store": p.store}
+
+
+# --------------------------------------------------------------------------- orders
+
+
+class OrdersQuery(QueryModel):
+    store: Ident | None = None
+    status: Literal[orders.STATUSES] | None = None  # type: ignore[valid-type]
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def list_orders(call: Call) -> dict[str, Any]:
+    """Orders, newest first, filtered by store, status and business date."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    async with _db(call).session() as s:
+        rows, total = await orders.list_orders(
+            s, store=store, status=q.status, date_from=q.date_from, date_to=q.date_to,
+            limit=_page(call, q.limit), offset=q.offset)
+    return {"total": total, "items": [orders.order_summary(o) for o in rows]}
+
+
+async def get_order(call: Call) -> dict[str, Any]:
+    """One order with lines, history (who and when), notes, refunds, returns, invoice."""
+    async with _db(call).session() as s:
+        order = await _visible_order(s, call, call.path["order_no"])
+        return await orders.order_detail(s, order, staff=True)
+
+
+class StatusBody(RequestModel):
+    status: Literal[orders.MANUAL_TARGETS]  # type: ignore[valid-type]
+    carrier: ShortText | None = None
+    tracking_no: ShortText | None = None
+    reason: Text | None = None
+
+
+async def change_order_status(call: Call) -> dict[str, Any]:
+    """Move the order along its lifecycle (paid, pending shipment, shipped, ...)."""
+    b = call.body
+    async with _db(call).session() as s:
+        order = await _visible_order(s, call, call.path["order_no"], lock=True)
+        if b.status == orders.PAID and order.source == "mp" and order.status == orders.CREATED:
+            await orders.mark_paid(s, order.order_no, call.principal.actor)
+        else:
+            await orders.change_status(s, order, b.status, call.principal.actor,
+                                       carrier=b.carrier, tracking_no=b.tracking_no,
+                                       reason=b.reason)
+        return await orders.order_detail(s, order, staff=True)
+
+
+class OrderNoteBody(RequestModel):
+    text: Text
+
+
+async def add_order_note(call: Call) -> dict[str, Any]:
+    """Add a note (special request, gift message, staff remark)."""
+    async with _db(call).session() as s:
+        order = await _visible_order(s, call, call.path["order_no"])
+        note = await orders.add_note(s, order, call.principal.actor, call.body.text)
+        await s.flush()
+        return {"order_no": order.order_no, "at": note.at.isoformat(), "author": note.author,
+                "text": note.text}
+
+
+class RefundBody(RequestModel):
+    amount: int = Field(ge=1, le=MAX_FEN, description="fen")
+    reason: Text
+
+
+async def request_refund(call: Call) -> dict[str, Any]:
+    """Store a refund request; the payments side executes it."""
+    async with _db(call).session() as s:
+        order = await _visible_order(s, call, call.path["order_no"], lock=True)
+        req = await orders.request_refund(s, order, call.body.amount, call.body.reason,
+                                          call.principal.actor)
+        return orders.refund_json(req, order.order_no)
+
+
+class RefundsQuery(QueryModel):
+    store: Ident | None = None
+    status: Literal["requested", "processing", "succeeded", "failed"] | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def list_refunds(call: Call) -> dict[str, Any]:
+    """Refund requests, newest first."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    stmt = (select(RefundRequest, Order).join(Order, Order.id == RefundRequest.order_id)
+            .order_by(RefundRequest.id.desc()).limit(_page(call, q.limit)).offset(q.offset))
+    if store is not None:
+        stmt = stmt.where(Order.store == store)
+    if q.status is not None:
+        stmt = stmt.where(RefundRequest.status == q.status)
+    async with _db(call).session() as s:
+        rows = (await s.execute(stmt)).all()
+    return {"items": [orders.refund_json(r, o.order_no) for r, o in rows]}
+
+
+class ReturnLine(RequestModel):
+    line_no: int = Field(ge=1, le=100000)
+    qty: int = Field(ge=1, le=MAX_QTY)
+
+
+class ReturnBody(RequestModel):
+    kind: Literal["return", "exchange"]
+    reason: Text
+    restock: bool = True
+    lines: list[ReturnLine] = Field(min_length=1, max_length=200)
+
+
+async def record_return(call: Call) -> dict[str, Any]:
+    """Record a return or exchange (with reason); restocked units go back on hand."""
+    b = call.body
+    async with _db(call).session() as s:
+        order = await _visible_order(s, call, call.path["order_no"], lock=True)
+        rec = await orders.record_return(s, order, kind=b.kind, reason=b.reason,
+                                         restock=b.restock,
+                                         lines=[(ln.line_no, ln.qty) for ln in b.lines],
+                                         actor=call.principal.actor)
+        return {"id": rec.id, "order_no": order.order_no, "kind": rec.kind,
+                "restock": rec.restock, "lines": rec.lines, "order_status": order.status}
+
+
+# --------------------------------------------------------------------------- stock
+
+
+class StockQuery(QueryModel):
+    store: Ident | None = None
+    product_id: Ident | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def list_stock(call: Call) -> dict[str, Any]:
+    """Stock on hand per store and product (negative means oversold; see alerts)."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    async with _db(call).session() as s:
+        rows = await inventory.list_stock(s, store, q.product_id, _page(call, q.limit), q.offset)
+    return {"items": [inventory.stock_json(r) for r in rows]}
+
+
+class StockSetBody(RequestModel):
+    on_hand: int = Field(ge=0, le=MAX_QTY * 1000)
+
+
+async def set_stock(call: Call) -> dict[str, Any]:
+    """Set the counted stock of a product (stock take or delivery)."""
+    store, product_id = call.path["store"], call.path["product_id"]
+    call.principal.check_store(store)
+    async with _db(call).session() as s:
+        row = await inventory.set_on_hand(s, store, product_id, call.body.on_hand)
+        return inventory.stock_json(row)
+
+
+class StockAdjustBody(RequestModel):
+    delta: int = Field(ge=-MAX_QTY * 1000, le=MAX_QTY * 1000)
+    reason: Text
+
+
+async def adjust_stock(call: Call) -> dict[str, Any]:
+    """Add (delivery) or remove (damage, shrinkage) units; a shortfall raises an alert."""
+    store, product_id = call.path["store"], call.path["product_id"]
+    call.principal.check_store(store)
+    async with _db(call).session() as s:
+        alerts = await inventory.apply_deltas(
+            s, {(store, product_id): call.body.delta}, source="adjustment",
+            context={(store, product_id): {"reason": call.body.reason,
+                                           "by": call.principal.actor}})
+        row = await s.get(inventory.Stock, (store, product_id), populate_existing=True)
+        return {**inventory.stock_json(row), "alerts": len(alerts)}
+
+
+class AlertsQuery(QueryModel):
+    store: Ident | None = None
+    kind: Ident | None = None
+    resolved: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def list_alerts(call: Call) -> dict[str, Any]:
+    """Alerts staff must look at: oversells, duplicate order numbers."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    stmt = (select(Alert).where(Alert.resolved == q.resolved).order_by(Alert.id.desc())
+            .limit(_page(call, q.limit)).offset(q.offset))
+    if store is not None:
+        stmt = stmt.where(Alert.store == store)
+    if q.kind is not None:
+        stmt = stmt.where(Alert.kind == q.kind)
+    async with _db(call).session() as s:
+        rows = (await s.scalars(stmt)).all()
+    return {"items": [inventory.alert_json(a) for a in rows]}
+
+
+async def resolve_alert(call: Call) -> dict[str, Any]:
+    """Mark an alert as dealt with."""
+    async with _db(call).session() as s:
+        alert = await s.get(Alert, int(call.path["alert_id"]))
+        if alert is None:
+            raise NotFound(f"alert {call.path['alert_id']} not found")
+        call.principal.check_store(alert.store)
+        alert.resolved = True
+        return inventory.alert_json(alert)
+
+
+# --------------------------------------------------------------------------- stats, invoices
+
+
+class StatsQuery(QueryModel):
+    store: Ident | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
+
+
+async def order_stats(call: Call) -> dict[str, Any]:
+    """Per store per business day: orders, revenue, average order value, refunds (fen)."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    async with _db(call).session() as s:
+        rows = await stats.daily_stats(s, store=store, date_from=q.date_from, date_to=q.date_to)
+    return {"items": rows}
+
+
+class InvoicesQuery(QueryModel):
+    store: Ident | None = None
+    status: Literal[invoices.STATUSES] | None = None  # type: ignore[valid-type]
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def list_invoices(call: Call) -> dict[str, Any]:
+    """Invoice (发票) requests with their status."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    async with _db(call).session() as s:
+        rows = await invoices.list_invoices(s, store=store, status=q.status,
+                                            limit=_page(call, q.limit), offset=q.offset)
+    return {"items": [{**orders.invoice_json(i), "order_no": o.order_no, "store": o.store}
+                      for i, o in rows]}
+
+
+class InvoiceStatusBody(RequestModel):
+    status: Literal["requested", "issued", "failed", "cancelled"]
+    error: Text | None = None
+
+
+async def set_invoice_status(call: Call) -> dict[str, Any]:
+    """Record the outcome of issuing an invoice."""
+    async with _db(call).session() as s:
+        inv = await s.get(invoices.Invoice, int(call.path["invoice_id"]))
+        if inv is None:
+            raise NotFound(f"invoice {call.path['invoice_id']} not found")
+        order = await s.get(Order, inv.order_id)
+        call.principal.check_store(order.store)
+        inv = await invoices.set_status(s, inv.id, call.body.status, call.body.error)
+        return {**orders.invoice_json(inv), "order_no": order.order_no}
+
+
+# --------------------------------------------------------------------------- fleet
+
+
+class FleetQuery(QueryModel):
+    store: Ident | None = None
+
+
+async def fleet_view(call: Call) -> dict[str, Any]:
+    """Every kiosk: online/offline since when, queue depth, oldest unsent, devices, versions."""
+    store = call.principal.store_scope(call.query.store)
+    async with _db(call).session() as s:
+        return {"items": await fleet.fleet_view(s, store)}
+
+
+async def kiosk_detail(call: Call) -> dict[str, Any]:
+    """One kiosk: fleet row, last telemetry, reported and desired shadow, command results."""
+    store, kiosk = call.path["store"], call.path["kiosk"]
+    call.principal.check_store(store)
+    async with _db(call).session() as s:
+        detail = await fleet.kiosk_detail(s, store, kiosk)
+    if detail is None:
+        raise NotFound(f"kiosk {store}/{kiosk} not known")
+    return detail
+
+
+class CommandBody(RequestModel):
+    name: Literal[tuple(sorted(COMMAND_NAMES))]  # type: ignore[valid-type]
+    args: dict[str, Any] = Field(default_factory=dict, max_length=32)
+
+
+def _publisher(call: Call):
+    ingest = call.app.get(_app_keys().INGEST_KEY)
+    if ingest is None or not ingest.connected.is_set():
+        raise Unavailable("the bridge is not connected to the MQTT broker")
+    return ingest
+
+
+async def send_command(call: Call) -> dict[str, Any]:
+    """Sign and send a fleet command (ping, reboot, maintenance, reprint, ...)."""
+    from . import commands
+
+    store, kiosk = call.path["store"], call.path["kiosk"]
+    call.principal.check_store(store)
+    config = _config(call)
+    key = _app_keys().load_signing_key(config)
+    if key is None:
+        raise Unavailable("no command signing key provisioned "
+                          f"(credential {config.commands.signing_key_credential})")
+    ingest = _publisher(call)
+    cmd = await commands.publish_command(ingest, key, store, kiosk, call.body.name,
+                                         call.body.args, ttl_s=config.commands.ttl_s)
+    return {"cmd_id": cmd.cmd_id, "name": cmd.name, "store": store, "kiosk": kiosk,
+            "expires_at": cmd.expires_at.isoformat()}
+
+
+class ShadowBody(RequestModel):
+    version: int = Field(ge=1, le=2**31 - 1)
+    config: dict[str, Any] = Field(max_length=100)
+
+
+async def set_shadow(call: Call) -> dict[str, Any]:
+    """Publish a new desired configuration (retained); the kiosk reports what it applied."""
+    store, kiosk = call.path["store"], call.path["kiosk"]
+    call.principal.check_store(store)
+    ingest = _publisher(call)
+    async with _db(call).session() as s:
+        current = await fleet.kiosk_detail(s, store, kiosk)
+        if current and current.get("desired_version") and \
+                call.body.version <= current["desired_version"]:
+            raise Conflict(f"version must be above {current['desired_version']}")
+        await fleet.record_desired(s, store, kiosk, call.body.version, call.body.config)
+    desired = ShadowDesired(version=call.body.version, config=call.body.config)
+    await ingest.publish(KioskTopics(store, kiosk).shadow_desired, desired.encode(), qos=1,
+                         retain=True)
+    return {"store": store, "kiosk": kiosk, "version": desired.version}
+
+
+async def get_shadow(call: Call) -> dict[str, Any]:
+    """Desired and reported configuration of a kiosk."""
+    store, kiosk = call.path["store"], call.path["kiosk"]
+    call.principal.check_store(store)
+    async with _db(call).session() as s:
+        detail = await fleet.kiosk_detail(s, store, kiosk)
+    if detail is None:
+        raise NotFound(f"kiosk {store}/{kiosk} not known")
+    return {"desired_version": detail["desired_version"], "desired": detail["desired"],
+            "reported": detail["reported"], "config_version": detail["config_version"]}
+
+
+INT_ID = {"type": "integer", "minimum": 1, "maximum": 10**15}
+A = "/api/v1/admin"
+ROUTES = [
+    Route("POST", f"{A}/session", admin_login, "Log in (username + secret) for a token",
+          "admin", body=LoginBody),
+    Route("GET", f"{A}/me", admin_whoami, "Who am I", "admin", auth="admin"),
+    Route("GET", f"{A}/orders", list_orders, "List orders", "admin", auth="admin",
+          query=OrdersQuery),
+    Route("GET", f"{A}/orders/{{order_no}}", get_order, "Order detail", "admin", auth="admin"),
+    Route("POST", f"{A}/orders/{{order_no}}/status", change_order_status, "Change order status",
+          "admin", auth="admin", body=StatusBody),
+    Route("POST", f"{A}/orders/{{order_no}}/notes", add_order_note, "Add a note", "admin",
+          auth="admin", body=OrderNoteBody, status=201),
+    Route("POST", f"{A}/orders/{{order_no}}/refunds", request_refund, "Request a refund",
+          "admin", auth="admin", body=RefundBody, status=201),
+    Route("POST", f"{A}/orders/{{order_no}}/returns", record_return,
+          "Record a return or exchange", "admin", auth="admin", body=ReturnBody, status=201),
+    Route("GET", f"{A}/refunds", list_refunds, "List refund requests", "admin", auth="admin",
+          query=RefundsQuery),
+    Route("GET", f"{A}/stock", list_stock, "Stock on hand", "admin", auth="admin",
+          query=StockQuery),
+    Route("PUT", f"{A}/stock/{{store}}/{{product_id}}", set_stock, "Set counted stock",
+          "admin", auth="admin", body=StockSetBody),
+    Route("POST", f"{A}/stock/{{store}}/{{product_id}}/adjust", adjust_stock, "Adjust stock",
+          "admin", auth="admin", body=StockAdjustBody),
+    Route("GET", f"{A}/alerts", list_alerts, "Open alerts", "admin", auth="admin",
+          query=AlertsQuery),
+    Route("POST", f"{A}/alerts/{{alert_id}}/resolve", resolve_alert, "Resolve an alert",
+          "admin", auth="admin", path_params={"alert_id": INT_ID}),
+    Route("GET", f"{A}/stats/daily", order_stats, "Order statistics per store and day",
+          "admin", auth="admin", query=StatsQuery),
+    Route("GET", f"{A}/invoices", list_invoices, "Invoice requests", "admin", auth="admin",
+          query=InvoicesQuery),
+    Route("POST", f"{A}/invoices/{{invoice_id}}/status", set_invoice_status,
+          "Set invoice status", "admin", auth="admin", body=InvoiceStatusBody,
+          path_params={"invoice_id": INT_ID}),
+    Route("GET", f"{A}/fleet", fleet_view, "Fleet view", "admin", auth="admin",
+          query=FleetQuery),
+    Route("GET", f"{A}/kiosks/{{store}}/{{kiosk}}", kiosk_detail, "Kiosk detail", "admin",
+          auth="admin"),
+    Route("POST", f"{A}/kiosks/{{store}}/{{kiosk}}/commands", send_command,
+          "Send a signed command", "admin", auth="admin", body=CommandBody, status=202),
+    Route("GET", f"{A}/kiosks/{{store}}/{{kiosk}}/shadow", get_shadow, "Kiosk shadow",
+          "admin", auth="admin"),
+    Route("PUT", f"{A}/kiosks/{{store}}/{{kiosk}}/shadow", set_shadow,
+          "Publish desired configuration", "admin", auth="admin", body=ShadowBody, status=202),
+]

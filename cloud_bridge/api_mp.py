@@ -1,0 +1,291 @@
+"""Mini-program API (``/api/v1/mp/...``): WeChat login, my orders, invoices.
+
+Login follows WeChat's flow: the mini-program calls ``wx.login()`` for a
+one-time ``code`` and sends it here; the bridge calls ``jscode2session`` with
+its app id and app secret and gets the user's ``openid``. A session token is
+bound to that openid; every order route answers only for the caller's orders
+(another user's order is 404, so order numbers do not leak).
+
+``SANDBOX_ROUTES`` is a local fake of ``jscode2session`` (``[mp] sandbox =
+true``) that maps a code to an openid deterministically with the app secret, so
+tests and the demo log in through the same client code as production.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any, Literal
+
+import aiohttp
+from pydantic import Field
+
+from . import auth, invoices, orders
+from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
+from .openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
+
+log = logging.getLogger(__name__)
+
+SANDBOX_APP_SECRET = "sandbox-app-secret"
+# WeChat error codes of jscode2session that mean "this code is no good".
+BAD_CODE_ERRORS = {40029, 40163, 40226}
+
+
+def _keys():
+    from . import app as app_module
+
+    return app_module
+
+
+def _db(call: Call):
+    return call.app[_keys().DB_KEY]
+
+
+def _config(call: Call):
+    return call.app[_keys().CONFIG_KEY]
+
+
+def app_secret(config: Any) -> str | None:
+    from .config import load_secret
+
+    secret = load_secret(config.mp.app_secret_credential)
+    if not secret and config.mp.sandbox:
+        return SANDBOX_APP_SECRET
+    return secret
+
+
+async def code2session(http: aiohttp.ClientSession, url: str, app_id: str, secret: str,
+                       code: str) -> dict[str, Any]:
+    """Call WeChat's ``jscode2session``; the openid (and session key) or a clear error."""
+    params = {"appid": app_id, "secret": secret, "js_code": code,
+              "grant_type": "authorization_code"}
+    try:
+        async with http.get(url, params=params) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                raise UpstreamError(f"code2session answered HTTP {resp.status}")
+    except aiohttp.ClientError as err:
+        raise UpstreamError(f"code2session unreachable: {err}") from err
+    except TimeoutError as err:
+        raise UpstreamError("code2session timed out") from err
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise UpstreamError("code2session answered something that is not JSON") from err
+    errcode = int(data.get("errcode") or 0)
+    if errcode in BAD_CODE_ERRORS:
+        raise Unauthorized("the login code is invalid or used")
+    if errcode:
+        raise UpstreamError(f"code2session error {errcode}: {data.get('errmsg', '')[:100]}")
+    if not isinstance(data.get("openid"), str) or not data["openid"]:
+        raise UpstreamError("code2session answered without an openid")
+    return data
+
+
+class SessionBody(RequestModel):
+    code: ShortText = Field(description="the code from wx.login()")
+
+
+async def mp_login(call: Call) -> dict[str, Any]:
+    """Log in with a wx.login() code: the bridge asks code2session who the user is."""
+    config = _config(call)
+    secret = app_secret(config)
+    if not secret:
+        raise Unavailable("mini-program app secret not configured")
+    data = await code2session(call.app[_keys().HTTP_KEY], config.mp.code2session_url,
+                              config.mp.app_id, secret, call.body.code)
+    async with _db(call).session() as s:
+        token, expires = await auth.mp_login(s, data["openid"][:64],
+                                             config.auth.mp_session_ttl_s)
+    return {"token": token, "openid": data["openid"], "expires_at": expires.isoformat()}
+
+
+class MyOrdersQuery(QueryModel):
+    status: Literal[orders.STATUSES] | None = None  # type: ignore[valid-type]
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def my_orders(call: Call) -> dict[str, Any]:
+    """The caller's orders, newest first."""
+    q = call.query
+    async with _db(call).session() as s:
+        rows, total = await orders.list_orders(s, openid=call.principal.openid, status=q.status,
+                                               limit=q.limit, offset=q.offset)
+    return {"total": total, "items": [orders.order_summary(o) for o in rows]}
+
+
+async def _my_order(session, call: Call, lock: bool = False):
+    order = await orders.get_order(session, call.path["order_no"], lock=lock)
+    if order.openid != call.principal.openid:
+        raise NotFound(f"order {call.path['order_no']} not found")
+    return order
+
+
+async def my_order(call: Call) -> dict[str, Any]:
+    """One of the caller's orders (e-receipt): lines, totals, status, invoice."""
+    async with _db(call).session() as s:
+        order = await _my_order(s, call)
+        return await orders.order_detail(s, order, staff=False)
+
+
+class ClaimBody(RequestModel):
+    total: int = Field(ge=0, le=10**12, description="order total in fen, as on the receipt")
+
+
+async def claim_order(call: Call) -> dict[str, Any]:
+    """Attach a kiosk order to the caller (scanned from the receipt's QR code)."""
+    async with _db(call).session() as s:
+        try:
+            order = await orders.get_order(s, call.path["order_no"], lock=True)
+        except NotFound:
+            order = None
+        if order is None or order.total != call.body.total or (
+                order.openid is not None and order.openid != call.principal.openid):
+            raise NotFound(f"order {call.path['order_no']} not found")
+        if order.openid is None:
+            order.openid = call.principal.openid
+            s.add(orders._history(order, call.principal.actor, "claimed", order.status,
+                                  order.status))
+        return orders.order_summary(order)
+
+
+class OrderLineBody(RequestModel):
+    product_id: Ident
+    qty: int = Field(ge=1, le=999)
+
+
+class AddressBody(RequestModel):
+    name: ShortText
+    phone: Text = Field(pattern=r"^\+?[0-9 -]{5,20}$")
+    address: Text
+
+
+class CreateOrderBody(RequestModel):
+    store: Ident
+    lines: list[OrderLineBody] = Field(min_length=1, max_length=100)
+    fulfillment: Literal["pickup", "delivery"] = "pickup"
+    shipping_address: AddressBody | None = None
+    note: Text | None = None
+
+
+def _price_book(call: Call) -> Any:
+    services = call.app[_keys().SERVICES_KEY]
+    book = services.get("mp_price_book")
+    if book is None:
+        path = _config(call).mp.price_book
+        if path is None:
+            raise Unavailable("mini-program ordering needs [mp] price_book")
+        from kiosk_agent.catalog import load_price_book
+
+        book = services["mp_price_book"] = load_price_book(path)
+    return book
+
+
+async def create_order(call: Call) -> dict[str, Any]:
+    """Place an order (pickup or delivery), priced by the cloud; it waits for payment."""
+    from kiosk_agent.pricing import CartLine, PricingContext, PricingError, price_cart
+    from kiosk_agent.wire.base import utcnow
+
+    b = call.body
+    book = _price_book(call)
+    try:
+        priced = price_cart(book, [CartLine(product_id=ln.product_id, qty=ln.qty) for ln in b.lines],
+                            PricingContext(now=utcnow()))
+    except PricingError as err:
+        raise InvalidRequest(str(err)) from err
+    lines = [{"product_id": ln.product_id, "barcode": ln.barcode, "name_zh": ln.name_zh,
+              "name_en": ln.name_en, "qty": ln.qty, "unit_price": ln.unit_price,
+              "amount": ln.amount} for ln in priced.lines]
+    async with _db(call).session() as s:
+        order = await orders.create_mp_order(
+            s, openid=call.principal.openid, store=b.store, lines=lines,
+            fulfillment=b.fulfillment,
+            shipping_address=b.shipping_address.model_dump() if b.shipping_address else None,
+            note=b.note, tz=_config(call).bridge.timezone, currency=priced.currency)
+        await s.flush()
+        return await orders.order_detail(s, order, staff=False)
+
+
+class InvoiceBody(RequestModel):
+    kind: Literal["personal", "company"]
+    title: Text = Field(description="buyer name (抬头)")
+    tax_id: ShortText | None = Field(default=None, description="纳税人识别号, companies")
+    email: Text
+
+
+async def request_invoice(call: Call) -> dict[str, Any]:
+    """Ask for a 发票 on one of the caller's orders."""
+    b = call.body
+    async with _db(call).session() as s:
+        order = await _my_order(s, call, lock=True)
+        inv = await invoices.request_invoice(s, order, openid=call.principal.openid, kind=b.kind,
+                                             title=b.title, tax_id=b.tax_id, email=b.email)
+        return {**orders.invoice_json(inv), "order_no": order.order_no}
+
+
+async def get_invoice(call: Call) -> dict[str, Any]:
+    """The invoice request of one of the caller's orders."""
+    async with _db(call).session() as s:
+        order = await _my_order(s, call)
+        detail = await orders.order_detail(s, order, staff=False)
+    if detail["invoice"] is None:
+        raise NotFound(f"order {order.order_no} has no invoice request")
+    return {**detail["invoice"], "order_no": order.order_no}
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+def sandbox_openid(app_id: str, secret: str, code: str) -> str:
+    """The fake's deterministic code -> openid mapping (28 characters, like WeChat's)."""
+    digest = hmac.new(secret.encode(), f"{app_id}:{code}".encode(), hashlib.sha256).digest()
+    return "o" + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:27]
+
+
+class Code2SessionQuery(QueryModel):
+    appid: str = Field(default="", max_length=64)
+    secret: str = Field(default="", max_length=256)
+    js_code: str = Field(default="", max_length=256)
+    grant_type: str = Field(default="", max_length=64)
+
+
+async def sandbox_jscode2session(call: Call) -> dict[str, Any]:
+    """Local fake of WeChat's jscode2session (same parameters, fields and error codes)."""
+    q = call.query
+    config = _config(call)
+    if q.grant_type != "authorization_code":
+        return {"errcode": 40002, "errmsg": "invalid grant_type"}
+    if q.appid != config.mp.app_id:
+        return {"errcode": 40013, "errmsg": "invalid appid"}
+    if q.secret != app_secret(config):
+        return {"errcode": 40125, "errmsg": "invalid appsecret"}
+    if not q.js_code or q.js_code.startswith("invalid"):
+        return {"errcode": 40029, "errmsg": "invalid code"}
+    openid = sandbox_openid(q.appid, q.secret, q.js_code)
+    session_key = base64.b64encode(hashlib.sha256((openid + q.secret).encode()).digest()[:16])
+    return {"openid": openid, "session_key": session_key.decode()}
+
+
+M = "/api/v1/mp"
+ROUTES = [
+    Route("POST", f"{M}/session", mp_login, "Log in with a wx.login() code", "mp",
+          body=SessionBody),
+    Route("GET", f"{M}/orders", my_orders, "My orders", "mp", auth="mp", query=MyOrdersQuery),
+    Route("POST", f"{M}/orders", create_order, "Place an order", "mp", auth="mp",
+          body=CreateOrderBody, status=201),
+    Route("GET", f"{M}/orders/{{order_no}}", my_order, "One of my orders", "mp", auth="mp"),
+    Route("POST", f"{M}/orders/{{order_no}}/claim", claim_order,
+          "Claim a kiosk order from its receipt", "mp", auth="mp", body=ClaimBody),
+    Route("POST", f"{M}/orders/{{order_no}}/invoice", request_invoice, "Request an invoice",
+          "mp", auth="mp", body=InvoiceBody, status=201),
+    Route("GET", f"{M}/orders/{{order_no}}/invoice", get_invoice, "My invoice request", "mp",
+          auth="mp"),
+]
+SANDBOX_ROUTES = [
+    Route("GET", "/sandbox/sns/jscode2session", sandbox_jscode2session,
+          "Sandbox fake of WeChat jscode2session", "sandbox", query=Code2SessionQuery),
+]

@@ -1,0 +1,136 @@
+"""The cloud bridge's aiohttp application: factory, typed keys, resources in cleanup_ctx.
+
+``create_app(config)`` builds the app; the database, the outgoing HTTP client
+(for WeChat's code2session) and the MQTT ingest each live in one ``cleanup_ctx``
+generator, opened in that order and closed in reverse. Handlers and RPC code
+reach them through the typed keys below (``request.app[DB_KEY]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from . import api_admin, api_mp, rpc
+from .config import BridgeConfig, load_secret
+from .db import Database, open_database
+from .ingest import Ingest
+from .openapi import (
+    Call,
+    Route,
+    add_routes,
+    build_document,
+    db_token_resolver,
+    problem_middleware,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY = web.AppKey("config", BridgeConfig)
+DB_KEY = web.AppKey("db", Database)
+INGEST_KEY = web.AppKey("ingest", Ingest)
+HTTP_KEY = web.AppKey("http_client", aiohttp.ClientSession)
+ROUTES_KEY = web.AppKey("routes", list)
+SERVICES_KEY = web.AppKey("services", dict)  # extras shared with RPC handlers by name
+
+# How long the HTTP client waits for WeChat's code2session.
+UPSTREAM_TIMEOUT_S = 10.0
+
+
+async def openapi_document(call: Call) -> dict[str, Any]:
+    """The OpenAPI document of every route."""
+    return build_document(call.app[ROUTES_KEY])
+
+
+async def health(call: Call) -> dict[str, Any]:
+    """Liveness plus whether the MQTT ingest is connected."""
+    ingest = call.app.get(INGEST_KEY)
+    return {
+        "status": "ok",
+        "worker": call.app[CONFIG_KEY].bridge.worker_id,
+        "mqtt": None if ingest is None else ingest.connected.is_set(),
+        "rpc_methods": rpc.registered_methods(),
+    }
+
+
+CORE_ROUTES = [
+    Route("GET", "/api/v1/openapi.json", openapi_document, "OpenAPI document", "meta"),
+    Route("GET", "/api/v1/health", health, "Liveness and MQTT state", "meta"),
+]
+
+
+def all_routes(config: BridgeConfig) -> list[Route]:
+    routes = [*CORE_ROUTES, *api_admin.ROUTES, *api_mp.ROUTES]
+    if config.mp.sandbox:
+        routes += api_mp.SANDBOX_ROUTES
+    return routes
+
+
+def _database_ctx(db: Database | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG_KEY]
+        if config.database.auto_migrate:
+            from .migrations import upgrade
+
+            await asyncio.to_thread(upgrade, config.database_url())
+        database = db or open_database(config)
+        app[DB_KEY] = database
+        try:
+            yield
+        finally:
+            if db is None:
+                await database.close()
+
+    return ctx
+
+
+async def _http_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=UPSTREAM_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
+        app[HTTP_KEY] = client
+        yield
+
+
+async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG_KEY]
+    if not config.mqtt.enabled:
+        yield
+        return
+    async with Ingest(config, app[DB_KEY], extras=app[SERVICES_KEY]) as ingest:
+        app[INGEST_KEY] = ingest
+        app[SERVICES_KEY]["ingest"] = ingest
+        yield
+
+
+def load_signing_key(config: BridgeConfig) -> Any:
+    """The Ed25519 command signing key from credentials, or ``None`` if not provisioned."""
+    secret = load_secret(config.commands.signing_key_credential)
+    if not secret:
+        return None
+    from kiosk_agent.signing import load_private_key
+
+    candidate = Path(secret)
+    return load_private_key(candidate if len(secret) < 4096 and candidate.is_file() else
+                            secret.encode())
+
+
+def create_app(config: BridgeConfig, *, db: Database | None = None) -> web.Application:
+    """The bridge application; pass ``db`` to share an already open database (tests)."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    app[CONFIG_KEY] = config
+    app[SERVICES_KEY] = {"config": config}
+    routes = all_routes(config)
+    app[ROUTES_KEY] = routes
+    add_routes(app, routes, db_token_resolver)
+    rpc.load_handler_modules(config.rpc.handler_modules)
+    app.cleanup_ctx.append(_database_ctx(db))
+    app.cleanup_ctx.append(_http_client_ctx)
+    app.cleanup_ctx.append(_ingest_ctx)
+    return app
+

@@ -1,0 +1,303 @@
+"""HTTP plumbing: declared routes, problem-details errors, the OpenAPI document.
+
+Every HTTP route of the bridge is a :class:`Route`: the same declaration adds
+it to the aiohttp router and describes it in ``/api/v1/openapi.json`` (so the
+document cannot miss a route; a test checks the router against it). Request
+bodies and query strings are pydantic models, validated before the handler
+runs; every error is ``application/problem+json`` with ``type, title, status,
+detail``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from kiosk_agent import __version__
+from kiosk_agent.wire.base import validation_reason
+
+from .auth import Principal, resolve_token
+from .errors import BridgeError, InvalidRequest, NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://selfcheckout.example.com/problems/"
+
+# Text without NUL (PostgreSQL refuses it) and bounded, for every string field.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00]+$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+IDENT_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+_IDENT = re.compile(IDENT_SCHEMA["pattern"])
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueryModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+@dataclass(slots=True)
+class Call:
+    """One validated request as the handler sees it."""
+
+    request: web.Request
+    principal: Principal | None
+    body: Any
+    query: Any
+    path: dict[str, str]
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: str | None = None  # "admin" | "mp" | None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: bool = False  # handler returns a web.Response itself
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "error"
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Bearer realm="cloud-bridge"'} if status == 401 else None
+    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
+                        content_type=PROBLEM_TYPE, headers=headers)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every error leaves as problem details; unexpected ones are logged once, as 500."""
+    try:
+        return await handler(request)
+    except BridgeError as err:
+        return problem(err.status, err.title, err.detail)
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        detail = err.text if err.text and not err.text.startswith(str(err.status)) else err.reason
+        return problem(err.status, err.reason, detail or err.reason)
+    except IntegrityError as err:
+        log.warning("integrity conflict on %s %s: %s", request.method, request.path,
+                    str(err.orig).splitlines()[0][:200])
+        return problem(409, "Conflict", "the change conflicts with stored data")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal error", "internal error; it has been logged")
+
+
+# --------------------------------------------------------------------------- routing
+
+
+TokenResolver = Callable[[web.Request, str], Awaitable[Principal | None]]
+
+
+async def _principal(request: web.Request, route: Route, resolver: TokenResolver) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    principal = await resolver(request, token.strip())
+    if principal is None:
+        raise Unauthorized("token unknown or expired")
+    if principal.kind != route.auth:
+        raise Unauthorized(f"this route needs a {route.auth} session")
+    return principal
+
+
+def _wrap(route: Route, resolver: TokenResolver) -> Callable[[web.Request], Awaitable[Any]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        path = dict(request.match_info)
+        for name, value in path.items():
+            schema = route.path_params.get(name, IDENT_SCHEMA)
+            if schema is IDENT_SCHEMA and not _IDENT.match(value):
+                raise NotFound(f"no {name} {value!r}")
+            if schema.get("type") == "integer" and not (value.isdigit() and len(value) < 18):
+                raise NotFound(f"no {name} {value!r}")
+        principal = await _principal(request, route, resolver) if route.auth else None
+        query = None
+        if route.query is not None:
+            try:
+                query = route.query.model_validate(dict(request.query))
+            except ValidationError as err:
+                raise InvalidRequest("query " + validation_reason(err)) from err
+        body = None
+        if route.body is not None:
+            raw = await request.read()
+            try:
+                obj = json.loads(raw or b"null")
+            except (ValueError, UnicodeDecodeError) as err:
+                raise InvalidRequest("body is not JSON") from err
+            if not isinstance(obj, dict):
+                raise InvalidRequest("body must be a JSON object")
+            try:
+                body = route.body.model_validate(obj)
+            except ValidationError as err:
+                raise InvalidRequest("body " + validation_reason(err)) from err
+        result = await route.handler(Call(request, principal, body, query, path))
+        if route.raw or isinstance(result, web.StreamResponse):
+            return result
+        return web.json_response(result, status=route.status,
+                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+    handle.__name__ = route.operation_id
+    return handle
+
+
+def add_routes(app: web.Application, routes: list[Route], resolver: TokenResolver) -> None:
+    for route in routes:
+        app.router.add_route(route.method, route.path, _wrap(route, resolver))
+
+
+async def db_token_resolver(request: web.Request, token: str) -> Principal | None:
+    from .app import DB_KEY
+
+    async with request.app[DB_KEY].session() as session:
+        return await resolve_token(session, token)
+
+
+# --------------------------------------------------------------------------- document
+
+
+def _oas30(schema: Any) -> Any:
+    """Pydantic's JSON Schema (2020-12) to OpenAPI 3.0: nullable, $defs -> components."""
+    if isinstance(schema, list):
+        return [_oas30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _oas30(v) for k, v in schema.items() if k not in ("$defs", "title")}
+    for key in ("anyOf", "oneOf"):
+        opts = out.get(key)
+        if isinstance(opts, list) and any(o == {"type": "null"} for o in opts):
+            rest = [o for o in opts if o != {"type": "null"}]
+            out.pop(key)
+            if len(rest) == 1:
+                merged = dict(rest[0]) if "$ref" not in rest[0] else {"allOf": [rest[0]]}
+                out.update(merged)
+            else:
+                out[key] = rest
+            out["nullable"] = True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if "$ref" in out:
+        out["$ref"] = out["$ref"].replace("#/$defs/", "#/components/schemas/")
+    return out
+
+
+def _model_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.get("$defs", {}).items():
+        components[name] = _oas30(sub)
+    components[model.__name__] = _oas30(schema)
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+
+
+def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge") -> dict:
+    """The OpenAPI 3.0 document describing ``routes``."""
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+
+    def problem_response(text: str) -> dict[str, Any]:
+        return {"description": text, "content": {PROBLEM_TYPE: {"schema": problem_ref}}}
+
+    for route in routes:
+        op: dict[str, Any] = {
+            "operationId": route.operation_id,
+            "summary": route.summary,
+            "tags": [route.tag],
+            "responses": {
+                str(route.status): {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": {}}},
+                },
+                "400": problem_response("invalid request"),
+                "404": problem_response("not found"),
+                "409": problem_response("conflict with the current state"),
+            },
+        }
+        params = []
+        for name in re.findall(r"{(\w+)}", route.path):
+            params.append({"name": name, "in": "path", "required": True,
+                           "schema": route.path_params.get(name, IDENT_SCHEMA)})
+        if route.query is not None:
+            qschema = _oas30(route.query.model_json_schema(
+                ref_template="#/components/schemas/{model}"))
+            required = set(qschema.get("required", []))
+            for name, sub in qschema.get("properties", {}).items():
+                params.append({"name": name, "in": "query", "required": name in required,
+                               "schema": sub})
+        if params:
+            op["parameters"] = params
+        if route.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _model_schema(route.body, components)}},
+            }
+        if route.auth:
+            op["security"] = [{f"{route.auth}Token": []}]
+            op["responses"]["401"] = problem_response("missing, unknown or expired token")
+            op["responses"]["403"] = problem_response("not allowed for this caller")
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": __version__,
+                 "description": "Admin console (/api/v1/admin) and mini-program (/api/v1/mp) "
+                                "APIs. Money is integer fen. Errors are RFC 9457 problem "
+                                "details."},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer",
+                               "description": "from POST /api/v1/admin/session"},
+                "mpToken": {"type": "http", "scheme": "bearer",
+                            "description": "from POST /api/v1/mp/session"},
+            },
+        },
+    }
