@@ -23,7 +23,10 @@ START_TIMEOUT_S = 10.0
 class Broker:
     """One mosquitto process with its own config, persistence and log in ``workdir``."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_conf: str = "",
+        conf_text: str | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -31,6 +34,8 @@ class Broker:
         self.proc: subprocess.Popen | None = None
         self.conf_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
+        if conf_text is not None:
+            self.conf_path.write_text(conf_text)
 
     def write_conf(self) -> None:
         if self.conf_path.exists() and "listener" in self.conf_path.read_text():
@@ -90,3 +95,20 @@ max_inflight_messages 0
     def restart(self) -> Broker:
         self.stop()
         return self.start()
+
+
+def secured_broker(workdir: Path, deployment: object) -> Broker:
+    """A broker with the project's rules: password file, per-kiosk ACL, no anonymous.
+
+    ``deployment`` is a :class:`cloud_bridge.provisioning.Deployment` (kiosks added).
+    Not started.
+    """
+    from cloud_bridge.provisioning import render_broker_config
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = render_broker_config(
+        deployment, port=port, persistence_dir=workdir, log_file=workdir / "mosquitto.log"  # type: ignore[arg-type]
+    )
+    return Broker(workdir, port=port, conf_text=conf)
