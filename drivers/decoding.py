@@ -1,0 +1,443 @@
+"""Barcode decoders behind one interface, and the combined decode pipeline.
+
+Two engines: zxing-cpp (fast, multi-format, handles 90/180/270 rotation and
+inversion itself) and pyzbar (libzbar: a different 1D scanner that reads some
+blurred or noisy frames zxing-cpp misses). Both are imported where used so that a
+missing library is reported with a clear message.
+
+:class:`DecodePipeline` is what the kiosk runs. Its order was chosen by
+``bench/decode.py`` on the synthetic hard frame set (see that file's output):
+
+1. zxing-cpp on the grayscale frame, restricted to the kiosk's formats (the
+   common case ends here, so the median cost stays near zxing-cpp alone);
+2. zxing-cpp inside a region of interest around the last hit, upscaled 2x
+   (a code held still and slightly out of focus: cheap and often enough);
+3. then, in order, contrast equalisation (CLAHE) for dim or washed-out frames,
+   pyzbar on the frame, a 2x upscale for small symbols, a sharpened frame,
+   and rotations by +-45 degrees for tilted 1D codes;
+4. a time budget caps a frame with no code: the camera's next frame is worth
+   more than ever more attempts on this one.
+
+Every read is validated (EAN/UPC check digits, payment-code length/prefix
+rules for all-digit 1D reads) and marked ``confident`` or not: a 1D read found
+only by pyzbar or only after preprocessing must be confirmed by a second frame
+before the scan source emits it (QR codes carry Reed-Solomon error correction and
+count as confident).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from kiosk_agent import codes
+
+log = logging.getLogger(__name__)
+
+#: Stop trying further pipeline stages after this long on one frame: at 15 fps a
+#: new frame arrives every 67 ms, and a frame without a code must not block the next.
+PIPELINE_BUDGET_S = 0.120
+#: Region of interest around the last hit is used for this long after the hit.
+ROI_TTL_S = 2.0
+#: Margin around the last hit's bounding box, as a fraction of its size.
+ROI_MARGIN = 0.6
+#: Margin of the crop the other engine reads to cross-check a 1D read: just the
+#: quiet zones (a bigger crop costs more than the first decode itself).
+CROSS_CHECK_MARGIN = 0.1
+
+
+class DecoderUnavailable(RuntimeError):
+    """A decoding library is not installed (message says which package)."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One code found in one image.
+
+    Attributes:
+        text: decoded text (canonical: UPC-A as 12 digits).
+        symbology: one of the symbology names in :mod:`kiosk_agent.codes`.
+        engine: ``"zxing"`` or ``"pyzbar"``.
+        stage: the pipeline stage that found it (engine name outside a pipeline).
+        confident: False when the read must be confirmed on a second frame.
+        box: (x0, y0, x1, y1) in the input image's pixels, when known.
+    """
+
+    text: str
+    symbology: str
+    engine: str
+    stage: str = ""
+    confident: bool = True
+    box: tuple[int, int, int, int] | None = None
+
+    def __repr__(self) -> str:  # never print a payment code in full
+        return (f"Decoded({codes.display_text(self.text, '')!r}, {self.symbology}, "
+                f"{self.engine}/{self.stage}, confident={self.confident})")
+
+
+class Decoder(Protocol):
+    """Anything that finds codes in a grayscale (or BGR) uint8 image."""
+
+    name: str
+
+    def decode(self, image: np.ndarray) -> list[Decoded]:
+        """All codes found (validated and canonical), possibly none."""
+        ...
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """A contiguous uint8 grayscale view of a BGR/BGRA/gray frame."""
+    if image.ndim == 3:
+        if image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+        elif image.shape[2] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        else:
+            image = image[:, :, 0]
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def normalize(text: str, symbology: str) -> tuple[str, str] | None:
+    """Canonical (text, symbology), or None when the read must be rejected.
+
+    EAN-13 with a leading 0 is a UPC-A and is returned as the 12-digit UPC-A;
+    EAN/UPC reads need a good check digit; an all-digit 16-24 character 1D read
+    must follow a payment-code rule (WeChat/Alipay) or it is a misread.
+    """
+    if not text:
+        return None
+    if symbology == codes.EAN13 and len(text) == 13 and text[0] == "0":
+        text, symbology = text[1:], codes.UPCA
+    if symbology in (codes.EAN13, codes.EAN8, codes.UPCA):
+        expected = {codes.EAN13: 13, codes.EAN8: 8, codes.UPCA: 12}[symbology]
+        if len(text) != expected or not codes.valid_gtin(text):
+            return None
+    elif symbology == codes.UPCE:
+        if not codes.valid_upce(text):
+            return None
+    elif symbology in (codes.CODE128, codes.CODE39):
+        if codes.looks_like_payment_code(text) and codes.payment_kind(text) is None:
+            return None
+    return text, symbology
+
+
+# --- engines ---------------------------------------------------------------------------
+
+
+_ZXING_NAMES = {
+    "EAN13": codes.EAN13, "EAN8": codes.EAN8, "UPCA": codes.UPCA, "UPCE": codes.UPCE,
+    "Code128": codes.CODE128, "Code39": codes.CODE39, "QRCode": codes.QRCODE,
+}
+_PYZBAR_NAMES = {
+    "EAN13": codes.EAN13, "EAN8": codes.EAN8, "UPCA": codes.UPCA, "UPCE": codes.UPCE,
+    "CODE128": codes.CODE128, "CODE39": codes.CODE39, "QRCODE": codes.QRCODE,
+}
+
+
+def _box_of(points: Sequence[tuple[float, float]]) -> tuple[int, int, int, int] | None:
+    if not points:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1
+
+
+class ZxingDecoder:
+    """zxing-cpp restricted to the kiosk's formats (fewer formats: faster, fewer false reads)."""
+
+    name = "zxing"
+
+    def __init__(self, try_harder: bool = True, binarizer: str = "LocalAverage") -> None:
+        try:
+            import zxingcpp
+        except ImportError as err:  # pragma: no cover - depends on the install
+            raise DecoderUnavailable("zxing-cpp is not installed (pip install zxing-cpp)") from err
+        self._zx = zxingcpp
+        f = zxingcpp.BarcodeFormat
+        self._formats = f.EAN13 | f.EAN8 | f.UPCA | f.Code128 | f.QRCode
+        self._try_harder = try_harder
+        self._binarizer = getattr(zxingcpp.Binarizer, binarizer)
+
+    def decode(self, image: np.ndarray) -> list[Decoded]:
+        gray = to_gray(image)
+        results = self._zx.read_barcodes(
+            gray, formats=self._formats, try_rotate=self._try_harder,
+            try_downscale=self._try_harder, try_invert=self._try_harder,
+            binarizer=self._binarizer,
+        )
+        out = []
+        for r in results:
+            sym = _ZXING_NAMES.get(r.format.name)
+            if sym is None or not r.valid:
+                continue
+            norm = normalize(r.text, sym)
+            if norm is None:
+                continue
+            p = r.position
+            box = _box_of([(p.top_left.x, p.top_left.y), (p.top_right.x, p.top_right.y),
+                           (p.bottom_left.x, p.bottom_left.y),
+                           (p.bottom_right.x, p.bottom_right.y)])
+            out.append(Decoded(norm[0], norm[1], self.name, self.name, True, box))
+        return out
+
+
+class PyzbarDecoder:
+    """pyzbar (libzbar0) restricted to the kiosk's formats."""
+
+    name = "pyzbar"
+
+    def __init__(self) -> None:
+        try:
+            from pyzbar import pyzbar
+        except (ImportError, OSError) as err:  # OSError: libzbar0 missing
+            raise DecoderUnavailable(
+                "pyzbar needs the Python package pyzbar and the system library libzbar0"
+            ) from err
+        self._pz = pyzbar
+        s = pyzbar.ZBarSymbol
+        self._symbols = [s.EAN13, s.EAN8, s.UPCA, s.CODE128, s.QRCODE]
+
+    def decode(self, image: np.ndarray, only: str | None = None) -> list[Decoded]:
+        """Codes in ``image``; ``only`` limits the search to one symbology (faster)."""
+        gray = to_gray(image)
+        symbols = self._symbols
+        if only is not None:
+            # zbar finds UPC-A through its EAN-13 decoder: both must be on.
+            names = ("EAN13", "UPCA") if only == codes.UPCA else (only,)
+            symbols = [getattr(self._pz.ZBarSymbol, n) for n in names
+                       if hasattr(self._pz.ZBarSymbol, n)] or symbols
+        out = []
+        for r in self._pz.decode(gray, symbols=symbols):
+            sym = _PYZBAR_NAMES.get(r.type)
+            if sym is None:
+                continue
+            try:
+                text = r.data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            norm = normalize(text, sym)
+            if norm is None:
+                continue
+            rect = r.rect
+            box = (rect.left, rect.top, rect.left + rect.width, rect.top + rect.height)
+            # zbar has no cross-row check for 1D codes: confirm them on a second frame.
+            confident = sym == codes.QRCODE
+            out.append(Decoded(norm[0], norm[1], self.name, self.name, confident, box))
+        return out
+
+
+# --- the pipeline ------------------------------------------------------------------------
+
+
+#: A preprocessing step: gray frame -> (image to decode, scale back to frame
+#: pixels, x offset, y offset), or None when it does not apply to this frame.
+Prep = Callable[[np.ndarray], "tuple[np.ndarray, float, int, int] | None"]
+
+
+@dataclass
+class Stage:
+    """One pipeline attempt: a preprocessing step plus an engine."""
+
+    name: str
+    engine: str  # "zxing" | "pyzbar"
+    prep: Prep
+    hits: int = 0
+    tries: int = 0
+
+
+def _rotate(gray: np.ndarray, angle: float) -> np.ndarray:
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return cv2.warpAffine(gray, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+@dataclass
+class DecodePipeline:
+    """zxing-cpp first, then measured fallbacks until a code is found or the budget ends.
+
+    One caller at a time (the scan source's decode thread); the region-of-interest
+    memory is per pipeline.
+    """
+
+    zxing: ZxingDecoder = field(default_factory=ZxingDecoder)
+    pyzbar: PyzbarDecoder | None = field(default_factory=PyzbarDecoder)
+    budget_s: float = PIPELINE_BUDGET_S
+    use_roi: bool = True
+    clock: Callable[[], float] = time.monotonic
+    name: str = "pipeline"
+
+    def __post_init__(self) -> None:
+        self._clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+        self._last_box: tuple[int, int, int, int] | None = None
+        self._last_hit_at = -1e9
+        self._lock = threading.Lock()
+        self.stages: list[Stage] = self._build_stages()
+
+    def _build_stages(self) -> list[Stage]:
+        clahe = self._clahe.apply
+        stages = [
+            Stage("zxing", "zxing", lambda g: (g, 1.0, 0, 0)),
+            Stage("roi_x2", "zxing", self._roi_prep),
+            Stage("sharpen", "zxing", lambda g: (_sharpen(g), 1.0, 0, 0)),
+            Stage("upscale_x2", "zxing", lambda g: (_upscale(g), 0.5, 0, 0)),
+            Stage("rotate_45", "zxing", lambda g: (_rotate(g, 45.0), 0.0, 0, 0)),
+            Stage("clahe_x2", "zxing", lambda g: (_upscale(clahe(g)), 0.5, 0, 0)),
+        ]
+        if self.pyzbar is not None:
+            stages += [
+                Stage("clahe_pyzbar", "pyzbar", lambda g: (clahe(g), 1.0, 0, 0)),
+                Stage("pyzbar_x2", "pyzbar", lambda g: (_upscale(g), 0.5, 0, 0)),
+            ]
+        return stages
+
+    def _roi_prep(self, gray: np.ndarray) -> tuple[np.ndarray, float, int, int] | None:
+        if not self.use_roi or self._last_box is None:
+            return None
+        if self.clock() - self._last_hit_at > ROI_TTL_S:
+            return None
+        crop = _crop(gray, self._last_box, ROI_MARGIN)
+        if crop is None:
+            return None
+        roi, x0, y0 = crop
+        return _upscale(roi), 0.5, x0, y0
+
+    def _engine(self, name: str) -> Decoder | None:
+        return self.zxing if name == "zxing" else self.pyzbar
+
+    def _cross_checked(self, image: np.ndarray, d: Decoded) -> bool:
+        """True when the other engine reads the same text around ``d`` in ``image``.
+
+        Measured: zxing-cpp alone misreads some glare-washed or tiny symbols with a
+        valid EAN check digit, and does so again on the next frame and on a
+        sharpened copy; two different algorithms agreeing on a wrong code is far
+        rarer. ``image`` is the stage's image (``d.box`` is in its pixels).
+        """
+        if d.symbology == codes.QRCODE:
+            return True  # Reed-Solomon error correction
+        if d.box is None:
+            return False
+        crop = _crop(image, d.box, CROSS_CHECK_MARGIN)
+        if crop is None:
+            return False
+        roi = crop[0]
+        if d.engine == "zxing":
+            if self.pyzbar is None:
+                return False
+            other = self.pyzbar.decode(roi, only=d.symbology)
+        else:
+            other = self.zxing.decode(roi)
+        return any(o.text == d.text for o in other)
+
+    def decode(self, image: np.ndarray) -> list[Decoded]:
+        """Codes in ``image``, each marked confident or not.
+
+        Stages run in order until every code found is confident (the common case:
+        the first zxing-cpp pass, cross-checked by pyzbar on the symbol's crop),
+        the stages run out, or the time budget is spent. A 1D read is confident
+        only when both engines read the same text in this frame (a cross-check on
+        the crop, or stages of both engines). Unconfident reads are returned too:
+        the scan source confirms them on a later frame read by the other engine
+        (the same engine repeats its misread on the next frame of a still code).
+        """
+        gray = to_gray(image)
+        start = self.clock()
+        reads: dict[str, Decoded] = {}
+        engines_of: dict[str, set[str]] = {}
+        with self._lock:
+            for i, stage in enumerate(self.stages):
+                if i > 0 and self.clock() - start > self.budget_s:
+                    break
+                prepared = stage.prep(gray)
+                if prepared is None:
+                    continue
+                img, scale, dx, dy = prepared
+                stage.tries += 1
+                engine = self._engine(stage.engine)
+                found = engine.decode(img) if engine is not None else []
+                if not found:
+                    continue
+                stage.hits += 1
+                for d in found:
+                    prev = reads.get(d.text)
+                    if prev is not None and prev.confident:
+                        continue
+                    engines = engines_of.setdefault(d.text, set())
+                    engines.add(d.engine)
+                    confident = len(engines) >= 2 or self._cross_checked(img, d)
+                    box = _map_box(d.box, scale, dx, dy)
+                    if prev is not None:
+                        box = prev.box or box
+                    reads[d.text] = Decoded(d.text, d.symbology, d.engine, stage.name,
+                                            confident, box)
+                if all(r.confident for r in reads.values()):
+                    break
+            out = list(reads.values())
+            boxes = [d.box for d in out if d.box is not None]
+            if boxes:
+                self._last_box = boxes[0]
+                self._last_hit_at = self.clock()
+            return out
+
+    def stage_stats(self) -> dict[str, tuple[int, int]]:
+        """Per stage: (hits, tries) since creation."""
+        return {s.name: (s.hits, s.tries) for s in self.stages}
+
+
+def _upscale(gray: np.ndarray) -> np.ndarray:
+    return cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+
+
+def _sharpen(gray: np.ndarray) -> np.ndarray:
+    blur = cv2.GaussianBlur(gray, (0, 0), 2.0)
+    return cv2.addWeighted(gray, 2.2, blur, -1.2, 0)
+
+
+def _crop(
+    gray: np.ndarray, box: tuple[int, int, int, int], margin: float
+) -> tuple[np.ndarray, int, int] | None:
+    h, w = gray.shape
+    x0, y0, x1, y1 = box
+    mx, my = int((x1 - x0) * margin) + 8, int((y1 - y0) * margin) + 8
+    x0, y0 = max(0, x0 - mx), max(0, y0 - my)
+    x1, y1 = min(w, x1 + mx), min(h, y1 + my)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return np.ascontiguousarray(gray[y0:y1, x0:x1]), x0, y0
+
+
+def _map_box(
+    box: tuple[int, int, int, int] | None, scale: float, dx: int, dy: int
+) -> tuple[int, int, int, int] | None:
+    """A stage image's box in frame pixels (scale 0: not mappable, e.g. rotated)."""
+    if box is None or scale <= 0:
+        return None
+    x0, y0, x1, y1 = box
+    return (int(x0 * scale) + dx, int(y0 * scale) + dy, int(x1 * scale) + dx,
+            int(y1 * scale) + dy)
+
+
+def make_decoder(engines: Sequence[str] = ("zxing", "pyzbar")) -> Decoder:
+    """The decoder for a config's ``decoder.engines``: the pipeline when zxing is in it."""
+    engines = list(engines)
+    if engines == ["pyzbar"]:
+        return PyzbarDecoder()
+    pyz = None
+    if "pyzbar" in engines:
+        try:
+            pyz = PyzbarDecoder()
+        except DecoderUnavailable as err:
+            log.warning("pyzbar fallback disabled: %s", err)
+    return DecodePipeline(zxing=ZxingDecoder(), pyzbar=pyz)
