@@ -1,0 +1,138 @@
+"""Durable sale commits/s: the journal vs raw sqlite3 with the same rows and pragmas.
+
+Run: ``.venv/bin/python bench/journal.py [--sales N] [--rounds R]``
+
+* journal: ``Journal.commit_sale`` (one sale = order, lines, paid attempt,
+  order.completed + payment.settled events, receipt job; one transaction with
+  ``synchronous=FULL``), awaited one after another as the checkout does.
+* raw: the very rows the journal wrote, read back and inserted again with plain
+  ``sqlite3`` into a fresh file with the same schema and pragmas, one transaction
+  per sale (no thread hop, no model encoding).
+* TinyDB: inserts/s when 1,000 and 5,000 orders are already stored (the design
+  card's first idea; it rewrites its whole JSON file on every insert).
+
+The last line is ``journal_commit_ratio=<journal/raw>`` (goal >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kiosk_agent.journal import Journal  # noqa: E402
+from kiosk_agent.journal_schema import migrate  # noqa: E402
+from tests.kiosk_agent.sales import make_order  # noqa: E402
+
+TABLES = ("orders", "order_lines", "payment_attempts", "outbox", "print_jobs")
+
+
+async def bench_journal(path: Path, sales: int) -> float:
+    orders = [make_order(n_lines=3, out_trade_no=f"otn-{i}") for i in range(sales)]
+    async with Journal(path, "store1", "kiosk1") as j:
+        await j.commit_sale(make_order(out_trade_no="warm-up"))
+        start = time.perf_counter()
+        for order in orders:
+            await j.commit_sale(order)
+        elapsed = time.perf_counter() - start
+    return sales / elapsed
+
+
+def rows_by_sale(path: Path) -> list[list[tuple[str, str, tuple]]]:
+    """The journal's rows grouped per sale, as (table, insert sql, values)."""
+    conn = sqlite3.connect(path)
+    try:
+        per_order: dict[str, list[tuple[str, str, tuple]]] = {}
+        for table in TABLES:
+            cur = conn.execute(f"SELECT * FROM {table}")
+            cols = [d[0] for d in cur.description]
+            sql = f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            for row in cur:
+                rec = dict(zip(cols, row, strict=True))
+                if table == "outbox":
+                    key = json.loads(rec["payload"])["data"]["order_no"]
+                else:
+                    key = rec["order_no"]
+                per_order.setdefault(key, []).append((table, sql, row))
+        return list(per_order.values())
+    finally:
+        conn.close()
+
+
+def bench_raw(path: Path, sales: list[list[tuple[str, str, tuple]]]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrate(conn)
+    try:
+        start = time.perf_counter()
+        for i, rows in enumerate(sales):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('order_seq:x', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            )
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('outbox_seq', ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 2",
+                (str(2 * i + 2),),
+            )
+            for _table, sql, row in rows:
+                conn.execute(sql, row)
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+    return len(sales) / elapsed
+
+
+def bench_tinydb(folder: Path, stored: int, inserts: int) -> float:
+    from tinydb import TinyDB
+
+    doc = make_order(n_lines=3, out_trade_no="otn").model_dump(mode="json")
+    path = folder / f"tiny-{stored}.json"
+    db = TinyDB(path)
+    db.insert_multiple({**doc, "order_no": f"o-{i}"} for i in range(stored))
+    start = time.perf_counter()
+    for i in range(inserts):
+        db.insert({**doc, "order_no": f"n-{i}"})
+    elapsed = time.perf_counter() - start
+    db.close()
+    return inserts / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sales", type=int, default=400, help="sales per round")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
+    parser.add_argument("--tiny-inserts", type=int, default=20)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
+        folder = Path(tmp)
+        journal_rates, raw_rates = [], []
+        for r in range(args.rounds):
+            jpath, rpath = folder / f"journal-{r}.db", folder / f"raw-{r}.db"
+            journal_rates.append(asyncio.run(bench_journal(jpath, args.sales)))
+            raw_rates.append(bench_raw(rpath, rows_by_sale(jpath)))
+            print(f"round {r + 1}: journal {journal_rates[-1]:.0f}/s raw {raw_rates[-1]:.0f}/s")
+        journal_best, raw_best = max(journal_rates), max(raw_rates)
+        print(f"journal_commits_per_s={journal_best:.0f}")
+        print(f"raw_sqlite_commits_per_s={raw_best:.0f}")
+        for stored in (1000, 5000):
+            rate = bench_tinydb(folder, stored, args.tiny_inserts)
+            print(f"tinydb_inserts_per_s_at_{stored}={rate:.1f}")
+    print(f"journal_commit_ratio={journal_best / raw_best:.3f}")
+
+
+if __name__ == "__main__":
+    main()
