@@ -417,7 +417,8 @@ class Link:
             except TimeoutError as err:
                 raise RpcTimeout(f"{method}: no reply within {timeout:.1f}s") from err
         finally:
-            if self._pending.pop(req_id, None) is not None and not fut.done():
+            self._pending.pop(req_id, None)
+            if not fut.done() or fut.cancelled():
                 self._remember_expired(req_id)
         if not response.ok:
             err = response.error
