@@ -42,3 +42,31 @@ async def providers(sandbox):
     yield provs
     for p in provs.values():
         await p.close()
+
+
+FAST_POLICY = dict(query_window_s=0.8, query_interval_s=0.1, query_interval_max_s=0.2,
+                   reverse_attempts=5, reverse_interval_s=0.05, charge_stale_s=0.5)
+
+
+@pytest.fixture
+async def pay_db(tmp_path):
+    """A bridge database (SQLite file) with every table, payments' included."""
+    import cloud_bridge.payments.models  # noqa: F401  (registers the payment tables)
+    from cloud_bridge.db import Database
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/bridge.db")
+    await db.create_all()
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def pay_service(pay_db, providers):
+    """A PaymentService on the sandbox with settlement timings shrunk for tests."""
+    from cloud_bridge.payments.providers.stored_value import StoredValueProvider
+    from cloud_bridge.payments.service import PaymentService
+    from cloud_bridge.payments.settlement import SettlementPolicy
+
+    svc = PaymentService(pay_db, {**providers, "stored_value": StoredValueProvider(pay_db)},
+                         SettlementPolicy(**FAST_POLICY))
+    yield svc

@@ -1,0 +1,90 @@
+"""``payment.charge``, ``payment.status`` and ``payment.settle`` on the bridge's RPC registry.
+
+The service comes from the bridge's shared services (``ctx.extras["payments"]``); when
+absent it is built once per database from the settings file named by
+``$CLOUD_BRIDGE_PAYMENTS`` (a JSON :class:`PaymentSettings` or the manifest printed
+by ``cloud-bridge sandbox``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cloud_bridge import rpc
+from kiosk_agent.wire import rpc as wire_rpc
+from kiosk_agent.wire.base import validation_reason
+from kiosk_agent.wire.payments import ChargeParams, SettleParams, StatusParams
+
+from .service import REPLY_MARGIN_S, PaymentService
+
+log = logging.getLogger(__name__)
+
+SETTINGS_ENV = "CLOUD_BRIDGE_PAYMENTS"
+SERVICE_KEY = "payments"
+
+
+def service_for(ctx: rpc.RpcContext) -> PaymentService:
+    svc = ctx.extras.get(SERVICE_KEY)
+    if svc is not None:
+        return svc
+    path = os.environ.get(SETTINGS_ENV)
+    if not path or ctx.db is None:
+        raise rpc.RpcFailure("payments_unavailable", "支付暂不可用 / payments are not configured")
+    from .config import PaymentSettings
+
+    data = json.loads(Path(path).read_text())
+    settings = (PaymentSettings.from_manifest(data) if "wechat" in data and "base_url"
+                in data.get("wechat", {}) else PaymentSettings.model_validate(data))
+    svc = PaymentService.from_settings(ctx.db, settings)
+    ctx.extras[SERVICE_KEY] = svc
+    return svc
+
+
+def _parse(model, params: dict[str, Any]):
+    try:
+        return model.model_validate(params)
+    except ValidationError as err:
+        raise rpc.RpcFailure("bad_params", validation_reason(err)) from None
+
+
+def _budget(ctx: rpc.RpcContext) -> float:
+    return max(0.5, ctx.seconds_left() - REPLY_MARGIN_S)
+
+
+async def charge(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+    p = _parse(ChargeParams, params)
+    svc = service_for(ctx)
+    if p.method not in svc.providers:
+        raise rpc.RpcFailure("method_unavailable", f"{p.method} is not configured")
+    return await svc.charge(ctx.store, ctx.kiosk, p, _budget(ctx))
+
+
+async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+    p = _parse(StatusParams, params)
+    res = await service_for(ctx).status(p.out_trade_no)
+    if res is None:
+        raise rpc.RpcFailure("not_found", f"no payment {p.out_trade_no}")
+    return res
+
+
+async def settle(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+    p = _parse(SettleParams, params)
+    svc = service_for(ctx)
+    if p.method not in svc.providers:
+        raise rpc.RpcFailure("method_unavailable", f"{p.method} is not configured")
+    return await svc.settle(ctx.store, ctx.kiosk, p, _budget(ctx))
+
+
+def register() -> None:
+    rpc.register(wire_rpc.PAYMENT_CHARGE, charge, replace=True)
+    rpc.register(wire_rpc.PAYMENT_STATUS, status, replace=True)
+    rpc.register(wire_rpc.PAYMENT_SETTLE, settle, replace=True)
+
+
+register()

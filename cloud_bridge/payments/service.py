@@ -1,0 +1,186 @@
+"""The bridge's payment service: charge, status, settle, notifications.
+
+One instance per bridge process (shared by RPC handlers and HTTP routes through the
+app's services). It holds the provider clients and the settlement policy; all state
+is in the database, so any worker can pick up any payment.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from cloud_bridge.db import Database
+from kiosk_agent.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
+
+from .models import CHARGING, FAILED, FINAL, PAID, SETTLING, UNKNOWN, PaymentNotificationSeen
+from .providers.base import ChargeRequest, NotificationRejected, PaymentProvider
+from .settlement import SettlementPolicy, settle_unknown_payment
+from .store import PaymentStore
+
+log = logging.getLogger(__name__)
+
+# Seconds kept back from an RPC deadline so the reply reaches the kiosk in time.
+REPLY_MARGIN_S = 1.0
+
+
+class PaymentService:
+    def __init__(self, db: Database, providers: dict[str, PaymentProvider],
+                 policy: SettlementPolicy | None = None) -> None:
+        self.db = db
+        self.store = PaymentStore(db)
+        self.providers = dict(providers)
+        self.policy = policy or SettlementPolicy()
+
+    @classmethod
+    def from_settings(cls, db: Database, settings) -> PaymentService:
+        from .config import build_providers
+        from .providers.stored_value import StoredValueProvider
+
+        providers = build_providers(settings)
+        if settings.stored_value:
+            providers["stored_value"] = StoredValueProvider(db)
+        s = settings.settlement
+        policy = SettlementPolicy(query_window_s=s.query_window_s,
+                                  query_interval_s=s.query_interval_s,
+                                  reverse_attempts=s.reverse_attempts,
+                                  reverse_interval_s=s.reverse_interval_s,
+                                  charge_stale_s=s.charge_stale_s)
+        return cls(db, providers, policy)
+
+    async def close(self) -> None:
+        for p in self.providers.values():
+            await p.close()
+
+    def provider(self, method: str) -> PaymentProvider:
+        p = self.providers.get(method)
+        if p is None:
+            raise KeyError(method)
+        return p
+
+    # ------------------------------------------------------------ results
+    @staticmethod
+    def result(row: dict[str, Any]) -> dict[str, Any]:
+        status = row["status"]
+        wire_status = status if status in FINAL else UNKNOWN
+        reason = row.get("reason") if wire_status in ("failed", "unknown") else None
+        zh, en = shopper_message(wire_status, reason)
+        return ChargeResult(
+            out_trade_no=row["out_trade_no"], status=wire_status, amount=row["amount"],
+            currency=row["currency"], method=row["method"], reason=row.get("reason"),
+            provider_ref=row.get("provider_ref") if wire_status == PAID else None,
+            card_last4=row.get("card_last4"), message_zh=zh, message_en=en,
+        ).model_dump(exclude_none=True)
+
+    # ------------------------------------------------------------ charge
+    async def charge(self, store_id: str, kiosk_id: str, params: ChargeParams,
+                     budget_s: float | None = None) -> dict[str, Any]:
+        """Charge once. A repeat with the same out_trade_no never charges again: it gets
+        the recorded outcome (or *unknown* while another worker is on it)."""
+        provider = self.provider(params.method)
+        created, row = await self.store.create(
+            status=CHARGING, out_trade_no=params.out_trade_no, order_no=params.order_no,
+            store=store_id, kiosk=kiosk_id, method=params.method, amount=params.amount,
+            currency=params.currency, card_last4=params.card_last4, member_id=params.member_id)
+        if not created:
+            if (row["amount"], row["currency"], row["method"]) != (
+                    params.amount, params.currency, params.method):
+                log.warning("payment %s repeated with different amount/method: refused",
+                            params.out_trade_no)
+                zh, en = shopper_message("failed", "rejected")
+                return {**self.result(row), "status": "failed", "reason": "duplicate_mismatch",
+                        "message_zh": zh, "message_en": en}
+            if row["status"] == UNKNOWN:
+                return await self.settle_row(row["out_trade_no"], budget_s)
+            return self.result(row)
+        req = ChargeRequest(
+            out_trade_no=params.out_trade_no, amount=params.amount, currency=params.currency,
+            description=params.description, auth_code=params.auth_code,
+            payer_token=params.payer_token, card_last4=params.card_last4,
+            member_id=params.member_id, store_id=store_id, kiosk_id=kiosk_id)
+        out = await provider.charge(req)
+        if out.status == "paid":
+            await self.store.transition(params.out_trade_no, (CHARGING,), PAID,
+                                        provider_ref=out.provider_ref, provider_code=out.code)
+        elif out.status == "failed":
+            await self.store.transition(params.out_trade_no, (CHARGING,), FAILED,
+                                        reason=out.reason, provider_code=out.code)
+        else:
+            await self.store.mark_unknown(params.out_trade_no, out.reason or "unknown", out.code)
+            log.info("payment %s outcome unknown (%s %s); settling", params.out_trade_no,
+                     out.reason, out.code)
+            return await self.settle_row(params.out_trade_no, budget_s)
+        row = await self.store.get(params.out_trade_no)
+        assert row is not None
+        return self.result(row)
+
+    # ------------------------------------------------------------ status / settle
+    async def status(self, out_trade_no: str) -> dict[str, Any] | None:
+        row = await self.store.get(out_trade_no)
+        return self.result(row) if row else None
+
+    async def settle(self, store_id: str, kiosk_id: str, params: SettleParams,
+                     budget_s: float | None = None) -> dict[str, Any]:
+        """Settle an attempt the kiosk is unsure of. When the charge never reached the
+        cloud, the attempt is recorded as *unknown* first: a late charge request for the
+        same out_trade_no then finds it and is not sent to the provider."""
+        self.provider(params.method)
+        _, row = await self.store.create(
+            status=UNKNOWN, out_trade_no=params.out_trade_no, order_no=params.order_no,
+            store=store_id, kiosk=kiosk_id, method=params.method, amount=params.amount,
+            currency=params.currency, reason="kiosk_settle")
+        if row["status"] in FINAL:
+            return self.result(row)
+        return await self.settle_row(params.out_trade_no, budget_s)
+
+    async def settle_row(self, out_trade_no: str, budget_s: float | None = None) -> dict[str, Any]:
+        claimed = await self.store.claim_for_settlement(out_trade_no, self.policy.lease_s,
+                                                        self.policy.charge_stale_s)
+        if claimed is None:   # final already, or another worker is on it
+            row = await self.store.get(out_trade_no)
+            assert row is not None
+            return self.result(row)
+        provider = self.provider(claimed["method"])
+        row = await settle_unknown_payment(self.store, provider, claimed, self.policy, budget_s)
+        return self.result(row)
+
+    async def settle_all(self, budget_s: float | None = None) -> int:
+        """Settle every unknown or orphaned payment (a periodic sweep); returns the count."""
+        n = 0
+        for row in await self.store.list(status=(UNKNOWN, CHARGING, SETTLING)):
+            res = await self.settle_row(row["out_trade_no"], budget_s)
+            n += res["status"] != UNKNOWN
+        return n
+
+    # ------------------------------------------------------------ notifications
+    async def handle_notification(self, method: str, headers: dict[str, str],
+                                  body: bytes) -> bool:
+        """Verify and apply a provider notification. Refused ones are logged, change nothing."""
+        provider = self.provider(method)
+        try:
+            note = provider.verify_notification(headers, body)
+        except NotificationRejected as err:
+            log.warning("refused %s notification: %s", method, err.reason)
+            return False
+        try:
+            async def seen(s):
+                s.add(PaymentNotificationSeen(replay_key=note.replay_key[:200], provider=method))
+
+            await self.db.transact(seen)
+        except IntegrityError:
+            log.warning("refused %s notification: replayed (%s)", method, note.replay_key[:40])
+            return False
+        row = await self.store.get(note.out_trade_no)
+        if row is None:
+            log.warning("%s notification for unknown out_trade_no %s", method, note.out_trade_no)
+            return True
+        if note.status == "paid" and row["status"] in (CHARGING, UNKNOWN):
+            if note.amount is not None and note.amount != row["amount"]:
+                log.error("%s notification amount %s != %s for %s", method, note.amount,
+                          row["amount"], note.out_trade_no)
+                return False
+            await self.store.transition(note.out_trade_no, (CHARGING, UNKNOWN), PAID,
+                                        provider_ref=note.provider_ref, provider_code="NOTIFY")
+        return True
