@@ -155,7 +155,7 @@ class AgentFacade:
             raise AttributeError(name)
         for provider in self._providers:
             value = getattr(provider, name, None)
-            if value is not None:
+            if callable(value):
                 return value
         raise AttributeError(name)
 
@@ -183,7 +183,7 @@ class JournalControl:
         return await self.journal.discard_dead_letter(event_id, reason)
 
     async def print_test_page(self) -> Any:
-        return {"job_id": await self.journal.add_print_job("", "test")}
+        return {"job_id": await self.journal.add_print_job(None, "test")}
 
     async def reprint(self, order_no: str) -> Any:
         if await self.journal.order_receipt(order_no) is None:
@@ -242,6 +242,159 @@ class JournalControl:
             }
 
         return await self.journal.read(q)
+
+
+class AgentControlAdapter:
+    """The :class:`AgentControl` methods derived from a running :class:`~kiosk_agent.agent.Agent`.
+
+    Status comes from the checkout; health from every registered component that has a
+    ``health()`` method (the print spooler, the camera, the link, ...); device checks
+    from the first component offering the method (``snapshot``/``camera_snapshot``,
+    ``display_test``, ``decode_check``). Journal queries are answered by
+    :class:`JournalControl` (combine both with :class:`AgentFacade`).
+    """
+
+    def __init__(self, agent: Any, config_path: Path | str | None = None) -> None:
+        self.agent = agent
+        self.config_path = config_path
+        self.started_at = time.time()
+
+    def _components(self) -> list[tuple[str, Any]]:
+        # The agent keeps its registrations in ``_components`` (name, component, restart).
+        regs = getattr(self.agent, "_components", None) or []
+        return [(r.name, r.component) for r in regs]
+
+    def _component_method(self, *names: str) -> Any:
+        for _, component in self._components():
+            for name in names:
+                method = getattr(component, name, None)
+                if callable(method):
+                    return method
+        return None
+
+    async def status(self) -> dict[str, Any]:
+        cfg = self.agent.config
+        checkout = getattr(self.agent, "checkout", None)
+        state = str(checkout.state) if checkout is not None else "starting"
+        link = getattr(self.agent, "link", None) or self._component_attr("connected")
+        link_info: dict[str, Any] = {"connected": None}
+        connected = getattr(link, "connected", None)
+        if isinstance(connected, asyncio.Event):
+            link_info["connected"] = connected.is_set()
+        elif isinstance(connected, bool):
+            link_info["connected"] = connected
+        if not cfg.mqtt.enabled:
+            link_info["disabled"] = True
+        snapshot = None
+        if checkout is not None and callable(getattr(checkout, "snapshot", None)):
+            snap = checkout.snapshot()
+            snapshot = {
+                "lines": len(getattr(snap, "lines", []) or []),
+                "total": getattr(snap, "total", 0),
+                "currency": getattr(snap, "currency", cfg.kiosk.currency),
+                "order_no": getattr(snap, "order_no", None),
+            }
+        from . import __version__
+
+        return {
+            "store_id": cfg.kiosk.store_id,
+            "kiosk_id": cfg.kiosk.kiosk_id,
+            "version": __version__,
+            "started_at": self.started_at,
+            "state": state,
+            "maintenance": state == "maintenance",
+            "healthy": bool(getattr(self.agent, "tasks_healthy", lambda: True)()),
+            "link": link_info,
+            "cart": snapshot,
+            "last_scans": list(getattr(self.agent, "last_scans", []) or [])[-10:],
+        }
+
+    def _component_attr(self, attr: str) -> Any:
+        for _, component in self._components():
+            if hasattr(component, attr):
+                return component
+        return None
+
+    async def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {}
+        for name, component in self._components():
+            method = getattr(component, "health", None)
+            if not callable(method):
+                continue
+            try:
+                value = method()
+                if asyncio.iscoroutine(value):
+                    value = await value
+            except Exception as err:
+                value = {"state": "error", "reason": f"health check failed: {err}"}
+            report[name] = value
+        healthy = getattr(self.agent, "tasks_healthy", None)
+        if callable(healthy):
+            report.setdefault("agent", {"state": "ok" if healthy() else "error"})
+        return report
+
+    async def set_maintenance(self, on: bool, reason: str) -> dict[str, Any]:
+        checkout = getattr(self.agent, "checkout", None)
+        if checkout is None:
+            raise ValueError("the checkout is not running yet")
+        try:
+            checkout.maintenance_on() if on else checkout.maintenance_off()
+        except Exception as err:  # Refusal: not allowed in this state (e.g. paying)
+            message = getattr(err, "en", None) or str(err)
+            raise ValueError(f"maintenance {'on' if on else 'off'} refused: {message}") from err
+        return {"state": str(checkout.state)}
+
+    async def print_test_page(self) -> dict[str, Any]:
+        return {"job_id": await self.agent.journal.add_print_job(None, "test")}
+
+    async def camera_snapshot(self) -> bytes | None:
+        method = self._component_method("camera_snapshot", "snapshot")
+        if method is None:
+            raise ControlApiError(501, "not_supported", "no camera component offers a snapshot")
+        result = method()
+        return await result if asyncio.iscoroutine(result) else result
+
+    async def display_test(self) -> Any:
+        method = self._component_method("display_test")
+        if method is None:
+            raise ControlApiError(501, "not_supported", "no display component offers a test")
+        result = method()
+        return await result if asyncio.iscoroutine(result) else result
+
+    async def decode_check(self) -> Any:
+        method = self._component_method("decode_check")
+        if method is None:
+            raise ControlApiError(501, "not_supported", "no camera component offers a decode check")
+        result = method()
+        return await result if asyncio.iscoroutine(result) else result
+
+
+class ControlComponent:
+    """The control API as an agent component (entered with the agent, serves until stop)."""
+
+    def __init__(self, agent: Any, config_path: Path | str | None = None) -> None:
+        adapter = AgentControlAdapter(agent, config_path)
+        self.server = ControlServer(
+            AgentFacade(agent, adapter, JournalControl(agent.journal)),
+            agent.config,
+            config_path=config_path or getattr(agent, "config_path", None),
+            shadow=lambda: getattr(agent, "shadow_applied", None) or {},
+        )
+
+    async def __aenter__(self) -> ControlComponent:
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.server.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+
+def control_component(agent: Any) -> ControlComponent:
+    """Factory for ``agent.COMPONENT_FACTORIES`` (``"kiosk_agent.control_api:control_component"``)."""
+    return ControlComponent(agent)
 
 
 # --------------------------------------------------------------------------- sessions

@@ -26,6 +26,7 @@ from kiosk_agent.control_api import (
     hash_pin,
 )
 from kiosk_agent.logbuffer import RecentLogHandler
+from tests.kiosk_agent.sales import make_order
 from tui.client import AgentUnavailable, ControlClient, ControlError
 
 PIN = "2468"
@@ -173,10 +174,10 @@ async def test_session_locks_after_idle(sock_dir, pin_hash):
 
 
 def test_session_idle_timer_restarts_on_use():
-    now = [0.0]
-    sessions = StaffSessions(hash_pin("1"), idle_lock_s=10, clock=lambda: now[0])
     import asyncio
 
+    now = [0.0]
+    sessions = StaffSessions(hash_pin("1"), idle_lock_s=10, clock=lambda: now[0])
     token = asyncio.run(sessions.login("1"))
     now[0] = 9
     assert sessions.touch(token)
@@ -247,6 +248,16 @@ async def test_reprint_and_test_page_queue_print_jobs(served, journal):
     assert err.value.status == 404
     jobs = await journal.print_jobs_pending()
     assert [job.kind for job in jobs] == ["test"]
+    sale = await journal.commit_sale(make_order())
+    await client.reprint(sale.order_no)
+    jobs = await journal.print_jobs_pending()
+    assert [(job.order_no, job.kind) for job in jobs][-2:] == [
+        (sale.order_no, "receipt"), (sale.order_no, "reprint")]
+    found = await client.orders(sale.order_no)
+    assert [o["order_no"] for o in found] == [sale.order_no] and found[0]["total"] == 2100
+    detail = await client.order(sale.order_no)
+    assert detail["lines"][0]["name_zh"] == "商品1"
+    assert (await client.sales_today())["orders"] == 1
 
 
 async def test_logs_follow_from_ring_buffer(served):
@@ -326,3 +337,53 @@ def test_describe_config_names_each_source(tmp_path, pin_hash):
 def test_control_api_error_carries_status():
     err = ControlApiError(409, "refused", "sale in progress")
     assert (err.status, err.code, str(err)) == (409, "refused", "sale in progress")
+
+
+class FakeSpooler:
+    """A component with health(), like the print spooler."""
+
+    def health(self) -> dict:
+        return {"state": "error", "reason": "paper out", "paper": "out"}
+
+    async def run(self, stop) -> None:
+        await stop.wait()
+
+
+async def test_control_component_serves_a_running_agent(sock_dir, pin_hash, tmp_path):
+    import asyncio
+
+    from kiosk_agent.agent import Agent
+    from kiosk_agent.control_api import control_component
+
+    cfg = make_config(sock_dir / "agent.sock", staff_pin_hash=pin_hash)
+    cfg.journal.path = tmp_path / "journal.db"
+    cfg.mqtt.enabled = False
+    agent = Agent(cfg)
+    agent.add_component("printer", FakeSpooler())
+    agent.add_component("control", control_component(agent))
+    task = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.started.wait(), 10)
+        async with ControlClient(cfg.control.socket_path) as client:
+            status = await client.status()
+            assert (status["kiosk_id"], status["state"], status["maintenance"]) == (
+                "kiosk1", "idle", False)
+            health = await client.health()
+            assert health["printer"]["reason"] == "paper out"
+            assert health["agent"]["state"] == "ok"
+            await client.login(PIN)
+            await client.set_maintenance(True, "cleaning the camera window")
+            assert (await client.status())["state"] == "maintenance"
+            await client.set_maintenance(False)
+            assert (await client.status())["state"] == "idle"
+            await client.print_test_page()
+            assert [job.kind for job in await agent.journal.print_jobs_pending()] == ["test"]
+            with pytest.raises(ControlError) as err:
+                await client.snapshot()
+            assert err.value.status == 501
+            keys = {row["key"]: row["source"] for row in await client.config()}
+            assert keys["kiosk.kiosk_id"] == "default"
+    finally:
+        agent.stop()
+        await asyncio.wait_for(task, 15)
+    assert not cfg.control.socket_path.exists()
