@@ -135,6 +135,19 @@ def check_handler(args: argparse.Namespace) -> int:
     return 0
 
 
+# Characters json.dumps(ensure_ascii=False) leaves raw that some line readers (Python's
+# str.splitlines, JavaScript) treat as line ends; escaped so one record stays one line.
+_LINE_BREAKERS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(record: dict) -> str:
+    """One JSON-lines record: readable Chinese, but never a raw line separator."""
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    for raw, escaped in _LINE_BREAKERS.items():
+        text = text.replace(raw, escaped)
+    return text
+
+
 def export_handler(args: argparse.Namespace) -> int:
     from .journal import export_records
 
@@ -147,7 +160,7 @@ def export_handler(args: argparse.Namespace) -> int:
         try:
             out = sys.stdout
             for record in export_records(conn):
-                out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                out.write(json_line(record) + "\n")
             out.flush()
         finally:
             conn.close()

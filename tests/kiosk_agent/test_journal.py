@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from kiosk_agent.cli_journal import json_line
 from kiosk_agent.journal import Journal, JournalClosed, JournalError
 from kiosk_agent.journal_schema import SCHEMA_VERSION
 from kiosk_agent.orders import OrderError, build_order, out_trade_no, parse_order_no
 from kiosk_agent.wire import Event, OrderCompletedData, decode
-from kiosk_agent.wire.events import TenderData
+from kiosk_agent.wire.base import utcnow
+from kiosk_agent.wire.events import OrderLineData, TenderData
 from tests.kiosk_agent.sales import make_order
 
 
@@ -311,3 +317,82 @@ def test_build_order_checks_tenders():
     assert parse_order_no("kiosk1-20240102-0042") == ("kiosk1", "20240102", 42)
     with pytest.raises(OrderError):
         parse_order_no("garbage")
+
+
+# -- property: export / import round trip --------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                 max_size=3),
+    max_leaves=8,
+)
+names = st.text(min_size=1, max_size=16)
+
+
+@st.composite
+def orders(draw) -> OrderCompletedData:
+    n = draw(st.integers(1, 4))
+    lines = []
+    for i in range(1, n + 1):
+        qty = draw(st.integers(1, 99))
+        price = draw(st.integers(0, 100_000))
+        discount = draw(st.integers(0, qty * price))
+        lines.append(
+            OrderLineData(
+                line_no=i, product_id=draw(names), barcode=draw(st.none() | names),
+                name_zh=draw(names), name_en=draw(st.none() | names), qty=qty,
+                unit_price=price, list_amount=qty * price, discount=discount,
+                amount=qty * price - discount, vat_rate_bp=draw(st.sampled_from([0, 600, 1300])),
+            )
+        )
+    total = sum(ln.amount for ln in lines)
+    when = utcnow()
+    return OrderCompletedData(
+        order_no="", created_at=when, completed_at=when, lines=lines,
+        subtotal=sum(ln.list_amount for ln in lines),
+        discount_total=sum(ln.discount for ln in lines), total=total,
+        tenders=[TenderData(method=draw(st.sampled_from(["wechat", "alipay", "stored_value"])),
+                            amount=total, out_trade_no=draw(st.none() | names.map("t-".__add__)),
+                            masked=draw(st.none() | names))],
+        member_id=draw(st.none() | names), note=draw(st.none() | st.text(max_size=30)),
+    )
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sales=st.lists(orders(), min_size=1, max_size=3,
+                   unique_by=lambda o: o.tenders[0].out_trade_no or id(o)),
+    events=st.lists(st.tuples(st.sampled_from(["device.fault", "inventory.adjusted"]),
+                              st.dictionaries(st.text(max_size=8), json_values, max_size=4)),
+                    max_size=4),
+    cart=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+)
+def test_export_import_round_trip_property(sales, events, cart):
+    async def scenario(folder: Path) -> None:
+        async with Journal(folder / "a.db", "store1", "kiosk1") as j:
+            for sale in sales:
+                await j.commit_sale(sale)
+            ids = await j.append_events(events)
+            if ids:
+                await j.outbox_reject(ids[0], "rejected: ünïcode 原因")
+            await j.park_order(cart, 0, "CNY")
+            records = await j.export_records()
+        # Through JSON lines, as `journal export` writes them.
+        text = "\n".join(json_line(r) for r in records)
+        parsed = [json.loads(line) for line in text.splitlines()]
+        async with Journal(folder / "b.db", "store1", "kiosk1") as copy:
+            await copy.import_records(parsed)
+            assert await copy.export_records() == records
+            stored = sorted((o.total, o.note) for o in await copy.orders(limit=10))
+            assert stored == sorted((s.total, s.note) for s in sales)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(scenario(Path(tmp)))
+
+
+async def test_import_refuses_unknown_records(journal: Journal):
+    with pytest.raises(JournalError):
+        await journal.import_records([{"record": "mystery"}])
+    assert await journal.export_records() == []
