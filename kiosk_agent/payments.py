@@ -1,0 +1,203 @@
+"""Kiosk side of payments: the checkout's payment gateway over the MQTT link.
+
+* The attempt (out_trade_no, amount, provider; never the payment code) is in the
+  journal before ``payment.charge`` leaves the kiosk. A retry reuses the same
+  out_trade_no and amount.
+* ``auth_code`` lives only in this call's memory and in the request in transit.
+* An unknown outcome (no reply before the deadline, link lost, the cloud still
+  settling) is settled by asking ``payment.settle`` until the cloud answers paid,
+  failed or reversed; after a restart :meth:`KioskPayments.resume_unsettled` does the
+  same for every attempt left pending or unknown in the journal.
+* Offline tender rule: with the link down, member stored value is accepted within
+  the ``[offline]`` limits; the sale's tender is marked offline and the cloud applies
+  it to the member's balance when the order event arrives. Other methods need the
+  cloud, so the shopper is told to ask staff; nothing was charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .journal import Journal, PaymentAttempt
+from .link import Link, LinkDown, RpcFailed, RpcTimeout
+from .wire import rpc as wire_rpc
+from .wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
+
+log = logging.getLogger(__name__)
+
+# Pause between payment.settle calls while the cloud is still settling or unreachable.
+SETTLE_RETRY_S = 2.0
+# Deadline of one payment.settle request: the cloud may poll the provider meanwhile.
+SETTLE_RPC_TIMEOUT_S = 15.0
+# Offline stored-value spending counted against the cap over this many seconds.
+OFFLINE_WINDOW_S = 24 * 3600
+# RPC error codes meaning "the cloud did not act on this request".
+NOT_RUN_CODES = frozenset({"bad_params", "bad_request", "method_unavailable",
+                           "payments_unavailable", "unknown_method"})
+
+
+@dataclass
+class PaymentOutcome:
+    """What the checkout gets back (``status``: paid | failed | unknown | reversed)."""
+
+    status: str
+    out_trade_no: str
+    reason: str | None = None
+    provider_ref: str | None = None
+    masked: str | None = None
+    offline: bool = False
+    message_zh: str = ""
+    message_en: str = ""
+
+    @classmethod
+    def of(cls, status: str, out_trade_no: str, reason: str | None = None,
+           **kw: Any) -> PaymentOutcome:
+        zh, en = shopper_message(status, reason)
+        return cls(status, out_trade_no, reason, message_zh=kw.pop("message_zh", zh),
+                   message_en=kw.pop("message_en", en), **kw)
+
+
+class KioskPayments:
+    """Implements the checkout's ``PaymentGateway`` (``charge``) plus settlement."""
+
+    def __init__(self, link: Link, journal: Journal, *, charge_timeout_s: float = 30.0,
+                 settle_timeout_s: float = 90.0, settle_rpc_timeout_s: float = SETTLE_RPC_TIMEOUT_S,
+                 settle_retry_s: float = SETTLE_RETRY_S, max_offline_sale: int = 20000,
+                 max_offline_total: int = 50000) -> None:
+        self.link = link
+        self.journal = journal
+        self.charge_timeout_s = charge_timeout_s
+        self.settle_timeout_s = settle_timeout_s
+        self.settle_rpc_timeout_s = settle_rpc_timeout_s
+        self.settle_retry_s = settle_retry_s
+        self.max_offline_sale = max_offline_sale
+        self.max_offline_total = max_offline_total
+
+    @classmethod
+    def from_config(cls, link: Link, journal: Journal, config: Any) -> KioskPayments:
+        return cls(link, journal, charge_timeout_s=config.payments.charge_timeout_s,
+                   settle_timeout_s=config.payments.settle_timeout_s,
+                   max_offline_sale=config.offline.max_offline_sale_fen,
+                   max_offline_total=config.offline.max_offline_stored_value_fen)
+
+    async def _ensure_attempt(self, order_no: str, out_trade_no: str, provider: str,
+                              amount: int, currency: str) -> None:
+        """The checkout persists attempts itself; a caller that did not gets it done here."""
+        known = await self.journal.payment_attempts(order_no=order_no)
+        if not any(a.out_trade_no == out_trade_no for a in known):
+            await self.journal.begin_payment_attempt(order_no, out_trade_no, provider, amount,
+                                                     currency)
+
+    async def _record(self, out: PaymentOutcome) -> PaymentOutcome:
+        status = out.status if out.status != "unknown" else "unknown"
+        await self.journal.set_payment_attempt_status(out.out_trade_no, status,
+                                                      provider_ref=out.provider_ref,
+                                                      reason=out.reason)
+        return out
+
+    # ------------------------------------------------------------ charge
+    async def charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
+                     currency: str, auth_code: str | None, *, member_id: str | None = None,
+                     payer_token: str | None = None, card_last4: str | None = None
+                     ) -> PaymentOutcome:
+        await self._ensure_attempt(order_no, out_trade_no, provider, amount, currency)
+        if provider == "stored_value" and not self.link.connected.is_set():
+            return await self._offline_stored_value(out_trade_no, amount, member_id)
+        params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no, method=provider,
+                              amount=amount, currency=currency, auth_code=auth_code,
+                              payer_token=payer_token, card_last4=card_last4,
+                              member_id=member_id)
+        payload = params.model_dump(exclude_none=True)
+        del auth_code, params
+        try:
+            result = await self.link.request(wire_rpc.PAYMENT_CHARGE, payload, self.charge_timeout_s)
+        except LinkDown:
+            log.warning("payment %s not sent: link down", out_trade_no)
+            if provider == "stored_value":
+                return await self._offline_stored_value(out_trade_no, amount, member_id)
+            return await self._record(PaymentOutcome.of("failed", out_trade_no, "offline_limit"))
+        except RpcFailed as err:
+            if err.code in NOT_RUN_CODES:
+                log.warning("payment %s refused by the cloud: %s", out_trade_no, err.code)
+                return await self._record(PaymentOutcome.of("failed", out_trade_no, err.code))
+            log.warning("payment %s: cloud error %s; settling", out_trade_no, err.code)
+            return await self.settle_attempt(out_trade_no, order_no, provider, amount, currency)
+        except (TimeoutError, RpcTimeout, OSError) as err:
+            log.warning("payment %s: no reply (%s); settling", out_trade_no, type(err).__name__)
+            await self.journal.set_payment_attempt_status(out_trade_no, "unknown",
+                                                          reason="no_reply")
+            return await self.settle_attempt(out_trade_no, order_no, provider, amount, currency)
+        finally:
+            payload.pop("auth_code", None)
+        out = self._from_result(result)
+        if out.status == "unknown":
+            await self._record(out)
+            return await self.settle_attempt(out_trade_no, order_no, provider, amount, currency)
+        return await self._record(out)
+
+    @staticmethod
+    def _from_result(result: dict[str, Any]) -> PaymentOutcome:
+        r = ChargeResult.model_validate(result)
+        masked = f"****{r.card_last4}" if r.card_last4 else None
+        return PaymentOutcome(r.status, r.out_trade_no, r.reason, r.provider_ref, masked,
+                              False, r.message_zh, r.message_en)
+
+    # ------------------------------------------------------------ settle
+    async def settle_attempt(self, out_trade_no: str, order_no: str | None, provider: str,
+                             amount: int, currency: str) -> PaymentOutcome:
+        """Ask the cloud to settle until it answers paid, failed or reversed (bounded)."""
+        params = SettleParams(out_trade_no=out_trade_no, order_no=order_no, method=provider,
+                              amount=amount, currency=currency).model_dump(exclude_none=True)
+        end = time.monotonic() + self.settle_timeout_s
+        last = PaymentOutcome.of("unknown", out_trade_no, "settling")
+        while time.monotonic() < end:
+            try:
+                result = await self.link.request(
+                    wire_rpc.PAYMENT_SETTLE, params,
+                    min(self.settle_rpc_timeout_s, max(end - time.monotonic(), 0.5)))
+                last = self._from_result(result)
+                if last.status != "unknown":
+                    log.info("payment %s settled by the cloud: %s", out_trade_no, last.status)
+                    return await self._record(last)
+            except (TimeoutError, LinkDown, RpcTimeout, OSError) as err:
+                log.warning("payment %s: settle not answered (%s)", out_trade_no,
+                            type(err).__name__)
+            except RpcFailed as err:
+                log.warning("payment %s: settle refused: %s", out_trade_no, err.code)
+            await asyncio.sleep(min(self.settle_retry_s, max(end - time.monotonic(), 0)))
+        log.error("payment %s still unknown after %.0fs; kept for later", out_trade_no,
+                  self.settle_timeout_s)
+        await self.journal.set_payment_attempt_status(out_trade_no, "unknown", reason="unsettled")
+        return last
+
+    async def resume_unsettled(self) -> list[PaymentOutcome]:
+        """After a restart: settle every attempt the journal holds as pending or unknown."""
+        outs = []
+        for status in ("pending", "unknown"):
+            attempts: list[PaymentAttempt] = await self.journal.payment_attempts(status=status)
+            for a in attempts:
+                outs.append(await self.settle_attempt(a.out_trade_no, a.order_no, a.provider,
+                                                      a.amount, a.currency))
+        return outs
+
+    # ------------------------------------------------------------ offline
+    async def _offline_stored_value(self, out_trade_no: str, amount: int,
+                                    member_id: str | None) -> PaymentOutcome:
+        if not member_id:
+            return await self._record(PaymentOutcome.of("failed", out_trade_no, "code_missing"))
+        since = time.time() - OFFLINE_WINDOW_S
+        spent = sum(a.amount for a in await self.journal.payment_attempts(status="paid")
+                    if a.provider == "stored_value" and a.reason == "offline"
+                    and a.created_at >= since)
+        if amount > self.max_offline_sale or spent + amount > self.max_offline_total:
+            log.warning("offline stored value %s refused: %d fen (spent %d offline)",
+                        out_trade_no, amount, spent)
+            return await self._record(PaymentOutcome.of("failed", out_trade_no, "offline_limit"))
+        log.info("offline stored value %s accepted for member %s: %d fen", out_trade_no,
+                 member_id, amount)
+        return await self._record(PaymentOutcome.of("paid", out_trade_no, "offline",
+                                                     offline=True))
