@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import cloud_bridge.payments.models  # noqa: F401  (payment tables on the same Base)
 from cloud_bridge.models import Base
 
 config = context.config
