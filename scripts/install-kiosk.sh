@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Install (or update) the self-checkout kiosk on Raspberry Pi OS / Debian.
+#
+#   sudo scripts/install-kiosk.sh [--dry-run] [--credentials DIR] [--staff-pin PIN]
+#                                 [--prefix /opt/kiosk] [--no-start] [--no-apt]
+#
+# What it does, each step safe to repeat (idempotent):
+#   1. Debian packages the agent needs (python3-venv, libzbar0, CJK font, udev)
+#   2. groups kiosk-staff; system users kiosk (the agent: video, dialout, lp,
+#      kiosk-staff) and kiosk-tui (the console TUI: kiosk-staff)
+#   3. a virtualenv under PREFIX/venv with `pip install 'SRC[kiosk,tui]'`
+#   4. /etc/kiosk-agent/kiosk.toml from config/kiosk.example.toml (never overwritten)
+#   5. credentials under /etc/kiosk-agent/credentials (root, 0600; existing files are
+#      kept): copied from --credentials DIR; staff_pin_hash from --staff-pin
+#   6. udev rules for USB printers and cameras, reloaded and triggered
+#   7. systemd units installed and enabled: kiosk-agent.service, kiosk-tui@tty1.service
+#      (instead of getty@tty1)
+# --dry-run prints every command instead of running it (no root needed).
+set -euo pipefail
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX=/opt/kiosk
+ETC=/etc/kiosk-agent
+UNIT_DIR=/etc/systemd/system
+UDEV_DIR=/etc/udev/rules.d
+DRY_RUN=0
+START=1
+APT=1
+CRED_SRC=""
+STAFF_PIN=""
+CREDENTIALS=(mqtt_password command_pubkey staff_pin_hash member_code_key)
+APT_PACKAGES=(python3 python3-venv python3-dev libzbar0 fonts-wqy-microhei udev)
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --no-start) START=0 ;;
+        --no-apt) APT=0 ;;
+        --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
+        --credentials) CRED_SRC="${2:?--credentials needs a directory}"; shift ;;
+        --staff-pin) STAFF_PIN="${2:?--staff-pin needs a PIN}"; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install-kiosk: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+VENV="$PREFIX/venv"
+
+say() { printf '==> %s\n' "$*"; }
+
+# run CMD...: execute, or print it in dry-run mode.
+run() {
+    if [[ $DRY_RUN == 1 ]]; then
+        printf '[dry-run]'; printf ' %q' "$@"; printf '\n'
+    else
+        "$@"
+    fi
+}
+
+# write_file MODE DEST ORIGIN: install stdin as DEST (mode MODE) when the content differs.
+write_file() {
+    local mode="$1" dest="$2" origin="$3" tmp
+    tmp="$(mktemp)"
+    cat >"$tmp"
+    if [[ -f "$dest" ]] && cmp -s "$tmp" "$dest"; then
+        say "   $dest up to date"
+    elif [[ $DRY_RUN == 1 ]]; then
+        printf '[dry-run] install -D -m %s %q %q\n' "$mode" "$origin" "$dest"
+    else
+        install -D -m "$mode" "$tmp" "$dest"
+    fi
+    rm -f "$tmp"
+}
+
+if [[ $DRY_RUN == 0 && $EUID -ne 0 ]]; then
+    echo "install-kiosk: run as root (or with --dry-run)" >&2
+    exit 1
+fi
+
+say "1/7 Debian packages"
+if [[ $APT == 1 ]]; then
+    missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        run apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        say "   all present"
+    fi
+fi
+
+say "2/7 users and groups"
+getent group kiosk-staff >/dev/null || run groupadd --system kiosk-staff
+for group in video dialout lp; do
+    getent group "$group" >/dev/null || run groupadd --system "$group"
+done
+if ! id kiosk >/dev/null 2>&1; then
+    run useradd --system --user-group --home-dir /var/lib/kiosk-agent --no-create-home \
+        --shell /usr/sbin/nologin --comment "kiosk agent" kiosk
+fi
+run usermod --append --groups video,dialout,lp,kiosk-staff kiosk
+if ! id kiosk-tui >/dev/null 2>&1; then
+    run useradd --system --gid kiosk-staff --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin --comment "kiosk staff console" kiosk-tui
+fi
+
+say "3/7 virtualenv $VENV"
+if [[ ! -x "$VENV/bin/python" ]]; then
+    run install -d -m 0755 "$PREFIX"
+    run python3 -m venv "$VENV"
+fi
+run "$VENV/bin/python" -m pip install -q --upgrade pip
+run "$VENV/bin/python" -m pip install -q "$SRC[kiosk,tui]"
+# Keep the source (README, example config) next to the venv for reference.
+run install -d -m 0755 "$PREFIX/src"
+run cp -a "$SRC/README.md" "$SRC/config" "$PREFIX/src/" 2>/dev/null || true
+
+say "4/7 config $ETC/kiosk.toml"
+run install -d -m 0755 "$ETC"
+if [[ ! -f "$ETC/kiosk.toml" ]]; then
+    run install -m 0644 "$SRC/config/kiosk.example.toml" "$ETC/kiosk.toml"
+else
+    say "   kept existing $ETC/kiosk.toml"
+fi
+
+say "5/7 credentials $ETC/credentials"
+run install -d -m 0700 -o root -g root "$ETC/credentials"
+for name in "${CREDENTIALS[@]}"; do
+    dest="$ETC/credentials/$name"
+    if [[ -f "$dest" ]]; then
+        say "   kept $name"
+    elif [[ -n "$CRED_SRC" && -f "$CRED_SRC/$name" ]]; then
+        run install -m 0600 -o root -g root "$CRED_SRC/$name" "$dest"
+    elif [[ $name == staff_pin_hash && -n "$STAFF_PIN" ]]; then
+        if [[ $DRY_RUN == 1 ]]; then
+            printf '[dry-run] hash the staff PIN with argon2 into %q (0600)\n' "$dest"
+        else
+            (umask 077 && KIOSK_NEW_PIN="$STAFF_PIN" "$VENV/bin/python" -c \
+                'import os; from kiosk_agent.control_api import hash_pin; print(hash_pin(os.environ["KIOSK_NEW_PIN"]))' \
+                >"$dest")
+            chmod 0600 "$dest"
+        fi
+    else
+        # systemd refuses to start a unit whose LoadCredential= file is absent: leave an
+        # empty file (= not set) so the agent starts, sells offline, keeps staff actions
+        # locked, until the real secret is written there.
+        say "   MISSING $name: write it to $dest (0600), then restart kiosk-agent"
+        run install -m 0600 -o root -g root /dev/null "$dest"
+    fi
+done
+
+say "6/7 udev rules"
+for rule in 99-kiosk-printer.rules 99-kiosk-camera.rules; do
+    if [[ -f "$SRC/config/udev/$rule" ]]; then
+        write_file 0644 "$UDEV_DIR/$rule" "$SRC/config/udev/$rule" <"$SRC/config/udev/$rule"
+    else
+        say "   $rule not in this source tree; skipped"
+    fi
+done
+if [[ $DRY_RUN == 1 ]] || command -v udevadm >/dev/null 2>&1; then
+    run udevadm control --reload-rules
+    run udevadm trigger --subsystem-match=video4linux --subsystem-match=usb \
+        --subsystem-match=usbmisc --subsystem-match=tty
+fi
+
+say "7/7 systemd units"
+for unit in kiosk-agent.service kiosk-tui@.service; do
+    sed "s#/opt/kiosk/#$PREFIX/#g" "$SRC/systemd/$unit" \
+        | write_file 0644 "$UNIT_DIR/$unit" "$SRC/systemd/$unit"
+done
+run systemctl daemon-reload
+run systemctl enable kiosk-agent.service
+run systemctl disable getty@tty1.service
+run systemctl enable kiosk-tui@tty1.service
+if [[ $START == 1 ]]; then
+    run systemctl restart kiosk-agent.service
+    run systemctl restart kiosk-tui@tty1.service
+fi
+
+say "done: staff members need the kiosk-staff group to use kiosk-tui over SSH"

@@ -1,0 +1,170 @@
+"""systemd units (verified by systemd-analyze), udev rules and the Pi installer's dry run."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UNITS = sorted((ROOT / "systemd").glob("*.service"))
+VENV_BIN = "/opt/kiosk/venv/bin/"
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
+
+
+def stage_unit(unit: Path, dest: Path, text: str | None = None) -> Path:
+    """Copy ``unit`` into ``dest`` with its /opt/kiosk/venv/bin programs made real.
+
+    ``systemd-analyze verify`` checks that ExecStart= binaries exist; the tests create
+    executables with the same names in ``dest/bin`` instead of installing the venv.
+    Templates are instantiated (``name@.service`` -> ``name@tty1.service``).
+    """
+    text = unit.read_text(encoding="utf-8") if text is None else text
+    bindir = dest / "bin"
+    bindir.mkdir(exist_ok=True)
+    for program in set(re.findall(re.escape(VENV_BIN) + r"([\w.-]+)", text)):
+        exe = bindir / program
+        exe.write_text("#!/bin/sh\nexit 0\n")
+        exe.chmod(0o755)
+    text = text.replace(VENV_BIN, f"{bindir}/")
+    name = unit.name.replace("@.service", "@tty1.service")
+    staged = dest / name
+    staged.write_text(text, encoding="utf-8")
+    return staged
+
+
+def verify(unit: Path) -> str:
+    """Problems ``systemd-analyze verify`` reports (empty string: none).
+
+    It exits 0 on many problems it only warns about ("Unknown key ..., ignoring"),
+    so any output at all counts as a problem.
+    """
+    proc = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", "--man=no", str(unit)],
+        capture_output=True, text=True, timeout=60, cwd=unit.parent,
+    )
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 and not out:
+        out = f"exit status {proc.returncode}"
+    return out
+
+
+def unit_values(unit: Path) -> dict[str, dict[str, list[str]]]:
+    parser = configparser.RawConfigParser(strict=False, delimiters=("=",), dict_type=_MultiDict)
+    parser.optionxform = str  # type: ignore[assignment]
+    parser.read(unit, encoding="utf-8")
+    return {s: {k: v.split("\n") for k, v in parser.items(s)} for s in parser.sections()}
+
+
+class _MultiDict(dict):
+    """Keeps repeated keys (LoadCredential=, DeviceAllow=) joined by newlines."""
+
+    def __setitem__(self, key, value):
+        if key in self and isinstance(value, list) and isinstance(self[key], list):
+            self[key].extend(value)
+        else:
+            super().__setitem__(key, value)
+
+
+def test_every_unit_exists():
+    names = {u.name for u in UNITS}
+    assert {"kiosk-agent.service", "cloud-bridge.service", "kiosk-tui@.service"} <= names
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=[u.name for u in UNITS])
+def test_systemd_analyze_verify_passes(unit, tmp_path):
+    assert verify(stage_unit(unit, tmp_path)) == ""
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("\nType=notify\n", "\nType=notifyy\n"),
+        ("\nRestart=always\n", "\nRestart=sometimes\n"),
+        ("\nNoNewPrivileges=yes\n", "\nNoNewPrivileges=yes\nNoNewPrivilegez=yes\n"),
+        ("=" + VENV_BIN + "kiosk-agent", "=/nonexistent/kiosk-agent"),
+    ],
+)
+def test_verify_catches_a_broken_unit(breakage, tmp_path):
+    unit = ROOT / "systemd" / "kiosk-agent.service"
+    text = unit.read_text(encoding="utf-8")
+    assert breakage[0] in text
+    staged = stage_unit(unit, tmp_path, text.replace(breakage[0], breakage[1], 1))
+    assert verify(staged) != ""
+
+
+def test_agent_unit_is_a_hardened_notify_service():
+    service = unit_values(ROOT / "systemd" / "kiosk-agent.service")["Service"]
+    one = {k: v[-1] for k, v in service.items()}
+    assert one["Type"] == "notify" and one["Restart"] == "always"
+    assert int(one["WatchdogSec"]) > 0 and one["NotifyAccess"] == "main"
+    assert one["ExecStart"].startswith(VENV_BIN + "kiosk-agent run ")
+    assert one["User"] == "kiosk"
+    assert {"video", "dialout", "lp"} <= set(one["SupplementaryGroups"].split())
+    assert one["StateDirectory"] == "kiosk-agent" and one["RuntimeDirectory"] == "kiosk-agent"
+    credentials = {c.split(":", 1)[0] for c in service["LoadCredential"]}
+    assert credentials == {"mqtt_password", "command_pubkey", "staff_pin_hash", "member_code_key"}
+    for key, value in {
+        "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+        "NoNewPrivileges": "yes", "SystemCallFilter": "@system-service",
+        "DevicePolicy": "closed",
+    }.items():
+        assert one[key] == value, key
+    assert set(one["RestrictAddressFamilies"].split()) == {
+        "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
+    allowed = " ".join(service["DeviceAllow"])
+    for device in ("video4linux", "ttyUSB", "usb_device", "lp"):
+        assert f"char-{device}" in allowed
+    # systemd must wait longer than the agent drains on SIGTERM.
+    from kiosk_agent.agent import DRAIN_TIMEOUT_S
+
+    assert int(one["TimeoutStopSec"]) > DRAIN_TIMEOUT_S
+
+
+def test_tui_unit_runs_on_a_console_with_the_agent_socket():
+    service = unit_values(ROOT / "systemd" / "kiosk-tui@.service")["Service"]
+    assert service["TTYPath"] == ["/dev/%I"]
+    assert service["ExecStart"][0] == VENV_BIN + "kiosk-tui --socket /run/kiosk-agent/control.sock"
+    from kiosk_agent.config import ControlSection
+
+    assert str(ControlSection().socket_path) == "/run/kiosk-agent/control.sock"
+
+
+def test_udev_rules_are_well_formed():
+    token = re.compile(r'^[A-Za-z_{}0-9]+(==|!=|=|\+=|:=)"[^"]*"$')
+    rules = sorted((ROOT / "config" / "udev").glob("*.rules"))
+    assert any(r.name == "99-kiosk-camera.rules" for r in rules)
+    for rule in rules:
+        for line in rule.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            for part in re.split(r',\s*(?=[A-Za-z_]+[{=!+:])', line.strip()):
+                assert token.match(part), f"{rule.name}: {part!r}"
+
+
+def test_install_script_parses_and_dry_run_is_complete_and_repeatable(tmp_path):
+    script = ROOT / "scripts" / "install-kiosk.sh"
+    assert os.access(script, os.X_OK)
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    cmd = [str(script), "--dry-run", "--no-apt", "--prefix", str(tmp_path / "opt"),
+           "--staff-pin", "2468"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    for expected in (
+        "python3 -m venv", "pip install -q " + str(ROOT).replace(" ", "\\ ") + "\\[kiosk\\,tui\\]",
+        "/etc/udev/rules.d/99-kiosk-camera.rules", "udevadm control --reload-rules",
+        "systemctl enable kiosk-agent.service", "systemctl enable kiosk-tui@tty1.service",
+        "hash the staff PIN with argon2", "install -d -m 0700 -o root -g root /etc/kiosk-agent/credentials",
+    ):
+        assert expected in out, expected
+    assert not (tmp_path / "opt").exists(), "a dry run must not touch the system"
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert second.stdout == out
+    bad = subprocess.run([str(script), "--bogus"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "unknown option" in bad.stderr
