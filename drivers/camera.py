@@ -77,6 +77,10 @@ class Camera(Protocol):
         """The newest frame with ``seq > after_seq``; None after ``wait_s`` or when ended."""
         ...
 
+    def latest(self) -> Frame | None:
+        """The newest frame so far (without waiting)."""
+        ...
+
     def health(self) -> CameraHealth:
         """Current state, reason and frame rate."""
         ...

@@ -284,9 +284,13 @@ class ScanSource:
                 continue
             seq = frame.seq
             t0 = time.perf_counter()
+            def newer_frame_waiting(seq: int = frame.seq, cam: Camera = self.camera) -> bool:
+                latest = cam.latest()
+                return latest is not None and latest.seq > seq
+
             try:
-                reads = await loop.run_in_executor(self._executor, self.decoder.decode,
-                                                   frame.image)
+                reads = await loop.run_in_executor(self._executor, self._decode, frame.image,
+                                                   newer_frame_waiting)
             except Exception as err:
                 if self._decoder_error is None:
                     log.error("decoder failed: %s", err, exc_info=True)
@@ -301,6 +305,10 @@ class ScanSource:
             now = self.clock()
             for read in reads:
                 self._on_read(read, frame.captured_at, now)
+
+    def _decode(self, image, should_stop: Callable[[], bool]) -> list[Decoded]:
+        assert self.decoder is not None
+        return self.decoder.decode(image, should_stop=should_stop)
 
     def _on_read(self, read: Decoded, frame_at: float, now: float) -> None:
         if self.confirm_1d and not self._confirm.offer(read, now):

@@ -196,7 +196,8 @@ def _motion_kernel(length: int, angle_deg: float) -> np.ndarray:
 
 
 def make_frame(
-    rng: np.random.Generator, condition: str, index: int = 0, sibling: bool = False
+    rng: np.random.Generator, condition: str, index: int = 0, sibling: bool = False,
+    code: tuple[str, str] | None = None,
 ) -> SyntheticFrame | tuple[SyntheticFrame, SyntheticFrame]:
     """One 640x480 BGR frame under ``condition`` (one of :data:`CONDITIONS`).
 
@@ -206,19 +207,22 @@ def make_frame(
     """
     scene_seed = int(rng.integers(0, 2**63))
     noise_seeds = rng.integers(0, 2**63, 2)
-    first = _render(scene_seed, int(noise_seeds[0]), condition, index, jitter=False)
+    first = _render(scene_seed, int(noise_seeds[0]), condition, index, False, code)
     if not sibling:
         return first
-    return first, _render(scene_seed, int(noise_seeds[1]), condition, index, jitter=True)
+    return first, _render(scene_seed, int(noise_seeds[1]), condition, index, True, code)
 
 
 def _render(
-    scene_seed: int, noise_seed: int, condition: str, index: int, jitter: bool
+    scene_seed: int, noise_seed: int, condition: str, index: int, jitter: bool,
+    code: tuple[str, str] | None = None,
 ) -> SyntheticFrame:
     rng = np.random.default_rng(scene_seed)  # scene: code, pose, degradation
     nrng = np.random.default_rng(noise_seed)  # this frame: noise, hand jitter
     bg = _background(rng).astype(np.float32)
     text, symbology = random_code(rng)
+    if code is not None:
+        text, symbology = code
     is_qr = symbology == codes.QRCODE
     name = f"{index:04d}_{condition}"
     if condition == "none":

@@ -220,6 +220,8 @@ def classify(
         now: epoch seconds for the member-code expiry check (default: now).
     """
     symbology = (symbology or "").upper()
+    if symbology == "UNKNOWN":
+        symbology = UNKNOWN_SYMBOLOGY
     if not text or len(text) > 256:
         return "unknown"
     if symbology not in EAN_UPC:
