@@ -55,7 +55,10 @@ RECEIPT_WAIT_S = 8.0
 RECEIPT_POLL_S = 0.1
 
 #: "module:function" factories of the components ``kiosk-agent run`` starts.
-COMPONENT_FACTORIES: list[str] = []
+COMPONENT_FACTORIES: list[str] = [
+    "kiosk_agent.control_api:control_component",  # staff control socket (kiosk-tui)
+    "kiosk_agent.sdnotify:agent_notify_component",  # systemd READY/STATUS/WATCHDOG
+]
 
 ComponentRun = Callable[[asyncio.Event], Awaitable[Any]]
 

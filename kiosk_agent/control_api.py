@@ -370,10 +370,17 @@ class AgentControlAdapter:
 
 
 class ControlComponent:
-    """The control API as an agent component (entered with the agent, serves until stop)."""
+    """The control API as an agent component: serves from ``run`` until the stop event.
+
+    The socket is opened inside ``run`` (not on entering), so a failure (e.g. no
+    permission on the socket directory) is logged and retried by the agent's
+    supervisor instead of stopping the whole agent. ``serving`` is set once the
+    socket accepts connections (the systemd component waits for it before READY=1).
+    """
 
     def __init__(self, agent: Any, config_path: Path | str | None = None) -> None:
         adapter = AgentControlAdapter(agent, config_path)
+        self.serving = asyncio.Event()
         self.server = ControlServer(
             AgentFacade(agent, adapter, JournalControl(agent.journal)),
             agent.config,
@@ -381,15 +388,14 @@ class ControlComponent:
             shadow=lambda: getattr(agent, "shadow_applied", None) or {},
         )
 
-    async def __aenter__(self) -> ControlComponent:
-        await self.server.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.server.stop()
-
     async def run(self, stop: asyncio.Event) -> None:
-        await stop.wait()
+        await self.server.start()
+        self.serving.set()
+        try:
+            await stop.wait()
+        finally:
+            self.serving.clear()
+            await self.server.stop()
 
 
 def control_component(agent: Any) -> ControlComponent:
@@ -860,6 +866,21 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
     return min(high, max(low, value))
 
 
+def _socket_in_use(path: Path) -> bool:
+    """True when something accepts connections on the Unix socket ``path``."""
+    import socket
+
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def create_app(
     agent: object,
     sessions: StaffSessions,
@@ -939,9 +960,13 @@ class ControlServer:
         if not self.sessions.pin_configured:
             log.warning("no staff PIN hash configured: state-changing control calls are refused")
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
+        if self.socket_path.is_socket():
+            if _socket_in_use(self.socket_path):
+                raise ControlApiError(
+                    409, "in_use", f"another process is serving on {self.socket_path}"
+                )
             # A socket left by a killed agent would make bind() fail.
-            if self.socket_path.is_socket():
+            with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 PING_FRACTION = 0.5
 #: The main loop's heartbeat period when the watchdog interval does not ask for faster.
 HEARTBEAT_S = 1.0
+#: Longest READY=1 waits for components that announce ``serving`` (the control socket);
+#: after that the agent reports ready anyway, since selling does not need them.
+READY_WAIT_S = 30.0
 #: How often the agent refreshes its ``STATUS=`` line (queue depth, link, printer).
 STATUS_INTERVAL_S = 10.0
 #: Without WATCHDOG_USEC (not under a watchdog) the heartbeat is still judged against
@@ -239,6 +242,22 @@ class AgentNotifyComponent:
                 parts.append(f"journal: {err}")
         return ", ".join(parts)
 
+    async def _wait_serving(self) -> None:
+        """Wait (bounded) for components with a ``serving`` event, e.g. the control API."""
+        events = [
+            reg.component.serving
+            for reg in getattr(self.agent, "_components", None) or []
+            if isinstance(getattr(reg.component, "serving", None), asyncio.Event)
+        ]
+        if not events:
+            return
+        try:
+            async with asyncio.timeout(READY_WAIT_S):
+                for event in events:
+                    await event.wait()
+        except TimeoutError:
+            log.warning("READY=1 without every component serving after %.0f s", READY_WAIT_S)
+
     async def run(self, stop: asyncio.Event) -> None:
         notifier = self.notifier
         if not notifier.enabled:
@@ -247,6 +266,7 @@ class AgentNotifyComponent:
         started = getattr(self.agent, "started", None)
         if isinstance(started, asyncio.Event):
             await started.wait()
+        await self._wait_serving()
         checks = []
         healthy = getattr(self.agent, "tasks_healthy", None)
         if callable(healthy):

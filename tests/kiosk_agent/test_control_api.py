@@ -387,3 +387,20 @@ async def test_control_component_serves_a_running_agent(sock_dir, pin_hash, tmp_
         agent.stop()
         await asyncio.wait_for(task, 15)
     assert not cfg.control.socket_path.exists()
+
+
+async def test_a_second_server_does_not_steal_a_live_socket(sock_dir, pin_hash):
+    cfg = make_config(sock_dir / "f.sock", staff_pin_hash=pin_hash)
+    async with ControlServer(FakeDevices(), cfg, log_handler=RecentLogHandler()) as server:
+        with pytest.raises(ControlApiError) as err:
+            await ControlServer(FakeDevices(), cfg, log_handler=RecentLogHandler()).start()
+        assert err.value.code == "in_use"
+        async with ControlClient(server.socket_path) as client:
+            assert (await client.status())["state"] == "idle"
+    # A stale socket file (no listener) is replaced.
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(cfg.control.socket_path))
+    stale.close()
+    async with ControlServer(FakeDevices(), cfg, log_handler=RecentLogHandler()) as server:
+        async with ControlClient(server.socket_path) as client:
+            assert (await client.status())["state"] == "idle"

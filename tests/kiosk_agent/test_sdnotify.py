@@ -153,19 +153,33 @@ socket_path = "{tmp / 'control.sock'}"
     return config
 
 
-def _spawn_agent(tmp: Path, notify: str, watchdog_usec: int) -> subprocess.Popen:
+# `kiosk-agent run --config FILE`, with only the `run` subcommand registered.
+RUN_CLI = (
+    "import sys; from kiosk_agent.cli import build_parser; "
+    "a = build_parser(('kiosk_agent.cli_run',)).parse_args(sys.argv[1:]); sys.exit(a.func(a))"
+)
+
+
+def _spawn_agent(
+    tmp: Path, notify: str, watchdog_usec: int, *, real_cli: bool = False
+) -> subprocess.Popen:
     env = dict(os.environ, NOTIFY_SOCKET=notify, WATCHDOG_USEC=str(watchdog_usec),
                PYTHONPATH=str(ROOT))
     env.pop("WATCHDOG_PID", None)
+    config = str(_write_config(tmp))
+    argv = (
+        [sys.executable, "-c", RUN_CLI, "run", "--config", config] if real_cli
+        else [sys.executable, "-m", "tests.kiosk_agent.notify_child", config]
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.kiosk_agent.notify_child", str(_write_config(tmp))],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 
 def test_agent_notifies_ready_pings_and_stopping(short_dir, monkeypatch):
     listener = NotifyListener(str(short_dir / "notify"))
-    proc = _spawn_agent(short_dir, listener.address, 400_000)
+    # The real `kiosk-agent run`: its COMPONENT_FACTORIES bring the control API and sd_notify.
+    proc = _spawn_agent(short_dir, listener.address, 400_000, real_cli=True)
     try:
         assert listener.collect(lambda m: any("READY=1" in x for _, x in m), 20), (
             proc.poll(), listener.texts())
