@@ -47,7 +47,8 @@ class PaymentService:
                                   query_interval_s=s.query_interval_s,
                                   reverse_attempts=s.reverse_attempts,
                                   reverse_interval_s=s.reverse_interval_s,
-                                  charge_stale_s=s.charge_stale_s)
+                                  charge_stale_s=s.charge_stale_s,
+                                  request_timeout_s=settings.request_timeout_s)
         return cls(db, providers, policy)
 
     async def close(self) -> None:

@@ -55,11 +55,16 @@ class SettlementPolicy:
     reverse_attempts: int = REVERSE_ATTEMPTS
     reverse_interval_s: float = REVERSE_INTERVAL_S
     charge_stale_s: float = 60.0
+    request_timeout_s: float = 10.0
+    lease_margin_s: float = LEASE_MARGIN_S
 
     @property
     def lease_s(self) -> float:
-        return (self.query_window_s + self.reverse_attempts * (self.reverse_interval_s + 10)
-                + LEASE_MARGIN_S)
+        """How long a settling claim lasts: one full settle run plus a margin."""
+        per_call = self.request_timeout_s
+        return (self.query_window_s + per_call
+                + self.reverse_attempts * (self.reverse_interval_s + per_call)
+                + self.lease_margin_s)
 
 
 async def settle_unknown_payment(store: PaymentStore, provider: PaymentProvider,
