@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,7 @@ async def run_raw(port: int, payloads: list[bytes], window: int) -> float:
     async with aiomqtt.Client(
         "127.0.0.1", port, identifier="raw", protocol=aiomqtt.ProtocolVersion.V5,
         max_inflight_messages=1024,
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # same as the link
     ) as client:
         client.pending_calls_threshold = 100000
 

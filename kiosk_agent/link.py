@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import time
 from collections import OrderedDict
@@ -210,6 +211,10 @@ class Link:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Agent component protocol: work happens in background tasks until ``stop``."""
+        await stop.wait()
+
     async def close(self) -> None:
         """Clean shutdown: publish ``offline`` (retained) ourselves, then disconnect."""
         self._stopping = True
@@ -267,6 +272,9 @@ class Link:
             tls_context=tls_context(self.mqtt),
             tls_insecure=True if self.mqtt.tls.insecure_skip_verify else None,
             logger=logging.getLogger(__name__ + ".paho"),
+            # Acks and replies are small packets: without this, Nagle + delayed ACK
+            # hold each one back ~40 ms and the outbox window stalls on it.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         # Our own windows bound concurrency; aiomqtt's default warns past 10 pending.
         client.pending_calls_threshold = MAX_INFLIGHT

@@ -120,6 +120,10 @@ class OutboxDrainer:
         with contextlib.suppress(Exception):
             await self._flush_store()
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Agent component protocol: work happens in background tasks until ``stop``."""
+        await stop.wait()
+
     async def _on_reconnect(self) -> None:
         # The broker may have lost what was in flight (crash): resend all of it now.
         for item in self.inflight.values():
@@ -255,10 +259,13 @@ class OutboxDrainer:
         """Wait until nothing is in flight or queued and every ack is stored (tests, shutdown)."""
         async def _wait() -> None:
             while True:
-                stats = await self.journal.outbox_stats()
-                if stats.depth == 0 and not self.inflight and not self._to_delete:
-                    return
-                await asyncio.sleep(0.02)
+                # Cheap in-memory check first; the journal only confirms.
+                if (not self.inflight and not self._buffer and not self._to_delete
+                        and not self._to_reject and self._exhausted and self._idle.is_set()):
+                    stats = await self.journal.outbox_stats()
+                    if stats.depth == 0 and not self.inflight and not self._to_delete:
+                        return
+                await asyncio.sleep(0.01)
 
         await asyncio.wait_for(_wait(), timeout)
 

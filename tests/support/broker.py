@@ -51,6 +51,7 @@ log_type error
 log_type warning
 max_queued_messages 100000
 max_inflight_messages 0
+set_tcp_nodelay true
 {self.extra_conf}
 """
         )

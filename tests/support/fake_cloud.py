@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -86,6 +87,7 @@ class FakeCloud:
                 self.host, self.port, username=self.username, password=self.password,
                 identifier=self.client_id, protocol=self.protocol,
                 **({"clean_start": True} if self.protocol == aiomqtt.ProtocolVersion.V5 else {}), timeout=10, max_inflight_messages=1024,
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             )
             client.pending_calls_threshold = 100000
             try:
@@ -244,6 +246,9 @@ def serve_fast(port: int) -> None:
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
+    client.on_socket_open = lambda c, u, sock: sock.setsockopt(
+        socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+    )
     client.connect("127.0.0.1", port, keepalive=30)
     client.loop_start()
     threading.Thread(target=flusher, daemon=True).start()
