@@ -262,6 +262,16 @@ def test_percentage_coupon_cap():
         coupons=(c.model_copy(update={"cap": None}),))).total == 4500
 
 
+def test_coupon_threshold_ramps_in_like_full_reduction():
+    book = mkbook([prod("x", 100)])
+    c = Coupon(coupon_id="p10", kind="percentage", value=1000, threshold=3000)
+    ctx = PricingContext(coupons=(c,))
+    assert price_cart(book, [CartLine("x", 29)], ctx).total == 2900
+    assert price_cart(book, [CartLine("x", 30)], ctx).total == 2999  # 10 % capped to 1 fen
+    assert price_cart(book, [CartLine("x", 33)], ctx).total == 2999  # 3300 - 330 = 2970 < 2999
+    assert price_cart(book, [CartLine("x", 34)], ctx).total == 3060  # full 10 % from here
+
+
 def test_coupon_never_below_zero():
     book = mkbook([prod("g", 100)])
     c = Coupon(coupon_id="big", kind="fixed", value=5000)
