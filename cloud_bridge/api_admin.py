@@ -246,6 +246,9 @@ async def adjust_stock(call: Call) -> dict[str, Any]:
             context={(store, product_id): {"reason": call.body.reason,
                                            "by": call.principal.actor}})
         row = await s.get(inventory.Stock, (store, product_id), populate_existing=True)
+        if row is None:  # a zero adjustment of a product never counted
+            row = inventory.Stock(store=store, product_id=product_id, on_hand=0,
+                                  updated_at=None)
         return {**inventory.stock_json(row), "alerts": len(alerts)}
 
 

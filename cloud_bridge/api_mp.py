@@ -18,10 +18,10 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import aiohttp
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from . import auth, invoices, orders
 from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
@@ -160,7 +160,7 @@ class OrderLineBody(RequestModel):
 
 class AddressBody(RequestModel):
     name: ShortText
-    phone: Text = Field(pattern=r"^\+?[0-9 -]{5,20}$")
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 -]{4,19}$")]
     address: Text
 
 

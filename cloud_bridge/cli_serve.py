@@ -129,6 +129,7 @@ async def serve(config, stop: asyncio.Event | None = None) -> int:
             await site.start()
             for addr in runner.addresses:
                 url = f"unix:{addr}" if isinstance(addr, str) else f"http://{addr[0]}:{addr[1]}"
+                _use_own_sandbox(config, url)
                 print(f"cloud-bridge listening on {url}", flush=True)
         else:
             print("cloud-bridge running without HTTP", flush=True)
@@ -136,3 +137,12 @@ async def serve(config, stop: asyncio.Event | None = None) -> int:
     finally:
         await runner.cleanup()
     return 0
+
+
+def _use_own_sandbox(config, url: str) -> None:
+    """With ``[mp] sandbox`` and the default code2session URL, log in against ourselves."""
+    from .config import MiniProgramSection
+
+    default = MiniProgramSection.model_fields["code2session_url"].default
+    if config.mp.sandbox and config.mp.code2session_url == default and url.startswith("http"):
+        config.mp.code2session_url = f"{url}/sandbox/sns/jscode2session"

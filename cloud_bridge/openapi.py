@@ -199,6 +199,8 @@ def _oas30(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: _oas30(v) for k, v in schema.items() if k not in ("$defs", "title")}
+    if isinstance(schema.get("properties"), dict):  # property names are not annotations
+        out["properties"] = {k: _oas30(v) for k, v in schema["properties"].items()}
     for key in ("anyOf", "oneOf"):
         opts = out.get(key)
         if isinstance(opts, list) and any(o == {"type": "null"} for o in opts):

@@ -11,6 +11,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+# Modules that put tables on ``cloud_bridge.models.Base`` besides the core models.
+MODEL_MODULES = ("cloud_bridge.models", "cloud_bridge.payments.models")
+
+
+def import_models() -> None:
+    """Import every module with tables so that ``Base.metadata`` is complete."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if not (err.name and name.startswith(err.name)):
+                raise
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 

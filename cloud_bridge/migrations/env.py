@@ -10,8 +10,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import cloud_bridge.payments.models  # noqa: F401  (payment tables on the same Base)
+from cloud_bridge.migrations import import_models
 from cloud_bridge.models import Base
 
+import_models()
 config = context.config
 target_metadata = Base.metadata
 
