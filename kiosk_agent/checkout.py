@@ -317,7 +317,8 @@ class Checkout:
         pricing = _pricing_types()
         lines = [pricing.CartLine(i.product.product_id, i.qty, i.weight_g) for i in items]
         ctx = pricing.PricingContext(
-            member=member, coupons=tuple(self.coupons), redeem_points=self.redeem_points
+            member=member, coupons=tuple(self.coupons), redeem_points=self.redeem_points,
+            now=utcnow(),
         )
         try:
             return pricer(self.book, lines, ctx)
@@ -498,7 +499,7 @@ class Checkout:
         order = build_order(
             self.priced, tenders=[tender], order_no=self.order_no,
             created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
-            coupons=[getattr(c, "coupon_id", str(c)) for c in self.coupons],
+            coupons=list(getattr(self.priced, "coupons", ())),
             catalog_version=getattr(self.book, "version", None), offline=offline,
             language=self.language,
         )

@@ -269,3 +269,15 @@ async def test_listeners_see_each_change(checkout: Checkout):
     assert seen == [(Ev.SCAN_PRODUCT, State.SCANNING), (Ev.CANCEL, State.IDLE)]
     snap = checkout.snapshot()
     assert snap.state == State.IDLE and snap.total == 0 and snap.lines == []
+
+
+async def test_time_windowed_promotion_applies_at_the_kiosk(journal: Journal):
+    """The demo book's flash sale (a validity window) prices the noodles at ¥3.50."""
+    from pathlib import Path
+
+    from kiosk_agent.catalog import load_price_book
+
+    demo = load_price_book(Path(__file__).resolve().parents[2] / "config/pricebook.example.json")
+    co = Checkout(journal, demo, FakePayments())
+    co.scan_product("6902261336277")
+    assert co.priced.total == 350 and co.priced.lines[0].discount == 100
