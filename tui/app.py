@@ -18,6 +18,7 @@ from typing import ClassVar
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from .client import DEFAULT_SOCKET, AgentUnavailable, ControlClient, ControlError
 from .i18n import LANGS, t
@@ -99,7 +100,7 @@ class KioskTUI(BilingualActions, App):
 
     def schedule_refresh(self) -> None:
         if not self._refreshing:
-            self.run_worker(self.refresh_now(), group="refresh")
+            self.run_worker(self.refresh_now(), group="refresh", exit_on_error=False)
 
     async def refresh_now(self) -> None:
         """Fetch the current screen's data now; agent trouble goes to the status bar."""
@@ -117,6 +118,8 @@ class KioskTUI(BilingualActions, App):
         except ControlError as err:
             self.agent_error = None
             self.notify(str(err), severity="error", timeout=4)
+        except NoMatches:
+            pass  # the screen is being composed or torn down; the next tick catches up
         finally:
             self._refreshing = False
             if screen.is_mounted:
@@ -182,6 +185,8 @@ class KioskTUI(BilingualActions, App):
         except AgentUnavailable as err:
             self.agent_error = str(err)
             self.notify(str(err), severity="error")
+        except NoMatches:
+            pass  # the screen went away while the action ran
         await self.refresh_now()
 
     # ---------------------------------------------------------------- key actions

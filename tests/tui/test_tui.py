@@ -153,3 +153,38 @@ async def test_devices_config_and_logs_screens(agent_api):
         log = lambda: app.screen.query_one("#log")  # noqa: E731
         await wait_for(pilot, lambda: any("test page" in str(line) for line in log().lines),
                        "the test page log line")
+
+
+async def test_against_a_running_agent(sock_dir, staff_pin_hash, tmp_path):
+    """The real Agent (checkout, journal, components) with the control API component."""
+    import asyncio
+
+    from kiosk_agent.agent import Agent
+    from kiosk_agent.config import AgentConfig
+    from kiosk_agent.control_api import control_component
+
+    cfg = AgentConfig()
+    cfg.journal.path = tmp_path / "journal.db"
+    cfg.mqtt.enabled = False
+    cfg.control.socket_path = sock_dir / "agent.sock"
+    cfg.control.socket_group = None
+    cfg.control.staff_pin_hash = staff_pin_hash
+    agent = Agent(cfg)
+    control = control_component(agent)
+    agent.add_component("control", control)
+    task = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(control.serving.wait(), 10)
+        app = KioskTUI(str(cfg.control.socket_path), refresh_s=REFRESH_S)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "idle" in plain(app, "#dash-summary"), "checkout idle")
+            assert "store1/kiosk1" in plain(app, "#statusbar")
+            await agent.journal.commit_sale(make_order(n_lines=2))  # ¥14.00
+            await wait_for(pilot, lambda: "1 单  ¥14.00" in plain(app, "#dash-summary"), "sale")
+            await pilot.press("m")
+            await enter_pin(pilot)
+            await wait_for(pilot, lambda: str(agent.checkout.state) == "maintenance", "maint.")
+            await wait_for(pilot, lambda: "维护模式  开" in plain(app, "#dash-summary"), "shown")
+    finally:
+        agent.stop()
+        await asyncio.wait_for(task, 15)
