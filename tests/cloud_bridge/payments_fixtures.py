@@ -27,10 +27,20 @@ def trade_no(prefix: str = "T") -> str:
     return f"{prefix}{random.randrange(10**9):09d}{next(_seq):05d}"
 
 
+@pytest.fixture(scope="session")
+def sandbox_keys():
+    """Sandbox RSA keys generated once per session (4 x 2048-bit keys are slow to make)."""
+    from cloud_bridge.payments.sandbox.alipay import AlipayKeys
+    from cloud_bridge.payments.sandbox.wechat import WechatKeys
+
+    return WechatKeys(), AlipayKeys()
+
+
 @pytest.fixture
-async def sandbox(tmp_path):
+async def sandbox(tmp_path, sandbox_keys):
     """All sandbox gateways on free ports; timeouts hold responses for 1.5 s."""
-    async with Sandbox(tmp_path / "keys", hold_s=1.5) as sb:
+    async with Sandbox(tmp_path / "keys", hold_s=1.5, wechat_keys=sandbox_keys[0],
+                       alipay_keys=sandbox_keys[1]) as sb:
         yield sb
 
 

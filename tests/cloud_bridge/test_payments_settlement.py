@@ -15,6 +15,7 @@ from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
     pay_service,
     providers,
     sandbox,
+    sandbox_keys,
     trade_no,
     wechat_code,
 )

@@ -15,6 +15,7 @@ import pytest
 from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
     alipay_code,
     sandbox,
+    sandbox_keys,
     trade_no,
     wechat_code,
 )

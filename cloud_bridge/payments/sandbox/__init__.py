@@ -13,12 +13,12 @@ from pathlib import Path
 from aiohttp import web
 
 from .. import crypto
-from .alipay import AlipayGateway
+from .alipay import AlipayGateway, AlipayKeys
 from .card import CardGateway
 from .common import Gateway
 from .ledger import FaultRule, Ledger
 from .paypal import PaypalGateway
-from .wechat import WechatGateway
+from .wechat import WechatGateway, WechatKeys
 
 __all__ = ["AlipayGateway", "CardGateway", "FaultRule", "Ledger", "PaypalGateway", "Sandbox",
            "WechatGateway"]
@@ -34,12 +34,13 @@ class Sandbox:
     """
 
     def __init__(self, keys_dir: Path, port: int = 0, host: str = "127.0.0.1",
-                 hold_s: float | None = None) -> None:
+                 hold_s: float | None = None, wechat_keys: WechatKeys | None = None,
+                 alipay_keys: AlipayKeys | None = None) -> None:
         self.keys_dir = Path(keys_dir)
         self.port = port
         self.host = host
-        self.wechat = WechatGateway(hold_s=hold_s)
-        self.alipay = AlipayGateway(hold_s=hold_s)
+        self.wechat = WechatGateway(keys=wechat_keys, hold_s=hold_s)
+        self.alipay = AlipayGateway(keys=alipay_keys, hold_s=hold_s)
         self.card = CardGateway(hold_s=hold_s)
         self.paypal = PaypalGateway(hold_s=hold_s)
         self.gateways: dict[str, Gateway] = {
