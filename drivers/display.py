@@ -212,8 +212,11 @@ class CustomerDisplay:
     async def _run(self) -> None:
         while True:
             timeout = self.alternate_s if self._serial is not None else self.reopen_s
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+            # cancellation that stops this task when it races the timeout.
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
                 self._changed.clear()
                 continue
             except TimeoutError:
