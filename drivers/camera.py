@@ -35,6 +35,11 @@ REOPEN_BACKOFF_MAX_S = 5.0
 FPS_WINDOW = 30
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+#: Spool mode (replay camera): each new image is shown this long, as long as a
+#: shopper holds an item up; enough frames for a 1D read to be confirmed.
+SPOOL_HOLD_S = 0.6
+#: Spool mode: how often the folder is looked at for new images.
+SPOOL_POLL_S = 0.05
 
 CameraState = Literal["starting", "ok", "error", "ended", "stopped"]
 
@@ -350,15 +355,22 @@ class ReplayCamera(ThreadedCamera):
 
     The fake camera of tests and the demo. At the end it stops (state ``ended``)
     unless ``loop`` is set.
+
+    With ``spool=True`` the source is a folder watched for new images: each one
+    (oldest name first) is shown for :data:`SPOOL_HOLD_S` and then deleted, so a
+    script can hold codes up at chosen moments. Write a file under a name starting
+    with ``.`` and rename it into place: hidden names are not read.
     """
 
     def __init__(
         self, source: Path | str | Sequence[np.ndarray], fps: float = 10.0, loop: bool = False,
+        spool: bool = False,
     ) -> None:
         super().__init__()
         self.source = source
         self.fps = fps
         self.loop = loop
+        self.spool = spool
         self.name = "replay camera"
 
     def _iter_once(self):
@@ -400,7 +412,38 @@ class ReplayCamera(ThreadedCamera):
         finally:
             cap.release()
 
+    def _run_spool(self) -> None:
+        import cv2
+
+        folder = Path(self.source)  # type: ignore[arg-type]
+        folder.mkdir(parents=True, exist_ok=True)
+        period = 1.0 / self.fps
+        self._set_ok()
+        while not self._stop.is_set():
+            files = sorted(p for p in folder.iterdir()
+                           if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            if not files:
+                if self._sleep(SPOOL_POLL_S):
+                    return
+                continue
+            img = cv2.imread(str(files[0]), cv2.IMREAD_COLOR)
+            files[0].unlink(missing_ok=True)
+            if img is None:
+                log.warning("replay: cannot read %s", files[0])
+                continue
+            end = time.monotonic() + SPOOL_HOLD_S
+            while time.monotonic() < end:
+                self._publish(img)
+                if self._sleep(period):
+                    return
+
     def _run(self) -> None:
+        if self.spool:
+            try:
+                self._run_spool()
+            except OSError as err:
+                self._set_error(str(err))
+            return
         period = 1.0 / self.fps
         next_at = time.monotonic()
         try:
@@ -430,5 +473,6 @@ def open_camera(cfg: Any) -> ThreadedCamera | None:
     if cfg.kind == "replay":
         if cfg.replay_path is None:
             raise ValueError("camera.replay_path is required for kind = 'replay'")
-        return ReplayCamera(cfg.replay_path, fps=cfg.replay_fps, loop=cfg.replay_loop)
+        return ReplayCamera(cfg.replay_path, fps=cfg.replay_fps, loop=cfg.replay_loop,
+                            spool=getattr(cfg, "replay_spool", False))
     return V4L2Camera(cfg.device, cfg.width, cfg.height, cfg.fps, cfg.watchdog_s)
