@@ -133,7 +133,15 @@ async def serve(config, stop: asyncio.Event | None = None) -> int:
                 print(f"cloud-bridge listening on {url}", flush=True)
         else:
             print("cloud-bridge running without HTTP", flush=True)
-        await stop.wait()
+        # systemd Type=notify (a no-op without $NOTIFY_SOCKET): ready once serving,
+        # watchdog pings while the event loop turns.
+        from kiosk_agent.sdnotify import SystemdNotifier, Watchdog
+
+        notifier = SystemdNotifier()
+        notifier.ready("cloud-bridge serving")
+        async with Watchdog(notifier, require_beat=False):
+            await stop.wait()
+        notifier.stopping()
     finally:
         await runner.cleanup()
     return 0
