@@ -209,3 +209,28 @@ def test_serial_printer_on_a_pty():
         stop.set()
         os.close(slave)
         os.close(master)
+
+
+def test_udev_rule_is_well_formed():
+    import re
+    from pathlib import Path
+
+    rules = Path(__file__).resolve().parents[2] / "config" / "udev" / "99-kiosk-printer.rules"
+    text = rules.read_text(encoding="utf-8")
+    pair = re.compile(r'^[A-Z_]+(\{[A-Za-z_]+\})?(==|!=|=|\+=|:=)"[^"]*"$')
+    labels, gotos = set(), set()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for item in (part.strip() for part in line.split(", ")):
+            assert pair.match(item), f"bad udev key in: {line!r} ({item!r})"
+            if item.startswith("LABEL="):
+                labels.add(item.split('"')[1])
+            if item.startswith("GOTO="):
+                gotos.add(item.split('"')[1])
+    assert gotos <= labels
+    for vendor in ("0416", "0483", "1fc9", "28e9", "0fe6"):
+        assert vendor in text
+    assert 'GROUP="lp"' in text and 'MODE="0660"' in text
+    assert 'SYMLINK+="kiosk-printer"' in text
