@@ -92,6 +92,7 @@ class CameraSection(_Section):
     replay_path: Path | None = None
     replay_fps: float = Field(default=10.0, gt=0)
     replay_loop: bool = False
+    replay_spool: bool = Field(default=False, description="watch replay_path for new images")
     width: int = Field(default=640, ge=160, le=4096)
     height: int = Field(default=480, ge=120, le=4096)
     fps: int = Field(default=15, ge=1, le=120)

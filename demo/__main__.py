@@ -1,0 +1,5 @@
+"""``python -m demo``: see :mod:`demo`."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Command line of the demo."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from . import term
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("demo-out"),
+                        help="work directory (emptied first; default ./demo-out)")
+    parser.add_argument("--local", action="store_true",
+                        help="only the kiosk on fakes (no broker, no cloud)")
+    parser.add_argument("--fast", action="store_true", help="shorter pauses (tests)")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="leave the system up at the end (Ctrl-C stops it)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out: Path = args.out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    try:
+        from . import local
+
+        return local.run(out, fast=args.fast)
+    except KeyboardInterrupt:
+        term.warn("interrupted 已中断")
+        return 130
+    except Exception as err:  # the demo reports, it does not dump tracebacks
+        term.warn(f"演示失败 demo failed: {type(err).__name__}: {err}")
+        term.note(f"logs: {out}")
+        return 1

@@ -1,0 +1,80 @@
+"""The scripted shopper: which codes are held up to the camera, in what order.
+
+Product barcodes come from the demo price book; payment codes are synthetic test
+codes in the providers' formats (WeChat 18 digits from 10-15, Alipay 25-30), accepted
+only by the local sandboxes. The member code is signed with the demo's member-code key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kiosk_agent import codes
+
+REPO = Path(__file__).resolve().parent.parent
+PRICE_BOOK = REPO / "config" / "pricebook.example.json"
+STORE = "demo-store"
+KIOSK = "kiosk1"
+MEMBER_ID = "m1001"
+#: The demo's member-code HMAC key (secret ``member_code_key``); a demo value, never a real one.
+MEMBER_KEY = "demo-member-code-key-0123456789abcdef"
+WECHAT_CODE = "134567890123456712"
+ALIPAY_CODE = "286543210987654321"
+
+Card = tuple[str, str, str]  # (label for the terminal, code text, symbology)
+
+
+def set_member_key() -> None:
+    """Give this process (and the agents it starts) the demo's member-code key."""
+    os.environ.setdefault("KIOSK_" + codes.MEMBER_CODE_SECRET.upper(), MEMBER_KEY)
+
+
+def member_card(ttl_s: int = 600) -> Card:
+    code = codes.make_member_code(MEMBER_ID, MEMBER_KEY, ttl_s=ttl_s)
+    return (f"会员码 member code ({MEMBER_ID})", code, codes.QRCODE)
+
+
+def product(barcode: str, name: str) -> Card:
+    return (f"商品 {name}  [{barcode}]", barcode, codes.EAN13)
+
+
+def shopper_one() -> list[Card]:
+    """Three products, a member code, a WeChat payment code."""
+    return [
+        product("6921168509256", "农夫山泉 550ml"),
+        product("6902335000127", "可口可乐 330ml"),
+        product("6901899000192", "奥利奥 97g"),
+        member_card(),
+        (f"微信付款码 WeChat payment code ({codes.mask_code(WECHAT_CODE)})", WECHAT_CODE,
+         codes.CODE128),
+    ]
+
+
+def shopper_alipay() -> list[Card]:
+    return [
+        product("6902261336277", "康师傅 红烧牛肉面"),
+        product("6923036002357", "蒙牛 纯牛奶 250ml"),
+        (f"支付宝付款码 Alipay payment code ({codes.mask_code(ALIPAY_CODE)})", ALIPAY_CODE,
+         codes.CODE128),
+    ]
+
+
+def shopper_stored_value() -> list[Card]:
+    """A member pays from the stored-value balance (储值) with the action card."""
+    return [
+        member_card(),
+        product("6901180000115", "乐事 原味薯片 70g"),
+        product("6921111100011", "王老吉 凉茶 310ml"),
+        ("操作卡 储值支付 action card: pay with stored value", "KIOSK:PAY:STORED_VALUE",
+         codes.QRCODE),
+    ]
+
+
+def shopper_park() -> list[Card]:
+    """A cart parked (挂单) for payment at a staffed till."""
+    return [
+        product("6901098666663", "新鲜鸡蛋 10枚"),
+        product("6901098123456", "五常大米 5kg"),
+        ("操作卡 挂单 action card: park the order", "KIOSK:PARK", codes.QRCODE),
+    ]
