@@ -172,7 +172,9 @@ class CustomerDisplay:
     async def show(self, screens: dict[str, Screen]) -> None:
         """Show a message (one screen per language, alternating when there are two)."""
         async with self._lock:
-            self._screens = [screens[lang] for lang in self.languages if lang in screens]
+            chosen = [screens[lang] for lang in self.languages if lang in screens]
+            # Same text in both languages (free text): one screen, nothing to alternate.
+            self._screens = list(dict.fromkeys(chosen))
             self._index = 0
             await self._write_current()
         self._changed.set()  # restart the alternation timer

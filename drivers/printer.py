@@ -345,6 +345,8 @@ def build_printer(cfg: PrinterSection) -> ReceiptPrinter:
             return UnusablePrinter(
                 "USB printer needs pyusb and libusb-1.0 (pip install pyusb; apt install libusb-1.0-0)"
             )
+        if not usb_backend_available():
+            return UnusablePrinter("USB printer needs libusb-1.0 (apt install libusb-1.0-0)")
         vid, pid = cfg.usb_vendor_id, cfg.usb_product_id
         return EscposPrinter(
             lambda: Usb(idVendor=vid, idProduct=pid, timeout=int(WRITE_TIMEOUT_S * 1000), profile=profile),
@@ -360,6 +362,16 @@ def build_printer(cfg: PrinterSection) -> ReceiptPrinter:
             lambda: _AppendingFile(path, profile=profile), bidirectional=False, name=f"file {path}"
         )
     raise PrinterUnavailable(f"unknown printer kind {cfg.kind!r}")  # pragma: no cover
+
+
+def usb_backend_available() -> bool:
+    """True when pyusb finds a libusb backend (python-escpos' is_usable() only checks pyusb)."""
+    try:
+        import usb.backend.libusb0
+        import usb.backend.libusb1
+    except ImportError:
+        return False
+    return usb.backend.libusb1.get_backend() is not None or usb.backend.libusb0.get_backend() is not None
 
 
 class _NetworkStatusTimeout:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from drivers.display import (
     CLEAR,
     LINE2,
@@ -93,3 +95,13 @@ async def test_no_display_configured():
         await display.show_item("x", None, 1, 1)
     assert display.health()["state"] == "off"
     assert isinstance(build_display(DisplaySection(kind="serial", port="/dev/null")), CustomerDisplay)
+
+
+async def test_free_text_does_not_alternate(vfd):
+    async with CustomerDisplay(vfd.link, languages=["zh", "en"], **FAST) as display:
+        await vfd.read_until(b"\x1b@\x1c&")
+        await display.show_text("设备维护中", "Out of service")
+        await vfd.read_until(b"Out of service")
+        shown = display.health()["screens_shown"]
+        await asyncio.sleep(0.35)  # three alternation periods
+        assert display.health()["screens_shown"] == shown

@@ -165,6 +165,15 @@ def test_usb_without_library_is_reported(monkeypatch):
         printer.write(b"x")
 
 
+def test_usb_without_libusb_is_reported(monkeypatch):
+    import drivers.printer as printer_module
+
+    monkeypatch.setattr(printer_module, "usb_backend_available", lambda: False)
+    printer = build_printer(PrinterSection(kind="usb", usb_vendor_id=0x0416, usb_product_id=0x5011))
+    assert isinstance(printer, UnusablePrinter)
+    assert "libusb-1.0" in printer.status().reason
+
+
 def test_serial_printer_on_a_pty():
     master, slave = os.openpty()
     tty.setraw(slave)
