@@ -136,7 +136,7 @@ def simple_frame(
     bg = np.full((h, w), 170, np.uint8)
     out = _place(bg, symbol, module_px, angle_deg, (w / 2, h / 2), persp=0.0,
                  rng=np.random.default_rng(0))
-    return cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+    return _finish(out)
 
 
 # --- frame composition --------------------------------------------------------------
