@@ -55,3 +55,17 @@ def test_receipt_cli_bad_input(tmp_path, capsys):
     assert err.startswith("receipt: ") and err.count("\n") == 1
     assert run("--order", str(ORDER)) == 2  # nothing to write
     assert not out.exists()
+
+
+def test_kiosk_agent_receipt_entry_point(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.bin"
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiosk_agent.cli", "receipt", "--order", str(ORDER), "--escpos",
+         str(out), "--png", str(tmp_path / "r.png")],
+        capture_output=True, text=True, timeout=60, cwd=GOLDEN.parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == (GOLDEN / "receipt_80mm_zh.bin").read_bytes()

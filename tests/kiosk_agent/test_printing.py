@@ -217,3 +217,20 @@ async def test_near_end_is_a_warning_and_still_prints(journal, order):
     assert await spooler.run_once() == 1
     assert spooler.health()["state"] == "warning"
     assert spooler.health()["reason"] == "paper near end"
+
+
+async def test_printer_answering_garbage_is_an_error_until_it_recovers(journal, order):
+    with FakeNetworkPrinter() as fake:
+        fake.set_garbage(True)
+        printer = build_printer(PrinterSection(kind="network", host="127.0.0.1", port=fake.port))
+        spooler = PrintSpooler(journal, printer, retry_s=RETRY_S)
+        await journal.commit_sale(order)
+        assert await spooler.run_once() == 0
+        health = spooler.health()
+        assert health["state"] == "error" and "garbage" in health["reason"]
+        assert fake.cuts == 0
+        fake.set_garbage(False)
+        assert await spooler.run_once() == 1
+        await asyncio.to_thread(fake.wait_printed, b"\x1dVB\x00")
+        assert fake.cuts == 1 and spooler.health()["state"] == "ok"
+        printer.close()
