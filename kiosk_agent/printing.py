@@ -161,7 +161,14 @@ class PrintSpooler:
             return 0
         printed = 0
         for job in jobs:
-            data = await self._render(job)
+            try:
+                data = await self._render(job)
+            except Exception as err:  # bad data in one order must not block the others
+                reason = f"cannot render: {type(err).__name__}: {err}"[:200]
+                log.exception("print job %s: cannot render", job.job_id)
+                if job.last_error != reason:
+                    await self.journal.print_job_failed(job.job_id, reason)
+                continue
             if data is None:
                 continue
             try:

@@ -234,3 +234,24 @@ async def test_printer_answering_garbage_is_an_error_until_it_recovers(journal, 
         await asyncio.to_thread(fake.wait_printed, b"\x1dVB\x00")
         assert fake.cuts == 1 and spooler.health()["state"] == "ok"
         printer.close()
+
+
+async def test_unrenderable_order_does_not_block_others(journal, order, monkeypatch):
+    import kiosk_agent.printing as printing
+
+    real = printing.layout_receipt
+
+    def picky(o, opts):
+        if opts.reprint:
+            raise ValueError("broken order data")
+        return real(o, opts)
+
+    monkeypatch.setattr(printing, "layout_receipt", picky)
+    printer = DummyPrinter()
+    spooler = PrintSpooler(journal, printer, retry_s=RETRY_S)
+    await journal.commit_sale(order)
+    await journal.add_print_job(order.order_no, "reprint")
+    assert await spooler.run_once() == 1
+    jobs = await journal.print_jobs_pending()
+    assert [j.kind for j in jobs] == ["reprint"]
+    assert "broken order data" in jobs[0].last_error
