@@ -58,6 +58,15 @@ RECEIPT_POLL_S = 0.1
 COMPONENT_FACTORIES: list[str] = [
     "kiosk_agent.control_api:control_component",  # staff control socket (kiosk-tui)
     "kiosk_agent.sdnotify:agent_notify_component",  # systemd READY/STATUS/WATCHDOG
+    # The whole kiosk from its config (kiosk_agent/assembly.py); the link comes first:
+    # the outbox, catalog and commands attach to it, payments go over its RPC.
+    "kiosk_agent.assembly:link_component",  # MQTT link, presence, telemetry, payments
+    "kiosk_agent.assembly:outbox_component",  # outbox drainer (end-to-end acks)
+    "kiosk_agent.assembly:catalog_component",  # shadow + catalog sync
+    "kiosk_agent.assembly:commands_component",  # signed fleet commands
+    "kiosk_agent.assembly:scan_component",  # camera + serial scanner
+    "kiosk_agent.assembly:printer_component",  # print spooler + printer
+    "kiosk_agent.assembly:display_component",  # customer display
 ]
 
 ComponentRun = Callable[[asyncio.Event], Awaitable[Any]]

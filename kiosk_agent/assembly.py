@@ -334,3 +334,293 @@ def display_component(agent: Any) -> DisplayComponent | None:
     if cfg.display.kind == "none":
         return None
     return DisplayComponent(agent, build_display(cfg.display, cfg.kiosk.languages))
+
+
+# --------------------------------------------------------------------------- fleet link
+
+
+def _health_of(agent: Any) -> dict[str, dict[str, Any]]:
+    """``{component name: health dict}`` of every component that reports one."""
+    report: dict[str, dict[str, Any]] = {}
+    for reg in getattr(agent, "_components", []):
+        method = getattr(reg.component, "health", None)
+        if not callable(method):
+            continue
+        try:
+            value = method()
+        except Exception as err:  # a health probe must never break telemetry
+            value = {"state": "error", "reason": str(err)}
+        if isinstance(value, dict):
+            report[reg.name] = value
+    return report
+
+
+class CheckoutPayments:
+    """The checkout's payment gateway: :class:`kiosk_agent.payments.KioskPayments` with
+    the cart's member passed along (stored value needs to know whose balance it is)."""
+
+    def __init__(self, payments: Any, agent: Any) -> None:
+        self.payments = payments
+        self.agent = agent
+
+    async def charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
+                     currency: str, auth_code: str | None) -> Any:
+        co = self.agent.checkout
+        member_id = getattr(getattr(co, "member", None), "member_id", None)
+        return await self.payments.charge(order_no, out_trade_no, provider, amount, currency,
+                                          auth_code or None, member_id=member_id)
+
+    def __getattr__(self, name: str) -> Any:  # settle_attempt, resume_unsettled, ...
+        return getattr(self.payments, name)
+
+
+async def _telemetry(agent: Any) -> Any:
+    from .wire.presence import Telemetry
+
+    health = _health_of(agent)
+    fields: dict[str, Any] = {"queue_depth": 0}
+    outbox = getattr(agent, "outbox", None)
+    if outbox is not None:
+        fields.update(await outbox.telemetry_fields())
+    else:
+        stats = await agent.journal.outbox_stats()
+        fields.update(queue_depth=stats.depth, dead_letters=stats.dead_letters)
+    printer = health.get("printer_component", {})
+    scans = health.get("scan_component", {})
+    display = health.get("display_component", {})
+    co = agent.checkout
+    import shutil
+
+    try:
+        free = shutil.disk_usage(agent.config.journal.path.parent).free // (1024 * 1024)
+    except OSError:
+        free = None
+    return Telemetry(
+        **fields,
+        printer=str(printer.get("state", "none")), paper=str(printer.get("paper", "unknown")),
+        camera=str(scans.get("camera", {}).get("state", scans.get("state", "none"))),
+        camera_fps=scans.get("fps"), decode_ms_p50=scans.get("decode_ms_p50"),
+        display=str(display.get("state", "none")), disk_free_mb=free,
+        catalog_version=getattr(agent.book, "version", None),
+        maintenance=bool(co is not None and str(co.state) == "maintenance"),
+    )
+
+
+def link_component(agent: Any) -> Any:
+    """Factory: the MQTT link (``[mqtt]``) with presence, telemetry and signed commands.
+
+    Also gives the agent its payment gateway over the link's RPC
+    (``agent.payments``) unless one was injected. Sets ``agent.link``.
+    """
+    cfg = agent.config
+    if not cfg.mqtt.enabled:
+        return None
+    from pathlib import Path
+
+    from .commands import CommandDispatcher
+    from .config import load_secret
+    from .link import Link
+    from .payments import KioskPayments
+    from .signing import NonceCache, load_public_key
+
+    keys = []
+    pub = load_secret("command_pubkey")
+    if pub:
+        candidate = Path(pub)
+        keys.append(load_public_key(candidate if len(pub) < 4096 and candidate.is_file()
+                                    else pub.encode()))
+    else:
+        log.warning("no command_pubkey credential: every fleet command will be refused")
+    nonces = NonceCache(Path(cfg.journal.path).with_name("command_nonces.json"))
+    dispatcher = CommandDispatcher(cfg.kiosk.store_id, cfg.kiosk.kiosk_id, keys, nonces)
+
+    async def health() -> Any:
+        return await _telemetry(agent)
+
+    link = Link(cfg.mqtt, cfg.kiosk.store_id, cfg.kiosk.kiosk_id,
+                password=load_secret("mqtt_password"), commands=dispatcher, health=health,
+                telemetry_interval_s=cfg.telemetry.interval_s)
+    agent.link = link
+    if agent.payments is None:
+        agent.payments = CheckoutPayments(
+            KioskPayments.from_config(link, agent.journal, cfg), agent)
+    return link
+
+
+class OutboxComponent:
+    """The outbox drainer; settles payments left unknown by a crash once connected."""
+
+    def __init__(self, agent: Any, drainer: Any) -> None:
+        self.agent = agent
+        self.drainer = drainer
+
+    async def __aenter__(self) -> OutboxComponent:
+        await self.drainer.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.drainer.__aexit__(*exc)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        payments = self.agent.payments
+        resume = getattr(payments, "resume_unsettled", None)
+        link = self.agent.link
+        if callable(resume) and await _wait_or_stop(link.connected, stop):
+            try:
+                settled = await resume()
+                if settled:
+                    log.info("settled %d payment(s) left open at start", len(settled))
+            except Exception:
+                log.exception("settling payments left open at start failed")
+        await stop.wait()
+
+    def health(self) -> dict[str, Any]:
+        d = self.drainer
+        return {"state": d.offline_state(), "reason": d.offline_reason, "published": d.published,
+                "acked": d.acked, "resent": d.resent, "rejected": d.rejected,
+                "in_flight": len(d.inflight)}
+
+
+async def _wait_or_stop(event: asyncio.Event, stop: asyncio.Event) -> bool:
+    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+    return event.is_set() and not stop.is_set()
+
+
+def outbox_component(agent: Any) -> OutboxComponent | None:
+    """Factory: the outbox drainer (journal events -> MQTT, end-to-end acks)."""
+    link = getattr(agent, "link", None)
+    if link is None:
+        return None
+    from .outbox import OutboxDrainer
+
+    cfg = agent.config
+
+    async def offline_stored_value() -> int:
+        attempts = await agent.journal.payment_attempts(status="paid")
+        return sum(a.amount for a in attempts
+                   if a.provider == "stored_value" and a.reason == "offline")
+
+    drainer = OutboxDrainer(agent.journal, link, cfg.outbox, cfg.offline,
+                            offline_stored_value=offline_stored_value)
+    agent.outbox = drainer
+    return OutboxComponent(agent, drainer)
+
+
+class CatalogComponent:
+    """Shadow (desired config) and catalog sync (price book) over the link."""
+
+    def __init__(self, agent: Any, shadow: Any, catalog: Any) -> None:
+        self.agent = agent
+        self.shadow = shadow
+        self.catalog = catalog
+
+    async def __aenter__(self) -> CatalogComponent:
+        await self.catalog.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.catalog.__aexit__(*exc)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "error" if self.catalog.last_error else "ok",
+                "reason": self.catalog.last_error, "catalog": self.catalog.current_version,
+                "shadow_version": self.shadow.applied_version, "shadow_error": self.shadow.error}
+
+
+def catalog_component(agent: Any) -> CatalogComponent | None:
+    """Factory: shadow + catalog sync (need the link)."""
+    link = getattr(agent, "link", None)
+    if link is None:
+        return None
+    from pathlib import Path
+
+    from .catalog_sync import CatalogSync
+    from .shadow import Shadow
+
+    async def on_apply(new_config: Any, changes: dict[str, Any]) -> None:
+        if "telemetry" in changes:
+            link.set_telemetry_interval(new_config.telemetry.interval_s)
+        agent.shadow_applied = changes
+
+    async def on_book(book: Any) -> None:
+        agent.book = book
+        if agent.checkout is not None:
+            agent.checkout.set_price_book(book)
+
+    state = Path(agent.config.journal.path).with_name("shadow.json")
+    shadow = Shadow(link, agent.config, state, on_apply=on_apply).attach()
+    agent.shadow = shadow
+    agent.shadow_applied = shadow.applied
+    catalog = CatalogSync(link, agent.journal, on_applied=on_book)
+    agent.catalog_sync = catalog
+    return CatalogComponent(agent, shadow, catalog)
+
+
+def commands_component(agent: Any) -> None:
+    """Factory: registers the agent's fleet commands on the link (no component of its own).
+
+    maintenance, reprint, sync catalog, log level, restart (the service manager starts
+    the agent again), collect logs, self test, ping, status.
+    """
+    link = getattr(agent, "link", None)
+    if link is None:
+        return None
+    import time
+
+    from . import logbuffer
+    from .checkout import Refusal
+    from .commands import CommandRefused, register_agent_handlers, register_builtin_handlers
+
+    async def status() -> dict[str, Any]:
+        co = agent.checkout
+        return {"state": str(co.state) if co else "starting", "health": _health_of(agent),
+                "catalog": getattr(agent.book, "version", None)}
+
+    async def maintenance(on: bool, reason: str | None) -> None:
+        co = agent.checkout
+        if co is None:
+            raise CommandRefused("the checkout is not running yet")
+        try:
+            co.maintenance_on() if on else co.maintenance_off()
+        except Refusal as refusal:
+            raise CommandRefused(refusal.en) from refusal
+        log.info("maintenance %s by command (%s)", "on" if on else "off", reason or "-")
+
+    async def reprint(order_no: str) -> int:
+        if await agent.journal.order_receipt(order_no) is None:
+            raise CommandRefused(f"no order {order_no}")
+        return await agent.journal.add_print_job(order_no, "reprint")
+
+    async def sync_catalog() -> dict[str, Any]:
+        catalog = getattr(agent, "catalog_sync", None)
+        if catalog is None:
+            raise CommandRefused("catalog sync is not running")
+        return await catalog.sync_now()
+
+    async def restart() -> None:
+        asyncio.get_running_loop().call_later(0.5, agent.stop)
+
+    buffer = logbuffer.install(agent.config.logging.recent_lines)
+
+    async def collect_logs(lines: int) -> list[Any]:
+        return [line.to_dict() for line in buffer.lines(limit=lines)]
+
+    async def self_test() -> dict[str, Any]:
+        health = _health_of(agent)
+        bad = {name: h.get("reason") for name, h in health.items()
+               if h.get("state") in ("error",)}
+        return {"ok": not bad and agent.tasks_healthy(), "failed": bad, "health": health}
+
+    register_builtin_handlers(link.commands, status=status, boot_time=time.time())
+    register_agent_handlers(link.commands, maintenance=maintenance, reprint=reprint,
+                            sync_catalog=sync_catalog, restart=restart,
+                            collect_logs=collect_logs, self_test=self_test)
+    return None
