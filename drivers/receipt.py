@@ -128,6 +128,10 @@ def cell_width(ch: str, encoding: Encoding = "gb18030") -> int:
 
 def text_width(text: str, encoding: Encoding = "gb18030") -> int:
     """Columns a string takes on the printer."""
+    if text.isascii():
+        return len(text)
+    if encoding != "utf-8":
+        return len(text) + sum(1 for ch in text if ord(ch) >= 0x80)
     return sum(cell_width(ch, encoding) for ch in text)
 
 
@@ -135,6 +139,12 @@ def clean_text(text: str, encoding: Encoding = "gb18030") -> str:
     """Printable text only: control/format characters (which could smuggle ESC/POS
     commands in a product name) become spaces; characters the encoding cannot carry
     become ``?`` so the preview shows what the paper will."""
+    if text.isprintable():  # the common case: nothing to strip (Cc/Cf/Zl/Zp are not printable)
+        try:
+            text.encode(encoding)
+            return text
+        except UnicodeEncodeError:
+            pass
     out = []
     for ch in text:
         cat = unicodedata.category(ch)

@@ -243,3 +243,16 @@ def test_udev_rule_is_well_formed():
         assert vendor in text
     assert 'GROUP="lp"' in text and 'MODE="0660"' in text
     assert 'SYMLINK+="kiosk-printer"' in text
+
+
+def test_printer_that_never_answers_is_offline(fake_printer, monkeypatch):
+    import drivers.printer as printer_module
+
+    monkeypatch.setattr(printer_module, "STATUS_TIMEOUT_S", 0.1)
+    printer = network(fake_printer)
+    fake_printer.state.silent = True
+    st = printer.status()
+    assert not st.ready and st.reason == "no status answer"
+    fake_printer.state.silent = False
+    assert printer.status().ready
+    printer.close()
