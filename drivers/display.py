@@ -25,7 +25,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from drivers.receipt import amount_text, clean_text, fit
+from drivers.receipt import amount_text, clean_text, fit, text_width
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +98,14 @@ def welcome_screens() -> dict[str, Screen]:
 
 
 def _left_right(left: str, right: str, width: int = COLUMNS, encoding: str = "gb18030") -> str:
-    from drivers.receipt import text_width
-
-    rw = text_width(right, encoding)  # type: ignore[arg-type]
-    return fit(left, max(width - rw - (1 if right else 0), 0), encoding=encoding) + (
-        " " + right if right else "")  # type: ignore[arg-type]
+    rw = text_width(right, encoding)
+    room = max(width - rw - (1 if right else 0), 0)
+    return fit(left, room, encoding=encoding) + (" " + right if right else "")
 
 
 def screen_bytes(screen: Screen, encoding: str = "gb18030") -> bytes:
     """The bytes that put ``screen`` on the display (clear, line 1, row 2, line 2)."""
-    lines = [fit(clean_text(text, encoding), COLUMNS, encoding=encoding)  # type: ignore[arg-type]
-             for text in screen]
+    lines = [fit(clean_text(text, encoding), COLUMNS, encoding=encoding) for text in screen]
     errors = "replace"
     return CLEAR + lines[0].encode(encoding, errors) + LINE2 + lines[1].encode(encoding, errors)
 

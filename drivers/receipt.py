@@ -117,7 +117,7 @@ class ReceiptLayout:
 
 
 # --------------------------------------------------------------------------- text helpers
-def cell_width(ch: str, encoding: Encoding = "gb18030") -> int:
+def cell_width(ch: str, encoding: str = "gb18030") -> int:
     """Columns one character takes on the printer (1 or 2)."""
     if ord(ch) < 0x80:
         return 1
@@ -126,7 +126,7 @@ def cell_width(ch: str, encoding: Encoding = "gb18030") -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
-def text_width(text: str, encoding: Encoding = "gb18030") -> int:
+def text_width(text: str, encoding: str = "gb18030") -> int:
     """Columns a string takes on the printer."""
     if text.isascii():
         return len(text)
@@ -135,7 +135,7 @@ def text_width(text: str, encoding: Encoding = "gb18030") -> int:
     return sum(cell_width(ch, encoding) for ch in text)
 
 
-def clean_text(text: str, encoding: Encoding = "gb18030") -> str:
+def clean_text(text: str, encoding: str = "gb18030") -> str:
     """Printable text only: control/format characters (which could smuggle ESC/POS
     commands in a product name) become spaces; characters the encoding cannot carry
     become ``?`` so the preview shows what the paper will."""
@@ -160,7 +160,7 @@ def clean_text(text: str, encoding: Encoding = "gb18030") -> str:
     return "".join(out)
 
 
-def fit(text: str, width: int, align: Align = "left", encoding: Encoding = "gb18030") -> str:
+def fit(text: str, width: int, align: str = "left", encoding: str = "gb18030") -> str:
     """Pad (or cut) ``text`` to exactly ``width`` columns; never splits a wide char."""
     out, used = [], 0
     for ch in text:
@@ -178,7 +178,7 @@ def fit(text: str, width: int, align: Align = "left", encoding: Encoding = "gb18
     return s + " " * pad
 
 
-def wrap(text: str, width: int, encoding: Encoding = "gb18030") -> list[str]:
+def wrap(text: str, width: int, encoding: str = "gb18030") -> list[str]:
     """Greedy wrap to ``width`` columns; breaks between CJK chars or at spaces."""
     text = " ".join(text.split())
     if not text:
@@ -205,7 +205,7 @@ def wrap(text: str, width: int, encoding: Encoding = "gb18030") -> list[str]:
     return lines or [""]
 
 
-def _tokens(text: str, encoding: Encoding) -> Iterable[str]:
+def _tokens(text: str, encoding: str) -> Iterable[str]:
     word = ""
     for ch in text:
         if ch == " " or cell_width(ch, encoding) == 2:
@@ -219,7 +219,7 @@ def _tokens(text: str, encoding: Encoding) -> Iterable[str]:
         yield word
 
 
-def columns_row(cells: list[tuple[str, int, Align]], encoding: Encoding = "gb18030") -> str:
+def columns_row(cells: Iterable[tuple[str, int, str]], encoding: str = "gb18030") -> str:
     """Cells ``(text, width, align)`` side by side, each fitted to its width."""
     return "".join(fit(text, width, align, encoding) for text, width, align in cells)
 
@@ -324,7 +324,7 @@ class ReceiptOptions:
             ereceipt_url=cfg.receipt.ereceipt_url,
             timezone=cfg.kiosk.timezone,
         )
-        return replace(opts, **overrides) if overrides else opts  # type: ignore[arg-type]
+        return replace(opts, **overrides) if overrides else opts
 
 
 # --------------------------------------------------------------------------- layout
@@ -447,7 +447,7 @@ def _lines_block(b: _Builder, order: OrderCompletedData) -> None:
         idx = 0 if code == "zh" else 1
         cells = [(LABELS["item"][idx], name_w if wide else lead, "left")]
         cells += [(LABELS[k][idx], w, a) for k, w, a in num]
-        b.op(Text(columns_row(cells, enc).rstrip()))  # type: ignore[arg-type]
+        b.op(Text(columns_row(cells, enc).rstrip()))
     for line in order.lines:
         names = []
         if lang in ("zh", "both"):
@@ -464,14 +464,14 @@ def _lines_block(b: _Builder, order: OrderCompletedData) -> None:
         numbers = [(qty, num[0][1], "right"), (amount_text(line.unit_price), num[1][1], "right"),
                    (amount_text(line.list_amount), num[2][1], "right")]
         if wide:
-            first = columns_row([(name_lines[0], name_w, "left"), *numbers], enc)  # type: ignore[list-item]
+            first = columns_row([(name_lines[0], name_w, "left"), *numbers], enc)
             b.op(Text(first))
             for rest in name_lines[1:]:
                 b.op(Text(rest))
         else:
             for nl in name_lines:
                 b.op(Text(nl))
-            b.op(Text(columns_row([("", lead, "left"), *numbers], enc)))  # type: ignore[list-item]
+            b.op(Text(columns_row([("", lead, "left"), *numbers], enc)))
         for promo in line.promotions:
             for part in wrap(clean_text(promo, enc), cols - 4, enc):
                 b.op(Text("  " + part))
@@ -500,11 +500,11 @@ def _vat_block(b: _Builder, order: OrderCompletedData) -> None:
             ("vat_tax", w, "right")]
     for code in (["zh", "en"] if lang == "both" else [lang]):
         idx = 0 if code == "zh" else 1
-        b.op(Text(columns_row([(LABELS[k][idx], width, a) for k, width, a in spec], enc).rstrip()))  # type: ignore[misc]
+        b.op(Text(columns_row([(LABELS[k][idx], width, a) for k, width, a in spec], enc).rstrip()))
     for vat in order.vat:
         row = [(rate_text(vat.rate_bp), spec[0][1], "left"), (amount_text(vat.gross), w, "right"),
                (amount_text(vat.net), w, "right"), (amount_text(vat.tax), w, "right")]
-        b.op(Text(columns_row(row, enc)))  # type: ignore[arg-type]
+        b.op(Text(columns_row(row, enc)))
 
 
 def _tender_block(b: _Builder, order: OrderCompletedData) -> None:
