@@ -349,7 +349,9 @@ def build_printer(cfg: PrinterSection) -> ReceiptPrinter:
             return UnusablePrinter("USB printer needs libusb-1.0 (apt install libusb-1.0-0)")
         vid, pid = cfg.usb_vendor_id, cfg.usb_product_id
         return EscposPrinter(
-            lambda: Usb(idVendor=vid, idProduct=pid, timeout=int(WRITE_TIMEOUT_S * 1000), profile=profile),
+            lambda: _UsbEndpoints(
+                Usb(idVendor=vid, idProduct=pid, timeout=int(WRITE_TIMEOUT_S * 1000), profile=profile)
+            ),
             bidirectional=True,
             name=f"usb {vid:04x}:{pid:04x}",
         )
@@ -408,6 +410,52 @@ class _NetworkStatusTimeout:
             with contextlib.suppress(OSError):
                 sock.close()
         self._device._device = False
+
+
+class _UsbEndpoints:
+    """python-escpos ``Usb`` with the bulk endpoints read from the device itself.
+
+    escpos assumes Epson's IN 0x82 / OUT 0x01; Chinese printers often use others
+    (OUT 0x03 / IN 0x81 on many Xprinter models), so take them from the descriptors
+    of the first interface. A status read that times out is "no answer", not an error.
+    """
+
+    def __init__(self, device: Any) -> None:
+        self._device = device
+
+    def open(self) -> None:
+        self._device.open()
+        with contextlib.suppress(Exception):  # keep escpos' defaults if descriptors are odd
+            self._device.in_ep, self._device.out_ep = bulk_endpoints(
+                self._device.device.get_active_configuration()[(0, 0)],
+                self._device.in_ep, self._device.out_ep,
+            )
+
+    def _raw(self, data: bytes) -> None:
+        self._device._raw(data)
+
+    def _read(self) -> bytes:
+        import usb.core
+
+        try:
+            return bytes(self._device._read())
+        except usb.core.USBTimeoutError:
+            return b""
+
+    def close(self) -> None:
+        self._device.close()
+
+
+def bulk_endpoints(interface: Any, in_ep: int, out_ep: int) -> tuple[int, int]:
+    """``(in, out)`` bulk endpoint addresses of a USB interface (defaults where absent)."""
+    for ep in interface:
+        if ep.bmAttributes & 0x03 != 0x02:  # not a bulk endpoint
+            continue
+        if ep.bEndpointAddress & 0x80:
+            in_ep = ep.bEndpointAddress
+        else:
+            out_ep = ep.bEndpointAddress
+    return in_ep, out_ep
 
 
 class _SerialStatusRead:

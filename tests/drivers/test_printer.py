@@ -256,3 +256,14 @@ def test_printer_that_never_answers_is_offline(fake_printer, monkeypatch):
     fake_printer.state.silent = False
     assert printer.status().ready
     printer.close()
+
+
+def test_usb_bulk_endpoints_from_descriptors():
+    from types import SimpleNamespace as Ep
+
+    from drivers.printer import bulk_endpoints
+
+    xprinter = [Ep(bEndpointAddress=0x81, bmAttributes=0x02), Ep(bEndpointAddress=0x03, bmAttributes=0x02)]
+    assert bulk_endpoints(xprinter, 0x82, 0x01) == (0x81, 0x03)
+    out_only = [Ep(bEndpointAddress=0x02, bmAttributes=0x02), Ep(bEndpointAddress=0x83, bmAttributes=0x03)]
+    assert bulk_endpoints(out_only, 0x82, 0x01) == (0x82, 0x02)  # interrupt IN ignored
