@@ -30,7 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from . import local
 
-        return local.run(out, fast=args.fast)
+        if args.local:
+            return local.run(out, fast=args.fast)
+        from . import system
+
+        try:
+            return system.run(out, fast=args.fast, keep_running=args.keep_running)
+        except system.Unavailable as why:
+            term.warn(f"整套系统无法在本机运行 the whole system cannot run here: {why}")
+            term.note("running the kiosk alone on fakes instead")
+            return local.run(out / "local", fast=args.fast)
     except KeyboardInterrupt:
         term.warn("interrupted 已中断")
         return 130

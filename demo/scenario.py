@@ -63,9 +63,9 @@ def shopper_alipay() -> list[Card]:
 def shopper_stored_value() -> list[Card]:
     """A member pays from the stored-value balance (储值) with the action card."""
     return [
-        member_card(),
         product("6901180000115", "乐事 原味薯片 70g"),
-        product("6921111100011", "王老吉 凉茶 310ml"),
+        product("6902961000218", "绿箭 口香糖"),
+        member_card(),
         ("操作卡 储值支付 action card: pay with stored value", "KIOSK:PAY:STORED_VALUE",
          codes.QRCODE),
     ]

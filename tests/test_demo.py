@@ -30,3 +30,26 @@ def test_local_demo_sells_on_fakes(tmp_path: Path):
     assert summary["parked"] == "1"
     assert "请出示付款码" in proc.stdout  # the customer display asked for the payment code
     assert list((tmp_path / "out").glob("receipt-*.png"))
+
+
+def test_whole_system_demo_delivers_everything_exactly_once(tmp_path: Path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo", "--fast", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=150,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    summary = _summary(proc.stdout)
+    assert summary["mode"] == "system", proc.stdout[-2000:]
+    assert summary["orders"] == summary["cloud_orders"] == "3"
+    assert summary["payments"] == "2"  # WeChat + Alipay through the cloud; stored value offline
+    assert summary["refunds"] == "1"
+    assert summary["parked"] == "1"
+    assert summary["lost"] == "0" and summary["duplicates"] == "0"
+    assert summary["delivered"] == summary["events"] and int(summary["events"]) >= 6
+    assert "admin API: GET /api/v1/admin/orders/" in proc.stdout
+    assert list(out.glob("receipt-*.png"))
+    # Every child process was stopped: nothing still runs with the demo's files.
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(out) not in ps
