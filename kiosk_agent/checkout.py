@@ -547,8 +547,9 @@ class Checkout:
             status = str(getattr(outcome, "status", outcome))
             reason = getattr(outcome, "reason", None)
         except Exception as err:  # a lost reply is not a decline
+            # Only the type: the message of a foreign exception may quote the payment code.
             log.warning("payment %s: no outcome (%s)", attempt.out_trade_no, type(err).__name__)
-            status, reason, outcome = "unknown", f"{type(err).__name__}: {err}"[:200], None
+            status, reason, outcome = "unknown", type(err).__name__, None
         finally:
             del auth_code
         if status == "paid":

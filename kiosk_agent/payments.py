@@ -22,9 +22,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from .journal import Journal, PaymentAttempt
 from .link import Link, LinkDown, RpcFailed, RpcTimeout
 from .wire import rpc as wire_rpc
+from .wire.base import validation_reason
 from .wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
 log = logging.getLogger(__name__)
@@ -107,10 +110,16 @@ class KioskPayments:
         await self._ensure_attempt(order_no, out_trade_no, provider, amount, currency)
         if provider == "stored_value" and not self.link.connected.is_set():
             return await self._offline_stored_value(out_trade_no, amount, member_id)
-        params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no, method=provider,
-                              amount=amount, currency=currency, auth_code=auth_code,
-                              payer_token=payer_token, card_last4=card_last4,
-                              member_id=member_id)
+        try:
+            params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no, method=provider,
+                                  amount=amount, currency=currency, auth_code=auth_code,
+                                  payer_token=payer_token, card_last4=card_last4,
+                                  member_id=member_id)
+        except ValidationError as err:
+            # str(err) quotes the rejected input (the payment code itself): only the
+            # field path and message go to the log. Nothing was sent, nothing charged.
+            log.warning("payment %s not sent: %s", out_trade_no, validation_reason(err))
+            return await self._record(PaymentOutcome.of("failed", out_trade_no, "bad_params"))
         payload = params.model_dump(exclude_none=True)
         del auth_code, params
         try:

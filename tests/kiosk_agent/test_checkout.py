@@ -15,6 +15,7 @@ from kiosk_agent.wire import Event, decode
 from tests.kiosk_agent.sales import FakePayments, Outcome, files_containing, make_book
 
 PAYMENT_CODE = "134567890123456789"  # a WeChat-shaped payment code (test value)
+DEMO_BOOK = Path(__file__).resolve().parents[2] / "config/pricebook.example.json"
 
 
 @pytest.fixture
@@ -273,11 +274,26 @@ async def test_listeners_see_each_change(checkout: Checkout):
 
 async def test_time_windowed_promotion_applies_at_the_kiosk(journal: Journal):
     """The demo book's flash sale (a validity window) prices the noodles at ¥3.50."""
-    from pathlib import Path
-
     from kiosk_agent.catalog import load_price_book
 
-    demo = load_price_book(Path(__file__).resolve().parents[2] / "config/pricebook.example.json")
+    demo = load_price_book(DEMO_BOOK)
     co = Checkout(journal, demo, FakePayments())
     co.scan_product("6902261336277")
     assert co.priced.total == 350 and co.priced.lines[0].discount == 100
+
+
+async def test_gateway_error_text_is_not_stored_it_may_hold_the_code(
+    journal: Journal, book, tmp_path: Path
+):
+    # A gateway exception's message is not ours to trust: it may quote the payment code
+    # (pydantic echoes a rejected input, an HTTP client may echo the request body).
+    co = Checkout(journal, book, FakePayments(RuntimeError(f"refused body auth_code={PAYMENT_CODE}")))
+    co.scan_product("SKU-WATER")
+    co.request_payment()
+    result = await co.pay("wechat", PAYMENT_CODE)
+    assert result.status == "unknown"
+    (attempt,) = await journal.payment_attempts(status="unknown")
+    assert "RuntimeError" in attempt.reason and PAYMENT_CODE not in attempt.reason
+    assert PAYMENT_CODE not in (result.reason or "")
+    await journal.close()
+    assert files_containing(tmp_path, PAYMENT_CODE.encode()) == []

@@ -131,3 +131,22 @@ async def test_payment_code_not_in_journal_or_logs(journal, tmp_path, caplog):
     blobs = b"".join(p.read_bytes() for p in tmp_path.glob("journal.db*"))
     assert blobs and CODE.encode() not in blobs
     assert CODE not in caplog.text
+
+
+async def test_charge_params_that_do_not_validate_fail_without_echoing_the_code(
+        journal, tmp_path, caplog):
+    # pydantic's ValidationError text quotes the rejected input: a too-long code must not
+    # reach a log line or the journal through it, and nothing is sent (nothing charged).
+    caplog.set_level(logging.DEBUG)
+    long_code = "28" + "7" * 70
+    link = ScriptedLink(journal, [])
+    out = await gateway(link, journal).charge("O11", "N0000011", "alipay", 1200, "CNY",
+                                              long_code)
+    assert out.status == "failed" and out.reason == "bad_params"
+    assert link.sent == []
+    (attempt,) = await journal.payment_attempts()
+    assert attempt.status == "failed" and long_code not in (attempt.reason or "")
+    await journal.__aexit__(None, None, None)
+    blobs = b"".join(p.read_bytes() for p in tmp_path.glob("journal.db*"))
+    assert long_code.encode() not in blobs
+    assert long_code not in caplog.text
