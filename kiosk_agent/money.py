@@ -66,16 +66,48 @@ def format_minor(amount: int, currency: str = DEFAULT_CURRENCY) -> str:
     return f"{sign}{symbol}{whole}.{frac:0{digits}d}"
 
 
+def major_text(amount: int, currency: str = DEFAULT_CURRENCY) -> str:
+    """Minor units as the plain decimal text gateways and bills use, without floats.
+
+    ``major_text(1230) == "12.30"``, ``major_text(1010, "USD") == "10.10"``,
+    ``major_text(500, "JPY") == "500"``.
+    """
+    digits = MINOR_UNITS.get(currency, 2)
+    sign = "-" if amount < 0 else ""
+    if digits == 0:
+        return f"{sign}{abs(amount)}"
+    whole, frac = divmod(abs(amount), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}"
+
+
+def parse_major(text: str, currency: str = DEFAULT_CURRENCY) -> int:
+    """Parse decimal text in major units (``"12.3"`` yuan) into minor units, exactly.
+
+    Outside input (gateway responses, bills, notifications) goes through here, so
+    anything that is not plain ASCII ``[-]digits[.digits]`` with at most the
+    currency's decimals raises :class:`MoneyError`: never a silent truncation.
+    """
+    if not isinstance(text, str):
+        raise MoneyError(f"not an amount: {type(text).__name__}")
+    digits = MINOR_UNITS.get(currency, 2)
+    body = text.strip()
+    negative = body.startswith("-")
+    if negative:
+        body = body[1:]
+    whole, dot, frac = body.partition(".")
+    if not (whole or frac) or not _ascii_digits(whole or "0") or (
+            dot and not _ascii_digits(frac)):
+        raise MoneyError(f"not an amount: {text[:40]!r}")
+    if len(frac) > digits:
+        raise MoneyError(f"more than {digits} decimals for {currency}: {text[:40]!r}")
+    minor = int(whole or "0") * 10**digits + int((frac + "0" * digits)[:digits] or "0")
+    return -minor if negative else minor
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def parse_yuan(text: str) -> int:
     """Parse a decimal yuan string such as ``"12.3"`` into fen without floats."""
-    text = text.strip()
-    negative = text.startswith("-")
-    if negative:
-        text = text[1:]
-    whole, _, frac = text.partition(".")
-    if not whole.isdigit() and whole != "":
-        raise MoneyError(f"not an amount: {text!r}")
-    if frac and (not frac.isdigit() or len(frac) > 2):
-        raise MoneyError(f"at most two decimals: {text!r}")
-    fen = int(whole or "0") * 100 + int((frac + "00")[:2])
-    return -fen if negative else fen
+    return parse_major(text, "CNY")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -202,3 +204,90 @@ async def test_card_and_paypal(providers, sandbox, caplog):  # noqa: F811
     assert (await pp.refund(no3, no3 + "-R1", 599, 2599, "USD", out.provider_ref)).status == "success"
     assert (await pp.refund_query(no3, no3 + "-R1")).status == "success"
     assert sandbox.paypal.ledger.trades[no3].refunded == 599
+
+
+def _signed_wechat(gw, body: str) -> dict[str, str]:
+    """Platform headers for ``body``, signed with the sandbox's real platform key."""
+    ts, nonce = str(int(time.time())), crypto.nonce_str()
+    return {"Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nonce,
+            "Wechatpay-Serial": gw.keys.public_key_id,
+            "Wechatpay-Signature": crypto.rsa_sign(
+                gw.keys.platform_key, crypto.wechat_response_message(ts, nonce, body))}
+
+
+@pytest.mark.parametrize("resource,plain", [
+    ('"not an object"', None),
+    (None, "[1, 2]"),
+    (None, '{"mchid": "M", "amount": 5}'),
+    (None, '{"out_trade_no": "T1", "amount": {"total": "777"}}'),
+])
+async def test_wechat_malformed_signed_notification_is_rejected(
+        providers, sandbox, resource, plain):  # noqa: F811
+    """A correctly signed body of the wrong shape is refused, not a crash (HTTP 500)."""
+    p, gw = providers["wechat"], sandbox.wechat
+    if resource is None:
+        plain = plain.replace('"M"', f'"{gw.keys.mchid}"')
+        if '"total"' in plain:
+            plain = plain[:-1] + f', "mchid": "{gw.keys.mchid}"}}'
+        resource = json.dumps({
+            "algorithm": "AEAD_AES_256_GCM", "nonce": "abcdefabcdef", "associated_data": "tx",
+            "ciphertext": crypto.aes_gcm_encrypt(gw.keys.apiv3_key, "abcdefabcdef", "tx", plain)})
+    body = f'{{"id": "n1", "resource": {resource}}}'
+    with pytest.raises(NotificationRejected):
+        p.verify_notification(_signed_wechat(gw, body), body)
+
+
+@pytest.mark.parametrize("amount", ["8.885", "abc", "NaN"])
+async def test_alipay_notification_with_malformed_amount_is_rejected(
+        providers, sandbox, amount):  # noqa: F811
+    """Signed but malformed: refused with a reason, never truncated to a near amount."""
+    p, gw = providers["alipay"], sandbox.alipay
+    no = trade_no()
+    await p.charge(req(no, alipay_code(), 888))
+    params = {**gw.notification(gw.ledger.trades[no]), "total_amount": amount}
+    params.pop("sign"), params.pop("sign_type")
+    params["sign"] = crypto.rsa_sign(gw.keys.alipay_key, crypto.alipay_sign_content(params))
+    with pytest.raises(NotificationRejected, match="total_amount"):
+        p.verify_notification({}, urlencode(params))
+
+
+@pytest.mark.parametrize("method,code_fn", [("wechat", wechat_code), ("alipay", alipay_code)])
+async def test_request_signing_runs_off_the_event_loop(
+        providers, sandbox, monkeypatch, method, code_fn):  # noqa: F811
+    """RSA signing costs milliseconds of CPU per request: it belongs in a thread."""
+    signed_on = []
+    real_sign = crypto.rsa_sign
+
+    def recording_sign(key, message):
+        signed_on.append(threading.get_ident())
+        return real_sign(key, message)
+
+    monkeypatch.setattr(crypto, "rsa_sign", recording_sign)
+    loop_thread = threading.get_ident()
+    out = await providers[method].charge(req(trade_no(), code_fn(), 1000))
+    assert out.status == "paid"
+    client_signatures = [t for t in signed_on if t != loop_thread]
+    assert client_signatures, "the request was signed on the event loop"
+
+
+async def test_alipay_response_that_is_not_an_object_is_unknown(providers):  # noqa: F811
+    """A gateway answering a JSON array: unknown (settle later), not an exception."""
+    from aiohttp import web
+
+    async def array(_request: web.Request) -> web.Response:
+        return web.json_response([1, 2])
+
+    app = web.Application()
+    app.router.add_post("/gateway.do", array)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    p = providers["alipay"]
+    p.gateway_url = f"http://127.0.0.1:{port}/gateway.do"
+    try:
+        out = await p.charge(req(trade_no(), alipay_code(), 1000))
+    finally:
+        await runner.cleanup()
+    assert out.status == "unknown" and out.reason == "untrusted_response"

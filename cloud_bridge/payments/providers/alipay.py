@@ -16,10 +16,11 @@ import io
 import json
 import logging
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from urllib.parse import parse_qsl
 
 import aiohttp
+
+from kiosk_agent.money import major_text, parse_major
 
 from .. import crypto
 from .base import (
@@ -61,11 +62,12 @@ TRADE_STATUS = {"TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid",
 
 
 def yuan(fen: int) -> str:
-    return f"{Decimal(fen) / 100:.2f}"
+    return major_text(fen, "CNY")
 
 
 def to_fen(value: str | None) -> int | None:
-    return None if value in (None, "") else int(Decimal(str(value)) * 100)
+    """An Alipay amount in fen; ``MoneyError`` (a ValueError) when malformed."""
+    return None if value in (None, "") else parse_major(str(value), "CNY")
 
 
 class AlipayProvider(PaymentProvider):
@@ -96,7 +98,9 @@ class AlipayProvider(PaymentProvider):
     async def call(self, method: str, biz: dict) -> dict:
         """POST one signed request; the verified ``<method>_response`` object."""
         key = method.replace(".", "_") + "_response"
-        async with self.session.post(self.gateway_url, data=self.signed_params(method, biz)) as resp:
+        # RSA signing takes a millisecond or two of CPU: not on the event loop.
+        data = await asyncio.to_thread(self.signed_params, method, biz)
+        async with self.session.post(self.gateway_url, data=data) as resp:
             raw = await resp.text()
             if resp.status != 200:
                 raise ResponseNotTrusted(f"HTTP {resp.status}")
@@ -104,9 +108,13 @@ class AlipayProvider(PaymentProvider):
             outer = json.loads(raw)
         except ValueError as err:
             raise ResponseNotTrusted("response is not JSON") from err
+        if not isinstance(outer, dict):
+            raise ResponseNotTrusted("response is not a JSON object")
         sign = outer.get("sign")
         if not sign:
-            raise ResponseNotTrusted(f"unsigned response ({(outer.get(key) or {}).get('sub_code')})")
+            inner = outer.get(key)
+            sub_code = inner.get("sub_code") if isinstance(inner, dict) else None
+            raise ResponseNotTrusted(f"unsigned response ({sub_code})")
         content = crypto.alipay_response_content(raw, key)
         if not crypto.rsa_verify(self._alipay, content, sign):
             raise ResponseNotTrusted("bad Alipay signature")
@@ -131,7 +139,8 @@ class AlipayProvider(PaymentProvider):
             return Outcome("unknown", reason=_transport_reason(err))
         code, sub = str(data.get("code", "")), str(data.get("sub_code", ""))
         if code == "10000":
-            if to_fen(data.get("total_amount")) != req.amount or data.get("out_trade_no") != req.out_trade_no:
+            if (_fen_or_none(data.get("total_amount")) != req.amount
+                    or data.get("out_trade_no") != req.out_trade_no):
                 log.error("alipay %s: paid response does not match the request", req.out_trade_no)
                 return Outcome("unknown", reason="mismatch", code="MISMATCH")
             return Outcome("paid", code=code, provider_ref=data.get("trade_no"), amount=req.amount)
@@ -152,7 +161,8 @@ class AlipayProvider(PaymentProvider):
         if code == "10000":
             status = str(data.get("trade_status", ""))
             return Outcome(TRADE_STATUS.get(status, "unknown"), code=status,  # type: ignore[arg-type]
-                           provider_ref=data.get("trade_no"), amount=to_fen(data.get("total_amount")))
+                           provider_ref=data.get("trade_no"),
+                           amount=_fen_or_none(data.get("total_amount")))
         if sub == "ACQ.TRADE_NOT_EXIST":
             return Outcome("not_found", code=sub)
         return Outcome("unknown", reason="system_error", code=sub or code)
@@ -207,7 +217,7 @@ class AlipayProvider(PaymentProvider):
                 return RefundOutcome("not_found", code=code)
             status = data.get("refund_status", "REFUND_SUCCESS")
             return RefundOutcome("success" if status == "REFUND_SUCCESS" else "pending",
-                                 amount=to_fen(data.get("refund_amount")),
+                                 amount=_fen_or_none(data.get("refund_amount")),
                                  provider_ref=data.get("trade_no"), code=str(status))
         if sub == "ACQ.TRADE_NOT_EXIST":
             return RefundOutcome("not_found", code=sub)
@@ -229,6 +239,10 @@ class AlipayProvider(PaymentProvider):
             raise NotificationRejected("notify_time missing or malformed") from err
         if not fresh(sent.replace(tzinfo=CHINA_TZ).timestamp()):
             raise NotificationRejected("stale notification (more than 5 minutes old)")
+        try:
+            amount = to_fen(params.get("total_amount"))
+        except ValueError as err:
+            raise NotificationRejected("total_amount malformed") from err
         notify_id = params.get("notify_id", "")
         if not notify_id or not self._notify_ids.add(notify_id):
             raise NotificationRejected("replayed notify_id")
@@ -236,7 +250,7 @@ class AlipayProvider(PaymentProvider):
             provider=self.name, replay_key=f"alipay:{notify_id}",
             out_trade_no=params.get("out_trade_no", ""),
             status=TRADE_STATUS.get(params.get("trade_status", ""), "unknown"),  # type: ignore[arg-type]
-            provider_ref=params.get("trade_no"), amount=to_fen(params.get("total_amount")),
+            provider_ref=params.get("trade_no"), amount=amount,
             currency="CNY",
         )
 
@@ -261,10 +275,19 @@ def parse_bill(text: str) -> list[BillLine]:
     lines = []
     for row in rows[1:]:
         kind = "pay" if row[col["业务类型"]] == "交易" else "refund"
-        amount = abs(int(Decimal(row[col["订单金额（元）"]]) * 100))
+        amount = abs(parse_major(row[col["订单金额（元）"]], "CNY"))
         lines.append(BillLine(kind, row[col["商户订单号"]], amount, row[col["币种"]],  # type: ignore[arg-type]
                               row[col["支付宝交易号"]], row[col["退款批次号/请求号"]]))
     return lines
+
+
+def _fen_or_none(value: object) -> int | None:
+    """A response amount in fen; None (which never matches an amount) when malformed."""
+    try:
+        return to_fen(value)  # type: ignore[arg-type]
+    except ValueError:
+        log.warning("alipay response amount %r is not an amount", str(value)[:20])
+        return None
 
 
 def _transport_reason(err: BaseException) -> str:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from decimal import Decimal
 
 import aiohttp
 
-from kiosk_agent.money import MINOR_UNITS
+from kiosk_agent.money import major_text, parse_major
 
 from .base import ChargeRequest, Outcome, PaymentProvider, RefundOutcome, ReverseOutcome
 
@@ -23,12 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def to_value(amount: int, currency: str) -> str:
-    digits = MINOR_UNITS.get(currency, 2)
-    return str(amount) if digits == 0 else str(Decimal(amount) / (10**digits))
+    return major_text(amount, currency)
 
 
 def from_value(value: str, currency: str) -> int:
-    return int(Decimal(value) * (10 ** MINOR_UNITS.get(currency, 2)))
+    """A PayPal ``value`` in minor units; ``MoneyError`` (a ValueError) when malformed."""
+    return parse_major(str(value), currency)
 
 
 class PaypalProvider(PaymentProvider):

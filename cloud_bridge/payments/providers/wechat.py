@@ -16,10 +16,11 @@ import io
 import json
 import logging
 import time
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from kiosk_agent.money import parse_major
 
 from .. import crypto
 from .base import (
@@ -117,8 +118,10 @@ class WechatPayProvider(PaymentProvider):
         to *unknown*.
         """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload else ""
+        # RSA signing takes a millisecond or two of CPU: not on the event loop.
+        authorization = await asyncio.to_thread(self.authorization, method, path, body)
         headers = {
-            "Authorization": self.authorization(method, path, body),
+            "Authorization": authorization,
             "Accept": "application/json",
             "Content-Type": "application/json",
             "Wechatpay-Serial": self.platform_key_id,
@@ -128,6 +131,8 @@ class WechatPayProvider(PaymentProvider):
             text = await resp.text()
             self.verify_signed(resp.headers, text, self._response_nonces)
             data = json.loads(text) if text else {}
+            if not isinstance(data, dict):
+                raise ResponseNotTrusted("response is not a JSON object")
             return resp.status, data
 
     # ------------------------------------------------------------ payments
@@ -239,10 +244,15 @@ class WechatPayProvider(PaymentProvider):
             plain = crypto.aes_gcm_decrypt(self._apiv3_key, res["nonce"],
                                            res.get("associated_data", ""), res["ciphertext"])
             tx = json.loads(plain)
+            paid = tx.get("amount") or {}
+            amount, currency = paid.get("total"), paid.get("currency")
         except crypto.SignatureError as err:
             raise NotificationRejected(str(err)) from err
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            # AttributeError: a JSON value where an object belongs ("resource": "x").
             raise NotificationRejected("malformed notification body") from err
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+            raise NotificationRejected("amount.total is not an integer")
         if tx.get("mchid") != self.mchid:
             raise NotificationRejected("notification for another merchant")
         return Notification(
@@ -251,8 +261,8 @@ class WechatPayProvider(PaymentProvider):
             out_trade_no=str(tx.get("out_trade_no", "")),
             status=QUERY_STATES.get(str(tx.get("trade_state", "")), "unknown"),  # type: ignore[arg-type]
             provider_ref=tx.get("transaction_id"),
-            amount=(tx.get("amount") or {}).get("total"),
-            currency=(tx.get("amount") or {}).get("currency"),
+            amount=amount,
+            currency=currency,
         )
 
     # ------------------------------------------------------------ bills
@@ -262,7 +272,8 @@ class WechatPayProvider(PaymentProvider):
             raise ResponseNotTrusted(f"trade bill for {day}: HTTP {status} {data.get('code')}")
         url = urlsplit(data["download_url"])
         path = url.path + (f"?{url.query}" if url.query else "")
-        headers = {"Authorization": self.authorization("GET", path, ""), "Accept": "*/*"}
+        authorization = await asyncio.to_thread(self.authorization, "GET", path, "")
+        headers = {"Authorization": authorization, "Accept": "*/*"}
         async with self.session.get(self.base_url + path, headers=headers) as resp:
             raw = await resp.read()
         if resp.status != 200:
@@ -289,7 +300,7 @@ def parse_trade_bill(text: str) -> list[BillLine]:
         if kind is None:
             continue
         yuan = f[col["总金额"]] if kind == "pay" else f[col["退款金额"]]
-        lines.append(BillLine(kind, f[col["商户订单号"]], int(Decimal(yuan) * 100),  # type: ignore[arg-type]
+        lines.append(BillLine(kind, f[col["商户订单号"]], parse_major(yuan, "CNY"),  # type: ignore[arg-type]
                               f[col["币种"]], f[col["微信订单号"]], f[col["商户退款单号"]]))
     return lines
 

@@ -14,9 +14,10 @@ import logging
 import secrets
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
+
+from kiosk_agent.money import major_text, parse_major
 
 from .. import crypto
 from .common import Gateway
@@ -51,15 +52,12 @@ TRADE_STATUS = {"USERPAYING": "WAIT_BUYER_PAY", "SUCCESS": "TRADE_SUCCESS",
 
 
 def yuan(fen: int) -> str:
-    return f"{Decimal(fen) / 100:.2f}"
+    return major_text(fen, "CNY")
 
 
 def fen(value: str) -> int:
-    """Parse an Alipay amount ("12.30") into fen, exactly."""
-    amount = Decimal(str(value))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise InvalidOperation("more than two decimals")
-    return int(amount * 100)
+    """Parse an Alipay amount ("12.30") into fen, exactly (``MoneyError`` otherwise)."""
+    return parse_major(str(value), "CNY")
 
 
 def china_time(at: datetime | None = None) -> str:
@@ -154,7 +152,7 @@ class AlipayGateway(Gateway):
                 "sub_msg": "不存在的方法名"}, signed=False)
         try:
             return await handler(method, biz)
-        except (KeyError, TypeError, ValueError, InvalidOperation):
+        except (KeyError, TypeError, ValueError):
             return self.business_error(method, "PARAM_ERROR")
 
     def trade_fields(self, trade: Trade) -> dict:

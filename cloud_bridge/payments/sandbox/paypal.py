@@ -10,26 +10,22 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from decimal import Decimal
 
 from aiohttp import web
+
+from kiosk_agent.money import major_text, parse_major
 
 from .common import Gateway
 from .ledger import Ledger, PayError, Trade
 
 log = logging.getLogger(__name__)
 
-MINOR = {"JPY": 0, "KRW": 0}
-
-
 def to_value(amount: int, currency: str) -> str:
-    digits = MINOR.get(currency, 2)
-    return str(amount) if digits == 0 else f"{Decimal(amount) / 100:.2f}"
+    return major_text(amount, currency)
 
 
 def from_value(value: str, currency: str) -> int:
-    digits = MINOR.get(currency, 2)
-    return int(Decimal(value) * (10**digits))
+    return parse_major(str(value), currency)
 
 
 class PaypalGateway(Gateway):

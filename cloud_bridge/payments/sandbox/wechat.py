@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from kiosk_agent.money import major_text
+
 from .. import crypto
 from .common import Gateway
 from .ledger import CHINA_TZ, Ledger, PayError, Trade
@@ -313,7 +315,7 @@ class WechatGateway(Gateway):
             fields = [
                 row.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"), self.keys.appid,
                 self.keys.mchid, row.transaction_id, row.out_trade_no, state,
-                f"{pay_amt / 100:.2f}", "", row.out_refund_no, f"{ref_amt / 100:.2f}",
+                major_text(pay_amt), "", row.out_refund_no, major_text(ref_amt),
                 "SUCCESS" if row.kind != "PAY" else "", row.currency,
             ]
             lines.append(",".join("`" + f for f in fields))
