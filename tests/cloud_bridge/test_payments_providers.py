@@ -291,3 +291,12 @@ async def test_alipay_response_that_is_not_an_object_is_unknown(providers):  # n
     finally:
         await runner.cleanup()
     assert out.status == "unknown" and out.reason == "untrusted_response"
+
+
+def test_paypal_malformed_capture_amount_is_no_match():
+    """A capture amount that does not parse never equals the charge: unknown, settled later."""
+    from cloud_bridge.payments.providers.paypal import _captured_amount
+
+    assert _captured_amount({"amount": {"value": "10.10"}}, "USD") == 1010
+    for bad in ({"amount": {"value": "10.105"}}, {"amount": {"value": None}}, {"amount": "x"}, {}):
+        assert _captured_amount(bad, "USD") is None

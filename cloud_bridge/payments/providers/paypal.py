@@ -89,7 +89,7 @@ class PaypalProvider(PaymentProvider):
             return Outcome("unknown", reason="timeout")
         if status in (200, 201) and order.get("status") == "COMPLETED":
             cap = _capture(order)
-            if cap is None or from_value(cap["amount"]["value"], req.currency) != req.amount:
+            if cap is None or _captured_amount(cap, req.currency) != req.amount:
                 return Outcome("unknown", reason="mismatch")
             return Outcome("paid", code="COMPLETED", provider_ref=cap["id"], amount=req.amount,
                            extra={"order_id": order["id"]})
@@ -174,6 +174,15 @@ class PaypalProvider(PaymentProvider):
                                          amount=from_value(r["amount"]["value"],
                                                            r["amount"]["currency_code"]))
         return RefundOutcome("not_found")
+
+
+def _captured_amount(capture: dict, currency: str) -> int | None:
+    """The capture's amount in minor units; None (never a match) when malformed."""
+    try:
+        return from_value(capture["amount"]["value"], currency)
+    except (KeyError, TypeError, ValueError):
+        log.warning("paypal capture amount malformed")
+        return None
 
 
 def _capture(order: dict) -> dict | None:
