@@ -147,12 +147,13 @@ class Agent:
         if stored is not None:
             version, _sha, body = stored
             try:
-                return catalog.PriceBook.model_validate_json(body)
+                # A price book of thousands of products takes a while to parse: a thread.
+                return await asyncio.to_thread(catalog.PriceBook.model_validate_json, body)
             except Exception as err:  # fall back to the seed file below
                 log.error("stored price book %s unusable: %s", version, err)
         seed: Path | None = self.config.journal.seed_price_book
         if seed is not None:
-            book = catalog.load_price_book(seed)
+            book = await asyncio.to_thread(catalog.load_price_book, seed)
             await self.journal.store_price_book(book)
             log.info("price book %s loaded from %s", book.version, seed)
             return book

@@ -977,18 +977,20 @@ class Journal:
 
     async def store_price_book(self, book: Any) -> None:
         """Store a ``catalog.PriceBook`` (duck-typed: version, currency, products, sha256())."""
-        if hasattr(book, "canonical_bytes"):
-            body = book.canonical_bytes()
-        elif hasattr(book, "model_dump_json"):
-            body = book.model_dump_json().encode()
-        else:
-            body = json.dumps(book, default=str).encode()
-        products = []
-        for p in getattr(book, "products", ()) or ():
-            products.append(_as_dict(p))
-        await self.save_price_book(
-            str(book.version), str(book.sha256()), str(book.currency), body, products
-        )
+
+        def serialise() -> tuple[bytes, str, list[dict[str, Any]]]:
+            # Canonical JSON and its hash of a whole price book: CPU work of size.
+            if hasattr(book, "canonical_bytes"):
+                body = book.canonical_bytes()
+            elif hasattr(book, "model_dump_json"):
+                body = book.model_dump_json().encode()
+            else:
+                body = json.dumps(book, default=str).encode()
+            products = [_as_dict(p) for p in getattr(book, "products", ()) or ()]
+            return body, str(book.sha256()), products
+
+        body, sha, products = await asyncio.to_thread(serialise)
+        await self.save_price_book(str(book.version), sha, str(book.currency), body, products)
 
     async def current_price_book(self) -> tuple[str, str, bytes] | None:
         """``(version, sha256, body)`` of the current complete price book, or None."""

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -204,3 +205,28 @@ def test_sigterm_stops_kiosk_agent_run_cleanly(tmp_path: Path):
             proc.kill()
             proc.wait()
     assert (tmp_path / "j.db").exists()
+
+
+async def test_seed_price_book_is_loaded_off_the_event_loop(tmp_path: Path, monkeypatch):
+    """Reading and validating a price book file is I/O and CPU of size: a thread does it."""
+    from kiosk_agent import catalog
+
+    seed = ROOT / "config" / "pricebook.example.json"
+    loaded_on: list[int] = []
+    real_load = catalog.load_price_book
+
+    def recording_load(path):
+        loaded_on.append(threading.get_ident())
+        return real_load(path)
+
+    monkeypatch.setattr(catalog, "load_price_book", recording_load)
+    config = AgentConfig.model_validate(
+        {"journal": {"path": str(tmp_path / "journal.db"), "seed_price_book": str(seed)},
+         "mqtt": {"enabled": False}})
+    agent = Agent(config)
+    runner = asyncio.create_task(agent.run())
+    await asyncio.wait_for(agent.started.wait(), 5)
+    agent.stop()
+    await asyncio.wait_for(runner, 5)
+    assert agent.book is not None and loaded_on
+    assert threading.get_ident() not in loaded_on
