@@ -65,7 +65,9 @@ class MqttSection(_Section):
     shared: bool = Field(default=True, description="MQTT 5 shared subscriptions ($share/bridge/...)")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     session_expiry_s: int = Field(
-        default=3600, ge=0, description="persistent session: broker queues QoS1 while we reconnect"
+        default=120, ge=0,
+        description="persistent session: the broker queues QoS1 while we reconnect; a crashed "
+        "worker's share of a shared subscription waits this long (kiosks resend meanwhile)",
     )
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)

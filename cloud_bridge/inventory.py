@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,8 @@ OVERSELL = "oversell"
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """``INSERT`` with ``ON CONFLICT`` support for the session's backend."""
     name = session.get_bind().dialect.name
+    # Core table, not the ORM entity: bulk rows skip the ORM's per-row bookkeeping.
+    table = getattr(table, "__table__", table)
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
@@ -47,12 +49,12 @@ async def apply_deltas(
     rows = [
         {"store": s, "product_id": p, "on_hand": deltas[(s, p)], "updated_at": at} for s, p in keys
     ]
-    stmt = dialect_insert(session, Stock).values(rows)
+    stmt = dialect_insert(session, Stock)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Stock.store, Stock.product_id],
         set_={"on_hand": Stock.on_hand + stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
     ).returning(Stock.store, Stock.product_id, Stock.on_hand)
-    result = await session.execute(stmt)
+    result = await session.execute(stmt, rows)
     alerts: list[Alert] = []
     for store, product_id, on_hand in result.all():
         delta = deltas[(store, product_id)]
@@ -62,14 +64,26 @@ async def apply_deltas(
             detail.update((context or {}).get((store, product_id), {}))
             alerts.append(
                 Alert(kind=OVERSELL, store=store, product_id=product_id,
-                      kiosk=detail.get("kiosk"), order_no=detail.get("order_no"), detail=detail)
+                      kiosk=detail.get("kiosk"), order_no=detail.get("order_no"), detail=detail,
+                      created_at=at, resolved=False)
             )
     if alerts:
-        session.add_all(alerts)
-        for a in alerts:
-            log.warning("oversell: store %s product %s on hand %s", a.store, a.product_id,
-                        a.detail["on_hand"])
+        await add_alerts(session, alerts)
+        first = alerts[0]
+        log.warning("oversell of %d product(s), e.g. store %s product %s on hand %s",
+                    len(alerts), first.store, first.product_id, first.detail["on_hand"])
     return alerts
+
+
+async def add_alerts(session: AsyncSession, alerts: list[Alert]) -> None:
+    """Insert alerts in one statement (a busy batch can raise hundreds)."""
+    at = now()
+    await session.execute(insert(Alert.__table__), [
+        {"kind": a.kind, "store": a.store, "kiosk": a.kiosk, "product_id": a.product_id,
+         "order_no": a.order_no, "detail": a.detail, "created_at": a.created_at or at,
+         "resolved": False}
+        for a in alerts
+    ])
 
 
 async def set_on_hand(session: AsyncSession, store: str, product_id: str, on_hand: int) -> Stock:

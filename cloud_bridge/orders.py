@@ -128,11 +128,9 @@ async def record_kiosk_sales(
             "updated_at": now(), "paid_at": d.completed_at, "completed_at": d.completed_at,
             "event_id": s.event.event_id, "details": _details(d),
         })
-    stmt = inventory.dialect_insert(session, Order).values(rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
-        Order.id, Order.order_no
-    )
-    inserted = {no: oid for oid, no in (await session.execute(stmt)).all()}
+    stmt = inventory.dialect_insert(session, Order).on_conflict_do_nothing(
+        index_elements=[Order.order_no]).returning(Order.id, Order.order_no)
+    inserted = {no: oid for oid, no in (await session.execute(stmt, rows)).all()}
     alerts: list[Alert] = []
     lines: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -162,12 +160,11 @@ async def record_kiosk_sales(
             "detail": {"event_id": s.event.event_id, "worker": actor},
         })
     if lines:
-        await session.execute(insert(OrderLine), lines)
+        await session.execute(insert(OrderLine.__table__), lines)
     if history:
-        await session.execute(insert(OrderHistory), history)
-    alerts_dup = list(alerts)
-    if alerts_dup:
-        session.add_all(alerts_dup)
+        await session.execute(insert(OrderHistory.__table__), history)
+    if alerts:
+        await inventory.add_alerts(session, alerts)
     alerts += await inventory.apply_deltas(session, deltas, source="sale", context=context)
     return alerts
 

@@ -1,0 +1,297 @@
+"""Ingest benchmark: N simulated kiosks -> Mosquitto -> bridge worker -> database -> acks.
+
+Measured side by side in one run, on a Mosquitto this script starts on a free port:
+
+* raw broker: the same kiosks publish the same ``order.completed`` payloads with
+  QoS 1 (bounded window) to a plain aiomqtt subscriber process on the bridge's
+  shared subscription, no database: messages per second;
+* the bridge (``cloud-bridge serve`` as a separate process) on SQLite and, when
+  reachable, on PostgreSQL: events stored *and acked end to end* per second (a
+  kiosk counts an event only when its ack arrives, i.e. after the commit).
+
+Last line: ``ingest_ratio=<bridge on PostgreSQL / raw broker>`` (SQLite stands in,
+and says so, when no PostgreSQL is reachable).
+
+    .venv/bin/python bench/ingest.py [--kiosks 200] [--events 25] [--window 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiomqtt  # noqa: E402
+
+from kiosk_agent.wire import KioskTopics, bridge_subscription  # noqa: E402
+from kiosk_agent.wire.base import decode  # noqa: E402
+from kiosk_agent.wire.events import ORDER_COMPLETED, Event, EventAck  # noqa: E402
+from tests.support.broker import Broker  # noqa: E402
+
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+RUN_TIMEOUT_S = 120.0
+
+
+def make_events(kiosk: int, count: int) -> list[tuple[str, bytes]]:
+    store, kid = f"b{kiosk % 20:02d}", f"k{kiosk:04d}"
+    out = []
+    for seq in range(count):
+        order_no = f"{kid}-{uuid.uuid4().hex[:12]}"
+        lines = [{"line_no": 1, "product_id": f"p{seq % 50}", "name_zh": "矿泉水", "qty": 2,
+                  "unit_price": 200, "list_amount": 400, "discount": 0, "amount": 400,
+                  "vat_rate_bp": 1300},
+                 {"line_no": 2, "product_id": f"p{(seq + 7) % 50}", "name_zh": "面包", "qty": 1,
+                  "unit_price": 800, "list_amount": 800, "discount": 0, "amount": 800,
+                  "vat_rate_bp": 900}]
+        ts = "2026-03-01T04:00:00+00:00"
+        ev = Event(type=ORDER_COMPLETED, store=store, kiosk=kid, seq=seq, data={
+            "order_no": order_no, "created_at": ts, "completed_at": ts, "lines": lines,
+            "subtotal": 1200, "discount_total": 0, "total": 1200,
+            "tenders": [{"method": "wechat", "amount": 1200}]})
+        out.append((ev.event_id, ev.encode()))
+    return out
+
+
+async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window: int,
+                     wait_acks: bool) -> float:
+    """Every kiosk publishes its events (QoS 1, ``window`` in flight); returns start time.
+
+    With ``wait_acks`` a kiosk keeps each event until the bridge's end-to-end ack
+    (resending after a timeout, as the link does) and the call returns when all are acked.
+    """
+    start_evt = asyncio.Event()
+    ready = 0
+    all_ready = asyncio.Event()
+    start_at = 0.0
+
+    async def kiosk(i: int, events: list[tuple[str, bytes]]) -> None:
+        nonlocal ready
+        topics = KioskTopics(f"b{i % 20:02d}", f"k{i:04d}")
+        async with aiomqtt.Client("127.0.0.1", port, identifier=f"bench-{topics.kiosk}",
+                                  protocol=aiomqtt.ProtocolVersion.V5, timeout=30) as c:
+            if wait_acks:
+                await c.subscribe(topics.events_ack, qos=1)
+            ready += 1
+            if ready == len(payloads):
+                all_ready.set()
+            await start_evt.wait()
+            if not wait_acks:
+                sem = asyncio.Semaphore(window)
+
+                async def one(payload: bytes) -> None:
+                    async with sem:
+                        await c.publish(topics.events, payload, qos=1)
+
+                await asyncio.gather(*(one(p) for _, p in events))
+                return
+            pending: dict[str, float] = {}
+            acked: set[str] = set()
+            todo = list(events)
+            by_id = dict(events)
+            done = asyncio.Event()
+
+            async def reader() -> None:
+                async for msg in c.messages:
+                    ack = decode(EventAck, msg.payload)
+                    for eid in ack.acked:
+                        pending.pop(eid, None)
+                        acked.add(eid)
+                    if len(acked) == len(events):
+                        done.set()
+                        return
+
+            rtask = asyncio.create_task(reader())
+            try:
+                while not done.is_set():
+                    now = time.monotonic()
+                    resend = [e for e, t in pending.items() if now - t > 10.0]
+                    while todo and len(pending) < window:
+                        eid, _ = todo.pop(0)
+                        resend.append(eid)
+                    for eid in resend:
+                        pending[eid] = now
+                        await c.publish(topics.events, by_id[eid], qos=1)
+                    try:
+                        await asyncio.wait_for(done.wait(), 0.01)
+                    except TimeoutError:
+                        pass
+            finally:
+                rtask.cancel()
+
+    tasks = [asyncio.create_task(kiosk(i, ev)) for i, ev in enumerate(payloads)]
+    await asyncio.wait_for(all_ready.wait(), 60)
+    start_at = time.time()
+    start_evt.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), RUN_TIMEOUT_S)
+    return start_at
+
+
+# --------------------------------------------------------------------------- raw subscriber
+
+
+async def raw_subscriber(port: int, count: int) -> None:
+    """Child process: the bridge's shared subscription without a database; prints the end."""
+    got = 0
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"raw-{os.getpid()}",
+                              protocol=aiomqtt.ProtocolVersion.V5) as c:
+        await c.subscribe(bridge_subscription("events"), qos=1)
+        print("ready", flush=True)
+        async for _ in c.messages:
+            got += 1
+            if got >= count:
+                print(f"done {time.time():.6f}", flush=True)
+                return
+
+
+def measure_raw(port: int, payloads, window: int) -> float:
+    total = sum(len(p) for p in payloads)
+    proc = subprocess.Popen([sys.executable, __file__, "--raw-subscriber", str(port), str(total)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        start = asyncio.run(run_kiosks(port, payloads, window, wait_acks=False))
+        line = proc.stdout.readline().strip()
+        proc.wait(RUN_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = float(line.split()[1])
+    return total / (end - start)
+
+
+# --------------------------------------------------------------------------- bridge
+
+
+def bridge_config(path: Path, db_url: str, port: int, worker: str) -> Path:
+    path.write_text(f"""
+[bridge]
+worker_id = "{worker}"
+[database]
+url = "{db_url}"
+auto_migrate = true
+pool_size = 4
+[mqtt]
+port = {port}
+username = ""
+client_id = "{worker}"
+[ingest]
+batch_max = 1000
+batch_wait_ms = 5
+[http]
+port = 0
+[rpc]
+handler_modules = []
+[logging]
+level = "WARNING"
+""")
+    return path
+
+
+def wait_connected(url: str) -> None:
+    import json
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/api/v1/health", timeout=2) as r:
+                if json.load(r)["mqtt"] is True:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("bridge did not connect to the broker")
+
+
+def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
+                   name: str) -> float:
+    cfg = bridge_config(workdir / f"{name}.toml", db_url, port, f"bench-{name}")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "cloud_bridge.cli", "serve", "--config",
+                             str(cfg)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        line = proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"bridge did not start: {line!r}")
+        wait_connected(line.split("listening on", 1)[1].strip())
+        total = sum(len(p) for p in payloads)
+        start = asyncio.run(run_kiosks(port, payloads, window, wait_acks=True))
+        return total / (time.time() - start)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def _pg(sql: str) -> bool:
+    try:
+        import asyncpg
+
+        conn = await asyncio.wait_for(
+            asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://", 1)), 3)
+    except Exception:
+        return False
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+    return True
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kiosks", type=int, default=200)
+    ap.add_argument("--events", type=int, default=25, help="events per kiosk")
+    ap.add_argument("--window", type=int, default=16, help="in-flight events per kiosk")
+    ap.add_argument("--raw-subscriber", nargs=2, type=int, metavar=("PORT", "COUNT"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # aiomqtt's "pending publish calls" chatter
+    if args.raw_subscriber:
+        asyncio.run(raw_subscriber(*args.raw_subscriber))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    broker = Broker(work / "mosquitto", extra_conf="max_connections -1\n").start()
+    try:
+        total = args.kiosks * args.events
+        print(f"kiosks={args.kiosks} events_per_kiosk={args.events} total={total} "
+              f"window={args.window} broker=mosquitto:{broker.port}")
+        fresh = lambda: [make_events(i, args.events) for i in range(args.kiosks)]  # noqa: E731
+        raw = measure_raw(broker.port, fresh(), args.window)
+        print(f"raw broker QoS1 publisher->subscriber: {raw:.0f} msg/s")
+        sqlite_rate = measure_bridge(broker.port, fresh(), args.window,
+                                     f"sqlite+aiosqlite:///{work / 'bench.db'}", work, "sqlite")
+        print(f"bridge on SQLite: {sqlite_rate:.0f} events stored+acked/s")
+        dbname = f"cbbench_{os.getpid()}"
+        pg_rate = None
+        if asyncio.run(_pg(f'CREATE DATABASE "{dbname}"')):
+            try:
+                url = PG_URL.rpartition("/")[0] + "/" + dbname
+                pg_rate = measure_bridge(broker.port, fresh(), args.window, url, work, "pg")
+                print(f"bridge on PostgreSQL: {pg_rate:.0f} events stored+acked/s")
+            finally:
+                asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        else:
+            print("bridge on PostgreSQL: not reachable; SQLite stands in for the ratio")
+        print(f"ingest_ratio={(pg_rate if pg_rate is not None else sqlite_rate) / raw:.3f}")
+    finally:
+        broker.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
