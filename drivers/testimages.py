@@ -316,30 +316,33 @@ def _finish(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
 
 
-def make_frame_set(
-    n: int = 360, seed: int = 20240601, weights: dict[str, float] | None = None
-) -> list[SyntheticFrame]:
-    """``n`` seeded frames with conditions drawn by ``weights`` (default :data:`BENCH_WEIGHTS`)."""
+def _draw_conditions(
+    n: int, seed: int, weights: dict[str, float] | None
+) -> tuple[np.random.Generator, list[str]]:
+    """The seeded generator and the ``n`` condition names drawn by ``weights``."""
     weights = weights or BENCH_WEIGHTS
     rng = np.random.default_rng(seed)
     names = list(weights)
     p = np.array([weights[k] for k in names], dtype=float)
     p /= p.sum()
     picks = rng.choice(len(names), size=n, p=p)
-    return [make_frame(rng, names[int(k)], i) for i, k in enumerate(picks)]
+    return rng, [names[int(k)] for k in picks]
+
+
+def make_frame_set(
+    n: int = 360, seed: int = 20240601, weights: dict[str, float] | None = None
+) -> list[SyntheticFrame]:
+    """``n`` seeded frames with conditions drawn by ``weights`` (default :data:`BENCH_WEIGHTS`)."""
+    rng, conditions = _draw_conditions(n, seed, weights)
+    return [make_frame(rng, cond, i) for i, cond in enumerate(conditions)]
 
 
 def make_frame_pairs(
     n: int = 360, seed: int = 20240601, weights: dict[str, float] | None = None
 ) -> list[tuple[SyntheticFrame, SyntheticFrame]]:
     """Like :func:`make_frame_set`, each frame with its next camera frame (see make_frame)."""
-    weights = weights or BENCH_WEIGHTS
-    rng = np.random.default_rng(seed)
-    names = list(weights)
-    p = np.array([weights[k] for k in names], dtype=float)
-    p /= p.sum()
-    picks = rng.choice(len(names), size=n, p=p)
-    return [make_frame(rng, names[int(k)], i, sibling=True) for i, k in enumerate(picks)]
+    rng, conditions = _draw_conditions(n, seed, weights)
+    return [make_frame(rng, cond, i, sibling=True) for i, cond in enumerate(conditions)]
 
 
 def write_demo_images(folder: Path | str, member_code: str | None = None) -> list[Path]:

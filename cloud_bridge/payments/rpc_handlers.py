@@ -57,12 +57,17 @@ def _budget(ctx: rpc.RpcContext) -> float:
     return max(0.5, ctx.seconds_left() - REPLY_MARGIN_S)
 
 
+def _service_with(ctx: rpc.RpcContext, method: str) -> PaymentService:
+    """The payment service, refusing a method it has no provider for."""
+    svc = service_for(ctx)
+    if method not in svc.providers:
+        raise rpc.RpcFailure("method_unavailable", f"{method} is not configured")
+    return svc
+
+
 async def charge(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     p = _parse(ChargeParams, params)
-    svc = service_for(ctx)
-    if p.method not in svc.providers:
-        raise rpc.RpcFailure("method_unavailable", f"{p.method} is not configured")
-    return await svc.charge(ctx.store, ctx.kiosk, p, _budget(ctx))
+    return await _service_with(ctx, p.method).charge(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 
 async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +80,7 @@ async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
 
 async def settle(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     p = _parse(SettleParams, params)
-    svc = service_for(ctx)
-    if p.method not in svc.providers:
-        raise rpc.RpcFailure("method_unavailable", f"{p.method} is not configured")
-    return await svc.settle(ctx.store, ctx.kiosk, p, _budget(ctx))
+    return await _service_with(ctx, p.method).settle(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 
 def register() -> None:

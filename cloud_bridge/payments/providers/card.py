@@ -113,16 +113,20 @@ class CardProvider(PaymentProvider):
             return ReverseOutcome(False, retry=True, code="timeout")
         return ReverseOutcome(False, retry=status >= 500, code=str(status))
 
+    async def _intent_id(self, out_trade_no: str, provider_ref: str | None) -> str | None:
+        """The payment intent of a trade: the recorded reference, else looked up."""
+        if provider_ref:
+            return provider_ref
+        _, pi = await self._find(out_trade_no)
+        return None if pi is None else pi["id"]
+
     async def refund(self, out_trade_no: str, out_refund_no: str, amount: int, total: int,
                      currency: str, provider_ref: str | None = None,
                      reason: str = "") -> RefundOutcome:
         try:
-            pi_id = provider_ref
-            if not pi_id:
-                _, pi = await self._find(out_trade_no)
-                if pi is None:
-                    return RefundOutcome("failed", code="resource_missing")
-                pi_id = pi["id"]
+            pi_id = await self._intent_id(out_trade_no, provider_ref)
+            if pi_id is None:
+                return RefundOutcome("failed", code="resource_missing")
             status, data = await self._post(
                 "/v1/refunds", {"payment_intent": pi_id, "amount": str(amount),
                                 "metadata[out_refund_no]": out_refund_no}, out_refund_no)
@@ -137,12 +141,9 @@ class CardProvider(PaymentProvider):
     async def refund_query(self, out_trade_no: str, out_refund_no: str,
                            provider_ref: str | None = None) -> RefundOutcome:
         try:
-            pi_id = provider_ref
-            if not pi_id:
-                _, pi = await self._find(out_trade_no)
-                if pi is None:
-                    return RefundOutcome("not_found")
-                pi_id = pi["id"]
+            pi_id = await self._intent_id(out_trade_no, provider_ref)
+            if pi_id is None:
+                return RefundOutcome("not_found")
             status, data = await self._get(f"/v1/refunds?payment_intent={pi_id}")
         except (TimeoutError, aiohttp.ClientError, ValueError):
             return RefundOutcome("unknown", code="timeout")
