@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="run a bridge worker (HTTP API + MQTT ingest)")
     serve.add_argument("--config", help="bridge TOML config (default: embedded defaults)")
     serve.add_argument("--port", type=int, help="override http.port (0 = any free port)")
+    serve.add_argument("--worker-id", help="override bridge.worker_id (one per worker)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = subparsers.add_parser("migrate", help="bring the database schema up to date")
@@ -101,6 +102,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if args.port is not None:
         config.http.port = args.port
+    if args.worker_id:
+        config.bridge.worker_id = args.worker_id
     _logging(config.logging.level)
     return asyncio.run(serve(config))
 
