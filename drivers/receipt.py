@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from kiosk_agent.config import AgentConfig
-    from kiosk_agent.wire.events import OrderCompletedData
+    from kiosk_agent.wire.events import DiscountData, OrderCompletedData
 
 Encoding = Literal["gb18030", "gbk", "utf-8"]
 Language = Literal["zh", "en", "both"]
@@ -154,10 +154,14 @@ def clean_text(text: str, encoding: str = "gb18030") -> str:
         try:
             ch.encode(encoding)
         except UnicodeEncodeError:
-            out.append("?")
+            out.append(_STAND_INS.get(ch, "?"))
             continue
         out.append(ch)
     return "".join(out)
+
+
+# Characters GBK lacks that price books write anyway, and what prints instead.
+_STAND_INS = {"¥": "￥"}  # U+00A5 is not in GBK; the fullwidth yen (A3A4) is
 
 
 def fit(text: str, width: int, align: str = "left", encoding: str = "gb18030") -> str:
@@ -208,7 +212,8 @@ def wrap(text: str, width: int, encoding: str = "gb18030") -> list[str]:
 def _tokens(text: str, encoding: str) -> Iterable[str]:
     word = ""
     for ch in text:
-        if ch == " " or cell_width(ch, encoding) == 2:
+        # A wide currency sign starts a word: "￥3.50" never breaks after the sign.
+        if ch == " " or (cell_width(ch, encoding) == 2 and ch not in _CURRENCY_SIGNS):
             if word:
                 yield word
                 word = ""
@@ -217,6 +222,9 @@ def _tokens(text: str, encoding: str) -> Iterable[str]:
             word += ch
     if word:
         yield word
+
+
+_CURRENCY_SIGNS = frozenset("￥¥")
 
 
 def columns_row(cells: Iterable[tuple[str, int, str]], encoding: str = "gb18030") -> str:
@@ -443,6 +451,9 @@ def _lines_block(b: _Builder, order: OrderCompletedData) -> None:
     lead = 0 if wide else 4
     num = [("qty", 8, "right"), ("unit", 10, "right"), ("amount", 10, "right")] if wide else \
           [("qty", 7, "right"), ("unit", 10, "right"), ("amount", 11, "right")]
+    # A line's promotions are discount ids; the order's discounts carry their labels
+    # (orders from before the labels were on the wire print the ids).
+    labels = {d.id: d for d in order.discounts}
     for code in (["zh", "en"] if lang == "both" else [lang]):
         idx = 0 if code == "zh" else 1
         cells = [(LABELS["item"][idx], name_w if wide else lead, "left")]
@@ -473,8 +484,9 @@ def _lines_block(b: _Builder, order: OrderCompletedData) -> None:
                 b.op(Text(nl))
             b.op(Text(columns_row([("", lead, "left"), *numbers], enc)))
         for promo in line.promotions:
-            for part in wrap(clean_text(promo, enc), cols - 4, enc):
-                b.op(Text("  " + part))
+            for label in _discount_labels(b, labels[promo]) if promo in labels else [promo]:
+                for part in wrap(clean_text(label, enc), cols - 2, enc):
+                    b.op(Text("  " + part))
         if line.discount:
             b.pair(f"  {b.label('discount')}", amount_text(-line.discount))
 
@@ -485,12 +497,41 @@ def _totals_block(b: _Builder, order: OrderCompletedData) -> None:
     b.pair(f"{b.label('subtotal')}:", amount_text(order.subtotal))
     if order.discount_total:
         b.pair(f"{b.label('discount')}:", amount_text(-order.discount_total))
+    for discount in order.discounts:
+        first, *rest = _discount_labels(b, discount)
+        _indented_pair(b, first, amount_text(-discount.amount))
+        for label in rest:
+            for part in wrap(clean_text(label, b.enc), b.cols - 2, b.enc):
+                b.op(Text("  " + part))
     if order.points_redeemed:
         b.pair(f"{b.label('points_redeemed')}:", str(order.points_redeemed))
     for coupon in order.coupons:
         b.pair(f"{b.label('coupon')}:", coupon)
     mark = CURRENCY_MARK.get(order.currency, order.currency + " ")
     b.pair(f"{b.label('total')}:", f"{mark}{amount_text(order.total)}", bold=True, size="tall")
+
+
+def _discount_labels(b: _Builder, discount: DiscountData) -> list[str]:
+    """The discount's label in the receipt language: one row, or for "both" the Chinese
+    row then the English one (like the item names)."""
+    zh = discount.label_zh or discount.id
+    en = discount.label_en or zh
+    return {"zh": [zh], "en": [en], "both": [zh, en] if en != zh else [zh]}[b.opts.language]
+
+
+def _indented_pair(b: _Builder, label: str, value: str, indent: int = 2) -> None:
+    """``  label ...... value`` with a wrapped label kept under the indent."""
+    enc, pad = b.enc, " " * indent
+    right = clean_text(value, enc)
+    rw = text_width(right, enc)
+    parts = wrap(clean_text(label, enc), b.cols - indent, enc)
+    for part in parts[:-1]:
+        b.op(Text(pad + part))
+    last = pad + parts[-1]
+    if text_width(last, enc) + 1 + rw > b.cols:
+        b.op(Text(last))
+        last = ""
+    b.op(Text(fit(last, b.cols - rw, "left", enc) + right))
 
 
 def _vat_block(b: _Builder, order: OrderCompletedData) -> None:

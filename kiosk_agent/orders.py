@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from .wire.base import utcnow
-from .wire.events import OrderCompletedData, OrderLineData, TenderData, VatLine
+from .wire.events import DiscountData, OrderCompletedData, OrderLineData, TenderData, VatLine
 
 ORDER_NO_RE = re.compile(r"^(?P<kiosk>[A-Za-z0-9_-]{1,64})-(?P<day>\d{8})-(?P<seq>\d{4,})$")
 
@@ -69,6 +69,12 @@ def order_lines(priced_lines: Sequence[Any]) -> list[OrderLineData]:
 
 def vat_lines(vat: Sequence[Any]) -> list[VatLine]:
     return [v if isinstance(v, VatLine) else VatLine.model_validate(_fields(v)) for v in vat]
+
+
+def discount_lines(applied: Sequence[Any]) -> list[DiscountData]:
+    """Wire discounts (id, kind, fen, labels) from ``PricedCart.applied``."""
+    return [a if isinstance(a, DiscountData) else DiscountData.model_validate(_fields(a))
+            for a in applied]
 
 
 def build_order(
@@ -123,6 +129,7 @@ def build_order(
             offline=offline,
             note=note,
             language=language,
+            discounts=discount_lines(getattr(priced, "applied", ()) or ()),
         )
     except ValueError as err:
         raise OrderError(str(err)) from err

@@ -86,6 +86,16 @@ class TenderData(_Data):
     offline: bool = False
 
 
+class DiscountData(_Data):
+    """One discount of the sale as the shopper sees it (``pricing.AppliedDiscount``)."""
+
+    id: str = Field(description="promotion id, member_price, coupon key, points, ...")
+    kind: str
+    amount: int = Field(ge=0, description="fen off the whole order")
+    label_zh: str
+    label_en: str | None = None
+
+
 class OrderCompletedData(_Data):
     """Payload of ``order.completed``: the whole sale as the kiosk committed it."""
 
@@ -107,6 +117,9 @@ class OrderCompletedData(_Data):
     offline: bool = False
     note: str | None = None
     language: str = "zh"
+    discounts: list[DiscountData] = Field(
+        default_factory=list, description="labelled discounts; lines' promotions are their ids"
+    )
 
 
 class Event(WireMessage):

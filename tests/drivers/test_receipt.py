@@ -26,6 +26,7 @@ from drivers.receipt import (
     text_width,
     wrap,
 )
+from kiosk_agent.wire.events import DiscountData
 
 from .conftest import GOLDEN
 
@@ -186,3 +187,51 @@ def test_test_page():
     assert "打印测试".encode("gb18030") in data
     assert all(text_width(t) <= 32 for t in layout.text_lines())
     assert data.endswith(b"\x1dVB\x00")
+
+
+def _discounted(order):
+    """The reference order with promotion ids on its lines and the labelled discounts."""
+    order = order.model_copy(deep=True)
+    order.lines[0].promotions = ["flash-noodle-350"]
+    order.lines[1].promotions = ["member_price"]
+    order.lines[2].promotions = ["old-promo-7"]  # an id without a label (an old order)
+    order.discounts = [
+        DiscountData(id="member_price", kind="member_price", amount=60, label_zh="会员价",
+                     label_en="Member price"),
+        DiscountData(id="flash-noodle-350", kind="fixed_price", amount=40,
+                     label_zh="限时秒杀 红烧牛肉面 ¥3.50",
+                     label_en="Flash sale: beef noodles ¥3.50"),
+    ]
+    return order
+
+
+@pytest.mark.parametrize("paper,cols", [(80, 48), (58, 32)])
+def test_discounts_print_their_labels_and_amounts(reference_order, paper, cols):
+    order = _discounted(reference_order)
+    zh = layout_receipt(order, ReceiptOptions(paper_mm=paper, language="zh")).text_lines()
+    assert "flash-noodle-350" not in "\n".join(zh) and "member_price" not in "\n".join(zh)
+    assert "  限时秒杀 红烧牛肉面 ¥3.50" in zh and "  会员价" in zh  # under their lines
+    assert "  old-promo-7" in zh  # no label: the id
+    assert any(t.startswith("  会员价 ") and t.endswith("-0.60") and text_width(t) == cols
+               for t in zh)  # the discounts section, amount right-aligned
+    assert any(t.endswith(" -0.40") and text_width(t) == cols for t in zh)
+    en = layout_receipt(order, ReceiptOptions(paper_mm=paper, language="en")).text_lines()
+    assert any(t.startswith("  Member price ") and t.endswith("-0.60") for t in en)
+    assert not any("会员价" in t for t in en)
+    both = layout_receipt(order, ReceiptOptions(paper_mm=paper, language="both",
+                                                encoding="gbk"))
+    texts = both.text_lines()
+    assert "  会员价" in texts and "  Member price" in texts
+    i = next(i for i, t in enumerate(texts) if t.startswith("  会员价 ") and t.endswith("-0.60"))
+    assert texts[i + 1] == "  Member price"  # both: Chinese row with the amount, then English
+    assert any("￥3.50" in t for t in texts)  # GBK has no ¥: the fullwidth sign, not "?"
+    for op in both.ops:
+        if isinstance(op, Text):
+            assert text_width(op.text, "gbk") <= (cols // 2 if op.size == "big" else cols)
+    render_png(both)  # draws
+
+
+def test_order_without_discounts_prints_promotion_ids_as_before(reference_order):
+    assert reference_order.discounts == []
+    lines = layout_receipt(reference_order, ReceiptOptions()).text_lines()
+    assert "  第二件半价 2nd at half price" in lines
