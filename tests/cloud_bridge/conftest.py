@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.db import Database
+from cloud_bridge.migrations import import_models
 from cloud_bridge.models import Base
 from tests.conftest import PG_DEFAULT_URL, pg_reachable
+
+import_models()  # every table on Base (payments too) exists in the test databases
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT_URL)
 

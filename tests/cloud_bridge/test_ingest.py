@@ -97,6 +97,16 @@ async def test_duplicate_order_no_from_other_event_is_an_alert(db):
     assert await count(db, Order) == 1
 
 
+def test_example_config_is_valid():
+    from pathlib import Path
+
+    from cloud_bridge.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("config/bridge.example.toml", "config/chain-scale/bridge-worker.toml"):
+        assert load_config(root / name).mqtt.shared is True
+
+
 def _config(broker, db_url: str, worker: str = "w1") -> BridgeConfig:
     cfg = BridgeConfig()
     cfg.bridge.worker_id = worker
@@ -160,6 +170,19 @@ async def test_mqtt_ack_after_store_and_fleet_view(broker, db, db_url):
                 (row,) = await fleet.fleet_view(s, store="s1")
             assert row["state"] == "online" and row["last_seq"] == 19
             assert row["printer"] == "ok" and row["state_since"]
+
+            # The last will (or a clean shutdown) flips it offline, with the time since.
+            await kiosk.publish(topics.status, KioskStatus(state="offline", reason="lwt").encode(),
+                                qos=1, retain=True)
+
+            async def offline() -> bool:
+                async with db.session() as s:
+                    return (await fleet.fleet_view(s))[0]["state"] == "offline"
+
+            await _wait(offline)
+            async with db.session() as s:
+                (gone,) = await fleet.fleet_view(s)
+            assert gone["state_reason"] == "lwt" and gone["state_since"] > row["state_since"]
 
 
 async def test_rpc_dispatch_registry_and_errors(broker, db, db_url):
