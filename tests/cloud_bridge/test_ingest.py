@@ -235,3 +235,28 @@ async def test_rpc_dispatch_registry_and_errors(broker, db, db_url):
     assert [c.request_id for c in seen] == ["r1", "r3"] or sorted(
         c.request_id for c in seen) == ["r1", "r3"]
     assert seen[0].store == "s1" and seen[0].db is db
+
+
+async def test_reconnects_after_broker_restart(broker, db, db_url):
+    cfg = _config(broker, db_url)
+    cfg.mqtt.reconnect_min_s = 0.1
+    cfg.mqtt.reconnect_max_s = 0.3
+    topics = KioskTopics("s1", "k5")
+    async with Ingest(cfg, db) as ingest:
+        await asyncio.wait_for(ingest.connected.wait(), 10)
+        await asyncio.to_thread(broker.restart)
+        await _wait(lambda: _true(ingest.connected.is_set() and ingest.stats.connects >= 2))
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="kiosk-s1-k5",
+                                  protocol=aiomqtt.ProtocolVersion.V5) as kiosk:
+            await kiosk.subscribe(topics.events_ack, qos=1)
+            ev = order_event("s1", "k5", 0)
+            await kiosk.publish(topics.events, ev.encode(), qos=1)
+            async with asyncio.timeout(10):
+                async for msg in kiosk.messages:
+                    assert decode(EventAck, msg.payload).acked == [ev.event_id]
+                    break
+    assert await count(db, StoredEvent) == 1
+
+
+async def _true(value: bool) -> bool:
+    return value
