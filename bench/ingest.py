@@ -12,7 +12,7 @@ Measured side by side in one run, on a Mosquitto this script starts on a free po
 Last line: ``ingest_ratio=<bridge on PostgreSQL / raw broker>`` (SQLite stands in,
 and says so, when no PostgreSQL is reachable).
 
-    .venv/bin/python bench/ingest.py [--kiosks 200] [--events 25] [--window 16]
+    .venv/bin/python bench/ingest.py [--kiosks 200] [--events 40] [--window 16]
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
         topics = KioskTopics(f"b{i % 20:02d}", f"k{i:04d}")
         async with aiomqtt.Client("127.0.0.1", port, identifier=f"bench-{topics.kiosk}",
                                   protocol=aiomqtt.ProtocolVersion.V5, timeout=30) as c:
+            c.pending_calls_threshold = window + 1  # the window bounds them on purpose
             if wait_acks:
                 await c.subscribe(topics.events_ack, qos=1)
             ready += 1
@@ -223,6 +224,7 @@ def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
         if "listening on" not in line:
             raise RuntimeError(f"bridge did not start: {line!r}")
         wait_connected(line.split("listening on", 1)[1].strip())
+        asyncio.run(seed_stock(db_url))
         total = sum(len(p) for p in payloads)
         start = asyncio.run(run_kiosks(port, payloads, window, wait_acks=True))
         return total / (time.time() - start)
@@ -232,6 +234,17 @@ def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+async def seed_stock(db_url: str) -> None:
+    """Shops have stock: count every product in, so sales do not raise oversell alerts."""
+    from cloud_bridge.db import Database
+    from cloud_bridge.inventory import set_on_hand
+
+    async with Database(db_url) as db, db.session() as s:
+        for store in range(20):
+            for product in range(50):
+                await set_on_hand(s, f"b{store:02d}", f"p{product}", 1_000_000)
 
 
 async def _pg(sql: str) -> bool:
@@ -252,7 +265,7 @@ async def _pg(sql: str) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kiosks", type=int, default=200)
-    ap.add_argument("--events", type=int, default=25, help="events per kiosk")
+    ap.add_argument("--events", type=int, default=40, help="events per kiosk")
     ap.add_argument("--window", type=int, default=16, help="in-flight events per kiosk")
     ap.add_argument("--raw-subscriber", nargs=2, type=int, metavar=("PORT", "COUNT"),
                     help=argparse.SUPPRESS)

@@ -310,10 +310,14 @@ class Ingest:
     async def run(self) -> None:
         """aiomqtt's documented outer reconnect loop, with capped, jittered backoff."""
         m = self.config.mqtt
+        pending_limit = 2 * ACK_WINDOW + self.config.rpc.concurrency
         delay = m.reconnect_min_s
         while True:
             try:
                 async with aiomqtt.Client(**self._client_kwargs()) as client:
+                    # Our acks and RPC replies are bounded (ACK_WINDOW, rpc.concurrency);
+                    # only warn about pending publishes beyond what we allow ourselves.
+                    client.pending_calls_threshold = pending_limit
                     self._client = client
                     self.stats.connects += 1
                     delay = m.reconnect_min_s
