@@ -40,6 +40,10 @@ class DatabaseSection(_Section):
         default="sqlite+aiosqlite:////var/lib/cloud-bridge/bridge.db",
         description="SQLAlchemy async URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://...",
     )
+    url_credential: str | None = Field(
+        default="database_url",
+        description="credential whose value, when present, replaces url (a URL with a password)",
+    )
     password_credential: str | None = Field(
         default=None, description="credential name holding the database password (inserted into url)"
     )
@@ -141,6 +145,8 @@ class BridgeConfig(_Section):
     def database_url(self) -> str:
         """The database URL with the password credential filled in when configured."""
         url = self.database.url
+        if self.database.url_credential:
+            url = load_secret(self.database.url_credential) or url
         if self.database.password_credential:
             from sqlalchemy.engine import make_url
 

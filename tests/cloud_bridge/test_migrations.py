@@ -72,3 +72,19 @@ def test_bad_config_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(p)
     assert "\n" not in str(err.value) and str(p) in str(err.value)
+
+
+def test_database_url_from_credentials(tmp_path, monkeypatch):
+    from cloud_bridge.config import BridgeConfig
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "database_url").write_text("postgresql+asyncpg://bridge:s3cret@db/bridge\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert BridgeConfig().database_url() == "postgresql+asyncpg://bridge:s3cret@db/bridge"
+    (creds / "database_url").unlink()
+    (creds / "pgpass").write_text("pw")
+    cfg = BridgeConfig()
+    cfg.database.url = "postgresql+asyncpg://bridge@db/bridge"
+    cfg.database.password_credential = "pgpass"
+    assert cfg.database_url() == "postgresql+asyncpg://bridge:pw@db/bridge"
