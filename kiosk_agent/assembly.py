@@ -203,7 +203,12 @@ def scan_component(agent: Any) -> ScanComponent | None:
 
 
 class PrinterComponent:
-    """The print spooler (journal print jobs -> ``[printer]``) as an agent component."""
+    """The print spooler (journal print jobs -> ``[printer]``) as an agent component.
+
+    Print outcomes go to the outbox so the cloud sees them: ``print.done`` once per
+    printed job, ``print.failed`` when a job starts failing for a reason (paper out,
+    offline, ...), not on every retry of the same reason.
+    """
 
     def __init__(self, agent: Any, printer: Any) -> None:
         self.agent = agent
@@ -217,9 +222,27 @@ class PrinterComponent:
 
         cfg = self.agent.config
         self.spooler = PrintSpooler(self.agent.journal, self.printer,
-                                    ReceiptOptions.from_config(cfg), retry_s=cfg.printer.retry_s)
+                                    ReceiptOptions.from_config(cfg), retry_s=cfg.printer.retry_s,
+                                    on_job=self.on_job)
         async with self.spooler:
             await stop.wait()
+
+    async def on_job(self, job: Any, outcome: str, reason: str | None) -> None:
+        """The spooler's hook: outbox events for print outcomes."""
+        from .wire.events import PRINT_DONE, PRINT_FAILED, PrintJobData
+
+        if outcome == "printed":
+            kind, reason = PRINT_DONE, None
+        elif outcome == "pending" and reason and reason != job.last_error:
+            # job.last_error is the journal's reason from the pass before: the same
+            # reason again is a retry, not news (and survives a restart).
+            kind = PRINT_FAILED
+        else:
+            return
+        data = PrintJobData(job_id=job.job_id, order_no=job.order_no, kind=job.kind,
+                            attempts=job.attempts, reason=reason)
+        await self.agent.journal.append_events(
+            [(kind, data.model_dump(mode="json", exclude_none=True))])
 
     def health(self) -> dict[str, Any]:
         if self.spooler is None:

@@ -71,7 +71,8 @@ class PrintSpooler:
         options: receipt options (``ReceiptOptions.from_config(cfg)``).
         retry_s: printer re-check interval while jobs wait (``cfg.printer.retry_s``).
         on_job: optional ``callback(job, outcome, reason)`` with outcome ``"printed"``
-            or ``"pending"`` (e.g. to move the checkout from printing to completed).
+            (once per job) or ``"pending"`` with the reason (on every pass the job could
+            not print; ``job.last_error`` is the reason of the pass before).
     """
 
     def __init__(
@@ -168,8 +169,10 @@ class PrintSpooler:
                 log.exception("print job %s: cannot render", job.job_id)
                 if job.last_error != reason:
                     await self.journal.print_job_failed(job.job_id, reason)
+                await self._notify(job, "pending", reason)
                 continue
             if data is None:
+                await self._notify(job, "pending", _missing_order(job.order_no))
                 continue
             try:
                 await asyncio.to_thread(self.printer.write, data)
@@ -190,7 +193,7 @@ class PrintSpooler:
             return render_escpos(layout_test_page(self.options, when=_now()))
         order = await self.journal.order_receipt(job.order_no) if job.order_no else None
         if order is None:
-            reason = f"order {job.order_no!r} not in the journal"
+            reason = _missing_order(job.order_no)
             now = time.monotonic()
             if now - self._missing_logged.get(job.job_id, -MISSING_ORDER_LOG_S) >= MISSING_ORDER_LOG_S:
                 log.error("print job %s: %s", job.job_id, reason)
@@ -267,6 +270,10 @@ class PrintSpooler:
             "last_printed": self._last_printed,
             "last_error": self._last_error,
         }
+
+
+def _missing_order(order_no: str | None) -> str:
+    return f"order {order_no!r} not in the journal"
 
 
 def _now() -> Any:

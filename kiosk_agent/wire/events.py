@@ -122,6 +122,16 @@ class OrderCompletedData(_Data):
     )
 
 
+class PrintJobData(_Data):
+    """Payload of ``print.done`` and ``print.failed`` (``reason`` on failures only)."""
+
+    job_id: int
+    order_no: str | None = None
+    kind: str = Field(description="receipt | reprint | test")
+    attempts: int = Field(default=0, ge=0, description="failed tries before this event")
+    reason: str | None = None
+
+
 class Event(WireMessage):
     """One outbox event as published on ``events``."""
 

@@ -255,3 +255,28 @@ async def test_unrenderable_order_does_not_block_others(journal, order, monkeypa
     jobs = await journal.print_jobs_pending()
     assert [j.kind for j in jobs] == ["reprint"]
     assert "broken order data" in jobs[0].last_error
+
+
+async def test_jobs_that_cannot_print_are_reported_to_on_job(journal, order, monkeypatch):
+    import kiosk_agent.printing as printing
+
+    real = printing.layout_receipt
+
+    def picky(o, opts):
+        if opts.reprint:
+            raise ValueError("broken order data")
+        return real(o, opts)
+
+    monkeypatch.setattr(printing, "layout_receipt", picky)
+    outcomes = []
+    spooler = PrintSpooler(journal, DummyPrinter(), retry_s=RETRY_S,
+                           on_job=lambda job, outcome, reason: outcomes.append(
+                               (job.order_no, outcome, reason)))
+    await journal.add_print_job("NO-SUCH-ORDER", "reprint")
+    await journal.commit_sale(order)
+    await journal.add_print_job(order.order_no, "reprint")
+    assert await spooler.run_once() == 1
+    assert ("NO-SUCH-ORDER", "pending", "order 'NO-SUCH-ORDER' not in the journal") in outcomes
+    assert (order.order_no, "printed", None) in outcomes
+    assert any(no == order.order_no and outcome == "pending" and "broken order data" in reason
+               for no, outcome, reason in outcomes if reason)
