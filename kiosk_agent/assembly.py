@@ -378,25 +378,6 @@ def _health_of(agent: Any) -> dict[str, dict[str, Any]]:
     return report
 
 
-class CheckoutPayments:
-    """The checkout's payment gateway: :class:`kiosk_agent.payments.KioskPayments` with
-    the cart's member passed along (stored value needs to know whose balance it is)."""
-
-    def __init__(self, payments: Any, agent: Any) -> None:
-        self.payments = payments
-        self.agent = agent
-
-    async def charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
-                     currency: str, auth_code: str | None) -> Any:
-        co = self.agent.checkout
-        member_id = getattr(getattr(co, "member", None), "member_id", None)
-        return await self.payments.charge(order_no, out_trade_no, provider, amount, currency,
-                                          auth_code or None, member_id=member_id)
-
-    def __getattr__(self, name: str) -> Any:  # settle_attempt, resume_unsettled, ...
-        return getattr(self.payments, name)
-
-
 async def _telemetry(agent: Any) -> Any:
     from .wire.presence import Telemetry
 
@@ -464,9 +445,8 @@ def link_component(agent: Any) -> Any:
                 password=load_secret("mqtt_password"), commands=dispatcher, health=health,
                 telemetry_interval_s=cfg.telemetry.interval_s)
     agent.link = link
-    if agent.payments is None:
-        agent.payments = CheckoutPayments(
-            KioskPayments.from_config(link, agent.journal, cfg), agent)
+    if agent.payments is None:  # the checkout passes the cart's member (stored value)
+        agent.payments = KioskPayments.from_config(link, agent.journal, cfg)
     return link
 
 

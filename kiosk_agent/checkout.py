@@ -18,8 +18,9 @@ before the state moves.
 Pricing is the pure engine ``kiosk_agent.pricing.price_cart(book, lines, ctx)``,
 re-run on every cart change so the display always shows what the shopper pays.
 Payment goes through an injected object with ``async charge(order_no,
-out_trade_no, provider, amount, currency, auth_code) -> outcome``; the payment
-code is passed through and never stored.
+out_trade_no, provider, amount, currency, auth_code, *, member_id=None) -> outcome``
+(the cart's member, for stored value); the payment code is passed through and never
+stored.
 """
 
 from __future__ import annotations
@@ -165,10 +166,11 @@ class PaymentGateway(Protocol):
 
     async def charge(
         self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str,
-        auth_code: str,
+        auth_code: str, *, member_id: str | None = None,
     ) -> Any:
-        """Charge a payment code; the outcome has ``status`` (paid|failed|unknown) and
-        optionally ``provider_ref``, ``reason``, ``masked``."""
+        """Charge a payment code (stored value: the member's balance); the outcome has
+        ``status`` (paid|failed|unknown) and optionally ``provider_ref``, ``reason``,
+        ``masked``."""
         ...
 
 
@@ -542,7 +544,7 @@ class Checkout:
         try:
             outcome = await self.payments.charge(
                 attempt.order_no, attempt.out_trade_no, provider, attempt.amount,
-                attempt.currency, auth_code,
+                attempt.currency, auth_code, member_id=getattr(self.member, "member_id", None),
             )
             status = str(getattr(outcome, "status", outcome))
             reason = getattr(outcome, "reason", None)

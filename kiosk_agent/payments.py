@@ -112,7 +112,8 @@ class KioskPayments:
             return await self._offline_stored_value(out_trade_no, amount, member_id)
         try:
             params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no, method=provider,
-                                  amount=amount, currency=currency, auth_code=auth_code,
+                                  amount=amount, currency=currency,
+                                  auth_code=auth_code or None,  # stored value has no code
                                   payer_token=payer_token, card_last4=card_last4,
                                   member_id=member_id)
         except ValidationError as err:

@@ -72,9 +72,12 @@ class FakePayments:
     def __init__(self, *outcomes: object) -> None:
         self.outcomes = list(outcomes)
         self.calls: list[tuple[str, str, str, int, str]] = []
+        self.members: list[str | None] = []  # member_id of each call
 
-    async def charge(self, order_no, out_trade_no, provider, amount, currency, auth_code):
+    async def charge(self, order_no, out_trade_no, provider, amount, currency, auth_code, *,
+                     member_id=None):
         self.calls.append((order_no, out_trade_no, provider, amount, currency))
+        self.members.append(member_id)
         outcome = self.outcomes.pop(0) if self.outcomes else Outcome("paid", "wx-1")
         if isinstance(outcome, Exception):
             raise outcome

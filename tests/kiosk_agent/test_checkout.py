@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from kiosk_agent.catalog import PriceBook
 from kiosk_agent.checkout import TRANSITIONS, Checkout, Ev, Refusal, State
 from kiosk_agent.journal import Journal
+from kiosk_agent.payments import KioskPayments
 from kiosk_agent.pricing import Member
 from kiosk_agent.wire import Event, decode
 from tests.kiosk_agent.sales import FakePayments, Outcome, files_containing, make_book
@@ -297,3 +300,28 @@ async def test_gateway_error_text_is_not_stored_it_may_hold_the_code(
     assert PAYMENT_CODE not in (result.reason or "")
     await journal.close()
     assert files_containing(tmp_path, PAYMENT_CODE.encode()) == []
+
+
+async def test_pay_passes_the_member_to_the_gateway(journal: Journal, book):
+    gateway = FakePayments(Outcome("failed", reason="declined"), Outcome("paid", "sv-1"))
+    co = Checkout(journal, book, gateway)
+    co.scan_product("SKU-WATER")
+    co.request_payment()
+    await co.pay("wechat", PAYMENT_CODE)  # no member yet
+    co.attach_member(Member("m42"))
+    await co.pay("stored_value", "")
+    assert gateway.members == [None, "m42"]
+
+
+async def test_stored_value_pays_with_the_real_gateway_and_no_adapter(journal: Journal, book):
+    # Link down: KioskPayments takes offline stored value for a known member only.
+    link = SimpleNamespace(connected=asyncio.Event())
+    co = Checkout(journal, book, KioskPayments(link, journal))
+    co.scan_product("SKU-WATER")
+    co.attach_member(Member("m42"))
+    co.request_payment()
+    result = await co.pay("stored_value", "")
+    assert result.status == "paid" and co.state == State.PAID
+    assert result.sale.order.member_id == "m42"
+    assert result.sale.order.tenders[0].method == "stored_value"
+    assert result.sale.order.tenders[0].offline
