@@ -308,8 +308,10 @@ def build_display(cfg: Any, languages: Sequence[str] = ("zh", "en")) -> Customer
     """The display the config's ``[display]`` section asks for."""
     if cfg.kind != "serial" or not cfg.port:
         return NoDisplay()
-    return CustomerDisplay(cfg.port, cfg.baudrate, encoding=getattr(cfg, "encoding", "gb18030"),
-                           languages=languages)
+    encoding = getattr(cfg, "encoding", "gb18030")
+    # Chinese (double-byte) mode is for GB18030/GBK; a UTF-8 display must not get FS &.
+    return CustomerDisplay(cfg.port, cfg.baudrate, encoding=encoding, languages=languages,
+                           chinese_mode=encoding != "utf-8")
 
 
 def _write_flush(port: Any, data: bytes) -> None:

@@ -132,6 +132,7 @@ class DisplaySection(_Section):
     kind: Literal["serial", "none"] = "none"
     port: str | None = None
     baudrate: int = 9600
+    encoding: Literal["gb18030", "gbk", "utf-8"] = "gb18030"
 
 
 class ScannerSection(_Section):

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from drivers.display import CustomerDisplay
 from drivers.printer import DummyPrinter, PrinterStatus
-from kiosk_agent import assembly
+from drivers.receipt import ReceiptOptions, render_receipt
+from kiosk_agent import assembly, catalog, codes
 from kiosk_agent.agent import Agent
 from kiosk_agent.config import AgentConfig
+from kiosk_agent.payments import KioskPayments
 from kiosk_agent.wire.events import PRINT_DONE, PRINT_FAILED
+from tests.drivers.conftest import PtyDevice
 from tests.kiosk_agent.sales import FakePayments, make_book, make_order
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RETRY_S = 0.05  # printer.retry_s, shrunk: the spooler re-checks the printer this often
 
@@ -104,3 +113,103 @@ async def test_print_outcomes_reach_the_outbox_once_per_transition(tmp_path):
 
 async def _count(journal, kind: str, n: int) -> bool:
     return sum(1 for k, _ in await print_events(journal) if k == kind) >= n
+
+
+async def test_file_printer_prints_a_committed_sale_exactly_once(tmp_path):
+    out = tmp_path / "receipts.bin"
+    config = make_config(tmp_path, printer={"kind": "file", "file_path": str(out),
+                                            "retry_s": RETRY_S})
+    agent = Agent(config, payments=FakePayments(), book=make_book())
+    component = assembly.printer_component(agent)
+    assert component is not None
+    agent.add_component("printer", component)
+    async with Running(agent) as running:
+        sale = await running.journal.commit_sale(make_order())
+        await until(lambda: _count(running.journal, PRINT_DONE, 1))
+        await asyncio.sleep(RETRY_S * 5)  # more spooler passes print nothing more
+        assert await running.journal.print_jobs_pending() == []
+        assert component.health()["printed_jobs"] == 1
+    expected = render_receipt(sale.order, ReceiptOptions.from_config(config))
+    assert out.read_bytes() == expected
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def test_factories_build_nothing_when_their_part_is_off(tmp_path):
+    agent = Agent(make_config(tmp_path), payments=FakePayments(), book=make_book())
+    assert assembly.scan_component(agent) is None  # camera none, scanner none
+    assert assembly.printer_component(agent) is None
+    assert assembly.display_component(agent) is None
+    assert assembly.link_component(agent) is None  # mqtt.enabled = false
+    assert getattr(agent, "link", None) is None
+    assert assembly.outbox_component(agent) is None
+    assert assembly.catalog_component(agent) is None
+    assert assembly.commands_component(agent) is None
+    assert isinstance(agent.payments, FakePayments)  # nothing replaced the injected gateway
+
+
+def test_link_factory_builds_the_link_and_the_real_payment_gateway(tmp_path, monkeypatch):
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = make_config(tmp_path, mqtt={"enabled": True, "host": "127.0.0.1", "port": 1})
+    agent = Agent(config)
+    link = assembly.link_component(agent)
+    assert link is not None and agent.link is link
+    # The checkout talks to KioskPayments directly: it passes the member itself.
+    assert type(agent.payments) is KioskPayments and agent.payments.link is link
+    assert isinstance(assembly.outbox_component(agent), assembly.OutboxComponent)
+    assert agent.outbox is not None
+    assert isinstance(assembly.catalog_component(agent), assembly.CatalogComponent)
+    assert assembly.commands_component(agent) is None  # registers handlers only
+    assert {"ping", "maintenance", "reprint", "self_test"} <= set(link.commands.names)
+
+
+async def test_display_factory_uses_the_configured_encoding(tmp_path):
+    vfd = PtyDevice(str(tmp_path / "vfd"))
+    try:
+        config = make_config(tmp_path, display={"kind": "serial", "port": vfd.link,
+                                                "encoding": "utf-8"})
+        agent = Agent(config, payments=FakePayments(), book=make_book())
+        component = assembly.display_component(agent)
+        assert isinstance(component.display, CustomerDisplay)
+        assert component.display.encoding == "utf-8"
+        agent.add_component("display", component)
+        async with Running(agent) as running:
+            got = await vfd.read_until("欢迎光临".encode())
+            running.checkout.scan_product("SKU-WATER")
+            got += await vfd.read_until("矿泉水".encode())
+        assert b"\x1c&" not in got  # no GB double-byte mode on a UTF-8 display
+        assert "欢迎光临".encode("gb18030") not in got
+    finally:
+        vfd.close()
+
+
+async def test_replay_camera_spool_shows_a_dropped_image_and_deletes_it(tmp_path):
+    import cv2
+
+    from drivers.testimages import simple_frame
+
+    spool = tmp_path / "camera"
+    spool.mkdir()
+    config = make_config(tmp_path, camera={"kind": "replay", "replay_path": str(spool),
+                                           "replay_spool": True, "replay_fps": 20})
+    book = catalog.load_price_book(ROOT / "config" / "pricebook.example.json")
+    agent = Agent(config, payments=FakePayments(), book=book)
+    component = assembly.scan_component(agent)
+    assert isinstance(component, assembly.ScanComponent)
+    agent.add_component("scans", component)
+    async with Running(agent) as running:
+        image = spool / "0001.png"
+        tmp = spool / ".0001.png"  # hidden while written, like the demo does
+        cv2.imwrite(str(tmp), simple_frame("6921168509256", codes.EAN13).astype("uint8"))
+        os.replace(tmp, image)
+        await until(lambda: running.checkout.items, limit_s=8)
+        assert running.checkout.items[0].product.product_id == "nongfu-water-550"
+        assert not image.exists()
+        assert [s["text"] for s in running.last_scans] == ["6921168509256"]
+        assert component.health()["camera"]["state"] == "ok"
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8"])
+def test_display_encoding_is_a_config_field(tmp_path, encoding):
+    assert make_config(tmp_path, display={"encoding": encoding}).display.encoding == encoding
