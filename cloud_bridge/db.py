@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import bindparam, cast, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -136,6 +137,35 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def bulk_insert(
+    session: AsyncSession, table: Any, rows: list[dict[str, Any]]
+) -> tuple[Any, Any]:
+    """An ``INSERT`` of many rows for the session's backend: ``(statement, parameters)``.
+
+    Chain ``on_conflict_do_*`` and ``returning`` on the statement as usual, then
+    ``session.execute(statement, parameters)``. Every row has the keys of the first.
+
+    On PostgreSQL the rows go as one array per column into
+    ``INSERT ... SELECT unnest($1::type[]), ...``: one statement text whatever the
+    number of rows, so asyncpg prepares it once and the server plans it once
+    (``executemany`` renders a new multi-row ``VALUES`` text, and a new prepared
+    statement, for every batch size). On SQLite it is ``executemany``.
+    """
+    table = getattr(table, "__table__", table)
+    if session.get_bind().dialect.name != "postgresql":
+        return sqlite.insert(table), rows
+    names = list(rows[0]) if rows else [c.name for c in table.columns]
+    columns = [table.c[n] for n in names]
+    # dimensions=1: the bind processor maps the items without probing each for nesting.
+    arrays = [postgresql.ARRAY(c.type, dimensions=1) for c in columns]
+    source = select(*(
+        func.unnest(cast(bindparam(f"bulk_{c.name}", type_=a), a))
+        for c, a in zip(columns, arrays, strict=True)
+    ))
+    params = {f"bulk_{n}": [r[n] for r in rows] for n in names}
+    return postgresql.insert(table).from_select(names, source), params
 
 
 def open_database(config: Any) -> Database:

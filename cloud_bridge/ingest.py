@@ -48,8 +48,9 @@ from kiosk_agent.wire.shadow import ShadowReported
 
 from . import fleet, orders, rpc
 from .config import load_secret
-from .inventory import dialect_insert
+from .db import bulk_insert
 from .models import Kiosk, StoredEvent, now
+from .payments.providers.stored_value import apply_order_tenders
 
 if TYPE_CHECKING:
     from .config import BridgeConfig
@@ -60,6 +61,10 @@ log = logging.getLogger(__name__)
 # Acks are published with a bounded number in flight: aiomqtt stalls when
 # thousands of publishes are awaited at once (DESIGN.md).
 ACK_WINDOW = 100
+# Stored batches whose acks wait to be published: the next batch is stored while
+# the previous one's acks go out; a small bound keeps a slow broker from letting
+# committed-but-unacked batches pile up (the kiosks would resend them anyway).
+ACK_BACKLOG = 4
 # Fleet messages (status, telemetry, reported) drained per transaction.
 FLEET_BATCH = 500
 # On a clean stop the worker leaves the shared subscriptions first (so the broker
@@ -160,6 +165,7 @@ async def store_events(
             sales = [orders.CompletedSale(ev, data) for ev, data, _ in ordered
                      if data is not None and ev.event_id in new_ids]
             alerts = await orders.record_kiosk_sales(session, sales, tz=tz, actor=worker)
+            await apply_order_tenders(session, sales)  # offline stored value, same transaction
             await _advance_seq(session, [p[0] for p in ordered])
             result.stored = len(new_ids)
             result.alerts = len(alerts)
@@ -183,10 +189,10 @@ async def _insert_events(
          "payload": raw.decode("utf-8")}
         for e, raw in events
     ]
-    # executemany ("insertmanyvalues"): compiled once and cached, unlike one huge VALUES.
-    stmt = dialect_insert(session, StoredEvent).on_conflict_do_nothing(
-        index_elements=[StoredEvent.event_id]).returning(StoredEvent.event_id)
-    return set((await session.scalars(stmt, rows)).all())
+    stmt, params = bulk_insert(session, StoredEvent, rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[StoredEvent.event_id]).returning(
+        StoredEvent.event_id)
+    return set((await session.scalars(stmt, params)).all())
 
 
 async def _advance_seq(session: AsyncSession, events: list[Event]) -> None:
@@ -197,7 +203,7 @@ async def _advance_seq(session: AsyncSession, events: list[Event]) -> None:
         top[key] = max(top.get(key, -1), e.seq)
     rows = [{"store": s, "kiosk": k, "state": "unknown", "last_seq": q, "last_seen": now()}
             for (s, k), q in sorted(top.items())]
-    stmt = dialect_insert(session, Kiosk)
+    stmt, params = bulk_insert(session, Kiosk, rows)
     new = stmt.excluded.last_seq
     stmt = stmt.on_conflict_do_update(
         index_elements=[Kiosk.store, Kiosk.kiosk],
@@ -207,7 +213,7 @@ async def _advance_seq(session: AsyncSession, events: list[Event]) -> None:
             "last_seen": stmt.excluded.last_seen,
         },
     )
-    await session.execute(stmt, rows)
+    await session.execute(stmt, params)
 
 
 async def apply_fleet_message(
@@ -257,8 +263,9 @@ class Ingest:
         self._task: asyncio.Task | None = None
         self._rpc_slots = asyncio.Semaphore(config.rpc.concurrency)
         self.worker = config.bridge.worker_id
-        self._idle = asyncio.Event()  # set while no event is buffered or being stored
+        self._idle = asyncio.Event()  # set while no event is buffered, stored or unacked
         self._idle.set()
+        self._in_hand = 0  # batches taken from the queue whose acks are not yet published
         self.client_id = config.mqtt.client_id or self.worker
 
     async def __aenter__(self) -> Ingest:
@@ -338,7 +345,9 @@ class Ingest:
         self.connected.set()
         events: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue(self.config.ingest.queue_max)
         fleet_q: asyncio.Queue[tuple[str, str, str, bytes]] = asyncio.Queue()
-        workers = [asyncio.create_task(self._batcher(client, events)),
+        stored: asyncio.Queue[BatchResult] = asyncio.Queue(ACK_BACKLOG)
+        workers = [asyncio.create_task(self._batcher(events, stored)),
+                   asyncio.create_task(self._ack_publisher(client, events, stored)),
                    asyncio.create_task(self._fleet_writer(fleet_q))]
         rpc_tasks: set[asyncio.Task] = set()
         try:
@@ -361,20 +370,25 @@ class Ingest:
                     fleet_q.put_nowait((store, kiosk, leaf, payload))
         finally:
             # Buffered, unacked events are dropped on purpose: the kiosks resend them.
+            self._in_hand = 0
             pending = [*workers, *rpc_tasks]
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _batcher(self, client: aiomqtt.Client,
-                       queue: asyncio.Queue[tuple[str, str, bytes]]) -> None:
+    def _check_idle(self, queue: asyncio.Queue) -> None:
+        if queue.empty() and self._in_hand == 0:
+            self._idle.set()
+
+    async def _batcher(self, queue: asyncio.Queue[tuple[str, str, bytes]],
+                       stored: asyncio.Queue[BatchResult]) -> None:
         cfg = self.config.ingest
         loop = asyncio.get_running_loop()
         while True:
-            if queue.empty():
-                self._idle.set()
+            self._check_idle(queue)
             batch = [await queue.get()]
             self._idle.clear()
+            self._in_hand += 1
             deadline = loop.time() + cfg.batch_wait_ms / 1000
             while len(batch) < cfg.batch_max:
                 try:
@@ -395,15 +409,27 @@ class Ingest:
             except Exception:
                 # Nothing is acked; the kiosks resend and the next batch tries again.
                 log.exception("storing a batch of %d events failed", len(batch))
+                self._in_hand -= 1
                 continue
             self.stats.batches += 1
             self.stats.stored += result.stored
             self.stats.duplicates += result.duplicates
             self.stats.rejected += sum(len(v) for v in result.rejected.values())
+            # Committed: acks go out while the next batch is stored.
+            await stored.put(result)
+
+    async def _ack_publisher(self, client: aiomqtt.Client,
+                             queue: asyncio.Queue[tuple[str, str, bytes]],
+                             stored: asyncio.Queue[BatchResult]) -> None:
+        while True:
+            result = await stored.get()
             try:
                 await self._publish_acks(client, result)
             except aiomqtt.MqttError as err:
                 log.warning("acks not published (%s); the kiosks will resend", err)
+            finally:
+                self._in_hand -= 1
+                self._check_idle(queue)
 
     async def _publish_acks(self, client: aiomqtt.Client, result: BatchResult) -> None:
         acks = result.acks()

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .db import bulk_insert
 from .models import Alert, Stock, now
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,12 @@ async def apply_deltas(
     rows = [
         {"store": s, "product_id": p, "on_hand": deltas[(s, p)], "updated_at": at} for s, p in keys
     ]
-    stmt = dialect_insert(session, Stock)
+    stmt, params = bulk_insert(session, Stock, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Stock.store, Stock.product_id],
         set_={"on_hand": Stock.on_hand + stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
     ).returning(Stock.store, Stock.product_id, Stock.on_hand)
-    result = await session.execute(stmt, rows)
+    result = await session.execute(stmt, params)
     alerts: list[Alert] = []
     for store, product_id, on_hand in result.all():
         delta = deltas[(store, product_id)]

@@ -22,12 +22,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kiosk_agent.wire.events import Event, OrderCompletedData
 
 from . import inventory
+from .db import bulk_insert
 from .errors import Conflict, InvalidRequest, NotFound
 from .models import (
     Alert,
@@ -128,9 +129,10 @@ async def record_kiosk_sales(
             "updated_at": now(), "paid_at": d.completed_at, "completed_at": d.completed_at,
             "event_id": s.event.event_id, "details": _details(d),
         })
-    stmt = inventory.dialect_insert(session, Order).on_conflict_do_nothing(
-        index_elements=[Order.order_no]).returning(Order.id, Order.order_no)
-    inserted = {no: oid for oid, no in (await session.execute(stmt, rows)).all()}
+    stmt, params = bulk_insert(session, Order, rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
+        Order.id, Order.order_no)
+    inserted = {no: oid for oid, no in (await session.execute(stmt, params)).all()}
     alerts: list[Alert] = []
     lines: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -160,9 +162,9 @@ async def record_kiosk_sales(
             "detail": {"event_id": s.event.event_id, "worker": actor},
         })
     if lines:
-        await session.execute(insert(OrderLine.__table__), lines)
+        await session.execute(*bulk_insert(session, OrderLine, lines))
     if history:
-        await session.execute(insert(OrderHistory.__table__), history)
+        await session.execute(*bulk_insert(session, OrderHistory, history))
     if alerts:
         await inventory.add_alerts(session, alerts)
     alerts += await inventory.apply_deltas(session, deltas, source="sale", context=context)
