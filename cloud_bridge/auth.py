@@ -8,6 +8,7 @@ Mini-program sessions belong to one WeChat ``openid`` and see only its orders.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -26,8 +27,16 @@ STORE_STAFF = "store_staff"
 ROLES = (HEAD_OFFICE, STORE_STAFF)
 
 _HASHER = PasswordHasher()
-# Verified even for unknown users so that timing does not reveal which names exist.
-_DUMMY_HASH = _HASHER.hash("not-a-user-" + secrets.token_hex(8))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified for unknown users so that timing does not reveal which names exist.
+
+    Made on first use (an argon2 hash costs tens of milliseconds; importing
+    this module, e.g. for ``cloud-bridge --help``, should not pay it).
+    """
+    return _HASHER.hash("not-a-user-" + secrets.token_hex(8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +109,8 @@ async def admin_login(
 ) -> tuple[str, datetime, AdminUser]:
     """Check the secret and open a session; the same message for every failure."""
     user = await session.scalar(select(AdminUser).where(AdminUser.username == username))
-    ok = await verify_secret(user.secret_hash if user else _DUMMY_HASH, secret)
+    ok = await verify_secret(
+        user.secret_hash if user else await asyncio.to_thread(_dummy_hash), secret)
     if not user or not ok or user.disabled:
         raise Unauthorized("wrong username or secret")
     token = "adm_" + secrets.token_urlsafe(32)
