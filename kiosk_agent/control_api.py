@@ -23,7 +23,7 @@ Routes (all JSON unless noted)::
     GET  /v1/outbox                      {stats: {...}, dead_letters: [...]}
     GET  /v1/config                      [{key, value, source}] (default/file/shadow/env/credential)
     GET  /v1/logs?after=&limit=&level=   recent log lines from the ring buffer
-    GET  /v1/camera/snapshot             image/png or image/jpeg (?format=json: base64)
+    GET  /v1/camera/snapshot             (session) image/png or image/jpeg (?format=json: base64)
     GET  /v1/session                     {authenticated, expires_in, pin_configured}
     POST /v1/session {"pin"}             -> {token, idle_lock_s}
     DELETE /v1/session                   lock now
@@ -638,10 +638,18 @@ def _token(request: web.Request) -> str | None:
     return None
 
 
+#: Reads that need a staff session too: a camera frame can show a shopper's phone
+#: with its payment code on it, a one-time secret nobody but the shopper may see.
+SESSION_READS = frozenset({"/v1/camera/snapshot"})
+
+
 @web.middleware
 async def _errors_and_auth(request: web.Request, handler: Callable) -> web.StreamResponse:
     try:
-        if request.method not in ("GET", "HEAD") and request.path != "/v1/session":
+        needs_session = request.path in SESSION_READS or (
+            request.method not in ("GET", "HEAD") and request.path != "/v1/session"
+        )
+        if needs_session:
             if not request.app[SESSIONS_KEY].touch(_token(request)):
                 raise ControlApiError(
                     401, "locked", "staff PIN required: open a session with POST /v1/session"

@@ -631,14 +631,14 @@ class DevicesScreen(KioskScreen):
         self.kiosk.guarded(act)
 
     def action_snapshot(self) -> None:
-        self.kiosk.run_worker(self._snapshot(), group="snapshot", exclusive=True)
-
-    async def _snapshot(self) -> None:
-        try:
+        async def act() -> str:
             content_type, image = await self.kiosk.client.snapshot()
-        except ClientError as err:
-            self.notify(str(err), severity="error")
-            return
+            self._show_snapshot(content_type, image)
+            return t("snapshot", self.lang)
+
+        self.kiosk.guarded(act)
+
+    def _show_snapshot(self, content_type: str, image: bytes) -> None:
         preview = half_block_image(image, width=min(60, self.size.width - 2))
         meta = Text(f"{t('snapshot', self.lang)}: {content_type}, {len(image)} bytes, "
                     f"{time.strftime('%H:%M:%S')}", style="bold")

@@ -279,8 +279,12 @@ async def test_logs_follow_from_ring_buffer(served):
         logger.removeHandler(served[0].log_handler)
 
 
-async def test_camera_snapshot_as_png_and_base64(served):
+async def test_camera_snapshot_needs_a_session_then_png_and_base64(served):
     _, client, _ = served
+    with pytest.raises(ControlError) as err:
+        await client.snapshot()  # a frame may show a shopper's payment code
+    assert err.value.locked
+    await client.login(PIN)
     content_type, image = await client.snapshot()
     assert content_type == "image/png" and image == PNG_1PX
 
