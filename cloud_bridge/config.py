@@ -9,14 +9,13 @@ a bad file stops start-up with one line (field path and reason), and secrets
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from kiosk_agent.config import format_validation_error
 from kiosk_agent.config import load_secret as _load_secret
+from kiosk_agent.config import load_toml_model
 
 
 class ConfigError(Exception):
@@ -160,19 +159,7 @@ def load_config(path: Path | str | None) -> BridgeConfig:
     """Load and validate the bridge config; ``None`` gives the embedded defaults."""
     if path is None:
         return BridgeConfig()
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: file not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from err
-    try:
-        return BridgeConfig.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, str(path))) from err
+    return load_toml_model(path, BridgeConfig, ConfigError)
 
 
 def load_secret(name: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Iterable
 
 from . import __version__
 
@@ -21,8 +22,13 @@ SUBCOMMAND_MODULES = (
 )
 
 
-def build_parser(modules: tuple[str, ...] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk-agent", description="Self-checkout kiosk agent")
+def command_parser(prog: str, description: str, modules: Iterable[str]) -> argparse.ArgumentParser:
+    """A parser with ``--version`` whose subcommands each module in ``modules`` registers.
+
+    Shared by ``kiosk-agent`` and ``cloud-bridge``; a listed module that cannot be
+    imported is an error (a packaging mistake, not something to skip).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
@@ -30,13 +36,21 @@ def build_parser(modules: tuple[str, ...] = SUBCOMMAND_MODULES) -> argparse.Argu
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand's handler; help and 2 without one."""
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     return int(args.func(args) or 0)
+
+
+def build_parser(modules: tuple[str, ...] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
+    return command_parser("kiosk-agent", "Self-checkout kiosk agent", modules)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -188,23 +188,37 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return f"{source}: {path}: {msg}{more}"
 
 
-def load_config(path: Path | str | None) -> AgentConfig:
-    """Load and validate the agent config; ``None`` gives the embedded defaults."""
-    if path is None:
-        return AgentConfig()
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def load_toml_model(
+    path: Path | str, model: type[ModelT], error: type[Exception] = ConfigError
+) -> ModelT:
+    """Read the TOML file at ``path`` and validate it into ``model``.
+
+    Any failure (missing, unreadable, not TOML, invalid) raises ``error`` whose
+    ``str()`` is the one line to show; the cloud bridge passes its own error type.
+    """
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise ConfigError(f"{path}: file not found") from err
+        raise error(f"{path}: file not found") from err
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+        raise error(f"{path}: not valid TOML: {err}") from err
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from err
+        raise error(f"{path}: cannot read: {err}") from err
     try:
-        return AgentConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, str(path))) from err
+        raise error(format_validation_error(err, str(path))) from err
+
+
+def load_config(path: Path | str | None) -> AgentConfig:
+    """Load and validate the agent config; ``None`` gives the embedded defaults."""
+    if path is None:
+        return AgentConfig()
+    return load_toml_model(path, AgentConfig)
 
 
 def load_secret(name: str, env_prefix: str = "KIOSK_") -> str | None:
