@@ -144,12 +144,15 @@ class RefundBody(RequestModel):
 
 
 async def request_refund(call: Call) -> dict[str, Any]:
-    """Store a refund request; the payments side executes it."""
+    """Store a refund request and execute it (the refund's status is in the reply)."""
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"], lock=True)
         req = await orders.request_refund(s, order, call.body.amount, call.body.reason,
                                           call.principal.actor)
-        return orders.refund_json(req, order.order_no)
+        out = orders.refund_json(req, order.order_no)
+    # Executed after the commit by the payments side (cloud_bridge.payments.runtime).
+    executor = call.app[_app_keys().SERVICES_KEY].get("refund_executor")
+    return (await executor.execute(out["id"]) or out) if executor is not None else out
 
 
 class RefundsQuery(QueryModel):

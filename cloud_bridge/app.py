@@ -66,7 +66,9 @@ CORE_ROUTES = [
 
 
 def all_routes(config: BridgeConfig) -> list[Route]:
-    routes = [*CORE_ROUTES, *api_admin.ROUTES, *api_mp.ROUTES]
+    from .payments import api as payments_api
+
+    routes = [*CORE_ROUTES, *api_admin.ROUTES, *api_mp.ROUTES, *payments_api.ROUTES]
     if config.mp.sandbox:
         routes += api_mp.SANDBOX_ROUTES
     return routes
@@ -131,6 +133,9 @@ def create_app(config: BridgeConfig, *, db: Database | None = None) -> web.Appli
     rpc.load_handler_modules(config.rpc.handler_modules)
     app.cleanup_ctx.append(_database_ctx(db))
     app.cleanup_ctx.append(_http_client_ctx)
+    from .payments.runtime import payments_ctx
+
+    app.cleanup_ctx.append(payments_ctx(CONFIG_KEY, DB_KEY, SERVICES_KEY))
     app.cleanup_ctx.append(_ingest_ctx)
     return app
 

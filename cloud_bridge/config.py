@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from kiosk_agent.config import load_secret as _load_secret
 from kiosk_agent.config import load_toml_model
 
+from .payments.config import PaymentsSection
+
 
 class ConfigError(Exception):
     """A configuration that cannot be used; ``str()`` is the one line to show."""
@@ -139,6 +141,7 @@ class BridgeConfig(_Section):
     mp: MiniProgramSection = Field(default_factory=MiniProgramSection)
     rpc: RpcSection = Field(default_factory=RpcSection)
     commands: CommandsSection = Field(default_factory=CommandsSection)
+    payments: PaymentsSection = Field(default_factory=PaymentsSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
     def database_url(self) -> str:

@@ -80,6 +80,8 @@ class Route:
     status: int = 200
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: bool = False  # handler returns a web.Response itself
+    response_type: str | None = "application/json"  # None: no body (e.g. 204)
+    raw_body: tuple[str, dict[str, Any]] | None = None  # (media type, schema) the handler reads
 
     @property
     def operation_id(self) -> str:
@@ -256,7 +258,8 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             "responses": {
                 str(route.status): {
                     "description": "OK",
-                    "content": {"application/json": {"schema": {}}},
+                    **({"content": {route.response_type: {"schema": {}}}}
+                       if route.response_type else {}),
                 },
                 "400": problem_response("invalid request"),
                 "404": problem_response("not found"),
@@ -281,6 +284,9 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
                 "required": True,
                 "content": {"application/json": {"schema": _model_schema(route.body, components)}},
             }
+        elif route.raw_body is not None:
+            op["requestBody"] = {"required": True,
+                                 "content": {route.raw_body[0]: {"schema": route.raw_body[1]}}}
         if route.auth:
             op["security"] = [{f"{route.auth}Token": []}]
             op["responses"]["401"] = problem_response("missing, unknown or expired token")

@@ -17,6 +17,8 @@ PRICE_BOOK = REPO / "config" / "pricebook.example.json"
 STORE = "demo-store"
 KIOSK = "kiosk1"
 MEMBER_ID = "m1001"
+#: Stored value the member tops up at the counter before paying with it (fen).
+TOP_UP = 10000
 #: The demo's member-code HMAC key (secret ``member_code_key``); a demo value, never a real one.
 MEMBER_KEY = "demo-member-code-key-0123456789abcdef"
 WECHAT_CODE = "134567890123456712"

@@ -9,7 +9,6 @@ Every part is started with the project's own CLIs (``cloud-bridge kiosk add``,
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import sqlite3
@@ -100,7 +99,6 @@ class System:
         keys = self.deploy / "keys"
         return {"BRIDGE_MQTT_PASSWORD": (keys / "bridge_mqtt_password").read_text().strip(),
                 "BRIDGE_COMMAND_SIGNING_KEY": str(keys / "command_signing.key"),
-                "CLOUD_BRIDGE_PAYMENTS": str(self.manifest),
                 "DEMO_ADMIN_SECRET": self.admin_secret}
 
     def start_bridge(self) -> None:
@@ -127,6 +125,10 @@ port = 0
 [mp]
 sandbox = true
 price_book = "{scenario.PRICE_BOOK}"
+
+[payments]
+manifest = "{self.manifest}"
+settle_interval_s = 5.0
 
 [logging]
 level = "INFO"
@@ -255,6 +257,8 @@ def bridge_facts(path: Path) -> dict[str, Any]:
             .fetchone()[0],
             "refunds": db.execute("SELECT count(*) FROM payment_refunds WHERE status='success'")
             .fetchone()[0],
+            "balance": (db.execute("SELECT balance FROM member_balances WHERE member_id=?",
+                                   (scenario.MEMBER_ID,)).fetchone() or [None])[0],
         }
 
 
@@ -302,6 +306,8 @@ class Shopper:
         from kiosk_agent.config import load_config
 
         self.config = load_config(system.agent_config)
+        self.balance_before = 0   # the member's stored value after the top-up (fen)
+        self.stored_value_sale = 0
 
     def orders(self) -> list[dict[str, Any]]:
         got = self.control.try_get("/v1/orders?limit=50")
@@ -345,6 +351,14 @@ class Shopper:
         term.ok(f"admin API: GET /api/v1/admin/orders/{order.order_no} -> "
                 f"{cloud.get('status', '?')}, ￥{cloud.get('total', 0) / 100:.2f}")
 
+        term.section("会员储值充值", "A member tops up stored value at the counter")
+        topup = self.admin.call(
+            "POST", f"/api/v1/admin/members/{scenario.MEMBER_ID}/balance/topups",
+            {"amount": scenario.TOP_UP, "key": "demo-counter-1"})
+        self.balance_before = topup["balance"]
+        term.ok(f"admin API: member {scenario.MEMBER_ID} stored value 储值余额 "
+                f"￥{self.balance_before / 100:.2f}")
+
         term.section("断网：停止 MQTT 代理", "The shop's internet drops: the broker is stopped")
         self.s.stop_broker()
         if not kit.wait_for(lambda: (st := self.control.try_get("/v1/status"))
@@ -353,6 +367,7 @@ class Shopper:
         term.ok("kiosk link down 离线")
         term.section("顾客二（离线）：会员储值支付", "Shopper 2 (offline): member stored value")
         offline_order = self.sale(scenario.shopper_stored_value(), known)
+        self.stored_value_sale = offline_order.total
         term.section("顾客三（离线）：挂单", "Shopper 3 (offline): park the cart")
         self.hold_up(scenario.shopper_park())
         if not kit.wait_for(lambda: journal_facts(self.s.journal)["parked"] >= 1, STEP_TIMEOUT_S):
@@ -368,6 +383,9 @@ class Shopper:
         if not self.in_cloud(offline_order.order_no):
             raise RuntimeError("the offline order did not reach the cloud")
         term.ok(f"outbox drained; offline order {offline_order.order_no} is in the cloud")
+        balance = self.admin.call("GET", f"/api/v1/admin/members/{scenario.MEMBER_ID}/balance")
+        term.ok(f"admin API: stored value 储值余额 ￥{self.balance_before / 100:.2f} -> "
+                f"￥{balance['balance'] / 100:.2f} (offline sale ￥{offline_order.total / 100:.2f})")
 
         term.section("顾客四：支付宝，然后退款", "Shopper 4: Alipay, then a refund")
         ali = self.sale(scenario.shopper_alipay(), known)
@@ -379,15 +397,20 @@ class Shopper:
         return self.summary(keep_running)
 
     def refund(self, order: Any) -> dict[str, Any]:
-        """Staff refund in the console (admin API), executed on the payments refund path."""
-        import asyncio
-
+        """Staff refund in the console: the admin API stores the request and the bridge
+        executes it with the provider (the reply or the order detail has the outcome)."""
         amount = order.lines[0].amount
         req = self.admin.call("POST", f"/api/v1/admin/orders/{order.order_no}/refunds",
                               {"amount": amount, "reason": "顾客退货 customer return"})
-        term.ok(f"admin API: refund requested ({req.get('status', 'requested')})")
-        return asyncio.run(_execute_refund(self.s, order.tenders[0].out_trade_no,
-                                           f"{order.order_no}-R1", amount))
+        term.ok(f"admin API: POST /api/v1/admin/orders/{order.order_no}/refunds -> "
+                f"{req['status']}")
+
+        def done() -> dict[str, Any] | None:
+            detail = self.admin.order(order.order_no) or {}
+            mine = [r for r in detail.get("refunds", []) if r["id"] == req["id"]]
+            return mine[0] if mine and mine[0]["status"] in ("succeeded", "failed") else None
+
+        return kit.wait_for(done, STEP_TIMEOUT_S, 0.2) or req
 
     def summary(self, keep_running: bool) -> int:
         kiosk = journal_facts(self.s.journal)
@@ -402,6 +425,8 @@ class Shopper:
             ["订单 orders", str(len(kiosk["orders"])), str(len(cloud["orders"]))],
             ["支付 payments (paid)", str(kiosk["paid"]), str(cloud["payments"])],
             ["退款 refunds", "-", str(cloud["refunds"])],
+            [f"储值 stored value {scenario.MEMBER_ID}", "-",
+             f"{self.balance_before} -> {cloud['balance']}"],
             ["挂单 parked", str(kiosk["parked"]), "-"],
             ["事件 events created / delivered", str(created), str(len(cloud["event_ids"]))],
             ["丢失 lost", "", str(lost)],
@@ -412,6 +437,9 @@ class Shopper:
         print(f"SUMMARY mode=system orders={len(kiosk['orders'])} "
               f"cloud_orders={len(cloud['orders'])} payments={cloud['payments']} "
               f"refunds={cloud['refunds']} parked={kiosk['parked']} events={created} "
+              f"stored_value_before={self.balance_before} "
+              f"stored_value_sale={self.stored_value_sale} "
+              f"stored_value_after={cloud['balance']} "
               f"delivered={len(cloud['event_ids'])} lost={lost} duplicates={duplicates}",
               flush=True)
         ok = not lost and not duplicates and not missing_orders and not kiosk["pending"]
@@ -435,23 +463,3 @@ class Shopper:
         except KeyboardInterrupt:
             term.out()
 
-
-async def _execute_refund(system: System, out_trade_no: str, out_refund_no: str,
-                          amount: int) -> dict[str, Any]:
-    """The payments refund path (``cloud_bridge.payments.refunds``) on the bridge's DB."""
-    from cloud_bridge.config import load_config
-    from cloud_bridge.db import open_database
-    from cloud_bridge.payments import models  # noqa: F401  (tables)
-    from cloud_bridge.payments.config import PaymentSettings
-    from cloud_bridge.payments.refunds import RefundService
-    from cloud_bridge.payments.service import PaymentService
-
-    config = load_config(system.bridge_config)
-    settings = PaymentSettings.from_manifest(json.loads(system.manifest.read_text()))
-    async with open_database(config) as db:
-        svc = PaymentService.from_settings(db, settings)
-        try:
-            return await RefundService(svc).refund(out_trade_no, out_refund_no, amount,
-                                             "顾客退货 customer return", requested_by=ADMIN_USER)
-        finally:
-            await svc.close()

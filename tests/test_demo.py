@@ -44,7 +44,11 @@ def test_whole_system_demo_delivers_everything_exactly_once(tmp_path: Path):
     assert summary["mode"] == "system", proc.stdout[-2000:]
     assert summary["orders"] == summary["cloud_orders"] == "3"
     assert summary["payments"] == "2"  # WeChat + Alipay through the cloud; stored value offline
-    assert summary["refunds"] == "1"
+    assert summary["refunds"] == "1"   # executed by the bridge from the admin API request
+    # The offline stored-value sale reached the member's balance ledger once.
+    assert int(summary["stored_value_sale"]) > 0
+    assert int(summary["stored_value_after"]) == (
+        int(summary["stored_value_before"]) - int(summary["stored_value_sale"]))
     assert summary["parked"] == "1"
     assert summary["lost"] == "0" and summary["duplicates"] == "0"
     assert summary["delivered"] == summary["events"] and int(summary["events"]) >= 6

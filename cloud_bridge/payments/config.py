@@ -8,11 +8,19 @@ loadable as is: ``PaymentSettings.from_manifest(json.load(f))``.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .providers.base import PaymentProvider
+if TYPE_CHECKING:  # the config is imported by cloud_bridge.config: no aiohttp at load time
+    from .providers.base import PaymentProvider
+
+#: Path of a JSON settings file or sandbox manifest; overrides ``[payments] manifest``.
+SETTINGS_ENV = "CLOUD_BRIDGE_PAYMENTS"
+PROVIDER_KEYS = ("wechat", "alipay", "card", "paypal")
 
 
 class _Section(BaseModel):
@@ -75,8 +83,42 @@ class PaymentSettings(_Section):
                                    **overrides})
 
 
+class PaymentsSection(PaymentSettings):
+    """``[payments]`` of the bridge config: providers, settlement and the bridge's jobs.
+
+    Provider entries name their key files (``*_path``); a relative path is looked up
+    in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``). ``manifest`` (or the
+    ``$CLOUD_BRIDGE_PAYMENTS`` file, which wins) supplies the providers not set here.
+    """
+
+    enabled: bool = Field(default=True, description="serve payments (RPC, notifications, jobs)")
+    manifest: Path | None = Field(
+        default=None, description="JSON from `cloud-bridge sandbox` (or a settings JSON)")
+    settle_interval_s: float = Field(
+        default=30.0, ge=0, description="settle unknown payments this often; 0 = never")
+    refund_interval_s: float = Field(
+        default=10.0, ge=0, description="re-drive open refund requests this often; 0 = never")
+    execute_timeout_s: float = Field(
+        default=15.0, gt=0, description="a refund request waits this long for its outcome")
+
+    def settings(self) -> PaymentSettings:
+        """The provider settings in effect (the env file, then ``manifest``, fill gaps)."""
+        data = self.model_dump(include=set(PaymentSettings.model_fields), exclude_none=True)
+        path = os.environ.get(SETTINGS_ENV) or self.manifest
+        if path:
+            extra = json.loads(Path(path).read_text(encoding="utf-8"))
+            for key in PROVIDER_KEYS:
+                if extra.get(key) and getattr(self, key) is None:
+                    data[key] = extra[key]
+        return PaymentSettings.model_validate(data)
+
+
 def _read(path: Path) -> str:
-    return Path(path).read_text()
+    path = Path(path)
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not path.is_absolute() and creds:
+        path = Path(creds) / path
+    return path.read_text()
 
 
 def build_providers(settings: PaymentSettings) -> dict[str, PaymentProvider]:

@@ -1,17 +1,13 @@
 """``payment.charge``, ``payment.status`` and ``payment.settle`` on the bridge's RPC registry.
 
-The service comes from the bridge's shared services (``ctx.extras["payments"]``); when
-absent it is built once per database from the settings file named by
-``$CLOUD_BRIDGE_PAYMENTS`` (a JSON :class:`PaymentSettings` or the manifest printed
-by ``cloud-bridge sandbox``).
+The service comes from the bridge's shared services (``ctx.extras["payments"]``, built
+by :mod:`.runtime` from ``[payments]``); when absent it is built once from the
+context's config (``$CLOUD_BRIDGE_PAYMENTS`` still overrides the manifest there).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,7 +21,6 @@ from .service import REPLY_MARGIN_S, PaymentService
 
 log = logging.getLogger(__name__)
 
-SETTINGS_ENV = "CLOUD_BRIDGE_PAYMENTS"
 SERVICE_KEY = "payments"
 
 
@@ -33,15 +28,13 @@ def service_for(ctx: rpc.RpcContext) -> PaymentService:
     svc = ctx.extras.get(SERVICE_KEY)
     if svc is not None:
         return svc
-    path = os.environ.get(SETTINGS_ENV)
-    if not path or ctx.db is None:
-        raise rpc.RpcFailure("payments_unavailable", "支付暂不可用 / payments are not configured")
-    from .config import PaymentSettings
+    # Outside the bridge app (which shares its service): built once from [payments].
+    from .config import PaymentsSection
 
-    data = json.loads(Path(path).read_text())
-    settings = (PaymentSettings.from_manifest(data) if "wechat" in data and "base_url"
-                in data.get("wechat", {}) else PaymentSettings.model_validate(data))
-    svc = PaymentService.from_settings(ctx.db, settings)
+    section = ctx.config.payments if ctx.config is not None else PaymentsSection()
+    if not section.enabled or ctx.db is None:
+        raise rpc.RpcFailure("payments_unavailable", "支付暂不可用 / payments are not configured")
+    svc = PaymentService.from_settings(ctx.db, section.settings())
     ctx.extras[SERVICE_KEY] = svc
     return svc
 

@@ -10,15 +10,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloud_bridge.db import Database
 from kiosk_agent.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
-from .models import CHARGING, FAILED, FINAL, PAID, SETTLING, UNKNOWN, PaymentNotificationSeen
+from .models import (
+    CHARGING,
+    FAILED,
+    FINAL,
+    PAID,
+    SETTLING,
+    UNKNOWN,
+    Payment,
+    PaymentNotificationSeen,
+)
 from .providers.base import ChargeRequest, NotificationRejected, PaymentProvider
 from .settlement import SettlementPolicy, settle_unknown_payment
-from .store import PaymentStore
+from .store import PaymentStore, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -158,30 +168,51 @@ class PaymentService:
     # ------------------------------------------------------------ notifications
     async def handle_notification(self, method: str, headers: dict[str, str],
                                   body: bytes) -> bool:
-        """Verify and apply a provider notification. Refused ones are logged, change nothing."""
-        provider = self.provider(method)
+        """Verify and apply a provider notification. Refused ones are logged, change nothing.
+
+        A notification settles a payment only when it carries the amount and currency
+        we recorded; its replay key is stored in the same transaction as the change, so
+        a refused notification leaves no trace and an accepted one is never applied twice.
+        """
+        provider = self.providers.get(method)
+        if provider is None:
+            log.warning("refused %s notification: provider not configured", method)
+            return False
         try:
             note = provider.verify_notification(headers, body)
         except NotificationRejected as err:
             log.warning("refused %s notification: %s", method, err.reason)
             return False
-        try:
-            async def seen(s):
-                s.add(PaymentNotificationSeen(replay_key=note.replay_key[:200], provider=method))
 
-            await self.db.transact(seen)
+        async def apply(s) -> str:
+            row = await s.scalar(select(Payment).where(Payment.out_trade_no == note.out_trade_no)
+                                 .with_for_update())
+            if row is not None and note.status == "paid" and row.status in (CHARGING, UNKNOWN):
+                if note.amount is None or note.amount != row.amount:
+                    return f"amount {note.amount} != recorded {row.amount}"
+                if (note.currency or "") != row.currency:
+                    return f"currency {note.currency} != recorded {row.currency}"
+            s.add(PaymentNotificationSeen(replay_key=note.replay_key[:200], provider=method))
+            await s.flush()
+            if row is None:
+                return "unknown"
+            if note.status == "paid" and row.status in (CHARGING, UNKNOWN):
+                now = utcnow()
+                await s.execute(
+                    update(Payment)
+                    .where(Payment.id == row.id, Payment.status.in_((CHARGING, UNKNOWN)))
+                    .values(status=PAID, provider_ref=note.provider_ref, provider_code="NOTIFY",
+                            updated_at=now, settled_at=now, lease_until=None))
+            return ""
+
+        try:
+            problem = await self.db.transact(apply)
         except IntegrityError:
             log.warning("refused %s notification: replayed (%s)", method, note.replay_key[:40])
             return False
-        row = await self.store.get(note.out_trade_no)
-        if row is None:
+        if problem == "unknown":
             log.warning("%s notification for unknown out_trade_no %s", method, note.out_trade_no)
-            return True
-        if note.status == "paid" and row["status"] in (CHARGING, UNKNOWN):
-            if note.amount is not None and note.amount != row["amount"]:
-                log.error("%s notification amount %s != %s for %s", method, note.amount,
-                          row["amount"], note.out_trade_no)
-                return False
-            await self.store.transition(note.out_trade_no, (CHARGING, UNKNOWN), PAID,
-                                        provider_ref=note.provider_ref, provider_code="NOTIFY")
+        elif problem:
+            log.error("refused %s notification for %s: %s", method, note.out_trade_no, problem)
+            return False
         return True

@@ -59,15 +59,10 @@ FAST_POLICY = dict(query_window_s=0.8, query_interval_s=0.1, query_interval_max_
 
 
 @pytest.fixture
-async def pay_db(tmp_path):
-    """A bridge database (SQLite file) with every table, payments' included."""
-    import cloud_bridge.payments.models  # noqa: F401  (registers the payment tables)
-    from cloud_bridge.db import Database
-
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/bridge.db")
-    await db.create_all()
+async def pay_db(db):
+    """The bridge test database with every table, payments' included: SQLite and, when
+    reachable, PostgreSQL (``db`` from the cloud bridge conftest)."""
     yield db
-    await db.close()
 
 
 @pytest.fixture

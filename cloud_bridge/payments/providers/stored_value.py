@@ -13,6 +13,7 @@ import logging
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
 
@@ -43,36 +44,8 @@ class StoredValueProvider(PaymentProvider):
     async def _apply(self, member_id: str, delta: int, key: str, *, offline: bool = False,
                      allow_shortfall: bool = False) -> int:
         async def work(s):
-            seen = await s.scalar(select(StoredValueEntry).where(StoredValueEntry.entry_key == key))
-            if seen is not None:
-                return seen.balance_after
-            row = await s.get(MemberBalance, member_id, with_for_update=True)
-            if row is None:
-                row = MemberBalance(member_id=member_id, balance=0, updated_at=utcnow())
-                s.add(row)
-                await s.flush()
-            shortfall = 0
-            if delta < 0 and row.balance + delta < 0:
-                if not allow_shortfall:
-                    raise InsufficientBalance(member_id)
-                shortfall = -(row.balance + delta)
-            applied = delta + shortfall
-            res = await s.execute(
-                update(MemberBalance)
-                .where(MemberBalance.member_id == member_id,
-                       MemberBalance.balance + applied >= 0)
-                .values(balance=MemberBalance.balance + applied, updated_at=utcnow()))
-            if res.rowcount != 1:
-                raise InsufficientBalance(member_id)
-            await s.refresh(row)
-            after = row.balance
-            s.add(StoredValueEntry(entry_key=key, member_id=member_id, delta=applied,
-                                   balance_after=after, shortfall=shortfall, offline=offline,
-                                   created_at=utcnow()))
-            if shortfall:
-                log.warning("stored value of member %s short by %d fen for %s", member_id,
-                            shortfall, key)
-            return after
+            return await apply_entry(s, member_id, delta, key, offline=offline,
+                                     allow_shortfall=allow_shortfall)
 
         try:
             return await self.db.transact(work)
@@ -131,15 +104,68 @@ class StoredValueProvider(PaymentProvider):
         e = await self._entry(f"refund:{out_refund_no}")
         return RefundOutcome("success", amount=e.delta) if e else RefundOutcome("not_found")
 
-    async def apply_offline_sale(self, member_id: str, out_trade_no: str, amount: int) -> int:
+    async def apply_offline_sale(self, member_id: str, out_trade_no: str, amount: int,
+                                 session: AsyncSession | None = None) -> int:
         """Apply a stored-value tender the kiosk took while offline (from its order event).
 
         Idempotent by out_trade_no. The balance never goes negative: a shortfall (the
         member spent the same value elsewhere meanwhile) is recorded on the entry and
-        logged for staff instead.
+        logged for staff instead. With ``session``, inside the caller's transaction.
         """
+        if session is not None:
+            return await apply_entry(session, member_id, -amount, f"pay:{out_trade_no}",
+                                     offline=True, allow_shortfall=True)
         return await self._apply(member_id, -amount, f"pay:{out_trade_no}", offline=True,
                                  allow_shortfall=True)
+
+
+async def apply_entry(s: AsyncSession, member_id: str, delta: int, key: str, *,
+                      offline: bool = False, allow_shortfall: bool = False) -> int:
+    """One balance change in the session's transaction, once per ``key``; the balance after."""
+    seen = await s.scalar(select(StoredValueEntry).where(StoredValueEntry.entry_key == key))
+    if seen is not None:
+        return seen.balance_after
+    row = await s.get(MemberBalance, member_id, with_for_update=True)
+    if row is None:
+        row = MemberBalance(member_id=member_id, balance=0, updated_at=utcnow())
+        s.add(row)
+        await s.flush()
+    shortfall = 0
+    if delta < 0 and row.balance + delta < 0:
+        if not allow_shortfall:
+            raise InsufficientBalance(member_id)
+        shortfall = -(row.balance + delta)
+    applied = delta + shortfall
+    res = await s.execute(
+        update(MemberBalance)
+        .where(MemberBalance.member_id == member_id, MemberBalance.balance + applied >= 0)
+        .values(balance=MemberBalance.balance + applied, updated_at=utcnow()))
+    if res.rowcount != 1:
+        raise InsufficientBalance(member_id)
+    await s.refresh(row)
+    after = row.balance
+    s.add(StoredValueEntry(entry_key=key, member_id=member_id, delta=applied,
+                           balance_after=after, shortfall=shortfall, offline=offline,
+                           created_at=utcnow()))
+    if shortfall:
+        log.warning("stored value of member %s short by %d fen for %s", member_id, shortfall,
+                    key)
+    return after
+
+
+async def apply_order_tenders(session: AsyncSession, sales: list) -> int:
+    """The stored-value tenders of newly stored kiosk orders, applied to the members'
+    balances in the ingest's transaction (once per out_trade_no: a tender charged
+    online already has its ``pay:`` entry). ``sales`` are ``orders.CompletedSale``."""
+    n = 0
+    for sale in sales:
+        d = sale.data
+        for t in d.tenders:
+            if t.method == "stored_value" and t.out_trade_no and d.member_id and t.amount > 0:
+                await apply_entry(session, d.member_id, -t.amount, f"pay:{t.out_trade_no}",
+                                  offline=t.offline, allow_shortfall=True)
+                n += 1
+    return n
 
 
 class InsufficientBalance(Exception):

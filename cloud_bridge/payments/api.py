@@ -1,0 +1,125 @@
+"""HTTP routes of payments: provider notifications and members' stored value.
+
+* ``POST /api/v1/pay/notify/wechat``: WeChat Pay v3 notification (signed headers,
+  AES-256-GCM resource). Accepted: ``204``; refused: 4xx/5xx with
+  ``{"code": "FAIL", "message": ...}`` (WeChat retries). The body is also a problem
+  document (``type, title, status, detail``) like every other error of the bridge.
+* ``POST /api/v1/pay/notify/alipay``: Alipay asynchronous notification (form, RSA2).
+  The reply is the plain text ``success`` (stop sending) or ``fail`` (send again).
+* ``GET /api/v1/admin/members/{member_id}/balance`` and ``POST .../balance/topups``:
+  a member's stored value (储值) and a top-up at the counter, idempotent by ``key``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+from sqlalchemy import select
+
+from cloud_bridge.errors import NotFound, Unavailable
+from cloud_bridge.openapi import Call, Ident, RequestModel, Route, problem
+
+from .models import MemberBalance, StoredValueEntry
+from .runtime import SERVICE_KEY
+from .service import PaymentService
+
+log = logging.getLogger(__name__)
+
+MAX_TOPUP_FEN = 10**9  # ten million yuan: far above any real top-up
+ENTRIES_SHOWN = 20
+
+
+def _service(call: Call) -> PaymentService | None:
+    from cloud_bridge.app import SERVICES_KEY
+
+    return call.app[SERVICES_KEY].get(SERVICE_KEY)
+
+
+def _wechat_fail(status: int, message: str) -> web.Response:
+    return problem(status, "Notification refused", message, code="FAIL", message=message)
+
+
+async def wechat_notify(call: Call) -> web.Response:
+    """WeChat Pay notification: 204 when applied; FAIL (4xx/5xx) makes WeChat send again."""
+    svc = _service(call)
+    if svc is None or "wechat" not in svc.providers:
+        return _wechat_fail(404, "wechat pay is not configured here")
+    body = await call.request.read()
+    if await svc.handle_notification("wechat", dict(call.request.headers), body):
+        return web.Response(status=204)
+    return _wechat_fail(400, "notification refused")
+
+
+async def alipay_notify(call: Call) -> web.Response:
+    """Alipay notification: plain ``success`` when applied, ``fail`` otherwise."""
+    svc = _service(call)
+    ok = False
+    if svc is not None and "alipay" in svc.providers:
+        ok = await svc.handle_notification("alipay", dict(call.request.headers),
+                                           await call.request.read())
+    return web.Response(text="success" if ok else "fail", content_type="text/plain")
+
+
+def _stored_value(call: Call):
+    svc = _service(call)
+    provider = svc.providers.get("stored_value") if svc is not None else None
+    if provider is None:
+        raise Unavailable("stored value is not enabled ([payments] stored_value)")
+    return provider
+
+
+async def member_balance(call: Call) -> dict[str, Any]:
+    """A member's stored-value balance (fen) and latest ledger entries."""
+    provider = _stored_value(call)
+    member_id = call.path["member_id"]
+    async with provider.db.session() as s:
+        row = await s.get(MemberBalance, member_id)
+        entries = (await s.scalars(
+            select(StoredValueEntry).where(StoredValueEntry.member_id == member_id)
+            .order_by(StoredValueEntry.id.desc()).limit(ENTRIES_SHOWN))).all()
+    if row is None and not entries:
+        raise NotFound(f"member {member_id} has no stored value")
+    return {
+        "member_id": member_id, "balance": row.balance if row else 0,
+        "currency": row.currency if row else "CNY",
+        "entries": [{"key": e.entry_key, "delta": e.delta, "balance_after": e.balance_after,
+                     "shortfall": e.shortfall, "offline": e.offline,
+                     "at": e.created_at.isoformat()} for e in entries],
+    }
+
+
+class TopUpBody(RequestModel):
+    amount: int = Field(ge=1, le=MAX_TOPUP_FEN, description="fen")
+    key: Ident = Field(description="idempotency key: the same key tops up once")
+
+
+async def member_top_up(call: Call) -> dict[str, Any]:
+    """Top up a member's stored value (储值充值) at the counter; idempotent by ``key``."""
+    provider = _stored_value(call)
+    member_id = call.path["member_id"]
+    balance = await provider.top_up(member_id, call.body.amount, call.body.key)
+    log.info("stored value of member %s topped up by %d fen by %s (key %s)", member_id,
+             call.body.amount, call.principal.actor, call.body.key)
+    return {"member_id": member_id, "balance": balance, "currency": "CNY"}
+
+
+WECHAT_BODY = {"type": "object", "properties": {
+    "id": {"type": "string"}, "event_type": {"type": "string"},
+    "resource": {"type": "object"}}}
+ALIPAY_BODY = {"type": "object", "additionalProperties": {"type": "string"}}
+
+ROUTES = [
+    Route("POST", "/api/v1/pay/notify/wechat", wechat_notify, "WeChat Pay notification",
+          "payments", status=204, raw=True, response_type=None,
+          raw_body=("application/json", WECHAT_BODY)),
+    Route("POST", "/api/v1/pay/notify/alipay", alipay_notify, "Alipay notification",
+          "payments", raw=True, response_type="text/plain",
+          raw_body=("application/x-www-form-urlencoded", ALIPAY_BODY)),
+    Route("GET", "/api/v1/admin/members/{member_id}/balance", member_balance,
+          "Member stored-value balance", "admin", auth="admin"),
+    Route("POST", "/api/v1/admin/members/{member_id}/balance/topups", member_top_up,
+          "Top up stored value", "admin", auth="admin", body=TopUpBody, status=201),
+]

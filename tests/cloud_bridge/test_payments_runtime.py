@@ -1,0 +1,59 @@
+"""Payments in the bridge app: the periodic settlement job settles what kiosks left unknown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from cloud_bridge.app import SERVICES_KEY, create_app
+from cloud_bridge.payments.models import PAID, REVERSED, UNKNOWN
+from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
+    sandbox,
+    sandbox_keys,
+    trade_no,
+)
+
+from .test_payments_api import paid_unknown, payments_config
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def wait_status(svc, no: str, status: str, timeout_s: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        row = await svc.store.get(no)
+        if row["status"] == status or time.monotonic() > deadline:
+            return row
+        await asyncio.sleep(0.05)
+
+
+async def test_settlement_job_settles_abandoned_attempts(db, db_url, sandbox, tmp_path):  # noqa: F811
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(sandbox.manifest))
+    cfg = payments_config(db_url, manifest)
+    cfg.payments.settle_interval_s = 0.2
+    app = create_app(cfg, db=db)
+    async with TestClient(TestServer(app)) as client:
+        svc = client.payments = app[SERVICES_KEY]["payments"]
+        # The kiosk went away: one attempt was paid at the provider, one never arrived.
+        paid_no, _ = await paid_unknown(client, sandbox, "wechat")
+        lost_no = trade_no("L")
+        await svc.store.create(status=UNKNOWN, out_trade_no=lost_no, order_no="O" + lost_no,
+                               store="S1", kiosk="K1", method="alipay", amount=300,
+                               currency="CNY")
+        assert (await wait_status(svc, paid_no, PAID))["status"] == PAID
+        assert (await wait_status(svc, lost_no, REVERSED))["status"] == REVERSED
+    assert sandbox.wechat.ledger.trades[paid_no].state == "SUCCESS"   # taken once, kept
+
+
+async def test_jobs_off_and_payments_disabled(db, db_url, tmp_path):
+    cfg = payments_config(db_url, tmp_path / "none.json")
+    cfg.payments.manifest = None
+    cfg.payments.enabled = False
+    app = create_app(cfg, db=db)
+    async with TestClient(TestServer(app)):
+        assert "payments" not in app[SERVICES_KEY]
