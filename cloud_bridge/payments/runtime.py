@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 SERVICE_KEY = "payments"
 REFUNDS_KEY = "refund_executor"
 ACTOR = "payments"
-# A settle sweep is bounded by one payment's full settlement; this caps one sweep so
-# that a stop is not held up for long.
+# Time one payment may take within a sweep (its query window plus reverses); what is
+# left unknown waits for the next sweep. A stop cancels the sweep in between.
 SWEEP_BUDGET_S = 60.0
 
 
