@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from typing import Any
 
@@ -367,7 +368,8 @@ def _health_of(agent: Any) -> dict[str, dict[str, Any]]:
     report: dict[str, dict[str, Any]] = {}
     for reg in getattr(agent, "_components", []):
         method = getattr(reg.component, "health", None)
-        if not callable(method):
+        # The link's ``health`` is its telemetry provider (a coroutine function), not a probe.
+        if not callable(method) or inspect.iscoroutinefunction(method):
             continue
         try:
             value = method()

@@ -477,9 +477,12 @@ class Checkout:
         order_no = self.order_no or await self.journal.reserve_order_no()
         self.order_no = order_no  # reserved numbers stay with this cart (retries reuse it)
         attempt_no = self.attempt_no + 1
+        trade_no = out_trade_no(order_no, attempt_no)
+        # The sale goes with the attempt: paid after a restart, it is committed from this.
+        draft = self._order(TenderData(method=provider, amount=self.priced.total,
+                                       currency=self.priced.currency, out_trade_no=trade_no))
         attempt = await self.journal.begin_payment_attempt(
-            order_no, out_trade_no(order_no, attempt_no), provider, self.priced.total,
-            self.priced.currency,
+            order_no, trade_no, provider, self.priced.total, self.priced.currency, draft=draft,
         )
         self.attempt_no, self.attempt = attempt_no, attempt
         self._move(ev, target)
@@ -498,25 +501,30 @@ class Checkout:
             out_trade_no=attempt.out_trade_no, provider_ref=provider_ref, masked=masked,
             offline=offline,
         )
-        order = build_order(
+        sale = await self.journal.commit_sale(self._order(tender, offline))
+        self.sale = sale
+        self._move(ev, target)
+        return sale
+
+    def _order(self, tender: TenderData, offline: bool = False) -> Any:
+        """The cart as the order ``tender`` pays for (``OrderCompletedData``)."""
+        assert self.order_no is not None
+        return build_order(
             self.priced, tenders=[tender], order_no=self.order_no,
             created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
             coupons=list(getattr(self.priced, "coupons", ())),
             catalog_version=getattr(self.book, "version", None), offline=offline,
             language=self.language,
         )
-        sale = await self.journal.commit_sale(order)
-        self.sale = sale
-        self._move(ev, target)
-        return sale
 
-    async def payment_failed(self, reason: str) -> PaymentAttempt:
-        """The charge was declined; the shopper may show another code (new attempt)."""
+    async def payment_failed(self, reason: str, status: str = "failed") -> PaymentAttempt:
+        """The charge was declined (or ``status="reversed"``: taken back by the cloud);
+        nothing is held and the shopper may show another code (new attempt)."""
         ev = Ev.PAYMENT_FAILED
         target = self._check(ev)
         assert self.attempt is not None
         self.attempt = await self.journal.set_payment_attempt_status(
-            self.attempt.out_trade_no, "failed", reason=reason
+            self.attempt.out_trade_no, status, reason=reason
         )
         self._move(ev, target)
         return self.attempt
@@ -561,9 +569,11 @@ class Checkout:
                 offline=bool(getattr(outcome, "offline", False)),
             )
             return PaymentResult("paid", attempt.out_trade_no, None, sale)
-        if status == "failed":
-            await self.payment_failed(reason or "declined")
-            return PaymentResult("failed", attempt.out_trade_no, reason)
+        if status in ("failed", "reversed"):
+            # Reversed: settled with nothing held, like a decline (not "unknown").
+            await self.payment_failed(reason or ("declined" if status == "failed" else status),
+                                      status)
+            return PaymentResult(status, attempt.out_trade_no, reason)
         await self.payment_unknown(reason or f"outcome {status}")
         return PaymentResult("unknown", attempt.out_trade_no, reason)
 

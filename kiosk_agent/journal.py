@@ -150,6 +150,7 @@ class RecoveryReport:
 
     print_jobs_added: list[str] = field(default_factory=list)
     attempts_marked_unknown: list[str] = field(default_factory=list)
+    sales_committed_from_drafts: list[str] = field(default_factory=list)
     pending_print_jobs: int = 0
     outbox_depth: int = 0
 
@@ -555,15 +556,20 @@ class Journal:
     # -- payment attempts ----------------------------------------------------------
 
     async def begin_payment_attempt(
-        self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str
+        self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str,
+        draft: OrderCompletedData | None = None,
     ) -> PaymentAttempt:
         """Persist an attempt BEFORE the charge request (status ``pending``).
 
         A retry with the same ``out_trade_no`` reuses the row (same amount required)
         and counts the retry; it is never a second attempt with a new number.
+        ``draft`` is the sale this attempt pays for: if the agent dies before the sale
+        is committed and the payment turns out paid, the sale is committed from it
+        (:meth:`commit_paid_attempt`, :meth:`recover`).
         """
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             raise JournalError("amount must be a non-negative integer of minor units")
+        draft_json = draft.model_dump_json() if draft is not None else None
 
         def tx(conn: sqlite3.Connection) -> PaymentAttempt:
             now = time.time()
@@ -575,8 +581,9 @@ class Journal:
             if row is None:
                 conn.execute(
                     "INSERT INTO payment_attempts(out_trade_no, order_no, provider, amount, "
-                    "currency, status, created_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?)",
-                    (out_trade_no, order_no, provider, amount, currency, now, now),
+                    "currency, status, created_at, updated_at, order_draft)"
+                    " VALUES (?,?,?,?,?,'pending',?,?,?)",
+                    (out_trade_no, order_no, provider, amount, currency, now, now, draft_json),
                 )
             else:
                 if tuple(row[:4]) != (order_no, provider, amount, currency):
@@ -588,8 +595,8 @@ class Journal:
                     raise JournalError(f"out_trade_no {out_trade_no} is already {row[4]}")
                 conn.execute(
                     "UPDATE payment_attempts SET status = 'pending', attempts = attempts + 1, "
-                    "updated_at = ? WHERE out_trade_no = ?",
-                    (now, out_trade_no),
+                    "updated_at = ?, order_draft = coalesce(?, order_draft) WHERE out_trade_no = ?",
+                    (now, draft_json, out_trade_no),
                 )
             return self._attempt(conn, out_trade_no)
 
@@ -752,6 +759,40 @@ class Journal:
             self.print_signal.set()
         return sale
 
+    def _commit_draft_tx(
+        self, conn: sqlite3.Connection, out_trade_no: str
+    ) -> CommittedSale | None:
+        row = conn.execute(
+            "SELECT a.order_no, a.provider_ref, a.order_draft FROM payment_attempts a"
+            " WHERE a.out_trade_no = ? AND a.status = 'paid' AND a.order_draft IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_no = a.order_no)",
+            (out_trade_no,),
+        ).fetchone()
+        if row is None:
+            return None
+        draft = OrderCompletedData.model_validate_json(row[2])
+        tenders = [
+            t.model_copy(update={"provider_ref": row[1]}) if t.out_trade_no == out_trade_no
+            else t
+            for t in draft.tenders
+        ]
+        order = draft.model_copy(update={"tenders": tenders, "completed_at": utcnow()})
+        return self._commit_sale_tx(conn, order, [], True)
+
+    async def commit_paid_attempt(self, out_trade_no: str) -> CommittedSale | None:
+        """Commit the sale saved with a paid attempt whose sale was never committed.
+
+        For a payment found paid after a restart (the cart was only in memory): the
+        order is the draft written by :meth:`begin_payment_attempt`, in one transaction
+        with its events and receipt job, as :meth:`commit_sale`. Returns ``None`` when
+        the attempt is not paid, has no draft, or its order is already committed.
+        """
+        sale = await self._call(self._tx, lambda c: self._commit_draft_tx(c, out_trade_no))
+        if sale is not None:
+            self.outbox_signal.set()
+            self.print_signal.set()
+        return sale
+
     async def orders(self, day: str | None = None, limit: int = 100) -> list[OrderCompletedData]:
         """Committed orders, newest first (optionally one business day ``yyyymmdd``)."""
 
@@ -787,6 +828,14 @@ class Journal:
 
     def _recover_tx(self, conn: sqlite3.Connection) -> RecoveryReport:
         report = RecoveryReport()
+        # Paid, but the agent died before the sale was committed: commit it now.
+        for (out_trade_no,) in conn.execute(
+            "SELECT out_trade_no FROM payment_attempts WHERE status = 'paid'"
+            " AND order_draft IS NOT NULL ORDER BY created_at"
+        ).fetchall():
+            sale = self._commit_draft_tx(conn, out_trade_no)
+            if sale is not None:
+                report.sales_committed_from_drafts.append(sale.order_no)
         # A committed sale always carries its receipt job (same transaction); a sale
         # without any receipt job (imported, or committed with print_receipt=False
         # by an older version) gets one, so every paid sale prints exactly once.
@@ -840,9 +889,17 @@ class Journal:
         * payment attempts still ``pending`` (the agent died mid-charge) become
           ``unknown`` and a ``payment.attempted`` event tells the cloud to settle
           them (query, then reverse);
+        * a paid attempt whose sale was not committed yet (the agent died in between)
+          gets its sale committed from the draft saved with the attempt;
         * half-written sales cannot exist: each sale is one transaction.
         """
         report = await self._call(self._tx, self._recover_tx)
+        if report.sales_committed_from_drafts:
+            log.warning(
+                "%d sale(s) were paid but not committed at the last stop; committed now: %s",
+                len(report.sales_committed_from_drafts),
+                ", ".join(report.sales_committed_from_drafts),
+            )
         if report.attempts_marked_unknown:
             log.warning(
                 "%d payment attempt(s) were in flight at the last stop; marked unknown: %s",
@@ -1037,7 +1094,7 @@ _EXPORT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     )),
     ("payment_attempt", "payment_attempts", (
         "out_trade_no", "order_no", "provider", "amount", "currency", "status", "created_at",
-        "updated_at", "provider_ref", "reason", "attempts",
+        "updated_at", "provider_ref", "reason", "attempts", "order_draft",
     )),
     ("outbox", "outbox", ("seq", "event_id", "type", "payload", "created_at", "attempts")),
     ("dead_letter", "dead_letters", (

@@ -131,7 +131,13 @@ CREATE TABLE parked_orders (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1,)
+# v2: the sale an attempt pays for, written with the attempt before the charge, so a
+# payment found paid after a restart still becomes its order (the cart lived in memory).
+SCHEMA_V2 = """
+ALTER TABLE payment_attempts ADD COLUMN order_draft TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 EXPECTED_TABLES = frozenset(

@@ -79,6 +79,8 @@ class KioskPayments:
         self.settle_retry_s = settle_retry_s
         self.max_offline_sale = max_offline_sale
         self.max_offline_total = max_offline_total
+        # Attempts a charge() in this process is still on (its checkout commits the sale).
+        self._charging: set[str] = set()
 
     @classmethod
     def from_config(cls, link: Link, journal: Journal, config: Any) -> KioskPayments:
@@ -107,6 +109,17 @@ class KioskPayments:
                      currency: str, auth_code: str | None, *, member_id: str | None = None,
                      payer_token: str | None = None, card_last4: str | None = None
                      ) -> PaymentOutcome:
+        self._charging.add(out_trade_no)
+        try:
+            return await self._charge(order_no, out_trade_no, provider, amount, currency,
+                                      auth_code, member_id, payer_token, card_last4)
+        finally:
+            del auth_code
+            self._charging.discard(out_trade_no)
+
+    async def _charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
+                      currency: str, auth_code: str | None, member_id: str | None,
+                      payer_token: str | None, card_last4: str | None) -> PaymentOutcome:
         await self._ensure_attempt(order_no, out_trade_no, provider, amount, currency)
         if provider == "stored_value" and not self.link.connected.is_set():
             return await self._offline_stored_value(out_trade_no, amount, member_id)
@@ -185,13 +198,25 @@ class KioskPayments:
         return last
 
     async def resume_unsettled(self) -> list[PaymentOutcome]:
-        """After a restart: settle every attempt the journal holds as pending or unknown."""
+        """After a restart: settle every attempt the journal holds as pending or unknown.
+
+        One found paid has lost its cart with the restart: its sale is committed from
+        the draft the checkout saved with the attempt, so the money has its order.
+        """
         outs = []
         for status in ("pending", "unknown"):
             attempts: list[PaymentAttempt] = await self.journal.payment_attempts(status=status)
             for a in attempts:
-                outs.append(await self.settle_attempt(a.out_trade_no, a.order_no, a.provider,
-                                                      a.amount, a.currency))
+                if a.out_trade_no in self._charging:
+                    continue  # a live checkout is settling it and commits its own sale
+                out = await self.settle_attempt(a.out_trade_no, a.order_no, a.provider,
+                                                a.amount, a.currency)
+                if out.status == "paid":
+                    sale = await self.journal.commit_paid_attempt(a.out_trade_no)
+                    if sale is not None:
+                        log.warning("payment %s was paid before a restart: sale %s committed",
+                                    a.out_trade_no, sale.order_no)
+                outs.append(out)
         return outs
 
     # ------------------------------------------------------------ offline
