@@ -100,6 +100,11 @@ class PaymentsSection(PaymentSettings):
         default=10.0, ge=0, description="re-drive open refund requests this often; 0 = never")
     execute_timeout_s: float = Field(
         default=15.0, gt=0, description="a refund request waits this long for its outcome")
+    orphan_interval_s: float = Field(
+        default=60.0, ge=0,
+        description="refund payments their order does not list this often; 0 = never")
+    orphan_grace_s: float = Field(
+        default=300.0, ge=0, description="a payment counts as orphan this long after it paid")
 
     def settings(self) -> PaymentSettings:
         """The provider settings in effect (the env file, then ``manifest``, fill gaps)."""

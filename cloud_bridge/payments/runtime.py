@@ -9,6 +9,8 @@ routes use the same instance), then runs two loops until the app stops:
   attempt left *unknown* (kiosk gone, bridge restarted) is settled anyway;
 * refunds: open refund requests (``requested``/``processing``) re-driven every
   ``refund_interval_s`` (query before any retry: :mod:`.refunds`).
+* orphans: payments their stored order does not list (the shopper paid twice)
+  refunded in full every ``orphan_interval_s`` (:mod:`.orphans`).
 
 A refund request (``POST /api/v1/admin/orders/{no}/refunds``) is executed at once by
 :class:`RefundExecutor`; one that does not finish within ``execute_timeout_s`` goes on
@@ -31,6 +33,7 @@ from cloud_bridge.db import Database
 from cloud_bridge.models import Order, RefundRequest, now
 
 from .models import PAID, Payment
+from .orphans import OrphanSweep, tendered_trade_nos
 from .refunds import RefundError, RefundService
 from .service import PaymentService
 
@@ -58,10 +61,16 @@ class RefundExecutor:
         self.timeout_s = timeout_s
         self._running: dict[int, asyncio.Task] = {}
 
-    async def _payment_for(self, order_no: str, amount: int) -> dict[str, Any] | None:
+    async def _payment_for(self, order: Order, amount: int) -> dict[str, Any] | None:
+        order_no = order.order_no
         async with self.db.session() as s:
             rows = (await s.scalars(select(Payment).where(
                 Payment.order_no == order_no, Payment.status == PAID).order_by(Payment.id))).all()
+            # Only the order's own tenders: a payment it does not list is an orphan
+            # (refunded by the orphan sweep), never the money of this order's refunds.
+            tendered = tendered_trade_nos(order)
+            if tendered:
+                rows = [p for p in rows if p.out_trade_no in tendered]
             for p in rows:
                 if p.amount - p.refunded >= amount:
                     return {"out_trade_no": p.out_trade_no, "method": p.method}
@@ -92,7 +101,7 @@ class RefundExecutor:
         req, order = row
         if req.status not in orders.OPEN_REFUND:
             return
-        pay = await self._payment_for(order.order_no, req.amount)
+        pay = await self._payment_for(order, req.amount)
         if pay is None:
             # Not paid through the bridge (cash, mini-program): staff settle it by hand.
             log.info("refund request %s: order %s has no bridge payment; left for staff",
@@ -193,6 +202,10 @@ def payments_ctx(config_key: Any, db_key: Any, services_key: Any):
             jobs.append(asyncio.create_task(_every(
                 section.settle_interval_s, "settlement",
                 lambda: svc.settle_all(budget_s=SWEEP_BUDGET_S))))
+        if section.orphan_interval_s > 0:
+            sweep = OrphanSweep(db, executor.refunds, section.orphan_grace_s)
+            jobs.append(asyncio.create_task(_every(
+                section.orphan_interval_s, "orphan refunds", sweep.run)))
         if section.refund_interval_s > 0:
             jobs.append(asyncio.create_task(_every(
                 section.refund_interval_s, "refunds",
