@@ -172,8 +172,14 @@ class CreateOrderBody(RequestModel):
     note: Text | None = None
 
 
-def _price_book(call: Call) -> Any:
+async def _price_book(call: Call, store: str) -> Any:
+    """The store's current published price book, else the ``[mp] price_book`` file."""
+    from .catalog import published_book
+
     services = call.app[_keys().SERVICES_KEY]
+    book = await published_book(_db(call), services, store)
+    if book is not None:
+        return book
     book = services.get("mp_price_book")
     if book is None:
         path = _config(call).mp.price_book
@@ -191,7 +197,7 @@ async def create_order(call: Call) -> dict[str, Any]:
     from kiosk_agent.wire.base import utcnow
 
     b = call.body
-    book = _price_book(call)
+    book = await _price_book(call, b.store)
     try:
         priced = price_cart(book, [CartLine(product_id=ln.product_id, qty=ln.qty) for ln in b.lines],
                             PricingContext(now=utcnow()))

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from . import api_admin, api_mp, rpc
+from . import api_admin, api_catalog, api_mp, rpc
 from .config import BridgeConfig, load_secret
 from .db import Database, open_database
 from .ingest import Ingest
@@ -69,6 +69,7 @@ def all_routes(config: BridgeConfig) -> list[Route]:
     from .payments import api as payments_api
 
     routes = [*CORE_ROUTES, *api_admin.ROUTES, *api_mp.ROUTES, *payments_api.ROUTES]
+    routes += api_catalog.ROUTES
     if config.mp.sandbox:
         routes += api_mp.SANDBOX_ROUTES
     return routes
@@ -137,5 +138,6 @@ def create_app(config: BridgeConfig, *, db: Database | None = None) -> web.Appli
 
     app.cleanup_ctx.append(payments_ctx(CONFIG_KEY, DB_KEY, SERVICES_KEY))
     app.cleanup_ctx.append(_ingest_ctx)
+    app.cleanup_ctx.append(api_catalog.catalog_ctx)  # after ingest: announces through it
     return app
 

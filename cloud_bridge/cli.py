@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = (
     "cloud_bridge.cli_serve",       # serve, migrate
     "cloud_bridge.provisioning",    # kiosk add
     "cloud_bridge.payments.cli",    # sandbox, reconcile
+    "cloud_bridge.cli_catalog",     # catalog publish, show
 )
 
 

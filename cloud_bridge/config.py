@@ -92,6 +92,16 @@ class HttpSection(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     unix_socket: Path | None = Field(default=None, description="listen on this socket instead of TCP")
     page_max: int = Field(default=200, ge=1, le=10000)
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="base URL kiosks reach this bridge at (price-book downloads); "
+        "default http://{host}:{port}",
+    )
+    kiosk_auth_dir: Path | None = Field(
+        default=None,
+        description="provisioning dir of `cloud-bridge kiosk add`: when set, price-book "
+        "downloads need HTTP Basic with the kiosk's MQTT username and password",
+    )
 
 
 class AuthSection(_Section):

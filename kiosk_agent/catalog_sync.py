@@ -12,7 +12,9 @@ failed or corrupt download changes nothing and is retried with backoff.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -40,15 +42,23 @@ class CatalogSyncError(Exception):
     """A price book that could not be fetched or verified; the old one stays."""
 
 
-async def fetch_http(url: str, size: int) -> bytes:
-    """GET ``url``; at most ``size`` bytes (and :data:`MAX_BOOK_BYTES`)."""
+async def fetch_http(url: str, size: int, auth: tuple[str, str] | None = None) -> bytes:
+    """GET ``url``; at most ``size`` bytes (and :data:`MAX_BOOK_BYTES`).
+
+    ``auth``: HTTP Basic credentials (the kiosk's MQTT username and password, which the
+    bridge checks when configured to).
+    """
     import aiohttp
 
     limit = min(size, MAX_BOOK_BYTES)
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
+    headers = {}
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(url) as resp:
+            async with session.get(url, headers=headers) as resp:
                 if resp.status != 200:
                     raise CatalogSyncError(f"GET {url}: HTTP {resp.status}")
                 body = await resp.content.read(limit + 1)
@@ -82,6 +92,8 @@ class CatalogSync:
         self.journal = journal
         self.on_applied = on_applied
         self.parse = parse
+        if fetch is None and link.password:  # the bridge may ask for the MQTT credentials
+            fetch = functools.partial(fetch_http, auth=(link.username, link.password))
         self.fetch = fetch or fetch_http
         self.current_version: str | None = None
         self.pointer: CatalogPointer | None = None

@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 
 
 # Modules that put tables on ``cloud_bridge.models.Base`` besides the core models.
-MODEL_MODULES = ("cloud_bridge.models", "cloud_bridge.payments.models")
+MODEL_MODULES = ("cloud_bridge.models", "cloud_bridge.payments.models", "cloud_bridge.catalog")
 
 
 def import_models() -> None:
