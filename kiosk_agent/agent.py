@@ -303,7 +303,28 @@ class Agent:
             return refusal
         except CheckoutError as err:
             log.warning("scan (%s) failed: %s", kind, err)
+        except Exception as err:
+            return await self._recover_checkout(co, kind, err)
         return None
+
+    async def _recover_checkout(self, co: Checkout, kind: str, err: Exception) -> Refusal:
+        """An unexpected error must not wedge the checkout: log it once, put the checkout
+        back into a usable state (nothing lost: see ``Checkout.recover_from_error``) and
+        refuse the scan with a message the shopper understands."""
+        # A payment scan's exception text may quote the payment code: only its type.
+        payment = kind in ("wechat", "alipay")
+        log.error("scan (%s) failed in %s: %s; checkout reset", kind, co.state,
+                  type(err).__name__ if payment else err, exc_info=not payment)
+        try:
+            await co.recover_from_error(f"error: {type(err).__name__}")
+            if co.state == State.PAID:
+                await self._finish_sale()
+        except Exception:
+            log.exception("checkout reset after an error failed")
+            with contextlib.suppress(Exception):
+                await co.recover_from_error("error during reset")
+        return Refusal(f"scan_{kind}", co.state, "internal_error",
+                       "系统出错，请重试或联系店员", "something went wrong; try again or ask staff")
 
     def _member_from_code(self, text: str) -> Any:
         from . import pricing

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .journal import CommittedSale, Journal, ParkedOrder, PaymentAttempt
+from .journal import CommittedSale, Journal, OrderAlreadyCommitted, ParkedOrder, PaymentAttempt
 from .orders import build_order, out_trade_no
 from .wire.base import utcnow
 from .wire.events import ORDER_VOIDED, TenderData
@@ -85,7 +85,9 @@ S = State
 _CART = (S.SCANNING, S.MEMBER_ATTACHED)
 
 #: event -> {state it is allowed in: state it normally leads to}. Handlers may
-#: pick another target only where noted (remove_line emptying the cart).
+#: pick another target only where noted (remove_line emptying the cart; pay() and
+#: recover_from_error() going from awaiting_payment to paid with payment_succeeded
+#: when the order was meanwhile committed from an earlier attempt found paid).
 TRANSITIONS: dict[Ev, dict[State, State]] = {
     Ev.SCAN_PRODUCT: {
         S.IDLE: S.SCANNING, S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
@@ -501,10 +503,45 @@ class Checkout:
             out_trade_no=attempt.out_trade_no, provider_ref=provider_ref, masked=masked,
             offline=offline,
         )
-        sale = await self.journal.commit_sale(self._order(tender, offline))
+        try:
+            sale = await self.journal.commit_sale(self._order(tender, offline))
+        except OrderAlreadyCommitted:
+            # An earlier attempt on this order was found paid meanwhile and its sale was
+            # committed from its draft: this payment is the second one. Reported as an
+            # orphan (the cloud refunds it); the committed sale is this checkout's.
+            await self.journal.record_orphan_payment(attempt.out_trade_no, provider_ref)
+            committed = await self.journal.committed_sale(self.order_no)
+            assert committed is not None
+            log.warning("order %s was already committed; payment %s is refunded by the cloud",
+                        self.order_no, attempt.out_trade_no)
+            sale = committed
         self.sale = sale
         self._move(ev, target)
         return sale
+
+    async def committed_elsewhere(self) -> CommittedSale | None:
+        """This cart's order, if it was committed outside this checkout.
+
+        An attempt the checkout gave up on (still unknown after the kiosk's patience)
+        may be settled paid later; its sale is then committed from the draft saved with
+        it. A paid attempt whose sale is not committed yet is committed here.
+        """
+        if self.order_no is None:
+            return None
+        for a in await self.journal.payment_attempts(order_no=self.order_no, status="paid"):
+            await self.journal.commit_paid_attempt(a.out_trade_no)
+        return await self.journal.committed_sale(self.order_no)
+
+    async def _adopt(self, sale: CommittedSale) -> None:
+        """Take the committed sale as this cart's (awaiting_payment/paying -> paid)."""
+        listed = {t.out_trade_no for t in sale.order.tenders}
+        for a in await self.journal.payment_attempts(order_no=sale.order_no):
+            if a.out_trade_no in listed:
+                self.attempt = a
+        self.sale = sale
+        log.warning("order %s was committed from an earlier attempt found paid; "
+                    "no new charge", sale.order_no)
+        self._move(Ev.PAYMENT_SUCCEEDED, S.PAID)
 
     def _order(self, tender: TenderData, offline: bool = False) -> Any:
         """The cart as the order ``tender`` pays for (``OrderCompletedData``)."""
@@ -548,6 +585,12 @@ class Checkout:
         """
         if self.payments is None:
             raise CheckoutError("no payment gateway configured")
+        if self.state == S.AWAITING_PAYMENT and self.order_no is not None:
+            committed = await self.committed_elsewhere()
+            if committed is not None:  # paid already: never charge the shopper again
+                await self._adopt(committed)
+                otn = self.attempt.out_trade_no if self.attempt is not None else ""
+                return PaymentResult("paid", otn, "already_paid", committed)
         attempt = await self.payment_started(provider)
         try:
             outcome = await self.payments.charge(
@@ -592,6 +635,11 @@ class Checkout:
 
     async def _void(self, ev: Ev, reason: str) -> None:
         if self.order_no is not None:
+            if await self.journal.committed_sale(self.order_no) is not None:
+                # Committed from an earlier attempt found paid: the sale stands.
+                log.warning("order %s left at the kiosk was committed (paid); not voided",
+                            self.order_no)
+                return
             # A reserved order number (a payment was tried) is closed visibly.
             await self.journal.append_events(
                 [(ORDER_VOIDED, {"order_no": self.order_no, "reason": reason,
@@ -619,6 +667,33 @@ class Checkout:
         self.sale = None
         self.parked = None
         self._move(ev, target)
+
+    async def recover_from_error(self, reason: str) -> None:
+        """After an unexpected error inside an event: back to a state the shopper can
+        use, losing nothing. A payment in flight becomes unknown (the cloud settles it;
+        a restart would do the same); a committed sale goes on to its receipt."""
+        if self.state == S.PAYING:
+            attempt = self.attempt
+            try:
+                if attempt is not None:
+                    (now,) = [a for a in await self.journal.payment_attempts(
+                        order_no=attempt.order_no) if a.out_trade_no == attempt.out_trade_no]
+                    if now.status == "pending":
+                        now = await self.journal.set_payment_attempt_status(
+                            attempt.out_trade_no, "unknown", reason=reason)
+                    self.attempt = now
+                committed = await self.committed_elsewhere()
+            except Exception:  # the journal itself may be what failed
+                log.exception("checkout recovery could not read the journal")
+                committed = None
+            if committed is not None:
+                self.sale = committed
+                self._move(Ev.PAYMENT_SUCCEEDED, S.PAID)
+            else:
+                self._move(Ev.PAYMENT_UNKNOWN, S.AWAITING_PAYMENT)
+        elif self.state in (S.PAID, S.PRINTING):
+            # The sale and its receipt job are committed; the spooler prints it.
+            self._move(Ev.PRINT_DONE, S.COMPLETED)
 
     def idle_for(self) -> float:
         """Seconds since the last event (the agent's abandoned-cart timer reads this)."""

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PAYMENT_STATUSES = ("pending", "paid", "failed", "unknown", "reversed")
+#: Reason of a paid attempt whose order was committed with another tender.
+ORPHAN_REASON = "orphan: order committed with another tender"
 PRINT_KINDS = ("receipt", "reprint", "test")
 
 # How long a writer waits for the database lock. Only this process writes, but
@@ -62,6 +64,14 @@ WAL_AUTOCHECKPOINT_PAGES = 1000
 
 class JournalError(Exception):
     """A journal operation that cannot be done; the message is safe to log."""
+
+
+class OrderAlreadyCommitted(JournalError):
+    """The order number of a sale being committed is already a committed order."""
+
+    def __init__(self, order_no: str) -> None:
+        super().__init__(f"order {order_no} is already committed")
+        self.order_no = order_no
 
 
 class JournalClosed(JournalError):
@@ -151,6 +161,8 @@ class RecoveryReport:
     print_jobs_added: list[str] = field(default_factory=list)
     attempts_marked_unknown: list[str] = field(default_factory=list)
     sales_committed_from_drafts: list[str] = field(default_factory=list)
+    #: paid attempts whose order was committed with another tender (the cloud refunds them)
+    orphan_payments: list[str] = field(default_factory=list)
     pending_print_jobs: int = 0
     outbox_depth: int = 0
 
@@ -687,7 +699,7 @@ class Journal:
                 ),
             )
         except sqlite3.IntegrityError as err:
-            raise JournalError(f"order {order_no} is already committed") from err
+            raise OrderAlreadyCommitted(order_no) from err
         conn.executemany(
             "INSERT INTO order_lines(order_no, line_no, product_id, barcode, name_zh, qty,"
             " weight_g, unit_price, list_amount, discount, amount, vat_rate_bp)"
@@ -763,12 +775,17 @@ class Journal:
         self, conn: sqlite3.Connection, out_trade_no: str
     ) -> CommittedSale | None:
         row = conn.execute(
-            "SELECT a.order_no, a.provider_ref, a.order_draft FROM payment_attempts a"
-            " WHERE a.out_trade_no = ? AND a.status = 'paid' AND a.order_draft IS NOT NULL"
-            " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_no = a.order_no)",
+            "SELECT a.order_no, a.provider_ref, a.order_draft,"
+            " EXISTS (SELECT 1 FROM orders o WHERE o.order_no = a.order_no)"
+            " FROM payment_attempts a"
+            " WHERE a.out_trade_no = ? AND a.status = 'paid' AND a.order_draft IS NOT NULL",
             (out_trade_no,),
         ).fetchone()
         if row is None:
+            return None
+        if row[3]:
+            # The order was committed already, with this attempt or another one.
+            self._orphan_tx(conn, out_trade_no)
             return None
         draft = OrderCompletedData.model_validate_json(row[2])
         tenders = [
@@ -779,13 +796,83 @@ class Journal:
         order = draft.model_copy(update={"tenders": tenders, "completed_at": utcnow()})
         return self._commit_sale_tx(conn, order, [], True)
 
+    def _orphan_tx(self, conn: sqlite3.Connection, out_trade_no: str) -> bool:
+        """A paid attempt whose order is committed with OTHER tenders: the shopper paid
+        twice. Reported once (``payment.settled`` with ``orphan: true``) for the cloud,
+        which refunds it; the draft is dropped so no sale is ever committed from it."""
+        row = conn.execute(
+            "SELECT a.order_no, a.provider, a.amount, a.currency, a.provider_ref, a.reason,"
+            " o.data FROM payment_attempts a JOIN orders o ON o.order_no = a.order_no"
+            " WHERE a.out_trade_no = ? AND a.status = 'paid'",
+            (out_trade_no,),
+        ).fetchone()
+        if row is None or row[5] == ORPHAN_REASON:
+            return False
+        order = json.loads(row[6])
+        if any(t.get("out_trade_no") == out_trade_no for t in order.get("tenders", [])):
+            return False  # this attempt is the order's tender: nothing to report
+        conn.execute(
+            "UPDATE payment_attempts SET reason = ?, order_draft = NULL, updated_at = ?"
+            " WHERE out_trade_no = ?",
+            (ORPHAN_REASON, time.time(), out_trade_no),
+        )
+        self._insert_events(conn, [(PAYMENT_SETTLED, {
+            "order_no": row[0], "out_trade_no": out_trade_no, "method": row[1],
+            "amount": row[2], "currency": row[3], "provider_ref": row[4], "status": "paid",
+            "offline": False, "orphan": True,
+        })])
+        log.warning("payment %s paid for order %s, which was committed with another "
+                    "tender: reported as orphan (the cloud refunds it)", out_trade_no, row[0])
+        return True
+
+    async def record_orphan_payment(
+        self, out_trade_no: str, provider_ref: str | None = None
+    ) -> bool:
+        """Mark an attempt paid whose order is already committed with another tender, and
+        report it once as an orphan (``payment.settled``, ``orphan: true``) in the same
+        transaction. Returns False when the order lists the attempt (nothing to report)."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            conn.execute(
+                "UPDATE payment_attempts SET status = 'paid', updated_at = ?,"
+                " provider_ref = coalesce(?, provider_ref) WHERE out_trade_no = ?",
+                (time.time(), provider_ref, out_trade_no),
+            )
+            return self._orphan_tx(conn, out_trade_no)
+
+        reported = await self._call(self._tx, tx)
+        if reported:
+            self.outbox_signal.set()
+        return reported
+
+    async def committed_sale(self, order_no: str) -> CommittedSale | None:
+        """The committed sale ``order_no`` with its receipt job (``event_ids`` empty)."""
+
+        def q(conn: sqlite3.Connection) -> tuple[str, int | None] | None:
+            row = conn.execute("SELECT data FROM orders WHERE order_no = ?",
+                               (order_no,)).fetchone()
+            if row is None:
+                return None
+            job = conn.execute(
+                "SELECT max(job_id) FROM print_jobs WHERE order_no = ? AND kind = 'receipt'",
+                (order_no,),
+            ).fetchone()
+            return row[0], job[0]
+
+        found = await self._call(self._read, q)
+        if found is None:
+            return None
+        order = OrderCompletedData.model_validate_json(found[0])
+        return CommittedSale(order_no, [], found[1], order)
+
     async def commit_paid_attempt(self, out_trade_no: str) -> CommittedSale | None:
         """Commit the sale saved with a paid attempt whose sale was never committed.
 
         For a payment found paid after a restart (the cart was only in memory): the
         order is the draft written by :meth:`begin_payment_attempt`, in one transaction
         with its events and receipt job, as :meth:`commit_sale`. Returns ``None`` when
-        the attempt is not paid, has no draft, or its order is already committed.
+        the attempt is not paid, has no draft, or its order is already committed (an
+        attempt the committed order does not list is then reported as an orphan once).
         """
         sale = await self._call(self._tx, lambda c: self._commit_draft_tx(c, out_trade_no))
         if sale is not None:
@@ -829,6 +916,7 @@ class Journal:
     def _recover_tx(self, conn: sqlite3.Connection) -> RecoveryReport:
         report = RecoveryReport()
         # Paid, but the agent died before the sale was committed: commit it now.
+        # Paid for an order committed with another tender: reported once as an orphan.
         for (out_trade_no,) in conn.execute(
             "SELECT out_trade_no FROM payment_attempts WHERE status = 'paid'"
             " AND order_draft IS NOT NULL ORDER BY created_at"
@@ -836,6 +924,8 @@ class Journal:
             sale = self._commit_draft_tx(conn, out_trade_no)
             if sale is not None:
                 report.sales_committed_from_drafts.append(sale.order_no)
+            elif self._is_orphan(conn, out_trade_no):
+                report.orphan_payments.append(out_trade_no)
         # A committed sale always carries its receipt job (same transaction); a sale
         # without any receipt job (imported, or committed with print_receipt=False
         # by an older version) gets one, so every paid sale prints exactly once.
@@ -882,6 +972,12 @@ class Journal:
         (report.outbox_depth,) = conn.execute("SELECT count(*) FROM outbox").fetchone()
         return report
 
+    @staticmethod
+    def _is_orphan(conn: sqlite3.Connection, out_trade_no: str) -> bool:
+        row = conn.execute("SELECT reason FROM payment_attempts WHERE out_trade_no = ?",
+                           (out_trade_no,)).fetchone()
+        return row is not None and row[0] == ORPHAN_REASON
+
     async def recover(self) -> RecoveryReport:
         """Start-up recovery; call once after opening, before taking new sales.
 
@@ -890,7 +986,9 @@ class Journal:
           ``unknown`` and a ``payment.attempted`` event tells the cloud to settle
           them (query, then reverse);
         * a paid attempt whose sale was not committed yet (the agent died in between)
-          gets its sale committed from the draft saved with the attempt;
+          gets its sale committed from the draft saved with the attempt; one whose
+          order was committed with another tender is reported once as an orphan
+          (``payment.settled`` with ``orphan: true``; the cloud refunds it);
         * half-written sales cannot exist: each sale is one transaction.
         """
         report = await self._call(self._tx, self._recover_tx)
