@@ -113,17 +113,18 @@ class PaymentService:
             member_id=params.member_id, store_id=store_id, kiosk_id=kiosk_id)
         out = await provider.charge(req)
         if out.status == "paid":
-            await self.store.transition(params.out_trade_no, (CHARGING,), PAID,
-                                        provider_ref=out.provider_ref, provider_code=out.code)
+            _, row = await self.store.transition_row(
+                params.out_trade_no, (CHARGING,), PAID,
+                provider_ref=out.provider_ref, provider_code=out.code)
         elif out.status == "failed":
-            await self.store.transition(params.out_trade_no, (CHARGING,), FAILED,
-                                        reason=out.reason, provider_code=out.code)
+            _, row = await self.store.transition_row(
+                params.out_trade_no, (CHARGING,), FAILED,
+                reason=out.reason, provider_code=out.code)
         else:
             await self.store.mark_unknown(params.out_trade_no, out.reason or "unknown", out.code)
             log.info("payment %s outcome unknown (%s %s); settling", params.out_trade_no,
                      out.reason, out.code)
             return await self.settle_row(params.out_trade_no, budget_s)
-        row = await self.store.get(params.out_trade_no)
         assert row is not None
         return self.result(row)
 

@@ -91,53 +91,53 @@ async def settle_unknown_payment(store: PaymentStore, provider: PaymentProvider,
                 log.error("payment %s: provider amount %s differs from %s; reversing",
                           no, q.amount, payment["amount"])
                 break
-            await store.transition(no, (SETTLING,), PAID, provider_ref=q.provider_ref,
-                                   provider_code=q.code, reason=None)
+            row = await _transition(store, no, (SETTLING,), PAID, provider_ref=q.provider_ref,
+                                    provider_code=q.code, reason=None)
             log.info("payment %s settled: paid (found by query)", no)
-            return await _row(store, no)
+            return row
         if q.status == "reversed":
-            await store.transition(no, (SETTLING,), REVERSED, provider_code=q.code)
-            return await _row(store, no)
+            return await _transition(store, no, (SETTLING,), REVERSED, provider_code=q.code)
         if q.status == "failed" and q.code in CLOSED_CODES:
             # Closed or revoked at the provider (e.g. our earlier cancel got through but its
             # reply was lost): nothing is held, the attempt is reversed.
-            await store.transition(no, (SETTLING,), REVERSED, provider_code=q.code,
-                                   reason="closed")
-            return await _row(store, no)
+            return await _transition(store, no, (SETTLING,), REVERSED, provider_code=q.code,
+                                     reason="closed")
         if q.status == "failed":
-            await store.transition(no, (SETTLING,), FAILED, provider_code=q.code,
-                                   reason=payment.get("reason") or "payer_failed")
+            row = await _transition(store, no, (SETTLING,), FAILED, provider_code=q.code,
+                                    reason=payment.get("reason") or "payer_failed")
             log.info("payment %s settled: failed (%s)", no, q.code)
-            return await _row(store, no)
+            return row
         # pending, unknown, not_found: the money may still move; keep asking a while.
         left_in_window = window_end - time.time()
         if left_in_window <= 0:
             break
         pause = min(interval, left_in_window)
         if pause >= budget_left():
-            await store.transition(no, (SETTLING,), UNKNOWN, lease_until=None)
-            return await _row(store, no)
+            return await _transition(store, no, (SETTLING,), UNKNOWN, lease_until=None)
         await asyncio.sleep(pause)
         interval = min(interval * 1.5, policy.query_interval_max_s)
 
     for attempt in range(1, policy.reverse_attempts + 1):
         r = await provider.reverse(no, payment.get("provider_ref"))
         if r.done:
-            await store.transition(no, (SETTLING,), REVERSED, provider_code=r.code or r.action,
-                                   reason=f"reversed:{r.action or 'done'}")
+            row = await _transition(store, no, (SETTLING,), REVERSED,
+                                    provider_code=r.code or r.action,
+                                    reason=f"reversed:{r.action or 'done'}")
             log.info("payment %s settled: reversed (%s) after %d call(s)", no, r.action, attempt)
-            return await _row(store, no)
+            return row
         if not r.retry:
             break
         if policy.reverse_interval_s >= budget_left():
             break
         await asyncio.sleep(policy.reverse_interval_s)
-    await store.transition(no, (SETTLING,), UNKNOWN, lease_until=None)
+    row = await _transition(store, no, (SETTLING,), UNKNOWN, lease_until=None)
     log.error("payment %s could not be settled yet; left unknown for the next settle", no)
-    return await _row(store, no)
+    return row
 
 
-async def _row(store: PaymentStore, no: str) -> dict[str, Any]:
-    row = await store.get(no)
+async def _transition(store: PaymentStore, no: str, from_status: tuple[str, ...],
+                      to_status: str, **fields: Any) -> dict[str, Any]:
+    """Transition and return the row afterwards, in one transaction."""
+    _, row = await store.transition_row(no, from_status, to_status, **fields)
     assert row is not None
     return row

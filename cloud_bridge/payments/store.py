@@ -6,8 +6,11 @@ workers racing on one payment cannot both win: the loser's rowcount is 0.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +19,11 @@ from cloud_bridge.db import Database
 
 from .models import CHARGING, FINAL, SETTLING, UNKNOWN, Payment
 
+log = logging.getLogger(__name__)
+
 CHINA_TZ = timezone(timedelta(hours=8))
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -38,17 +45,93 @@ def snapshot(p: Payment) -> dict[str, Any]:
     }
 
 
+# Transactions of concurrent payments committed together on SQLite (see _transact):
+# enough to take a burst from a store's kiosks in one commit, few enough that one
+# commit stays short for the writers queued behind it.
+GROUP_COMMIT_MAX = 32
+
+
 class PaymentStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # SQLite: our transactions take turns here (see _transact); None on PostgreSQL.
+        self._sqlite_turn = asyncio.Lock() if db.is_sqlite else None
+        self._queued: list[tuple[Callable[[Any], Awaitable[Any]], asyncio.Future]] = []
+
+    async def _transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``work(session)`` in a committed transaction and return its result.
+
+        On SQLite every transaction takes the one write lock (``BEGIN IMMEDIATE``, see
+        db.py). Concurrent ones from this process would wait in SQLite's busy handler,
+        which sleeps in growing steps (up to 100 ms); that sleeping, not the work, was
+        most of a payment's time under a burst of charges. Instead they queue here, and
+        whoever gets the turn runs everything queued so far in ONE transaction (group
+        commit): each ``work`` runs as it would alone, in arrival order, and each caller
+        gets its result only after the commit, so an attempt is still on disk before
+        the provider is called. If the shared transaction fails, each work is retried
+        alone, so one bad work fails only its own caller. Other writers (ingest, other
+        processes) still wait on ``busy_timeout`` as before.
+        """
+        if self._sqlite_turn is None:
+            return await self.db.transact(work)
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        entry = (work, fut)
+        self._queued.append(entry)
+        try:
+            async with self._sqlite_turn:
+                if not fut.done():
+                    batch = self._queued[:GROUP_COMMIT_MAX]
+                    del self._queued[:GROUP_COMMIT_MAX]
+                    # Shielded: the other callers in the batch wait on its outcome.
+                    await asyncio.shield(self._run_group(batch))
+        except asyncio.CancelledError:
+            if entry in self._queued:   # not started: it never will be
+                self._queued.remove(entry)
+            raise
+        return fut.result()
+
+    async def _run_group(self, batch: list[tuple[Callable[[Any], Awaitable[Any]],
+                                                 asyncio.Future]]) -> None:
+        if len(batch) > 1:
+            async def all_of_them(s):
+                results = []
+                for work, _ in batch:
+                    results.append(await work(s))
+                    s.expunge_all()   # the next work reads rows afresh, as it would alone
+                return results
+
+            try:
+                results = await self.db.transact(all_of_them)
+            except Exception:
+                log.warning("group commit of %d payment transactions failed; "
+                            "running them one by one", len(batch), exc_info=True)
+            else:
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(result)
+                return
+        for work, fut in batch:
+            try:
+                result = await self.db.transact(work)
+            except Exception as err:
+                if not fut.done():
+                    fut.set_exception(err)
+            else:
+                if not fut.done():
+                    fut.set_result(result)
 
     async def get(self, out_trade_no: str) -> dict[str, Any] | None:
-        async with self.db.session() as s:
+        async def work(s):
             p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
             return snapshot(p) if p else None
 
+        return await self._transact(work)
+
     async def create(self, *, status: str, **fields: Any) -> tuple[bool, dict[str, Any]]:
-        """Insert a new payment; (False, existing) when the out_trade_no is known already."""
+        """Insert a new payment; (False, existing) when the out_trade_no is known already.
+
+        Committed before this returns: the attempt is on disk before any provider call.
+        """
         now = utcnow()
 
         async def work(s):
@@ -64,7 +147,7 @@ class PaymentStore:
             return True, snapshot(p)
 
         try:
-            return await self.db.transact(work)
+            return await self._transact(work)
         except IntegrityError:
             existing = await self.get(fields["out_trade_no"])
             assert existing is not None
@@ -73,6 +156,13 @@ class PaymentStore:
     async def transition(self, out_trade_no: str, from_status: tuple[str, ...], to_status: str,
                          **fields: Any) -> bool:
         """Move to ``to_status`` only from one of ``from_status``; True when this call did it."""
+        moved, _ = await self.transition_row(out_trade_no, from_status, to_status, **fields)
+        return moved
+
+    async def transition_row(self, out_trade_no: str, from_status: tuple[str, ...],
+                             to_status: str, **fields: Any) -> tuple[bool, dict[str, Any] | None]:
+        """:meth:`transition`, plus the row as it stands afterwards (whoever moved it),
+        read in the same transaction: one commit where a transition and a get took two."""
         now = utcnow()
         values: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
         if to_status in FINAL:
@@ -82,13 +172,18 @@ class PaymentStore:
             values.setdefault("lease_until", None)
 
         async def work(s):
-            res = await s.execute(
+            p = await s.scalar(
                 update(Payment)
                 .where(Payment.out_trade_no == out_trade_no, Payment.status.in_(from_status))
-                .values(**values))
-            return res.rowcount == 1
+                .values(**values)
+                .returning(Payment),
+                execution_options={"synchronize_session": False})
+            if p is not None:
+                return True, snapshot(p)
+            p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
+            return False, snapshot(p) if p else None
 
-        return await self.db.transact(work)
+        return await self._transact(work)
 
     async def mark_unknown(self, out_trade_no: str, reason: str, code: str) -> bool:
         now = utcnow()
@@ -104,7 +199,7 @@ class PaymentStore:
             p.unknown_since = p.unknown_since or now
             return True
 
-        return await self.db.transact(work)
+        return await self._transact(work)
 
     async def claim_for_settlement(self, out_trade_no: str, lease_s: float,
                                    charge_stale_s: float) -> dict[str, Any] | None:
@@ -137,16 +232,19 @@ class PaymentStore:
             snap["unknown_since"] = p.unknown_since or now
             return snap
 
-        return await self.db.transact(work)
+        return await self._transact(work)
 
     async def list(self, *, status: tuple[str, ...] | None = None, day: str | None = None,
                    methods: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-        async with self.db.session() as s:
-            q = select(Payment)
-            if status:
-                q = q.where(Payment.status.in_(status))
-            if day:
-                q = q.where(Payment.business_date == day)
-            if methods:
-                q = q.where(Payment.method.in_(methods))
+        q = select(Payment)
+        if status:
+            q = q.where(Payment.status.in_(status))
+        if day:
+            q = q.where(Payment.business_date == day)
+        if methods:
+            q = q.where(Payment.method.in_(methods))
+
+        async def work(s):
             return [snapshot(p) for p in await s.scalars(q.order_by(Payment.id))]
+
+        return await self._transact(work)
