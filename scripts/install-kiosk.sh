@@ -141,7 +141,7 @@ for name in "${CREDENTIALS[@]}"; do
             printf '[dry-run] hash the staff PIN with argon2 into %q (0600)\n' "$dest"
         else
             (umask 077 && KIOSK_NEW_PIN="$STAFF_PIN" "$VENV/bin/python" -c \
-                'import os; from kiosk_agent.control_api import hash_pin; print(hash_pin(os.environ["KIOSK_NEW_PIN"]))' \
+                'import os; from kiosk_agent.control import hash_pin; print(hash_pin(os.environ["KIOSK_NEW_PIN"]))' \
                 >"$dest")
             chmod 0600 "$dest"
         fi

@@ -10,7 +10,7 @@ import time
 
 from kiosk_agent.agent import Agent
 from kiosk_agent.config import load_config
-from kiosk_agent.control_api import control_component
+from kiosk_agent.control import control_component
 from kiosk_agent.sdnotify import agent_notify_component
 
 

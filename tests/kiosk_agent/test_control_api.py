@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk_agent import control_api
 from kiosk_agent.config import AgentConfig
-from kiosk_agent.control_api import (
+from kiosk_agent.control import (
     AgentFacade,
     ControlApiError,
     ControlServer,
@@ -25,6 +24,7 @@ from kiosk_agent.control_api import (
     describe_config,
     hash_pin,
 )
+from kiosk_agent.control import sessions as control_sessions
 from kiosk_agent.logbuffer import RecentLogHandler
 from tests.kiosk_agent.sales import make_order
 from tui.client import AgentUnavailable, ControlClient, ControlError
@@ -116,7 +116,7 @@ async def test_socket_group_applied_when_it_exists_and_skipped_with_warning_when
         assert os.stat(server.socket_path).st_gid == grp.getgrnam(group).gr_gid
     assert not (sock_dir / "a.sock").exists(), "socket removed on stop"
     cfg = make_config(sock_dir / "b.sock", socket_group="no-such-group-kx", staff_pin_hash=pin_hash)
-    with caplog.at_level(logging.WARNING, logger="kiosk_agent.control_api"):
+    with caplog.at_level(logging.WARNING, logger="kiosk_agent.control"):
         async with ControlServer(FakeDevices(), cfg, log_handler=RecentLogHandler()) as server:
             async with ControlClient(server.socket_path) as client:
                 assert (await client.status())["state"] == "idle"
@@ -145,9 +145,9 @@ async def test_state_changes_need_a_pin_session(served):
 
 
 async def test_wrong_pins_are_rate_limited(served, monkeypatch):
-    monkeypatch.setattr(control_api, "PIN_LOCKOUT_BASE_S", 60.0)
+    monkeypatch.setattr(control_sessions, "PIN_LOCKOUT_BASE_S", 60.0)
     _, client, _ = served
-    for _ in range(control_api.PIN_FREE_ATTEMPTS):
+    for _ in range(control_sessions.PIN_FREE_ATTEMPTS):
         with pytest.raises(ControlError) as err:
             await client.login("1111")
         assert err.value.code == "wrong_pin"
@@ -357,7 +357,7 @@ async def test_control_component_serves_a_running_agent(sock_dir, pin_hash, tmp_
     import asyncio
 
     from kiosk_agent.agent import Agent
-    from kiosk_agent.control_api import control_component
+    from kiosk_agent.control import control_component
 
     cfg = make_config(sock_dir / "agent.sock", staff_pin_hash=pin_hash)
     cfg.journal.path = tmp_path / "journal.db"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kiosk_agent.config import AgentConfig
-from kiosk_agent.control_api import AgentFacade, ControlServer, JournalControl, hash_pin
+from kiosk_agent.control import AgentFacade, ControlServer, JournalControl, hash_pin
 from kiosk_agent.journal import Journal
 from kiosk_agent.logbuffer import RecentLogHandler
 

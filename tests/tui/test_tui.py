@@ -161,7 +161,7 @@ async def test_against_a_running_agent(sock_dir, staff_pin_hash, tmp_path):
 
     from kiosk_agent.agent import Agent
     from kiosk_agent.config import AgentConfig
-    from kiosk_agent.control_api import control_component
+    from kiosk_agent.control import control_component
 
     cfg = AgentConfig()
     cfg.journal.path = tmp_path / "journal.db"

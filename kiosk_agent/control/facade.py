@@ -1,0 +1,298 @@
+"""What the control API asks of the agent, and the objects that answer it.
+
+:class:`AgentControl` is a protocol of small async methods, every one optional (a
+missing one answers ``501``). :class:`AgentFacade` merges several providers:
+:class:`AgentControlAdapter` over a running agent and :class:`JournalControl` over
+its journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import ControlApiError
+
+
+async def resolve(value: Any) -> Any:
+    """``value``, awaited first when it is a coroutine or future (methods may be sync)."""
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value
+
+
+@runtime_checkable
+class AgentControl(Protocol):
+    """What the control API needs from the agent. Every method is optional.
+
+    Return plain JSON-able values, dataclasses or pydantic models; the API
+    converts them. Methods may be sync or async.
+    """
+
+    async def status(self) -> Mapping[str, Any]:
+        """``{"state", "maintenance", "link": {"connected", ...}, "last_scans": [...], ...}``."""
+
+    async def health(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per device: ``{"printer": {"state": "ok", "paper": "ok"}, "camera": {...}}``."""
+
+    async def sales_today(self) -> Mapping[str, Any]:
+        """``{"orders": int, "total": fen, "currency": "CNY"}``."""
+
+    async def find_orders(self, query: str, limit: int) -> list[Any]: ...
+
+    async def order_detail(self, order_no: str) -> Any | None: ...
+
+    async def outbox_stats(self) -> Any: ...
+
+    async def dead_letters(self) -> list[Any]: ...
+
+    async def retry_dead_letter(self, event_id: str) -> bool: ...
+
+    async def discard_dead_letter(self, event_id: str, reason: str) -> bool: ...
+
+    async def print_test_page(self) -> Any: ...
+
+    async def reprint(self, order_no: str) -> Any:
+        """Queue a reprint; return falsy (or raise KeyError) when the order is unknown."""
+
+    async def set_maintenance(self, on: bool, reason: str) -> Any: ...
+
+    async def display_test(self) -> Any: ...
+
+    async def camera_snapshot(self) -> bytes | None:
+        """One frame encoded as PNG or JPEG, or ``None`` when there is no camera."""
+
+    async def decode_check(self) -> Any: ...
+
+    def effective_config(self) -> list[Mapping[str, Any]]:
+        """``[{"key", "value", "source"}]``; see :func:`describe_config`."""
+
+
+class AgentFacade:
+    """One object answering every :class:`AgentControl` method from several providers.
+
+    Each attribute is looked up on the providers in order; the first that has it wins.
+    ``AgentFacade(agent, JournalControl(agent.journal))`` lets the agent answer what it
+    knows and the journal the rest.
+    """
+
+    def __init__(self, *providers: object) -> None:
+        self._providers = providers
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for provider in self._providers:
+            value = getattr(provider, name, None)
+            if callable(value):
+                return value
+        raise AttributeError(name)
+
+
+class JournalControl:
+    """The journal-backed part of :class:`AgentControl` (outbox, dead letters, print jobs).
+
+    Uses only the journal interface of the team brief; order search and today's sales
+    are used when the journal offers ``find_orders``/``sales_today`` (or ``sales_summary``).
+    """
+
+    def __init__(self, journal: Any) -> None:
+        self.journal = journal
+
+    async def outbox_stats(self) -> Any:
+        return await self.journal.outbox_stats()
+
+    async def dead_letters(self) -> list[Any]:
+        return await self.journal.dead_letters()
+
+    async def retry_dead_letter(self, event_id: str) -> bool:
+        return await self.journal.retry_dead_letter(event_id)
+
+    async def discard_dead_letter(self, event_id: str, reason: str) -> bool:
+        return await self.journal.discard_dead_letter(event_id, reason)
+
+    async def print_test_page(self) -> Any:
+        return {"job_id": await self.journal.add_print_job(None, "test")}
+
+    async def reprint(self, order_no: str) -> Any:
+        if await self.journal.order_receipt(order_no) is None:
+            return None
+        return {"job_id": await self.journal.add_print_job(order_no, "reprint")}
+
+    async def order_detail(self, order_no: str) -> Any | None:
+        return await self.journal.order_receipt(order_no)
+
+    async def find_orders(self, query: str, limit: int) -> list[dict[str, Any]]:
+        """Newest orders whose number, member, product name or barcode contains ``query``."""
+        own = getattr(self.journal, "find_orders", None)
+        if own is not None:
+            return await own(query, limit)
+        like = f"%{query}%"
+
+        def q(conn: Any) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                "SELECT order_no, completed_at, total, currency, member_id, offline,"
+                " (SELECT count(*) FROM order_lines l WHERE l.order_no = o.order_no)"
+                " FROM orders o WHERE ? = '' OR order_no LIKE ? OR member_id LIKE ?"
+                " OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_no = o.order_no"
+                "   AND (l.name_zh LIKE ? OR l.barcode LIKE ? OR l.product_id LIKE ?))"
+                " ORDER BY committed_at DESC LIMIT ?",
+                (query, like, like, like, like, like, limit),
+            ).fetchall()
+            return [
+                {
+                    "order_no": r[0], "completed_at": r[1], "total": r[2], "currency": r[3],
+                    "member_id": r[4], "offline": bool(r[5]), "lines": r[6],
+                }
+                for r in rows
+            ]
+
+        return await self.journal.read(q)
+
+    async def sales_today(self) -> dict[str, Any]:
+        """Orders and takings of the current business day."""
+        own = getattr(self.journal, "sales_today", None)
+        if own is not None:
+            return await own()
+        day = self.journal.business_day()
+
+        def q(conn: Any) -> dict[str, Any]:
+            count, total, offline = conn.execute(
+                "SELECT count(*), coalesce(sum(total), 0), coalesce(sum(offline), 0)"
+                " FROM orders WHERE business_day = ?",
+                (day,),
+            ).fetchone()
+            row = conn.execute(
+                "SELECT currency FROM orders WHERE business_day = ? LIMIT 1", (day,)
+            ).fetchone()
+            return {
+                "business_day": day, "orders": count, "total": total,
+                "currency": row[0] if row else "CNY", "offline_orders": offline,
+            }
+
+        return await self.journal.read(q)
+
+
+class AgentControlAdapter:
+    """The :class:`AgentControl` methods derived from a running :class:`~kiosk_agent.agent.Agent`.
+
+    Status comes from the checkout; health from every registered component that has a
+    ``health()`` method (the print spooler, the camera, the link, ...); device checks
+    from the first component offering the method (``snapshot``/``camera_snapshot``,
+    ``display_test``, ``decode_check``). Journal queries are answered by
+    :class:`JournalControl` (combine both with :class:`AgentFacade`).
+    """
+
+    def __init__(self, agent: Any, config_path: Path | str | None = None) -> None:
+        self.agent = agent
+        self.config_path = config_path
+        self.started_at = time.time()
+
+    def _components(self) -> list[tuple[str, Any]]:
+        # The agent keeps its registrations in ``_components`` (name, component, restart).
+        regs = getattr(self.agent, "_components", None) or []
+        return [(r.name, r.component) for r in regs]
+
+    def _component_method(self, *names: str) -> Any:
+        for _, component in self._components():
+            for name in names:
+                method = getattr(component, name, None)
+                if callable(method):
+                    return method
+        return None
+
+    async def status(self) -> dict[str, Any]:
+        cfg = self.agent.config
+        checkout = getattr(self.agent, "checkout", None)
+        state = str(checkout.state) if checkout is not None else "starting"
+        link = getattr(self.agent, "link", None) or self._component_attr("connected")
+        link_info: dict[str, Any] = {"connected": None}
+        connected = getattr(link, "connected", None)
+        if isinstance(connected, asyncio.Event):
+            link_info["connected"] = connected.is_set()
+        elif isinstance(connected, bool):
+            link_info["connected"] = connected
+        if not cfg.mqtt.enabled:
+            link_info["disabled"] = True
+        snapshot = None
+        if checkout is not None and callable(getattr(checkout, "snapshot", None)):
+            snap = checkout.snapshot()
+            snapshot = {
+                "lines": len(getattr(snap, "lines", []) or []),
+                "total": getattr(snap, "total", 0),
+                "currency": getattr(snap, "currency", cfg.kiosk.currency),
+                "order_no": getattr(snap, "order_no", None),
+            }
+        from .. import __version__
+
+        return {
+            "store_id": cfg.kiosk.store_id,
+            "kiosk_id": cfg.kiosk.kiosk_id,
+            "version": __version__,
+            "started_at": self.started_at,
+            "state": state,
+            "maintenance": state == "maintenance",
+            "healthy": bool(getattr(self.agent, "tasks_healthy", lambda: True)()),
+            "link": link_info,
+            "cart": snapshot,
+            "last_scans": list(getattr(self.agent, "last_scans", []) or [])[-10:],
+        }
+
+    def _component_attr(self, attr: str) -> Any:
+        for _, component in self._components():
+            if hasattr(component, attr):
+                return component
+        return None
+
+    async def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {}
+        for name, component in self._components():
+            method = getattr(component, "health", None)
+            if not callable(method):
+                continue
+            try:
+                value = await resolve(method())
+            except Exception as err:
+                value = {"state": "error", "reason": f"health check failed: {err}"}
+            report[name] = value
+        healthy = getattr(self.agent, "tasks_healthy", None)
+        if callable(healthy):
+            report.setdefault("agent", {"state": "ok" if healthy() else "error"})
+        return report
+
+    async def set_maintenance(self, on: bool, reason: str) -> dict[str, Any]:
+        checkout = getattr(self.agent, "checkout", None)
+        if checkout is None:
+            raise ValueError("the checkout is not running yet")
+        try:
+            checkout.maintenance_on() if on else checkout.maintenance_off()
+        except Exception as err:  # Refusal: not allowed in this state (e.g. paying)
+            message = getattr(err, "en", None) or str(err)
+            raise ValueError(f"maintenance {'on' if on else 'off'} refused: {message}") from err
+        return {"state": str(checkout.state)}
+
+    async def print_test_page(self) -> dict[str, Any]:
+        return await JournalControl(self.agent.journal).print_test_page()
+
+    async def camera_snapshot(self) -> bytes | None:
+        return await self._call_component(
+            ("camera_snapshot", "snapshot"), "no camera component offers a snapshot"
+        )
+
+    async def display_test(self) -> Any:
+        return await self._call_component(("display_test",), "no display component offers a test")
+
+    async def decode_check(self) -> Any:
+        return await self._call_component(
+            ("decode_check",), "no camera component offers a decode check"
+        )
+
+    async def _call_component(self, names: tuple[str, ...], missing: str) -> Any:
+        """Call the first component method among ``names``; 501 saying ``missing`` if none."""
+        method = self._component_method(*names)
+        if method is None:
+            raise ControlApiError(501, "not_supported", missing)
+        return await resolve(method())
