@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiomqtt
+from paho.mqtt import client as mqtt_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -164,6 +165,7 @@ class Link:
         self._telemetry: asyncio.Task[None] | None = None
         self._telemetry_wake = asyncio.Event()
         self._stopping = False
+        self._socket_error: str | None = None  # last socket error paho reported
         self._cmd_sem = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
 
     # -- wiring ----------------------------------------------------------------------
@@ -278,7 +280,43 @@ class Link:
         )
         # Our own windows bound concurrency; aiomqtt's default warns past 10 pending.
         client.pending_calls_threshold = MAX_INFLIGHT
+        self._socket_error = None
+        self._watch_paho(client)
         return client
+
+    def _watch_paho(self, client: aiomqtt.Client) -> None:
+        """Make a connection the broker drops before CONNACK fail at once, with its cause.
+
+        paho says why a socket failed (e.g. ``[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED]``:
+        with TLS 1.3 the broker checks the client certificate after the handshake) only
+        in its log, at ERROR. The link's own WARNING line carries that cause instead, so
+        paho's lines go to DEBUG. And aiomqtt ignores a disconnect before CONNACK, then
+        waits its whole operation timeout and reports "Operation timed out".
+        """
+        paho_client = client._client
+        paho_client.disable_logger()
+        paho_log = logging.getLogger(__name__ + ".paho")
+
+        def on_log(_client: Any, _userdata: Any, level: int, buf: str) -> None:
+            if level == mqtt_client.MQTT_LOG_ERR:
+                self._socket_error = buf
+            paho_log.debug("%s", buf)
+
+        aiomqtt_on_disconnect = paho_client.on_disconnect
+
+        def on_disconnect(*args: Any) -> None:
+            aiomqtt_on_disconnect(*args)
+            # aiomqtt's private CONNACK future; if it ever goes away this is a no-op and
+            # we fall back to aiomqtt's timeout.
+            connecting = getattr(client, "_connected", None)
+            if isinstance(connecting, asyncio.Future) and not connecting.done():
+                cause = self._socket_error or "no CONNACK"
+                connecting.set_exception(
+                    aiomqtt.MqttError(f"connection closed by the broker: {cause}")
+                )
+
+        paho_client.on_log = on_log
+        paho_client.on_disconnect = on_disconnect
 
     async def _run(self) -> None:
         """aiomqtt's outer reconnect loop with capped, fully jittered exponential backoff."""
@@ -295,6 +333,8 @@ class Link:
             except aiomqtt.MqttError as err:
                 if started is None:
                     log.warning("MQTT connect to %s:%s failed: %s", self.mqtt.host, self.mqtt.port, err)
+                elif self._socket_error:
+                    log.warning("MQTT connection lost: %s (%s)", err, self._socket_error)
                 else:
                     log.warning("MQTT connection lost: %s", err)
             except Exception:
