@@ -46,6 +46,8 @@ async def test_agent_not_running_is_a_clear_message(sock_dir):
         assert "nothing.sock" in plain(app, "#statusbar")
         await pilot.press("2", "3", "l")
         await wait_for(pilot, lambda: "agent not running" in plain(app, "#statusbar"), "english")
+        tabs = "1 Dash  2 Orders  3 Queue  4 Devices  5 Config  6 Logs"
+        assert tabs in plain(app, "#tabline"), "every screen with its number key"
     assert app.return_code in (None, 0)
 
 

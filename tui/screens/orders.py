@@ -1,0 +1,142 @@
+"""Orders: search the journal's orders, show one, reprint its receipt."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from kiosk_agent.money import format_minor
+
+from ..client import ClientError
+from ..i18n import t
+from .base import KioskScreen, _clock, bilingual
+
+
+class OrdersScreen(KioskScreen):
+    title_key = "orders"
+    # Focus the list, not the search box: digits must still switch screens.
+    AUTO_FOCUS = "#orders-table"
+    BINDINGS: ClassVar[list] = [
+        *bilingual("slash", "focus_search", "search"),
+        *bilingual("r", "reprint", "reprint"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(id="order-search")
+        yield DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="order-detail-box"):
+            yield Static(id="order-detail")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+        self.orders: list[dict] = []
+        self.selected: str | None = None
+        self.detail: dict | None = None
+
+    def relabel(self) -> None:
+        super().relabel()
+        self.query_one("#order-search", Input).placeholder = t("search_hint", self.lang)
+        table = self.query_one("#orders-table", DataTable)
+        table.clear(columns=True)
+        for key, width in (("order_no", 24), ("time", 12), ("total", 11), ("lines", 5), ("member", 12)):
+            table.add_column(t(key, self.lang), key=key, width=width)
+        self._fill_table()
+        self._show_detail()
+
+    def _fill_table(self) -> None:
+        table = self.query_one("#orders-table", DataTable)
+        if not table.columns:
+            return
+        table.clear()
+        for order in self.orders:
+            table.add_row(
+                order.get("order_no", ""),
+                _clock(order.get("completed_at")),
+                format_minor(int(order.get("total", 0)), order.get("currency", "CNY")),
+                str(order.get("lines", len(order.get("lines", [])) if isinstance(order.get("lines"), list) else "")),
+                order.get("member_id") or "",
+                key=order.get("order_no"),
+            )
+        if self.selected and self.selected in {o.get("order_no") for o in self.orders}:
+            table.move_cursor(row=table.get_row_index(self.selected))
+
+    async def refresh_data(self) -> None:
+        orders = await self.kiosk.client.orders(self.query_text, limit=100)
+        if orders != self.orders:
+            self.orders = orders
+            self._fill_table()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and isinstance(self.focused, Input):
+            self.query_one("#orders-table", DataTable).focus()
+            event.stop()
+
+    @on(Input.Submitted, "#order-search")
+    async def _search(self, event: Input.Submitted) -> None:
+        self.query_text = event.value.strip()
+        await self.kiosk.refresh_now()
+        self.query_one("#orders-table", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#orders-table")
+    @on(DataTable.RowSelected, "#orders-table")
+    async def _select(self, event: DataTable.RowHighlighted | DataTable.RowSelected) -> None:
+        order_no = event.row_key.value if event.row_key else None
+        if not order_no or (order_no == self.selected and self.detail):
+            return
+        self.selected = order_no
+        try:
+            self.detail = await self.kiosk.client.order(order_no)
+        except ClientError as err:
+            self.detail = {"error": str(err)}
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        static = self.query_one("#order-detail", Static)
+        d = self.detail
+        if not d:
+            static.update("")
+            return
+        if "error" in d:
+            static.update(Text(d["error"], style="red"))
+            return
+        currency = d.get("currency", "CNY")
+        lines = Table.grid(padding=(0, 1))
+        for _ in range(3):
+            lines.add_column()
+        for line in d.get("lines", []):
+            name = line.get("name_en") if self.lang == "en" and line.get("name_en") else line.get("name_zh", "")
+            lines.add_row(str(name), f"x{line.get('qty', 1)}", format_minor(int(line.get("amount", 0)), currency))
+        tenders = ", ".join(
+            f"{td.get('method')} {format_minor(int(td.get('amount', 0)), currency)}"
+            + (f" {td['masked']}" if td.get("masked") else "")
+            for td in d.get("tenders", [])
+        )
+        head = Text(
+            f"{d.get('order_no', '')}  {t('total', self.lang)} "
+            f"{format_minor(int(d.get('total', 0)), currency)}  {tenders}",
+            style="bold",
+        )
+        static.update(Group(head, lines))
+
+    def action_focus_search(self) -> None:
+        self.query_one("#order-search", Input).focus()
+
+    def action_reprint(self) -> None:
+        order_no = self.selected
+        if not order_no:
+            self.notify(t("no_order_selected", self.lang), severity="warning")
+            return
+
+        async def act() -> str:
+            await self.kiosk.client.reprint(order_no)
+            return f"{order_no}: {t('reprint_queued', self.lang)}"
+
+        self.kiosk.guarded(act)
