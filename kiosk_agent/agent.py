@@ -56,7 +56,7 @@ RECEIPT_POLL_S = 0.1
 
 #: "module:function" factories of the components ``kiosk-agent run`` starts.
 COMPONENT_FACTORIES: list[str] = [
-    "kiosk_agent.control_api:control_component",  # staff control socket (kiosk-tui)
+    "kiosk_agent.control:control_component",  # staff control socket (kiosk-tui)
     "kiosk_agent.sdnotify:agent_notify_component",  # systemd READY/STATUS/WATCHDOG
     # The whole kiosk from its config (kiosk_agent/assembly.py); the link comes first:
     # the outbox, catalog and commands attach to it, payments go over its RPC.

@@ -167,5 +167,5 @@ class ControlComponent:
 
 
 def control_component(agent: Any) -> ControlComponent:
-    """Factory for ``agent.COMPONENT_FACTORIES`` (``"kiosk_agent.control_api:control_component"``)."""
+    """Factory for ``agent.COMPONENT_FACTORIES`` (``"kiosk_agent.control:control_component"``)."""
     return ControlComponent(agent)
