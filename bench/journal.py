@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk_agent.journal import Journal  # noqa: E402
-from kiosk_agent.journal_schema import migrate  # noqa: E402
+from kiosk_agent.journal.schema import migrate  # noqa: E402
 from tests.kiosk_agent.sales import make_order  # noqa: E402
 
 TABLES = ("orders", "order_lines", "payment_attempts", "outbox", "print_jobs")

@@ -78,7 +78,7 @@ def open_read_only(path: Path) -> sqlite3.Connection:
 
 def check_journal(path: Path) -> str:
     """Check ``path``; return a one-line summary or raise :class:`JournalCheckError`."""
-    from .journal_schema import EXPECTED_TABLES, SCHEMA_VERSION
+    from .journal.schema import EXPECTED_TABLES, SCHEMA_VERSION
 
     problem = _header_problem(path)
     if problem:

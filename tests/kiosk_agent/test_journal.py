@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kiosk_agent.cli_journal import json_line
 from kiosk_agent.journal import Journal, JournalClosed, JournalError
-from kiosk_agent.journal_schema import SCHEMA_VERSION
+from kiosk_agent.journal.schema import SCHEMA_VERSION
 from kiosk_agent.orders import OrderError, build_order, out_trade_no, parse_order_no
 from kiosk_agent.wire import Event, OrderCompletedData, decode
 from kiosk_agent.wire.base import utcnow

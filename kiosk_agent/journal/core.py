@@ -1,0 +1,203 @@
+"""The journal's connection, its worker thread and its transactions.
+
+SQLite in WAL mode with ``synchronous=FULL``: a commit that returned survives a
+crash or power loss. All sqlite work runs on ONE dedicated worker thread (a
+single-thread executor), which owns the connection and keeps every operation in
+submission order; the event loop never blocks on the disk. The concerns of the
+journal (outbox, print jobs, sales, ...) are mixins built on :class:`JournalCore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..wire.base import utcnow
+from .errors import JournalClosed, JournalError
+from .schema import SCHEMA_VERSION, SchemaError, migrate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long a writer waits for the database lock. Only this process writes, but
+# `journal check` or an export may hold a read snapshot; WAL readers never block
+# the writer, so this is a safety net, not a tuning knob.
+BUSY_TIMEOUT_MS = 5000
+
+# Auto-checkpoint the WAL every N pages (the SQLite default is 1000). Kept at the
+# default: larger values make commits cheaper but recovery after a crash slower.
+WAL_AUTOCHECKPOINT_PAGES = 1000
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r, using UTC for order numbers", name)
+        return UTC
+
+
+class JournalCore:
+    """Lifecycle, the worker thread, transactions and counters of the journal.
+
+    Args:
+        path: the SQLite file (created with its parent directory if missing).
+        store_id: this kiosk's store, written into every event.
+        kiosk_id: this kiosk, the prefix of order numbers.
+        timezone: the shop's time zone; the business day of order numbers.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        store_id: str,
+        kiosk_id: str,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.path = Path(path)
+        self.store_id = store_id
+        self.kiosk_id = kiosk_id
+        self.tz = _zone(timezone)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.outbox_signal = asyncio.Event()
+        self.print_signal = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open (creating or migrating) the database on the journal's own thread."""
+        if self._executor is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        try:
+            await self._call(self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+        # A fresh journal may already hold undelivered events or jobs from before.
+        self.outbox_signal.set()
+        self.print_signal.set()
+
+    async def close(self) -> None:
+        """Finish queued work, checkpoint the WAL and close the connection."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_sync)
+        finally:
+            executor.shutdown(wait=True)
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Refuse a newer schema before touching the file (WAL mode rewrites the header).
+            (found,) = conn.execute("PRAGMA user_version").fetchone()
+            if found > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"{self.path}: journal schema version {found} is newer than this "
+                    f"software ({SCHEMA_VERSION})"
+                )
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"cannot switch {self.path} to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            old = migrate(conn)
+            if old != SCHEMA_VERSION:
+                log.info("journal %s migrated from schema %d to %d", self.path, old, SCHEMA_VERSION)
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise JournalError(f"{self.path}: {err}") from err
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _close_sync(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as err:  # closing anyway; the WAL is replayed next open
+            log.warning("journal checkpoint on close failed: %s", err)
+        conn.close()
+
+    # -- running sqlite work on the journal thread ---------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise JournalClosed("journal is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one write transaction on the journal thread."""
+        conn = self._conn
+        if conn is None:
+            raise JournalClosed("journal is not open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise JournalClosed("journal is not open")
+        return fn(conn)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one transaction on the journal thread (for extensions)."""
+        return await self._call(self._tx, fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run read-only ``fn(conn)`` on the journal thread (for queries by other components)."""
+        return await self._call(self._read, fn)
+
+    # -- counters and the business day ---------------------------------------------
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, key: str, n: int = 1) -> int:
+        """Add ``n`` to the integer counter ``key`` (absent = 0); return the new value."""
+        row = conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ? RETURNING value",
+            (key, str(n), n),
+        ).fetchone()
+        return int(row[0])
+
+    def business_day(self, when: datetime | None = None) -> str:
+        """``yyyymmdd`` of ``when`` (default now) in the shop's time zone."""
+        when = when or utcnow()
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(self.tz).strftime("%Y%m%d")

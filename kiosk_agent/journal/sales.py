@@ -1,0 +1,211 @@
+"""Completed sales: order numbers, the one-transaction commit, orders and the day's summary.
+
+A completed sale is one transaction (:meth:`SalesMixin.commit_sale`): the order and
+its lines, its payment attempts' final status, its outbox events and its receipt
+print job are all there or none of them is.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
+from .errors import OrderAlreadyCommitted
+from .outbox import OutboxMixin
+from .payments import mark_attempt_paid
+from .printing import PrintJobsMixin
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedSale:
+    """What :meth:`Journal.commit_sale` wrote."""
+
+    order_no: str
+    event_ids: list[str]
+    print_job_id: int | None
+    order: OrderCompletedData
+
+
+def insert_order_row(
+    conn: sqlite3.Connection,
+    order: OrderCompletedData,
+    data: dict[str, Any],
+    committed_at: float,
+    business_day: str,
+) -> str:
+    """Insert the ``orders`` row of ``order`` (``data`` is its JSON dump); returns the
+    stored JSON text. Raises ``sqlite3.IntegrityError`` if the order number exists."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    conn.execute(
+        "INSERT INTO orders(order_no, created_at, completed_at, committed_at, business_day,"
+        " currency, subtotal, discount_total, total, member_id, catalog_version, offline,"
+        " data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            order.order_no, data["created_at"], data["completed_at"], committed_at,
+            business_day, order.currency, order.subtotal, order.discount_total, order.total,
+            order.member_id, order.catalog_version, int(order.offline), body,
+        ),
+    )
+    return body
+
+
+def insert_order_lines(conn: sqlite3.Connection, order: OrderCompletedData) -> None:
+    """Insert the ``order_lines`` rows of ``order`` (derived from its wire payload)."""
+    conn.executemany(
+        "INSERT INTO order_lines(order_no, line_no, product_id, barcode, name_zh, qty,"
+        " weight_g, unit_price, list_amount, discount, amount, vat_rate_bp)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                order.order_no, ln.line_no, ln.product_id, ln.barcode, ln.name_zh, ln.qty,
+                ln.weight_g, ln.unit_price, ln.list_amount, ln.discount, ln.amount,
+                ln.vat_rate_bp,
+            )
+            for ln in order.lines
+        ],
+    )
+
+
+class SalesMixin(OutboxMixin, PrintJobsMixin):
+    """Order numbers, committing sales and querying committed orders."""
+
+    def _next_order_no(self, conn: sqlite3.Connection, day: str) -> str:
+        seq = self._bump(conn, f"order_seq:{day}")
+        return f"{self.kiosk_id}-{day}-{seq:04d}"
+
+    async def reserve_order_no(self, when: datetime | None = None) -> str:
+        """Allocate the next order number durably, e.g. before a payment attempt needs it.
+
+        A reserved number whose sale never completes stays unused (a gap staff can
+        explain with the voided attempt that carries it).
+        """
+        day = self.business_day(when)
+        return await self._call(self._tx, lambda c: self._next_order_no(c, day))
+
+    def _commit_sale_tx(
+        self,
+        conn: sqlite3.Connection,
+        order: OrderCompletedData,
+        extra_events: Sequence[tuple[str, dict[str, Any]]],
+        print_receipt: bool,
+    ) -> CommittedSale:
+        day = self.business_day(order.created_at)
+        if not order.order_no:
+            order = order.model_copy(update={"order_no": self._next_order_no(conn, day)})
+        order_no = order.order_no
+        data = order.model_dump(mode="json")
+        now = time.time()
+        try:
+            insert_order_row(conn, order, data, now, day)
+        except sqlite3.IntegrityError as err:
+            raise OrderAlreadyCommitted(order_no) from err
+        insert_order_lines(conn, order)
+        events: list[tuple[str, dict[str, Any]]] = [(ORDER_COMPLETED, data)]
+        for tender in order.tenders:
+            if tender.out_trade_no:
+                if mark_attempt_paid(conn, tender.out_trade_no, tender.provider_ref, now) == 0:
+                    conn.execute(
+                        "INSERT INTO payment_attempts(out_trade_no, order_no, provider, amount,"
+                        " currency, status, created_at, updated_at, provider_ref)"
+                        " VALUES (?,?,?,?,?,'paid',?,?,?)",
+                        (
+                            tender.out_trade_no, order_no, tender.method, tender.amount,
+                            tender.currency, now, now, tender.provider_ref,
+                        ),
+                    )
+            events.append(
+                (
+                    PAYMENT_SETTLED,
+                    {
+                        "order_no": order_no, "out_trade_no": tender.out_trade_no,
+                        "method": tender.method, "amount": tender.amount,
+                        "currency": tender.currency, "provider_ref": tender.provider_ref,
+                        "status": "paid", "offline": tender.offline,
+                    },
+                )
+            )
+        events.extend(extra_events)
+        event_ids = self._insert_events(conn, events)
+        job_id = self._insert_print_job(conn, order_no, "receipt") if print_receipt else None
+        return CommittedSale(order_no, event_ids, job_id, order)
+
+    async def commit_sale(
+        self,
+        order: OrderCompletedData,
+        *,
+        extra_events: Sequence[tuple[str, dict[str, Any]]] = (),
+        print_receipt: bool = True,
+    ) -> CommittedSale:
+        """Commit a completed sale in ONE durable transaction.
+
+        Writes the order and its lines, marks each tender's payment attempt ``paid``
+        (creating the row for tenders without a prior attempt, e.g. stored value),
+        appends ``order.completed`` + one ``payment.settled`` per tender +
+        ``extra_events`` to the outbox, and queues the receipt print job. An empty
+        ``order.order_no`` gets the next ``{kiosk}-{yyyymmdd}-{seq:04d}`` in the
+        same transaction.
+        """
+        sale = await self._call(
+            self._tx, lambda c: self._commit_sale_tx(c, order, list(extra_events), print_receipt)
+        )
+        self.outbox_signal.set()
+        if sale.print_job_id is not None:
+            self.print_signal.set()
+        return sale
+
+    async def committed_sale(self, order_no: str) -> CommittedSale | None:
+        """The committed sale ``order_no`` with its receipt job (``event_ids`` empty)."""
+
+        def q(conn: sqlite3.Connection) -> tuple[str, int | None] | None:
+            row = conn.execute("SELECT data FROM orders WHERE order_no = ?",
+                               (order_no,)).fetchone()
+            if row is None:
+                return None
+            job = conn.execute(
+                "SELECT max(job_id) FROM print_jobs WHERE order_no = ? AND kind = 'receipt'",
+                (order_no,),
+            ).fetchone()
+            return row[0], job[0]
+
+        found = await self._call(self._read, q)
+        if found is None:
+            return None
+        order = OrderCompletedData.model_validate_json(found[0])
+        return CommittedSale(order_no, [], found[1], order)
+
+    async def orders(self, day: str | None = None, limit: int = 100) -> list[OrderCompletedData]:
+        """Committed orders, newest first (optionally one business day ``yyyymmdd``)."""
+
+        def q(conn: sqlite3.Connection) -> list[str]:
+            if day is None:
+                cur = conn.execute(
+                    "SELECT data FROM orders ORDER BY committed_at DESC LIMIT ?", (limit,)
+                )
+            else:
+                cur = conn.execute(
+                    "SELECT data FROM orders WHERE business_day = ? "
+                    "ORDER BY committed_at DESC LIMIT ?",
+                    (day, limit),
+                )
+            return [r[0] for r in cur]
+
+        return [OrderCompletedData.model_validate_json(d) for d in await self._call(self._read, q)]
+
+    async def sales_summary(self, day: str | None = None) -> dict[str, int]:
+        """``{"orders": n, "total": fen}`` for a business day (default today)."""
+        day = day or self.business_day()
+
+        def q(conn: sqlite3.Connection) -> dict[str, int]:
+            n, total = conn.execute(
+                "SELECT count(*), coalesce(sum(total), 0) FROM orders WHERE business_day = ?",
+                (day,),
+            ).fetchone()
+            return {"orders": n, "total": total}
+
+        return await self._call(self._read, q)
