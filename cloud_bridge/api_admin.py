@@ -16,7 +16,7 @@ from kiosk_agent.wire.commands import COMMAND_NAMES
 from kiosk_agent.wire.shadow import ShadowDesired
 from kiosk_agent.wire.topics import KioskTopics
 
-from . import auth, fleet, inventory, invoices, orders, stats
+from . import auth, fleet, inventory, invoices, orders, responses, stats
 from .errors import Conflict, NotFound, Unavailable
 from .models import Alert, Order, RefundRequest
 from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
@@ -433,48 +433,56 @@ async def get_shadow(call: Call) -> dict[str, Any]:
 
 INT_ID = {"type": "integer", "minimum": 1, "maximum": 10**15}
 A = "/api/v1/admin"
+NO_BROKER = "the bridge is not connected to the MQTT broker"
+NO_BROKER_OR_KEY = "no command signing key provisioned, or " + NO_BROKER
 ROUTES = [
     Route("POST", f"{A}/session", admin_login, "Log in (username + secret) for a token",
-          "admin", body=LoginBody),
-    Route("GET", f"{A}/me", admin_whoami, "Who am I", "admin", auth="admin"),
+          "admin", body=LoginBody, response=responses.AdminSession,
+          responses={401: "wrong username or secret"}),
+    Route("GET", f"{A}/me", admin_whoami, "Who am I", "admin", auth="admin",
+          response=responses.AdminIdentity),
     Route("GET", f"{A}/orders", list_orders, "List orders", "admin", auth="admin",
-          query=OrdersQuery),
-    Route("GET", f"{A}/orders/{{order_no}}", get_order, "Order detail", "admin", auth="admin"),
+          query=OrdersQuery, response=responses.OrderList),
+    Route("GET", f"{A}/orders/{{order_no}}", get_order, "Order detail", "admin", auth="admin",
+          response=responses.StaffOrderDetail),
     Route("POST", f"{A}/orders/{{order_no}}/status", change_order_status, "Change order status",
-          "admin", auth="admin", body=StatusBody),
+          "admin", auth="admin", body=StatusBody, response=responses.StaffOrderDetail),
     Route("POST", f"{A}/orders/{{order_no}}/notes", add_order_note, "Add a note", "admin",
-          auth="admin", body=OrderNoteBody, status=201),
+          auth="admin", body=OrderNoteBody, status=201, response=responses.OrderNote),
     Route("POST", f"{A}/orders/{{order_no}}/refunds", request_refund, "Request a refund",
-          "admin", auth="admin", body=RefundBody, status=201),
+          "admin", auth="admin", body=RefundBody, status=201, response=responses.Refund),
     Route("POST", f"{A}/orders/{{order_no}}/returns", record_return,
-          "Record a return or exchange", "admin", auth="admin", body=ReturnBody, status=201),
+          "Record a return or exchange", "admin", auth="admin", body=ReturnBody, status=201,
+          response=responses.ReturnRecorded),
     Route("GET", f"{A}/refunds", list_refunds, "List refund requests", "admin", auth="admin",
-          query=RefundsQuery),
+          query=RefundsQuery, response=responses.RefundList),
     Route("GET", f"{A}/stock", list_stock, "Stock on hand", "admin", auth="admin",
-          query=StockQuery),
+          query=StockQuery, response=responses.StockList),
     Route("PUT", f"{A}/stock/{{store}}/{{product_id}}", set_stock, "Set counted stock",
-          "admin", auth="admin", body=StockSetBody),
+          "admin", auth="admin", body=StockSetBody, response=responses.StockRow),
     Route("POST", f"{A}/stock/{{store}}/{{product_id}}/adjust", adjust_stock, "Adjust stock",
-          "admin", auth="admin", body=StockAdjustBody),
+          "admin", auth="admin", body=StockAdjustBody, response=responses.StockAdjusted),
     Route("GET", f"{A}/alerts", list_alerts, "Open alerts", "admin", auth="admin",
-          query=AlertsQuery),
+          query=AlertsQuery, response=responses.AlertList),
     Route("POST", f"{A}/alerts/{{alert_id}}/resolve", resolve_alert, "Resolve an alert",
-          "admin", auth="admin", path_params={"alert_id": INT_ID}),
+          "admin", auth="admin", path_params={"alert_id": INT_ID}, response=responses.AlertOut),
     Route("GET", f"{A}/stats/daily", order_stats, "Order statistics per store and day",
-          "admin", auth="admin", query=StatsQuery),
+          "admin", auth="admin", query=StatsQuery, response=responses.DailyStatsList),
     Route("GET", f"{A}/invoices", list_invoices, "Invoice requests", "admin", auth="admin",
-          query=InvoicesQuery),
+          query=InvoicesQuery, response=responses.InvoiceList),
     Route("POST", f"{A}/invoices/{{invoice_id}}/status", set_invoice_status,
           "Set invoice status", "admin", auth="admin", body=InvoiceStatusBody,
-          path_params={"invoice_id": INT_ID}),
+          path_params={"invoice_id": INT_ID}, response=responses.InvoiceOfOrder),
     Route("GET", f"{A}/fleet", fleet_view, "Fleet view", "admin", auth="admin",
-          query=FleetQuery),
+          query=FleetQuery, response=responses.FleetList),
     Route("GET", f"{A}/kiosks/{{store}}/{{kiosk}}", kiosk_detail, "Kiosk detail", "admin",
-          auth="admin"),
+          auth="admin", response=responses.KioskDetail),
     Route("POST", f"{A}/kiosks/{{store}}/{{kiosk}}/commands", send_command,
-          "Send a signed command", "admin", auth="admin", body=CommandBody, status=202),
+          "Send a signed command", "admin", auth="admin", body=CommandBody, status=202,
+          response=responses.CommandSent, responses={503: NO_BROKER_OR_KEY}),
     Route("GET", f"{A}/kiosks/{{store}}/{{kiosk}}/shadow", get_shadow, "Kiosk shadow",
-          "admin", auth="admin"),
+          "admin", auth="admin", response=responses.KioskShadow),
     Route("PUT", f"{A}/kiosks/{{store}}/{{kiosk}}/shadow", set_shadow,
-          "Publish desired configuration", "admin", auth="admin", body=ShadowBody, status=202),
+          "Publish desired configuration", "admin", auth="admin", body=ShadowBody, status=202,
+          response=responses.ShadowPublished, responses={503: NO_BROKER}),
 ]

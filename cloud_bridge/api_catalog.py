@@ -32,7 +32,7 @@ import aiomqtt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from . import auth, catalog
+from . import auth, catalog, responses
 from .errors import Forbidden, NotFound
 from .openapi import Call, Route, problem
 
@@ -74,6 +74,11 @@ class PriceBookUpload(BaseModel):
         from kiosk_agent.catalog import PriceBook
 
         return PriceBook.model_json_schema(*args, **kwargs)
+
+
+class CanonicalPriceBook(PriceBookUpload):
+    """A published price book as kiosks download it: its canonical JSON (the bytes the
+    pointer's sha256 covers). Described with the PriceBook schema, like the upload."""
 
 
 async def publish_catalog(call: Call) -> dict[str, Any]:
@@ -222,11 +227,14 @@ A = "/api/v1/admin"
 ROUTES = [
     Route("PUT", f"{A}/stores/{{store}}/catalog", publish_catalog,
           "Publish a store's price book (head office; 422 names the bad field)", "catalog",
-          auth="admin", body=PriceBookUpload, status=201),
+          auth="admin", body=PriceBookUpload, status=201, response=responses.CatalogPublished,
+          responses={422: "not a price book the kiosks can use (names the field)"}),
     Route("GET", f"{A}/stores/{{store}}/catalog", get_catalog,
-          "The store's current price book version", "catalog", auth="admin"),
+          "The store's current price book version", "catalog", auth="admin",
+          response=responses.CatalogVersion),
     Route("GET", "/api/v1/catalog/{store}/{version}", download_catalog,
           "Download a price book (canonical JSON, ETag = sha256; HTTP Basic with the kiosk's "
           "MQTT credentials when the bridge is configured so)", "catalog",
-          path_params={"version": VERSION_SCHEMA}, raw=True),
+          path_params={"version": VERSION_SCHEMA}, raw=True, basic_auth=True,
+          response=CanonicalPriceBook, responses={304: "not modified (If-None-Match)"}),
 ]

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 import aiohttp
 from pydantic import Field, StringConstraints
 
-from . import auth, invoices, orders
+from . import auth, invoices, orders, responses
 from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
 from .openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
 
@@ -279,19 +279,27 @@ async def sandbox_jscode2session(call: Call) -> dict[str, Any]:
 M = "/api/v1/mp"
 ROUTES = [
     Route("POST", f"{M}/session", mp_login, "Log in with a wx.login() code", "mp",
-          body=SessionBody),
-    Route("GET", f"{M}/orders", my_orders, "My orders", "mp", auth="mp", query=MyOrdersQuery),
+          body=SessionBody, response=responses.MpSession,
+          responses={401: "the login code is invalid or used",
+                     502: "WeChat's code2session failed or answered nonsense",
+                     503: "mini-program app secret not configured"}),
+    Route("GET", f"{M}/orders", my_orders, "My orders", "mp", auth="mp", query=MyOrdersQuery,
+          response=responses.OrderList),
     Route("POST", f"{M}/orders", create_order, "Place an order", "mp", auth="mp",
-          body=CreateOrderBody, status=201),
-    Route("GET", f"{M}/orders/{{order_no}}", my_order, "One of my orders", "mp", auth="mp"),
+          body=CreateOrderBody, status=201, response=responses.OrderDetail,
+          responses={503: "no price book for mini-program orders"}),
+    Route("GET", f"{M}/orders/{{order_no}}", my_order, "One of my orders", "mp", auth="mp",
+          response=responses.OrderDetail),
     Route("POST", f"{M}/orders/{{order_no}}/claim", claim_order,
-          "Claim a kiosk order from its receipt", "mp", auth="mp", body=ClaimBody),
+          "Claim a kiosk order from its receipt", "mp", auth="mp", body=ClaimBody,
+          response=responses.OrderSummary),
     Route("POST", f"{M}/orders/{{order_no}}/invoice", request_invoice, "Request an invoice",
-          "mp", auth="mp", body=InvoiceBody, status=201),
+          "mp", auth="mp", body=InvoiceBody, status=201, response=responses.InvoiceOfOrder),
     Route("GET", f"{M}/orders/{{order_no}}/invoice", get_invoice, "My invoice request", "mp",
-          auth="mp"),
+          auth="mp", response=responses.InvoiceOfOrder),
 ]
 SANDBOX_ROUTES = [
     Route("GET", "/sandbox/sns/jscode2session", sandbox_jscode2session,
-          "Sandbox fake of WeChat jscode2session", "sandbox", query=Code2SessionQuery),
+          "Sandbox fake of WeChat jscode2session", "sandbox", query=Code2SessionQuery,
+          response=responses.Code2SessionReply),
 ]

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from . import api_admin, api_catalog, api_mp, rpc
+from . import api_admin, api_catalog, api_mp, responses, rpc
 from .config import BridgeConfig, load_secret
 from .db import Database, open_database
 from .ingest import Ingest
@@ -60,8 +60,10 @@ async def health(call: Call) -> dict[str, Any]:
 
 
 CORE_ROUTES = [
-    Route("GET", "/api/v1/openapi.json", openapi_document, "OpenAPI document", "meta"),
-    Route("GET", "/api/v1/health", health, "Liveness and MQTT state", "meta"),
+    Route("GET", "/api/v1/openapi.json", openapi_document, "OpenAPI document", "meta",
+          response=responses.OPENAPI_DOCUMENT_SCHEMA),
+    Route("GET", "/api/v1/health", health, "Liveness and MQTT state", "meta",
+          response=responses.Health),
 ]
 
 

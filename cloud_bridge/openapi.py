@@ -5,7 +5,8 @@ it to the aiohttp router and describes it in ``/api/v1/openapi.json`` (so the
 document cannot miss a route; a test checks the router against it). Request
 bodies and query strings are pydantic models, validated before the handler
 runs; every error is ``application/problem+json`` with ``type, title, status,
-detail``.
+detail``. Success bodies are described by the route's ``response`` model
+(:mod:`cloud_bridge.responses`); the schemathesis test checks real replies against it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ class Route:
     raw: bool = False  # handler returns a web.Response itself
     response_type: str | None = "application/json"  # None: no body (e.g. 204)
     raw_body: tuple[str, dict[str, Any]] | None = None  # (media type, schema) the handler reads
+    # The success body: a pydantic model (its schema goes to components) or a JSON schema.
+    response: type[BaseModel] | dict[str, Any] | None = None
+    # Further statuses the route answers with, and what they mean: problem details from
+    # 400 up (e.g. {422: "unusable price book"}), no body below (e.g. {304: "not modified"}).
+    responses: dict[int, str] = field(default_factory=dict)
+    # HTTP Basic the handler checks itself when configured (kiosk credentials): documented
+    # as optional, since a bridge without ``[http] kiosk_auth_dir`` serves without it.
+    basic_auth: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -250,6 +259,13 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
     def problem_response(text: str) -> dict[str, Any]:
         return {"description": text, "content": {PROBLEM_TYPE: {"schema": problem_ref}}}
 
+    def success_schema(route: Route) -> dict[str, Any]:
+        if route.response is None:
+            return {}
+        if isinstance(route.response, dict):
+            return route.response
+        return _model_schema(route.response, components)
+
     for route in routes:
         op: dict[str, Any] = {
             "operationId": route.operation_id,
@@ -258,7 +274,7 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             "responses": {
                 str(route.status): {
                     "description": "OK",
-                    **({"content": {route.response_type: {"schema": {}}}}
+                    **({"content": {route.response_type: {"schema": success_schema(route)}}}
                        if route.response_type else {}),
                 },
                 "400": problem_response("invalid request"),
@@ -266,6 +282,9 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
                 "409": problem_response("conflict with the current state"),
             },
         }
+        for status, text in sorted(route.responses.items()):
+            op["responses"][str(status)] = (problem_response(text) if status >= 400
+                                            else {"description": text})
         params = []
         for name in re.findall(r"{(\w+)}", route.path):
             params.append({"name": name, "in": "path", "required": True,
@@ -291,6 +310,10 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             op["security"] = [{f"{route.auth}Token": []}]
             op["responses"]["401"] = problem_response("missing, unknown or expired token")
             op["responses"]["403"] = problem_response("not allowed for this caller")
+        elif route.basic_auth:
+            op["security"] = [{}, {"kioskBasic": []}]
+            op["responses"]["401"] = problem_response(
+                "credentials required (when configured) and missing or wrong")
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
         "openapi": "3.0.3",
@@ -306,6 +329,10 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
                                "description": "from POST /api/v1/admin/session"},
                 "mpToken": {"type": "http", "scheme": "bearer",
                             "description": "from POST /api/v1/mp/session"},
+                "kioskBasic": {"type": "http", "scheme": "basic",
+                               "description": "a kiosk's MQTT username ({store}-{kiosk}) and "
+                                              "password; required when the bridge sets "
+                                              "[http] kiosk_auth_dir"},
             },
         },
     }

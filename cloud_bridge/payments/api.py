@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import select
 
+from cloud_bridge import responses
 from cloud_bridge.errors import NotFound, Unavailable
 from cloud_bridge.openapi import Call, Ident, RequestModel, Route, problem
 
@@ -111,15 +112,19 @@ WECHAT_BODY = {"type": "object", "properties": {
     "resource": {"type": "object"}}}
 ALIPAY_BODY = {"type": "object", "additionalProperties": {"type": "string"}}
 
+NO_STORED_VALUE = "stored value is not enabled"
 ROUTES = [
     Route("POST", "/api/v1/pay/notify/wechat", wechat_notify, "WeChat Pay notification",
           "payments", status=204, raw=True, response_type=None,
           raw_body=("application/json", WECHAT_BODY)),
     Route("POST", "/api/v1/pay/notify/alipay", alipay_notify, "Alipay notification",
           "payments", raw=True, response_type="text/plain",
-          raw_body=("application/x-www-form-urlencoded", ALIPAY_BODY)),
+          raw_body=("application/x-www-form-urlencoded", ALIPAY_BODY),
+          response={"type": "string", "enum": ["success", "fail"]}),
     Route("GET", "/api/v1/admin/members/{member_id}/balance", member_balance,
-          "Member stored-value balance", "admin", auth="admin"),
+          "Member stored-value balance", "admin", auth="admin",
+          response=responses.MemberBalance, responses={503: NO_STORED_VALUE}),
     Route("POST", "/api/v1/admin/members/{member_id}/balance/topups", member_top_up,
-          "Top up stored value", "admin", auth="admin", body=TopUpBody, status=201),
+          "Top up stored value", "admin", auth="admin", body=TopUpBody, status=201,
+          response=responses.MemberTopUp, responses={503: NO_STORED_VALUE}),
 ]

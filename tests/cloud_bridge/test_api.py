@@ -231,3 +231,21 @@ async def test_openapi_describes_every_route(client):
     assert served == described
     assert doc == build_document(all_routes(api_config("sqlite+aiosqlite://")))
     assert doc["paths"]["/api/v1/admin/orders"]["get"]["security"] == [{"adminToken": []}]
+
+
+def test_openapi_types_every_success_body_and_documents_extra_statuses():
+    doc = build_document(all_routes(api_config("sqlite+aiosqlite://")))
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            ok = next(r for status, r in op["responses"].items() if status.startswith("2"))
+            for media in ok.get("content", {}).values():
+                assert media["schema"], f"{method.upper()} {path}: untyped success body"
+    schemas = doc["components"]["schemas"]
+    assert schemas["StaffOrderDetail"]["additionalProperties"] is False
+    assert "notes" not in schemas["OrderDetail"]["properties"]
+    publish = doc["paths"]["/api/v1/admin/stores/{store}/catalog"]["put"]
+    assert publish["responses"]["422"]["content"]["application/problem+json"]
+    download = doc["paths"]["/api/v1/catalog/{store}/{version}"]["get"]
+    assert download["security"] == [{}, {"kioskBasic": []}]
+    assert {"304", "401"} <= set(download["responses"])
+    assert doc["components"]["securitySchemes"]["kioskBasic"]["scheme"] == "basic"
