@@ -21,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rc = subparsers.add_parser("reconcile",
                                help="match each provider's daily bill against stored payments")
     rc.add_argument("--date", required=True, help="YYYY-MM-DD (provider bill day, China time)")
-    rc.add_argument("--config", help="bridge TOML config (database)")
+    rc.add_argument("--config", help="bridge TOML config (database and [payments] providers)")
     rc.add_argument("--payments", help="payment settings JSON or sandbox manifest "
-                                       "(default: $CLOUD_BRIDGE_PAYMENTS)")
+                                       "(default: the config's [payments], which "
+                                       "$CLOUD_BRIDGE_PAYMENTS overrides)")
     rc.set_defaults(func=run_reconcile)
 
 
@@ -53,15 +54,20 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_settings(path: str | None):
-    import os
+def load_settings(path: str | None, section=None):
+    """Provider settings: ``--payments`` file, else the bridge config's ``[payments]``."""
     from pathlib import Path
 
-    from .config import PaymentSettings
+    from .config import PROVIDER_KEYS, PaymentSettings
 
-    path = path or os.environ.get("CLOUD_BRIDGE_PAYMENTS")
     if not path:
-        raise SystemExit("cloud-bridge reconcile: --payments or $CLOUD_BRIDGE_PAYMENTS needed")
+        settings = section.settings() if section is not None else None
+        if settings is None or not any(getattr(settings, k, None) for k in PROVIDER_KEYS):
+            raise SystemExit(
+                "cloud-bridge reconcile: no providers: set [payments] in the bridge config, "
+                "--payments FILE or $CLOUD_BRIDGE_PAYMENTS"
+            )
+        return settings
     data = json.loads(Path(path).read_text())
     if "base_url" in data.get("wechat", {}) and "settlement" not in data:
         return PaymentSettings.from_manifest(data)
@@ -83,7 +89,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"cloud-bridge reconcile: {err}", file=sys.stderr)
         return 2
-    settings = load_settings(args.payments)
+    settings = load_settings(args.payments, config.payments)
 
     async def main() -> int:
         async with open_database(config) as db:

@@ -116,3 +116,23 @@ async def test_sandbox_cli_prints_one_manifest(tmp_path):
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_reconcile_takes_providers_from_the_bridge_config(tmp_path, sandbox,  # noqa: F811
+                                                                monkeypatch):
+    """No separate payments file: ``[payments] manifest`` of the bridge config is enough."""
+    from cloud_bridge.config import load_config
+    from cloud_bridge.payments.cli import load_settings
+
+    monkeypatch.delenv("CLOUD_BRIDGE_PAYMENTS", raising=False)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(sandbox.manifest))
+    conf = tmp_path / "bridge.toml"
+    conf.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/b.db"\n'
+                    f'[payments]\nmanifest = "{manifest}"\n')
+    settings = load_settings(None, load_config(conf).payments)
+    assert settings.wechat is not None and settings.alipay is not None
+    bare = tmp_path / "bare.toml"
+    bare.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/b.db"\n')
+    with pytest.raises(SystemExit, match="no providers"):
+        load_settings(None, load_config(bare).payments)
