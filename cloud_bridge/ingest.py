@@ -28,7 +28,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
-from sqlalchemy import case
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kiosk_agent.wire import topics as T
@@ -134,7 +134,54 @@ def validate_event(
         except ValidationError as err:
             return None, None, Rejection(event_id=ev.event_id,
                                          reason=f"data.{validation_reason(err)}")
+        problem = sale_arithmetic_problem(data)
+        if problem is not None:
+            log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,
+                        problem)
+            return None, None, Rejection(event_id=ev.event_id, reason=f"data.{problem}")
     return ev, data, None
+
+
+def sale_arithmetic_problem(d: OrderCompletedData) -> str | None:
+    """Why a sale's amounts do not add up (lines vs totals vs tenders), or ``None``.
+
+    The kiosk's pricing and ``build_order`` guarantee these; a sale that breaks them
+    is broken or forged and must not become revenue, stock moves or points.
+    """
+    for ln in d.lines:
+        if ln.amount != ln.list_amount - ln.discount:
+            return (f"lines.{ln.line_no}.amount: {ln.amount} is not list_amount "
+                    f"{ln.list_amount} - discount {ln.discount}")
+    subtotal = sum(ln.list_amount for ln in d.lines)
+    if d.subtotal != subtotal:
+        return f"subtotal: {d.subtotal} is not the lines' list amounts {subtotal}"
+    discounts = sum(ln.discount for ln in d.lines)
+    if d.discount_total != discounts:
+        return f"discount_total: {d.discount_total} is not the lines' discounts {discounts}"
+    if d.total != d.subtotal - d.discount_total:
+        return f"total: {d.total} is not subtotal - discount_total {d.subtotal - d.discount_total}"
+    for i, t in enumerate(d.tenders):
+        if t.currency != d.currency:
+            return f"tenders.{i}.currency: {t.currency} in a sale in {d.currency}"
+    paid = sum(t.amount for t in d.tenders)
+    if paid != d.total:
+        return f"tenders: pay {paid}, the total is {d.total}"
+    if d.points_earned < 0 or d.points_redeemed < 0:
+        return "points_earned/points_redeemed: negative"
+    for i, v in enumerate(d.vat):
+        if min(v.gross, v.net, v.tax) < 0:
+            return f"vat.{i}: negative amount"
+    return None
+
+
+def _same_event(a: bytes | str, b: bytes | str) -> bool:
+    """Whether two payloads of one event id say the same (a resend, not a forgery)."""
+    if a == b:
+        return True
+    try:
+        return json.loads(a) == json.loads(b)
+    except (ValueError, RecursionError):
+        return False
 
 
 async def store_events(
@@ -155,26 +202,54 @@ async def store_events(
         ev, data, rej = validate_event(store, kiosk, payload)
         if rej is not None:
             result.rejected[(store, kiosk)].append(rej)
-        elif ev is not None and ev.event_id not in valid:
+        elif ev is None:
+            continue
+        elif ev.event_id not in valid:
             valid[ev.event_id] = (ev, data, payload)
+        elif not _same_event(valid[ev.event_id][2], payload):
+            result.rejected[(store, kiosk)].append(_conflicting(ev))
     if valid:
         ordered = sorted(valid.values(), key=lambda p: (p[0].store, p[0].kiosk, p[0].seq))
+        conflicts: set[str] = set()
 
         async def work(session: AsyncSession) -> None:
             new_ids = await _insert_events(session, [(p[0], p[2]) for p in ordered], worker)
+            conflicts.clear()
+            conflicts.update(await _conflicting_resends(
+                session, {p[0].event_id: p[2] for p in ordered if p[0].event_id not in new_ids}))
             sales = [orders.CompletedSale(ev, data) for ev, data, _ in ordered
                      if data is not None and ev.event_id in new_ids]
             alerts = await orders.record_kiosk_sales(session, sales, tz=tz, actor=worker)
             await apply_order_tenders(session, sales)  # offline stored value, same transaction
-            await _advance_seq(session, [p[0] for p in ordered])
+            await _advance_seq(session, [p[0] for p in ordered if p[0].event_id not in conflicts])
             result.stored = len(new_ids)
             result.alerts = len(alerts)
 
         await db.transact(work, retries=retries)
-        result.duplicates = len(ordered) - result.stored
+        result.duplicates = len(ordered) - result.stored - len(conflicts)
         for ev, _, _ in ordered:
-            result.acked[(ev.store, ev.kiosk)].append(ev.event_id)
+            if ev.event_id in conflicts:
+                result.rejected[(ev.store, ev.kiosk)].append(_conflicting(ev))
+            else:
+                result.acked[(ev.store, ev.kiosk)].append(ev.event_id)
     return result
+
+
+def _conflicting(ev: Event) -> Rejection:
+    """A different event under an id already taken: never acked as if it were stored."""
+    log.error("event %s from %s/%s has the id of a different stored event; refused",
+              ev.event_id, ev.store, ev.kiosk)
+    return Rejection(event_id=ev.event_id,
+                     reason="event id already stored with different content")
+
+
+async def _conflicting_resends(session: AsyncSession, resent: dict[str, bytes]) -> set[str]:
+    """Of events whose id was already stored, those whose stored payload differs."""
+    if not resent:
+        return set()
+    rows = await session.execute(select(StoredEvent.event_id, StoredEvent.payload)
+                                 .where(StoredEvent.event_id.in_(sorted(resent))))
+    return {eid for eid, stored in rows.all() if not _same_event(stored, resent[eid])}
 
 
 async def _insert_events(
@@ -197,6 +272,8 @@ async def _insert_events(
 
 async def _advance_seq(session: AsyncSession, events: list[Event]) -> None:
     """Highest seq seen per kiosk (the fleet view and gap checks read it)."""
+    if not events:
+        return
     top: dict[tuple[str, str], int] = {}
     for e in events:
         key = (e.store, e.kiosk)

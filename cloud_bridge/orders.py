@@ -131,8 +131,10 @@ async def record_kiosk_sales(
         })
     stmt, params = bulk_insert(session, Order, rows)
     stmt = stmt.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
-        Order.id, Order.order_no)
-    inserted = {no: oid for oid, no in (await session.execute(stmt, params)).all()}
+        Order.id, Order.event_id)
+    # By event id, not order_no: two events of one order_no in a batch insert one row,
+    # and only the event whose row it is may add lines and move stock.
+    inserted = {eid: oid for oid, eid in (await session.execute(stmt, params)).all()}
     alerts: list[Alert] = []
     lines: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -141,7 +143,7 @@ async def record_kiosk_sales(
     at = now()
     for s in sales:
         d = s.data
-        oid = inserted.get(d.order_no)
+        oid = inserted.get(s.event.event_id)
         if oid is None:
             alerts.append(Alert(kind="duplicate_order_no", store=s.event.store, kiosk=s.event.kiosk,
                                 order_no=d.order_no, detail={"event_id": s.event.event_id}))

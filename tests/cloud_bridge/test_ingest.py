@@ -97,6 +97,103 @@ async def test_duplicate_order_no_from_other_event_is_an_alert(db):
     assert await count(db, Order) == 1
 
 
+def _tampered(seq: int, mutate) -> tuple[str, bytes]:
+    ev = order_event("s1", "k1", seq)
+    mutate(ev.data)
+    return ev.event_id, ev.encode()
+
+
+def _set(path: str, value):
+    def mutate(d):
+        *head, last = path.split(".")
+        for p in head:
+            d = d[int(p)] if p.isdigit() else d[p]
+        d[last] = value
+
+    return mutate
+
+
+async def test_order_totals_that_do_not_add_up_are_rejected(db, caplog):
+    """A forged or broken sale (totals vs lines vs tenders, negative amounts) is refused."""
+    cases = {
+        "total": _set("total", 1),
+        "subtotal": _set("subtotal", 99999),
+        "discount_total": _set("discount_total", 5),
+        "line amount": _set("lines.0.amount", 1),
+        "tenders": _set("tenders.0.amount", 1),
+        "tender currency": _set("tenders.0.currency", "USD"),
+        "negative points earned": _set("points_earned", -500),
+        "negative points redeemed": _set("points_redeemed", -500),
+        "negative vat": _set("vat", [{"rate_bp": 1300, "gross": -1, "net": -1, "tax": 0}]),
+    }
+    items, names = [], {}
+    for seq, (name, mutate) in enumerate(cases.items()):
+        eid, payload = _tampered(seq, mutate)
+        items.append(("s1", "k1", payload))
+        names[eid] = name
+    res = await store_events(db, items, worker="w", tz=TZ)
+    assert res.acked.get(("s1", "k1"), []) == []
+    rejected = {r.event_id for r in res.rejected[("s1", "k1")]}
+    assert {names[e] for e in rejected} == set(cases)
+    assert await count(db, StoredEvent) == 0 and await count(db, Order) == 0
+    assert await count(db, Stock) == 0
+
+
+async def test_same_event_id_with_other_content_is_rejected_not_acked(db, caplog):
+    """A resend is acked again; a different event under a stored id is refused, loudly."""
+    first = order_event("s1", "k1", 1)
+    await store_events(db, [("s1", "k1", first.encode())], worker="w", tz=TZ)
+    resend = await store_events(db, [("s1", "k1", first.encode())], worker="w", tz=TZ)
+    assert resend.acked[("s1", "k1")] == [first.event_id] and not resend.rejected
+
+    forged = first.model_copy(deep=True)
+    forged.data["total"] = forged.data["subtotal"] = 1
+    forged.data["lines"] = forged.data["lines"][:1]
+    forged.data["lines"][0].update(qty=1, unit_price=1, list_amount=1, amount=1)
+    forged.data["tenders"][0]["amount"] = 1
+    other_kiosk = first.model_copy(update={"kiosk": "k2"})
+    res = await store_events(db, [("s1", "k1", forged.encode()),
+                                  ("s1", "k2", other_kiosk.encode())], worker="w", tz=TZ)
+    assert not res.acked.get(("s1", "k1")) and not res.acked.get(("s1", "k2"))
+    assert [r.event_id for r in res.rejected[("s1", "k1")]] == [first.event_id]
+    assert [r.event_id for r in res.rejected[("s1", "k2")]] == [first.event_id]
+    assert "different content" in res.rejected[("s1", "k1")][0].reason
+    assert any(r.levelname == "ERROR" and first.event_id in r.getMessage()
+               for r in caplog.records)
+    async with db.session() as s:
+        (order,) = (await s.scalars(select(Order))).all()
+    assert order.total == 1700 and await count(db, StoredEvent) == 1
+
+    # Within one batch: the first copy wins, a different second copy is refused.
+    a = order_event("s1", "k1", 2)
+    b = a.model_copy(deep=True)
+    b.data["note"] = "changed"
+    res = await store_events(db, [("s1", "k1", a.encode()), ("s1", "k1", b.encode()),
+                                  ("s1", "k1", a.encode())], worker="w", tz=TZ)
+    assert res.acked[("s1", "k1")] == [a.event_id]
+    assert [r.event_id for r in res.rejected[("s1", "k1")]] == [a.event_id]
+
+
+async def test_same_order_no_twice_in_one_batch_stores_one_order_and_alerts(db):
+    """Two events of one order number in one batch: one order, an alert, the batch stored."""
+    a = order_event("s1", "k1", 1, order_no="SAME")
+    b = order_event("s1", "k2", 1, order_no="SAME", lines=[("p-milk", 1, 450)])
+    other = order_event("s1", "k3", 1)
+    res = await store_events(db, [("s1", "k1", a.encode()), ("s1", "k2", b.encode()),
+                                  ("s1", "k3", other.encode())], worker="w", tz=TZ)
+    assert res.acked[("s1", "k1")] == [a.event_id] and res.acked[("s1", "k2")] == [b.event_id]
+    assert res.acked[("s1", "k3")] == [other.event_id] and res.alerts >= 1
+    async with db.session() as s:
+        orders_ = {o.order_no: o for o in (await s.scalars(select(Order))).all()}
+        kinds = [x.kind for x in (await s.scalars(select(Alert))).all()]
+        lines = (await s.scalars(select(OrderLine).where(
+            OrderLine.order_id == orders_["SAME"].id))).all()
+    assert set(orders_) == {"SAME", other.data["order_no"]}
+    assert "duplicate_order_no" in kinds
+    stored_event = orders_["SAME"].event_id
+    assert len(lines) == (2 if stored_event == a.event_id else 1)
+
+
 def test_example_config_is_valid():
     from pathlib import Path
 
