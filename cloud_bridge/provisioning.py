@@ -53,6 +53,11 @@ class ProvisioningError(Exception):
     """Provisioning cannot proceed; the message says why."""
 
 
+# A password entry asking for more rounds than this is refused unverified (a corrupt
+# or hostile file must not tie up a thread for minutes); mosquitto_passwd uses 101.
+MAX_PBKDF2_ITERATIONS = 1_000_000
+
+
 def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS) -> str:
     """A Mosquitto 2 password-file hash: ``$7$<iterations>$<b64 salt>$<b64 sha512-pbkdf2>``."""
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
@@ -63,10 +68,16 @@ def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = P
 def verify_mosquitto_hash(password: str, entry: str) -> bool:
     """Whether ``password`` matches a ``$7$`` hash."""
     parts = entry.split("$")
-    if len(parts) != 5 or parts[1] != "7":
+    if len(parts) != 5 or parts[1] != "7" or not parts[2].isdigit():
         return False
-    salt = base64.b64decode(parts[3])
-    return secrets.compare_digest(mosquitto_hash(password, salt, int(parts[2])), entry)
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+    except ValueError:  # binascii.Error: a torn or hand-edited password file
+        return False
+    iterations = int(parts[2])
+    if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS:
+        return False
+    return secrets.compare_digest(mosquitto_hash(password, salt, iterations), entry)
 
 
 def kiosk_username(store: str, kiosk: str) -> str:

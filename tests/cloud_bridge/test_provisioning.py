@@ -92,3 +92,13 @@ def test_hash_format_matches_mosquitto_passwd(tmp_path: Path) -> None:
     assert verify_mosquitto_hash("secret", theirs)
     ours = mosquitto_hash("secret")
     assert ours.split("$")[:3] == theirs.split("$")[:3]
+
+
+def test_a_malformed_password_entry_is_a_no_not_a_crash():
+    """A torn or hand-edited passwd line answers False (HTTP 401), never raises (HTTP 500)."""
+    good = mosquitto_hash("pw-123456")
+    _, _, rounds, salt, digest = good.split("$")
+    for entry in (f"$7${rounds}$abc${digest}", f"$7$x${salt}${digest}", "$7$101$$",
+                  f"$7$99999999999${salt}${digest}", f"$7$-5${salt}${digest}", "", "$7$"):
+        assert verify_mosquitto_hash("pw-123456", entry) is False, entry
+    assert verify_mosquitto_hash("pw-123456", good) is True
