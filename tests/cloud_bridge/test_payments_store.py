@@ -48,9 +48,14 @@ async def test_concurrent_creates_and_repeats_each_get_their_own_outcome(pay_db)
         store.transition_row(no, (CHARGING,), PAID, provider_ref="R1"),
         store.transition_row(no, (CHARGING,), FAILED, reason="late"),
         store.transition_row(no, (CHARGING,), PAID, provider_ref="R3"))
-    assert [moved for moved, _ in outcomes].count(True) == 1
-    assert outcomes[0][0] is True   # arrival order is kept
-    assert all(row["status"] == PAID and row["provider_ref"] == "R1" for _, row in outcomes)
+    moved = [m for m, _ in outcomes]
+    assert moved.count(True) == 1
+    winner = moved.index(True)
+    if pay_db.is_sqlite:
+        assert winner == 0   # the in-process turn-taking keeps arrival order
+    # On PostgreSQL the row lock decides; either way every caller sees the winner's row.
+    final = [(PAID, "R1"), (FAILED, None), (PAID, "R3")][winner]
+    assert all((row["status"], row["provider_ref"]) == final for _, row in outcomes)
     assert await store.transition(no, (CHARGING,), FAILED) is False
 
 
