@@ -15,6 +15,7 @@ from kiosk_agent.journal import Journal
 from kiosk_agent.logbuffer import RecentLogHandler
 
 STAFF_PIN = "2468"
+DEMO_PRICE_BOOK = Path(__file__).resolve().parents[2] / "config" / "pricebook.example.json"
 
 
 class FakeDevices:
@@ -84,3 +85,44 @@ async def agent_api(journal, sock_dir, staff_pin_hash):
     finally:
         agent_logger.removeHandler(handler)
         agent_logger.setLevel(old_level)
+
+
+@pytest.fixture
+async def running_agent(tmp_path: Path, sock_dir, staff_pin_hash, monkeypatch):
+    """A real Agent built like ``kiosk-agent run`` (every COMPONENT_FACTORIES entry) on
+    fakes: the demo price book as seed, no MQTT, no camera or display, a file printer
+    into ``tmp_path/receipts.bin`` and FakePayments; its control socket in ``sock_dir``.
+
+    Yields the running agent (control socket serving); stops it (bounded) afterwards.
+    """
+    import asyncio
+
+    from kiosk_agent.agent import build_agent
+    from tests.kiosk_agent.sales import FakePayments
+
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = AgentConfig.model_validate({
+        "journal": {"path": str(tmp_path / "journal.db"),
+                    "seed_price_book": str(DEMO_PRICE_BOOK)},
+        "mqtt": {"enabled": False},
+        "camera": {"kind": "none"},
+        "printer": {"kind": "file", "file_path": str(tmp_path / "receipts.bin"),
+                    "retry_s": 0.05},
+        "display": {"kind": "none"},
+        "control": {"socket_path": str(sock_dir / "agent.sock"), "socket_group": None,
+                    "staff_pin_hash": staff_pin_hash},
+    })
+    agent = build_agent(cfg)
+    agent.payments = FakePayments()
+    task = asyncio.create_task(agent.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not (agent.started.is_set() and cfg.control.socket_path.exists()):
+            assert not task.done(), "the agent stopped while starting"
+            assert asyncio.get_running_loop().time() < deadline, "agent not serving in time"
+            await asyncio.sleep(0.02)
+        yield agent
+    finally:
+        agent.stop()
+        await asyncio.wait_for(task, 15)
