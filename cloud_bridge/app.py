@@ -20,6 +20,7 @@ from aiohttp import web
 from . import api_admin, api_catalog, api_mp, responses, rpc
 from .config import BridgeConfig, load_secret
 from .db import Database, open_database
+from .domains import domain_modules
 from .ingest import Ingest
 from .openapi import (
     Call,
@@ -68,12 +69,15 @@ CORE_ROUTES = [
 
 
 def all_routes(config: BridgeConfig) -> list[Route]:
-    from .payments import api as payments_api
-
-    routes = [*CORE_ROUTES, *api_admin.ROUTES, *api_mp.ROUTES, *payments_api.ROUTES]
+    """Core routes, then every domain folder's ``api.ROUTES`` (:mod:`.domains`)."""
+    routes = [*CORE_ROUTES, *api_admin.ROUTES, *api_mp.ROUTES]
     routes += api_catalog.ROUTES
     if config.mp.sandbox:
         routes += api_mp.SANDBOX_ROUTES
+    for module in domain_modules("api"):
+        routes += getattr(module, "ROUTES", [])
+        if config.mp.sandbox:
+            routes += getattr(module, "SANDBOX_ROUTES", [])
     return routes
 
 

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     migrate = subparsers.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--config", help="bridge TOML config")
-    migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.add_argument("--revision", default="heads",
+                         help="target revision (default: every branch head)")
     migrate.set_defaults(func=cmd_migrate)
 
     admin = subparsers.add_parser("admin", help="console users")

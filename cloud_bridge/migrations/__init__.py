@@ -11,20 +11,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-# Modules that put tables on ``cloud_bridge.models.Base`` besides the core models.
-MODEL_MODULES = ("cloud_bridge.models", "cloud_bridge.payments.models", "cloud_bridge.catalog")
+# Modules outside the domain folders that put tables on ``cloud_bridge.models.Base``;
+# every domain's ``models.py`` is found by :mod:`cloud_bridge.domains`.
+MODEL_MODULES = ("cloud_bridge.models", "cloud_bridge.catalog")
 
 
 def import_models() -> None:
     """Import every module with tables so that ``Base.metadata`` is complete."""
     import importlib
 
+    from cloud_bridge.domains import domain_modules
+
     for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if not (err.name and name.startswith(err.name)):
-                raise
+        importlib.import_module(name)
+    domain_modules("models")
 
 
 def alembic_config(url: str):
@@ -37,7 +37,7 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision`` (blocking; runs its own event loop)."""
     from alembic import command
 
@@ -45,7 +45,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current(url: str) -> str | None:
-    """The revision the database is at, or ``None`` for an empty database."""
+    """The revision(s) the database is at (comma-separated), or ``None`` when empty."""
     import asyncio
 
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -56,8 +56,9 @@ def current(url: str) -> str | None:
         engine = create_async_engine(url)
         try:
             async with engine.connect() as conn:
-                return await conn.run_sync(
-                    lambda c: MigrationContext.configure(c).get_current_revision())
+                heads = await conn.run_sync(
+                    lambda c: MigrationContext.configure(c).get_current_heads())
+                return ",".join(sorted(heads)) or None
         finally:
             await engine.dispose()
 
