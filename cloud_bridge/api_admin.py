@@ -440,7 +440,7 @@ ROUTES = [
           "admin", body=LoginBody, response=responses.AdminSession,
           responses={401: "wrong username or secret"}),
     Route("GET", f"{A}/me", admin_whoami, "Who am I", "admin", auth="admin",
-          response=responses.AdminIdentity),
+          response=responses.AdminIdentity, roles=auth.ROLES),
     Route("GET", f"{A}/orders", list_orders, "List orders", "admin", auth="admin",
           query=OrdersQuery, response=responses.OrderList),
     Route("GET", f"{A}/orders/{{order_no}}", get_order, "Order detail", "admin", auth="admin",

@@ -24,7 +24,14 @@ from .models import AdminUser, ApiSession, MpUser, now
 
 HEAD_OFFICE = "head_office"
 STORE_STAFF = "store_staff"
-ROLES = (HEAD_OFFICE, STORE_STAFF)
+FINANCE = "finance"  # finance clerks: ledger, bills, close, reports, payouts
+BUYER = "buyer"  # buyers: suppliers, purchasing, replenishment
+ROLES = (HEAD_OFFICE, STORE_STAFF, FINANCE, BUYER)
+# Roles a route admits when it names none: the store-operations roles it was built for.
+OPERATIONS_ROLES = (HEAD_OFFICE, STORE_STAFF)
+# Roles that may be bound to one store; without a store a finance or buyer user is
+# chain-wide for their own domain (head office is always chain-wide).
+STORE_BOUND_ROLES = (STORE_STAFF, FINANCE, BUYER)
 
 _HASHER = PasswordHasher()
 
@@ -54,17 +61,22 @@ class Principal:
         """How order history names this caller."""
         return f"admin:{self.username}" if self.kind == "admin" else f"mp:{self.openid}"
 
+    @property
+    def chain_wide(self) -> bool:
+        """Head office, or a finance/buyer user bound to no store."""
+        return self.role == HEAD_OFFICE or (self.role in (FINANCE, BUYER) and self.store is None)
+
     def store_scope(self, requested: str | None) -> str | None:
-        """The store this caller may look at: ``None`` means every store (head office)."""
-        if self.role == HEAD_OFFICE:
+        """The store this caller may look at: ``None`` means every store (chain-wide)."""
+        if self.chain_wide:
             return requested
         if requested is not None and requested != self.store:
-            raise Forbidden(f"store staff of {self.store} cannot see store {requested}")
+            raise Forbidden(f"staff of {self.store} cannot see store {requested}")
         return self.store
 
     def check_store(self, store: str) -> None:
-        if self.role != HEAD_OFFICE and store != self.store:
-            raise Forbidden(f"store staff of {self.store} cannot see store {store}")
+        if not self.chain_wide and store != self.store:
+            raise Forbidden(f"staff of {self.store} cannot see store {store}")
 
 
 def hash_token(token: str) -> str:
@@ -93,12 +105,14 @@ async def create_admin_user(
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
     if role == STORE_STAFF and not store:
         raise InvalidRequest("store staff need a store")
+    if role == HEAD_OFFICE:
+        store = None
     if len(secret) < 8:
         raise InvalidRequest("secret must have at least 8 characters")
     if await session.scalar(select(AdminUser).where(AdminUser.username == username)):
         raise Conflict(f"user {username} exists")
     user = AdminUser(username=username, secret_hash=await hash_secret(secret), role=role,
-                     store=store if role == STORE_STAFF else None, created_at=now())
+                     store=store if role in STORE_BOUND_ROLES else None, created_at=now())
     session.add(user)
     await session.flush()
     return user

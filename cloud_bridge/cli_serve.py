@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = admin_sub.add_parser("add-user", help="add a console user (secret hashed with argon2)")
     add.add_argument("--config", help="bridge TOML config")
     add.add_argument("--username", required=True)
-    add.add_argument("--role", required=True, choices=["head_office", "store_staff"])
+    add.add_argument("--role", required=True, choices=["head_office", "store_staff", "finance", "buyer"])
     add.add_argument("--store", help="the store of a store_staff user")
     add.add_argument("--secret-env", metavar="VAR",
                      help="read the secret from this environment variable (else prompt)")

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from kiosk_agent import __version__
 from kiosk_agent.wire.base import validation_reason
 
-from .auth import Principal, resolve_token
-from .errors import BridgeError, InvalidRequest, NotFound, Unauthorized
+from .auth import OPERATIONS_ROLES, Principal, resolve_token
+from .errors import BridgeError, Forbidden, InvalidRequest, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ class Route:
     # HTTP Basic the handler checks itself when configured (kiosk credentials): documented
     # as optional, since a bridge without ``[http] kiosk_auth_dir`` serves without it.
     basic_auth: bool = False
+    # Admin roles admitted (403 for the others); ``None``: the store-operations roles
+    # (head office and store staff). Domain routes name theirs, e.g. (HEAD_OFFICE, FINANCE).
+    roles: tuple[str, ...] | None = None
 
     @property
     def operation_id(self) -> str:
@@ -146,6 +149,10 @@ async def _principal(request: web.Request, route: Route, resolver: TokenResolver
         raise Unauthorized("token unknown or expired")
     if principal.kind != route.auth:
         raise Unauthorized(f"this route needs a {route.auth} session")
+    if principal.kind == "admin":
+        admitted = route.roles or OPERATIONS_ROLES
+        if principal.role not in admitted:
+            raise Forbidden(f"role {principal.role} may not use this route")
     return principal
 
 
