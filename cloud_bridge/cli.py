@@ -11,15 +11,24 @@ import sys
 
 from kiosk_agent.cli import command_parser, run_command
 
+from .domains import HERE, domain_names
+
 SUBCOMMAND_MODULES = (
     "cloud_bridge.cli_serve",       # serve, migrate
     "cloud_bridge.provisioning",    # kiosk add
-    "cloud_bridge.payments.cli",    # sandbox, reconcile
     "cloud_bridge.cli_catalog",     # catalog publish, show
 )
 
 
-def build_parser(modules: tuple[str, ...] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
+def domain_cli_modules() -> tuple[str, ...]:
+    """Every domain folder's ``cli.py`` (payments: sandbox, reconcile; finance: ...)."""
+    return tuple(f"cloud_bridge.{name}.cli" for name in domain_names()
+                 if (HERE / name / "cli.py").is_file())
+
+
+def build_parser(modules: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    if modules is None:
+        modules = SUBCOMMAND_MODULES + domain_cli_modules()
     return command_parser("cloud-bridge", "Self-checkout cloud bridge", modules)
 
 

@@ -20,7 +20,7 @@ PACKAGE = "cloud_bridge"
 HERE = Path(__file__).resolve().parent
 
 # Subpackages that are plumbing, not business domains.
-NOT_DOMAINS = frozenset({"migrations", "console"})
+NOT_DOMAINS = frozenset({"migrations"})
 
 
 @cache
