@@ -24,6 +24,7 @@ from cloud_bridge.ingest import store_events
 
 from .bridge_helpers import order_event
 from .bridge_process import BridgeProcess, write_config
+from .domain_tests import domain_walks
 
 
 class _LegacyMany:
@@ -288,6 +289,11 @@ def test_every_success_reply_matches_its_schema(served):
          body={"amount": 5000, "key": "counter-1"})
     call("GET", f"{A}/members/{{member_id}}/balance", path_parameters=member)
     assert call("POST", "/api/v1/pay/notify/alipay", body=None) == "fail"
+
+    # Each domain folder walks its own routes (tests/cloud_bridge/<domain>/walk.py).
+    ctx = {"product": product, "mp_order": mp_order, "kiosk_order": kiosk_order}
+    for walk in domain_walks():
+        walk(call, ctx)
 
     assert not call.failures, "\n".join(call.failures)
     # The WeChat notification has no success body to check (204).
