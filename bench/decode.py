@@ -21,7 +21,7 @@ Counting, per frame (the first of each pair):
 Then scan-to-cart latency: a replay camera at 15 fps shows the demo price book's
 products one after another (frames under everyday conditions, gaps without a
 code); the ScanSource decodes off the loop; a consumer prices the cart with
-``kiosk_agent.pricing``. Latency = cart priced - arrival of the frame that
+``contract.pricing``. Latency = cart priced - arrival of the frame that
 completed the scan.
 
 Run: ``.venv/bin/python bench/decode.py [--frames N] [--seed S]``.
@@ -152,7 +152,7 @@ def make_stream(seed: int, items: int = 36) -> tuple[list[np.ndarray], list[str]
 
 
 def _price_book():
-    from kiosk_agent.catalog import load_price_book
+    from contract.pricebook import load_price_book
 
     return load_price_book(ROOT / "config" / "pricebook.example.json")
 
@@ -162,7 +162,7 @@ async def run_scan_to_cart(seed: int) -> tuple[list[float], int, int]:
     from drivers.scanning import ScanSource
 
     try:
-        from kiosk_agent.pricing import CartLine, price_cart
+        from contract.pricing import CartLine, price_cart
     except ImportError:  # pricing not built yet: a dict cart
         CartLine = price_cart = None
     book = _price_book()

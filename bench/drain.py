@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import aiomqtt  # noqa: E402
 
+from common.mosquitto import Broker  # noqa: E402
+from contract.wire.topics import KioskTopics  # noqa: E402
 from kiosk_agent.config import MqttSection, OutboxSection  # noqa: E402
 from kiosk_agent.journal import Journal  # noqa: E402
 from kiosk_agent.link import Link  # noqa: E402
 from kiosk_agent.outbox import OutboxDrainer  # noqa: E402
-from kiosk_agent.wire.topics import KioskTopics  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
 
 
 def _events(n: int) -> list[tuple[str, dict]]:

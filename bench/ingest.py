@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 import aiomqtt  # noqa: E402
 
-from kiosk_agent.wire import KioskTopics, bridge_subscription  # noqa: E402
-from kiosk_agent.wire.base import decode  # noqa: E402
-from kiosk_agent.wire.events import ORDER_COMPLETED, Event, EventAck  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
+from common.mosquitto import Broker  # noqa: E402
+from contract.wire import KioskTopics, bridge_subscription  # noqa: E402
+from contract.wire.base import decode  # noqa: E402
+from contract.wire.events import ORDER_COMPLETED, Event, EventAck  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 RUN_TIMEOUT_S = 120.0

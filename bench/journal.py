@@ -28,11 +28,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from contract.wire.base import utcnow  # noqa: E402
+from contract.wire.events import (  # noqa: E402
+    OrderCompletedData,
+    OrderLineData,
+    TenderData,
+    VatLine,
+)
 from kiosk_agent.journal import Journal  # noqa: E402
 from kiosk_agent.journal.schema import migrate  # noqa: E402
-from tests.kiosk_agent.sales import make_order  # noqa: E402
 
 TABLES = ("orders", "order_lines", "payment_attempts", "outbox", "print_jobs")
+
+
+def make_order(n_lines: int = 3, out_trade_no: str | None = None) -> OrderCompletedData:
+    """A paid WeChat sale of ``n_lines`` two-unit lines at 13% VAT (a typical basket)."""
+    lines = [
+        OrderLineData(line_no=i, product_id=f"P{i:03d}", barcode=f"69000000{i:05d}",
+                      name_zh=f"商品{i}", name_en=f"Item {i}", qty=2, unit_price=350,
+                      list_amount=700, discount=0, amount=700, vat_rate_bp=1300)
+        for i in range(1, n_lines + 1)
+    ]
+    total = 700 * n_lines
+    net = total * 10000 // 11300
+    now = utcnow()
+    return OrderCompletedData(
+        order_no="", created_at=now, completed_at=now, lines=lines, subtotal=total,
+        discount_total=0, total=total,
+        vat=[VatLine(rate_bp=1300, gross=total, net=net, tax=total - net)],
+        tenders=[TenderData(method="wechat", amount=total, out_trade_no=out_trade_no,
+                            provider_ref="wx-ref" if out_trade_no else None)],
+    )
 
 
 async def bench_journal(path: Path, sales: int) -> float:

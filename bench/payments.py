@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cloud_bridge.payments.harness import kiosk_link, payment_code, run_bridge  # noqa: E402
 from cloud_bridge.payments.providers.base import ChargeRequest  # noqa: E402
 from cloud_bridge.payments.sandbox import Sandbox  # noqa: E402
-from kiosk_agent.wire.payments import ChargeParams  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
+from common.mosquitto import Broker  # noqa: E402
+from contract.wire.payments import ChargeParams  # noqa: E402
+from demo.harness import kiosk_link, payment_code, run_bridge  # noqa: E402
 
 POLICY = dict(query_window_s=2.0, query_interval_s=0.1, reverse_attempts=3,
               reverse_interval_s=0.1, charge_stale_s=5.0)

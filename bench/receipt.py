@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from contract.wire.events import OrderCompletedData  # noqa: E402
 from drivers.receipt import (  # noqa: E402
     QrCode,
     ReceiptOptions,
@@ -34,7 +35,6 @@ from drivers.receipt import (  # noqa: E402
     render_escpos,
     render_png,
 )
-from kiosk_agent.wire.events import OrderCompletedData  # noqa: E402
 
 ORDER = ROOT / "tests" / "drivers" / "golden" / "order_reference.json"
 

@@ -12,9 +12,9 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import select
 
-from kiosk_agent.wire.commands import COMMAND_NAMES
-from kiosk_agent.wire.shadow import ShadowDesired
-from kiosk_agent.wire.topics import KioskTopics
+from contract.wire.commands import COMMAND_NAMES
+from contract.wire.shadow import ShadowDesired
+from contract.wire.topics import KioskTopics
 
 from . import auth, fleet, inventory, invoices, orders, responses, stats
 from .errors import Conflict, NotFound, Unavailable

@@ -1,7 +1,7 @@
 """Price-book HTTP API: head office publishes, kiosks download; announcing at start.
 
 - ``PUT /api/v1/admin/stores/{store}/catalog`` (head office only): a JSON price book,
-  validated by :mod:`kiosk_agent.catalog` (422 naming the field when unusable); the
+  validated by :mod:`contract.pricebook` (422 naming the field when unusable); the
   version must be new for the store (409). Stored, made current, and announced with
   a retained pointer on ``kiosk/v1/{store}/catalog``.
 - ``GET /api/v1/admin/stores/{store}/catalog``: the store's current version.
@@ -64,14 +64,14 @@ def _announce_lock(app: web.Application) -> asyncio.Lock:
 
 
 class PriceBookUpload(BaseModel):
-    """Any JSON object here; the handler validates it as a ``kiosk_agent.catalog.PriceBook``
+    """Any JSON object here; the handler validates it as a ``contract.pricebook.PriceBook``
     (so that a bad book is a 422 naming the field). Documented with the PriceBook schema."""
 
     model_config = ConfigDict(extra="allow")
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        from kiosk_agent.catalog import PriceBook
+        from contract.pricebook import PriceBook
 
         return PriceBook.model_json_schema(*args, **kwargs)
 

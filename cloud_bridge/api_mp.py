@@ -185,7 +185,7 @@ async def _price_book(call: Call, store: str) -> Any:
         path = _config(call).mp.price_book
         if path is None:
             raise Unavailable("mini-program ordering needs [mp] price_book")
-        from kiosk_agent.catalog import load_price_book
+        from contract.pricebook import load_price_book
 
         book = services["mp_price_book"] = load_price_book(path)
     return book
@@ -193,8 +193,8 @@ async def _price_book(call: Call, store: str) -> Any:
 
 async def create_order(call: Call) -> dict[str, Any]:
     """Place an order (pickup or delivery), priced by the cloud; it waits for payment."""
-    from kiosk_agent.pricing import CartLine, PricingContext, PricingError, price_cart
-    from kiosk_agent.wire.base import utcnow
+    from contract.pricing import CartLine, PricingContext, PricingError, price_cart
+    from contract.wire.base import utcnow
 
     b = call.body
     book = await _price_book(call, b.store)

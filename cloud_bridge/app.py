@@ -122,7 +122,7 @@ def load_signing_key(config: BridgeConfig) -> Any:
     secret = load_secret(config.commands.signing_key_credential)
     if not secret:
         return None
-    from kiosk_agent.signing import load_private_key
+    from contract.signing import load_private_key
 
     candidate = Path(secret)
     return load_private_key(candidate if len(secret) < 4096 and candidate.is_file() else
@@ -145,5 +145,8 @@ def create_app(config: BridgeConfig, *, db: Database | None = None) -> web.Appli
     app.cleanup_ctx.append(payments_ctx(CONFIG_KEY, DB_KEY, SERVICES_KEY))
     app.cleanup_ctx.append(_ingest_ctx)
     app.cleanup_ctx.append(api_catalog.catalog_ctx)  # after ingest: announces through it
+    for module in domain_modules("runtime"):  # a domain's long-lived resources, if it has any
+        if hasattr(module, "runtime_ctx"):
+            app.cleanup_ctx.append(module.runtime_ctx)
     return app
 

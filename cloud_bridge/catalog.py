@@ -2,7 +2,7 @@
 
 Head office publishes a price book for a store (``PUT /api/v1/admin/stores/{store}/catalog``
 or ``cloud-bridge catalog publish``). The bridge validates it with
-:mod:`kiosk_agent.catalog` (the same code the kiosk parses it with), stores its
+:mod:`contract.pricebook` (the same code the kiosk parses it with), stores its
 canonical bytes (:meth:`PriceBook.canonical_bytes`) with their SHA-256 and marks it the
 store's current book, then publishes a retained :class:`CatalogPointer` on
 ``kiosk/v1/{store}/catalog``. Kiosks fetch the bytes from
@@ -40,8 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kiosk_agent.wire.shadow import CatalogPointer
-from kiosk_agent.wire.topics import store_catalog
+from contract.wire.shadow import CatalogPointer
+from contract.wire.topics import store_catalog
 
 from .errors import BridgeError, Conflict
 from .models import Base, BigId, UtcDateTime, now
@@ -123,9 +123,9 @@ def parse_upload(raw: bytes, fmt: str = "json", source: str = "price book") -> A
     """Validate an uploaded book with the kiosk's parser; :class:`InvalidPriceBook` if unusable.
 
     Returns:
-        The ``kiosk_agent.catalog.PriceBook``.
+        The ``contract.pricebook.PriceBook``.
     """
-    from kiosk_agent.catalog import CatalogError, parse_price_book
+    from contract.pricebook import CatalogError, parse_price_book
 
     try:
         book = parse_price_book(raw, fmt=fmt, source=source)
@@ -258,7 +258,7 @@ async def published_book(db: Any, cache: dict[str, Any], store: str) -> Any | No
         cache: A dict kept across calls (the app's services), holding parsed books.
         store: The store.
     """
-    from kiosk_agent.catalog import parse_price_book
+    from contract.pricebook import parse_price_book
 
     books: dict[str, tuple[str, Any]] = cache.setdefault("catalog_books", {})
     async with db.session() as s:

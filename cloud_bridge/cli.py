@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kiosk_agent.cli import command_parser, run_command
+from common.cli import command_parser, run_command
 
 from .domains import HERE, domain_names
 

@@ -60,7 +60,7 @@ async def _announce_once(config, store: str) -> None:
 def _publish(args: argparse.Namespace) -> int:
     import asyncio
 
-    from kiosk_agent.wire.topics import valid_id
+    from contract.wire.topics import valid_id
 
     from .catalog import book_url, parse_upload, publish_book
     from .config import ConfigError, load_config

@@ -139,7 +139,7 @@ async def serve(config, stop: asyncio.Event | None = None) -> int:
             print("cloud-bridge running without HTTP", flush=True)
         # systemd Type=notify (a no-op without $NOTIFY_SOCKET): ready once serving,
         # watchdog pings while the event loop turns.
-        from kiosk_agent.sdnotify import SystemdNotifier, Watchdog
+        from common.sdnotify import SystemdNotifier, Watchdog
 
         notifier = SystemdNotifier()
         notifier.ready("cloud-bridge serving")

@@ -12,11 +12,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk_agent.signing import sign_command as _sign
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.commands import Command
-from kiosk_agent.wire.events import uuid7
-from kiosk_agent.wire.topics import KioskTopics
+from contract.signing import sign_command as _sign
+from contract.wire.base import utcnow
+from contract.wire.commands import Command
+from contract.wire.events import uuid7
+from contract.wire.topics import KioskTopics
 
 # Long enough for a kiosk on a slow link to receive it (the broker holds it in the
 # kiosk's persistent session), short enough that a captured command dies quickly.

@@ -1,6 +1,6 @@
 """Cloud bridge configuration: one pydantic model per concern, loaded from TOML.
 
-Same rules as the agent (:mod:`kiosk_agent.config`): unknown fields are refused,
+Same rules as the agent (:mod:`common.config`): unknown fields are refused,
 a bad file stops start-up with one line (field path and reason), and secrets
 (database password, MQTT password, mini-program app secret) come from
 ``$CREDENTIALS_DIRECTORY`` or the environment (``BRIDGE_<NAME>``), never from TOML.
@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kiosk_agent.config import load_secret as _load_secret
-from kiosk_agent.config import load_toml_model
+from common.config import load_secret as _load_secret
+from common.config import load_toml_model
 
 from .payments.config import PaymentsSection
 

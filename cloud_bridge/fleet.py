@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kiosk_agent.wire.commands import CommandResult
-from kiosk_agent.wire.presence import KioskStatus, Telemetry
-from kiosk_agent.wire.shadow import ShadowReported
+from contract.wire.commands import CommandResult
+from contract.wire.presence import KioskStatus, Telemetry
+from contract.wire.shadow import ShadowReported
 
 from .inventory import dialect_insert
 from .models import CommandResultRow, Kiosk, now

@@ -4,7 +4,7 @@ The bridge subscribes with MQTT 5 shared subscriptions (``$share/bridge/...``),
 so several workers split the kiosks' traffic. Events are buffered briefly and
 stored in batches (one transaction: ``INSERT ... ON CONFLICT DO NOTHING`` on the
 event id, plus the orders and stock moves of the new ones); only after the
-commit is an :class:`~kiosk_agent.wire.EventAck` published per kiosk. A kiosk
+commit is an :class:`~contract.wire.EventAck` published per kiosk. A kiosk
 resends what is not acked, so a worker that dies mid-batch loses nothing and a
 resent event is acked again without a second effect. An event that cannot be
 accepted is rejected with a reason and the kiosk dead-letters it.
@@ -31,10 +31,10 @@ from pydantic import ValidationError
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kiosk_agent.wire import topics as T
-from kiosk_agent.wire.base import WireError, decode, validation_reason
-from kiosk_agent.wire.commands import CommandResult
-from kiosk_agent.wire.events import (
+from contract.wire import topics as T
+from contract.wire.base import WireError, decode, validation_reason
+from contract.wire.commands import CommandResult
+from contract.wire.events import (
     EVENT_TYPES,
     ORDER_COMPLETED,
     Event,
@@ -42,9 +42,9 @@ from kiosk_agent.wire.events import (
     OrderCompletedData,
     Rejection,
 )
-from kiosk_agent.wire.presence import KioskStatus, Telemetry
-from kiosk_agent.wire.rpc import RpcRequest
-from kiosk_agent.wire.shadow import ShadowReported
+from contract.wire.presence import KioskStatus, Telemetry
+from contract.wire.rpc import RpcRequest
+from contract.wire.shadow import ShadowReported
 
 from . import fleet, orders, rpc
 from .config import load_secret

@@ -73,6 +73,12 @@ async def apply_deltas(
         first = alerts[0]
         log.warning("oversell of %d product(s), e.g. store %s product %s on hand %s",
                     len(alerts), first.store, first.product_id, first.detail["on_hand"])
+    # Supply chain hook (cloud_bridge.supply): sales and other stock changes also take
+    # units from lots first-expiring-first and are kept as movement rows with their
+    # source document. Imported here: supply imports this module.
+    from .supply import service as supply_service
+
+    await supply_service.record_stock_deltas(session, deltas, source=source, context=context)
     return alerts
 
 

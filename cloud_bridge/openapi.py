@@ -22,8 +22,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from kiosk_agent import __version__
-from kiosk_agent.wire.base import validation_reason
+from common.version import __version__
+from contract.wire.base import validation_reason
 
 from .auth import OPERATIONS_ROLES, Principal, resolve_token
 from .errors import BridgeError, Forbidden, InvalidRequest, NotFound, Unauthorized

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kiosk_agent.wire.events import Event, OrderCompletedData
+from contract.wire.events import Event, OrderCompletedData
 
 from . import inventory
 from .db import bulk_insert

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kiosk_agent.wire import topics as T
+from contract.wire import topics as T
 
 DEFAULT_CONFIG_DIR = Path("/etc/cloud-bridge")
 BRIDGE_USER = "bridge"
@@ -172,7 +172,7 @@ class Deployment:
 
     def ensure(self) -> None:
         """Create the deployment-wide material once: signing key, bridge account, files."""
-        from kiosk_agent.signing import generate_signing_key, private_key_pem, public_key_pem
+        from contract.signing import generate_signing_key, private_key_pem, public_key_pem
 
         if not self.signing_key_path.exists():
             key = generate_signing_key()
@@ -191,7 +191,7 @@ class Deployment:
         return self.bridge_password_path.read_text(encoding="utf-8").strip()
 
     def signing_key(self) -> Any:
-        from kiosk_agent.signing import load_private_key
+        from contract.signing import load_private_key
 
         return load_private_key(self.signing_key_path)
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.rpc import RpcError, RpcRequest, RpcResponse
+from contract.wire.base import utcnow
+from contract.wire.rpc import RpcError, RpcRequest, RpcResponse
 
 if TYPE_CHECKING:
     from .config import BridgeConfig

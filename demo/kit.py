@@ -122,9 +122,10 @@ class DisplayMonitor:
 
 def show_receipt(order: Any, config: Any, out_dir: Path) -> Path:
     """Print the order's receipt as text in the terminal and save it as a PNG."""
-    from drivers.receipt import ReceiptOptions, layout_receipt, render_png
+    from drivers.receipt import layout_receipt, render_png
+    from kiosk_agent.printing import receipt_options
 
-    layout = layout_receipt(order, ReceiptOptions.from_config(config))
+    layout = layout_receipt(order, receipt_options(config))
     term.box(f"小票 Receipt {order.order_no}", [ln for ln in layout.text_lines()])
     path = out_dir / f"receipt-{order.order_no}.png"
     render_png(layout).save(path)

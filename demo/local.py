@@ -42,7 +42,7 @@ class StandInGateway:
 
     async def charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
                      currency: str, auth_code: str, **_: Any) -> StandInPayment:
-        from kiosk_agent.codes import mask_code
+        from contract.codes import mask_code
 
         await asyncio.sleep(0.05)  # a provider round trip, shortened
         self.charges.append((provider, amount))

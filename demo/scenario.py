@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kiosk_agent import codes
+from contract import codes
 
 REPO = Path(__file__).resolve().parent.parent
 PRICE_BOOK = REPO / "config" / "pricebook.example.json"

@@ -320,7 +320,7 @@ class Shopper:
             self.camera.show(text, sym)
 
     def sale(self, cards: list[scenario.Card], known: set[str]) -> Any:
-        from kiosk_agent.wire.events import OrderCompletedData
+        from contract.wire.events import OrderCompletedData
 
         self.hold_up(cards)
         new = kit.wait_for(lambda: [o for o in journal_facts(self.s.journal)["orders"]

@@ -38,7 +38,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from kiosk_agent import codes
+from contract import codes
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Decoded:
 
     Attributes:
         text: decoded text (canonical: UPC-A as 12 digits).
-        symbology: one of the symbology names in :mod:`kiosk_agent.codes`.
+        symbology: one of the symbology names in :mod:`contract.codes`.
         engine: ``"zxing"`` or ``"pyzbar"``.
         stage: the pipeline stage that found it (engine name outside a pipeline).
         confident: False when the read must be confirmed on a second frame.

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from kiosk_agent.config import PrinterSection
+    from .config import PrinterSection
 
 log = logging.getLogger(__name__)
 

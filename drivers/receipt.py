@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from PIL import Image
 
-    from kiosk_agent.config import AgentConfig
-    from kiosk_agent.wire.events import DiscountData, OrderCompletedData
+    from contract.wire.events import DiscountData, OrderCompletedData
 
 Encoding = Literal["gb18030", "gbk", "utf-8"]
 Language = Literal["zh", "en", "both"]
@@ -315,24 +314,6 @@ class ReceiptOptions:
     ereceipt_url: str = "https://mp.example.com/r/{order_no}"
     timezone: str = "Asia/Shanghai"
     reprint: bool = False
-
-    @classmethod
-    def from_config(cls, cfg: AgentConfig, **overrides: object) -> ReceiptOptions:
-        """Options from the agent config (kiosk, printer and receipt sections)."""
-        opts = cls(
-            paper_mm=cfg.printer.paper_mm,
-            encoding=cfg.printer.encoding,
-            language=cfg.receipt.language,
-            store_name=cfg.kiosk.store_name,
-            store_name_en=cfg.kiosk.store_name_en,
-            store_id=cfg.kiosk.store_id,
-            kiosk_id=cfg.kiosk.kiosk_id,
-            header=cfg.receipt.header,
-            footer=cfg.receipt.footer,
-            ereceipt_url=cfg.receipt.ereceipt_url,
-            timezone=cfg.kiosk.timezone,
-        )
-        return replace(opts, **overrides) if overrides else opts
 
 
 # --------------------------------------------------------------------------- layout

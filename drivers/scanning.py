@@ -4,7 +4,7 @@
 
     camera thread --newest frame--> decode thread (pipeline) --reads-->
         confirm (unconfident 1D reads need the other engine on a later frame)
-        -> classify (kiosk_agent.codes) -> debounce -> bounded queue -> agent
+        -> classify (contract.codes) -> debounce -> bounded queue -> agent
 
 Decoding never runs on the event loop: one dedicated decode thread, one frame
 at a time; while it works the camera keeps overwriting its newest-frame slot, so
@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kiosk_agent import codes
+from contract import codes
 
 from .camera import Camera, CameraHealth
 from .decoding import Decoded, Decoder
@@ -63,7 +63,7 @@ class Scan:
 
     Attributes:
         text: the code (a payment code is a secret: see ``repr``).
-        symbology: symbology name from :mod:`kiosk_agent.codes` ("" when unknown).
+        symbology: symbology name from :mod:`contract.codes` ("" when unknown).
         kind: product | wechat | alipay | member | staff (| unknown with emit_unknown).
         seen_at: ``time.monotonic()`` when the scan was accepted.
         frame_at: ``time.monotonic()`` when the frame that completed it arrived
@@ -176,7 +176,8 @@ class ScanSource:
         debounce_s: see the module docstring.
         confirm_1d: confirm unconfident 1D reads on a later frame (config
             ``decoder.confirm_1d``; turning it off trades false reads for speed).
-        member_key: HMAC key for member codes (default: ``load_secret``).
+        member_key: HMAC key for member codes (the agent passes its credential; without
+            one no member code verifies).
         emit_unknown: also emit codes that classify as unknown (diagnostics).
         clock: monotonic clock (tests).
     """
@@ -203,8 +204,6 @@ class ScanSource:
         self._rejected = 0
         self._decoder_error: str | None = None
         self._stack: contextlib.AsyncExitStack | None = None
-        if self.member_key is None:
-            self.member_key = codes.default_member_key()
 
     # lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> ScanSource:

@@ -235,7 +235,7 @@ def build_scanner(cfg: Any) -> SerialScanner | NoScanner:
 
 def _masked(text: str) -> str:
     try:
-        from kiosk_agent.codes import mask_code
+        from contract.codes import mask_code
     except ImportError:  # pragma: no cover
         return f"<{len(text)} chars>"
     return mask_code(text)

@@ -8,7 +8,7 @@ glare, a phone screen (bright rectangle, dark surround, moire), small symbols.
 Frames without any code (clutter only) test false reads. Everything is seeded.
 
 Ground truth is returned in the canonical form the decoders emit (UPC-A as 12
-digits, symbology names from :mod:`kiosk_agent.codes`).
+digits, symbology names from :mod:`contract.codes`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk_agent import codes
+from contract import codes
 
 FRAME_W = 640
 FRAME_H = 480

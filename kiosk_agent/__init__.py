@@ -1,8 +1,9 @@
-"""Self-checkout kiosk agent.
+"""Self-checkout kiosk agent: checkout, journal, MQTT link, fleet commands, control API.
 
-Kept deliberately light: the cloud bridge imports the shared contract
-(`kiosk_agent.wire`, `kiosk_agent.money`, `kiosk_agent.pricing`) from here
-without pulling in OpenCV, serial or printer libraries.
+What it shares with the cloud lives in :mod:`contract` and :mod:`common`; nothing
+outside this package imports it.
 """
 
-__version__ = "0.1.0"
+from common.version import __version__
+
+__all__ = ["__version__"]

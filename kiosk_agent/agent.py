@@ -141,7 +141,7 @@ class Agent:
     async def _load_price_book(self) -> Any:
         if self.book is not None:
             return self.book
-        from . import catalog
+        from contract import pricebook as catalog
 
         stored = await self.journal.current_price_book()
         if stored is not None:
@@ -327,7 +327,7 @@ class Agent:
                        "系统出错，请重试或联系店员", "something went wrong; try again or ask staff")
 
     def _member_from_code(self, text: str) -> Any:
-        from . import pricing
+        from contract import pricing
 
         parts = text.split(".")
         member_id = parts[1] if len(parts) >= 3 else text

@@ -52,13 +52,15 @@ class ScanComponent:
     def __init__(self, agent: Any, camera: Any, scanner: Any) -> None:
         from drivers.scanning import ScanSource
 
+        from .config import member_code_key
+
         cfg = agent.config
         self.agent = agent
         self.camera = camera
         self.scanner = scanner
         self.source = ScanSource(
             camera=camera, debounce_s=cfg.decoder.debounce_s, confirm_1d=cfg.decoder.confirm_1d,
-            emit_unknown=True, decoder=None,
+            emit_unknown=True, decoder=None, member_key=member_code_key(),
         )
         self._engines = list(cfg.decoder.engines)
         if not hasattr(agent, "last_scans"):
@@ -91,7 +93,7 @@ class ScanComponent:
         await stop.wait()
 
     async def _scans(self):
-        from . import codes
+        from contract import codes
 
         async for scan in self.source:
             self._remember(scan, codes)
@@ -168,7 +170,7 @@ class ScanComponent:
         return await asyncio.to_thread(encode)
 
     async def decode_check(self) -> dict[str, Any]:
-        from . import codes
+        from contract import codes
 
         frame = self.camera.latest() if self.camera is not None else None
         if frame is None or self.source.decoder is None:
@@ -217,20 +219,18 @@ class PrinterComponent:
         self.spooler: Any = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        from drivers.receipt import ReceiptOptions
-
-        from .printing import PrintSpooler
+        from .printing import PrintSpooler, receipt_options
 
         cfg = self.agent.config
         self.spooler = PrintSpooler(self.agent.journal, self.printer,
-                                    ReceiptOptions.from_config(cfg), retry_s=cfg.printer.retry_s,
+                                    receipt_options(cfg), retry_s=cfg.printer.retry_s,
                                     on_job=self.on_job)
         async with self.spooler:
             await stop.wait()
 
     async def on_job(self, job: Any, outcome: str, reason: str | None) -> None:
         """The spooler's hook: outbox events for print outcomes."""
-        from .wire.events import PRINT_DONE, PRINT_FAILED, PrintJobData
+        from contract.wire.events import PRINT_DONE, PRINT_FAILED, PrintJobData
 
         if outcome == "printed":
             kind, reason = PRINT_DONE, None
@@ -381,7 +381,7 @@ def _health_of(agent: Any) -> dict[str, dict[str, Any]]:
 
 
 async def _telemetry(agent: Any) -> Any:
-    from .wire.presence import Telemetry
+    from contract.wire.presence import Telemetry
 
     health = _health_of(agent)
     fields: dict[str, Any] = {"queue_depth": 0}
@@ -423,11 +423,12 @@ def link_component(agent: Any) -> Any:
         return None
     from pathlib import Path
 
+    from contract.signing import NonceCache, load_public_key
+
     from .commands import CommandDispatcher
     from .config import load_secret
     from .link import Link
     from .payments import KioskPayments
-    from .signing import NonceCache, load_public_key
 
     keys = []
     pub = load_secret("command_pubkey")

@@ -22,9 +22,10 @@ from typing import Any
 
 import aiomqtt
 
+from contract.wire.base import WireError, decode
+from contract.wire.shadow import CatalogPointer
+
 from .link import Link
-from .wire.base import WireError, decode
-from .wire.shadow import CatalogPointer
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class CatalogSync:
         if self.parse is not None:
             parse = self.parse
         else:
-            from .catalog import parse_price_book as parse
+            from contract.pricebook import parse_price_book as parse
         try:
             return parse(body)
         except ValueError as err:

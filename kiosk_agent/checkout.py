@@ -15,7 +15,7 @@ before the state moves.
       │                     completed <──print_done── printing <──print_started── paid <┘
       │ maintenance_on/off (idle, completed, parked)       park (挂单) -> parked -> idle
 
-Pricing is the pure engine ``kiosk_agent.pricing.price_cart(book, lines, ctx)``,
+Pricing is the pure engine ``contract.pricing.price_cart(book, lines, ctx)``,
 re-run on every cart change so the display always shows what the shopper pays.
 Payment goes through an injected object with ``async charge(order_no,
 out_trade_no, provider, amount, currency, auth_code, *, member_id=None) -> outcome``
@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from contract.wire.base import utcnow
+from contract.wire.events import ORDER_VOIDED, TenderData
+
 from .journal import CommittedSale, Journal, OrderAlreadyCommitted, ParkedOrder, PaymentAttempt
 from .orders import build_order, out_trade_no
-from .wire.base import utcnow
-from .wire.events import ORDER_VOIDED, TenderData
 
 log = logging.getLogger(__name__)
 
@@ -216,13 +217,13 @@ class PaymentResult:
 
 
 def _default_pricer() -> Callable[..., Any]:
-    from .pricing import price_cart
+    from contract.pricing import price_cart
 
     return price_cart
 
 
 def _pricing_types() -> Any:
-    from . import pricing
+    from contract import pricing
 
     return pricing
 

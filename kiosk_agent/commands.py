@@ -26,10 +26,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .signing import NonceCache, SignatureError, verify_command
-from .wire import commands as names
-from .wire.base import WireError, decode, utcnow
-from .wire.commands import Command, CommandResult
+from contract.signing import NonceCache, SignatureError, verify_command
+from contract.wire import commands as names
+from contract.wire.base import WireError, decode, utcnow
+from contract.wire.commands import Command, CommandResult
 
 log = logging.getLogger(__name__)
 

@@ -8,18 +8,23 @@ A bad file stops start-up with one line: the field path and the reason.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .wire.topics import valid_id
+from common.config import ConfigError, format_validation_error, load_secret, load_toml_model
+from contract.wire.topics import valid_id
+from drivers.config import (
+    CameraSection,
+    DecoderSection,
+    DisplaySection,
+    PrinterSection,
+    ReceiptSection,
+    ScannerSection,
+)
 
-
-class ConfigError(Exception):
-    """A configuration that cannot be used; ``str()`` is the one line to show."""
+__all__ = ["ConfigError", "format_validation_error", "load_secret", "load_toml_model"]
 
 
 class _Section(BaseModel):
@@ -86,61 +91,6 @@ class TelemetrySection(_Section):
     interval_s: float = Field(default=30.0, gt=0)
 
 
-class CameraSection(_Section):
-    kind: Literal["v4l2", "replay", "none"] = "v4l2"
-    device: str = "/dev/video0"
-    replay_path: Path | None = None
-    replay_fps: float = Field(default=10.0, gt=0)
-    replay_loop: bool = False
-    replay_spool: bool = Field(default=False, description="watch replay_path for new images")
-    width: int = Field(default=640, ge=160, le=4096)
-    height: int = Field(default=480, ge=120, le=4096)
-    fps: int = Field(default=15, ge=1, le=120)
-    watchdog_s: float = Field(default=5.0, gt=0, description="reopen after this long without a frame")
-
-
-class DecoderSection(_Section):
-    engines: list[Literal["zxing", "pyzbar"]] = Field(default_factory=lambda: ["zxing", "pyzbar"])
-    debounce_s: float = Field(default=1.5, gt=0, description="same code within this counts once")
-    confirm_1d: bool = True
-    try_harder: bool = True
-
-
-class PrinterSection(_Section):
-    kind: Literal["usb", "serial", "network", "file", "dummy", "none"] = "dummy"
-    usb_vendor_id: int | None = None
-    usb_product_id: int | None = None
-    serial_port: str | None = None
-    serial_baudrate: int = 19200
-    host: str | None = None
-    port: int = Field(default=9100, ge=1, le=65535)
-    file_path: Path | None = None
-    profile: str = "default"
-    encoding: Literal["gb18030", "gbk", "utf-8"] = "gb18030"
-    paper_mm: Literal[58, 80] = 80
-    retry_s: float = Field(default=5.0, gt=0)
-
-
-class ReceiptSection(_Section):
-    language: Literal["zh", "en", "both"] = "zh"
-    header: str = ""
-    footer: str = "谢谢惠顾，欢迎再次光临"
-    ereceipt_url: str = "https://mp.example.com/r/{order_no}"
-
-
-class DisplaySection(_Section):
-    kind: Literal["serial", "none"] = "none"
-    port: str | None = None
-    baudrate: int = 9600
-    encoding: Literal["gb18030", "gbk", "utf-8"] = "gb18030"
-
-
-class ScannerSection(_Section):
-    kind: Literal["serial", "none"] = "none"
-    port: str | None = None
-    baudrate: int = 9600
-
-
 class PaymentsSection(_Section):
     charge_timeout_s: float = Field(default=30.0, gt=0, description="rpc deadline for payment.charge")
     settle_timeout_s: float = Field(default=90.0, gt=0)
@@ -176,44 +126,6 @@ class AgentConfig(_Section):
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """One line: ``source: path.to.field: reason`` (the first error; count of others)."""
-    errors = err.errors()
-    first = errors[0]
-    path = ".".join(str(p) for p in first.get("loc", ())) or "<root>"
-    msg = first.get("msg", "invalid")
-    if first.get("type") == "extra_forbidden":
-        msg = "unknown field"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {path}: {msg}{more}"
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def load_toml_model(
-    path: Path | str, model: type[ModelT], error: type[Exception] = ConfigError
-) -> ModelT:
-    """Read the TOML file at ``path`` and validate it into ``model``.
-
-    Any failure (missing, unreadable, not TOML, invalid) raises ``error`` whose
-    ``str()`` is the one line to show; the cloud bridge passes its own error type.
-    """
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise error(f"{path}: file not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise error(f"{path}: not valid TOML: {err}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise error(f"{path}: cannot read: {err}") from err
-    try:
-        return model.model_validate(raw)
-    except ValidationError as err:
-        raise error(format_validation_error(err, str(path))) from err
-
-
 def load_config(path: Path | str | None) -> AgentConfig:
     """Load and validate the agent config; ``None`` gives the embedded defaults."""
     if path is None:
@@ -221,16 +133,8 @@ def load_config(path: Path | str | None) -> AgentConfig:
     return load_toml_model(path, AgentConfig)
 
 
-def load_secret(name: str, env_prefix: str = "KIOSK_") -> str | None:
-    """A secret by name: ``$CREDENTIALS_DIRECTORY/<name>`` first, then ``$KIOSK_<NAME>``.
+def member_code_key() -> str | None:
+    """The member-code HMAC key from credentials/environment (``member_code_key``)."""
+    from contract.codes import MEMBER_CODE_SECRET
 
-    Returns ``None`` when neither is set. The value is stripped of trailing newlines.
-    """
-    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-    if cred_dir:
-        candidate = Path(cred_dir) / name
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8").rstrip("\r\n")
-    env_name = env_prefix + name.upper().replace("-", "_").replace(".", "_")
-    value = os.environ.get(env_name)
-    return value.rstrip("\r\n") if value is not None else None
+    return load_secret(MEMBER_CODE_SECRET)

@@ -38,14 +38,15 @@ from paho.mqtt import client as mqtt_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from . import __version__
+from common.version import __version__
+from contract.wire.base import WireError, decode, utcnow
+from contract.wire.events import uuid7
+from contract.wire.presence import KioskStatus, Telemetry
+from contract.wire.rpc import RpcRequest, RpcResponse
+from contract.wire.topics import KioskTopics
+
 from .commands import CommandDispatcher, CommandHandler
 from .config import MqttSection
-from .wire.base import WireError, decode, utcnow
-from .wire.events import uuid7
-from .wire.presence import KioskStatus, Telemetry
-from .wire.rpc import RpcRequest, RpcResponse
-from .wire.topics import KioskTopics
 
 log = logging.getLogger(__name__)
 

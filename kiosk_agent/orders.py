@@ -1,7 +1,7 @@
 """Turning a priced cart and its tenders into the committed sale (``OrderCompletedData``).
 
-The pricing engine (:mod:`kiosk_agent.pricing`) produces a ``PricedCart`` whose
-lines mirror :class:`~kiosk_agent.wire.events.OrderLineData`; this module copies
+The pricing engine (:mod:`contract.pricing`) produces a ``PricedCart`` whose
+lines mirror :class:`~contract.wire.events.OrderLineData`; this module copies
 it field by field into the wire model the journal commits, the receipt prints
 and the cloud stores, so all three see the same fen.
 
@@ -20,8 +20,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from .wire.base import utcnow
-from .wire.events import DiscountData, OrderCompletedData, OrderLineData, TenderData, VatLine
+from contract.wire.base import utcnow
+from contract.wire.events import (
+    DiscountData,
+    OrderCompletedData,
+    OrderLineData,
+    TenderData,
+    VatLine,
+)
 
 ORDER_NO_RE = re.compile(r"^(?P<kiosk>[A-Za-z0-9_-]{1,64})-(?P<day>\d{8})-(?P<seq>\d{4,})$")
 

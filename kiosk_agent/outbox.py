@@ -29,10 +29,11 @@ from typing import Any, Literal
 
 import aiomqtt
 
+from contract.wire.base import WireError, decode
+from contract.wire.events import EventAck
+
 from .config import OfflineSection, OutboxSection
 from .link import Link, LinkDown
-from .wire.base import WireError, decode
-from .wire.events import EventAck
 
 log = logging.getLogger(__name__)
 

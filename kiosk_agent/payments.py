@@ -24,11 +24,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contract.wire import rpc as wire_rpc
+from contract.wire.base import validation_reason
+from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
+
 from .journal import Journal, PaymentAttempt
 from .link import Link, LinkDown, RpcFailed, RpcTimeout
-from .wire import rpc as wire_rpc
-from .wire.base import validation_reason
-from .wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,30 @@ from typing import TYPE_CHECKING, Any, Protocol
 from drivers.printer import PrinterError, PrinterStatus, ReceiptPrinter
 from drivers.receipt import ReceiptOptions, layout_receipt, layout_test_page, render_escpos
 
+from .config import AgentConfig
+
 if TYPE_CHECKING:
-    from .wire.events import OrderCompletedData
+    from contract.wire.events import OrderCompletedData
 
 log = logging.getLogger(__name__)
+
+
+def receipt_options(cfg: AgentConfig, **overrides: object) -> ReceiptOptions:
+    """Receipt options from the agent config (kiosk, printer and receipt sections)."""
+    opts = ReceiptOptions(
+        paper_mm=cfg.printer.paper_mm,
+        encoding=cfg.printer.encoding,
+        language=cfg.receipt.language,
+        store_name=cfg.kiosk.store_name,
+        store_name_en=cfg.kiosk.store_name_en,
+        store_id=cfg.kiosk.store_id,
+        kiosk_id=cfg.kiosk.kiosk_id,
+        header=cfg.receipt.header,
+        footer=cfg.receipt.footer,
+        ereceipt_url=cfg.receipt.ereceipt_url,
+        timezone=cfg.kiosk.timezone,
+    )
+    return replace(opts, **overrides) if overrides else opts  # type: ignore[arg-type]
 
 # How often the printer is re-checked while jobs wait (and for the health report
 # when idle). Five seconds: a shopper who just loaded paper sees the receipt quickly,
@@ -68,7 +88,7 @@ class PrintSpooler:
     Args:
         journal: the journal (or anything with the five print-job members).
         printer: the receipt printer (``drivers.printer.build_printer(cfg.printer)``).
-        options: receipt options (``ReceiptOptions.from_config(cfg)``).
+        options: receipt options (``receipt_options(cfg)``).
         retry_s: printer re-check interval while jobs wait (``cfg.printer.retry_s``).
         on_job: optional ``callback(job, outcome, reason)`` with outcome ``"printed"``
             (once per job) or ``"pending"`` with the reason (on every pass the job could

@@ -23,10 +23,11 @@ from typing import Any
 import aiomqtt
 from pydantic import ValidationError
 
+from contract.wire.base import WireError, decode
+from contract.wire.shadow import ShadowDesired, ShadowReported
+
 from .config import AgentConfig, format_validation_error
 from .link import Link, LinkDown
-from .wire.base import WireError, decode
-from .wire.shadow import ShadowDesired, ShadowReported
 
 log = logging.getLogger(__name__)
 

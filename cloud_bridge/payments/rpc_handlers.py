@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloud_bridge import rpc
-from kiosk_agent.wire import rpc as wire_rpc
-from kiosk_agent.wire.base import validation_reason
-from kiosk_agent.wire.payments import ChargeParams, SettleParams, StatusParams
+from contract.wire import rpc as wire_rpc
+from contract.wire.base import validation_reason
+from contract.wire.payments import ChargeParams, SettleParams, StatusParams
 
 from .service import REPLY_MARGIN_S, PaymentService
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloud_bridge.db import Database
-from kiosk_agent.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
+from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
 from .models import (
     CHARGING,

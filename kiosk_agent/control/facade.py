@@ -226,7 +226,7 @@ class AgentControlAdapter:
                 "currency": getattr(snap, "currency", cfg.kiosk.currency),
                 "order_no": getattr(snap, "order_no", None),
             }
-        from .. import __version__
+        from common.version import __version__
 
         return {
             "store_id": cfg.kiosk.store_id,

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..wire.base import utcnow
+from contract.wire.base import utcnow
+
 from .errors import JournalClosed, JournalError
 from .schema import SCHEMA_VERSION, SchemaError, migrate
 

@@ -7,7 +7,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ..wire.events import OrderCompletedData
+from contract.wire.events import OrderCompletedData
+
 from .core import JournalCore
 from .errors import JournalError
 from .sales import insert_order_lines, insert_order_row

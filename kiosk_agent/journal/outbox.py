@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..wire.base import utcnow
-from ..wire.events import Event, uuid7
+from contract.wire.base import utcnow
+from contract.wire.events import Event, uuid7
+
 from .core import JournalCore
 
 log = logging.getLogger(__name__)

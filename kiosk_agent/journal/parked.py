@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..wire.events import ORDER_PARKED
+from contract.wire.events import ORDER_PARKED
+
 from .errors import JournalError
 from .outbox import OutboxMixin
 

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..wire.events import OrderCompletedData
+from contract.wire.events import OrderCompletedData
+
 from .core import JournalCore
 from .errors import JournalError
 

@@ -6,7 +6,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from ..wire.events import OrderCompletedData
+from contract.wire.events import OrderCompletedData
+
 from .core import JournalCore
 from .errors import JournalError
 

@@ -15,8 +15,9 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from ..wire.base import utcnow
-from ..wire.events import PAYMENT_ATTEMPTED, PAYMENT_SETTLED, OrderCompletedData
+from contract.wire.base import utcnow
+from contract.wire.events import PAYMENT_ATTEMPTED, PAYMENT_SETTLED, OrderCompletedData
+
 from .payments import ORPHAN_REASON, mark_attempt_paid
 from .sales import CommittedSale, SalesMixin
 

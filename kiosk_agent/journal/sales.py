@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
+from contract.wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
+
 from .errors import OrderAlreadyCommitted
 from .outbox import OutboxMixin
 from .payments import mark_attempt_paid

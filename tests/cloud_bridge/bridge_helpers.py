@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk_agent.wire.events import ORDER_COMPLETED, Event, uuid7
+from contract.wire.events import ORDER_COMPLETED, Event, uuid7
 
 
 def order_data(order_no: str, lines: list[tuple[str, int, int]] | None = None,

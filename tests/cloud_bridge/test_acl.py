@@ -9,8 +9,8 @@ import aiomqtt
 import pytest
 
 from cloud_bridge.provisioning import Deployment
-from kiosk_agent.wire import topics as T
-from tests.support.broker import secured_broker
+from contract.wire import topics as T
+from tests.support.secure_broker import secured_broker
 
 A = T.KioskTopics("s1", "kA")
 B = T.KioskTopics("s1", "kB")

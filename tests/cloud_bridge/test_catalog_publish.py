@@ -22,14 +22,14 @@ from cloud_bridge.app import create_app
 from cloud_bridge.catalog import PublishedPriceBook, announce_current, publish_book
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.provisioning import Deployment
-from kiosk_agent.catalog import parse_price_book
+from contract.pricebook import parse_price_book
+from contract.wire.shadow import CatalogPointer
+from contract.wire.topics import store_catalog
 from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
-from kiosk_agent.wire.shadow import CatalogPointer
-from kiosk_agent.wire.topics import store_catalog
 from tests.support.link_helpers import mqtt_section, shrink_timings
-from tests.support.ports import free_port
+from common.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "pricebook.example.json"

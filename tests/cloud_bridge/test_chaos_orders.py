@@ -4,7 +4,7 @@ SIGKILLed at random moments.
 
 Each kiosk is the real agent (tests/cloud_bridge/chaos_kiosk.py: ``Agent`` with the link,
 ``KioskPayments`` and ``OutboxDrainer`` of ``kiosk_agent.assembly``) driven by a scripted
-shopper; the bridge is ``cloud_bridge.payments.harness bridge`` (``Ingest`` storing events
+shopper; the bridge is ``demo.harness bridge`` (``Ingest`` storing events
 and serving payment RPCs). A killed kiosk restarts on the same journal (recovery, then
 settling what was open, like ``kiosk-agent run``); a killed bridge restarts on its DB.
 
@@ -70,7 +70,7 @@ async def bridge_view(db_url: str, manifest: dict) -> dict:
 
     from cloud_bridge.db import Database
     from cloud_bridge.models import Alert, Order, StoredEvent
-    from cloud_bridge.payments.harness import payment_service
+    from demo.harness import payment_service
 
     async with Database(db_url) as db:
         svc = payment_service(db, manifest, request_timeout_s=REQUEST_TIMEOUT_S, policy=POLICY)
@@ -109,7 +109,7 @@ async def test_chaos_full_order_path(broker, tmp_path):
         bridge_spec.write_text(json.dumps({"db_url": db_url, "manifest": sb.manifest,
                                            "request_timeout_s": REQUEST_TIMEOUT_S,
                                            "policy": POLICY}))
-        bridge_args = ["-m", "cloud_bridge.payments.harness", "bridge",
+        bridge_args = ["-m", "demo.harness", "bridge",
                        "--broker-port", str(broker.port), "--spec", str(bridge_spec)]
         kiosk_args = {}
         for i, k in enumerate(KIOSKS):

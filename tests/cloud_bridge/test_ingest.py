@@ -15,12 +15,12 @@ from cloud_bridge import fleet, inventory, rpc
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.ingest import Ingest, store_events
 from cloud_bridge.models import Alert, Order, OrderHistory, OrderLine, Stock, StoredEvent
-from kiosk_agent.wire import KioskTopics
-from kiosk_agent.wire.base import decode
-from kiosk_agent.wire.events import EventAck
-from kiosk_agent.wire.presence import KioskStatus, Telemetry
-from kiosk_agent.wire.rpc import RpcRequest, RpcResponse
-from kiosk_agent.wire.shadow import ShadowReported
+from contract.wire import KioskTopics
+from contract.wire.base import decode
+from contract.wire.events import EventAck
+from contract.wire.presence import KioskStatus, Telemetry
+from contract.wire.rpc import RpcRequest, RpcResponse
+from contract.wire.shadow import ShadowReported
 
 from .bridge_helpers import order_event
 

@@ -230,7 +230,7 @@ async def admin_headers(client, db) -> dict[str, str]:
 async def charged_kiosk_order(client, db, order_no: str, method: str = "alipay") -> str:
     """A kiosk order (1700 fen) stored by the ingest, paid through the bridge's service."""
     from cloud_bridge.ingest import store_events
-    from kiosk_agent.wire.payments import ChargeParams
+    from contract.wire.payments import ChargeParams
 
     from .bridge_helpers import order_event
 

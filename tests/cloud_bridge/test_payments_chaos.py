@@ -39,7 +39,7 @@ KIOSK_TIMINGS = dict(charge_timeout_s=4.0, settle_timeout_s=30.0, settle_rpc_tim
 
 async def spawn(role: str, broker_port: int, spec: Path, log: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cloud_bridge.payments.harness", role,
+        sys.executable, "-m", "demo.harness", role,
         "--broker-port", str(broker_port), "--spec", str(spec),
         stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"),
         cwd=str(ROOT))
@@ -109,7 +109,7 @@ async def test_chaos_checkouts(broker, tmp_path):
 
         # The bridge's periodic sweep (settle_all) on whatever the kills left orphaned.
         from cloud_bridge.db import Database
-        from cloud_bridge.payments.harness import payment_service
+        from demo.harness import payment_service
 
         async with Database(db_url) as db:
             svc = payment_service(db, sb.manifest, request_timeout_s=REQUEST_TIMEOUT_S,

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cloud_bridge.app import SERVICES_KEY, create_app
 from cloud_bridge.payments.orphans import ORPHAN_REASON, OrphanSweep, orphan_refund_no
 from cloud_bridge.payments.refunds import RefundService
-from kiosk_agent.wire.payments import ChargeParams
+from contract.wire.payments import ChargeParams
 from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
     alipay_code,
     sandbox,

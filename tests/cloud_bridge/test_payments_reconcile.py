@@ -12,7 +12,7 @@ from cloud_bridge.payments.providers.base import ChargeRequest
 from cloud_bridge.payments.reconcile import reconcile_day
 from cloud_bridge.payments.refunds import RefundError, RefundService
 from cloud_bridge.payments.store import business_date
-from kiosk_agent.wire.payments import ChargeParams
+from contract.wire.payments import ChargeParams
 from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
     alipay_code,
     pay_db,

@@ -9,7 +9,7 @@ import pytest
 
 from cloud_bridge import rpc
 from cloud_bridge.payments import rpc_handlers
-from kiosk_agent.wire.base import utcnow
+from contract.wire.base import utcnow
 
 
 def ctx_with(providers: dict) -> rpc.RpcContext:

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from cloud_bridge.payments.sandbox import FaultRule
-from kiosk_agent.wire.payments import ChargeParams, SettleParams
+from contract.wire.payments import ChargeParams, SettleParams
 from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
     alipay_code,
     pay_db,

@@ -15,10 +15,10 @@ from cloud_bridge.provisioning import (
     mosquitto_hash,
     verify_mosquitto_hash,
 )
+from contract.signing import load_private_key, load_public_key, sign_command, verify_command
+from contract.wire.base import utcnow
+from contract.wire.commands import Command
 from kiosk_agent.config import load_config
-from kiosk_agent.signing import load_private_key, load_public_key, sign_command, verify_command
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.commands import Command
 
 
 def _run(*argv: str) -> int:

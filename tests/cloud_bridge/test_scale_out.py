@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from cloud_bridge.db import Database
 from cloud_bridge.models import Order, Stock, StoredEvent
-from kiosk_agent.wire import KioskTopics
-from kiosk_agent.wire.base import decode
-from kiosk_agent.wire.events import EventAck
+from contract.wire import KioskTopics
+from contract.wire.base import decode
+from contract.wire.events import EventAck
 
 from .bridge_helpers import order_event
 from .bridge_process import BridgeProcess, write_config

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.wire.events import OrderCompletedData
 from drivers.fake_printer import FakeNetworkPrinter
-from kiosk_agent.wire.events import OrderCompletedData
 
 GOLDEN = Path(__file__).parent / "golden"
 

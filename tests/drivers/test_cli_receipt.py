@@ -15,7 +15,7 @@ ORDER = GOLDEN / "order_reference.json"
 
 
 def run(*argv: str) -> int:
-    parser = build_parser(("drivers.cli_receipt",))
+    parser = build_parser(("kiosk_agent.cli_receipt",))
     args = parser.parse_args(["receipt", *argv])
     return args.func(args)
 

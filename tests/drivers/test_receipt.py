@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.wire.events import DiscountData
 from drivers.receipt import (
     Cut,
     QrCode,
@@ -26,7 +27,6 @@ from drivers.receipt import (
     text_width,
     wrap,
 )
-from kiosk_agent.wire.events import DiscountData
 
 from .conftest import GOLDEN
 

@@ -191,7 +191,7 @@ async def test_decoder_failure_is_an_error_state_not_a_crash(caplog) -> None:
 
 @pytest.mark.parametrize("kind_text", [("member", None), ("staff", "STAFF:s001")])
 async def test_member_and_staff_codes(kind_text) -> None:
-    from kiosk_agent.codes import make_member_code
+    from contract.codes import make_member_code
 
     kind, text = kind_text
     text = text or make_member_code("m42", "k", ttl_s=60)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk_agent.catalog import PriceBook, Product
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.events import OrderCompletedData, OrderLineData, TenderData, VatLine
+from contract.pricebook import PriceBook, Product
+from contract.wire.base import utcnow
+from contract.wire.events import OrderCompletedData, OrderLineData, TenderData, VatLine
 
 
 def make_order(

@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 
+from contract import codes
+from contract import pricebook as catalog
+from contract.wire.events import PRINT_DONE, PRINT_FAILED
 from drivers.display import CustomerDisplay
 from drivers.printer import DummyPrinter, PrinterStatus
-from drivers.receipt import ReceiptOptions, render_receipt
-from kiosk_agent import assembly, catalog, codes
+from drivers.receipt import render_receipt
+from kiosk_agent import assembly
 from kiosk_agent.agent import Agent
 from kiosk_agent.config import AgentConfig
 from kiosk_agent.payments import KioskPayments
-from kiosk_agent.wire.events import PRINT_DONE, PRINT_FAILED
+from kiosk_agent.printing import receipt_options
 from tests.drivers.conftest import PtyDevice
 from tests.kiosk_agent.sales import FakePayments, make_book, make_order
 
@@ -129,7 +132,7 @@ async def test_file_printer_prints_a_committed_sale_exactly_once(tmp_path):
         await asyncio.sleep(RETRY_S * 5)  # more spooler passes print nothing more
         assert await running.journal.print_jobs_pending() == []
         assert component.health()["printed_jobs"] == 1
-    expected = render_receipt(sale.order, ReceiptOptions.from_config(config))
+    expected = render_receipt(sale.order, receipt_options(config))
     assert out.read_bytes() == expected
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk_agent.catalog import (
+from contract.pricebook import (
     CatalogError,
     PriceBook,
     Product,

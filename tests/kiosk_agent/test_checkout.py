@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from kiosk_agent.catalog import PriceBook
+from contract.pricebook import PriceBook
+from contract.pricing import Member
+from contract.wire import Event, decode
 from kiosk_agent.checkout import TRANSITIONS, Checkout, Ev, Refusal, State
 from kiosk_agent.journal import Journal
 from kiosk_agent.payments import KioskPayments
-from kiosk_agent.pricing import Member
-from kiosk_agent.wire import Event, decode
 from tests.kiosk_agent.sales import FakePayments, Outcome, files_containing, make_book
 
 PAYMENT_CODE = "134567890123456789"  # a WeChat-shaped payment code (test value)
@@ -277,7 +277,7 @@ async def test_listeners_see_each_change(checkout: Checkout):
 
 async def test_time_windowed_promotion_applies_at_the_kiosk(journal: Journal):
     """The demo book's flash sale (a validity window) prices the noodles at ¥3.50."""
-    from kiosk_agent.catalog import load_price_book
+    from contract.pricebook import load_price_book
 
     demo = load_price_book(DEMO_BOOK)
     co = Checkout(journal, demo, FakePayments())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from contract.wire import Event, decode
 from kiosk_agent.checkout import Checkout, State
 from kiosk_agent.journal import Journal
-from kiosk_agent.wire import Event, decode
 from tests.kiosk_agent.sales import FakePayments, Outcome, make_book
 
 WECHAT = "134567890123456789"

@@ -10,12 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.commands import sign_command as bridge_sign
-from kiosk_agent.commands import (
-    CommandDispatcher,
-    register_agent_handlers,
-    register_builtin_handlers,
-)
-from kiosk_agent.signing import (
+from contract.signing import (
     KeyMaterialError,
     NonceCache,
     generate_signing_key,
@@ -25,8 +20,13 @@ from kiosk_agent.signing import (
     public_key_pem,
     sign_command,
 )
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.commands import Command
+from contract.wire.base import utcnow
+from contract.wire.commands import Command
+from kiosk_agent.commands import (
+    CommandDispatcher,
+    register_agent_handlers,
+    register_builtin_handlers,
+)
 
 KEY = generate_signing_key()
 

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract.wire import Event, OrderCompletedData, decode
+from contract.wire.base import utcnow
+from contract.wire.events import OrderLineData, TenderData
 from kiosk_agent.cli_journal import json_line
 from kiosk_agent.journal import Journal, JournalClosed, JournalError
 from kiosk_agent.journal.schema import SCHEMA_VERSION
 from kiosk_agent.orders import OrderError, build_order, out_trade_no, parse_order_no
-from kiosk_agent.wire import Event, OrderCompletedData, decode
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.events import OrderLineData, TenderData
 from tests.kiosk_agent.sales import make_order
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contract.wire import Event, decode
 from kiosk_agent.journal import Journal
-from kiosk_agent.wire import Event, decode
 from tests.kiosk_agent.sales import make_order
 
 ORDER_NO = "kiosk1-20240501-0001"

@@ -11,13 +11,13 @@ import aiomqtt
 import pytest
 
 from cloud_bridge.commands import sign_command
+from contract.signing import NonceCache, generate_signing_key
+from contract.wire.base import decode
+from contract.wire.commands import CommandResult
+from contract.wire.presence import KioskStatus, Telemetry
+from contract.wire.topics import KioskTopics
 from kiosk_agent.commands import CommandDispatcher, register_builtin_handlers
 from kiosk_agent.link import Link, LinkDown, RpcFailed, RpcTimeout
-from kiosk_agent.signing import NonceCache, generate_signing_key
-from kiosk_agent.wire.base import decode
-from kiosk_agent.wire.commands import CommandResult
-from kiosk_agent.wire.presence import KioskStatus, Telemetry
-from kiosk_agent.wire.topics import KioskTopics
 from tests.support.fake_cloud import FakeCloud
 from tests.support.link_helpers import mqtt_section, shrink_timings
 

@@ -23,13 +23,14 @@ from cloud_bridge.db import Database
 from cloud_bridge.ingest import Ingest
 from cloud_bridge.models import Kiosk, StoredEvent
 from cloud_bridge.provisioning import Deployment
+from common.mosquitto import Broker
 from kiosk_agent import link as link_mod
 from kiosk_agent.config import MqttSection, TlsSection
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from kiosk_agent.outbox import OutboxDrainer
-from tests.support.broker import Broker, secured_broker
 from tests.support.link_helpers import shrink_timings
+from tests.support.secure_broker import secured_broker
 from tests.support.tls import TlsMaterial, make_ca, make_tls_material
 
 STORE, KIOSK = "s1", "kA"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk_agent.money import (
+from contract.money import (
     Money,
     MoneyError,
     format_minor,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk_agent import catalog, pricing
+from contract import pricebook as catalog
+from contract import pricing
+from contract.wire.base import utcnow
+from contract.wire.events import OrderCompletedData, TenderData
 from kiosk_agent.orders import build_order
-from kiosk_agent.wire.base import utcnow
-from kiosk_agent.wire.events import OrderCompletedData, TenderData
 
 BOOK = Path(__file__).parents[2] / "config" / "pricebook.example.json"
 

@@ -8,10 +8,10 @@ import logging
 
 import pytest
 
+from contract.wire.payments import shopper_message
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import LinkDown, RpcTimeout
 from kiosk_agent.payments import KioskPayments
-from kiosk_agent.wire.payments import shopper_message
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk_agent.catalog import (
+from contract.pricebook import (
     BundleItem,
     BundlePromotion,
     BuyXGetYPromotion,
@@ -22,7 +22,7 @@ from kiosk_agent.catalog import (
     Tier,
     load_price_book,
 )
-from kiosk_agent.pricing import (
+from contract.pricing import (
     CartLine,
     Member,
     PricingContext,
@@ -32,7 +32,7 @@ from kiosk_agent.pricing import (
     round_half_up,
     vat_breakdown,
 )
-from kiosk_agent.wire.events import OrderCompletedData, OrderLineData
+from contract.wire.events import OrderCompletedData, OrderLineData
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

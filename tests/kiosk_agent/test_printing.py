@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from contract.wire.events import OrderCompletedData
 from drivers.fake_printer import FakeNetworkPrinter
 from drivers.printer import DummyPrinter, PrinterStatus, build_printer
 from drivers.receipt import ReceiptOptions, render_receipt
 from kiosk_agent.config import PrinterSection
 from kiosk_agent.journal import Journal
 from kiosk_agent.printing import PrintSpooler
-from kiosk_agent.wire.events import OrderCompletedData
 
 ORDER_JSON = Path(__file__).parent.parent / "drivers" / "golden" / "order_reference.json"
 RETRY_S = 0.05  # the spooler's re-check interval, shrunk for tests

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from common.sdnotify import SystemdNotifier, Watchdog
 from kiosk_agent import sdnotify
-from kiosk_agent.sdnotify import SystemdNotifier, Watchdog
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from contract.wire.base import decode
+from contract.wire.shadow import ShadowDesired, ShadowReported
+from contract.wire.topics import KioskTopics
 from kiosk_agent.config import AgentConfig
 from kiosk_agent.link import Link
 from kiosk_agent.shadow import Shadow, ShadowRefused, merge_desired
-from kiosk_agent.wire.base import decode
-from kiosk_agent.wire.shadow import ShadowDesired, ShadowReported
-from kiosk_agent.wire.topics import KioskTopics
 from tests.support.link_helpers import mqtt_section, shrink_timings
 
 TOPICS = KioskTopics("store1", "kiosk1")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk_agent.wire import (
+from contract.wire import (
     Command,
     Event,
     EventAck,
@@ -24,8 +24,8 @@ from kiosk_agent.wire import (
     parse_kiosk_topic,
     uuid7,
 )
-from kiosk_agent.wire.events import OrderCompletedData
-from kiosk_agent.wire.topics import KIOSK_LEAVES, bridge_subscription, store_catalog
+from contract.wire.events import OrderCompletedData
+from contract.wire.topics import KIOSK_LEAVES, bridge_subscription, store_catalog
 
 ids = st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True)
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)

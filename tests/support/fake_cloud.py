@@ -21,10 +21,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from kiosk_agent.wire import topics as T
-from kiosk_agent.wire.base import WireError, decode
-from kiosk_agent.wire.events import Event, EventAck, Rejection
-from kiosk_agent.wire.rpc import RpcError, RpcRequest, RpcResponse
+from contract.wire import topics as T
+from contract.wire.base import WireError, decode
+from contract.wire.events import Event, EventAck, Rejection
+from contract.wire.rpc import RpcError, RpcRequest, RpcResponse
 
 log = logging.getLogger(__name__)
 

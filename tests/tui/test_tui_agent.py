@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 from textual.widgets import DataTable
 
-from kiosk_agent.wire.events import PRINT_DONE
+from contract.wire.events import PRINT_DONE
 from tests.tui.test_tui import REFRESH_S, enter_pin, plain
 from tui.app import KioskTUI
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from kiosk_agent.money import format_minor
+from contract.money import format_minor
 
 from ..i18n import t
 from .base import DASH, KioskScreen, _age, _clock, _optional, bilingual

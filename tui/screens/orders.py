@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from kiosk_agent.money import format_minor
+from contract.money import format_minor
 
 from ..client import ClientError
 from ..i18n import t

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 
-from kiosk_agent.money import major_text, parse_major
+from contract.money import major_text, parse_major
 
 from .. import crypto
 from .base import (

@@ -14,7 +14,7 @@ import time
 
 import aiohttp
 
-from kiosk_agent.money import major_text, parse_major
+from contract.money import major_text, parse_major
 
 from .base import ChargeRequest, Outcome, PaymentProvider, RefundOutcome, ReverseOutcome
 

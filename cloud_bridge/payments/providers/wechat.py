@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from kiosk_agent.money import parse_major
+from contract.money import parse_major
 
 from .. import crypto
 from .base import (

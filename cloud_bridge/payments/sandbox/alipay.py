@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from kiosk_agent.money import major_text, parse_major
+from contract.money import major_text, parse_major
 
 from .. import crypto
 from .common import Gateway

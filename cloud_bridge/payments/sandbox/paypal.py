@@ -13,7 +13,7 @@ import secrets
 
 from aiohttp import web
 
-from kiosk_agent.money import major_text, parse_major
+from contract.money import major_text, parse_major
 
 from .common import Gateway
 from .ledger import Ledger, PayError, Trade

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from kiosk_agent.money import major_text
+from contract.money import major_text
 
 from .. import crypto
 from .common import Gateway

@@ -35,9 +35,10 @@ def handle(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from drivers.receipt import ReceiptOptions, layout_receipt, render_escpos, render_png
+    from contract.wire.events import OrderCompletedData
+    from drivers.receipt import layout_receipt, render_escpos, render_png
     from kiosk_agent.config import ConfigError, load_config
-    from kiosk_agent.wire.events import OrderCompletedData
+    from kiosk_agent.printing import receipt_options
 
     if not args.png and not args.escpos:
         print("receipt: give --png and/or --escpos", file=sys.stderr)
@@ -70,7 +71,7 @@ def handle(args: argparse.Namespace) -> int:
         overrides["encoding"] = args.encoding
     if args.language:
         overrides["language"] = args.language
-    layout = layout_receipt(order, ReceiptOptions.from_config(cfg, **overrides))
+    layout = layout_receipt(order, receipt_options(cfg, **overrides))
     try:
         if args.escpos:
             args.escpos.write_bytes(render_escpos(layout))

@@ -3,7 +3,7 @@
 A :class:`PriceBook` is what a store sells on. The cloud publishes it per store
 (``kiosk/v1/{store}/catalog`` points at a version and its SHA-256); the kiosk keeps
 a copy in its journal so it can sell offline. The same file prices a cart on the
-kiosk and, authoritatively, in the cloud (see :mod:`kiosk_agent.pricing`).
+kiosk and, authoritatively, in the cloud (see :mod:`contract.pricing`).
 
 Money is integer fen; VAT rates are basis points (1300 = 13 %); weighed products
 are priced per kilogram. Every model forbids unknown fields so a typo in a price

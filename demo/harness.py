@@ -1,6 +1,6 @@
 """Runnable pieces for the payments bench and chaos test: a bridge payments worker and a
 kiosk checkout loop, both over a real Mosquitto, each runnable as its own process
-(``python -m cloud_bridge.payments.harness bridge|kiosk ...``) so they can be killed.
+(``python -m demo.harness bridge|kiosk ...``) so they can be killed.
 
 The bridge worker is the cloud engineer's :class:`cloud_bridge.ingest.Ingest` (shared
 subscription, RPC dispatch) with the payment service in its extras. The kiosk loop

@@ -66,7 +66,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .catalog import (
+from .pricebook import (
     BundlePromotion,
     BuyXGetYPromotion,
     Coupon,

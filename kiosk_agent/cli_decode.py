@@ -35,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handler(args: argparse.Namespace) -> int:
     import cv2
 
-    from kiosk_agent import codes
-
-    from .decoding import DecodePipeline, DecoderUnavailable, PyzbarDecoder, ZxingDecoder
+    from contract import codes
+    from drivers.decoding import DecodePipeline, DecoderUnavailable, PyzbarDecoder, ZxingDecoder
+    from kiosk_agent.config import member_code_key
 
     try:
         decoder = {"pipeline": DecodePipeline, "zxing": ZxingDecoder,
@@ -45,7 +45,7 @@ def handler(args: argparse.Namespace) -> int:
     except DecoderUnavailable as err:
         print(f"kiosk-agent decode: {err}", file=sys.stderr)
         return 2
-    member_key = codes.default_member_key()
+    member_key = member_code_key()
     status = 0
     for name in args.files:
         line: dict = {"file": name}

@@ -173,13 +173,6 @@ def verify_member_code(
     return MemberCode(member_id, expires_at)
 
 
-def default_member_key() -> str | None:
-    """The member-code HMAC key from credentials/environment (``member_code_key``)."""
-    from .config import load_secret  # local import keeps this module stdlib-only
-
-    return load_secret(MEMBER_CODE_SECRET)
-
-
 def staff_id_of(text: str) -> str | None:
     """The staff id in a badge ``STAFF:<id>``, else None."""
     if text.startswith(STAFF_PREFIX) and _ID_RE.match(text[len(STAFF_PREFIX):]):
