@@ -1,0 +1,150 @@
+"""Replenishment arithmetic, pure (no database): the same code runs in the daily job and in
+``bench/replenish.py``.
+
+* Demand: a weekday-seasonal forecast from daily history; its error ``sigma`` is the
+  standard deviation of the residuals (what the forecast misses on a day).
+* Safety stock ``SS = z * sigma * sqrt(L)`` and reorder point ``ROP = d * L + SS`` for a
+  lead time ``L`` in days; lead-time variability adds ``d^2 * var(L)`` when known.
+* Economic order quantity ``EOQ = sqrt(2 * D * S / H)`` (annual demand ``D``, ordering
+  cost ``S``, holding cost per unit and year ``H``) where the ordering cost is set.
+* Perishables: never order more than can be sold before the lot expires.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SEASON = 7  # days: the weekly rhythm of a supermarket
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """Forecast daily demand: ``mean`` per day, ``sigma`` its daily error, ``weekday`` factors."""
+
+    mean: float
+    sigma: float
+    weekday: tuple[float, ...] = (1.0,) * SEASON
+
+    def over(self, start_weekday: int, days: int, uplift: Sequence[float] = ()) -> float:
+        """Expected demand over ``days`` from ``start_weekday`` (0 = the first history day)."""
+        total = 0.0
+        for i in range(days):
+            u = uplift[i] if i < len(uplift) else 1.0
+            total += self.mean * self.weekday[(start_weekday + i) % SEASON] * u
+        return total
+
+
+def estimate_demand(history: Sequence[float], *, promo: Sequence[bool] = (),
+                    promo_uplift: float | None = None) -> Demand:
+    """Weekday-seasonal mean and residual error of a daily sales history (oldest first).
+
+    Days flagged in ``promo`` are left out of the base estimate (their sales are lifted
+    by the promotion), so the base rate is not inflated by last week's offer.
+    """
+    days = [(i, float(q)) for i, q in enumerate(history)
+            if not (i < len(promo) and promo[i])]
+    if not days:
+        return Demand(0.0, 0.0)
+    mean = sum(q for _, q in days) / len(days)
+    if mean <= 0:
+        return Demand(0.0, 0.0)
+    buckets: list[list[float]] = [[] for _ in range(SEASON)]
+    for i, q in days:
+        buckets[i % SEASON].append(q)
+    # Shrink each weekday's factor toward 1 by its sample size (few weeks: noisy factors).
+    factors = []
+    for b in buckets:
+        if not b:
+            factors.append(1.0)
+            continue
+        raw = (sum(b) / len(b)) / mean
+        w = len(b) / (len(b) + 2)
+        factors.append(w * raw + (1 - w) * 1.0)
+    norm = sum(factors) / SEASON
+    factors = [f / norm for f in factors]
+    residuals = [q - mean * factors[i % SEASON] for i, q in days]
+    dof = max(1, len(residuals) - 1)
+    sigma = math.sqrt(sum(r * r for r in residuals) / dof)
+    return Demand(mean, sigma, tuple(factors))
+
+
+def safety_stock(sigma: float, lead_days: float, z: float, *, demand: float = 0.0,
+                 lead_std: float = 0.0) -> float:
+    """``z * sqrt(L * sigma^2 + d^2 * var(L))``; with a fixed lead time ``z * sigma * sqrt(L)``."""
+    return z * math.sqrt(max(lead_days, 0.0) * sigma**2 + (demand * lead_std) ** 2)
+
+
+def reorder_point(demand: float, sigma: float, lead_days: float, z: float,
+                  lead_std: float = 0.0) -> tuple[float, float]:
+    """``(SS, ROP)`` with ``ROP = d * L + SS``."""
+    ss = safety_stock(sigma, lead_days, z, demand=demand, lead_std=lead_std)
+    return ss, demand * lead_days + ss
+
+
+def eoq(annual_demand: float, ordering_cost: float, holding_per_unit_year: float) -> float:
+    """Economic order quantity; 0 when demand or holding cost is 0."""
+    if annual_demand <= 0 or holding_per_unit_year <= 0 or ordering_cost <= 0:
+        return 0.0
+    return math.sqrt(2 * annual_demand * ordering_cost / holding_per_unit_year)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInputs:
+    """What the policy needs for one store and product on one day."""
+
+    demand: Demand
+    lead_days: float
+    lead_std: float = 0.0
+    z: float = 1.65
+    review_days: int = 1  # proposals run daily
+    multiple: int = 1  # pack size / order multiple
+    min_qty: int = 0
+    max_qty: int = 0  # 0: no cap
+    ordering_cost: float = 0.0  # fen per order line
+    holding_per_unit_day: float = 0.0  # fen
+    shelf_life_days: int | None = None
+    weekday: int = 0  # weekday index of today relative to the history's first day
+    uplift: Sequence[float] = ()  # known promotion multipliers from today on
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    qty: int
+    rop: float
+    safety_stock: float
+    target: float
+    eoq: float
+
+
+def propose(inputs: RuleInputs, position: float) -> Proposal:
+    """How much to order today given the inventory ``position`` (on hand + on order).
+
+    Order when the position is at or below the reorder point (demand over lead time plus
+    review period, plus safety stock), up to that point plus a cycle quantity (EOQ when an
+    ordering cost is set, else the review period's demand), rounded up to the multiple.
+    """
+    d = inputs.demand
+    cover = inputs.lead_days + inputs.review_days
+    expected = d.over(inputs.weekday, math.ceil(cover), inputs.uplift)
+    ss = safety_stock(d.sigma, cover, inputs.z, demand=d.mean, lead_std=inputs.lead_std)
+    rop = max(expected + ss, float(inputs.min_qty))
+    if position > rop or (d.mean <= 0 and position > inputs.min_qty):
+        return Proposal(0, rop, ss, rop, 0.0)
+    q_eoq = eoq(d.mean * 365, inputs.ordering_cost, inputs.holding_per_unit_day * 365)
+    cycle = max(q_eoq, d.mean * inputs.review_days)
+    target = rop + cycle
+    if inputs.shelf_life_days is not None:
+        # Perishable: what arrives must sell before it expires (leave a day of margin).
+        sellable = d.over(inputs.weekday + math.ceil(inputs.lead_days),
+                          max(1, inputs.shelf_life_days - 1), inputs.uplift[
+                              math.ceil(inputs.lead_days):])
+        target = min(target, position + sellable) if position < rop else target
+        target = max(target, expected)
+    if inputs.max_qty:
+        target = min(target, float(inputs.max_qty))
+    qty = max(0.0, target - position)
+    m = max(1, inputs.multiple)
+    units = math.ceil(qty / m) * m if qty > 0 else 0
+    return Proposal(int(units), rop, ss, target, q_eoq)
