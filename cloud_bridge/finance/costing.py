@@ -1,0 +1,76 @@
+"""Moving average cost per store and product (移动加权平均), fed by goods receipts.
+
+Receipts add units and their value (excl. VAT); a sale takes units out at the
+current average, rounded half up to the fen, so the value left always equals
+what came in minus what went out (the inventory account agrees with the sum of
+``finance_item_costs.value``). Selling more than is on hand values the excess at
+the last receipt's unit cost.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud_bridge.models import now
+
+from .models import ItemCost
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half away from zero, in integers only."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    sign = -1 if numerator < 0 else 1
+    q, r = divmod(abs(numerator), denominator)
+    return sign * (q + (1 if 2 * r >= denominator else 0))
+
+
+async def _row(session: AsyncSession, store: str, product_id: str) -> ItemCost:
+    q = select(ItemCost).where(ItemCost.store == store, ItemCost.product_id == product_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = await session.scalar(q)
+    if row is None:
+        row = ItemCost(store=store, product_id=product_id, qty=0, value=0, last_unit_cost=0,
+                       updated_at=now())
+        session.add(row)
+    return row
+
+
+async def receive(session: AsyncSession, store: str, product_id: str, qty: int,
+                  unit_cost: int) -> None:
+    """Units in at ``unit_cost`` fen each (excl. VAT)."""
+    row = await _row(session, store, product_id)
+    row.qty += qty
+    row.value += qty * unit_cost
+    row.last_unit_cost = unit_cost
+    row.updated_at = now()
+
+
+async def issue(session: AsyncSession, store: str, product_id: str, qty: int) -> int:
+    """Units out (a sale); returns their cost in fen (0 when nothing is known of it)."""
+    q = select(ItemCost).where(ItemCost.store == store, ItemCost.product_id == product_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = await session.scalar(q)
+    if row is None:
+        return 0
+    on_hand = max(row.qty, 0)
+    if on_hand >= qty:
+        cost = round_half_up(row.value * qty, on_hand) if on_hand else 0
+    else:
+        cost = (row.value if on_hand else 0) + (qty - on_hand) * row.last_unit_cost
+    row.qty -= qty
+    row.value -= cost
+    row.updated_at = now()
+    return cost
+
+
+async def unit_cost(session: AsyncSession, store: str, product_id: str) -> int:
+    """The current average unit cost (for restocked returns)."""
+    row = await session.scalar(select(ItemCost).where(
+        ItemCost.store == store, ItemCost.product_id == product_id))
+    if row is None:
+        return 0
+    return round_half_up(row.value, row.qty) if row.qty > 0 else row.last_unit_cost

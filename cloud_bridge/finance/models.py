@@ -1,0 +1,107 @@
+"""Finance tables: accounts, journal entries and their lines (fen), moving average costs.
+
+Posted entries are immutable and balanced, and the database itself holds to it
+(:mod:`.ddl`): lines are inserted first and the entry row last, which seals it;
+the entry's foreign key from its lines is deferred to commit, so lines without an
+entry never commit. On PostgreSQL a deferred constraint trigger checks that every
+entry's debits equal its credits at commit; on SQLite a trigger refuses the entry
+row unless its lines balance. On both, triggers refuse UPDATE and DELETE of posted
+lines and entries, and new lines for an already posted entry: corrections are
+reversing entries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud_bridge.models import Base, BigId, UtcDateTime, now
+
+from . import ddl
+
+
+class LedgerAccount(Base):
+    """One account of one store's ledger (``code`` from :mod:`.accounts`)."""
+
+    __tablename__ = "finance_accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+    __table_args__ = (UniqueConstraint("store", "code"),)
+
+
+class JournalEntry(Base):
+    """A posted journal entry; exactly one per source document (``source_type, source_id``)."""
+
+    __tablename__ = "finance_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64))
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(160))
+    business_date: Mapped[str] = mapped_column(String(10))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    memo: Mapped[str | None] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)  # sum of the debits (= the credits), fen
+    reverses_id: Mapped[int | None] = mapped_column(BigInteger)
+    posted_by: Mapped[str] = mapped_column(String(128))
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_id"),
+        Index("ix_finance_entries_store_date", "store", "business_date"),
+    )
+
+
+class JournalLine(Base):
+    """One debit or credit of an entry, in fen; exactly one of the two is non-zero."""
+
+    __tablename__ = "finance_lines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("finance_entries.id", deferrable=True, initially="DEFERRED"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(ForeignKey("finance_accounts.id"), index=True)
+    debit: Mapped[int] = mapped_column(BigInteger, default=0)
+    credit: Mapped[int] = mapped_column(BigInteger, default=0)
+    memo: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("entry_id", "line_no"),
+        CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0) <> (credit = 0)",
+                        name="one_side"),
+    )
+
+
+class ItemCost(Base):
+    """Moving average cost of one product in one store: units on hand and their value."""
+
+    __tablename__ = "finance_item_costs"
+    store: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    qty: Mapped[int] = mapped_column(BigInteger, default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)  # fen, excl. VAT
+    last_unit_cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+for _table, _statements in ddl.TRIGGERS.items():
+    for _dialect, _sqls in _statements.items():
+        for _sql in _sqls:
+            event.listen(Base.metadata.tables[_table], "after_create",
+                         ddl.trigger_ddl(_sql, _dialect))
