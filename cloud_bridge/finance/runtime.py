@@ -1,0 +1,45 @@
+"""Finance's long-lived work in the bridge: the periodic posting job.
+
+Found by :func:`cloud_bridge.domains.domain_modules` (``runtime_ctx``) and run in
+the app's ``cleanup_ctx`` after the database is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .jobs import post_pending
+
+log = logging.getLogger(__name__)
+
+# How often unposted sales and refunds are swept into the ledger: finance reads the
+# ledger by day, so half a minute of delay costs nothing and keeps the load small.
+POST_INTERVAL_S = 30.0
+
+
+async def _posting_loop(app: web.Application) -> None:
+    from cloud_bridge.app import CONFIG_KEY, DB_KEY
+
+    tz = app[CONFIG_KEY].bridge.timezone
+    while True:
+        try:
+            await post_pending(app[DB_KEY], tz=tz)
+        except Exception:  # logged; the next sweep tries again
+            log.exception("finance posting failed; retrying in %.0f s", POST_INTERVAL_S)
+        await asyncio.sleep(POST_INTERVAL_S)
+
+
+async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the posting loop for the app's lifetime."""
+    task = asyncio.create_task(_posting_loop(app), name="finance-posting")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
