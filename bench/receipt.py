@@ -27,14 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contract.wire.events import OrderCompletedData  # noqa: E402
-from drivers.receipt import (  # noqa: E402
-    QrCode,
-    ReceiptOptions,
-    Text,
-    layout_receipt,
-    render_escpos,
-    render_png,
-)
+from drivers.receipt import ReceiptOptions, layout_receipt, render_escpos, render_png  # noqa: E402
+from drivers.receipt.ops import QrCode, Text  # noqa: E402
 
 ORDER = ROOT / "tests" / "drivers" / "golden" / "order_reference.json"
 

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from drivers.receipt import amount_text, clean_text, fit, text_width
+from drivers.receipt.text import amount_text, clean_text, fit, text_width
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from drivers.display import (
     build_display,
     screen_bytes,
 )
-from drivers.receipt import text_width
+from drivers.receipt.text import text_width
 from kiosk_agent.config import DisplaySection
 
 from .conftest import PtyDevice

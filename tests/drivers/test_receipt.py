@@ -11,19 +11,19 @@ from hypothesis import strategies as st
 
 from contract.wire.events import DiscountData
 from drivers.receipt import (
-    Cut,
-    QrCode,
     ReceiptOptions,
-    Text,
+    layout_receipt,
+    layout_test_page,
+    render_escpos,
+    render_png,
+)
+from drivers.receipt.ops import Cut, QrCode, Text
+from drivers.receipt.text import (
     amount_text,
     cell_width,
     clean_text,
     fit,
-    layout_receipt,
-    layout_test_page,
     rate_text,
-    render_escpos,
-    render_png,
     text_width,
     wrap,
 )
