@@ -20,9 +20,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
+
+from drivers.state import ERROR, OK, DeviceState
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ class ThreadedCamera:
     """Base: a capture thread publishing into a newest-frame-wins slot.
 
     Subclasses implement :meth:`_run` (the thread body), calling
-    :meth:`_publish` for each good frame and :meth:`_set_error` / :meth:`_set_ok`.
+    :meth:`_publish` for each good frame and ``self.device_state.set(...)`` for its state.
     """
 
     name = "camera"
@@ -119,8 +121,7 @@ class ThreadedCamera:
         self._dropped = 0
         self._reopens = 0
         self._times: deque[float] = deque(maxlen=FPS_WINDOW)
-        self._state: CameraState = "stopped"
-        self._reason = ""
+        self.device_state = DeviceState(self.name, log, state="stopped", reason="")
         self._new_frame: asyncio.Event | None = None
         self._taken_seq = 0
 
@@ -129,7 +130,8 @@ class ThreadedCamera:
         self._loop = asyncio.get_running_loop()
         self._new_frame = asyncio.Event()
         self._stop.clear()
-        self._state, self._reason = "starting", ""
+        self.device_state.name = self.name  # subclasses name themselves after __init__
+        self.device_state.mark("starting", "")
         self._thread = threading.Thread(target=self._thread_main, name=self.name, daemon=True)
         self._thread.start()
         return self
@@ -138,14 +140,14 @@ class ThreadedCamera:
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
-        self._state = "stopped"
+        self.device_state.mark("stopped", self.device_state.reason)
 
     def _thread_main(self) -> None:
         try:
             self._run()
         except Exception as err:  # a driver bug must show in health, not kill silently
             log.exception("%s capture thread crashed", self.name)
-            self._set_error(f"capture thread crashed: {err}")
+            self.device_state.set(ERROR, f"capture thread crashed: {err}")
         finally:
             self._wake()
 
@@ -163,7 +165,7 @@ class ThreadedCamera:
             self._frames += 1
             self._times.append(now)
             self._cond.notify_all()
-        self._set_ok()
+        self.device_state.set(OK, "")
         self._wake()
 
     def _wake(self) -> None:
@@ -173,19 +175,6 @@ class ThreadedCamera:
                 loop.call_soon_threadsafe(ev.set)
             except RuntimeError:  # loop closed while we were stopping
                 pass
-
-    def _set_error(self, reason: str) -> None:
-        if self._state != "error":
-            log.error("%s: %s", self.name, reason)
-        elif reason != self._reason:
-            log.debug("%s still failing: %s", self.name, reason)
-        self._state, self._reason = "error", reason
-
-    def _set_ok(self) -> None:
-        if self._state == "error":
-            log.warning("%s recovered after: %s", self.name, self._reason)
-        if self._state != "ok":
-            self._state, self._reason = "ok", ""
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; True when stop was requested."""
@@ -205,7 +194,7 @@ class ThreadedCamera:
             if frame is not None and frame.seq > after_seq:
                 self._taken_seq = frame.seq
                 return frame
-            if self._state in ("ended", "stopped") or self._stop.is_set():
+            if self.device_state.state in ("ended", "stopped") or self._stop.is_set():
                 return None
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -226,7 +215,8 @@ class ThreadedCamera:
         fps = 0.0
         if len(times) >= 2 and time.monotonic() - times[-1] < 2.0:
             fps = (len(times) - 1) / max(times[-1] - times[0], 1e-6)
-        return CameraHealth(self._state, self._reason, round(fps, 1), self._frames,
+        state, reason = self.device_state.snapshot()
+        return CameraHealth(cast(CameraState, state), reason or "", round(fps, 1), self._frames,
                             self._dropped, self._reopens)
 
 
@@ -275,7 +265,7 @@ class CaptureCamera(ThreadedCamera):
             else:
                 reason = "cannot open device"
             if dev is None:
-                self._set_error(reason)
+                self.device_state.set(ERROR, reason)
                 if self._sleep(backoff):
                     return
                 backoff = min(backoff * 2, REOPEN_BACKOFF_MAX_S)
@@ -312,7 +302,8 @@ class CaptureCamera(ThreadedCamera):
                 continue
             last_problem = problem
             if time.monotonic() - last_good > self.watchdog_s:
-                self._set_error(f"no frame for {self.watchdog_s:g} s ({last_problem}); reopening")
+                self.device_state.set(
+                    ERROR, f"no frame for {self.watchdog_s:g} s ({last_problem}); reopening")
                 return got_any
             # A failing read usually returns at once: do not spin on it.
             if self._sleep(min(0.05, self.watchdog_s / 10)):
@@ -418,7 +409,7 @@ class ReplayCamera(ThreadedCamera):
         folder = Path(self.source)  # type: ignore[arg-type]
         folder.mkdir(parents=True, exist_ok=True)
         period = 1.0 / self.fps
-        self._set_ok()
+        self.device_state.set(OK, "")
         while not self._stop.is_set():
             files = sorted(p for p in folder.iterdir()
                            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
@@ -442,7 +433,7 @@ class ReplayCamera(ThreadedCamera):
             try:
                 self._run_spool()
             except OSError as err:
-                self._set_error(str(err))
+                self.device_state.set(ERROR, str(err))
             return
         period = 1.0 / self.fps
         next_at = time.monotonic()
@@ -461,9 +452,9 @@ class ReplayCamera(ThreadedCamera):
                 if not self.loop or count == 0:
                     break
         except (OSError, ValueError) as err:
-            self._set_error(str(err))
+            self.device_state.set(ERROR, str(err))
             return
-        self._state, self._reason = "ended", "replay finished"
+        self.device_state.mark("ended", "replay finished")
 
 
 def open_camera(cfg: Any) -> ThreadedCamera | None:

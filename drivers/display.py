@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from drivers.receipt.text import amount_text, clean_text, fit, text_width
+from drivers.state import ERROR, OK, DeviceState
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,7 @@ class CustomerDisplay:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._state = "unknown"
-        self._reason: str | None = "not started"
+        self.device_state = DeviceState(f"customer display {port}", log)
         self.screens_shown = 0
 
     # -- lifecycle -----------------------------------------------------------------
@@ -204,7 +204,8 @@ class CustomerDisplay:
 
     def health(self) -> dict[str, Any]:
         """``{"state": "ok"|"error", "reason": ..., "port": ...}``."""
-        return {"state": self._state, "reason": self._reason, "port": self.port,
+        state, reason = self.device_state.snapshot()
+        return {"state": state, "reason": reason, "port": self.port,
                 "screens_shown": self.screens_shown}
 
     # -- internals -----------------------------------------------------------------
@@ -233,9 +234,9 @@ class CustomerDisplay:
         try:
             self._serial = await asyncio.to_thread(self._open_sync)
         except Exception as err:
-            self._set_state("error", f"cannot open {self.port}: {_one_line(err)}")
+            self.device_state.set(ERROR, f"cannot open {self.port}: {_one_line(err)}")
             return False
-        self._set_state("ok", None)
+        self.device_state.set(OK, None)
         if self._screens:
             await self._write_current()
         return self._serial is not None
@@ -269,18 +270,9 @@ class CustomerDisplay:
             await asyncio.to_thread(_write_flush, port, data)
         except Exception as err:
             await asyncio.to_thread(self._close_sync)
-            self._set_state("error", f"write to {self.port} failed: {_one_line(err)}")
+            self.device_state.set(ERROR, f"write to {self.port} failed: {_one_line(err)}")
             return
         self.screens_shown += 1
-
-    def _set_state(self, state: str, reason: str | None) -> None:
-        if (state, reason) == (self._state, self._reason):
-            return
-        if state == "ok":
-            log.info("customer display %s ok", self.port)
-        elif self._state != "error":  # log the first failure, not every retry
-            log.error("customer display: %s", reason)
-        self._state, self._reason = state, reason
 
 
 class NoDisplay:

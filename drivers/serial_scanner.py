@@ -25,6 +25,8 @@ import logging
 import threading
 from typing import Any, NamedTuple
 
+from drivers.state import ERROR, OK, DeviceState
+
 log = logging.getLogger(__name__)
 
 # The longest code we accept: a QR member token is ~100 characters, Code 128 rarely
@@ -111,9 +113,7 @@ class SerialScanner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._state = "unknown"
-        self._reason: str | None = "not started"
-        self._state_lock = threading.Lock()
+        self.device_state = DeviceState(f"serial scanner {port}", log)
 
     async def __aenter__(self) -> SerialScanner:
         self._loop = asyncio.get_running_loop()
@@ -140,9 +140,9 @@ class SerialScanner:
 
     def health(self) -> dict[str, Any]:
         """``{"state": "ok"|"error", "reason": ..., "port": ..., "reads": n, "dropped": n}``."""
-        with self._state_lock:
-            return {"state": self._state, "reason": self._reason, "port": self.port,
-                    "reads": self.reads, "dropped": self.dropped}
+        state, reason = self.device_state.snapshot()
+        return {"state": state, "reason": reason, "port": self.port,
+                "reads": self.reads, "dropped": self.dropped}
 
     # -- the reader thread -----------------------------------------------------------
     def _reader(self) -> None:
@@ -152,10 +152,10 @@ class SerialScanner:
             try:
                 port = serial.Serial(self.port, self.baudrate, timeout=READ_POLL_S)
             except (serial.SerialException, OSError, ValueError) as err:
-                self._set_state("error", f"cannot open {self.port}: {_one_line(err)}")
+                self.device_state.set(ERROR, f"cannot open {self.port}: {_one_line(err)}")
                 self._stop.wait(self.reopen_s)
                 continue
-            self._set_state("ok", None)
+            self.device_state.set(OK, None)
             splitter = LineSplitter(self.max_line)
             try:
                 while not self._stop.is_set():
@@ -166,13 +166,14 @@ class SerialScanner:
                     if dropped:
                         self.dropped += dropped
                         log.warning("serial scanner %s: dropped %d garbage line(s)", self.port, dropped)
-                        self._set_state("error", "garbage on the line (wrong baud rate or noise)")
+                        self.device_state.set(
+                            ERROR, "garbage on the line (wrong baud rate or noise)")
                     for text in lines:
                         self.reads += 1
-                        self._set_state("ok", None)
+                        self.device_state.set(OK, None)
                         self._deliver(ScannerRead(text))
             except (serial.SerialException, OSError) as err:
-                self._set_state("error", f"disconnected: {_one_line(err)}")
+                self.device_state.set(ERROR, f"disconnected: {_one_line(err)}")
             finally:
                 with contextlib.suppress(Exception):
                     port.close()
@@ -193,17 +194,6 @@ class SerialScanner:
             loop.call_soon_threadsafe(put)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("serial scanner read %s", _masked(read.text))
-
-    def _set_state(self, state: str, reason: str | None) -> None:
-        with self._state_lock:
-            if (state, reason) == (self._state, self._reason):
-                return
-            previous = self._state
-            self._state, self._reason = state, reason
-        if state == "ok":
-            log.info("serial scanner %s ok", self.port)
-        elif previous != "error":  # once per transition, not once per retry
-            log.error("serial scanner %s: %s", self.port, reason)
 
 
 class NoScanner:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers.printer import PrinterError, PrinterStatus, ReceiptPrinter
 from drivers.receipt import ReceiptOptions, layout_receipt, layout_test_page, render_escpos
+from drivers.state import ERROR, DeviceState
 
 from .config import AgentConfig
 
@@ -113,8 +114,7 @@ class PrintSpooler:
         self._written: set[int] = set()  # jobs whose bytes went out, until marked done
         self._pending = 0
         self._status: PrinterStatus | None = None
-        self._reason: str | None = "not started"
-        self._state = "unknown"
+        self.device_state = DeviceState("printer", log)
         self._last_error: str | None = None
         self._last_printed: str | None = None
         self._missing_logged: dict[int, float] = {}
@@ -265,23 +265,16 @@ class PrintSpooler:
         self._transition("error", reason)
 
     def _transition(self, state: str, reason: str | None) -> None:
-        if (state, reason) == (self._state, self._reason):
-            return
-        if state == "ok":
-            log.info("printer ok%s", f" (was: {self._reason})" if self._reason else "")
-        elif state == "warning":
-            log.warning("printer: %s", reason)
-        else:
-            log.error("printer: %s", reason)
+        if self.device_state.set(state, reason) and state == ERROR:
             self._last_error = reason
-        self._state, self._reason = state, reason
 
     def health(self) -> dict[str, Any]:
         """The printer's health entry: ``{"state": "error", "reason": "paper out", ...}``."""
         st = self._status
+        state, reason = self.device_state.snapshot()
         return {
-            "state": self._state,
-            "reason": self._reason,
+            "state": state,
+            "reason": reason,
             "online": st.online if st else None,
             "paper": st.paper if st else "unknown",
             "cover_open": st.cover_open if st else None,
