@@ -25,6 +25,7 @@ from sqlalchemy import select
 from cloud_bridge.db import Database
 from cloud_bridge.models import Order, OrderLine
 
+from .generator import ChainYear
 from .models import AnalyticsProduct
 
 NOT_SALES = ("created", "cancelled")
@@ -116,7 +117,7 @@ async def load_frames(db: Database, *, since: date | None = None,
                         products, tz)
 
 
-def frames_from_year(year, tz: str = "Asia/Shanghai") -> Frames:  # noqa: ANN001 - ChainYear
+def frames_from_year(year: ChainYear, tz: str = "Asia/Shanghai") -> Frames:
     """Canonical frames straight from a generated year (the benches' in-memory path)."""
     orders = year.orders.select(
         pl.col("order_idx").alias("order_id"), "store",
