@@ -1,8 +1,11 @@
 """Database engine and sessions: SQLite (aiosqlite, embedded default) or PostgreSQL (asyncpg).
 
-SQLite runs in WAL mode and opens every transaction with ``BEGIN IMMEDIATE`` so
-that two writers (several workers on one file) wait on ``busy_timeout`` instead of
-failing half-way through a transaction (SQLAlchemy's documented aiosqlite recipe).
+SQLite runs in WAL mode and opens every write transaction with ``BEGIN IMMEDIATE``
+so that two writers (several workers on one file) wait on ``busy_timeout`` instead
+of failing half-way through a transaction (SQLAlchemy's documented aiosqlite recipe).
+Reads (:meth:`Database.read`) open a deferred ``BEGIN``: in WAL mode they never take
+the write lock, so token checks and listings cannot queue behind (or in front of)
+the money path.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ T = TypeVar("T")
 # Backoff between retries of a transaction that lost a lock race (deadlock on
 # PostgreSQL, "database is locked" on SQLite): short, the other side commits fast.
 RETRY_BASE_S = 0.02
+# Execution option of read sessions: SQLite begins them deferred (no write lock).
+READ_ONLY_OPTION = "bridge_read_only"
 
 
 class DatabaseError(Exception):
@@ -62,6 +67,9 @@ class Database:
         if self.dialect == "sqlite":
             _sqlite_pragmas(self.engine, busy_timeout_ms)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool and listeners; the option tells _on_begin to defer the lock.
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,6 +93,17 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: a deferred transaction, ended (rolled back) on close.
+
+        Objects read stay usable afterwards (closing detaches them without expiring).
+        Never write in it: on SQLite a write inside a deferred transaction can fail
+        with "database is locked" without waiting (the snapshot is stale).
+        """
+        async with self.read_sessions() as session:
             yield session
 
     async def transact(
@@ -138,7 +157,8 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def bulk_insert(

@@ -44,6 +44,17 @@ class Unavailable(BridgeError):
     title = "Service unavailable"
 
 
+class TooManyRequests(BridgeError):
+    """Throttled or locked out; ``retry_after`` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+
 class UpstreamError(BridgeError):
     status = 502
     title = "Upstream error"

@@ -118,7 +118,10 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
     try:
         return await handler(request)
     except BridgeError as err:
-        return problem(err.status, err.title, err.detail)
+        reply = problem(err.status, err.title, err.detail)
+        if getattr(err, "retry_after", None):  # TooManyRequests: when to come back
+            reply.headers["Retry-After"] = str(err.retry_after)
+        return reply
     except web.HTTPException as err:
         if err.status < 400:
             raise
@@ -203,7 +206,8 @@ def add_routes(app: web.Application, routes: list[Route], resolver: TokenResolve
 async def db_token_resolver(request: web.Request, token: str) -> Principal | None:
     from .app import DB_KEY
 
-    async with request.app[DB_KEY].session() as session:
+    # A read: a deferred transaction, so token checks never queue behind writers.
+    async with request.app[DB_KEY].read() as session:
         return await resolve_token(session, token)
 
 

@@ -1,0 +1,95 @@
+"""Security routes: log out, disable and enable console users, the audit trail, retention.
+
+The login itself stays ``POST /api/v1/admin/session`` (:mod:`cloud_bridge.api_admin`),
+which calls :func:`.service.login`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from cloud_bridge import auth
+from cloud_bridge.openapi import Call, QueryModel, Route
+
+from . import jobs, schemas, service
+
+A = "/api/v1/admin"
+USERNAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00/]+$"}
+
+
+def _db(call: Call):
+    from cloud_bridge.app import DB_KEY
+
+    return call.app[DB_KEY]
+
+
+def _token(call: Call) -> str:
+    return call.request.headers.get("Authorization", "").partition(" ")[2].strip()
+
+
+def _source(call: Call) -> str:
+    return service.caller_source(call.request.remote)
+
+
+async def logout(call: Call) -> web.Response:
+    """End this session: the token is refused from now on."""
+    await service.logout(_db(call), _token(call), call.principal, _source(call))
+    return web.Response(status=204)
+
+
+def _user_state(user) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "store": user.store,
+            "disabled": bool(user.disabled)}
+
+
+async def disable_user(call: Call) -> dict[str, Any]:
+    """Disable a console user and end all of its sessions (head office)."""
+    user = await service.set_disabled(_db(call), call.principal, call.path["username"], True,
+                                      _source(call))
+    return _user_state(user)
+
+
+async def enable_user(call: Call) -> dict[str, Any]:
+    """Re-enable a console user and lift a login lockout (head office)."""
+    user = await service.set_disabled(_db(call), call.principal, call.path["username"], False,
+                                      _source(call))
+    return _user_state(user)
+
+
+class AuditQuery(QueryModel):
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+async def audit_trail(call: Call) -> dict[str, Any]:
+    """Security audit lines, newest first (head office)."""
+    async with _db(call).read() as s:
+        rows = await service.list_audit(s, call.query.limit, call.query.offset)
+    return {"items": [{"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
+                       "subject": r.subject, "source": r.source, "detail": r.detail}
+                      for r in rows]}
+
+
+async def purge(call: Call) -> dict[str, Any]:
+    """Run retention now: expired sessions, old replay keys, events, audit (head office)."""
+    return {"deleted": await jobs.run_retention(_db(call))}
+
+
+HEAD = (auth.HEAD_OFFICE,)
+ROUTES = [
+    Route("DELETE", f"{A}/session", logout, "Log out (end this token)", "admin", auth="admin",
+          roles=auth.ROLES, status=204, response_type=None),
+    Route("POST", f"{A}/users/{{username}}/disable", disable_user, "Disable a console user",
+          "admin", auth="admin", roles=HEAD, path_params={"username": USERNAME},
+          response=schemas.UserState),
+    Route("POST", f"{A}/users/{{username}}/enable", enable_user,
+          "Enable a console user and lift its lockout", "admin", auth="admin", roles=HEAD,
+          path_params={"username": USERNAME}, response=schemas.UserState),
+    Route("GET", f"{A}/security/audit", audit_trail, "Security audit trail", "admin",
+          auth="admin", roles=HEAD, query=AuditQuery, response=schemas.AuditList),
+    Route("POST", f"{A}/security/purge", purge, "Run retention now", "admin", auth="admin",
+          roles=HEAD, response=schemas.Purged),
+]
