@@ -130,7 +130,7 @@ def run_decode(n: int, seed: int) -> dict[str, float]:
 
 def make_stream(seed: int, items: int = 36) -> tuple[list[np.ndarray], list[str]]:
     """Frames of products shown one after another, with code-free gaps between them."""
-    from kiosk_agent import codes
+    from contract import codes
 
     book = _price_book()
     barcodes = [p.barcodes[0] for p in book.products if p.active and not p.weighed

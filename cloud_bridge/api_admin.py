@@ -16,7 +16,7 @@ from contract.wire.commands import COMMAND_NAMES
 from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
-from . import auth, fleet, inventory, invoices, orders, responses, stats
+from . import auth, commands, fleet, inventory, invoices, keys, orders, responses, stats
 from .errors import Conflict, NotFound, Unavailable
 from .models import Alert, Order, RefundRequest
 from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
@@ -25,18 +25,12 @@ MAX_FEN = 10**12  # bounds every amount a request may carry (a trillion fen)
 MAX_QTY = 10**7
 
 
-def _app_keys():
-    from . import app as app_module
-
-    return app_module
-
-
 def _db(call: Call):
-    return call.app[_app_keys().DB_KEY]
+    return call.app[keys.DB_KEY]
 
 
 def _config(call: Call):
-    return call.app[_app_keys().CONFIG_KEY]
+    return call.app[keys.CONFIG_KEY]
 
 
 def _page(call: Call, limit: int) -> int:
@@ -60,9 +54,13 @@ class LoginBody(RequestModel):
 
 async def admin_login(call: Call) -> dict[str, Any]:
     """Exchange username + secret for a bearer token."""
-    async with _db(call).session() as s:
-        token, expires, user = await auth.admin_login(
-            s, call.body.username, call.body.secret, _config(call).auth.admin_token_ttl_s)
+    # Throttled, with lockout, and argon2 outside any transaction (cloud_bridge.security).
+    from .security import runtime as security_runtime
+    from .security import service as security
+
+    token, expires, user = await security.login(
+        _db(call), security_runtime.guard(call.app), call.body.username, call.body.secret,
+        security.caller_source(call.request.remote), _config(call).auth.admin_token_ttl_s)
     return {"token": token, "expires_at": expires.isoformat(), "role": user.role,
             "store": user.store, "username": user.username}
 
@@ -151,7 +149,7 @@ async def request_refund(call: Call) -> dict[str, Any]:
                                           call.principal.actor)
         out = orders.refund_json(req, order.order_no)
     # Executed after the commit by the payments side (cloud_bridge.payments.runtime).
-    executor = call.app[_app_keys().SERVICES_KEY].get("refund_executor")
+    executor = call.app[keys.SERVICES_KEY].refunds
     return (await executor.execute(out["id"]) or out) if executor is not None else out
 
 
@@ -373,7 +371,7 @@ class CommandBody(RequestModel):
 
 
 def _publisher(call: Call):
-    ingest = call.app.get(_app_keys().INGEST_KEY)
+    ingest = call.app.get(keys.INGEST_KEY)
     if ingest is None or not ingest.connected.is_set():
         raise Unavailable("the bridge is not connected to the MQTT broker")
     return ingest
@@ -381,12 +379,11 @@ def _publisher(call: Call):
 
 async def send_command(call: Call) -> dict[str, Any]:
     """Sign and send a fleet command (ping, reboot, maintenance, reprint, ...)."""
-    from . import commands
 
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
     config = _config(call)
-    key = _app_keys().load_signing_key(config)
+    key = commands.load_signing_key(config)
     if key is None:
         raise Unavailable("no command signing key provisioned "
                           f"(credential {config.commands.signing_key_credential})")
@@ -438,7 +435,8 @@ NO_BROKER_OR_KEY = "no command signing key provisioned, or " + NO_BROKER
 ROUTES = [
     Route("POST", f"{A}/session", admin_login, "Log in (username + secret) for a token",
           "admin", body=LoginBody, response=responses.AdminSession,
-          responses={401: "wrong username or secret"}),
+          responses={401: "wrong username or secret",
+                     429: "too many attempts or locked out (see Retry-After)"}),
     Route("GET", f"{A}/me", admin_whoami, "Who am I", "admin", auth="admin",
           response=responses.AdminIdentity, roles=auth.ROLES),
     Route("GET", f"{A}/orders", list_orders, "List orders", "admin", auth="admin",

@@ -32,7 +32,7 @@ import aiomqtt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from . import auth, catalog, responses
+from . import auth, catalog, keys, responses
 from .errors import Forbidden, NotFound
 from .openapi import Call, Route, problem
 
@@ -48,19 +48,9 @@ VERSION_SCHEMA = {"type": "string", "pattern": catalog.VERSION_PATTERN}
 _VERSION = re.compile(catalog.VERSION_PATTERN)
 
 
-def _app_keys():
-    from . import app as app_module
-
-    return app_module
-
-
 def _announce_lock(app: web.Application) -> asyncio.Lock:
     """One announcer at a time in this process, so that an older pointer never wins."""
-    services = app[_app_keys().SERVICES_KEY]
-    lock = services.get("catalog_announce_lock")
-    if lock is None:
-        lock = services["catalog_announce_lock"] = asyncio.Lock()
-    return lock
+    return app[keys.SERVICES_KEY].catalog_announce_lock
 
 
 class PriceBookUpload(BaseModel):
@@ -83,7 +73,6 @@ class CanonicalPriceBook(PriceBookUpload):
 
 async def publish_catalog(call: Call) -> dict[str, Any]:
     """Publish a store's price book (head office): stored, made current, announced."""
-    keys = _app_keys()
     store = call.path["store"]
     if call.principal.role != auth.HEAD_OFFICE:
         raise Forbidden("only head office publishes price books")
@@ -109,7 +98,6 @@ async def publish_catalog(call: Call) -> dict[str, Any]:
 
 async def get_catalog(call: Call) -> dict[str, Any]:
     """The store's current price book version (sha256, size, who published it and when)."""
-    keys = _app_keys()
     store = call.path["store"]
     call.principal.check_store(store)
     async with call.app[keys.DB_KEY].session() as s:
@@ -158,7 +146,6 @@ async def download_catalog(call: Call) -> web.StreamResponse:
 
     Needs HTTP Basic with a kiosk's MQTT credentials when ``[http] kiosk_auth_dir`` is set.
     """
-    keys = _app_keys()
     store, version = call.path["store"], call.path["version"]
     auth_dir = call.app[keys.CONFIG_KEY].http.kiosk_auth_dir
     if auth_dir is not None:
@@ -207,7 +194,6 @@ async def _announce_on_connect(app: web.Application, db: Any, config: Any, inges
 
 async def catalog_ctx(app: web.Application) -> AsyncIterator[None]:
     """Re-announce every store's current price book whenever the MQTT client connects."""
-    keys = _app_keys()
     ingest = app.get(keys.INGEST_KEY)
     if ingest is None:  # MQTT off: nothing to announce with
         yield

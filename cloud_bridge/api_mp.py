@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 import aiohttp
 from pydantic import Field, StringConstraints
 
-from . import auth, invoices, orders, responses
+from . import auth, invoices, keys, orders, responses
 from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
 from .openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
 
@@ -34,18 +34,12 @@ SANDBOX_APP_SECRET = "sandbox-app-secret"
 BAD_CODE_ERRORS = {40029, 40163, 40226}
 
 
-def _keys():
-    from . import app as app_module
-
-    return app_module
-
-
 def _db(call: Call):
-    return call.app[_keys().DB_KEY]
+    return call.app[keys.DB_KEY]
 
 
 def _config(call: Call):
-    return call.app[_keys().CONFIG_KEY]
+    return call.app[keys.CONFIG_KEY]
 
 
 def app_secret(config: Any) -> str | None:
@@ -95,7 +89,7 @@ async def mp_login(call: Call) -> dict[str, Any]:
     secret = app_secret(config)
     if not secret:
         raise Unavailable("mini-program app secret not configured")
-    data = await code2session(call.app[_keys().HTTP_KEY], config.mp.code2session_url,
+    data = await code2session(call.app[keys.HTTP_KEY], config.mp.code2session_url,
                               config.mp.app_id, secret, call.body.code)
     async with _db(call).session() as s:
         token, expires = await auth.mp_login(s, data["openid"][:64],
@@ -176,19 +170,18 @@ async def _price_book(call: Call, store: str) -> Any:
     """The store's current published price book, else the ``[mp] price_book`` file."""
     from .catalog import published_book
 
-    services = call.app[_keys().SERVICES_KEY]
-    book = await published_book(_db(call), services, store)
+    services = call.app[keys.SERVICES_KEY]
+    book = await published_book(_db(call), services.catalog_books, store)
     if book is not None:
         return book
-    book = services.get("mp_price_book")
-    if book is None:
+    if services.mp_price_book is None:
         path = _config(call).mp.price_book
         if path is None:
             raise Unavailable("mini-program ordering needs [mp] price_book")
         from contract.pricebook import load_price_book
 
-        book = services["mp_price_book"] = load_price_book(path)
-    return book
+        services.mp_price_book = load_price_book(path)
+    return services.mp_price_book
 
 
 async def create_order(call: Call) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""The cloud bridge's aiohttp application: factory, typed keys, resources in cleanup_ctx.
+"""The cloud bridge's aiohttp application: factory and resources in cleanup_ctx.
 
 ``create_app(config)`` builds the app; the database, the outgoing HTTP client
 (for WeChat's code2session) and the MQTT ingest each live in one ``cleanup_ctx``
 generator, opened in that order and closed in reverse. Handlers and RPC code
-reach them through the typed keys below (``request.app[DB_KEY]``).
+reach them through the typed keys of :mod:`.keys` (``request.app[DB_KEY]``) and the
+typed :class:`~.services.BridgeServices` (``request.app[SERVICES_KEY].payments``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from . import api_admin, api_catalog, api_mp, responses, rpc
-from .config import BridgeConfig, load_secret
+from .config import BridgeConfig
 from .db import Database, open_database
 from .domains import domain_modules
 from .ingest import Ingest
+from .keys import CONFIG_KEY, DB_KEY, HTTP_KEY, INGEST_KEY, ROUTES_KEY, SERVICES_KEY
 from .openapi import (
     Call,
     Route,
@@ -30,15 +31,10 @@ from .openapi import (
     db_token_resolver,
     problem_middleware,
 )
+from .services import BridgeServices
 
 log = logging.getLogger(__name__)
 
-CONFIG_KEY = web.AppKey("config", BridgeConfig)
-DB_KEY = web.AppKey("db", Database)
-INGEST_KEY = web.AppKey("ingest", Ingest)
-HTTP_KEY = web.AppKey("http_client", aiohttp.ClientSession)
-ROUTES_KEY = web.AppKey("routes", list)
-SERVICES_KEY = web.AppKey("services", dict)  # extras shared with RPC handlers by name
 
 # How long the HTTP client waits for WeChat's code2session.
 UPSTREAM_TIMEOUT_S = 10.0
@@ -111,29 +107,21 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     if not config.mqtt.enabled:
         yield
         return
-    async with Ingest(config, app[DB_KEY], extras=app[SERVICES_KEY]) as ingest:
+    services = app[SERVICES_KEY]
+    async with Ingest(config, app[DB_KEY], services=services) as ingest:
         app[INGEST_KEY] = ingest
-        app[SERVICES_KEY]["ingest"] = ingest
-        yield
-
-
-def load_signing_key(config: BridgeConfig) -> Any:
-    """The Ed25519 command signing key from credentials, or ``None`` if not provisioned."""
-    secret = load_secret(config.commands.signing_key_credential)
-    if not secret:
-        return None
-    from contract.signing import load_private_key
-
-    candidate = Path(secret)
-    return load_private_key(candidate if len(secret) < 4096 and candidate.is_file() else
-                            secret.encode())
+        services.ingest = ingest
+        try:
+            yield
+        finally:
+            services.ingest = None
 
 
 def create_app(config: BridgeConfig, *, db: Database | None = None) -> web.Application:
     """The bridge application; pass ``db`` to share an already open database (tests)."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
     app[CONFIG_KEY] = config
-    app[SERVICES_KEY] = {"config": config}
+    app[SERVICES_KEY] = BridgeServices(config)
     routes = all_routes(config)
     app[ROUTES_KEY] = routes
     add_routes(app, routes, db_token_resolver)
@@ -142,11 +130,14 @@ def create_app(config: BridgeConfig, *, db: Database | None = None) -> web.Appli
     app.cleanup_ctx.append(_http_client_ctx)
     from .payments.runtime import payments_ctx
 
-    app.cleanup_ctx.append(payments_ctx(CONFIG_KEY, DB_KEY, SERVICES_KEY))
+    app.cleanup_ctx.append(payments_ctx)
     app.cleanup_ctx.append(_ingest_ctx)
     app.cleanup_ctx.append(api_catalog.catalog_ctx)  # after ingest: announces through it
     for module in domain_modules("runtime"):  # a domain's long-lived resources, if it has any
         if hasattr(module, "runtime_ctx"):
             app.cleanup_ctx.append(module.runtime_ctx)
+    from .console.web import mount_console  # HTML pages under /console/ (not API routes)
+
+    mount_console(app)
     return app
 

@@ -250,17 +250,17 @@ async def announce_current(db: Any, config: Any, publish: Publish,
 # --------------------------------------------------------------------------- pricing
 
 
-async def published_book(db: Any, cache: dict[str, Any], store: str) -> Any | None:
+async def published_book(db: Any, books: dict[str, tuple[str, Any]], store: str) -> Any | None:
     """The store's current published ``PriceBook``, parsed once per version; ``None`` if none.
 
     Args:
         db: The bridge database.
-        cache: A dict kept across calls (the app's services), holding parsed books.
+        books: Parsed books by store, ``(sha256, book)``, kept across calls (the app's
+            ``BridgeServices.catalog_books``).
         store: The store.
     """
     from contract.pricebook import parse_price_book
 
-    books: dict[str, tuple[str, Any]] = cache.setdefault("catalog_books", {})
     async with db.session() as s:
         info = await current_info(s, store)
         if info is None:

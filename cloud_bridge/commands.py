@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from contract.signing import load_private_key
 from contract.signing import sign_command as _sign
 from contract.wire.base import utcnow
 from contract.wire.commands import Command
 from contract.wire.events import uuid7
 from contract.wire.topics import KioskTopics
+
+from .config import BridgeConfig, load_secret
 
 # Long enough for a kiosk on a slow link to receive it (the broker holds it in the
 # kiosk's persistent session), short enough that a captured command dies quickly.
@@ -63,3 +67,13 @@ async def publish_command(
     command = sign_command(key, store, kiosk, name, args, ttl_s)
     await client.publish(KioskTopics(store, kiosk).cmd, command.encode(), qos=1)
     return command
+
+
+def load_signing_key(config: BridgeConfig) -> Any:
+    """The Ed25519 command signing key from credentials, or ``None`` if not provisioned."""
+    secret = load_secret(config.commands.signing_key_credential)
+    if not secret:
+        return None
+    candidate = Path(secret)
+    return load_private_key(candidate if len(secret) < 4096 and candidate.is_file() else
+                            secret.encode())

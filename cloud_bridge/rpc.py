@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from contract.wire.rpc import RpcError, RpcRequest, RpcResponse
 if TYPE_CHECKING:
     from .config import BridgeConfig
     from .db import Database
+    from .services import BridgeServices
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class RpcContext:
     db: Database | None = None
     config: BridgeConfig | None = None
     publish: Callable[..., Awaitable[None]] | None = None  # publish(topic, payload, qos=1)
-    extras: dict[str, Any] = field(default_factory=dict)  # app-wide services by name
+    services: BridgeServices | None = None  # the app's shared services (payments, ...)
 
     def seconds_left(self) -> float:
         return (self.deadline - utcnow()).total_seconds()

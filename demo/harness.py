@@ -3,7 +3,7 @@ kiosk checkout loop, both over a real Mosquitto, each runnable as its own proces
 (``python -m demo.harness bridge|kiosk ...``) so they can be killed.
 
 The bridge worker is the cloud engineer's :class:`cloud_bridge.ingest.Ingest` (shared
-subscription, RPC dispatch) with the payment service in its extras. The kiosk loop
+subscription, RPC dispatch) with the payment service in its services. The kiosk loop
 uses the link engineer's :class:`kiosk_agent.link.Link`, the journal engineer's
 :class:`kiosk_agent.journal.Journal` and :class:`kiosk_agent.payments.KioskPayments`.
 """
@@ -35,10 +35,10 @@ def bridge_config(broker_port: int, db_url: str, worker: str = "bridge-1"):
 
 
 def payment_service(db, manifest: dict, *, request_timeout_s: float, policy: dict):
-    from .config import PaymentSettings, build_providers
-    from .providers.stored_value import StoredValueProvider
-    from .service import PaymentService
-    from .settlement import SettlementPolicy
+    from cloud_bridge.payments.config import PaymentSettings, build_providers
+    from cloud_bridge.payments.providers.stored_value import StoredValueProvider
+    from cloud_bridge.payments.service import PaymentService
+    from cloud_bridge.payments.settlement import SettlementPolicy
 
     settings = PaymentSettings.from_manifest(manifest, request_timeout_s=request_timeout_s)
     providers = build_providers(settings)
@@ -52,16 +52,17 @@ async def run_bridge(broker_port: int, db_url: str, manifest: dict, *, request_t
     """One bridge worker serving payment RPCs until ``stop``."""
     from cloud_bridge.db import Database
     from cloud_bridge.ingest import Ingest
-
-    from . import models  # noqa: F401
-    from . import rpc as _rpc  # noqa: F401  (registers the handlers)
+    from cloud_bridge.payments import models  # noqa: F401
+    from cloud_bridge.payments import rpc as _rpc  # noqa: F401  (registers the handlers)
+    from cloud_bridge.services import BridgeServices
 
     config = bridge_config(broker_port, db_url, worker)
     async with Database(db_url) as db:
         await db.create_all()
         svc = payment_service(db, manifest, request_timeout_s=request_timeout_s, policy=policy)
         try:
-            async with Ingest(config, db, extras={"payments": svc}) as ingest:
+            services = BridgeServices(config, payments=svc)
+            async with Ingest(config, db, services=services) as ingest:
                 await asyncio.wait_for(ingest.connected.wait(), 10)
                 await stop.wait()
         finally:

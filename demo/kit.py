@@ -32,7 +32,7 @@ class Camera:
         import cv2
 
         from drivers.testimages import simple_frame
-        from kiosk_agent import codes
+        from contract import codes
 
         module = 5 if symbology == codes.QRCODE else 2.5
         image = simple_frame(text, symbology, module_px=module).astype("uint8")

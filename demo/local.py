@@ -59,11 +59,12 @@ class LocalKiosk:
 
         self.gateway = StandInGateway()
         self.agent = Agent(config, payments=self.gateway)
-        for factory in (assembly.scan_component, assembly.printer_component,
-                        assembly.display_component):
+        for name, factory in (("camera", assembly.scan_component),
+                              ("printer", assembly.printer_component),
+                              ("display", assembly.display_component)):
             component = factory(self.agent)
             if component is not None:
-                self.agent.add_component(factory.__name__, component)
+                self.agent.add_component(name, component)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="kiosk-agent", daemon=True)
@@ -110,7 +111,7 @@ def local_config(out: Path, display_path: str | None) -> Any:
                    "replay_fps": 15},
         "decoder": {"debounce_s": 1.0},
         "printer": {"kind": "file", "file_path": str(out / "printer.bin")},
-        "display": {"kind": "serial" if display_path else "none", "port": display_path},
+        "display": {"kind": "serial", "port": display_path} if display_path else {"kind": "none"},
         "control": {"socket_path": str(out / "control.sock"), "socket_group": None},
         "logging": {"level": "INFO"},
     })
@@ -184,8 +185,6 @@ def run(out: Path, fast: bool = False) -> int:
 
 
 def _printed(kiosk: LocalKiosk) -> int:
-    for reg in kiosk.agent._components:
-        spooler = getattr(reg.component, "spooler", None)
-        if spooler is not None:
-            return spooler.printed_jobs
-    return 0
+    printer = kiosk.agent.runtime.printer
+    spooler = printer.spooler if printer is not None else None
+    return spooler.printed_jobs if spooler is not None else 0

@@ -13,18 +13,17 @@ link, control API, ...). Plugging one in needs only one of:
   manager: it is entered before ``run`` and left after it), or
 * an ``async def f(stop_event)`` coroutine function.
 
-``agent.add_component("printer", spooler)`` before :meth:`Agent.run`, or list a
-factory in :data:`COMPONENT_FACTORIES` (``"module:function"``, called as
-``function(agent)`` and returning a component or ``None``) so ``kiosk-agent run``
-builds it from the config. A component that raises is logged and restarted after
-:data:`RESTART_BACKOFF_S` (capped backoff): a broken display never stops a sale.
+``agent.add_component("printer", spooler)`` before :meth:`Agent.run`; ``kiosk-agent
+run`` builds every part from the config in :func:`build_agent`, in code order, and
+keeps each in a typed field of ``agent.runtime`` (:class:`~.runtime.KioskRuntime`).
+A component that raises is logged and restarted after :data:`RESTART_BACKOFF_S`
+(capped backoff): a broken display never stops a sale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import logging
 import signal
@@ -36,6 +35,7 @@ from typing import Any
 from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
+from .runtime import KioskRuntime
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +53,6 @@ CART_TIMER_TICK_S = 1.0
 # "thank you" screen anyway (the job stays pending and prints when it can).
 RECEIPT_WAIT_S = 8.0
 RECEIPT_POLL_S = 0.1
-
-#: "module:function" factories of the components ``kiosk-agent run`` starts.
-COMPONENT_FACTORIES: list[str] = [
-    "kiosk_agent.control:control_component",  # staff control socket (kiosk-tui)
-    "kiosk_agent.sdnotify:agent_notify_component",  # systemd READY/STATUS/WATCHDOG
-    # The whole kiosk from its config (kiosk_agent/assembly.py); the link comes first:
-    # the outbox, catalog and commands attach to it, payments go over its RPC.
-    "kiosk_agent.assembly:link_component",  # MQTT link, presence, telemetry, payments
-    "kiosk_agent.assembly:outbox_component",  # outbox drainer (end-to-end acks)
-    "kiosk_agent.assembly:catalog_component",  # shadow + catalog sync
-    "kiosk_agent.assembly:commands_component",  # signed fleet commands
-    "kiosk_agent.assembly:scan_component",  # camera + serial scanner
-    "kiosk_agent.assembly:printer_component",  # print spooler + printer
-    "kiosk_agent.assembly:display_component",  # customer display
-]
 
 ComponentRun = Callable[[asyncio.Event], Awaitable[Any]]
 
@@ -111,6 +96,7 @@ class Agent:
         self.recovery: RecoveryReport | None = None
         self.stop_event = asyncio.Event()
         self.started = asyncio.Event()
+        self.runtime = KioskRuntime()
         self._components: list[_Registered] = []
         self._scan_sources: list[AsyncIterable[Any]] = []
         self._tasks: dict[str, asyncio.Task[Any]] = {}
@@ -123,6 +109,26 @@ class Agent:
         if not (callable(getattr(component, "run", None)) or callable(component)):
             raise TypeError(f"component {name!r} has no run(stop_event) and is not callable")
         self._components.append(_Registered(name, component, restart))
+
+    def components(self) -> list[tuple[str, Any]]:
+        """``(name, component)`` of every registered component, in registration order."""
+        return [(reg.name, reg.component) for reg in self._components]
+
+    def health_report(self) -> dict[str, dict[str, Any]]:
+        """``{name: health}`` of every component with a ``health()`` probe (sync ones:
+        the link's ``health`` is its async telemetry provider, not a probe)."""
+        report: dict[str, dict[str, Any]] = {}
+        for name, component in self.components():
+            method = getattr(component, "health", None)
+            if not callable(method) or inspect.iscoroutinefunction(method):
+                continue
+            try:
+                value = method()
+            except Exception as err:  # a health probe must never break its reader
+                value = {"state": "error", "reason": str(err)}
+            if isinstance(value, dict):
+                report[name] = value
+        return report
 
     def add_scan_source(self, source: AsyncIterable[Any]) -> None:
         """An async iterable of scans (``.text``, ``.kind``, optional ``.symbology``)."""
@@ -291,7 +297,7 @@ class Agent:
                     co.request_payment()
                 result = await co.pay(kind, text)
                 if result.status == "paid":
-                    await self._finish_sale()
+                    await self.finish_sale()
             elif kind == "member":
                 co.attach_member(self._member_from_code(text))
             elif kind == "staff":
@@ -318,7 +324,7 @@ class Agent:
         try:
             await co.recover_from_error(f"error: {type(err).__name__}")
             if co.state == State.PAID:
-                await self._finish_sale()
+                await self.finish_sale()
         except Exception:
             log.exception("checkout reset after an error failed")
             with contextlib.suppress(Exception):
@@ -333,7 +339,7 @@ class Agent:
         member_id = parts[1] if len(parts) >= 3 else text
         return pricing.Member(member_id=member_id)
 
-    async def _finish_sale(self) -> None:
+    async def finish_sale(self) -> None:
         """paid -> printing -> completed, waiting (bounded) for the receipt job."""
         co = self.checkout
         if co is None or co.sale is None:
@@ -351,14 +357,29 @@ class Agent:
 
 
 def build_agent(config: AgentConfig) -> Agent:
-    """The agent with the components listed in :data:`COMPONENT_FACTORIES`."""
+    """The agent with every part ``kiosk-agent run`` starts, built in this order.
+
+    The link comes first among the fleet parts: the outbox, catalog and commands attach
+    to it, and payments go over its RPC. Each factory returns ``None`` when the config
+    turns its part off; the names are the ones staff see in the TUI and telemetry.
+    """
+    from . import assembly
+    from .control import control_component
+    from .sdnotify import agent_notify_component
+
     agent = Agent(config)
-    for spec in COMPONENT_FACTORIES:
-        module_name, _, func_name = spec.partition(":")
-        factory = getattr(importlib.import_module(module_name), func_name)
-        component = factory(agent)
-        if inspect.isawaitable(component):
-            raise TypeError(f"component factory {spec} must not be async")
+    parts: list[tuple[str, Any]] = [
+        ("control", control_component(agent)),  # staff control socket (kiosk-tui)
+        ("systemd", agent_notify_component(agent)),  # READY/STATUS/WATCHDOG
+        ("link", assembly.link_component(agent)),  # MQTT link, presence, telemetry, payments
+        ("outbox", assembly.outbox_component(agent)),  # outbox drainer (end-to-end acks)
+        ("catalog", assembly.catalog_component(agent)),  # shadow + catalog sync
+        ("camera", assembly.scan_component(agent)),  # camera + serial scanner
+        ("printer", assembly.printer_component(agent)),  # print spooler + printer
+        ("display", assembly.display_component(agent)),  # customer display
+    ]
+    assembly.commands_component(agent)  # signed fleet commands: handlers on the link
+    for name, component in parts:
         if component is not None:
-            agent.add_component(func_name, component)
+            agent.add_component(name, component)
     return agent

@@ -1,10 +1,10 @@
 """Assembly: the factories that build the whole kiosk from its config.
 
-Each ``*_component(agent)`` function here is listed in
-:data:`kiosk_agent.agent.COMPONENT_FACTORIES` and is called once by
-``build_agent`` with the agent (before :meth:`Agent.run`); it returns an agent
-component (``run(stop_event)``, optionally an async context manager) or ``None``
-when the config turns that part off. The components themselves live with their
+Each ``*_component(agent)`` function here is called once, in code order, by
+:func:`kiosk_agent.agent.build_agent` (before :meth:`Agent.run`); it keeps what it
+built in its field of ``agent.runtime`` (:class:`~.runtime.KioskRuntime`) and returns
+an agent component (``run(stop_event)``, optionally an async context manager) or
+``None`` when the config turns that part off. The components themselves live with their
 owners (``drivers/``, ``printing``, ``link``, ...); this module only wires them to
 the agent and to each other:
 
@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .agent import Agent
+    from .link import Link
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,6 @@ ACTION_PREFIX = "KIOSK:"
 ACTION_PARK = "KIOSK:PARK"
 ACTION_STORED_VALUE = "KIOSK:PAY:STORED_VALUE"
 ACTION_CANCEL = "KIOSK:CANCEL"
-#: Scans shown in the control API's status (``agent.last_scans``).
-LAST_SCANS = 20
 
 
 # --------------------------------------------------------------------------- scans
@@ -49,7 +50,7 @@ class ScanComponent:
     other scan goes to ``agent.handle_scan`` through ``agent.add_scan_source``.
     """
 
-    def __init__(self, agent: Any, camera: Any, scanner: Any) -> None:
+    def __init__(self, agent: Agent, camera: Any, scanner: Any) -> None:
         from drivers.scanning import ScanSource
 
         from .config import member_code_key
@@ -63,8 +64,6 @@ class ScanComponent:
             emit_unknown=True, decoder=None, member_key=member_code_key(),
         )
         self._engines = list(cfg.decoder.engines)
-        if not hasattr(agent, "last_scans"):
-            agent.last_scans = []
         agent.add_scan_source(self._scans())
 
     async def __aenter__(self) -> ScanComponent:
@@ -108,11 +107,9 @@ class ScanComponent:
     def _remember(self, scan: Any, codes: Any) -> None:
         import time
 
-        entry = {"text": codes.display_text(scan.text, scan.kind), "kind": scan.kind,
-                 "symbology": scan.symbology, "source": scan.source, "at": time.time()}
-        scans = self.agent.last_scans
-        scans.append(entry)
-        del scans[:-LAST_SCANS]
+        self.agent.runtime.remember_scan({
+            "text": codes.display_text(scan.text, scan.kind), "kind": scan.kind,
+            "symbology": scan.symbology, "source": scan.source, "at": time.time()})
 
     async def _action(self, action: str) -> None:
         from .checkout import CheckoutError, Refusal, State
@@ -134,7 +131,7 @@ class ScanComponent:
                     return
                 result = await co.pay("stored_value", "")
                 if result.status == "paid":
-                    await self.agent._finish_sale()
+                    await self.agent.finish_sale()
             else:
                 log.info("unknown action card %s", action)
         except Refusal as refusal:
@@ -186,7 +183,7 @@ async def _serial_reads(scanner: Any):
         yield read.text, getattr(read, "symbology", "") or ""
 
 
-def scan_component(agent: Any) -> ScanComponent | None:
+def scan_component(agent: Agent) -> ScanComponent | None:
     """Factory: the camera (``[camera]``) and serial scanner (``[scanner]``) as one source."""
     from drivers.camera import open_camera
 
@@ -199,7 +196,8 @@ def scan_component(agent: Any) -> ScanComponent | None:
         scanner = build_scanner(cfg.scanner)
     if camera is None and scanner is None:
         return None
-    return ScanComponent(agent, camera, scanner)
+    agent.runtime.scans = ScanComponent(agent, camera, scanner)
+    return agent.runtime.scans
 
 
 # --------------------------------------------------------------------------- printer
@@ -213,7 +211,7 @@ class PrinterComponent:
     offline, ...), not on every retry of the same reason.
     """
 
-    def __init__(self, agent: Any, printer: Any) -> None:
+    def __init__(self, agent: Agent, printer: Any) -> None:
         self.agent = agent
         self.printer = printer
         self.spooler: Any = None
@@ -254,7 +252,7 @@ class PrinterComponent:
         return await self.agent.journal.add_print_job(order_no, "reprint")
 
 
-def printer_component(agent: Any) -> PrinterComponent | None:
+def printer_component(agent: Agent) -> PrinterComponent | None:
     """Factory: the receipt printer of ``[printer]`` behind the print spooler."""
     from drivers.printer import PrinterUnavailable, UnusablePrinter, build_printer
 
@@ -265,7 +263,8 @@ def printer_component(agent: Any) -> PrinterComponent | None:
     except PrinterUnavailable as err:
         log.error("printer: %s", err)
         printer = UnusablePrinter(str(err))
-    return PrinterComponent(agent, printer)
+    agent.runtime.printer = PrinterComponent(agent, printer)
+    return agent.runtime.printer
 
 
 # --------------------------------------------------------------------------- display
@@ -275,7 +274,7 @@ class DisplayComponent:
     """The customer display following the checkout: item + price, total, 请出示付款码,
     the payment result, thanks; welcome when idle."""
 
-    def __init__(self, agent: Any, display: Any) -> None:
+    def __init__(self, agent: Agent, display: Any) -> None:
         self.agent = agent
         self.display = display
         self._events: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue(maxsize=64)
@@ -350,50 +349,34 @@ class DisplayComponent:
         return {"shown": True}
 
 
-def display_component(agent: Any) -> DisplayComponent | None:
+def display_component(agent: Agent) -> DisplayComponent | None:
     """Factory: the customer display of ``[display]`` (None when ``kind = "none"``)."""
     from drivers.display import build_display
 
     cfg = agent.config
     if cfg.display.kind == "none":
         return None
-    return DisplayComponent(agent, build_display(cfg.display, cfg.kiosk.languages))
+    agent.runtime.display = DisplayComponent(
+        agent, build_display(cfg.display, cfg.kiosk.languages))
+    return agent.runtime.display
 
 
 # --------------------------------------------------------------------------- fleet link
 
 
-def _health_of(agent: Any) -> dict[str, dict[str, Any]]:
-    """``{component name: health dict}`` of every component that reports one."""
-    report: dict[str, dict[str, Any]] = {}
-    for reg in getattr(agent, "_components", []):
-        method = getattr(reg.component, "health", None)
-        # The link's ``health`` is its telemetry provider (a coroutine function), not a probe.
-        if not callable(method) or inspect.iscoroutinefunction(method):
-            continue
-        try:
-            value = method()
-        except Exception as err:  # a health probe must never break telemetry
-            value = {"state": "error", "reason": str(err)}
-        if isinstance(value, dict):
-            report[reg.name] = value
-    return report
-
-
-async def _telemetry(agent: Any) -> Any:
+async def _telemetry(agent: Agent) -> Any:
     from contract.wire.presence import Telemetry
 
-    health = _health_of(agent)
+    rt = agent.runtime
     fields: dict[str, Any] = {"queue_depth": 0}
-    outbox = getattr(agent, "outbox", None)
-    if outbox is not None:
-        fields.update(await outbox.telemetry_fields())
+    if rt.outbox is not None:
+        fields.update(await rt.outbox.telemetry_fields())
     else:
         stats = await agent.journal.outbox_stats()
         fields.update(queue_depth=stats.depth, dead_letters=stats.dead_letters)
-    printer = health.get("printer_component", {})
-    scans = health.get("scan_component", {})
-    display = health.get("display_component", {})
+    printer = _probe(rt.printer)
+    scans = _probe(rt.scans)
+    display = _probe(rt.display)
     co = agent.checkout
     import shutil
 
@@ -412,11 +395,21 @@ async def _telemetry(agent: Any) -> Any:
     )
 
 
-def link_component(agent: Any) -> Any:
+def _probe(component: Any) -> dict[str, Any]:
+    """A component's health, ``{}`` when it is off; a failing probe is an error state."""
+    if component is None:
+        return {}
+    try:
+        return component.health()
+    except Exception as err:  # a health probe must never break telemetry
+        return {"state": "error", "reason": str(err)}
+
+
+def link_component(agent: Agent) -> Link | None:
     """Factory: the MQTT link (``[mqtt]``) with presence, telemetry and signed commands.
 
     Also gives the agent its payment gateway over the link's RPC
-    (``agent.payments``) unless one was injected. Sets ``agent.link``.
+    (``agent.payments``) unless one was injected. Sets ``agent.runtime.link``.
     """
     cfg = agent.config
     if not cfg.mqtt.enabled:
@@ -447,7 +440,7 @@ def link_component(agent: Any) -> Any:
     link = Link(cfg.mqtt, cfg.kiosk.store_id, cfg.kiosk.kiosk_id,
                 password=load_secret("mqtt_password"), commands=dispatcher, health=health,
                 telemetry_interval_s=cfg.telemetry.interval_s)
-    agent.link = link
+    agent.runtime.link = link
     if agent.payments is None:  # the checkout passes the cart's member (stored value)
         agent.payments = KioskPayments.from_config(link, agent.journal, cfg)
     return link
@@ -456,7 +449,7 @@ def link_component(agent: Any) -> Any:
 class OutboxComponent:
     """The outbox drainer; settles payments left unknown by a crash once connected."""
 
-    def __init__(self, agent: Any, drainer: Any) -> None:
+    def __init__(self, agent: Agent, drainer: Any) -> None:
         self.agent = agent
         self.drainer = drainer
 
@@ -470,8 +463,8 @@ class OutboxComponent:
     async def run(self, stop: asyncio.Event) -> None:
         payments = self.agent.payments
         resume = getattr(payments, "resume_unsettled", None)
-        link = self.agent.link
-        if callable(resume) and await _wait_or_stop(link.connected, stop):
+        link = self.agent.runtime.link
+        if link is not None and callable(resume) and await _wait_or_stop(link.connected, stop):
             try:
                 settled = await resume()
                 if settled:
@@ -497,9 +490,9 @@ async def _wait_or_stop(event: asyncio.Event, stop: asyncio.Event) -> bool:
     return event.is_set() and not stop.is_set()
 
 
-def outbox_component(agent: Any) -> OutboxComponent | None:
+def outbox_component(agent: Agent) -> OutboxComponent | None:
     """Factory: the outbox drainer (journal events -> MQTT, end-to-end acks)."""
-    link = getattr(agent, "link", None)
+    link = agent.runtime.link
     if link is None:
         return None
     from .outbox import OutboxDrainer
@@ -513,14 +506,15 @@ def outbox_component(agent: Any) -> OutboxComponent | None:
 
     drainer = OutboxDrainer(agent.journal, link, cfg.outbox, cfg.offline,
                             offline_stored_value=offline_stored_value)
-    agent.outbox = drainer
-    return OutboxComponent(agent, drainer)
+    agent.runtime.outbox = drainer
+    agent.runtime.outbox_component = OutboxComponent(agent, drainer)
+    return agent.runtime.outbox_component
 
 
 class CatalogComponent:
     """Shadow (desired config) and catalog sync (price book) over the link."""
 
-    def __init__(self, agent: Any, shadow: Any, catalog: Any) -> None:
+    def __init__(self, agent: Agent, shadow: Any, catalog: Any) -> None:
         self.agent = agent
         self.shadow = shadow
         self.catalog = catalog
@@ -541,9 +535,9 @@ class CatalogComponent:
                 "shadow_version": self.shadow.applied_version, "shadow_error": self.shadow.error}
 
 
-def catalog_component(agent: Any) -> CatalogComponent | None:
+def catalog_component(agent: Agent) -> CatalogComponent | None:
     """Factory: shadow + catalog sync (need the link)."""
-    link = getattr(agent, "link", None)
+    link = agent.runtime.link
     if link is None:
         return None
     from pathlib import Path
@@ -554,7 +548,7 @@ def catalog_component(agent: Any) -> CatalogComponent | None:
     async def on_apply(new_config: Any, changes: dict[str, Any]) -> None:
         if "telemetry" in changes:
             link.set_telemetry_interval(new_config.telemetry.interval_s)
-        agent.shadow_applied = changes
+        agent.runtime.shadow_applied = changes
 
     async def on_book(book: Any) -> None:
         agent.book = book
@@ -563,20 +557,21 @@ def catalog_component(agent: Any) -> CatalogComponent | None:
 
     state = Path(agent.config.journal.path).with_name("shadow.json")
     shadow = Shadow(link, agent.config, state, on_apply=on_apply).attach()
-    agent.shadow = shadow
-    agent.shadow_applied = shadow.applied
-    catalog = CatalogSync(link, agent.journal, on_applied=on_book)
-    agent.catalog_sync = catalog
-    return CatalogComponent(agent, shadow, catalog)
+    rt = agent.runtime
+    rt.shadow = shadow
+    rt.shadow_applied = shadow.applied
+    rt.catalog_sync = CatalogSync(link, agent.journal, on_applied=on_book)
+    rt.catalog = CatalogComponent(agent, shadow, rt.catalog_sync)
+    return rt.catalog
 
 
-def commands_component(agent: Any) -> None:
+def commands_component(agent: Agent) -> None:
     """Factory: registers the agent's fleet commands on the link (no component of its own).
 
     maintenance, reprint, sync catalog, log level, restart (the service manager starts
     the agent again), collect logs, self test, ping, status.
     """
-    link = getattr(agent, "link", None)
+    link = agent.runtime.link
     if link is None:
         return None
     import time
@@ -587,7 +582,7 @@ def commands_component(agent: Any) -> None:
 
     async def status() -> dict[str, Any]:
         co = agent.checkout
-        return {"state": str(co.state) if co else "starting", "health": _health_of(agent),
+        return {"state": str(co.state) if co else "starting", "health": agent.health_report(),
                 "catalog": getattr(agent.book, "version", None)}
 
     async def maintenance(on: bool, reason: str | None) -> None:
@@ -606,7 +601,7 @@ def commands_component(agent: Any) -> None:
         return await agent.journal.add_print_job(order_no, "reprint")
 
     async def sync_catalog() -> dict[str, Any]:
-        catalog = getattr(agent, "catalog_sync", None)
+        catalog = agent.runtime.catalog_sync
         if catalog is None:
             raise CommandRefused("catalog sync is not running")
         return await catalog.sync_now()
@@ -620,7 +615,7 @@ def commands_component(agent: Any) -> None:
         return [line.to_dict() for line in buffer.lines(limit=lines)]
 
     async def self_test() -> dict[str, Any]:
-        health = _health_of(agent)
+        health = agent.health_report()
         bad = {name: h.get("reason") for name, h in health.items()
                if h.get("state") in ("error",)}
         return {"ok": not bad and agent.tasks_healthy(), "failed": bad, "health": health}

@@ -10,8 +10,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from common.sdnotify import HEARTBEAT_S, SystemdNotifier, Watchdog
+
+if TYPE_CHECKING:
+    from .agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +35,34 @@ class AgentNotifyComponent:
     Without ``$NOTIFY_SOCKET`` it does nothing but wait for the stop.
     """
 
-    def __init__(self, agent: object, notifier: SystemdNotifier | None = None) -> None:
+    def __init__(self, agent: Agent, notifier: SystemdNotifier | None = None) -> None:
         self.agent = agent
         self.notifier = notifier or SystemdNotifier()
 
     async def status_line(self) -> str:
         agent = self.agent
-        cfg = getattr(agent, "config", None)
-        parts = [f"serving {cfg.kiosk.store_id}/{cfg.kiosk.kiosk_id}" if cfg else "serving"]
-        checkout = getattr(agent, "checkout", None)
+        cfg = agent.config
+        parts = [f"serving {cfg.kiosk.store_id}/{cfg.kiosk.kiosk_id}"]
+        checkout = agent.checkout
         if checkout is not None:
             parts.append(f"checkout {checkout.state}")
-        journal = getattr(agent, "journal", None)
-        if journal is not None and hasattr(journal, "outbox_stats"):
-            try:
-                stats = await journal.outbox_stats()
-                parts.append(f"queue {stats.depth}")
-                if stats.oldest_created_at:
-                    parts.append(f"oldest {time.time() - stats.oldest_created_at:.0f}s")
-                if stats.dead_letters:
-                    parts.append(f"dead letters {stats.dead_letters}")
-            except Exception as err:  # a status line must never take the agent down
-                parts.append(f"journal: {err}")
+        try:
+            stats = await agent.journal.outbox_stats()
+            parts.append(f"queue {stats.depth}")
+            if stats.oldest_created_at:
+                parts.append(f"oldest {time.time() - stats.oldest_created_at:.0f}s")
+            if stats.dead_letters:
+                parts.append(f"dead letters {stats.dead_letters}")
+        except Exception as err:  # a status line must never take the agent down
+            parts.append(f"journal: {err}")
         return ", ".join(parts)
 
     async def _wait_serving(self) -> None:
         """Wait (bounded) for components with a ``serving`` event, e.g. the control API."""
         events = [
-            reg.component.serving
-            for reg in getattr(self.agent, "_components", None) or []
-            if isinstance(getattr(reg.component, "serving", None), asyncio.Event)
+            component.serving
+            for _, component in self.agent.components()
+            if isinstance(getattr(component, "serving", None), asyncio.Event)
         ]
         if not events:
             return
@@ -76,14 +78,9 @@ class AgentNotifyComponent:
         if not notifier.enabled:
             await stop.wait()
             return
-        started = getattr(self.agent, "started", None)
-        if isinstance(started, asyncio.Event):
-            await started.wait()
+        await self.agent.started.wait()
         await self._wait_serving()
-        checks = []
-        healthy = getattr(self.agent, "tasks_healthy", None)
-        if callable(healthy):
-            checks.append(healthy)
+        checks = [self.agent.tasks_healthy]
         notifier.ready(await self.status_line())
         watchdog = Watchdog(notifier, checks)
         beat_every = min(HEARTBEAT_S, (watchdog.interval or HEARTBEAT_S) / 2)
@@ -101,6 +98,7 @@ class AgentNotifyComponent:
             notifier.stopping("stopping: draining outbox and print jobs")
 
 
-def agent_notify_component(agent: object) -> AgentNotifyComponent:
-    """Factory for ``agent.COMPONENT_FACTORIES`` (``"kiosk_agent.sdnotify:agent_notify_component"``)."""
-    return AgentNotifyComponent(agent)
+def agent_notify_component(agent: Agent) -> AgentNotifyComponent:
+    """Factory: systemd READY/STATUS/WATCHDOG (called by ``build_agent``)."""
+    agent.runtime.notify = AgentNotifyComponent(agent)
+    return agent.runtime.notify

@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from cloud_bridge import responses
 from cloud_bridge.errors import NotFound, Unavailable
+from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.openapi import Call, Ident, RequestModel, Route, problem
 
 from .models import MemberBalance, StoredValueEntry
-from .runtime import SERVICE_KEY
 from .service import PaymentService
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,7 @@ ENTRIES_SHOWN = 20
 
 
 def _service(call: Call) -> PaymentService | None:
-    from cloud_bridge.app import SERVICES_KEY
-
-    return call.app[SERVICES_KEY].get(SERVICE_KEY)
+    return call.app[SERVICES_KEY].payments
 
 
 def _wechat_fail(status: int, message: str) -> web.Response:

@@ -1,6 +1,6 @@
 """``payment.charge``, ``payment.status`` and ``payment.settle`` on the bridge's RPC registry.
 
-The service comes from the bridge's shared services (``ctx.extras["payments"]``, built
+The service comes from the bridge's shared services (``ctx.services.payments``, built
 by :mod:`.runtime` from ``[payments]``); when absent it is built once from the
 context's config (``$CLOUD_BRIDGE_PAYMENTS`` still overrides the manifest there).
 """
@@ -21,21 +21,12 @@ from .service import REPLY_MARGIN_S, PaymentService
 
 log = logging.getLogger(__name__)
 
-SERVICE_KEY = "payments"
-
 
 def service_for(ctx: rpc.RpcContext) -> PaymentService:
-    svc = ctx.extras.get(SERVICE_KEY)
-    if svc is not None:
-        return svc
-    # Outside the bridge app (which shares its service): built once from [payments].
-    from .config import PaymentsSection
-
-    section = ctx.config.payments if ctx.config is not None else PaymentsSection()
-    if not section.enabled or ctx.db is None:
+    """The payment service the bridge built at start-up (:mod:`.runtime`), never per request."""
+    svc = ctx.services.payments if ctx.services is not None else None
+    if svc is None:
         raise rpc.RpcFailure("payments_unavailable", "支付暂不可用 / payments are not configured")
-    svc = PaymentService.from_settings(ctx.db, section.settings())
-    ctx.extras[SERVICE_KEY] = svc
     return svc
 
 
@@ -65,7 +56,8 @@ async def charge(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
 
 async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     p = _parse(StatusParams, params)
-    res = await service_for(ctx).status(p.out_trade_no)
+    # Only the calling kiosk's own attempts: kiosk ids repeat across stores (issue 11).
+    res = await service_for(ctx).status(p.out_trade_no, ctx.store, ctx.kiosk)
     if res is None:
         raise rpc.RpcFailure("not_found", f"no payment {p.out_trade_no}")
     return res

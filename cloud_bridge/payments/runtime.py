@@ -2,7 +2,7 @@
 
 :func:`payments_ctx` is the app's ``cleanup_ctx`` for payments. It builds one
 :class:`PaymentService` (and :class:`RefundService`) from ``[payments]`` and shares them
-through the app's services (``extras["payments"]``: the RPC handlers and the HTTP
+through the app's :class:`~cloud_bridge.services.BridgeServices` (the RPC handlers and the HTTP
 routes use the same instance), then runs two loops until the app stops:
 
 * settlement: :meth:`PaymentService.settle_all` every ``settle_interval_s``, so an
@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import exists, select, update
 
 from cloud_bridge import orders
@@ -39,8 +40,6 @@ from .service import PaymentService
 
 log = logging.getLogger(__name__)
 
-SERVICE_KEY = "payments"
-REFUNDS_KEY = "refund_executor"
 ACTOR = "payments"
 # Time one payment may take within a sweep (its query window plus reverses); what is
 # left unknown waits for the next sweep. A stop cancels the sweep in between.
@@ -184,41 +183,40 @@ def build_service(db: Database, section: Any) -> PaymentService:
     return PaymentService.from_settings(db, section.settings())
 
 
-def payments_ctx(config_key: Any, db_key: Any, services_key: Any):
-    """The app's ``cleanup_ctx`` for payments (keys passed in to avoid an import cycle)."""
+async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The app's ``cleanup_ctx`` for payments: the service, refund executor and loops."""
+    from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
 
-    async def ctx(app) -> AsyncIterator[None]:
-        section = app[config_key].payments
-        if not section.enabled:
-            yield
-            return
-        db = app[db_key]
-        svc = build_service(db, section)
-        executor = RefundExecutor(db, RefundService(svc), section.execute_timeout_s)
-        app[services_key][SERVICE_KEY] = svc
-        app[services_key][REFUNDS_KEY] = executor
-        jobs: list[asyncio.Task] = []
-        if section.settle_interval_s > 0:
-            jobs.append(asyncio.create_task(_every(
-                section.settle_interval_s, "settlement",
-                lambda: svc.settle_all(budget_s=SWEEP_BUDGET_S))))
-        if section.orphan_interval_s > 0:
-            sweep = OrphanSweep(db, executor.refunds, section.orphan_grace_s)
-            jobs.append(asyncio.create_task(_every(
-                section.orphan_interval_s, "orphan refunds", sweep.run)))
-        if section.refund_interval_s > 0:
-            jobs.append(asyncio.create_task(_every(
-                section.refund_interval_s, "refunds",
-                lambda: executor.execute_open(older_than_s=section.refund_interval_s))))
-        try:
-            yield
-        finally:
-            for job in jobs:
-                job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)
-            await executor.close()
-            await svc.close()
-            app[services_key].pop(SERVICE_KEY, None)
-            app[services_key].pop(REFUNDS_KEY, None)
-
-    return ctx
+    section = app[CONFIG_KEY].payments
+    if not section.enabled:
+        yield
+        return
+    db = app[DB_KEY]
+    services = app[SERVICES_KEY]
+    svc = build_service(db, section)
+    executor = RefundExecutor(db, RefundService(svc), section.execute_timeout_s)
+    services.payments = svc
+    services.refunds = executor
+    jobs: list[asyncio.Task] = []
+    if section.settle_interval_s > 0:
+        jobs.append(asyncio.create_task(_every(
+            section.settle_interval_s, "settlement",
+            lambda: svc.settle_all(budget_s=SWEEP_BUDGET_S))))
+    if section.orphan_interval_s > 0:
+        sweep = OrphanSweep(db, executor.refunds, section.orphan_grace_s)
+        jobs.append(asyncio.create_task(_every(
+            section.orphan_interval_s, "orphan refunds", sweep.run)))
+    if section.refund_interval_s > 0:
+        jobs.append(asyncio.create_task(_every(
+            section.refund_interval_s, "refunds",
+            lambda: executor.execute_open(older_than_s=section.refund_interval_s))))
+    try:
+        yield
+    finally:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await executor.close()
+        await svc.close()
+        services.payments = None
+        services.refunds = None

@@ -12,9 +12,12 @@ import asyncio
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ControlApiError
+
+if TYPE_CHECKING:
+    from kiosk_agent.agent import Agent
 
 
 async def resolve(value: Any) -> Any:
@@ -186,15 +189,13 @@ class AgentControlAdapter:
     :class:`JournalControl` (combine both with :class:`AgentFacade`).
     """
 
-    def __init__(self, agent: Any, config_path: Path | str | None = None) -> None:
+    def __init__(self, agent: Agent, config_path: Path | str | None = None) -> None:
         self.agent = agent
         self.config_path = config_path
         self.started_at = time.time()
 
     def _components(self) -> list[tuple[str, Any]]:
-        # The agent keeps its registrations in ``_components`` (name, component, restart).
-        regs = getattr(self.agent, "_components", None) or []
-        return [(r.name, r.component) for r in regs]
+        return self.agent.components()
 
     def _component_method(self, *names: str) -> Any:
         for _, component in self._components():
@@ -206,9 +207,9 @@ class AgentControlAdapter:
 
     async def status(self) -> dict[str, Any]:
         cfg = self.agent.config
-        checkout = getattr(self.agent, "checkout", None)
+        checkout = self.agent.checkout
         state = str(checkout.state) if checkout is not None else "starting"
-        link = getattr(self.agent, "link", None) or self._component_attr("connected")
+        link = self.agent.runtime.link or self._component_attr("connected")
         link_info: dict[str, Any] = {"connected": None}
         connected = getattr(link, "connected", None)
         if isinstance(connected, asyncio.Event):
@@ -235,10 +236,10 @@ class AgentControlAdapter:
             "started_at": self.started_at,
             "state": state,
             "maintenance": state == "maintenance",
-            "healthy": bool(getattr(self.agent, "tasks_healthy", lambda: True)()),
+            "healthy": self.agent.tasks_healthy(),
             "link": link_info,
             "cart": snapshot,
-            "last_scans": list(getattr(self.agent, "last_scans", []) or [])[-10:],
+            "last_scans": self.agent.runtime.last_scans[-10:],
         }
 
     def _component_attr(self, attr: str) -> Any:
@@ -258,13 +259,11 @@ class AgentControlAdapter:
             except Exception as err:
                 value = {"state": "error", "reason": f"health check failed: {err}"}
             report[name] = value
-        healthy = getattr(self.agent, "tasks_healthy", None)
-        if callable(healthy):
-            report.setdefault("agent", {"state": "ok" if healthy() else "error"})
+        report.setdefault("agent", {"state": "ok" if self.agent.tasks_healthy() else "error"})
         return report
 
     async def set_maintenance(self, on: bool, reason: str) -> dict[str, Any]:
-        checkout = getattr(self.agent, "checkout", None)
+        checkout = self.agent.checkout
         if checkout is None:
             raise ValueError("the checkout is not running yet")
         try:

@@ -9,7 +9,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -20,6 +20,9 @@ from .errors import ControlApiError
 from .facade import AgentControlAdapter, AgentFacade, JournalControl
 from .routes import create_app
 from .sessions import StaffSessions, resolve_pin_hash
+
+if TYPE_CHECKING:
+    from kiosk_agent.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +149,14 @@ class ControlComponent:
     socket accepts connections (the systemd component waits for it before READY=1).
     """
 
-    def __init__(self, agent: Any, config_path: Path | str | None = None) -> None:
+    def __init__(self, agent: Agent, config_path: Path | str | None = None) -> None:
         adapter = AgentControlAdapter(agent, config_path)
         self.serving = asyncio.Event()
         self.server = ControlServer(
             AgentFacade(agent, adapter, JournalControl(agent.journal)),
             agent.config,
             config_path=config_path or getattr(agent, "config_path", None),
-            shadow=lambda: getattr(agent, "shadow_applied", None) or {},
+            shadow=lambda: agent.runtime.shadow_applied,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -166,6 +169,7 @@ class ControlComponent:
             await self.server.stop()
 
 
-def control_component(agent: Any) -> ControlComponent:
-    """Factory for ``agent.COMPONENT_FACTORIES`` (``"kiosk_agent.control:control_component"``)."""
-    return ControlComponent(agent)
+def control_component(agent: Agent) -> ControlComponent:
+    """Factory: the staff control socket (called by ``build_agent``)."""
+    agent.runtime.control = ControlComponent(agent)
+    return agent.runtime.control

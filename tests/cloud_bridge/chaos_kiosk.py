@@ -55,8 +55,8 @@ def build(spec: dict[str, Any]) -> Any:
     link.RECONNECT_MAX_S = 0.3
     agent = Agent(agent_config(spec))
     agent.receipt_wait_s = 0.0  # no printer here: the receipt job just stays queued
-    agent.add_component("link_component", assembly.link_component(agent))
-    agent.add_component("outbox_component", assembly.outbox_component(agent))
+    agent.add_component("link", assembly.link_component(agent))
+    agent.add_component("outbox", assembly.outbox_component(agent))
     agent.payments.settle_rpc_timeout_s = spec["timings"]["settle_rpc_timeout_s"]
     agent.payments.settle_retry_s = spec["timings"]["settle_retry_s"]
     return agent
@@ -136,7 +136,7 @@ async def finish(agent: Any, spec: dict[str, Any]) -> dict[str, Any]:
             break
         late += len(left)
         await agent.payments.resume_unsettled()
-    await agent.outbox.wait_idle(max(deadline - time.monotonic(), 1.0))
+    await agent.runtime.outbox.wait_idle(max(deadline - time.monotonic(), 1.0))
     attempts = await journal.payment_attempts()
     orders = await journal.orders(limit=100_000)
     stats = await journal.outbox_stats()
@@ -160,7 +160,7 @@ async def main_async(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.wait({started, runner}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
         if runner.done():
             runner.result()
-        if not started.done() or not await agent.link.wait_connected(20):
+        if not started.done() or not await agent.runtime.link.wait_connected(20):
             raise RuntimeError("agent did not start or connect")
         counts = await shop(agent, spec, log)
         result = await finish(agent, spec)

@@ -19,7 +19,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from cloud_bridge import auth
-from cloud_bridge.app import SERVICES_KEY, create_app
+from cloud_bridge.app import create_app
+from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.payments import crypto
 from cloud_bridge.payments.models import PAID, UNKNOWN, PaymentNotificationSeen
@@ -59,7 +60,7 @@ async def pay_client(db, db_url, sandbox, tmp_path):  # noqa: F811
     manifest.write_text(json.dumps(sandbox.manifest))
     app = create_app(payments_config(db_url, manifest), db=db)
     async with TestClient(TestServer(app)) as c:
-        c.payments = app[SERVICES_KEY]["payments"]
+        c.payments = app[SERVICES_KEY].payments
         yield c
 
 
@@ -257,7 +258,7 @@ async def test_refund_requests_are_executed_once(pay_client, sandbox, db):  # no
     assert [x.amount for x in trade.refunds.values()] == [500]
 
     # Executing the same request again (a retry, another worker) refunds nothing more.
-    executor = pay_client.app[SERVICES_KEY]["refund_executor"]
+    executor = pay_client.app[SERVICES_KEY].refunds
     again = await executor.execute(first["id"])
     assert again["status"] == "succeeded" and len(trade.refunds) == 1
     assert await executor.execute_open() == 0
@@ -280,7 +281,7 @@ async def test_refund_left_open_is_driven_by_the_loop(pay_client, sandbox, db): 
     """A request whose refund stays open (provider 503) is finished by a later run."""
     h = await admin_headers(pay_client, db)
     no = await charged_kiosk_order(pay_client, db, "RF-0002", method="wechat")
-    executor = pay_client.app[SERVICES_KEY]["refund_executor"]
+    executor = pay_client.app[SERVICES_KEY].refunds
     sandbox.wechat.ledger.faults.add(FaultRule("http_503", op="refund"))
     r = await pay_client.post("/api/v1/admin/orders/RF-0002/refunds", headers=h,
                               json={"amount": 700, "reason": "x"})

@@ -12,7 +12,8 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from cloud_bridge.app import SERVICES_KEY, create_app
+from cloud_bridge.app import create_app
+from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments.orphans import ORPHAN_REASON, OrphanSweep, orphan_refund_no
 from cloud_bridge.payments.refunds import RefundService
 from contract.wire.payments import ChargeParams
@@ -36,7 +37,7 @@ async def orphan_client(db, db_url, sandbox, tmp_path):  # noqa: F811
     cfg.payments.orphan_interval_s = 0
     app = create_app(cfg, db=db)
     async with TestClient(TestServer(app)) as c:
-        c.payments = app[SERVICES_KEY]["payments"]
+        c.payments = app[SERVICES_KEY].payments
         yield c
 
 
@@ -100,7 +101,7 @@ async def test_orphan_payment_is_refunded_once_and_nothing_else(orphan_client, s
     detail = await (await client.get("/api/v1/admin/orders/OX-0001", headers=h)).json()
     assert detail["refunded_total"] == 200 and detail["status"] == "partially_refunded"
     # The executor's loop never picks the orphan refund record up.
-    assert await client.app[SERVICES_KEY]["refund_executor"].execute_open() == 0
+    assert await client.app[SERVICES_KEY].refunds.execute_open() == 0
 
 
 async def test_orphan_sweep_is_logged_once(orphan_client, sandbox, db, caplog):  # noqa: F811

@@ -15,7 +15,7 @@ from contract.wire.base import utcnow
 def ctx_with(providers: dict) -> rpc.RpcContext:
     return rpc.RpcContext(store="S1", kiosk="K1", request_id="r1", method="payment.charge",
                           deadline=utcnow() + timedelta(seconds=10),
-                          extras={"payments": SimpleNamespace(providers=providers)})
+                          services=SimpleNamespace(payments=SimpleNamespace(providers=providers)))
 
 
 CHARGE = {"order_no": "O1", "out_trade_no": "N0000001", "method": "alipay", "amount": 100,

@@ -9,7 +9,8 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from cloud_bridge.app import SERVICES_KEY, create_app
+from cloud_bridge.app import create_app
+from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments.models import PAID, REVERSED, UNKNOWN
 from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
     sandbox,
@@ -38,7 +39,7 @@ async def test_settlement_job_settles_abandoned_attempts(db, db_url, sandbox, tm
     cfg.payments.settle_interval_s = 0.2
     app = create_app(cfg, db=db)
     async with TestClient(TestServer(app)) as client:
-        svc = client.payments = app[SERVICES_KEY]["payments"]
+        svc = client.payments = app[SERVICES_KEY].payments
         # The kiosk went away: one attempt was paid at the provider, one never arrived.
         paid_no, _ = await paid_unknown(client, sandbox, "wechat")
         lost_no = trade_no("L")

@@ -209,7 +209,7 @@ def test_sigterm_stops_kiosk_agent_run_cleanly(tmp_path: Path):
 
 async def test_seed_price_book_is_loaded_off_the_event_loop(tmp_path: Path, monkeypatch):
     """Reading and validating a price book file is I/O and CPU of size: a thread does it."""
-    from kiosk_agent import catalog
+    from contract import pricebook as catalog
 
     seed = ROOT / "config" / "pricebook.example.json"
     loaded_on: list[int] = []

@@ -145,7 +145,7 @@ def test_factories_build_nothing_when_their_part_is_off(tmp_path):
     assert assembly.printer_component(agent) is None
     assert assembly.display_component(agent) is None
     assert assembly.link_component(agent) is None  # mqtt.enabled = false
-    assert getattr(agent, "link", None) is None
+    assert agent.runtime.link is None
     assert assembly.outbox_component(agent) is None
     assert assembly.catalog_component(agent) is None
     assert assembly.commands_component(agent) is None
@@ -157,11 +157,11 @@ def test_link_factory_builds_the_link_and_the_real_payment_gateway(tmp_path, mon
     config = make_config(tmp_path, mqtt={"enabled": True, "host": "127.0.0.1", "port": 1})
     agent = Agent(config)
     link = assembly.link_component(agent)
-    assert link is not None and agent.link is link
+    assert link is not None and agent.runtime.link is link
     # The checkout talks to KioskPayments directly: it passes the member itself.
     assert type(agent.payments) is KioskPayments and agent.payments.link is link
     assert isinstance(assembly.outbox_component(agent), assembly.OutboxComponent)
-    assert agent.outbox is not None
+    assert agent.runtime.outbox is not None
     assert isinstance(assembly.catalog_component(agent), assembly.CatalogComponent)
     assert assembly.commands_component(agent) is None  # registers handlers only
     assert {"ping", "maintenance", "reprint", "self_test"} <= set(link.commands.names)
@@ -209,10 +209,11 @@ async def test_replay_camera_spool_shows_a_dropped_image_and_deletes_it(tmp_path
         await until(lambda: running.checkout.items, limit_s=8)
         assert running.checkout.items[0].product.product_id == "nongfu-water-550"
         assert not image.exists()
-        assert [s["text"] for s in running.last_scans] == ["6921168509256"]
+        assert [s["text"] for s in running.runtime.last_scans] == ["6921168509256"]
         assert component.health()["camera"]["state"] == "ok"
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8"])
 def test_display_encoding_is_a_config_field(tmp_path, encoding):
-    assert make_config(tmp_path, display={"encoding": encoding}).display.encoding == encoding
+    display = {"kind": "serial", "port": "/dev/ttyUSB1", "encoding": encoding}
+    assert make_config(tmp_path, display=display).display.encoding == encoding

@@ -178,7 +178,7 @@ def _spawn_agent(
 
 def test_agent_notifies_ready_pings_and_stopping(short_dir, monkeypatch):
     listener = NotifyListener(str(short_dir / "notify"))
-    # The real `kiosk-agent run`: its COMPONENT_FACTORIES bring the control API and sd_notify.
+    # The real `kiosk-agent run`: build_agent brings the control API and sd_notify.
     proc = _spawn_agent(short_dir, listener.address, 400_000, real_cli=True)
     try:
         assert listener.collect(lambda m: any("READY=1" in x for _, x in m), 20), (

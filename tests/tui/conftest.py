@@ -89,7 +89,7 @@ async def agent_api(journal, sock_dir, staff_pin_hash):
 
 @pytest.fixture
 async def running_agent(tmp_path: Path, sock_dir, staff_pin_hash, monkeypatch):
-    """A real Agent built like ``kiosk-agent run`` (every COMPONENT_FACTORIES entry) on
+    """A real Agent built like ``kiosk-agent run`` (every part build_agent starts) on
     fakes: the demo price book as seed, no MQTT, no camera or display, a file printer
     into ``tmp_path/receipts.bin`` and FakePayments; its control socket in ``sock_dir``.
 

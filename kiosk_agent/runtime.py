@@ -1,0 +1,74 @@
+"""What one running kiosk is made of, typed: the ``KioskRuntime`` of an :class:`Agent`.
+
+``build_agent`` (:mod:`kiosk_agent.agent`) calls the factories of
+:mod:`kiosk_agent.assembly` in code order and keeps what each built in a field of the
+agent's :class:`KioskRuntime` (the idea of Home Assistant's ``runtime_data``): the
+control API, telemetry and fleet commands read ``agent.runtime.printer`` rather than
+an attribute hung on the agent later or a component found by its factory's name.
+A component is anything with ``run(stop_event)``; one that reports health has
+``health() -> dict`` (:class:`HealthReporter`), read under the name it is registered
+with: the device names staff use (``printer``, ``camera``, ``display``, ``link``, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .assembly import (
+        CatalogComponent,
+        DisplayComponent,
+        OutboxComponent,
+        PrinterComponent,
+        ScanComponent,
+    )
+    from .catalog_sync import CatalogSync
+    from .control.server import ControlComponent
+    from .link import Link
+    from .outbox import OutboxDrainer
+    from .sdnotify import AgentNotifyComponent
+    from .shadow import Shadow
+
+#: Scans shown in the control API's status (``runtime.last_scans``).
+LAST_SCANS = 20
+
+
+@runtime_checkable
+class Component(Protocol):
+    """A long-lived part of the agent, run in its TaskGroup until the stop event."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+@runtime_checkable
+class HealthReporter(Protocol):
+    """A component that reports its state (``{"state": ..., "reason": ...}``)."""
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class KioskRuntime:
+    """The parts ``build_agent`` wired, each with its type (``None`` when turned off)."""
+
+    control: ControlComponent | None = None
+    notify: AgentNotifyComponent | None = None
+    link: Link | None = None
+    outbox: OutboxDrainer | None = None
+    outbox_component: OutboxComponent | None = None
+    shadow: Shadow | None = None
+    catalog_sync: CatalogSync | None = None
+    catalog: CatalogComponent | None = None
+    scans: ScanComponent | None = None
+    printer: PrinterComponent | None = None
+    display: DisplayComponent | None = None
+    # What the shadow last applied ({section: {field: value}}), for the control API.
+    shadow_applied: dict[str, Any] = field(default_factory=dict)
+    # The last scans (masked), newest last, for the control API's status.
+    last_scans: list[dict[str, Any]] = field(default_factory=list)
+
+    def remember_scan(self, entry: dict[str, Any]) -> None:
+        self.last_scans.append(entry)
+        del self.last_scans[:-LAST_SCANS]
