@@ -199,4 +199,4 @@ class Contract(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
-from . import models_purchasing  # noqa: E402,F401  (the purchasing tables on Base too)
+from . import models_purchasing, settings  # noqa: E402,F401  (their tables on Base too)
