@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 
+from drivers.config import CameraSection, NoCameraConfig, ReplayCameraConfig
 from drivers.state import ERROR, OK, DeviceState
 
 log = logging.getLogger(__name__)
@@ -457,13 +458,11 @@ class ReplayCamera(ThreadedCamera):
         self.device_state.mark("ended", "replay finished")
 
 
-def open_camera(cfg: Any) -> ThreadedCamera | None:
-    """The camera a :class:`kiosk_agent.config.CameraSection` asks for (None: no camera)."""
-    if cfg.kind == "none":
+def open_camera(cfg: CameraSection) -> ThreadedCamera | None:
+    """The camera a :class:`drivers.config.CameraSection` asks for (None: no camera)."""
+    if isinstance(cfg, NoCameraConfig):
         return None
-    if cfg.kind == "replay":
-        if cfg.replay_path is None:
-            raise ValueError("camera.replay_path is required for kind = 'replay'")
+    if isinstance(cfg, ReplayCameraConfig):
         return ReplayCamera(cfg.replay_path, fps=cfg.replay_fps, loop=cfg.replay_loop,
-                            spool=getattr(cfg, "replay_spool", False))
+                            spool=cfg.replay_spool)
     return V4L2Camera(cfg.device, cfg.width, cfg.height, cfg.fps, cfg.watchdog_s)

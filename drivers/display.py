@@ -25,6 +25,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from drivers.config import DisplaySection, NoDisplayConfig
 from drivers.receipt.text import amount_text, clean_text, fit, text_width
 from drivers.state import ERROR, OK, DeviceState
 
@@ -296,11 +297,12 @@ class NoDisplay:
         return {"state": "off", "reason": "no display configured"}
 
 
-def build_display(cfg: Any, languages: Sequence[str] = ("zh", "en")) -> CustomerDisplay | NoDisplay:
+def build_display(cfg: DisplaySection,
+                  languages: Sequence[str] = ("zh", "en")) -> CustomerDisplay | NoDisplay:
     """The display the config's ``[display]`` section asks for."""
-    if cfg.kind != "serial" or not cfg.port:
+    if isinstance(cfg, NoDisplayConfig):
         return NoDisplay()
-    encoding = getattr(cfg, "encoding", "gb18030")
+    encoding = cfg.encoding
     # Chinese (double-byte) mode is for GB18030/GBK; a UTF-8 display must not get FS &.
     return CustomerDisplay(cfg.port, cfg.baudrate, encoding=encoding, languages=languages,
                            chinese_mode=encoding != "utf-8")

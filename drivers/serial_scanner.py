@@ -25,6 +25,7 @@ import logging
 import threading
 from typing import Any, NamedTuple
 
+from drivers.config import NoScannerConfig, ScannerSection
 from drivers.state import ERROR, OK, DeviceState
 
 log = logging.getLogger(__name__)
@@ -216,9 +217,9 @@ class NoScanner:
         return {"state": "off", "reason": "no serial scanner configured"}
 
 
-def build_scanner(cfg: Any) -> SerialScanner | NoScanner:
+def build_scanner(cfg: ScannerSection) -> SerialScanner | NoScanner:
     """The scanner the config's ``[scanner]`` section asks for."""
-    if cfg.kind != "serial" or not cfg.port:
+    if isinstance(cfg, NoScannerConfig):
         return NoScanner()
     return SerialScanner(cfg.port, cfg.baudrate)
 

@@ -21,6 +21,12 @@ def model_fields(model: type[BaseModel], prefix: str = "") -> dict[str, set[str]
     out: dict[str, set[str]] = {}
     for name, info in model.model_fields.items():
         ann = info.annotation
+        # A device section is one model per kind: the section documents all of them.
+        for variant in getattr(ann, "VARIANTS", ()):
+            for section, names in model_fields(variant, f"{prefix}{name}.").items():
+                out.setdefault(section, set()).update(names)
+        if getattr(ann, "VARIANTS", None):
+            continue
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out.update(model_fields(ann, f"{prefix}{name}."))
         else:
@@ -117,3 +123,37 @@ def test_run_with_a_missing_config_exits_2(tmp_path: Path):
 def test_check_config_accepts_the_example():
     proc = run_agent_cli("--config", str(EXAMPLE), "--check-config")
     assert proc.returncode == 0 and proc.stdout.strip() == "config ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('[printer]\nkind = "network"\n', "printer.network.host: Field required"),
+        ('[printer]\nkind = "usb"\nusb_vendor_id = 1046\n', "printer.usb.usb_product_id: Field required"),
+        ('[printer]\nkind = "file"\n', "printer.file.file_path: Field required"),
+        ('[printer]\nkind = "serial"\nhost = "10.0.0.9"\nserial_port = "/dev/ttyS0"\n',
+         "printer.serial.host: unknown field"),
+        ('[printer]\nkind = "laser"\n', "printer: kind must be one of 'usb', 'serial', 'network'"),
+        ('[display]\nkind = "serial"\n', "display.serial.port: Field required"),
+        ('[scanner]\nkind = "serial"\nbaudrate = 9600\n', "scanner.serial.port: Field required"),
+        ('[camera]\nkind = "replay"\n', "camera.replay.replay_path: Field required"),
+    ],
+)
+def test_check_config_refuses_a_device_section_missing_what_its_kind_needs(
+    tmp_path: Path, body: str, field: str
+):
+    path = tmp_path / "devices.toml"
+    path.write_text(body, encoding="utf-8")
+    proc = run_agent_cli("--config", str(path), "--check-config")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"config error: {path}: {field}"), proc.stderr
+
+
+def test_a_device_section_without_kind_is_its_default_kind(tmp_path: Path):
+    path = tmp_path / "k.toml"
+    path.write_text('[printer]\nencoding = "gbk"\n[camera]\nwidth = 320\n', encoding="utf-8")
+    config = load_config(path)
+    assert (config.printer.kind, config.printer.encoding) == ("dummy", "gbk")
+    assert (config.camera.kind, config.camera.width) == ("v4l2", 320)
