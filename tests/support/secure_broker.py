@@ -17,6 +17,7 @@ def tls_listener(
         f"cafile {cafile}\ncertfile {certfile}\nkeyfile {keyfile}\n"
         "tls_version tlsv1.2\n"
         f"require_certificate {'true' if require_certificate else 'false'}\n"
+        "use_username_as_clientid true\n"
     )
 
 
