@@ -135,6 +135,15 @@ def _kiosk_may_read(auth_dir: Path, store: str, username: str, password: str) ->
     return verify_mosquitto_hash(password, hashed)
 
 
+def _token_grants(call: Call, store: str, version: str) -> bool:
+    """Whether the URL's download token (from the signed pointer) grants this book."""
+    from .security import download_tokens as tokens
+
+    token = call.request.query.get(tokens.QUERY)
+    return token is not None and tokens.token_valid(
+        tokens.token_key(call.app[keys.CONFIG_KEY]), store, version, token)
+
+
 def _unauthorized(detail: str) -> web.Response:
     resp = problem(401, "Unauthorized", detail)
     resp.headers["WWW-Authenticate"] = 'Basic realm="cloud-bridge price books"'
@@ -148,7 +157,7 @@ async def download_catalog(call: Call) -> web.StreamResponse:
     """
     store, version = call.path["store"], call.path["version"]
     auth_dir = call.app[keys.CONFIG_KEY].http.kiosk_auth_dir
-    if auth_dir is not None:
+    if auth_dir is not None and not _token_grants(call, store, version):
         creds = _basic_credentials(call.request)
         if creds is None:
             return _unauthorized("send HTTP Basic with the kiosk's MQTT username and password")

@@ -199,7 +199,12 @@ def public_base_url(config: Any) -> str:
 
 
 def book_url(config: Any, store: str, version: str) -> str:
-    return f"{public_base_url(config)}/api/v1/catalog/{store}/{version}"
+    """The download URL, with the book's download token when the bridge can sign one
+    (so that a kiosk never sends its own secret for it: :mod:`.security.download_tokens`)."""
+    from .security.download_tokens import with_token
+
+    return with_token(config, f"{public_base_url(config)}/api/v1/catalog/{store}/{version}",
+                      store, version)
 
 
 def pointer_for(config: Any, info: BookInfo) -> CatalogPointer:

@@ -2,7 +2,8 @@
 
 The cloud publishes a retained :class:`CatalogPointer` (version, sha256, size, url)
 on ``kiosk/v1/{store}/catalog``. When it names a version other than the one the
-kiosk sells on, the kiosk downloads the book over HTTP from the bridge (aiohttp),
+kiosk sells on, the kiosk downloads the book over HTTP from the bridge (aiohttp; the
+pointer's URL carries a per-book download token, never the kiosk's own secret),
 checks size and sha256, parses it, and stores it in ONE journal transaction
 (:meth:`Journal.store_price_book`); only then does ``on_applied(book)`` swap the book
 the checkout uses. Until that moment the kiosk keeps selling on the old version; a
@@ -43,30 +44,49 @@ class CatalogSyncError(Exception):
     """A price book that could not be fetched or verified; the old one stays."""
 
 
-async def fetch_http(url: str, size: int, auth: tuple[str, str] | None = None) -> bytes:
+def _shown(url: str) -> str:
+    """``url`` without its query: the download token stays out of logs and errors."""
+    return url.split("?", 1)[0]
+
+
+async def fetch_http(url: str, size: int, auth: tuple[str, str] | None = None,
+                     allow_insecure_auth: bool = False) -> bytes:
     """GET ``url``; at most ``size`` bytes (and :data:`MAX_BOOK_BYTES`).
 
-    ``auth``: HTTP Basic credentials (the kiosk's MQTT username and password, which the
-    bridge checks when configured to).
+    The first request carries no credentials: the pointer's URL holds a per-book
+    download token (``?token=``), or the bridge serves books openly. Only when the
+    bridge answers 401 are ``auth`` (the kiosk's MQTT username and password) sent,
+    and only over https: over plain http anybody on the shop LAN would read them and
+    become this kiosk (fake sales, stored-value debits). ``allow_insecure_auth``
+    lifts that for a lab bridge without TLS, and nothing else should set it.
     """
     import aiohttp
 
     limit = min(size, MAX_BOOK_BYTES)
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
-    headers = {}
-    if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
+    shown = _shown(url)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(url, headers=headers) as resp:
-                if resp.status != 200:
-                    raise CatalogSyncError(f"GET {url}: HTTP {resp.status}")
-                body = await resp.content.read(limit + 1)
+            async with session.get(url, allow_redirects=False) as resp:
+                status = resp.status
+                body = await resp.content.read(limit + 1) if status == 200 else b""
+            if status == 401 and auth:
+                if not url.lower().startswith("https://") and not allow_insecure_auth:
+                    raise CatalogSyncError(
+                        f"GET {shown}: HTTP 401, and this kiosk never sends its credentials "
+                        "over plain http (publish with a command signing key so the pointer "
+                        "carries a download token, or serve the bridge over https)")
+                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+                headers = {"Authorization": f"Basic {token}"}
+                async with session.get(url, headers=headers, allow_redirects=False) as resp:
+                    status = resp.status
+                    body = await resp.content.read(limit + 1) if status == 200 else b""
     except (aiohttp.ClientError, TimeoutError) as err:
-        raise CatalogSyncError(f"GET {url}: {type(err).__name__}: {err}") from err
+        raise CatalogSyncError(f"GET {shown}: {type(err).__name__}: {err}") from err
+    if status != 200:
+        raise CatalogSyncError(f"GET {shown}: HTTP {status}")
     if len(body) > limit:
-        raise CatalogSyncError(f"GET {url}: larger than the announced {size} bytes")
+        raise CatalogSyncError(f"GET {shown}: larger than the announced {size} bytes")
     return body
 
 
@@ -79,6 +99,8 @@ class CatalogSync:
         on_applied: ``await on_applied(book)`` after the new book is committed.
         parse: bytes -> ``catalog.PriceBook`` (default ``catalog.parse_price_book``).
         fetch: ``await fetch(url, size) -> bytes`` (default HTTP via aiohttp).
+        allow_insecure_auth: send the kiosk's credentials after a 401 even over plain
+            http (a lab bridge without TLS only; see :func:`fetch_http`).
     """
 
     def __init__(
@@ -88,13 +110,15 @@ class CatalogSync:
         on_applied: Callable[[Any], Awaitable[None]] | None = None,
         parse: Callable[[bytes], Any] | None = None,
         fetch: Callable[[str, int], Awaitable[bytes]] | None = None,
+        allow_insecure_auth: bool = False,
     ) -> None:
         self.link = link
         self.journal = journal
         self.on_applied = on_applied
         self.parse = parse
-        if fetch is None and link.password:  # the bridge may ask for the MQTT credentials
-            fetch = functools.partial(fetch_http, auth=(link.username, link.password))
+        if fetch is None and link.password:  # the bridge may ask for them (https only)
+            fetch = functools.partial(fetch_http, auth=(link.username, link.password),
+                                      allow_insecure_auth=allow_insecure_auth)
         self.fetch = fetch or fetch_http
         self.current_version: str | None = None
         self.pointer: CatalogPointer | None = None

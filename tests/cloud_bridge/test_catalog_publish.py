@@ -22,6 +22,7 @@ from cloud_bridge.app import create_app
 from cloud_bridge.catalog import PublishedPriceBook, announce_current, publish_book
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.provisioning import Deployment
+from common.ports import free_port
 from contract.pricebook import parse_price_book
 from contract.wire.shadow import CatalogPointer
 from contract.wire.topics import store_catalog
@@ -29,7 +30,6 @@ from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.support.link_helpers import mqtt_section, shrink_timings
-from common.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "pricebook.example.json"
@@ -76,9 +76,14 @@ async def until(predicate, what: str) -> None:
 
 
 @pytest.fixture
-async def bridge(db, broker, tmp_path: Path):
+async def bridge(db, broker, tmp_path: Path, monkeypatch):
     """A bridge app on a free port (MQTT on the test broker, kiosk Basic auth on), with
-    store1 already at v1, a head-office and a store1 staff login, and kiosk credentials."""
+    store1 already at v1, a head-office and a store1 staff login, and kiosk credentials.
+    It has a command signing key, so its pointers carry download tokens."""
+    from contract.signing import generate_signing_key, private_key_pem
+
+    monkeypatch.setenv("BRIDGE_COMMAND_SIGNING_KEY",
+                       private_key_pem(generate_signing_key()).decode())
     deploy = Deployment(tmp_path / "deploy")
     password = (deploy.add_kiosk("store1", "kiosk1") / "mqtt_password").read_text().strip()
     other = (deploy.add_kiosk("store2", "kiosk1") / "mqtt_password").read_text().strip()
@@ -144,7 +149,7 @@ async def test_published_book_reaches_the_kiosk(bridge, kiosk_journal):
         # The bridge re-announced v1 at start; the kiosk has it and fetches nothing.
         await until(lambda: sync.pointer is not None and sync.pointer.version == "v1",
                     "the re-announced v1 pointer")
-        assert sync.pointer.url == f"{b.base}/api/v1/catalog/store1/v1"
+        assert sync.pointer.url.startswith(f"{b.base}/api/v1/catalog/store1/v1?token=")
         v2 = book("v2", water_price=250)
         async with b.http.put("/api/v1/admin/stores/store1/catalog", headers=b.boss,
                               json=book_json("v2", water_price=250)) as r:
