@@ -220,6 +220,9 @@ async def test_chaos_full_order_path(broker, tmp_path):
               f"bridge_swept={bridge_db['swept']} bridge_kills={kills['bridge']} "
               f"kiosk_kills={kills['kiosk']} faults={dict(faults)} elapsed_s={elapsed:.1f}")
 
+        # A run without chaos proves nothing: the kills and faults must have happened.
+        assert kills["bridge"] > 0 and kills["kiosk"] > 0, kills
+        assert sum(faults.values()) > 0, dict(faults)
         assert checkouts >= len(KIOSKS) * CHECKOUTS_PER_KIOSK, checkouts
         assert not unsettled, f"attempts left open in the journals: {unsettled}"
         assert not open_trades, f"trades left open at the sandboxes: {open_trades}"

@@ -141,6 +141,9 @@ async def test_chaos_checkouts(broker, tmp_path):
               f"max_debits_per_code={max_debits} bridge_kills={kills['bridge']} "
               f"kiosk_kills={kills['kiosk']} faults={faults} elapsed_s={elapsed:.1f}")
 
+        # A run without chaos proves nothing: the kills and faults must have happened.
+        assert kills["bridge"] > 0 and kills["kiosk"] > 0, kills
+        assert sum(faults.values()) > 0, faults
         assert len(attempts) == len(KIOSKS) * CHECKOUTS_PER_KIOSK
         assert not unsettled, unsettled
         assert max_debits <= 1
