@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contract import numbers
 from contract.wire import topics as T
 
 DEFAULT_CONFIG_DIR = Path("/etc/cloud-bridge")
@@ -206,6 +207,9 @@ class Deployment:
         """Create (or rotate) a kiosk's credentials and ACL entry; write its bundle; return it."""
         if not (T.valid_id(store) and T.valid_id(kiosk)):
             raise ProvisioningError("store and kiosk ids must match [A-Za-z0-9_-]{1,64}")
+        problem = numbers.id_problem(store, kiosk)  # every order/payment number must fit
+        if problem is not None:
+            raise ProvisioningError(problem)
         if kiosk in RESERVED_KIOSK_IDS:
             raise ProvisioningError(f"kiosk id {kiosk!r} is reserved")
         username = kiosk_username(store, kiosk)

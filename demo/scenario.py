@@ -14,7 +14,7 @@ from contract import codes
 
 REPO = Path(__file__).resolve().parent.parent
 PRICE_BOOK = REPO / "config" / "pricebook.example.json"
-STORE = "demo-store"
+STORE = "demo1"  # store + kiosk ids make every order number (contract.numbers)
 KIOSK = "kiosk1"
 MEMBER_ID = "m1001"
 #: Stored value the member tops up at the counter before paying with it (fen).

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from contract.numbers import MAX_ATTEMPT
 from contract.wire.base import utcnow
 from contract.wire.events import ORDER_VOIDED, TenderData
 
@@ -480,6 +481,10 @@ class Checkout:
         order_no = self.order_no or await self.journal.reserve_order_no()
         self.order_no = order_no  # reserved numbers stay with this cart (retries reuse it)
         attempt_no = self.attempt_no + 1
+        if attempt_no > MAX_ATTEMPT:
+            # Every attempt number must fit the provider's out_trade_no (never truncated).
+            raise self._refuse(ev, "too_many_attempts", "支付尝试次数过多，请联系店员",
+                               "too many payment attempts; ask staff")
         trade_no = out_trade_no(order_no, attempt_no)
         # The sale goes with the attempt: paid after a restart, it is committed from this.
         draft = self._order(TenderData(method=provider, amount=self.priced.total,

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.config import ConfigError, format_validation_error, load_secret, load_toml_model
+from contract import numbers
 from contract.wire.topics import valid_id
 from drivers.config import (
     CameraSection,
@@ -46,6 +47,11 @@ class KioskSection(_Section):
         for name in ("store_id", "kiosk_id"):
             if not valid_id(getattr(self, name)):
                 raise ValueError(f"{name} must match [A-Za-z0-9_-]{{1,64}}")
+        # Both ids are part of every order and payment number (contract.numbers): they
+        # must keep those unique chain-wide and within WeChat Pay's 32 characters.
+        problem = numbers.id_problem(self.store_id, self.kiosk_id)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

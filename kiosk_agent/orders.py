@@ -5,7 +5,8 @@ lines mirror :class:`~contract.wire.events.OrderLineData`; this module copies
 it field by field into the wire model the journal commits, the receipt prints
 and the cloud stores, so all three see the same fen.
 
-Order numbers are ``{kiosk}-{yyyymmdd}-{seq:04d}`` (per kiosk and business day),
+Order numbers are ``{store}-{kiosk}-{yyyymmdd}-{seq:04d}`` (per kiosk and business day,
+unique chain-wide; :mod:`contract.numbers`),
 allocated by the journal (:meth:`Journal.reserve_order_no` before a payment, or
 inside :meth:`Journal.commit_sale`). Out-trade numbers for payment providers are
 ``{order_no}-{n}``: a retry of the same attempt reuses it, a new attempt (another
@@ -15,11 +16,11 @@ payment code after a failure) takes the next ``n``.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from contract import numbers
 from contract.wire.base import utcnow
 from contract.wire.events import (
     DiscountData,
@@ -29,26 +30,29 @@ from contract.wire.events import (
     VatLine,
 )
 
-ORDER_NO_RE = re.compile(r"^(?P<kiosk>[A-Za-z0-9_-]{1,64})-(?P<day>\d{8})-(?P<seq>\d{4,})$")
-
 
 class OrderError(ValueError):
     """A cart and tenders that do not make a valid sale."""
 
 
 def out_trade_no(order_no: str, attempt: int = 1) -> str:
-    """The provider order id of attempt ``attempt`` for ``order_no`` (6-64 safe chars)."""
+    """The provider order id of attempt ``attempt`` for ``order_no`` (fits WeChat Pay's 32)."""
     if attempt < 1:
         raise OrderError("attempt numbers start at 1")
-    return f"{order_no}-{attempt}"
+    try:
+        return numbers.make_out_trade_no(order_no, attempt)
+    except numbers.NumberError as err:
+        raise OrderError(str(err)) from err
 
 
-def parse_order_no(order_no: str) -> tuple[str, str, int]:
-    """``(kiosk, yyyymmdd, seq)`` of an order number; raises OrderError if malformed."""
-    m = ORDER_NO_RE.match(order_no)
-    if not m:
-        raise OrderError(f"not an order number: {order_no!r}")
-    return m["kiosk"], m["day"], int(m["seq"])
+def parse_order_no(order_no: str) -> tuple[str, str, str, int]:
+    """``(store, kiosk, yyyymmdd, seq)`` of a chain-wide order number; OrderError if not one."""
+    try:
+        n = numbers.parse_order_no(order_no)
+    except numbers.NumberError as err:
+        raise OrderError(str(err)) from err
+    assert n.store is not None
+    return n.store, n.kiosk, n.day, n.seq
 
 
 def _fields(obj: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import logging
 
 from pydantic import ValidationError
 
+from contract.numbers import NumberError, cloud_order_no
 from contract.wire.base import WireError, decode, validation_reason
 from contract.wire.events import (
     EVENT_TYPES,
@@ -61,6 +62,15 @@ def validate_event(
         except ValidationError as err:
             return None, None, Rejection(event_id=ev.event_id,
                                          reason=f"data.{validation_reason(err)}")
+        # Chain-wide numbers (issue 11): a legacy {kiosk}-{day}-{seq} gets its store in
+        # front; a number naming another store or kiosk is refused, never stored as theirs.
+        try:
+            data = data.model_copy(
+                update={"order_no": cloud_order_no(store, kiosk, data.order_no)})
+        except NumberError as err:
+            log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,
+                        err)
+            return None, None, Rejection(event_id=ev.event_id, reason=f"data.order_no: {err}")
         problem = sale_arithmetic_problem(data)
         if problem is not None:
             log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloud_bridge.db import Database
+from contract.numbers import NumberError, cloud_order_no
 from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
 from .models import (
@@ -28,7 +29,7 @@ from .models import (
 )
 from .providers.base import ChargeRequest, NotificationRejected, PaymentProvider
 from .settlement import SettlementPolicy, settle_unknown_payment
-from .store import PaymentStore, utcnow
+from .store import PaymentConflict, PaymentStore, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,15 @@ class PaymentService:
         """Charge once. A repeat with the same out_trade_no never charges again: it gets
         the recorded outcome (or *unknown* while another worker is on it)."""
         provider = self.provider(params.method)
-        created, row = await self.store.create(
-            status=CHARGING, out_trade_no=params.out_trade_no, order_no=params.order_no,
-            store=store_id, kiosk=kiosk_id, method=params.method, amount=params.amount,
-            currency=params.currency, card_last4=params.card_last4, member_id=params.member_id)
+        try:
+            order_no = cloud_order_no(store_id, kiosk_id, params.order_no)
+            created, row = await self.store.create(
+                status=CHARGING, out_trade_no=params.out_trade_no, order_no=order_no,
+                store=store_id, kiosk=kiosk_id, method=params.method, amount=params.amount,
+                currency=params.currency, card_last4=params.card_last4,
+                member_id=params.member_id)
+        except (PaymentConflict, NumberError) as err:
+            return self._conflict(params, err)
         if not created:
             if (row["amount"], row["currency"], row["method"]) != (
                     params.amount, params.currency, params.method):
@@ -129,9 +135,21 @@ class PaymentService:
         return self.result(row)
 
     # ------------------------------------------------------------ status / settle
-    async def status(self, out_trade_no: str) -> dict[str, Any] | None:
-        row = await self.store.get(out_trade_no)
+    async def status(self, out_trade_no: str, store_id: str, kiosk_id: str) -> dict[str, Any] | None:
+        """The recorded outcome of ``store_id``/``kiosk_id``'s own attempt; ``None`` for an
+        unknown number or another kiosk's (no kiosk learns about another's payments)."""
+        row = await self.store.get_own(out_trade_no, store_id, kiosk_id)
         return self.result(row) if row else None
+
+    @staticmethod
+    def _conflict(params: ChargeParams | SettleParams, err: Exception) -> dict[str, Any]:
+        """A number another store or kiosk owns: failed here, no provider is called."""
+        log.error("payment %s refused: %s", params.out_trade_no, err)
+        zh, en = shopper_message("failed", "rejected")
+        return ChargeResult(
+            out_trade_no=params.out_trade_no, status="failed", amount=params.amount,
+            currency=params.currency, method=params.method, reason="number_conflict",
+            message_zh=zh, message_en=en).model_dump(exclude_none=True)
 
     async def settle(self, store_id: str, kiosk_id: str, params: SettleParams,
                      budget_s: float | None = None) -> dict[str, Any]:
@@ -139,10 +157,15 @@ class PaymentService:
         cloud, the attempt is recorded as *unknown* first: a late charge request for the
         same out_trade_no then finds it and is not sent to the provider."""
         self.provider(params.method)
-        _, row = await self.store.create(
-            status=UNKNOWN, out_trade_no=params.out_trade_no, order_no=params.order_no,
-            store=store_id, kiosk=kiosk_id, method=params.method, amount=params.amount,
-            currency=params.currency, reason="kiosk_settle")
+        try:
+            order_no = (cloud_order_no(store_id, kiosk_id, params.order_no)
+                        if params.order_no else None)
+            _, row = await self.store.create(
+                status=UNKNOWN, out_trade_no=params.out_trade_no, order_no=order_no,
+                store=store_id, kiosk=kiosk_id, method=params.method, amount=params.amount,
+                currency=params.currency, reason="kiosk_settle")
+        except (PaymentConflict, NumberError) as err:
+            return self._conflict(params, err)
         if row["status"] in FINAL:
             return self.result(row)
         return await self.settle_row(params.out_trade_no, budget_s)

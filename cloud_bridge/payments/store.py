@@ -51,6 +51,23 @@ def snapshot(p: Payment) -> dict[str, Any]:
 GROUP_COMMIT_MAX = 32
 
 
+class PaymentConflict(Exception):
+    """An out_trade_no already used by another store or kiosk: never a replay of it."""
+
+
+def _check_owner(existing: Payment | dict[str, Any], fields: dict[str, Any]) -> None:
+    """Refuse a repeat of an out_trade_no from another store or kiosk (issue 11).
+
+    Kiosk ids repeat across stores; a repeat from elsewhere must never be answered with
+    the first kiosk's outcome (that would tell store B "paid" for store A's money).
+    """
+    get = existing.get if isinstance(existing, dict) else lambda k: getattr(existing, k)
+    if (get("store"), get("kiosk")) != (fields.get("store"), fields.get("kiosk")):
+        raise PaymentConflict(
+            f"out_trade_no {fields.get('out_trade_no')} belongs to {get('store')}/"
+            f"{get('kiosk')}, not {fields.get('store')}/{fields.get('kiosk')}")
+
+
 class PaymentStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -120,6 +137,13 @@ class PaymentStore:
                 if not fut.done():
                     fut.set_result(result)
 
+    async def get_own(self, out_trade_no: str, store: str, kiosk: str) -> dict[str, Any] | None:
+        """The payment when ``store``/``kiosk`` made it, else ``None`` (whoever else did)."""
+        row = await self.get(out_trade_no)
+        if row is None or (row["store"], row["kiosk"]) != (store, kiosk):
+            return None
+        return row
+
     async def get(self, out_trade_no: str) -> dict[str, Any] | None:
         async def work(s):
             p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
@@ -138,6 +162,7 @@ class PaymentStore:
             existing = await s.scalar(
                 select(Payment).where(Payment.out_trade_no == fields["out_trade_no"]))
             if existing is not None:
+                _check_owner(existing, fields)
                 return False, snapshot(existing)
             p = Payment(status=status, business_date=business_date(now), created_at=now,
                         updated_at=now, attempts=1 if status == CHARGING else 0,
@@ -151,6 +176,7 @@ class PaymentStore:
         except IntegrityError:
             existing = await self.get(fields["out_trade_no"])
             assert existing is not None
+            _check_owner(existing, fields)
             return False, existing
 
     async def transition(self, out_trade_no: str, from_status: tuple[str, ...], to_status: str,

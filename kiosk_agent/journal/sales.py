@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from contract.numbers import make_order_no
 from contract.wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
 
 from .errors import OrderAlreadyCommitted
@@ -78,7 +79,8 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
 
     def _next_order_no(self, conn: sqlite3.Connection, day: str) -> str:
         seq = self._bump(conn, f"order_seq:{day}")
-        return f"{self.kiosk_id}-{day}-{seq:04d}"
+        # Store and kiosk in every number: kiosk ids repeat across stores (contract.numbers).
+        return make_order_no(self.store_id, self.kiosk_id, day, seq)
 
     async def reserve_order_no(self, when: datetime | None = None) -> str:
         """Allocate the next order number durably, e.g. before a payment attempt needs it.
@@ -149,7 +151,7 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         (creating the row for tenders without a prior attempt, e.g. stored value),
         appends ``order.completed`` + one ``payment.settled`` per tender +
         ``extra_events`` to the outbox, and queues the receipt print job. An empty
-        ``order.order_no`` gets the next ``{kiosk}-{yyyymmdd}-{seq:04d}`` in the
+        ``order.order_no`` gets the next ``{store}-{kiosk}-{yyyymmdd}-{seq:04d}`` in the
         same transaction.
         """
         sale = await self._call(

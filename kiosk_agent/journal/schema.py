@@ -137,7 +137,17 @@ SCHEMA_V2 = """
 ALTER TABLE payment_attempts ADD COLUMN order_draft TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2)
+# v3: order and payment numbers name the store ({store}-{kiosk}-{day}-{seq}, issue 11).
+# Nothing already written is renumbered (receipts, providers and the cloud have those
+# numbers); the day sequences continue, so no new number repeats an old one. A journal
+# that already holds sales records when the switch happened (support, exports).
+SCHEMA_V3 = """
+INSERT OR IGNORE INTO meta(key, value)
+    SELECT 'legacy_numbers_until', CAST(strftime('%s', 'now') AS TEXT)
+    WHERE EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM payment_attempts);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 EXPECTED_TABLES = frozenset(

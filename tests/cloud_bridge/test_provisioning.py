@@ -72,9 +72,11 @@ def test_signing_key_generated_once_and_rotation_keeps_one_entry(tmp_path: Path)
 
 def test_ambiguous_username_and_bad_ids_refused(tmp_path: Path) -> None:
     dep = Deployment(tmp_path)
-    dep.add_kiosk("a-b", "c")
-    with pytest.raises(ProvisioningError, match="already belongs"):
-        dep.add_kiosk("a", "b-c")
+    # "a-b"+"c" and "a"+"b-c" would share a username and every order number: no '-' in ids.
+    with pytest.raises(ProvisioningError, match="no '-'"):
+        dep.add_kiosk("a-b", "c")
+    with pytest.raises(ProvisioningError, match="at most 12"):
+        dep.add_kiosk("flagship01", "kiosk1")  # its payment numbers would not fit WeChat's 32
     with pytest.raises(ProvisioningError):
         dep.add_kiosk("s/1", "k")
     with pytest.raises(ProvisioningError, match="reserved"):

@@ -177,7 +177,7 @@ async def test_newer_schema_is_refused_and_file_untouched(tmp_path: Path):
 
 async def test_commit_sale_writes_order_events_attempt_and_print_job_together(journal: Journal):
     order_no = await journal.reserve_order_no()
-    assert re.fullmatch(r"kiosk1-\d{8}-0001", order_no)
+    assert re.fullmatch(r"store1-kiosk1-\d{8}-0001", order_no)
     await journal.begin_payment_attempt(order_no, order_no + "-1", "wechat", 2100, "CNY")
     journal.outbox_signal.clear()
     journal.print_signal.clear()
@@ -204,11 +204,11 @@ async def test_order_numbers_count_per_day_in_the_commit(journal: Journal):
     a = await journal.commit_sale(make_order())
     b = await journal.commit_sale(make_order(method="stored_value", out_trade_no="sv-1"))
     day = journal.business_day()
-    assert (a.order_no, b.order_no) == (f"kiosk1-{day}-0001", f"kiosk1-{day}-0002")
+    assert (a.order_no, b.order_no) == (f"store1-kiosk1-{day}-0001", f"store1-kiosk1-{day}-0002")
     other = journal.business_day(datetime(2030, 1, 2, 3, 0, tzinfo=UTC))
     assert other == "20300102"
     assert await journal.reserve_order_no(datetime(2030, 1, 2, 3, 0, tzinfo=UTC)) == (
-        "kiosk1-20300102-0001"
+        "store1-kiosk1-20300102-0001"
     )
     # The stored-value tender had no prior attempt: the commit created it as paid.
     assert [a.provider for a in await journal.payment_attempts(status="paid")] == ["stored_value"]
@@ -306,15 +306,16 @@ def test_build_order_checks_tenders():
         discount_total=0, total=base.total, vat=base.vat, currency="CNY",
         points_earned=21, points_redeemed=0,
     )
-    tender = TenderData(method="wechat", amount=base.total, out_trade_no=out_trade_no("k-1"))
+    trade_no = out_trade_no("s1-k1-20260101-0001")
+    tender = TenderData(method="wechat", amount=base.total, out_trade_no=trade_no)
     order = build_order(priced, tenders=[tender], member_id="m1")
     assert order.total == base.total and order.points_earned == 21
-    assert order.tenders[0].out_trade_no == "k-1-1"
+    assert order.tenders[0].out_trade_no == "s1-k1-20260101-0001-1"
     with pytest.raises(OrderError):
         build_order(priced, tenders=[TenderData(method="wechat", amount=1)])
     with pytest.raises(OrderError):
         build_order(priced, tenders=[TenderData(method="card", amount=base.total, currency="USD")])
-    assert parse_order_no("kiosk1-20240102-0042") == ("kiosk1", "20240102", 42)
+    assert parse_order_no("s1-kiosk1-20240102-0042") == ("s1", "kiosk1", "20240102", 42)
     with pytest.raises(OrderError):
         parse_order_no("garbage")
 
