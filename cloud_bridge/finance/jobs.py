@@ -11,17 +11,20 @@ posting order); on SQLite the write transaction already does.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
-from cloud_bridge.models import Order, RefundRequest, ReturnRecord
+from cloud_bridge.models import Order, OrderLine, RefundRequest, ReturnRecord
 from cloud_bridge.payments.models import StoredValueEntry
 
+from . import costing
+from .ledger import post_drafts
 from .models import JournalEntry
-from .posting import ProductInfo, post_refund, post_restock, post_sale, post_topup
+from .posting import ProductInfo, refund_draft, restock_draft, sale_drafts, topup_draft
 from .service import DEFAULT_TZ
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,36 @@ async def _lock(session: AsyncSession) -> None:
                               {"k": ADVISORY_LOCK_KEY})
 
 
+async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[OrderLine]]:
+    out: dict[int, list[OrderLine]] = defaultdict(list)
+    if order_ids:
+        for ln in await session.scalars(select(OrderLine).where(
+                OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id,
+                                                            OrderLine.line_no)):
+            out[ln.order_id].append(ln)
+    return out
+
+
 async def _sales(session: AsyncSession, products: ProductInfo) -> int:
     orders = (await session.scalars(
         select(Order).where(Order.paid_at.is_not(None), Order.total > 0,
                             _unposted("sale", Order.order_no))
         .order_by(Order.id).limit(BATCH))).all()
-    return sum([await post_sale(session, o, products) for o in orders])
+    lines = await _lines(session, [o.id for o in orders])
+    await costing.preload(session, {(o.store, ln.product_id) for o in orders
+                                    for ln in lines[o.id]})
+    sv_nos = [f"pay:{t.get('out_trade_no')}" for o in orders
+              for t in (o.details or {}).get("tenders", [])
+              if isinstance(t, dict) and t.get("method") == "stored_value"]
+    sv_used = {}
+    if sv_nos:
+        sv_used = {e.entry_key.removeprefix("pay:"): e for e in await session.scalars(
+            select(StoredValueEntry).where(StoredValueEntry.entry_key.in_(sv_nos)))}
+    drafts = []
+    for o in orders:
+        drafts += await sale_drafts(session, o, lines[o.id], products, sv_used)
+    await post_drafts(session, drafts)
+    return len(orders)
 
 
 async def _refunds(session: AsyncSession, products: ProductInfo, tz: str) -> int:
@@ -73,15 +100,20 @@ async def _refunds(session: AsyncSession, products: ProductInfo, tz: str) -> int
                ~_unposted("sale", Order.order_no),
                _unposted("refund", RefundRequest.out_refund_no))
         .order_by(RefundRequest.id).limit(BATCH))).all()
-    return sum([await post_refund(session, r, o, products, tz) for r, o in rows])
+    lines = await _lines(session, sorted({o.id for _, o in rows}))
+    await post_drafts(session, [await refund_draft(session, r, o, lines[o.id], products, tz)
+                                for r, o in rows])
+    return len(rows)
 
 
 async def _topups(session: AsyncSession, tz: str) -> int:
     rows = (await session.scalars(
         select(StoredValueEntry).where(StoredValueEntry.entry_key.like("topup:%"),
+                                       StoredValueEntry.delta > 0,
                                        _unposted("topup", StoredValueEntry.entry_key))
         .order_by(StoredValueEntry.id).limit(BATCH))).all()
-    return sum([await post_topup(session, e, tz) for e in rows])
+    await post_drafts(session, [d for d in (topup_draft(e, tz) for e in rows) if d])
+    return len(rows)
 
 
 async def _restocks(session: AsyncSession, tz: str) -> int:
@@ -90,7 +122,10 @@ async def _restocks(session: AsyncSession, tz: str) -> int:
         .where(ReturnRecord.restock.is_(True), ~_unposted("sale", Order.order_no),
                _unposted("return_restock", ReturnRecord.id.cast(JournalEntry.source_id.type)))
         .order_by(ReturnRecord.id).limit(BATCH))).all()
-    return sum([await post_restock(session, r, o, tz) for r, o in rows])
+    lines = await _lines(session, sorted({o.id for _, o in rows}))
+    drafts = [await restock_draft(session, r, o, lines[o.id], tz) for r, o in rows]
+    await post_drafts(session, [d for d in drafts if d])
+    return len(rows)
 
 
 async def post_pending(db: Database, *, tz: str = DEFAULT_TZ) -> PostingResult:

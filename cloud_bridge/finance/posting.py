@@ -23,7 +23,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import catalog
@@ -33,7 +32,7 @@ from cloud_bridge.payments.models import StoredValueEntry
 from . import accounts as A
 from . import costing
 from .costing import round_half_up
-from .ledger import Leg, credit, debit, entry_for, post_entry
+from .ledger import Draft, Leg, credit, debit
 from .service import DEFAULT_TZ, local_date
 
 log = logging.getLogger(__name__)
@@ -127,22 +126,28 @@ async def split_sale(session: AsyncSession, order: Order, lines: list[OrderLine]
                      dict(gross_by_account))
 
 
-async def post_sale(session: AsyncSession, order: Order, products: ProductInfo) -> bool:
-    """The sale entry of a paid order (and its stored-value use); ``False`` if posted."""
-    if await entry_for(session, "sale", order.order_no) is not None:
-        return False
-    lines = list(await session.scalars(
-        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)))
+def _clearing_or_receivable(method: str) -> str:
+    try:
+        return A.clearing(method)
+    except KeyError:
+        return A.RECEIVABLES
+
+
+async def sale_drafts(session: AsyncSession, order: Order, lines: list[OrderLine],
+                      products: ProductInfo,
+                      sv_used: dict[str, StoredValueEntry]) -> list[Draft]:
+    """The sale entry of a paid order, and its stored-value use when it has one.
+
+    Takes the sold units out of the moving average costs: call it once per order,
+    under the posting lock (:mod:`.jobs`).
+    """
     split = await split_sale(session, order, lines, products)
     legs: list[Leg] = []
     paid = 0
     for t in _tenders(order):
         amount = int(t.get("amount", 0))
-        try:
-            code = A.clearing(str(t.get("method")))
-        except KeyError:
-            code = A.RECEIVABLES
-        legs.append(debit(code, amount, t.get("out_trade_no")))
+        legs.append(debit(_clearing_or_receivable(str(t.get("method"))), amount,
+                          t.get("out_trade_no")))
         paid += amount
     if paid != order.total:  # e.g. a mini-program order marked paid without its tender
         legs.append(debit(A.RECEIVABLES, order.total - paid))
@@ -153,86 +158,59 @@ async def post_sale(session: AsyncSession, order: Order, products: ProductInfo) 
         units = ln.weight_g if ln.weight_g else ln.qty
         cogs += await costing.issue(session, order.store, ln.product_id, units)
     legs += [debit(A.COGS, cogs), credit(A.INVENTORY, cogs)]
-    at = order.paid_at or order.created_at
-    entry = await post_entry(session, store=order.store, source_type="sale",
-                             source_id=order.order_no, business_date=order.business_date,
-                             occurred_at=at, legs=legs, memo=f"order {order.order_no}")
-    if entry is None:
-        return False
+    drafts = [Draft(order.store, "sale", order.order_no, order.business_date,
+                    order.paid_at or order.created_at, legs, f"order {order.order_no}")]
     for t in _tenders(order):
-        if t.get("method") == "stored_value" and t.get("out_trade_no"):
-            await _post_stored_value_use(session, order, str(t["out_trade_no"]),
-                                         int(t.get("amount", 0)))
-    return True
+        used = sv_used.get(str(t.get("out_trade_no")))
+        amount = int(t.get("amount", 0))
+        if t.get("method") != "stored_value" or used is None or amount <= 0:
+            continue  # not applied to a balance yet: the clearing account shows it open
+        applied = -used.delta
+        drafts.append(Draft(
+            order.store, "sv_use", str(t["out_trade_no"]), order.business_date, used.created_at,
+            [debit(A.SV_PRINCIPAL, applied),
+             debit(A.RECEIVABLES, amount - applied, "stored-value shortfall"),
+             credit(A.clearing("stored_value"), amount)],
+            f"stored value used by member {used.member_id}"[:200]))
+    return drafts
 
 
-async def _post_stored_value_use(session: AsyncSession, order: Order, out_trade_no: str,
-                                 amount: int) -> None:
-    used = await session.scalar(select(StoredValueEntry).where(
-        StoredValueEntry.entry_key == f"pay:{out_trade_no}"))
-    if used is None or amount <= 0:
-        return  # not applied yet: the clearing account shows it open
-    applied = -used.delta
-    await post_entry(session, store=order.store, source_type="sv_use", source_id=out_trade_no,
-                     business_date=order.business_date, occurred_at=used.created_at,
-                     legs=[debit(A.SV_PRINCIPAL, applied),
-                           debit(A.RECEIVABLES, amount - applied, "stored-value shortfall"),
-                           credit(A.clearing("stored_value"), amount)],
-                     memo=f"stored value used by member {used.member_id}"[:200])
-
-
-async def post_refund(session: AsyncSession, refund: RefundRequest, order: Order,
-                      products: ProductInfo, tz: str = DEFAULT_TZ) -> bool:
+async def refund_draft(session: AsyncSession, refund: RefundRequest, order: Order,
+                       lines: list[OrderLine], products: ProductInfo,
+                       tz: str = DEFAULT_TZ) -> Draft:
     """A refund that succeeded: revenue and VAT back, money out of the tenders' accounts."""
-    lines = list(await session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)))
     split = await split_sale(session, order, lines, products)
     tax = round_half_up(refund.amount * split.tax, order.total) if order.total else 0
     legs = [debit(code, amount) for code, amount in
             sorted(allocate(refund.amount - tax, split.revenue).items())]
     legs.append(debit(A.OUTPUT_VAT, tax))
-    tenders = {}
-    for i, t in enumerate(_tenders(order)):
-        tenders[f"{i:03d}:{t.get('method')}"] = int(t.get("amount", 0))
+    tenders = {f"{i:03d}:{t.get('method')}": int(t.get("amount", 0))
+               for i, t in enumerate(_tenders(order))}
     for key, amount in sorted(allocate(refund.amount, tenders or {"receivable": 1}).items()):
         method = key.split(":", 1)[-1]
-        if method == "stored_value":
-            code = A.SV_PRINCIPAL  # the member's balance grew back
-        else:
-            try:
-                code = A.clearing(method)
-            except KeyError:
-                code = A.RECEIVABLES
+        # Stored value: the member's balance grew back, so the liability does.
+        code = A.SV_PRINCIPAL if method == "stored_value" else _clearing_or_receivable(method)
         legs.append(credit(code, amount))
-    entry = await post_entry(session, store=order.store, source_type="refund",
-                             source_id=refund.out_refund_no,
-                             business_date=local_date(refund.updated_at, tz),
-                             occurred_at=refund.updated_at, legs=legs,
-                             memo=f"refund of order {order.order_no}: {refund.reason}"[:200])
-    return entry is not None
+    return Draft(order.store, "refund", refund.out_refund_no,
+                 local_date(refund.updated_at, tz), refund.updated_at, legs,
+                 f"refund of order {order.order_no}: {refund.reason}"[:200])
 
 
-async def post_topup(session: AsyncSession, entry: StoredValueEntry,
-                     tz: str = DEFAULT_TZ) -> bool:
+def topup_draft(entry: StoredValueEntry, tz: str = DEFAULT_TZ) -> Draft | None:
     """A stored-value top-up at the counter: cash in, liability to the member up."""
     if entry.delta <= 0:
-        return False
-    posted = await post_entry(session, store=HQ_STORE, source_type="topup",
-                              source_id=entry.entry_key,
-                              business_date=local_date(entry.created_at, tz),
-                              occurred_at=entry.created_at,
-                              legs=[debit(A.CASH, entry.delta),
-                                    credit(A.SV_PRINCIPAL, entry.delta)],
-                              memo=f"top-up of member {entry.member_id}"[:200])
-    return posted is not None
+        return None
+    return Draft(HQ_STORE, "topup", entry.entry_key, local_date(entry.created_at, tz),
+                 entry.created_at,
+                 [debit(A.CASH, entry.delta), credit(A.SV_PRINCIPAL, entry.delta)],
+                 f"top-up of member {entry.member_id}"[:200])
 
 
-async def post_restock(session: AsyncSession, ret: ReturnRecord, order: Order,
-                       tz: str = DEFAULT_TZ) -> bool:
-    """Returned goods back on the shelf: inventory up, cost of goods down."""
-    if await entry_for(session, "return_restock", str(ret.id)) is not None:
-        return False
-    by_no = {ln.line_no: ln for ln in await session.scalars(
-        select(OrderLine).where(OrderLine.order_id == order.id))}
+async def restock_draft(session: AsyncSession, ret: ReturnRecord, order: Order,
+                        lines: list[OrderLine], tz: str = DEFAULT_TZ) -> Draft | None:
+    """Returned goods back on the shelf: inventory up, cost of goods down (at the
+    current average cost)."""
+    by_no = {ln.line_no: ln for ln in lines}
     value = 0
     for item in ret.lines or []:
         ln = by_no.get(int(item.get("line_no", 0)))
@@ -245,11 +223,7 @@ async def post_restock(session: AsyncSession, ret: ReturnRecord, order: Order,
             await costing.receive(session, order.store, ln.product_id, units, cost)
             value += units * cost
     if value == 0:
-        return False
-    posted = await post_entry(session, store=order.store, source_type="return_restock",
-                              source_id=str(ret.id),
-                              business_date=local_date(ret.created_at, tz),
-                              occurred_at=ret.created_at,
-                              legs=[debit(A.INVENTORY, value), credit(A.COGS, value)],
-                              memo=f"restocked return on order {order.order_no}")
-    return posted is not None
+        return None
+    return Draft(order.store, "return_restock", str(ret.id), local_date(ret.created_at, tz),
+                 ret.created_at, [debit(A.INVENTORY, value), credit(A.COGS, value)],
+                 f"restocked return on order {order.order_no}")
