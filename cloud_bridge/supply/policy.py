@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 SEASON = 7  # days: the weekly rhythm of a supermarket
 
@@ -81,6 +82,22 @@ def reorder_point(demand: float, sigma: float, lead_days: float, z: float,
     """``(SS, ROP)`` with ``ROP = d * L + SS``."""
     ss = safety_stock(sigma, lead_days, z, demand=demand, lead_std=lead_std)
     return ss, demand * lead_days + ss
+
+
+def service_z(underage: float, overage: float, *, low: float = -1.0,
+              high: float = 2.5) -> float:
+    """Safety factor from the newsvendor critical ratio ``Cu / (Cu + Co)``.
+
+    ``underage``: what a unit short costs (lost margin and goodwill); ``overage``: what a
+    unit too many costs (its spoilage for a perishable, a cycle's holding otherwise).
+    Clipped to ``[low, high]``: below ~16% or above ~99.4% the normal model says little.
+    """
+    if underage <= 0:
+        return low
+    if overage <= 0:
+        return high
+    ratio = underage / (underage + overage)
+    return max(low, min(high, NormalDist().inv_cdf(min(max(ratio, 1e-6), 1 - 1e-6))))
 
 
 def eoq(annual_demand: float, ordering_cost: float, holding_per_unit_year: float) -> float:

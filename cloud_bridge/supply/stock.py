@@ -148,9 +148,26 @@ async def receive_into_lot(
         set_={"qty": Lot.qty + stmt.excluded.qty,
               "expiry_date": stmt.excluded.expiry_date})
     await session.execute(stmt)
-    await _movements(session, [{"store": store, "location": location, "product_id": product_id,
-                                "lot_no": lot_no, "qty": qty, "kind": kind,
-                                "doc_type": doc_type, "doc_id": doc_id, "actor": actor}])
+    rows = [{"store": store, "location": location, "product_id": product_id,
+             "lot_no": lot_no, "qty": qty, "kind": kind, "doc_type": doc_type,
+             "doc_id": doc_id, "actor": actor}]
+    if location == SHELF:
+        # Oversold before (the total was below zero): those units left the shop without
+        # a lot, so the first lot received pays them back, and lots never count more than
+        # the store holds. Both legs are movements: the lot's and the lot-less one.
+        after = await session.scalar(select(Stock.on_hand).where(
+            Stock.store == store, Stock.product_id == product_id))
+        owed = min(qty, max(0, qty - int(after or 0)))
+        if owed:
+            await session.execute(update(Lot).where(
+                Lot.store == store, Lot.location == location, Lot.product_id == product_id,
+                Lot.lot_no == lot_no).values(qty=Lot.qty - owed))
+            settle = {"kind": "oversell_settled", "doc_type": doc_type, "doc_id": doc_id,
+                      "actor": actor, "store": store, "location": location,
+                      "product_id": product_id}
+            rows += [{**settle, "lot_no": lot_no, "qty": -owed},
+                     {**settle, "lot_no": UNLOTTED, "qty": owed}]
+    await _movements(session, rows)
 
 
 async def take_from_lots(

@@ -147,3 +147,18 @@ async def test_stock_alerts_open_update_and_resolve(db):
         assert ("below_reorder_point", "milk") not in {(a.kind, a.subject) for a in now_found}
         from cloud_bridge.supply.models import SupplyAlert
         assert (await s.get(SupplyAlert, milk.id)).state == "resolved"
+
+
+async def test_a_receipt_after_an_oversell_pays_the_shortfall_back(db):
+    async with db.session() as s:
+        await inventory.apply_deltas(s, {("s1", "tea"): -4}, source="sale",
+                                     context={("s1", "tea"): {"order_no": "S1-1"}})
+    await receive(db, "s1", "tea", "T1", 30, 10)
+    assert await lot_qty(db, "s1", "tea") == {"T1": 6}
+    assert await on_hand(db, "s1", "tea") == 6
+    async with db.session() as s:
+        rows = (await s.scalars(select(Movement).where(Movement.product_id == "tea"))).all()
+        per_lot: dict[str | None, int] = {}
+        for m in rows:
+            per_lot[m.lot_no] = per_lot.get(m.lot_no, 0) + m.qty
+    assert per_lot == {None: 0, "T1": 6}
