@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "cloud_bridge.cli_serve",       # serve, migrate
     "cloud_bridge.provisioning",    # kiosk add
     "cloud_bridge.cli_catalog",     # catalog publish, show
+    "cloud_bridge.cli_openapi",     # openapi (the document, offline)
 )
 
 

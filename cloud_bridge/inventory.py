@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,27 @@ from .models import Alert, Stock, now
 log = logging.getLogger(__name__)
 
 OVERSELL = "oversell"
+
+
+class StockObserver(Protocol):
+    """Called inside the transaction of every :func:`apply_deltas` with the same deltas."""
+
+    async def __call__(
+        self, session: AsyncSession, deltas: Mapping[tuple[str, str], int], *, source: str,
+        context: Mapping[tuple[str, str], dict[str, Any]] | None,
+    ) -> None: ...
+
+
+#: Observers of stock changes, registered by the domains that follow stock
+#: (:func:`observe_stock`), in registration order.
+STOCK_OBSERVERS: list[StockObserver] = []
+
+
+def observe_stock(observer: StockObserver) -> StockObserver:
+    """Register ``observer`` once (a domain does it when its package is imported)."""
+    if observer not in STOCK_OBSERVERS:
+        STOCK_OBSERVERS.append(observer)
+    return observer
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
@@ -73,12 +94,11 @@ async def apply_deltas(
         first = alerts[0]
         log.warning("oversell of %d product(s), e.g. store %s product %s on hand %s",
                     len(alerts), first.store, first.product_id, first.detail["on_hand"])
-    # Supply chain hook (cloud_bridge.supply): sales and other stock changes also take
-    # units from lots first-expiring-first and are kept as movement rows with their
-    # source document. Imported here: supply imports this module.
-    from .supply import service as supply_service
-
-    await supply_service.record_stock_deltas(session, deltas, source=source, context=context)
+    # Domains that follow stock (the supply chain takes units from lots first-expiring-
+    # first and keeps movement rows with their source document) registered themselves:
+    # this module never imports them, they import it.
+    for observer in STOCK_OBSERVERS:
+        await observer(session, deltas, source=source, context=context)
     return alerts
 
 

@@ -204,7 +204,7 @@ def add_routes(app: web.Application, routes: list[Route], resolver: TokenResolve
 
 
 async def db_token_resolver(request: web.Request, token: str) -> Principal | None:
-    from .app import DB_KEY
+    from .keys import DB_KEY
 
     # A read: a deferred transaction, so token checks never queue behind writers.
     async with request.app[DB_KEY].read() as session:

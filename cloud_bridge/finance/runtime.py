@@ -23,7 +23,7 @@ POST_INTERVAL_S = 30.0
 
 
 async def _posting_loop(app: web.Application) -> None:
-    from cloud_bridge.app import CONFIG_KEY, DB_KEY
+    from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 
     tz = app[CONFIG_KEY].bridge.timezone
     while True:

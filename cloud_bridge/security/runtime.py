@@ -26,7 +26,7 @@ RETENTION_PERIOD_S = 3600.0
 
 
 async def _retention_loop(app: web.Application) -> None:
-    from cloud_bridge.app import DB_KEY
+    from cloud_bridge.keys import DB_KEY
 
     while True:
         await asyncio.sleep(RETENTION_PERIOD_S)

@@ -3,3 +3,11 @@ receiving with ISO 2859-1 inspection, returns to suppliers, replenishment and ri
 
 Other domains use :mod:`cloud_bridge.supply.service` only.
 """
+
+from cloud_bridge import inventory as _inventory
+
+from .stock import record_stock_deltas as _record_stock_deltas
+
+# Sales and every other stock change take units from lots (FEFO) in the same
+# transaction: supply follows the core stock table, which never imports supply.
+_inventory.observe_stock(_record_stock_deltas)

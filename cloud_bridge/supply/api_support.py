@@ -21,13 +21,13 @@ HQ = (auth.HEAD_OFFICE,)
 
 
 def db(call: Call) -> Database:
-    from cloud_bridge.app import DB_KEY
+    from cloud_bridge.keys import DB_KEY
 
     return call.app[DB_KEY]
 
 
 def page(call: Call, limit: int) -> int:
-    from cloud_bridge.app import CONFIG_KEY
+    from cloud_bridge.keys import CONFIG_KEY
 
     return min(limit, call.app[CONFIG_KEY].http.page_max)
 
