@@ -38,11 +38,13 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from .tenders import SCANNED_CODE_TENDERS
+
 CodeKind = Literal["product", "wechat", "alipay", "member", "staff", "unknown"]
 
-PAYMENT_KINDS: frozenset[str] = frozenset({"wechat", "alipay"})
+PAYMENT_KINDS: frozenset[str] = SCANNED_CODE_TENDERS
 #: kinds whose text is a secret (payment codes, member bearer tokens)
-SECRET_KINDS: frozenset[str] = frozenset({"wechat", "alipay", "member"})
+SECRET_KINDS: frozenset[str] = PAYMENT_KINDS | {"member"}
 
 # Symbology names used across drivers (decoders normalise to these).
 EAN13 = "EAN13"

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.codes import PAYMENT_KINDS
+
 from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
@@ -292,7 +294,7 @@ class Agent:
                     log.warning("scan refused: no price book loaded")
                     return None
                 co.scan_product(text, getattr(scan, "weight_g", None))
-            elif kind in ("wechat", "alipay"):
+            elif kind in PAYMENT_KINDS:
                 if co.state in (State.SCANNING, State.MEMBER_ATTACHED):
                     co.request_payment()
                 result = await co.pay(kind, text)
@@ -318,7 +320,7 @@ class Agent:
         back into a usable state (nothing lost: see ``Checkout.recover_from_error``) and
         refuse the scan with a message the shopper understands."""
         # A payment scan's exception text may quote the payment code: only its type.
-        payment = kind in ("wechat", "alipay")
+        payment = kind in PAYMENT_KINDS
         log.error("scan (%s) failed in %s: %s; checkout reset", kind, co.state,
                   type(err).__name__ if payment else err, exc_info=not payment)
         try:

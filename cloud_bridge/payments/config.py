@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.tenders import GATEWAY_TENDERS
+
 if TYPE_CHECKING:  # the config is imported by cloud_bridge.config: no aiohttp at load time
     from .providers.base import PaymentProvider
 
 #: Path of a JSON settings file or sandbox manifest; overrides ``[payments] manifest``.
 SETTINGS_ENV = "CLOUD_BRIDGE_PAYMENTS"
-PROVIDER_KEYS = ("wechat", "alipay", "card", "paypal")
+PROVIDER_KEYS = GATEWAY_TENDERS
 
 
 class _Section(BaseModel):
@@ -79,7 +81,7 @@ class PaymentSettings(_Section):
     def from_manifest(cls, manifest: dict, **overrides) -> PaymentSettings:
         """Settings from the JSON that ``cloud-bridge sandbox`` prints."""
         return cls.model_validate({**{k: manifest[k] for k in
-                                      ("wechat", "alipay", "card", "paypal") if k in manifest},
+                                      PROVIDER_KEYS if k in manifest},
                                    **overrides})
 
 

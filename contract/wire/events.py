@@ -12,10 +12,11 @@ import os
 import time
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..tenders import TenderMethod
 from .base import WireMessage, utcnow
 
 ORDER_COMPLETED = "order.completed"
@@ -77,7 +78,7 @@ class VatLine(_Data):
 
 
 class TenderData(_Data):
-    method: Literal["wechat", "alipay", "card", "paypal", "stored_value", "cash", "unionpay"]
+    method: TenderMethod
     amount: int = Field(ge=0)
     currency: str = "CNY"
     out_trade_no: str | None = None

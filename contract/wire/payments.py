@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Method = Literal["wechat", "alipay", "card", "paypal", "stored_value", "unionpay"]
+from ..tenders import ChargeMethod
+
+Method = ChargeMethod
 ChargeStatus = Literal["paid", "failed", "unknown", "reversed"]
 
 PAID: ChargeStatus = "paid"
