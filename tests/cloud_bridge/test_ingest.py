@@ -21,6 +21,7 @@ from contract.wire.events import EventAck
 from contract.wire.presence import KioskStatus, Telemetry
 from contract.wire.rpc import RpcRequest, RpcResponse
 from contract.wire.shadow import ShadowReported
+from tests.support.waiting import until
 
 from .bridge_helpers import order_event
 
@@ -215,14 +216,6 @@ def _config(broker, db_url: str, worker: str = "w1") -> BridgeConfig:
     return cfg
 
 
-async def _wait(predicate, limit_s: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not await predicate():
-        assert loop.time() < end, "condition not reached in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_mqtt_ack_after_store_and_fleet_view(broker, db, db_url):
     topics = KioskTopics("s1", "k1")
     async with Ingest(_config(broker, db_url), db) as ingest:
@@ -262,7 +255,7 @@ async def test_mqtt_ack_after_store_and_fleet_view(broker, db, db_url):
                 return bool(view) and view[0]["version"] == "1.2.3" and \
                     view[0]["queue_depth"] == 21 and view[0]["config_version"] == 7
 
-            await _wait(fleet_ready)
+            await until(fleet_ready, 10.0)
             async with db.session() as s:
                 (row,) = await fleet.fleet_view(s, store="s1")
             assert row["state"] == "online" and row["last_seq"] == 19
@@ -276,7 +269,7 @@ async def test_mqtt_ack_after_store_and_fleet_view(broker, db, db_url):
                 async with db.session() as s:
                     return (await fleet.fleet_view(s))[0]["state"] == "offline"
 
-            await _wait(offline)
+            await until(offline, 10.0)
             async with db.session() as s:
                 (gone,) = await fleet.fleet_view(s)
             assert gone["state_reason"] == "lwt" and gone["state_since"] > row["state_since"]
@@ -342,7 +335,7 @@ async def test_reconnects_after_broker_restart(broker, db, db_url):
     async with Ingest(cfg, db) as ingest:
         await asyncio.wait_for(ingest.connected.wait(), 10)
         await asyncio.to_thread(broker.restart)
-        await _wait(lambda: _true(ingest.connected.is_set() and ingest.stats.connects >= 2))
+        await until(lambda: _true(ingest.connected.is_set() and ingest.stats.connects >= 2), 10.0)
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="kiosk-s1-k5",
                                   protocol=aiomqtt.ProtocolVersion.V5) as kiosk:
             await kiosk.subscribe(topics.events_ack, qos=1)

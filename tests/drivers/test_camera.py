@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -13,18 +12,11 @@ import pytest
 from drivers import camera as camera_mod
 from drivers.camera import CaptureCamera, ReplayCamera, V4L2Camera, open_camera
 from kiosk_agent.config import CameraSection
+from tests.support.waiting import until
 
 
 def _frames(n: int) -> list[np.ndarray]:
     return [np.full((48, 64, 3), i, np.uint8) for i in range(n)]
-
-
-async def _until(predicate, limit_s: float = 5.0) -> None:
-    """Wait (bounded) until ``predicate()`` holds."""
-    deadline = time.monotonic() + limit_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -72,14 +64,15 @@ async def test_replay_video_file(tmp_path) -> None:
 
 async def test_replay_missing_path_is_an_error_state(tmp_path) -> None:
     async with ReplayCamera(tmp_path / "nope", fps=50) as cam:
-        await _until(lambda: cam.health().state == "error")
+        await until(lambda: cam.health().state == "error")
         assert "does not exist" in cam.health().reason
 
 
 async def test_newest_frame_wins_and_stale_frames_are_dropped() -> None:
     async with ReplayCamera(_frames(60), fps=400) as cam:
         first = await cam.next_frame(-1, wait_s=2.0)
-        await asyncio.sleep(0.08)  # a slow decoder: ~30 frames arrive meanwhile
+        # A slow decoder: several frames arrive before it asks for the next one.
+        await until(lambda: cam.latest().seq >= first.seq + 5)
         newest = await cam.next_frame(first.seq, wait_s=2.0)
         assert newest.seq > first.seq + 1  # skipped straight to a recent frame
         assert cam.health().dropped > 0
@@ -119,12 +112,12 @@ async def test_missing_then_unplugged_then_recovered(fast_reopen, caplog) -> Non
 
     caplog.set_level(logging.WARNING, logger="drivers.camera")
     async with CaptureCamera(opener, watchdog_s=0.1, name="test cam") as cam:
-        await _until(lambda: cam.health().state == "error")
+        await until(lambda: cam.health().state == "error")
         assert "cannot open" in cam.health().reason
-        await _until(lambda: cam.health().state == "ok")  # device appeared
+        await until(lambda: cam.health().state == "ok")  # device appeared
         frame = await cam.next_frame(-1, wait_s=2.0)
         assert frame is not None
-        await _until(lambda: len(calls) >= 4 and cam.health().state == "ok")
+        await until(lambda: len(calls) >= 4 and cam.health().state == "ok")
         assert cam.health().reopens >= 3
         assert opened[2].released
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -136,7 +129,7 @@ async def test_missing_then_unplugged_then_recovered(fast_reopen, caplog) -> Non
 @pytest.mark.parametrize("garbage", ["none", "garbage"])
 async def test_garbage_frames_put_camera_in_error(fast_reopen, garbage) -> None:
     async with CaptureCamera(lambda: FlakyDevice(0, then=garbage), watchdog_s=0.05) as cam:
-        await _until(lambda: cam.health().state == "error")
+        await until(lambda: cam.health().state == "error")
         assert "no frame for" in cam.health().reason
         assert await cam.next_frame(-1, wait_s=0.05) is None
 
@@ -146,13 +139,13 @@ async def test_opener_exception_is_an_error_not_a_crash(fast_reopen) -> None:
         raise OSError("permission denied")
 
     async with CaptureCamera(opener, watchdog_s=0.05) as cam:
-        await _until(lambda: cam.health().state == "error")
+        await until(lambda: cam.health().state == "error")
         assert "permission denied" in cam.health().reason
 
 
 async def test_v4l2_missing_device_is_error_not_crash(fast_reopen) -> None:
     async with V4L2Camera("/dev/video-does-not-exist", watchdog_s=0.1) as cam:
-        await _until(lambda: cam.health().state == "error")
+        await until(lambda: cam.health().state == "error")
         assert "cannot open device" in cam.health().reason
         assert await cam.next_frame(-1, wait_s=0.05) is None
     assert cam.health().state == "stopped"

@@ -15,17 +15,10 @@ from drivers import testimages
 from drivers.camera import CaptureCamera, ReplayCamera
 from drivers.decoding import Decoded
 from drivers.scanning import ScanSource
+from tests.support.waiting import until
 
 WECHAT = "134567890123456712"
 EAN = "6901234567892"
-
-
-async def _until(predicate, limit_s: float = 5.0) -> None:
-    """Wait (bounded) until ``predicate()`` holds."""
-    deadline = time.monotonic() + limit_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 class FakeClock:
@@ -161,11 +154,11 @@ async def test_camera_fault_is_reported_and_serial_scans_keep_flowing(monkeypatc
     cam = CaptureCamera(lambda: Device() if present.is_set() else None, watchdog_s=0.1)
     dec = ScriptedDecoder({1: [Decoded(EAN, "EAN13", "zxing")]})
     async with ScanSource(cam, dec, member_key="k") as source:
-        await _until(lambda: source.health().state == "error")
+        await until(lambda: source.health().state == "error")
         assert "camera" in source.health().reason
         assert source.feed("96385074", "EAN8") is not None  # the serial scanner still works
         present.set()  # camera plugged back in
-        await _until(lambda: source.health().state == "ok")
+        await until(lambda: source.health().state == "ok")
         scans = [await asyncio.wait_for(source.get(), 5) for _ in range(2)]
     assert {s.text for s in scans} == {"96385074", EAN}
 
@@ -183,7 +176,7 @@ async def test_decoder_failure_is_an_error_state_not_a_crash(caplog) -> None:
 
     cam = ReplayCamera(_marked([1] * 8), fps=50)
     async with ScanSource(cam, Broken(), member_key="k") as source:
-        await _until(lambda: source.health().state == "error" or source.health().scans > 0)
+        await until(lambda: source.health().state == "error" or source.health().scans > 0)
         scan = await asyncio.wait_for(source.get(), 5)
     assert scan.text == EAN
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1

@@ -17,6 +17,7 @@ from drivers.serial_scanner import (
     build_scanner,
 )
 from kiosk_agent.config import ScannerSection
+from tests.support.waiting import until
 
 from .conftest import PtyDevice
 
@@ -34,15 +35,6 @@ def scanner_pty(tmp_path):
 async def next_read(scanner, limit_s: float = 3.0) -> ScannerRead:
     async with asyncio.timeout(limit_s):
         return await anext(scanner)
-
-
-async def until(predicate, limit_s: float = 3.0) -> None:
-    """Poll the device's health (it changes in the reader thread) for a bounded time."""
-    for _ in range(int(limit_s / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_codes_with_cr_and_crlf(scanner_pty):

@@ -23,6 +23,7 @@ from kiosk_agent.payments import KioskPayments
 from kiosk_agent.printing import receipt_options
 from tests.drivers.conftest import PtyDevice
 from tests.kiosk_agent.sales import FakePayments, make_book, make_order
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,20 +42,6 @@ def make_config(tmp_path: Path, **sections: Any) -> AgentConfig:
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values}
     return AgentConfig.model_validate(raw)
-
-
-async def until(predicate, limit_s: float = 5.0) -> None:
-    """Wait (bounded) until an async or sync predicate holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 class Running:

@@ -32,6 +32,7 @@ from kiosk_agent.outbox import OutboxDrainer
 from tests.support.link_helpers import shrink_timings
 from tests.support.secure_broker import secured_broker
 from tests.support.tls import TlsMaterial, make_ca, make_tls_material
+from tests.support.waiting import until
 
 STORE, KIOSK = "s1", "kA"
 USER = f"{STORE}-{KIOSK}"
@@ -125,14 +126,6 @@ async def bridge_db(tmp_path: Path):
         await db.close()
 
 
-async def _until(predicate, limit_s: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not await predicate():
-        assert loop.time() < end, "condition not reached in time"
-        await asyncio.sleep(0.02)
-
-
 def _connect_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records
             if r.name == link_mod.__name__ and "connect to" in r.getMessage()]
@@ -163,8 +156,8 @@ async def test_presence_and_outbox_event_reach_the_bridge_over_tls(
                 async def acked() -> bool:
                     return (await journal.outbox_stats()).depth == 0
 
-                await _until(online)
-                await _until(acked)  # deleted only after the bridge's end-to-end ack
+                await until(online, 10.0)
+                await until(acked, 10.0)  # deleted only after the bridge's end-to-end ack
                 await outbox.wait_idle()
     async with bridge_db.session() as s:
         ids = (await s.scalars(select(StoredEvent.event_id))).all()
@@ -189,7 +182,7 @@ async def test_wrong_ca_refused_with_one_clear_line_and_retried_with_backoff(
         return len(_connect_failures(caplog)) >= 5
 
     async with link:
-        await _until(failures, REFUSED_WITHIN_S + 2)
+        await until(failures, REFUSED_WITHIN_S + 2)
         assert not link.connected.is_set() and link.connects == 0
         assert link._runner is not None and not link._runner.done()  # still retrying
     records = _connect_failures(caplog)
@@ -220,7 +213,7 @@ async def test_hostname_checked_unless_insecure_skip_verify(
         caplog.set_level(logging.WARNING, logger=link_mod.__name__)
         strict = _link(broker.tls_port, deployment, TlsSection(ca_file=tls.ca.cert))
         async with strict:
-            await _until(lambda: _true(len(_connect_failures(caplog)) >= 1), REFUSED_WITHIN_S)
+            await until(lambda: _true(len(_connect_failures(caplog)) >= 1), REFUSED_WITHIN_S)
             assert not strict.connected.is_set()
         assert "mismatch" in _connect_failures(caplog)[0].getMessage()
         lax = _link(broker.tls_port, deployment,
@@ -250,7 +243,7 @@ async def test_required_client_certificate(
     caplog.set_level(logging.DEBUG)
     without = _link(mtls_broker.tls_port, deployment, TlsSection(ca_file=tls.ca.cert))
     async with without:
-        await _until(lambda: _true(len(_connect_failures(caplog)) >= 3), REFUSED_WITHIN_S)
+        await until(lambda: _true(len(_connect_failures(caplog)) >= 3), REFUSED_WITHIN_S)
         assert not without.connected.is_set()
         assert without._runner is not None and not without._runner.done()
     assert without.connects == 0

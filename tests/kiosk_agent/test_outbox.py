@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from kiosk_agent.link import Link
 from kiosk_agent.outbox import OutboxDrainer
 from tests.support.fake_cloud import FakeCloud
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.waiting import until
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +35,8 @@ async def test_events_delivered_once_and_deleted_only_after_ack(broker, journal:
         async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
             async with OutboxDrainer(journal, link, OutboxSection(window=8, ack_timeout_s=30)) as ob:
                 await cloud.wait_stored(8)
-                await asyncio.sleep(0.2)
+                # The drainer has sent what the window allows and waits for acks.
+                await asyncio.wait_for(ob._idle.wait(), 5)
                 # Not acked: nothing deleted, and the window holds the rest back.
                 assert (await journal.outbox_stats()).depth == 50
                 assert len(ob.inflight) == 8
@@ -51,19 +55,23 @@ async def test_events_delivered_once_and_deleted_only_after_ack(broker, journal:
 async def test_in_order_per_kiosk(broker, journal: Journal) -> None:
     await journal.append_events(_events(300))
     async with FakeCloud(broker.port) as cloud:
-        order: list[int] = []
+        arrivals: list[int] = []  # the seq of every event publish, resends included
         orig = cloud._on_message
 
         async def spy(msg):
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                arrivals.append(json.loads(msg.payload)["seq"])
             await orig(msg)
-            order.append(len(cloud.stored))
 
+        cloud._on_message = spy  # installed before the kiosk publishes anything
         async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
             async with OutboxDrainer(journal, link, OutboxSection(window=32, batch=50)) as ob:
                 await cloud.wait_stored(300)
                 await ob.wait_idle()
     seqs = [e.seq for e in cloud.stored.values()]  # dict keeps arrival order
     assert seqs == sorted(seqs)
+    first_arrivals = list(dict.fromkeys(arrivals))
+    assert first_arrivals == list(range(300)) and len(arrivals) == cloud.received
 
 
 async def test_unacked_event_resent_after_timeout(broker, journal: Journal) -> None:
@@ -72,10 +80,7 @@ async def test_unacked_event_resent_after_timeout(broker, journal: Journal) -> N
         async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
             async with OutboxDrainer(journal, link, OutboxSection(ack_timeout_s=0.3)) as ob:
                 await cloud.wait_stored(3)
-                for _ in range(100):
-                    if cloud.received >= 6:
-                        break
-                    await asyncio.sleep(0.05)
+                await until(lambda: cloud.received >= 6, what="each event sent again")
                 assert cloud.received >= 6  # each sent again
                 assert ob.resent >= 3
                 cloud.ack = True
@@ -115,7 +120,8 @@ async def test_broker_killed_mid_drain_every_event_stored_once(
                 await cloud.wait_stored(n // 4)
                 broker.kill()  # SIGKILL: whatever the broker held in memory is gone
                 stored_at_kill = len(cloud.stored)
-                await asyncio.sleep(0.3)
+                # Down until the kiosk's link has noticed, so the drain really is cut.
+                await until(lambda: not link.connected.is_set(), what="link down")
                 broker.start()
                 await cloud.wait_stored(n, timeout=30)
                 await ob.wait_idle(timeout=20)

@@ -16,6 +16,7 @@ from drivers.receipt import ReceiptOptions, render_receipt
 from kiosk_agent.config import PrinterSection
 from kiosk_agent.journal import Journal
 from kiosk_agent.printing import PrintSpooler
+from tests.support.waiting import until
 
 ORDER_JSON = Path(__file__).parent.parent / "drivers" / "golden" / "order_reference.json"
 RETRY_S = 0.05  # the spooler's re-check interval, shrunk for tests
@@ -32,21 +33,6 @@ async def journal(tmp_path):
     """A real SQLite journal in tmp_path."""
     async with Journal(tmp_path / "journal.db", "store1", "kiosk1") as j:
         yield j
-
-
-async def until(predicate, limit_s: float = 5.0) -> None:
-    """Wait (bounded) until an async or sync predicate is true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 async def no_pending(journal) -> bool:

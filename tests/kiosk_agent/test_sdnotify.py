@@ -12,9 +12,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import common.sdnotify as common_sdnotify
 from common.sdnotify import SystemdNotifier, Watchdog
 from kiosk_agent import sdnotify
 
@@ -100,34 +102,54 @@ def test_missing_socket_warns_once_and_does_not_raise(short_dir, caplog):
     assert caplog.text.count("sd_notify") == 1
 
 
-async def test_watchdog_pings_only_while_beating_and_healthy(short_dir):
+async def test_watchdog_pings_only_while_beating_and_healthy(short_dir, monkeypatch):
     listener = NotifyListener(str(short_dir / "w"))
     healthy = [True]
+    clock = [1000.0]  # the watchdog's monotonic clock, moved by the test
+    monkeypatch.setattr(common_sdnotify, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "100000"}  # 0.1 s
     notifier = SystemdNotifier(env=env)
     try:
         async with Watchdog(notifier, [lambda: healthy[0]], stale_after=0.3) as wd:
             assert wd.interval == pytest.approx(0.05)
-            for _ in range(4):
-                wd.beat()
-                await asyncio.sleep(0.05)
-            assert wd.pings >= 2
-            healthy[0] = False  # a component died: no more pings
-            await asyncio.sleep(0.06)
-            pings = wd.pings
-            for _ in range(4):
-                wd.beat()
-                await asyncio.sleep(0.05)
-            assert wd.pings == pings
-            healthy[0] = True
-            await asyncio.sleep(0.4)  # no beats: the heartbeat goes stale
-            pings = wd.pings
-            await asyncio.sleep(0.2)
-            assert wd.pings == pings and not wd.healthy()
+            rounds = asyncio.Queue()  # one (healthy, pings) item per ping round
+            judge = wd.healthy
+
+            def judged() -> bool:
+                verdict = judge()
+                rounds.put_nowait(verdict)
+                return verdict
+
+            wd.healthy = judged  # the ping loop calls it once per round
+
+            async def next_round() -> bool:
+                while not rounds.empty():  # only rounds that start from now count
+                    rounds.get_nowait()
+                return await asyncio.wait_for(rounds.get(), 2)
+
+            async def pings_in_next_round() -> int:
+                # A round judges and pings in one step of the loop: once its verdict is
+                # in, its ping (if any) has been sent.
+                before = wd.pings
+                await next_round()
+                return wd.pings - before
+
             wd.beat()
-            await asyncio.sleep(0.12)
-            assert wd.pings > pings
-        assert listener.collect(lambda m: len(m) >= 3, 1)
+            assert await pings_in_next_round() >= 1
+            healthy[0] = False  # a component died: no more pings
+            await next_round()
+            for _ in range(3):
+                wd.beat()
+                assert await next_round() is False
+            assert await pings_in_next_round() == 0
+            healthy[0] = True
+            clock[0] += 0.4  # no beats for longer than stale_after: the heartbeat is stale
+            assert await next_round() is False and not wd.healthy()
+            assert await pings_in_next_round() == 0
+            wd.beat()
+            assert await next_round() is True
+            assert await pings_in_next_round() >= 1
+        assert listener.collect(lambda m: len(m) >= 2, 1)
         assert set(listener.texts()) == {"WATCHDOG=1"}
     finally:
         listener.close()
