@@ -150,6 +150,8 @@ def test_no_server_errors_and_replies_match_the_document(served):
 
     for result in schema.get_all_operations():
         operation = result.ok()
+        if (operation.method.upper(), operation.path) == ("DELETE", "/api/v1/admin/session"):
+            continue  # logging out would end the token the rest use; the walk logs out its own
         fuzz(operation, admin if operation.path.startswith("/api/v1/admin") else mp)
     assert calls > 100
     assert proc.proc.poll() is None, "the server died"
@@ -168,9 +170,10 @@ class _Walk:
 
     def __call__(self, method: str, path: str, *, expect: int | None = None,
                  token: str | None = None, path_parameters: dict | None = None,
-                 query: dict | None = None, body: object = None) -> object:
+                 query: dict | None = None, body: object = None,
+                 media_type: str = "application/json") -> object:
         operation = self.schema[path][method]
-        payload = {} if body is None else {"body": body, "media_type": "application/json"}
+        payload = {} if body is None else {"body": body, "media_type": media_type}
         case = operation.make_case(path_parameters=path_parameters, query=query, **payload)
         kind = token or ("admin" if path.startswith("/api/v1/admin") else "mp")
         headers = {"Authorization": f"Bearer {self.tokens[kind]}"}

@@ -1,0 +1,7 @@
+"""Routes of the customer-service domain: every route module's ``ROUTES``, in one list."""
+
+from __future__ import annotations
+
+from . import api_chat, api_tickets
+
+ROUTES = [*api_tickets.ROUTES, *api_chat.ROUTES]

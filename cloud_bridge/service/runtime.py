@@ -1,0 +1,55 @@
+"""The service domain's long-lived resources: the chat fan-out hub and the file storage.
+
+Added to the app's ``cleanup_ctx`` by :func:`cloud_bridge.app.create_app` (a domain's
+``runtime.runtime_ctx``). Files go to ``$CLOUD_BRIDGE_SERVICE_FILES`` when set, else a
+``service-files`` directory beside the SQLite database, else ``/var/lib/cloud-bridge``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from cloud_bridge.keys import DB_KEY
+
+from .hub import LocalHub, PgNotifyHub
+from .storage import FileStorage, LocalFileStorage
+
+FILES_ENV = "CLOUD_BRIDGE_SERVICE_FILES"
+DEFAULT_FILES = Path("/var/lib/cloud-bridge/service-files")
+
+
+@dataclass(slots=True)
+class ServiceRuntime:
+    hub: LocalHub
+    storage: FileStorage
+
+
+RUNTIME_KEY = web.AppKey("service_runtime", ServiceRuntime)
+
+
+def files_dir(db_url: str) -> Path:
+    if os.environ.get(FILES_ENV):
+        return Path(os.environ[FILES_ENV])
+    if db_url.startswith("sqlite") and "///" in db_url:
+        path = db_url.split("///", 1)[1]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return Path(path).parent / "service-files"
+    return DEFAULT_FILES
+
+
+async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+
+    db = app[DB_KEY]
+    hub = LocalHub() if db.is_sqlite else PgNotifyHub(db.url)
+    async with hub:
+        app[RUNTIME_KEY] = ServiceRuntime(hub=hub, storage=LocalFileStorage(files_dir(db.url)))
+        yield
+
+
+def runtime(app: web.Application) -> ServiceRuntime:
+    return app[RUNTIME_KEY]

@@ -1,0 +1,138 @@
+"""Success bodies of the customer-service routes (OpenAPI components, prefixed ``Svc``).
+
+As in :mod:`cloud_bridge.responses`: handlers build dicts, these models describe them,
+and the schemathesis walk validates real replies against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .tickets import CATEGORIES, PRIORITY_RANK, TIER_RANK, Channel, Kind, Status
+
+TicketStatus = Literal[tuple(Status)]  # type: ignore[valid-type]
+TicketChannel = Literal[tuple(Channel)]  # type: ignore[valid-type]
+TicketKind = Literal[tuple(Kind)]  # type: ignore[valid-type]
+Priority = Literal[tuple(PRIORITY_RANK)]  # type: ignore[valid-type]
+Tier = Literal[tuple(TIER_RANK)]  # type: ignore[valid-type]
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SvcTicket(Out):
+    id: int
+    store: str
+    kind: TicketKind
+    channel: TicketChannel
+    status: TicketStatus
+    priority: Priority
+    tier: Tier
+    category: Category | None
+    subject: str
+    member_id: str | None
+    order_no: str | None
+    assignee: str | None
+    labels: list[str]
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+    snoozed_until: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class SvcTicketList(Out):
+    total: int
+    items: list[SvcTicket]
+
+
+class SvcNote(Out):
+    id: int
+    author: str
+    text: str
+    at: datetime
+
+
+class SvcTicketEvent(Out):
+    at: datetime
+    actor: str
+    action: str
+    detail: dict
+
+
+class SvcAttachmentRef(Out):
+    id: str
+    content_type: str
+    size: int
+
+
+class SvcMessage(Out):
+    type: Literal["message"]
+    conversation_id: int
+    seq: int
+    sender_kind: Literal["customer", "staff", "system"]
+    sender: str
+    body: str
+    client_msg_id: str | None
+    created_at: datetime
+    attachment: SvcAttachmentRef | None
+
+
+class SvcMessageList(Out):
+    items: list[SvcMessage]
+
+
+class SvcTicketDetail(SvcTicket):
+    notes: list[SvcNote]
+    history: list[SvcTicketEvent]
+
+
+class SvcPosted(Out):
+    conversation_id: int
+    seq: int
+    client_msg_id: str | None
+    new: bool
+
+
+class SvcCannedReply(Out):
+    id: int
+    store: str | None
+    shortcut: str
+    title: str
+    body: str
+
+
+class SvcCannedReplyList(Out):
+    items: list[SvcCannedReply]
+
+
+class SvcAttachment(SvcAttachmentRef):
+    sha256: str
+
+
+class SvcConversation(Out):
+    """A conversation as the shopper sees it (no assignee, labels or notes)."""
+
+    id: int
+    store: str
+    kind: TicketKind
+    channel: TicketChannel
+    status: TicketStatus
+    category: Category | None
+    subject: str
+    order_no: str | None
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SvcConversationList(Out):
+    total: int
+    items: list[SvcConversation]

@@ -1,0 +1,21 @@
+"""Things of store s1 and of shopper alice that other callers must not reach."""
+
+from __future__ import annotations
+
+from .conftest import M
+from .test_tickets import png_bytes
+
+
+async def seed_store_one(client, people) -> dict[str, str]:
+    h = people["alice"]
+    r = await client.post(f"{M}/conversations", json={"store": "s1", "subject": "help"},
+                          headers=h)
+    assert r.status == 201, await r.text()
+    conv = (await r.json())["id"]
+    r = await client.post(f"{M}/conversations/{conv}/attachments", data=png_bytes(), headers=h)
+    assert r.status == 201, await r.text()
+    att = (await r.json())["id"]
+    r = await client.post(f"{M}/conversations/{conv}/messages", headers=h,
+                          json={"client_msg_id": "a1", "body": "图片", "attachment_id": att})
+    assert r.status == 201, await r.text()
+    return {"conv": str(conv), "att": att}

@@ -1,0 +1,61 @@
+"""Every customer-service admin route, called by store staff of ANOTHER store: 403/404,
+and nothing stored changes. Table-driven and checked against the router."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloud_bridge.app import all_routes
+
+from ..test_api import api_config
+from ..test_api_admin_scoping import _snapshot
+from .conftest import A
+from .seed import seed_store_one
+
+# Routes with no store of their own, and why that is right.
+NOT_STORE_SCOPED: dict[tuple[str, str], str] = {}
+
+# (method, route path, concrete path with store s1's things, body, allowed statuses)
+CROSS_STORE = [
+    ("GET", f"{A}/tickets", f"{A}/tickets?store=s1", None, {403}),
+    ("POST", f"{A}/tickets", f"{A}/tickets", {"store": "s1", "channel": "kiosk_help",
+                                               "subject": "x"}, {403}),
+    ("GET", f"{A}/tickets/{{ticket_id}}", f"{A}/tickets/{{conv}}", None, {404}),
+    ("POST", f"{A}/tickets/{{ticket_id}}/status", f"{A}/tickets/{{conv}}/status",
+     {"status": "resolved"}, {404}),
+    ("PATCH", f"{A}/tickets/{{ticket_id}}", f"{A}/tickets/{{conv}}", {"priority": "urgent"},
+     {404}),
+    ("POST", f"{A}/tickets/{{ticket_id}}/notes", f"{A}/tickets/{{conv}}/notes", {"text": "x"},
+     {404}),
+    ("GET", f"{A}/tickets/{{ticket_id}}/messages", f"{A}/tickets/{{conv}}/messages", None,
+     {404}),
+    ("POST", f"{A}/tickets/{{ticket_id}}/messages", f"{A}/tickets/{{conv}}/messages",
+     {"client_msg_id": "x", "body": "hi"}, {404}),
+    ("POST", f"{A}/tickets/{{ticket_id}}/attachments", f"{A}/tickets/{{conv}}/attachments",
+     b"\x89PNG\r\n\x1a\n0000", {404}),
+    ("GET", f"{A}/attachments/{{attachment_id}}", f"{A}/attachments/{{att}}", None, {404}),
+    ("GET", f"{A}/canned-replies", f"{A}/canned-replies?store=s1", None, {403}),
+    ("POST", f"{A}/canned-replies", f"{A}/canned-replies",
+     {"store": "s1", "shortcut": "x", "title": "x", "body": "x"}, {403}),
+    ("GET", f"{A}/stores/{{store}}/chat", f"{A}/stores/s1/chat", None, {403}),
+]
+
+
+def test_every_service_admin_route_is_in_the_table(db_url):
+    routes = {(r.method, r.path) for r in all_routes(api_config(db_url))
+              if r.path.startswith(A + "/")}
+    covered = {(m, p) for m, p, *_ in CROSS_STORE} | set(NOT_STORE_SCOPED)
+    assert routes == covered
+
+
+@pytest.mark.parametrize("method,route,path,body,allowed", CROSS_STORE,
+                         ids=[f"{m} {p}" for m, p, *_ in CROSS_STORE])
+async def test_staff_of_another_store_are_refused(client, db, people, method, route, path, body,
+                                                  allowed):
+    ids = await seed_store_one(client, people)
+    before = await _snapshot(db)
+    kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
+    r = await client.request(method, path.format(**ids), headers=people["clerk2"], **kwargs)
+    assert r.status in allowed, (r.status, await r.text())
+    assert r.content_type == "application/problem+json"
+    assert await _snapshot(db) == before, "a refused request changed stored data"

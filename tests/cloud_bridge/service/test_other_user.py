@@ -1,0 +1,49 @@
+"""Every customer-service mini-program route that names a shopper's things, called by
+ANOTHER shopper: 404 (nothing leaks) and nothing stored changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloud_bridge.app import all_routes
+
+from ..test_api import api_config
+from ..test_api_admin_scoping import _snapshot
+from .conftest import M
+from .seed import seed_store_one
+
+# Routes that name nothing of another shopper (they act on the caller's own things).
+NOT_USER_SCOPED = {
+    ("POST", f"{M}/conversations"), ("GET", f"{M}/conversations"), ("POST", f"{M}/complaints"),
+}
+
+# (method, route path, concrete path with alice's things, body)
+OTHER_USER = [
+    ("GET", f"{M}/conversations/{{conversation_id}}/messages",
+     f"{M}/conversations/{{conv}}/messages", None),
+    ("POST", f"{M}/conversations/{{conversation_id}}/messages",
+     f"{M}/conversations/{{conv}}/messages", {"client_msg_id": "b1", "body": "hi"}),
+    ("POST", f"{M}/conversations/{{conversation_id}}/attachments",
+     f"{M}/conversations/{{conv}}/attachments", b"\x89PNG\r\n\x1a\n0000"),
+    ("GET", f"{M}/attachments/{{attachment_id}}", f"{M}/attachments/{{att}}", None),
+    ("GET", f"{M}/conversations/{{conversation_id}}/chat", f"{M}/conversations/{{conv}}/chat",
+     None),
+]
+
+
+def test_every_service_mp_route_is_in_the_table(db_url):
+    routes = {(r.method, r.path) for r in all_routes(api_config(db_url))
+              if r.path.startswith(M + "/")}
+    assert routes == {(m, p) for m, p, *_ in OTHER_USER} | NOT_USER_SCOPED
+
+
+@pytest.mark.parametrize("method,route,path,body", OTHER_USER,
+                         ids=[f"{m} {p}" for m, p, *_ in OTHER_USER])
+async def test_another_shopper_is_refused(client, db, people, method, route, path, body):
+    ids = await seed_store_one(client, people)
+    before = await _snapshot(db)
+    kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
+    r = await client.request(method, path.format(**ids), headers=people["bob"], **kwargs)
+    assert r.status == 404, (r.status, await r.text())
+    assert r.content_type == "application/problem+json"
+    assert await _snapshot(db) == before, "another shopper's request changed stored data"

@@ -1,0 +1,54 @@
+"""The customer-service part of the OpenAPI success walk (``test_openapi_fuzz``): each
+operation called once with a realistic request, its reply validated against the document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .test_tickets import png_bytes
+
+A = "/api/v1/admin/service"
+M = "/api/v1/mp/service"
+
+
+def walk(call: Any, ctx: dict[str, Any]) -> None:
+    # Conversations and tickets.
+    conv = call("POST", f"{M}/conversations", body={"store": "s1", "subject": "牛奶过期了"})
+    cid = {"conversation_id": conv["id"]}
+    call("GET", f"{M}/conversations")
+    call("POST", f"{M}/complaints", body={"store": "s1", "kind": "suggestion",
+                                          "category": "environment", "subject": "灯太暗",
+                                          "text": "收银区的灯太暗了"})
+    att = _upload(call, f"{M}/conversations/{{conversation_id}}/attachments", cid)
+    call("POST", f"{M}/conversations/{{conversation_id}}/messages", path_parameters=cid,
+         body={"client_msg_id": "w1", "body": "你好", "attachment_id": att["id"]})
+    call("GET", f"{M}/conversations/{{conversation_id}}/messages", path_parameters=cid)
+    call("GET", f"{M}/attachments/{{attachment_id}}", path_parameters={"attachment_id": att["id"]})
+    call("GET", f"{M}/conversations/{{conversation_id}}/chat", path_parameters=cid, expect=400)
+
+    tid = {"ticket_id": conv["id"]}
+    call("GET", f"{A}/tickets", query={"store": "s1"})
+    call("POST", f"{A}/tickets", body={"store": "s1", "channel": "kiosk_help",
+                                       "subject": "k1 扫码失败", "priority": "high"})
+    call("GET", f"{A}/tickets/{{ticket_id}}", path_parameters=tid)
+    call("PATCH", f"{A}/tickets/{{ticket_id}}", path_parameters=tid,
+         body={"labels": ["临期"], "assignee": "boss"})
+    call("POST", f"{A}/tickets/{{ticket_id}}/notes", path_parameters=tid, body={"text": "查库存"})
+    canned = call("POST", f"{A}/canned-replies", body={"store": "s1", "shortcut": "sorry",
+                                                       "title": "致歉", "body": "非常抱歉"})
+    call("GET", f"{A}/canned-replies", query={"store": "s1"})
+    call("POST", f"{A}/tickets/{{ticket_id}}/messages", path_parameters=tid,
+         body={"client_msg_id": "s1", "canned_reply_id": canned["id"]})
+    call("GET", f"{A}/tickets/{{ticket_id}}/messages", path_parameters=tid)
+    staff_att = _upload(call, f"{A}/tickets/{{ticket_id}}/attachments", tid)
+    call("GET", f"{A}/attachments/{{attachment_id}}",
+         path_parameters={"attachment_id": staff_att["id"]})
+    call("POST", f"{A}/tickets/{{ticket_id}}/status", path_parameters=tid,
+         body={"status": "resolved"})
+    call("GET", f"{A}/stores/{{store}}/chat", path_parameters={"store": "s1"}, expect=400)
+    ctx["service_conversation"] = conv["id"]
+
+
+def _upload(call: Any, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    return call("POST", path, path_parameters=params, body=png_bytes(),
+                media_type="application/octet-stream")
