@@ -401,7 +401,7 @@ class PriceBook(_Model):
                     if by_id[pid].weighed:
                         raise ValueError(f"{where}: weighed product {pid!r} in a multi-unit offer")
                     # One multi-unit offer per product keeps the offers independent of each
-                    # other, which is what makes "removing a line never raises the total" hold.
+                    # other (the engine prices each offer over its own lines).
                     if pid in in_multi:
                         raise ValueError(
                             f"{where}: product {pid!r} is already in multi-unit offer "
@@ -409,15 +409,12 @@ class PriceBook(_Model):
                         )
                     in_multi[pid] = promo.promo_id
             if isinstance(promo, BundlePromotion):
-                prices = [by_id[item.product_id].unit_price for item in promo.items]
-                listed = sum(by_id[it.product_id].unit_price * it.qty for it in promo.items)
-                floor = listed - min(prices)
-                if promo.price < floor:
-                    raise ValueError(
-                        f"{where}: bundle price {promo.price} is below {floor} (the bundle's list "
-                        "total minus its cheapest item): taking an item out of the cart would "
-                        "then lower the bill"
-                    )
+                # The merchant's bundle price is honoured as configured (a set sold for
+                # less than its dearest items is a merchant's choice, not an error); only a
+                # bundle that would sell for more than its parts is pointless, and the
+                # engine never applies an offer that does not beat the simple prices.
+                if promo.price < 1:
+                    raise ValueError(f"{where}: bundle price must be at least 1 fen")
 
     # -- look-ups (hot path: plain dict gets) --
 

@@ -40,25 +40,26 @@ proportion to what each line still costs, by largest remainder (ties: lower
 VAT is then broken down per rate from the final line amounts:
 ``net = round_half_up(gross * 10000 / (10000 + rate_bp))``, ``tax = gross - net``.
 
-Why thresholds ramp in
+Thresholds are literal
 ----------------------
-A literal "满50减5" would let a ¥50.00 cart pay ¥45.00 while the same cart minus
-a ¥0.01 item pays ¥49.99: removing something raises the bill, which shoppers
-(and auditors) rightly call a bug. So a threshold discount never exceeds the
-amount by which the eligible goods pass what the best cart just below the
-threshold would pay: for a single tier, the discount is
-``min(off, eligible - (threshold - 1))``, reaching the full ¥5 at ¥54.99 and
-above. The same rule applies between tiers and to coupon thresholds. For the
-same reason a bundle's price may not go below its list total minus its cheapest
-item (checked when the price book is loaded).
+"满50减5" means what the poster says: eligible goods worth ¥50.00 or more get the whole
+¥5 off (the shopper pays ¥45.00), below ¥50.00 nothing. With tiers, the highest tier
+reached applies in full; a percentage coupon's threshold works the same way (its cap
+still applies). A discount never exceeds the goods it applies to, so no total is
+negative. A bundle sells at the price the merchant configured.
 
-A category-limited discount (4, 5) measures its base as "what the order still
-costs" minus the goods outside its categories at their item price (list price
-for goods in a multi-unit offer): goods outside the filter are taken out at the
-most they can cost, so the base never shrinks faster than the order does. When
-nothing is filtered the base is simply what the order still costs.
+This means a cart can cost more after an item is taken out (a ¥50.00 cart pays ¥45.00,
+the same cart minus a ¥0.01 item pays ¥49.99). An earlier version "ramped" thresholds
+in to avoid that, and so charged shoppers more than the advertised offer (¥49.99 for a
+¥50.00 cart under 满50减5): that is wrong for real retail (明码标价, and every retailer
+applies the literal rule), and was dropped.
 
-With these rules, removing a line never raises the total (property-tested).
+The base of an order-level discount (4, 5) is what its eligible lines still cost when
+that stage runs (all lines when the offer has no category filter).
+
+Still true (property-tested): line amounts add up to the total, nothing is negative,
+allocations are exact to the fen, the result is deterministic, and the kiosk and the
+cloud compute the same fen.
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ class _Line:
 
     __slots__ = (
         "applied", "barcode", "cart", "line_no", "list_amount", "list_unit", "product",
-        "residual", "simple_amount", "simple_tag", "simple_unit", "tags", "ub",
+        "residual", "simple_amount", "simple_tag", "simple_unit", "tags",
     )
 
     def __init__(self, line_no: int, product: Product, cart: CartLine) -> None:
@@ -399,40 +400,25 @@ def _bundle(promo: BundlePromotion, lines: list[_Line]) -> bool:
     return True
 
 
-class _Ramp:
-    """``f(base)``: what the eligible goods pay after a threshold discount (see docstring).
+class _Threshold:
+    """A literal threshold discount: the highest tier reached applies in full (docstring).
 
-    ``f`` never decreases and never rises by more than the base does, which is what keeps
-    "removing a line never raises the total" true through every stage.
+    ``tiers`` are ``(threshold, off)`` in ascending threshold order; with ``pct`` the
+    discount is that percentage (basis points) of the base, capped at ``cap``.
     """
 
-    __slots__ = ("cap", "floors", "offs", "pct", "thresholds")
+    __slots__ = ("cap", "offs", "pct", "thresholds")
 
     def __init__(self, tiers: list[tuple[int, int]], pct: int = 0, cap: int | None = None):
-        self.thresholds = [max(t, 1) for t, _ in tiers]
+        self.thresholds = [t for t, _ in tiers]
         self.offs = [d for _, d in tiers]
         self.pct = pct
         self.cap = cap
-        floors = []
-        prev = None
-        for t in self.thresholds:
-            below = t - 1
-            floors.append(below if prev is None else max(self._raw_pay(below, prev), floors[-1]))
-            prev = len(floors) - 1
-        self.floors = floors
 
-    def _raw_pay(self, base: int, j: int) -> int:
-        if self.pct:
-            off = round_half_up(base * self.pct, 10000)
-            if self.cap is not None:
-                off = min(off, self.cap)
-        else:
-            off = self.offs[j]
-        return base - off
-
-    def pays(self, base: int) -> int:
+    def discount(self, base: int) -> int:
+        """The discount on eligible goods worth ``base`` fen (0 below the first tier)."""
         if base <= 0:
-            return base
+            return 0
         j = -1
         for i, t in enumerate(self.thresholds):
             if base >= t:
@@ -440,15 +426,14 @@ class _Ramp:
             else:
                 break
         if j < 0:
-            return base
-        return max(self._raw_pay(base, j), self.floors[j])
-
-
-def _stage_discount(total: int, outside: int, ramp: _Ramp) -> int:
-    base = total - outside
-    if base <= 0:
-        return 0
-    return base - ramp.pays(base)
+            return 0
+        if self.pct:
+            off = round_half_up(base * self.pct, 10000)
+            if self.cap is not None:
+                off = min(off, self.cap)
+        else:
+            off = self.offs[j]
+        return min(off, base)
 
 
 def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]):
@@ -459,16 +444,15 @@ def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]):
     return lambda ln: (not inc or ln.product.category in inc) and ln.product.category not in exc
 
 
-def _outside(lines: list[_Line], pred) -> int:
-    if pred is None:
-        return 0
-    return sum(ln.ub for ln in lines if not pred(ln))
+def _base(lines: list[_Line], pred) -> int:
+    """What the lines ``pred`` selects (all when ``None``) still cost."""
+    return sum(ln.residual for ln in lines if pred is None or pred(ln))
 
 
-def _coupon_ramp(c: Coupon) -> _Ramp:
+def _coupon_threshold(c: Coupon) -> _Threshold:
     if c.kind == "fixed":
-        return _Ramp([(c.threshold, c.value)])
-    return _Ramp([(c.threshold, 0)], pct=c.value, cap=c.cap)
+        return _Threshold([(c.threshold, c.value)])
+    return _Threshold([(c.threshold, 0)], pct=c.value, cap=c.cap)
 
 
 def _allocate_order_discount(lines, pred, amount: int, tag: str) -> None:
@@ -557,9 +541,7 @@ def _multi_unit_promotions(run: _Run) -> None:
         if promo is not None and run.ok(promo):
             pools.setdefault(promo.promo_id, []).append(ln)
             offers[promo.promo_id] = promo
-            ln.ub = ln.list_amount
         else:
-            ln.ub = ln.simple_amount
             _apply_simple(ln)
     for pid, pool in pools.items():
         promo = offers[pid]
@@ -579,8 +561,8 @@ def _full_reduction(run: _Run) -> None:
         if not _eligible(fr, run.member, run.now):
             continue
         pred = _filter(fr.categories, fr.exclude_categories)
-        ramp = _Ramp([(t.threshold, t.off) for t in fr.tiers])
-        d = _stage_discount(run.total, _outside(run.lines, pred), ramp)
+        rule = _Threshold([(t.threshold, t.off) for t in fr.tiers])
+        d = rule.discount(_base(run.lines, pred))
         if d > 0 and (best is None or (-d, fr.reduction_id) < (-best[0], best[1])):
             best = (d, fr.reduction_id, fr, pred)
     if best is not None:
@@ -611,15 +593,24 @@ def _coupons(run: _Run) -> tuple[list[str], list[str]]:
     stackable = sorted((c for c in usable if c.stackable), key=lambda c: c.key)
     single = sorted((c for c in usable if not c.stackable), key=lambda c: c.key)
     prepared = {
-        c.key: (_filter(c.categories, c.exclude_categories), _coupon_ramp(c)) for c in usable
+        c.key: (_filter(c.categories, c.exclude_categories), _coupon_threshold(c))
+        for c in usable
     }
-    outside = {k: _outside(run.lines, pred) for k, (pred, _) in prepared.items()}
 
     def chain_result(chain: list[Coupon]) -> tuple[int, list[tuple[Coupon, int]]]:
+        # Each coupon's base is what its lines cost after the coupons before it, exactly
+        # as take_order_discount will leave them (same allocation), so the chain chosen
+        # here is the chain applied.
+        residual = {ln.line_no: ln.residual for ln in run.lines}
         t = run.total
         steps = []
         for c in chain:
-            d = _stage_discount(t, outside[c.key], prepared[c.key][1])
+            pred = prepared[c.key][0]
+            targets = [ln for ln in run.lines if pred is None or pred(ln)]
+            d = prepared[c.key][1].discount(sum(residual[ln.line_no] for ln in targets))
+            for ln, share in zip(targets, allocate(d, [residual[ln.line_no] for ln in targets]),
+                                 strict=True):
+                residual[ln.line_no] -= share
             steps.append((c, d))
             t -= d
         return t, steps

@@ -173,12 +173,12 @@ def test_member_price_above_list_is_refused():
     assert "member_price must not exceed unit_price" in one_line_error(data)
 
 
-def test_bundle_priced_below_its_floor_is_refused():
+def test_bundle_price_is_the_merchants_choice():
     data = raw_demo()
-    data["promotions"][4]["price"] = 749  # coke 250 + lays 750 - cheapest 250 = 750
-    assert "bundle price 749 is below 750" in one_line_error(data)
-    data["promotions"][4]["price"] = 750
-    book_from(data)
+    data["promotions"][4]["price"] = 500  # coke 250 + lays 750 sold for ¥5: honoured
+    assert book_from(data).promotions[4].price == 500
+    data["promotions"][4]["price"] = 0
+    assert "bundle price must be at least 1 fen" in one_line_error(data)
 
 
 def test_product_in_two_multi_unit_offers_is_refused():
