@@ -40,4 +40,11 @@ async def demand_by_product(session: AsyncSession, store: str, today: date,
                             product_ids: list[str] | None = None,
                             tz: str = "Asia/Shanghai") -> dict[str, Demand]:
     history = await daily_sales(session, store, today, tz=tz, product_ids=product_ids)
-    return {p: estimate_demand(h) for p, h in history.items()}
+    return {p: estimate_demand(since_first_sale(h)) for p, h in history.items()}
+
+
+def since_first_sale(history: list[float]) -> list[float]:
+    """Drop the whole weeks before a product first sold (it was not listed yet), so a new
+    product's rate is not diluted; whole weeks keep the weekday alignment."""
+    first = next((i for i, q in enumerate(history) if q), len(history))
+    return history[(first // 7) * 7:]
