@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge.models import Order
 
 from . import metrics
+from .events import FUNNEL_STEP_OF
 from .frames import NOT_SALES
 from .models import (
     CHAIN,
@@ -77,7 +78,8 @@ def _dates(frame: pl.DataFrame, col: str = "business_date") -> pl.DataFrame:
     return frame.with_columns(pl.col(col).str.to_date())
 
 
-async def _daily(session: AsyncSession, f: Filters, start: date) -> pl.DataFrame:
+async def sales_facts(session: AsyncSession, f: Filters, start: date) -> pl.DataFrame:
+    """Daily sales facts from ``start`` to ``f.end`` for ``f``'s store and category."""
     q = select(SalesDaily.store, SalesDaily.business_date, SalesDaily.product_id,
                SalesDaily.category, SalesDaily.qty, SalesDaily.revenue, SalesDaily.discount,
                SalesDaily.lines).where(SalesDaily.business_date.between(
@@ -137,6 +139,7 @@ async def _events(session: AsyncSession, f: Filters) -> pl.DataFrame:
     rows = (await session.execute(q)).all()
     frame = _frame(rows, {"session_id": pl.Utf8, "type": pl.Utf8, "store": pl.Utf8,
                           "channel": pl.Utf8, "at": pl.Datetime("us", "UTC")})
+    frame = frame.with_columns(pl.col("type").replace(FUNNEL_STEP_OF))
     if f.channel:
         chans = frame.filter(pl.col("channel") == f.channel)["session_id"].unique()
         frame = frame.filter(pl.col("session_id").is_in(chans.to_list()))
@@ -149,7 +152,7 @@ async def metric_table(session: AsyncSession, metric: str, f: Filters,
     prev_start = metrics.previous_period(f.start, f.end)[0]
     if metric.startswith("sales_by_") and metric != "sales_by_hour":
         dim = metric.removeprefix("sales_by_")
-        return metrics.sales_by(await _daily(session, f, prev_start), dim, f.start, f.end)
+        return metrics.sales_by(await sales_facts(session, f, prev_start), dim, f.start, f.end)
     if metric == "sales_by_hour":
         return metrics.sales_by_hour(await _hourly(session, f, prev_start), f.start, f.end)
     if metric == "average_order_value":
