@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, cast, event, func, select
+from sqlalchemy import Enum, String, Text, bindparam, cast, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -181,13 +181,22 @@ def bulk_insert(
     names = list(rows[0]) if rows else [c.name for c in table.columns]
     columns = [table.c[n] for n in names]
     # dimensions=1: the bind processor maps the items without probing each for nesting.
-    arrays = [postgresql.ARRAY(c.type, dimensions=1) for c in columns]
+    # Strings go as text[]: an explicit cast to varchar(n)[] would silently TRUNCATE a
+    # longer value, while the INSERT's own assignment to the column refuses it.
+    arrays = [postgresql.ARRAY(_uncapped(c.type), dimensions=1) for c in columns]
     source = select(*(
         func.unnest(cast(bindparam(f"bulk_{c.name}", type_=a), a))
         for c, a in zip(columns, arrays, strict=True)
     ))
     params = {f"bulk_{n}": [r[n] for r in rows] for n in names}
     return postgresql.insert(table).from_select(names, source), params
+
+
+def _uncapped(kind: Any) -> Any:
+    """``kind`` without a length cap (a ``String(n)`` becomes ``Text``)."""
+    if isinstance(kind, String) and getattr(kind, "length", None) and not isinstance(kind, Enum):
+        return Text()
+    return kind
 
 
 def open_database(config: Any) -> Database:

@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import case, select
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.wire.events import Event, EventAck, OrderCompletedData, Rejection
@@ -89,7 +96,12 @@ async def store_events(
             result.stored = len(new_ids)
             result.alerts = alerts
 
-        await db.transact(work, retries=retries)
+        try:
+            await db.transact(work, retries=retries)
+        except (DBAPIError, StatementError, OverflowError) as err:
+            if not _data_error(err):
+                raise  # the database is unwell: nothing acked, the kiosks resend
+            return await _one_by_one(db, items, err, worker=worker, tz=tz, retries=retries)
         result.duplicates = len(ordered) - result.stored - len(conflicts)
         for ev, _, _ in ordered:
             if ev.event_id in conflicts:
@@ -97,6 +109,55 @@ async def store_events(
             else:
                 result.acked[(ev.store, ev.kiosk)].append(ev.event_id)
     return result
+
+
+def _data_error(err: BaseException) -> bool:
+    """Whether ``err`` is about the values of a row (one event's fault), not the database's
+    state: a lock or a lost connection is retried by the kiosks' resend, never rejected."""
+    if isinstance(err, OverflowError):
+        return True
+    if isinstance(err, OperationalError) or getattr(err, "connection_invalidated", False):
+        return False
+    if isinstance(err, (DataError, IntegrityError)):
+        return True
+    orig = getattr(err, "orig", None)
+    # PostgreSQL SQLSTATE class 22 (data exception: value too long, out of range, NUL in
+    # text) and 23 (integrity): asyncpg's errors come wrapped as plain DBAPIError.
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None),
+                                                        "sqlstate", None)
+    if isinstance(state, str) and state[:2] in ("22", "23"):
+        return True
+    return isinstance(orig, (OverflowError, ValueError, TypeError))
+
+
+async def _one_by_one(db: Database, items: list[tuple[str, str, bytes]], err: BaseException,
+                      *, worker: str, tz: str, retries: int) -> BatchResult:
+    """The batch failed on a value: store its events one at a time, so only the event at
+    fault is rejected and the other kiosks' events in the batch are stored and acked."""
+    if len(items) == 1:
+        store, kiosk, payload = items[0]
+        ev, _, _ = validate_event(store, kiosk, payload)
+        result = BatchResult()
+        if ev is not None:
+            reason = f"not storable: {type(err).__name__}"
+            log.error("event %s from %s/%s not storable, rejected: %s", ev.event_id, store,
+                      kiosk, str(err).splitlines()[0][:200])
+            result.rejected[(store, kiosk)].append(Rejection(event_id=ev.event_id,
+                                                             reason=reason))
+        return result
+    log.warning("batch of %d events failed on a value (%s); storing them one by one",
+                len(items), type(err).__name__)
+    merged = BatchResult()
+    for item in items:
+        one = await store_events(db, [item], worker=worker, tz=tz, retries=retries)
+        for key, ids in one.acked.items():
+            merged.acked[key].extend(ids)
+        for key, rejections in one.rejected.items():
+            merged.rejected[key].extend(rejections)
+        merged.stored += one.stored
+        merged.duplicates += one.duplicates
+        merged.alerts += one.alerts
+    return merged
 
 
 def _conflicting(ev: Event) -> Rejection:

@@ -22,6 +22,8 @@ from contract.wire.events import (
     Rejection,
 )
 
+from .bounds import bounds_problem
+
 log = logging.getLogger(__name__)
 
 
@@ -71,11 +73,22 @@ def validate_event(
             log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,
                         err)
             return None, None, Rejection(event_id=ev.event_id, reason=f"data.order_no: {err}")
+        problem = bounds_problem(ev, data)
+        if problem is not None:  # would not fit the bridge's columns: refused alone
+            log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,
+                        problem)
+            return None, None, Rejection(event_id=ev.event_id, reason=problem)
         problem = sale_arithmetic_problem(data)
         if problem is not None:
             log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,
                         problem)
             return None, None, Rejection(event_id=ev.event_id, reason=f"data.{problem}")
+    else:
+        problem = bounds_problem(ev, None)
+        if problem is not None:
+            log.warning("%s %s from %s/%s refused: %s", ev.type, ev.event_id, store, kiosk,
+                        problem)
+            return None, None, Rejection(event_id=ev.event_id, reason=problem)
     return ev, data, None
 
 

@@ -1,0 +1,96 @@
+"""What the bridge's columns hold, checked before an event reaches them.
+
+A kiosk's event is refused with the field's name when a value would not fit the
+column it is stored in (a string longer than the column, an integer beyond the
+column's type), instead of failing the INSERT of a whole batch with other kiosks'
+events in it (SQLite ``OverflowError``, PostgreSQL ``DataError``). The lengths are
+read from the models, so a changed column changes the bound with it. Whatever gets
+past this (a column added later) is still caught by the per-event retry in
+:mod:`.storage`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String
+
+from contract.wire.events import Event, OrderCompletedData
+
+from ..models import Order, OrderLine, StoredEvent
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# Strings kept inside JSON columns (tenders, VAT, discounts, coupons): no column length,
+# but an event is a sale, not a document.
+JSON_TEXT_MAX = 500
+# The whole data payload's nesting: a sale is a few levels deep.
+MAX_DEPTH = 8
+
+
+def _limit(column: Any) -> tuple[str, int]:
+    """``("str", length)`` or ``("int", max)`` of a mapped column."""
+    kind = column.property.columns[0].type
+    if isinstance(kind, String) and kind.length:
+        return "str", kind.length
+    if isinstance(kind, BigInteger):
+        return "int", INT64_MAX
+    if isinstance(kind, Integer):
+        return "int", INT32_MAX
+    raise TypeError(f"no bound for {column}")
+
+
+EVENT_FIELDS = {"event_id": StoredEvent.event_id, "type": StoredEvent.type,
+                "store": StoredEvent.store, "kiosk": StoredEvent.kiosk, "seq": StoredEvent.seq}
+ORDER_FIELDS = {"order_no": Order.order_no, "member_id": Order.member_id,
+                "currency": Order.currency, "subtotal": Order.subtotal,
+                "discount_total": Order.discount_total, "total": Order.total}
+LINE_FIELDS = {"line_no": OrderLine.line_no, "product_id": OrderLine.product_id,
+               "barcode": OrderLine.barcode, "name_zh": OrderLine.name_zh,
+               "name_en": OrderLine.name_en, "qty": OrderLine.qty,
+               "weight_g": OrderLine.weight_g, "unit_price": OrderLine.unit_price,
+               "list_amount": OrderLine.amount, "discount": OrderLine.discount,
+               "amount": OrderLine.amount}
+
+
+def _check(obj: Any, fields: dict[str, Any], prefix: str) -> str | None:
+    for name, column in fields.items():
+        value = getattr(obj, name, None)
+        if value is None:
+            continue
+        kind, bound = _limit(column)
+        if kind == "str" and len(value) > bound:
+            return f"{prefix}{name}: {len(value)} characters, at most {bound}"
+        if kind == "int" and not -bound <= value <= bound:
+            return f"{prefix}{name}: {value} is out of range (at most {bound})"
+    return None
+
+
+def _walk(value: Any, path: str, depth: int = 0) -> str | None:
+    """Every integer within 64 bits and every string bounded, anywhere in ``value``."""
+    if depth > MAX_DEPTH:
+        return f"{path or 'data'}: nested deeper than {MAX_DEPTH}"
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -INT64_MAX <= value <= INT64_MAX else f"{path}: integer out of range"
+    if isinstance(value, float):
+        return None if abs(value) < 1e300 else f"{path}: number out of range"
+    if isinstance(value, str):
+        return None if len(value) <= JSON_TEXT_MAX else f"{path}: longer than {JSON_TEXT_MAX}"
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, sub in items:
+        problem = _walk(sub, f"{path}.{key}" if path else str(key), depth + 1)
+        if problem is not None:
+            return problem
+    return None
+
+
+def bounds_problem(ev: Event, data: OrderCompletedData | None) -> str | None:
+    """Why ``ev`` would not fit the bridge's columns, or ``None``."""
+    problem = _check(ev, EVENT_FIELDS, "")
+    if problem is None and data is not None:
+        problem = _check(data, ORDER_FIELDS, "data.")
+        for line in data.lines:
+            problem = problem or _check(line, LINE_FIELDS, f"data.lines.{line.line_no}.")
+    return problem or _walk(ev.data, "data")
