@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.config import load_secret as _load_secret
 from common.config import load_toml_model
 
+from .console.config import ConsoleSection
 from .payments.config import PaymentsSection
 
 
@@ -152,6 +153,7 @@ class BridgeConfig(_Section):
     rpc: RpcSection = Field(default_factory=RpcSection)
     commands: CommandsSection = Field(default_factory=CommandsSection)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
     def database_url(self) -> str:
