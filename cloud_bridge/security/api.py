@@ -6,13 +6,13 @@ which calls :func:`.service.login`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from cloud_bridge import auth
-from cloud_bridge.openapi import Call, QueryModel, Route
+from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
 
 from . import jobs, schemas, service
 
@@ -21,7 +21,7 @@ USERNAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\
 
 
 def _db(call: Call):
-    from cloud_bridge.app import DB_KEY
+    from cloud_bridge.keys import DB_KEY
 
     return call.app[DB_KEY]
 
@@ -43,6 +43,21 @@ async def logout(call: Call) -> web.Response:
 def _user_state(user) -> dict[str, Any]:
     return {"username": user.username, "role": user.role, "store": user.store,
             "disabled": bool(user.disabled)}
+
+
+class NewUser(RequestModel):
+    username: ShortText
+    secret: Text = Field(description="at least 8 characters; only its argon2 hash is kept")
+    role: Literal[auth.ROLES]  # type: ignore[valid-type]
+    store: Ident | None = None
+
+
+async def create_user(call: Call) -> dict[str, Any]:
+    """Add a console user (head office); store staff need a store."""
+    b = call.body
+    user = await service.create_user(_db(call), call.principal, b.username, b.secret, b.role,
+                                      b.store, _source(call))
+    return _user_state(user)
 
 
 async def disable_user(call: Call) -> dict[str, Any]:
@@ -80,6 +95,8 @@ async def purge(call: Call) -> dict[str, Any]:
 
 HEAD = (auth.HEAD_OFFICE,)
 ROUTES = [
+    Route("POST", f"{A}/users", create_user, "Add a console user", "admin", auth="admin",
+          roles=HEAD, body=NewUser, status=201, response=schemas.UserState),
     Route("DELETE", f"{A}/session", logout, "Log out (end this token)", "admin", auth="admin",
           roles=auth.ROLES, status=204, response_type=None),
     Route("POST", f"{A}/users/{{username}}/disable", disable_user, "Disable a console user",

@@ -41,8 +41,9 @@ class LoginLimits:
     source_per_min: float = 20.0
     user_burst: int = 5  # attempts on one username at once: never past max_failures
     user_per_min: float = 10.0
-    hash_workers: int = 2  # argon2 threads: the machine has 2 cores, the loop needs one
-    hash_queue: int = 16  # argon2 checks waiting before a login is answered 429
+    # One argon2 thread: logins are rare, and the event loop (the money path) keeps a core.
+    hash_workers: int = 1
+    hash_queue: int = 8  # logins waiting for it before one is answered 429
 
 
 @dataclass
@@ -111,6 +112,12 @@ async def login(db: Database, guard: LoginGuard, username: str, secret: str,
     wait = guard.by_user.take(username)
     if wait:
         raise TooManyRequests("too many login attempts for this user", retry_after(wait))
+    with guard.hashes.place():  # before any database work: a flood beyond it costs nothing
+        return await _login(db, guard, username, secret, source, ttl_s)
+
+
+async def _login(db: Database, guard: LoginGuard, username: str, secret: str,
+                 source: str, ttl_s: int) -> tuple[str, datetime, AdminUser]:
     async with db.read() as s:
         user = await s.scalar(select(AdminUser).where(AdminUser.username == username))
         failure = await s.get(LoginFailure, username)
@@ -180,6 +187,17 @@ async def set_disabled(db: Database, principal: auth.Principal, username: str,
             await s.execute(delete(LoginFailure).where(LoginFailure.username == username))
         await audit(s, principal.actor, "user.disable" if disabled else "user.enable",
                     username, source)
+        return user
+
+    return await db.transact(work)
+
+
+async def create_user(db: Database, principal: auth.Principal, username: str, secret: str,
+                      role: str, store: str | None, source: str) -> AdminUser:
+    """A new console user (head office through the API), with an audit line."""
+    async def work(s: AsyncSession) -> AdminUser:
+        user = await auth.create_admin_user(s, username, secret, role, store)
+        await audit(s, principal.actor, "user.create", username, source, f"role {role}")
         return user
 
     return await db.transact(work)

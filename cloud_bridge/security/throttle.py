@@ -10,10 +10,11 @@ without limit behind a flood.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -61,21 +62,30 @@ def retry_after(wait_s: float) -> int:
 
 
 class HashPool:
-    """A bounded thread pool for argon2: ``workers`` at once, ``queue`` more waiting."""
+    """A bounded thread pool for argon2: ``workers`` at once, ``queue`` more waiting.
+
+    A login takes a place (:meth:`place`) before it touches the database, so a flood
+    beyond the places is answered 429 without costing the database anything.
+    """
 
     def __init__(self, workers: int, queue: int) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
-        self._slots = workers + queue
+        self._places = workers + queue
         self._busy = 0
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        if self._busy >= self._slots:
+    @contextlib.contextmanager
+    def place(self) -> Iterator[None]:
+        if self._busy >= self._places:
             raise TooManyRequests("too many logins at once; try again shortly", retry_after=1)
         self._busy += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            yield
         finally:
             self._busy -= 1
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn(*args)`` in the pool (the caller holds a :meth:`place`)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

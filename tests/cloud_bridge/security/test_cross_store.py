@@ -13,6 +13,7 @@ from .conftest import add_user, bridge_config, login
 
 A = "/api/v1/admin"
 HEAD_ONLY = [
+    ("POST", f"{A}/users", f"{A}/users"),
     ("POST", f"{A}/users/{{username}}/disable", f"{A}/users/clerk2/disable"),
     ("POST", f"{A}/users/{{username}}/enable", f"{A}/users/clerk2/enable"),
     ("GET", f"{A}/security/audit", f"{A}/security/audit"),
@@ -32,7 +33,9 @@ async def test_store_staff_are_refused(client, db, method, route, path):
     await add_user(db, "clerk1", auth.STORE_STAFF, "s1")
     await add_user(db, "clerk2", auth.STORE_STAFF, "s2")
     clerk1, clerk2 = await login(client, "clerk1"), await login(client, "clerk2")
-    r = await client.request(method, path, headers=clerk1)
+    body = ({"username": "mole", "secret": "secret-mole", "role": "head_office"}
+            if path.endswith("/users") else None)
+    r = await client.request(method, path, headers=clerk1, json=body)
     assert r.status == 403, await r.text()
     assert (await client.get(f"{A}/me", headers=clerk2)).status == 200  # untouched
 
