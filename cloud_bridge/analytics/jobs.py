@@ -1,7 +1,8 @@
 """The nightly analytics job (also run on demand): read the record, write the result tables.
 
 Steps, each reported as progress on the run's ``analytics_runs`` row: refresh the product
-dimension from the current price books, load the record (:mod:`.frames`), sales/hourly/
+dimension from the current price books, turn new kiosk events into funnel events
+(:mod:`.kiosk_events`), load the record (:mod:`.frames`), sales/hourly/
 payment facts, retention cohorts, member profiles with churn and win-back offers, basket
 rules, 14-day demand forecasts. Every result table is rebuilt whole, so a run is idempotent
 and a crashed run is simply finished by the next one. One run at a time across workers:
@@ -32,6 +33,7 @@ from cloud_bridge.models import now
 from . import metrics, mining
 from .forecasting import HORIZON, demand_matrix, forecast
 from .frames import Frames, load_frames
+from .kiosk_events import harvest_kiosk_events, harvested_any
 from .models import (
     CHAIN,
     AnalyticsProduct,
@@ -52,9 +54,12 @@ log = logging.getLogger(__name__)
 LEASE_S = 600
 CHUNK = 50_000  # rows per INSERT batch
 FORECAST_HISTORY_DAYS = 365
+# Kiosk events are harvested again over this many days (late deliveries from offline
+# kiosks); event ids make a repeat a no-op.
+HARVEST_DAYS = 3
 FORECAST_ACTIVE_DAYS = 90  # series with no sale in this many days are not forecast
 LOCK_KEY = 5001  # PostgreSQL advisory lock id of the analytics job
-STEPS = ("products", "load", "facts", "cohorts", "profiles", "basket", "forecast")
+STEPS = ("products", "events", "load", "facts", "cohorts", "profiles", "basket", "forecast")
 
 Progress = Callable[[str, float], Awaitable[None]]
 
@@ -174,6 +179,10 @@ async def run_nightly(db: Database, *, as_of: date | None = None, trigger: str =
         async with db.session() as s:
             result.rows["products"] = await refresh_products(s)
         await step("products")
+        async with db.session() as s:
+            since = now() - timedelta(days=HARVEST_DAYS) if await harvested_any(s) else None
+            result.rows["kiosk_events"] = await harvest_kiosk_events(s, since)
+        await step("events")
         fr = frames or await load_frames(db, tz=tz)
         fr.orders = fr.orders.filter(pl.col("business_date") <= as_of)
         fr.lines = fr.lines.filter(pl.col("business_date") <= as_of)

@@ -1,0 +1,53 @@
+"""Kiosk sessions reach the funnel from the events the ingest stored (real wire events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from cloud_bridge.analytics import service
+from cloud_bridge.analytics.kiosk_events import harvest_kiosk_events
+from cloud_bridge.analytics.models import BehaviourEvent
+from cloud_bridge.ingest import store_events
+from contract.wire.events import ORDER_VOIDED, Event
+
+from ..bridge_helpers import order_event
+
+
+def wire_event(store: str, seq: int, etype: str, data: dict) -> tuple[str, str, bytes]:
+    """A kiosk outbox event as it arrives on the store's topic."""
+    return (store, "k1", Event(type=etype, store=store, kiosk="k1", seq=seq,
+                               data=data).encode())
+
+
+async def test_paid_and_abandoned_sessions_make_the_funnel(db):
+    at = datetime.now(UTC)
+    batch = [
+        ("s1", "k1", order_event("s1", "k1", 0, "s1-k1-0").encode()),
+        ("s1", "k1", order_event("s1", "k1", 1, "s1-k1-1").encode()),
+        wire_event("s1", 2, ORDER_VOIDED, {"order_no": "s1-k1-2", "reason": "abandoned cart",
+                                           "attempts": 1}),
+        wire_event("s1", 3, ORDER_VOIDED, {"order_no": "s1-k1-3", "reason": "cancelled",
+                                           "attempts": 0}),
+        ("s2", "k1", order_event("s2", "k1", 0, "s2-k1-0").encode()),
+    ]
+    result = await store_events(db, batch, worker="t", tz="Asia/Shanghai")
+    assert not result.rejected, result.rejected
+    async with db.session() as s:
+        assert await harvest_kiosk_events(s) == 4 + 4 + 4 + 3 + 4
+    async with db.session() as s:
+        assert await harvest_kiosk_events(s) == 0  # idempotent
+        assert await s.scalar(select(func.count()).select_from(BehaviourEvent)) == 19
+    day = at.astimezone(service.STORE_TZ).date()
+    async with db.session() as s:
+        table = await service.metric_table(s, "conversion_funnel",
+                                           service.Filters(day, day), by="store")
+        kiosk = await service.metric_table(s, "conversion_funnel",
+                                           service.Filters(day, day, channel="kiosk"))
+    rows = {r["key"]: r for r in table.to_dicts()}
+    # s1: two paid, one voided after a payment attempt, one cancelled before paying
+    assert (rows["s1"]["sessions"], rows["s1"]["payment_attempted"], rows["s1"]["paid"]) == (
+        4, 3, 2)
+    assert rows["s1"]["conversion"] == 0.5 and rows["s2"]["conversion"] == 1.0
+    assert kiosk["sessions"][0] == 5
