@@ -42,6 +42,9 @@ ACK_WINDOW = 100
 ACK_BACKLOG = 4
 # Fleet messages (status, telemetry, reported) drained per transaction.
 FLEET_BATCH = 500
+# Fleet messages waiting for the writer: a few batches. Beyond it telemetry is shed
+# and the rest waits (MQTT flow control), so a telemetry storm cannot grow memory.
+FLEET_QUEUE_MAX = 4 * FLEET_BATCH
 # On a clean stop the worker leaves the shared subscriptions first (so the broker
 # stops routing a share of the kiosks' traffic to it), then stores and acks what
 # it already holds, for at most this long.
@@ -64,6 +67,8 @@ class IngestStats:
     batches: int = 0
     acks_published: int = 0
     rpc_served: int = 0
+    rpc_dropped: int = 0  # requests beyond rpc.concurrency in flight
+    fleet_dropped: int = 0  # telemetry shed while the fleet queue was full
     connects: int = 0
 
 
@@ -162,7 +167,7 @@ class Ingest:
         log.info("bridge %s subscribed (shared=%s)", self.client_id, shared)
         self.connected.set()
         events: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue(self.config.ingest.queue_max)
-        fleet_q: asyncio.Queue[tuple[str, str, str, bytes]] = asyncio.Queue()
+        fleet_q: asyncio.Queue[tuple[str, str, str, bytes]] = asyncio.Queue(FLEET_QUEUE_MAX)
         stored: asyncio.Queue[BatchResult] = asyncio.Queue(ACK_BACKLOG)
         workers = [asyncio.create_task(self._batcher(events, stored)),
                    asyncio.create_task(self._ack_publisher(client, events, stored)),
@@ -180,12 +185,20 @@ class Ingest:
                     self.stats.received += 1
                     await events.put((store, kiosk, payload))
                 elif leaf == T.RPC_REQ:
+                    if not self._rpc.reserve():  # bounded before any task exists
+                        self.stats.rpc_dropped += 1
+                        log.warning("rpc request from %s/%s dropped: %d in flight", store,
+                                    kiosk, self._rpc.in_flight)
+                        continue
                     task = asyncio.create_task(
                         self._serve_rpc(client, store, kiosk, payload, msg.properties))
                     rpc_tasks.add(task)
                     task.add_done_callback(rpc_tasks.discard)
+                elif fleet_q.full() and leaf == T.TELEMETRY:
+                    # Periodic and superseded by the next one: shed it, never queue it.
+                    self.stats.fleet_dropped += 1
                 else:
-                    fleet_q.put_nowait((store, kiosk, leaf, payload))
+                    await fleet_q.put((store, kiosk, leaf, payload))  # back-pressure
         finally:
             # Buffered, unacked events are dropped on purpose: the kiosks resend them.
             self._in_hand = 0
