@@ -11,11 +11,16 @@ frame set of ``bench/decode.py`` (greedy: most new decodes per ms first):
 
 1. zxing-cpp on the grayscale frame (kiosk formats only, no inverted retry):
    the common case ends here, so the median cost stays near zxing-cpp alone;
-2. zxing-cpp on a 2x upscaled region of interest around the last hit;
-3. a sharpened frame (blur, motion), a 2x upscale (small symbols, noise), a
+2. deskew: the bars' orientation is measured (structure tensor of the gradients on a
+   quarter-size frame, where bar stripes are the most coherent texture, ~1 ms) and
+   the frame is turned so the bars stand upright for zxing-cpp, whose row scan reads
+   1D codes only within a few degrees of level (hand-held codes 15-30 degrees off
+   level were the largest group of misses on independent hard frames);
+3. zxing-cpp on a 2x upscaled region of interest around the last hit;
+4. a sharpened frame (blur, motion), a 2x upscale (small symbols, noise), a
    45-degree rotation (zxing-cpp reads 1D codes only near 0/90/180/270), CLAHE
    + 2x (dim, glare), pyzbar, pyzbar after CLAHE, an inverted frame;
-4. a time budget and the arrival of a newer camera frame stop a frame early.
+5. a time budget and the arrival of a newer camera frame stop a frame early.
 
 Every read is validated (EAN/UPC check digits, payment-code length/prefix rules
 for all-digit 1D reads; UPC-E is not enabled). A 1D read is ``confident`` only
@@ -312,6 +317,7 @@ class DecodePipeline:
         clahe = self._clahe.apply
         stages = [
             Stage("zxing", "zxing_fast", lambda g: (g, 1.0, 0, 0)),
+            Stage("deskew", "zxing_fast", _deskew_prep),
             Stage("roi_x2", "zxing", self._roi_prep),
             Stage("sharpen", "zxing", lambda g: (_sharpen(g), 1.0, 0, 0)),
             Stage("upscale_x2", "zxing", lambda g: (_upscale(g), 0.5, 0, 0)),
@@ -424,6 +430,52 @@ class DecodePipeline:
     def stage_stats(self) -> dict[str, tuple[int, int]]:
         """Per stage: (hits, tries) since creation."""
         return {s.name: (s.hits, s.tries) for s in self.stages}
+
+
+#: The bars' measured tilt below which deskewing is left to zxing-cpp itself (its row
+#: scan reads about this far off level) and near 90 degrees (its rotated scan).
+DESKEW_MIN_DEG = 6.0
+#: The orientation is measured on a frame this many times smaller (640x480 -> 160x120):
+#: bar stripes stay coherent there, and the measurement costs about a millisecond.
+DESKEW_DOWNSCALE = 4
+#: Below this coherence (0: isotropic texture, 1: perfect stripes) nothing in the frame
+#: looks like bars and the stage is skipped.
+DESKEW_MIN_COHERENCE = 0.7
+
+
+def bar_tilt(gray: np.ndarray) -> float | None:
+    """The tilt in degrees that turns the frame's most bar-like region upright, or None.
+
+    The gradient structure tensor, averaged over small windows, has one dominant
+    direction where the image is stripes (a 1D symbol): the direction across the bars.
+    The window where that is strongest (energy times squared coherence) gives the
+    symbol's axis; the result is in (-90, 90].
+    """
+    f = DESKEW_DOWNSCALE
+    h, w = gray.shape
+    if h < 8 * f or w < 8 * f:
+        return None
+    small = cv2.resize(gray, (w // f, h // f), interpolation=cv2.INTER_AREA).astype(np.float32)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    window = (9, 9)
+    jxx = cv2.boxFilter(gx * gx, -1, window)
+    jyy = cv2.boxFilter(gy * gy, -1, window)
+    jxy = cv2.boxFilter(gx * gy, -1, window)
+    energy = jxx + jyy
+    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-6)
+    y, x = divmod(int(np.argmax(energy * coherence**2)), energy.shape[1])
+    if coherence[y, x] < DESKEW_MIN_COHERENCE:
+        return None
+    theta = 0.5 * float(np.degrees(np.arctan2(2 * jxy[y, x], jxx[y, x] - jyy[y, x])))
+    return ((theta + 90.0) % 180.0) - 90.0
+
+
+def _deskew_prep(gray: np.ndarray) -> tuple[np.ndarray, float, int, int] | None:
+    tilt = bar_tilt(gray)
+    if tilt is None or abs(tilt) < DESKEW_MIN_DEG or 90 - abs(tilt) < DESKEW_MIN_DEG:
+        return None
+    return _rotate(gray, tilt), 0.0, 0, 0
 
 
 def _upscale(gray: np.ndarray) -> np.ndarray:
