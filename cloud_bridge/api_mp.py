@@ -56,24 +56,32 @@ async def code2session(http: aiohttp.ClientSession, url: str, app_id: str, secre
     """Call WeChat's ``jscode2session``; the openid (and session key) or a clear error."""
     params = {"appid": app_id, "secret": secret, "js_code": code,
               "grant_type": "authorization_code"}
+    # The request URL carries the app secret: no error text below may contain it (an
+    # aiohttp error names the URL), so replies and logs say only what kind of failure.
     try:
-        async with http.get(url, params=params) as resp:
+        async with http.get(url, params=params, allow_redirects=False) as resp:
             text = await resp.text()
             if resp.status != 200:
                 raise UpstreamError(f"code2session answered HTTP {resp.status}")
     except aiohttp.ClientError as err:
-        raise UpstreamError(f"code2session unreachable: {err}") from err
-    except TimeoutError as err:
-        raise UpstreamError("code2session timed out") from err
+        log.warning("code2session unreachable: %s", type(err).__name__)
+        raise UpstreamError(f"code2session unreachable ({type(err).__name__})") from None
+    except TimeoutError:
+        raise UpstreamError("code2session timed out") from None
     try:
         data = json.loads(text)
-    except ValueError as err:
-        raise UpstreamError("code2session answered something that is not JSON") from err
-    errcode = int(data.get("errcode") or 0)
+    except (ValueError, RecursionError):
+        raise UpstreamError("code2session answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise UpstreamError("code2session answered something that is not a JSON object")
+    try:
+        errcode = int(data.get("errcode") or 0)
+    except (TypeError, ValueError):
+        raise UpstreamError("code2session answered a malformed errcode") from None
     if errcode in BAD_CODE_ERRORS:
         raise Unauthorized("the login code is invalid or used")
     if errcode:
-        raise UpstreamError(f"code2session error {errcode}: {data.get('errmsg', '')[:100]}")
+        raise UpstreamError(f"code2session error {errcode}")
     if not isinstance(data.get("openid"), str) or not data["openid"]:
         raise UpstreamError("code2session answered without an openid")
     return data

@@ -42,6 +42,25 @@ IDENT_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 _IDENT = re.compile(IDENT_SCHEMA["pattern"])
 
 
+# Request bodies nest a few levels (an order's lines, a shadow's sections); deeper is an
+# attack on the parser and the validators' recursion, answered 400 before them.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(obj: Any) -> int:
+    """How deep ``obj`` (parsed JSON) nests; counted without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return deepest
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -127,6 +146,9 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
             raise
         detail = err.text if err.text and not err.text.startswith(str(err.status)) else err.reason
         return problem(err.status, err.reason, detail or err.reason)
+    except RecursionError:  # deeply nested input that reached a parser of its own
+        log.warning("input nested too deep on %s %s", request.method, request.path)
+        return problem(400, "Invalid request", "input nested too deep")
     except IntegrityError as err:
         log.warning("integrity conflict on %s %s: %s", request.method, request.path,
                     str(err.orig).splitlines()[0][:200])
@@ -182,6 +204,10 @@ def _wrap(route: Route, resolver: TokenResolver) -> Callable[[web.Request], Awai
                 obj = json.loads(raw or b"null")
             except (ValueError, UnicodeDecodeError) as err:
                 raise InvalidRequest("body is not JSON") from err
+            except RecursionError as err:
+                raise InvalidRequest(f"body nested deeper than {MAX_JSON_DEPTH}") from err
+            if json_depth(obj) > MAX_JSON_DEPTH:
+                raise InvalidRequest(f"body nested deeper than {MAX_JSON_DEPTH}")
             if not isinstance(obj, dict):
                 raise InvalidRequest("body must be a JSON object")
             try:
