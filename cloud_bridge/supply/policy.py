@@ -153,12 +153,11 @@ def propose(inputs: RuleInputs, position: float) -> Proposal:
     cycle = max(q_eoq, d.mean * inputs.review_days)
     target = rop + cycle
     if inputs.shelf_life_days is not None:
-        # Perishable: what arrives must sell before it expires (leave a day of margin).
-        sellable = d.over(inputs.weekday + math.ceil(inputs.lead_days),
-                          max(1, inputs.shelf_life_days - 1), inputs.uplift[
-                              math.ceil(inputs.lead_days):])
-        target = min(target, position + sellable) if position < rop else target
-        target = max(target, expected)
+        # Perishable: one order must sell before it expires (a day of margin).
+        lead = math.ceil(inputs.lead_days)
+        sellable = d.over(inputs.weekday + lead, max(1, inputs.shelf_life_days - 1),
+                          inputs.uplift[lead:])
+        target = max(min(target, position + sellable), expected)
     if inputs.max_qty:
         target = min(target, float(inputs.max_qty))
     qty = max(0.0, target - position)
