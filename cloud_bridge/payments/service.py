@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from multidict import CIMultiDict
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +18,8 @@ from cloud_bridge.db import Database
 from contract.numbers import NumberError, cloud_order_no
 from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
+from . import late_paid
+from .late_paid import LATE_PAID_FROM
 from .models import (
     CHARGING,
     FAILED,
@@ -202,6 +205,9 @@ class PaymentService:
         if provider is None:
             log.warning("refused %s notification: provider not configured", method)
             return False
+        # HTTP header names are case-insensitive: a proxy that lower-cases them (HTTP/2
+        # does) must not break every notification.
+        headers = CIMultiDict(headers)
         try:
             note = provider.verify_notification(headers, body)
         except NotificationRejected as err:
@@ -211,7 +217,9 @@ class PaymentService:
         async def apply(s) -> str:
             row = await s.scalar(select(Payment).where(Payment.out_trade_no == note.out_trade_no)
                                  .with_for_update())
-            if row is not None and note.status == "paid" and row.status in (CHARGING, UNKNOWN):
+            late = row is not None and note.status == "paid" and row.status in LATE_PAID_FROM
+            if row is not None and note.status == "paid" and (
+                    row.status in (CHARGING, UNKNOWN) or late):
                 if note.amount is None or note.amount != row.amount:
                     return f"amount {note.amount} != recorded {row.amount}"
                 if (note.currency or "") != row.currency:
@@ -220,6 +228,8 @@ class PaymentService:
             await s.flush()
             if row is None:
                 return "unknown"
+            if late:  # charged after the shopper was told nothing was charged
+                return await late_paid.record(s, row, note, method)
             if note.status == "paid" and row.status in (CHARGING, UNKNOWN):
                 now = utcnow()
                 await s.execute(
@@ -234,6 +244,9 @@ class PaymentService:
         except IntegrityError:
             log.warning("refused %s notification: replayed (%s)", method, note.replay_key[:40])
             return False
+        if problem == late_paid.MARKER:  # now refund it (orphan refund number: once)
+            await late_paid.refund(self, note.out_trade_no)
+            return True
         if problem == "unknown":
             log.warning("%s notification for unknown out_trade_no %s", method, note.out_trade_no)
         elif problem:
