@@ -9,6 +9,10 @@ import pytest
 
 from common.mosquitto import Broker
 
+# Fixtures shared by test packages, registered once instead of imported (with noqa) by
+# every module that uses them.
+pytest_plugins = ("tests.cloud_bridge.payments_fixtures",)
+
 
 @pytest.fixture
 def broker(tmp_path: Path):

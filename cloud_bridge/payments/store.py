@@ -51,6 +51,23 @@ def snapshot(p: Payment) -> dict[str, Any]:
 GROUP_COMMIT_MAX = 32
 
 
+class PaymentRefused(Exception):
+    """The database refused a new payment for a reason other than a repeat of its
+    out_trade_no (a check such as ``amount > 0``): bad input or a bug, never a duplicate."""
+
+
+def _is_duplicate_trade_no(err: IntegrityError) -> bool:
+    """Whether ``err`` is the unique key on ``out_trade_no`` (the same payment inserted by a
+    concurrent request), as opposed to any other constraint the row broke."""
+    orig = getattr(err, "orig", None)
+    text = str(orig if orig is not None else err)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate is not None:  # PostgreSQL: 23505 unique_violation; the detail names the key
+        return sqlstate == "23505" and "out_trade_no" in text
+    # SQLite: "UNIQUE constraint failed: payments.out_trade_no"
+    return "UNIQUE constraint failed" in text and "out_trade_no" in text
+
+
 class PaymentConflict(Exception):
     """An out_trade_no already used by another store or kiosk: never a replay of it."""
 
@@ -155,6 +172,10 @@ class PaymentStore:
         """Insert a new payment; (False, existing) when the out_trade_no is known already.
 
         Committed before this returns: the attempt is on disk before any provider call.
+
+        Raises:
+            PaymentConflict: the out_trade_no belongs to another store or kiosk.
+            PaymentRefused: the row breaks a constraint other than the out_trade_no key.
         """
         now = utcnow()
 
@@ -173,9 +194,15 @@ class PaymentStore:
 
         try:
             return await self._transact(work)
-        except IntegrityError:
-            existing = await self.get(fields["out_trade_no"])
-            assert existing is not None
+        except IntegrityError as err:
+            no = fields["out_trade_no"]
+            if not _is_duplicate_trade_no(err):
+                raise PaymentRefused(f"payment {no} refused by the database: "
+                                     f"{' '.join(str(err.orig).split())[:200]}") from err
+            # Inserted meanwhile by a concurrent request for the same payment: a repeat.
+            existing = await self.get(no)
+            if existing is None:  # rows are never deleted, so the key cannot vanish
+                raise PaymentRefused(f"payment {no}: duplicate key but no row") from err
             _check_owner(existing, fields)
             return False, existing
 

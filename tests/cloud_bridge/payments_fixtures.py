@@ -1,4 +1,8 @@
-"""Fixtures of the payments tests (imported by the test modules that use them)."""
+"""Fixtures of the payments tests: a pytest plugin (``pytest_plugins`` in tests/conftest.py).
+
+Test modules use the fixtures by name and import only the plain helpers
+(``trade_no``, ``wechat_code``, ``alipay_code``).
+"""
 
 from __future__ import annotations
 

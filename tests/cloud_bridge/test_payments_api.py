@@ -20,21 +20,15 @@ from sqlalchemy import func, select
 
 from cloud_bridge import auth
 from cloud_bridge.app import create_app
-from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.config import BridgeConfig
+from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments import crypto
 from cloud_bridge.payments.models import PAID, UNKNOWN, PaymentNotificationSeen
 from cloud_bridge.payments.providers.base import ChargeRequest
 from cloud_bridge.payments.sandbox.alipay import china_time
 from cloud_bridge.payments.sandbox.ledger import FaultRule
 from cloud_bridge.payments.sandbox.wechat import CHINA_TZ
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code, trade_no, wechat_code
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +48,7 @@ def payments_config(db_url: str, manifest: Path) -> BridgeConfig:
 
 
 @pytest.fixture
-async def pay_client(db, db_url, sandbox, tmp_path):  # noqa: F811
+async def pay_client(db, db_url, sandbox, tmp_path):
     """The bridge app (HTTP, no MQTT) with payments from the sandbox manifest, and a client."""
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(sandbox.manifest))
@@ -67,7 +61,7 @@ async def pay_client(db, db_url, sandbox, tmp_path):  # noqa: F811
 # --------------------------------------------------------------------------- signed bodies
 
 
-def wechat_note(sandbox, tx: dict, *, at: float | None = None,  # noqa: F811
+def wechat_note(sandbox, tx: dict, *, at: float | None = None,
                 nonce: str | None = None) -> tuple[dict[str, str], bytes]:
     """A WeChat v3 notification of ``tx`` (the decrypted resource), signed and encrypted."""
     keys = sandbox.wechat.keys
@@ -92,7 +86,7 @@ def wechat_note(sandbox, tx: dict, *, at: float | None = None,  # noqa: F811
     return headers, body.encode()
 
 
-def alipay_note(sandbox, params: dict) -> tuple[dict[str, str], bytes]:  # noqa: F811
+def alipay_note(sandbox, params: dict) -> tuple[dict[str, str], bytes]:
     """An Alipay notification form with ``params``, RSA2-signed with the sandbox's key."""
     params = {k: v for k, v in params.items() if k not in ("sign", "sign_type")}
     sign = crypto.rsa_sign(sandbox.alipay.keys.alipay_key, crypto.alipay_sign_content(params))
@@ -100,7 +94,7 @@ def alipay_note(sandbox, params: dict) -> tuple[dict[str, str], bytes]:  # noqa:
     return {"Content-Type": "application/x-www-form-urlencoded"}, body
 
 
-async def paid_unknown(client, sandbox, method: str) -> tuple[str, object]:  # noqa: F811
+async def paid_unknown(client, sandbox, method: str) -> tuple[str, object]:
     """A trade paid at the sandbox that the bridge holds as *unknown* (reply lost)."""
     svc = client.payments
     no = trade_no("N")
@@ -114,7 +108,7 @@ async def paid_unknown(client, sandbox, method: str) -> tuple[str, object]:  # n
     return no, gw.ledger.trades[no]
 
 
-def notes(sandbox, method: str, trade, **change) -> tuple[dict, bytes]:  # noqa: F811
+def notes(sandbox, method: str, trade, **change) -> tuple[dict, bytes]:
     """A valid notification of ``trade``, with fields changed/removed (None) before signing."""
     if method == "wechat":
         tx = sandbox.wechat.trade_json(trade)
@@ -162,7 +156,7 @@ async def seen_count(db) -> int:
 
 
 @pytest.mark.parametrize("method", ["wechat", "alipay"])
-async def test_notifications_over_http(pay_client, sandbox, db, method):  # noqa: F811
+async def test_notifications_over_http(pay_client, sandbox, db, method):
     svc = pay_client.payments
     no, trade = await paid_unknown(pay_client, sandbox, method)
 
@@ -246,7 +240,7 @@ async def charged_kiosk_order(client, db, order_no: str, method: str = "alipay")
     return out_trade_no
 
 
-async def test_refund_requests_are_executed_once(pay_client, sandbox, db):  # noqa: F811
+async def test_refund_requests_are_executed_once(pay_client, sandbox, db):
     h = await admin_headers(pay_client, db)
     no = await charged_kiosk_order(pay_client, db, "RF-0001")
     r = await pay_client.post("/api/v1/admin/orders/RF-0001/refunds", headers=h,
@@ -277,7 +271,7 @@ async def test_refund_requests_are_executed_once(pay_client, sandbox, db):  # no
     assert (await pay_client.payments.store.get(no))["refunded"] == 1700
 
 
-async def test_refund_left_open_is_driven_by_the_loop(pay_client, sandbox, db):  # noqa: F811
+async def test_refund_left_open_is_driven_by_the_loop(pay_client, sandbox, db):
     """A request whose refund stays open (provider 503) is finished by a later run."""
     h = await admin_headers(pay_client, db)
     no = await charged_kiosk_order(pay_client, db, "RF-0002", method="wechat")

@@ -17,11 +17,7 @@ from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments.orphans import ORPHAN_REASON, OrphanSweep, orphan_refund_no
 from cloud_bridge.payments.refunds import RefundService
 from contract.wire.payments import ChargeParams
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    sandbox,
-    sandbox_keys,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code
 
 from .test_payments_api import admin_headers, charged_kiosk_order, payments_config
 
@@ -29,7 +25,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def orphan_client(db, db_url, sandbox, tmp_path):  # noqa: F811
+async def orphan_client(db, db_url, sandbox, tmp_path):
     """The bridge app with payments from the sandbox; no periodic jobs (the test sweeps)."""
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(sandbox.manifest))
@@ -55,7 +51,7 @@ def test_orphan_refund_numbers_are_stable_and_fit_the_providers():
     assert len(orphan_refund_no(long_no)) <= 64
 
 
-async def test_orphan_payment_is_refunded_once_and_nothing_else(orphan_client, sandbox, db):  # noqa: F811
+async def test_orphan_payment_is_refunded_once_and_nothing_else(orphan_client, sandbox, db):
     client = orphan_client
     h = await admin_headers(client, db)
     ledger = sandbox.alipay.ledger
@@ -104,7 +100,7 @@ async def test_orphan_payment_is_refunded_once_and_nothing_else(orphan_client, s
     assert await client.app[SERVICES_KEY].refunds.execute_open() == 0
 
 
-async def test_orphan_sweep_is_logged_once(orphan_client, sandbox, db, caplog):  # noqa: F811
+async def test_orphan_sweep_is_logged_once(orphan_client, sandbox, db, caplog):
     client = orphan_client
     await charge(client, "OX-0100", "OX-0100-1")
     await charged_kiosk_order(client, db, "OX-0100", method="alipay")

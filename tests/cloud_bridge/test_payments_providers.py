@@ -13,14 +13,7 @@ import pytest
 from cloud_bridge.payments import crypto
 from cloud_bridge.payments.providers.base import ChargeRequest, NotificationRejected
 from cloud_bridge.payments.sandbox import FaultRule
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    providers,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code, trade_no, wechat_code
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,7 +23,7 @@ def req(no: str, code: str, amount: int = 1000, **kw) -> ChargeRequest:
 
 
 @pytest.mark.parametrize("method,code_fn", [("wechat", wechat_code), ("alipay", alipay_code)])
-async def test_charge_query_refund_reverse(providers, sandbox, method, code_fn):  # noqa: F811
+async def test_charge_query_refund_reverse(providers, sandbox, method, code_fn):
     p = providers[method]
     no = trade_no()
     out = await p.charge(req(no, code_fn(), 1999))
@@ -56,7 +49,7 @@ async def test_charge_query_refund_reverse(providers, sandbox, method, code_fn):
 
 
 @pytest.mark.parametrize("method,code_fn", [("wechat", wechat_code), ("alipay", alipay_code)])
-async def test_business_failures_are_failed(providers, sandbox, method, code_fn):  # noqa: F811
+async def test_business_failures_are_failed(providers, sandbox, method, code_fn):
     p, gw = providers[method], getattr(sandbox, method)
     code = code_fn()
     gw.ledger.set_balance(code, 100)
@@ -76,7 +69,7 @@ async def test_business_failures_are_failed(providers, sandbox, method, code_fn)
 
 
 @pytest.mark.parametrize("method,code_fn", [("wechat", wechat_code), ("alipay", alipay_code)])
-async def test_unknown_outcomes(providers, sandbox, method, code_fn):  # noqa: F811
+async def test_unknown_outcomes(providers, sandbox, method, code_fn):
     p, gw = providers[method], getattr(sandbox, method)
     # USERPAYING / 10003: unknown, then pending for N polls, then paid.
     no = trade_no()
@@ -109,7 +102,7 @@ async def test_unknown_outcomes(providers, sandbox, method, code_fn):  # noqa: F
     assert second.done
 
 
-async def test_wechat_refuses_forged_responses(providers, sandbox, caplog):  # noqa: F811
+async def test_wechat_refuses_forged_responses(providers, sandbox, caplog):
     """A response signed with another key, or with a wrong serial, is never trusted."""
     p = providers["wechat"]
     real_key = sandbox.wechat.keys.platform_key
@@ -127,7 +120,7 @@ async def test_wechat_refuses_forged_responses(providers, sandbox, caplog):  # n
     assert (await p.query(no)).status == "paid"
 
 
-async def test_wechat_notifications(providers, sandbox, caplog):  # noqa: F811
+async def test_wechat_notifications(providers, sandbox, caplog):
     p, gw = providers["wechat"], sandbox.wechat
     no = trade_no()
     await p.charge(req(no, wechat_code(), 777))
@@ -155,7 +148,7 @@ async def test_wechat_notifications(providers, sandbox, caplog):  # noqa: F811
         p.verify_notification(h, b)
 
 
-async def test_alipay_notifications(providers, sandbox):  # noqa: F811
+async def test_alipay_notifications(providers, sandbox):
     from datetime import UTC, datetime, timedelta
 
     p, gw = providers["alipay"], sandbox.alipay
@@ -175,7 +168,7 @@ async def test_alipay_notifications(providers, sandbox):  # noqa: F811
         p.verify_notification({}, urlencode(old))
 
 
-async def test_card_and_paypal(providers, sandbox, caplog):  # noqa: F811
+async def test_card_and_paypal(providers, sandbox, caplog):
     card = providers["card"]
     no = trade_no("C")
     caplog.set_level(logging.DEBUG)
@@ -222,7 +215,7 @@ def _signed_wechat(gw, body: str) -> dict[str, str]:
     (None, '{"out_trade_no": "T1", "amount": {"total": "777"}}'),
 ])
 async def test_wechat_malformed_signed_notification_is_rejected(
-        providers, sandbox, resource, plain):  # noqa: F811
+        providers, sandbox, resource, plain):
     """A correctly signed body of the wrong shape is refused, not a crash (HTTP 500)."""
     p, gw = providers["wechat"], sandbox.wechat
     if resource is None:
@@ -239,7 +232,7 @@ async def test_wechat_malformed_signed_notification_is_rejected(
 
 @pytest.mark.parametrize("amount", ["8.885", "abc", "NaN"])
 async def test_alipay_notification_with_malformed_amount_is_rejected(
-        providers, sandbox, amount):  # noqa: F811
+        providers, sandbox, amount):
     """Signed but malformed: refused with a reason, never truncated to a near amount."""
     p, gw = providers["alipay"], sandbox.alipay
     no = trade_no()
@@ -253,7 +246,7 @@ async def test_alipay_notification_with_malformed_amount_is_rejected(
 
 @pytest.mark.parametrize("method,code_fn", [("wechat", wechat_code), ("alipay", alipay_code)])
 async def test_request_signing_runs_off_the_event_loop(
-        providers, sandbox, monkeypatch, method, code_fn):  # noqa: F811
+        providers, sandbox, monkeypatch, method, code_fn):
     """RSA signing costs milliseconds of CPU per request: it belongs in a thread."""
     signed_on = []
     real_sign = crypto.rsa_sign
@@ -270,7 +263,7 @@ async def test_request_signing_runs_off_the_event_loop(
     assert client_signatures, "the request was signed on the event loop"
 
 
-async def test_alipay_response_that_is_not_an_object_is_unknown(providers):  # noqa: F811
+async def test_alipay_response_that_is_not_an_object_is_unknown(providers):
     """A gateway answering a JSON array: unknown (settle later), not an exception."""
     from aiohttp import web
 

@@ -13,16 +13,7 @@ from cloud_bridge.payments.reconcile import reconcile_day
 from cloud_bridge.payments.refunds import RefundError, RefundService
 from cloud_bridge.payments.store import business_date
 from contract.wire.payments import ChargeParams
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    pay_db,
-    pay_service,
-    providers,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code, trade_no, wechat_code
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,7 +25,7 @@ def cp(method: str, code: str, amount: int) -> ChargeParams:
 
 
 @pytest.mark.parametrize("method,code_fn", [("wechat", wechat_code), ("alipay", alipay_code)])
-async def test_refunds_partial_full_idempotent_never_exceed(pay_service, sandbox, method,  # noqa: F811
+async def test_refunds_partial_full_idempotent_never_exceed(pay_service, sandbox, method,
                                                             code_fn):
     p = cp(method, code_fn(), 1000)
     assert (await pay_service.charge("S1", "K1", p))["status"] == "paid"
@@ -57,7 +48,7 @@ async def test_refunds_partial_full_idempotent_never_exceed(pay_service, sandbox
     assert getattr(sandbox, method).ledger.trades[no].refunded == 1000
 
 
-async def test_unknown_refund_is_queried_before_retry(pay_service, sandbox):  # noqa: F811
+async def test_unknown_refund_is_queried_before_retry(pay_service, sandbox):
     from cloud_bridge.payments.sandbox import FaultRule
 
     p = cp("wechat", wechat_code(), 900)
@@ -72,7 +63,7 @@ async def test_unknown_refund_is_queried_before_retry(pay_service, sandbox):  # 
     assert len(sandbox.wechat.ledger.trades[p.out_trade_no].refunds) == 1
 
 
-async def test_reconcile_lists_every_mismatch(pay_service, sandbox):  # noqa: F811
+async def test_reconcile_lists_every_mismatch(pay_service, sandbox):
     good = cp("wechat", wechat_code(), 500)
     await pay_service.charge("S1", "K1", good)
     a = cp("alipay", alipay_code(), 700)
@@ -118,7 +109,7 @@ async def test_sandbox_cli_prints_one_manifest(tmp_path):
         await proc.wait()
 
 
-async def test_reconcile_takes_providers_from_the_bridge_config(tmp_path, sandbox,  # noqa: F811
+async def test_reconcile_takes_providers_from_the_bridge_config(tmp_path, sandbox,
                                                                 monkeypatch):
     """No separate payments file: ``[payments] manifest`` of the bridge config is enough."""
     from cloud_bridge.config import load_config

@@ -12,11 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cloud_bridge.app import create_app
 from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments.models import PAID, REVERSED, UNKNOWN
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    sandbox,
-    sandbox_keys,
-    trade_no,
-)
+from tests.cloud_bridge.payments_fixtures import trade_no
 
 from .test_payments_api import paid_unknown, payments_config
 
@@ -32,7 +28,7 @@ async def wait_status(svc, no: str, status: str, timeout_s: float = 10.0) -> dic
         await asyncio.sleep(0.05)
 
 
-async def test_settlement_job_settles_abandoned_attempts(db, db_url, sandbox, tmp_path):  # noqa: F811
+async def test_settlement_job_settles_abandoned_attempts(db, db_url, sandbox, tmp_path):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(sandbox.manifest))
     cfg = payments_config(db_url, manifest)
@@ -57,4 +53,4 @@ async def test_jobs_off_and_payments_disabled(db, db_url, tmp_path):
     cfg.payments.enabled = False
     app = create_app(cfg, db=db)
     async with TestClient(TestServer(app)):
-        assert "payments" not in app[SERVICES_KEY]
+        assert app[SERVICES_KEY].payments is None

@@ -9,20 +9,12 @@ import pytest
 
 from cloud_bridge.payments.models import PAID, UNKNOWN
 from cloud_bridge.payments.providers.base import ChargeRequest
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    pay_db,
-    pay_service,
-    providers,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code, trade_no
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def paid_at_alipay(pay_service, sandbox, recorded_amount: int) -> tuple[str, dict]:  # noqa: F811
+async def paid_at_alipay(pay_service, sandbox, recorded_amount: int) -> tuple[str, dict]:
     """A trade paid at the (sandbox) provider that the bridge holds as unknown."""
     no = trade_no()
     out = await pay_service.providers["alipay"].charge(
@@ -34,7 +26,7 @@ async def paid_at_alipay(pay_service, sandbox, recorded_amount: int) -> tuple[st
     return no, sandbox.alipay.notification(sandbox.alipay.ledger.trades[no])
 
 
-async def test_verified_notification_settles_once(pay_service, sandbox):  # noqa: F811
+async def test_verified_notification_settles_once(pay_service, sandbox):
     no, params = await paid_at_alipay(pay_service, sandbox, 500)
     body = urlencode(params).encode()
     assert await pay_service.handle_notification("alipay", {}, body) is True
@@ -43,7 +35,7 @@ async def test_verified_notification_settles_once(pay_service, sandbox):  # noqa
 
 
 async def test_forged_and_mismatched_notifications_change_nothing(
-        pay_service, sandbox, caplog):  # noqa: F811
+        pay_service, sandbox, caplog):
     no, params = await paid_at_alipay(pay_service, sandbox, 500)
     forged = urlencode({**params, "total_amount": "0.01"}).encode()
     with caplog.at_level(logging.WARNING):

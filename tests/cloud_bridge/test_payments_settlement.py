@@ -9,16 +9,7 @@ import pytest
 
 from cloud_bridge.payments.sandbox import FaultRule
 from contract.wire.payments import ChargeParams, SettleParams
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    pay_db,
-    pay_service,
-    providers,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code, trade_no, wechat_code
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,7 +23,7 @@ CODES = {"wechat": wechat_code, "alipay": alipay_code}
 
 
 @pytest.mark.parametrize("method", ["wechat", "alipay"])
-async def test_paid_and_repeat_never_charges_twice(pay_service, sandbox, method):  # noqa: F811
+async def test_paid_and_repeat_never_charges_twice(pay_service, sandbox, method):
     p = params(method, CODES[method]())
     res = await pay_service.charge("S1", "K1", p)
     assert res["status"] == "paid" and res["message_zh"] and res["message_en"]
@@ -54,7 +45,7 @@ async def test_paid_and_repeat_never_charges_twice(pay_service, sandbox, method)
     (dict(kind="systemerror"), "reversed"),              # never reached the ledger
     (dict(kind="drop"), "reversed"),
 ])
-async def test_unknown_outcomes_settle(pay_service, sandbox, method, fault, expect):  # noqa: F811
+async def test_unknown_outcomes_settle(pay_service, sandbox, method, fault, expect):
     gw = getattr(sandbox, method)
     gw.ledger.faults.add(FaultRule(**fault))
     p = params(method, CODES[method]())
@@ -68,7 +59,7 @@ async def test_unknown_outcomes_settle(pay_service, sandbox, method, fault, expe
     assert gw.ledger.snapshot()["max_debits_per_code"] <= 1
 
 
-async def test_reverse_repeated_while_provider_asks(pay_service, sandbox):  # noqa: F811
+async def test_reverse_repeated_while_provider_asks(pay_service, sandbox):
     sandbox.alipay.ledger.faults.add(FaultRule("userpaying", polls=99))
     sandbox.alipay.ledger.faults.add(FaultRule("systemerror", op="reverse", times=2))
     p = params("alipay", alipay_code())
@@ -77,7 +68,7 @@ async def test_reverse_repeated_while_provider_asks(pay_service, sandbox):  # no
     assert sandbox.alipay.ledger.faults.fired["systemerror"] == 2
 
 
-async def test_budget_returns_unknown_then_settle_finishes(pay_service, sandbox):  # noqa: F811
+async def test_budget_returns_unknown_then_settle_finishes(pay_service, sandbox):
     sandbox.wechat.ledger.faults.add(FaultRule("userpaying", polls=99))
     p = params("wechat", wechat_code())
     res = await pay_service.charge("S1", "K1", p, budget_s=0.15)
@@ -87,10 +78,10 @@ async def test_budget_returns_unknown_then_settle_finishes(pay_service, sandbox)
     settled = await pay_service.settle("S1", "K1", SettleParams(
         out_trade_no=p.out_trade_no, method="wechat", amount=p.amount))
     assert settled["status"] == "reversed"
-    assert (await pay_service.status(p.out_trade_no))["status"] == "reversed"
+    assert (await pay_service.status(p.out_trade_no, "S1", "K1"))["status"] == "reversed"
 
 
-async def test_settle_before_charge_blocks_late_charge(pay_service, sandbox):  # noqa: F811
+async def test_settle_before_charge_blocks_late_charge(pay_service, sandbox):
     """Kiosk restarted and settles; the original charge request arrives afterwards."""
     p = params("wechat", wechat_code())
     settled = await pay_service.settle("S1", "K1", SettleParams(
@@ -101,7 +92,7 @@ async def test_settle_before_charge_blocks_late_charge(pay_service, sandbox):  #
     assert p.out_trade_no not in sandbox.wechat.ledger.trades
 
 
-async def test_orphaned_charging_row_is_settled(pay_service, sandbox):  # noqa: F811
+async def test_orphaned_charging_row_is_settled(pay_service, sandbox):
     """The bridge died between sending the charge and recording the result."""
     p = params("alipay", alipay_code())
     await pay_service.store.create(status="charging", out_trade_no=p.out_trade_no,
@@ -120,7 +111,7 @@ async def test_orphaned_charging_row_is_settled(pay_service, sandbox):  # noqa: 
     assert res["status"] == "paid"
 
 
-async def test_concurrent_settles_reverse_once(pay_service, sandbox):  # noqa: F811
+async def test_concurrent_settles_reverse_once(pay_service, sandbox):
     sandbox.wechat.ledger.faults.add(FaultRule("userpaying", polls=99))
     p = params("wechat", wechat_code())
     await pay_service.charge("S1", "K1", p, budget_s=0.05)
@@ -131,7 +122,7 @@ async def test_concurrent_settles_reverse_once(pay_service, sandbox):  # noqa: F
     assert final["status"] == "reversed"
 
 
-async def test_business_failure_messages(pay_service, sandbox):  # noqa: F811
+async def test_business_failure_messages(pay_service, sandbox):
     code = wechat_code()
     sandbox.wechat.ledger.set_balance(code, 1)
     res = await pay_service.charge("S1", "K1", params("wechat", code))
@@ -140,7 +131,7 @@ async def test_business_failure_messages(pay_service, sandbox):  # noqa: F811
     assert "Insufficient balance" in res["message_en"]
 
 
-async def test_payment_code_never_logged_or_stored(pay_service, sandbox, pay_db, tmp_path,  # noqa: F811
+async def test_payment_code_never_logged_or_stored(pay_service, sandbox, pay_db, tmp_path,
                                                    caplog):
     caplog.set_level(logging.DEBUG)
     codes = [wechat_code() for _ in range(3)] + [alipay_code() for _ in range(3)]
@@ -169,19 +160,19 @@ async def test_payment_code_never_logged_or_stored(pay_service, sandbox, pay_db,
         assert code not in repr(params("wechat", code))
 
 
-async def test_notifications_apply_once(pay_service, sandbox, caplog):  # noqa: F811
+async def test_notifications_apply_once(pay_service, sandbox, caplog):
     sandbox.wechat.ledger.faults.add(FaultRule("userpaying", polls=99))
     p = params("wechat", wechat_code())
     await pay_service.charge("S1", "K1", p, budget_s=0.01)
-    assert (await pay_service.status(p.out_trade_no))["status"] == "unknown"
+    assert (await pay_service.status(p.out_trade_no, "S1", "K1"))["status"] == "unknown"
     sandbox.wechat.ledger.trades[p.out_trade_no].pending_polls = 0
     trade = sandbox.wechat.ledger.query(p.out_trade_no)      # the payer confirmed
     headers, body = sandbox.wechat.notification(trade)
     tampered = body.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.FAILED"')
     caplog.set_level(logging.WARNING)
     assert not await pay_service.handle_notification("wechat", headers, tampered.encode())
-    assert (await pay_service.status(p.out_trade_no))["status"] == "unknown"
+    assert (await pay_service.status(p.out_trade_no, "S1", "K1"))["status"] == "unknown"
     assert "refused wechat notification" in caplog.text
     assert await pay_service.handle_notification("wechat", headers, body.encode())
-    assert (await pay_service.status(p.out_trade_no))["status"] == "paid"
+    assert (await pay_service.status(p.out_trade_no, "S1", "K1"))["status"] == "paid"
     assert not await pay_service.handle_notification("wechat", headers, body.encode())

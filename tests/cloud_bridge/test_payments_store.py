@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud_bridge.db import Database
 from cloud_bridge.payments.models import CHARGING, FAILED, PAID, Payment
-from cloud_bridge.payments.store import PaymentStore
-from tests.cloud_bridge.payments_fixtures import pay_db, trade_no  # noqa: F401
+from cloud_bridge.payments.store import PaymentRefused, PaymentStore
+from tests.cloud_bridge.payments_fixtures import trade_no
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,7 +27,7 @@ async def count(db, no: str) -> int:
         return await s.scalar(select(func.count()).where(Payment.out_trade_no == no))
 
 
-async def test_concurrent_creates_and_repeats_each_get_their_own_outcome(pay_db):  # noqa: F811
+async def test_concurrent_creates_and_repeats_each_get_their_own_outcome(pay_db):
     store = PaymentStore(pay_db)
     nos = [trade_no() for _ in range(20)]
     # Every number twice, at once: one creates it, the repeat finds it (never two rows).
@@ -59,7 +59,7 @@ async def test_concurrent_creates_and_repeats_each_get_their_own_outcome(pay_db)
     assert await store.transition(no, (CHARGING,), FAILED) is False
 
 
-async def test_a_failing_transaction_fails_only_its_caller(pay_db, caplog):  # noqa: F811
+async def test_a_failing_transaction_fails_only_its_caller(pay_db, caplog):
     store = PaymentStore(pay_db)
     good = [trade_no() for _ in range(5)]
     bad = trade_no()
@@ -68,7 +68,10 @@ async def test_a_failing_transaction_fails_only_its_caller(pay_db, caplog):  # n
         store.create(status=CHARGING, **fields(bad, amount=0)),   # violates amount > 0
         *(store.create(status=CHARGING, **fields(no)) for no in good[2:]),
         return_exceptions=True)
-    assert isinstance(results[2], (IntegrityError, AssertionError))
+    # Refused as what it is (a broken check), not mistaken for a repeat of the payment.
+    assert isinstance(results[2], PaymentRefused), results[2]
+    assert isinstance(results[2].__cause__, IntegrityError)
+    assert "amount_positive" in str(results[2]) and bad in str(results[2])
     assert all(r[0] is True for i, r in enumerate(results) if i != 2)
     for no in good:
         assert (await store.get(no))["status"] == CHARGING

@@ -12,13 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    alipay_code,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import alipay_code, trade_no, wechat_code
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,7 +45,7 @@ def alipay_sdk(manifest: dict):
     return client
 
 
-async def test_wechatpayv3_pay_query_reverse_refund(sandbox):  # noqa: F811
+async def test_wechatpayv3_pay_query_reverse_refund(sandbox):
     from wechatpayv3 import WeChatPayType
 
     sdk = wechat_sdk(sandbox.manifest)
@@ -85,7 +79,7 @@ async def test_wechatpayv3_pay_query_reverse_refund(sandbox):  # noqa: F811
     assert sandbox.wechat.ledger.trades[no].refunded == 234
 
 
-async def test_wechat_sandbox_refuses_forged_request(sandbox):  # noqa: F811
+async def test_wechat_sandbox_refuses_forged_request(sandbox):
     from wechatpayv3 import WeChatPayType
 
     sdk = wechat_sdk(sandbox.manifest)
@@ -97,7 +91,7 @@ async def test_wechat_sandbox_refuses_forged_request(sandbox):  # noqa: F811
     assert sandbox.wechat.ledger.trades == {}
 
 
-async def test_python_alipay_sdk_pay_query_cancel_refund(sandbox):  # noqa: F811
+async def test_python_alipay_sdk_pay_query_cancel_refund(sandbox):
     sdk = alipay_sdk(sandbox.manifest)
     no = trade_no("A")
     res = await asyncio.to_thread(sdk.api_alipay_trade_pay, out_trade_no=no, scene="bar_code",
@@ -121,7 +115,7 @@ async def test_python_alipay_sdk_pay_query_cancel_refund(sandbox):  # noqa: F811
     assert sandbox.alipay.ledger.trades[no2].state == "REVOKED"
 
 
-async def test_alipay_sdk_verifies_our_notification(sandbox):  # noqa: F811
+async def test_alipay_sdk_verifies_our_notification(sandbox):
     sdk = alipay_sdk(sandbox.manifest)
     no = trade_no("A")
     await asyncio.to_thread(sdk.api_alipay_trade_pay, out_trade_no=no, scene="bar_code",
