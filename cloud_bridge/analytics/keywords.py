@@ -1,6 +1,7 @@
 """Search keyword analysis: queries segmented with jieba; top, rising and zero-result terms.
 
-A query such as ``进口牛奶 1L`` is cut into words (``进口``, ``牛奶``, ``1L``) so that
+A query such as ``进口鲜牛奶 1L`` is cut into words in jieba's search mode (``进口``,
+``牛奶``, ``鲜牛奶``, ``1l``: long words also give their parts) so that
 ``牛奶`` counts once for every query that mentions it, however it was phrased. Rising
 terms compare the period with the previous one of the same length. Zero-result queries
 are kept whole: they are what shoppers looked for and the store does not list.
@@ -32,7 +33,7 @@ def _jieba() -> ModuleType:
 def tokenize(query: str) -> list[str]:
     """Words of a search query (lower-cased; punctuation and stop words dropped), unique."""
     seen: list[str] = []
-    for word in _jieba().lcut(query.strip().lower()):
+    for word in _jieba().lcut_for_search(query.strip().lower()):
         word = word.strip()
         if not word or _PUNCT.match(word) or word in STOPWORDS or word in seen:
             continue
