@@ -14,6 +14,7 @@ from cloud_bridge.openapi import Call, Route
 from . import deliveries as D
 from . import purchasing as PO
 from . import receiving as R
+from . import responses as RS
 from . import schemas as S
 from . import settings as settings_store
 from .api_stock import INT
@@ -217,39 +218,39 @@ async def run_proposals(call: Call) -> dict[str, Any]:
 
 ROUTES = [
     Route("POST", f"{P}/purchase-orders", create_po, "Create a purchase order", T,
-          auth="admin", body=S.SupplyPoBody, status=201, response=S.SupplyPoOut, roles=STOCK_ROLES),
+          auth="admin", body=S.SupplyPoBody, status=201, response=RS.SupplyPoOut, roles=STOCK_ROLES),
     Route("GET", f"{P}/purchase-orders", list_pos, "Purchase orders", T, auth="admin",
-          query=S.SupplyPoQuery, response=S.SupplyPoList, roles=(*STOCK_ROLES, auth.FINANCE)),
+          query=S.SupplyPoQuery, response=RS.SupplyPoList, roles=(*STOCK_ROLES, auth.FINANCE)),
     Route("GET", f"{P}/purchase-orders/{{po_id}}", get_po, "A purchase order", T,
-          auth="admin", response=S.SupplyPoOut, roles=(*STOCK_ROLES, auth.FINANCE),
+          auth="admin", response=RS.SupplyPoOut, roles=(*STOCK_ROLES, auth.FINANCE),
           path_params={"po_id": INT}),
     Route("POST", f"{P}/purchase-orders/{{po_id}}/actions", po_action,
           "Move a purchase order (rfq, approve, send, cancel, close_short)", T, auth="admin",
-          body=S.SupplyPoActionBody, response=S.SupplyPoOut, roles=STOCK_ROLES,
+          body=S.SupplyPoActionBody, response=RS.SupplyPoOut, roles=STOCK_ROLES,
           path_params={"po_id": INT}),
     Route("POST", f"{P}/purchase-orders/{{po_id}}/quote", record_quote,
-          "Record the supplier's quote", T, auth="admin", body=S.SupplyQuoteBody, response=S.SupplyPoOut,
+          "Record the supplier's quote", T, auth="admin", body=S.SupplyQuoteBody, response=RS.SupplyPoOut,
           roles=BUYER_ROLES, path_params={"po_id": INT}),
     Route("POST", f"{P}/purchase-orders/{{po_id}}/receipts", receive,
           "Receive and inspect a delivery", T, auth="admin", body=S.SupplyReceiptBody, status=201,
-          response=S.SupplyReceiptOut, roles=STOCK_ROLES, path_params={"po_id": INT}),
+          response=RS.SupplyReceiptOut, roles=STOCK_ROLES, path_params={"po_id": INT}),
     Route("POST", f"{P}/purchase-orders/{{po_id}}/bills", record_bill,
           "Record a supplier bill (three-way match)", T, auth="admin", body=S.SupplyBillBody,
-          status=201, response=S.SupplyBillOut, roles=BILL_ROLES, path_params={"po_id": INT}),
+          status=201, response=RS.SupplyBillOut, roles=BILL_ROLES, path_params={"po_id": INT}),
     Route("POST", f"{P}/bills/{{bill_id}}/pay", pay_bill, "Pay a matched supplier bill", T,
-          auth="admin", response=S.SupplyBillOut, roles=PAY_ROLES, path_params={"bill_id": INT}),
+          auth="admin", response=RS.SupplyBillOut, roles=PAY_ROLES, path_params={"bill_id": INT}),
     Route("POST", f"{P}/receipts/{{receipt_id}}/returns", return_goods,
           "Return goods to the supplier", T, auth="admin", body=S.SupplyReturnBody, status=201,
-          response=S.SupplyReturnOut, roles=STOCK_ROLES, path_params={"receipt_id": INT}),
+          response=RS.SupplyReturnOut, roles=STOCK_ROLES, path_params={"receipt_id": INT}),
     Route("POST", f"{P}/purchase-orders/{{po_id}}/shipments", add_shipment,
           "Add an inbound shipment", T, auth="admin", body=S.SupplyShipmentBody, status=201,
-          response=S.SupplyShipmentOut, roles=STOCK_ROLES, path_params={"po_id": INT}),
+          response=RS.SupplyShipmentOut, roles=STOCK_ROLES, path_params={"po_id": INT}),
     Route("PUT", f"{P}/shipments/{{shipment_id}}", update_shipment, "Update a shipment", T,
-          auth="admin", body=S.SupplyShipmentUpdateBody, response=S.SupplyShipmentOut, roles=STOCK_ROLES,
+          auth="admin", body=S.SupplyShipmentUpdateBody, response=RS.SupplyShipmentOut, roles=STOCK_ROLES,
           path_params={"shipment_id": INT}),
     Route("GET", f"{P}/arrivals", arrivals, "Expected arrivals", T, auth="admin",
-          query=S.SupplyStoreQuery, response=S.SupplyArrivalList, roles=STOCK_ROLES),
+          query=S.SupplyStoreQuery, response=RS.SupplyArrivalList, roles=STOCK_ROLES),
     Route("POST", f"{P}/stores/{{store}}/proposals", run_proposals,
           "Run the day's replenishment proposals", T, auth="admin", body=S.SupplyDayBody,
-          response=S.SupplyProposalOut, roles=BUYER_ROLES),
+          response=RS.SupplyProposalOut, roles=BUYER_ROLES),
 ]

@@ -10,6 +10,7 @@ from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, Route
 
 from . import alerts as A
+from . import responses as RS
 from . import schemas as S
 from . import settings as settings_store
 from . import stock
@@ -237,37 +238,37 @@ async def list_rules(call: Call) -> dict[str, Any]:
 T = "supply"
 ROUTES = [
     Route("GET", f"{P}/lots", list_lots, "Stock by lot", T, auth="admin", query=S.SupplyStoreQuery,
-          response=S.SupplyLotList, roles=STOCK_ROLES),
+          response=RS.SupplyLotList, roles=STOCK_ROLES),
     Route("GET", f"{P}/movements", list_movements, "Stock movements", T, auth="admin",
-          query=S.SupplyStoreQuery, response=S.SupplyMovementList, roles=STOCK_ROLES),
+          query=S.SupplyStoreQuery, response=RS.SupplyMovementList, roles=STOCK_ROLES),
     Route("POST", f"{P}/stores/{{store}}/write-offs", write_off, "Write off units of a lot", T,
-          auth="admin", body=S.SupplyWriteOffBody, status=201, response=S.SupplyWriteOffOut,
+          auth="admin", body=S.SupplyWriteOffBody, status=201, response=RS.SupplyWriteOffOut,
           roles=STOCK_ROLES),
     Route("POST", f"{P}/stores/{{store}}/counts", post_count, "Post a stock count", T,
-          auth="admin", body=S.SupplyCountBody, status=201, response=S.SupplyCountOut, roles=STOCK_ROLES),
+          auth="admin", body=S.SupplyCountBody, status=201, response=RS.SupplyCountOut, roles=STOCK_ROLES),
     Route("POST", f"{P}/transfers", send_transfer, "Send a transfer to another store", T,
-          auth="admin", body=S.SupplyTransferBody, status=201, response=S.SupplyTransferOut,
+          auth="admin", body=S.SupplyTransferBody, status=201, response=RS.SupplyTransferOut,
           roles=STOCK_ROLES),
     Route("POST", f"{P}/transfers/{{transfer_id}}/receive", receive_transfer,
-          "Receive a transfer", T, auth="admin", response=S.SupplyTransferOut, roles=STOCK_ROLES,
+          "Receive a transfer", T, auth="admin", response=RS.SupplyTransferOut, roles=STOCK_ROLES,
           path_params={"transfer_id": INT}),
     Route("GET", f"{P}/transfers", list_transfers, "Transfers", T, auth="admin",
-          query=S.SupplyStoreQuery, response=S.SupplyTransferList, roles=STOCK_ROLES),
+          query=S.SupplyStoreQuery, response=RS.SupplyTransferList, roles=STOCK_ROLES),
     Route("GET", f"{P}/alerts", list_alerts, "Supply alerts", T, auth="admin",
-          query=S.SupplyAlertQuery, response=S.SupplyAlertList, roles=STOCK_ROLES),
+          query=S.SupplyAlertQuery, response=RS.SupplyAlertList, roles=STOCK_ROLES),
     Route("POST", f"{P}/alerts/{{alert_id}}/state", set_alert_state,
           "Acknowledge or resolve a supply alert", T, auth="admin", body=S.SupplyAlertStateBody,
-          response=S.SupplyAlertOut, roles=STOCK_ROLES, path_params={"alert_id": INT}),
+          response=RS.SupplyAlertOut, roles=STOCK_ROLES, path_params={"alert_id": INT}),
     Route("POST", f"{P}/stores/{{store}}/alerts/scan", scan_alerts, "Scan a store's stock", T,
-          auth="admin", body=S.SupplyDayBody, response=S.SupplyAlertList, roles=STOCK_ROLES),
+          auth="admin", body=S.SupplyDayBody, response=RS.SupplyAlertList, roles=STOCK_ROLES),
     Route("GET", f"{P}/settings", get_settings, "Supply settings", T, auth="admin",
-          response=S.SupplySettingsOut, roles=BUYER_ROLES),
+          response=RS.SupplySettingsOut, roles=BUYER_ROLES),
     Route("PUT", f"{P}/settings", put_settings, "Change supply settings", T, auth="admin",
-          body=S.SupplySettingsBody, response=S.SupplySettingsOut, roles=HQ),
+          body=S.SupplySettingsBody, response=RS.SupplySettingsOut, roles=HQ),
     Route("PUT", f"{P}/products/{{product_id}}", put_product, "Set a product's supply data", T,
-          auth="admin", body=S.SupplyProductBody, response=S.SupplyProductOut, roles=BUYER_ROLES),
+          auth="admin", body=S.SupplyProductBody, response=RS.SupplyProductOut, roles=BUYER_ROLES),
     Route("PUT", f"{P}/rules/{{store}}/{{product_id}}", put_rule, "Set a reorder rule", T,
-          auth="admin", body=S.SupplyRuleBody, response=S.SupplyRuleOut, roles=BUYER_ROLES),
+          auth="admin", body=S.SupplyRuleBody, response=RS.SupplyRuleOut, roles=BUYER_ROLES),
     Route("GET", f"{P}/rules", list_rules, "Reorder rules", T, auth="admin",
-          query=S.SupplyStoreQuery, response=S.SupplyRuleList, roles=STOCK_ROLES),
+          query=S.SupplyStoreQuery, response=RS.SupplyRuleList, roles=STOCK_ROLES),
 ]

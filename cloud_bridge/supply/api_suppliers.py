@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from cloud_bridge.openapi import Call, Route
 
+from . import responses as RS
 from . import risk
 from . import schemas as S
 from . import settings as settings_store
@@ -116,23 +117,23 @@ async def scan_risks(call: Call) -> dict[str, Any]:
 
 ROUTES = [
     Route("GET", f"{P}/suppliers", list_suppliers, "Suppliers", T, auth="admin",
-          query=S.SupplyStoreQuery, response=S.SupplySupplierList, roles=BUYER_ROLES),
+          query=S.SupplyStoreQuery, response=RS.SupplySupplierList, roles=BUYER_ROLES),
     Route("PUT", f"{P}/suppliers/{{supplier_id}}", put_supplier, "Create or change a supplier",
-          T, auth="admin", body=S.SupplySupplierBody, response=S.SupplySupplierOut, roles=BUYER_ROLES),
+          T, auth="admin", body=S.SupplySupplierBody, response=RS.SupplySupplierOut, roles=BUYER_ROLES),
     Route("GET", f"{P}/suppliers/{{supplier_id}}", get_supplier,
           "A supplier with licences, products, scorecard, balance", T, auth="admin",
-          response=S.SupplySupplierDetail, roles=BUYER_ROLES),
+          response=RS.SupplySupplierDetail, roles=BUYER_ROLES),
     Route("PUT", f"{P}/suppliers/{{supplier_id}}/qualifications/{{kind}}", put_qualification,
           "Record a supplier licence", T, auth="admin", body=S.SupplyQualificationBody,
-          response=S.SupplyQualificationOut, roles=BUYER_ROLES),
+          response=RS.SupplyQualificationOut, roles=BUYER_ROLES),
     Route("PUT", f"{P}/suppliers/{{supplier_id}}/products/{{product_id}}", put_offer,
           "Set a supplied product's cost and pack size", T, auth="admin",
-          body=S.SupplySupplierProductBody, response=S.SupplySupplierProductOut, roles=BUYER_ROLES),
+          body=S.SupplySupplierProductBody, response=RS.SupplySupplierProductOut, roles=BUYER_ROLES),
     Route("POST", f"{P}/contracts", add_contract, "Add a supply contract", T, auth="admin",
-          body=S.SupplyContractBody, status=201, response=S.SupplyContractOut, roles=BUYER_ROLES),
+          body=S.SupplyContractBody, status=201, response=RS.SupplyContractOut, roles=BUYER_ROLES),
     Route("GET", f"{P}/contracts/{{contract_id}}", get_contract, "A contract's fulfilment", T,
-          auth="admin", response=S.SupplyContractOut, roles=BUYER_ROLES,
+          auth="admin", response=RS.SupplyContractOut, roles=BUYER_ROLES,
           path_params={"contract_id": INT}),
     Route("POST", f"{P}/risks/scan", scan_risks, "Scan supplier risks", T, auth="admin",
-          body=S.SupplyDayBody, response=S.SupplyAlertList, roles=BUYER_ROLES),
+          body=S.SupplyDayBody, response=RS.SupplyAlertList, roles=BUYER_ROLES),
 ]
