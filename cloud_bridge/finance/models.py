@@ -105,3 +105,43 @@ for _table, _statements in ddl.TRIGGERS.items():
         for _sql in _sqls:
             event.listen(Base.metadata.tables[_table], "after_create",
                          ddl.trigger_ddl(_sql, _dialect))
+
+
+class DailyClose(Base):
+    """A store's day close (日结): reconciled against the providers' bills, then closed."""
+
+    __tablename__ = "finance_closes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64))
+    business_date: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    checked: Mapped[int] = mapped_column(Integer, default=0)  # trades compared, last run
+    providers: Mapped[str] = mapped_column(String(200), default="")  # billed, last run
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    reconciled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (UniqueConstraint("store", "business_date"),)
+
+
+class CloseMismatch(Base):
+    """One difference between orders and a provider's bill, and what finance did about it."""
+
+    __tablename__ = "finance_close_mismatches"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    close_id: Mapped[int] = mapped_column(ForeignKey("finance_closes.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    out_trade_no: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    orders_amount: Mapped[int | None] = mapped_column(BigInteger)
+    bill_amount: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|resolved|accepted
+    note: Mapped[str | None] = mapped_column(String(500))
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+    __table_args__ = (UniqueConstraint("close_id", "method", "out_trade_no", "kind"),)

@@ -1,0 +1,105 @@
+"""Routes of the daily close: reconcile a store's day, decide each mismatch, close it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from cloud_bridge import auth
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
+from cloud_bridge.openapi import Call, Route
+
+from . import close as C
+from . import schemas as S
+from .models import CloseMismatch, DailyClose
+
+P = "/api/v1/admin/finance/closes"
+ROLES = (auth.HEAD_OFFICE, auth.FINANCE)
+INT = {"type": "integer", "minimum": 1, "maximum": 10**15}
+
+
+def _db(call: Call):
+    return call.app[DB_KEY]
+
+
+def _payments(call: Call):
+    return call.app[SERVICES_KEY].payments
+
+
+async def _shown(call: Call, close_id: int) -> dict[str, Any]:
+    async with _db(call).session() as s:
+        close, items = await C.get_close(s, close_id)
+        call.principal.check_store(close.store)
+        return C.close_json(close, items)
+
+
+async def start_close(call: Call) -> dict[str, Any]:
+    """Reconcile a store's day against the providers' bills (again, keeping decisions)."""
+    store, day = call.body.store, call.body.date
+    call.principal.check_store(store)
+    bills = await C.fetch_bills(_payments(call), day)
+    close_id = await C.reconcile(_db(call), store, day, bills,
+                                 tz=call.app[CONFIG_KEY].bridge.timezone)
+    return await _shown(call, close_id)
+
+
+async def list_closes(call: Call) -> dict[str, Any]:
+    """Closes, newest day first, with their mismatches."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    stmt = select(DailyClose).order_by(DailyClose.business_date.desc(), DailyClose.store)
+    if store is not None:
+        stmt = stmt.where(DailyClose.store == store)
+    if q.status:
+        stmt = stmt.where(DailyClose.status == q.status)
+    async with _db(call).session() as s:
+        closes = (await s.scalars(stmt.limit(q.limit).offset(q.offset))).all()
+        items: dict[int, list] = {c.id: [] for c in closes}
+        if closes:
+            for m in await s.scalars(select(CloseMismatch).where(
+                    CloseMismatch.close_id.in_(list(items))).order_by(CloseMismatch.id)):
+                items[m.close_id].append(m)
+    return {"items": [C.close_json(c, items[c.id]) for c in closes]}
+
+
+async def show_close(call: Call) -> dict[str, Any]:
+    """One close with every mismatch and its resolution."""
+    return await _shown(call, int(call.path["close_id"]))
+
+
+async def resolve_mismatch(call: Call) -> dict[str, Any]:
+    """Resolve or accept one mismatch (a finance decision, recorded with who and why)."""
+    close_id, item_id = int(call.path["close_id"]), int(call.path["mismatch_id"])
+    async with _db(call).session() as s:
+        close, _ = await C.get_close(s, close_id)
+        call.principal.check_store(close.store)
+        item = await C.resolve_mismatch(s, close_id, item_id, C.Resolution(call.body.resolution),
+                                        call.body.note, call.principal.actor)
+        return C.mismatch_json(item)
+
+
+async def close_day(call: Call) -> dict[str, Any]:
+    """Close the day; refused (409) while any mismatch is open."""
+    close_id = int(call.path["close_id"])
+    async with _db(call).session() as s:
+        close, _ = await C.get_close(s, close_id)
+        call.principal.check_store(close.store)
+        await C.close_day(s, close_id, call.principal.actor)
+    return await _shown(call, close_id)
+
+
+ROUTES = [
+    Route("POST", P, start_close, "Reconcile a store's day (daily close)", "finance",
+          auth="admin", roles=ROLES, body=S.CloseBody, response=S.Close),
+    Route("GET", P, list_closes, "Daily closes", "finance", auth="admin", roles=ROLES,
+          query=S.ClosesQuery, response=S.Closes),
+    Route("GET", f"{P}/{{close_id}}", show_close, "One daily close", "finance", auth="admin",
+          roles=ROLES, path_params={"close_id": INT}, response=S.Close),
+    Route("POST", f"{P}/{{close_id}}/mismatches/{{mismatch_id}}/resolve", resolve_mismatch,
+          "Resolve or accept a mismatch", "finance", auth="admin", roles=ROLES,
+          body=S.ResolveBody, path_params={"close_id": INT, "mismatch_id": INT},
+          response=S.Mismatch),
+    Route("POST", f"{P}/{{close_id}}/close", close_day, "Close the day", "finance",
+          auth="admin", roles=ROLES, path_params={"close_id": INT}, response=S.Close),
+]

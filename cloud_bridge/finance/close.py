@@ -1,0 +1,238 @@
+"""Daily close per store (日结): orders against the providers' trade bills.
+
+:func:`reconcile` posts what is pending, downloads each provider's bill for the
+day (through the payment providers' real clients; the sandboxes serve them in
+tests and the demo), and compares, per ``out_trade_no``, what the store's orders
+say was paid with what the provider billed. Each difference is a
+:class:`CloseMismatch` of one :class:`MismatchKind`. A finance user resolves
+(the cause was fixed) or accepts (the difference is explained) each one;
+:func:`close_day` closes the day only when none is left open. Running
+:func:`reconcile` again keeps what was decided, adds new differences and marks
+those that no longer appear as resolved by the system.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud_bridge.db import Database
+from cloud_bridge.errors import Conflict, NotFound
+from cloud_bridge.models import Order, now
+from cloud_bridge.payments.models import Payment
+
+from .jobs import post_pending
+from .models import CloseMismatch, DailyClose
+from .service import DEFAULT_TZ
+
+log = logging.getLogger(__name__)
+
+
+class MismatchKind(StrEnum):
+    MISSING_AT_PROVIDER = "missing_at_provider"  # the orders say paid; the bill has nothing
+    MISSING_IN_ORDERS = "missing_in_orders"  # billed, but no order of the store has it
+    AMOUNT_DIFFERS = "amount_differs"
+    FEE_DIFFERS = "fee_differs"  # the bill's fee is not the provider's agreed rate
+
+
+class Resolution(StrEnum):
+    RESOLVED = "resolved"
+    ACCEPTED = "accepted"
+
+
+# Methods whose provider bills us: a tender of one of them must appear in its bill (cash
+# and stored value have no outside bill; the till count and the balances cover them).
+BILLED_METHODS = frozenset({"wechat", "alipay", "card", "paypal"})
+OPEN = "open"
+CLOSED = "closed"
+SYSTEM = "system"
+
+
+async def fetch_bills(service: Any, day: str) -> dict[str, list[Any]]:
+    """Every billing provider's trade bill lines for ``day`` (China time), by method."""
+    bills: dict[str, list[Any]] = {}
+    if service is None:
+        return bills
+    for method, provider in service.providers.items():
+        if getattr(provider, "has_bill", False):
+            bills[method] = await provider.download_bill(day)
+    return bills
+
+
+async def _expected(session: AsyncSession, store: str, day: str,
+                    methods: set[str]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for o in await session.scalars(select(Order).where(
+            Order.store == store, Order.business_date == day, Order.paid_at.is_not(None))):
+        for t in (o.details or {}).get("tenders", []):
+            if isinstance(t, dict) and t.get("method") in methods and t.get("out_trade_no"):
+                out[(str(t["method"]), str(t["out_trade_no"]))] += int(t.get("amount", 0))
+    return out
+
+
+async def _billed(session: AsyncSession, store: str,
+                  bills: dict[str, list[Any]]) -> dict[tuple[str, str], int]:
+    """Net billed per trade of this store: payments less same-day reversals."""
+    nos = sorted({ln.out_trade_no for lines in bills.values() for ln in lines})
+    stores: dict[str, str] = {}
+    for i in range(0, len(nos), 500):
+        rows = await session.execute(select(Payment.out_trade_no, Payment.store)
+                                     .where(Payment.out_trade_no.in_(nos[i:i + 500])))
+        stores.update(dict(rows.all()))
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for method, lines in bills.items():
+        for ln in lines:
+            # A trade we never recorded still names its store first ({store}-{kiosk}-...).
+            owner = stores.get(ln.out_trade_no) or ln.out_trade_no.split("-", 1)[0]
+            if owner != store or ln.kind == "refund":
+                continue  # refunds are billed on their own day, against their own trade
+            out[(method, ln.out_trade_no)] += ln.amount if ln.kind == "pay" else -ln.amount
+    return out
+
+
+def _differences(expected: dict, billed: dict,
+                 bills: dict[str, list[Any]]) -> dict[tuple[str, str, str], tuple]:
+    found: dict[tuple[str, str, str], tuple] = {}
+    for key in sorted(set(expected) | set(billed)):
+        method, no = key
+        want, got = expected.get(key), billed.get(key)
+        if want is not None and not got:
+            why = "not billed" if method in bills else f"no {method} bill to check against"
+            found[(method, no, MismatchKind.MISSING_AT_PROVIDER)] = (want, None, why)
+        elif want is None and got:
+            found[(method, no, MismatchKind.MISSING_IN_ORDERS)] = (None, got, "no order")
+        elif want is not None and got is not None and want != got:
+            found[(method, no, MismatchKind.AMOUNT_DIFFERS)] = (want, got,
+                                                                f"orders {want}, bill {got}")
+    return found
+
+
+async def _close_row(session: AsyncSession, store: str, day: str) -> DailyClose:
+    q = select(DailyClose).where(DailyClose.store == store, DailyClose.business_date == day)
+    row = await session.scalar(q)
+    if row is None:
+        try:
+            async with session.begin_nested():
+                session.add(DailyClose(store=store, business_date=day, status=OPEN, runs=0,
+                                       checked=0, providers="", created_at=now()))
+        except IntegrityError:
+            pass  # another worker opened it meanwhile
+        row = await session.scalar(q)
+        assert row is not None
+    return row
+
+
+async def reconcile(db: Database, store: str, day: str, bills: dict[str, list[Any]], *,
+                    tz: str = DEFAULT_TZ) -> int:
+    """Compare the store's orders of ``day`` with ``bills``; returns the close's id.
+
+    Raises:
+        Conflict: the day is closed already.
+    """
+    await post_pending(db, tz=tz)
+
+    async def work(s: AsyncSession) -> int:
+        close = await _close_row(s, store, day)
+        if close.status == CLOSED:
+            raise Conflict(f"{store} {day} is closed")
+        expected = await _expected(s, store, day, BILLED_METHODS | set(bills))
+        billed = await _billed(s, store, bills)
+        found = _differences(expected, billed, bills)
+        known = {(m.method, m.out_trade_no, m.kind): m for m in await s.scalars(
+            select(CloseMismatch).where(CloseMismatch.close_id == close.id))}
+        at = now()
+        for key, (want, got, detail) in found.items():
+            row = known.get(key)
+            if row is None:
+                s.add(CloseMismatch(close_id=close.id, method=key[0], out_trade_no=key[1],
+                                    kind=str(key[2]), orders_amount=want, bill_amount=got,
+                                    detail=detail, status=OPEN, created_at=at))
+            elif row.status == OPEN:
+                row.orders_amount, row.bill_amount, row.detail = want, got, detail
+        for key, row in known.items():
+            if key not in found and row.status == OPEN:
+                row.status, row.resolved_by, row.resolved_at = Resolution.RESOLVED, SYSTEM, at
+                row.note = "matches on a later run"
+        close.runs += 1
+        close.checked = len(set(expected) | set(billed))
+        close.providers = ",".join(sorted(bills))[:200]
+        close.reconciled_at = at
+        return close.id
+
+    close_id = await db.transact(work)
+    log.info("close %s %s reconciled (%s)", store, day, ",".join(sorted(bills)) or "no bills")
+    return close_id
+
+
+async def get_close(session: AsyncSession, close_id: int) -> tuple[DailyClose,
+                                                                   list[CloseMismatch]]:
+    close = await session.get(DailyClose, close_id)
+    if close is None:
+        raise NotFound(f"no close {close_id}")
+    items = list(await session.scalars(select(CloseMismatch).where(
+        CloseMismatch.close_id == close_id).order_by(CloseMismatch.id)))
+    return close, items
+
+
+async def resolve_mismatch(session: AsyncSession, close_id: int, mismatch_id: int,
+                           resolution: Resolution, note: str, actor: str) -> CloseMismatch:
+    """A finance user's decision on one mismatch (once; the day must be open)."""
+    close = await session.get(DailyClose, close_id, with_for_update=True)
+    item = await session.get(CloseMismatch, mismatch_id)
+    if close is None or item is None or item.close_id != close_id:
+        raise NotFound(f"no mismatch {mismatch_id} in close {close_id}")
+    if close.status == CLOSED:
+        raise Conflict(f"{close.store} {close.business_date} is closed")
+    if item.status != OPEN:
+        raise Conflict(f"mismatch {mismatch_id} is {item.status} already")
+    item.status, item.note = str(resolution), note[:500]
+    item.resolved_by, item.resolved_at = actor[:128], now()
+    return item
+
+
+async def close_day(session: AsyncSession, close_id: int, actor: str) -> DailyClose:
+    """Close the day: only after a reconciliation, with no mismatch left open.
+
+    Raises:
+        Conflict: never reconciled, mismatches open, or closed already.
+    """
+    close = await session.get(DailyClose, close_id, with_for_update=True)
+    if close is None:
+        raise NotFound(f"no close {close_id}")
+    if close.status == CLOSED:
+        raise Conflict(f"{close.store} {close.business_date} is closed already")
+    if close.runs == 0:
+        raise Conflict("reconcile the day before closing it")
+    still = await session.scalar(select(func.count()).select_from(CloseMismatch).where(
+        CloseMismatch.close_id == close_id, CloseMismatch.status == OPEN))
+    if still:
+        raise Conflict(f"{still} mismatch(es) still open: resolve or accept each first")
+    close.status, close.closed_at, close.closed_by = CLOSED, now(), actor[:128]
+    return close
+
+
+def close_json(close: DailyClose, items: list[CloseMismatch]) -> dict[str, Any]:
+    return {
+        "id": close.id, "store": close.store, "business_date": close.business_date,
+        "status": close.status, "runs": close.runs, "checked": close.checked,
+        "providers": [p for p in close.providers.split(",") if p],
+        "reconciled_at": close.reconciled_at.isoformat() if close.reconciled_at else None,
+        "closed_at": close.closed_at.isoformat() if close.closed_at else None,
+        "closed_by": close.closed_by,
+        "open": sum(1 for m in items if m.status == OPEN),
+        "mismatches": [mismatch_json(m) for m in items],
+    }
+
+
+def mismatch_json(m: CloseMismatch) -> dict[str, Any]:
+    return {"id": m.id, "method": m.method, "out_trade_no": m.out_trade_no, "kind": m.kind,
+            "orders_amount": m.orders_amount, "bill_amount": m.bill_amount,
+            "detail": m.detail, "status": m.status, "note": m.note,
+            "resolved_by": m.resolved_by,
+            "resolved_at": m.resolved_at.isoformat() if m.resolved_at else None}

@@ -1,0 +1,107 @@
+"""Daily close: the store's orders against the sandbox providers' real trade bills, each
+mismatch resolved or accepted by finance before the day closes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cloud_bridge.errors import Conflict
+from cloud_bridge.finance import close as C
+from cloud_bridge.payments.store import business_date
+from contract.wire.payments import ChargeParams
+from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
+    pay_db,
+    pay_service,
+    providers,
+    sandbox,
+    sandbox_keys,
+    trade_no,
+    wechat_code,
+)
+
+from .helpers import ingest_sales, sale_data
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def _charge(svc, store: str, amount: int) -> str:
+    no = trade_no(f"{store}-")
+    p = ChargeParams(order_no="O" + no, out_trade_no=no, method="wechat", amount=amount,
+                     auth_code=wechat_code())
+    assert (await svc.charge(store, "k1", p))["status"] == "paid"
+    return no
+
+
+async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_service):  # noqa: F811
+    db = pay_service.db
+    now = datetime.now(UTC)
+    day = business_date(now)
+    good, short, orphan = [await _charge(pay_service, "s1", a) for a in (1130, 900, 500)]
+    other_store = await _charge(pay_service, "s2", 700)  # billed, but not s1's business
+    await ingest_sales(db, "s1", [
+        sale_data("s1-k1-1", [("milk", 1, 1130, 1300)], [("wechat", 1130, good)], now),
+        # the order says 1000, the provider took 900
+        sale_data("s1-k1-2", [("milk", 1, 1000, 1300)], [("wechat", 1000, short)], now),
+        # the order says paid by WeChat, the provider never saw it
+        sale_data("s1-k1-3", [("milk", 1, 450, 1300)], [("wechat", 450, "s1-nope")], now),
+    ])
+    bills = await C.fetch_bills(pay_service, day)
+    assert {ln.out_trade_no for ln in bills["wechat"]} >= {good, short, orphan, other_store}
+    close_id = await C.reconcile(db, "s1", day, bills)
+    async with db.session() as s:
+        close, items = await C.get_close(s, close_id)
+        found = {(m.out_trade_no, m.kind): (m.orders_amount, m.bill_amount) for m in items}
+        assert found == {(short, "amount_differs"): (1000, 900),
+                         ("s1-nope", "missing_at_provider"): (450, None),
+                         (orphan, "missing_in_orders"): (None, 500)}
+        assert close.checked == 4 and close.providers == ",".join(sorted(bills))
+        with pytest.raises(Conflict, match="3 mismatch"):
+            await C.close_day(s, close_id, "admin:fin")
+    by_kind = {m.kind: m.id for m in items}
+    async with db.session() as s:
+        await C.resolve_mismatch(s, close_id, by_kind["amount_differs"], C.Resolution.ACCEPTED,
+                                 "price corrected at the till; customer paid 9.00", "admin:fin")
+        await C.resolve_mismatch(s, close_id, by_kind["missing_in_orders"],
+                                 C.Resolution.RESOLVED, "refunded the orphan payment",
+                                 "admin:fin")
+    async with db.session() as s:
+        with pytest.raises(Conflict, match="already"):
+            await C.resolve_mismatch(s, close_id, by_kind["amount_differs"],
+                                     C.Resolution.RESOLVED, "again", "admin:fin")
+    # Run again: decisions stay, nothing new appears, one still open.
+    assert await C.reconcile(db, "s1", day, await C.fetch_bills(pay_service, day)) == close_id
+    async with db.session() as s:
+        close, items = await C.get_close(s, close_id)
+        assert close.runs == 2 and len(items) == 3
+        assert sorted(m.status for m in items) == ["accepted", "open", "resolved"]
+        with pytest.raises(Conflict, match="1 mismatch"):
+            await C.close_day(s, close_id, "admin:fin")
+    async with db.session() as s:
+        await C.resolve_mismatch(s, close_id, by_kind["missing_at_provider"],
+                                 C.Resolution.ACCEPTED, "paid in cash, tender keyed wrong",
+                                 "admin:fin")
+        closed = await C.close_day(s, close_id, "admin:fin")
+    assert closed.status == "closed" and closed.closed_by == "admin:fin"
+    with pytest.raises(Conflict, match="is closed"):
+        await C.reconcile(db, "s1", day, {})
+
+
+async def test_a_day_without_differences_closes_and_a_cleared_one_resolves_itself(db):
+    now = datetime.now(UTC)
+    day = business_date(now)
+    await ingest_sales(db, "s1", [sale_data("s1-k1-9", [("milk", 1, 300, 1300)],
+                                            [("wechat", 300, "s1-T9")], now)])
+    close_id = await C.reconcile(db, "s1", day, {"wechat": []})
+    async with db.session() as s:
+        _, items = await C.get_close(s, close_id)
+        assert [m.kind for m in items] == ["missing_at_provider"]
+    from cloud_bridge.payments.providers.base import BillLine
+
+    line = BillLine("pay", "s1-T9", 300, "CNY", "wx-1")
+    await C.reconcile(db, "s1", day, {"wechat": [line]})
+    async with db.session() as s:
+        _, items = await C.get_close(s, close_id)
+        assert [(m.status, m.resolved_by) for m in items] == [("resolved", "system")]
+        assert (await C.close_day(s, close_id, "admin:fin")).status == "closed"

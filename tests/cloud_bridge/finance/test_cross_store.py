@@ -1,0 +1,78 @@
+"""Every finance admin route, called by a finance clerk of ANOTHER store (and by store
+staff, who have no finance role): 403/404, and nothing stored changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cloud_bridge import auth
+from cloud_bridge.app import all_routes
+from cloud_bridge.finance import close as C
+from cloud_bridge.finance.jobs import post_pending
+
+from ..test_api import add_user, api_config, client, login
+from ..test_api_admin_scoping import _snapshot
+from .helpers import ingest_sales, sale_data
+
+__all__ = ["client"]
+
+F = "/api/v1/admin/finance"
+PERIOD = "period=2026-11&store=s2"
+CROSS_STORE = [
+    ("GET", f"{F}/accounts", f"{F}/accounts?store=s2", None, {403}),
+    ("GET", f"{F}/entries", f"{F}/entries?store=s2", None, {403}),
+    ("POST", f"{F}/entries/{{entry_id}}/reverse", f"{F}/entries/{{entry}}/reverse",
+     {"reason": "x"}, {403}),
+    ("POST", f"{F}/post", f"{F}/post", None, {403}),
+    ("GET", f"{F}/reports/{{kind}}", f"{F}/reports/income?{PERIOD}", None, {403}),
+    ("GET", f"{F}/reports/{{kind}}/csv", f"{F}/reports/income/csv?{PERIOD}", None, {403}),
+    ("GET", f"{F}/reports/{{kind}}/xlsx", f"{F}/reports/balance/xlsx?{PERIOD}", None, {403}),
+    ("GET", f"{F}/reports/{{kind}}/pdf", f"{F}/reports/cashflow/pdf?{PERIOD}", None, {403}),
+    ("POST", f"{F}/closes", f"{F}/closes", {"store": "s2", "date": "2026-11-03"}, {403}),
+    ("GET", f"{F}/closes", f"{F}/closes?store=s2", None, {403}),
+    ("GET", f"{F}/closes/{{close_id}}", f"{F}/closes/{{close}}", None, {403}),
+    ("POST", f"{F}/closes/{{close_id}}/mismatches/{{mismatch_id}}/resolve",
+     f"{F}/closes/{{close}}/mismatches/{{mismatch}}/resolve",
+     {"resolution": "accepted", "note": "x"}, {403}),
+    ("POST", f"{F}/closes/{{close_id}}/close", f"{F}/closes/{{close}}/close", None, {403}),
+]
+
+
+def test_every_finance_route_is_in_the_table(db_url):
+    routes = {(r.method, r.path) for r in all_routes(api_config(db_url))
+              if r.path.startswith(F)}
+    assert routes == {(m, p) for m, p, *_ in CROSS_STORE}
+
+
+async def _s2_world(db) -> dict[str, int]:
+    await ingest_sales(db, "s2", [sale_data("s2-k1-1", [("tea", 1, 1090, 900)],
+                                            [("wechat", 1090, "s2-T1")], datetime.now(UTC))])
+    await post_pending(db)
+    from cloud_bridge.payments.store import business_date
+
+    close_id = await C.reconcile(db, "s2", business_date(datetime.now(UTC)), {"wechat": []})
+    async with db.session() as s:
+        _, items = await C.get_close(s, close_id)
+        from sqlalchemy import select
+
+        from cloud_bridge.finance.models import JournalEntry
+
+        entry = await s.scalar(select(JournalEntry.id).where(JournalEntry.store == "s2"))
+    return {"entry": entry, "close": close_id, "mismatch": items[0].id}
+
+
+@pytest.mark.parametrize("role", [auth.FINANCE, auth.STORE_STAFF])
+async def test_other_store_finance_and_store_staff_are_refused(client, db, role):
+    ids = await _s2_world(db)
+    await add_user(db, "who", role, "s1")
+    who = await login(client, "who")
+    before = await _snapshot(db)
+    wrong = []
+    for method, _route, path, body, allowed in CROSS_STORE:
+        r = await client.request(method, path.format(**ids), json=body, headers=who)
+        if r.status not in allowed or r.content_type != "application/problem+json":
+            wrong.append((method, path, r.status, (await r.text())[:200]))
+    assert wrong == []
+    assert await _snapshot(db) == before, "a refused request changed stored data"
