@@ -71,7 +71,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=None, help="generator seed (fresh by default)")
     ap.add_argument("--origins", type=int, default=4, help="rolling origins, 14 days apart")
-    ap.add_argument("--sample", type=int, default=300,
+    ap.add_argument("--sample", type=int, default=120,
                     help="series scored against the reference library (0: skip it)")
     args = ap.parse_args()
 
