@@ -146,6 +146,10 @@ async def publish_book(session: AsyncSession, store: str, book: Any, actor: str)
     Raises:
         Conflict: the store already has a book with this version.
     """
+    # Staff badge revocations travel with every price book (issue 11, selling domain).
+    from cloud_bridge.selling.service import with_revocations
+
+    book = await with_revocations(session, book)
     body = await asyncio.to_thread(book.canonical_bytes)
     exists = await session.scalar(select(PublishedPriceBook.id).where(
         PublishedPriceBook.store == store, PublishedPriceBook.version == book.version))

@@ -21,8 +21,11 @@ match a rule exactly is ``"unknown"`` and the agent ignores it):
   ``member_code_key`` (``load_secret``; env ``KIOSK_MEMBER_CODE_KEY``), shared
   with the cloud bridge that issues the codes. :func:`make_member_code` creates
   one (the demo and tests use it). An expired or badly signed token is unknown.
-* **staff**: a staff badge ``STAFF:<staff_id>`` (Code 128 or QR), ``staff_id``
-  1-32 of ``[A-Za-z0-9_-]``.
+* **staff**: a staff badge: a signed token of kind ``staff`` (QR, ``S1.<payload>.<sig>``,
+  :mod:`contract.tokens`). The kind is read unverified here, only to route the scan: the
+  kiosk verifies the signature, store, expiry and revocation before it accepts the badge
+  (``kiosk_agent.badges``). The old unsigned ``STAFF:<staff_id>`` text is still routed
+  as ``staff`` so that the kiosk can tell staff it is no longer accepted.
 
 Payment codes are one-time secrets: use :func:`mask_code` (or
 :func:`display_text`) whenever one would reach a log line or a file.
@@ -33,6 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -175,6 +179,21 @@ def verify_member_code(
     return MemberCode(member_id, expires_at)
 
 
+def token_kind(text: str) -> str | None:
+    """The unverified ``k`` claim of an ``S1.<payload>.<sig>`` token (contract.tokens), or
+    None. Stdlib only, to route a scan; the token is verified where it is used."""
+    parts = text.split(".")
+    if len(text) > 1024 or len(parts) != 3 or parts[0] != "S1" or not parts[1]:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind = claims.get("k") if isinstance(claims, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def staff_id_of(text: str) -> str | None:
     """The staff id in a badge ``STAFF:<id>``, else None."""
     if text.startswith(STAFF_PREFIX) and _ID_RE.match(text[len(STAFF_PREFIX):]):
@@ -217,7 +236,8 @@ def classify(
     symbology = (symbology or "").upper()
     if symbology == "UNKNOWN":
         symbology = UNKNOWN_SYMBOLOGY
-    if not text or len(text) > 256:
+    # Codes are short; a signed staff badge (contract.tokens) is under 300 characters.
+    if not text or len(text) > 512:
         return "unknown"
     if symbology not in EAN_UPC:
         pay = payment_kind(text)
@@ -226,6 +246,8 @@ def classify(
         if text.startswith(MEMBER_PREFIX + ".") and symbology in (QRCODE, CODE128, ""):
             return "member" if verify_member_code(text, member_key, now) else "unknown"
         if staff_id_of(text) is not None and symbology in (QRCODE, CODE128, CODE39, ""):
+            return "staff"
+        if symbology in (QRCODE, CODE128, "") and token_kind(text) == "staff":
             return "staff"
     if _product_ok(text, symbology):
         return "product"

@@ -301,6 +301,19 @@ class BookIndex:
         self.canonical: bytes | None = None
 
 
+class StaffRevocations(_Model):
+    """Staff badges no kiosk may accept any more (:class:`contract.tokens.RevocationList`).
+
+    Pushed with the price book so that a revoked badge stops working at every kiosk
+    with the next book switch, online or not.
+    """
+
+    version: int = Field(default=0, ge=0)
+    token_ids: tuple[str, ...] = ()
+    subjects: dict[str, int] = Field(
+        default_factory=dict, description="staff id -> epoch s: badges issued up to then")
+
+
 class PriceBook(_Model):
     """A versioned price book. Build once; look-ups are dict-backed."""
 
@@ -311,6 +324,7 @@ class PriceBook(_Model):
     full_reductions: tuple[FullReduction, ...] = ()
     coupons: tuple[Coupon, ...] = Field(default=(), description="coupon definitions")
     points: PointsRules = Field(default_factory=PointsRules)
+    staff_revocations: StaffRevocations | None = None
 
     # All look-up tables live in one plain object: a pydantic private attribute costs a
     # __getattr__ round trip per access, so the hot path fetches this once.
@@ -448,6 +462,8 @@ class PriceBook(_Model):
         ix = self._ix
         if ix.canonical is None:
             data = self.model_dump(mode="json")
+            if data.get("staff_revocations") is None:
+                del data["staff_revocations"]  # books without revocations keep their hash
             ix.canonical = json.dumps(
                 data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
             ).encode("utf-8")

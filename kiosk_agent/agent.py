@@ -34,6 +34,7 @@ from typing import Any
 
 from contract.codes import PAYMENT_KINDS
 
+from .badges import badge_scanned
 from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
@@ -302,8 +303,8 @@ class Agent:
                     await self.finish_sale()
             elif kind == "member":
                 co.attach_member(self._member_from_code(text))
-            elif kind == "staff":
-                co.staff_approve(text.split(":", 1)[-1])
+            elif kind == "staff":  # only a valid signed badge (kiosk_agent.badges)
+                await badge_scanned(self, co, text)
             else:
                 return None
         except Refusal as refusal:

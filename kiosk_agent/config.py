@@ -114,6 +114,17 @@ class LoggingSection(_Section):
     recent_lines: int = Field(default=2000, ge=10)
 
 
+class StaffSection(_Section):
+    """Signed staff badges (``cloud-bridge staff badge``); the public key is the
+    ``badge_pubkey`` credential."""
+
+    badge_max_days: int = Field(
+        default=366, ge=1, le=3660,
+        description="a badge is refused this long after it was issued, whatever its expiry")
+    badge_maintenance: bool = Field(
+        default=True, description="a badge scanned at an idle kiosk toggles maintenance")
+
+
 class AgentConfig(_Section):
     kiosk: KioskSection = Field(default_factory=KioskSection)
     journal: JournalSection = Field(default_factory=JournalSection)
@@ -130,6 +141,7 @@ class AgentConfig(_Section):
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     control: ControlSection = Field(default_factory=ControlSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    staff: StaffSection = Field(default_factory=StaffSection)
 
 
 def load_config(path: Path | str | None) -> AgentConfig:

@@ -21,6 +21,7 @@ from contract.wire.events import (
     OrderCompletedData,
     Rejection,
 )
+from contract.wire.staff import STAFF_EVENT_TYPES
 
 from .bounds import bounds_problem
 
@@ -55,7 +56,7 @@ def validate_event(
         return None, None, Rejection(
             event_id=ev.event_id,
             reason=f"event for {ev.store}/{ev.kiosk} published on {store}/{kiosk}'s topic")
-    if ev.type not in EVENT_TYPES:
+    if ev.type not in EVENT_TYPES and ev.type not in STAFF_EVENT_TYPES:
         return None, None, Rejection(event_id=ev.event_id, reason=f"unknown event type {ev.type!r}")
     data = None
     if ev.type == ORDER_COMPLETED:

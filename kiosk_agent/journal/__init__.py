@@ -34,6 +34,7 @@ from .printing import PRINT_KINDS, PrintJob, PrintJobsMixin
 from .recovery import RecoveryMixin, RecoveryReport
 from .sales import CommittedSale, SalesMixin
 from .schema import SCHEMA_VERSION, SchemaError, migrate
+from .staff import StaffApproval, StaffApprovalsMixin
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -64,6 +65,8 @@ __all__ = [
     "RecoveryReport",
     "SalesMixin",
     "SchemaError",
+    "StaffApproval",
+    "StaffApprovalsMixin",
     "export_records",
     "import_records",
     "migrate",
@@ -71,7 +74,8 @@ __all__ = [
 
 
 class Journal(
-    RecoveryMixin, PaymentAttemptsMixin, ParkedOrdersMixin, CatalogMixin, ExportMixin
+    RecoveryMixin, PaymentAttemptsMixin, ParkedOrdersMixin, CatalogMixin, ExportMixin,
+    StaffApprovalsMixin,
 ):
     """The kiosk's durable store. An async context manager; see the module docstring.
 

@@ -34,13 +34,15 @@ class ExportMixin(JournalCore):
 _EXPORT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("meta", "meta", ("key", "value")),
     ("order", "orders", (
-        "order_no", "committed_at", "business_day", "data",
+        "order_no", "committed_at", "business_day", "data", "acked_at",
     )),
     ("payment_attempt", "payment_attempts", (
         "out_trade_no", "order_no", "provider", "amount", "currency", "status", "created_at",
         "updated_at", "provider_ref", "reason", "attempts", "order_draft",
     )),
-    ("outbox", "outbox", ("seq", "event_id", "type", "payload", "created_at", "attempts")),
+    ("outbox", "outbox", (
+        "seq", "event_id", "type", "payload", "created_at", "attempts", "order_no",
+    )),
     ("dead_letter", "dead_letters", (
         "event_id", "seq", "type", "payload", "created_at", "reason", "failed_at",
         "discarded_at", "discard_reason",
@@ -51,10 +53,14 @@ _EXPORT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("parked_order", "parked_orders", (
         "park_no", "created_at", "status", "total", "currency", "data", "closed_at",
     )),
+    ("staff_approval", "staff_approvals", (
+        "id", "at", "staff_id", "badge_id", "role", "action", "order_no", "event_id",
+    )),
 )
 _ORDER_KEY = {
     "meta": "key", "orders": "committed_at, order_no", "payment_attempts": "created_at",
     "outbox": "seq", "dead_letters": "seq", "print_jobs": "job_id", "parked_orders": "park_no",
+    "staff_approvals": "id",
 }
 
 
@@ -95,6 +101,9 @@ def import_records(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) 
             data = order.model_dump(mode="json")
             insert_order_row(conn, order, data, rec["committed_at"], rec["business_day"])
             insert_order_lines(conn, order)
+            if rec.get("acked_at") is not None:
+                conn.execute("UPDATE orders SET acked_at = ? WHERE order_no = ?",
+                             (rec["acked_at"], order.order_no))
         else:
             values = []
             for col in cols:

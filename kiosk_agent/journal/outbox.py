@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.wire.base import utcnow
-from contract.wire.events import Event, uuid7
+from contract.wire.events import ORDER_COMPLETED, Event, uuid7
 
 from .core import JournalCore
 
@@ -69,10 +69,14 @@ class OutboxMixin(JournalCore):
                 event_id=event_id, type=etype, store=self.store_id, kiosk=self.kiosk_id,
                 seq=first + i, ts=ts, data=data,
             )
-            rows.append((first + i, event_id, etype, event.encode(), now))
+            # An order.completed event names its order, so its ack marks the order
+            # acknowledged (journal pruning keeps unacknowledged orders forever).
+            order_no = data.get("order_no") if etype == ORDER_COMPLETED else None
+            rows.append((first + i, event_id, etype, event.encode(), now, order_no))
             ids.append(event_id)
         conn.executemany(
-            "INSERT INTO outbox(seq, event_id, type, payload, created_at) VALUES (?,?,?,?,?)", rows
+            "INSERT INTO outbox(seq, event_id, type, payload, created_at, order_no)"
+            " VALUES (?,?,?,?,?,?)", rows
         )
         return ids
 
@@ -115,6 +119,11 @@ class OutboxMixin(JournalCore):
             return 0
 
         def tx(conn: sqlite3.Connection) -> int:
+            now = time.time()
+            conn.executemany(
+                "UPDATE orders SET acked_at = ? WHERE acked_at IS NULL AND order_no = "
+                "(SELECT order_no FROM outbox WHERE event_id = ? AND order_no IS NOT NULL)",
+                [(now, e) for (e,) in ids])
             before = conn.total_changes
             conn.executemany("DELETE FROM outbox WHERE event_id = ?", ids)
             return conn.total_changes - before
@@ -181,9 +190,11 @@ class OutboxMixin(JournalCore):
             etype, payload, created_at = row
             seq = self._reserve_seq(conn, 1)
             event = Event.model_validate_json(bytes(payload)).model_copy(update={"seq": seq})
+            order_no = event.data.get("order_no") if etype == ORDER_COMPLETED else None
             conn.execute(
-                "INSERT INTO outbox(seq, event_id, type, payload, created_at) VALUES (?,?,?,?,?)",
-                (seq, event_id, etype, event.encode(), created_at),
+                "INSERT INTO outbox(seq, event_id, type, payload, created_at, order_no)"
+                " VALUES (?,?,?,?,?,?)",
+                (seq, event_id, etype, event.encode(), created_at, order_no),
             )
             return True
 

@@ -147,13 +147,44 @@ INSERT OR IGNORE INTO meta(key, value)
     WHERE EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM payment_attempts);
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
+# v4 (issue 11): staff approvals made with a signed badge (who, which badge, what, when),
+# kept with the sale; and what the cloud acknowledged, so pruning can keep everything
+# unacknowledged forever: an order.completed event remembers its order, and an order is
+# marked acknowledged when that event's ack arrives. Orders whose event already left the
+# outbox before this version (acked: it is neither queued nor dead-lettered) count as
+# acknowledged at their commit time.
+SCHEMA_V4 = """
+CREATE TABLE staff_approvals (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        REAL NOT NULL,
+    staff_id  TEXT NOT NULL,
+    badge_id  TEXT NOT NULL,
+    role      TEXT,
+    action    TEXT NOT NULL,
+    order_no  TEXT,
+    event_id  TEXT NOT NULL
+);
+CREATE INDEX staff_approvals_at ON staff_approvals(at);
+ALTER TABLE outbox ADD COLUMN order_no TEXT;
+ALTER TABLE orders ADD COLUMN acked_at REAL;
+UPDATE outbox SET order_no = json_extract(CAST(payload AS TEXT), '$.data.order_no')
+    WHERE type = 'order.completed';
+UPDATE orders SET acked_at = committed_at
+    WHERE order_no NOT IN (SELECT order_no FROM outbox WHERE order_no IS NOT NULL)
+      AND order_no NOT IN (
+          SELECT json_extract(CAST(payload AS TEXT), '$.data.order_no') FROM dead_letters
+          WHERE type = 'order.completed');
+CREATE INDEX orders_acked ON orders(acked_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 EXPECTED_TABLES = frozenset(
     {
         "meta", "catalog_versions", "catalog_products", "orders", "order_lines",
         "payment_attempts", "outbox", "dead_letters", "print_jobs", "parked_orders",
+        "staff_approvals",
     }
 )
 

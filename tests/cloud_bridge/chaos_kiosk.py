@@ -30,6 +30,22 @@ from typing import Any
 MAX_ATTEMPTS = 3
 
 
+# A signed staff badge for the age checks (contract.tokens), made per process with a fresh
+# chain key whose public half the agent reads from $KIOSK_BADGE_PUBKEY.
+BADGE: dict[str, str] = {}
+
+
+def make_badge(store: str) -> None:
+    import os
+
+    from contract.signing import generate_signing_key, public_key_pem
+    from contract.tokens import issue_token
+
+    key = generate_signing_key()
+    os.environ["KIOSK_BADGE_PUBKEY"] = public_key_pem(key).decode()
+    BADGE["text"] = issue_token(key, kind="staff", subject="S007", store=store, ttl_s=86_400)
+
+
 def agent_config(spec: dict[str, Any]) -> Any:
     from kiosk_agent.config import AgentConfig
 
@@ -78,7 +94,7 @@ def shopper_cart(book: Any, seed: int, i: int) -> list[SimpleNamespace]:
     if restricted and rng.random() < 0.15:
         scans.append(SimpleNamespace(kind="product", text=restricted[0].barcodes[0],
                                      symbology="EAN13"))
-        scans.append(SimpleNamespace(kind="staff", text="STAFF:S007", symbology="QR"))
+        scans.append(SimpleNamespace(kind="staff", text=BADGE["text"], symbology="QR"))
     return scans
 
 
@@ -153,6 +169,7 @@ async def finish(agent: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 async def main_async(spec: dict[str, Any]) -> dict[str, Any]:
     log = logging.getLogger("chaos_kiosk")
+    make_badge(spec["store"])
     agent = build(spec)
     runner = asyncio.create_task(agent.run(), name="agent")
     try:

@@ -47,7 +47,7 @@ def test_check_ok(filled_db: Path, capsys):
     before = digest(filled_db)
     assert run_cli("journal", "check", "--db", str(filled_db)) == 0
     out = capsys.readouterr().out
-    assert "ok: schema v3, 30 orders" in out and "dead letters 1" in out
+    assert "ok: schema v4, 30 orders" in out and "dead letters 1" in out
     assert digest(filled_db) == before
 
 

@@ -13,7 +13,7 @@ import pytest
 from contract.numbers import cloud_order_no, valid_out_trade_no
 from kiosk_agent.config import AgentConfig
 from kiosk_agent.journal import Journal
-from kiosk_agent.journal.schema import MIGRATIONS, _statements
+from kiosk_agent.journal.schema import MIGRATIONS, SCHEMA_VERSION, _statements
 from kiosk_agent.orders import OrderError, out_trade_no
 
 DAY = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
@@ -57,7 +57,7 @@ async def test_upgrade_keeps_sent_numbers_and_continues_the_sequence(tmp_path):
     # The cloud keeps the old sales under the store-qualified number: never the new one's.
     assert cloud_order_no("store1", "kiosk1", "kiosk1-20261205-0001") != new
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT 1 FROM meta WHERE key = 'legacy_numbers_until'").fetchone()
 
 

@@ -35,6 +35,13 @@ TIMINGS = dict(charge_timeout_s=5.0, settle_timeout_s=20.0, settle_rpc_timeout_s
                settle_retry_s=0.3)
 
 
+def _dead_letters(path: Path) -> list:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT type, reason FROM dead_letters").fetchall()
+
+
 async def test_two_stores_same_kiosk_id_sell_at_once(broker, tmp_path):
     logs = tmp_path / "procs.log"
     async with Sandbox(tmp_path / "keys", hold_s=0.5) as sb:
@@ -85,7 +92,8 @@ async def test_two_stores_same_kiosk_id_sell_at_once(broker, tmp_path):
     assert not dups
     for store, result in results.items():
         assert len(result["orders"]) == CHECKOUTS, result["counts"]
-        assert result["outbox_depth"] == 0 and result["dead_letters"] == 0
+        assert result["outbox_depth"] == 0, result
+        assert result["dead_letters"] == 0, _dead_letters(tmp_path / f"journal-{store}.db")
         for no, o in result["orders"].items():
             assert no.startswith(f"{store}-K1-")
             assert (orders[no].store, orders[no].kiosk, orders[no].total) == (store, "K1",

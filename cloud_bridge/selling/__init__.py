@@ -1,0 +1,1 @@
+"""Chain-ready selling: signed staff badges and their revocations (issue 11)."""

@@ -1,0 +1,24 @@
+"""Selling tables: staff badge revocations (pushed to kiosks with the price book)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud_bridge.models import Base, BigId, UtcDateTime, now
+
+
+class StaffBadgeRevocation(Base):
+    """One revocation: a single badge (``token_id``) or every badge of a staff member
+    issued up to ``revoked_at`` (``token_id`` empty), so a replacement badge works."""
+
+    __tablename__ = "sell_badge_revocations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    staff_id: Mapped[str] = mapped_column(String(64), index=True)
+    token_id: Mapped[str | None] = mapped_column(String(32))
+    store: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    revoked_by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

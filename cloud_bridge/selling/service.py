@@ -1,0 +1,52 @@
+"""Selling rules: revoking staff badges and the revocation list kiosks receive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud_bridge.models import now
+from contract.pricebook import StaffRevocations
+
+from .models import StaffBadgeRevocation
+
+
+async def revoke_badge(session: AsyncSession, staff_id: str, *, by: str,
+                       token_id: str | None = None, store: str | None = None,
+                       reason: str | None = None) -> StaffBadgeRevocation:
+    """Revoke one badge (``token_id``) or every badge of ``staff_id`` issued until now."""
+    row = StaffBadgeRevocation(staff_id=staff_id, token_id=token_id, store=store,
+                               reason=reason, revoked_by=by[:128], revoked_at=now())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def revocation_list(session: AsyncSession) -> StaffRevocations | None:
+    """Every revocation of the chain, as pushed with price books (``None`` when empty)."""
+    rows = (await session.scalars(select(StaffBadgeRevocation)
+                                  .order_by(StaffBadgeRevocation.id))).all()
+    if not rows:
+        return None
+    subjects: dict[str, int] = {}
+    token_ids: set[str] = set()
+    for r in rows:
+        if r.token_id:
+            token_ids.add(r.token_id)
+        else:
+            subjects[r.staff_id] = max(subjects.get(r.staff_id, 0), int(r.revoked_at.timestamp()))
+    version = int(await session.scalar(select(func.max(StaffBadgeRevocation.id))) or 0)
+    return StaffRevocations(version=version, token_ids=tuple(sorted(token_ids)),
+                            subjects=dict(sorted(subjects.items())))
+
+
+async def with_revocations(session: AsyncSession, book: Any) -> Any:
+    """``book`` carrying the chain's current revocation list (what catalog publishing stores)."""
+    revs = await revocation_list(session)
+    if revs is None or book.staff_revocations == revs:
+        return book
+    from contract.pricebook import PriceBook
+
+    return PriceBook.model_validate({**book.model_dump(), "staff_revocations": revs})

@@ -1,0 +1,26 @@
+"""Staff events (kiosk -> cloud on ``events``): approvals made with a signed badge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STAFF_APPROVED = "staff.approved"
+#: staff event types, accepted by the cloud next to ``events.EVENT_TYPES``
+STAFF_EVENT_TYPES = frozenset({STAFF_APPROVED})
+
+
+class StaffApprovalData(BaseModel):
+    """Payload of ``staff.approved``: who approved what at the kiosk, with a signed badge."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    staff_id: str = Field(min_length=1, max_length=64)
+    badge_id: str = Field(min_length=1, max_length=32, description="the badge's token id")
+    role: str | None = None
+    action: str = Field(description="age_check | maintenance_on | maintenance_off | void_line")
+    order_no: str | None = None
+    at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
