@@ -19,7 +19,7 @@ from cloud_bridge.payments.refunds import RefundService
 from contract.wire.payments import ChargeParams
 from tests.cloud_bridge.payments_fixtures import alipay_code
 
-from .test_payments_api import admin_headers, charged_kiosk_order, payments_config
+from ..test_payments_api import admin_headers, charged_kiosk_order, payments_config
 
 pytestmark = pytest.mark.timeout(60)
 

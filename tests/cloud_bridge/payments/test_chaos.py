@@ -24,7 +24,7 @@ from cloud_bridge.payments.sandbox.ledger import RandomFaults
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KIOSKS = ("K1", "K2")
 CHECKOUTS_PER_KIOSK = int(os.environ.get("CHAOS_CHECKOUTS_PER_KIOSK", "150"))
 KILL_PHASE_S = 45.0          # random kills happen during this long, then the run finishes

@@ -14,7 +14,7 @@ from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments.models import PAID, REVERSED, UNKNOWN
 from tests.cloud_bridge.payments_fixtures import trade_no
 
-from .test_payments_api import paid_unknown, payments_config
+from ..test_payments_api import paid_unknown, payments_config
 
 pytestmark = pytest.mark.timeout(60)
 

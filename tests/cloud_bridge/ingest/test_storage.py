@@ -23,7 +23,7 @@ from contract.wire.rpc import RpcRequest, RpcResponse
 from contract.wire.shadow import ShadowReported
 from tests.support.waiting import until
 
-from .bridge_helpers import order_event
+from ..bridge_helpers import order_event
 
 TZ = "Asia/Shanghai"
 
@@ -200,7 +200,7 @@ def test_example_config_is_valid():
 
     from cloud_bridge.config import load_config
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for name in ("config/bridge.example.toml", "config/chain-scale/bridge-worker.toml"):
         assert load_config(root / name).mqtt.shared is True
 
