@@ -139,14 +139,32 @@ async def add_order_note(call: Call) -> dict[str, Any]:
 class RefundBody(RequestModel):
     amount: int = Field(ge=1, le=MAX_FEN, description="fen")
     reason: Text
+    confirm: bool = Field(default=False, description="a second identical refund within a "
+                          "minute is refused (409) unless confirmed")
 
 
 async def request_refund(call: Call) -> dict[str, Any]:
-    """Store a refund request and execute it (the refund's status is in the reply)."""
+    """Store a refund request and execute it (the refund's status is in the reply).
+
+    ``Idempotency-Key``: the same key and request answer the same refund, never a new one
+    (:mod:`.security.refund_guard`).
+    """
+    from .security import refund_guard as guard
+
+    actor, key = call.principal.actor, guard.key_of(call.request.headers)
+    asked = guard.fingerprint(call.request.path, call.body)
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"], lock=True)
+        first = await guard.earlier_refund(s, actor, key, asked) if key else None
+        if first is not None:  # the same request again: the same refund, as it is now
+            req = await s.get(RefundRequest, first)
+            return orders.refund_json(req, order.order_no)
+        if not call.body.confirm:
+            await guard.refuse_repeat(s, order.id, call.body.amount)
         req = await orders.request_refund(s, order, call.body.amount, call.body.reason,
-                                          call.principal.actor)
+                                          actor)
+        if key:
+            guard.remember(s, actor, key, asked, req.id)
         out = orders.refund_json(req, order.order_no)
     # Executed after the commit by the payments side (cloud_bridge.payments.runtime).
     executor = call.app[keys.SERVICES_KEY].refunds
