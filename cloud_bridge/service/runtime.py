@@ -7,6 +7,7 @@ Added to the app's ``cleanup_ctx`` by :func:`cloud_bridge.app.create_app` (a dom
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from cloud_bridge.keys import DB_KEY
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 
+from . import jobs
 from .hub import LocalHub, PgNotifyHub
 from .storage import FileStorage, LocalFileStorage
 
@@ -46,9 +48,15 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
 
     db = app[DB_KEY]
     hub = LocalHub() if db.is_sqlite else PgNotifyHub(db.url)
+    tz = app[CONFIG_KEY].bridge.timezone
     async with hub:
         app[RUNTIME_KEY] = ServiceRuntime(hub=hub, storage=LocalFileStorage(files_dir(db.url)))
-        yield
+        sweeper = asyncio.create_task(jobs.run_forever(db, tz), name="svc-sweep")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
 
 
 def runtime(app: web.Application) -> ServiceRuntime:

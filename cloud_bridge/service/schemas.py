@@ -136,3 +136,92 @@ class SvcConversation(Out):
 class SvcConversationList(Out):
     total: int
     items: list[SvcConversation]
+
+
+class SvcSlaPolicy(Out):
+    priority: Priority
+    first_response_min: int
+    next_response_min: int
+    resolution_min: int
+
+
+class SvcHours(Out):
+    weekday: int
+    opens: str
+    closes: str
+
+
+class SvcCalendarDay(Out):
+    day: str
+    kind: Literal["holiday", "workday"]
+    name: str
+    as_weekday: int | None
+
+
+class SvcSlaConfig(Out):
+    store: str
+    timezone: str | None
+    policies: list[SvcSlaPolicy]
+    hours: list[SvcHours]
+    days: list[SvcCalendarDay]
+
+
+class SvcClock(Out):
+    clock: Literal["first_response", "next_response", "resolution"]
+    started_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None
+    breached: bool
+    business_minutes_used: int
+    business_minutes_left: int
+
+
+class SvcTicketSla(Out):
+    ticket_id: int
+    priority: Priority
+    clocks: list[SvcClock]
+
+
+class SvcSweep(Out):
+    woken: int
+    breaches: int
+
+
+class SvcCsat(Out):
+    conversation_id: int
+    score: int
+    comment: str | None
+    at: datetime
+
+
+class SvcCsatStats(Out):
+    store: str
+    responses: int
+    average: float | None
+    satisfied_pct: float | None
+    distribution: dict[str, int]
+
+
+class SvcCsatAgentStats(SvcCsatStats):
+    agent: str
+
+
+class SvcCsatReport(Out):
+    month: str
+    stores: list[SvcCsatStats]
+    agents: list[SvcCsatAgentStats]
+
+
+class SvcComplaintRow(Out):
+    store: str
+    kind: TicketKind
+    category: str
+    opened: int
+    resolved: int
+    avg_hours_to_resolve: float | None
+
+
+class SvcComplaintsReport(Out):
+    month: str
+    rows: list[SvcComplaintRow]
+    totals: dict[str, int]

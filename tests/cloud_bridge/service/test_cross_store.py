@@ -38,6 +38,17 @@ CROSS_STORE = [
     ("POST", f"{A}/canned-replies", f"{A}/canned-replies",
      {"store": "s1", "shortcut": "x", "title": "x", "body": "x"}, {403}),
     ("GET", f"{A}/stores/{{store}}/chat", f"{A}/stores/s1/chat", None, {403}),
+    ("GET", f"{A}/stores/{{store}}/sla", f"{A}/stores/s1/sla", None, {403}),
+    ("GET", f"{A}/stores/{{store}}/sla", f"{A}/stores/all/sla", None, {403}),
+    ("PUT", f"{A}/stores/{{store}}/sla", f"{A}/stores/s1/sla",
+     {"policies": [], "hours": []}, {403}),
+    ("PUT", f"{A}/stores/{{store}}/calendar/{{day}}", f"{A}/stores/all/calendar/2026-10-01",
+     {"kind": "holiday", "name": "x"}, {403}),
+    ("GET", f"{A}/tickets/{{ticket_id}}/sla", f"{A}/tickets/{{conv}}/sla", None, {404}),
+    ("POST", f"{A}/sla/sweep", f"{A}/sla/sweep", None, {403}),
+    ("GET", f"{A}/reports/csat", f"{A}/reports/csat?store=s1&month=2026-10", None, {403}),
+    ("GET", f"{A}/reports/complaints", f"{A}/reports/complaints?store=s1&month=2026-10", None,
+     {403}),
 ]
 
 

@@ -28,6 +28,8 @@ OTHER_USER = [
     ("GET", f"{M}/attachments/{{attachment_id}}", f"{M}/attachments/{{att}}", None),
     ("GET", f"{M}/conversations/{{conversation_id}}/chat", f"{M}/conversations/{{conv}}/chat",
      None),
+    ("POST", f"{M}/conversations/{{conversation_id}}/csat", f"{M}/conversations/{{conv}}/csat",
+     {"score": 5}),
 ]
 
 

@@ -46,6 +46,24 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("POST", f"{A}/tickets/{{ticket_id}}/status", path_parameters=tid,
          body={"status": "resolved"})
     call("GET", f"{A}/stores/{{store}}/chat", path_parameters={"store": "s1"}, expect=400)
+    call("POST", f"{M}/conversations/{{conversation_id}}/csat", path_parameters=cid,
+         body={"score": 4, "comment": "很快"})
+
+    # SLA, calendar, reports.
+    store = {"store": "s1"}
+    call("PUT", f"{A}/stores/{{store}}/sla", path_parameters=store, body={
+        "policies": [{"priority": "normal", "first_response_min": 60, "next_response_min": 30,
+                      "resolution_min": 480}],
+        "hours": [{"weekday": 0, "opens": "09:00", "closes": "21:00"}]})
+    call("PUT", f"{A}/stores/{{store}}/calendar/{{day}}",
+         path_parameters={"store": "all", "day": "2026-10-01"},
+         body={"kind": "holiday", "name": "国庆节"})
+    call("GET", f"{A}/stores/{{store}}/sla", path_parameters=store)
+    call("GET", f"{A}/tickets/{{ticket_id}}/sla", path_parameters=tid)
+    call("POST", f"{A}/sla/sweep")
+    month = {"month": "2026-12"}
+    call("GET", f"{A}/reports/csat", query=month)
+    call("GET", f"{A}/reports/complaints", query={**month, "store": "s1"})
     ctx["service_conversation"] = conv["id"]
 
 
