@@ -28,8 +28,10 @@ from contract.wire import rpc as wire_rpc
 from contract.wire.base import validation_reason
 from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
+from .config import OfflineSection
 from .journal import Journal, PaymentAttempt
 from .link import Link, LinkDown, RpcFailed, RpcTimeout
+from .offline_caps import check_offline_sale
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,6 @@ log = logging.getLogger(__name__)
 SETTLE_RETRY_S = 2.0
 # Deadline of one payment.settle request: the cloud may poll the provider meanwhile.
 SETTLE_RPC_TIMEOUT_S = 15.0
-# Offline stored-value spending counted against the cap over this many seconds.
-OFFLINE_WINDOW_S = 24 * 3600
 # RPC error codes meaning "the cloud did not act on this request".
 NOT_RUN_CODES = frozenset({"bad_params", "bad_request", "method_unavailable",
                            "payments_unavailable", "unknown_method"})
@@ -80,15 +80,19 @@ class KioskPayments:
         self.settle_retry_s = settle_retry_s
         self.max_offline_sale = max_offline_sale
         self.max_offline_total = max_offline_total
+        self.offline_limits: Any = OfflineSection(max_offline_sale_fen=max_offline_sale,
+                                                  max_offline_stored_value_fen=max_offline_total)
         # Attempts a charge() in this process is still on (its checkout commits the sale).
         self._charging: set[str] = set()
 
     @classmethod
     def from_config(cls, link: Link, journal: Journal, config: Any) -> KioskPayments:
-        return cls(link, journal, charge_timeout_s=config.payments.charge_timeout_s,
-                   settle_timeout_s=config.payments.settle_timeout_s,
-                   max_offline_sale=config.offline.max_offline_sale_fen,
-                   max_offline_total=config.offline.max_offline_stored_value_fen)
+        out = cls(link, journal, charge_timeout_s=config.payments.charge_timeout_s,
+                  settle_timeout_s=config.payments.settle_timeout_s,
+                  max_offline_sale=config.offline.max_offline_sale_fen,
+                  max_offline_total=config.offline.max_offline_stored_value_fen)
+        out.offline_limits = config.offline  # all four caps (age and queue count too)
+        return out
 
     async def _ensure_attempt(self, order_no: str, out_trade_no: str, provider: str,
                               amount: int, currency: str) -> None:
@@ -225,14 +229,14 @@ class KioskPayments:
                                     member_id: str | None) -> PaymentOutcome:
         if not member_id:
             return await self._record(PaymentOutcome.of("failed", out_trade_no, "code_missing"))
-        since = time.time() - OFFLINE_WINDOW_S
-        spent = sum(a.amount for a in await self.journal.payment_attempts(status="paid")
-                    if a.provider == "stored_value" and a.reason == "offline"
-                    and a.created_at >= since)
-        if amount > self.max_offline_sale or spent + amount > self.max_offline_total:
-            log.warning("offline stored value %s refused: %d fen (spent %d offline)",
-                        out_trade_no, amount, spent)
-            return await self._record(PaymentOutcome.of("failed", out_trade_no, "offline_limit"))
+        # Every offline cap is checked now, at the moment of sale (kiosk_agent.offline_caps).
+        refusal = await check_offline_sale(self.journal, self.offline_limits, amount)
+        if refusal is not None:
+            log.warning("offline stored value %s refused (%s): %s", out_trade_no,
+                        refusal.reason, refusal.detail)
+            return await self._record(PaymentOutcome.of(
+                "failed", out_trade_no, refusal.reason, message_zh=refusal.zh,
+                message_en=refusal.en))
         log.info("offline stored value %s accepted for member %s: %d fen", out_trade_no,
                  member_id, amount)
         return await self._record(PaymentOutcome.of("paid", out_trade_no, "offline",

@@ -114,7 +114,7 @@ async def test_offline_stored_value_within_limits(journal):
     ok = await gw.charge("O6", "N0000006", "stored_value", 1500, "CNY", None, member_id="M1")
     assert ok.status == "paid" and ok.offline
     too_big = await gw.charge("O7", "N0000007", "stored_value", 2500, "CNY", None, member_id="M1")
-    assert too_big.status == "failed" and too_big.reason == "offline_limit"
+    assert too_big.status == "failed" and too_big.reason == "offline_sale_cap"
     over_total = await gw.charge("O8", "N0000008", "stored_value", 1600, "CNY", None,
                                  member_id="M1")
     assert over_total.status == "failed"

@@ -1,0 +1,90 @@
+"""Offline caps, enforced at the moment of sale.
+
+While the kiosk cannot reach the cloud it may still take a member's stored value (the
+balance is settled when the sale arrives). That is credit the chain extends blind, so it
+is capped, and every cap is checked when the shopper pays, not later:
+
+* **per sale**: ``[offline] max_offline_sale_fen``;
+* **24 hours**: stored value taken offline in the last 24 h (a rolling window, so the
+  running total goes back down as old sales leave it) plus this sale stays within
+  ``max_offline_stored_value_fen``;
+* **age of the oldest unsent event**: past ``max_oldest_unsent_s`` the kiosk has been
+  cut off too long to keep extending credit;
+* **queue count**: past ``max_queue_depth`` queued events.
+
+A refused sale is a failed attempt with its own reason code and a message for the
+shopper in Chinese and English (nothing is charged; they can pay another way or ask
+staff).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+# The window of the running offline total: a day of trading.
+OFFLINE_WINDOW_S = 24 * 3600
+
+REASONS: dict[str, tuple[str, str]] = {
+    "offline_sale_cap": ("网络中断，本单金额超过离线储值支付上限，请联系店员",
+                         "We are offline: this sale is above the offline stored-value limit. "
+                         "Please ask staff."),
+    "offline_daily_cap": ("网络中断，今日离线储值支付已达上限，请联系店员",
+                          "We are offline: today's offline stored-value limit is reached. "
+                          "Please ask staff."),
+    "offline_too_long": ("网络中断时间过长，暂停离线支付，请联系店员",
+                         "We have been offline too long; offline payment is paused. "
+                         "Please ask staff."),
+    "offline_queue_full": ("待上传订单过多，暂停离线支付，请联系店员",
+                           "Too many sales are waiting to upload; offline payment is paused. "
+                           "Please ask staff."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineRefusal:
+    """Why an offline sale is refused: a reason code and the shopper's message."""
+
+    reason: str
+    zh: str
+    en: str
+    detail: str
+
+
+async def offline_spent(journal: Any, now: float | None = None) -> int:
+    """Stored value taken offline in the last :data:`OFFLINE_WINDOW_S` (fen)."""
+    since = (time.time() if now is None else now) - OFFLINE_WINDOW_S
+    return sum(a.amount for a in await journal.payment_attempts(status="paid")
+               if a.provider == "stored_value" and a.reason == "offline"
+               and a.created_at >= since)
+
+
+async def check_offline_sale(journal: Any, limits: Any, amount: int,
+                             now: float | None = None) -> OfflineRefusal | None:
+    """The refusal for an offline stored-value sale of ``amount`` fen, or ``None`` if allowed.
+
+    Args:
+        journal: the kiosk's journal (outbox statistics, paid attempts).
+        limits: the ``[offline]`` section (:class:`kiosk_agent.config.OfflineSection`).
+        amount: this sale's amount in fen.
+    """
+    t = time.time() if now is None else now
+
+    def refuse(reason: str, detail: str) -> OfflineRefusal:
+        zh, en = REASONS[reason]
+        return OfflineRefusal(reason, zh, en, detail)
+
+    stats = await journal.outbox_stats()
+    age = t - stats.oldest_created_at if stats.oldest_created_at else 0.0
+    if age >= limits.max_oldest_unsent_s:
+        return refuse("offline_too_long", f"oldest unsent event {age:.0f}s old")
+    if stats.depth >= limits.max_queue_depth:
+        return refuse("offline_queue_full", f"{stats.depth} events queued")
+    if amount > limits.max_offline_sale_fen:
+        return refuse("offline_sale_cap", f"{amount} > {limits.max_offline_sale_fen} fen")
+    spent = await offline_spent(journal, t)
+    if spent + amount > limits.max_offline_stored_value_fen:
+        return refuse("offline_daily_cap",
+                      f"{spent} + {amount} > {limits.max_offline_stored_value_fen} fen in 24 h")
+    return None
