@@ -9,9 +9,10 @@ The canonical frames (column names are the metrics' contract):
 * ``tenders``: order_id, store, business_date, method, amount
 
 Sales are orders past payment: ``created`` (unpaid) and ``cancelled`` orders are left out.
-Reads go through SQLAlchemy (one query per frame, rows straight into polars): DuckDB's
-SQLite/PostgreSQL scanners are extensions it downloads at run time, which a server
-without internet cannot; ``bench/analytics.py`` measures the read and both engines.
+Reads go through the database driver (:mod:`.reader`: ``sqlite3`` read-only, PostgreSQL
+``COPY``) straight into polars. DuckDB's SQLite/PostgreSQL scanners are extensions it
+downloads at run time, which a server without internet cannot; ``bench/analytics.py``
+measures the read and both engines.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cloud_bridge.models import Order, OrderLine
 
 from .generator import ChainYear
 from .models import AnalyticsProduct
+from .reader import read_sales
 
 NOT_SALES = ("created", "cancelled")
 UNCATEGORISED = "未分类"
@@ -89,6 +91,30 @@ def build_frames(orders: pl.DataFrame, lines: pl.DataFrame, tenders: pl.DataFram
 async def load_frames(db: Database, *, since: date | None = None,
                       tz: str = "Asia/Shanghai") -> Frames:
     """The sales record from ``since`` (business date, inclusive; all when ``None``)."""
+    async with db.session() as s:
+        prows = (await s.execute(select(AnalyticsProduct.product_id, AnalyticsProduct.barcode,
+                                        AnalyticsProduct.category,
+                                        AnalyticsProduct.list_price))).all()
+    products = pl.DataFrame(prows, schema={"product_id": pl.Utf8, "barcode": pl.Utf8,
+                                           "category": pl.Utf8, "list_price": pl.Int64},
+                            orient="row")
+    if db.is_sqlite and not _file_backed(db.url):
+        return await _load_via_orm(db, since, products, tz)
+    orders, lines, tenders = await read_sales(db, since.isoformat() if since else None)
+    orders = orders.with_columns(
+        pl.from_epoch("created_s", time_unit="s").dt.replace_time_zone("UTC")
+        .alias("created_at")).drop("created_s")
+    return build_frames(orders, lines, tenders, products, tz)
+
+
+def _file_backed(url: str) -> bool:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return bool(path) and path != ":memory:" and not path.startswith("file:")
+
+
+async def _load_via_orm(db: Database, since: date | None, products: pl.DataFrame,
+                        tz: str) -> Frames:
+    """The same frames through SQLAlchemy (an in-memory SQLite has no file to open)."""
     oq = select(Order.id, Order.store, Order.business_date, Order.created_at, Order.member_id,
                 Order.source, Order.total, Order.discount_total, Order.refunded_total,
                 Order.details).where(Order.status.not_in(NOT_SALES))
@@ -101,20 +127,13 @@ async def load_frames(db: Database, *, since: date | None = None,
     async with db.session() as s:
         orows = (await s.execute(oq)).all()
         lrows = (await s.execute(lq)).all()
-        prows = (await s.execute(select(AnalyticsProduct.product_id, AnalyticsProduct.barcode,
-                                        AnalyticsProduct.category,
-                                        AnalyticsProduct.list_price))).all()
     cols = list(zip(*orows, strict=True)) if orows else [[] for _ in ORDER_SCHEMA]
     orders = pl.DataFrame({n: list(c) for n, c in zip(ORDER_SCHEMA, cols, strict=True)
                            if n != "details"},
                           schema={k: v for k, v in ORDER_SCHEMA.items() if k != "details"})
     tenders = _tenders(list(cols[0]), list(cols[-1]), list(cols[6]))
     lines = pl.DataFrame(lrows, schema=LINE_SCHEMA, orient="row")
-    products = pl.DataFrame(prows, schema={"product_id": pl.Utf8, "barcode": pl.Utf8,
-                                           "category": pl.Utf8, "list_price": pl.Int64},
-                            orient="row")
-    return build_frames(orders.with_columns(pl.lit(None).alias("details")), lines, tenders,
-                        products, tz)
+    return build_frames(orders, lines, tenders, products, tz)
 
 
 def frames_from_year(year: ChainYear, tz: str = "Asia/Shanghai") -> Frames:

@@ -75,3 +75,23 @@ async def test_written_chain_reads_back_the_same(db, small_year, with_payments):
     pa = metrics.payments_daily(live.tenders)
     pb = metrics.payments_daily(mem.tenders)
     assert pa.equals(pb)
+
+
+async def test_orders_without_tenders_and_unpaid_orders(db):
+    from datetime import UTC, datetime
+
+    from cloud_bridge.models import Order
+
+    at = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai
+    async with db.session() as s:
+        for no, status, details in (("A-1", "completed", None), ("A-2", "completed", {}),
+                                    ("A-3", "created", None), ("A-4", "paid",
+                                    {"tenders": [{"method": "alipay", "amount": 60},
+                                                 {"method": "stored_value", "amount": 40}]})):
+            s.add(Order(order_no=no, store="S1", source="mp", status=status, total=100,
+                        subtotal=100, discount_total=0, refunded_total=0,
+                        business_date="2026-03-02", created_at=at, details=details))
+    fr = await load_frames(db)
+    assert sorted(fr.orders["hour"].to_list()) == [10, 10, 10]  # the unpaid order is no sale
+    mix = dict(zip(fr.tenders["method"], fr.tenders["amount"], strict=True))
+    assert fr.tenders.height == 4 and mix == {"unknown": 100, "alipay": 60, "stored_value": 40}
