@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libzbar0 libusb-1.0-0 mosquitto mosquitto-clients fonts-wqy-microhei systemd poppler-utils
+APT_PACKAGES := libzbar0 libusb-1.0-0 mosquitto mosquitto-clients fonts-wqy-microhei systemd chromium chromium-driver poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint bench system-deps setup clean

@@ -19,7 +19,7 @@ INK = "#1f2933"
 
 def _nice_max(value: int) -> int:
     if value <= 0:
-        return 1
+        return 100  # an empty chart still gets a readable axis (¥1.00)
     magnitude = 10 ** (len(str(value)) - 1)
     for step in (1, 2, 5, 10):
         if value <= step * magnitude:

@@ -185,6 +185,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "kiosk.desired": ("期望配置", "Desired"),
     "kiosk.reported": ("上报配置", "Reported"),
     "kiosk.telemetry": ("遥测", "Telemetry"),
+    "kiosk.shadow_question": ("确认向 {kiosk} 发布新的期望配置？收银机会应用并回报。",
+                              "Publish a new desired configuration to {kiosk}? The kiosk "
+                              "applies it and reports back."),
+    "kiosk.shadow_confirm": ("确认发布配置", "Publish the configuration"),
+    "kiosk.shadow_publish": ("发布配置…", "Publish configuration…"),
+    "kiosk.shadow_sent": ("配置已发布，版本", "Configuration published, version"),
     "kiosk.bad_args": ("参数必须是 JSON 对象", "Arguments must be a JSON object"),
     "cmd.id": ("指令编号", "Command id"),
     "cmd.expires": ("过期时间", "Expires"),
@@ -222,6 +228,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "job.title": ("任务进度", "Job progress"),
     "job.progress": ("进度", "Progress"),
     "job.download": ("下载文件", "Download"),
+    "job.refresh": ("刷新查看进度", "Refresh to see the progress"),
+    "job.export_orders": ("订单导出", "Orders export"),
+    "job.reconcile": ("支付对账", "Payment reconciliation"),
     "job.failed": ("任务失败", "The job failed"),
     # users
     "users.username": ("用户名", "Username"),

@@ -276,7 +276,7 @@ async def _stop_tasks(app: web.Application) -> None:
 def build_console() -> web.Application:
     """The console sub-application (mounted at ``/console``)."""
     reg = registry()
-    sub = web.Application()
+    sub = web.Application(client_max_size=12 * 1024 * 1024)  # price-book uploads
     sub[REGISTRY_KEY] = reg
     sub[ENV_KEY] = environment(reg)
     sub[TASKS_KEY] = set()

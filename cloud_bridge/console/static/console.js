@@ -22,6 +22,11 @@
           }
         });
       });
+      var count = document.getElementById("online-count");
+      if (count) {
+        var online = rows.filter(function (r) { return r.state === "online"; }).length;
+        text(count, online + " / " + rows.length);
+      }
       if (status) { text(status, status.getAttribute("data-on")); status.className = "live"; }
     });
     source.addEventListener("end", function () { source.close(); });

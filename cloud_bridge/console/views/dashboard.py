@@ -79,7 +79,7 @@ async def dashboard(call: PageCall) -> dict[str, Any]:
     hour_chart = charts.bar_chart([(f"{h:02d}", v) for h, v in enumerate(data["by_hour"])],
                                   t("dash.by_hour"), fmt.money, every=3)
     day_chart = charts.bar_chart([(d[5:], v) for d, v in data["by_day"]], t("dash.by_day"),
-                                 fmt.money, every=5)
+                                 fmt.money, width=1100, height=240, every=3)
     mix = [(t(f"tender.{m}") if f"tender.{m}" in call.registry.labels else m, v)
            for m, v in data["mix"]]
     mix_chart = charts.share_bars(mix, t("dash.mix"), fmt.money) if mix else None
