@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +29,10 @@ from cloud_bridge.errors import Conflict, NotFound
 from cloud_bridge.models import Order, now
 from cloud_bridge.payments.models import Payment
 
+from .costing import round_half_up
 from .jobs import post_pending
 from .models import CloseMismatch, DailyClose
-from .service import DEFAULT_TZ
+from .service import DEFAULT_TZ, post_provider_fee
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,10 @@ class Resolution(StrEnum):
 # Methods whose provider bills us: a tender of one of them must appear in its bill (cash
 # and stored value have no outside bill; the till count and the balances cover them).
 BILLED_METHODS = frozenset({"wechat", "alipay", "card", "paypal"})
+# The fee rates agreed with each provider, basis points (0.60 %: WeChat Pay's and
+# Alipay's standard rate for ordinary retail merchants). A billed fee that is not the
+# agreed rate of the line's amount, rounded half up to the fen, is a fee_differs.
+AGREED_FEE_BP = {"wechat": 60, "alipay": 60}
 OPEN = "open"
 CLOSED = "closed"
 SYSTEM = "system"
@@ -77,8 +84,10 @@ async def _expected(session: AsyncSession, store: str, day: str,
 
 
 async def _billed(session: AsyncSession, store: str,
-                  bills: dict[str, list[Any]]) -> dict[tuple[str, str], int]:
-    """Net billed per trade of this store: payments less same-day reversals."""
+                  bills: dict[str, list[Any]]) -> tuple[dict[tuple[str, str], int],
+                                                       dict[str, int], list[tuple]]:
+    """This store's share of the bills: net billed per trade (payments less same-day
+    reversals), the fees per method, and the payment lines carrying a fee."""
     nos = sorted({ln.out_trade_no for lines in bills.values() for ln in lines})
     stores: dict[str, str] = {}
     for i in range(0, len(nos), 500):
@@ -86,14 +95,46 @@ async def _billed(session: AsyncSession, store: str,
                                      .where(Payment.out_trade_no.in_(nos[i:i + 500])))
         stores.update(dict(rows.all()))
     out: dict[tuple[str, str], int] = defaultdict(int)
+    fees: dict[str, int] = defaultdict(int)
+    with_fee: list[tuple] = []
     for method, lines in bills.items():
         for ln in lines:
             # A trade we never recorded still names its store first ({store}-{kiosk}-...).
             owner = stores.get(ln.out_trade_no) or ln.out_trade_no.split("-", 1)[0]
-            if owner != store or ln.kind == "refund":
+            if owner != store:
+                continue
+            fee = getattr(ln, "fee", None)
+            if fee is not None:
+                fees[method] += fee
+                if ln.kind == "pay":
+                    with_fee.append((method, ln.out_trade_no, ln.amount, fee))
+            if ln.kind == "refund":
                 continue  # refunds are billed on their own day, against their own trade
             out[(method, ln.out_trade_no)] += ln.amount if ln.kind == "pay" else -ln.amount
-    return out
+    return out, fees, with_fee
+
+
+def _fee_differences(with_fee: list[tuple]) -> dict[tuple[str, str, str], tuple]:
+    found: dict[tuple[str, str, str], tuple] = {}
+    for method, no, amount, fee in with_fee:
+        rate = AGREED_FEE_BP.get(method)
+        if rate is None:
+            continue
+        agreed = round_half_up(amount * rate, 10000)
+        if fee != agreed:
+            found[(method, no, MismatchKind.FEE_DIFFERS)] = (
+                agreed, fee, f"fee on {amount}: agreed {agreed} ({rate} bp), billed {fee}")
+    return found
+
+
+async def _post_fees(session: AsyncSession, store: str, day: str, fees: dict[str, int],
+                     tz: str) -> None:
+    """The day's billed fees per provider into the ledger (once per store, method, day)."""
+    noon = datetime.combine(date.fromisoformat(day), time(12), ZoneInfo(tz))
+    for method, fee in sorted(fees.items()):
+        await post_provider_fee(session, store=store, provider=method,
+                                source_id=f"{store}:{method}:{day}", occurred_at=noon,
+                                fee_fen=fee)
 
 
 def _differences(expected: dict, billed: dict,
@@ -142,8 +183,9 @@ async def reconcile(db: Database, store: str, day: str, bills: dict[str, list[An
         if close.status == CLOSED:
             raise Conflict(f"{store} {day} is closed")
         expected = await _expected(s, store, day, BILLED_METHODS | set(bills))
-        billed = await _billed(s, store, bills)
-        found = _differences(expected, billed, bills)
+        billed, fees, with_fee = await _billed(s, store, bills)
+        found = _differences(expected, billed, bills) | _fee_differences(with_fee)
+        await _post_fees(s, store, day, fees, tz)
         known = {(m.method, m.out_trade_no, m.kind): m for m in await s.scalars(
             select(CloseMismatch).where(CloseMismatch.close_id == close.id))}
         at = now()

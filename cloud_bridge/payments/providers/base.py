@@ -122,6 +122,9 @@ class BillLine:
     currency: str
     provider_ref: str
     out_refund_no: str = ""
+    # The provider's fee on this line in fen (negative: given back with a refund);
+    # ``None`` when the bill has no fee column.
+    fee: int | None = None
 
 
 class NonceCache:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -267,7 +268,8 @@ class WechatPayProvider(PaymentProvider):
 
     # ------------------------------------------------------------ bills
     async def download_bill(self, day: str) -> list[BillLine]:
-        status, data = await self.call("GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL")
+        status, data = await self.call(
+            "GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP")
         if status != 200:
             raise ResponseNotTrusted(f"trade bill for {day}: HTTP {status} {data.get('code')}")
         url = urlsplit(data["download_url"])
@@ -280,28 +282,39 @@ class WechatPayProvider(PaymentProvider):
             raise ResponseNotTrusted(f"bill download: HTTP {resp.status}")
         if data.get("hash_type") == "SHA1" and hashlib.sha1(raw).hexdigest() != data.get("hash_value"):
             raise ResponseNotTrusted("bill file does not match its hash")
-        return parse_trade_bill(raw.decode("utf-8"))
+        if raw[:2] == b"\x1f\x8b":  # tar_type=GZIP: the hash is over the compressed file
+            raw = gzip.decompress(raw)
+        return parse_trade_bill(raw.decode("utf-8-sig"))
 
 
 def parse_trade_bill(text: str) -> list[BillLine]:
-    """Parse WeChat's backtick-prefixed trade bill CSV."""
+    """Parse WeChat's trade bill: the backtick-prefixed rows under the column header,
+    up to the totals section (``总交易单数`` ...). Reads both the full v3 layout
+    (``应结订单金额``, ``货币种类``, ``手续费``) and the short one without fees."""
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return []
-    head = rows[0]
+    head = [h.strip() for h in rows[0]]
     col = {name: i for i, name in enumerate(head)}
+    amount_col = col.get("应结订单金额", col.get("总金额"))
+    currency_col = col.get("货币种类", col.get("币种"))
+    fee_col = col.get("手续费")
     lines = []
     for row in rows[1:]:
+        if row and row[0].lstrip("`").strip() == "总交易单数":
+            break  # the totals section follows the trades
         if len(row) < len(head):
             continue
         f = [c.lstrip("`") for c in row]
         state = f[col["交易状态"]]
         kind = {"SUCCESS": "pay", "REVOKED": "reverse", "REFUND": "refund"}.get(state)
-        if kind is None:
+        if kind is None or amount_col is None or currency_col is None:
             continue
-        yuan = f[col["总金额"]] if kind == "pay" else f[col["退款金额"]]
+        yuan = f[amount_col] if kind == "pay" else f[col["退款金额"]]
+        fee = parse_major(f[fee_col], "CNY") if fee_col is not None and f[fee_col] else None
         lines.append(BillLine(kind, f[col["商户订单号"]], parse_major(yuan, "CNY"),  # type: ignore[arg-type]
-                              f[col["币种"]], f[col["微信订单号"]], f[col["商户退款单号"]]))
+                              f[currency_col], f[col["微信订单号"]], f[col["商户退款单号"]],
+                              fee))
     return lines
 
 

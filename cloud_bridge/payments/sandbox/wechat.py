@@ -9,6 +9,7 @@ SDK and our provider client both verify it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import secrets
@@ -23,6 +24,15 @@ from contract.money import major_text
 from .. import crypto
 from .common import Gateway
 from .ledger import CHINA_TZ, Ledger, PayError, Trade
+
+# The sandbox merchant's fee rate (费率) in basis points: 0.60 %, WeChat Pay's standard
+# rate for ordinary retail merchants.
+FEE_RATE_BP = 60
+
+
+def bill_fee(amount: int) -> int:
+    """The fee WeChat bills on ``amount`` fen: the rate, rounded half up to the fen."""
+    return (amount * FEE_RATE_BP * 2 + 10000) // 20000
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +86,7 @@ class WechatGateway(Gateway):
         self.keys = keys or WechatKeys()
         self._merchant_pub = self.keys.merchant_key.public_key()
         self._seen_nonces: dict[str, float] = {}
-        self._bill_tokens: dict[str, str] = {}
+        self._bill_tokens: dict[str, tuple[str, bool]] = {}  # token -> (day, gzip)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v3/pay/transactions/codepay", self.codepay)
@@ -294,8 +304,9 @@ class WechatGateway(Gateway):
         except ValueError:
             return self.signed(400, {"code": "PARAM_ERROR", "message": "bill_date 格式错误"})
         token = secrets.token_urlsafe(12)
-        self._bill_tokens[token] = day
-        csv = self.bill_csv(day).encode()
+        gzipped = request.query.get("tar_type", "") == "GZIP"
+        self._bill_tokens[token] = (day, gzipped)
+        csv = self.bill_file(day, gzipped)
         import hashlib
 
         return self.signed(200, {
@@ -305,31 +316,58 @@ class WechatGateway(Gateway):
         })
 
     def bill_csv(self, day: str) -> str:
-        """The trade bill as WeChat formats it: every field prefixed with a backtick."""
-        head = "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,总金额,微信退款单号,商户退款单号,退款金额,退款状态,币种"
+        """The trade bill (bill_type=ALL) as WeChat formats it: its column header, one row
+        per payment, reversal or refund with every field prefixed by a backtick, then the
+        totals header and row. Fees (手续费) at :data:`FEE_RATE_BP`; a refund or reversal
+        gives its share of the fee back (a negative fee)."""
+        head = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,"
+                "交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,"
+                "商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
+                "手续费,费率,订单金额,申请退款金额,费率备注")
         lines = [head]
-        for row in self.ledger.bill_for(day):
+        paid = refunded = fees = 0
+        rows = self.ledger.bill_for(day)
+        for row in rows:
             state = {"PAY": "SUCCESS", "REVOKE": "REVOKED", "REFUND": "REFUND"}[row.kind]
             pay_amt = row.amount if row.kind == "PAY" else 0
             ref_amt = row.amount if row.kind != "PAY" else 0
+            fee = bill_fee(pay_amt) - bill_fee(ref_amt)
+            paid, refunded, fees = paid + pay_amt, refunded + ref_amt, fees + fee
             fields = [
                 row.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"), self.keys.appid,
-                self.keys.mchid, row.transaction_id, row.out_trade_no, state,
-                major_text(pay_amt), "", row.out_refund_no, major_text(ref_amt),
-                "SUCCESS" if row.kind != "PAY" else "", row.currency,
+                self.keys.mchid, "0", "", row.transaction_id, row.out_trade_no, "",
+                "MICROPAY", state, "OTHERS", row.currency, major_text(pay_amt), "0.00", "",
+                row.out_refund_no, major_text(ref_amt), "0.00",
+                "ORIGINAL" if row.kind == "REFUND" else "", "SUCCESS" if row.kind != "PAY" else "",
+                "sandbox", "", major_text(fee), f"{FEE_RATE_BP / 100:.2f}%",
+                major_text(pay_amt), major_text(ref_amt), "",
             ]
             lines.append(",".join("`" + f for f in fields))
+        lines.append("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,"
+                     "订单总金额,申请退款总金额")
+        totals = [str(len(rows)), major_text(paid), major_text(refunded), "0.00",
+                  major_text(fees), major_text(paid), major_text(refunded)]
+        lines.append(",".join("`" + f for f in totals))
         return "\n".join(lines) + "\n"
+
+    def bill_file(self, day: str, gzipped: bool) -> bytes:
+        """The bill file as downloaded: UTF-8 CSV, gzip-compressed when asked (tar_type)."""
+        data = self.bill_csv(day).encode()
+        return gzip.compress(data, mtime=0) if gzipped else data
 
     async def billdownload(self, request: web.Request) -> web.Response:
         body = await self.authenticate(request)
         if isinstance(body, web.Response):
             return body
-        day = self._bill_tokens.get(request.query.get("token", ""))
-        if day is None:
+        ticket = self._bill_tokens.get(request.query.get("token", ""))
+        if ticket is None:
             return self.signed(404, {"code": "NO_STATEMENT_EXIST", "message": "账单不存在"})
+        day, gzipped = ticket
         # The file itself is not signed (the SDKs check hash_value instead).
-        return web.Response(body=self.bill_csv(day).encode(), content_type="text/plain",
+        if gzipped:
+            return web.Response(body=self.bill_file(day, True),
+                                content_type="application/octet-stream")
+        return web.Response(body=self.bill_file(day, False), content_type="text/plain",
                             charset="utf-8")
 
     # ------------------------------------------------------------ notifications

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from cloud_bridge.errors import Conflict
+from cloud_bridge.finance import accounts as A
 from cloud_bridge.finance import close as C
+from cloud_bridge.finance.reports import trial_balance
+from cloud_bridge.payments.providers.wechat import parse_trade_bill
 from cloud_bridge.payments.store import business_date
 from contract.wire.payments import ChargeParams
 from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
@@ -34,7 +37,7 @@ async def _charge(svc, store: str, amount: int) -> str:
     return no
 
 
-async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_service):  # noqa: F811
+async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_service, sandbox):  # noqa: F811
     db = pay_service.db
     now = datetime.now(UTC)
     day = business_date(now)
@@ -48,6 +51,11 @@ async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_servic
         sale_data("s1-k1-3", [("milk", 1, 450, 1300)], [("wechat", 450, "s1-nope")], now),
     ])
     bills = await C.fetch_bills(pay_service, day)
+    # WeChat's bill shape: header, trades, then the totals section; fetched gzipped.
+    text = sandbox.wechat.bill_csv(day)
+    assert text.splitlines()[-2].startswith("总交易单数,应结订单总金额")
+    assert parse_trade_bill(text) == bills["wechat"]
+    assert sandbox.wechat.bill_file(day, True)[:2] == b"\x1f\x8b"
     assert {ln.out_trade_no for ln in bills["wechat"]} >= {good, short, orphan, other_store}
     close_id = await C.reconcile(db, "s1", day, bills)
     async with db.session() as s:
@@ -57,6 +65,10 @@ async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_servic
                          ("s1-nope", "missing_at_provider"): (450, None),
                          (orphan, "missing_in_orders"): (None, 500)}
         assert close.checked == 4 and close.providers == ",".join(sorted(bills))
+        # The bill's fees (0.60 %, rounded half up) are the agreed ones, and are posted.
+        tb = await trial_balance(s, store="s1")
+        assert tb[A.PROVIDER_FEES] == 7 + 5 + 3
+        assert [ln.fee for ln in bills["wechat"] if ln.out_trade_no == good] == [7]
         with pytest.raises(Conflict, match="3 mismatch"):
             await C.close_day(s, close_id, "admin:fin")
     by_kind = {m.kind: m.id for m in items}
@@ -99,9 +111,16 @@ async def test_a_day_without_differences_closes_and_a_cleared_one_resolves_itsel
         assert [m.kind for m in items] == ["missing_at_provider"]
     from cloud_bridge.payments.providers.base import BillLine
 
-    line = BillLine("pay", "s1-T9", 300, "CNY", "wx-1")
+    # Now billed, but with a fee of 9 fen where 0.60 % of 3.00 is 2.
+    line = BillLine("pay", "s1-T9", 300, "CNY", "wx-1", fee=9)
     await C.reconcile(db, "s1", day, {"wechat": [line]})
     async with db.session() as s:
         _, items = await C.get_close(s, close_id)
-        assert [(m.status, m.resolved_by) for m in items] == [("resolved", "system")]
+        assert [(m.kind, m.status, m.resolved_by) for m in items] == [
+            ("missing_at_provider", "resolved", "system"), ("fee_differs", "open", None)]
+        assert (items[1].orders_amount, items[1].bill_amount) == (2, 9)
+        await C.resolve_mismatch(s, close_id, items[1].id, C.Resolution.ACCEPTED,
+                                 "promotion fee rate this month", "admin:fin")
+    async with db.session() as s:
         assert (await C.close_day(s, close_id, "admin:fin")).status == "closed"
+        assert (await trial_balance(s, store="s1"))[A.PROVIDER_FEES] == 9
