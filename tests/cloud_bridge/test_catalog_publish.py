@@ -30,6 +30,7 @@ from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "pricebook.example.json"
@@ -64,15 +65,6 @@ def book_json(version: str, water_price: int = 200) -> dict:
 
 def book(version: str, water_price: int = 200):
     return parse_price_book(json.dumps(book_json(version, water_price)))
-
-
-async def until(predicate, what: str) -> None:
-    """Wait (bounded) until ``predicate()`` is true."""
-    for _ in range(int(WAIT_S / 0.02)):
-        if await predicate() if asyncio.iscoroutinefunction(predicate) else predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -114,7 +106,7 @@ async def bridge(db, broker, tmp_path: Path, monkeypatch):
                 async with http.get("/api/v1/health") as r:
                     return (await r.json())["mqtt"] is True
 
-            await until(mqtt_up, "the bridge's MQTT connection")
+            await until(mqtt_up, WAIT_S, what="the bridge's MQTT connection")
             heads = {}
             for user in ("boss", "clerk"):
                 async with http.post("/api/v1/admin/session",
@@ -148,7 +140,7 @@ async def test_published_book_reaches_the_kiosk(bridge, kiosk_journal):
     async with link, make_sync() as sync:
         # The bridge re-announced v1 at start; the kiosk has it and fetches nothing.
         await until(lambda: sync.pointer is not None and sync.pointer.version == "v1",
-                    "the re-announced v1 pointer")
+                    WAIT_S, what="the re-announced v1 pointer")
         assert sync.pointer.url.startswith(f"{b.base}/api/v1/catalog/store1/v1?token=")
         v2 = book("v2", water_price=250)
         async with b.http.put("/api/v1/admin/stores/store1/catalog", headers=b.boss,
@@ -156,7 +148,7 @@ async def test_published_book_reaches_the_kiosk(bridge, kiosk_journal):
             assert r.status == 201, await r.text()
             published = await r.json()
         assert published["announced"] is True and published["sha256"] == v2.sha256()
-        await until(lambda: sync.current_version == "v2", "the kiosk to apply v2")
+        await until(lambda: sync.current_version == "v2", WAIT_S, what="the kiosk to apply v2")
     version, sha, body = await kiosk_journal.current_price_book()
     assert (version, sha, body) == ("v2", published["sha256"], v2.canonical_bytes())
     async with b.http.get("/api/v1/admin/stores/store1/catalog", headers=b.clerk) as r:
@@ -189,7 +181,8 @@ async def test_tampered_book_refused_kiosk_keeps_v1(bridge, kiosk_journal):
                         .values(body=tampered))
     link, make_sync = kiosk(b, kiosk_journal)
     async with link, make_sync() as sync:
-        await until(lambda: sync.last_error is not None, "the kiosk to refuse the book")
+        await until(lambda: sync.last_error is not None, WAIT_S,
+                    what="the kiosk to refuse the book")
         assert "sha256 mismatch" in sync.last_error
     assert (await kiosk_journal.current_price_book())[0] == "v1"
     # The download route itself: ETag is the published sha256; Basic auth per store.

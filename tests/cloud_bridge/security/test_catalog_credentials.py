@@ -27,8 +27,9 @@ from contract.signing import generate_signing_key, private_key_pem
 from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
-from tests.cloud_bridge.test_catalog_publish import EXAMPLE, book, book_json, until
+from tests.cloud_bridge.test_catalog_publish import EXAMPLE, WAIT_S, book, book_json
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -86,7 +87,7 @@ async def bridge(request, db, broker, tmp_path: Path, monkeypatch):
                 async with http.get("/api/v1/health") as r:
                     return (await r.json())["mqtt"] is True
 
-            await until(mqtt_up, "the bridge's MQTT connection")
+            await until(mqtt_up, WAIT_S, what="the bridge's MQTT connection")
             async with http.post("/api/v1/admin/session",
                                  json={"username": "boss", "secret": "secret-boss"}) as r:
                 b.boss = {"Authorization": "Bearer " + (await r.json())["token"]}
@@ -107,9 +108,11 @@ async def test_kiosk_never_sends_its_secret_over_http(bridge, tmp_path: Path):
                                   json=book_json("v2", water_price=250)) as r:
                 assert r.status == 201, await r.text()
             if b.tokens:
-                await until(lambda: sync.current_version == "v2", "the kiosk to apply v2")
+                await until(lambda: sync.current_version == "v2", WAIT_S,
+                            what="the kiosk to apply v2")
             else:
-                await until(lambda: sync.last_error is not None, "the kiosk to give up")
+                await until(lambda: sync.last_error is not None, WAIT_S,
+                            what="the kiosk to give up")
                 assert "never sends its credentials over plain http" in sync.last_error
                 assert "token=" not in sync.last_error
                 assert sync.current_version == "v1"  # still selling on the old book
