@@ -64,6 +64,7 @@ cloud compute the same fen.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -94,6 +95,11 @@ __all__ = [
     "round_half_up",
     "vat_breakdown",
 ]
+
+#: A promotion of the price book (simple or multi-unit), as the engine reads it.
+AnyPromotion = PercentagePromotion | FixedPricePromotion | BuyXGetYPromotion | BundlePromotion
+#: Chooses the lines an order-level discount applies to (``None``: every line).
+LinePredicate = Callable[["_Line"], bool] | None
 
 MEMBER_PRICE_ID = "member_price"
 POINTS_ID = "points"
@@ -262,6 +268,19 @@ class _Line:
         "residual", "simple_amount", "simple_tag", "simple_unit", "tags",
     )
 
+    applied: dict[str, int]
+    barcode: str | None
+    cart: CartLine
+    line_no: int
+    list_amount: int  # what the line costs at list prices
+    list_unit: int
+    product: Product
+    residual: int  # what the line still costs after the stages so far
+    simple_amount: int  # the line at its best single-unit offer
+    simple_tag: str | None  # that offer's id (None: list price)
+    simple_unit: int | None  # per unit (None: weighed)
+    tags: list[str]
+
     def __init__(self, line_no: int, product: Product, cart: CartLine) -> None:
         self.line_no = line_no
         self.product = product
@@ -272,7 +291,8 @@ class _Line:
         self.applied: dict[str, int] = {}
 
 
-def _eligible(promo, member: Member | None, now: datetime | None) -> bool:
+def _eligible(promo: AnyPromotion | FullReduction, member: Member | None,
+              now: datetime | None) -> bool:
     if not _now_ok(promo.start, promo.end, now):
         return False
     levels = getattr(promo, "member_levels", ())
@@ -289,13 +309,17 @@ def _later_tie(best_tag: str | None, promo_id: str) -> bool:
     return best_tag is not None and best_tag != MEMBER_PRICE_ID and promo_id < best_tag
 
 
-def _price_simple(ln: _Line, offers, member: Member | None, ok, labels) -> None:
+def _price_simple(
+    ln: _Line, offers: Sequence[PercentagePromotion | FixedPricePromotion],
+    member: Member | None, ok: Callable[[AnyPromotion], bool],
+    labels: dict[str, AnyPromotion],
+) -> None:
     """Step 2: the best single unit offer for this line."""
     p = ln.product
     qty = ln.cart.qty
     best_tag: str | None = None
     if p.weighed:
-        w = ln.cart.weight_g
+        w = ln.cart.weight_g or 0  # checked >= 1 when the cart is read
         ln.list_amount = round_half_up(p.unit_price * w, 1000)
         best = ln.list_amount
         if member is not None and p.member_price is not None:
@@ -332,6 +356,13 @@ def _price_simple(ln: _Line, offers, member: Member | None, ok, labels) -> None:
         ln.simple_unit = best
         ln.simple_amount = best * qty
     ln.simple_tag = best_tag
+
+
+def _unit(ln: _Line) -> int:
+    """The best unit price of a counted line (multi-unit offers never take weighed goods)."""
+    if ln.simple_unit is None:
+        raise PricingError(f"weighed product {ln.product.product_id!r} in a multi-unit offer")
+    return ln.simple_unit
 
 
 def _apply_simple(ln: _Line) -> None:
@@ -381,7 +412,7 @@ def _bundle(promo: BundlePromotion, lines: list[_Line]) -> bool:
             need[ln.product.product_id] -= take
         in_bundle.append(take)
     bundle_list = sum(take * ln.list_unit for take, ln in zip(in_bundle, lines, strict=True))
-    rest = sum((ln.cart.qty - t) * ln.simple_unit for t, ln in zip(in_bundle, lines, strict=True))
+    rest = sum((ln.cart.qty - t) * _unit(ln) for t, ln in zip(in_bundle, lines, strict=True))
     offer = sets * promo.price + rest
     if offer >= sum(ln.simple_amount for ln in lines):
         return False
@@ -389,14 +420,14 @@ def _bundle(promo: BundlePromotion, lines: list[_Line]) -> bool:
     shares = allocate(bundle_list - sets * promo.price, weights)
     for take, share, ln in zip(in_bundle, shares, lines, strict=True):
         rest_units = ln.cart.qty - take
-        ln.residual = take * ln.list_unit - share + rest_units * ln.simple_unit
+        ln.residual = take * ln.list_unit - share + rest_units * _unit(ln)
         if take:
             ln.tags.append(promo.promo_id)
             if share:
                 ln.applied[promo.promo_id] = share
-        if rest_units and ln.simple_tag is not None and ln.simple_unit < ln.list_unit:
+        if rest_units and ln.simple_tag is not None and _unit(ln) < ln.list_unit:
             ln.tags.append(ln.simple_tag)
-            ln.applied[ln.simple_tag] = rest_units * (ln.list_unit - ln.simple_unit)
+            ln.applied[ln.simple_tag] = rest_units * (ln.list_unit - _unit(ln))
     return True
 
 
@@ -436,7 +467,7 @@ class _Threshold:
         return min(off, base)
 
 
-def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]):
+def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]) -> LinePredicate:
     if not categories and not exclude:
         return None
     inc = frozenset(categories)
@@ -444,7 +475,7 @@ def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]):
     return lambda ln: (not inc or ln.product.category in inc) and ln.product.category not in exc
 
 
-def _base(lines: list[_Line], pred) -> int:
+def _base(lines: list[_Line], pred: LinePredicate) -> int:
     """What the lines ``pred`` selects (all when ``None``) still cost."""
     return sum(ln.residual for ln in lines if pred is None or pred(ln))
 
@@ -455,7 +486,8 @@ def _coupon_threshold(c: Coupon) -> _Threshold:
     return _Threshold([(c.threshold, 0)], pct=c.value, cap=c.cap)
 
 
-def _allocate_order_discount(lines, pred, amount: int, tag: str) -> None:
+def _allocate_order_discount(lines: list[_Line], pred: LinePredicate, amount: int,
+                             tag: str) -> None:
     targets = [ln for ln in lines if pred is None or pred(ln)]
     shares = allocate(amount, [ln.residual for ln in targets])
     for ln, share in zip(targets, shares, strict=True):
@@ -482,20 +514,21 @@ class _Run:
         self.ctx = ctx
         self.member = ctx.member
         self.now = ctx.now
-        self.labels: dict[str, object] = {}
+        self.labels: dict[str, AnyPromotion] = {}
         self.lines: list[_Line] = []
         self.eligible_cache: dict[str, bool] = {}
         self.total = 0
         self.order_applied: list[AppliedDiscount] = []
 
-    def ok(self, promo) -> bool:
+    def ok(self, promo: AnyPromotion) -> bool:
         """Whether ``promo`` applies to this cart (window, member level), cached by id."""
         hit = self.eligible_cache.get(promo.promo_id)
         if hit is None:
             hit = self.eligible_cache[promo.promo_id] = _eligible(promo, self.member, self.now)
         return hit
 
-    def take_order_discount(self, pred, amount: int, tag: str, applied: AppliedDiscount) -> None:
+    def take_order_discount(self, pred: LinePredicate, amount: int, tag: str,
+                            applied: AppliedDiscount) -> None:
         """Allocate an order-level discount to its lines and take it off the total."""
         _allocate_order_discount(self.lines, pred, amount, tag)
         self.total -= amount
@@ -556,7 +589,7 @@ def _multi_unit_promotions(run: _Run) -> None:
 
 def _full_reduction(run: _Run) -> None:
     """Step 4: the full reduction worth most, if any."""
-    best: tuple[int, str, FullReduction, object] | None = None
+    best: tuple[int, str, FullReduction, LinePredicate] | None = None
     for fr in run.book.full_reductions:
         if not _eligible(fr, run.member, run.now):
             continue
