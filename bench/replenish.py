@@ -36,10 +36,12 @@ Policies:
   when the position falls to the demand over the nominal lead time plus 3 days, up to
   that plus 7 days of demand (perishables: plus half their shelf life instead), in packs;
 * project: ``cloud_bridge.supply.policy.propose`` every day with a weekday-seasonal
-  forecast re-estimated from the last 8 weeks of its own sales (promotion days left out
-  of the base rate), safety stock from the forecast error and the lead times it has
-  observed, the promotion calendar, EOQ with the ordering and holding costs above, and
-  the shelf-life cap for perishables.
+  forecast re-estimated weekly from the last 8 weeks of its own sales (promotion days left
+  out of the base rate), the supplier's stated lead time with safety stock for the forecast
+  error and for the spread of the lead times it has observed, the promotion calendar, EOQ
+  with the ordering and holding costs above, the shelf-life cap for perishables, and a
+  service factor per product from the cost model (``policy.service_z``: the newsvendor
+  critical ratio of a unit short vs a unit spoiled or held a week, floored at z = 0.5).
 
 Printed: stockout rate (share of store-product-days with lost demand), fill rate (units
 sold / units demanded), average inventory days (average stock / average daily sales),
@@ -175,13 +177,13 @@ def project_rule(p: Product):
     # a unit too many spoils (perishables) or waits a week on the shelf.
     underage = (p.price - p.cost) * (1 + GOODWILL)
     overage = (p.cost * (1 + DISPOSAL) if p.shelf_life <= 30 else holding_day * 7)
-    z = service_z(underage, overage, low=-0.5)
+    z = service_z(underage, overage)
 
     def decide(t, position, sales, promo, seen_leads, lots=()):
         if t % 7 == 0 or "d" not in last:  # re-estimate weekly (a forecast job's rhythm)
             last["d"] = estimate_demand(sales, promo=[f > 1 for f in promo[:len(sales)]])
         leads = list(seen_leads) or [p.lead]
-        mean_l = max(p.lead, sum(leads) / len(leads))
+        mean_l = p.lead  # the supplier's stated lead time, as the daily job uses
         std_l = float(np.std(leads, ddof=1)) if len(leads) > 1 else 0.5
         inputs = RuleInputs(
             demand=last["d"], lead_days=mean_l, lead_std=std_l, z=z, review_days=1,

@@ -84,13 +84,15 @@ def reorder_point(demand: float, sigma: float, lead_days: float, z: float,
     return ss, demand * lead_days + ss
 
 
-def service_z(underage: float, overage: float, *, low: float = -1.0,
+def service_z(underage: float, overage: float, *, low: float = 0.5,
               high: float = 2.5) -> float:
     """Safety factor from the newsvendor critical ratio ``Cu / (Cu + Co)``.
 
     ``underage``: what a unit short costs (lost margin and goodwill); ``overage``: what a
     unit too many costs (its spoilage for a perishable, a cycle's holding otherwise).
-    Clipped to ``[low, high]``: below ~16% or above ~99.4% the normal model says little.
+    Clipped to ``[low, high]``: the floor keeps about 70% cycle service even for fresh
+    goods whose margin is thin (an empty fresh shelf sends shoppers elsewhere for more
+    than the one item), and above ~99.4% the normal model says little.
     """
     if underage <= 0:
         return low

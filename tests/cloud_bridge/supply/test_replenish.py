@@ -33,7 +33,8 @@ def test_safety_stock_reorder_point_and_eoq_formulas():
     assert rop == pytest.approx(10.0 * 4 + ss)  # d * L + SS
     assert eoq(3650, 1000, 73) == pytest.approx(math.sqrt(2 * 3650 * 1000 / 73))
     assert eoq(3650, 0, 73) == 0.0
-    assert service_z(1, 1) == pytest.approx(0.0, abs=1e-9)
+    assert service_z(1, 1, low=-1) == pytest.approx(0.0, abs=1e-9)
+    assert service_z(1, 5) == 0.5  # the floor
     assert service_z(99, 1) == pytest.approx(2.326, abs=1e-3)
 
 
