@@ -1,8 +1,12 @@
-"""``kiosk-agent journal check|export --db FILE``: inspect a journal without changing it.
+"""``kiosk-agent journal check|export|stats|prune --db FILE``: inspect or prune a journal.
 
-Both commands open the file read-only (SQLite URI ``mode=ro``): a torn, truncated
+``check``, ``export`` and ``stats`` open the file read-only (SQLite URI ``mode=ro``): a torn, truncated
 or corrupt journal is reported, never repaired, deleted or recreated: it may
 hold the only copy of paid sales, and staff or support decide what to do with it.
+
+``prune`` archives, then deletes, sales the cloud acknowledged more than
+``--retention-days`` ago (:mod:`kiosk_agent.journal.retention`: never anything
+unacknowledged; safe against SIGKILL).
 
 Exit status: 0 fine, 1 the file has a problem (one line on stderr names it),
 2 usage errors (argparse).
@@ -11,9 +15,12 @@ Exit status: 0 fine, 1 the file has a problem (one line on stderr names it),
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sqlite3
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="everything in the journal as JSON lines")
     export.add_argument("--db", required=True, type=Path, help="journal SQLite file")
     export.set_defaults(func=export_handler)
+    stats = sub.add_parser("stats", help="size, oldest unsent, oldest kept (read-only)")
+    stats.add_argument("--db", required=True, type=Path, help="journal SQLite file")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
+    stats.set_defaults(func=stats_handler)
+    prune = sub.add_parser("prune", help="archive and prune sales the cloud acknowledged")
+    prune.add_argument("--db", required=True, type=Path, help="journal SQLite file")
+    prune.add_argument("--retention-days", type=float, default=90.0,
+                       help="keep acknowledged sales this long (default 90)")
+    prune.add_argument("--archive-dir", type=Path,
+                       help="where archives go (default: <db dir>/archive)")
+    prune.set_defaults(func=prune_handler)
 
 
 def _header_problem(path: Path) -> str | None:
@@ -167,4 +185,62 @@ def export_handler(args: argparse.Namespace) -> int:
     except sqlite3.Error as err:
         print(f"journal export: {args.db}: corrupt: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    age_h = (time.time() - ts) / 3600
+    return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%d %H:%M:%S}Z ({age_h:.1f} h ago)"
+
+
+def stats_handler(args: argparse.Namespace) -> int:
+    from .journal.retention import journal_stats
+
+    try:
+        problem = _header_problem(args.db)
+        if problem:
+            raise JournalCheckError(problem)
+        conn = open_read_only(args.db)
+        try:
+            st = journal_stats(conn, args.db)
+        finally:
+            conn.close()
+    except (JournalCheckError, sqlite3.Error) as err:
+        print(f"journal stats: {args.db}: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(dataclasses.asdict(st)))
+        return 0
+    print(f"journal {args.db}")
+    print(f"  size             {st.size_bytes / 1024:.1f} KiB")
+    print(f"  orders           {st.orders} ({st.orders_unacknowledged} not acknowledged)")
+    print(f"  outbox           {st.outbox_depth} queued, {st.dead_letters} dead letters")
+    print(f"  oldest unsent    {_when(st.oldest_unsent_at)}")
+    print(f"  oldest kept      {_when(st.oldest_kept_at)}")
+    print(f"  staff approvals  {st.staff_approvals}")
+    return 0
+
+
+def prune_handler(args: argparse.Namespace) -> int:
+    from .journal.retention import prune_journal
+
+    if args.retention_days < 1:
+        print("journal prune: --retention-days must be at least 1", file=sys.stderr)
+        return 2
+    problem = _header_problem(args.db)
+    if problem:
+        print(f"journal prune: {args.db}: {problem}", file=sys.stderr)
+        return 1
+    archive = args.archive_dir or args.db.parent / "archive"
+    try:
+        reports = prune_journal(args.db, archive, args.retention_days)
+    except (sqlite3.Error, OSError) as err:
+        print(f"journal prune: {args.db}: {err}", file=sys.stderr)
+        return 1
+    orders = sum(r.orders for r in reports)
+    approvals = sum(r.approvals for r in reports)
+    print(f"pruned {orders} orders and {approvals} staff approvals older than "
+          f"{args.retention_days:g} days; archived in {archive}")
     return 0
