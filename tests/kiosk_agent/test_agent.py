@@ -19,6 +19,7 @@ from kiosk_agent.checkout import State
 from kiosk_agent.config import AgentConfig
 from kiosk_agent.journal import Journal
 from tests.kiosk_agent.sales import FakePayments, make_book
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYMENT_CODE = "134567890123456789"
@@ -67,13 +68,6 @@ async def scans(*items: tuple[str, str]):
     await asyncio.Event().wait()  # a camera keeps running
 
 
-async def wait_for(predicate, limit_s: float = 5.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
 async def test_scans_become_a_printed_sale_and_stop_is_graceful(tmp_path: Path):
     config = make_config(tmp_path)
     agent = Agent(config, payments=FakePayments(), book=make_book())
@@ -94,7 +88,7 @@ async def test_scans_become_a_printed_sale_and_stop_is_graceful(tmp_path: Path):
     runner = asyncio.create_task(agent.run())
     await asyncio.wait_for(agent.started.wait(), 5)
     assert agent.tasks_healthy()
-    await wait_for(lambda: agent.checkout.state == State.COMPLETED)
+    await until(lambda: agent.checkout.state == State.COMPLETED)
     assert len(spooler.printed) == 1 and ticks
     agent.stop()
     await asyncio.wait_for(runner, 5)
@@ -119,7 +113,7 @@ async def test_crashing_component_is_restarted(tmp_path: Path, monkeypatch):
 
     agent.add_component("flaky", flaky)
     runner = asyncio.create_task(agent.run())
-    await wait_for(lambda: len(runs) >= 3)
+    await until(lambda: len(runs) >= 3)
     assert agent.tasks_healthy()
     agent.stop()
     await asyncio.wait_for(runner, 5)
@@ -150,8 +144,8 @@ async def test_abandoned_cart_is_voided(tmp_path: Path, monkeypatch):
     agent = Agent(make_config(tmp_path, abandoned_cart_s=0.05), book=make_book())
     agent.add_scan_source(scans(("product", "SKU-WATER")))
     runner = asyncio.create_task(agent.run())
-    await wait_for(lambda: agent.checkout is not None and agent.checkout.items)
-    await wait_for(lambda: agent.checkout.state == State.IDLE and not agent.checkout.items)
+    await until(lambda: agent.checkout is not None and agent.checkout.items)
+    await until(lambda: agent.checkout.state == State.IDLE and not agent.checkout.items)
     agent.stop()
     await asyncio.wait_for(runner, 5)
 

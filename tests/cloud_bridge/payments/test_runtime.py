@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,6 +11,7 @@ from cloud_bridge.app import create_app
 from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.payments.models import PAID, REVERSED, UNKNOWN
 from tests.cloud_bridge.payments_fixtures import trade_no
+from tests.support.waiting import until
 
 from ..test_payments_api import paid_unknown, payments_config
 
@@ -20,12 +19,13 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def wait_status(svc, no: str, status: str, timeout_s: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        row = await svc.store.get(no)
-        if row["status"] == status or time.monotonic() > deadline:
-            return row
-        await asyncio.sleep(0.05)
+    """The payment row once it has ``status`` (the settlement job moves it meanwhile)."""
+
+    async def reached() -> bool:
+        return (await svc.store.get(no))["status"] == status
+
+    await until(reached, timeout_s, what=f"payment {no} {status}")
+    return await svc.store.get(no)
 
 
 async def test_settlement_job_settles_abandoned_attempts(db, db_url, sandbox, tmp_path):
