@@ -97,7 +97,7 @@ def main() -> None:
         cut = y.shape[1] - k * HORIZON
         train, actual = y[:, :cut], y[:, cut:cut + HORIZON]
         t = time.perf_counter()
-        f = forecast(train, HORIZON, groups=groups)
+        f = forecast(train, HORIZON, groups=groups, start=start)
         t_ours += time.perf_counter() - t
         t = time.perf_counter()
         sn = seasonal_naive(train, HORIZON)

@@ -11,6 +11,9 @@ Three forecasters, each vectorised over all series at once (a matrix of series x
 * **Croston/SBA** for intermittent series: smoothed demand size over smoothed interval,
   with the Syntetos-Boylan bias correction ``(1 - alpha/2)``.
 
+Given the date of the first day, festival days (:mod:`.festivals`) are divided out of the
+history by the uplift each store showed on them and multiplied back on the days ahead.
+
 :func:`forecast` backtests them on the last weeks of each series (rolling origin,
 ``holdouts`` windows of the horizon's length), keeps the one with the smallest squared
 error per series (absolute error would favour forecasting zero for sparse items, which
@@ -152,7 +155,7 @@ class Forecasts:
 
 def forecast(y: np.ndarray, h: int = HORIZON, holdouts: int = 3,
              methods: tuple[str, ...] = METHODS,
-             groups: np.ndarray | None = None) -> Forecasts:
+             groups: np.ndarray | None = None, start: date | None = None) -> Forecasts:
     """Per series, the method with the least backtest error, refit on all of ``y``.
 
     Args:
@@ -161,9 +164,20 @@ def forecast(y: np.ndarray, h: int = HORIZON, holdouts: int = 3,
         holdouts: rolling-origin windows of ``h`` days at the end used to choose.
         methods: candidate forecasters (names of :data:`METHODS`).
         groups: per series, the group (store) whose weekly profile ``ets_pooled`` uses.
+        start: the date of ``y``'s first column; with it, festival days are divided out
+            of the history and their learned uplift put back on the days ahead
+            (:mod:`.festivals`).
     """
     y = np.asarray(y, dtype=float)
     n, t_len = y.shape
+    if start is not None:
+        from .festivals import uplift_factors
+
+        f_past, f_next = uplift_factors(y, np.zeros(n, dtype=int) if groups is None
+                                        else groups, start, h)
+        plain = forecast(y / f_past, h, holdouts, methods, groups, None)
+        return Forecasts(plain.method, plain.point * f_next, plain.lo * f_next,
+                         plain.hi * f_next)
     holdouts = max(0, min(holdouts, (t_len - 3 * SEASON) // h))
     sq = np.zeros((len(methods), n))
     for k in range(1, holdouts + 1):

@@ -145,7 +145,7 @@ def forecast_frame(daily: pl.DataFrame, as_of: date) -> pl.DataFrame:
     keys, y = keys.filter(pl.Series(active)), y[active]
     if y.shape[1] < 3 * 7 or not len(y):
         return pl.DataFrame()
-    f = forecast(y, HORIZON, groups=keys["store"].to_numpy())
+    f = forecast(y, HORIZON, groups=keys["store"].to_numpy(), start=start)
     n = len(y)
     days = [as_of + timedelta(days=k + 1) for k in range(HORIZON)]
     return pl.DataFrame({

@@ -62,3 +62,26 @@ def test_wape_and_mase_by_hand():
     assert wape(actual, pred) == 2 / 6
     history = np.array([[1.0, 2.0, 3.0, 5.0]])  # lag-1 naive errors 1, 1, 2 -> scale 4/3
     assert mase(actual, pred, history, m=1) == (2 / 3) / (4 / 3)
+
+
+def test_festival_uplift_is_learned_and_put_on_the_days_ahead():
+    from datetime import date
+
+    from cloud_bridge.analytics.festivals import label
+
+    assert label(date(2026, 2, 10)) == "new_year_shopping"  # a week before 2026-02-17
+    assert label(date(2026, 2, 18)) == "spring_festival"
+    assert label(date(2026, 10, 3)) == "golden_week" and label(date(2026, 11, 11)) == (
+        "shopping_festival")
+    assert label(date(2026, 3, 3)) is None
+    # 2026-05-01..03 sell double; the forecast from 2026-09-29 doubles 10-01..10-05
+    start = date(2026, 3, 2)
+    days = (date(2026, 9, 29) - start).days
+    y = np.full((2, days), 10.0)
+    for d in range(days):
+        if label(date.fromordinal(start.toordinal() + d)) == "golden_week":
+            y[:, d] = 20.0
+    f = forecast(y, 14, start=start)
+    assert np.allclose(f.point[:, :2], 10, atol=0.5)  # 09-29, 09-30
+    assert np.allclose(f.point[:, 2:7], 20, atol=1.0)  # 10-01 .. 10-05
+    assert np.allclose(f.point[:, 7:], 10, atol=0.5)
