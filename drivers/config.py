@@ -22,7 +22,15 @@ import operator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetCoreSchemaHandler,
+    Tag,
+    TypeAdapter,
+)
 from pydantic_core import core_schema
 
 Encoding = Literal["gb18030", "gbk", "utf-8"]
@@ -173,11 +181,13 @@ class _KindSection:
         cls._type = _union(default, *cls.VARIANTS)
         cls._adapter = TypeAdapter(cls._type)
 
-    def __new__(cls, **fields: Any) -> Any:  # type: ignore[misc]
+    def __new__(cls, **fields: Any) -> Any:
         return cls._adapter.validate_python(fields)
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         return handler(cls._type)
 
 
@@ -210,8 +220,15 @@ else:
         VARIANTS = (SerialScannerConfig, NoScannerConfig)
 
 
+Engine = Literal["zxing", "pyzbar"]
+
+
+def _all_engines() -> list[Engine]:
+    return ["zxing", "pyzbar"]
+
+
 class DecoderSection(DeviceSection):
-    engines: list[Literal["zxing", "pyzbar"]] = Field(default_factory=lambda: ["zxing", "pyzbar"])
+    engines: list[Engine] = Field(default_factory=_all_engines)
     debounce_s: float = Field(default=1.5, gt=0, description="same code within this counts once")
     confirm_1d: bool = True
     try_harder: bool = True

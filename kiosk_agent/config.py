@@ -20,9 +20,13 @@ from drivers.config import (
     CameraSection,
     DecoderSection,
     DisplaySection,
+    DummyPrinterConfig,
+    NoDisplayConfig,
+    NoScannerConfig,
     PrinterSection,
     ReceiptSection,
     ScannerSection,
+    V4l2CameraConfig,
 )
 
 __all__ = ["ConfigError", "format_validation_error", "load_secret", "load_toml_model"]
@@ -132,12 +136,13 @@ class AgentConfig(_Section):
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     offline: OfflineSection = Field(default_factory=OfflineSection)
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
-    camera: CameraSection = Field(default_factory=CameraSection)
+    # Device sections are one model per kind (drivers.config); these are the default kinds.
+    camera: CameraSection = Field(default_factory=V4l2CameraConfig)
     decoder: DecoderSection = Field(default_factory=DecoderSection)
-    printer: PrinterSection = Field(default_factory=PrinterSection)
+    printer: PrinterSection = Field(default_factory=DummyPrinterConfig)
     receipt: ReceiptSection = Field(default_factory=ReceiptSection)
-    display: DisplaySection = Field(default_factory=DisplaySection)
-    scanner: ScannerSection = Field(default_factory=ScannerSection)
+    display: DisplaySection = Field(default_factory=NoDisplayConfig)
+    scanner: ScannerSection = Field(default_factory=NoScannerConfig)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     control: ControlSection = Field(default_factory=ControlSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
