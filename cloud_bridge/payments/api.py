@@ -22,7 +22,7 @@ from sqlalchemy import select
 from cloud_bridge import responses
 from cloud_bridge.errors import NotFound, Unavailable
 from cloud_bridge.keys import SERVICES_KEY
-from cloud_bridge.openapi import Call, Ident, RequestModel, Route, problem
+from cloud_bridge.openapi import Call, Ident, RequestModel, Route, ShortText, Text, problem
 
 from .models import MemberBalance, StoredValueEntry
 from .service import PaymentService
@@ -93,12 +93,28 @@ async def member_balance(call: Call) -> dict[str, Any]:
 class TopUpBody(RequestModel):
     amount: int = Field(ge=1, le=MAX_TOPUP_FEN, description="fen")
     key: Ident = Field(description="idempotency key: the same key tops up once")
+    store: Ident | None = Field(default=None, description="the counter's store (store staff: "
+                                "their own, the default)")
+    approver: ShortText | None = Field(default=None, description="a second person's username "
+                                       "(at or above the approval threshold)")
+    approver_secret: Text | None = Field(default=None, description="the second person's secret")
 
 
 async def member_top_up(call: Call) -> dict[str, Any]:
-    """Top up a member's stored value (储值充值) at the counter; idempotent by ``key``."""
+    """Top up a member's stored value (储值充值) at the counter; idempotent by ``key``.
+
+    Scoped, capped per call and per day by role, a second person above a threshold, who
+    recorded (:mod:`cloud_bridge.security.topups`).
+    """
+    from cloud_bridge.security import runtime as security_runtime
+    from cloud_bridge.security import service as security
+    from cloud_bridge.security import topups
+
     provider = _stored_value(call)
-    member_id = call.path["member_id"]
+    member_id, b = call.path["member_id"], call.body
+    await topups.authorize(provider.db, security_runtime.guard(call.app), call.principal,
+                           member_id, b.amount, b.key, b.store, b.approver, b.approver_secret,
+                           security.caller_source(call.request.remote))
     balance = await provider.top_up(member_id, call.body.amount, call.body.key)
     log.info("stored value of member %s topped up by %d fen by %s (key %s)", member_id,
              call.body.amount, call.principal.actor, call.body.key)
@@ -124,5 +140,7 @@ ROUTES = [
           response=responses.MemberBalance, responses={503: NO_STORED_VALUE}),
     Route("POST", "/api/v1/admin/members/{member_id}/balance/topups", member_top_up,
           "Top up stored value", "admin", auth="admin", body=TopUpBody, status=201,
-          response=responses.MemberTopUp, responses={503: NO_STORED_VALUE}),
+          response=responses.MemberTopUp,
+          responses={503: NO_STORED_VALUE, 403: "outside the caller's store, over the daily "
+                     "limit, or a second person is needed", 429: "approver throttled"}),
 ]

@@ -113,22 +113,7 @@ async def login(db: Database, guard: LoginGuard, username: str, secret: str,
     if wait:
         raise TooManyRequests("too many login attempts for this user", retry_after(wait))
     with guard.hashes.place():  # before any database work: a flood beyond it costs nothing
-        return await _login(db, guard, username, secret, source, ttl_s)
-
-
-async def _login(db: Database, guard: LoginGuard, username: str, secret: str,
-                 source: str, ttl_s: int) -> tuple[str, datetime, AdminUser]:
-    async with db.read() as s:
-        user = await s.scalar(select(AdminUser).where(AdminUser.username == username))
-        failure = await s.get(LoginFailure, username)
-    if failure is not None and failure.locked_until and failure.locked_until > now():
-        left = (failure.locked_until - now()).total_seconds()
-        raise TooManyRequests("locked after too many wrong secrets", retry_after(left))
-    secret_hash = user.secret_hash if user else await guard.hashes.run(auth._dummy_hash)
-    ok = await guard.hashes.run(_check, secret_hash, secret)
-    if not ok or user is None or user.disabled:
-        await db.transact(lambda s: _record_failure(s, username, source, guard.settings))
-        raise Unauthorized(WRONG)
+        user = await _verify(db, guard, username, secret, source)
     guard.by_source.give_back(source)
     guard.by_user.give_back(username)
     token = "adm_" + secrets.token_urlsafe(32)
@@ -141,6 +126,38 @@ async def _login(db: Database, guard: LoginGuard, username: str, secret: str,
 
     await db.transact(open_session)
     return token, expires, user
+
+
+async def verify_user(db: Database, guard: LoginGuard, username: str, secret: str,
+                      source: str) -> AdminUser:
+    """Check a console user's secret with the login's throttles and lockout, opening no
+    session (a second person approving at the counter); raise 401 / 429 like a login."""
+    for bucket, key, what in ((guard.by_source, source, "address"),
+                              (guard.by_user, username, "user")):
+        wait = bucket.take(key)
+        if wait:
+            raise TooManyRequests(f"too many attempts for this {what}", retry_after(wait))
+    with guard.hashes.place():
+        user = await _verify(db, guard, username, secret, source)
+    guard.by_source.give_back(source)
+    guard.by_user.give_back(username)
+    return user
+
+
+async def _verify(db: Database, guard: LoginGuard, username: str, secret: str,
+                  source: str) -> AdminUser:
+    async with db.read() as s:
+        user = await s.scalar(select(AdminUser).where(AdminUser.username == username))
+        failure = await s.get(LoginFailure, username)
+    if failure is not None and failure.locked_until and failure.locked_until > now():
+        left = (failure.locked_until - now()).total_seconds()
+        raise TooManyRequests("locked after too many wrong secrets", retry_after(left))
+    secret_hash = user.secret_hash if user else await guard.hashes.run(auth._dummy_hash)
+    ok = await guard.hashes.run(_check, secret_hash, secret)
+    if not ok or user is None or user.disabled:
+        await db.transact(lambda s: _record_failure(s, username, source, guard.settings))
+        raise Unauthorized(WRONG)
+    return user
 
 
 async def _record_failure(s: AsyncSession, username: str, source: str,
