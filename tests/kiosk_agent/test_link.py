@@ -16,9 +16,9 @@ from contract.wire.base import decode
 from contract.wire.commands import CommandResult
 from contract.wire.presence import KioskStatus, Telemetry
 from contract.wire.topics import KioskTopics
+from demo.fake_cloud import FakeCloud
 from kiosk_agent.commands import CommandDispatcher, register_builtin_handlers
 from kiosk_agent.link import Link, LinkDown, RpcFailed, RpcTimeout
-from tests.support.fake_cloud import FakeCloud
 from tests.support.link_helpers import mqtt_section, shrink_timings
 
 TOPICS = KioskTopics("store1", "kiosk1")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from demo.fake_cloud import FakeCloud
 from kiosk_agent.config import OfflineSection, OutboxSection
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from kiosk_agent.outbox import OutboxDrainer
-from tests.support.fake_cloud import FakeCloud
 from tests.support.link_helpers import mqtt_section, shrink_timings
 from tests.support.waiting import until
 

@@ -1,4 +1,4 @@
-"""A small stand-in for the cloud bridge's ingest, for the link's tests and bench.
+"""A small stand-in for the cloud bridge's ingest, for the link's tests and the drain bench.
 
 Subscribes to every kiosk's ``events`` with the bridge's shared subscription,
 stores each event once by ``event_id``, and acks on the kiosk's ``events/ack``
