@@ -24,7 +24,7 @@ class DummyPrinter:
     @property
     def output(self) -> bytes:
         """Everything written so far."""
-        return self._dummy.output
+        return bytes(self._dummy.output)
 
     def clear(self) -> None:
         """Forget the bytes written so far."""

@@ -19,6 +19,8 @@ def _AppendingFile(path: str, profile: str | None) -> Any:
     from escpos.printer import File
 
     class AppendingFile(File):
+        device: Any  # the open file, or None after a failed open
+
         def open(self, raise_not_found: bool = True) -> None:
             try:
                 self.device = open(self.devfile, "ab")

@@ -45,7 +45,7 @@ class _NetworkStatusTimeout:
             return b""
         if data == b"":
             raise PrinterError("connection closed by printer")
-        return data
+        return bytes(data)
 
     def close(self) -> None:
         # escpos' Network.close() looks at the private slot, which open() never set.

@@ -46,7 +46,7 @@ class _SerialStatusRead:
         first = port.read(1)
         if not first:
             return b""
-        return first + port.read(port.in_waiting)
+        return bytes(first + port.read(port.in_waiting))
 
     def close(self) -> None:
         self._device.close()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from .ops import CELL_H, CELL_W, Cut, Encoding, Feed, QrCode, ReceiptLayout, Rule, Text
+from .ops import CELL_H, CELL_W, Cut, Encoding, Feed, LayoutOp, QrCode, ReceiptLayout, Rule, Text
 from .text import cell_width, text_width
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from PIL import Image, ImageFont
 
 # Default ESC/POS line spacing on these printers is 30 dots (ESC 2); the preview uses it.
 LINE_SPACING = 30
@@ -24,7 +24,7 @@ GLYPH_PX = 22
 
 
 @functools.lru_cache(maxsize=4)
-def _font(px: int):
+def _font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
     try:
@@ -39,7 +39,7 @@ def _qr_matrix(data: str) -> list[list[bool]]:
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     qr.add_data(data)
     qr.make(fit=True)
-    return qr.get_matrix()
+    return [[bool(cell) for cell in row] for row in qr.get_matrix()]
 
 
 def render_png(layout: ReceiptLayout, margin: int = 8) -> Image.Image:
@@ -47,7 +47,7 @@ def render_png(layout: ReceiptLayout, margin: int = 8) -> Image.Image:
     from PIL import Image, ImageDraw
 
     width = layout.dots
-    blocks: list[tuple[int, object]] = []  # (height, op) first, then draw
+    blocks: list[tuple[int, LayoutOp]] = []  # (height, op) first, then draw
     for op in layout.ops:
         if isinstance(op, Text):
             h = CELL_H * (2 if op.size in ("tall", "big") else 1)
@@ -76,8 +76,9 @@ def render_png(layout: ReceiptLayout, margin: int = 8) -> Image.Image:
             for r, row in enumerate(matrix):
                 for c, dark in enumerate(row):
                     if dark:
-                        draw.rectangle([x0 + c * op.module, y + r * op.module,
-                                        x0 + (c + 1) * op.module - 1, y + (r + 1) * op.module - 1], fill=0)
+                        left, top = x0 + c * op.module, y + r * op.module
+                        draw.rectangle([left, top, left + op.module - 1, top + op.module - 1],
+                                       fill=0)
         elif isinstance(op, Cut):
             mid = y + h // 2
             for x in range(0, width, 16):
@@ -86,7 +87,7 @@ def render_png(layout: ReceiptLayout, margin: int = 8) -> Image.Image:
     return img
 
 
-def _draw_text(img, op: Text, y: int, width: int, encoding: Encoding) -> None:
+def _draw_text(img: Image.Image, op: Text, y: int, width: int, encoding: Encoding) -> None:
     """Draw one text line: at normal size into a strip, then scaled like GS ! does."""
     from PIL import Image, ImageDraw
 
@@ -110,7 +111,7 @@ def _draw_text(img, op: Text, y: int, width: int, encoding: Encoding) -> None:
                       stroke_width=1 if op.bold else 0, stroke_fill=ink)
         x += box_w
     if sx != 1 or sy != 1:
-        strip = strip.resize((strip.width * sx, strip.height * sy), Image.NEAREST)
+        strip = strip.resize((strip.width * sx, strip.height * sy), Image.Resampling.NEAREST)
     text_dots = strip.width
     if op.align == "center":
         left = (width - text_dots) // 2
