@@ -96,10 +96,15 @@ async def record_stock_deltas(
         return
     ctx = context or {}
     out = [k for k in keys if deltas[k] < 0]
-    lots = await _lots_for_update(session, out) if out else []
-    by_key: dict[tuple[str, str], list[Lot]] = {}
-    for lot in lots:
-        by_key.setdefault((lot.store, lot.product_id), []).append(lot)
+    by_key: dict[tuple[str, str], list[Any]] = {}
+    if out:
+        # Plain rows, not ORM objects: this runs in every ingest batch of sales.
+        stmt = (select(Lot.id, Lot.store, Lot.product_id, Lot.lot_no, Lot.qty)
+                .where(tuple_(Lot.store, Lot.product_id).in_(out), Lot.location == SHELF,
+                       Lot.qty > 0)
+                .order_by(*_fefo_order()).with_for_update())
+        for lot in (await session.execute(stmt)).all():
+            by_key.setdefault((lot.store, lot.product_id), []).append(lot)
     takes: list[dict[str, int]] = []
     rows: list[dict[str, Any]] = []
     for key in keys:
