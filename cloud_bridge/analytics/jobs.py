@@ -47,6 +47,7 @@ from .models import (
     SalesHourly,
 )
 from .winback import WinBackIssuer, offer_for, record_win_back
+from .writer import file_backed, replace_table
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,14 @@ def _dicts(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows for INSERT, dates as the tables' ``YYYY-MM-DD`` text."""
     dates = [c for c, t in frame.schema.items() if t == pl.Date]
     return frame.with_columns(pl.col(c).cast(pl.Utf8) for c in dates).to_dicts()
+
+
+async def _bulk_replace(db: Database, model: Any, frame: pl.DataFrame) -> int:
+    """A big result table: through the driver when it can be reached, else the ORM."""
+    if file_backed(db):
+        return await replace_table(db, model, frame)
+    async with db.session() as s:
+        return await _replace(s, model, frame)
 
 
 async def _replace(session: AsyncSession, model: Any, frame: pl.DataFrame,
@@ -189,8 +198,8 @@ async def run_nightly(db: Database, *, as_of: date | None = None, trigger: str =
         fr.tenders = fr.tenders.filter(pl.col("business_date") <= as_of)
         await step("load")
         daily = metrics.daily_sales(fr.lines)
+        result.rows["sales_daily"] = await _bulk_replace(db, SalesDaily, daily)
         async with db.session() as s:
-            result.rows["sales_daily"] = await _replace(s, SalesDaily, daily)
             result.rows["sales_hourly"] = await _replace(s, SalesHourly,
                                                          metrics.hourly_sales(fr.orders))
             result.rows["payments_daily"] = await _replace(s, PaymentsDaily,
@@ -214,8 +223,7 @@ async def run_nightly(db: Database, *, as_of: date | None = None, trigger: str =
             result.rows["basket_rules"] = await _replace(s, BasketRule, rules)
         await step("basket")
         fc = forecast_frame(daily, as_of)
-        async with db.session() as s:
-            result.rows["forecasts"] = await _replace(s, Forecast, fc)
+        result.rows["forecasts"] = await _bulk_replace(db, Forecast, fc)
         await step("forecast")
     except Exception as err:
         log.exception("analytics run %d failed", run_id)

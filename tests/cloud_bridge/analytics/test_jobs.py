@@ -66,3 +66,12 @@ def test_daily_facts_add_up_to_the_lines(small_year):
     daily = metrics.daily_sales(fr.lines)
     assert daily["revenue"].sum() == small_year.lines["amount"].sum()
     assert daily.select(pl.col("lines").sum()).item() == small_year.lines.height
+
+
+async def test_nightly_run_on_an_empty_record(db):
+    from datetime import date
+
+    result = await run_nightly(db, as_of=date(2026, 3, 1))
+    assert result.rows["sales_daily"] == 0 and result.rows["forecasts"] == 0
+    async with db.session() as s:
+        assert (await s.get(AnalyticsRun, result.run_id)).status == "done"
