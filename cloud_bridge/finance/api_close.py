@@ -39,7 +39,8 @@ async def start_close(call: Call) -> dict[str, Any]:
     store, day = call.body.store, call.body.date
     call.principal.check_store(store)
     bills = await C.fetch_bills(_payments(call), day)
-    close_id = await C.reconcile(_db(call), store, day, bills,
+    funds = await C.fetch_fund_flows(_payments(call), day)
+    close_id = await C.reconcile(_db(call), store, day, bills, funds=funds,
                                  tz=call.app[CONFIG_KEY].bridge.timezone)
     return await _shown(call, close_id)
 

@@ -147,11 +147,12 @@ def run_close(args: argparse.Namespace) -> int:
             svc = PaymentService.from_settings(db, settings) if settings else None
             try:
                 bills = await C.fetch_bills(svc, args.date)
+                funds = await C.fetch_fund_flows(svc, args.date)
             finally:
                 if svc is not None:
                     await svc.close()
             try:
-                close_id = await C.reconcile(db, args.store, args.date, bills,
+                close_id = await C.reconcile(db, args.store, args.date, bills, funds=funds,
                                              tz=config.bridge.timezone)
             except Conflict as err:
                 print(f"cloud-bridge finance close: {err.detail}", file=sys.stderr)

@@ -42,6 +42,7 @@ class MismatchKind(StrEnum):
     MISSING_IN_ORDERS = "missing_in_orders"  # billed, but no order of the store has it
     AMOUNT_DIFFERS = "amount_differs"
     FEE_DIFFERS = "fee_differs"  # the bill's fee is not the provider's agreed rate
+    FUNDS_DIFFER = "funds_differ"  # the fund-flow bill did not move what the trade bill says
 
 
 class Resolution(StrEnum):
@@ -72,6 +73,33 @@ async def fetch_bills(service: Any, day: str) -> dict[str, list[Any]]:
     return bills
 
 
+async def fetch_fund_flows(service: Any, day: str) -> dict[str, list[Any]]:
+    """Every provider's fund-flow bill (资金账单) lines for ``day``, by method."""
+    flows: dict[str, list[Any]] = {}
+    if service is None:
+        return flows
+    for method, provider in service.providers.items():
+        if getattr(provider, "has_fund_flow", False):
+            flows[method] = await provider.download_fund_flow(day)
+    return flows
+
+
+async def _owners(session: AsyncSession, nos: list[str]) -> dict[str, str]:
+    """The store of each out_trade_no we recorded a payment for."""
+    stores: dict[str, str] = {}
+    nos = sorted(set(nos))
+    for i in range(0, len(nos), 500):
+        rows = await session.execute(select(Payment.out_trade_no, Payment.store)
+                                     .where(Payment.out_trade_no.in_(nos[i:i + 500])))
+        stores.update(dict(rows.all()))
+    return stores
+
+
+def _owner(stores: dict[str, str], out_trade_no: str) -> str:
+    # A trade we never recorded still names its store first ({store}-{kiosk}-...).
+    return stores.get(out_trade_no) or out_trade_no.split("-", 1)[0]
+
+
 async def _expected(session: AsyncSession, store: str, day: str,
                     methods: set[str]) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = defaultdict(int)
@@ -88,20 +116,13 @@ async def _billed(session: AsyncSession, store: str,
                                                        dict[str, int], list[tuple]]:
     """This store's share of the bills: net billed per trade (payments less same-day
     reversals), the fees per method, and the payment lines carrying a fee."""
-    nos = sorted({ln.out_trade_no for lines in bills.values() for ln in lines})
-    stores: dict[str, str] = {}
-    for i in range(0, len(nos), 500):
-        rows = await session.execute(select(Payment.out_trade_no, Payment.store)
-                                     .where(Payment.out_trade_no.in_(nos[i:i + 500])))
-        stores.update(dict(rows.all()))
+    stores = await _owners(session, [ln.out_trade_no for v in bills.values() for ln in v])
     out: dict[tuple[str, str], int] = defaultdict(int)
     fees: dict[str, int] = defaultdict(int)
     with_fee: list[tuple] = []
     for method, lines in bills.items():
         for ln in lines:
-            # A trade we never recorded still names its store first ({store}-{kiosk}-...).
-            owner = stores.get(ln.out_trade_no) or ln.out_trade_no.split("-", 1)[0]
-            if owner != store:
+            if _owner(stores, ln.out_trade_no) != store:
                 continue
             fee = getattr(ln, "fee", None)
             if fee is not None:
@@ -124,6 +145,42 @@ def _fee_differences(with_fee: list[tuple]) -> dict[tuple[str, str, str], tuple]
         if fee != agreed:
             found[(method, no, MismatchKind.FEE_DIFFERS)] = (
                 agreed, fee, f"fee on {amount}: agreed {agreed} ({rate} bp), billed {fee}")
+    return found
+
+
+async def _fund_differences(session: AsyncSession, store: str, bills: dict[str, list[Any]],
+                            funds: dict[str, list[Any]]) -> dict[tuple[str, str, str], tuple]:
+    """Trade bill against fund-flow bill, per trade of the store: the money moved (trades
+    and refunds) and the fees taken must be what the trade bill says."""
+    nos = [ln.out_trade_no for v in (*bills.values(), *funds.values()) for ln in v]
+    stores = await _owners(session, nos)
+    found: dict[tuple[str, str, str], tuple] = {}
+    for method, flow in funds.items():
+        if method not in bills:
+            continue
+        billed: dict[str, int] = defaultdict(int)
+        billed_fee: dict[str, int] = defaultdict(int)
+        for ln in bills[method]:
+            if _owner(stores, ln.out_trade_no) == store:
+                billed[ln.out_trade_no] += ln.amount if ln.kind == "pay" else -ln.amount
+                billed_fee[ln.out_trade_no] += getattr(ln, "fee", None) or 0
+        moved: dict[str, int] = defaultdict(int)
+        fees: dict[str, int] = defaultdict(int)
+        for fl in flow:
+            if fl.out_trade_no and _owner(stores, fl.out_trade_no) == store:
+                if fl.kind == "fee":
+                    fees[fl.out_trade_no] -= fl.amount
+                elif fl.kind in ("trade", "refund"):
+                    moved[fl.out_trade_no] += fl.amount
+        for no in sorted(set(billed) | set(moved)):
+            if billed.get(no, 0) != moved.get(no, 0):
+                found[(method, no, MismatchKind.FUNDS_DIFFER)] = (
+                    billed.get(no, 0), moved.get(no, 0),
+                    f"trade bill {billed.get(no, 0)}, fund flow {moved.get(no, 0)}")
+            elif billed_fee.get(no, 0) != fees.get(no, 0):
+                found.setdefault((method, no, MismatchKind.FEE_DIFFERS), (
+                    billed_fee.get(no, 0), fees.get(no, 0),
+                    f"fee: trade bill {billed_fee.get(no, 0)}, fund flow {fees.get(no, 0)}"))
     return found
 
 
@@ -170,8 +227,9 @@ async def _close_row(session: AsyncSession, store: str, day: str) -> DailyClose:
 
 
 async def reconcile(db: Database, store: str, day: str, bills: dict[str, list[Any]], *,
-                    tz: str = DEFAULT_TZ) -> int:
-    """Compare the store's orders of ``day`` with ``bills``; returns the close's id.
+                    funds: dict[str, list[Any]] | None = None, tz: str = DEFAULT_TZ) -> int:
+    """Compare the store's orders of ``day`` with the trade ``bills``, and those with the
+    fund-flow bills ``funds`` (three ways); returns the close's id.
 
     Raises:
         Conflict: the day is closed already.
@@ -185,6 +243,8 @@ async def reconcile(db: Database, store: str, day: str, bills: dict[str, list[An
         expected = await _expected(s, store, day, BILLED_METHODS | set(bills))
         billed, fees, with_fee = await _billed(s, store, bills)
         found = _differences(expected, billed, bills) | _fee_differences(with_fee)
+        for key, value in (await _fund_differences(s, store, bills, funds or {})).items():
+            found.setdefault(key, value)
         await _post_fees(s, store, day, fees, tz)
         known = {(m.method, m.out_trade_no, m.kind): m for m in await s.scalars(
             select(CloseMismatch).where(CloseMismatch.close_id == close.id))}

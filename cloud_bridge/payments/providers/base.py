@@ -127,6 +127,16 @@ class BillLine:
     fee: int | None = None
 
 
+@dataclass(frozen=True)
+class FundLine:
+    """One movement of the merchant's balance at the provider (fund-flow bill, 资金账单)."""
+
+    kind: Literal["trade", "refund", "fee", "other"]
+    out_trade_no: str  # the business voucher (业务凭证号); "" when none
+    amount: int  # fen; positive in, negative out
+    balance: int  # the account's balance after it
+
+
 class NonceCache:
     """Bounded memory of recently seen nonces (replay protection for responses)."""
 

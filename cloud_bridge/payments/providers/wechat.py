@@ -27,6 +27,7 @@ from .. import crypto
 from .base import (
     BillLine,
     ChargeRequest,
+    FundLine,
     NonceCache,
     Notification,
     NotificationRejected,
@@ -268,10 +269,20 @@ class WechatPayProvider(PaymentProvider):
 
     # ------------------------------------------------------------ bills
     async def download_bill(self, day: str) -> list[BillLine]:
-        status, data = await self.call(
-            "GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP")
+        return parse_trade_bill(await self._bill_file(
+            f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP", day))
+
+    has_fund_flow = True
+
+    async def download_fund_flow(self, day: str) -> list[FundLine]:
+        """The basic account's fund-flow bill (资金账单) for ``day``."""
+        return parse_fund_flow_bill(await self._bill_file(
+            f"/v3/bill/fundflowbill?bill_date={day}&account_type=BASIC&tar_type=GZIP", day))
+
+    async def _bill_file(self, request_path: str, day: str) -> str:
+        status, data = await self.call("GET", request_path)
         if status != 200:
-            raise ResponseNotTrusted(f"trade bill for {day}: HTTP {status} {data.get('code')}")
+            raise ResponseNotTrusted(f"bill for {day}: HTTP {status} {data.get('code')}")
         url = urlsplit(data["download_url"])
         path = url.path + (f"?{url.query}" if url.query else "")
         authorization = await asyncio.to_thread(self.authorization, "GET", path, "")
@@ -284,7 +295,7 @@ class WechatPayProvider(PaymentProvider):
             raise ResponseNotTrusted("bill file does not match its hash")
         if raw[:2] == b"\x1f\x8b":  # tar_type=GZIP: the hash is over the compressed file
             raw = gzip.decompress(raw)
-        return parse_trade_bill(raw.decode("utf-8-sig"))
+        return raw.decode("utf-8-sig")
 
 
 def parse_trade_bill(text: str) -> list[BillLine]:
@@ -316,6 +327,32 @@ def parse_trade_bill(text: str) -> list[BillLine]:
                               f[currency_col], f[col["微信订单号"]], f[col["商户退款单号"]],
                               fee))
     return lines
+
+
+FUND_KINDS = {"交易": "trade", "退款": "refund", "扣除手续费": "fee", "退还手续费": "fee"}
+
+
+def parse_fund_flow_bill(text: str) -> list[FundLine]:
+    """Parse WeChat's fund-flow bill (资金账单) up to its totals section."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return []
+    head = [h.strip() for h in rows[0]]
+    col = {name: i for i, name in enumerate(head)}
+    out = []
+    for row in rows[1:]:
+        if row and row[0].lstrip("`").strip() == "资金流水总笔数":
+            break
+        if len(row) < len(head):
+            continue
+        f = [c.lstrip("`") for c in row]
+        amount = parse_major(f[col["收支金额(元)"]], "CNY")
+        if f[col["收支类型"]] == "支出":
+            amount = -amount
+        out.append(FundLine(FUND_KINDS.get(f[col["业务类型"]], "other"),  # type: ignore[arg-type]
+                            f[col["业务凭证号"]], amount,
+                            parse_major(f[col["账户结余(元)"]], "CNY")))
+    return out
 
 
 def _refund_outcome(status: int, data: dict) -> RefundOutcome:

@@ -10,6 +10,7 @@ SDK and our provider client both verify it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import secrets
@@ -86,7 +87,8 @@ class WechatGateway(Gateway):
         self.keys = keys or WechatKeys()
         self._merchant_pub = self.keys.merchant_key.public_key()
         self._seen_nonces: dict[str, float] = {}
-        self._bill_tokens: dict[str, tuple[str, bool]] = {}  # token -> (day, gzip)
+        # token -> (kind: trade | fundflow, day, gzip)
+        self._bill_tokens: dict[str, tuple[str, str, bool]] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v3/pay/transactions/codepay", self.codepay)
@@ -95,6 +97,7 @@ class WechatGateway(Gateway):
         app.router.add_post("/v3/refund/domestic/refunds", self.refund)
         app.router.add_get("/v3/refund/domestic/refunds/{no}", self.refund_query)
         app.router.add_get("/v3/bill/tradebill", self.tradebill)
+        app.router.add_get("/v3/bill/fundflowbill", self.fundflowbill)
         app.router.add_get("/v3/billdownload/file", self.billdownload)
 
     # ------------------------------------------------------------ protocol
@@ -303,12 +306,26 @@ class WechatGateway(Gateway):
             datetime.strptime(day, "%Y-%m-%d")
         except ValueError:
             return self.signed(400, {"code": "PARAM_ERROR", "message": "bill_date 格式错误"})
-        token = secrets.token_urlsafe(12)
-        gzipped = request.query.get("tar_type", "") == "GZIP"
-        self._bill_tokens[token] = (day, gzipped)
-        csv = self.bill_file(day, gzipped)
-        import hashlib
+        return self._bill_ticket("trade", day, request.query.get("tar_type", "") == "GZIP")
 
+    async def fundflowbill(self, request: web.Request) -> web.Response:
+        """资金账单 of the basic account: every movement of the merchant's balance."""
+        body = await self.authenticate(request)
+        if isinstance(body, web.Response):
+            return body
+        day = request.query.get("bill_date", "")
+        try:
+            datetime.strptime(day, "%Y-%m-%d")
+        except ValueError:
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "bill_date 格式错误"})
+        if request.query.get("account_type", "BASIC") != "BASIC":
+            return self.signed(400, {"code": "PARAM_ERROR", "message": "仅支持基本账户"})
+        return self._bill_ticket("fundflow", day, request.query.get("tar_type", "") == "GZIP")
+
+    def _bill_ticket(self, kind: str, day: str, gzipped: bool) -> web.Response:
+        token = secrets.token_urlsafe(12)
+        self._bill_tokens[token] = (kind, day, gzipped)
+        csv = self.bill_file(day, gzipped, kind)
         return self.signed(200, {
             "hash_type": "SHA1",
             "hash_value": hashlib.sha1(csv).hexdigest(),
@@ -350,9 +367,45 @@ class WechatGateway(Gateway):
         lines.append(",".join("`" + f for f in totals))
         return "\n".join(lines) + "\n"
 
-    def bill_file(self, day: str, gzipped: bool) -> bytes:
+    def fund_flow_csv(self, day: str) -> str:
+        """The basic account's fund-flow bill (资金账单): a payment comes in and its fee
+        goes out; a refund or reversal goes out and its share of the fee comes back. The
+        business voucher number (业务凭证号) is the merchant's out_trade_no."""
+        head = ("记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
+                "账户结余(元),资金变更提交申请人,备注,业务凭证号")
+        lines = [head]
+        balance = income = spent = 0
+        n_in = n_out = 0
+        for row in self.ledger.bill_for(day):
+            at = row.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+            if row.kind == "PAY":
+                moves = [("交易", row.amount), ("扣除手续费", -bill_fee(row.amount))]
+            else:
+                moves = [("退款", -row.amount), ("退还手续费", bill_fee(row.amount))]
+            for kind, amount in moves:
+                if amount == 0:
+                    continue
+                balance += amount
+                if amount > 0:
+                    income, n_in = income + amount, n_in + 1
+                else:
+                    spent, n_out = spent - amount, n_out + 1
+                # The flow number is stable: the file is hashed once and downloaded later.
+                flow_no = f"{row.transaction_id}{row.out_refund_no}{kind}"
+                flow_no = hashlib.sha1(flow_no.encode()).hexdigest()[:28]
+                fields = [at, row.transaction_id, flow_no, "付款码支付", kind,
+                          "收入" if amount > 0 else "支出", major_text(abs(amount)),
+                          major_text(balance), "system", row.out_refund_no, row.out_trade_no]
+                lines.append(",".join("`" + f for f in fields))
+        lines.append("资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额")
+        lines.append(",".join("`" + f for f in (str(n_in + n_out), str(n_in),
+                                                 major_text(income), str(n_out),
+                                                 major_text(spent))))
+        return "\n".join(lines) + "\n"
+
+    def bill_file(self, day: str, gzipped: bool, kind: str = "trade") -> bytes:
         """The bill file as downloaded: UTF-8 CSV, gzip-compressed when asked (tar_type)."""
-        data = self.bill_csv(day).encode()
+        data = (self.bill_csv(day) if kind == "trade" else self.fund_flow_csv(day)).encode()
         return gzip.compress(data, mtime=0) if gzipped else data
 
     async def billdownload(self, request: web.Request) -> web.Response:
@@ -362,12 +415,12 @@ class WechatGateway(Gateway):
         ticket = self._bill_tokens.get(request.query.get("token", ""))
         if ticket is None:
             return self.signed(404, {"code": "NO_STATEMENT_EXIST", "message": "账单不存在"})
-        day, gzipped = ticket
+        kind, day, gzipped = ticket
         # The file itself is not signed (the SDKs check hash_value instead).
         if gzipped:
-            return web.Response(body=self.bill_file(day, True),
+            return web.Response(body=self.bill_file(day, True, kind),
                                 content_type="application/octet-stream")
-        return web.Response(body=self.bill_file(day, False), content_type="text/plain",
+        return web.Response(body=self.bill_file(day, False, kind), content_type="text/plain",
                             charset="utf-8")
 
     # ------------------------------------------------------------ notifications

@@ -57,7 +57,9 @@ async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_servic
     assert parse_trade_bill(text) == bills["wechat"]
     assert sandbox.wechat.bill_file(day, True)[:2] == b"\x1f\x8b"
     assert {ln.out_trade_no for ln in bills["wechat"]} >= {good, short, orphan, other_store}
-    close_id = await C.reconcile(db, "s1", day, bills)
+    funds = await C.fetch_fund_flows(pay_service, day)
+    assert sum(fl.amount for fl in funds["wechat"] if fl.out_trade_no == good) == 1130 - 7
+    close_id = await C.reconcile(db, "s1", day, bills, funds=funds)
     async with db.session() as s:
         close, items = await C.get_close(s, close_id)
         found = {(m.out_trade_no, m.kind): (m.orders_amount, m.bill_amount) for m in items}
@@ -83,7 +85,8 @@ async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_servic
             await C.resolve_mismatch(s, close_id, by_kind["amount_differs"],
                                      C.Resolution.RESOLVED, "again", "admin:fin")
     # Run again: decisions stay, nothing new appears, one still open.
-    assert await C.reconcile(db, "s1", day, await C.fetch_bills(pay_service, day)) == close_id
+    assert await C.reconcile(db, "s1", day, await C.fetch_bills(pay_service, day),
+                             funds=await C.fetch_fund_flows(pay_service, day)) == close_id
     async with db.session() as s:
         close, items = await C.get_close(s, close_id)
         assert close.runs == 2 and len(items) == 3
@@ -124,3 +127,23 @@ async def test_a_day_without_differences_closes_and_a_cleared_one_resolves_itsel
     async with db.session() as s:
         assert (await C.close_day(s, close_id, "admin:fin")).status == "closed"
         assert (await trial_balance(s, store="s1"))[A.PROVIDER_FEES] == 9
+
+
+async def test_fund_flow_that_does_not_match_the_trade_bill(db):
+    from cloud_bridge.payments.providers.base import BillLine, FundLine
+
+    now = datetime.now(UTC)
+    day = business_date(now)
+    await ingest_sales(db, "s1", [
+        sale_data("s1-k1-5", [("milk", 1, 1000, 1300)], [("wechat", 1000, "s1-T5")], now),
+        sale_data("s1-k1-6", [("milk", 1, 500, 1300)], [("wechat", 500, "s1-T6")], now)])
+    bills = {"wechat": [BillLine("pay", "s1-T5", 1000, "CNY", "wx5", fee=6),
+                        BillLine("pay", "s1-T6", 500, "CNY", "wx6", fee=3)]}
+    # T5's money never reached the balance; T6's fee was taken twice.
+    funds = {"wechat": [FundLine("trade", "s1-T6", 500, 500), FundLine("fee", "s1-T6", -3, 497),
+                        FundLine("fee", "s1-T6", -3, 494)]}
+    close_id = await C.reconcile(db, "s1", day, bills, funds=funds)
+    async with db.session() as s:
+        _, items = await C.get_close(s, close_id)
+    assert {(m.out_trade_no, m.kind): (m.orders_amount, m.bill_amount) for m in items} == {
+        ("s1-T5", "funds_differ"): (1000, 0), ("s1-T6", "fee_differs"): (3, 6)}
