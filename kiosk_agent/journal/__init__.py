@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .catalog import CatalogMixin
 from .core import BUSY_TIMEOUT_MS, WAL_AUTOCHECKPOINT_PAGES, JournalCore
-from .errors import JournalClosed, JournalError, OrderAlreadyCommitted
+from .errors import JournalClosed, JournalError, JournalWriteError, OrderAlreadyCommitted
 from .export import ExportMixin, export_records, import_records
 from .outbox import DeadLetter, OutboxMixin, OutboxRow, OutboxStats
 from .parked import ParkedOrder, ParkedOrdersMixin
@@ -51,6 +51,7 @@ __all__ = [
     "JournalClosed",
     "JournalCore",
     "JournalError",
+    "JournalWriteError",
     "OrderAlreadyCommitted",
     "OutboxMixin",
     "OutboxRow",

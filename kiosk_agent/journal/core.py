@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.wire.base import utcnow
 
-from .errors import JournalClosed, JournalError
+from .errors import JournalClosed, JournalError, JournalWriteError
 from .schema import SCHEMA_VERSION, SchemaError, migrate
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,32 @@ BUSY_TIMEOUT_MS = 5000
 # Auto-checkpoint the WAL every N pages (the SQLite default is 1000). Kept at the
 # default: larger values make commits cheaper but recovery after a crash slower.
 WAL_AUTOCHECKPOINT_PAGES = 1000
+
+
+# COMMIT refused by the disk is retried this often, this far apart (x attempt) before
+# the transaction is rolled back: long enough for a rotated log to free space, short
+# enough that the shopper at the kiosk is not kept waiting.
+COMMIT_RETRIES = 2
+COMMIT_RETRY_S = 0.05
+# Writes failing for this long in a row make the journal unhealthy for the watchdog
+# (systemd restarts the agent): a transient fault clears well within it.
+WRITE_FAULT_RESTART_S = 120.0
+
+
+@dataclass(slots=True)
+class JournalWriteFault:
+    """Writes are being refused by the disk: since when, how often, the last reason."""
+
+    reason: str
+    since: float
+    last: float
+    count: int
+
+
+def _disk_fault(err: sqlite3.OperationalError) -> bool:
+    """A fault of the disk (full, I/O error), not of the statement."""
+    text = str(err).lower()
+    return any(needle in text for needle in ("disk", "full", "i/o", "readonly", "read-only"))
 
 
 def _zone(name: str) -> tzinfo:
@@ -72,6 +100,7 @@ class JournalCore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.outbox_signal = asyncio.Event()
         self.print_signal = asyncio.Event()
+        self.write_fault: JournalWriteFault | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -157,18 +186,82 @@ class JournalCore:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in one write transaction on the journal thread."""
+        """Run ``fn(conn)`` in one write transaction on the journal thread.
+
+        When the disk refuses the write (full, I/O error) — at COMMIT or before it —
+        the transaction is rolled back (never left open, which would refuse every later
+        write: "cannot start a transaction within a transaction"), COMMIT is retried a
+        few times first (space may come back: a log rotated), and the fault is kept in
+        :attr:`write_fault` for health, the TUI and the watchdog until a write succeeds.
+        """
         conn = self._conn
         if conn is None:
             raise JournalClosed("journal is not open")
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+            self._commit(conn)
+        except sqlite3.OperationalError as err:
+            if not _disk_fault(err):
+                raise
+            self._fault(err)
+            raise JournalWriteError(f"journal write refused by the disk: {err}") from err
+        self._recovered()
         return result
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as err:  # the connection is unusable; the next BEGIN says so
+                log.error("journal rollback failed: %s", err)
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        for attempt in range(COMMIT_RETRIES + 1):
+            try:
+                conn.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as err:
+                # SQLite may have rolled back by itself (SQLITE_FULL/IOERR): nothing to retry.
+                if not conn.in_transaction or not _disk_fault(err) or attempt == COMMIT_RETRIES:
+                    self._rollback(conn)
+                    raise
+                log.warning("journal COMMIT failed (%s), retry %d", err, attempt + 1)
+                time.sleep(COMMIT_RETRY_S * (attempt + 1))
+
+    def _fault(self, err: BaseException) -> None:
+        now = time.monotonic()
+        fault = self.write_fault
+        if fault is None:
+            log.error("journal writes are failing: %s", err)
+            self.write_fault = JournalWriteFault(reason=str(err), since=now, last=now, count=1)
+        else:
+            fault.reason, fault.last, fault.count = str(err), now, fault.count + 1
+
+    def _recovered(self) -> None:
+        if self.write_fault is not None:
+            log.warning("journal writes work again after %d failure(s)", self.write_fault.count)
+            self.write_fault = None
+
+    def writable(self) -> bool:
+        """False once writes have failed for :data:`WRITE_FAULT_RESTART_S` in a row: the
+        watchdog check (systemd restarts the agent; a restart reopens the file and sees
+        whether the disk came back)."""
+        fault = self.write_fault
+        return fault is None or time.monotonic() - fault.since < WRITE_FAULT_RESTART_S
+
+    def write_health(self) -> dict[str, Any]:
+        """The journal's write state for health reports and the TUI."""
+        fault = self.write_fault
+        if fault is None:
+            return {"state": "ok"}
+        return {"state": "error", "reason": fault.reason, "failures": fault.count,
+                "failing_for_s": round(time.monotonic() - fault.since, 1)}
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn

@@ -17,3 +17,7 @@ class OrderAlreadyCommitted(JournalError):
 
 class JournalClosed(JournalError):
     """The journal is not open."""
+
+
+class JournalWriteError(JournalError):
+    """The disk refused a write (full, I/O error); the transaction was rolled back."""
