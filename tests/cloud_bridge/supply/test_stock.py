@@ -162,3 +162,38 @@ async def test_a_receipt_after_an_oversell_pays_the_shortfall_back(db):
         for m in rows:
             per_lot[m.lot_no] = per_lot.get(m.lot_no, 0) + m.qty
     assert per_lot == {None: 0, "T1": 6}
+
+
+async def test_kiosk_sales_through_the_ingest_take_lots_first_expiring_first(db):
+    from cloud_bridge.ingest.storage import store_events
+
+    from ..bridge_helpers import order_event
+
+    await receive(db, "s1", "p-milk", "M-late", 9, 5)
+    await receive(db, "s1", "p-milk", "M-soon", 1, 3, doc="GR-2")
+    events = [("s1", "k1", order_event("s1", "k1", i, f"S1-{i}",
+                                       lines=[("p-milk", 2, 450)]).encode()) for i in range(3)]
+    await store_events(db, events, worker="t", tz="Asia/Shanghai")
+    assert await lot_qty(db, "s1", "p-milk") == {"M-late": 2, "M-soon": 0}
+    assert await on_hand(db, "s1", "p-milk") == 2
+    async with db.session() as s:
+        sold = (await s.scalars(select(Movement).where(Movement.kind == "sale"))).all()
+    assert sorted((m.lot_no, m.qty) for m in sold) == [("M-late", -3), ("M-soon", -3)]
+    assert all(m.doc_type == "order" and m.doc_id.startswith("S1-") for m in sold)
+
+
+async def test_overstock_by_days_of_cover(db):
+    from datetime import UTC, datetime, time
+
+    async with db.session() as s:
+        s.add(ReorderRule(store="s1", product_id="soap", min_qty=0, overstock_days=10))
+        for back in range(1, 29):
+            s.add(Movement(store="s1", location="shelf", product_id="soap", lot_no=None,
+                           qty=-2, kind="sale", doc_type="order", doc_id=f"o{back}",
+                           shortfall=0,
+                           at=datetime.combine(TODAY - timedelta(days=back), time(4), UTC)))
+    await receive(db, "s1", "soap", "S1", 700, 50)
+    async with db.session() as s:
+        found = {a.kind: a for a in await service.scan_stock_alerts(s, "s1", TODAY)}
+    assert set(found) == {"overstock"}  # 50 units at 2 a day: 25 days of cover > 10
+    assert found["overstock"].detail["days_of_cover"] == 25.0
