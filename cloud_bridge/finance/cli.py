@@ -16,9 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     post.add_argument("--config", help="bridge TOML config (database)")
     post.set_defaults(func=run_post)
 
-    rep = sub.add_parser("report", help="income statement, balance sheet or cash flow")
+    rep = sub.add_parser("report", help="income statement, balance sheet, cash flow or "
+                                        "the VAT return worksheet")
     rep.add_argument("--config", help="bridge TOML config (database)")
-    rep.add_argument("--kind", required=True, choices=("income", "balance", "cashflow"))
+    rep.add_argument("--kind", required=True, choices=("income", "balance", "cashflow", "vat"))
     rep.add_argument("--period", required=True,
                      help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (business days)")
     rep.add_argument("--store", help="one store (default: the whole chain)")

@@ -19,7 +19,7 @@ from . import accounts as A
 from .accounts import Kind
 from .models import JournalEntry, JournalLine, LedgerAccount
 
-KINDS = ("income", "balance", "cashflow")
+KINDS = ("income", "balance", "cashflow", "vat")
 
 # Direct cash flow: which activity each kind of source document belongs to.
 ACTIVITY = {
@@ -271,4 +271,8 @@ async def statement(session: AsyncSession, kind: str, *, store: str | None,
         return await balance_sheet(session, store=store, period=period)
     if kind == "cashflow":
         return await cash_flow(session, store=store, period=period)
+    if kind == "vat":
+        from .vat import vat_return  # vat builds on this module
+
+        return await vat_return(session, store=store, period=period)
     raise ValueError(f"report kind must be one of {', '.join(KINDS)}")
