@@ -9,23 +9,38 @@ Measured side by side in one run, on a Mosquitto this script starts on a free po
   reachable, on PostgreSQL: events stored *and acked end to end* per second (a
   kiosk counts an event only when its ack arrives, i.e. after the commit).
 
+The bridge runs its shipped configuration (the default ``[ingest]`` batch settings)
+on empty stock, so sales also go through the oversell path as they do in a new store.
+
+Then the scale runs: 200, 1,000 and 5,000 simulated kiosks connected at once, each with
+its own MQTT session and its own credentials and ACL entry on a broker configured with
+the production rules (password file, per-kiosk ACL, client id = username), publishing
+to the bridge on PostgreSQL (SQLite when none is reachable): events stored and acked
+per second and the p99 ack latency per size, then ``ingest_scale_ratio`` = rate at the
+largest / at the smallest. All kiosks run in this one process, so at 5,000 the
+simulator shares the two cores with the broker, the bridge and the database.
+
 Last line: ``ingest_ratio=<bridge on PostgreSQL / raw broker>`` (SQLite stands in,
 and says so, when no PostgreSQL is reachable).
 
     .venv/bin/python bench/ingest.py [--kiosks 200] [--events 40] [--window 16]
+        [--scale 200,1000,5000] [--scale-events 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,11 +77,14 @@ def make_events(kiosk: int, count: int) -> list[tuple[str, bytes]]:
 
 
 async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window: int,
-                     wait_acks: bool) -> float:
+                     wait_acks: bool, credentials: dict[int, tuple[str, str]] | None = None,
+                     latencies: list[float] | None = None) -> float:
     """Every kiosk publishes its events (QoS 1, ``window`` in flight); returns start time.
 
     With ``wait_acks`` a kiosk keeps each event until the bridge's end-to-end ack
-    (resending after a timeout, as the link does) and the call returns when all are acked.
+    (resending after a timeout, as the link does) and the call returns when all are acked;
+    each event's first-publish-to-ack time goes to ``latencies``. ``credentials`` gives
+    kiosk ``i`` its own username and password.
     """
     start_evt = asyncio.Event()
     ready = 0
@@ -76,8 +94,10 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
     async def kiosk(i: int, events: list[tuple[str, bytes]]) -> None:
         nonlocal ready
         topics = KioskTopics(f"b{i % 20:02d}", f"k{i:04d}")
-        async with aiomqtt.Client("127.0.0.1", port, identifier=f"bench-{topics.kiosk}",
-                                  protocol=aiomqtt.ProtocolVersion.V5, timeout=30) as c:
+        user, password = (credentials or {}).get(i, (None, None))
+        async with aiomqtt.Client("127.0.0.1", port, identifier=user or f"bench-{topics.kiosk}",
+                                  username=user, password=password,
+                                  protocol=aiomqtt.ProtocolVersion.V5, timeout=60) as c:
             c.pending_calls_threshold = window + 1  # the window bounds them on purpose
             if wait_acks:
                 await c.subscribe(topics.events_ack, qos=1)
@@ -95,6 +115,7 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
                 await asyncio.gather(*(one(p) for _, p in events))
                 return
             pending: dict[str, float] = {}
+            first_sent: dict[str, float] = {}
             acked: set[str] = set()
             todo = list(events)
             by_id = dict(events)
@@ -103,8 +124,11 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
             async def reader() -> None:
                 async for msg in c.messages:
                     ack = decode(EventAck, msg.payload)
+                    now = time.monotonic()
                     for eid in ack.acked:
                         pending.pop(eid, None)
+                        if eid not in acked and eid in first_sent and latencies is not None:
+                            latencies.append(now - first_sent[eid])
                         acked.add(eid)
                     if len(acked) == len(events):
                         done.set()
@@ -120,6 +144,7 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
                         resend.append(eid)
                     for eid in resend:
                         pending[eid] = now
+                        first_sent.setdefault(eid, now)
                         await c.publish(topics.events, by_id[eid], qos=1)
                     try:
                         await asyncio.wait_for(done.wait(), 0.01)
@@ -128,8 +153,12 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
             finally:
                 rtask.cancel()
 
-    tasks = [asyncio.create_task(kiosk(i, ev)) for i, ev in enumerate(payloads)]
-    await asyncio.wait_for(all_ready.wait(), 60)
+    tasks = []
+    for i, ev in enumerate(payloads):  # connect in waves: a real fleet does not dial at once
+        tasks.append(asyncio.create_task(kiosk(i, ev)))
+        if i % 100 == 99:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(all_ready.wait(), 300)
     start_at = time.time()
     start_evt.set()
     await asyncio.wait_for(asyncio.gather(*tasks), RUN_TIMEOUT_S)
@@ -172,7 +201,8 @@ def measure_raw(port: int, payloads, window: int) -> float:
 # --------------------------------------------------------------------------- bridge
 
 
-def bridge_config(path: Path, db_url: str, port: int, worker: str) -> Path:
+def bridge_config(path: Path, db_url: str, port: int, worker: str,
+                  username: str = "") -> Path:
     path.write_text(f"""
 [bridge]
 worker_id = "{worker}"
@@ -182,11 +212,8 @@ auto_migrate = true
 pool_size = 4
 [mqtt]
 port = {port}
-username = ""
+username = "{username}"
 client_id = "{worker}"
-[ingest]
-batch_max = 1000
-batch_wait_ms = 5
 [http]
 port = 0
 [rpc]
@@ -214,9 +241,17 @@ def wait_connected(url: str) -> None:
 
 
 def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
-                   name: str) -> float:
-    cfg = bridge_config(workdir / f"{name}.toml", db_url, port, f"bench-{name}")
+                   name: str, deployment: Any = None,
+                   credentials: dict[int, tuple[str, str]] | None = None,
+                   latencies: list[float] | None = None) -> float:
+    username = ""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if deployment is not None:
+        from cloud_bridge.provisioning import BRIDGE_USER
+
+        username = BRIDGE_USER
+        env["BRIDGE_MQTT_PASSWORD"] = deployment.bridge_password()
+    cfg = bridge_config(workdir / f"{name}.toml", db_url, port, f"bench-{name}", username)
     proc = subprocess.Popen([sys.executable, "-m", "cloud_bridge.cli", "serve", "--config",
                              str(cfg)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
@@ -224,9 +259,9 @@ def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
         if "listening on" not in line:
             raise RuntimeError(f"bridge did not start: {line!r}")
         wait_connected(line.split("listening on", 1)[1].strip())
-        asyncio.run(seed_stock(db_url))
         total = sum(len(p) for p in payloads)
-        start = asyncio.run(run_kiosks(port, payloads, window, wait_acks=True))
+        start = asyncio.run(run_kiosks(port, payloads, window, wait_acks=True,
+                                       credentials=credentials, latencies=latencies))
         return total / (time.time() - start)
     finally:
         proc.terminate()
@@ -236,15 +271,48 @@ def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
             proc.kill()
 
 
-async def seed_stock(db_url: str) -> None:
-    """Shops have stock: count every product in, so sales do not raise oversell alerts."""
-    from cloud_bridge.db import Database
-    from cloud_bridge.inventory import set_on_hand
+def provision(workdir: Path, kiosks: int) -> tuple[Any, dict[int, tuple[str, str]]]:
+    """A deployment with ``kiosks`` kiosks: passwords, ACL blocks (written in one go)."""
+    import secrets
 
-    async with Database(db_url) as db, db.session() as s:
-        for store in range(20):
-            for product in range(50):
-                await set_on_hand(s, f"b{store:02d}", f"p{product}", 1_000_000)
+    from cloud_bridge.provisioning import (
+        Deployment,
+        kiosk_username,
+        mosquitto_hash,
+    )
+
+    dep = Deployment(workdir / f"deploy{kiosks}")
+    dep.ensure()
+    entries = dep.passwd_entries()
+    credentials: dict[int, tuple[str, str]] = {}
+    registry = {}
+    for i in range(kiosks):
+        store, kiosk = f"b{i % 20:02d}", f"k{i:04d}"
+        user = kiosk_username(store, kiosk)
+        password = secrets.token_urlsafe(12)
+        entries[user] = mosquitto_hash(password)
+        registry[user] = {"store": store, "kiosk": kiosk, "added_at": 0, "rotated_at": 0}
+        credentials[i] = (user, password)
+    dep._write(dep.registry_path, json.dumps(registry), 0o640)
+    dep._write_passwd(entries)
+    dep._write(dep.acl_path, dep.render_acl(), 0o640)
+    return dep, credentials
+
+
+def secured_broker(workdir: Path, dep: Any) -> Broker:
+    from cloud_bridge.provisioning import render_broker_config
+    from common.ports import free_port
+
+    port = free_port()
+    conf = render_broker_config(dep, port=port, persistence_dir=workdir,
+                                log_file=workdir / "mosquitto.log")
+    conf += "max_connections -1\n"
+    return Broker(workdir, port=port, conf_text=conf)
+
+
+def p99_ms(values: list[float]) -> float:
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
 
 
 async def _pg(sql: str) -> bool:
@@ -267,6 +335,8 @@ def main() -> int:
     ap.add_argument("--kiosks", type=int, default=200)
     ap.add_argument("--events", type=int, default=40, help="events per kiosk")
     ap.add_argument("--window", type=int, default=16, help="in-flight events per kiosk")
+    ap.add_argument("--scale", default="200,1000,5000", help="kiosks connected at once")
+    ap.add_argument("--scale-events", type=int, default=8, help="events per kiosk at scale")
     ap.add_argument("--raw-subscriber", nargs=2, type=int, metavar=("PORT", "COUNT"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -277,6 +347,8 @@ def main() -> int:
         asyncio.run(raw_subscriber(*args.raw_subscriber))
         return 0
 
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     broker = Broker(work / "mosquitto", extra_conf="max_connections -1\n").start()
     try:
@@ -300,10 +372,42 @@ def main() -> int:
                 asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
         else:
             print("bridge on PostgreSQL: not reachable; SQLite stands in for the ratio")
-        print(f"ingest_ratio={(pg_rate if pg_rate is not None else sqlite_rate) / raw:.3f}")
+        ratio = (pg_rate if pg_rate is not None else sqlite_rate) / raw
     finally:
         broker.kill()
+    rates: dict[int, float] = {}
+    for n in (int(x) for x in args.scale.split(",") if x):
+        rates[n] = scale_run(work, n, args.scale_events, args.window, pg_rate is not None)
+    if rates:
+        sizes = sorted(rates)
+        print(f"ingest_scale_ratio={rates[sizes[-1]] / rates[sizes[0]]:.3f}")
+    print(f"ingest_ratio={ratio:.3f}")
     return 0
+
+
+def scale_run(work: Path, kiosks: int, events: int, window: int, use_pg: bool) -> float:
+    """``kiosks`` kiosks with their own credentials at once; prints rate and p99 ack latency."""
+    folder = work / f"scale{kiosks}"
+    folder.mkdir()
+    dep, credentials = provision(folder, kiosks)
+    broker = secured_broker(folder / "mosquitto", dep).start()
+    latencies: list[float] = []
+    dbname = f"cbscale_{os.getpid()}_{kiosks}"
+    try:
+        payloads = [make_events(i, events) for i in range(kiosks)]
+        if use_pg and asyncio.run(_pg(f'CREATE DATABASE "{dbname}"')):
+            url, backend = PG_URL.rpartition("/")[0] + "/" + dbname, "PostgreSQL"
+        else:
+            url, backend = f"sqlite+aiosqlite:///{folder / 'bench.db'}", "SQLite"
+        rate = measure_bridge(broker.port, payloads, window, url, folder, f"scale{kiosks}",
+                              deployment=dep, credentials=credentials, latencies=latencies)
+    finally:
+        broker.kill()
+        if use_pg:
+            asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+    print(f"scale kiosks={kiosks} events={kiosks * events} on {backend}: {rate:.0f} events "
+          f"stored+acked/s, p99 ack latency {p99_ms(latencies):.0f} ms", flush=True)
+    return rate
 
 
 if __name__ == "__main__":
