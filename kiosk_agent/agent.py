@@ -131,6 +131,7 @@ class Agent:
                 value = {"state": "error", "reason": str(err)}
             if isinstance(value, dict):
                 report[name] = value
+        report.setdefault("journal", self.journal.write_health())  # disk full, I/O errors
         return report
 
     def add_scan_source(self, source: AsyncIterable[Any]) -> None:

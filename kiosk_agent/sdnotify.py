@@ -80,7 +80,8 @@ class AgentNotifyComponent:
             return
         await self.agent.started.wait()
         await self._wait_serving()
-        checks = [self.agent.tasks_healthy]
+        # A journal the disk keeps refusing: stop petting, systemd restarts the agent.
+        checks = [self.agent.tasks_healthy, self.agent.journal.writable]
         notifier.ready(await self.status_line())
         watchdog = Watchdog(notifier, checks)
         beat_every = min(HEARTBEAT_S, (watchdog.interval or HEARTBEAT_S) / 2)

@@ -34,6 +34,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "decode": ("解码", "Decode"),
     "display": ("顾客屏", "Display"),
     "scanner": ("扫码枪", "Scanner"),
+    "journal": ("本地账本", "Journal"),
     "sales_today": ("今日销售", "Today's sales"),
     "orders_n": ("单", "orders"),
     "maintenance": ("维护模式", "Maintenance"),

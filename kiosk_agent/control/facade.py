@@ -260,6 +260,7 @@ class AgentControlAdapter:
                 value = {"state": "error", "reason": f"health check failed: {err}"}
             report[name] = value
         report.setdefault("agent", {"state": "ok" if self.agent.tasks_healthy() else "error"})
+        report.setdefault("journal", self.agent.journal.write_health())  # disk full, I/O
         return report
 
     async def set_maintenance(self, on: bool, reason: str) -> dict[str, Any]:

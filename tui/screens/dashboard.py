@@ -86,7 +86,7 @@ class DashboardScreen(KioskScreen):
             f"{camera.get('state', DASH)}   {fps if fps is not None else DASH} fps   "
             f"{t('decode', lang)}: {decode_ms if decode_ms is not None else DASH} ms",
         )
-        for device in ("display", "scanner"):
+        for device in ("display", "scanner", "journal"):
             if device in self.health:
                 grid.add_row(t(device, lang), str(self.health[device].get("state", DASH)))
         grid.add_row(t("sales_today", lang), self.sales_text())
