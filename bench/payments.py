@@ -3,10 +3,15 @@
 Same run, same sandbox, same kind of requests (WeChat and Alipay code payments,
 alternating, with fresh payment codes), same concurrency:
 
-* direct: our provider clients call the sandbox gateways;
-* through bridge: a kiosk Link sends ``payment.charge`` over a real Mosquitto to the
-  bridge's Ingest (RPC dispatch), which records the payment in SQLite and charges the
-  sandbox; a payment counts when the kiosk has its settled (paid) reply.
+* direct: the bridge's provider clients call the sandbox gateways, ``--concurrency``
+  at a time;
+* through bridge: ``--concurrency`` kiosks, each with its own journal, link and
+  :class:`kiosk_agent.payments.KioskPayments`, pay one sale after another as a
+  checkout does: the attempt is persisted in the kiosk's journal first, then
+  ``payment.charge`` goes over a real Mosquitto to the bridge, which runs in its own
+  process (``python -m demo.harness bridge``: Ingest RPC dispatch, the payment
+  recorded in SQLite before the sandbox is charged); a payment counts when the kiosk
+  has recorded its settled (paid) outcome in its journal.
 
 Last line: ``payment_ratio=<through bridge / direct>``.
 """
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +34,7 @@ sys.path.insert(0, str(ROOT))
 from cloud_bridge.payments.providers.base import ChargeRequest  # noqa: E402
 from cloud_bridge.payments.sandbox import Sandbox  # noqa: E402
 from common.mosquitto import Broker  # noqa: E402
-from contract.wire.payments import ChargeParams  # noqa: E402
-from demo.harness import kiosk_link, payment_code, run_bridge  # noqa: E402
+from demo.harness import kiosk_link, payment_code  # noqa: E402
 
 POLICY = dict(query_window_s=2.0, query_interval_s=0.1, reverse_attempts=3,
               reverse_interval_s=0.1, charge_stale_s=5.0)
@@ -46,11 +52,38 @@ async def bounded(n: int, concurrency: int, one) -> float:
     return time.perf_counter() - t0
 
 
+async def kiosk_payments(port: int, folder: Path, kiosk: str, count: int, start: asyncio.Event,
+                          rng: random.Random) -> int:
+    """One kiosk paying ``count`` sales in a row once ``start`` is set; returns paid."""
+    from kiosk_agent.journal import Journal
+    from kiosk_agent.payments import KioskPayments
+
+    paid = 0
+    link = kiosk_link(port, "S1", kiosk)
+    async with Journal(folder / f"{kiosk}.db", "S1", kiosk) as journal, link:
+        pay = KioskPayments(link, journal)
+        await link.wait_connected(10)
+        await start.wait()
+        for i in range(count):
+            no = f"S1-{kiosk}-{i:06d}-1"
+            method = ("wechat", "alipay")[i % 2]
+            amount = 100 + (i * 37) % 500
+            await journal.begin_payment_attempt(f"S1-{kiosk}-{i:06d}", no, method, amount, "CNY")
+            out = await pay.charge(f"S1-{kiosk}-{i:06d}", no, method, amount, "CNY",
+                                   payment_code(method, rng))
+            paid += out.status == "paid"
+            if out.status != "paid":
+                print(f"  {no}: {out.status} ({out.reason})", flush=True)
+        await link.close()
+    return paid
+
+
 async def main(n: int, concurrency: int) -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         broker = Broker(tmpd / "mosquitto").start()
+        bridge = None
         try:
             async with Sandbox(tmpd / "keys") as sb:
                 from cloud_bridge.payments.config import PaymentSettings, build_providers
@@ -71,37 +104,32 @@ async def main(n: int, concurrency: int) -> None:
                 for p in providers.values():
                     await p.close()
 
-                stop = asyncio.Event()
-                bridge = asyncio.create_task(run_bridge(
-                    broker.port, f"sqlite+aiosqlite:///{tmpd}/bridge.db", sb.manifest,
-                    request_timeout_s=10.0, policy=POLICY, stop=stop))
-                link = kiosk_link(broker.port, "S1", "K1")
-                bridge_ok = 0
-                async with link:
-                    await link.wait_connected(10)
-                    await asyncio.sleep(1.0)   # the bridge subscribes
-
-                    async def via_bridge(i: int) -> None:
-                        nonlocal bridge_ok
-                        method = ("wechat", "alipay")[i % 2]
-                        params = ChargeParams(order_no=f"O{i}", out_trade_no=f"B{i:08d}",
-                                              method=method, amount=100 + i % 500,
-                                              auth_code=payment_code(method, rng))
-                        res = await link.request("payment.charge",
-                                                 params.model_dump(exclude_none=True), 30.0)
-                        bridge_ok += res["status"] == "paid"
-
-                    await bounded(20, concurrency, lambda i: via_bridge(10**6 + i))
-                    bridge_ok = 0
-                    t_bridge = await bounded(n, concurrency, via_bridge)
-                    await link.close()
-                stop.set()
-                await bridge
+                spec = tmpd / "bridge.json"
+                spec.write_text(json.dumps({
+                    "db_url": f"sqlite+aiosqlite:///{tmpd}/bridge.db", "manifest": sb.manifest,
+                    "request_timeout_s": 10.0, "policy": POLICY}))
+                bridge = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+                    [sys.executable, "-m", "demo.harness", "bridge", "--broker-port",
+                     str(broker.port), "--spec", str(spec)], cwd=ROOT)
+                await asyncio.sleep(3.0)  # the bridge connects and subscribes
+                start = asyncio.Event()
+                per_kiosk = max(1, n // concurrency)
+                kiosks = [asyncio.create_task(kiosk_payments(
+                    broker.port, tmpd, f"K{k:02d}", per_kiosk, start, random.Random(1000 + k)))
+                    for k in range(concurrency)]
+                await asyncio.sleep(1.0)  # every link connected
+                t0 = time.perf_counter()
+                start.set()
+                bridge_ok = sum(await asyncio.gather(*kiosks))
+                t_bridge = time.perf_counter() - t0
         finally:
+            if bridge is not None:
+                bridge.terminate()
+                bridge.wait(30)
             broker.kill()
     direct_rate = direct_ok / t_direct
     bridge_rate = bridge_ok / t_bridge
-    print(f"payments={n} concurrency={concurrency}")
+    print(f"payments={n} concurrency={concurrency} (kiosks through the bridge)")
     print(f"direct: {direct_ok} paid in {t_direct:.2f}s = {direct_rate:.1f}/s")
     print(f"through bridge: {bridge_ok} paid in {t_bridge:.2f}s = {bridge_rate:.1f}/s")
     print(f"payment_ratio={bridge_rate / direct_rate:.3f}")
