@@ -50,6 +50,25 @@ RESERVED_KIOSK_IDS = frozenset({T.CATALOG})
 TEMPLATE = Path(__file__).resolve().parent.parent / "config" / "mosquitto" / "mosquitto.test.conf.template"
 
 
+# The group of the bridge's service user (systemd/cloud-bridge.sysusers.conf): the
+# registry and the password file it checks catalog downloads against are shared with it.
+BRIDGE_GROUP = "cloud-bridge"
+
+
+def _share_with_bridge(path: Path) -> None:
+    """Give ``path`` to the bridge's group when that group exists (a real deployment)."""
+    import grp
+
+    try:
+        gid = grp.getgrnam(BRIDGE_GROUP).gr_gid
+    except KeyError:
+        return  # a developer machine or a test: no such group, the owner's group stays
+    try:
+        os.chown(path, -1, gid)
+    except PermissionError:
+        pass  # not root: the operator runs `chgrp cloud-bridge` (README)
+
+
 class ProvisioningError(Exception):
     """Provisioning cannot proceed; the message says why."""
 
@@ -138,6 +157,8 @@ class Deployment:
         finally:
             os.close(fd)
         os.chmod(tmp, mode)
+        if mode & 0o040:  # group-readable: shared with the bridge's service user
+            _share_with_bridge(tmp)
         os.replace(tmp, path)
 
     def registry(self) -> dict[str, dict[str, Any]]:
@@ -310,4 +331,7 @@ def _add(args: argparse.Namespace) -> int:
         return 1
     print(f"kiosk {args.store}/{args.kiosk}: bundle in {bundle}")
     print("reload the broker to apply: systemctl reload mosquitto")
+    # The bundle holds the kiosk's MQTT password in plain text: it must not stay here.
+    print(f"copy the bundle to the kiosk, then delete it: shred -u {bundle}/* && "
+          f"rmdir {bundle}")
     return 0

@@ -168,3 +168,23 @@ def test_install_script_parses_and_dry_run_is_complete_and_repeatable(tmp_path):
     assert second.stdout == out
     bad = subprocess.run([str(script), "--bogus"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "unknown option" in bad.stderr
+
+
+def test_bridge_unit_reads_its_files_has_its_secrets_and_never_migrates():
+    units = ROOT / "systemd"
+    service = unit_values(units / "cloud-bridge.service")["Service"]
+    one = {k: v[-1] for k, v in service.items()}
+    # A fixed user that provisioning files can be shared with (DynamicUser cannot).
+    assert "DynamicUser" not in one and one["User"] == one["Group"] == "cloud-bridge"
+    assert "u cloud-bridge " in (units / "cloud-bridge.sysusers.conf").read_text()
+    credentials = {c.split(":", 1)[0] for c in service["LoadCredential"]}
+    assert {"mqtt_password", "command_signing_key", "database_url", "mp_app_secret",
+            "wechat_merchant_key.pem", "wechat_apiv3_key", "alipay_app_private_key.pem"
+            } <= credentials
+    # Workers never migrate (several would race); the oneshot unit does, once.
+    assert "migrate" not in " ".join(service.get("ExecStartPre", []))
+    migrate = unit_values(units / "cloud-bridge-migrate.service")["Service"]
+    assert migrate["Type"] == ["oneshot"] and " migrate " in migrate["ExecStart"][-1]
+    # A compromised worker cannot read the kiosks' plaintext bundles or the key files.
+    hidden = one["InaccessiblePaths"].split()
+    assert {"-/etc/cloud-bridge/bundles", "-/etc/cloud-bridge/keys"} <= set(hidden)
