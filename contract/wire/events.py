@@ -28,11 +28,13 @@ PRINT_DONE = "print.done"
 PRINT_FAILED = "print.failed"
 INVENTORY_ADJUSTED = "inventory.adjusted"
 DEVICE_FAULT = "device.fault"
+# One shopper session at the kiosk, summarised when it ends (analytics funnel; additive).
+SESSION_SUMMARY = "session.summary"
 
 EVENT_TYPES = frozenset(
     {
         ORDER_COMPLETED, ORDER_VOIDED, ORDER_PARKED, PAYMENT_ATTEMPTED, PAYMENT_SETTLED,
-        PRINT_DONE, PRINT_FAILED, INVENTORY_ADJUSTED, DEVICE_FAULT,
+        PRINT_DONE, PRINT_FAILED, INVENTORY_ADJUSTED, DEVICE_FAULT, SESSION_SUMMARY,
     }
 )
 
@@ -121,6 +123,26 @@ class OrderCompletedData(_Data):
     discounts: list[DiscountData] = Field(
         default_factory=list, description="labelled discounts; lines' promotions are their ids"
     )
+
+
+class SessionSummaryData(_Data):
+    """Payload of ``session.summary``: one shopper session from its first scan to its end.
+
+    Counters only, no personal data (a member by id, never a phone number). ``order_no``
+    is set once a payment was tried (the same number as the order's events).
+    """
+
+    session_id: str = Field(min_length=1, max_length=64)
+    started_at: datetime
+    ended_at: datetime
+    outcome: str = Field(description="paid | abandoned | cancelled | parked")
+    items_scanned: int = Field(default=0, ge=0)
+    items_removed: int = Field(default=0, ge=0)
+    payment_attempts: int = Field(default=0, ge=0)
+    payment_methods: list[str] = Field(default_factory=list)
+    help_calls: int = Field(default=0, ge=0)
+    order_no: str | None = None
+    member_id: str | None = None
 
 
 class PrintJobData(_Data):

@@ -51,3 +51,33 @@ async def test_paid_and_abandoned_sessions_make_the_funnel(db):
         4, 3, 2)
     assert rows["s1"]["conversion"] == 0.5 and rows["s2"]["conversion"] == 1.0
     assert kiosk["sessions"][0] == 5
+
+
+async def test_a_session_summary_gives_the_early_funnel_steps(db):
+    from datetime import timedelta
+
+    from contract.wire.events import SESSION_SUMMARY, SessionSummaryData
+
+    at = datetime.now(UTC)
+    abandoned = SessionSummaryData(session_id="sess-9", started_at=at - timedelta(minutes=3),
+                                   ended_at=at, outcome="abandoned", items_scanned=3,
+                                   items_removed=1, help_calls=1)
+    paid = SessionSummaryData(session_id="sess-10", started_at=at, ended_at=at, outcome="paid",
+                              items_scanned=2, payment_attempts=1, order_no="s1-k1-0",
+                              payment_methods=["wechat"])
+    batch = [("s1", "k1", order_event("s1", "k1", 0, "s1-k1-0").encode()),
+             wire_event("s1", 1, SESSION_SUMMARY, abandoned.model_dump(mode="json")),
+             wire_event("s1", 2, SESSION_SUMMARY, paid.model_dump(mode="json"))]
+    result = await store_events(db, batch, worker="t", tz="Asia/Shanghai")
+    assert not result.rejected, result.rejected  # the new type is part of the contract
+    async with db.session() as s:
+        await harvest_kiosk_events(s)
+        steps = sorted((await s.execute(select(BehaviourEvent.session_id, BehaviourEvent.type)
+                                        )).all())
+    assert ("s1:sess-9", "item_removed") in steps and ("s1:sess-9", "help_called") in steps
+    # the paid summary and its order.completed are one session (keyed by the order number)
+    assert {sid for sid, _ in steps} == {"s1:sess-9", "s1:s1-k1-0"}
+    day = at.astimezone(service.STORE_TZ).date()
+    async with db.session() as s:
+        table = await service.metric_table(s, "conversion_funnel", service.Filters(day, day))
+    assert (table["sessions"][0], table["paid"][0]) == (2, 1)
