@@ -35,6 +35,9 @@ class BridgeSection(_Section):
         description="names this worker in logs, MQTT client id and order history",
     )
     timezone: str = Field(default="Asia/Shanghai", description="business day for statistics")
+    production: bool = Field(
+        default=False, description="a real deployment: refuse to start with sandbox secrets, "
+        "sandbox gateways or kiosk credentials over plain http (cloud_bridge.security.startup)")
 
 
 class DatabaseSection(_Section):

@@ -37,6 +37,11 @@ async def _retention_loop(app: web.Application) -> None:
 
 
 async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    from cloud_bridge.keys import CONFIG_KEY
+
+    from .startup import check_production
+
+    check_production(app[CONFIG_KEY])  # a production bridge with sandbox secrets never starts
     guard = LoginGuard()
     app[GUARD_KEY] = guard
     task = asyncio.create_task(_retention_loop(app), name="security-retention")

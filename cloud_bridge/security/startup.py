@@ -1,0 +1,50 @@
+"""Configuration hazards refused at start in production (``[bridge] production = true``).
+
+Each of these works in a demo and is a hole in a shop: the mini-program sandbox serves
+a fake code2session and falls back to a secret printed in this repository, so anyone
+could log in as any openid; a sandbox payment manifest points the money at local fake
+gateways; kiosk downloads with ``kiosk_auth_dir`` over a plain-http URL and no signing
+key could only be authenticated by sending the kiosk's MQTT password in clear text
+(which the kiosk refuses to do anyway, so the shop would get no price books).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class UnsafeConfiguration(Exception):
+    """The configuration is not fit for production; the message names every reason."""
+
+
+def production_hazards(config: Any) -> list[str]:
+    """What makes ``config`` unsafe for a production bridge (empty: nothing)."""
+    from cloud_bridge.api_mp import SANDBOX_APP_SECRET, app_secret
+    from cloud_bridge.catalog import public_base_url
+
+    from .download_tokens import token_key
+
+    found = []
+    if config.mp.sandbox:
+        found.append("[mp] sandbox = true (a fake code2session anyone can log in through)")
+    secret = app_secret(config)
+    if secret == SANDBOX_APP_SECRET:
+        found.append("the mini-program app secret is the public sandbox secret")
+    payments = getattr(config, "payments", None)
+    if payments is not None and getattr(payments, "manifest", None):
+        found.append("[payments] manifest is set (sandbox gateways)")
+    if (config.http.kiosk_auth_dir is not None
+            and not public_base_url(config).startswith("https://")
+            and token_key(config) is None):
+        found.append("kiosk downloads need credentials but the public URL is plain http and "
+                     "there is no command signing key for download tokens")
+    return found
+
+
+def check_production(config: Any) -> None:
+    """Raise :class:`UnsafeConfiguration` when a production bridge has a hazard."""
+    if not config.bridge.production:
+        return
+    found = production_hazards(config)
+    if found:
+        raise UnsafeConfiguration("refusing to start in production: " + "; ".join(found))
