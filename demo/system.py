@@ -443,9 +443,16 @@ class Shopper:
               f"delivered={len(cloud['event_ids'])} lost={lost} duplicates={duplicates}",
               flush=True)
         ok = not lost and not duplicates and not missing_orders and not kiosk["pending"]
+        self.console_hint()
         if keep_running:
             self.wait_for_ctrl_c()
         return 0 if ok else 1
+
+    def console_hint(self) -> None:
+        """Where the merchant console is and a login for it (the demo's head-office user)."""
+        term.out(f"    merchant console 商户后台: {self.s.bridge_url}/console/  "
+                 f"(login 用户名 {ADMIN_USER}, password 密码 {self.s.admin_secret}; "
+                 "DEMO_ARGS=--keep-running keeps it up)")
 
     def wait_for_ctrl_c(self) -> None:
         term.section("系统保持运行", "The system keeps running (Ctrl-C stops it)")
@@ -453,6 +460,8 @@ class Shopper:
         term.out(f"    admin API: {self.s.bridge_url}/api/v1/admin/orders  "
                  f"(POST /api/v1/admin/session {{\"username\": \"{ADMIN_USER}\", "
                  f"\"secret\": \"{self.s.admin_secret}\"}})")
+        term.out(f"    console: {self.s.bridge_url}/console/  ({ADMIN_USER} / "
+                 f"{self.s.admin_secret})")
         term.out(f"    OpenAPI: {self.s.bridge_url}/api/v1/openapi.json")
         term.out(f"    MQTT: mosquitto_sub -p {self.s.broker_port} -u bridge -P \"$(cat "
                  f"{self.s.deploy / 'keys' / 'bridge_mqtt_password'})\" -t 'kiosk/v1/#' -v")
