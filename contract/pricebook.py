@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from .money import DEFAULT_CURRENCY
+from .variable_measure import BarcodeLayout
 
 __all__ = [
     "BundleItem",
@@ -74,6 +75,7 @@ def _gs1_valid(code: str) -> bool:
     return int(code[-1]) == ean_check_digit(code[:-1])
 
 
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -92,6 +94,8 @@ class Product(_Model):
     age_restricted: bool = False
     weighed: bool = False
     active: bool = True
+    plu: str | None = Field(default=None, pattern=r"^[0-9]{1,6}$",
+                            description="scale PLU of a weighed product (variable-measure labels)")
 
     @field_validator("barcodes")
     @classmethod
@@ -325,6 +329,8 @@ class PriceBook(_Model):
     coupons: tuple[Coupon, ...] = Field(default=(), description="coupon definitions")
     points: PointsRules = Field(default_factory=PointsRules)
     staff_revocations: StaffRevocations | None = None
+    barcode_layouts: tuple[BarcodeLayout, ...] = Field(
+        default=(), description="the chain's variable-measure EAN-13 layouts (label scales)")
 
     # All look-up tables live in one plain object: a pydantic private attribute costs a
     # __getattr__ round trip per access, so the hot path fetches this once.
@@ -462,8 +468,14 @@ class PriceBook(_Model):
         ix = self._ix
         if ix.canonical is None:
             data = self.model_dump(mode="json")
+            # Fields added later are left out while unused, so older books keep their hash.
             if data.get("staff_revocations") is None:
-                del data["staff_revocations"]  # books without revocations keep their hash
+                del data["staff_revocations"]
+            if not data.get("barcode_layouts"):
+                del data["barcode_layouts"]
+            for product in data["products"]:
+                if product.get("plu") is None:
+                    del product["plu"]
             ix.canonical = json.dumps(
                 data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
             ).encode("utf-8")

@@ -54,8 +54,9 @@ in to avoid that, and so charged shoppers more than the advertised offer (¥49.9
 ¥50.00 cart under 满50减5): that is wrong for real retail (明码标价, and every retailer
 applies the literal rule), and was dropped.
 
-The base of an order-level discount (4, 5) is what its eligible lines still cost when
-that stage runs (all lines when the offer has no category filter).
+The base of an order-level discount (4, 5) is what the order still costs when that
+stage runs, minus the lines outside its category filter at what they cost after the
+line stages (1-3).
 
 Still true (property-tested): line amounts add up to the total, nothing is negative,
 allocations are exact to the fen, the result is deterministic, and the kiosk and the
@@ -111,11 +112,13 @@ class PricingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CartLine:
-    """One cart line: ``qty`` units, or one weighed item of ``weight_g`` grams."""
+    """One cart line: ``qty`` units, or one weighed item of ``weight_g`` grams, or one
+    weighed pack whose scale label printed its price (``label_amount`` fen)."""
 
     product_id: str
     qty: int = 1
     weight_g: int | None = None
+    label_amount: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,8 +267,8 @@ class _Line:
     """Working state of one line while pricing (mutable, private)."""
 
     __slots__ = (
-        "applied", "barcode", "cart", "line_no", "list_amount", "list_unit", "product",
-        "residual", "simple_amount", "simple_tag", "simple_unit", "tags",
+        "applied", "barcode", "cart", "item_amount", "line_no", "list_amount", "list_unit",
+        "product", "residual", "simple_amount", "simple_tag", "simple_unit", "tags",
     )
 
     applied: dict[str, int]
@@ -275,6 +278,7 @@ class _Line:
     list_amount: int  # what the line costs at list prices
     list_unit: int
     product: Product
+    item_amount: int  # what the line costs after the line stages (1-3)
     residual: int  # what the line still costs after the stages so far
     simple_amount: int  # the line at its best single-unit offer
     simple_tag: str | None  # that offer's id (None: list price)
@@ -318,7 +322,21 @@ def _price_simple(
     p = ln.product
     qty = ln.cart.qty
     best_tag: str | None = None
-    if p.weighed:
+    if p.weighed and ln.cart.label_amount is not None:
+        # A price-embedded scale label: the printed price is the list amount (the scale
+        # weighed it at this book's price); per-kg prices cannot be re-applied without
+        # the weight, so only percentage offers apply.
+        ln.list_amount = best = ln.cart.label_amount
+        for promo in offers:
+            if not ok(promo) or isinstance(promo, FixedPricePromotion):
+                continue
+            amt = ln.list_amount - round_half_up(ln.list_amount * promo.off_bp, 10000)
+            if amt < best or (amt == best and _later_tie(best_tag, promo.promo_id)):
+                best, best_tag = amt, promo.promo_id
+                labels[promo.promo_id] = promo
+        ln.simple_amount = best
+        ln.simple_unit = None
+    elif p.weighed:
         w = ln.cart.weight_g or 0  # checked >= 1 when the cart is read
         ln.list_amount = round_half_up(p.unit_price * w, 1000)
         best = ln.list_amount
@@ -381,7 +399,9 @@ def _bxgy(promo: BuyXGetYPromotion, lines: list[_Line]) -> bool:
 
     pos = 0
     paid: dict[int, int] = {}
-    for ln in sorted(lines, key=lambda x: (-x.list_unit, x.line_no)):
+    # Equal prices: product id before line order, so which unit is free (and so what each
+    # category costs, the base of a category offer) does not depend on scan order.
+    for ln in sorted(lines, key=lambda x: (-x.list_unit, x.product.product_id, x.line_no)):
         q = ln.cart.qty
         paid[ln.line_no] = (paid_before(pos + q) - paid_before(pos)) * ln.list_unit
         pos += q
@@ -416,8 +436,22 @@ def _bundle(promo: BundlePromotion, lines: list[_Line]) -> bool:
     offer = sets * promo.price + rest
     if offer >= sum(ln.simple_amount for ln in lines):
         return False
-    weights = [take * ln.list_unit for take, ln in zip(in_bundle, lines, strict=True)]
-    shares = allocate(bundle_list - sets * promo.price, weights)
+    # Allocated in product order (ties go to the earlier product), not scan order: what
+    # each category costs must not depend on the order of the lines.
+    pids = sorted({ln.product.product_id for ln in lines})
+    of_pid = {pid: [i for i, ln in enumerate(lines) if ln.product.product_id == pid]
+              for pid in pids}
+    per_pid = allocate(bundle_list - sets * promo.price,
+                       [sum(in_bundle[i] * lines[i].list_unit for i in of_pid[pid])
+                        for pid in pids])
+    shares = [0] * len(lines)
+    for pid, amount in zip(pids, per_pid, strict=True):
+        idx = of_pid[pid]
+        if not amount:
+            continue
+        for i, share in zip(idx, allocate(amount, [in_bundle[i] * lines[i].list_unit
+                                                  for i in idx]), strict=True):
+            shares[i] = share
     for take, share, ln in zip(in_bundle, shares, lines, strict=True):
         rest_units = ln.cart.qty - take
         ln.residual = take * ln.list_unit - share + rest_units * _unit(ln)
@@ -475,9 +509,16 @@ def _filter(categories: tuple[str, ...], exclude: tuple[str, ...]) -> LinePredic
     return lambda ln: (not inc or ln.product.category in inc) and ln.product.category not in exc
 
 
-def _base(lines: list[_Line], pred: LinePredicate) -> int:
-    """What the lines ``pred`` selects (all when ``None``) still cost."""
-    return sum(ln.residual for ln in lines if pred is None or pred(ln))
+def _outside(lines: list[_Line], pred: LinePredicate) -> int:
+    """What the lines outside ``pred`` cost after the line stages (1-3); 0 without a filter.
+
+    A filtered discount's base is what the order still costs minus this: fixed per line,
+    so the base does not depend on how earlier order-level discounts were split between
+    lines (the order of the lines changes nothing).
+    """
+    if pred is None:
+        return 0
+    return sum(ln.item_amount for ln in lines if not pred(ln))
 
 
 def _coupon_threshold(c: Coupon) -> _Threshold:
@@ -544,7 +585,11 @@ def _checked_product(book: PriceBook, i: int, cl: CartLine) -> Product:
         raise PricingError(f"line {i}: product {cl.product_id!r} is not on sale")
     if cl.qty < 1:
         raise PricingError(f"line {i}: qty must be at least 1")
-    if p.weighed:
+    if cl.label_amount is not None:
+        if not p.weighed or cl.weight_g is not None or cl.qty != 1 or cl.label_amount < 1:
+            raise PricingError(f"line {i}: a label price is for one weighed pack of "
+                               f"{p.product_id!r}, without weight_g")
+    elif p.weighed:
         if cl.weight_g is None or cl.weight_g < 1:
             raise PricingError(f"line {i}: weighed product {p.product_id!r} needs weight_g")
         if cl.qty != 1:
@@ -584,6 +629,8 @@ def _multi_unit_promotions(run: _Run) -> None:
         else:
             for ln in pool:
                 _apply_simple(ln)
+    for ln in run.lines:
+        ln.item_amount = ln.residual  # what the line costs after the line stages
     run.total = sum(ln.residual for ln in run.lines)
 
 
@@ -595,7 +642,7 @@ def _full_reduction(run: _Run) -> None:
             continue
         pred = _filter(fr.categories, fr.exclude_categories)
         rule = _Threshold([(t.threshold, t.off) for t in fr.tiers])
-        d = rule.discount(_base(run.lines, pred))
+        d = rule.discount(run.total - _outside(run.lines, pred))
         if d > 0 and (best is None or (-d, fr.reduction_id) < (-best[0], best[1])):
             best = (d, fr.reduction_id, fr, pred)
     if best is not None:
@@ -630,20 +677,13 @@ def _coupons(run: _Run) -> tuple[list[str], list[str]]:
         for c in usable
     }
 
+    outside = {k: _outside(run.lines, pred) for k, (pred, _) in prepared.items()}
+
     def chain_result(chain: list[Coupon]) -> tuple[int, list[tuple[Coupon, int]]]:
-        # Each coupon's base is what its lines cost after the coupons before it, exactly
-        # as take_order_discount will leave them (same allocation), so the chain chosen
-        # here is the chain applied.
-        residual = {ln.line_no: ln.residual for ln in run.lines}
         t = run.total
         steps = []
         for c in chain:
-            pred = prepared[c.key][0]
-            targets = [ln for ln in run.lines if pred is None or pred(ln)]
-            d = prepared[c.key][1].discount(sum(residual[ln.line_no] for ln in targets))
-            for ln, share in zip(targets, allocate(d, [residual[ln.line_no] for ln in targets]),
-                                 strict=True):
-                residual[ln.line_no] -= share
+            d = prepared[c.key][1].discount(t - outside[c.key])
             steps.append((c, d))
             t -= d
         return t, steps

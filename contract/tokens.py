@@ -109,7 +109,10 @@ def _b64e(data: bytes) -> str:
 def _b64d(text: str) -> bytes:
     if not _B64_RE.match(text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64e(raw) != text:  # unused low bits set: one token must have one text form
+        raise ValueError("non-canonical base64url")
+    return raw
 
 
 def canonical_payload(claims: Mapping[str, Any]) -> bytes:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from contract import variable_measure
 from contract.numbers import MAX_ATTEMPT
 from contract.wire.base import utcnow
 from contract.wire.events import ORDER_VOIDED, TenderData
@@ -186,6 +187,8 @@ class CartItem:
     qty: int = 1
     weight_g: int | None = None
     barcode: str | None = None
+    #: the price a scale label printed (price-embedded variable-measure EAN-13), fen
+    label_amount: int | None = None
 
 
 @dataclass
@@ -321,7 +324,8 @@ class Checkout:
     def _price(self, items: list[CartItem], member: Any, event: Ev) -> Any:
         pricer = self._pricer or _default_pricer()
         pricing = _pricing_types()
-        lines = [pricing.CartLine(i.product.product_id, i.qty, i.weight_g) for i in items]
+        lines = [pricing.CartLine(i.product.product_id, i.qty, i.weight_g, i.label_amount)
+                 for i in items]
         ctx = pricing.PricingContext(
             member=member, coupons=tuple(self.coupons), redeem_points=self.redeem_points,
             now=utcnow(),
@@ -370,18 +374,28 @@ class Checkout:
         ev = Ev.SCAN_PRODUCT
         target = self._check(ev)
         product = self.book.by_barcode(code)
+        label_amount = None
+        if product is None:
+            # A scale's variable-measure label (prefix 2, the chain's layouts in the book).
+            found = variable_measure.lookup(self.book, code)
+            if found is not None:
+                product, label = found
+                if label.value == "weight":
+                    weight_g = label.amount
+                else:
+                    weight_g, label_amount = None, label.amount
         if product is None or not getattr(product, "active", True):
             raise self._refuse(ev, "unknown_product", "未找到该商品，请联系店员",
                                f"unknown product {code}")
         weighed = getattr(product, "weighed", False)
-        if weighed and (weight_g is None or weight_g <= 0):
+        if weighed and label_amount is None and (weight_g is None or weight_g <= 0):
             raise self._refuse(ev, "weight_required", "称重商品请先称重", "weigh this item first")
         if not weighed and weight_g is not None:
             raise self._refuse(ev, "not_weighed", "该商品不按重量销售",
                                "this item is not sold by weight")
         fresh = self.state in (S.COMPLETED, S.PARKED)
-        items = [] if fresh else [CartItem(i.product, i.qty, i.weight_g, i.barcode)
-                                  for i in self.items]
+        items = [] if fresh else [CartItem(i.product, i.qty, i.weight_g, i.barcode,
+                                           i.label_amount) for i in self.items]
         member = None if fresh else self.member
         if not weighed and items and items[-1].product.product_id == product.product_id:
             if items[-1].qty >= MAX_LINE_QTY:
@@ -390,7 +404,7 @@ class Checkout:
         else:
             if len(items) >= MAX_LINES:
                 raise self._refuse(ev, "cart_full", "购物车已满", "the cart is full")
-            items.append(CartItem(product, 1, weight_g, code))
+            items.append(CartItem(product, 1, weight_g, code, label_amount))
         priced = self._price(items, member, ev)
         self._fresh_if_done()
         self.items, self.priced = items, priced
@@ -423,7 +437,8 @@ class Checkout:
         if not 1 <= qty <= MAX_LINE_QTY:
             raise self._refuse(ev, "bad_qty", f"数量须在 1-{MAX_LINE_QTY} 之间",
                                f"quantity must be 1-{MAX_LINE_QTY}")
-        items = [CartItem(i.product, i.qty, i.weight_g, i.barcode) for i in self.items]
+        items = [CartItem(i.product, i.qty, i.weight_g, i.barcode, i.label_amount)
+                 for i in self.items]
         items[line_no - 1].qty = qty
         priced = self._price(items, self.member, ev)
         self.items, self.priced = items, priced
