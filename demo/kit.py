@@ -31,8 +31,8 @@ class Camera:
         """Write the code as a clean camera frame (atomically) and wait for it to be seen."""
         import cv2
 
-        from drivers.testimages import simple_frame
         from contract import codes
+        from drivers.testimages import simple_frame
 
         module = 5 if symbology == codes.QRCODE else 2.5
         image = simple_frame(text, symbology, module_px=module).astype("uint8")

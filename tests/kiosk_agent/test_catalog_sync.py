@@ -10,6 +10,7 @@ import aiomqtt
 import pytest
 from aiohttp import web
 
+from common.ports import free_port
 from contract.pricebook import load_price_book
 from contract.wire.shadow import CatalogPointer
 from contract.wire.topics import store_catalog
@@ -17,7 +18,6 @@ from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.support.link_helpers import mqtt_section, shrink_timings
-from common.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
