@@ -73,3 +73,49 @@ class Csat(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class BookableService(Base):
+    """Something a store takes appointments for (pick-up slots, cake orders, consultations)."""
+
+    __tablename__ = "svc_bookable_services"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    # Booking closes this many minutes before a slot starts; cancelling, this many.
+    book_before_min: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_before_min: Mapped[int] = mapped_column(Integer, default=60)
+    max_active_per_member: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class Slot(Base):
+    """A time with a capacity; ``booked`` only grows through a guarded UPDATE."""
+
+    __tablename__ = "svc_slots"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("svc_bookable_services.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("service_id", "starts_at", name="uq_svc_slots_start"),)
+
+
+class Booking(Base):
+    """A shopper's place in a slot (one per shopper and slot)."""
+
+    __tablename__ = "svc_bookings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("svc_slots.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(Integer, index=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # booked | cancelled
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("slot_id", "openid", name="uq_svc_bookings_once"),)

@@ -225,3 +225,41 @@ class SvcComplaintsReport(Out):
     month: str
     rows: list[SvcComplaintRow]
     totals: dict[str, int]
+
+
+class SvcSlot(Out):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    booked: int
+    free: int
+
+
+class SvcBookableService(Out):
+    id: int
+    store: str
+    name: str
+    description: str | None
+    book_before_min: int
+    cancel_before_min: int
+    max_active_per_member: int
+    slots: list[SvcSlot]
+
+
+class SvcBookableServiceList(Out):
+    items: list[SvcBookableService]
+
+
+class SvcBooking(Out):
+    id: int
+    slot: SvcSlot
+    service_id: int
+    status: Literal["booked", "cancelled"]
+    note: str | None
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class SvcBookingList(Out):
+    items: list[SvcBooking]

@@ -18,4 +18,16 @@ async def seed_store_one(client, people) -> dict[str, str]:
     r = await client.post(f"{M}/conversations/{conv}/messages", headers=h,
                           json={"client_msg_id": "a1", "body": "图片", "attachment_id": att})
     assert r.status == 201, await r.text()
-    return {"conv": str(conv), "att": att}
+    r = await client.post("/api/v1/admin/service/stores/s1/appointment-services",
+                          json={"name": "咨询"}, headers=people["clerk1"])
+    svc = (await r.json())["id"]
+    r = await client.post(f"/api/v1/admin/service/appointment-services/{svc}/slots",
+                          headers=people["clerk1"],
+                          json={"slots": [{"starts_at": "2030-01-01T10:00:00+08:00",
+                                           "ends_at": "2030-01-01T11:00:00+08:00",
+                                           "capacity": 3}]})
+    slot = (await r.json())["slots"][0]["id"]
+    r = await client.post(f"{M}/appointments", json={"slot_id": slot}, headers=h)
+    assert r.status == 201, await r.text()
+    return {"conv": str(conv), "att": att, "svc": str(svc),
+            "booking": str((await r.json())["id"])}

@@ -49,6 +49,14 @@ CROSS_STORE = [
     ("GET", f"{A}/reports/csat", f"{A}/reports/csat?store=s1&month=2026-10", None, {403}),
     ("GET", f"{A}/reports/complaints", f"{A}/reports/complaints?store=s1&month=2026-10", None,
      {403}),
+    ("POST", f"{A}/stores/{{store}}/appointment-services", f"{A}/stores/s1/appointment-services",
+     {"name": "x"}, {403}),
+    ("POST", f"{A}/appointment-services/{{service_id}}/slots",
+     f"{A}/appointment-services/{{svc}}/slots",
+     {"slots": [{"starts_at": "2030-01-01T10:00:00+08:00", "ends_at": "2030-01-01T11:00:00+08:00",
+                 "capacity": 1}]}, {404}),
+    ("GET", f"{A}/appointment-services/{{service_id}}/bookings",
+     f"{A}/appointment-services/{{svc}}/bookings", None, {404}),
 ]
 
 

@@ -30,6 +30,8 @@ OTHER_USER = [
      None),
     ("POST", f"{M}/conversations/{{conversation_id}}/csat", f"{M}/conversations/{{conv}}/csat",
      {"score": 5}),
+    ("POST", f"{M}/appointments/{{booking_id}}/cancel", f"{M}/appointments/{{booking}}/cancel",
+     None),
 ]
 
 

@@ -64,6 +64,20 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     month = {"month": "2026-12"}
     call("GET", f"{A}/reports/csat", query=month)
     call("GET", f"{A}/reports/complaints", query={**month, "store": "s1"})
+
+    # Appointments.
+    svc = call("POST", f"{A}/stores/{{store}}/appointment-services", path_parameters=store,
+               body={"name": "会员咨询", "cancel_before_min": 30})
+    sv = {"service_id": svc["id"]}
+    svc = call("POST", f"{A}/appointment-services/{{service_id}}/slots", path_parameters=sv,
+               body={"slots": [{"starts_at": "2030-01-01T10:00:00+08:00",
+                                "ends_at": "2030-01-01T10:30:00+08:00", "capacity": 2}]})
+    call("GET", f"{M}/stores/{{store}}/appointment-services", path_parameters=store)
+    booking = call("POST", f"{M}/appointments", body={"slot_id": svc["slots"][0]["id"]})
+    call("GET", f"{M}/appointments")
+    call("GET", f"{A}/appointment-services/{{service_id}}/bookings", path_parameters=sv)
+    call("POST", f"{M}/appointments/{{booking_id}}/cancel",
+         path_parameters={"booking_id": booking["id"]})
     ctx["service_conversation"] = conv["id"]
 
 
