@@ -14,15 +14,7 @@ from cloud_bridge.finance.reports import trial_balance
 from cloud_bridge.payments.providers.wechat import parse_trade_bill
 from cloud_bridge.payments.store import business_date
 from contract.wire.payments import ChargeParams
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    pay_db,
-    pay_service,
-    providers,
-    sandbox,
-    sandbox_keys,
-    trade_no,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import trade_no, wechat_code
 
 from .helpers import ingest_sales, sale_data
 
@@ -37,7 +29,7 @@ async def _charge(svc, store: str, amount: int) -> str:
     return no
 
 
-async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_service, sandbox):  # noqa: F811
+async def test_close_lists_each_kind_and_closes_only_when_all_decided(pay_service, sandbox):
     db = pay_service.db
     now = datetime.now(UTC)
     day = business_date(now)

@@ -9,14 +9,7 @@ from sqlalchemy import select
 from cloud_bridge.ingest import store_events
 from cloud_bridge.models import Alert, Order
 from contract.wire.payments import ChargeParams, SettleParams
-from tests.cloud_bridge.payments_fixtures import (  # noqa: F401
-    pay_db,
-    pay_service,
-    providers,
-    sandbox,
-    sandbox_keys,
-    wechat_code,
-)
+from tests.cloud_bridge.payments_fixtures import wechat_code
 
 from ..bridge_helpers import order_event
 
@@ -57,7 +50,7 @@ async def test_an_order_under_another_stores_number_is_rejected(db):
 
 
 async def test_payment_number_of_another_store_is_a_conflict_not_a_replay(
-        pay_service, sandbox):  # noqa: F811
+        pay_service, sandbox):
     no = "kiosk1-20261205-0001-1"  # a legacy number both stores' kiosk1 could send
     params = ChargeParams(order_no="kiosk1-20261205-0001", out_trade_no=no, method="wechat",
                           amount=4500, auth_code=wechat_code())
