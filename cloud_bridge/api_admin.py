@@ -12,12 +12,13 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import select
 
+from contract.signing import sign_shadow
 from contract.wire.commands import COMMAND_NAMES
 from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
 from . import auth, commands, fleet, inventory, invoices, keys, orders, responses, stats
-from .errors import Conflict, NotFound, Unavailable
+from .errors import Conflict, Forbidden, NotFound, Unavailable
 from .models import Alert, Order, RefundRequest
 from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
 
@@ -417,10 +418,23 @@ class ShadowBody(RequestModel):
     config: dict[str, Any] = Field(max_length=100)
 
 
+# Desired-state keys that move money (offline stored-value spending): head office only.
+MONEY_SHADOW_KEYS = {"offline": {"max_offline_stored_value_fen", "max_offline_sale_fen"}}
+
+
 async def set_shadow(call: Call) -> dict[str, Any]:
-    """Publish a new desired configuration (retained); the kiosk reports what it applied."""
+    """Publish a new desired configuration (retained, signed like a command); the kiosk
+    reports what it applied. Offline money limits: head office only."""
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
+    for section, keys_ in MONEY_SHADOW_KEYS.items():
+        values = call.body.config.get(section)
+        if isinstance(values, dict) and keys_ & set(values) and \
+                call.principal.role != auth.HEAD_OFFICE:
+            raise Forbidden(f"only head office sets {section} money limits")
+    key = commands.load_signing_key(_config(call))
+    if key is None:
+        raise Unavailable("no command signing key provisioned: a desired state is signed")
     ingest = _publisher(call)
     async with _db(call).session() as s:
         current = await fleet.kiosk_detail(s, store, kiosk)
@@ -428,7 +442,8 @@ async def set_shadow(call: Call) -> dict[str, Any]:
                 call.body.version <= current["desired_version"]:
             raise Conflict(f"version must be above {current['desired_version']}")
         await fleet.record_desired(s, store, kiosk, call.body.version, call.body.config)
-    desired = ShadowDesired(version=call.body.version, config=call.body.config)
+    desired = sign_shadow(ShadowDesired(version=call.body.version, config=call.body.config,
+                                        store=store, kiosk=kiosk), key)
     await ingest.publish(KioskTopics(store, kiosk).shadow_desired, desired.encode(), qos=1,
                          retain=True)
     return {"store": store, "kiosk": kiosk, "version": desired.version}
@@ -500,5 +515,5 @@ ROUTES = [
           "admin", auth="admin", response=responses.KioskShadow),
     Route("PUT", f"{A}/kiosks/{{store}}/{{kiosk}}/shadow", set_shadow,
           "Publish desired configuration", "admin", auth="admin", body=ShadowBody, status=202,
-          response=responses.ShadowPublished, responses={503: NO_BROKER}),
+          response=responses.ShadowPublished, responses={503: NO_BROKER_OR_KEY}),
 ]

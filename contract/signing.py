@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .wire.commands import Command
+from .wire.shadow import ShadowDesired
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,31 @@ def sign_command(command: Command, key: Ed25519PrivateKey) -> Command:
     return unsigned.model_copy(update={"sig": base64.b64encode(sig).decode()})
 
 
-def verify_command(command: Command, keys: list[Ed25519PublicKey] | Ed25519PublicKey) -> None:
+def sign_shadow(desired: ShadowDesired, key: Ed25519PrivateKey) -> ShadowDesired:
+    """A copy of ``desired`` (which names its target store and kiosk) signed with ``key``."""
+    if not desired.store or not desired.kiosk:
+        raise ValueError("a signed desired state names its target store and kiosk")
+    unsigned = desired.model_copy(update={"key_id": key_id(key), "sig": None})
+    sig = key.sign(unsigned.signing_bytes())
+    return unsigned.model_copy(update={"sig": base64.b64encode(sig).decode()})
+
+
+def verify_shadow(desired: ShadowDesired, keys: list[Ed25519PublicKey] | Ed25519PublicKey,
+                  store: str, kiosk: str) -> None:
+    """Raise :class:`SignatureError` unless one of ``keys`` signed ``desired`` for this kiosk."""
+    if not desired.sig:
+        raise SignatureError("unsigned desired state")
+    if (desired.store, desired.kiosk) != (store, kiosk):
+        raise SignatureError(f"desired state for {desired.store}/{desired.kiosk}, "
+                             f"not {store}/{kiosk}")
+    verify_command(desired, keys, what="desired state")  # type: ignore[arg-type]
+
+
+def verify_command(command: Command, keys: list[Ed25519PublicKey] | Ed25519PublicKey,
+                   what: str = "command") -> None:
     """Raise :class:`SignatureError` unless one of ``keys`` signed ``command``."""
     if not command.sig:
-        raise SignatureError("unsigned command")
+        raise SignatureError(f"unsigned {what}")
     try:
         sig = base64.b64decode(command.sig, validate=True)
     except (binascii.Error, ValueError) as err:

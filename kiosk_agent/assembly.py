@@ -556,7 +556,9 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
             agent.checkout.set_price_book(book)
 
     state = Path(agent.config.journal.path).with_name("shadow.json")
-    shadow = Shadow(link, agent.config, state, on_apply=on_apply).attach()
+    # Signed by the bridge like a command: the same public keys (none: all refused).
+    shadow = Shadow(link, agent.config, state, on_apply=on_apply,
+                    verify_keys=link.commands.public_keys).attach()
     rt = agent.runtime
     rt.shadow = shadow
     rt.shadow_applied = shadow.applied

@@ -88,17 +88,27 @@ class OutboxSection(_Section):
     ack_timeout_s: float = Field(default=15.0, gt=0, description="resend when no ack by then")
 
 
+# Upper bounds of what the remote shadow (or a config file) may set: offline stored-value
+# spending is money the chain may never collect, so even head office cannot lift it past
+# these (2,000 yuan per member, 1,000 per sale); the queue bounds keep the disk safe.
+MAX_OFFLINE_STORED_VALUE_FEN = 200_000
+MAX_OFFLINE_SALE_FEN = 100_000
+
+
 class OfflineSection(_Section):
-    warn_oldest_unsent_s: float = Field(default=15 * 60, gt=0)
-    max_oldest_unsent_s: float = Field(default=24 * 3600, gt=0)
-    warn_queue_depth: int = Field(default=1000, ge=1)
-    max_queue_depth: int = Field(default=50000, ge=1)
-    max_offline_stored_value_fen: int = Field(default=50000, ge=0, description="offline member balance spend cap")
-    max_offline_sale_fen: int = Field(default=20000, ge=0, description="largest sale on stored value while offline")
+    warn_oldest_unsent_s: float = Field(default=15 * 60, gt=0, le=7 * 24 * 3600)
+    max_oldest_unsent_s: float = Field(default=24 * 3600, gt=0, le=7 * 24 * 3600)
+    warn_queue_depth: int = Field(default=1000, ge=1, le=1_000_000)
+    max_queue_depth: int = Field(default=50000, ge=1, le=1_000_000)
+    max_offline_stored_value_fen: int = Field(
+        default=50000, ge=0, le=MAX_OFFLINE_STORED_VALUE_FEN,
+        description="offline member balance spend cap")
+    max_offline_sale_fen: int = Field(default=20000, ge=0, le=MAX_OFFLINE_SALE_FEN,
+                                      description="largest sale on stored value while offline")
 
 
 class TelemetrySection(_Section):
-    interval_s: float = Field(default=30.0, gt=0)
+    interval_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 class PaymentsSection(_Section):

@@ -23,6 +23,7 @@ from typing import Any
 import aiomqtt
 from pydantic import ValidationError
 
+from contract.signing import SignatureError, verify_shadow
 from contract.wire.base import WireError, decode
 from contract.wire.shadow import ShadowDesired, ShadowReported
 
@@ -83,16 +84,21 @@ class Shadow:
         state_path: JSON file keeping the applied version and values across restarts.
         on_apply: ``await on_apply(new_config, changes)`` makes the change take effect
             (e.g. ``link.set_telemetry_interval``); if it raises, the change is refused.
+        verify_keys: the bridge's command public keys: a desired state must be signed by
+            one of them for this kiosk (:func:`contract.signing.verify_shadow`); an empty
+            list refuses every desired state. ``None`` skips the check (tests only).
     """
 
     def __init__(
-        self, link: Link, config: AgentConfig, state_path: Path | str, on_apply: ApplyHook | None = None
+        self, link: Link, config: AgentConfig, state_path: Path | str,
+        on_apply: ApplyHook | None = None, verify_keys: list[Any] | None = None,
     ) -> None:
         self.link = link
         self.base = config
         self.config = config
         self.state_path = Path(state_path)
         self.on_apply = on_apply
+        self.verify_keys = verify_keys
         self.applied_version: int | None = None
         self.applied: dict[str, Any] = {}
         self.refused_version: int | None = None
@@ -143,6 +149,12 @@ class Shadow:
         if self.applied_version is not None and desired.version == self.applied_version:
             return False
         try:
+            if self.verify_keys is not None:
+                try:
+                    verify_shadow(desired, self.verify_keys, self.link.topics.store,
+                                  self.link.topics.kiosk)
+                except SignatureError as err:
+                    raise ShadowRefused(f"signature: {err}") from err
             if self.applied_version is not None and desired.version < self.applied_version:
                 raise ShadowRefused(
                     f"version {desired.version} is older than applied {self.applied_version}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -11,9 +12,28 @@ from .base import WireMessage, utcnow
 
 
 class ShadowDesired(WireMessage):
-    version: int = Field(ge=1, description="monotonic; an older or equal version is refused")
+    """Desired configuration of ONE kiosk, signed by the bridge like a command.
+
+    The signature (:func:`contract.signing.sign_shadow`) covers every field but ``sig``,
+    the target ``store``/``kiosk`` included: a desired state for one kiosk cannot be
+    replayed to another, and nobody without the bridge's key (store staff with broker
+    credentials, a stolen kiosk) can raise a kiosk's offline money limits.
+    """
+
+    version: int = Field(ge=1, le=2**31 - 1,
+                         description="monotonic; an older or equal version is refused")
     config: dict[str, Any] = Field(default_factory=dict)
     ts: datetime = Field(default_factory=utcnow)
+    store: str | None = Field(default=None, max_length=64, description="the target kiosk")
+    kiosk: str | None = Field(default=None, max_length=64)
+    key_id: str | None = Field(default=None, max_length=64)
+    sig: str | None = Field(default=None, max_length=200)
+
+    def signing_bytes(self) -> bytes:
+        """Canonical bytes the signature covers (sorted keys, no spaces, no ``sig``)."""
+        body = self.model_dump(mode="json", exclude={"sig"})
+        return json.dumps(body, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode()
 
 
 class ShadowReported(WireMessage):
