@@ -15,6 +15,8 @@ from .seed import seed_store_one
 # Routes that name nothing of another shopper (they act on the caller's own things).
 NOT_USER_SCOPED = {
     ("POST", f"{M}/conversations"), ("GET", f"{M}/conversations"), ("POST", f"{M}/complaints"),
+    ("GET", f"{M}/stores/{{store}}/appointment-services"), ("POST", f"{M}/appointments"),
+    ("GET", f"{M}/appointments"),
 }
 
 # (method, route path, concrete path with alice's things, body)
