@@ -12,6 +12,7 @@ SQLite the database lock serialises the check).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -225,6 +226,12 @@ async def run_nightly(db: Database, *, as_of: date | None = None, trigger: str =
         fc = forecast_frame(daily, as_of)
         result.rows["forecasts"] = await _bulk_replace(db, Forecast, fc)
         await step("forecast")
+    except asyncio.CancelledError:
+        # The worker is stopping: say so on the run's row now instead of leaving it
+        # "running" until its lease expires (which would hold off the next run).
+        await _progress(db, run_id, "cancelled", 1.0, status="failed", finished_at=now(),
+                        error="cancelled: the worker stopped")
+        raise
     except Exception as err:
         log.exception("analytics run %d failed", run_id)
         await _progress(db, run_id, "failed", 1.0, status="failed", finished_at=now(),

@@ -75,3 +75,25 @@ async def test_nightly_run_on_an_empty_record(db):
     assert result.rows["sales_daily"] == 0 and result.rows["forecasts"] == 0
     async with db.session() as s:
         assert (await s.get(AnalyticsRun, result.run_id)).status == "done"
+
+
+async def test_a_cancelled_run_is_marked_failed_and_frees_the_lease(db, small_year,
+                                                                    monkeypatch):
+    import asyncio
+
+    from cloud_bridge.analytics import jobs
+
+    started = asyncio.Event()
+
+    def slow_rules(*args, **kwargs):
+        started.set()
+        raise asyncio.CancelledError  # as if the worker were stopped mid-step
+
+    await write_chain(db, small_year)
+    monkeypatch.setattr(jobs.mining, "basket_rules", slow_rules)
+    with pytest.raises(asyncio.CancelledError):
+        await run_nightly(db, as_of=small_year.spec.start + timedelta(days=30))
+    async with db.session() as s:
+        run = (await s.scalars(select(AnalyticsRun))).one()
+    assert (run.status, run.step) == ("failed", "cancelled") and started.is_set()
+    await start_run(db, "2026-02-01", "on_demand")  # no live run holds the lease
