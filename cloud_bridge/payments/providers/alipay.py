@@ -159,10 +159,15 @@ class AlipayProvider(PaymentProvider):
             return Outcome("unknown", reason=_transport_reason(err))
         code, sub = str(data.get("code", "")), str(data.get("sub_code", ""))
         if code == "10000":
+            # The answer must be about the asked trade, and a paid one must carry its amount.
+            if data.get("out_trade_no") != out_trade_no:
+                return _mismatch("alipay", out_trade_no, data.get("out_trade_no"))
             status = str(data.get("trade_status", ""))
+            amount = _fen_or_none(data.get("total_amount"))
+            if TRADE_STATUS.get(status) == "paid" and amount is None:
+                return _mismatch("alipay", out_trade_no, "a paid trade without an amount")
             return Outcome(TRADE_STATUS.get(status, "unknown"), code=status,  # type: ignore[arg-type]
-                           provider_ref=data.get("trade_no"),
-                           amount=_fen_or_none(data.get("total_amount")))
+                           provider_ref=data.get("trade_no"), amount=amount)
         if sub == "ACQ.TRADE_NOT_EXIST":
             return Outcome("not_found", code=sub)
         return Outcome("unknown", reason="system_error", code=sub or code)
@@ -296,3 +301,9 @@ def _transport_reason(err: BaseException) -> str:
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
         return "timeout"
     return "transport"
+
+
+def _mismatch(provider: str, asked: str, got: object) -> Outcome:
+    """A query answer that is not about the asked trade: unknown, never trusted."""
+    log.error("%s query for %s answered about %s; not trusted", provider, asked, got)
+    return Outcome("unknown", reason="mismatched_trade", code="TRADE_MISMATCH")

@@ -185,10 +185,16 @@ class WechatPayProvider(PaymentProvider):
             return Outcome("unknown", reason=_transport_reason(err))
         code = str(data.get("code", ""))
         if status == 200:
+            # The answer must be about the trade we asked for, and a paid one must say how
+            # much: a proxy, a cache or a bug answering another trade never settles ours.
+            if data.get("out_trade_no") != out_trade_no:
+                return _mismatch("wechat", out_trade_no, data.get("out_trade_no"))
             state = str(data.get("trade_state", ""))
+            total = (data.get("amount") or {}).get("total")
+            if QUERY_STATES.get(state) == "paid" and not isinstance(total, int):
+                return _mismatch("wechat", out_trade_no, "a paid trade without an amount")
             return Outcome(QUERY_STATES.get(state, "unknown"), code=state,  # type: ignore[arg-type]
-                           provider_ref=data.get("transaction_id"),
-                           amount=(data.get("amount") or {}).get("total"))
+                           provider_ref=data.get("transaction_id"), amount=total)
         if status == 404 or code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
             return Outcome("not_found", code=code)
         return Outcome("unknown", reason="system_error", code=code or str(status))
@@ -374,3 +380,10 @@ def _transport_reason(err: BaseException) -> str:
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
         return "timeout"
     return "transport"
+
+
+def _mismatch(provider: str, asked: str, got: object) -> Outcome:
+    """A query answer that is not about the asked trade: unknown (settled by the next
+    query or a reverse), never paid or failed on another trade's word."""
+    log.error("%s query for %s answered about %s; not trusted", provider, asked, got)
+    return Outcome("unknown", reason="mismatched_trade", code="TRADE_MISMATCH")
