@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install (or update) the self-checkout kiosk on Raspberry Pi OS / Debian.
 #
-#   sudo scripts/install-kiosk.sh [--dry-run] [--credentials DIR] [--staff-pin PIN]
+#   sudo scripts/install-kiosk.sh [--dry-run] [--credentials DIR]
+#                                 [--staff-pin-file FILE | --ask-staff-pin]
 #                                 [--prefix /opt/kiosk] [--no-start] [--no-apt]
 #
 # What it does, each step safe to repeat (idempotent):
@@ -11,7 +12,9 @@
 #   3. a virtualenv under PREFIX/venv with `pip install 'SRC[kiosk,tui]'`
 #   4. /etc/kiosk-agent/kiosk.toml from config/kiosk.example.toml (never overwritten)
 #   5. credentials under /etc/kiosk-agent/credentials (root, 0600; existing files are
-#      kept): copied from --credentials DIR; staff_pin_hash from --staff-pin
+#      kept): copied from --credentials DIR; staff_pin_hash from the PIN in
+#      --staff-pin-file FILE (first line) or typed at --ask-staff-pin (never on the
+#      command line: ps and the shell history would show it)
 #   6. udev rules for USB printers and cameras, reloaded and triggered
 #   7. systemd units installed and enabled: kiosk-agent.service, kiosk-tui@tty1.service
 #      (instead of getty@tty1)
@@ -40,7 +43,19 @@ while [[ $# -gt 0 ]]; do
         --no-apt) APT=0 ;;
         --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
         --credentials) CRED_SRC="${2:?--credentials needs a directory}"; shift ;;
-        --staff-pin) STAFF_PIN="${2:?--staff-pin needs a PIN}"; shift ;;
+        --staff-pin-file)
+            pin_file="${2:?--staff-pin-file needs a file}"; shift
+            IFS= read -r STAFF_PIN <"$pin_file" || [[ -n "$STAFF_PIN" ]] ||
+                { echo "install-kiosk: no PIN in $pin_file" >&2; exit 2; } ;;
+        --ask-staff-pin)
+            IFS= read -rsp "staff PIN: " STAFF_PIN </dev/tty; echo >&2
+            IFS= read -rsp "again: " pin_again </dev/tty; echo >&2
+            [[ "$STAFF_PIN" == "$pin_again" ]] ||
+                { echo "install-kiosk: the PINs differ" >&2; exit 2; } ;;
+        --staff-pin|--staff-pin=*)
+            echo "install-kiosk: a PIN on the command line is visible in ps and the shell" \
+                 "history; use --staff-pin-file FILE or --ask-staff-pin" >&2
+            exit 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install-kiosk: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac

@@ -151,8 +151,10 @@ def test_install_script_parses_and_dry_run_is_complete_and_repeatable(tmp_path):
     script = ROOT / "scripts" / "install-kiosk.sh"
     assert os.access(script, os.X_OK)
     subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    pin = tmp_path / "pin"
+    pin.write_text("2468\n")
     cmd = [str(script), "--dry-run", "--no-apt", "--prefix", str(tmp_path / "opt"),
-           "--staff-pin", "2468"]
+           "--staff-pin-file", str(pin)]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     out = first.stdout
@@ -166,8 +168,13 @@ def test_install_script_parses_and_dry_run_is_complete_and_repeatable(tmp_path):
     assert not (tmp_path / "opt").exists(), "a dry run must not touch the system"
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert second.stdout == out
+    assert "2468" not in out  # the PIN itself is never printed
     bad = subprocess.run([str(script), "--bogus"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "unknown option" in bad.stderr
+    # A PIN on the command line (ps, shell history) is refused.
+    bad = subprocess.run([str(script), "--dry-run", "--staff-pin", "2468"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "--staff-pin-file" in bad.stderr
 
 
 def test_bridge_unit_reads_its_files_has_its_secrets_and_never_migrates():
