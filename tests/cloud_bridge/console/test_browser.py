@@ -334,4 +334,20 @@ def test_fleet_updates_live_and_a_signed_command_reaches_the_kiosk(browser, syst
     row = db_run(system, audit)
     assert (row.actor, row.target, row.outcome, row.detail["cmd_id"]) == (
         "admin:clerk", "s1/k1", "ok", shown)
+
+    # Desired configuration: confirmed, then retained on the kiosk's shadow/desired topic.
+    box = browser.find_element(By.ID, "shadow-config")
+    box.clear()
+    box.send_keys('{"log_level": "DEBUG", "idle_timeout_s": 90}')
+    browser.find_element(By.CSS_SELECTOR, "#shadow-form button[type=submit]").click()
+    assert "s1/k1" in find(browser, "confirm-q").text
+    browser.find_element(By.ID, "confirm").click()
+    assert find(browser, "sent-shadow").text == "1"
+    desired = _subscribe(system, "kiosk/v1/s1/k1/shadow/desired")  # retained
+    try:
+        message = json.loads(desired.get(timeout=WAIT_S))
+    finally:
+        desired.client.loop_stop()  # type: ignore[attr-defined]
+    assert message["version"] == 1
+    assert message["config"] == {"log_level": "DEBUG", "idle_timeout_s": 90}
     assert console_errors(browser) == []
