@@ -18,6 +18,7 @@ from cloud_bridge.openapi import Call, Route
 
 from . import reports
 from . import schemas as S
+from .api_banking import ROUTES as BANKING_ROUTES
 from .api_close import ROUTES as CLOSE_ROUTES
 from .export import MEDIA_TYPES, ExportError, render
 from .jobs import post_pending
@@ -125,7 +126,11 @@ async def _statement(call: Call) -> reports.Statement:
     except reports.PeriodError as err:
         raise InvalidRequest(str(err)) from err
     async with db(call).session() as s:
-        return await reports.statement(s, kind, store=store, period=period)
+        try:
+            return await reports.statement(s, kind, store=store, period=period,
+                                           rate_bp=call.query.rate_bp)
+        except ValueError as err:  # e.g. a treasury view over more than ten years
+            raise InvalidRequest(str(err)) from err
 
 
 def statement_json(st: reports.Statement) -> dict[str, Any]:
@@ -189,4 +194,5 @@ ROUTES = [
             responses={503: "the PDF font is not installed"} if fmt == "pdf" else {})
       for fmt in ("csv", "xlsx", "pdf")),
     *CLOSE_ROUTES,
+    *BANKING_ROUTES,
 ]

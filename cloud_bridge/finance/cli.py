@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep = sub.add_parser("report", help="income statement, balance sheet, cash flow or "
                                         "the VAT return worksheet")
     rep.add_argument("--config", help="bridge TOML config (database)")
-    rep.add_argument("--kind", required=True, choices=("income", "balance", "cashflow", "vat"))
+    rep.add_argument("--kind", required=True,
+                     choices=("income", "balance", "cashflow", "vat", "treasury"))
+    rep.add_argument("--rate-bp", type=int, help="treasury: yearly rate, basis points")
     rep.add_argument("--period", required=True,
                      help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (business days)")
     rep.add_argument("--store", help="one store (default: the whole chain)")
@@ -105,7 +107,8 @@ def run_report(args: argparse.Namespace) -> int:
             if not args.no_post:
                 await post_pending(db, tz=config.bridge.timezone)
             async with db.session() as s:
-                return await reports.statement(s, args.kind, store=args.store, period=period)
+                return await reports.statement(s, args.kind, store=args.store, period=period,
+                                               rate_bp=args.rate_bp)
 
     st = asyncio.run(main())
     if args.format == "text":

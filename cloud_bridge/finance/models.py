@@ -145,3 +145,49 @@ class CloseMismatch(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
     __table_args__ = (UniqueConstraint("close_id", "method", "out_trade_no", "kind"),)
+
+
+class BankAccount(Base):
+    """A store's bank account; the number is stored encrypted (AES-256-GCM) and shown
+    masked (last four digits)."""
+
+    __tablename__ = "finance_bank_accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    bank_name: Mapped[str] = mapped_column(String(120))
+    holder_name: Mapped[str] = mapped_column(String(120))
+    number_enc: Mapped[str] = mapped_column(String(200))
+    number_last4: Mapped[str] = mapped_column(String(4))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class Payout(Base):
+    """A withdrawal from a provider balance to a bank account (提现), maker-checker."""
+
+    __tablename__ = "finance_payouts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    bank_account_id: Mapped[int] = mapped_column(ForeignKey("finance_bank_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # requested|approved|rejected|cancelled
+    note: Mapped[str | None] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class PayoutEvent(Base):
+    """The audit trail of a payout: who did what, when."""
+
+    __tablename__ = "finance_payout_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("finance_payouts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(500))

@@ -19,7 +19,7 @@ from . import accounts as A
 from .accounts import Kind
 from .models import JournalEntry, JournalLine, LedgerAccount
 
-KINDS = ("income", "balance", "cashflow", "vat")
+KINDS = ("income", "balance", "cashflow", "vat", "treasury")
 
 # Direct cash flow: which activity each kind of source document belongs to.
 ACTIVITY = {
@@ -61,21 +61,29 @@ class Period:
 def parse_period(text: str) -> Period:
     """``2026-11`` (a month), ``2026-11-03`` (a day) or ``2026-11-01..2026-11-15``."""
     text = text.strip()
+    if not text.isascii():
+        raise PeriodError(f"period {text!r}: use ASCII digits")
     try:
         if re.fullmatch(r"\d{4}-\d{2}", text):
             y, m = map(int, text.split("-"))
             last = calendar.monthrange(y, m)[1]
-            return Period(date(y, m, 1).isoformat(), date(y, m, last).isoformat())
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return Period(date.fromisoformat(text).isoformat(), text)
-        if ".." in text:
+            period = Period(date(y, m, 1).isoformat(), date(y, m, last).isoformat())
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            period = Period(date.fromisoformat(text).isoformat(), text)
+        elif ".." in text:
             a, b = (date.fromisoformat(p) for p in text.split("..", 1))
             if a > b:
                 raise PeriodError(f"period {text}: start after end")
-            return Period(a.isoformat(), b.isoformat())
-    except ValueError as err:
+            period = Period(a.isoformat(), b.isoformat())
+        else:
+            raise PeriodError(f"period {text}: use YYYY-MM, YYYY-MM-DD or FROM..TO")
+    except PeriodError:
+        raise
+    except (ValueError, calendar.IllegalMonthError) as err:
         raise PeriodError(f"period {text}: {err}") from err
-    raise PeriodError(f"period {text}: use YYYY-MM, YYYY-MM-DD or FROM..TO")
+    if period.start < "1900-01-01":
+        raise PeriodError(f"period {text}: business days from 1900 on")
+    return period
 
 
 @dataclass(slots=True)
@@ -263,7 +271,7 @@ async def cash_flow(session: AsyncSession, *, store: str | None, period: Period)
 
 
 async def statement(session: AsyncSession, kind: str, *, store: str | None,
-                    period: Period) -> Statement:
+                    period: Period, rate_bp: int | None = None) -> Statement:
     """One of :data:`KINDS` for ``store`` (``None``: the chain) and ``period``."""
     if kind == "income":
         return await income_statement(session, store=store, period=period)
@@ -275,4 +283,9 @@ async def statement(session: AsyncSession, kind: str, *, store: str | None,
         from .vat import vat_return  # vat builds on this module
 
         return await vat_return(session, store=store, period=period)
+    if kind == "treasury":
+        from .treasury import DEFAULT_RATE_BP, treasury
+
+        return await treasury(session, store=store, period=period,
+                              rate_bp=DEFAULT_RATE_BP if rate_bp is None else rate_bp)
     raise ValueError(f"report kind must be one of {', '.join(KINDS)}")

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
 
 from cloud_bridge.openapi import Ident, IsoDate, QueryModel, RequestModel, Text
+
+
+def _real_day(text: str) -> str:
+    """A calendar day in ASCII digits from year 1900 on (``\\d`` also matches other
+    scripts' digits, and the pattern alone lets 2026-02-30 through)."""
+    if not text.isascii():
+        raise ValueError("use ASCII digits YYYY-MM-DD")
+    day = date.fromisoformat(text)  # ValueError for 2026-02-30
+    if day.year < 1900:
+        raise ValueError("a business day from 1900 on")
+    return text
+
+
+Day = Annotated[IsoDate, AfterValidator(_real_day)]
 
 PERIOD_PATTERN = (r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?"
                   r"(\.\.\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))?$")
@@ -16,12 +33,12 @@ class StoreQuery(QueryModel):
 
 
 class AccountsQuery(StoreQuery):
-    date_to: IsoDate | None = Field(default=None, description="balances up to this day")
+    date_to: Day | None = Field(default=None, description="balances up to this day")
 
 
 class EntriesQuery(StoreQuery):
-    date_from: IsoDate | None = None
-    date_to: IsoDate | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
     source_type: Ident | None = Field(default=None, description="sale, refund, topup, ...")
     account: str | None = Field(default=None, pattern=r"^\d{4}(\.[A-Za-z0-9_-]{1,64})?$",
                                 description="entries touching this account or its "
@@ -33,6 +50,9 @@ class EntriesQuery(StoreQuery):
 class ReportQuery(StoreQuery):
     period: str = Field(pattern=PERIOD_PATTERN,
                         description="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
+    rate_bp: int | None = Field(default=None, ge=0, le=5000,
+                                description="treasury: yearly rate in basis points "
+                                "(default 135)")
 
 
 class ReverseBody(RequestModel):
@@ -103,7 +123,7 @@ class Posted(BaseModel):
 
 class CloseBody(RequestModel):
     store: Ident
-    date: IsoDate
+    date: Day
 
 
 class ClosesQuery(StoreQuery):
@@ -150,3 +170,70 @@ class Close(BaseModel):
 
 class Closes(BaseModel):
     items: list[Close]
+
+
+class BankAccountBody(RequestModel):
+    store: Ident
+    bank_name: Text
+    holder_name: Text
+    number: str = Field(pattern=r"^[0-9 -]{8,40}$", description="shown masked from now on")
+
+
+class BankAccount(BaseModel):
+    id: int
+    store: str
+    bank_name: str
+    holder_name: str
+    number: str = Field(description="masked: **** **** **** 1234")
+    created_by: str
+    created_at: str
+
+
+class BankAccounts(BaseModel):
+    items: list[BankAccount]
+
+
+class PayoutBody(RequestModel):
+    store: Ident
+    provider: str = Field(pattern="^(wechat|alipay|card|paypal|unionpay)$")
+    bank_account_id: int = Field(ge=1, le=10**15)
+    amount: int = Field(ge=1, le=10**12, description="fen")
+    note: Text | None = None
+
+
+class DecisionBody(RequestModel):
+    decision: str = Field(pattern="^(approve|reject)$")
+    note: Text | None = None
+
+
+class PayoutsQuery(StoreQuery):
+    status: str | None = Field(default=None, pattern="^(requested|approved|rejected)$")
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+class PayoutEvent(BaseModel):
+    at: str
+    actor: str
+    action: str
+    detail: str | None
+
+
+class Payout(BaseModel):
+    id: int
+    store: str
+    provider: str
+    bank_account_id: int
+    bank_account: str
+    amount: int
+    status: str
+    note: str | None
+    requested_by: str
+    requested_at: str
+    decided_by: str | None
+    decided_at: str | None
+    events: list[PayoutEvent]
+
+
+class Payouts(BaseModel):
+    items: list[Payout]

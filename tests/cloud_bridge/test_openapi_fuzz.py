@@ -93,7 +93,9 @@ def served(tmp_path, db_url, broker):
     cfg = write_config(tmp_path / "bridge.toml", db_url=db_url, worker="fuzz",
                        mqtt_port=broker.port)
     # A command signing key, so that the command route signs and publishes for real.
-    key = {"BRIDGE_COMMAND_SIGNING_KEY": os.urandom(32).hex()}
+    key = {"BRIDGE_COMMAND_SIGNING_KEY": os.urandom(32).hex(),
+           # finance: bank account numbers are encrypted under this key
+           "BRIDGE_FINANCE_BANK_KEY": os.urandom(32).hex()}
     proc = BridgeProcess(cfg, tmp_path / "bridge.log", env=key).start()
     _wait_mqtt(proc.url)
     try:
@@ -202,7 +204,7 @@ def _operations_with_success_body(schema) -> set[str]:
     return out
 
 
-def test_every_success_reply_matches_its_schema(served):
+def test_every_success_reply_matches_its_schema(served, db_url):
     """Each operation answers a realistic request with a 2xx whose body fits its schema."""
     base, admin, mp, proc = served
     call = _Walk(base, admin, mp)
@@ -294,7 +296,8 @@ def test_every_success_reply_matches_its_schema(served):
     assert call("POST", "/api/v1/pay/notify/alipay", body=None) == "fail"
 
     # Each domain folder walks its own routes (tests/cloud_bridge/<domain>/walk.py).
-    ctx = {"product": product, "mp_order": mp_order, "kiosk_order": kiosk_order}
+    ctx = {"product": product, "mp_order": mp_order, "kiosk_order": kiosk_order,
+           "db_url": db_url}  # a walk may add users (finance: a second, checking user)
     for walk in domain_walks():
         walk(call, ctx)
 

@@ -3,12 +3,14 @@ staff, who have no finance role): 403/404, and nothing stored changes."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
 
 from cloud_bridge import auth
 from cloud_bridge.app import all_routes
+from cloud_bridge.finance import banking
 from cloud_bridge.finance import close as C
 from cloud_bridge.finance.jobs import post_pending
 
@@ -37,6 +39,14 @@ CROSS_STORE = [
      f"{F}/closes/{{close}}/mismatches/{{mismatch}}/resolve",
      {"resolution": "accepted", "note": "x"}, {403}),
     ("POST", f"{F}/closes/{{close_id}}/close", f"{F}/closes/{{close}}/close", None, {403}),
+    ("POST", f"{F}/bank-accounts", f"{F}/bank-accounts",
+     {"store": "s2", "bank_name": "x", "holder_name": "y", "number": "12345678"}, {403}),
+    ("GET", f"{F}/bank-accounts", f"{F}/bank-accounts?store=s2", None, {403}),
+    ("POST", f"{F}/payouts", f"{F}/payouts",
+     {"store": "s2", "provider": "wechat", "bank_account_id": 1, "amount": 1}, {403}),
+    ("GET", f"{F}/payouts", f"{F}/payouts?store=s2", None, {403}),
+    ("POST", f"{F}/payouts/{{payout_id}}/decision", f"{F}/payouts/{{payout}}/decision",
+     {"decision": "approve"}, {403}),
 ]
 
 
@@ -60,11 +70,17 @@ async def _s2_world(db) -> dict[str, int]:
         from cloud_bridge.finance.models import JournalEntry
 
         entry = await s.scalar(select(JournalEntry.id).where(JournalEntry.store == "s2"))
-    return {"entry": entry, "close": close_id, "mismatch": items[0].id}
+        acct = await banking.add_bank_account(s, store="s2", bank_name="b", holder_name="h",
+                                              number="12345678", actor="admin:x")
+        payout = await banking.request_payout(s, store="s2", provider="wechat",
+                                              bank_account_id=acct.id, amount=1, note=None,
+                                              actor="admin:x")
+    return {"entry": entry, "close": close_id, "mismatch": items[0].id, "payout": payout.id}
 
 
 @pytest.mark.parametrize("role", [auth.FINANCE, auth.STORE_STAFF])
-async def test_other_store_finance_and_store_staff_are_refused(client, db, role):
+async def test_other_store_finance_and_store_staff_are_refused(client, db, role, monkeypatch):
+    monkeypatch.setenv("BRIDGE_FINANCE_BANK_KEY", os.urandom(32).hex())
     ids = await _s2_world(db)
     await add_user(db, "who", role, "s1")
     who = await login(client, "who")

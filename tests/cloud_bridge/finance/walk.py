@@ -3,13 +3,40 @@ called once with a realistic request, its reply validated against the document."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from cloud_bridge import auth
+from cloud_bridge.db import Database
 
 F = "/api/v1/admin/finance"
 
 
+def _checker(call: Any, db_url: str) -> str:
+    """A second finance user, logged in: payouts need a checker who is not the maker."""
+    async def add() -> None:
+        async with Database(db_url) as db, db.session() as s:
+            await auth.create_admin_user(s, "walk-checker", "secret-checker", auth.FINANCE)
+
+    asyncio.run(add())
+    session = call("POST", "/api/v1/admin/session",
+                   body={"username": "walk-checker", "secret": "secret-checker"})
+    call.tokens["checker"] = session["token"]
+    return "checker"
+
+
 def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("POST", f"{F}/post")
+    acct = call("POST", f"{F}/bank-accounts", expect=201, body={
+        "store": "s1", "bank_name": "中国银行", "holder_name": "门店一",
+        "number": "6216 6100 0000 0001"})
+    call("GET", f"{F}/bank-accounts", query={"store": "s1"})
+    payout = call("POST", f"{F}/payouts", expect=201, body={
+        "store": "s1", "provider": "wechat", "bank_account_id": acct["id"], "amount": 100})
+    call("POST", f"{F}/payouts/{{payout_id}}/decision",
+         path_parameters={"payout_id": payout["id"]}, body={"decision": "approve"},
+         token=_checker(call, ctx["db_url"]))
+    call("GET", f"{F}/payouts", query={"store": "s1"})
     call("GET", f"{F}/accounts", query={"store": "s1"})
     entries = call("GET", f"{F}/entries", query={"store": "s1", "account": "1012"})
     call("POST", f"{F}/entries/{{entry_id}}/reverse",
