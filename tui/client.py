@@ -120,6 +120,10 @@ class ControlClient:
         self.token = reply["token"]
         self.idle_lock_s = reply.get("idle_lock_s")
 
+    async def unlock_with_badge(self, badge: str) -> dict[str, Any]:
+        """Lift the wrong-PIN lockout with a signed staff badge (raises when refused)."""
+        return await self._request("POST", "/v1/session/unlock", json={"badge": badge})
+
     async def logout(self) -> None:
         if self.token:
             try:

@@ -72,7 +72,8 @@ SESSION_READS = frozenset({"/v1/camera/snapshot"})
 async def _errors_and_auth(request: web.Request, handler: Callable) -> web.StreamResponse:
     try:
         needs_session = request.path in SESSION_READS or (
-            request.method not in ("GET", "HEAD") and request.path != "/v1/session"
+            request.method not in ("GET", "HEAD")
+            and request.path not in ("/v1/session", "/v1/session/unlock")
         )
         if needs_session:
             if not request.app[SESSIONS_KEY].touch(_token(request)):
@@ -266,7 +267,7 @@ async def _session_get(request: web.Request) -> web.Response:
             "expires_in": expires,
             "idle_lock_s": sessions.idle_lock_s,
             "pin_configured": sessions.pin_configured,
-            "retry_after": sessions.retry_after(),
+            "retry_after": sessions.retry_after(caller_source(request)),
         }
     )
 
@@ -277,8 +278,35 @@ async def _session_post(request: web.Request) -> web.Response:
     if not isinstance(pin, str) or not pin:
         raise ControlApiError(400, "bad_request", 'body must be {"pin": "..."}')
     sessions = request.app[SESSIONS_KEY]
-    token = await sessions.login(pin)
+    token = await sessions.login(pin, caller_source(request))
     return _ok({"token": token, "idle_lock_s": sessions.idle_lock_s}, status=201)
+
+
+def caller_source(request: web.Request) -> str:
+    """Who is trying a PIN: the peer's uid on the unix socket (SO_PEERCRED), else its
+    address; the wrong-PIN lockout is kept per source."""
+    import socket
+    import struct
+
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None and sock.family == socket.AF_UNIX:
+        try:
+            _pid, uid, _gid = struct.unpack(
+                "3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+            return f"uid:{uid}"
+        except OSError:
+            return "local"
+    return request.remote or "local"
+
+
+async def _session_unlock(request: web.Request) -> web.Response:
+    """Lift the wrong-PIN lockout with a signed staff badge (scanned or typed)."""
+    body = await _json_body(request)
+    badge = body.get("badge")
+    if not isinstance(badge, str) or not 0 < len(badge) <= 2000:
+        raise ControlApiError(400, "bad_request", 'body must be {"badge": "S1...."}')
+    staff, lifted = request.app[SESSIONS_KEY].unlock_with_badge(badge)
+    return _ok({"unlocked": lifted, "staff": staff})
 
 
 async def _session_delete(request: web.Request) -> web.Response:
@@ -327,5 +355,6 @@ def create_app(
     app.router.add_get("/v1/logs", _logs)
     app.router.add_get("/v1/session", _session_get)
     app.router.add_post("/v1/session", _session_post)
+    app.router.add_post("/v1/session/unlock", _session_unlock)
     app.router.add_delete("/v1/session", _session_delete)
     return app

@@ -77,6 +77,7 @@ class ControlServer:
         self.sessions = StaffSessions(
             pin_hash or resolve_pin_hash(config), config.control.idle_lock_s
         )
+        self.sessions.badge_verifier = _badge_verifier(config)
         self.log_handler = log_handler or logbuffer.install(config.logging.recent_lines)
 
         def config_view() -> list[dict[str, Any]]:
@@ -173,3 +174,22 @@ def control_component(agent: Agent) -> ControlComponent:
     """Factory: the staff control socket (called by ``build_agent``)."""
     agent.runtime.control = ControlComponent(agent)
     return agent.runtime.control
+
+
+def _badge_verifier(config: AgentConfig) -> Callable[[str], str]:
+    """Badge text -> the staff member's id; raises ``TokenError`` when not acceptable.
+
+    Built on first use (reads the ``badge_pubkey`` credential then). The revocation list
+    rides on the price book, which the control server does not hold: a revoked badge
+    within its (short, capped) lifetime can lift a PIN lockout, nothing more.
+    """
+    badges: list[Any] = []
+
+    def verify(text: str) -> str:
+        from ..badges import StaffBadges
+
+        if not badges:
+            badges.append(StaffBadges(config.kiosk.store_id, config.staff.badge_max_days))
+        return badges[0].verify(text).subject
+
+    return verify

@@ -24,9 +24,19 @@ PIN_LOCKOUT_BASE_S = 5.0
 PIN_LOCKOUT_MAX_S = 300.0
 
 
+#: Attempt sources remembered (each caller uid of the socket is one): bounded.
+MAX_SOURCES = 256
+
+
 @dataclasses.dataclass
 class _Session:
     last_used: float
+
+
+@dataclasses.dataclass
+class _Attempts:
+    failures: int = 0
+    locked_until: float = 0.0
 
 
 class StaffSessions:
@@ -48,42 +58,77 @@ class StaffSessions:
         self.idle_lock_s = idle_lock_s
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
-        self._failures = 0
-        self._locked_until = 0.0
+        # Per attempt source (the caller's uid on the control socket): whoever guesses
+        # at the console locks out the console, not staff coming in over SSH.
+        self._sources: dict[str, _Attempts] = {}
         self._verify_lock = asyncio.Lock()
+        # Badge text -> staff id, raising on a bad badge (set by the control server).
+        self.badge_verifier: Callable[[str], str] | None = None
 
     @property
     def pin_configured(self) -> bool:
         return bool(self.pin_hash)
 
-    def retry_after(self) -> float:
-        """Seconds until the next PIN may be tried (0 when allowed now)."""
-        return max(0.0, self._locked_until - self._clock())
+    def retry_after(self, source: str = "local") -> float:
+        """Seconds until ``source`` may try the next PIN (0 when allowed now)."""
+        state = self._sources.get(source)
+        return 0.0 if state is None else max(0.0, state.locked_until - self._clock())
 
-    async def login(self, pin: str) -> str:
-        """Check ``pin``; return a new token or raise :class:`ControlApiError`."""
+    def unlock_with_badge(self, badge: str) -> tuple[str, int]:
+        """Lift every PIN lockout when ``badge`` is a valid signed staff badge.
+
+        Returns ``(staff id, lockouts lifted)``; raises :class:`ControlApiError` 403.
+        """
+        from contract.tokens import TokenError
+
+        if self.badge_verifier is None:
+            raise ControlApiError(403, "badge_refused", "badge check not configured")
+        try:
+            staff = self.badge_verifier(badge)
+        except TokenError as err:
+            log.warning("PIN unlock refused: badge %s", err.reason)
+            raise ControlApiError(403, "badge_refused",
+                                  f"badge not accepted: {err.reason}") from err
+        locked = sum(1 for s in self._sources.values() if s.locked_until > self._clock())
+        self._sources.clear()
+        log.warning("PIN lockout lifted by staff badge of %s (%d source(s))", staff, locked)
+        return staff, locked
+
+    def _attempts(self, source: str) -> _Attempts:
+        state = self._sources.get(source)
+        if state is None:
+            if len(self._sources) >= MAX_SOURCES:  # forget the oldest unlocked source
+                now = self._clock()
+                for key in [k for k, s in self._sources.items() if s.locked_until <= now]:
+                    del self._sources[key]
+                    break
+            state = self._sources[source] = _Attempts()
+        return state
+
+    async def login(self, pin: str, source: str = "local") -> str:
+        """Check ``pin`` from ``source``; return a new token or raise :class:`ControlApiError`."""
         if not self.pin_hash:
             raise ControlApiError(403, "pin_not_configured", "no staff PIN is configured")
         # One check at a time: parallel guesses must not slip past the lockout.
         async with self._verify_lock:
-            wait = self.retry_after()
+            wait = self.retry_after(source)
             if wait > 0:
                 raise ControlApiError(
                     429, "too_many_attempts", f"too many wrong PINs; retry in {wait:.0f} s"
                 )
+            state = self._attempts(source)
             ok = await asyncio.to_thread(_verify_pin, self.pin_hash, pin)
             if not ok:
-                self._failures += 1
-                if self._failures >= PIN_FREE_ATTEMPTS:
+                state.failures += 1
+                if state.failures >= PIN_FREE_ATTEMPTS:
                     lockout = min(
                         PIN_LOCKOUT_MAX_S,
-                        PIN_LOCKOUT_BASE_S * 2 ** (self._failures - PIN_FREE_ATTEMPTS),
+                        PIN_LOCKOUT_BASE_S * 2 ** (state.failures - PIN_FREE_ATTEMPTS),
                     )
-                    self._locked_until = self._clock() + lockout
-                log.warning("wrong staff PIN (%d in a row)", self._failures)
+                    state.locked_until = self._clock() + lockout
+                log.warning("wrong staff PIN from %s (%d in a row)", source, state.failures)
                 raise ControlApiError(401, "wrong_pin", "wrong PIN")
-            self._failures = 0
-            self._locked_until = 0.0
+            self._sources.pop(source, None)
         self._expire()
         token = secrets.token_urlsafe(32)
         self._sessions[token] = _Session(self._clock())
