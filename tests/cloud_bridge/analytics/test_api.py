@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
 
 from cloud_bridge import auth
+from cloud_bridge.analytics.generator import ChainSpec, generate
 from cloud_bridge.analytics.jobs import run_nightly
 from cloud_bridge.analytics.seed import write_chain
 from tests.cloud_bridge.test_api import add_user, client, login, mp_login
@@ -19,11 +20,18 @@ __all__ = ["client"]
 A = "/api/v1/admin/analytics"
 
 
+@pytest.fixture(scope="module")
+def tiny_year():
+    """A 35-day, 2-store chain of ~1,200 lines: enough for every table, quick to write."""
+    return generate(35, ChainSpec(stores=2, products=25, members=60, days=35, lines=1200,
+                                  start=date(2026, 1, 5)))
+
+
 @pytest.fixture
-async def chain(db, small_year):
-    """The small chain in the database, one nightly run done, and users of every role."""
-    await write_chain(db, small_year)
-    as_of = small_year.spec.start + timedelta(days=small_year.spec.days - 1)
+async def chain(db, tiny_year):
+    """The tiny chain in the database, one nightly run done, and users of every role."""
+    await write_chain(db, tiny_year)
+    as_of = tiny_year.spec.start + timedelta(days=tiny_year.spec.days - 1)
     await run_nightly(db, as_of=as_of)
     await add_user(db, "boss", auth.HEAD_OFFICE)
     await add_user(db, "clerk1", auth.STORE_STAFF, "S1")
@@ -88,7 +96,8 @@ async def test_store_staff_see_their_store_and_roles_are_enforced(client, chain)
     ("start=2026-02-30&end=2026-03-01", 400), ("start=2026-03-02&end=2026-03-01", 400),
     ("start=2020-01-01&end=2026-03-01", 400), ("by=weekday", 400),
 ])
-async def test_bad_filters_are_400(client, chain, query, status):
+async def test_bad_filters_are_400(client, db, query, status):
+    await add_user(db, "boss", auth.HEAD_OFFICE)
     boss = await login(client, "boss")
     r = await client.get(f"{A}/metrics/sales_by_day?{query}", headers=boss)
     assert r.status == status and r.content_type == "application/problem+json"
@@ -129,9 +138,9 @@ def auth_tz():
     return ZoneInfo("Asia/Shanghai")
 
 
-async def test_competitor_price_index(client, chain, small_year):
+async def test_competitor_price_index(client, chain, tiny_year):
     boss = await login(client, "boss")
-    p = small_year.products.sort("product_id").head(3).to_dicts()
+    p = tiny_year.products.sort("product_id").head(3).to_dicts()
     csv = "barcode,price,observed_on\n" + "\n".join(
         f"{x['barcode']},{x['list_price'] / 100 * f:.2f},2026-02-01"
         for x, f in zip(p, (2, 1, 0.5), strict=True))
