@@ -58,9 +58,11 @@ def bar_chart(points: Sequence[tuple[str, int]], label: str, value_text: Callabl
 
 
 def share_bars(points: Sequence[tuple[str, int]], label: str,
-               value_text: Callable[[int], str], *, width: int = 640) -> Markup:
-    """Horizontal bars with name, amount and percentage printed (a readable pie)."""
-    total = sum(v for _, v in points) or 1
+               value_text: Callable[[int], str], *, width: int = 640,
+               percent: bool = True) -> Markup:
+    """Horizontal bars with name, amount and (``percent``) share printed (a readable pie)."""
+    total = (sum(v for _, v in points) if percent else max((v for _, v in points),
+                                                           default=0)) or 1
     row_h, left = 30, 130
     height = max(len(points), 1) * row_h + 8
     plot_w = width - left - 190
@@ -74,7 +76,8 @@ def share_bars(points: Sequence[tuple[str, int]], label: str,
                      f'fill="{INK}">{escape(name)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 5}" width="{w:.1f}" height="{row_h - 10}" '
                      f'fill="{BAR}"/>')
+        share = f" ({pct // 10}.{pct % 10}%)" if percent else ""
         parts.append(f'<text x="{left + w + 8:.1f}" y="{y + 19}" font-size="13" fill="{INK}">'
-                     f'{escape(value_text(value))} ({pct // 10}.{pct % 10}%)</text>')
+                     f'{escape(value_text(value))}{share}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

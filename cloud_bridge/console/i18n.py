@@ -158,7 +158,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "alert.oversell": ("超卖", "Oversell"),
     "alert.duplicate_order_no": ("重复订单号", "Duplicate order no."),
     "alert.shortfall": ("缺口 {n}", "short by {n}"),
-    "stock.chart": ("库存最低的商品", "Products with the least stock"),
+    "stock.chart": ("可售天数最少的商品（按近 28 天销量）",
+                    "Stock cover: products that run out first (at the last 28 days' sales)"),
+    "stock.days": ("天", "days"),
     # fleet
     "fleet.state": ("在线状态", "State"),
     "fleet.since": ("自", "Since"),

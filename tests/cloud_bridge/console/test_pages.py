@@ -282,3 +282,28 @@ async def test_command_without_broker_is_refused_and_audited(console, db):
     async with db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Order)) == 4
     assert auth.STORE_STAFF
+
+
+async def test_stock_cover_from_the_last_four_weeks_of_sales(console, db):
+    from cloud_bridge import inventory
+    from cloud_bridge.models import OrderLine
+
+    from .seed import seed_today
+
+    await seed(db)
+    await seed_today(db)  # today's sales of p-milk and p-bread in s1 and s2
+    async with db.session() as s:
+        await inventory.set_on_hand(s, "s1", "p-milk", 100)
+        await inventory.set_on_hand(s, "s1", "p-bread", 0)
+        sold = await s.scalar(select(func.sum(OrderLine.qty)).join(
+            Order, Order.id == OrderLine.order_id).where(
+            Order.store == "s1", Order.order_no.like("S1-T%"),
+            OrderLine.product_id == "p-milk"))
+    await login(console, "clerk")
+    text = await (await console.get("/console/stock")).text()
+    tenths = 100 * 28 * 10 // sold
+    # bread sells and has none: it runs out first (0.0 days), then milk at today's rate
+    chart = text.split("<figcaption>可售天数")[1].split("</figure>")[0]
+    assert chart.index(">p-bread<") < chart.index(">p-milk<")
+    assert ">0.0 天<" in chart and f">{tenths // 10}.{tenths % 10} 天<" in chart
+    assert "p-eggs" not in chart  # counted stock but no sales: no cover to show
