@@ -14,7 +14,7 @@ from cloud_bridge.config import BridgeConfig
 from cloud_bridge.ingest import store_events
 from cloud_bridge.openapi import build_document
 
-from .bridge_helpers import order_event
+from .bridge_helpers import order_event, receipt_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -207,12 +207,15 @@ async def test_mini_program_orders_are_private(client, db):
                           json={"status": "issued"}, headers=boss)
     assert (await r.json())["status"] == "issued"
 
-    # Bob claims a kiosk order from its receipt (the total is the proof); Alice cannot then.
-    assert (await client.post("/api/v1/mp/orders/S1-0/claim", json={"total": 1},
+    # Bob claims a kiosk order with its receipt's QR token; Alice cannot then.
+    token = {"token": receipt_token("S1-0")}
+    assert (await client.post("/api/v1/mp/orders/S1-0/claim", json={"token": "x" * 24},
                               headers=bob)).status == 404
     assert (await client.post("/api/v1/mp/orders/S1-0/claim", json={"total": 1700},
+                              headers=bob)).status == 400  # a total proves nothing
+    assert (await client.post("/api/v1/mp/orders/S1-0/claim", json=token,
                               headers=bob)).status == 200
-    assert (await client.post("/api/v1/mp/orders/S1-0/claim", json={"total": 1700},
+    assert (await client.post("/api/v1/mp/orders/S1-0/claim", json=token,
                               headers=alice)).status == 404
     assert (await client.get("/api/v1/mp/orders/S1-0", headers=bob)).status == 200
     assert bob_id == sandbox_openid("wx0000000000000000", "sandbox-app-secret", "bob-code")
@@ -238,7 +241,9 @@ def test_openapi_types_every_success_body_and_documents_extra_statuses():
     doc = build_document(all_routes(api_config("sqlite+aiosqlite://")))
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
-            ok = next(r for status, r in op["responses"].items() if status.startswith("2"))
+            # A WebSocket route succeeds with 101 Switching Protocols (no body).
+            ok = next(r for status, r in op["responses"].items()
+                      if status.startswith("2") or status == "101")
             for media in ok.get("content", {}).values():
                 assert media["schema"], f"{method.upper()} {path}: untyped success body"
     schemas = doc["components"]["schemas"]
