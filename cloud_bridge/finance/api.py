@@ -19,6 +19,7 @@ from cloud_bridge.openapi import Call, Route
 from . import reports
 from . import schemas as S
 from .api_banking import ROUTES as BANKING_ROUTES
+from .api_budgets import ROUTES as BUDGET_ROUTES
 from .api_close import ROUTES as CLOSE_ROUTES
 from .export import MEDIA_TYPES, ExportError, render
 from .jobs import post_pending
@@ -195,4 +196,5 @@ ROUTES = [
       for fmt in ("csv", "xlsx", "pdf")),
     *CLOSE_ROUTES,
     *BANKING_ROUTES,
+    *BUDGET_ROUTES,
 ]

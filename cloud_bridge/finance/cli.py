@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                         "the VAT return worksheet")
     rep.add_argument("--config", help="bridge TOML config (database)")
     rep.add_argument("--kind", required=True,
-                     choices=("income", "balance", "cashflow", "vat", "treasury"))
+                     choices=("income", "balance", "cashflow", "vat", "treasury", "budget"))
     rep.add_argument("--rate-bp", type=int, help="treasury: yearly rate, basis points")
     rep.add_argument("--period", required=True,
                      help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (business days)")

@@ -191,3 +191,19 @@ class PayoutEvent(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class Budget(Base):
+    """A budget for one account of one store for one month (fen)."""
+
+    __tablename__ = "finance_budgets"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(80))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    amount: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+    __table_args__ = (UniqueConstraint("store", "code", "month"),
+                      CheckConstraint("amount >= 0", name="amount_not_negative"))

@@ -19,7 +19,7 @@ from . import accounts as A
 from .accounts import Kind
 from .models import JournalEntry, JournalLine, LedgerAccount
 
-KINDS = ("income", "balance", "cashflow", "vat", "treasury")
+KINDS = ("income", "balance", "cashflow", "vat", "treasury", "budget")
 
 # Direct cash flow: which activity each kind of source document belongs to.
 ACTIVITY = {
@@ -283,6 +283,10 @@ async def statement(session: AsyncSession, kind: str, *, store: str | None,
         from .vat import vat_return  # vat builds on this module
 
         return await vat_return(session, store=store, period=period)
+    if kind == "budget":
+        from .budgets import budget_report
+
+        return await budget_report(session, store=store, period=period)
     if kind == "treasury":
         from .treasury import DEFAULT_RATE_BP, treasury
 

@@ -237,3 +237,28 @@ class Payout(BaseModel):
 
 class Payouts(BaseModel):
     items: list[Payout]
+
+
+class BudgetBody(RequestModel):
+    store: Ident
+    code: str = Field(pattern=r"^[46]\d{3}(\.[A-Za-z0-9_-]{1,64})?$",
+                      description="a revenue (6001.*) or expense (64xx, 66xx) account")
+    month: str = Field(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")
+    amount: int = Field(ge=0, le=10**13, description="fen")
+
+
+class BudgetsQuery(StoreQuery):
+    month: str | None = Field(default=None, pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")
+
+
+class BudgetLine(BaseModel):
+    store: str
+    code: str
+    month: str
+    amount: int
+    updated_by: str
+    updated_at: str
+
+
+class Budgets(BaseModel):
+    items: list[BudgetLine]

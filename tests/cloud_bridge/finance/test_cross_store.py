@@ -47,6 +47,9 @@ CROSS_STORE = [
     ("GET", f"{F}/payouts", f"{F}/payouts?store=s2", None, {403}),
     ("POST", f"{F}/payouts/{{payout_id}}/decision", f"{F}/payouts/{{payout}}/decision",
      {"decision": "approve"}, {403}),
+    ("POST", f"{F}/budgets", f"{F}/budgets",
+     {"store": "s2", "code": "6603.01", "month": "2026-11", "amount": 1}, {403}),
+    ("GET", f"{F}/budgets", f"{F}/budgets?store=s2", None, {403}),
 ]
 
 

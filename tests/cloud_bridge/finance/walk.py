@@ -42,6 +42,9 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("POST", f"{F}/entries/{{entry_id}}/reverse",
          path_parameters={"entry_id": entries["items"][0]["id"]}, body={"reason": "walk"},
          expect=201)
+    call("POST", f"{F}/budgets", body={"store": "s1", "code": "6603.01", "month": "2026-03",
+                                       "amount": 100})
+    call("GET", f"{F}/budgets", query={"store": "s1"})
     period = {"period": "2000-01-01..2099-12-31", "store": "s1"}
     for kind in ("income", "balance", "cashflow"):
         call("GET", f"{F}/reports/{{kind}}", path_parameters={"kind": kind}, query=period)
