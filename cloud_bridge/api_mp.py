@@ -135,24 +135,38 @@ async def my_order(call: Call) -> dict[str, Any]:
 
 
 class ClaimBody(RequestModel):
-    total: int = Field(ge=0, le=10**12, description="order total in fen, as on the receipt")
+    token: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                       description="the t= value of the receipt's QR code (the order's secret)")
 
 
 async def claim_order(call: Call) -> dict[str, Any]:
-    """Attach a kiosk order to the caller (scanned from the receipt's QR code)."""
-    async with _db(call).session() as s:
+    """Attach a kiosk order to the caller: the receipt's QR token proves holding the receipt.
+
+    Refusals are recorded and rate-limited per user and per address (selling.claims).
+    """
+    from .security.service import caller_source
+    from .selling import claims
+
+    db, openid = _db(call), call.principal.openid
+    source = caller_source(call.request.remote)
+    order_no = call.path["order_no"]
+    async with db.session() as s:
+        await claims.check_claim_rate(s, openid, source)
         try:
-            order = await orders.get_order(s, call.path["order_no"], lock=True)
+            order = await orders.get_order(s, order_no, lock=True)
         except NotFound:
             order = None
-        if order is None or order.total != call.body.total or (
-                order.openid is not None and order.openid != call.principal.openid):
-            raise NotFound(f"order {call.path['order_no']} not found")
-        if order.openid is None:
-            order.openid = call.principal.openid
+        reason = ("unknown_order" if order is None
+                  else "other_owner" if order.openid not in (None, openid)
+                  else None if claims.token_matches(order, call.body.token) else "bad_token")
+        if reason is None and order.openid is None:
+            order.openid = openid
             s.add(orders._history(order, call.principal.actor, "claimed", order.status,
                                   order.status))
-        return orders.order_summary(order)
+        summary = orders.order_summary(order) if reason is None else None
+    if reason is not None:
+        raise await claims.refuse_claim(db, openid, source, order_no, reason)
+    return summary
 
 
 class OrderLineBody(RequestModel):
@@ -293,7 +307,8 @@ ROUTES = [
           response=responses.OrderDetail),
     Route("POST", f"{M}/orders/{{order_no}}/claim", claim_order,
           "Claim a kiosk order from its receipt", "mp", auth="mp", body=ClaimBody,
-          response=responses.OrderSummary),
+          response=responses.OrderSummary,
+          responses={429: "too many refused claims from this user or address"}),
     Route("POST", f"{M}/orders/{{order_no}}/invoice", request_invoice, "Request an invoice",
           "mp", auth="mp", body=InvoiceBody, status=201, response=responses.InvoiceOfOrder),
     Route("GET", f"{M}/orders/{{order_no}}/invoice", get_invoice, "My invoice request", "mp",

@@ -14,6 +14,7 @@ Every change is written to ``order_history`` with who did it and when.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections import defaultdict
@@ -184,6 +185,9 @@ def _details(d: OrderCompletedData) -> dict[str, Any]:
         "offline": d.offline,
         "language": d.language,
         "kiosk_note": d.note,
+        # Only the hash of the receipt's claim token is kept (selling.service.claim_receipt).
+        "receipt_token_sha256": (hashlib.sha256(d.receipt_token.encode()).hexdigest()
+                                 if d.receipt_token else None),
     }
 
 

@@ -16,6 +16,7 @@ payment code after a failure) takes the next ``n``.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,9 @@ from contract.wire.events import (
     TenderData,
     VatLine,
 )
+
+# 128 bits: a receipt's claim token cannot be guessed (and claims are rate-limited).
+RECEIPT_TOKEN_BYTES = 16
 
 
 class OrderError(ValueError):
@@ -100,6 +104,7 @@ def build_order(
     offline: bool = False,
     language: str = "zh",
     note: str | None = None,
+    receipt_token: str | None = None,
 ) -> OrderCompletedData:
     """The committed sale from a ``PricedCart`` and the tenders that paid it.
 
@@ -140,6 +145,8 @@ def build_order(
             note=note,
             language=language,
             discounts=discount_lines(getattr(priced, "applied", ()) or ()),
+            # Printed in the receipt's QR code; the cloud keeps only its hash (claim proof).
+            receipt_token=receipt_token or secrets.token_urlsafe(RECEIPT_TOKEN_BYTES),
         )
     except ValueError as err:
         raise OrderError(str(err)) from err

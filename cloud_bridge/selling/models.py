@@ -22,3 +22,16 @@ class StaffBadgeRevocation(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     revoked_by: Mapped[str] = mapped_column(String(128))
     revoked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class ReceiptClaimRefusal(Base):
+    """A refused mini-program receipt claim: the record the rate limits count (shared by
+    every bridge worker) and what support reads when a shopper says a claim failed."""
+
+    __tablename__ = "sell_claim_refusals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    order_no: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)

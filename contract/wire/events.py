@@ -123,6 +123,10 @@ class OrderCompletedData(_Data):
     discounts: list[DiscountData] = Field(
         default_factory=list, description="labelled discounts; lines' promotions are their ids"
     )
+    receipt_token: str | None = Field(
+        default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="unguessable per-order secret in the receipt's QR code: proves a "
+                    "shopper holds the receipt when claiming the order in the mini-program")
 
 
 class SessionSummaryData(_Data):

@@ -198,6 +198,8 @@ def layout_receipt(order: OrderCompletedData, opts: ReceiptOptions) -> ReceiptLa
     b.op(Rule())
     url = opts.ereceipt_url.format(order_no=order.order_no, store=opts.store_id,
                                    kiosk=opts.kiosk_id)
+    if order.receipt_token:  # the proof of holding this receipt (mini-program claim)
+        url += ("&" if "?" in url else "?") + f"t={order.receipt_token}"
     b.line(b.label("scan"), align="center")
     b.op(QrCode(url))
     b.op(Feed(1))

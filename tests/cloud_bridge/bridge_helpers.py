@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,13 @@ def order_data(order_no: str, lines: list[tuple[str, int, int]] | None = None,
         "order_no": order_no, "created_at": at.isoformat(), "completed_at": at.isoformat(),
         "lines": out_lines, "subtotal": total, "discount_total": 0, "total": total,
         "tenders": [{"method": "wechat", "amount": total, "out_trade_no": "T" + order_no}],
+        "receipt_token": receipt_token(order_no),
     }
+
+
+def receipt_token(order_no: str) -> str:
+    """The receipt QR token the kiosk printed for ``order_no`` (deterministic in tests)."""
+    return hashlib.sha256(f"receipt:{order_no}".encode()).hexdigest()[:24]
 
 
 def order_event(store: str, kiosk: str, seq: int, order_no: str | None = None,

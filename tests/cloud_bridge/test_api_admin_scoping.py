@@ -13,6 +13,7 @@ from cloud_bridge import auth
 from cloud_bridge.app import all_routes
 from cloud_bridge.models import Base
 
+from .bridge_helpers import receipt_token
 from .domain_tests import CROSS_STORE_TEST, checked_by_domain
 from .test_api import add_user, api_config, client, login, mp_login, seed_kiosk_orders
 
@@ -100,7 +101,8 @@ async def _seed_store_two(client, db) -> dict[str, str]:
         "lines": [{"product_id": "coke-330", "qty": 1}]})
     assert r.status == 201, await r.text()
     mp_no = (await r.json())["order_no"]
-    r = await client.post("/api/v1/mp/orders/S2-0/claim", json={"total": 1700}, headers=alice)
+    r = await client.post("/api/v1/mp/orders/S2-0/claim", json={"token": receipt_token("S2-0")},
+                          headers=alice)
     assert r.status == 200, await r.text()
     inv = {"kind": "personal", "title": "张三", "email": "a@example.com"}
     r = await client.post("/api/v1/mp/orders/S2-0/invoice", json=inv, headers=alice)

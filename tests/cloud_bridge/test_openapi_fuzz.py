@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 from cloud_bridge import auth
 from cloud_bridge.ingest import store_events
 
-from .bridge_helpers import order_event
+from .bridge_helpers import order_event, receipt_token
 from .bridge_process import BridgeProcess, write_config
 from .domain_tests import domain_walks
 
@@ -240,7 +240,7 @@ def test_every_success_reply_matches_its_schema(served, db_url):
     call("GET", f"{M}/orders", query={"limit": 5})
     call("GET", f"{M}/orders/{{order_no}}", path_parameters={"order_no": mp_order["order_no"]})
     call("POST", f"{M}/orders/{{order_no}}/claim", path_parameters={"order_no": "S1-0"},
-         body={"total": kiosk_order["total"]})
+         body={"token": receipt_token("S1-0")})
     call("POST", f"{M}/orders/{{order_no}}/invoice", path_parameters={"order_no": "S1-0"},
          body={"kind": "company", "title": "某某公司", "tax_id": "91310000MA1FL0000X",
                "email": "finance@example.com"})

@@ -29,3 +29,6 @@ def test_receipt_names_the_offer_at_its_threshold(tmp_path):
     assert args.func(args) == 0
     text = out.read_bytes().decode("gb18030", errors="replace")
     assert "满50减5" in text and "-5.00" in text and "45.00" in text
+    # The QR code carries the order's unguessable claim token (mini-program claim proof).
+    assert order.receipt_token and len(order.receipt_token) >= 22
+    assert f"s1-k1-20261205-0001?t={order.receipt_token}" in text
