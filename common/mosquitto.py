@@ -32,7 +32,7 @@ class Broker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.extra_conf = extra_conf
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.tls_port: int | None = None  # set by secured_broker(tls=...)
         self.conf_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"

@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ class SystemdNotifier:
         env: environment to read ``NOTIFY_SOCKET``/``WATCHDOG_USEC``/``WATCHDOG_PID`` from.
     """
 
-    def __init__(self, address: str | None = None, env: dict[str, str] | None = None) -> None:
-        env = os.environ if env is None else env
-        self._address = address if address is not None else env.get("NOTIFY_SOCKET") or None
-        self._watchdog_usec = _watchdog_usec(env)
+    def __init__(self, address: str | None = None, env: Mapping[str, str] | None = None) -> None:
+        environ: Mapping[str, str] = os.environ if env is None else env
+        self._address = address if address is not None else environ.get("NOTIFY_SOCKET") or None
+        self._watchdog_usec = _watchdog_usec(environ)
         self._sock: socket.socket | None = None
         self._warned = False
 
@@ -206,7 +206,7 @@ class Watchdog:
             self._task = None
 
 
-def _watchdog_usec(env: dict[str, str] | os._Environ[str]) -> int | None:
+def _watchdog_usec(env: Mapping[str, str]) -> int | None:
     """``$WATCHDOG_USEC`` when it is meant for this process (``$WATCHDOG_PID`` unset or ours)."""
     raw = env.get("WATCHDOG_USEC")
     if not raw:

@@ -100,7 +100,7 @@ def parse_major(text: str, currency: str = DEFAULT_CURRENCY) -> int:
         raise MoneyError(f"not an amount: {text[:40]!r}")
     if len(frac) > digits:
         raise MoneyError(f"more than {digits} decimals for {currency}: {text[:40]!r}")
-    minor = int(whole or "0") * 10**digits + int((frac + "0" * digits)[:digits] or "0")
+    minor: int = int(whole or "0") * 10**digits + int((frac + "0" * digits)[:digits] or "0")
     return -minor if negative else minor
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -134,7 +134,7 @@ class _PromotionBase(_Model):
     )
 
     @model_validator(mode="after")
-    def _window(self):
+    def _window(self) -> Self:
         if self.start and self.end and self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -294,7 +294,12 @@ class BookIndex:
 
     __slots__ = ("by_barcode", "by_id", "canonical", "coupons", "multi", "unit_offers")
 
-    def __init__(self, by_id, by_barcode, coupons, unit_offers, multi) -> None:
+    def __init__(
+        self, by_id: dict[str, Product], by_barcode: dict[str, Product],
+        coupons: dict[str, Coupon],
+        unit_offers: dict[str, tuple[PercentagePromotion | FixedPricePromotion, ...]],
+        multi: dict[str, BuyXGetYPromotion | BundlePromotion],
+    ) -> None:
         self.by_id: dict[str, Product] = by_id
         self.by_barcode: dict[str, Product] = by_barcode
         self.coupons: dict[str, Coupon] = coupons
@@ -334,7 +339,7 @@ class PriceBook(_Model):
 
     # All look-up tables live in one plain object: a pydantic private attribute costs a
     # __getattr__ round trip per access, so the hot path fetches this once.
-    _ix: BookIndex = PrivateAttr(default=None)
+    _ix: BookIndex = PrivateAttr()  # set by the validator below, before any use
 
     @model_validator(mode="after")
     def _consistent(self) -> PriceBook:
@@ -364,12 +369,12 @@ class PriceBook(_Model):
                 raise ValueError(f"full_reductions[{i}]: duplicate id {fr.reduction_id!r}")
             seen.add(fr.reduction_id)
         coupons: dict[str, Coupon] = {}
-        for i, c in enumerate(self.coupons):
-            if c.coupon_id in coupons:
-                raise ValueError(f"coupons[{i}]: duplicate coupon_id {c.coupon_id!r}")
-            coupons[c.coupon_id] = c
-        simple_by_product: dict[str, list] = {}
-        simple_by_category: dict[str, list] = {}
+        for i, coupon in enumerate(self.coupons):
+            if coupon.coupon_id in coupons:
+                raise ValueError(f"coupons[{i}]: duplicate coupon_id {coupon.coupon_id!r}")
+            coupons[coupon.coupon_id] = coupon
+        simple_by_product: dict[str, list[PercentagePromotion | FixedPricePromotion]] = {}
+        simple_by_category: dict[str, list[PercentagePromotion | FixedPricePromotion]] = {}
         multi: dict[str, BuyXGetYPromotion | BundlePromotion] = {}
         for promo in self.promotions:
             if isinstance(promo, BuyXGetYPromotion):
@@ -383,7 +388,7 @@ class PriceBook(_Model):
                     simple_by_product.setdefault(pid, []).append(promo)
                 for cat in getattr(promo, "categories", ()):
                     simple_by_category.setdefault(cat, []).append(promo)
-        unit_offers = {}
+        unit_offers: dict[str, tuple[PercentagePromotion | FixedPricePromotion, ...]] = {}
         for pid, p in by_id.items():
             own = simple_by_product.get(pid, [])
             cat = [x for x in simple_by_category.get(p.category, ()) if x not in own]
@@ -572,7 +577,7 @@ def _csv_products(text: str, source: str) -> Iterable[Product]:
             elif value != "" or key in ("product_id", "name_zh"):
                 fields[key] = value
         try:
-            yield Product(**fields)
+            yield Product.model_validate(fields)
         except ValidationError as err:
             raise CatalogError(_error_line(where, err)) from err
 

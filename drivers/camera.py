@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -365,7 +365,7 @@ class ReplayCamera(ThreadedCamera):
         self.spool = spool
         self.name = "replay camera"
 
-    def _iter_once(self):
+    def _iter_once(self) -> Iterator[np.ndarray]:
         import cv2
 
         src = self.source

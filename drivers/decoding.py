@@ -180,7 +180,8 @@ class ZxingDecoder:
         f = zxingcpp.BarcodeFormat
         # UPC-E is left out on purpose: its 6 data digits carry little redundancy
         # and pyzbar misread EAN-13 as UPC-E on blurred frames in the benchmark.
-        self._formats = (f.EAN13, f.EAN8, f.UPCA, f.Code128, f.QRCode)
+        # One flags value (BarcodeFormats), as the binding's signature asks.
+        self._formats = f.EAN13 | f.EAN8 | f.UPCA | f.Code128 | f.QRCode
         self._try_harder = try_harder
         self._try_invert = try_harder and try_invert
         self._binarizer = getattr(zxingcpp.Binarizer, binarizer)
@@ -374,7 +375,10 @@ class DecodePipeline:
             def other(img: np.ndarray) -> list[Decoded]:
                 return pz.decode(img, only=d.symbology)
         else:
-            other = self.zxing.decode
+            zx = self.zxing
+
+            def other(img: np.ndarray) -> list[Decoded]:
+                return zx.decode(img)
         # Cheapest first: a band across the middle of the bars (zbar scans every
         # pixel row, so a third of the rows costs a third), then the whole crop,
         # then denoised, equalised and upscaled copies (noisy, dim or washed-out,

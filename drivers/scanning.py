@@ -34,12 +34,15 @@ from collections import deque
 from collections.abc import AsyncIterable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from contract import codes
 
 from .camera import Camera, CameraHealth
 from .decoding import Decoded, Decoder
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +193,7 @@ class ScanSource:
     emit_unknown: bool = False
     queue_size: int = SCAN_QUEUE_SIZE
     clock: Callable[[], float] = time.monotonic
-    _tasks: list[asyncio.Task] = field(default_factory=list, init=False, repr=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._queue: asyncio.Queue[Scan] = asyncio.Queue(self.queue_size)
@@ -305,7 +308,7 @@ class ScanSource:
             for read in reads:
                 self._on_read(read, frame.captured_at, now)
 
-    def _decode(self, image, should_stop: Callable[[], bool]) -> list[Decoded]:
+    def _decode(self, image: np.ndarray, should_stop: Callable[[], bool]) -> list[Decoded]:
         assert self.decoder is not None
         return self.decoder.decode(image, should_stop=should_stop)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast, overload
 
 import cv2
 import numpy as np
@@ -119,7 +120,7 @@ def render_symbol(text: str, symbology: str, module_px: int = 1) -> np.ndarray:
         codes.QRCODE: zxingcpp.BarcodeFormat.QRCode,
     }[symbology]
     symbol = zxingcpp.create_barcode(text, fmt)
-    img = np.array(symbol.to_image(scale=1, add_quiet_zones=True), dtype=np.uint8)
+    img: np.ndarray = np.array(symbol.to_image(scale=1, add_quiet_zones=True), dtype=np.uint8)
     if symbology in codes.LINEAR_SYMBOLOGIES:
         # Writer output for 1D codes is short; a real label's bars are about 0.6x
         # as high as the symbol is wide.
@@ -194,11 +195,25 @@ def _place(
 
 
 def _motion_kernel(length: int, angle_deg: float) -> np.ndarray:
-    k = np.zeros((length, length), np.float32)
+    k: np.ndarray = np.zeros((length, length), np.float32)
     k[length // 2, :] = 1.0
     rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle_deg, 1.0)
     k = cv2.warpAffine(k, rot, (length, length))
-    return k / max(k.sum(), 1e-6)
+    return cast(np.ndarray, k / max(float(k.sum()), 1e-6))
+
+
+@overload
+def make_frame(
+    rng: np.random.Generator, condition: str, index: int = ..., sibling: Literal[False] = ...,
+    code: tuple[str, str] | None = ...,
+) -> SyntheticFrame: ...
+
+
+@overload
+def make_frame(
+    rng: np.random.Generator, condition: str, index: int = ..., *, sibling: Literal[True],
+    code: tuple[str, str] | None = ...,
+) -> tuple[SyntheticFrame, SyntheticFrame]: ...
 
 
 def make_frame(
@@ -227,7 +242,7 @@ def _render(
     nrng = np.random.default_rng(noise_seed)  # this frame: noise, hand jitter
     bg = _background(rng).astype(np.float32)
     text, symbology = random_code(rng)
-    parts = (condition,)
+    parts: tuple[str, ...] = (condition,)
     if condition == "combo":
         k = 2 + int(rng.random() < 0.4)
         parts = tuple(str(p) for p in rng.choice(COMBO_PARTS, size=k, replace=False))
@@ -310,7 +325,7 @@ def _glare(img: np.ndarray, center: tuple[float, float], rng: np.random.Generato
     hot = np.exp(-d) * rng.uniform(180, 340)
     # Specular light washes the print out: add light and compress contrast.
     wash = np.exp(-d) * rng.uniform(0.5, 0.8)
-    return img * (1 - wash) + hot + 40 * (1 - np.exp(-d / 6))
+    return cast(np.ndarray, img * (1 - wash) + hot + 40 * (1 - np.exp(-d / 6)))
 
 
 def _phone_screen(
@@ -324,7 +339,7 @@ def _phone_screen(
     half_h = sh * module_px / 2 + rng.uniform(40, 90)
     x0, x1 = int(center[0] - half_w), int(center[0] + half_w)
     y0, y1 = int(center[1] - half_h), int(center[1] + half_h)
-    screen = np.zeros_like(dark)
+    screen: np.ndarray = np.zeros_like(dark)
     cv2.rectangle(screen, (x0, y0), (x1, y1), 1.0, -1)
     screen = cv2.GaussianBlur(screen, (0, 0), 2.0)
     # The screen's white is overexposed, its black is grey (backlight).
@@ -336,12 +351,12 @@ def _phone_screen(
     content = content + moire * rng.uniform(22, 45)
     out = dark * (1 - screen) + content * screen
     out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.6, 1.3))
-    return out
+    return cast(np.ndarray, out)
 
 
 def _finish(img: np.ndarray) -> np.ndarray:
     gray = np.clip(img, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    return cast(np.ndarray, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
 
 
 def _draw_conditions(
@@ -362,7 +377,7 @@ def make_frame_set(
 ) -> list[SyntheticFrame]:
     """``n`` seeded frames with conditions drawn by ``weights`` (default :data:`BENCH_WEIGHTS`)."""
     rng, conditions = _draw_conditions(n, seed, weights)
-    return [make_frame(rng, cond, i) for i, cond in enumerate(conditions)]
+    return [make_frame(rng, cond, i, sibling=False) for i, cond in enumerate(conditions)]
 
 
 def make_frame_pairs(
