@@ -612,6 +612,16 @@ class Checkout:
                 await self._adopt(committed)
                 otn = self.attempt.out_trade_no if self.attempt is not None else ""
                 return PaymentResult("paid", otn, "already_paid", committed)
+        if self.order_no is not None and self.state == S.AWAITING_PAYMENT:
+            # An earlier attempt whose outcome is still unknown may yet be paid: no second
+            # code is charged until it settles (paid: the sale is adopted; failed: retry).
+            unsettled = [a for a in await self.journal.payment_attempts(order_no=self.order_no)
+                         if a.status in ("pending", "unknown")]
+            if unsettled:
+                raise self._refuse(Ev.PAYMENT_STARTED, "payment_confirming",
+                                   "正在确认支付，请稍候，请勿重复付款",
+                                   "still confirming the last payment; please wait, "
+                                   "do not pay again")
         attempt = await self.payment_started(provider)
         try:
             outcome = await self.payments.charge(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from contract.wire import Event, decode
-from kiosk_agent.checkout import Checkout, State
+from kiosk_agent.checkout import Checkout, Refusal, State
 from kiosk_agent.journal import Journal
 from tests.kiosk_agent.sales import FakePayments, Outcome, make_book
 
@@ -66,29 +66,24 @@ async def test_order_committed_from_an_earlier_attempt_is_not_charged_again(jour
     assert co.state == State.COMPLETED and len(await journal.orders()) == 1
 
 
-async def test_second_payment_paid_while_the_first_was_committed_is_an_orphan(journal, book):
-    """The race: attempt 2 is in flight when attempt 1 is settled paid and committed."""
+async def test_no_second_payment_while_the_first_is_unknown(journal, book):
+    """Attempt 1 is unknown (it may yet be paid): a second code is refused, never charged;
+    once attempt 1 is settled paid and committed behind the checkout, paying adopts it."""
     co = Checkout(journal, book, None)
-
-    class RacingGateway(FakePayments):
-        async def charge(self, order_no, out_trade_no, *args, **kw):
-            await settled_paid_behind_the_checkout(journal, f"{order_no}-1")
-            return await super().charge(order_no, out_trade_no, *args, **kw)
-
-    co.payments = gateway = RacingGateway(Outcome("paid", "wx-2"))
+    co.payments = gateway = FakePayments(Outcome("paid", "wx-2"))
     co.scan_product("SKU-WATER")
     co.request_payment()
     await co.payment_started("wechat")
     await co.payment_unknown("settle timeout")
-    result = await co.pay("alipay", ALIPAY)  # before the fix: JournalError, checkout stuck
+    with pytest.raises(Refusal) as info:
+        await co.pay("alipay", ALIPAY)
+    assert info.value.code == "payment_confirming" and gateway.calls == []
     order_no = co.order_no
-    assert result.status == "paid" and co.state == State.PAID
+    await settled_paid_behind_the_checkout(journal, f"{order_no}-1")
+    result = await co.pay("alipay", ALIPAY)
+    assert result.status == "paid" and result.reason == "already_paid" and gateway.calls == []
     assert [t.out_trade_no for t in result.sale.order.tenders] == [order_no + "-1"]
-    assert len(await journal.orders()) == 1 and len(gateway.calls) == 1
-    attempts = {a.out_trade_no: a.status for a in await journal.payment_attempts()}
-    assert attempts == {order_no + "-1": "paid", order_no + "-2": "paid"}
-    assert [(d["out_trade_no"], d["amount"]) for d in await orphan_events(journal)] == [
-        (order_no + "-2", 200)]
+    assert len(await journal.orders()) == 1
 
 
 async def test_cancel_after_the_order_was_committed_does_not_void_it(journal, book):
