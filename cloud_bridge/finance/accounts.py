@@ -44,6 +44,9 @@ REVENUE = "6001"
 COGS = "6401"
 COUPONS = "6601.01"
 PROVIDER_FEES = "6603.01"
+OTHER_INCOME = "6051"
+# Expense accounts staff may book bills to (费用报销), with other income.
+EXPENSE_CODES = ("6601.02", "6602.01", "6602.02", "6602.03", "6602.99")
 
 # Payment methods that have a clearing account (money held by a provider until payout).
 PROVIDERS = ("wechat", "alipay", "card", "paypal", "unionpay", "stored_value")
@@ -78,6 +81,12 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec(COGS, Kind.EXPENSE, "主营业务成本", "Cost of goods sold"),
     AccountSpec(COUPONS, Kind.EXPENSE, "销售费用-优惠券", "Coupons expense"),
     AccountSpec(PROVIDER_FEES, Kind.EXPENSE, "财务费用-支付手续费", "Payment provider fees"),
+    AccountSpec(OTHER_INCOME, Kind.REVENUE, "其他业务收入", "Other income"),
+    AccountSpec("6601.02", Kind.EXPENSE, "销售费用-广告宣传", "Advertising"),
+    AccountSpec("6602.01", Kind.EXPENSE, "管理费用-房租", "Rent"),
+    AccountSpec("6602.02", Kind.EXPENSE, "管理费用-水电费", "Utilities"),
+    AccountSpec("6602.03", Kind.EXPENSE, "管理费用-职工薪酬", "Wages"),
+    AccountSpec("6602.99", Kind.EXPENSE, "管理费用-其他", "Other expenses"),
 )
 SPECS = {s.code: s for s in CHART}
 

@@ -21,6 +21,7 @@ from . import schemas as S
 from .api_banking import ROUTES as BANKING_ROUTES
 from .api_budgets import ROUTES as BUDGET_ROUTES
 from .api_close import ROUTES as CLOSE_ROUTES
+from .api_expenses import ROUTES as EXPENSE_ROUTES
 from .export import MEDIA_TYPES, ExportError, render
 from .jobs import post_pending
 from .ledger import LedgerError, reverse_entry
@@ -197,4 +198,5 @@ ROUTES = [
     *CLOSE_ROUTES,
     *BANKING_ROUTES,
     *BUDGET_ROUTES,
+    *EXPENSE_ROUTES,
 ]

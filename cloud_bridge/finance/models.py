@@ -207,3 +207,27 @@ class Budget(Base):
 
     __table_args__ = (UniqueConstraint("store", "code", "month"),
                       CheckConstraint("amount >= 0", name="amount_not_negative"))
+
+
+class Expense(Base):
+    """An expense paid or other income received, entered by finance, with its document."""
+
+    __tablename__ = "finance_expenses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # expense | income
+    code: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen, VAT included
+    vat: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_via: Mapped[str] = mapped_column(String(8))  # cash | bank
+    business_date: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(String(500))
+    attachment_key: Mapped[str | None] = mapped_column(String(200))
+    attachment_type: Mapped[str | None] = mapped_column(String(64))
+    attachment_size: Mapped[int | None] = mapped_column(Integer)
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+    __table_args__ = (CheckConstraint("amount > 0 AND vat >= 0 AND vat < amount",
+                                      name="amounts"),)

@@ -262,3 +262,49 @@ class BudgetLine(BaseModel):
 
 class Budgets(BaseModel):
     items: list[BudgetLine]
+
+
+class ExpenseBody(RequestModel):
+    store: Ident
+    kind: str = Field(pattern="^(expense|income)$")
+    code: str = Field(pattern=r"^6\d{3}(\.\d{2})?$",
+                      description="expense: 6601.02, 6602.01/02/03/99; income: 6051")
+    amount: int = Field(ge=1, le=10**12, description="fen, VAT included")
+    vat: int = Field(default=0, ge=0, le=10**12, description="fen (input VAT on a special "
+                     "invoice, or output VAT on other income)")
+    paid_via: str = Field(pattern="^(cash|bank)$")
+    date: Day
+    description: Text
+
+
+class ExpensesQuery(StoreQuery):
+    date_from: Day | None = None
+    date_to: Day | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+class Attachment(BaseModel):
+    type: str
+    size: int
+    sha256: str
+
+
+class ExpenseOut(BaseModel):
+    id: int
+    store: str
+    kind: str
+    code: str
+    account: str
+    amount: int
+    vat: int
+    paid_via: str
+    business_date: str
+    description: str
+    created_by: str
+    created_at: str
+    attachment: Attachment | None
+
+
+class Expenses(BaseModel):
+    items: list[ExpenseOut]

@@ -10,7 +10,7 @@ import pytest
 
 from cloud_bridge import auth
 from cloud_bridge.app import all_routes
-from cloud_bridge.finance import banking
+from cloud_bridge.finance import banking, expenses
 from cloud_bridge.finance import close as C
 from cloud_bridge.finance.jobs import post_pending
 
@@ -50,6 +50,14 @@ CROSS_STORE = [
     ("POST", f"{F}/budgets", f"{F}/budgets",
      {"store": "s2", "code": "6603.01", "month": "2026-11", "amount": 1}, {403}),
     ("GET", f"{F}/budgets", f"{F}/budgets?store=s2", None, {403}),
+    ("POST", f"{F}/expenses", f"{F}/expenses",
+     {"store": "s2", "kind": "expense", "code": "6602.99", "amount": 100, "paid_via": "cash",
+      "date": "2026-11-03", "description": "x"}, {403}),
+    ("GET", f"{F}/expenses", f"{F}/expenses?store=s2", None, {403}),
+    ("PUT", f"{F}/expenses/{{expense_id}}/document", f"{F}/expenses/{{expense}}/document",
+     None, {403}),
+    ("GET", f"{F}/expenses/{{expense_id}}/document", f"{F}/expenses/{{expense}}/document",
+     None, {403}),
 ]
 
 
@@ -78,7 +86,12 @@ async def _s2_world(db) -> dict[str, int]:
         payout = await banking.request_payout(s, store="s2", provider="wechat",
                                               bank_account_id=acct.id, amount=1, note=None,
                                               actor="admin:x")
-    return {"entry": entry, "close": close_id, "mismatch": items[0].id, "payout": payout.id}
+        expense = await expenses.record(s, store="s2", kind="expense", code="6602.99",
+                                        amount=100, vat=0, paid_via="cash",
+                                        business_date="2026-11-03", description="x",
+                                        actor="admin:x")
+    return {"entry": entry, "close": close_id, "mismatch": items[0].id, "payout": payout.id,
+            "expense": expense.id}
 
 
 @pytest.mark.parametrize("role", [auth.FINANCE, auth.STORE_STAFF])

@@ -45,6 +45,14 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("POST", f"{F}/budgets", body={"store": "s1", "code": "6603.01", "month": "2026-03",
                                        "amount": 100})
     call("GET", f"{F}/budgets", query={"store": "s1"})
+    expense = call("POST", f"{F}/expenses", expect=201, body={
+        "store": "s1", "kind": "expense", "code": "6602.01", "amount": 500000, "vat": 0,
+        "paid_via": "bank", "date": "2026-03-01", "description": "三月房租"})
+    call("GET", f"{F}/expenses", query={"store": "s1"})
+    doc = {"expense_id": expense["id"]}
+    call("PUT", f"{F}/expenses/{{expense_id}}/document", path_parameters=doc,
+         body=b"%PDF-1.4\n%%EOF\n", media_type="application/octet-stream")
+    call("GET", f"{F}/expenses/{{expense_id}}/document", path_parameters=doc)
     period = {"period": "2000-01-01..2099-12-31", "store": "s1"}
     for kind in ("income", "balance", "cashflow"):
         call("GET", f"{F}/reports/{{kind}}", path_parameters={"kind": kind}, query=period)
