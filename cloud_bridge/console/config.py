@@ -29,6 +29,10 @@ class ConsoleSection(BaseModel):
         default_factory=dict,
         description="IANA zone per store id (e.g. {S9 = \"Asia/Urumqi\"}); stores not "
         "listed use [bridge] timezone")
+    fleet_sample_s: int = Field(
+        default=60, ge=0, le=3600,
+        description="sample kiosks online and queue age per store this often for the fleet "
+        "charts (0: never)")
     export_max_rows: int = Field(default=200_000, ge=1, le=5_000_000,
                                  description="rows one CSV/XLSX export may hold")
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
@@ -66,3 +76,15 @@ class ConsoleJob(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
     __table_args__ = (Index("ix_console_jobs_created", "created_at"),)
+
+
+class FleetSample(Base):
+    """Kiosks online and queue age of one store at one sampling time (fleet charts)."""
+
+    __tablename__ = "console_fleet_samples"
+    store: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    online: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    queue_depth: Mapped[int] = mapped_column(Integer)
+    oldest_unsent_s: Mapped[float | None] = mapped_column(Float)

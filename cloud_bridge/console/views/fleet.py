@@ -20,7 +20,7 @@ from contract.wire.commands import COMMAND_NAMES
 from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
-from .. import fmt
+from .. import charts, fmt
 from ..call import PageCall
 from .dashboard import visible_stores
 
@@ -54,6 +54,46 @@ async def _kiosks(call: PageCall, store: str | None) -> list[dict[str, Any]]:
         return await fleet.fleet_view(s, store)
 
 
+HISTORY_HOURS = 24
+
+
+async def fleet_history(call: PageCall, store: str | None) -> dict[str, Any]:
+    """Per hour of the last day: fewest kiosks online and the oldest unsent event."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from ..models import FleetSample
+
+    since = datetime.now(UTC) - timedelta(hours=HISTORY_HOURS)
+    q = select(FleetSample).where(FleetSample.at >= since).order_by(FleetSample.at)
+    if store is not None:
+        q = q.where(FleetSample.store == store)
+    async with call.db.session() as s:
+        samples = (await s.scalars(q)).all()
+    per_time: dict[Any, list[int]] = {}
+    for row in samples:  # all stores: the chain's totals at each sampling time
+        agg = per_time.setdefault(row.at, [0, 0, -1])
+        agg[0] += row.online
+        agg[1] += row.total
+        agg[2] = max(agg[2], int(row.oldest_unsent_s or 0))
+    tz = call.tz(store)
+    hours: dict[str, list[int]] = {}
+    for at, (online, total, oldest) in per_time.items():
+        label = fmt.local(at, tz).strftime("%H")
+        slot = hours.setdefault(label, [online, total, oldest])
+        slot[0], slot[2] = min(slot[0], online), max(slot[2], oldest)
+    online_points = [(h, v[0]) for h, v in hours.items()]
+    age_points = [(h, max(v[2], 0)) for h, v in hours.items()]
+    if not online_points:
+        return {"online_chart": None, "age_chart": None}
+    return {
+        "online_chart": charts.bar_chart(online_points, call.t("fleet.online_history"), str),
+        "age_chart": charts.bar_chart(age_points, call.t("fleet.age_history"),
+                                      lambda v: fmt.duration(v, call.lang)),
+    }
+
+
 async def fleet_page(call: PageCall) -> dict[str, Any]:
     store = call.store_filter()
     kiosks = await _kiosks(call, store)
@@ -61,7 +101,8 @@ async def fleet_page(call: PageCall) -> dict[str, Any]:
             for k in kiosks]
     live = call.url("console.fleet_events", {"store": store})
     return {"rows": rows, "store": store, "stores": await visible_stores(call),
-            "live_url": live, "online": sum(1 for k in kiosks if k["state"] == "online")}
+            "live_url": live, "online": sum(1 for k in kiosks if k["state"] == "online"),
+            **await fleet_history(call, store)}
 
 
 async def fleet_events(call: PageCall) -> web.StreamResponse:

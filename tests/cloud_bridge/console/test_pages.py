@@ -307,3 +307,35 @@ async def test_stock_cover_from_the_last_four_weeks_of_sales(console, db):
     assert chart.index(">p-bread<") < chart.index(">p-milk<")
     assert ">0.0 天<" in chart and f">{tenths // 10}.{tenths % 10} 天<" in chart
     assert "p-eggs" not in chart  # counted stock but no sales: no cover to show
+
+
+async def test_fleet_samples_one_row_per_period_and_charts_over_the_day(console, db):
+    from datetime import UTC, datetime, timedelta
+
+    from cloud_bridge import fleet
+    from cloud_bridge.console.models import FleetSample
+    from cloud_bridge.console.runtime import sample_fleet
+    from contract.wire.presence import KioskStatus, Telemetry
+
+    await seed(db)
+    now = datetime.now(UTC)
+    two_hours_ago = now - timedelta(hours=2)
+    assert await sample_fleet(db, 60, two_hours_ago) == 2  # stores s1 and s2
+    assert await sample_fleet(db, 60, two_hours_ago + timedelta(seconds=1)) == 2  # same period
+    async with db.session() as s:
+        await fleet.apply_status(s, "s1", "k1", KioskStatus(state="offline", ts=now))
+        await fleet.apply_telemetry(s, "s1", "k2", Telemetry(
+            ts=now, queue_depth=9, oldest_unsent_s=600.0, dead_letters=0, printer="ok",
+            paper="ok", camera="ok", offline_health="ok"))
+    await sample_fleet(db, 60, now)
+    async with db.session() as s:
+        rows = (await s.scalars(select(FleetSample).where(FleetSample.store == "s1")
+                                .order_by(FleetSample.at))).all()
+    assert [(r.online, r.total, r.queue_depth) for r in rows] == [(1, 2, 3), (1, 2, 12)]  # k1 went offline, k2 came online with 9 queued
+    assert rows[0].oldest_unsent_s >= 42 and rows[1].oldest_unsent_s >= 600
+    await login(console, "clerk")
+    text = await (await console.get("/console/fleet")).text()
+    assert "近 24 小时在线收银机" in text
+    hour = lambda at: at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))  # noqa: E731
+    assert f"{hour(now):%H}: 10分" in text  # the longest unsent age in this hour
+    assert f"{hour(two_hours_ago):%H}: 1<" in text  # one kiosk online then
