@@ -36,12 +36,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _both_languages() -> list[Literal["zh", "en"]]:
+    return ["zh", "en"]
+
+
 class KioskSection(_Section):
     store_id: str = "store1"
     kiosk_id: str = "kiosk1"
     store_name: str = "自助收银演示店"
     store_name_en: str = "Self-checkout Demo Store"
-    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
+    languages: list[Literal["zh", "en"]] = Field(default_factory=_both_languages, min_length=1)
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     timezone: str = "Asia/Shanghai"
     abandoned_cart_s: float = Field(default=120.0, gt=0, description="idle cart is voided after this")

@@ -303,10 +303,11 @@ class Link:
                 self._socket_error = buf
             paho_log.debug("%s", buf)
 
-        aiomqtt_on_disconnect = paho_client.on_disconnect
+        aiomqtt_on_disconnect: Callable[..., None] | None = paho_client.on_disconnect
 
         def on_disconnect(*args: Any) -> None:
-            aiomqtt_on_disconnect(*args)
+            if aiomqtt_on_disconnect is not None:
+                aiomqtt_on_disconnect(*args)
             # aiomqtt's private CONNACK future; if it ever goes away this is a no-op and
             # we fall back to aiomqtt's timeout.
             connecting = getattr(client, "_connected", None)
@@ -470,8 +471,9 @@ class Link:
             if not fut.done() or fut.cancelled():
                 self._remember_expired(req_id)
         if not response.ok:
-            err = response.error
-            raise RpcFailed(err.code if err else "error", err.message if err else "request failed")
+            failure = response.error
+            raise RpcFailed(failure.code if failure else "error",
+                            failure.message if failure else "request failed")
         return response.result or {}
 
     def _remember_expired(self, req_id: str) -> None:

@@ -52,8 +52,8 @@ AGENT_CALL_TIMEOUT_S = 20.0
 
 AGENT_KEY = web.AppKey("agent", object)
 SESSIONS_KEY = web.AppKey("sessions", StaffSessions)
-LOGS_KEY = web.AppKey("logs", object)
-CONFIG_KEY = web.AppKey("config_view", object)
+LOGS_KEY: web.AppKey[RecentLogHandler | None] = web.AppKey("logs")
+CONFIG_KEY: web.AppKey[Callable[[], list[dict[str, Any]]] | None] = web.AppKey("config_view")
 
 
 def _token(request: web.Request) -> str | None:

@@ -166,7 +166,7 @@ def prune_journal(path: Path, archive_dir: Path, retention_days: float = DEFAULT
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         migrate(conn)
-        reports = []
+        reports: list[PruneReport] = []
         while True:
             report = prune_batch(conn, archive_dir, retention_days, now)
             if report.archive is None:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 DASH = "—"
 
 
-def bilingual(key: str, action: str, label: str, *args: str, show: bool = True) -> list[Binding]:
+def bilingual(key: str, action: str, label: str, *args: str,
+              show: bool = True) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
     """Two bindings for one key, one per language; ``check_action`` shows the current one.
 
     The action is ``bi('<lang>', '<action>', args...)`` which runs ``action_<action>``.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -56,7 +58,8 @@ class DashboardScreen(KioskScreen):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
-        link = self.status.get("link") if isinstance(self.status.get("link"), dict) else {}
+        found = self.status.get("link")
+        link: dict[str, Any] = found if isinstance(found, dict) else {}
         connected = link.get("connected")
         link_text = Text(DASH) if connected is None else (
             Text(t("online", lang), style="green") if connected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.console import Group
 from rich.table import Table
@@ -31,11 +31,12 @@ def half_block_image(data: bytes, width: int = 60) -> Text | None:
     width = max(1, min(width, image.width))
     height = max(2, int(image.height * width / image.width / 2) * 2)
     image = image.resize((width, height))
-    pixels = image.load()
+    pixels = image.convert("RGB").load()
+    assert pixels is not None
     text = Text()
     for y in range(0, height, 2):
         for x in range(width):
-            top, bottom = pixels[x, y], pixels[x, y + 1]
+            top, bottom = cast(tuple[int, ...], pixels[x, y]), cast(tuple[int, ...], pixels[x, y + 1])
             text.append("▀", style=f"rgb({top[0]},{top[1]},{top[2]}) on rgb({bottom[0]},{bottom[1]},{bottom[2]})")
         text.append("\n")
     return text

@@ -85,7 +85,7 @@ class QueueScreen(KioskScreen):
             return
         payload = letter.get("payload")
         try:
-            pretty = json.dumps(json.loads(payload), ensure_ascii=False, indent=1)
+            pretty = json.dumps(json.loads(str(payload)), ensure_ascii=False, indent=1)
         except (TypeError, ValueError):
             pretty = str(payload)
         self.query_one("#letter-detail", Static).update(
