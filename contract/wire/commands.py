@@ -24,9 +24,12 @@ SYNC_CATALOG = "sync_catalog"
 RESTART = "restart"
 COLLECT_LOGS = "collect_logs"
 SELF_TEST = "self_test"
+# Fleet jobs (issue 20): install a signed update bundle; args are a JobArgs.
+JOB = "job"
 
 COMMAND_NAMES = frozenset(
-    {PING, STATUS, MAINTENANCE, REPRINT, LOG_LEVEL, SYNC_CATALOG, RESTART, COLLECT_LOGS, SELF_TEST}
+    {PING, STATUS, MAINTENANCE, REPRINT, LOG_LEVEL, SYNC_CATALOG, RESTART, COLLECT_LOGS, SELF_TEST,
+     JOB}
 )
 
 
@@ -53,3 +56,43 @@ class CommandResult(WireMessage):
     ok: bool
     result: dict[str, Any] | None = None
     error: str | None = None
+
+
+# -- fleet jobs (issue 20): cloud_bridge/jobs sends these, kiosk_agent/updates runs them ----
+
+JOB_STATES = ("queued", "downloading", "installing", "health_checking", "succeeded",
+              "rolled_back", "failed")
+JOB_TERMINAL = ("succeeded", "rolled_back", "failed")
+
+
+class JobArgs(WireMessage):
+    """The ``args`` of a ``job`` command: which bundle to fetch and install.
+
+    The command's signature covers these, so ``sha256`` pins the exact bundle bytes; the
+    bundle's own manifest signature is checked again on the kiosk before installing.
+    """
+
+    job_id: int = Field(ge=1)
+    kind: str = Field(pattern=r"^(software|config)$")
+    version: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=1)
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class JobProgress(WireMessage):
+    """``result`` of the ``cmd/res`` messages a kiosk sends while it runs a job.
+
+    Each state goes out with ``cmd_id = <job command's cmd_id>.<n>`` (n = the state's
+    index in :data:`JOB_STATES`), so a repeated report of a state is one row at the bridge.
+    """
+
+    job_id: int
+    state: str
+    version: str | None = None
+    reason: str | None = None
+
+
+def progress_cmd_id(cmd_id: str, state: str) -> str:
+    """The ``cmd_id`` a kiosk reports ``state`` of the job command ``cmd_id`` under."""
+    return f"{cmd_id}.{JOB_STATES.index(state)}"

@@ -95,7 +95,9 @@ def served(tmp_path, db_url, broker):
     # A command signing key, so that the command route signs and publishes for real.
     key = {"BRIDGE_COMMAND_SIGNING_KEY": os.urandom(32).hex(),
            # finance: bank account numbers are encrypted under this key
-           "BRIDGE_FINANCE_BANK_KEY": os.urandom(32).hex()}
+           "BRIDGE_FINANCE_BANK_KEY": os.urandom(32).hex(),
+           # members: member codes are signed with this key
+           "BRIDGE_MEMBER_SIGNING_KEY": os.urandom(32).hex()}
     proc = BridgeProcess(cfg, tmp_path / "bridge.log", env=key).start()
     _wait_mqtt(proc.url)
     try:
@@ -298,6 +300,8 @@ def test_every_success_reply_matches_its_schema(served, db_url):
     # Each domain folder walks its own routes (tests/cloud_bridge/<domain>/walk.py).
     ctx = {"product": product, "mp_order": mp_order, "kiosk_order": kiosk_order,
            "db_url": db_url}  # a walk may add users (finance: a second, checking user)
+    # fleet jobs: sign a bundle the bridge accepts, make a kiosk's download token
+    ctx["signing_key"] = proc.env["BRIDGE_COMMAND_SIGNING_KEY"]
     for walk in domain_walks():
         walk(call, ctx)
 

@@ -1,0 +1,170 @@
+"""Fleet jobs at run time: the bundle store, download tokens and the periodic scheduler.
+
+Bundles live in ``$CLOUD_BRIDGE_BUNDLES`` when set, else a ``fleet-bundles`` directory
+beside the SQLite database, else ``/var/lib/cloud-bridge/fleet-bundles``, one file per
+bundle named by its sha256. Every ``TICK_S`` each worker runs :func:`tick_once`: per
+running job one transaction (the job row locked on PostgreSQL, so two workers never
+dispatch the same kiosk) marks the due executions dispatched, then the signed ``job``
+commands go out through the bridge's MQTT connection (the existing command path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+
+from cloud_bridge import commands
+from cloud_bridge.catalog import public_base_url
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY, INGEST_KEY
+from cloud_bridge.models import now
+from contract.wire.commands import JOB, JobArgs
+from contract.wire.events import uuid7
+from contract.wire.topics import KioskTopics
+
+from . import service
+
+log = logging.getLogger(__name__)
+
+BUNDLES_ENV = "CLOUD_BRIDGE_BUNDLES"
+DEFAULT_BUNDLES = Path("/var/lib/cloud-bridge/fleet-bundles")
+# Seconds between scheduler rounds: a stage advances within this of its last report.
+TICK_S = 2.0
+TOKEN_CONTEXT = b"selfcheckout bundle download v1\x00"
+Publish = Callable[..., Awaitable[None]]
+
+
+def bundles_dir(db_url: str) -> Path:
+    if os.environ.get(BUNDLES_ENV):
+        return Path(os.environ[BUNDLES_ENV])
+    if db_url.startswith("sqlite") and "///" in db_url:
+        path = db_url.split("///", 1)[1]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return Path(path).parent / "fleet-bundles"
+    return DEFAULT_BUNDLES
+
+
+def bundle_path(app_or_url: Any, sha256: str) -> Path:
+    url = app_or_url if isinstance(app_or_url, str) else app_or_url[DB_KEY].url
+    return bundles_dir(url) / f"{sha256}.tar"
+
+
+def keep_bundle(src: Path, folder: Path, keys: list[Any], move: bool = False) -> tuple[str, Any]:
+    """Verify a bundle file and keep it under ``folder`` as ``<sha256>.tar``; (sha, manifest).
+
+    Raises :class:`contract.bundles.BundleError` when head office did not sign it.
+    """
+    import shutil
+
+    from contract.bundles import sha256_file, verify_bundle
+
+    manifest = verify_bundle(src, keys)
+    sha = sha256_file(src)
+    folder.mkdir(parents=True, exist_ok=True)
+    if move:
+        os.replace(src, folder / f"{sha}.tar")
+    else:
+        tmp = folder / f".{sha}.part"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, folder / f"{sha}.tar")
+    return sha, manifest
+
+
+def _token_key(config: Any) -> bytes | None:
+    key = commands.load_signing_key(config)
+    if key is None:
+        return None
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                            serialization.NoEncryption())
+    return hashlib.sha256(TOKEN_CONTEXT + raw).digest()
+
+
+def make_token(key: bytes, store: str, kiosk: str, sha256: str) -> str:
+    mac = hmac.new(key, f"{store}\x00{kiosk}\x00{sha256}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def token_valid(config: Any, store: str, kiosk: str, sha256: str, token: str | None) -> bool:
+    """Whether ``token`` lets kiosk ``store/kiosk`` download bundle ``sha256``."""
+    key = _token_key(config)
+    if key is None or not token or len(token) > 100:
+        return False
+    # As bytes: compare_digest refuses non-ASCII str (a fuzzer's token must be 401, not 500).
+    return hmac.compare_digest(make_token(key, store, kiosk, sha256).encode(),
+                               token.encode("utf-8", "surrogatepass"))
+
+
+def bundle_url(config: Any, sha256: str, store: str, kiosk: str) -> str:
+    """The kiosk's download URL of a bundle, with its per-kiosk token."""
+    key = _token_key(config)
+    query = {"store": store, "kiosk": kiosk}
+    if key is not None:
+        query["token"] = make_token(key, store, kiosk, sha256)
+    return f"{public_base_url(config)}/api/v1/fleet/bundles/{sha256}?{urlencode(query)}"
+
+
+async def tick_once(db: Any, config: Any, publish: Publish) -> int:
+    """One scheduler round over every running job; how many commands were sent."""
+    key = commands.load_signing_key(config)
+    if key is None:
+        return 0
+
+    def job_args(job: Any, bundle: Any, ex: Any) -> dict[str, Any]:
+        return JobArgs(job_id=job.id, kind=job.kind, version=job.version, sha256=bundle.sha256,
+                       size=bundle.size,
+                       url=bundle_url(config, bundle.sha256, ex.store, ex.kiosk)
+                       ).model_dump(mode="json")
+
+    async with db.session() as s:
+        ids = await service.running_job_ids(s)
+    sent = 0
+    for job_id in ids:
+        dispatches = await db.transact(
+            lambda s, j=job_id: service.step(s, j, now(), uuid7, job_args))
+        for d in dispatches:
+            cmd = commands.sign_command(key, d.store, d.kiosk, JOB, d.args,
+                                        ttl_s=max(config.commands.ttl_s, 300), cmd_id=d.cmd_id)
+            try:
+                await publish(KioskTopics(d.store, d.kiosk).cmd, cmd.encode(), qos=1)
+                sent += 1
+            except Exception as err:
+                # Not sent: the execution is marked dispatched, so it times out and fails.
+                log.warning("job %s to %s/%s not sent: %s", d.job_id, d.store, d.kiosk, err)
+    return sent
+
+
+async def run_forever(db: Any, config: Any, publish: Publish, tick_s: float = TICK_S) -> None:
+    while True:
+        await asyncio.sleep(tick_s)
+        try:
+            await tick_once(db, config, publish)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("fleet job round failed; next in %.0f s", tick_s)
+
+
+async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the scheduler while the bridge has an MQTT connection to send commands on."""
+    ingest = app.get(INGEST_KEY)
+    if ingest is None:
+        yield
+        return
+    tick_s = float(os.environ.get("CLOUD_BRIDGE_JOBS_TICK_S", TICK_S))
+    task = asyncio.create_task(run_forever(app[DB_KEY], app[CONFIG_KEY], ingest.publish, tick_s),
+                               name="fleet-jobs")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
