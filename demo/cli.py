@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 from pathlib import Path
 
 from . import term
@@ -21,7 +22,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    # SIGTERM (a supervisor, `timeout`) and SIGHUP (a closed terminal) stop the demo the
+    # way Ctrl-C does: the `finally` blocks stop every child (broker, bridge, sandbox,
+    # agent) instead of leaving them running without their parent.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop_like_ctrl_c)
     args = parse_args(argv)
     out: Path = args.out.resolve()
     if out.exists():
