@@ -11,7 +11,11 @@ match a rule exactly is ``"unknown"`` and the agent ignores it):
   so a misread payment code can never turn into a product).
 * **wechat**: WeChat Pay payment code (付款码): 18 digits starting with 10-15.
 * **alipay**: Alipay payment code: 16-24 digits starting with 25-30.
-* **member**: a member code shown by the mini-program, a signed token::
+* **member**: a member code shown by the mini-program: a signed token of kind ``member``
+  (``S1.<payload>.<sig>``, :mod:`contract.tokens`, Ed25519 by the bridge), routed here by
+  its unverified kind and verified by the kiosk with the chain's ``member_pubkey``
+  (``kiosk_agent.members``). The older HMAC format, accepted by kiosks only until they
+  have ``member_pubkey``::
 
       M1.<member_id>.<expires_at>.<mac>
 
@@ -249,6 +253,10 @@ def classify(
             return "staff"
         if symbology in (QRCODE, CODE128, "") and token_kind(text) == "staff":
             return "staff"
+        # Issue 13: a signed member code (contract.tokens, kind "member") is routed as
+        # "member" and verified where it is used (kiosk_agent.members, chain public key).
+        if symbology in (QRCODE, CODE128, "") and token_kind(text) == "member":
+            return "member"
     if _product_ok(text, symbology):
         return "product"
     return "unknown"

@@ -337,11 +337,17 @@ class Agent:
                        "系统出错，请重试或联系店员", "something went wrong; try again or ask staff")
 
     def _member_from_code(self, text: str) -> Any:
-        from contract import pricing
+        # Issue 13: a member code is a signed token verified offline with the chain's
+        # member_pubkey; level and points come from its snapshot (kiosk_agent.members).
+        from .members import INVALID, REASONS, MemberCodeError, member_codes_for, pricing_member
 
-        parts = text.split(".")
-        member_id = parts[1] if len(parts) >= 3 else text
-        return pricing.Member(member_id=member_id)
+        try:
+            snap = member_codes_for(self).verify(text)
+        except MemberCodeError as err:
+            zh, en = REASONS.get(err.reason, INVALID)
+            state = self.checkout.state if self.checkout is not None else State.IDLE
+            raise Refusal("attach_member", state, f"member_{err.reason}", zh, en) from None
+        return pricing_member(snap)
 
     async def finish_sale(self) -> None:
         """paid -> printing -> completed, waiting (bounded) for the receipt job."""

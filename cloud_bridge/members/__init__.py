@@ -1,0 +1,1 @@
+"""Members: registration from the mini-program, levels by growth, points, member codes."""

@@ -1,0 +1,184 @@
+"""Member rules: registration, profile, levels by growth value (plain async functions).
+
+Growth and points changes are keyed by their source (``UNIQUE(source_type,
+source_id)``): an order paid, a refund, the registration bonus. A retried job or a
+repeated request inserts nothing the second time, so nothing counts twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import InvalidRequest, NotFound
+from .models import GrowthEntry, MemberLevel, MemberProgram, MemberRecord
+
+# The ladder a chain starts with (head office edits it with PUT /admin/members/program).
+DEFAULT_LEVELS = (
+    ("regular", "普通会员", "Regular", 0, 0, 10_000),
+    ("silver", "银卡会员", "Silver", 1_000, 200, 12_000),
+    ("gold", "金卡会员", "Gold", 5_000, 500, 15_000),
+    ("diamond", "钻石会员", "Diamond", 20_000, 800, 20_000),
+)
+DEFAULT_PROGRAM = {"registration_growth": 100, "growth_per_yuan": 1, "points_per_yuan": 1,
+                   "points_expiry_days": 365}
+
+
+@dataclass(frozen=True)
+class Program:
+    """The rules in force: growth/points per yuan and the ladder (lowest rung first)."""
+
+    registration_growth: int
+    growth_per_yuan: int
+    points_per_yuan: int
+    points_expiry_days: int
+    levels: tuple[MemberLevel, ...]
+
+    def level_for(self, growth: int) -> MemberLevel:
+        """The highest rung whose ``min_growth`` the growth value reaches."""
+        best = self.levels[0]
+        for lv in self.levels:
+            if growth >= lv.min_growth:
+                best = lv
+        return best
+
+    def level(self, code: str) -> MemberLevel:
+        """The rung named ``code`` (the lowest when it was removed from the ladder)."""
+        return next((lv for lv in self.levels if lv.code == code), self.levels[0])
+
+
+async def program(s: AsyncSession) -> Program:
+    """The program in force, seeding the defaults on first use."""
+    row = await s.get(MemberProgram, 1)
+    if row is None:
+        row = MemberProgram(id=1, **DEFAULT_PROGRAM)
+        s.add(row)
+        for code, zh, en, min_g, disc, mult in DEFAULT_LEVELS:
+            s.add(MemberLevel(code=code, name_zh=zh, name_en=en, min_growth=min_g,
+                              discount_bp=disc, points_multiplier_bp=mult))
+        await s.flush()
+    levels = (await s.scalars(select(MemberLevel).order_by(MemberLevel.min_growth))).all()
+    return Program(row.registration_growth, row.growth_per_yuan, row.points_per_yuan,
+                   row.points_expiry_days, tuple(levels))
+
+
+async def set_program(s: AsyncSession, rules: dict, levels: list[dict]) -> Program:
+    """Replace the growth/points rules and the ladder; members are re-levelled."""
+    if not levels or min(lv["min_growth"] for lv in levels) != 0:
+        raise InvalidRequest("the ladder needs a level at min_growth 0")
+    if len({lv["code"] for lv in levels}) != len(levels):
+        raise InvalidRequest("level codes must be unique")
+    if len({lv["min_growth"] for lv in levels}) != len(levels):
+        raise InvalidRequest("two levels at the same min_growth")
+    await program(s)
+    row = await s.get(MemberProgram, 1)
+    for key, value in rules.items():
+        setattr(row, key, value)
+    for old in (await s.scalars(select(MemberLevel))).all():
+        await s.delete(old)
+    await s.flush()
+    for lv in levels:
+        s.add(MemberLevel(**lv))
+    await s.flush()
+    prog = await program(s)
+    for m in (await s.scalars(select(MemberRecord))).all():
+        m.level = prog.level_for(m.growth).code
+    return prog
+
+
+def new_member_id() -> str:
+    """A member id: short, unguessable, fits a token subject."""
+    return "m" + secrets.token_hex(8)
+
+
+async def find_member(s: AsyncSession, appid: str, openid: str) -> MemberRecord | None:
+    """The member of this mini-program user, if registered."""
+    return await s.scalar(select(MemberRecord).where(MemberRecord.appid == appid,
+                                                     MemberRecord.openid == openid))
+
+
+async def member_of(s: AsyncSession, appid: str, openid: str) -> MemberRecord:
+    """The caller's member record; 404 when the caller has not registered."""
+    m = await find_member(s, appid, openid)
+    if m is None:
+        raise NotFound("not a member yet: register first")
+    return m
+
+
+async def register(s: AsyncSession, *, appid: str, openid: str, unionid: str | None = None,
+                   phone: str | None = None, home_store: str | None = None
+                   ) -> tuple[MemberRecord, bool]:
+    """Register (or find) the member of a WeChat user; ``(member, created)``.
+
+    The unionid, when WeChat gives one, identifies the person across the chain's apps:
+    a second app of the same person finds the same member.
+    """
+    m = None
+    if unionid:
+        m = await s.scalar(select(MemberRecord).where(MemberRecord.unionid == unionid))
+    if m is None:
+        m = await find_member(s, appid, openid)
+    if m is not None:
+        if phone and not m.phone:
+            m.phone = phone
+        return m, False
+    prog = await program(s)
+    m = MemberRecord(id=new_member_id(), unionid=unionid, appid=appid, openid=openid,
+                     phone=phone, home_store=home_store, growth=0, points=0,
+                     level=prog.levels[0].code)
+    try:
+        async with s.begin_nested():
+            s.add(m)
+    except IntegrityError:
+        # The same user registering twice at once: the other request won.
+        found = await find_member(s, appid, openid)
+        if found is None:
+            raise
+        return found, False
+    await add_growth(s, m.id, "register", m.id, prog.registration_growth)
+    return m, True
+
+
+async def add_growth(s: AsyncSession, member_id: str, source_type: str, source_id: str,
+                     delta: int) -> bool:
+    """Add ``delta`` growth for one source, once; re-level the member. False when done before."""
+    if delta == 0:
+        return False
+    try:
+        async with s.begin_nested():
+            s.add(GrowthEntry(member_id=member_id, source_type=source_type,
+                              source_id=source_id, delta=delta))
+    except IntegrityError:
+        return False
+    # Growth never goes below zero: a refund of an order bought before joining.
+    await s.execute(update(MemberRecord).where(MemberRecord.id == member_id)
+                    .values(growth=MemberRecord.growth + delta))
+    await s.execute(update(MemberRecord).where(MemberRecord.id == member_id,
+                                               MemberRecord.growth < 0).values(growth=0))
+    m = await s.get(MemberRecord, member_id)
+    await s.refresh(m)
+    m.level = (await program(s)).level_for(m.growth).code
+    return True
+
+
+PROFILE_FIELDS = ("birthday", "region", "gender", "home_store")
+
+
+def member_json(m: MemberRecord, prog: Program) -> dict:
+    """The member as the API shows it (never the openid or unionid)."""
+    lv = prog.level(m.level)
+    nxt = next((x for x in prog.levels if x.min_growth > m.growth), None)
+    return {
+        "member_id": m.id, "level": lv.code, "level_name_zh": lv.name_zh,
+        "level_name_en": lv.name_en, "growth": m.growth,
+        "next_level_growth": nxt.min_growth if nxt else None,
+        "discount_bp": lv.discount_bp, "points_multiplier_bp": lv.points_multiplier_bp,
+        "points": m.points, "phone_bound": m.phone is not None,
+        "phone_masked": (m.phone[:3] + "****" + m.phone[-4:]) if m.phone else None,
+        "birthday": m.birthday, "region": m.region, "gender": m.gender,
+        "home_store": m.home_store, "registered_at": m.registered_at.isoformat(),
+    }

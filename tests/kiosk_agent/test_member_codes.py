@@ -1,0 +1,87 @@
+"""Member codes at the kiosk, through the agent's scan path: a code issued by the bridge
+(``cloud_bridge.members.member_code``) is verified offline with the chain's public key and
+attaches the member with the level and points of its snapshot; forged, expired, replayed
+past its window, other chains' and old HMAC codes are refused with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from cloud_bridge.members.member_code import issue_member_code
+from contract.codes import classify, display_text, make_member_code
+from contract.signing import generate_signing_key, public_key_pem
+from kiosk_agent.agent import Agent
+from kiosk_agent.checkout import State
+from kiosk_agent.config import AgentConfig
+from tests.kiosk_agent.sales import FakePayments, make_book
+
+CHAIN = generate_signing_key()
+OTHER_CHAIN = generate_signing_key()
+
+
+def scan(text: str):
+    return SimpleNamespace(kind=classify(text, "QRCODE", member_key="legacy-key"), text=text,
+                           symbology="QRCODE")
+
+
+@pytest.fixture
+async def agent(tmp_path: Path, monkeypatch):
+    """A started agent (no MQTT) holding the test chain's member public key."""
+    monkeypatch.setenv("KIOSK_MEMBER_PUBKEY", public_key_pem(CHAIN).decode())
+    monkeypatch.setenv("KIOSK_MEMBER_CODE_KEY", "legacy-key")
+    config = AgentConfig.model_validate({"journal": {"path": str(tmp_path / "j.db")},
+                                         "mqtt": {"enabled": False}})
+    a = Agent(config, payments=FakePayments(), book=make_book())
+    runner = asyncio.create_task(a.run())
+    await asyncio.wait_for(a.started.wait(), 5)
+    yield a
+    a.stop()
+    await asyncio.wait_for(runner, 5)
+
+
+async def test_a_valid_code_attaches_the_member_with_its_snapshot(agent):
+    text = issue_member_code(CHAIN, "m0123abcd", "gold", 1200, 5000)
+    assert scan(text).kind == "member"
+    assert "m0123" not in display_text(text, "member")  # a bearer token is masked in logs
+    assert await agent.handle_scan(scan(text)) is None
+    m = agent.checkout.member
+    assert (m.member_id, m.level, m.points_balance) == ("m0123abcd", "gold", 1200)
+    assert agent.checkout.state == State.MEMBER_ATTACHED
+
+
+def _forged() -> str:
+    head, payload, sig = issue_member_code(CHAIN, "m1", "regular", 0, 0).split(".")
+    richer = issue_member_code(OTHER_CHAIN, "m1", "diamond", 999999, 0).split(".")[1]
+    return ".".join((head, richer, sig))  # a richer snapshot under the real signature
+
+
+@pytest.mark.parametrize("make,reason", [
+    (_forged, "member_unknown_key"),
+    (lambda: issue_member_code(CHAIN, "m1", "gold", 5, 0, ttl_s=60,
+                               now=time.time() - 120), "member_expired"),
+    # Replayed past the window: the code says it is good for an hour, the kiosk caps at 180 s.
+    (lambda: issue_member_code(CHAIN, "m1", "gold", 5, 0, ttl_s=3600,
+                               now=time.time() - 400), "member_expired"),
+    (lambda: issue_member_code(OTHER_CHAIN, "m1", "gold", 5, 0), "member_unknown_key"),
+    (lambda: make_member_code("m1", "legacy-key", ttl_s=60), "member_legacy"),
+], ids=["forged", "expired", "replayed", "other_chain", "legacy_hmac"])
+async def test_bad_member_codes_are_refused(agent, make, reason):
+    text = make()
+    refusal = await agent.handle_scan(scan(text))
+    assert refusal is not None and refusal.code == reason, refusal
+    assert refusal.zh and refusal.en
+    assert agent.checkout.member is None
+
+
+async def test_a_tampered_signature_is_refused(agent):
+    text = issue_member_code(CHAIN, "m1", "gold", 5, 0)
+    head, payload, sig = text.split(".")
+    bad_sig = ("A" if sig[0] != "A" else "B") + sig[1:]
+    refusal = await agent.handle_scan(scan(f"{head}.{payload}.{bad_sig}"))
+    assert refusal is not None and refusal.code in ("member_bad_signature", "member_malformed")
+    assert agent.checkout.member is None
