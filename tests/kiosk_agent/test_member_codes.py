@@ -55,7 +55,7 @@ async def test_a_valid_code_attaches_the_member_with_its_snapshot(agent):
 
 
 def _forged() -> str:
-    head, payload, sig = issue_member_code(CHAIN, "m1", "regular", 0, 0).split(".")
+    head, _payload, sig = issue_member_code(CHAIN, "m1", "regular", 0, 0).split(".")
     richer = issue_member_code(OTHER_CHAIN, "m1", "diamond", 999999, 0).split(".")[1]
     return ".".join((head, richer, sig))  # a richer snapshot under the real signature
 
