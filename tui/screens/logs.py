@@ -24,8 +24,11 @@ class LogsScreen(KioskScreen):
         self.warnings_only = False
 
     async def refresh_data(self) -> None:
-        level = "WARNING" if self.warnings_only else None
+        mode = self.warnings_only
+        level = "WARNING" if mode else None
         reply = await self.kiosk.client.logs(after=self.after, limit=500, level=level)
+        if mode != self.warnings_only:  # the filter changed while this read was out: stale
+            return
         widget = self.query_one("#log", RichLog)
         styles = {"WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red", "DEBUG": "dim"}
         for line in reply.get("lines", []):
