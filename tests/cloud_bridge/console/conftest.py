@@ -28,6 +28,7 @@ def console_app(cfg, db):
 async def console(db, db_url):
     """A bridge HTTP server with the console on the test database, and its client."""
     cfg = api_config(db_url)
+    cfg.console.fleet_sample_s = 0  # the tests sample the fleet themselves, at set times
     async with TestClient(TestServer(console_app(cfg, db))) as client:
         yield client
 
