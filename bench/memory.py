@@ -40,7 +40,8 @@ WARMUP_SALES = 50
 #: watch; the decoder needs a few frames).
 HOLD_S = 0.1
 SAMPLE_S = 0.25
-SALE_TIMEOUT_S = 20.0
+SALE_TIMEOUT_S = 8.0
+SALE_ATTEMPTS = 3
 PRICE_BOOK = Path(__file__).resolve().parents[1] / "config" / "pricebook.example.json"
 PRODUCTS = ["6921168509256", "6902335000127", "6901899000192", "6902261336277",
             "6923036002357", "6901180000115", "6902961000218", "6901098666663"]
@@ -176,6 +177,7 @@ def run(sales: int, seed: int) -> int:
                                   str(samples)])
         db = work / "journal.db"
         marks: dict[str, float] = {}
+        retries = 0
         started = time.monotonic()
         try:
             deadline = time.monotonic() + 60
@@ -183,19 +185,24 @@ def run(sales: int, seed: int) -> int:
                 time.sleep(0.1)
             n = 0
             for i in range(sales):
-                for text, sym in ((PRODUCTS[i % len(PRODUCTS)], codes.EAN13),
-                                  (wechat_code(rng), codes.CODE128)):
-                    n += 1
-                    show(work / "spool", text, sym, n)
-                    while (work / "spool" / f"{n:06d}.png").exists():
-                        if child.poll() is not None:
-                            raise RuntimeError("the agent exited")
+                for _attempt in range(SALE_ATTEMPTS):
+                    # Under load a frame can be missed; a shopper would show the code again.
+                    for text, sym in ((PRODUCTS[i % len(PRODUCTS)], codes.EAN13),
+                                      (wechat_code(rng), codes.CODE128)):
+                        n += 1
+                        show(work / "spool", text, sym, n)
+                        while (work / "spool" / f"{n:06d}.png").exists():
+                            if child.poll() is not None:
+                                raise RuntimeError("the agent exited")
+                            time.sleep(0.02)
+                    deadline = time.monotonic() + SALE_TIMEOUT_S
+                    while orders_in(db) < i + 1 and time.monotonic() < deadline:
                         time.sleep(0.02)
-                deadline = time.monotonic() + SALE_TIMEOUT_S
-                while orders_in(db) < i + 1:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"sale {i + 1} not committed in {SALE_TIMEOUT_S} s")
-                    time.sleep(0.02)
+                    if orders_in(db) >= i + 1:
+                        break
+                    retries += 1
+                else:
+                    raise RuntimeError(f"sale {i + 1} not committed after {SALE_ATTEMPTS} tries")
                 if i + 1 == WARMUP_SALES:
                     time.sleep(2 * SAMPLE_S)
                     marks["warm"] = time.monotonic()
@@ -212,7 +219,7 @@ def run(sales: int, seed: int) -> int:
     steady = statistics.median(r[1] for r in rows[-max(4, len(rows) // 4):])
     peak = max(r[1] for r in rows)
     print(f"seed={seed} sales={sales} committed={committed} elapsed_s={elapsed:.1f} "
-          f"sales_per_s={committed / elapsed:.2f}")
+          f"sales_per_s={committed / elapsed:.2f} codes_shown_again={retries}")
     print(f"baseline_rss_mb={baseline:.1f}")
     print(f"agent_rss_after_warmup_mb={warm:.1f} agent_rss_peak_mb={peak:.1f}")
     print(f"agent_rss_mb={steady:.1f}")
