@@ -26,9 +26,12 @@ async def test_an_answer_about_another_trade_is_not_trusted(providers, sandbox, 
     gw = sandbox.wechat if method == "wechat" else sandbox.alipay
     code = wechat_code if method == "wechat" else alipay_code
     paid, ours = trade_no("P"), trade_no("Q")
-    assert (await p.charge(ChargeRequest(out_trade_no=paid, amount=900,
-                                         auth_code=code()))).status == "paid"
-    assert (await p.query(paid)).status == "paid"
+    out = await p.charge(ChargeRequest(out_trade_no=paid, amount=900, auth_code=code()))
+    for _ in range(20):  # a busy machine can outlast the 0.5 s request timeout: ask again
+        if out.status == "paid":
+            break
+        out = await p.query(paid)
+    assert out.status == "paid"
     # Our trade's query is answered with the paid trade's (signed) record.
     gw.ledger.trades[ours] = gw.ledger.trades[paid]
     out = await p.query(ours)
