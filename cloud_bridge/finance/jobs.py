@@ -18,14 +18,14 @@ from sqlalchemy import and_, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
-from cloud_bridge.models import Order, OrderLine, RefundRequest, ReturnRecord
+from cloud_bridge.models import Order, OrderLine, RefundRequest, ReturnRecord, now
 from cloud_bridge.payments.models import StoredValueEntry
 
 from . import costing
 from .ledger import post_drafts
-from .models import JournalEntry
+from .models import DailyClose, JournalEntry
 from .posting import ProductInfo, refund_draft, restock_draft, sale_drafts, topup_draft
-from .service import DEFAULT_TZ
+from .service import DEFAULT_TZ, local_date
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[
     return out
 
 
-async def _sales(session: AsyncSession, products: ProductInfo) -> int:
+async def _sales(session: AsyncSession, products: ProductInfo, tz: str) -> int:
     orders = (await session.scalars(
         select(Order).where(Order.paid_at.is_not(None), Order.total > 0,
                             _unposted("sale", Order.order_no))
@@ -85,11 +85,25 @@ async def _sales(session: AsyncSession, products: ProductInfo) -> int:
     if sv_nos:
         sv_used = {e.entry_key.removeprefix("pay:"): e for e in await session.scalars(
             select(StoredValueEntry).where(StoredValueEntry.entry_key.in_(sv_nos)))}
+    closed = await _closed_days(session, {(o.store, o.business_date) for o in orders})
+    today = local_date(now(), tz)
     drafts = []
     for o in orders:
-        drafts += await sale_drafts(session, o, lines[o.id], products, sv_used)
+        # A sale that arrives after its day was closed (a kiosk offline for days) is
+        # booked on today's open day: a closed day's figures never change.
+        late = today if (o.store, o.business_date) in closed else None
+        drafts += await sale_drafts(session, o, lines[o.id], products, sv_used, late)
     await post_drafts(session, drafts)
     return len(orders)
+
+
+async def _closed_days(session: AsyncSession, days: set[tuple[str, str]]) -> set:
+    if not days:
+        return set()
+    rows = await session.execute(select(DailyClose.store, DailyClose.business_date).where(
+        DailyClose.status == "closed",
+        DailyClose.business_date.in_(sorted({d for _, d in days}))))
+    return {(s, d) for s, d in rows.all()} & days
 
 
 async def _refunds(session: AsyncSession, products: ProductInfo, tz: str) -> int:
@@ -132,7 +146,7 @@ async def post_pending(db: Database, *, tz: str = DEFAULT_TZ) -> PostingResult:
     """Post every unposted sale, refund, top-up and restocked return; counts per kind."""
     result = PostingResult()
     products = ProductInfo()
-    for kind, step in (("sale", lambda s: _sales(s, products)),
+    for kind, step in (("sale", lambda s: _sales(s, products, tz)),
                        ("refund", lambda s: _refunds(s, products, tz)),
                        ("topup", lambda s: _topups(s, tz)),
                        ("return_restock", lambda s: _restocks(s, tz))):

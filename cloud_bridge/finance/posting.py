@@ -134,13 +134,16 @@ def _clearing_or_receivable(method: str) -> str:
 
 
 async def sale_drafts(session: AsyncSession, order: Order, lines: list[OrderLine],
-                      products: ProductInfo,
-                      sv_used: dict[str, StoredValueEntry]) -> list[Draft]:
+                      products: ProductInfo, sv_used: dict[str, StoredValueEntry],
+                      post_date: str | None = None) -> list[Draft]:
     """The sale entry of a paid order, and its stored-value use when it has one.
 
     Takes the sold units out of the moving average costs: call it once per order,
-    under the posting lock (:mod:`.jobs`).
+    under the posting lock (:mod:`.jobs`). ``post_date`` books it on another day than
+    the sale's (a sale that arrives after its day was closed goes to an open day).
     """
+    day = post_date or order.business_date
+    late = f" (sale of {order.business_date}, day closed)" if day != order.business_date else ""
     split = await split_sale(session, order, lines, products)
     legs: list[Leg] = []
     paid = 0
@@ -158,8 +161,8 @@ async def sale_drafts(session: AsyncSession, order: Order, lines: list[OrderLine
         units = ln.weight_g if ln.weight_g else ln.qty
         cogs += await costing.issue(session, order.store, ln.product_id, units)
     legs += [debit(A.COGS, cogs), credit(A.INVENTORY, cogs)]
-    drafts = [Draft(order.store, "sale", order.order_no, order.business_date,
-                    order.paid_at or order.created_at, legs, f"order {order.order_no}")]
+    drafts = [Draft(order.store, "sale", order.order_no, day,
+                    order.paid_at or order.created_at, legs, f"order {order.order_no}{late}")]
     for t in _tenders(order):
         used = sv_used.get(str(t.get("out_trade_no")))
         amount = int(t.get("amount", 0))
@@ -167,7 +170,7 @@ async def sale_drafts(session: AsyncSession, order: Order, lines: list[OrderLine
             continue  # not applied to a balance yet: the clearing account shows it open
         applied = -used.delta
         drafts.append(Draft(
-            order.store, "sv_use", str(t["out_trade_no"]), order.business_date, used.created_at,
+            order.store, "sv_use", str(t["out_trade_no"]), day, used.created_at,
             [debit(A.SV_PRINCIPAL, applied),
              debit(A.RECEIVABLES, amount - applied, "stored-value shortfall"),
              credit(A.clearing("stored_value"), amount)],

@@ -139,3 +139,24 @@ async def test_fund_flow_that_does_not_match_the_trade_bill(db):
         _, items = await C.get_close(s, close_id)
     assert {(m.out_trade_no, m.kind): (m.orders_amount, m.bill_amount) for m in items} == {
         ("s1-T5", "funds_differ"): (1000, 0), ("s1-T6", "fee_differs"): (3, 6)}
+
+
+async def test_a_sale_arriving_after_its_day_closed_is_booked_on_an_open_day(db):
+    from sqlalchemy import select
+
+    from cloud_bridge.finance.models import JournalEntry
+    from cloud_bridge.finance.service import local_date
+
+    close_id = await C.reconcile(db, "s1", "2026-11-03", {})
+    async with db.session() as s:
+        await C.close_day(s, close_id, "admin:fin")
+    # A kiosk offline since the 3rd delivers a cash sale of that day.
+    await ingest_sales(db, "s1", [sale_data("s1-k1-8", [("milk", 1, 300, 1300)],
+                                            [("cash", 300)],
+                                            datetime(2026, 11, 3, 4, tzinfo=UTC))])
+    await C.post_pending(db)
+    async with db.session() as s:
+        entry = await s.scalar(select(JournalEntry).where(JournalEntry.source_id == "s1-k1-8"))
+        closed_day = await trial_balance(s, store="s1", end="2026-11-03")
+    assert entry.business_date == local_date(datetime.now(UTC)) != "2026-11-03"
+    assert "day closed" in entry.memo and closed_day == {}
