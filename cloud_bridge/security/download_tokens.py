@@ -5,7 +5,7 @@ read, with the broker's ACL) carries the book's URL with ``?token=``: an HMAC of
 (store, version) under a key derived from the bridge's command signing key. Anyone
 who sees it on the shop LAN learns the right to download that one price book (prices
 are on the shelf anyway), never a kiosk's MQTT identity, which the kiosk no longer
-sends over plain HTTP at all (:mod:`kiosk_agent.catalog_sync`).
+sends over plain HTTP at all (the kiosk's catalog sync).
 
 Every bridge worker derives the same key from the same credential, so any worker
 accepts a token another one put in the pointer. No signing key: no tokens (and
