@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import kit, scenario, term
+from . import finance_close, kit, scenario, term
 from .procs import (
     AdminClient,
     Children,
@@ -394,6 +394,7 @@ class Shopper:
         refund = self.refund(ali)
         term.ok(f"退款 refund {refund['out_refund_no']}: ￥{refund['amount'] / 100:.2f} "
                 f"{refund['status']}")
+        self.finance = finance_close.close_the_day(self.admin)
         return self.summary(keep_running)
 
     def refund(self, order: Any) -> dict[str, Any]:
@@ -440,7 +441,10 @@ class Shopper:
               f"stored_value_before={self.balance_before} "
               f"stored_value_sale={self.stored_value_sale} "
               f"stored_value_after={cloud['balance']} "
-              f"delivered={len(cloud['event_ids'])} lost={lost} duplicates={duplicates}",
+              f"delivered={len(cloud['event_ids'])} lost={lost} duplicates={duplicates} "
+              f"day_closed={self.finance['day_closed']} "
+              f"close_mismatches={self.finance['mismatches']} "
+              f"revenue_fen={self.finance['revenue']} net_profit_fen={self.finance['net_profit']}",
               flush=True)
         ok = not lost and not duplicates and not missing_orders and not kiosk["pending"]
         self.console_hint()
