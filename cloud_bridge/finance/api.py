@@ -167,7 +167,7 @@ def _exporter(fmt: str):
 
 async def post_now(call: Call) -> dict[str, Any]:
     """Post every unposted sale, refund, top-up and restocked return now (also runs
-    every 30 s by itself)."""
+    every minute by itself)."""
     if not call.principal.chain_wide:
         raise Forbidden("posting runs for the whole chain: head office or "
                         "chain-wide finance")

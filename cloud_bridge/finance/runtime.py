@@ -18,8 +18,11 @@ from .jobs import post_pending
 log = logging.getLogger(__name__)
 
 # How often unposted sales and refunds are swept into the ledger: finance reads the
-# ledger by day, so half a minute of delay costs nothing and keeps the load small.
-POST_INTERVAL_S = 30.0
+# ledger by day, so a minute of delay costs nothing and keeps the load small. The first
+# sweep also waits one interval: a worker that just started (or a short-lived test app)
+# does not write behind its callers' backs; `finance post` and POST /finance/post post
+# at once when someone needs it now.
+POST_INTERVAL_S = 60.0
 
 
 async def _posting_loop(app: web.Application) -> None:
@@ -27,11 +30,11 @@ async def _posting_loop(app: web.Application) -> None:
 
     tz = app[CONFIG_KEY].bridge.timezone
     while True:
+        await asyncio.sleep(POST_INTERVAL_S)
         try:
             await post_pending(app[DB_KEY], tz=tz)
         except Exception:  # logged; the next sweep tries again
             log.exception("finance posting failed; retrying in %.0f s", POST_INTERVAL_S)
-        await asyncio.sleep(POST_INTERVAL_S)
 
 
 async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
