@@ -199,6 +199,11 @@ class StableRule:
         else:
             self._recent.append(reading)
 
+    @property
+    def last(self) -> ScaleReading | None:
+        """The latest reading, settled or not."""
+        return self._last
+
     def stable_gross(self, now: float | None = None) -> int:
         """The stable gross weight in grams; :class:`ScaleNotStable` with the reason if none."""
         last = self._last
@@ -214,13 +219,19 @@ class StableRule:
             raise ScaleNotStable("negative weight (zero the scale)")
         if last.motion:
             raise ScaleNotStable("in motion")
-        run = list(self._recent)[-self.frames:]
-        if len(run) < self.frames or run[-1].at - run[0].at < self.min_s * (
-                self.frames - 1) / self.frames:
+        # The settled run: the latest motion-free frames all within the tolerance of each
+        # other; it must hold enough frames over enough time (whatever the frame rate).
+        run: list[ScaleReading] = []
+        lo = hi = last.gross_g
+        for r in reversed(self._recent):
+            lo, hi = min(lo, r.gross_g), max(hi, r.gross_g)
+            if hi - lo > self.tolerance_g:
+                break
+            run.append(r)
+        if len(run) < self.frames:
+            raise ScaleNotStable("in motion" if len(self._recent) >= self.frames else "settling")
+        if last.at - run[-1].at < self.min_s:
             raise ScaleNotStable("settling")
-        weights = [r.gross_g for r in run]
-        if max(weights) - min(weights) > self.tolerance_g:
-            raise ScaleNotStable("in motion")
         return last.gross_g
 
 
@@ -253,10 +264,18 @@ class SerialScale:
             await asyncio.to_thread(self._thread.join, 5)
             self._thread = None
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """As an agent component: the reader thread works until ``stop``."""
+        await stop.wait()
+
     # -- what the checkout uses ------------------------------------------------------
     def current(self) -> int:
         """The stable net weight now (grams, software tare taken off); ScaleNotStable if none."""
         with self._lock:
+            last = self.rule.last
+            if last is not None and not last.motion and \
+                    last.gross_g - self.software_tare_g < self.rule.min_weight_g:
+                raise ScaleNotStable("nothing on the scale")  # no need to wait for that
             gross = self.rule.stable_gross()
         net = gross - self.software_tare_g
         if net < self.rule.min_weight_g:

@@ -39,6 +39,7 @@ from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
 from .runtime import KioskRuntime
+from .weighing import scale_component, weight_for_scan
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +296,9 @@ class Agent:
                 if self.book is None:
                     log.warning("scan refused: no price book loaded")
                     return None
-                co.scan_product(text, getattr(scan, "weight_g", None))
+                # Weighed goods by barcode are weighed on the [scale] (kiosk_agent.weighing).
+                weight = await weight_for_scan(self, text, getattr(scan, "weight_g", None))
+                co.scan_product(text, weight)
             elif kind in PAYMENT_KINDS:
                 if co.state in (State.SCANNING, State.MEMBER_ATTACHED):
                     co.request_payment()
@@ -387,6 +390,7 @@ def build_agent(config: AgentConfig) -> Agent:
         ("camera", assembly.scan_component(agent)),  # camera + serial scanner
         ("printer", assembly.printer_component(agent)),  # print spooler + printer
         ("display", assembly.display_component(agent)),  # customer display
+        ("scale", scale_component(agent)),  # serial scale for loose produce ([scale])
     ]
     assembly.commands_component(agent)  # signed fleet commands: handlers on the link
     for name, component in parts:

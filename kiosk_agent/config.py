@@ -132,6 +132,22 @@ class LoggingSection(_Section):
     recent_lines: int = Field(default=2000, ge=10)
 
 
+class ScaleSection(_Section):
+    """``[scale]``: a serial scale for loose produce (Mettler Toledo continuous output)."""
+
+    kind: Literal["none", "toledo"] = "none"
+    port: str | None = Field(default=None, description="e.g. /dev/ttyUSB0 (kind = toledo)")
+    baudrate: int = Field(default=9600, ge=1200, le=115200)
+    stable_timeout_s: float = Field(
+        default=3.0, gt=0, le=30, description="how long a scan waits for a stable weight")
+
+    @model_validator(mode="after")
+    def _port(self) -> ScaleSection:
+        if self.kind == "toledo" and not self.port:
+            raise ValueError("port is required for kind = toledo")
+        return self
+
+
 class StaffSection(_Section):
     """Signed staff badges (``cloud-bridge staff badge``); the public key is the
     ``badge_pubkey`` credential."""
@@ -161,6 +177,7 @@ class AgentConfig(_Section):
     control: ControlSection = Field(default_factory=ControlSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     staff: StaffSection = Field(default_factory=StaffSection)
+    scale: ScaleSection = Field(default_factory=ScaleSection)
 
 
 def load_config(path: Path | str | None) -> AgentConfig:
