@@ -1,0 +1,1 @@
+"""Marketing: coupon templates and claimed coupons (one row each), locked to one order."""
