@@ -626,4 +626,9 @@ def commands_component(agent: Agent) -> None:
     register_agent_handlers(link.commands, maintenance=maintenance, reprint=reprint,
                             sync_catalog=sync_catalog, restart=restart,
                             collect_logs=collect_logs, self_test=self_test)
+    # Fleet jobs (issue 20): the signed `job` command and the updates component (only
+    # when KIOSK_UPDATES_ROOT is set; see kiosk_agent/updates/component.py).
+    from .updates.component import register_updates
+
+    register_updates(agent, link.commands)
     return None

@@ -122,8 +122,8 @@ async def tick_once(db: Any, config: Any, publish: Publish) -> int:
     def job_args(job: Any, bundle: Any, ex: Any) -> dict[str, Any]:
         return JobArgs(job_id=job.id, kind=job.kind, version=job.version, sha256=bundle.sha256,
                        size=bundle.size,
-                       url=bundle_url(config, bundle.sha256, ex.store, ex.kiosk)
-                       ).model_dump(mode="json")
+                       url=bundle_url(config, bundle.sha256, ex.store, ex.kiosk),
+                       report_id=ex.cmd_id).model_dump(mode="json")
 
     async with db.session() as s:
         ids = await service.running_job_ids(s)

@@ -78,6 +78,8 @@ class JobArgs(WireMessage):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=1)
     url: str = Field(min_length=1, max_length=2000)
+    # The command's own cmd_id (the handler sees only args): progress is reported under it.
+    report_id: str = Field(min_length=1, max_length=60)
 
 
 class JobProgress(WireMessage):

@@ -1,0 +1,81 @@
+"""The health check a new release must pass before it is committed.
+
+Checks, in order, each giving the reason it failed:
+
+- the journal opens (the agent got this far: it opened it before the components ran);
+- the broker is connected within ``broker_deadline_s``;
+- printer, camera, scanner and display are no worse than before the switch (the
+  baseline is the agent's health report, recorded in ``state.json`` before switching);
+- a test decode runs on the decoder and a test receipt renders (ESC/POS bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+# A device state's badness: a new release may not make any device worse.
+RANK = {"ok": 0, "running": 0, "online": 0, "idle": 0, "degraded": 1, "warning": 1,
+        "starting": 1, "unknown": 1, "error": 2, "offline": 2, "failed": 2}
+DEVICES = ("printer", "camera", "scanner", "scans", "display")
+BROKER_DEADLINE_S = 30.0
+
+
+def worse_devices(baseline: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Devices whose state is worse now than in ``baseline`` (``name: before -> now``)."""
+    out = []
+    for name in DEVICES:
+        before, after = baseline.get(name), now.get(name)
+        if not isinstance(before, dict):
+            continue  # not there before: nothing to compare with
+        b = str(before.get("state", "unknown"))
+        a = str(after.get("state", "missing")) if isinstance(after, dict) else "missing"
+        if RANK.get(a, 2) > RANK.get(b, 1):
+            out.append(f"{name} {b} -> {a}")
+    return out
+
+
+async def check(baseline: dict[str, Any], *, connected: asyncio.Event | None,
+                health_report: Callable[[], dict[str, Any]],
+                probes: dict[str, Callable[[], Awaitable[Any]]],
+                broker_deadline_s: float = BROKER_DEADLINE_S) -> str | None:
+    """``None`` when healthy, else why not."""
+    if connected is not None:
+        try:
+            await asyncio.wait_for(connected.wait(), broker_deadline_s)
+        except TimeoutError:
+            return f"broker not connected within {broker_deadline_s:.0f} s"
+    worse = worse_devices(baseline, health_report())
+    if worse:
+        return "worse than before: " + ", ".join(worse)
+    for name, probe in probes.items():
+        try:
+            await probe()
+        except Exception as err:
+            return f"{name} failed: {type(err).__name__}: {err}"
+    return None
+
+
+def agent_probes(agent: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """The test decode and the test receipt render of a running agent."""
+    async def receipt() -> None:
+        from drivers.receipt.escpos import render_escpos
+        from drivers.receipt.layout import ReceiptOptions, layout_test_page
+
+        k = agent.config.kiosk
+        data = await asyncio.to_thread(lambda: render_escpos(layout_test_page(ReceiptOptions(
+            store_name=k.store_name, store_id=k.store_id, kiosk_id=k.kiosk_id))))
+        if not data:
+            raise RuntimeError("empty receipt")
+
+    async def journal() -> None:
+        if agent.journal is None:
+            raise RuntimeError("no journal")
+
+    probes: dict[str, Callable[[], Awaitable[Any]]] = {"journal": journal,
+                                                       "receipt render": receipt}
+    scans = agent.runtime.scans
+    if scans is not None:
+        probes["test decode"] = scans.decode_check
+    return probes
