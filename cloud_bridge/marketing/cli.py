@@ -1,0 +1,88 @@
+"""``cloud-bridge marketing issue-coupons``: give a template's coupons to listed members.
+
+``--members FILE`` names one member id per line (``#`` comments and blank lines are
+skipped); each member gets one coupon, within the template's total and per-user limits,
+so re-running a batch gives nobody more than the limit allows. Refusals are printed per
+member; the exit status is 1 when any member was refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    mkt = subparsers.add_parser("marketing", help="marketing: coupon batches")
+    sub = mkt.add_subparsers(dest="marketing_command", metavar="ACTION")
+    issue = sub.add_parser("issue-coupons", help="issue a coupon template to members")
+    issue.add_argument("--template", type=int, required=True, help="coupon template id")
+    issue.add_argument("--members", type=Path, required=True, help="file: a member id a line")
+    issue.add_argument("--config", type=Path, help="bridge config (TOML)")
+    issue.set_defaults(func=_issue)
+    mkt.set_defaults(func=lambda args: (mkt.print_help(), 2)[1])
+
+
+def _fail(message: str) -> int:
+    print(f"cloud-bridge marketing: {message}", file=sys.stderr)
+    return 1
+
+
+def _issue(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cloud_bridge.config import ConfigError, load_config
+    from cloud_bridge.db import open_database
+    from cloud_bridge.errors import BridgeError
+
+    from ..members.models import MemberRecord
+    from .api import _ranks
+    from .service import claim, get_template
+
+    try:
+        config = load_config(args.config)
+        lines = args.members.read_text(encoding="utf-8").splitlines()
+    except ConfigError as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(f"{args.members}: {err.strerror or err}")
+    ids = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    bad = [i for i in ids if not _ID.match(i)]
+    if bad:
+        return _fail(f"not member ids: {', '.join(bad[:5])}")
+
+    async def run() -> tuple[int, dict[str, str]]:
+        db = open_database(config)
+        issued, refused = 0, {}
+        try:
+            async with db.session() as s:
+                await get_template(s, args.template)
+            for member_id in dict.fromkeys(ids):
+                async def one(s, member_id=member_id):
+                    if await s.get(MemberRecord, member_id) is None:
+                        raise BridgeError("no such member")
+                    t = await get_template(s, args.template)
+                    rank, need = await _ranks(s, member_id, t.min_level)
+                    await claim(s, t.id, member_id, level_rank=rank, min_level_rank=need,
+                                channel="batch")
+                try:
+                    await db.transact(one)
+                    issued += 1
+                except BridgeError as err:
+                    refused[member_id] = str(err)
+        finally:
+            await db.close()
+        return issued, refused
+
+    try:
+        issued, refused = asyncio.run(run())
+    except BridgeError as err:
+        return _fail(str(err))
+    for member_id, why in refused.items():
+        print(f"{member_id}: refused: {why}", file=sys.stderr)
+    print(f"coupons issued: {issued}, refused: {len(refused)}")
+    return 1 if refused else 0
