@@ -110,7 +110,9 @@ def _digits(raw: bytes, field: str) -> int:
 def _to_grams(value: int, point: int) -> int:
     # The digits are in kg with `point` decimals: grams = value * 10**(3 - point).
     shift = 3 - _DECIMALS[point]
-    return value * 10**shift if shift >= 0 else round(value / 10**-shift)
+    if shift >= 0:
+        return value * int(10**shift)
+    return round(value / int(10**-shift))
 
 
 def checksum(body: bytes) -> int:

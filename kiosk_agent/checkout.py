@@ -30,10 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from contract import variable_measure
 from contract.numbers import MAX_ATTEMPT
+from contract.tenders import TenderMethod
 from contract.wire.base import utcnow
 from contract.wire.events import ORDER_VOIDED, TenderData
 
@@ -502,7 +503,9 @@ class Checkout:
                                "too many payment attempts; ask staff")
         trade_no = out_trade_no(order_no, attempt_no)
         # The sale goes with the attempt: paid after a restart, it is committed from this.
-        draft = self._order(TenderData(method=provider, amount=self.priced.total,
+        # pydantic checks the method against the tender registry (contract.tenders).
+        draft = self._order(TenderData(method=cast(TenderMethod, provider),
+                                       amount=self.priced.total,
                                        currency=self.priced.currency, out_trade_no=trade_no))
         attempt = await self.journal.begin_payment_attempt(
             order_no, trade_no, provider, self.priced.total, self.priced.currency, draft=draft,
@@ -520,7 +523,8 @@ class Checkout:
         attempt = self.attempt
         assert attempt is not None and self.order_no is not None
         tender = TenderData(
-            method=attempt.provider, amount=attempt.amount, currency=attempt.currency,
+            method=cast(TenderMethod, attempt.provider), amount=attempt.amount,
+            currency=attempt.currency,
             out_trade_no=attempt.out_trade_no, provider_ref=provider_ref, masked=masked,
             offline=offline,
         )

@@ -20,10 +20,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
+from contract.tenders import ChargeMethod
 from contract.wire import rpc as wire_rpc
 from contract.wire.base import validation_reason
 from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
@@ -129,7 +130,8 @@ class KioskPayments:
         if provider == "stored_value" and not self.link.connected.is_set():
             return await self._offline_stored_value(out_trade_no, amount, member_id)
         try:
-            params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no, method=provider,
+            params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no,
+                                  method=cast(ChargeMethod, provider),  # validated by pydantic
                                   amount=amount, currency=currency,
                                   auth_code=auth_code or None,  # stored value has no code
                                   payer_token=payer_token, card_last4=card_last4,
@@ -178,7 +180,8 @@ class KioskPayments:
     async def settle_attempt(self, out_trade_no: str, order_no: str | None, provider: str,
                              amount: int, currency: str) -> PaymentOutcome:
         """Ask the cloud to settle until it answers paid, failed or reversed (bounded)."""
-        params = SettleParams(out_trade_no=out_trade_no, order_no=order_no, method=provider,
+        params = SettleParams(out_trade_no=out_trade_no, order_no=order_no,
+                              method=cast(ChargeMethod, provider),
                               amount=amount, currency=currency).model_dump(exclude_none=True)
         end = time.monotonic() + self.settle_timeout_s
         last = PaymentOutcome.of("unknown", out_trade_no, "settling")

@@ -15,7 +15,7 @@ from typing import Any
 from contract import variable_measure
 from drivers.scale import ScaleNotStable, SerialScale
 
-from .checkout import Refusal
+from .checkout import Refusal, State
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ async def weight_for_scan(agent: Any, code: str, weight_g: int | None) -> int | 
     scale = _scale_of(agent)
     if scale is None:
         return None
-    state = agent.checkout.state if agent.checkout is not None else "idle"
+    state = agent.checkout.state if agent.checkout is not None else State.IDLE
     try:
         grams = await scale.stable_weight(agent.config.scale.stable_timeout_s)
     except ScaleNotStable as err:

@@ -18,7 +18,7 @@ def _AppendingFile(path: str, profile: str | None) -> Any:
     """python-escpos ``File`` that appends (a spool file keeps every receipt)."""
     from escpos.printer import File
 
-    class AppendingFile(File):  # type: ignore[misc]  # python-escpos ships no types
+    class AppendingFile(File):  # type: ignore[misc,unused-ignore]  # escpos has no types
         device: Any  # the open file, or None after a failed open
 
         def open(self, raise_not_found: bool = True) -> None:
