@@ -107,6 +107,16 @@ class PaymentsSection(PaymentSettings):
         description="refund payments their order does not list this often; 0 = never")
     orphan_grace_s: float = Field(
         default=300.0, ge=0, description="a payment counts as orphan this long after it paid")
+    # Mini-program (JSAPI) payment, issue 19 (cloud_bridge/mp_pay).
+    jsapi_notify_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="WeChat's notify_url for mini-program payments; default: [http] "
+        "public_url + /api/v1/pay/notify/wechat")
+    mp_pay_timeout_s: float = Field(
+        default=900.0, gt=0, description="an unpaid mini-program order is closed after this")
+    mp_close_interval_s: float = Field(
+        default=60.0, ge=0, description="look for unpaid mini-program orders to close this "
+        "often; 0 = never")
 
     def settings(self) -> PaymentSettings:
         """The provider settings in effect (the env file, then ``manifest``, fill gaps)."""

@@ -21,6 +21,9 @@ PAID = "paid"
 FAILED = "failed"
 REVERSED = "reversed"
 FINAL = frozenset({PAID, FAILED, REVERSED})
+# A mini-program (JSAPI) payment waiting for the shopper in WeChat: not swept by the
+# settlement of unknown outcomes; paid by its notification, failed when closed.
+AWAITING = "awaiting"
 
 
 class Payment(Base):

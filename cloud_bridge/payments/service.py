@@ -21,6 +21,7 @@ from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, sho
 from . import late_paid
 from .late_paid import LATE_PAID_FROM
 from .models import (
+    AWAITING,
     CHARGING,
     FAILED,
     FINAL,
@@ -218,8 +219,9 @@ class PaymentService:
             row = await s.scalar(select(Payment).where(Payment.out_trade_no == note.out_trade_no)
                                  .with_for_update())
             late = row is not None and note.status == "paid" and row.status in LATE_PAID_FROM
+            was = row.status if row is not None else None  # AWAITING: a JSAPI order
             if row is not None and note.status == "paid" and (
-                    row.status in (CHARGING, UNKNOWN) or late):
+                    row.status in (CHARGING, UNKNOWN, AWAITING) or late):
                 if note.amount is None or note.amount != row.amount:
                     return f"amount {note.amount} != recorded {row.amount}"
                 if (note.currency or "") != row.currency:
@@ -230,13 +232,18 @@ class PaymentService:
                 return "unknown"
             if late:  # charged after the shopper was told nothing was charged
                 return await late_paid.record(s, row, note, method)
-            if note.status == "paid" and row.status in (CHARGING, UNKNOWN):
+            if note.status == "paid" and row.status in (CHARGING, UNKNOWN, AWAITING):
                 now = utcnow()
                 await s.execute(
                     update(Payment)
-                    .where(Payment.id == row.id, Payment.status.in_((CHARGING, UNKNOWN)))
+                    .where(Payment.id == row.id,
+                           Payment.status.in_((CHARGING, UNKNOWN, AWAITING)))
                     .values(status=PAID, provider_ref=note.provider_ref, provider_code="NOTIFY",
                             updated_at=now, settled_at=now, lease_until=None))
+                if was == AWAITING:  # issue 19: the mini-program order is paid with it
+                    from . import jsapi
+
+                    await jsapi.on_paid(s, row, note.provider_ref)
             return ""
 
         try:

@@ -25,6 +25,9 @@ from cloud_bridge.ingest import store_events
 from .bridge_helpers import order_event, receipt_token
 from .bridge_process import BridgeProcess, write_config
 from .domain_tests import domain_walks
+from .mp_pay.sandbox_proc import payment_sandbox_env
+
+__all__ = ["payment_sandbox_env"]  # fixture: WeChat Pay for the mini-program pay route
 
 
 class _LegacyMany:
@@ -76,7 +79,7 @@ PRICE_BOOK = Path(__file__).resolve().parents[2] / "config" / "pricebook.example
 
 
 @pytest.fixture
-def served(tmp_path, db_url, broker):
+def served(tmp_path, db_url, broker, payment_sandbox_env):
     """A bridge server process on the test database, with an admin and a mini-program token."""
     import asyncio
 
@@ -97,7 +100,9 @@ def served(tmp_path, db_url, broker):
            # finance: bank account numbers are encrypted under this key
            "BRIDGE_FINANCE_BANK_KEY": os.urandom(32).hex(),
            # members: member codes are signed with this key
-           "BRIDGE_MEMBER_SIGNING_KEY": os.urandom(32).hex()}
+           "BRIDGE_MEMBER_SIGNING_KEY": os.urandom(32).hex(),
+           # mp_pay: WeChat Pay (JSAPI) from a payment sandbox process
+           **payment_sandbox_env}
     proc = BridgeProcess(cfg, tmp_path / "bridge.log", env=key).start()
     _wait_mqtt(proc.url)
     try:

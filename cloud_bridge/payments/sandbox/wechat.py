@@ -99,6 +99,11 @@ class WechatGateway(Gateway):
         app.router.add_get("/v3/bill/tradebill", self.tradebill)
         app.router.add_get("/v3/bill/fundflowbill", self.fundflowbill)
         app.router.add_get("/v3/billdownload/file", self.billdownload)
+        # JSAPI (mini-program) payment: prepay, close and the shopper's side.
+        from .wechat_jsapi import JsapiRoutes
+
+        self.jsapi = JsapiRoutes(self)
+        self.jsapi.add_routes(app)
 
     # ------------------------------------------------------------ protocol
     def signed(self, status: int, payload: dict | None, *, serial: str | None = None,
@@ -152,16 +157,16 @@ class WechatGateway(Gateway):
             "mchid": self.keys.mchid,
             "out_trade_no": trade.out_trade_no,
             "transaction_id": trade.transaction_id,
-            "trade_type": "MICROPAY",
+            "trade_type": trade.meta.get("trade_type", "MICROPAY"),
             "trade_state": trade.state,
             "trade_state_desc": {
                 "SUCCESS": "支付成功", "USERPAYING": "用户支付中", "PAYERROR": "支付失败",
-                "REVOKED": "已撤销", "CLOSED": "已关闭",
+                "REVOKED": "已撤销", "CLOSED": "已关闭", "NOTPAY": "未支付",
             }.get(trade.state, trade.state),
             "bank_type": "OTHERS",
             "amount": {"total": trade.amount, "currency": trade.currency,
                        "payer_total": trade.amount, "payer_currency": trade.currency},
-            "payer": {"openid": "o" + trade.code_sha[:27]},
+            "payer": {"openid": trade.meta.get("openid") or "o" + trade.code_sha[:27]},
         }
         if trade.paid_at:
             data["success_time"] = rfc3339(trade.paid_at)

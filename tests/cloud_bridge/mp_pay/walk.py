@@ -1,0 +1,20 @@
+"""The mini-program payment part of the OpenAPI success walk (``test_openapi_fuzz``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+M = "/api/v1/mp"
+
+
+def walk(call: Any, ctx: dict[str, Any]) -> None:
+    order = call("POST", f"{M}/orders", body={
+        "store": "s1", "lines": [{"product_id": ctx["product"], "qty": 1}]})
+    no = {"order_no": order["order_no"]}
+    params = call("POST", f"{M}/orders/{{order_no}}/pay", path_parameters=no)
+    assert params["package"].startswith("prepay_id=") and params["signType"] == "RSA"
+    again = call("POST", f"{M}/orders/{{order_no}}/pay", path_parameters=no)
+    assert again["package"] == params["package"]
+    # The order the core walk paid by hand: nothing to pay.
+    call("POST", f"{M}/orders/{{order_no}}/pay",
+         path_parameters={"order_no": ctx["mp_order"]["order_no"]}, expect=409)
