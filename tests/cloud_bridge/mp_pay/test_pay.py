@@ -193,3 +193,31 @@ async def test_unpaid_orders_closed_after_timeout(db, db_url, sandbox, tmp_path)
             ("failed", "order_timeout"), ("failed", "order_timeout")]
     finally:
         await client.close()
+
+
+async def test_close_job_settles_a_trade_paid_without_notification(bridge, db, sandbox):
+    """The notification was lost: WeChat refuses to close a paid trade, so the job settles
+    it from the query (order paid once) instead of cancelling it; a second run does nothing."""
+    from cloud_bridge.keys import SERVICES_KEY
+    from cloud_bridge.mp_pay.service import close_unpaid
+
+    alice, _ = await mp_login(bridge, "dave-code")
+    order = await place_order(bridge, alice, qty=1)
+    r = await bridge.post(f"/api/v1/mp/orders/{order['order_no']}/pay", headers=alice)
+    params = await r.json()
+    trade = sandbox.wechat.ledger.trades[params["out_trade_no"]]
+    sandbox.wechat.ledger._debit(trade)          # paid in WeChat; the notification never came
+    payments = bridge.server.app[SERVICES_KEY].payments
+    assert await close_unpaid(db, payments, 0) == 0
+    assert trade.state == "SUCCESS"
+    detail = await (await bridge.get(f"/api/v1/mp/orders/{order['order_no']}",
+                                     headers=alice)).json()
+    assert detail["status"] == "paid"
+    assert await close_unpaid(db, payments, 0) == 0
+    assert await paid_history(db, order["order_no"]) == 1
+    # The notification arriving late changes nothing either.
+    assert await sandbox_notify(sandbox, params["out_trade_no"], replay=False) == 204
+    assert await paid_history(db, order["order_no"]) == 1
+    async with db.read() as s:
+        p = await s.scalar(select(Payment).where(Payment.order_no == order["order_no"]))
+    assert (p.status, p.provider_code) == (PAID, "QUERY")
