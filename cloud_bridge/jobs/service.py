@@ -147,8 +147,10 @@ def _progress_state(row: CommandResultRow, cmd_id: str) -> tuple[str, str | None
     return (state, result.get("reason")) if state in JOB_STATES else None
 
 
-async def sync_reports(session: AsyncSession, execs: list[FleetExecution]) -> int:
-    """Apply the kiosks' reports to in-flight executions; how many changed."""
+async def sync_reports(session: AsyncSession, execs: list[FleetExecution],
+                       at: datetime | None = None) -> int:
+    """Apply the kiosks' reports to in-flight executions (seen at ``at``); how many changed."""
+    at = at or now()
     changed = 0
     for ex in execs:
         if ex.cmd_id is None or ex.state in JOB_TERMINAL:
@@ -166,11 +168,11 @@ async def sync_reports(session: AsyncSession, execs: list[FleetExecution]) -> in
             if best is None or rank > best[0]:
                 best = (rank, got[0], got[1])
         if best is not None and best[1] != ex.state:
-            ex.state, ex.reason, ex.updated_at = best[1], (best[2] or None), now()
+            ex.state, ex.reason, ex.updated_at = best[1], (best[2] or None), at
             if ex.reason:
                 ex.reason = ex.reason[:300]
             if ex.state in JOB_TERMINAL:
-                ex.finished_at = now()
+                ex.finished_at = at
             changed += 1
     return changed
 
@@ -197,7 +199,7 @@ async def step(session: AsyncSession, job_id: int, at: datetime, new_cmd_id: Any
     if job.state != "running":
         return []
     execs = await executions(session, job_id)
-    await sync_reports(session, execs)
+    await sync_reports(session, execs, at)
     stores = sorted({e.store for e in execs})
     online = {(k.store, k.kiosk): k.state == "online" for k in (await session.scalars(
         select(Kiosk).where(Kiosk.store.in_(stores)))).all()}
