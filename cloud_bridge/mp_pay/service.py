@@ -122,6 +122,9 @@ async def _cancel_order(s, order_no: str, reason: str) -> bool:
 async def close_unpaid(db: Database, payments: PaymentService | None, timeout_s: float) -> int:
     """Close every mini-program order unpaid for ``timeout_s``; returns how many were
     cancelled. Safe to run in several workers at once (every step is conditional)."""
+    if payments is None or "wechat" not in payments.providers:
+        # No WeChat Pay here: orders are paid by other means (staff), never timed out.
+        return 0
     cutoff = now() - timedelta(seconds=timeout_s)
     async with db.read() as s:
         due = (await s.scalars(select(Order.order_no).where(
@@ -136,10 +139,10 @@ async def close_unpaid(db: Database, payments: PaymentService | None, timeout_s:
     return closed
 
 
-async def _close_one(db: Database, payments: PaymentService | None, order_no: str) -> bool:
+async def _close_one(db: Database, payments: PaymentService, order_no: str) -> bool:
     no = out_trade_no_for(order_no)
-    row = await payments.store.get(no) if payments is not None else None
-    if row is None and payments is not None:
+    row = await payments.store.get(no)
+    if row is None:
         # Never paid: record the attempt failed first, so a late ``pay`` finds it closed.
         async with db.read() as s:
             order = await s.scalar(select(Order).where(Order.order_no == order_no))
@@ -155,7 +158,6 @@ async def _close_one(db: Database, payments: PaymentService | None, order_no: st
             return await _settle_from_query(db, provider, row)
         if outcome == "unknown":
             return False  # next run
-        assert payments is not None
         await payments.store.transition(no, (AWAITING,), FAILED, reason="order_timeout",
                                         provider_code="CLOSED")
         row = await payments.store.get(no)

@@ -221,3 +221,23 @@ async def test_close_job_settles_a_trade_paid_without_notification(bridge, db, s
     async with db.read() as s:
         p = await s.scalar(select(Payment).where(Payment.order_no == order["order_no"]))
     assert (p.status, p.provider_code) == (PAID, "QUERY")
+
+
+async def test_without_wechat_pay_the_route_is_503_and_nothing_times_out(db, db_url):
+    """A bridge without WeChat Pay: ``pay`` is a documented 503, and unpaid orders are
+    left for staff (the close job never cancels them)."""
+    from cloud_bridge.keys import SERVICES_KEY
+    from cloud_bridge.mp_pay.service import close_unpaid
+
+    cfg = api_config(db_url)
+    server = TestServer(create_app(cfg, db=db))
+    async with TestClient(server) as client:
+        cfg.mp.code2session_url = str(server.make_url("/sandbox/sns/jscode2session"))
+        alice, _ = await mp_login(client, "erin-code")
+        order = await place_order(client, alice, qty=1)
+        r = await client.post(f"/api/v1/mp/orders/{order['order_no']}/pay", headers=alice)
+        assert r.status == 503 and r.content_type == "application/problem+json"
+        assert await close_unpaid(db, server.app[SERVICES_KEY].payments, 0) == 0
+        detail = await (await client.get(f"/api/v1/mp/orders/{order['order_no']}",
+                                         headers=alice)).json()
+        assert detail["status"] == "created"
