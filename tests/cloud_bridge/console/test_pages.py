@@ -30,13 +30,17 @@ def get_pages():
 
 
 @pytest.mark.parametrize("username", ["boss", "clerk", "fin", "buyer"])
-async def test_every_page_for_every_role(console, db, username):
+async def test_every_page_for_every_role(console, db, db_url, username):
+    if username != "boss" and db_url.startswith("postgresql"):
+        pytest.skip("the same queries as boss's walk on PostgreSQL; roles are checked on SQLite")
     await seed(db)
     await login(console, username)
     async with db.session() as s:
         role = (await s.scalars(select(AdminUser.role).where(
             AdminUser.username == username))).one()
-    for lang in ("zh", "en"):
+    # Both languages for the role that sees every page; the others' pages are the same
+    # templates, so one language checks what they may see (and keeps the file fast).
+    for lang in ("zh", "en") if username == "boss" else ("en",):
         token = await page_csrf(console)
         r = await console.post("/console/lang", data={"csrf": token, "lang": lang,
                                                       "next": "/console/"})
