@@ -263,3 +263,47 @@ class SvcBooking(Out):
 
 class SvcBookingList(Out):
     items: list[SvcBooking]
+
+
+class SvcRefundStatus(Out):
+    amount: int
+    status: Literal["requested", "processing", "succeeded", "failed"]
+    status_zh: str
+    status_en: str
+    requested_at: datetime
+    updated_at: datetime
+
+
+class SvcOrderStatus(Out):
+    order_no: str
+    store: str
+    status: str
+    status_zh: str
+    status_en: str
+    total: int
+    refunded_total: int
+    currency: str
+    carrier: str | None
+    tracking_no: str | None
+    refunds: list[SvcRefundStatus]
+    invoice_status: str | None
+
+
+class SvcWeekday(Out):
+    weekday: int
+    weekday_zh: str
+    opens: str | None
+    closes: str | None
+
+
+class SvcOpeningDay(Out):
+    day: str
+    kind: Literal["holiday", "workday"]
+    name: str
+
+
+class SvcOpeningHours(Out):
+    store: str
+    week: list[SvcWeekday]
+    days: list[SvcOpeningDay]
+

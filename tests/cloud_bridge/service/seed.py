@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
+from cloud_bridge.models import Order
+
 from .conftest import M
 from .test_tickets import png_bytes
 
 
-async def seed_store_one(client, people) -> dict[str, str]:
+async def seed_store_one(client, people, db) -> dict[str, str]:
     h = people["alice"]
     r = await client.post(f"{M}/conversations", json={"store": "s1", "subject": "help"},
                           headers=h)
@@ -29,5 +33,12 @@ async def seed_store_one(client, people) -> dict[str, str]:
     slot = (await r.json())["slots"][0]["id"]
     r = await client.post(f"{M}/appointments", json={"slot_id": slot}, headers=h)
     assert r.status == 201, await r.text()
-    return {"conv": str(conv), "att": att, "svc": str(svc),
+    await give_order(db, "S1-0", people["alice_openid"])
+    return {"order_no": "S1-0", "conv": str(conv), "att": att, "svc": str(svc),
             "booking": str((await r.json())["id"])}
+
+
+async def give_order(db, order_no: str, openid: str) -> None:
+    """The kiosk order becomes the shopper's (as claiming it from the receipt does)."""
+    async with db.session() as s:
+        await s.execute(update(Order).where(Order.order_no == order_no).values(openid=openid))

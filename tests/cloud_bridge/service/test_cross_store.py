@@ -71,7 +71,7 @@ def test_every_service_admin_route_is_in_the_table(db_url):
                          ids=[f"{m} {p}" for m, p, *_ in CROSS_STORE])
 async def test_staff_of_another_store_are_refused(client, db, people, method, route, path, body,
                                                   allowed):
-    ids = await seed_store_one(client, people)
+    ids = await seed_store_one(client, people, db)
     before = await _snapshot(db)
     kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
     r = await client.request(method, path.format(**ids), headers=people["clerk2"], **kwargs)

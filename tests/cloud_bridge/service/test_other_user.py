@@ -16,7 +16,7 @@ from .seed import seed_store_one
 NOT_USER_SCOPED = {
     ("POST", f"{M}/conversations"), ("GET", f"{M}/conversations"), ("POST", f"{M}/complaints"),
     ("GET", f"{M}/stores/{{store}}/appointment-services"), ("POST", f"{M}/appointments"),
-    ("GET", f"{M}/appointments"),
+    ("GET", f"{M}/appointments"), ("GET", f"{M}/stores/{{store}}/opening-hours"),
 }
 
 # (method, route path, concrete path with alice's things, body)
@@ -34,6 +34,8 @@ OTHER_USER = [
      {"score": 5}),
     ("POST", f"{M}/appointments/{{booking_id}}/cancel", f"{M}/appointments/{{booking}}/cancel",
      None),
+    ("GET", f"{M}/self-service/orders/{{order_no}}", f"{M}/self-service/orders/{{order_no}}",
+     None),
 ]
 
 
@@ -46,7 +48,7 @@ def test_every_service_mp_route_is_in_the_table(db_url):
 @pytest.mark.parametrize("method,route,path,body", OTHER_USER,
                          ids=[f"{m} {p}" for m, p, *_ in OTHER_USER])
 async def test_another_shopper_is_refused(client, db, people, method, route, path, body):
-    ids = await seed_store_one(client, people)
+    ids = await seed_store_one(client, people, db)
     before = await _snapshot(db)
     kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
     r = await client.request(method, path.format(**ids), headers=people["bob"], **kwargs)

@@ -78,6 +78,11 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("GET", f"{A}/appointment-services/{{service_id}}/bookings", path_parameters=sv)
     call("POST", f"{M}/appointments/{{booking_id}}/cancel",
          path_parameters={"booking_id": booking["id"]})
+
+    # Self-service look-ups on the walker's own mini-program order.
+    call("GET", f"{M}/self-service/orders/{{order_no}}",
+         path_parameters={"order_no": ctx["mp_order"]["order_no"]})
+    call("GET", f"{M}/stores/{{store}}/opening-hours", path_parameters={"store": "s1"})
     ctx["service_conversation"] = conv["id"]
 
 
