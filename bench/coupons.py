@@ -4,8 +4,7 @@ a plain ``UPDATE ... WHERE`` baseline, in the same run on the same generated dat
 The world: a chain's coupon campaign, members each holding a coupon, many tills
 redeeming at once. Each redemption through the service is what checkout does: lock the
 member's coupon to an order (``marketing.service.lock``, owner and validity checked,
-idempotent per order), then mark it used when paid (``use``, the template's used count
-incremented), each in its own transaction with conflict retries. The baseline is the
+idempotent per order), then mark it used when paid (``use``), each in its own transaction with conflict retries. The baseline is the
 least a database can do for the same outcome: one ``UPDATE mkt_coupons SET status='used'
 WHERE id=:id AND status='unused'`` per coupon, on the same number of concurrent
 connections. A second pass shows both refuse every double redemption (a coupon redeemed
@@ -49,7 +48,7 @@ async def seed(db: Database, rng: random.Random, n: int, tag: str) -> list[tuple
         t = CouponTemplate(name_zh=f"满{rng.choice((30, 50, 99))}减{rng.choice((5, 10, 20))}",
                            kind="fixed", value=rng.choice((500, 1000, 2000)), threshold=9900,
                            categories=[], exclude_categories=[], valid_days=30,
-                           total_limit=n, per_user_limit=1, issued=n, used=0, status="active",
+                           total_limit=n, per_user_limit=1, issued=n, status="active",
                            stackable=False, created_by="bench")
         s.add(t)
         await s.flush()

@@ -22,7 +22,7 @@ M = "/api/v1/mp/coupons"
 TEMPLATE_FIELDS = ("id", "store", "name_zh", "name_en", "kind", "value", "cap", "threshold",
                    "categories", "exclude_categories", "valid_from", "valid_until",
                    "valid_days", "total_limit", "per_user_limit", "min_level", "stackable",
-                   "status", "issued", "used", "created_at")
+                   "status", "issued", "created_at")
 
 
 def _db(call: Call):
@@ -33,9 +33,9 @@ def _iso(v: Any) -> Any:
     return v.isoformat() if hasattr(v, "isoformat") else v
 
 
-def template_json(t: CouponTemplate) -> dict[str, Any]:
-    """The template as the API shows it."""
-    return {f: _iso(getattr(t, f)) for f in TEMPLATE_FIELDS}
+def template_json(t: CouponTemplate, used: int) -> dict[str, Any]:
+    """The template as the API shows it, with how many of its coupons were used."""
+    return {**{f: _iso(getattr(t, f)) for f in TEMPLATE_FIELDS}, "used": used}
 
 
 def coupon_json(c: Coupon, t: CouponTemplate) -> dict[str, Any]:
@@ -81,7 +81,7 @@ async def create_template(call: Call) -> dict[str, Any]:
         p.check_store(b["store"])
     async with _db(call).session() as s:
         t = await service.create_template(s, created_by=p.actor, **b)
-        return template_json(t)
+        return template_json(t, 0)
 
 
 async def list_templates(call: Call) -> dict[str, Any]:
@@ -95,13 +95,15 @@ async def list_templates(call: Call) -> dict[str, Any]:
         rows = (await s.scalars(select(CouponTemplate).where(*cond)
                                 .order_by(CouponTemplate.id.desc())
                                 .limit(q.limit).offset(q.offset))).all()
-        return {"total": total, "items": [template_json(t) for t in rows]}
+        return {"total": total,
+                "items": [template_json(t, await service.used_count(s, t.id)) for t in rows]}
 
 
 async def get_template(call: Call) -> dict[str, Any]:
     """One template with its counters (issued, used)."""
     async with _db(call).session() as s:
-        return template_json(await _visible_template(s, call))
+        t = await _visible_template(s, call)
+        return template_json(t, await service.used_count(s, t.id))
 
 
 async def issue_batch(call: Call) -> dict[str, Any]:

@@ -4,7 +4,9 @@ A template says what a coupon is worth and who may have how many; every claimed 
 is its own row (``unused`` -> ``locked`` to one order -> ``used``; released back to
 ``unused`` on cancel or refund; ``expired`` after its validity). Counters on the
 template (``issued``) move only through conditional updates, so a 100-coupon template
-never issues a 101st however many shoppers claim at once.
+never issues a 101st however many shoppers claim at once. How many were used is counted
+from the coupons when asked, not kept on the template: a counter there would make every
+redemption of a campaign wait for the one template row (bench/coupons.py).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ class CouponTemplate(Base):
     stackable: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default="active")  # active | paused
     issued: Mapped[int] = mapped_column(Integer, default=0)
-    used: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 

@@ -53,10 +53,16 @@ def check_template(t: dict[str, Any]) -> None:
 async def create_template(s: AsyncSession, *, created_by: str, **fields: Any) -> CouponTemplate:
     """A new active template."""
     check_template(fields)
-    t = CouponTemplate(created_by=created_by, issued=0, used=0, status="active", **fields)
+    t = CouponTemplate(created_by=created_by, issued=0, status="active", **fields)
     s.add(t)
     await s.flush()
     return t
+
+
+async def used_count(s: AsyncSession, template_id: int) -> int:
+    """How many coupons of the template are used (counted, see models)."""
+    return await s.scalar(select(func.count()).select_from(Coupon).where(
+        Coupon.template_id == template_id, Coupon.status == USED))
 
 
 async def get_template(s: AsyncSession, template_id: int) -> CouponTemplate:
@@ -152,8 +158,6 @@ async def use(s: AsyncSession, coupon_id: str, order_no: str, at: datetime | Non
         raise NotFound(f"coupon {coupon_id} not found")
     await s.refresh(c)
     if res.rowcount == 1:
-        await s.execute(update(CouponTemplate).where(CouponTemplate.id == c.template_id)
-                        .values(used=CouponTemplate.used + 1))
         return c
     if c.status == USED and c.order_no == order_no:
         return c  # the same payment confirmed twice
@@ -166,9 +170,6 @@ async def release(s: AsyncSession, order_no: str, at: datetime | None = None) ->
     rows = (await s.scalars(select(Coupon).where(Coupon.order_no == order_no,
                                                  Coupon.status.in_((LOCKED, USED))))).all()
     for c in rows:
-        if c.status == USED:
-            await s.execute(update(CouponTemplate).where(CouponTemplate.id == c.template_id)
-                            .values(used=CouponTemplate.used - 1))
         c.status = UNUSED if c.valid_until > at else EXPIRED
         c.order_no, c.locked_at, c.used_at = None, None, None
     return len(rows)

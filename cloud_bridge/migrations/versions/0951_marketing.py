@@ -38,7 +38,6 @@ def upgrade() -> None:
     sa.Column('stackable', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('issued', sa.Integer(), nullable=False),
-    sa.Column('used', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mkt_coupon_templates'))

@@ -1,5 +1,5 @@
-"""The marketing part of the OpenAPI success walk (``test_openapi_fuzz``); runs after the
-members walk, so the walker is a member."""
+"""The marketing part of the OpenAPI success walk (``test_openapi_fuzz``). Walks run in
+domain order (marketing before members): the walker registers first (idempotent)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     tid = {"template_id": t["id"]}
     call("GET", f"{A}/coupon-templates", query={"limit": 10})
     call("GET", f"{A}/coupon-templates/{{template_id}}", path_parameters=tid)
-    me = call("GET", "/api/v1/mp/member")
+    me = call("POST", "/api/v1/mp/member/register", body={"home_store": "s1"})
     call("POST", f"{A}/coupon-templates/{{template_id}}/issue", path_parameters=tid,
          body={"member_ids": [me["member_id"]]})
     call("POST", f"{M}/claim", body={"template_id": t["id"]})
