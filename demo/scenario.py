@@ -8,6 +8,7 @@ only by the local sandboxes. The member code is signed with the demo's member-co
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from contract import codes
@@ -32,8 +33,18 @@ def set_member_key() -> None:
     os.environ.setdefault("KIOSK_" + codes.MEMBER_CODE_SECRET.upper(), MEMBER_KEY)
 
 
+#: Issues the member's code as the mini-program shows it. The system demo sets it to the
+#: bridge's signer (a code signed with the chain's member key, carrying the level and a
+#: balance snapshot; its kiosk holds the public key); unset, the kiosk alone (no member
+#: public key installed) is shown the older HMAC code.
+member_code_issuer: Callable[[], str] | None = None
+
+
 def member_card(ttl_s: int = 600) -> Card:
-    code = codes.make_member_code(MEMBER_ID, MEMBER_KEY, ttl_s=ttl_s)
+    if member_code_issuer is not None:
+        code = member_code_issuer()
+    else:
+        code = codes.make_member_code(MEMBER_ID, MEMBER_KEY, ttl_s=ttl_s)
     return (f"会员码 member code ({MEMBER_ID})", code, codes.QRCODE)
 
 

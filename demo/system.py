@@ -308,6 +308,15 @@ class Shopper:
         self.config = load_config(system.agent_config)
         self.balance_before = 0   # the member's stored value after the top-up (fen)
         self.stored_value_sale = 0
+        # The member shows the code the bridge signs (GET /api/v1/mp/member/code does the
+        # same): the chain's member key made by `cloud-bridge kiosk add`, the balance as
+        # the bridge knows it when the code is shown (the offline kiosk spends within it).
+        from cloud_bridge.members.member_code import ensure_member_key, issue_member_code
+        from contract.signing import load_private_key
+
+        member_key = load_private_key(ensure_member_key(system.deploy))
+        scenario.member_code_issuer = lambda: issue_member_code(
+            member_key, scenario.MEMBER_ID, "regular", 0, self.balance_before)
 
     def orders(self) -> list[dict[str, Any]]:
         got = self.control.try_get("/v1/orders?limit=50")
