@@ -7,6 +7,7 @@ import pytest
 from cloud_bridge import auth
 from cloud_bridge.app import all_routes
 
+from .bridge_helpers import receipt_token
 from .domain_tests import OTHER_USER_TEST, checked_by_domain
 from .test_api import add_user, api_config, client, login, mp_login, seed_kiosk_orders
 from .test_api_admin_scoping import _snapshot
@@ -18,7 +19,7 @@ INVOICE = {"kind": "personal", "title": "张三", "email": "a@example.com"}
 # (method, route path, body): each names Alice's order; Bob calls it.
 OTHER_USER = [
     ("GET", f"{M}/orders/{{order_no}}", None),
-    ("POST", f"{M}/orders/{{order_no}}/claim", {"total": 500}),
+    ("POST", f"{M}/orders/{{order_no}}/claim", {"token": "from-the-receipt"}),
     ("POST", f"{M}/orders/{{order_no}}/invoice", INVOICE),
     ("GET", f"{M}/orders/{{order_no}}/invoice", None),
 ]
@@ -42,18 +43,23 @@ async def test_another_user_cannot_reach_my_order(client, db, method, route, bod
     assert r.status == 201, await r.text()
     no = (await r.json())["order_no"]
     # A claimed kiosk order is Alice's too.
-    r = await client.post(f"{M}/orders/S1-0/claim", json={"total": 1700}, headers=alice)
+    r = await client.post(f"{M}/orders/S1-0/claim", json={"token": receipt_token("S1-0")},
+                          headers=alice)
     assert r.status == 200
     if not (method == "POST" and route.endswith("/invoice")):  # else Bob's POST is the 1st
         r = await client.post(f"{M}/orders/S1-0/invoice", json=INVOICE, headers=alice)
         assert r.status == 201, await r.text()
-    before = await _snapshot(db)
-    for order_no, total in ((no, 500), ("S1-0", 1700)):
-        b = {"total": total} if body and "total" in body else body
+    before = _business_rows(await _snapshot(db))
+    for order_no in (no, "S1-0"):
+        # Bob even holds the right receipt token: Alice's order stays hers.
+        b = {"token": receipt_token(order_no)} if body and "token" in body else body
         r = await client.request(method, route.format(order_no=order_no), json=b, headers=bob)
         assert r.status == 404, (order_no, r.status, await r.text())
         assert r.content_type == "application/problem+json"
-    assert await _snapshot(db) == before, "another user's request changed stored data"
+    after = await _snapshot(db)
+    assert _business_rows(after) == before, "another user's request changed stored data"
+    if route.endswith("/claim"):  # each refused claim is kept for the rate limit and audit
+        assert len(after["sell_claim_refusals"]) == 2
     assert (await (await client.get(f"{M}/orders", headers=bob)).json())["total"] == 0
 
 
@@ -62,3 +68,8 @@ async def test_admin_token_is_not_a_mini_program_session(client, db):
     boss = await login(client, "boss")
     r = await client.get(f"{M}/orders", headers=boss)
     assert r.status == 401
+
+
+def _business_rows(snapshot: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Every table but the record of refused receipt claims (refusals are written)."""
+    return {k: v for k, v in snapshot.items() if k != "sell_claim_refusals"}
