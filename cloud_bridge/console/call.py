@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -19,7 +20,9 @@ from . import fmt
 from .config import ConsoleSection, console_config
 from .i18n import translate
 from .models import ConsoleAudit
-from .pages import Page, Registry
+
+if TYPE_CHECKING:  # the registry builds the core pages, whose views take a PageCall
+    from .pages import Page, Registry
 from .sessions import Active
 
 log = logging.getLogger(__name__)
@@ -27,12 +30,10 @@ log = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def keys():
-    """The bridge app's typed keys (``cloud_bridge.keys``; imported late, no cycle)."""
-    try:
-        from cloud_bridge import keys as keys_module
-    except ImportError:  # before the keys moved out of the app module
-        from cloud_bridge import app as keys_module
+def keys() -> ModuleType:
+    """The bridge app's typed keys (``cloud_bridge.keys``)."""
+    from cloud_bridge import keys as keys_module
+
     return keys_module
 
 

@@ -22,6 +22,9 @@ from cloud_bridge.models import now
 from .call import PageCall
 from .models import ConsoleJob
 
+#: The console's running background jobs (exports, reconciliations), ended with the app.
+TASKS_KEY = web.AppKey("console_tasks", set)
+
 log = logging.getLogger(__name__)
 
 # Progress is written at most this often (a write per row would slow the job down).
@@ -67,7 +70,6 @@ async def start(call: PageCall, kind: str, params: dict[str, Any], work: Work) -
         await s.flush()
         job_id = job.id
     db = call.db
-    from .web import TASKS_KEY
 
     tasks = call.request.app[TASKS_KEY]
     task = asyncio.create_task(_run(db, job_id, work), name=f"console-job-{job_id}")

@@ -24,6 +24,7 @@ from . import sessions
 from .call import PageCall, keys, page_url
 from .config import console_config
 from .i18n import translate
+from .jobs import TASKS_KEY
 from .pages import CORE, Page, Registry, registry
 from .render import HERE, SECURITY_HEADERS, environment, html
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 REGISTRY_KEY = web.AppKey("console_registry", Registry)
 ENV_KEY = web.AppKey("console_env", Environment)
-TASKS_KEY = web.AppKey("console_tasks", set)
 LANG_COOKIE = "cb_console_lang"
 _PARAM = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TITLES = {400: "error.generic", 403: "error.403", 404: "error.404", 409: "error.generic"}

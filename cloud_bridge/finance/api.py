@@ -16,7 +16,7 @@ from cloud_bridge.errors import Conflict, Forbidden, InvalidRequest, NotFound, U
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 from cloud_bridge.openapi import Call, Route
 
-from . import reports
+from . import reports, statements
 from . import schemas as S
 from .api_banking import ROUTES as BANKING_ROUTES
 from .api_budgets import ROUTES as BUDGET_ROUTES
@@ -129,7 +129,7 @@ async def _statement(call: Call) -> reports.Statement:
         raise InvalidRequest(str(err)) from err
     async with db(call).session() as s:
         try:
-            return await reports.statement(s, kind, store=store, period=period,
+            return await statements.statement(s, kind, store=store, period=period,
                                            rate_bp=call.query.rate_bp)
         except ValueError as err:  # e.g. a treasury view over more than ten years
             raise InvalidRequest(str(err)) from err

@@ -87,7 +87,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     from cloud_bridge.db import open_database
 
-    from . import reports
+    from . import reports, statements
     from .export import render
     from .jobs import post_pending
 
@@ -107,7 +107,7 @@ def run_report(args: argparse.Namespace) -> int:
             if not args.no_post:
                 await post_pending(db, tz=config.bridge.timezone)
             async with db.session() as s:
-                return await reports.statement(s, args.kind, store=args.store, period=period,
+                return await statements.statement(s, args.kind, store=args.store, period=period,
                                                rate_bp=args.rate_bp)
 
     st = asyncio.run(main())

@@ -268,28 +268,3 @@ async def cash_flow(session: AsyncSession, *, store: str | None, period: Period)
     st.add("期末现金", "Closing cash", closing, total=True)
     st.figures = {"opening": opening, "closing": closing, "net_change": net}
     return st
-
-
-async def statement(session: AsyncSession, kind: str, *, store: str | None,
-                    period: Period, rate_bp: int | None = None) -> Statement:
-    """One of :data:`KINDS` for ``store`` (``None``: the chain) and ``period``."""
-    if kind == "income":
-        return await income_statement(session, store=store, period=period)
-    if kind == "balance":
-        return await balance_sheet(session, store=store, period=period)
-    if kind == "cashflow":
-        return await cash_flow(session, store=store, period=period)
-    if kind == "vat":
-        from .vat import vat_return  # vat builds on this module
-
-        return await vat_return(session, store=store, period=period)
-    if kind == "budget":
-        from .budgets import budget_report
-
-        return await budget_report(session, store=store, period=period)
-    if kind == "treasury":
-        from .treasury import DEFAULT_RATE_BP, treasury
-
-        return await treasury(session, store=store, period=period,
-                              rate_bp=DEFAULT_RATE_BP if rate_bp is None else rate_bp)
-    raise ValueError(f"report kind must be one of {', '.join(KINDS)}")

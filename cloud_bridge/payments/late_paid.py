@@ -19,10 +19,11 @@ from sqlalchemy import update
 from cloud_bridge.models import Alert
 
 from .models import FAILED, PAID, REVERSED, Payment
+from .refund_numbers import orphan_refund_no
 from .store import utcnow
 
 if TYPE_CHECKING:
-    from .service import PaymentService
+    from .refunds import RefundService
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ REASON = "paid after the kiosk reported it failed"
 
 async def record(s: Any, row: Payment, note: Any, method: str) -> str:
     """In the notification's transaction: the payment paid, an alert raised; ``MARKER``."""
-    from .orphans import orphan_refund_no  # (orphans -> refunds -> service -> here)
 
     now = utcnow()
     was = row.status
@@ -54,18 +54,15 @@ async def record(s: Any, row: Payment, note: Any, method: str) -> str:
     return MARKER
 
 
-async def refund(svc: PaymentService, out_trade_no: str) -> dict[str, Any] | None:
-    """Refund the whole late payment (idempotent by the orphan refund number)."""
-    from .orphans import orphan_refund_no
-    from .refunds import RefundError, RefundService
+async def refund(refunds: RefundService, out_trade_no: str) -> dict[str, Any] | None:
+    """Refund the whole late payment (idempotent by the orphan refund number).
 
-    refunds = RefundService(svc)
-    pay = await svc.store.get(out_trade_no)
+    Called through ``PaymentService.on_late_paid``, which the bridge's payments runtime
+    sets (the payment service itself does not depend on refunds); a refusal
+    (``RefundError``) goes back to that caller.
+    """
+    pay = await refunds.payments.store.get(out_trade_no)
     if pay is None:
         return None
-    try:
-        return await refunds.refund(out_trade_no, orphan_refund_no(out_trade_no),
-                                    pay["amount"], REASON, requested_by="system:late-paid")
-    except RefundError as err:  # the sweep (or staff, from the alert) finishes it
-        log.error("late payment %s not refunded yet: %s", out_trade_no, err)
-        return None
+    return await refunds.refund(out_trade_no, orphan_refund_no(out_trade_no),
+                                pay["amount"], REASON, requested_by="system:late-paid")

@@ -21,7 +21,6 @@ outbox) are never touched: the order may still come, listing them.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from cloud_bridge.db import Database
 from cloud_bridge.models import Order, OrderHistory, RefundRequest, now
 
 from .models import PAID, Payment
+from .refund_numbers import orphan_refund_no
 from .refunds import RefundError, RefundService
 
 log = logging.getLogger(__name__)
@@ -45,17 +45,7 @@ ACTOR = "payments:orphan-sweep"
 # not scan the whole payment history every run; two weeks outlasts any kiosk outage
 # that still delivers its orders (reconciliation lists anything older).
 LOOKBACK_S = 14 * 24 * 3600.0
-# Provider limit of an out_refund_no / out_request_no (WeChat, Alipay: 64 characters).
-MAX_REFUND_NO = 64
 FINAL_REFUND = ("success", "failed")
-
-
-def orphan_refund_no(out_trade_no: str) -> str:
-    """The refund number of an orphan payment: the same for every sweep and worker."""
-    no = f"OR-{out_trade_no}"
-    if len(no) <= MAX_REFUND_NO:
-        return no
-    return "OR-" + hashlib.sha256(out_trade_no.encode()).hexdigest()[:40]
 
 
 def tendered_trade_nos(order: Order) -> set[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -33,6 +34,7 @@ from cloud_bridge import orders
 from cloud_bridge.db import Database
 from cloud_bridge.models import Order, RefundRequest, now
 
+from . import late_paid
 from .models import PAID, Payment
 from .orphans import OrphanSweep, tendered_trade_nos
 from .refunds import RefundError, RefundService
@@ -178,6 +180,14 @@ async def _every(interval_s: float, name: str, job) -> None:
             log.exception("payments %s job failed; next run in %.0f s", name, interval_s)
 
 
+async def _refund_late_paid(refunds: RefundService, out_trade_no: str) -> None:
+    """A payment paid after it was recorded failed: refund it now, once."""
+    try:
+        await late_paid.refund(refunds, out_trade_no)
+    except RefundError as err:  # the orphan sweep (or staff, from the alert) finishes it
+        log.error("late payment %s not refunded yet: %s", out_trade_no, err)
+
+
 def build_service(db: Database, section: Any) -> PaymentService:
     """The payment service of ``[payments]`` (providers, stored value, settlement policy)."""
     return PaymentService.from_settings(db, section.settings())
@@ -197,6 +207,7 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
     executor = RefundExecutor(db, RefundService(svc), section.execute_timeout_s)
     services.payments = svc
     services.refunds = executor
+    svc.on_late_paid = functools.partial(_refund_late_paid, executor.refunds)
     jobs: list[asyncio.Task] = []
     if section.settle_interval_s > 0:
         jobs.append(asyncio.create_task(_every(

@@ -8,6 +8,7 @@ is in the database, so any worker can pick up any payment.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from multidict import CIMultiDict
@@ -48,6 +49,10 @@ class PaymentService:
         self.store = PaymentStore(db)
         self.providers = dict(providers)
         self.policy = policy or SettlementPolicy()
+        # Refunds a payment paid after it was recorded failed/reversed (late_paid.refund,
+        # set by the payments runtime with its refund service); unset, the alert stands
+        # and the orphan sweep refunds it.
+        self.on_late_paid: Callable[[str], Awaitable[object]] | None = None
 
     @classmethod
     def from_settings(cls, db: Database, settings) -> PaymentService:
@@ -252,7 +257,8 @@ class PaymentService:
             log.warning("refused %s notification: replayed (%s)", method, note.replay_key[:40])
             return False
         if problem == late_paid.MARKER:  # now refund it (orphan refund number: once)
-            await late_paid.refund(self, note.out_trade_no)
+            if self.on_late_paid is not None:
+                await self.on_late_paid(note.out_trade_no)
             return True
         if problem == "unknown":
             log.warning("%s notification for unknown out_trade_no %s", method, note.out_trade_no)

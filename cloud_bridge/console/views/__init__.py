@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloud_bridge.auth import BUYER, FINANCE, HEAD_OFFICE, ROLES, STORE_STAFF
 
-from ..pages import Page
+from ..page import Page
 from . import audit, catalog, dashboard, fleet, jobs, orders, payments, refunds, stock, users
 
 OPS = (HEAD_OFFICE, STORE_STAFF)

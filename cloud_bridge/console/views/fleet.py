@@ -213,12 +213,7 @@ async def shadow_confirm(call: PageCall) -> dict[str, Any]:
 
 
 def _signing_key(call: PageCall) -> Any:
-    loader = getattr(commands, "load_signing_key", None)
-    if loader is None:  # older layout: the loader lived in the app module
-        from cloud_bridge import app as app_module
-
-        loader = app_module.load_signing_key
-    key = loader(call.config)
+    key = commands.load_signing_key(call.config)
     if key is None:
         raise Unavailable("no command signing key provisioned "
                           f"(credential {call.config.commands.signing_key_credential})")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from cloud_bridge.finance import accounts as A
 from cloud_bridge.finance.jobs import post_pending
-from cloud_bridge.finance.reports import parse_period, statement
+from cloud_bridge.finance.reports import parse_period
 from cloud_bridge.finance.service import post_provider_settlement
+from cloud_bridge.finance.statements import statement
 
 from .helpers import ingest_sales, sale_data
 
