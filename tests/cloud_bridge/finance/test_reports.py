@@ -17,8 +17,8 @@ from cloud_bridge.finance import accounts as A
 from cloud_bridge.finance.export import render
 from cloud_bridge.finance.jobs import post_pending
 from cloud_bridge.finance.reports import PeriodError, parse_period
-from cloud_bridge.finance.statements import statement
 from cloud_bridge.finance.service import post_provider_fee, post_provider_settlement
+from cloud_bridge.finance.statements import statement
 
 from .helpers import ingest_sales, refund, sale_data
 

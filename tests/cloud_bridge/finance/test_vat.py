@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from cloud_bridge.finance.export import render
 from cloud_bridge.finance.jobs import post_pending
 from cloud_bridge.finance.reports import parse_period
-from cloud_bridge.finance.statements import statement
 from cloud_bridge.finance.service import post_goods_receipt
+from cloud_bridge.finance.statements import statement
 from cloud_bridge.finance.vat import line_tax, rates_on
 
 from .helpers import ingest_sales, refund, sale_data
