@@ -51,22 +51,25 @@ async def test_valid_ping_runs(tmp_path: Path) -> None:
     assert res.ok and res.result["pong"] is True
 
 
+# Commands are built when the test runs (lambdas): built at collection, the ones that
+# should fail for another reason would have expired by the time a long suite reaches them.
 @pytest.mark.parametrize(
-    ("command", "reason"),
+    ("make", "reason"),
     [
-        (_cmd(), "unsigned"),
-        (sign_command(_cmd(), generate_signing_key()), "bad signature"),
-        (sign_command(_cmd(kiosk="k2"), KEY), "not this kiosk"),
-        (sign_command(_cmd(store="s2"), KEY), "not this kiosk"),
-        (sign_command(_cmd(issued_at=utcnow() - timedelta(hours=1),
-                           expires_at=utcnow() - timedelta(minutes=1)), KEY), "expired"),
-        (sign_command(_cmd(issued_at=utcnow() + timedelta(hours=1),
-                           expires_at=utcnow() + timedelta(hours=2)), KEY), "future"),
-        (sign_command(_cmd(expires_at=utcnow() + timedelta(days=30)), KEY), "too long"),
-        (sign_command(_cmd("format_disk"), KEY), "unknown command"),
+        (lambda: _cmd(), "unsigned"),
+        (lambda: sign_command(_cmd(), generate_signing_key()), "bad signature"),
+        (lambda: sign_command(_cmd(kiosk="k2"), KEY), "not this kiosk"),
+        (lambda: sign_command(_cmd(store="s2"), KEY), "not this kiosk"),
+        (lambda: sign_command(_cmd(issued_at=utcnow() - timedelta(hours=1),
+                                   expires_at=utcnow() - timedelta(minutes=1)), KEY), "expired"),
+        (lambda: sign_command(_cmd(issued_at=utcnow() + timedelta(hours=1),
+                                   expires_at=utcnow() + timedelta(hours=2)), KEY), "future"),
+        (lambda: sign_command(_cmd(expires_at=utcnow() + timedelta(days=30)), KEY), "too long"),
+        (lambda: sign_command(_cmd("format_disk"), KEY), "unknown command"),
     ],
 )
-async def test_refused_with_reason_and_nothing_runs(tmp_path: Path, command, reason) -> None:
+async def test_refused_with_reason_and_nothing_runs(tmp_path: Path, make, reason) -> None:
+    command = make()
     ran = []
 
     async def maintenance(on: bool, why: str | None) -> None:
