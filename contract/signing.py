@@ -244,3 +244,17 @@ class NonceCache:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+def ensure_key_pair(folder: Path, key_file: str, pubkey_file: str) -> Path:
+    """Create an Ed25519 key pair in ``folder`` once (private key 0600, created exclusively,
+    so two processes never write two keys); return the private key's path."""
+    key_path = folder / key_file
+    if not key_path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        key = generate_signing_key()
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(private_key_pem(key))
+        (folder / pubkey_file).write_bytes(public_key_pem(key))
+    return key_path

@@ -14,16 +14,13 @@ and stays within what the member had when the code was shown.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from contract.signing import (
     KeyMaterialError,
-    generate_signing_key,
+    ensure_key_pair,
     load_private_key,
-    private_key_pem,
-    public_key_pem,
 )
 from contract.tokens import ANY_STORE, issue_token
 
@@ -43,15 +40,7 @@ MEMBER_CODE_TTL_S = 180
 
 def ensure_member_key(config_dir: Path) -> Path:
     """Create the chain's member-code key pair in ``config_dir`` once; the key's path."""
-    key_path = config_dir / MEMBER_KEY_FILE
-    if not key_path.exists():
-        config_dir.mkdir(parents=True, exist_ok=True)
-        key = generate_signing_key()
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(private_key_pem(key))
-        (config_dir / MEMBER_PUBKEY_FILE).write_bytes(public_key_pem(key))
-    return key_path
+    return ensure_key_pair(config_dir, MEMBER_KEY_FILE, MEMBER_PUBKEY_FILE)
 
 
 def signing_key(config: Any) -> Any:

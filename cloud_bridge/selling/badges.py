@@ -11,14 +11,11 @@ cap its age (``[staff] badge_max_days``) and refuse revoked ones.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 from contract.signing import (
-    generate_signing_key,
+    ensure_key_pair,
     load_private_key,
-    private_key_pem,
-    public_key_pem,
 )
 from contract.tokens import ANY_STORE, issue_token
 
@@ -33,15 +30,7 @@ DEFAULT_TTL_DAYS = 180
 
 def ensure_badge_key(config_dir: Path) -> Path:
     """Create the chain's badge key pair in ``config_dir`` once; returns the key's path."""
-    key_path = config_dir / BADGE_KEY_FILE
-    if not key_path.exists():
-        config_dir.mkdir(parents=True, exist_ok=True)
-        key = generate_signing_key()
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(private_key_pem(key))
-        (config_dir / BADGE_PUBKEY_FILE).write_bytes(public_key_pem(key))
-    return key_path
+    return ensure_key_pair(config_dir, BADGE_KEY_FILE, BADGE_PUBKEY_FILE)
 
 
 def issue_badge(config_dir: Path, staff_id: str, store: str = ANY_STORE,
