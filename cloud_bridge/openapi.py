@@ -74,7 +74,9 @@ class Call:
     """One validated request as the handler sees it."""
 
     request: web.Request
-    principal: Principal | None
+    # Who called: set for routes with ``auth``, ``None`` on public ones (read it through
+    # :attr:`principal`, which the handlers of authenticated routes can rely on).
+    caller: Principal | None
     body: Any
     query: Any
     path: dict[str, str]
@@ -82,6 +84,13 @@ class Call:
     @property
     def app(self) -> web.Application:
         return self.request.app
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller; only routes declared with ``auth`` have one."""
+        if self.caller is None:
+            raise Unauthorized("this route has no session")
+        return self.caller
 
 
 Handler = Callable[[Call], Awaitable[Any]]
