@@ -26,7 +26,14 @@ from common.version import __version__
 from contract.wire.base import validation_reason
 
 from .auth import OPERATIONS_ROLES, Principal, resolve_token
-from .errors import BridgeError, Forbidden, InvalidRequest, NotFound, Unauthorized
+from .errors import (
+    BridgeError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,14 @@ class Call:
             raise Unauthorized("this route has no session")
         return self.caller
 
+    @property
+    def openid(self) -> str:
+        """The mini-program user who called (routes declared with ``auth="mp"``)."""
+        openid = self.principal.openid
+        if openid is None:
+            raise Unauthorized("this route needs a mini-program session")
+        return openid
+
 
 Handler = Callable[[Call], Awaitable[Any]]
 
@@ -147,7 +162,7 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         return await handler(request)
     except BridgeError as err:
         reply = problem(err.status, err.title, err.detail)
-        if getattr(err, "retry_after", None):  # TooManyRequests: when to come back
+        if isinstance(err, TooManyRequests):  # when to come back
             reply.headers["Retry-After"] = str(err.retry_after)
         return reply
     except web.HTTPException as err:
