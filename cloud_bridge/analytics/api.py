@@ -262,7 +262,7 @@ async def post_mp_events(call: Call) -> dict[str, Any]:
         if e.at.year < 2000 or e.at > latest:
             raise InvalidRequest(f"event {e.event_id}: at {e.at.isoformat()} is out of range")
         rows.append({**e.model_dump(exclude={"sharer"}), "v": b.v,
-                     "openid": call.principal.openid,
+                     "openid": call.openid,
                      "detail": {"sharer": e.sharer} if e.sharer else None})
     async with _db(call).session() as s:
         stored, dup = await events.store_events(s, rows, "mp")

@@ -136,7 +136,7 @@ async def issue_batch(call: Call) -> dict[str, Any]:
 async def _member_id(s, call: Call) -> str:
     from ..members import service as members
 
-    m = await members.member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.principal.openid)
+    m = await members.member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.openid)
     return m.id
 
 

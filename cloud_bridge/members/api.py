@@ -53,7 +53,7 @@ async def register_member(call: Call) -> dict[str, Any]:
     b = call.body
     phone = await _bind_phone(call, b.phone_code) if b.phone_code else None
     async with _db(call).session() as s:
-        m, _ = await service.register(s, appid=_appid(call), openid=call.principal.openid,
+        m, _ = await service.register(s, appid=_appid(call), openid=call.openid,
                                       phone=phone, home_store=b.home_store)
         await s.flush()
         await s.refresh(m)
@@ -63,7 +63,7 @@ async def register_member(call: Call) -> dict[str, Any]:
 async def my_member(call: Call) -> dict[str, Any]:
     """My membership: level, growth, points, opt-in profile."""
     async with _db(call).session() as s:
-        m = await service.member_of(s, _appid(call), call.principal.openid)
+        m = await service.member_of(s, _appid(call), call.openid)
         return service.member_json(m, await service.program(s))
 
 
@@ -78,7 +78,7 @@ async def update_profile(call: Call) -> dict[str, Any]:
         if not date(1900, 1, 1) <= born <= date.today():
             raise InvalidRequest("birthday out of range")
     async with _db(call).session() as s:
-        m = await service.member_of(s, _appid(call), call.principal.openid)
+        m = await service.member_of(s, _appid(call), call.openid)
         for name in ("birthday", "region", "gender"):
             value = getattr(b, name)
             if value is not None:
@@ -92,7 +92,7 @@ async def my_member_code(call: Call) -> dict[str, Any]:
     """A member code for the kiosk's camera: signed, good for minutes, with a snapshot."""
     key = member_code.signing_key(call.app[keys.CONFIG_KEY])
     async with _db(call).session() as s:
-        m = await service.member_of(s, _appid(call), call.principal.openid)
+        m = await service.member_of(s, _appid(call), call.openid)
         sv = await _stored_value(s, m.id)
         now = int(time.time())
         text = member_code.issue_member_code(key, m.id, m.level, m.points, sv, now=now)
@@ -105,7 +105,7 @@ async def my_points(call: Call) -> dict[str, Any]:
     """My points balance and ledger, newest first."""
     q = call.query
     async with _db(call).session() as s:
-        m = await service.member_of(s, _appid(call), call.principal.openid)
+        m = await service.member_of(s, _appid(call), call.openid)
         rows = await points.ledger(s, m.id, q.limit, q.offset)
         return {"balance": m.points, "items": [
             {"id": r.id, "kind": r.kind, "points": r.points, "source_type": r.source_type,

@@ -21,7 +21,7 @@ async def pay_order(call: Call) -> dict[str, Any]:
     """WeChat JSAPI payment of one of my orders: the signed ``wx.requestPayment`` params."""
     return await service.pay(
         call.app[keys.DB_KEY], call.app[keys.SERVICES_KEY].payments,
-        order_no=call.path["order_no"], openid=call.principal.openid,
+        order_no=call.path["order_no"], openid=call.openid,
         notify=service.notify_url(call.app[keys.CONFIG_KEY], str(call.request.url.origin())))
 
 

@@ -45,7 +45,7 @@ async def _my_order(s: Any, call: Call, order_no: str | None, store: str) -> Non
         order = await orders.get_order(s, order_no)
     except NotFound:
         order = None
-    if order is None or order.openid != call.principal.openid or order.store != store:
+    if order is None or order.openid != call.openid or order.store != store:
         raise NotFound(f"order {order_no} not found")
 
 
@@ -62,7 +62,7 @@ async def start_conversation(call: Call) -> dict[str, Any]:
         await _my_order(s, call, b.order_no, b.store)
         conv = await tickets.open_ticket(s, store=b.store, channel="chat", subject=b.subject,
                                          actor=call.principal.actor,
-                                         openid=call.principal.openid, order_no=b.order_no)
+                                         openid=call.openid, order_no=b.order_no)
         return conversation_json(conv)
 
 
@@ -86,7 +86,7 @@ async def file_complaint(call: Call) -> dict[str, Any]:
         await _my_order(s, call, b.order_no, b.store)
         conv = await tickets.open_ticket(
             s, store=b.store, channel="complaint_form", kind=b.kind, category=b.category,
-            subject=b.subject, actor=call.principal.actor, openid=call.principal.openid,
+            subject=b.subject, actor=call.principal.actor, openid=call.openid,
             order_no=b.order_no, priority="high" if b.kind == "complaint" else "normal")
         conv_id = conv.id
     await post_and_signal(call, conv_id, sender_kind="customer", body=b.text,
@@ -103,7 +103,7 @@ class MineQuery(QueryModel):
 async def my_conversations(call: Call) -> dict[str, Any]:
     """My conversations, complaints and suggestions, newest first."""
     q = call.query
-    cond = Conversation.openid == call.principal.openid
+    cond = Conversation.openid == call.openid
     async with db(call).session() as s:
         total = await s.scalar(select(func.count()).select_from(Conversation).where(cond))
         rows = (await s.scalars(select(Conversation).where(cond).order_by(
@@ -154,7 +154,7 @@ async def get_image(call: Call) -> web.Response:
     async with db(call).session() as s:
         att = await attachments.get_attachment(s, call.path["attachment_id"])
         if not await attachments.visible_to_shopper(s, att, call.principal.actor,
-                                                    call.principal.openid):
+                                                    call.openid):
             raise NotFound(f"attachment {att.id} not found")
     return await _image_response(call, att)
 

@@ -42,7 +42,7 @@ async def order_status(call: Call) -> dict[str, Any]:
             order = await orders.get_order(s, call.path["order_no"])
         except NotFound:
             order = None
-        if order is None or order.openid != call.principal.openid:
+        if order is None or order.openid != call.openid:
             raise NotFound(f"order {call.path['order_no']} not found")
         detail = await orders.order_detail(s, order, staff=True)
     zh, en = ORDER_STATUS_TEXT.get(order.status, (order.status, order.status))
