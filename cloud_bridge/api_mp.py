@@ -188,7 +188,7 @@ class CreateOrderBody(RequestModel):
     note: Text | None = None
 
 
-async def _price_book(call: Call, store: str) -> Any:
+async def store_price_book(call: Call, store: str) -> Any:
     """The store's current published price book, else the ``[mp] price_book`` file."""
     from .catalog import published_book
 
@@ -212,7 +212,7 @@ async def create_order(call: Call) -> dict[str, Any]:
     from contract.wire.base import utcnow
 
     b = call.body
-    book = await _price_book(call, b.store)
+    book = await store_price_book(call, b.store)
     try:
         priced = price_cart(book, [CartLine(product_id=ln.product_id, qty=ln.qty) for ln in b.lines],
                             PricingContext(now=utcnow()))
