@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Enum, String, Text, bindparam, cast, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.dml import UpdateBase
 
 from .models import Base
 
@@ -209,3 +211,16 @@ def open_database(config: Any) -> Database:
         max_overflow=db.max_overflow,
         busy_timeout_ms=db.sqlite_busy_timeout_ms,
     )
+
+
+async def rows_changed(session: AsyncSession, statement: UpdateBase) -> int:
+    """Run an INSERT, UPDATE or DELETE and say how many rows it changed.
+
+    The compare-and-set writes (claim a coupon, take a slot, win a payment) read the
+    count to know whether they won. SQLAlchemy types ``execute`` as ``Result`` whatever
+    the statement; a DML statement's result is a ``CursorResult``, which has the count.
+    """
+    result = await session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(statement).__name__} returned rows, not a row count")
+    return int(result.rowcount or 0)
