@@ -9,7 +9,10 @@
 #   1. Debian packages the agent needs (python3-venv, libzbar0, CJK font, udev)
 #   2. groups kiosk-staff; system users kiosk (the agent: video, dialout, lp,
 #      kiosk-staff) and kiosk-tui (the console TUI: kiosk-staff)
-#   3. a virtualenv under PREFIX/venv with `pip install 'SRC[kiosk,tui]'`
+#   3. the first release: PREFIX/releases/VERSION/venv (VERSION from common/version.py)
+#      with `pip install 'SRC[kiosk,tui]'`, the link PREFIX/current -> releases/VERSION
+#      (replaced in one rename, never absent) and the boot guard copied to
+#      PREFIX/boot-guard/ (outside the releases); fleet jobs add the next releases
 #   4. /etc/kiosk-agent/kiosk.toml from config/kiosk.example.toml (never overwritten)
 #   5. credentials under /etc/kiosk-agent/credentials (root, 0600; existing files are
 #      kept): copied from --credentials DIR; staff_pin_hash from the PIN in
@@ -61,7 +64,13 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
-VENV="$PREFIX/venv"
+VERSION="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$SRC/common/version.py")"
+if [[ ! "$VERSION" =~ ^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$ ]]; then
+    echo "install-kiosk: no version in $SRC/common/version.py" >&2
+    exit 1
+fi
+RELEASE="$PREFIX/releases/$VERSION"
+VENV="$RELEASE/venv"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -124,13 +133,29 @@ if ! id kiosk-tui >/dev/null 2>&1; then
         --shell /usr/sbin/nologin --comment "kiosk staff console" kiosk-tui
 fi
 
-say "3/7 virtualenv $VENV"
+say "3/7 release $RELEASE"
+# The agent (user kiosk) builds the next releases here and switches the link.
+run install -d -m 0755 -o kiosk -g kiosk "$PREFIX" "$PREFIX/releases"
 if [[ ! -x "$VENV/bin/python" ]]; then
-    run install -d -m 0755 "$PREFIX"
-    run python3 -m venv "$VENV"
+    # Built in place: nothing points at it until the link below is switched.
+    run python3 -m venv --system-site-packages "$VENV"
 fi
 run "$VENV/bin/python" -m pip install -q --upgrade pip
 run "$VENV/bin/python" -m pip install -q "$SRC[kiosk,tui]"
+if [[ "$(readlink "$PREFIX/current" 2>/dev/null)" == "releases/$VERSION" ]]; then
+    say "   $PREFIX/current -> releases/$VERSION already"
+else
+    # One rename: a start at any moment runs the old release or this one, never none.
+    run ln -sfn "releases/$VERSION" "$PREFIX/.current.new"
+    run mv -T "$PREFIX/.current.new" "$PREFIX/current"
+fi
+for file in guard.py state.py; do
+    write_file 0644 "$PREFIX/boot-guard/$file" "$SRC/kiosk_agent/updates/$file" \
+        <"$SRC/kiosk_agent/updates/$file"
+done
+if [[ -d "$PREFIX/venv" ]]; then
+    say "   $PREFIX/venv (the layout before releases) is no longer used; remove it"
+fi
 # Keep the source (README, example config) next to the venv for reference.
 run install -d -m 0755 "$PREFIX/src"
 run cp -a "$SRC/README.md" "$SRC/config" "$PREFIX/src/" 2>/dev/null || true
@@ -185,7 +210,7 @@ fi
 
 say "7/7 systemd units"
 for unit in kiosk-agent.service kiosk-tui@.service; do
-    sed "s#/opt/kiosk/#$PREFIX/#g" "$SRC/systemd/$unit" \
+    sed "s#/opt/kiosk#$PREFIX#g" "$SRC/systemd/$unit" \
         | write_file 0644 "$UNIT_DIR/$unit" "$SRC/systemd/$unit"
 done
 run systemctl daemon-reload

@@ -13,12 +13,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = sorted((ROOT / "systemd").glob("*.service"))
-VENV_BIN = "/opt/kiosk/venv/bin/"
+# The release layout (issue 20): programs run through the `current` release link.
+VENV_BIN = "/opt/kiosk/current/venv/bin/"
+# The bridge's server keeps one virtualenv (it is not updated by fleet jobs).
+BRIDGE_BIN = "/opt/kiosk/venv/bin/"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 
 
 def stage_unit(unit: Path, dest: Path, text: str | None = None) -> Path:
-    """Copy ``unit`` into ``dest`` with its /opt/kiosk/venv/bin programs made real.
+    """Copy ``unit`` into ``dest`` with its /opt/kiosk/current/venv/bin programs made real.
 
     ``systemd-analyze verify`` checks that ExecStart= binaries exist; the tests create
     executables with the same names in ``dest/bin`` instead of installing the venv.
@@ -27,11 +30,12 @@ def stage_unit(unit: Path, dest: Path, text: str | None = None) -> Path:
     text = unit.read_text(encoding="utf-8") if text is None else text
     bindir = dest / "bin"
     bindir.mkdir(exist_ok=True)
-    for program in set(re.findall(re.escape(VENV_BIN) + r"([\w.-]+)", text)):
-        exe = bindir / program
-        exe.write_text("#!/bin/sh\nexit 0\n")
-        exe.chmod(0o755)
-    text = text.replace(VENV_BIN, f"{bindir}/")
+    for prefix in (VENV_BIN, BRIDGE_BIN):
+        for program in set(re.findall(re.escape(prefix) + r"([\w.-]+)", text)):
+            exe = bindir / program
+            exe.write_text("#!/bin/sh\nexit 0\n")
+            exe.chmod(0o755)
+        text = text.replace(prefix, f"{bindir}/")
     name = unit.name.replace("@.service", "@tty1.service")
     staged = dest / name
     staged.write_text(text, encoding="utf-8")
@@ -104,6 +108,12 @@ def test_agent_unit_is_a_hardened_notify_service():
     assert one["Type"] == "notify" and one["Restart"] == "always"
     assert int(one["WatchdogSec"]) > 0 and one["NotifyAccess"] == "main"
     assert one["ExecStart"].startswith(VENV_BIN + "kiosk-agent run ")
+    # Before every start the boot guard (a stdlib copy outside the releases) settles an
+    # interrupted switch or rollback; the agent may write its releases and links.
+    assert service["ExecStartPre"] == [
+        "/usr/bin/python3 /opt/kiosk/boot-guard/guard.py --root /opt/kiosk"]
+    assert "KIOSK_UPDATES_ROOT=/opt/kiosk" in service["Environment"]
+    assert one["ReadWritePaths"] == "/opt/kiosk"
     assert one["User"] == "kiosk"
     assert {"video", "dialout", "lp"} <= set(one["SupplementaryGroups"].split())
     assert one["StateDirectory"] == "kiosk-agent" and one["RuntimeDirectory"] == "kiosk-agent"
@@ -163,6 +173,17 @@ def test_install_script_parses_and_dry_run_is_complete_and_repeatable(tmp_path):
         "/etc/udev/rules.d/99-kiosk-camera.rules", "udevadm control --reload-rules",
         "systemctl enable kiosk-agent.service", "systemctl enable kiosk-tui@tty1.service",
         "hash the staff PIN with argon2", "install -d -m 0700 -o root -g root /etc/kiosk-agent/credentials",
+    ):
+        assert expected in out, expected
+    # The release layout: the first release, the link switched in one rename, the guard.
+    from common.version import __version__
+
+    opt = tmp_path / "opt"
+    for expected in (
+        f"python3 -m venv --system-site-packages {opt}/releases/{__version__}/venv",
+        f"ln -sfn releases/{__version__} {opt}/.current.new",
+        f"mv -T {opt}/.current.new {opt}/current",
+        f"{ROOT}/kiosk_agent/updates/guard.py {opt}/boot-guard/guard.py",
     ):
         assert expected in out, expected
     assert not (tmp_path / "opt").exists(), "a dry run must not touch the system"
