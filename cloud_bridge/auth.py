@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .db import rows_changed
 from .errors import Conflict, Forbidden, InvalidRequest, Unauthorized
 from .models import AdminUser, ApiSession, MpUser, now
 
@@ -166,5 +167,4 @@ async def logout(session: AsyncSession, token: str) -> None:
 
 
 async def purge_expired(session: AsyncSession) -> int:
-    result = await session.execute(delete(ApiSession).where(ApiSession.expires_at <= now()))
-    return int(result.rowcount or 0)
+    return await rows_changed(session, delete(ApiSession).where(ApiSession.expires_at <= now()))

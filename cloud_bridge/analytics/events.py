@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_bridge.db import bulk_insert
+from cloud_bridge.db import bulk_insert, rows_changed
 from cloud_bridge.models import now
 
 from .models import BehaviourEvent
@@ -72,8 +72,7 @@ async def purge_events(session: AsyncSession, retention_days: int = DEFAULT_RETE
                        ) -> int:
     """Delete raw events older than ``retention_days``; returns how many."""
     cutoff = now() - timedelta(days=retention_days)
-    result = await session.execute(delete(BehaviourEvent).where(BehaviourEvent.at < cutoff))
-    return result.rowcount or 0
+    return await rows_changed(session, delete(BehaviourEvent).where(BehaviourEvent.at < cutoff))
 
 
 async def searches(session: AsyncSession, start: date, end: date) -> pl.DataFrame:

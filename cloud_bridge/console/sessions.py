@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
+from cloud_bridge.db import rows_changed
 from cloud_bridge.models import AdminUser, now
 
 from .config import ConsoleSection
@@ -109,8 +110,8 @@ async def end_user_sessions(session: AsyncSession, admin_id: int) -> None:
 
 
 async def purge(session: AsyncSession) -> int:
-    result = await session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now()))
-    return int(result.rowcount or 0)
+    return await rows_changed(
+        session, delete(ConsoleSession).where(ConsoleSession.expires_at <= now()))
 
 
 async def count_for(session: AsyncSession, admin_id: int) -> int:

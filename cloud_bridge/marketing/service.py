@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db import rows_changed
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound
 from ..models import now as utcnow
 from .models import Coupon, CouponTemplate
@@ -105,11 +106,11 @@ async def claim(s: AsyncSession, template_id: int, owner: str, *, level_rank: in
         Coupon.template_id == template_id, Coupon.owner == owner))
     if held >= t.per_user_limit:
         raise Conflict("you already have as many of this coupon as allowed")
-    res = await s.execute(update(CouponTemplate)
-                          .where(CouponTemplate.id == template_id,
-                                 CouponTemplate.issued < CouponTemplate.total_limit)
-                          .values(issued=CouponTemplate.issued + 1))
-    if res.rowcount != 1:
+    changed = await rows_changed(s, update(CouponTemplate)
+                                 .where(CouponTemplate.id == template_id,
+                                        CouponTemplate.issued < CouponTemplate.total_limit)
+                                 .values(issued=CouponTemplate.issued + 1))
+    if changed != 1:
         raise Conflict("all coupons of this kind have been claimed")
     start, end = _validity(t, at)
     c = Coupon(id="c" + secrets.token_hex(10), template_id=template_id, owner=owner,
@@ -132,7 +133,7 @@ async def lock(s: AsyncSession, coupon_id: str, owner: str, order_no: str,
         NotFound: not the owner's coupon. Conflict: used, expired or locked to another order.
     """
     at = at or utcnow()
-    res = await s.execute(update(Coupon).where(
+    changed = await rows_changed(s, update(Coupon).where(
         Coupon.id == coupon_id, Coupon.owner == owner, Coupon.status == UNUSED,
         Coupon.valid_from <= at, Coupon.valid_until > at,
     ).values(status=LOCKED, order_no=order_no, locked_at=at))
@@ -140,7 +141,7 @@ async def lock(s: AsyncSession, coupon_id: str, owner: str, order_no: str,
     if c is None or c.owner != owner:
         raise NotFound(f"coupon {coupon_id} not found")
     await s.refresh(c)
-    if res.rowcount == 1 or (c.status == LOCKED and c.order_no == order_no):
+    if changed == 1 or (c.status == LOCKED and c.order_no == order_no):
         return c
     raise Conflict(f"coupon {coupon_id} is {c.status}"
                    + (" for another order" if c.status == LOCKED else ""))
@@ -150,14 +151,14 @@ async def use(s: AsyncSession, coupon_id: str, order_no: str, at: datetime | Non
               ) -> Coupon:
     """The order locked with the coupon was paid: the coupon is used (once)."""
     at = at or utcnow()
-    res = await s.execute(update(Coupon).where(
+    changed = await rows_changed(s, update(Coupon).where(
         Coupon.id == coupon_id, Coupon.status == LOCKED, Coupon.order_no == order_no,
     ).values(status=USED, used_at=at))
     c = await s.get(Coupon, coupon_id)
     if c is None:
         raise NotFound(f"coupon {coupon_id} not found")
     await s.refresh(c)
-    if res.rowcount == 1:
+    if changed == 1:
         return c
     if c.status == USED and c.order_no == order_no:
         return c  # the same payment confirmed twice
@@ -177,10 +178,9 @@ async def release(s: AsyncSession, order_no: str, at: datetime | None = None) ->
 
 async def expire(s: AsyncSession, at: datetime | None = None) -> int:
     """Mark unused coupons past their validity expired; how many."""
-    res = await s.execute(update(Coupon).where(Coupon.status == UNUSED,
-                                               Coupon.valid_until <= (at or utcnow()))
-                          .values(status=EXPIRED))
-    return res.rowcount or 0
+    return await rows_changed(s, update(Coupon).where(Coupon.status == UNUSED,
+                                                      Coupon.valid_until <= (at or utcnow()))
+                              .values(status=EXPIRED))
 
 
 def pricing_coupon(t: CouponTemplate, c: Coupon) -> Any:

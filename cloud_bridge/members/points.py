@@ -16,6 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import rows_changed
+
 from ..errors import Conflict
 from ..models import now as utcnow
 from .models import MemberRecord, PointsBatch, PointsEntry
@@ -72,10 +74,10 @@ async def _take(s: AsyncSession, member_id: str, pts: int, kind: str, source_typ
                                 source_type=source_type, source_id=source_id)
     if entry is None:
         return False
-    res = await s.execute(update(MemberRecord)
-                          .where(MemberRecord.id == member_id, MemberRecord.points >= pts)
-                          .values(points=MemberRecord.points - pts))
-    if res.rowcount != 1:
+    changed = await rows_changed(s, update(MemberRecord)
+                                 .where(MemberRecord.id == member_id, MemberRecord.points >= pts)
+                                 .values(points=MemberRecord.points - pts))
+    if changed != 1:
         raise Conflict(f"not enough points: {pts} asked")
     batches = (await s.scalars(
         select(PointsBatch).where(PointsBatch.member_id == member_id, PointsBatch.remaining > 0)

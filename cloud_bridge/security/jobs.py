@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
-from cloud_bridge.db import Database
+from cloud_bridge.db import Database, rows_changed
 from cloud_bridge.models import StoredEvent, now
 from cloud_bridge.payments.models import PaymentNotificationSeen
 
@@ -52,8 +52,8 @@ async def run_retention(db: Database, keep: Retention = Retention()) -> dict[str
             ("sec_login_failures", LoginFailure, LoginFailure.last_failure_at,
              keep.login_failures_days),
         ):
-            result = await s.execute(delete(model).where(column < at - timedelta(days=days)))
-            done[name] = int(result.rowcount or 0)
+            done[name] = await rows_changed(
+                s, delete(model).where(column < at - timedelta(days=days)))
         return done
 
     done = await db.transact(work)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import rows_changed
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
 
@@ -60,10 +61,10 @@ async def book(session: AsyncSession, slot_id: int, openid: str, note: str | Non
     if active >= service.max_active_per_member:
         raise Conflict(f"at most {service.max_active_per_member} upcoming booking(s) "
                        f"of {service.name} per shopper")
-    taken = await session.execute(
-        update(Slot).where(Slot.id == slot_id, Slot.booked < Slot.capacity)
+    changed = await rows_changed(
+        session, update(Slot).where(Slot.id == slot_id, Slot.booked < Slot.capacity)
         .values(booked=Slot.booked + 1).execution_options(synchronize_session=False))
-    if taken.rowcount != 1:
+    if changed != 1:
         raise Conflict("this slot is full")
     if existing is not None:  # booked before, cancelled, booking again
         existing.status, existing.cancelled_at, existing.created_at = BOOKED, None, at

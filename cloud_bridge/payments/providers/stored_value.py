@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_bridge.db import Database
+from cloud_bridge.db import Database, rows_changed
 
 from ..models import MemberBalance, StoredValueEntry
 from ..store import utcnow
@@ -136,11 +136,11 @@ async def apply_entry(s: AsyncSession, member_id: str, delta: int, key: str, *,
             raise InsufficientBalance(member_id)
         shortfall = -(row.balance + delta)
     applied = delta + shortfall
-    res = await s.execute(
-        update(MemberBalance)
+    changed = await rows_changed(
+        s, update(MemberBalance)
         .where(MemberBalance.member_id == member_id, MemberBalance.balance + applied >= 0)
         .values(balance=MemberBalance.balance + applied, updated_at=utcnow()))
-    if res.rowcount != 1:
+    if changed != 1:
         raise InsufficientBalance(member_id)
     await s.refresh(row)
     after = row.balance
