@@ -29,11 +29,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.dml import UpdateBase
 
+from .errors import NotFound
 from .models import Base
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+RowT = TypeVar("RowT")
 
 # Backoff between retries of a transaction that lost a lock race (deadlock on
 # PostgreSQL, "database is locked" on SQLite): short, the other side commits fast.
@@ -224,3 +226,16 @@ async def rows_changed(session: AsyncSession, statement: UpdateBase) -> int:
     if not isinstance(result, CursorResult):
         raise TypeError(f"{type(statement).__name__} returned rows, not a row count")
     return int(result.rowcount or 0)
+
+
+async def get_row(session: AsyncSession, model: type[RowT], key: Any) -> RowT:
+    """The row of ``model`` with primary key ``key``, which must exist.
+
+    For rows a foreign key or an earlier step vouches for (a slot's service, a refund
+    request's order): ``session.get`` is typed ``Optional``, and a row that vanished
+    anyway is answered as not found rather than as an ``AttributeError`` on ``None``.
+    """
+    row = await session.get(model, key)
+    if row is None:
+        raise NotFound(f"{model.__name__} {key} not found")
+    return row
