@@ -1,0 +1,32 @@
+// Home-page entries appear only when the bridge serves the operation they need: a page
+// whose API has not landed on this bridge is not shown at all (nothing broken to tap).
+const api = require('./api.js')
+
+const ENTRIES = [
+  { key: 'memberCard', url: '/pages/member/index', needs: 'memberCode' },
+  { key: 'coupons', url: '/pages/coupons/index', needs: 'coupons' },
+  { key: 'shop', url: '/pages/shop/index', needs: 'products' },
+  { key: 'cart', url: '/pages/cart/index', needs: 'createOrder' },
+  { key: 'myOrders', url: '/pages/orders/index', needs: 'orders' },
+]
+
+/** The (method, path) pairs the bridge's OpenAPI document serves. */
+function served(document) {
+  const out = new Set()
+  const paths = (document && document.paths) || {}
+  Object.keys(paths).forEach(path => {
+    Object.keys(paths[path]).forEach(method => out.add(`${method.toUpperCase()} ${path}`))
+  })
+  return out
+}
+
+/** The entries whose operation the bridge serves, in their order. */
+function available(document) {
+  const have = served(document)
+  return ENTRIES.filter(e => {
+    const [method, path] = api.OPERATIONS[e.needs]
+    return have.has(`${method} ${path}`)
+  })
+}
+
+module.exports = { ENTRIES, available, served }
