@@ -95,4 +95,4 @@ function call(name, { path = {}, query, body } = {}) {
   })
 }
 
-module.exports = { OPERATIONS, ApiError, call, fillPath, queryString }
+module.exports = { OPERATIONS, PUBLIC, ApiError, call, fillPath, queryString }

@@ -1,0 +1,115 @@
+const { has, install, openPage, settle, tap, text, texts, SESSION } = require('./harness.js')
+
+const M = '/api/v1/mp'
+const PRODUCTS = { store: 's1', currency: 'CNY', total: 2, items: [
+  { product_id: 'coke-330', name_zh: '可口可乐 330ml', name_en: 'Coca-Cola 330ml can', category: 'drinks',
+    unit_price: 250, member_price: null, age_restricted: false },
+  { product_id: 'oreo-97', name_zh: '奥利奥', name_en: 'Oreo', category: 'snacks',
+    unit_price: 890, member_price: 800, age_restricted: false },
+] }
+const PAY_PARAMS = { appId: 'wx0000000000000000', timeStamp: '1764900000', nonceStr: 'n0nce',
+                     package: 'prepay_id=wx123', signType: 'RSA', paySign: 'c2lnbg==',
+                     order_no: 'MP1', out_trade_no: 'MP1', amount: 1390, currency: 'CNY' }
+
+function order(status) {
+  return { order_no: 'MP1', store: 's1', status, total: 1390, discount_total: 0, invoice: null,
+           lines: [{ line_no: 1, name_zh: '可口可乐 330ml', name_en: 'Coke', qty: 2, amount: 500 },
+                   { line_no: 2, name_zh: '奥利奥', name_en: 'Oreo', qty: 1, amount: 890 }] }
+}
+
+test('search a product by name and add it to the cart of the picked store', async () => {
+  const wx = install({ storage: { ...SESSION, 'mp.store': 's1' }, replies: {
+    [`GET ${M}/stores/s1/products`]: req => ({ data: req.query.q === '可乐'
+      ? { ...PRODUCTS, total: 1, items: PRODUCTS.items.slice(0, 1) } : PRODUCTS }),
+  } })
+  const page = await openPage('shop')
+  expect(texts(page, '.product .name')).toEqual(['可口可乐 330ml', '奥利奥'])
+  page.instance.onInput({ detail: { value: ' 可乐 ' } })
+  await page.instance.search()
+  await settle()
+  expect(wx.requests.at(-1).query).toEqual({ q: '可乐', limit: '50' })
+  expect(texts(page, '.product .name')).toEqual(['可口可乐 330ml'])
+  await tap(page, '.add')
+  await tap(page, '.add')
+  expect(wx.storage['mp.cart']).toEqual({ store: 's1', lines: [
+    { product_id: 'coke-330', name_zh: '可口可乐 330ml', name_en: 'Coca-Cola 330ml can', unit_price: 250, qty: 2 }] })
+  expect(text(page, '.cart-bar')).toBe('购物车 (2)')
+})
+
+test('checkout places the order, pays it with wx.requestPayment, then waits to see it paid', async () => {
+  let status = 'created'
+  const wx = install({ storage: { ...SESSION, 'mp.cart': { store: 's1', lines: [
+    { product_id: 'coke-330', name_zh: '可口可乐 330ml', name_en: 'Coke', unit_price: 250, qty: 2 },
+    { product_id: 'oreo-97', name_zh: '奥利奥', name_en: 'Oreo', unit_price: 890, qty: 1 }] } },
+  replies: {
+    [`POST ${M}/orders`]: { status: 201, data: order('created') },
+    [`POST ${M}/orders/MP1/pay`]: () => { status = 'paid'; return { data: PAY_PARAMS } },
+    [`GET ${M}/orders/MP1`]: () => ({ data: order(status) }),
+  } })
+  const cart = await openPage('cart')
+  expect(text(cart, '.estimate')).toBe('¥13.90')
+  cart.instance.onField({ currentTarget: { dataset: { field: 'note' } }, detail: { value: '少冰' } })
+  await tap(cart, '.checkout')
+  const placed = wx.requests.find(r => r.method === 'POST' && r.path === `${M}/orders`)
+  expect(placed.data).toEqual({ store: 's1', fulfillment: 'pickup', note: '少冰', lines: [
+    { product_id: 'coke-330', qty: 2 }, { product_id: 'oreo-97', qty: 1 }] })
+  const [paid] = wx.called('requestPayment')
+  expect({ ...paid, success: undefined, fail: undefined }).toEqual({
+    timeStamp: '1764900000', nonceStr: 'n0nce', package: 'prepay_id=wx123', signType: 'RSA',
+    paySign: 'c2lnbg==', success: undefined, fail: undefined })
+  expect(wx.storage['mp.cart']).toBeUndefined()
+  expect(wx.called('redirectTo')).toEqual([{ url: '/pages/order/index?order_no=MP1&paying=1' }])
+
+  const detail = await openPage('order', { order_no: 'MP1', paying: '1' })
+  expect(text(detail, '.status')).toBe('已支付')
+  expect(text(detail, '.total')).toBe('¥13.90')
+  expect(has(detail, '.pay')).toBe(false)
+  expect(has(detail, '.invoice')).toBe(true)
+  expect(wx.unexpected).toEqual([])
+})
+
+test('a cancelled payment leaves the order to pay later; delivery needs an address', async () => {
+  const wx = install({ payment: 'cancel', storage: { ...SESSION, 'mp.cart': { store: 's1', lines: [
+    { product_id: 'coke-330', name_zh: '可口可乐', name_en: 'Coke', unit_price: 250, qty: 1 }] } },
+  replies: {
+    [`POST ${M}/orders`]: { status: 201, data: order('created') },
+    [`POST ${M}/orders/MP1/pay`]: { data: PAY_PARAMS },
+  } })
+  const cart = await openPage('cart')
+  cart.instance.pickFulfillment({ detail: { value: 'delivery' } })
+  await tap(cart, '.checkout')
+  expect(text(cart, '.error')).toBe('请填写收货信息')
+  expect(wx.requests).toEqual([])
+  for (const [field, value] of [['name', '张三'], ['phone', '13800000000'], ['address', '上海市']]) {
+    cart.instance.onField({ currentTarget: { dataset: { field } }, detail: { value } })
+  }
+  await tap(cart, '.checkout')
+  expect(wx.requests[0].data.shipping_address).toEqual({ name: '张三', phone: '13800000000', address: '上海市' })
+  expect(text(cart, '.notice')).toBe('支付已取消，订单可在“我的订单”里继续支付')
+  expect(wx.called('redirectTo')).toEqual([])
+})
+
+test('an unpaid order can be paid from its page', async () => {
+  let status = 'created'
+  const wx = install({ storage: { ...SESSION }, replies: {
+    [`GET ${M}/orders/MP1`]: () => ({ data: order(status) }),
+    [`POST ${M}/orders/MP1/pay`]: () => { status = 'paid'; return { data: PAY_PARAMS } },
+  } })
+  const page = await openPage('order', { order_no: 'MP1' })
+  expect(text(page, '.status')).toBe('待支付')
+  expect(has(page, '.invoice')).toBe(false)           // nothing paid, nothing to invoice
+  await tap(page, '.pay')
+  await settle()
+  expect(wx.called('requestPayment').length).toBe(1)
+  expect(text(page, '.status')).toBe('已支付')
+})
+
+test('a paid order cannot be paid again: the bridge says why', async () => {
+  install({ storage: { ...SESSION }, replies: {
+    [`GET ${M}/orders/MP1`]: { data: order('created') },
+    [`POST ${M}/orders/MP1/pay`]: { status: 409, data: { title: 'Conflict', detail: 'order MP1 is paid' } },
+  } })
+  const page = await openPage('order', { order_no: 'MP1' })
+  await tap(page, '.pay')
+  expect(text(page, '.error')).toBe('order MP1 is paid')
+})
