@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := libzbar0 libusb-1.0-0 mosquitto mosquitto-clients fonts-wqy-microhei systemd chromium chromium-driver poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench system-deps setup clean
+.PHONY: demo test lint bench system-deps node-deps test-miniprogram setup clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -25,7 +25,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[kiosk,cloud,tui,dev]'
 	@touch $(STAMP)
 
-setup: system-deps $(STAMP)
+# Node for the mini-program (miniprogram/): its page tests run under jest with Tencent's
+# miniprogram-simulate, and tests/miniprogram reads its API client. Installed only when
+# the commands are missing (a NodeSource nodejs already carries npm).
+node-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "installing Debian packages: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+
+setup: system-deps node-deps $(STAMP)
 
 demo: setup
 	$(PY) -m demo $(DEMO_ARGS)
@@ -37,7 +45,15 @@ lint: setup
 	$(PY) -m mypy --strict contract common drivers
 	$(PY) -m mypy kiosk_agent tui
 
-test: setup lint
+# The mini-program's packages exactly as the lockfile says, again only when it changed.
+miniprogram/node_modules/.installed: miniprogram/package-lock.json
+	cd miniprogram && npm ci --no-audit --no-fund
+	@touch $@
+
+test-miniprogram: node-deps miniprogram/node_modules/.installed
+	cd miniprogram && npm test
+
+test: setup lint test-miniprogram
 	$(PY) -m pytest
 
 bench: setup
