@@ -10,7 +10,15 @@ from sqlalchemy import delete, select
 
 from cloud_bridge import auth
 from cloud_bridge.errors import NotFound
-from cloud_bridge.openapi import Call, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
+from cloud_bridge.openapi import (
+    ISO_DATE_PATTERN,
+    Call,
+    QueryModel,
+    RequestModel,
+    Route,
+    ShortText,
+    Text,
+)
 
 from . import reports, schemas, sla
 from .api_common import ID_SCHEMA, TAG, A, M, db, my_conversation, path_id, staff_ticket, tz
@@ -183,7 +191,7 @@ ROUTES = [
     Route("PUT", f"{A}/stores/{{store}}/calendar/{{day}}", put_day,
           "Mark a holiday or make-up working day", TAG, auth="admin",
           path_params={**S, "day": {"type": "string", "format": "date",
-                                    "pattern": IsoDate.__metadata__[0].pattern}},
+                                    "pattern": ISO_DATE_PATTERN}},
           body=DayBody, response=schemas.SvcSlaConfig),
     Route("GET", f"{A}/tickets/{{ticket_id}}/sla", ticket_sla, "A ticket's SLA clocks", TAG,
           auth="admin", path_params={"ticket_id": ID_SCHEMA}, response=schemas.SvcTicketSla),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_bridge.db import rows_changed
+from cloud_bridge.db import get_row, rows_changed
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
 
@@ -47,7 +47,7 @@ async def book(session: AsyncSession, slot_id: int, openid: str, note: str | Non
     slot = await session.get(Slot, slot_id)
     if slot is None:
         raise NotFound(f"slot {slot_id} not found")
-    service = await session.get(BookableService, slot.service_id)
+    service = await get_row(session, BookableService, slot.service_id)
     if at > slot.starts_at - timedelta(minutes=service.book_before_min):
         raise Conflict("booking for this slot has closed")
     existing = await session.scalar(select(Booking).where(
@@ -58,7 +58,7 @@ async def book(session: AsyncSession, slot_id: int, openid: str, note: str | Non
         Slot, Slot.id == Booking.slot_id).where(
         Booking.service_id == service.id, Booking.openid == openid, Booking.status == BOOKED,
         Slot.starts_at > at))
-    if active >= service.max_active_per_member:
+    if (active or 0) >= service.max_active_per_member:
         raise Conflict(f"at most {service.max_active_per_member} upcoming booking(s) "
                        f"of {service.name} per shopper")
     changed = await rows_changed(
@@ -83,8 +83,8 @@ async def cancel(session: AsyncSession, booking: Booking, at: datetime | None = 
     at = at or now()
     if booking.status != BOOKED:
         raise Conflict("this booking is cancelled already")
-    slot = await session.get(Slot, booking.slot_id)
-    service = await session.get(BookableService, slot.service_id)
+    slot = await get_row(session, Slot, booking.slot_id)
+    service = await get_row(session, BookableService, slot.service_id)
     if at > slot.starts_at - timedelta(minutes=service.cancel_before_min):
         raise Conflict(f"bookings can be cancelled up to {service.cancel_before_min} "
                        "minutes before the start")

@@ -87,10 +87,10 @@ async def complaints_report(session: AsyncSession, *, store: str | None, month: 
         groups[(c.store, c.kind, c.category or "other")].append(c)
     rows = []
     for (s, kind, category), convs in sorted(groups.items()):
-        done = [c for c in convs if c.resolved_at is not None]
-        hours = [(c.resolved_at - c.created_at).total_seconds() / 3600 for c in done]
+        hours = [(c.resolved_at - c.created_at).total_seconds() / 3600
+                 for c in convs if c.resolved_at is not None]
         rows.append({"store": s, "kind": kind, "category": category, "opened": len(convs),
-                     "resolved": len(done),
+                     "resolved": len(hours),
                      "avg_hours_to_resolve": round(sum(hours) / len(hours), 1) if hours
                      else None})
     return {"month": month, "rows": rows,

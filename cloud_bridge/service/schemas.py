@@ -11,14 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .tickets import CATEGORIES, PRIORITY_RANK, TIER_RANK, Channel, Kind, Status
-
-TicketStatus = Literal[tuple(Status)]  # type: ignore[valid-type]
-TicketChannel = Literal[tuple(Channel)]  # type: ignore[valid-type]
-TicketKind = Literal[tuple(Kind)]  # type: ignore[valid-type]
-Priority = Literal[tuple(PRIORITY_RANK)]  # type: ignore[valid-type]
-Tier = Literal[tuple(TIER_RANK)]  # type: ignore[valid-type]
-Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+# Spelled out for the type checker; tests/cloud_bridge/service/test_schemas.py checks them
+# against the enums and tables of :mod:`.tickets`, which stay the source.
+TicketStatus = Literal["open", "pending", "snoozed", "resolved", "closed"]
+TicketChannel = Literal["chat", "kiosk_help", "complaint_form", "wechat_complaint"]
+TicketKind = Literal["conversation", "complaint", "suggestion"]
+Priority = Literal["low", "normal", "high", "urgent"]
+Tier = Literal["regular", "member", "vip"]
+Category = Literal["product_quality", "price", "service_attitude", "checkout", "delivery",
+                   "hygiene", "environment", "payment", "other"]
 
 
 class Out(BaseModel):

@@ -116,9 +116,10 @@ class ChatConnection:
                 rows = [(self.conversation_id, await s.scalar(select(Conversation.last_seq)
                          .where(Conversation.id == self.conversation_id)))]
             else:
-                rows = (await s.execute(select(Conversation.id, Conversation.last_seq).where(
-                    Conversation.store == self.store,
-                    Conversation.updated_at >= self.connected_at - POLL_LOOKBACK))).all()
+                rows = [(cid, last) for cid, last in await s.execute(
+                    select(Conversation.id, Conversation.last_seq).where(
+                        Conversation.store == self.store,
+                        Conversation.updated_at >= self.connected_at - POLL_LOOKBACK))]
         return {cid for cid, last in rows
                 if last is not None and last > self.last_sent.get(cid, -1)}
 
