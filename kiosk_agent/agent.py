@@ -35,6 +35,7 @@ from typing import Any
 from contract.codes import PAYMENT_KINDS
 
 from .badges import badge_scanned
+from .cart_edits import cart_edits, verify_badge_text
 from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
@@ -296,6 +297,9 @@ class Agent:
                 if self.book is None:
                     log.warning("scan refused: no price book loaded")
                     return None
+                if cart_edits(self).in_remove_mode():  # after KIOSK:REMOVE: take one out
+                    await cart_edits(self).remove_one(text)
+                    return None
                 # Weighed goods by barcode are weighed on the [scale] (kiosk_agent.weighing).
                 weight = await weight_for_scan(self, text, getattr(scan, "weight_g", None))
                 co.scan_product(text, weight)
@@ -308,7 +312,10 @@ class Agent:
             elif kind == "member":
                 co.attach_member(self._member_from_code(text))
             elif kind == "staff":  # only a valid signed badge (kiosk_agent.badges)
-                await badge_scanned(self, co, text)
+                edits = cart_edits(self)
+                if edits.pending is None or not await edits.approve_pending(
+                        verify_badge_text(self, text)):  # else: a void waited for staff
+                    await badge_scanned(self, co, text)
             else:
                 return None
         except Refusal as refusal:

@@ -11,7 +11,8 @@ the agent and to each other:
 * scans: the camera per ``[camera]`` (including the replay camera) and the serial
   scanner per ``[scanner]`` merged into one :class:`drivers.scanning.ScanSource`,
   fed to ``agent.add_scan_source``; kiosk action cards (``KIOSK:PARK``,
-  ``KIOSK:PAY:STORED_VALUE``, ``KIOSK:CANCEL``) stand in for the shopper's buttons;
+  ``KIOSK:PAY:STORED_VALUE``, ``KIOSK:CANCEL``, ``KIOSK:REMOVE``, ``KIOSK:CALL_STAFF``)
+  stand in for the shopper's buttons;
 * the print spooler with the printer of ``[printer]``;
 * the customer display of ``[display]``, driven by the checkout's listeners;
 * the MQTT link, outbox drainer, shadow, catalog sync, signed commands and the
@@ -38,6 +39,10 @@ ACTION_PREFIX = "KIOSK:"
 ACTION_PARK = "KIOSK:PARK"
 ACTION_STORED_VALUE = "KIOSK:PAY:STORED_VALUE"
 ACTION_CANCEL = "KIOSK:CANCEL"
+#: take one item out: the next product scanned comes out (kiosk_agent.cart_edits)
+ACTION_REMOVE = "KIOSK:REMOVE"
+#: 呼叫店员: a retained alert to the fleet view and the staff TUI (kiosk_agent.staff_calls)
+ACTION_CALL_STAFF = "KIOSK:CALL_STAFF"
 
 
 # --------------------------------------------------------------------------- scans
@@ -112,6 +117,7 @@ class ScanComponent:
             "symbology": scan.symbology, "source": scan.source, "at": time.time()})
 
     async def _action(self, action: str) -> None:
+        from .cart_edits import cart_edits
         from .checkout import CheckoutError, Refusal, State
 
         co = self.agent.checkout
@@ -121,8 +127,13 @@ class ScanComponent:
             if action == ACTION_PARK:
                 parked = await co.park()
                 log.info("order parked as %s", parked.park_no)
-            elif action == ACTION_CANCEL:
-                await co.cancel()
+            elif action == ACTION_CANCEL:  # a void of the whole cart (may need a badge)
+                await cart_edits(self.agent).void_cart()
+            elif action == ACTION_REMOVE:
+                cart_edits(self.agent).start_remove_mode()
+                if self.agent.runtime.display is not None:
+                    await self.agent.runtime.display.display.show_text(
+                        "请扫描要删除的商品", "Scan the item to take out")
             elif action == ACTION_STORED_VALUE:
                 if co.state in (State.SCANNING, State.MEMBER_ATTACHED):
                     co.request_payment()

@@ -101,9 +101,13 @@ TRANSITIONS: dict[Ev, dict[State, State]] = {
         S.IDLE: S.MEMBER_ATTACHED, S.SCANNING: S.MEMBER_ATTACHED,
         S.AWAITING_PAYMENT: S.AWAITING_PAYMENT, S.COMPLETED: S.MEMBER_ATTACHED,
     },
-    Ev.SET_QUANTITY: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED},
+    # From awaiting_payment an edit goes back to the cart (member_attached with a member);
+    # kiosk_agent.cart_edits asks for a staff badge there and checks no payment is open.
+    Ev.SET_QUANTITY: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
+                      S.AWAITING_PAYMENT: S.SCANNING},
     # An emptied cart goes back to idle (scanning) or stays member_attached.
-    Ev.REMOVE_LINE: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED},
+    Ev.REMOVE_LINE: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
+                     S.AWAITING_PAYMENT: S.SCANNING},
     Ev.STAFF_APPROVE: {
         S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
         S.AWAITING_PAYMENT: S.AWAITING_PAYMENT,
@@ -443,13 +447,18 @@ class Checkout:
         items[line_no - 1].qty = qty
         priced = self._price(items, self.member, ev)
         self.items, self.priced = items, priced
-        self._move(ev, target)
+        self._move(ev, self._back_to_cart(target))
 
     def remove_line(self, line_no: int) -> None:
+        """Take line ``line_no`` (1-based) out of the cart."""
         ev = Ev.REMOVE_LINE
         target = self._check(ev)
         if not 1 <= line_no <= len(self.items):
             raise self._refuse(ev, "no_such_line", "没有这一行", f"no line {line_no}")
+        if self.state == S.AWAITING_PAYMENT and len(self.items) == 1:
+            # An order number may be reserved: emptying it is a void of the cart (cancel).
+            raise self._refuse(ev, "last_line", "这是最后一件商品，请取消整单",
+                               "this is the last item: void the whole cart instead")
         items = [i for n, i in enumerate(self.items, start=1) if n != line_no]
         priced = self._price(items, self.member, ev) if items else None
         if not items and self.state == S.SCANNING:
@@ -457,7 +466,13 @@ class Checkout:
         self.items, self.priced = items, priced
         if not items:
             self.staff_approved_by = None
-        self._move(ev, target)
+        self._move(ev, self._back_to_cart(target))
+
+    def _back_to_cart(self, target: State) -> State:
+        """An edit made on the payment screen returns to the cart it came from."""
+        if target == S.SCANNING and self.member is not None:
+            return S.MEMBER_ATTACHED
+        return target
 
     def staff_approve(self, staff_id: str) -> None:
         """Staff checked the shopper's age (a staff badge was scanned)."""

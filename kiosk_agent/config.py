@@ -157,6 +157,10 @@ class StaffSection(_Section):
         description="a badge is refused this long after it was issued, whatever its expiry")
     badge_maintenance: bool = Field(
         default=True, description="a badge scanned at an idle kiosk toggles maintenance")
+    free_voids: int = Field(
+        default=2, ge=0, le=20,
+        description="lines a shopper may remove or lower per cart before a staff badge is "
+                    "needed (once the shopper has asked to pay, every void needs one)")
 
 
 class AgentConfig(_Section):

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         PrinterComponent,
         ScanComponent,
     )
+    from .badges import StaffBadges
+    from .cart_edits import CartEdits
     from .catalog_sync import CatalogSync
     from .control.server import ControlComponent
     from .link import Link
@@ -64,6 +66,10 @@ class KioskRuntime:
     scans: ScanComponent | None = None
     printer: PrinterComponent | None = None
     display: DisplayComponent | None = None
+    # Cart edits and staff voids (kiosk_agent.cart_edits), made on first use.
+    cart_edits: CartEdits | None = None
+    # The badge verifier of the control API's badge fields (made on first use).
+    staff_badges: StaffBadges | None = None
     # What the shadow last applied ({section: {field: value}}), for the control API.
     shadow_applied: dict[str, Any] = field(default_factory=dict)
     # The last scans (masked), newest last, for the control API's status.

@@ -201,6 +201,25 @@ class ControlClient:
     async def set_maintenance(self, on: bool, reason: str = "staff") -> dict:
         return await self._request("POST", "/v1/maintenance", json={"on": on, "reason": reason})
 
+    # ---------------------------------------------------------------- cart (staff voids)
+
+    async def cart(self) -> dict:
+        return await self._request("GET", "/v1/cart")
+
+    async def set_quantity(self, line_no: int, qty: int, badge: str | None = None) -> dict:
+        body: dict[str, Any] = {"qty": qty} | ({"badge": badge} if badge else {})
+        return await self._request("PUT", f"/v1/cart/lines/{line_no}", json=body)
+
+    async def remove_line(self, line_no: int, badge: str | None = None) -> dict:
+        return await self._request("DELETE", f"/v1/cart/lines/{line_no}",
+                                   json={"badge": badge} if badge else {})
+
+    async def void_cart(self, badge: str | None = None) -> dict:
+        return await self._request("POST", "/v1/cart/void", json={"badge": badge} if badge else {})
+
+    async def approve_void(self, badge: str) -> dict:
+        return await self._request("POST", "/v1/cart/approve", json={"badge": badge})
+
 
 async def _probe(socket_path: str) -> int:  # pragma: no cover - manual helper
     async with ControlClient(socket_path) as client:

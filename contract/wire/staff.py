@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .cart import CART_EDITED
+
 STAFF_APPROVED = "staff.approved"
-#: staff event types, accepted by the cloud next to ``events.EVENT_TYPES``
-STAFF_EVENT_TYPES = frozenset({STAFF_APPROVED})
+#: staff and cart-edit event types, accepted by the cloud next to ``events.EVENT_TYPES``
+STAFF_EVENT_TYPES = frozenset({STAFF_APPROVED, CART_EDITED})
 
 
 class StaffApprovalData(BaseModel):
@@ -20,7 +22,8 @@ class StaffApprovalData(BaseModel):
     staff_id: str = Field(min_length=1, max_length=64)
     badge_id: str = Field(min_length=1, max_length=32, description="the badge's token id")
     role: str | None = None
-    action: str = Field(description="age_check | maintenance_on | maintenance_off | void_line")
+    action: str = Field(
+        description="age_check | maintenance_on | maintenance_off | void_line | void_cart")
     order_no: str | None = None
     at: datetime
     detail: dict[str, Any] = Field(default_factory=dict)

@@ -197,6 +197,10 @@ class AgentControlAdapter:
     def _components(self) -> list[tuple[str, Any]]:
         return self.agent.components()
 
+    def running_agent(self) -> Agent:
+        """The agent itself, for routes that drive its checkout (control/cart.py)."""
+        return self.agent
+
     def _component_method(self, *names: str) -> Any:
         for _, component in self._components():
             for name in names:

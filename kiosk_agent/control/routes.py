@@ -21,6 +21,8 @@ Routes (all JSON unless noted)::
     POST /v1/maintenance {"on", "reason"} (session)
     POST /v1/display/test                (session)
     POST /v1/camera/decode-check         (session) decode one frame now
+    GET  /v1/cart, PUT|DELETE /v1/cart/lines/{n}, POST /v1/cart/void|approve
+                                         cart edits and staff voids (control/cart.py)
 
 Errors are ``{"error": code, "message": text}`` with a fitting HTTP status.
 """
@@ -37,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from ..logbuffer import RecentLogHandler
+from .cart import add_cart_routes
 from .errors import ControlApiError
 from .facade import resolve
 from .jsonable import to_jsonable
@@ -357,4 +360,5 @@ def create_app(
     app.router.add_post("/v1/session", _session_post)
     app.router.add_post("/v1/session/unlock", _session_unlock)
     app.router.add_delete("/v1/session", _session_delete)
+    add_cart_routes(app, AGENT_KEY)  # /v1/cart..., /v1/staff-calls... (cart edits, staff calls)
     return app

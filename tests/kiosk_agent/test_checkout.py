@@ -139,6 +139,9 @@ EXPECTED: dict[State, dict[Ev, State]] = {
     S.AWAITING_PAYMENT: {
         E.ATTACH_MEMBER: S.AWAITING_PAYMENT,  # a member shown at the pay screen still counts
         E.STAFF_APPROVE: S.AWAITING_PAYMENT,
+        # An edit goes back to the cart (kiosk_agent.cart_edits asks a badge for voids);
+        # removing the only line is refused (a void of the cart: cancel).
+        E.SET_QUANTITY: S.SCANNING,
         E.PAYMENT_STARTED: S.PAYING,
         E.CANCEL: S.IDLE,
         E.TIMEOUT: S.IDLE,
