@@ -20,7 +20,8 @@ KIOSK = "kiosk1"
 MEMBER_ID = "m1001"
 #: Stored value the member tops up at the counter before paying with it (fen).
 TOP_UP = 10000
-#: The demo's member-code HMAC key (secret ``member_code_key``); a demo value, never a real one.
+#: The old HMAC member-code key (secret ``member_code_key``): kiosks refuse HMAC codes
+#: now; kept so the system demo's kiosk environment stays as installers leave it.
 MEMBER_KEY = "demo-member-code-key-0123456789abcdef"
 WECHAT_CODE = "134567890123456712"
 ALIPAY_CODE = "286543210987654321"
@@ -29,22 +30,30 @@ Card = tuple[str, str, str]  # (label for the terminal, code text, symbology)
 
 
 def set_member_key() -> None:
-    """Give this process (and the agents it starts) the demo's member-code key."""
-    os.environ.setdefault("KIOSK_" + codes.MEMBER_CODE_SECRET.upper(), MEMBER_KEY)
+    """Give the kiosk alone a member key pair of its own (a demo key, made per run): the
+    kiosk gets the public half (``member_pubkey``) and the scenario signs the member's
+    code with the private half, as the bridge would (kiosks refuse the old HMAC codes)."""
+    global member_code_issuer
+    from contract.signing import generate_signing_key, public_key_pem
+    from contract.tokens import ANY_STORE, issue_token
+
+    key = generate_signing_key()
+    os.environ["KIOSK_MEMBER_PUBKEY"] = public_key_pem(key).decode()
+    member_code_issuer = lambda: issue_token(  # noqa: E731
+        key, kind="member", subject=MEMBER_ID, store=ANY_STORE, ttl_s=180, role="regular/0/0")
 
 
 #: Issues the member's code as the mini-program shows it. The system demo sets it to the
 #: bridge's signer (a code signed with the chain's member key, carrying the level and a
-#: balance snapshot; its kiosk holds the public key); unset, the kiosk alone (no member
-#: public key installed) is shown the older HMAC code.
+#: balance snapshot; its kiosk holds the public key); the kiosk alone gets a demo key
+#: pair from :func:`set_member_key`.
 member_code_issuer: Callable[[], str] | None = None
 
 
-def member_card(ttl_s: int = 600) -> Card:
-    if member_code_issuer is not None:
-        code = member_code_issuer()
-    else:
-        code = codes.make_member_code(MEMBER_ID, MEMBER_KEY, ttl_s=ttl_s)
+def member_card() -> Card:
+    if member_code_issuer is None:
+        raise RuntimeError("no member code issuer: call set_member_key() first")
+    code = member_code_issuer()
     return (f"会员码 member code ({MEMBER_ID})", code, codes.QRCODE)
 
 

@@ -310,7 +310,10 @@ class Agent:
                 if result.status == "paid":
                     await self.finish_sale()
             elif kind == "member":
-                co.attach_member(self._member_from_code(text))
+                from .members import pricing_member
+
+                snap = self._member_from_code(text)
+                co.attach_member(pricing_member(snap), proof=snap.proof())
             elif kind == "staff":  # only a valid signed badge (kiosk_agent.badges)
                 edits = cart_edits(self)
                 if edits.pending is None or not await edits.approve_pending(
@@ -349,15 +352,14 @@ class Agent:
     def _member_from_code(self, text: str) -> Any:
         # Issue 13: a member code is a signed token verified offline with the chain's
         # member_pubkey; level and points come from its snapshot (kiosk_agent.members).
-        from .members import INVALID, REASONS, MemberCodeError, member_codes_for, pricing_member
+        from .members import INVALID, REASONS, MemberCodeError, member_codes_for
 
         try:
-            snap = member_codes_for(self).verify(text)
+            return member_codes_for(self).verify(text)
         except MemberCodeError as err:
             zh, en = REASONS.get(err.reason, INVALID)
             state = self.checkout.state if self.checkout is not None else State.IDLE
             raise Refusal("attach_member", state, f"member_{err.reason}", zh, en) from None
-        return pricing_member(snap)
 
     async def finish_sale(self) -> None:
         """paid -> printing -> completed, waiting (bounded) for the receipt job."""

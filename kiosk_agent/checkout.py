@@ -268,6 +268,9 @@ class Checkout:
         self.state = State.IDLE
         self.items: list[CartItem] = []
         self.member: Any = None
+        # The member code and snapshot behind ``member`` (sent with the sale; the cloud
+        # verifies it again): ``contract.wire.events.MemberProofData`` or ``None``.
+        self.member_proof: Any = None
         self.coupons: tuple[Any, ...] = ()
         self.redeem_points = 0
         self.staff_approved_by: str | None = None
@@ -310,6 +313,7 @@ class Checkout:
     def _clear_cart(self) -> None:
         self.items = []
         self.member = None
+        self.member_proof = None
         self.coupons = ()
         self.redeem_points = 0
         self.staff_approved_by = None
@@ -416,8 +420,11 @@ class Checkout:
         self._move(ev, target)
         return items[-1]
 
-    def attach_member(self, member: Any) -> None:
-        """A member code was scanned (``pricing.Member``); prices are recomputed."""
+    def attach_member(self, member: Any, proof: Any = None) -> None:
+        """A member code was scanned (``pricing.Member``); prices are recomputed.
+
+        ``proof`` is the verified code and its snapshot (``MemberProofData``), carried
+        by the sale so that the cloud checks it again."""
         ev = Ev.ATTACH_MEMBER
         target = self._check(ev)
         if self.member is not None and self.state not in (S.COMPLETED,):
@@ -427,6 +434,7 @@ class Checkout:
         priced = self._price(items, member, ev) if items else None
         self._fresh_if_done()
         self.member, self.priced = member, priced
+        self.member_proof = proof
         self._move(ev, target)
 
     def set_quantity(self, line_no: int, qty: int) -> None:
@@ -589,6 +597,7 @@ class Checkout:
         return build_order(
             self.priced, tenders=[tender], order_no=self.order_no,
             created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
+            member=self.member_proof,
             coupons=list(getattr(self.priced, "coupons", ())),
             catalog_version=getattr(self.book, "version", None), offline=offline,
             language=self.language,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.config import ConfigError, format_validation_error, load_secret, load_toml_model
 from contract import numbers
+from contract.member_codes import MAX_OFFLINE_SALE_FEN, MAX_OFFLINE_STORED_VALUE_FEN
 from contract.wire.topics import valid_id
 from drivers.config import (
     CameraSection,
@@ -95,8 +96,8 @@ class OutboxSection(_Section):
 # Upper bounds of what the remote shadow (or a config file) may set: offline stored-value
 # spending is money the chain may never collect, so even head office cannot lift it past
 # these (2,000 yuan per member, 1,000 per sale); the queue bounds keep the disk safe.
-MAX_OFFLINE_STORED_VALUE_FEN = 200_000
-MAX_OFFLINE_SALE_FEN = 100_000
+# (MAX_OFFLINE_STORED_VALUE_FEN, MAX_OFFLINE_SALE_FEN: one definition in contract, since
+# the cloud checks arriving sales against the same bounds.)
 
 
 class OfflineSection(_Section):
@@ -163,6 +164,15 @@ class StaffSection(_Section):
                     "needed (once the shopper has asked to pay, every void needs one)")
 
 
+class MembersSection(_Section):
+    """Member codes: signed by the bridge, verified with the ``member_pubkey`` credential."""
+
+    legacy_hmac_until: date | None = Field(
+        default=None,
+        description="migration only: accept old HMAC member codes (M1.) until this date "
+                    "while no member_pubkey is installed; unset = never")
+
+
 class AgentConfig(_Section):
     kiosk: KioskSection = Field(default_factory=KioskSection)
     journal: JournalSection = Field(default_factory=JournalSection)
@@ -181,6 +191,7 @@ class AgentConfig(_Section):
     control: ControlSection = Field(default_factory=ControlSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     staff: StaffSection = Field(default_factory=StaffSection)
+    members: MembersSection = Field(default_factory=MembersSection)
     scale: ScaleSection = Field(default_factory=ScaleSection)
 
 

@@ -9,31 +9,37 @@ says) and it names a member. The code's ``r`` claim carries the level and a snap
 points and stored value (``gold/1200/5000``: level, points, fen) so an offline kiosk prices with
 the member's level and never lets more points be redeemed than the member had.
 
-The older HMAC format ``M1.<id>.<exp>.<mac>`` (a key shared with every kiosk) is
-accepted only while a kiosk has no ``member_pubkey`` yet (deployments being migrated,
-the demo); once the public key is installed an ``M1`` code is refused.
+The older HMAC format ``M1.<id>.<exp>.<mac>`` (one key shared with every kiosk, so one
+kiosk's SD card forges codes for any member) is refused with a logged reason. A kiosk
+being migrated may accept it for a while only if it has no ``member_pubkey`` yet AND
+``[members] legacy_hmac_until`` names a date not passed (the migration's deadline);
+each such code is logged as a warning. Once the public key is installed an ``M1``
+code is refused whatever the date.
+
+The accepted code travels with the sale (``order.completed`` ``member``: the code and the
+snapshot the kiosk sold with) so that the cloud verifies it again.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import time
 import weakref
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from common.config import load_secret
+from contract.member_codes import MEMBER_CODE_MAX_AGE_S, MEMBER_KIND, parse_snapshot
 from contract.signing import KeyMaterialError, load_public_key
 from contract.tokens import TokenError, TokenVerifier
+from contract.wire.events import MemberProofData
 
 log = logging.getLogger(__name__)
 
 MEMBER_PUBKEY_CREDENTIAL = "member_pubkey"
-MEMBER_KIND = "member"
-# The bridge issues codes for 180 s; the kiosk caps their age at the same value so a
-# longer ``exp`` (a bug or a stolen key's token) buys nothing.
-MEMBER_CODE_MAX_AGE_S = 180
-_SNAPSHOT_RE = re.compile(r"^([a-z0-9_]{1,16})/([0-9]{1,12})/([0-9]{1,12})$")
+__all__ = ["MEMBER_CODE_MAX_AGE_S", "MEMBER_KIND", "MemberCodeError", "MemberCodes",
+           "MemberSnapshot"]
 
 # Why a member code is refused, for the shopper (zh, en).
 REASONS: dict[str, tuple[str, str]] = {
@@ -55,6 +61,15 @@ class MemberSnapshot:
     points: int
     stored_value: int
     expires_at: int
+    #: the code as scanned (signed codes only): sent with the sale for the cloud's check
+    code: str | None = None
+
+    def proof(self) -> MemberProofData | None:
+        """What the sale event carries for the cloud's re-check (``None``: legacy code)."""
+        if self.code is None:
+            return None
+        return MemberProofData(code=self.code, level=self.level, points=self.points,
+                               stored_value=self.stored_value)
 
 
 class MemberCodeError(Exception):
@@ -66,15 +81,24 @@ class MemberCodeError(Exception):
 
 
 class MemberCodes:
-    """Verifies member codes with the chain's public key(s)."""
+    """Verifies member codes with the chain's public key(s).
+
+    Args:
+        keys: the chain's member public keys (default: the ``member_pubkey`` credential).
+        legacy_key: the old HMAC key (``member_code_key``), used only during a migration.
+        legacy_until: the last day (kiosk local date) HMAC codes are accepted on a kiosk
+            without a public key; ``None``: never.
+    """
 
     def __init__(self, keys: list[Any] | None = None,
-                 legacy_key: str | bytes | None = None) -> None:
+                 legacy_key: str | bytes | None = None,
+                 legacy_until: date | None = None) -> None:
         if keys is None:
             keys = _keys_from_credentials()
         self.verifier = (TokenVerifier(keys, max_lifetime_s=MEMBER_CODE_MAX_AGE_S)
                          if keys else None)
         self.legacy_key = legacy_key
+        self.legacy_until = legacy_until
 
     def verify(self, text: str, now: float | None = None) -> MemberSnapshot:
         """The member of a scanned code; raises :class:`MemberCodeError` when refused."""
@@ -86,20 +110,32 @@ class MemberCodes:
             tok = self.verifier.verify(text, kind=MEMBER_KIND, now=now)
         except TokenError as err:
             raise MemberCodeError(err.reason) from None
-        m = _SNAPSHOT_RE.match(tok.role or "")
-        if m is None:
+        snap = parse_snapshot(tok.role)
+        if snap is None:
             raise MemberCodeError("malformed")
-        return MemberSnapshot(tok.subject, m.group(1), int(m.group(2)), int(m.group(3)),
-                              tok.effective_expires_at)
+        return MemberSnapshot(tok.subject, snap.level, snap.points, snap.stored_value,
+                              tok.effective_expires_at, code=text)
 
     def _legacy(self, text: str, now: float | None) -> MemberSnapshot:
         from contract.codes import verify_member_code
 
-        if self.verifier is not None:
-            raise MemberCodeError("legacy")  # the signed format is deployed: no HMAC codes
+        if self.verifier is not None:  # the signed format is deployed: no HMAC codes
+            log.warning("member code refused: old HMAC format (M1.); this kiosk accepts "
+                        "only codes signed with the chain's member key")
+            raise MemberCodeError("legacy")
+        today = datetime.fromtimestamp(time.time() if now is None else now).date()
+        if self.legacy_until is None or today > self.legacy_until:
+            log.warning("member code refused: old HMAC format (M1.) and %s; install the "
+                        "member_pubkey credential (cloud-bridge kiosk add writes it)",
+                        "no [members] legacy_hmac_until" if self.legacy_until is None
+                        else f"the migration ended on {self.legacy_until}")
+            raise MemberCodeError("legacy")
         code = verify_member_code(text, self.legacy_key, now)
         if code is None:
             raise MemberCodeError("expired_or_forged")
+        log.warning("old HMAC member code accepted for %s until the migration ends on %s "
+                    "(no points or member prices are credited by the cloud for it)",
+                    code.member_id, self.legacy_until)
         return MemberSnapshot(code.member_id, "regular", 0, 0, code.expires_at)
 
 
@@ -121,7 +157,9 @@ def member_codes_for(agent: Any) -> MemberCodes:
     if found is None:
         from .config import member_code_key
 
-        found = _VERIFIERS[agent] = MemberCodes(legacy_key=member_code_key())
+        found = _VERIFIERS[agent] = MemberCodes(
+            legacy_key=member_code_key(),
+            legacy_until=agent.config.members.legacy_hmac_until)
     return found
 
 

@@ -25,6 +25,7 @@ from contract import numbers
 from contract.wire.base import utcnow
 from contract.wire.events import (
     DiscountData,
+    MemberProofData,
     OrderCompletedData,
     OrderLineData,
     TenderData,
@@ -99,6 +100,7 @@ def build_order(
     created_at: datetime | None = None,
     completed_at: datetime | None = None,
     member_id: str | None = None,
+    member: MemberProofData | None = None,
     coupons: Sequence[str] = (),
     catalog_version: str | None = None,
     offline: bool = False,
@@ -137,6 +139,7 @@ def build_order(
             vat=vat_lines(getattr(priced, "vat", ()) or ()),
             tenders=list(tenders),
             member_id=member_id,
+            member=member if member_id is not None else None,
             points_earned=int(getattr(priced, "points_earned", 0) or 0),
             points_redeemed=int(getattr(priced, "points_redeemed", 0) or 0),
             coupons=list(coupons),

@@ -6,20 +6,62 @@ id first), so a resent sale never books its order, stock moves or stored value t
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import orders
+from ..inventory import add_alerts
+from ..models import Alert
 from ..payments.providers.stored_value import apply_order_tenders
+
+if TYPE_CHECKING:
+    from ..security.member_sales import MemberSaleCheck
+
+log = logging.getLogger(__name__)
 
 
 async def apply_sales(
-    session: AsyncSession, sales: list[orders.CompletedSale], *, tz: str, actor: str
+    session: AsyncSession, sales: list[orders.CompletedSale], *, tz: str, actor: str,
+    member_check: MemberSaleCheck | None = None,
 ) -> int:
     """Book new sales: order rows and stock moves, then offline stored-value tenders.
+
+    With ``member_check`` the member part of each sale is checked first; a sale whose
+    member code or snapshot does not hold is booked without its member (no points, no
+    stored-value debit of that member) and raises an alert.
 
     Returns:
         The number of alerts raised while recording the orders.
     """
+    refused: list[Alert] = []
+    if member_check is not None:
+        sales, refused = _screen_members(sales, member_check)
     alerts = await orders.record_kiosk_sales(session, sales, tz=tz, actor=actor)
     await apply_order_tenders(session, sales)  # offline stored value, same transaction
-    return len(alerts)
+    if refused:
+        await add_alerts(session, refused)
+    return len(alerts) + len(refused)
+
+
+def _screen_members(sales: list[orders.CompletedSale], check: MemberSaleCheck
+                    ) -> tuple[list[orders.CompletedSale], list[Alert]]:
+    from ..security.member_sales import ALERT_KIND, alert_detail
+
+    kept: list[orders.CompletedSale] = []
+    alerts: list[Alert] = []
+    for sale in sales:
+        d, ev = sale.data, sale.event
+        problem = check.problem(d)
+        if problem is None:
+            kept.append(sale)
+            continue
+        log.error("order %s from %s/%s: member %s refused (%s): %s; booked without the "
+                  "member", d.order_no, ev.store, ev.kiosk, d.member_id, problem.reason,
+                  problem.detail)
+        alerts.append(Alert(kind=ALERT_KIND, store=ev.store, kiosk=ev.kiosk,
+                            order_no=d.order_no, detail=alert_detail(d, problem)))
+        kept.append(orders.CompletedSale(ev, d.model_copy(update={"member_id": None,
+                                                                   "member": None})))
+    return kept, alerts

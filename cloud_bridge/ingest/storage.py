@@ -32,6 +32,7 @@ from .validation import same_event, validate_event
 
 if TYPE_CHECKING:
     from ..db import Database
+    from ..security.member_sales import MemberSaleCheck
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,11 @@ async def store_events(
     worker: str,
     tz: str,
     retries: int = 5,
+    member_check: MemberSaleCheck | None = None,
 ) -> BatchResult:
     """Store a batch of ``(store, kiosk, payload)`` events in one transaction.
 
+    ``member_check``: the member part of new sales is checked (``security.member_sales``).
     Returns the ids to ack (new and already stored alike) and the rejections.
     """
     result = BatchResult()
@@ -91,7 +94,8 @@ async def store_events(
                 session, {p[0].event_id: p[2] for p in ordered if p[0].event_id not in new_ids}))
             sales = [orders.CompletedSale(ev, data) for ev, data, _ in ordered
                      if data is not None and ev.event_id in new_ids]
-            alerts = await effects.apply_sales(session, sales, tz=tz, actor=worker)
+            alerts = await effects.apply_sales(session, sales, tz=tz, actor=worker,
+                                               member_check=member_check)
             await _advance_seq(session, [p[0] for p in ordered if p[0].event_id not in conflicts])
             result.stored = len(new_ids)
             result.alerts = alerts
@@ -101,7 +105,8 @@ async def store_events(
         except (DBAPIError, StatementError, OverflowError) as err:
             if not _data_error(err):
                 raise  # the database is unwell: nothing acked, the kiosks resend
-            return await _one_by_one(db, items, err, worker=worker, tz=tz, retries=retries)
+            return await _one_by_one(db, items, err, worker=worker, tz=tz, retries=retries,
+                                     member_check=member_check)
         result.duplicates = len(ordered) - result.stored - len(conflicts)
         for ev, _, _ in ordered:
             if ev.event_id in conflicts:
@@ -131,7 +136,8 @@ def _data_error(err: BaseException) -> bool:
 
 
 async def _one_by_one(db: Database, items: list[tuple[str, str, bytes]], err: BaseException,
-                      *, worker: str, tz: str, retries: int) -> BatchResult:
+                      *, worker: str, tz: str, retries: int,
+                      member_check: MemberSaleCheck | None) -> BatchResult:
     """The batch failed on a value: store its events one at a time, so only the event at
     fault is rejected and the other kiosks' events in the batch are stored and acked."""
     if len(items) == 1:
@@ -149,7 +155,8 @@ async def _one_by_one(db: Database, items: list[tuple[str, str, bytes]], err: Ba
                 len(items), type(err).__name__)
     merged = BatchResult()
     for item in items:
-        one = await store_events(db, [item], worker=worker, tz=tz, retries=retries)
+        one = await store_events(db, [item], worker=worker, tz=tz, retries=retries,
+                                 member_check=member_check)
         for key, ids in one.acked.items():
             merged.acked[key].extend(ids)
         for key, rejections in one.rejected.items():

@@ -90,6 +90,10 @@ class Ingest:
         self._idle.set()
         self._in_hand = 0  # batches taken from the queue whose acks are not yet published
         self.client_id = config.mqtt.client_id or self.worker
+        # The member part of every sale is checked again with the chain's member key.
+        from ..security.member_sales import MemberSaleCheck
+
+        self.member_check = MemberSaleCheck.from_config(config)
 
     async def __aenter__(self) -> Ingest:
         self._task = asyncio.create_task(self.run(), name="bridge-ingest")
@@ -236,7 +240,8 @@ class Ingest:
                     break
             try:
                 result = await store_events(self.db, batch, worker=self.worker,
-                                            tz=self.config.bridge.timezone, retries=cfg.retries)
+                                            tz=self.config.bridge.timezone, retries=cfg.retries,
+                                            member_check=self.member_check)
             except Exception:
                 # Nothing is acked; the kiosks resend and the next batch tries again.
                 log.exception("storing a batch of %d events failed", len(batch))

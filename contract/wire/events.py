@@ -99,6 +99,22 @@ class DiscountData(_Data):
     label_en: str | None = None
 
 
+class MemberProofData(_Data):
+    """The member code a kiosk accepted for a sale and the snapshot it sold with.
+
+    ``code`` is the signed token as scanned (:mod:`contract.tokens`, kind ``member``);
+    the cloud verifies it again with the chain's member key and checks that the
+    snapshot here is the one signed in it and that the sale stayed within it (points
+    redeemed, stored value taken offline). A member code is a bearer token for
+    :data:`contract.member_codes.MEMBER_CODE_MAX_AGE_S` only, expired soon after the sale.
+    """
+
+    code: str = Field(min_length=1, max_length=1024)
+    level: str = Field(min_length=1, max_length=16)
+    points: int = Field(ge=0, le=10**12)
+    stored_value: int = Field(ge=0, le=10**12, description="fen")
+
+
 class OrderCompletedData(_Data):
     """Payload of ``order.completed``: the whole sale as the kiosk committed it."""
 
@@ -113,6 +129,8 @@ class OrderCompletedData(_Data):
     vat: list[VatLine] = Field(default_factory=list)
     tenders: list[TenderData] = Field(default_factory=list)
     member_id: str | None = None
+    member: MemberProofData | None = Field(
+        default=None, description="the member code and snapshot the kiosk sold with")
     points_earned: int = 0
     points_redeemed: int = 0
     coupons: list[str] = Field(default_factory=list)
