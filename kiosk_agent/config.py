@@ -8,6 +8,7 @@ A bad file stops start-up with one line: the field path and the reason.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
