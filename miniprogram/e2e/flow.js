@@ -1,0 +1,71 @@
+// The shopper's whole visit, through the same modules the pages use (lib/api.js,
+// lib/session.js, lib/pay.js, lib/receipt.js), against a running bridge and its
+// payment sandbox. tests/miniprogram/test_e2e.py starts both and runs this.
+//
+// Environment: BRIDGE_URL, PAY_SANDBOX_URL (the WeChat gateway of `cloud-bridge sandbox`),
+// MP_APP_ID (the appid WeChat Pay signs for), LOGIN_CODE, RECEIPT_QR (the text of a kiosk receipt's QR code), STORE.
+// Prints one JSON line of what the shopper saw (as far as they got); exits 1 with the
+// reason on stderr on any failure.
+const { nodeWx } = require('./node-wx.js')
+
+async function main(env, seen = {}) {
+  global.wx = nodeWx({ loginCode: env.LOGIN_CODE, paySandboxUrl: env.PAY_SANDBOX_URL, appId: env.MP_APP_ID })
+  wx.setStorageSync('mp.bridge_url', env.BRIDGE_URL)
+  const api = require('../lib/api.js')
+  const pay = require('../lib/pay.js')
+  const session = require('../lib/session.js')
+  const { parseReceiptQr } = require('../lib/receipt.js')
+
+  // Login and joining, as the login page does.
+  const code = await session.wxLoginCode()
+  const login = await api.call('login', { body: { code } })
+  session.save(login)
+  wx.openid = login.openid
+  const member = await api.call('register', { body: { phone_code: 'e2e-phone', home_store: env.STORE } })
+  seen.member = { phone_bound: member.phone_bound, level: member.level }
+
+  // The member card.
+  const card = await api.call('memberCode')
+  seen.member_code = { kind: card.code.split('.')[0], expires_in_s: card.expires_at - Math.floor(Date.now() / 1000) }
+
+  // Home: the store; the shop: a product; the cart: order and pay.
+  const stores = await api.call('stores')
+  seen.stores = stores.items.map(s => s.store)
+  session.setStore(env.STORE)
+  const found = await api.call('products', { path: { store: env.STORE }, query: { q: '可乐' } })
+  const product = found.items[0]
+  const order = await api.call('createOrder', { body: {
+    store: env.STORE, fulfillment: 'pickup', lines: [{ product_id: product.product_id, qty: 2 }] } })
+  seen.order = { order_no: order.order_no, status: order.status, total: order.total }
+  seen.payment = await pay.payOrder(order.order_no)
+  const paid = await pay.waitPaid(order.order_no)
+  seen.paid = { status: paid.status, paid_at: Boolean(paid.paid_at) }
+
+  // My orders: claim the kiosk receipt scanned from its QR.
+  const receipt = parseReceiptQr(env.RECEIPT_QR)
+  const claimed = await api.call('claimOrder', { path: { order_no: receipt.orderNo }, body: { token: receipt.token } })
+  const mine = await api.call('orders', { query: { limit: 50 } })
+  seen.claimed = claimed.order_no
+  seen.my_orders = mine.items.map(o => o.order_no).sort()
+
+  // The invoice of the mini-program order.
+  const invoice = await api.call('requestInvoice', { path: { order_no: order.order_no },
+    body: { kind: 'personal', title: '张三', email: 'zhangsan@example.com' } })
+  const again = await api.call('invoice', { path: { order_no: order.order_no } })
+  seen.invoice = { status: invoice.status, amount: invoice.amount, read_back: again.status }
+  return seen
+}
+
+if (require.main === module) {
+  const seen = {}
+  main(process.env, seen).then(
+    () => { process.stdout.write(JSON.stringify(seen) + '\n') },
+    err => {
+      process.stdout.write(JSON.stringify(seen) + '\n')
+      process.stderr.write(`e2e failed: ${err.stack || err}\n`)
+      process.exit(1)
+    },
+  )
+}
+
+module.exports = { main }
