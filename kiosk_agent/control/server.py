@@ -56,6 +56,8 @@ class ControlServer:
         shadow: callable returning the dotted keys applied from the shadow, for the view.
         env: dotted keys set from the environment, for the view.
         socket_path: overrides ``config.control.socket_path``.
+        book: callable returning the price book the kiosk sells on (its staff
+            revocation list decides which badges may lift a PIN lockout).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class ControlServer:
         env: Mapping[str, Any] | None = None,
         socket_path: Path | str | None = None,
         pin_hash: str | None = None,
+        book: Callable[[], Any] | None = None,
     ) -> None:
         from .. import logbuffer
 
@@ -77,7 +80,7 @@ class ControlServer:
         self.sessions = StaffSessions(
             pin_hash or resolve_pin_hash(config), config.control.idle_lock_s
         )
-        self.sessions.badge_verifier = _badge_verifier(config)
+        self.sessions.badge_verifier = _badge_verifier(config, book)
         self.log_handler = log_handler or logbuffer.install(config.logging.recent_lines)
 
         def config_view() -> list[dict[str, Any]]:
@@ -158,6 +161,7 @@ class ControlComponent:
             agent.config,
             config_path=config_path or getattr(agent, "config_path", None),
             shadow=lambda: agent.runtime.shadow_applied,
+            book=lambda: agent.book,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -176,12 +180,13 @@ def control_component(agent: Agent) -> ControlComponent:
     return agent.runtime.control
 
 
-def _badge_verifier(config: AgentConfig) -> Callable[[str], str]:
+def _badge_verifier(config: AgentConfig,
+                    book: Callable[[], Any] | None = None) -> Callable[[str], str]:
     """Badge text -> the staff member's id; raises ``TokenError`` when not acceptable.
 
-    Built on first use (reads the ``badge_pubkey`` credential then). The revocation list
-    rides on the price book, which the control server does not hold: a revoked badge
-    within its (short, capped) lifetime can lift a PIN lockout, nothing more.
+    Built on first use (reads the ``badge_pubkey`` credential then). Every check reads
+    the current price book (``book()``): its staff revocation list refuses a revoked
+    badge here as at the camera. A kiosk with no book yet has no list (logged).
     """
     badges: list[Any] = []
 
@@ -190,6 +195,9 @@ def _badge_verifier(config: AgentConfig) -> Callable[[str], str]:
 
         if not badges:
             badges.append(StaffBadges(config.kiosk.store_id, config.staff.badge_max_days))
-        return badges[0].verify(text).subject
+        current = book() if book is not None else None
+        if current is None:
+            log.warning("badge checked without a price book: no revocation list to consult")
+        return str(badges[0].verify(text, current).subject)
 
     return verify
