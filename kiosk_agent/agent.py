@@ -387,6 +387,7 @@ def build_agent(config: AgentConfig) -> Agent:
     """
     from . import assembly
     from .control import control_component
+    from .journal_pruning import pruning_component
     from .sdnotify import agent_notify_component
 
     agent = Agent(config)
@@ -400,6 +401,7 @@ def build_agent(config: AgentConfig) -> Agent:
         ("printer", assembly.printer_component(agent)),  # print spooler + printer
         ("display", assembly.display_component(agent)),  # customer display
         ("scale", scale_component(agent)),  # serial scale for loose produce ([scale])
+        ("journal_pruning", pruning_component(agent)),  # archive + prune on a schedule
     ]
     assembly.commands_component(agent)  # signed fleet commands: handlers on the link
     for name, component in parts:

@@ -70,6 +70,13 @@ class JournalSection(_Section):
     seed_price_book: Path | None = Field(
         default=None, description="price book file loaded when the journal holds none yet"
     )
+    retention_days: float = Field(
+        default=90, ge=1, le=3660,
+        description="acknowledged sales older than this are archived and pruned")
+    prune_every_h: float = Field(
+        default=24, ge=0, le=24 * 31, description="automatic pruning period; 0 = off")
+    archive_dir: Path | None = Field(
+        default=None, description="where pruned sales are archived (default <journal dir>/archive)")
 
 
 class TlsSection(_Section):
