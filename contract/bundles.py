@@ -4,6 +4,8 @@ A bundle is an uncompressed tar with, at its root:
 
 - ``manifest.json``: ``{"format": 1, "kind": "software"|"config", "version": "1.4.0",
   "files": {"wheels/x.whl": "<sha256>", ...}, "requirement": "selfcheckout[kiosk]"}``;
+  ``"layered": true`` (software only) builds the new virtualenv on top of the running
+  release's packages, so the bundle carries only the wheels that changed;
 - ``manifest.sig``: the base64 Ed25519 signature of the manifest's exact bytes, made with
   the bridge's command signing key (kiosks verify it with ``command_pubkey``, the key they
   already trust for commands);
@@ -48,6 +50,7 @@ class Manifest:
     version: str
     files: dict[str, str]
     requirement: str | None = None
+    layered: bool = False
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -91,16 +94,22 @@ def parse_manifest(raw: bytes) -> Manifest:
     requirement = obj.get("requirement")
     if requirement is not None and not isinstance(requirement, str):
         raise BundleError("requirement must be a string")
-    return Manifest(kind, version, dict(files), requirement)
+    layered = obj.get("layered", False)
+    if not isinstance(layered, bool) or (layered and kind != "software"):
+        raise BundleError("layered must be true or false, and only for software")
+    return Manifest(kind, version, dict(files), requirement, layered)
 
 
 def build_bundle(out: Path, kind: str, version: str, files: dict[str, bytes],
-                 key: Ed25519PrivateKey, requirement: str | None = None) -> Manifest:
+                 key: Ed25519PrivateKey, requirement: str | None = None,
+                 layered: bool = False) -> Manifest:
     """Write a signed bundle of ``files`` ({name in bundle: bytes}) to ``out``."""
     manifest = {"format": 1, "kind": kind, "version": version,
                 "files": {n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}}
     if requirement:
         manifest["requirement"] = requirement
+    if layered:
+        manifest["layered"] = True
     raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
     parsed = parse_manifest(raw)
     sig = base64.b64encode(key.sign(raw))

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--file", type=Path, action="append", required=True,
                        help="a wheel (software, stored under wheels/) or kiosk.toml (config)")
     build.add_argument("--requirement", help="what pip installs (default: the first wheel)")
+    build.add_argument("--layered", action="store_true",
+                       help="software: only the changed wheels; the kiosk installs them over "
+                            "the packages of the release it runs")
     build.add_argument("--key", type=Path, help="signing key file (default: the credential)")
     build.add_argument("--config", type=Path, help="bridge config (TOML)")
     build.add_argument("--out", type=Path, required=True)
@@ -91,7 +94,8 @@ def _build(args: argparse.Namespace) -> int:
     if args.kind == "software" and not requirement:
         requirement = next((f"wheels/{p.name}" for p in args.file if p.suffix == ".whl"), None)
     try:
-        manifest = build_bundle(args.out, args.kind, args.version, files, key, requirement)
+        manifest = build_bundle(args.out, args.kind, args.version, files, key, requirement,
+                                layered=args.layered)
     except BundleError as err:
         return _fail(str(err))
     print(f"bundle {manifest.kind} {manifest.version} ({len(files)} file(s)) -> {args.out}")

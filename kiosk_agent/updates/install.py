@@ -6,6 +6,12 @@
   ``command_pubkey``), unpack into ``releases/.<version>.tmp``, build it (software: a
   virtualenv with the wheelhouse installed offline; config: the ``kiosk.toml`` parsed and
   validated by the agent's own loader), then rename it to ``releases/<version>``.
+
+A layered software bundle (``"layered": true``) carries only the wheels that changed: the
+new virtualenv gets a ``kiosk-layers.pth`` naming the running release's package directory
+(and the ones that release layers on), after its own, so pip finds every unchanged
+dependency installed and the bundle's wheels take precedence. A release it layers on must
+therefore be kept (releases are never deleted by updates).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,7 @@ CHUNK = 1 << 16
 # A stalled link must not hold the job forever; the bridge times the execution out too.
 HTTP_TIMEOUT_S = 120.0
 PIP_TIMEOUT_S = 600.0
+LAYERS_PTH = "kiosk-layers.pth"
 
 
 class InstallError(Exception):
@@ -84,12 +92,47 @@ def _run(cmd: list[str]) -> None:
         raise InstallError(f"{Path(cmd[0]).name} failed: {' | '.join(tail)[:250]}")
 
 
-def build_software(tmp: Path, manifest: Manifest) -> None:
-    """A virtualenv in ``tmp/venv`` with the bundle's wheelhouse installed, offline."""
+def running_layers() -> list[str]:
+    """The running release's package directory, then those it layers on (real paths)."""
+    own = Path(sysconfig.get_path("purelib")).resolve()
+    layers = [str(own)]
+    pth = own / LAYERS_PTH
+    if pth.exists():
+        for line in pth.read_text(encoding="utf-8").splitlines():
+            if line.strip() and line.strip() not in layers:
+                layers.append(line.strip())
+    return layers
+
+
+def _site_packages(venv: Path) -> Path:
+    # The new venv is made by this interpreter: same Python version, same layout.
+    return venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+
+
+def _retarget_scripts(venv: Path, tmp: Path, final: Path) -> None:
+    """Console scripts name their interpreter by path: the final one, not the temporary."""
+    old, new = str(tmp).encode(), str(final).encode()
+    for script in (venv / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        data = script.read_bytes()
+        if old in data:
+            script.write_bytes(data.replace(old, new))
+
+
+def build_software(tmp: Path, manifest: Manifest, final: Path | None = None) -> None:
+    """A virtualenv in ``tmp/venv`` with the bundle's wheelhouse installed, offline.
+
+    ``final`` is where ``tmp`` will be renamed to (the scripts' interpreter path).
+    """
     venv = tmp / "venv"
     # --system-site-packages: what the OS provides (python3-gi, ...) stays visible, as in the
     # installer's venv; --without-pip: pip runs from this interpreter (--python), faster.
     _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)])
+    if manifest.layered:
+        site = _site_packages(venv)
+        site.mkdir(parents=True, exist_ok=True)
+        (site / LAYERS_PTH).write_text("\n".join(running_layers()) + "\n", encoding="utf-8")
     requirement = manifest.requirement or next(
         (n for n in manifest.files if n.endswith(".whl")), None)
     if requirement is None:
@@ -99,6 +142,8 @@ def build_software(tmp: Path, manifest: Manifest) -> None:
     _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
           "--no-index", "--find-links", str(tmp / "wheels"), "--no-cache-dir",
           "--disable-pip-version-check", "--quiet", requirement])
+    if final is not None:
+        _retarget_scripts(venv, tmp, final)
 
 
 def check_config(path: Path) -> None:
@@ -128,7 +173,7 @@ def install(bundle: Path, releases: Path, keys: list[Any]) -> tuple[Path, Manife
         return final, manifest
     try:
         if manifest.kind == "software":
-            build_software(tmp, manifest)
+            build_software(tmp, manifest, final)
         else:
             check_config(tmp / "kiosk.toml")
     except (InstallError, subprocess.TimeoutExpired) as err:

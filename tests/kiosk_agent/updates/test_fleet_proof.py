@@ -7,9 +7,7 @@ the job aborts by threshold before any other kiosk gets it."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,38 +16,13 @@ from cryptography.hazmat.primitives import serialization
 
 from common.mosquitto import free_port
 from contract.signing import load_private_key
-from kiosk_agent.updates import guard
 from tests.cloud_bridge.bridge_process import BridgeProcess, add_user, write_config
 
-from .support import config_bundle
+from .support import Supervisor, config_bundle
 
 KIOSK = Path(__file__).with_name("fleet_kiosk.py")
 ROOT = Path(__file__).resolve().parents[3]
 KIOSKS = ("k1", "k2", "k3")
-
-
-class Supervisor:
-    """Restarts a kiosk whenever it exits (Restart=always), running the guard first."""
-
-    def __init__(self, root: Path, argv: list[str]) -> None:
-        self.root, self.argv, self.starts = root, argv, 0
-        self.stopping, self.proc = False, None
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self.stopping:
-            guard.settle(self.root)  # ExecStartPre
-            self.starts += 1
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT)
-            self.proc.wait()
-            time.sleep(0.2)  # RestartSec
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.thread.join(10)
 
 
 def kiosk_root(base: Path, name: str) -> Path:
@@ -94,10 +67,11 @@ def test_staged_rollout_and_abort_with_real_processes(tmp_path, broker):
         h = {"Authorization": f"Bearer {token}"}
         roots = {k: kiosk_root(tmp_path, k) for k in KIOSKS}
         for k, root in roots.items():
-            sup = Supervisor(root, [sys.executable, str(KIOSK), str(root), "s1", k,
-                                    str(broker.port), pub])
-            sup.thread.start()
-            sups.append(sup)
+            sup = Supervisor([sys.executable, "-m", "kiosk_agent.updates.guard", "--root",
+                              str(root)],
+                             [sys.executable, str(KIOSK), str(root), "s1", k, str(broker.port),
+                              pub], cwd=ROOT)
+            sups.append(sup.start())
         deadline = time.monotonic() + 20
         while len([r for r in requests.get(f"{base}/api/v1/admin/fleet", headers=h,
                                            timeout=10).json()["items"]
