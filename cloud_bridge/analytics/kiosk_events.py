@@ -12,6 +12,11 @@ The nightly job turns them into funnel events in ``analytics_events`` (channel `
 A session is keyed by its order number when it has one, so a summary and the order's own
 events describe one session, not two. Derived event ids are ``k:<stored id>:<step>``:
 harvesting twice stores nothing twice.
+
+Each ``session.summary`` is also kept whole in ``analytics_kiosk_sessions`` (keyed by its
+event id, so once) for the kiosk session KPIs (:func:`.metrics.kiosk_sessions`): time to
+pay, removals, errors, abandonment. The ingest has already refused summaries that do not
+match the contract (codes and counters only).
 """
 
 from __future__ import annotations
@@ -20,19 +25,58 @@ import json
 import logging
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import bulk_insert
 from cloud_bridge.models import StoredEvent
+from contract.wire.events import SESSION_SUMMARY, SessionSummaryData
 
 from .events import store_events
-from .models import BehaviourEvent
+from .models import BehaviourEvent, KioskSession
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPES = ("session.summary", "order.completed", "order.voided")
+SOURCE_TYPES = (SESSION_SUMMARY, "order.completed", "order.voided")
 BATCH = 5000
+STORE_TZ = ZoneInfo("Asia/Shanghai")  # business days are China days
+
+
+def session_row(row: StoredEvent) -> dict[str, Any] | None:
+    """The ``analytics_kiosk_sessions`` row of a stored ``session.summary`` (or None)."""
+    try:
+        d = SessionSummaryData.model_validate(json.loads(row.payload).get("data") or {})
+    except (ValueError, AttributeError, ValidationError):
+        return None
+    return {
+        "event_id": row.event_id, "store": row.store, "kiosk": row.kiosk,
+        "session_id": d.session_id,
+        "business_date": d.started_at.astimezone(STORE_TZ).date().isoformat(),
+        "started_at": d.started_at, "ended_at": d.ended_at, "outcome": d.outcome,
+        "items_scanned": d.items_scanned, "items_removed": d.items_removed,
+        "payment_attempts": d.payment_attempts,
+        "method": d.payment_methods[-1] if d.payment_methods else None,
+        "pay_seconds": d.pay_seconds, "errors": dict(d.errors) or None,
+        "error_count": sum(d.errors.values()), "help_calls": d.help_calls,
+        "order_no": d.order_no, "member_id": d.member_id,
+    }
+
+
+async def store_sessions(session: AsyncSession, rows: list[StoredEvent]) -> int:
+    """Keep the summaries among ``rows`` as kiosk sessions (each once); how many new."""
+    found = [r for r in (session_row(x) for x in rows if x.type == SESSION_SUMMARY) if r]
+    if not found:
+        return 0
+    known = set((await session.scalars(select(KioskSession.event_id).where(
+        KioskSession.event_id.in_([r["event_id"] for r in found])))).all())
+    new = [r for r in found if r["event_id"] not in known]
+    if new:
+        stmt, params = bulk_insert(session, KioskSession, new)
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]), params)
+    return len(new)
 
 
 def _steps(etype: str, data: dict[str, Any]) -> tuple[str | None, list[str], str | None]:
@@ -102,6 +146,8 @@ async def harvest_kiosk_events(session: AsyncSession, since: datetime | None = N
             batch = []
     if batch:
         stored += (await store_events(session, batch, "kiosk"))[0]
+    for i in range(0, len(rows), BATCH):
+        await store_sessions(session, list(rows[i:i + BATCH]))
     return stored
 
 

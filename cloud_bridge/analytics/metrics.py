@@ -222,6 +222,67 @@ def conversion_funnel(events: pl.DataFrame, by: str | None = None) -> pl.DataFra
         key, "sessions", *FUNNEL_STEPS[1:], "conversion").sort("key")
 
 
+SESSION_DIMS = {"store": "store", "kiosk": "kiosk", "day": "business_date",
+                 "method": "method"}
+
+
+def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num / den).otherwise(None)
+
+
+def kiosk_sessions(sessions: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
+    """Kiosk session KPIs from the sessions' summaries, overall or per store / kiosk / day /
+    method (the last one tried).
+
+    ``sessions`` has store, kiosk, business_date, outcome, items_scanned, items_removed,
+    payment_attempts, method, pay_seconds, error_count, help_calls, duration_s.
+    """
+    col = SESSION_DIMS.get(by or "")
+    paid = pl.col("outcome") == "paid"
+    exprs = [
+        pl.len().cast(pl.Int64).alias("sessions"),
+        paid.sum().cast(pl.Int64).alias("paid"),
+        (pl.col("outcome") == "abandoned").sum().cast(pl.Int64).alias("abandoned"),
+        (pl.col("outcome") == "cancelled").sum().cast(pl.Int64).alias("cancelled"),
+        (pl.col("outcome") == "parked").sum().cast(pl.Int64).alias("parked"),
+        pl.col("items_scanned").mean().alias("avg_items"),
+        _ratio(pl.col("items_removed").sum(), pl.col("items_scanned").sum()).alias(
+            "removal_rate"),
+        pl.col("duration_s").mean().alias("avg_session_s"),
+        pl.col("pay_seconds").filter(paid).median().alias("median_pay_s"),
+        pl.col("pay_seconds").filter(paid).mean().alias("avg_pay_s"),
+        _ratio(pl.col("payment_attempts").filter(paid).sum(), paid.sum()).alias(
+            "attempts_per_paid"),
+        (pl.col("error_count") > 0).sum().cast(pl.Int64).alias("error_sessions"),
+        pl.col("error_count").sum().cast(pl.Int64).alias("errors"),
+        pl.col("help_calls").sum().cast(pl.Int64).alias("help_calls"),
+    ]
+    out = sessions.group_by(col).agg(exprs) if col else sessions.select(exprs)
+    key = (pl.col(col).cast(pl.Utf8).fill_null("none") if col else pl.lit("all")).alias("key")
+    return out.with_columns(
+        _ratio(pl.col("paid"), pl.col("sessions")).alias("paid_rate"),
+        _ratio(pl.col("abandoned") + pl.col("cancelled"), pl.col("sessions")).alias(
+            "abandon_rate"),
+        _ratio(pl.col("error_sessions"), pl.col("sessions")).alias("error_rate"),
+    ).select(key, "sessions", "paid", "abandoned", "cancelled", "parked", "paid_rate",
+             "abandon_rate", "avg_items", "removal_rate", "avg_session_s", "median_pay_s",
+             "avg_pay_s", "attempts_per_paid", "error_sessions", "error_rate", "errors",
+             "help_calls").sort("key")
+
+
+def session_errors(errors: pl.DataFrame, sessions: int) -> pl.DataFrame:
+    """Per error code: times seen, sessions that saw it, their share of all ``sessions``.
+
+    ``errors`` has one row per (session, code) with ``n`` (times seen in that session).
+    """
+    out = errors.group_by("code").agg(pl.col("n").sum().cast(pl.Int64).alias("count"),
+                                      pl.len().cast(pl.Int64).alias("sessions"))
+    return out.with_columns(
+        (pl.col("sessions") / sessions if sessions else pl.lit(None, pl.Float64))
+        .alias("session_share")).rename({"code": "key"}).sort(
+        "count", "key", descending=[True, False])
+
+
 @dataclass(frozen=True)
 class Campaign:
     """A campaign to evaluate: its products (or all), stores, dates and control stores."""

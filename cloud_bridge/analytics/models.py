@@ -170,6 +170,31 @@ class BehaviourEvent(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
 
 
+class KioskSession(Base):
+    """One shopper session at a kiosk, from its ``session.summary`` (stored once by the
+    summary's event id): counters and codes, no personal data beyond a member id."""
+
+    __tablename__ = "analytics_kiosk_sessions"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    kiosk: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(64))
+    business_date: Mapped[str] = mapped_column(String(10), index=True)  # China day of start
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # paid | abandoned | cancelled | parked
+    items_scanned: Mapped[int] = mapped_column(Integer)
+    items_removed: Mapped[int] = mapped_column(Integer)
+    payment_attempts: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str | None] = mapped_column(String(16))  # the last method tried
+    pay_seconds: Mapped[float | None] = mapped_column(Float)
+    errors: Mapped[dict | None] = mapped_column(JSON)  # code -> times seen
+    error_count: Mapped[int] = mapped_column(Integer)
+    help_calls: Mapped[int] = mapped_column(Integer)
+    order_no: Mapped[str | None] = mapped_column(String(64))
+    member_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class CompetitorPrice(Base):
     """A competitor's shelf price for a barcode, as imported from their price list (CSV)."""
 

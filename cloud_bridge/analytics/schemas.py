@@ -35,9 +35,9 @@ class MetricQuery(QueryModel):
     store: Ident | None = None
     category: ShortText | None = None
     channel: Channel | None = None
-    by: Literal["store", "day", "channel"] | None = Field(
+    by: Literal["store", "day", "channel", "kiosk", "method"] | None = Field(
         default=None, description="grouping for average_order_value, repurchase_rate, "
-                                  "conversion_funnel")
+                                  "conversion_funnel, kiosk_sessions")
 
 
 class MembersQuery(QueryModel):

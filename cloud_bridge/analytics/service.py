@@ -31,6 +31,7 @@ from .models import (
     BehaviourEvent,
     Cohort,
     Forecast,
+    KioskSession,
     MemberProfile,
     PaymentsDaily,
     SalesDaily,
@@ -42,7 +43,7 @@ MAX_PERIOD_DAYS = 400
 STORE_TZ = ZoneInfo("Asia/Shanghai")
 METRICS = ("sales_by_product", "sales_by_category", "sales_by_store", "sales_by_day",
            "sales_by_hour", "average_order_value", "payment_mix", "repurchase_rate",
-           "retention_cohorts", "conversion_funnel")
+           "retention_cohorts", "conversion_funnel", "kiosk_sessions", "session_errors")
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,31 @@ async def _events(session: AsyncSession, f: Filters) -> pl.DataFrame:
     return frame
 
 
+SESSION_SCHEMA = {"store": pl.Utf8, "kiosk": pl.Utf8, "business_date": pl.Utf8,
+                  "outcome": pl.Utf8, "items_scanned": pl.Int64, "items_removed": pl.Int64,
+                  "payment_attempts": pl.Int64, "method": pl.Utf8, "pay_seconds": pl.Float64,
+                  "error_count": pl.Int64, "help_calls": pl.Int64,
+                  "started_at": pl.Datetime("us", "UTC"), "ended_at": pl.Datetime("us", "UTC")}
+
+
+async def kiosk_session_frames(session: AsyncSession, f: Filters
+                               ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The kiosk sessions of ``f`` (one row each, with ``duration_s``) and their errors
+    (one row per session and error code: ``code``, ``n``)."""
+    q = select(*(getattr(KioskSession, c) for c in SESSION_SCHEMA), KioskSession.errors).where(
+        KioskSession.business_date.between(f.start.isoformat(), f.end.isoformat()))
+    if f.store:
+        q = q.where(KioskSession.store == f.store)
+    rows = (await session.execute(q)).all()
+    errors = _frame([(r.store, code, n) for r in rows for code, n in (r.errors or {}).items()],
+                    {"store": pl.Utf8, "code": pl.Utf8, "n": pl.Int64})
+    frame = _frame([tuple(r)[:-1] for r in rows], SESSION_SCHEMA)
+    frame = frame.with_columns(
+        ((pl.col("ended_at") - pl.col("started_at")).dt.total_milliseconds() / 1000.0)
+        .alias("duration_s"))
+    return _dates(frame), errors
+
+
 async def metric_table(session: AsyncSession, metric: str, f: Filters,
                        by: str | None = None) -> pl.DataFrame:
     """The table of ``metric`` for filters ``f`` (what the API, exports and charts show)."""
@@ -168,6 +194,11 @@ async def metric_table(session: AsyncSession, metric: str, f: Filters,
     if metric == "conversion_funnel":
         return metrics.conversion_funnel(await _events(session, f),
                                          by=by if by in ("store", "channel") else None)
+    if metric in ("kiosk_sessions", "session_errors"):
+        sessions, errors = await kiosk_session_frames(session, f)
+        if metric == "session_errors":
+            return metrics.session_errors(errors, sessions.height)
+        return metrics.kiosk_sessions(sessions, by=by)
     raise KeyError(metric)
 
 

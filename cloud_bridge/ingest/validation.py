@@ -17,9 +17,11 @@ from contract.wire.base import WireError, decode, validation_reason
 from contract.wire.events import (
     EVENT_TYPES,
     ORDER_COMPLETED,
+    SESSION_SUMMARY,
     Event,
     OrderCompletedData,
     Rejection,
+    SessionSummaryData,
 )
 from contract.wire.staff import STAFF_EVENT_TYPES
 
@@ -85,6 +87,12 @@ def validate_event(
                         problem)
             return None, None, Rejection(event_id=ev.event_id, reason=f"data.{problem}")
     else:
+        if ev.type == SESSION_SUMMARY:  # counters and codes only: anything else is refused
+            try:
+                SessionSummaryData.model_validate(ev.data)
+            except ValidationError as err:
+                return None, None, Rejection(event_id=ev.event_id,
+                                             reason=f"data.{validation_reason(err)}")
         problem = bounds_problem(ev, None)
         if problem is not None:
             log.warning("%s %s from %s/%s refused: %s", ev.type, ev.event_id, store, kiosk,

@@ -12,9 +12,9 @@ import os
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..tenders import TenderMethod
 from .base import WireMessage, utcnow
@@ -147,24 +147,45 @@ class OrderCompletedData(_Data):
                     "shopper holds the receipt when claiming the order in the mini-program")
 
 
+# Session outcomes: paid; abandoned (the cart timer voided it); cancelled (the shopper
+# cancelled); parked (挂单, paid later at a staffed till).
+SessionOutcome = Literal["paid", "abandoned", "cancelled", "parked"]
+# An error code a session saw: a checkout refusal code (``unknown_product``, ...) or
+# ``payment_failed`` / ``payment_unknown`` / ``internal_error``. Codes, never free text,
+# so no payment code or reason text from a provider can travel in a summary.
+ErrorCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+# Bounds that keep a summary within the bridge's integer columns.
+MAX_SESSION_COUNT = 100_000
+
+
 class SessionSummaryData(_Data):
     """Payload of ``session.summary``: one shopper session from its first scan to its end.
 
-    Counters only, no personal data (a member by id, never a phone number). ``order_no``
-    is set once a payment was tried (the same number as the order's events).
+    Counters only, no personal data (a member by id, never a phone number, never a
+    payment code). ``order_no`` is set once a payment was tried (the same number as the
+    order's events). Appended to the kiosk's outbox once when the session ends
+    (``kiosk_agent.session_summary``); the bridge stores it once by event id.
     """
 
     session_id: str = Field(min_length=1, max_length=64)
     started_at: datetime
     ended_at: datetime
-    outcome: str = Field(description="paid | abandoned | cancelled | parked")
-    items_scanned: int = Field(default=0, ge=0)
-    items_removed: int = Field(default=0, ge=0)
-    payment_attempts: int = Field(default=0, ge=0)
-    payment_methods: list[str] = Field(default_factory=list)
-    help_calls: int = Field(default=0, ge=0)
-    order_no: str | None = None
-    member_id: str | None = None
+    outcome: SessionOutcome
+    items_scanned: int = Field(default=0, ge=0, le=MAX_SESSION_COUNT,
+                               description="products scanned into the cart (units)")
+    items_removed: int = Field(default=0, ge=0, le=MAX_SESSION_COUNT,
+                               description="units taken off again (line removed, qty lowered)")
+    payment_attempts: int = Field(default=0, ge=0, le=MAX_SESSION_COUNT)
+    payment_methods: list[TenderMethod] = Field(
+        default_factory=list, max_length=20, description="methods tried, in order, once each")
+    pay_seconds: float | None = Field(
+        default=None, ge=0, le=86_400,
+        description="seconds from the first press of pay to the paid result (paid only)")
+    errors: dict[ErrorCode, Annotated[int, Field(ge=1, le=MAX_SESSION_COUNT)]] = Field(
+        default_factory=dict, max_length=30, description="error code -> times seen")
+    help_calls: int = Field(default=0, ge=0, le=MAX_SESSION_COUNT)
+    order_no: str | None = Field(default=None, max_length=64)
+    member_id: str | None = Field(default=None, max_length=64)
 
 
 class PrintJobData(_Data):
