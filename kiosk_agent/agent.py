@@ -323,6 +323,8 @@ class Agent:
                 return None
         except Refusal as refusal:
             log.info("scan (%s) refused: %s", kind, refusal.en)
+            if self.runtime.sessions is not None:  # the session summary counts its code
+                self.runtime.sessions.refused(refusal.code)
             return refusal
         except CheckoutError as err:
             log.warning("scan (%s) failed: %s", kind, err)
@@ -336,6 +338,8 @@ class Agent:
         refuse the scan with a message the shopper understands."""
         # A payment scan's exception text may quote the payment code: only its type.
         payment = kind in PAYMENT_KINDS
+        if self.runtime.sessions is not None:
+            self.runtime.sessions.refused("internal_error")
         log.error("scan (%s) failed in %s: %s; checkout reset", kind, co.state,
                   type(err).__name__ if payment else err, exc_info=not payment)
         try:
@@ -389,8 +393,10 @@ def build_agent(config: AgentConfig) -> Agent:
     from .control import control_component
     from .journal_pruning import pruning_component
     from .sdnotify import agent_notify_component
+    from .session_summary import SessionRecorder
 
     agent = Agent(config)
+    agent.runtime.sessions = SessionRecorder(agent.journal, lambda: agent.checkout)
     parts: list[tuple[str, Any]] = [
         ("control", control_component(agent)),  # staff control socket (kiosk-tui)
         ("systemd", agent_notify_component(agent)),  # READY/STATUS/WATCHDOG
@@ -402,6 +408,7 @@ def build_agent(config: AgentConfig) -> Agent:
         ("display", assembly.display_component(agent)),  # customer display
         ("scale", scale_component(agent)),  # serial scale for loose produce ([scale])
         ("journal_pruning", pruning_component(agent)),  # archive + prune on a schedule
+        ("sessions", agent.runtime.sessions),  # session.summary events (analytics)
     ]
     assembly.commands_component(agent)  # signed fleet commands: handlers on the link
     for name, component in parts:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .link import Link
     from .outbox import OutboxDrainer
     from .sdnotify import AgentNotifyComponent
+    from .session_summary import SessionRecorder
     from .shadow import Shadow
 
 #: Scans shown in the control API's status (``runtime.last_scans``).
@@ -70,6 +71,8 @@ class KioskRuntime:
     cart_edits: CartEdits | None = None
     # The badge verifier of the control API's badge fields (made on first use).
     staff_badges: StaffBadges | None = None
+    # Shopper sessions counted for their session.summary events (kiosk_agent.session_summary).
+    sessions: SessionRecorder | None = None
     # What the shadow last applied ({section: {field: value}}), for the control API.
     shadow_applied: dict[str, Any] = field(default_factory=dict)
     # The last scans (masked), newest last, for the control API's status.
