@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy, MultiMapping
 
 from cloud_bridge import auth
 from cloud_bridge.db import Database
@@ -55,7 +56,7 @@ class PageCall:
     active: Active
     lang: str
     path: dict[str, str]
-    form: MultiDictProxy | None
+    form: MultiDictProxy[str | bytes | bytearray | FileField] | None
     registry: Registry
 
     # ----------------------------------------------------------------- who and where
@@ -68,7 +69,7 @@ class PageCall:
         return self.active.row.csrf_token
 
     @property
-    def query(self) -> MultiDictProxy:
+    def query(self) -> MultiMapping[str]:
         return self.request.query
 
     @property

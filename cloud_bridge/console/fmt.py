@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import overload
 from zoneinfo import ZoneInfo
 
 SYMBOLS = {"CNY": "¥"}
@@ -41,6 +42,10 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@overload
+def local(at: datetime | str, tz: str) -> datetime: ...
+@overload
+def local(at: None, tz: str) -> None: ...
 def local(at: datetime | str | None, tz: str) -> datetime | None:
     if at is None:
         return None

@@ -17,13 +17,14 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import update
 
+from cloud_bridge.db import Database
 from cloud_bridge.models import now
 
 from .call import PageCall
 from .models import ConsoleJob
 
 #: The console's running background jobs (exports, reconciliations), ended with the app.
-TASKS_KEY = web.AppKey("console_tasks", set)
+TASKS_KEY = web.AppKey("console_tasks", set[asyncio.Task[None]])
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Output:
 class Progress:
     """Handed to the job's work: ``await progress(done, total)`` (throttled writes)."""
 
-    def __init__(self, db: Any, job_id: int) -> None:
+    def __init__(self, db: Database, job_id: int) -> None:
         self.db, self.job_id = db, job_id
         self._last = 0.0
 
@@ -78,7 +79,7 @@ async def start(call: PageCall, kind: str, params: dict[str, Any], work: Work) -
     return job_id
 
 
-async def _run(db: Any, job_id: int, work: Work) -> None:
+async def _run(db: Database, job_id: int, work: Work) -> None:
     progress = Progress(db, job_id)
     try:
         out = await work(progress)
@@ -92,7 +93,7 @@ async def _run(db: Any, job_id: int, work: Work) -> None:
     await _finish(db, job_id, status="done", out=out)
 
 
-async def _finish(db: Any, job_id: int, *, status: str, out: Output | None = None,
+async def _finish(db: Database, job_id: int, *, status: str, out: Output | None = None,
                   error: str | None = None) -> None:
     values: dict[str, Any] = {"status": status, "updated_at": now(), "error": error}
     if out is not None:

@@ -36,9 +36,15 @@ def hash_id(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def same(a: str | None, b: str | None) -> bool:
-    """Constant-time comparison of two tokens (``False`` when either is missing)."""
-    return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
+def same(a: object, b: str | None) -> bool:
+    """Constant-time comparison of a sent token with the expected one.
+
+    ``a`` is whatever the request carried (a form field may be a file upload): ``False``
+    unless both are non-empty text.
+    """
+    if not (isinstance(a, str) and a and b):
+        return False
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 @dataclass(slots=True)

@@ -139,7 +139,7 @@ def error_page(request: web.Request, status: int, detail: str, lang: str,
 
 async def login_form(request: web.Request, *, status: int = 200, error: str | None = None,
                      username: str = "") -> web.Response:
-    token = request.cookies.get(sessions.LOGIN_CSRF_COOKIE)
+    token = request.cookies.get(sessions.LOGIN_CSRF_COOKIE, "")
     fresh = not token or len(token) > 64
     if fresh:
         token = secrets.token_urlsafe(32)
@@ -195,7 +195,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def switch_language(request: web.Request) -> web.StreamResponse:
     """POST ``lang`` (zh|en) with the session's (or the login form's) CSRF token."""
     form = await request.post()
-    lang = form.get("lang") if form.get("lang") in ("zh", "en") else "zh"
+    sent_lang = form.get("lang")
+    lang = sent_lang if isinstance(sent_lang, str) and sent_lang in ("zh", "en") else "zh"
     async with _db(request).session() as s:
         _, active = await resolve_any(s, request)
         expected = active.row.csrf_token if active else request.cookies.get(
@@ -240,7 +241,7 @@ def page_handler(page: Page):
         form = None
         if request.method == "POST":
             form = await request.post()
-            token = form.get("csrf") or request.headers.get("X-CSRF-Token")
+            token: object = form.get("csrf") or request.headers.get("X-CSRF-Token")
             if not (_origin_ok(request) and sessions.same(token, active.row.csrf_token)):
                 log.warning("console CSRF refused: %s %s by %s", request.method, request.path,
                             active.user.username)
@@ -262,6 +263,8 @@ def page_handler(page: Page):
         if result.get("template"):  # a view may answer with another of its templates
             template = result["template"] if page.domain == CORE else (
                 f"{page.domain}/{result['template']}")
+        if template is None:
+            raise TypeError(f"page {page.name} has no template and its view sent no response")
         return html(request.app[ENV_KEY], template, ctx, status=int(result.get("status", 200)))
 
     handle.__name__ = page.name
@@ -269,7 +272,8 @@ def page_handler(page: Page):
 
 
 async def _stop_tasks(app: web.Application) -> None:
-    for task in list(app[TASKS_KEY]):
+    tasks = app[TASKS_KEY]
+    for task in list(tasks):
         task.cancel()
 
 

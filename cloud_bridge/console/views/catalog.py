@@ -13,6 +13,7 @@ import binascii
 import hashlib
 from typing import Any
 
+from aiohttp.web_request import FileField
 from sqlalchemy import select
 
 from cloud_bridge import catalog
@@ -61,7 +62,7 @@ async def publish_confirm(call: PageCall) -> dict[str, Any]:
     if store is None:
         return await books_page(call, error=call.t("store"), status=400)
     field = call.form.get("book") if call.form is not None else None
-    if field is None or not hasattr(field, "file"):
+    if not isinstance(field, FileField):
         return await books_page(call, error=call.t("books.file"), status=400)
     raw = field.file.read(MAX_BOOK_BYTES + 1)
     if len(raw) > MAX_BOOK_BYTES:

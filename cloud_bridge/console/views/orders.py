@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from cloud_bridge import orders
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
@@ -16,7 +16,7 @@ from ..call import PageCall
 from .dashboard import visible_stores
 
 PAGE_SIZES = (20, 50, 100)
-SORTS = {
+SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "newest": (Order.created_at.desc(), Order.id.desc()),
     "oldest": (Order.created_at.asc(), Order.id.asc()),
     "total_desc": (Order.total.desc(), Order.id.desc()),
