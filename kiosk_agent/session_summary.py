@@ -170,6 +170,11 @@ class SessionRecorder:
         if self.tally is not None:
             self.tally.error(code)
 
+    def help_called(self) -> None:
+        """The shopper called staff (呼叫店员) during the current session."""
+        if self.tally is not None:
+            self.tally.help_calls = min(self.tally.help_calls + 1, MAX_SESSION_COUNT)
+
     def _end(self, outcome: SessionOutcome) -> None:
         tally, self.tally = self.tally, None
         if tally is None:

@@ -81,7 +81,9 @@ async def test_abandoned_cancelled_emptied_and_parked_sessions(journal: Journal)
     assert (await co.pay("wechat", PAYMENT_CODE)).status == "unknown"
     order_no = co.order_no
     await co.timeout()  # the cart timer: abandoned at payment
+    rec.help_called()  # no session open: nothing to count it in
     scan(co, rec, "SKU-CHIPS")
+    rec.help_called()  # 呼叫店员 during the session
     await co.cancel()
     scan(co, rec, "SKU-WATER")
     co.remove_line(1)  # emptied line by line: the shopper left
@@ -94,6 +96,7 @@ async def test_abandoned_cancelled_emptied_and_parked_sessions(journal: Journal)
     assert got[0].order_no == order_no and got[0].errors == {"payment_unknown": 1}
     assert got[0].pay_seconds is None  # never paid
     assert [s.items_removed for s in got] == [0, 0, 1, 0]  # a voided cart is not "removed"
+    assert [s.help_calls for s in got] == [0, 1, 0, 0]
     assert got[2].items_removed == 1 and len({s.session_id for s in got}) == 4
     # the abandoned cart's order.voided and its summary name the same order
     types = [r.type for r in await journal.outbox_pending(100)]
