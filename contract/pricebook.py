@@ -91,6 +91,8 @@ class Product(_Model):
     member_price: int | None = Field(default=None, ge=0, description="fen; None = no member price")
     vat_rate_bp: int = Field(default=1300, ge=0, le=10000)
     category: str = Field(default="general", min_length=1)
+    tax_code: str | None = Field(default=None, pattern=r"^[0-9]{19}$",
+                                 description="税收分类编码 printed on e-invoices (19 digits)")
     age_restricted: bool = False
     weighed: bool = False
     active: bool = True

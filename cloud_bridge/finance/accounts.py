@@ -34,6 +34,9 @@ RECEIVABLES = "1122"
 INVENTORY = "1405"
 PAYABLES = "2202"
 OUTPUT_VAT = "2221.01"
+# Output VAT of sales an e-invoice was issued for (the VAT return's 开具发票 column);
+# issuing moves a sale's tax here from 2221.01, a red-letter invoice moves it back.
+OUTPUT_VAT_INVOICED = "2221.01.02"
 INPUT_VAT = "2221.02"
 SV_PRINCIPAL = "2241.01"
 SV_BONUS = "2241.02"
@@ -43,6 +46,7 @@ RETAINED = "4104"
 REVENUE = "6001"
 COGS = "6401"
 COUPONS = "6601.01"
+POINTS_EXPENSE = "6601.03"
 PROVIDER_FEES = "6603.01"
 OTHER_INCOME = "6051"
 # Expense accounts staff may book bills to (费用报销), with other income.
@@ -71,6 +75,8 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec(INVENTORY, Kind.ASSET, "库存商品", "Inventory"),
     AccountSpec(PAYABLES, Kind.LIABILITY, "应付账款", "Payables"),
     AccountSpec(OUTPUT_VAT, Kind.LIABILITY, "应交税费-应交增值税(销项税额)", "Output VAT"),
+    AccountSpec(OUTPUT_VAT_INVOICED, Kind.LIABILITY, "应交税费-应交增值税(销项税额)-已开票",
+                "Output VAT: invoiced"),
     AccountSpec(INPUT_VAT, Kind.LIABILITY, "应交税费-应交增值税(进项税额)", "Input VAT"),
     AccountSpec(SV_PRINCIPAL, Kind.LIABILITY, "其他应付款-储值本金", "Stored value: principal"),
     AccountSpec(SV_BONUS, Kind.LIABILITY, "其他应付款-储值赠送", "Stored value: bonus"),
@@ -80,6 +86,7 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec(REVENUE, Kind.REVENUE, "主营业务收入", "Sales revenue"),
     AccountSpec(COGS, Kind.EXPENSE, "主营业务成本", "Cost of goods sold"),
     AccountSpec(COUPONS, Kind.EXPENSE, "销售费用-优惠券", "Coupons expense"),
+    AccountSpec(POINTS_EXPENSE, Kind.EXPENSE, "销售费用-会员积分", "Member points expense"),
     AccountSpec(PROVIDER_FEES, Kind.EXPENSE, "财务费用-支付手续费", "Payment provider fees"),
     AccountSpec(OTHER_INCOME, Kind.REVENUE, "其他业务收入", "Other income"),
     AccountSpec("6601.02", Kind.EXPENSE, "销售费用-广告宣传", "Advertising"),

@@ -22,6 +22,7 @@ from .api_banking import ROUTES as BANKING_ROUTES
 from .api_budgets import ROUTES as BUDGET_ROUTES
 from .api_close import ROUTES as CLOSE_ROUTES
 from .api_expenses import ROUTES as EXPENSE_ROUTES
+from .api_fapiao import ROUTES as FAPIAO_ROUTES
 from .export import MEDIA_TYPES, ExportError, render
 from .jobs import post_pending
 from .ledger import LedgerError, reverse_entry
@@ -199,4 +200,5 @@ ROUTES = [
     *BANKING_ROUTES,
     *BUDGET_ROUTES,
     *EXPENSE_ROUTES,
+    *FAPIAO_ROUTES,
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -230,4 +231,38 @@ class Expense(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
     __table_args__ = (CheckConstraint("amount > 0 AND vat >= 0 AND vat < amount",
+                                      name="amounts"),)
+
+
+class Fapiao(Base):
+    """An e-invoice (数电发票) of an invoice request: the blue one, or a red-letter one
+    reversing part or all of it. ``apply_id`` is the platform's idempotency key: one
+    blue per request, one red per refund."""
+
+    __tablename__ = "finance_fapiao"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    store: Mapped[str] = mapped_column(String(64), index=True)
+    color: Mapped[str] = mapped_column(String(4))  # blue | red
+    apply_id: Mapped[str] = mapped_column(String(64), unique=True)
+    blue_id: Mapped[int | None] = mapped_column(ForeignKey("finance_fapiao.id"))
+    source: Mapped[str | None] = mapped_column(String(80))  # red: the refund it follows
+    reason_code: Mapped[str | None] = mapped_column(String(2))
+    confirmation_no: Mapped[str | None] = mapped_column(String(40))
+    # applying -> accepted -> issued | failed; red: applying -> confirming -> accepted ...
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    total: Mapped[int] = mapped_column(BigInteger)  # fen, VAT included (positive for red)
+    tax: Mapped[int] = mapped_column(BigInteger)
+    items: Mapped[list] = mapped_column(JSON)
+    number: Mapped[str | None] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(12))
+    issued_at: Mapped[str | None] = mapped_column(String(32))
+    file_key: Mapped[str | None] = mapped_column(String(200))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+    __table_args__ = (CheckConstraint("total > 0 AND tax >= 0 AND tax < total",
                                       name="amounts"),)

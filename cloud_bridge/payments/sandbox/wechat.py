@@ -104,6 +104,11 @@ class WechatGateway(Gateway):
 
         self.jsapi = JsapiRoutes(self)
         self.jsapi.add_routes(app)
+        # E-invoices (数电发票) on the same host, as WeChat Pay serves them.
+        from .wechat_fapiao import FapiaoRoutes
+
+        self.fapiao = FapiaoRoutes(self)
+        self.fapiao.add_routes(app)
 
     # ------------------------------------------------------------ protocol
     def signed(self, status: int, payload: dict | None, *, serial: str | None = None,

@@ -1,0 +1,213 @@
+"""Routes of e-invoices (数电发票): issue a request's blue invoice, red-letter invoices,
+their PDFs; the shopper's own invoices in the mini-program."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from cloud_bridge import auth
+from cloud_bridge.errors import Forbidden, NotFound, Unavailable
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
+from cloud_bridge.models import Invoice, Order
+from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route
+
+from . import fapiao as F
+from .expenses import storage_for
+from .fapiao_client import FapiaoClient
+from .models import Fapiao
+
+P = "/api/v1/admin/finance/fapiao"
+M = "/api/v1/mp/orders/{order_no}/invoice/fapiao"
+ROLES = (auth.HEAD_OFFICE, auth.FINANCE)
+INT = {"type": "integer", "minimum": 1, "maximum": 10**15}
+ORDER_NO = {"type": "string", "minLength": 1, "maxLength": 64}
+PDF = {"type": "string", "format": "binary"}
+
+
+class IssueBody(RequestModel):
+    invoice_id: int = Field(ge=1, le=10**15, description="the invoice request (发票申请)")
+
+
+class RedBody(RequestModel):
+    amount: int = Field(ge=1, le=10**12, description="fen to reverse, VAT included")
+    reason_code: str = Field(pattern="^0[1-4]$", description="01 开票有误, 02 销货退回, "
+                             "03 服务中止, 04 销售折让")
+    request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$",
+                            description="the caller's key: a retry answers the same invoice")
+
+
+class FapiaoQuery(QueryModel):
+    store: Ident | None = None
+    invoice_id: int | None = Field(default=None, ge=1, le=10**15)
+    status: str | None = Field(default=None, pattern="^(applying|confirming|accepted|"
+                               "issued|failed)$")
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
+class FapiaoOut(BaseModel):
+    id: int
+    invoice_id: int
+    store: str
+    color: str
+    apply_id: str
+    blue_id: int | None
+    source: str | None
+    reason_code: str | None
+    confirmation_no: str | None
+    status: str
+    total: int
+    tax: int
+    items: list[dict[str, Any]]
+    number: str | None
+    code: str | None
+    issued_at: str | None
+    has_pdf: bool
+    error: str | None
+    created_by: str
+    created_at: str
+
+
+class FapiaoList(BaseModel):
+    items: list[FapiaoOut]
+
+
+class Synced(BaseModel):
+    documents: dict[str, int]
+
+
+def _client(call: Call) -> FapiaoClient:
+    payments = call.app[SERVICES_KEY].payments
+    wechat = payments.providers.get("wechat") if payments is not None else None
+    if wechat is None:
+        raise Unavailable("no WeChat Pay merchant configured: the e-invoice platform is "
+                          "reached through it")
+    return FapiaoClient(wechat)
+
+
+async def _advance(call: Call, doc_id: int) -> dict[str, Any]:
+    db = call.app[DB_KEY]
+    await F.sync_one(db, _client(call), storage_for(db.url), doc_id,
+                     tz=call.app[CONFIG_KEY].bridge.timezone)
+    async with db.session() as s:
+        return F.fapiao_json(await s.get(Fapiao, doc_id))
+
+
+async def issue(call: Call) -> dict[str, Any]:
+    """Issue the blue e-invoice of an invoice request (asynchronous on the platform)."""
+    _client(call)
+    async with call.app[DB_KEY].session() as s:
+        inv = await s.get(Invoice, call.body.invoice_id)
+        order = await s.get(Order, inv.order_id) if inv else None
+        if order is not None:
+            call.principal.check_store(order.store)
+        doc = await F.start_blue(s, call.body.invoice_id, call.principal.actor)
+        await s.flush()
+        doc_id = doc.id
+    return await _advance(call, doc_id)
+
+
+async def red(call: Call) -> dict[str, Any]:
+    """Reverse all or part of an issued blue e-invoice with a red-letter one (红字发票)."""
+    _client(call)
+    b = call.body
+    async with call.app[DB_KEY].session() as s:
+        blue = await s.get(Fapiao, int(call.path["fapiao_id"]))
+        if blue is None or blue.color != F.BLUE:
+            raise NotFound(f"no blue e-invoice {call.path['fapiao_id']}")
+        call.principal.check_store(blue.store)
+        doc = await F.start_red(s, blue.invoice_id, b.amount, b.reason_code,
+                                f"M{b.request_id}", call.principal.actor)
+        doc_id = doc.id
+    return await _advance(call, doc_id)
+
+
+async def list_fapiao(call: Call) -> dict[str, Any]:
+    """E-invoices, newest first."""
+    q = call.query
+    store = call.principal.store_scope(q.store)
+    stmt = select(Fapiao).order_by(Fapiao.id.desc()).limit(q.limit).offset(q.offset)
+    if store is not None:
+        stmt = stmt.where(Fapiao.store == store)
+    if q.invoice_id is not None:
+        stmt = stmt.where(Fapiao.invoice_id == q.invoice_id)
+    if q.status is not None:
+        stmt = stmt.where(Fapiao.status == q.status)
+    async with call.app[DB_KEY].session() as s:
+        return {"items": [F.fapiao_json(d) for d in await s.scalars(stmt)]}
+
+
+async def sync_now(call: Call) -> dict[str, Any]:
+    """Raise red-letter invoices for refunds and move pending e-invoices on (also runs
+    every minute by itself)."""
+    if not call.principal.chain_wide:
+        raise Forbidden("the e-invoice sync runs for the whole chain")
+    db = call.app[DB_KEY]
+    return {"documents": await F.sync(db, _client(call), storage_for(db.url),
+                                      tz=call.app[CONFIG_KEY].bridge.timezone)}
+
+
+async def _pdf(call: Call, doc: Fapiao | None) -> web.Response:
+    if doc is None or not doc.file_key:
+        raise NotFound("no issued e-invoice file")
+    data = await storage_for(call.app[DB_KEY].url).get(doc.file_key)
+    return web.Response(body=data, content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{doc.number}.pdf"'})
+
+
+async def get_pdf(call: Call) -> web.Response:
+    """The e-invoice's PDF as the tax platform issued it."""
+    async with call.app[DB_KEY].session() as s:
+        doc = await s.get(Fapiao, int(call.path["fapiao_id"]))
+        if doc is not None:
+            call.principal.check_store(doc.store)
+    return await _pdf(call, doc)
+
+
+async def _my_docs(call: Call) -> list[Fapiao]:
+    async with call.app[DB_KEY].session() as s:
+        order = await s.scalar(select(Order).where(Order.order_no == call.path["order_no"]))
+        if order is None or order.openid != call.principal.openid:
+            raise NotFound(f"order {call.path['order_no']} not found")
+        return list(await s.scalars(
+            select(Fapiao).join(Invoice, Invoice.id == Fapiao.invoice_id)
+            .where(Invoice.order_id == order.id, Fapiao.status == F.ISSUED)
+            .order_by(Fapiao.id)))
+
+
+async def my_fapiao(call: Call) -> dict[str, Any]:
+    """The issued e-invoices of one of my orders (blue, and red ones for refunds)."""
+    return {"items": [F.fapiao_json(d) for d in await _my_docs(call)]}
+
+
+async def my_pdf(call: Call) -> web.Response:
+    """The PDF of one of my e-invoices."""
+    wanted = int(call.path["fapiao_id"])
+    return await _pdf(call, next((d for d in await _my_docs(call) if d.id == wanted), None))
+
+
+NEEDS_WECHAT = {503: "no WeChat Pay merchant configured"}
+ROUTES = [
+    Route("POST", P, issue, "Issue the e-invoice of an invoice request", "finance",
+          auth="admin", roles=ROLES, body=IssueBody, status=201, response=FapiaoOut,
+          responses=NEEDS_WECHAT),
+    Route("POST", f"{P}/{{fapiao_id}}/red", red, "Red-letter invoice against an e-invoice",
+          "finance", auth="admin", roles=ROLES, body=RedBody, status=201,
+          path_params={"fapiao_id": INT}, response=FapiaoOut, responses=NEEDS_WECHAT),
+    Route("GET", P, list_fapiao, "E-invoices", "finance", auth="admin", roles=ROLES,
+          query=FapiaoQuery, response=FapiaoList),
+    Route("POST", f"{P}/sync", sync_now, "Move pending e-invoices on now", "finance",
+          auth="admin", roles=ROLES, response=Synced, responses=NEEDS_WECHAT),
+    Route("GET", f"{P}/{{fapiao_id}}/pdf", get_pdf, "The e-invoice PDF", "finance",
+          auth="admin", roles=ROLES, path_params={"fapiao_id": INT}, raw=True,
+          response_type="application/pdf", response=PDF),
+    Route("GET", M, my_fapiao, "My order's e-invoices", "mini-program", auth="mp",
+          path_params={"order_no": ORDER_NO}, response=FapiaoList),
+    Route("GET", f"{M}/{{fapiao_id}}/pdf", my_pdf, "My e-invoice's PDF", "mini-program",
+          auth="mp", path_params={"order_no": ORDER_NO, "fapiao_id": INT}, raw=True,
+          response_type="application/pdf", response=PDF),
+]
