@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -165,7 +166,7 @@ def new_apiv3_key() -> str:
 # ---------------------------------------------------------------- Alipay
 
 
-def alipay_sign_content(params: dict[str, object]) -> str:
+def alipay_sign_content(params: Mapping[str, object]) -> str:
     """``k=v`` pairs sorted by key, ``sign`` (and ``sign_type`` for notifications) excluded
     by the caller, empty values skipped; dict values are compact JSON (like the SDK)."""
     items = []

@@ -52,7 +52,7 @@ async def reconcile_day(service: PaymentService, day: str) -> ReconcileReport:
     checked: dict[str, int] = {}
     mismatches: list[Mismatch] = []
     async with service.db.session() as s:
-        refunds = defaultdict(int)
+        refunds: dict[str, int] = defaultdict(int)
         for r in await s.scalars(select(PaymentRefund).where(PaymentRefund.status == "success")):
             refunds[r.out_trade_no] += r.amount
     for method, provider in service.providers.items():
@@ -87,13 +87,13 @@ async def reconcile_day(service: PaymentService, day: str) -> ReconcileReport:
                 mismatches.append(Mismatch(method, no, "reversed_but_billed",
                                            f"billed {billed[no]}, returned {returned[no]}"))
         for no, amount in billed.items():
-            row = rows.get(no)
-            if row is None or row["status"] not in (PAID, REVERSED):
+            stored = rows.get(no)
+            if stored is None or stored["status"] not in (PAID, REVERSED):
                 if returned[no] >= amount:
                     continue    # charged and given back the same day: nothing held
                 mismatches.append(Mismatch(
                     method, no, "missing_in_db",
-                    f"billed {amount}, db status {row['status'] if row else 'absent'}"))
+                    f"billed {amount}, db status {stored['status'] if stored else 'absent'}"))
     return ReconcileReport(day, checked, mismatches)
 
 

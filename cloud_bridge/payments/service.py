@@ -8,7 +8,7 @@ is in the database, so any worker can pick up any payment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from multidict import CIMultiDict
@@ -17,7 +17,13 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud_bridge.db import Database
 from contract.numbers import NumberError, cloud_order_no
-from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
+from contract.wire.payments import (
+    ChargeParams,
+    ChargeResult,
+    ChargeStatus,
+    SettleParams,
+    shopper_message,
+)
 
 from . import late_paid
 from .late_paid import LATE_PAID_FROM
@@ -27,6 +33,7 @@ from .models import (
     FAILED,
     FINAL,
     PAID,
+    REVERSED,
     SETTLING,
     UNKNOWN,
     Payment,
@@ -37,6 +44,10 @@ from .settlement import SettlementPolicy, settle_unknown_payment
 from .store import PaymentConflict, PaymentStore, utcnow
 
 log = logging.getLogger(__name__)
+
+# What a kiosk is told of a stored status: the settled ones as they are, anything still
+# in flight (charging, settling, awaiting) as unknown.
+_WIRE_STATUS: dict[str, ChargeStatus] = {PAID: "paid", FAILED: "failed", REVERSED: "reversed"}
 
 # Seconds kept back from an RPC deadline so the reply reaches the kiosk in time.
 REPLY_MARGIN_S = 1.0
@@ -84,8 +95,7 @@ class PaymentService:
     # ------------------------------------------------------------ results
     @staticmethod
     def result(row: dict[str, Any]) -> dict[str, Any]:
-        status = row["status"]
-        wire_status = status if status in FINAL else UNKNOWN
+        wire_status = _WIRE_STATUS.get(row["status"], "unknown")
         reason = row.get("reason") if wire_status in ("failed", "unknown") else None
         zh, en = shopper_message(wire_status, reason)
         return ChargeResult(
@@ -128,11 +138,11 @@ class PaymentService:
             member_id=params.member_id, store_id=store_id, kiosk_id=kiosk_id)
         out = await provider.charge(req)
         if out.status == "paid":
-            _, row = await self.store.transition_row(
+            _, settled = await self.store.transition_row(
                 params.out_trade_no, (CHARGING,), PAID,
                 provider_ref=out.provider_ref, provider_code=out.code)
         elif out.status == "failed":
-            _, row = await self.store.transition_row(
+            _, settled = await self.store.transition_row(
                 params.out_trade_no, (CHARGING,), FAILED,
                 reason=out.reason, provider_code=out.code)
         else:
@@ -140,8 +150,9 @@ class PaymentService:
             log.info("payment %s outcome unknown (%s %s); settling", params.out_trade_no,
                      out.reason, out.code)
             return await self.settle_row(params.out_trade_no, budget_s)
-        assert row is not None
-        return self.result(row)
+        if settled is None:  # created above in this call: only a deleted row lands here
+            raise RuntimeError(f"payment {params.out_trade_no} vanished while it was charged")
+        return self.result(settled)
 
     # ------------------------------------------------------------ status / settle
     async def status(self, out_trade_no: str, store_id: str, kiosk_id: str) -> dict[str, Any] | None:
@@ -199,7 +210,7 @@ class PaymentService:
         return n
 
     # ------------------------------------------------------------ notifications
-    async def handle_notification(self, method: str, headers: dict[str, str],
+    async def handle_notification(self, method: str, headers: Mapping[str, str],
                                   body: bytes) -> bool:
         """Verify and apply a provider notification. Refused ones are logged, change nothing.
 
@@ -213,9 +224,8 @@ class PaymentService:
             return False
         # HTTP header names are case-insensitive: a proxy that lower-cases them (HTTP/2
         # does) must not break every notification.
-        headers = CIMultiDict(headers)
         try:
-            note = provider.verify_notification(headers, body)
+            note = provider.verify_notification(CIMultiDict(headers), body)
         except NotificationRejected as err:
             log.warning("refused %s notification: %s", method, err.reason)
             return False

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -209,7 +210,7 @@ class PaymentProvider(abc.ABC):
                            provider_ref: str | None = None) -> RefundOutcome:
         """The provider's view of one refund."""
 
-    def verify_notification(self, headers: dict[str, str], body: bytes | str) -> Notification:
+    def verify_notification(self, headers: Mapping[str, str], body: bytes | str) -> Notification:
         """Verify (and decrypt) a notification or raise :class:`NotificationRejected`."""
         raise NotificationRejected(f"{self.name} sends no notifications here")
 

@@ -58,12 +58,12 @@ class CardProvider(PaymentProvider):
                            extra={"last4": req.card_last4 or ""})
         if status == 200:
             return Outcome("unknown", reason="user_paying", code=str(data.get("status")))
-        err = data.get("error", {})
+        error = data.get("error", {})
         if status == 402:
-            decline = str(err.get("decline_code", ""))
+            decline = str(error.get("decline_code", ""))
             return Outcome("failed", reason=DECLINES.get(decline, "declined"), code=decline)
         if 400 <= status < 500:
-            return Outcome("failed", reason="rejected", code=str(err.get("code") or err.get("type")))
+            return Outcome("failed", reason="rejected", code=str(error.get("code") or error.get("type")))
         return Outcome("unknown", reason="system_error", code=str(status))
 
     async def _find(self, out_trade_no: str) -> tuple[int, dict | None]:
@@ -83,7 +83,7 @@ class CardProvider(PaymentProvider):
             return Outcome("not_found")
         st = pi.get("status")
         mapped = {"succeeded": "paid", "processing": "pending", "canceled": "reversed",
-                  "requires_payment_method": "failed"}.get(st, "unknown")
+                  "requires_payment_method": "failed"}.get(str(st), "unknown")
         if st == "succeeded" and pi.get("amount_refunded", 0) >= pi.get("amount", 0) > 0:
             mapped = "reversed"
         return Outcome(mapped, code=str(st), provider_ref=pi.get("id"), amount=pi.get("amount"))  # type: ignore[arg-type]

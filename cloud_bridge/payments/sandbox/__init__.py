@@ -62,8 +62,8 @@ class Sandbox:
             await runner.setup()
             site = web.TCPSite(runner, self.host, self.port + i if self.port else 0)
             await site.start()
-            sock = site._server.sockets[0]  # the bound port when 0 was asked
-            gw.base_url = f"http://{self.host}:{sock.getsockname()[1]}"
+            port = runner.addresses[0][1]  # the bound port when 0 was asked
+            gw.base_url = f"http://{self.host}:{port}"
             self._runners.append(runner)
             log.info("sandbox %s listening on %s", name, gw.base_url)
         self.manifest = self.write_keys()

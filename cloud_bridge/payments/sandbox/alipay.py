@@ -20,7 +20,7 @@ from aiohttp import web
 from contract.money import major_text, parse_major
 
 from .. import crypto
-from .common import Gateway
+from .common import Gateway, form_fields
 from .ledger import CHINA_TZ, Ledger, PayError, Trade
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class AlipayGateway(Gateway):
     async def gateway(self, request: web.Request) -> web.Response:
         params = dict(request.query)
         if request.method == "POST":
-            params.update(dict(await request.post()))
+            params.update(await form_fields(request))
         method = params.get("method", "")
         problem = self.verify_request(params)
         if problem:

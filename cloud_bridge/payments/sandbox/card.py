@@ -14,7 +14,7 @@ import secrets
 
 from aiohttp import web
 
-from .common import Gateway
+from .common import Gateway, form_fields
 from .ledger import Ledger, PayError, Trade
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class CardGateway(Gateway):
     async def create_intent(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        form = dict(await request.post())
+        form = await form_fields(request)
         no = form.get("metadata[out_trade_no]", "")
         fault = self.ledger.faults.pick("pay", no)
         if fault and fault.kind in ("drop", "http_503", "systemerror"):
@@ -147,7 +147,7 @@ class CardGateway(Gateway):
     async def create_refund(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        form = dict(await request.post())
+        form = await form_fields(request)
 
         async def produce() -> tuple[int, dict]:
             no = self._pi_by_id.get(form.get("payment_intent", ""))
@@ -156,7 +156,7 @@ class CardGateway(Gateway):
             trade = self.ledger.trades[no]
             amount = int(form.get("amount") or trade.amount - trade.refunded)
             refund_no = form.get("metadata[out_refund_no]") or request.headers.get(
-                "Idempotency-Key", secrets.token_hex(8))
+                "Idempotency-Key") or secrets.token_hex(8)
             try:
                 refund = self.ledger.refund(no, refund_no, amount)
             except PayError as err:

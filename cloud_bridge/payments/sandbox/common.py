@@ -78,3 +78,15 @@ class Gateway:
         if body.get("expired"):
             self.ledger.expire_code(code)
         return web.json_response({"ok": True})
+
+
+async def form_fields(request: web.Request) -> dict[str, str]:
+    """The posted form's text fields (first value of each name, as ``dict(form)`` gives).
+
+    The gateways imitated here take urlencoded forms; a file part is no field of theirs.
+    """
+    fields: dict[str, str] = {}
+    for name, value in (await request.post()).items():
+        if isinstance(value, str):
+            fields.setdefault(name, value)
+    return fields

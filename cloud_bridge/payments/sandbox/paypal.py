@@ -184,7 +184,7 @@ class PaypalGateway(Gateway):
                 return 404, {"name": "RESOURCE_NOT_FOUND"}
             amount = (from_value(body["amount"]["value"], trade.currency)
                       if body.get("amount") else trade.amount - trade.refunded)
-            refund_no = body.get("invoice_id") or request.headers.get("PayPal-Request-Id", "")
+            refund_no = body.get("invoice_id") or request.headers.get("PayPal-Request-Id") or ""
             try:
                 refund = self.ledger.refund(trade.out_trade_no, refund_no, amount)
             except PayError as err:

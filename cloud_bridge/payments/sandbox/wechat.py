@@ -17,6 +17,7 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -156,8 +157,8 @@ class WechatGateway(Gateway):
             return self.signed(401, {"code": "SIGN_ERROR", "message": "签名错误"})
         return body
 
-    def trade_json(self, trade: Trade) -> dict:
-        data = {
+    def trade_json(self, trade: Trade) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "appid": self.keys.appid,
             "mchid": self.keys.mchid,
             "out_trade_no": trade.out_trade_no,
