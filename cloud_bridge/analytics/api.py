@@ -9,6 +9,7 @@ see every store or the one they name.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,11 +19,11 @@ from sqlalchemy import select
 
 from cloud_bridge import auth
 from cloud_bridge.db import Database
-from cloud_bridge.errors import InvalidRequest, NotFound
+from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import now
 from cloud_bridge.openapi import Call, Route
 
-from . import competitors, events, exports, keywords, metrics, service
+from . import charts, competitors, events, exports, keywords, metrics, service
 from . import schemas as sc
 from .models import AnalyticsRun, WinBackAction
 
@@ -112,6 +113,18 @@ async def metric_chart(call: Call) -> web.Response:
     subtitle = f"{f.store or '全部门店 all stores'} {f.start} – {f.end}"
     return web.Response(text=exports.chart_svg(frame, metric, subtitle),
                         content_type="image/svg+xml")
+
+
+async def metric_chart_png(call: Call) -> web.Response:
+    """The metric's chart as a PNG image (trend lines for days, bars otherwise)."""
+    metric, f, frame = await _metric_frame(call)
+    subtitle = f"{f.store or '全部门店 all stores'} {f.start} – {f.end}"
+    try:  # matplotlib draws in a thread: a chart never stalls the event loop
+        png = await asyncio.to_thread(charts.chart_png, frame, metric, subtitle)
+    except charts.ChartError as err:
+        raise Unavailable(str(err)) from err
+    return web.Response(body=png, content_type="image/png", headers={
+        "Content-Disposition": f'inline; filename="{_filename(metric, f, "png")}"'})
 
 
 async def campaign_effect(call: Call) -> dict[str, Any]:
@@ -284,6 +297,10 @@ ROUTES = [
           "analytics", auth="admin", roles=METRIC_ROLES, query=sc.MetricQuery, raw=True,
           response_type="image/svg+xml", response={"type": "string"},
           path_params=METRIC_PARAM),
+    Route("GET", A + "/metrics/{metric}/chart.png", metric_chart_png,
+          "Analytics metric chart (PNG)", "analytics", auth="admin", roles=METRIC_ROLES,
+          query=sc.MetricQuery, raw=True, response_type="image/png",
+          response={"type": "string", "format": "binary"}, path_params=METRIC_PARAM),
     Route("POST", A + "/campaign-effect", campaign_effect, "Campaign effect and ROI",
           "analytics", auth="admin", roles=METRIC_ROLES, body=sc.CampaignBody,
           response=sc.Table),

@@ -1,4 +1,4 @@
-"""``cloud-bridge analytics run|generate|competitor-import|purge-events``.
+"""``cloud-bridge analytics run|generate|competitor-import|purge-events|chart``.
 
 * ``run``: the nightly job now (a systemd timer or cron can call it instead of the
   in-process timer); prints the run's seconds and rows per step as JSON.
@@ -6,6 +6,7 @@
   tables, for demos and trials; refuses a database that already has orders.
 * ``competitor-import``: a competitor's price list (CSV: barcode, price in yuan, observed_on).
 * ``purge-events``: delete behaviour events older than ``--days``.
+* ``chart``: one metric's chart as a PNG file (what ``GET .../metrics/{m}/chart.png`` serves).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     purge.add_argument("--config", type=Path, help="bridge config (TOML)")
     purge.add_argument("--days", type=int, default=180)
     purge.set_defaults(func=_purge)
+    chart = sub.add_parser("chart", help="write a metric's chart as a PNG file")
+    chart.add_argument("--config", type=Path, help="bridge config (TOML)")
+    chart.add_argument("metric", help="a metric name (GET /api/v1/admin/analytics/metrics/...)")
+    chart.add_argument("--start", type=date.fromisoformat, required=True)
+    chart.add_argument("--end", type=date.fromisoformat, required=True)
+    chart.add_argument("--store", default=None)
+    chart.add_argument("--by", default=None, help="grouping (store, day, channel, kiosk, ...)")
+    chart.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    chart.set_defaults(func=_chart)
     ana.set_defaults(func=lambda args: (ana.print_help(), 2)[1])
 
 
@@ -148,6 +158,31 @@ def _purge(args: argparse.Namespace) -> int:
         async with db.session() as s:
             n = await purge_events(s, args.days)
         print(json.dumps({"purged": n}))
+        return 0
+
+    return _with_db(args, work)
+
+
+def _chart(args: argparse.Namespace) -> int:
+    from . import charts, service
+
+    if args.metric not in service.METRICS:
+        return _fail(f"no metric {args.metric!r} (one of {', '.join(service.METRICS)})")
+    if args.start > args.end:
+        return _fail("--start is after --end")
+
+    async def work(db: Database) -> int:
+        f = service.Filters(args.start, args.end, args.store)
+        async with db.session() as s:
+            frame = await service.metric_table(s, args.metric, f, by=args.by)
+        subtitle = f"{args.store or '全部门店 all stores'} {args.start} – {args.end}"
+        try:
+            png = charts.chart_png(frame, args.metric, subtitle)
+        except charts.ChartError as err:
+            return _fail(str(err))
+        args.out.write_bytes(png)
+        print(json.dumps({"metric": args.metric, "rows": frame.height, "file": str(args.out),
+                          "bytes": len(png)}, ensure_ascii=False))
         return 0
 
     return _with_db(args, work)

@@ -179,3 +179,35 @@ async def test_on_demand_run_reports_progress_until_done(client, chain):
         "start": (chain - timedelta(days=6)).isoformat(), "end": chain.isoformat(),
         "stores": ["S1"], "control_stores": ["S2"]})
     assert r.status == 200 and (await r.json())["rows"][0]["revenue"] > 0
+
+
+async def test_png_charts_show_the_metric_and_refuse_what_they_must(client, chain):
+    from cloud_bridge.analytics import service
+
+    from .test_charts import bar_lengths, decode
+
+    boss = await login(client, "boss")
+    q = period(chain)
+    table = await (await client.get(f"{A}/metrics/sales_by_store?{q}", headers=boss)).json()
+    r = await client.get(f"{A}/metrics/sales_by_store/chart.png?{q}", headers=boss)
+    assert r.status == 200 and r.content_type == "image/png"
+    bars = bar_lengths(decode(await r.read()))
+    (top, second) = (row["revenue"] for row in table["rows"])  # sorted by revenue
+    assert len(bars) == 2 and bars[0] / bars[1] == pytest.approx(top / second, rel=0.03)
+    for metric in service.METRICS:  # every metric has its picture
+        r = await client.get(f"{A}/metrics/{metric}/chart.png?{q}", headers=boss)
+        assert r.status == 200, (metric, await r.text())
+        assert decode(await r.read()).size[1] > 100
+    clerk = await login(client, "clerk1")
+    r = await client.get(f"{A}/metrics/sales_by_store/chart.png?{q}&store=S2", headers=clerk)
+    assert r.status == 403
+    r = await client.get(f"{A}/metrics/sales_by_store/chart.png?{q}", headers=clerk)
+    assert len(bar_lengths(decode(await r.read()))) == 1  # their own store only
+    assert (await client.get(f"{A}/metrics/no_such/chart.png?{q}", headers=boss)).status == 404
+    r = await client.get(f"{A}/metrics/sales_by_store/chart.png?start=2026-02-02&end=2026-02-01",
+                         headers=boss)
+    assert r.status == 400
+    assert (await client.get(f"{A}/metrics/sales_by_store/chart.png?{q}")).status == 401
+    buyer = await login(client, "buyer")
+    r = await client.get(f"{A}/metrics/sales_by_store/chart.png?{q}", headers=buyer)
+    assert r.status == 403

@@ -37,5 +37,16 @@ def test_generate_run_import_purge(tmp_path, capsys):
     assert main(["analytics", "competitor-import", "--config", cfg, "--competitor", "rival",
                  "--file", str(prices)]) == 1
     assert "line 2" in capsys.readouterr().err
+    png = tmp_path / "stores.png"
+    assert main(["analytics", "chart", "--config", cfg, "sales_by_store", "--start",
+                 "2026-02-01", "--end", "2026-02-08", "--out", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == 2 and png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    from .test_charts import bar_lengths, decode
+
+    assert len(bar_lengths(decode(png.read_bytes()))) == 2
+    assert main(["analytics", "chart", "--config", cfg, "no_such", "--start", "2026-02-01",
+                 "--end", "2026-02-08", "--out", str(png)]) == 1
+    assert "no metric" in capsys.readouterr().err
     assert main(["analytics", "purge-events", "--config", cfg, "--days", "30"]) == 0
     assert json.loads(capsys.readouterr().out) == {"purged": 0}
