@@ -1,4 +1,4 @@
-"""Finance's long-lived work in the bridge: the periodic posting job.
+"""Finance's long-lived work in the bridge: the periodic posting job and e-invoice sync.
 
 Found by :func:`cloud_bridge.domains.domain_modules` (``runtime_ctx``) and run in
 the app's ``cleanup_ctx`` after the database is open.
@@ -35,6 +35,25 @@ async def _posting_loop(app: web.Application) -> None:
             await post_pending(app[DB_KEY], tz=tz)
         except Exception:  # logged; the next sweep tries again
             log.exception("finance posting failed; retrying in %.0f s", POST_INTERVAL_S)
+        try:
+            await _sync_fapiao(app, tz)
+        except Exception:
+            log.exception("e-invoice sync failed; retrying in %.0f s", POST_INTERVAL_S)
+
+
+async def _sync_fapiao(app: web.Application, tz: str) -> None:
+    """Red-letter invoices for refunds, pending e-invoices moved on (WeChat Pay's platform)."""
+    from cloud_bridge.keys import DB_KEY, SERVICES_KEY
+
+    from . import fapiao
+    from .expenses import storage_for
+    from .fapiao_client import FapiaoClient
+
+    payments = app[SERVICES_KEY].payments
+    wechat = payments.providers.get("wechat") if payments is not None else None
+    if wechat is not None:
+        db = app[DB_KEY]
+        await fapiao.sync(db, FapiaoClient(wechat), storage_for(db.url), tz=tz)
 
 
 async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:

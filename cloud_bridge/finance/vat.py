@@ -146,12 +146,17 @@ async def vat_return(session: AsyncSession, *, store: str | None, period: Period
     output = sum(tax.values())
     input_tax = bal.get(A.INPUT_VAT, 0)
     st.add("销项税额合计", "Total output tax", output, A.OUTPUT_VAT, total=True)
+    # Issued e-invoices moved their tax to the invoiced account (red-letter ones back).
+    invoiced = -bal.get(A.OUTPUT_VAT_INVOICED, 0)
+    st.add("其中: 开具发票", "of which invoiced", invoiced, A.OUTPUT_VAT_INVOICED)
+    st.add("其中: 未开具发票", "of which not invoiced", output - invoiced, A.OUTPUT_VAT)
     st.add("进项税额(供应商发票)", "Input tax (supplier invoices)", input_tax, A.INPUT_VAT)
     payable = output - input_tax
     st.add("应纳税额", "Tax payable", max(payable, 0), total=True)
     st.add("期末留抵税额", "Input tax credit carried forward", max(-payable, 0), total=True)
     st.figures = {"sales_net": sum(gross.values()) - output, "output_tax": output,
-                  "ledger_output_tax": -bal.get(A.OUTPUT_VAT, 0), "input_tax": input_tax,
+                  "ledger_output_tax": -bal.get(A.OUTPUT_VAT, 0) + invoiced,
+                  "invoiced_output_tax": invoiced, "input_tax": input_tax,
                   "payable": max(payable, 0), "carried_forward": max(-payable, 0),
                   "rates_not_valid": len(invalid)}
     if invalid:

@@ -20,7 +20,9 @@ from cloud_bridge.finance import fapiao as F
 from cloud_bridge.finance.fapiao_client import FapiaoClient, FapiaoError
 from cloud_bridge.finance.jobs import post_pending
 from cloud_bridge.finance.models import Fapiao
-from cloud_bridge.finance.reports import trial_balance
+from cloud_bridge.finance.reports import parse_period, trial_balance
+from cloud_bridge.finance.service import local_date
+from cloud_bridge.finance.vat import vat_return
 from cloud_bridge.payments.sandbox.fapiao_pdf import capital_amount
 from cloud_bridge.service.storage import LocalFileStorage
 from contract.pricebook import PriceBook, Product
@@ -111,6 +113,11 @@ async def test_blue_then_partial_and_full_red_for_refunds(pay_service, platform,
         assert (await s.get(invoices.Invoice, invoice_id)).status == "issued"
         tb = await trial_balance(s, store="s1")
         assert tb[A.OUTPUT_VAT_INVOICED] == -220 and tb[A.OUTPUT_VAT] == 0
+        # The VAT worksheet shows the invoiced part and still ties to the ledger.
+        day = local_date(datetime.now(UTC))
+        vat = (await vat_return(s, store="s1", period=parse_period(day))).figures
+        assert vat["invoiced_output_tax"] == 220
+        assert vat["ledger_output_tax"] == vat["output_tax"] == 220
         # A second blue invoice for the same request is refused.
         with pytest.raises(Conflict, match="issued as"):
             await F.start_blue(s, invoice_id, "admin:fin")
