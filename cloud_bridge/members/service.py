@@ -182,3 +182,26 @@ def member_json(m: MemberRecord, prog: Program) -> dict:
         "birthday": m.birthday, "region": m.region, "gender": m.gender,
         "home_store": m.home_store, "registered_at": m.registered_at.isoformat(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class OptInProfile:
+    """What one member chose to give (each field ``None`` when not given)."""
+
+    member_id: str
+    birthday: str | None
+    gender: str | None
+    region: str | None
+
+
+async def opt_in_profiles(s: AsyncSession) -> list[OptInProfile]:
+    """The members who gave at least one of birthday, gender, region, with what they gave.
+
+    For statistics over groups only (analytics demographics, shown with a minimum group
+    size); never to be shown per member.
+    """
+    given = (MemberRecord.birthday.is_not(None) | MemberRecord.gender.is_not(None)
+             | MemberRecord.region.is_not(None))
+    rows = (await s.execute(select(MemberRecord.id, MemberRecord.birthday,
+                                   MemberRecord.gender, MemberRecord.region).where(given))).all()
+    return [OptInProfile(*r) for r in rows]
