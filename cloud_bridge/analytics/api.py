@@ -23,7 +23,7 @@ from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import now
 from cloud_bridge.openapi import Call, Route
 
-from . import charts, competitors, events, exports, keywords, metrics, service
+from . import charts, competitors, demographics, events, exports, keywords, metrics, service
 from . import schemas as sc
 from .models import AnalyticsRun, WinBackAction
 
@@ -125,6 +125,38 @@ async def metric_chart_png(call: Call) -> web.Response:
         raise Unavailable(str(err)) from err
     return web.Response(body=png, content_type="image/png", headers={
         "Content-Disposition": f'inline; filename="{_filename(metric, f, "png")}"'})
+
+
+async def _demographics(call: Call) -> tuple[sc.DemographicsQuery, str | None, pl.DataFrame,
+                                              int]:
+    q: sc.DemographicsQuery = call.query
+    store = call.principal.store_scope(q.store)
+    async with _db(call).session() as s:
+        try:
+            frame, withheld = await service.demographic_table(
+                s, q.by, store=store, segment=q.segment, min_group=q.min_group)
+        except demographics.TooFewMembers as err:
+            raise InvalidRequest(str(err)) from err
+    return q, store, frame, withheld
+
+
+async def get_demographics(call: Call) -> dict[str, Any]:
+    """Members by gender, age band or region (opt-in only), every group >= min_group."""
+    q, store, frame, withheld = await _demographics(call)
+    return {"by": q.by, "store": store, "min_group": q.min_group,
+            "withheld_groups": withheld, **exports.table(frame)}
+
+
+async def demographics_chart_png(call: Call) -> web.Response:
+    """Members per group of the demographics table as a PNG bar chart."""
+    q, store, frame, _ = await _demographics(call)
+    subtitle = f"{store or '全部门店 all stores'} · ≥ {q.min_group}"
+    try:
+        png = await asyncio.to_thread(charts.chart_png, frame, f"demographics_{q.by}",
+                                      subtitle, value="members")
+    except charts.ChartError as err:
+        raise Unavailable(str(err)) from err
+    return web.Response(body=png, content_type="image/png")
 
 
 async def campaign_effect(call: Call) -> dict[str, Any]:
@@ -304,6 +336,14 @@ ROUTES = [
     Route("POST", A + "/campaign-effect", campaign_effect, "Campaign effect and ROI",
           "analytics", auth="admin", roles=METRIC_ROLES, body=sc.CampaignBody,
           response=sc.Table),
+    Route("GET", A + "/demographics", get_demographics,
+          "Member demographics (opt-in fields, minimum group size)", "analytics",
+          auth="admin", roles=STAFF_ROLES, query=sc.DemographicsQuery,
+          response=sc.DemographicsTable),
+    Route("GET", A + "/demographics/chart.png", demographics_chart_png,
+          "Member demographics chart (PNG)", "analytics", auth="admin", roles=STAFF_ROLES,
+          query=sc.DemographicsQuery, raw=True, response_type="image/png",
+          response={"type": "string", "format": "binary"}),
     Route("GET", A + "/members", list_members, "Member profiles (RFM, LTV, churn)",
           "analytics", auth="admin", roles=STAFF_ROLES, query=sc.MembersQuery,
           response=sc.Table),

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from cloud_bridge.openapi import Ident, IsoDate, QueryModel, RequestModel, ShortText
 
+from .demographics import DIMENSIONS, MIN_GROUP_SIZE
 from .events import CHANNELS, MP_EVENT_TYPES
 from .mining import SEGMENTS
 from .service import METRICS
@@ -50,6 +51,15 @@ class MembersQuery(QueryModel):
 
 class StoreQuery(QueryModel):
     store: Ident | None = None
+
+
+class DemographicsQuery(QueryModel):
+    by: Literal[DIMENSIONS] = Field(  # type: ignore[valid-type]
+        description="gender, age_band or region (only members who gave it)")
+    store: Ident | None = Field(default=None, description="members whose preferred store it is")
+    segment: Segment | None = None
+    min_group: int = Field(default=MIN_GROUP_SIZE, ge=MIN_GROUP_SIZE, le=10_000,
+                           description=f"smallest group shown (at least {MIN_GROUP_SIZE})")
 
 
 class ListQuery(QueryModel):
@@ -127,6 +137,15 @@ class MetricTable(ResponseModel):
 
 
 class Table(ResponseModel):
+    columns: list[str]
+    rows: list[dict[str, Cell]]
+
+
+class DemographicsTable(ResponseModel):
+    by: str
+    store: str | None
+    min_group: int
+    withheld_groups: int = Field(description="groups smaller than min_group (not shown)")
     columns: list[str]
     rows: list[dict[str, Cell]]
 

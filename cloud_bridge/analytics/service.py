@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.models import Order
 
-from . import metrics
+from . import demographics, metrics
 from .events import FUNNEL_STEP_OF
 from .frames import NOT_SALES
 from .models import (
@@ -200,6 +200,33 @@ async def metric_table(session: AsyncSession, metric: str, f: Filters,
             return metrics.session_errors(errors, sessions.height)
         return metrics.kiosk_sessions(sessions, by=by)
     raise KeyError(metric)
+
+
+async def demographic_table(session: AsyncSession, by: str, *, store: str | None = None,
+                            segment: str | None = None,
+                            min_group: int = demographics.MIN_GROUP_SIZE,
+                            today: date | None = None) -> tuple[pl.DataFrame, int]:
+    """Members by gender, age band or region (opt-in fields only) with their behaviour,
+    every group at least ``min_group`` members (:mod:`.demographics`); ``store`` and
+    ``segment`` narrow to members whose preferred store / RFM segment it is."""
+    from cloud_bridge.members.service import opt_in_profiles
+
+    today = today or datetime.now(STORE_TZ).date()
+    members = demographics.member_frame(await opt_in_profiles(session), today)
+    rows = (await session.execute(select(
+        MemberProfile.member_id, MemberProfile.orders, MemberProfile.revenue,
+        MemberProfile.ltv, MemberProfile.churned, MemberProfile.preferred_store,
+        MemberProfile.segment))).all()
+    behaviour = _frame(rows, {"member_id": pl.Utf8, "orders": pl.Int64, "revenue": pl.Int64,
+                              "ltv": pl.Int64, "churned": pl.Boolean, "store": pl.Utf8,
+                              "segment": pl.Utf8})
+    for col, value in (("store", store), ("segment", segment)):
+        if value is not None:
+            chosen = behaviour.filter(pl.col(col) == value).select("member_id")
+            members = members.join(chosen, on="member_id", how="semi")
+    return demographics.demographics(
+        members, behaviour.select("member_id", "orders", "revenue", "ltv", "churned"), by,
+        min_group)
 
 
 async def cohort_table(session: AsyncSession, f: Filters) -> pl.DataFrame:
