@@ -4,10 +4,12 @@
   own signing key (a bundle not signed by head office is 422), stored by sha256.
 - ``POST /api/v1/admin/fleet/jobs``, ``GET .../jobs``, ``GET .../jobs/{id}``,
   ``POST .../jobs/{id}/pause|resume|cancel``, ``PUT .../fleet/groups/{group}``.
+- ``GET /api/v1/admin/fleet/executions?store=``: per kiosk, its execution of the newest
+  job (stage, state, version); store staff see their own store's kiosks.
 - ``GET /api/v1/fleet/bundles/{sha256}?store=&kiosk=&token=``: the bundle for one kiosk,
   with HTTP Range (a kiosk resumes a cut download), token from its job command.
 
-Every admin route is head office only: store staff must not roll software out.
+Every other admin route is head office only: store staff must not roll software out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from datetime import datetime
@@ -35,13 +38,17 @@ from .scheduler import parse_stages
 from .schemas import (
     BundleOut,
     DownloadQuery,
+    ExecutionsQuery,
     GroupBody,
     GroupOut,
     JobCreate,
     JobDetail,
     JobList,
     JobOut,
+    KioskExecutionList,
 )
+
+log = logging.getLogger(__name__)
 
 A = "/api/v1/admin/fleet"
 TAG = "fleet-jobs"
@@ -80,7 +87,7 @@ def job_json(job: FleetJob, execs: list[Any]) -> dict[str, Any]:
 
 def exec_json(e: Any) -> dict[str, Any]:
     return {"store": e.store, "kiosk": e.kiosk, "state": e.state, "reason": e.reason,
-            "attempts": e.attempts, "dispatched_at": _iso(e.dispatched_at),
+            "attempts": e.attempts, "stage": e.stage, "dispatched_at": _iso(e.dispatched_at),
             "finished_at": _iso(e.finished_at)}
 
 
@@ -149,6 +156,20 @@ async def job_detail(call: Call) -> dict[str, Any]:
         return {**job_json(job, execs), "executions": [exec_json(e) for e in execs]}
 
 
+def kiosk_execution_json(e: Any, job: FleetJob) -> dict[str, Any]:
+    return {"store": e.store, "kiosk": e.kiosk, "job_id": job.id, "job_state": job.state,
+            "kind": job.kind, "version": job.version, "stage": e.stage, "stages": job.stages,
+            "state": e.state, "reason": e.reason, "updated_at": e.updated_at.isoformat()}
+
+
+async def kiosk_executions(call: Call) -> dict[str, Any]:
+    """Per kiosk: its execution of the newest job (stage, state, version, reason)."""
+    store = call.principal.store_scope(call.query.store)
+    async with call.app[DB_KEY].session() as s:
+        rows = await service.kiosk_executions(s, store)
+        return {"items": [kiosk_execution_json(e, job) for e, job in rows]}
+
+
 def _action(action: str):
     async def handler(call: Call) -> dict[str, Any]:
         async with call.app[DB_KEY].session() as s:
@@ -177,7 +198,13 @@ async def download_bundle(call: Call) -> web.StreamResponse:
     """A bundle for one kiosk (token from its job command); supports HTTP Range."""
     q: DownloadQuery = call.query
     sha = call.path["sha256"]
-    if not runtime.token_valid(call.app[CONFIG_KEY], q.store, q.kiosk, sha, q.token):
+    verdict = runtime.token_verdict(call.app[CONFIG_KEY], q.store, q.kiosk, sha, q.token)
+    if verdict == "expired":
+        log.warning("bundle %s for %s/%s refused: download token expired", sha[:12], q.store,
+                    q.kiosk)
+        return problem(403, "Forbidden", "download token expired: the job's next command "
+                                         "carries a fresh one")
+    if verdict != "ok":
         return problem(401, "Unauthorized", "a valid download token for this kiosk is required")
     path = runtime.bundle_path(call.app, sha)
     if not path.is_file():
@@ -203,6 +230,10 @@ ROUTES = [
             f"{action.capitalize()} a fleet job", TAG, auth="admin", roles=HO,
             path_params=JOB_ID, response=JobOut, responses={409: "not possible in this state"})
       for action in ("pause", "resume", "cancel")],
+    Route("GET", f"{A}/executions", kiosk_executions,
+          "Per kiosk, its execution of the newest fleet job", TAG, auth="admin",
+          roles=(auth.HEAD_OFFICE, auth.STORE_STAFF), query=ExecutionsQuery,
+          response=KioskExecutionList),
     Route("PUT", f"{A}/groups/{{group}}", set_group, "Set the kiosks of a group", TAG,
           auth="admin", roles=HO, path_params=GROUP, body=GroupBody, response=GroupOut),
     Route("GET", "/api/v1/fleet/bundles/{sha256}", download_bundle,
@@ -210,5 +241,6 @@ ROUTES = [
           path_params=SHA, query=DownloadQuery, raw=True, response_type="application/x-tar",
           response={"type": "string", "format": "binary"},
           responses={206: "partial content (Range)", 304: "not modified",
-                     401: "no valid token", 416: "range not satisfiable"}),
+                     401: "no valid token", 403: "download token expired",
+                     416: "range not satisfiable"}),
 ]

@@ -72,6 +72,8 @@ class FleetExecution(Base):
     reason: Mapped[str | None] = mapped_column(String(300))
     cmd_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The job's stage (index into its stages) when this kiosk was sent the job.
+    stage: Mapped[int | None] = mapped_column(Integer)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -57,6 +57,7 @@ class ExecutionOut(ResponseModel):
     state: ExecState
     reason: str | None
     attempts: int
+    stage: int | None = Field(description="index into the job's stages when it was sent")
     dispatched_at: datetime | None
     finished_at: datetime | None
 
@@ -88,6 +89,30 @@ class JobDetail(JobOut):
 
 class JobList(ResponseModel):
     items: list[JobOut]
+
+
+class KioskExecutionOut(ResponseModel):
+    """A kiosk's execution of the newest job that targets it."""
+
+    store: str
+    kiosk: str
+    job_id: int
+    job_state: JobState
+    kind: Literal["software", "config"]
+    version: str
+    stage: int | None
+    stages: list[int]
+    state: ExecState
+    reason: str | None
+    updated_at: datetime
+
+
+class KioskExecutionList(ResponseModel):
+    items: list[KioskExecutionOut]
+
+
+class ExecutionsQuery(QueryModel):
+    store: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class GroupOut(ResponseModel):

@@ -6,7 +6,9 @@
 - :func:`sync_reports`: move executions along from the kiosks' ``cmd/res`` reports
   (the ``job`` command's own result and the :class:`JobProgress` reports after it);
 - :func:`step`: one scheduler round of one job (:func:`.scheduler.plan` applied); returns
-  the executions to send the signed command to, already marked dispatched.
+  the executions to send the signed command to, already marked dispatched;
+- :func:`kiosk_executions`: per kiosk, its execution of the newest job that targets it
+  (the fleet view's update column).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
@@ -219,9 +221,27 @@ async def step(session: AsyncSession, job_id: int, at: datetime, new_cmd_id: Any
         for key in decision.dispatch:
             ex = by_key[key]
             ex.cmd_id, ex.dispatched_at, ex.updated_at = new_cmd_id(), at, at
-            ex.attempts += 1
+            ex.attempts, ex.stage = ex.attempts + 1, decision.stage
             out.append(Dispatch(job.id, ex.store, ex.kiosk, ex.cmd_id, job_args(job, bundle, ex)))
     return out
+
+
+async def kiosk_executions(session: AsyncSession, store: str | None = None,
+                           limit: int = 5000) -> list[tuple[FleetExecution, FleetJob]]:
+    """Per kiosk (of ``store``, or all): its execution of the newest job targeting it."""
+    newest = select(FleetExecution.store, FleetExecution.kiosk,
+                    func.max(FleetExecution.job_id).label("job_id"))
+    if store is not None:
+        newest = newest.where(FleetExecution.store == store)
+    latest = newest.group_by(FleetExecution.store, FleetExecution.kiosk).subquery()
+    rows = await session.execute(
+        select(FleetExecution, FleetJob)
+        .join(latest, (FleetExecution.store == latest.c.store)
+              & (FleetExecution.kiosk == latest.c.kiosk)
+              & (FleetExecution.job_id == latest.c.job_id))
+        .join(FleetJob, FleetJob.id == FleetExecution.job_id)
+        .order_by(FleetExecution.store, FleetExecution.kiosk).limit(limit))
+    return [(ex, job) for ex, job in rows.all()]
 
 
 async def running_job_ids(session: AsyncSession) -> list[int]:

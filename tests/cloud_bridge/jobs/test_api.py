@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from cloud_bridge import fleet
+from cloud_bridge import auth, fleet
 from cloud_bridge.jobs import runtime
 from contract.bundles import build_bundle
 from contract.signing import generate_signing_key, verify_command
 from contract.wire.base import decode
 from contract.wire.commands import Command, CommandResult, JobArgs, progress_cmd_id
 
-from .conftest import boss, make_bundle, online
+from .conftest import add_user, boss, login, make_bundle, online
 
 A = "/api/v1/admin/fleet"
 
@@ -201,3 +201,41 @@ async def test_bad_requests_are_4xx(client, db, signing_key, tmp_path):
         assert "unsafe" in str(err)
     else:
         raise AssertionError("unsafe path accepted")
+
+
+async def test_executions_per_kiosk_in_the_fleet_view(client, db, signing_key, tmp_path):
+    h = await boss(client, db)
+    await online(db, "s1", "k0", "k1")
+    await online(db, "s2", "x1")
+    sent, cfg = Sent(), client.bridge_config
+    b = await upload(client, h, make_bundle(tmp_path / "a.tar", signing_key, "1.1.0"))
+    job = await (await client.post(f"{A}/jobs", headers=h, json={
+        "bundle_sha256": b["sha256"], "target": ["store:s1"], "stages": [50, 100]})).json()
+    await runtime.tick_once(db, cfg, sent)
+    (first,) = sent.commands()
+    await report(db, first, "succeeded")
+    await runtime.tick_once(db, cfg, sent)
+    (second,) = sent.commands()
+    await report(db, second, "installing")
+    await runtime.tick_once(db, cfg, sent)
+    b2 = await upload(client, h, make_bundle(tmp_path / "b.tar", signing_key, "1.2.0"))
+    other = await (await client.post(f"{A}/jobs", headers=h, json={
+        "bundle_sha256": b2["sha256"], "target": ["kiosk:s2/x1"]})).json()
+
+    r = await client.get(f"{A}/executions", headers=h)
+    assert r.status == 200, await r.text()
+    rows = {(e["store"], e["kiosk"]): (e["job_id"], e["version"], e["stage"], e["state"])
+            for e in (await r.json())["items"]}
+    assert rows == {("s1", "k0"): (job["id"], "1.1.0", 0, "succeeded"),
+                    ("s1", "k1"): (job["id"], "1.1.0", 1, "installing"),
+                    ("s2", "x1"): (other["id"], "1.2.0", None, "queued")}
+    d = await detail(client, h, job["id"])
+    assert [(e["kiosk"], e["stage"]) for e in d["executions"]] == [("k0", 0), ("k1", 1)]
+    # Store staff see their own store's kiosks only; another store is refused.
+    await add_user(db, "clerk", auth.STORE_STAFF, "s1")
+    clerk = await login(client, "clerk")
+    mine = await (await client.get(f"{A}/executions", headers=clerk)).json()
+    assert {e["kiosk"] for e in mine["items"]} == {"k0", "k1"}
+    assert (await client.get(f"{A}/executions?store=s2", headers=clerk)).status == 403
+    only = await (await client.get(f"{A}/executions?store=s2", headers=h)).json()
+    assert [e["kiosk"] for e in only["items"]] == ["x1"]

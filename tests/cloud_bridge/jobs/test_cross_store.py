@@ -23,12 +23,20 @@ ADMIN = [
     ("PUT", f"{A}/groups/{{group}}", f"{A}/groups/g1"),
 ]
 KIOSK = [("GET", "/api/v1/fleet/bundles/{sha256}")]
+# Read by store staff too, for their own store (tested in test_api.py).
+READ = [("GET", f"{A}/executions")]
 
 
 def test_every_route_is_listed(db_url):
     mine = {(r.method, r.path) for r in all_routes(bridge_config(db_url))
             if r.handler.__module__ == jobs_api.__name__}
-    assert mine == {(m, p) for m, p, _ in ADMIN} | set(KIOSK)
+    assert mine == {(m, p) for m, p, _ in ADMIN} | set(KIOSK) | set(READ)
+
+
+async def test_finance_cannot_read_executions(client, db):
+    await add_user(db, "fin", auth.FINANCE)
+    r = await client.get(f"{A}/executions", headers=await login(client, "fin"))
+    assert r.status == 403
 
 
 @pytest.mark.parametrize("role", [auth.STORE_STAFF, auth.FINANCE])
