@@ -18,6 +18,7 @@ from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
 from . import auth, commands, fleet, inventory, invoices, keys, orders, responses, stats
+from .selling.staff_calls import attach_to_fleet
 from .errors import Conflict, Forbidden, NotFound, Unavailable
 from .models import Alert, Order, RefundRequest
 from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
@@ -370,7 +371,9 @@ async def fleet_view(call: Call) -> dict[str, Any]:
     """Every kiosk: online/offline since when, queue depth, oldest unsent, devices, versions."""
     store = call.principal.store_scope(call.query.store)
     async with _db(call).session() as s:
-        return {"items": await fleet.fleet_view(s, store)}
+        items = await fleet.fleet_view(s, store)
+        await attach_to_fleet(s, items)  # 呼叫店员 on each kiosk's row until answered
+        return {"items": items}
 
 
 async def kiosk_detail(call: Call) -> dict[str, Any]:

@@ -275,6 +275,23 @@ class DailyStatsList(ResponseModel):
 # --------------------------------------------------------------------------- fleet
 
 
+class StaffCallOut(ResponseModel):
+    """A kiosk's staff call (呼叫店员), open until staff answer it at the kiosk."""
+
+    store: str
+    kiosk: str
+    call_id: str
+    active: bool
+    reason: str
+    called_at: datetime
+    answered_at: datetime | None
+    answered_by: str | None
+
+
+class StaffCallList(ResponseModel):
+    items: list[StaffCallOut]
+
+
 class KioskRow(ResponseModel):
     store: str
     kiosk: str
@@ -296,6 +313,7 @@ class KioskRow(ResponseModel):
     config_version: int | None
     desired_version: int | None
     telemetry_at: datetime | None
+    staff_call: StaffCallOut | None = Field(default=None, description="an open 呼叫店员")
 
 
 class FleetList(ResponseModel):

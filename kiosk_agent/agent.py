@@ -34,12 +34,12 @@ from typing import Any
 
 from contract.codes import PAYMENT_KINDS
 
-from .badges import badge_scanned
-from .cart_edits import cart_edits, verify_badge_text
+from .cart_edits import cart_edits
 from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
 from .runtime import KioskRuntime
+from .staff_calls import badge_at_kiosk, staff_calls
 from .weighing import scale_component, weight_for_scan
 
 log = logging.getLogger(__name__)
@@ -315,10 +315,7 @@ class Agent:
                 snap = self._member_from_code(text)
                 co.attach_member(pricing_member(snap), proof=snap.proof())
             elif kind == "staff":  # only a valid signed badge (kiosk_agent.badges)
-                edits = cart_edits(self)
-                if edits.pending is None or not await edits.approve_pending(
-                        verify_badge_text(self, text)):  # else: a void waited for staff
-                    await badge_scanned(self, co, text)
+                await badge_at_kiosk(self, co, text)  # a staff call, a void, or badges
             else:
                 return None
         except Refusal as refusal:
@@ -411,6 +408,7 @@ def build_agent(config: AgentConfig) -> Agent:
         ("sessions", agent.runtime.sessions),  # session.summary events (analytics)
     ]
     assembly.commands_component(agent)  # signed fleet commands: handlers on the link
+    staff_calls(agent)  # 呼叫店员: re-published on every connect of the link
     for name, component in parts:
         if component is not None:
             agent.add_component(name, component)

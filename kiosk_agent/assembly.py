@@ -118,6 +118,7 @@ class ScanComponent:
 
     async def _action(self, action: str) -> None:
         from .cart_edits import cart_edits
+        from .staff_calls import staff_calls
         from .checkout import CheckoutError, Refusal, State
 
         co = self.agent.checkout
@@ -129,6 +130,8 @@ class ScanComponent:
                 log.info("order parked as %s", parked.park_no)
             elif action == ACTION_CANCEL:  # a void of the whole cart (may need a badge)
                 await cart_edits(self.agent).void_cart()
+            elif action == ACTION_CALL_STAFF:
+                await staff_calls(self.agent).call()
             elif action == ACTION_REMOVE:
                 cart_edits(self.agent).start_remove_mode()
                 if self.agent.runtime.display is not None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .link import Link
     from .outbox import OutboxDrainer
     from .sdnotify import AgentNotifyComponent
+    from .staff_calls import StaffCalls
     from .session_summary import SessionRecorder
     from .shadow import Shadow
 
@@ -71,6 +72,8 @@ class KioskRuntime:
     cart_edits: CartEdits | None = None
     # The badge verifier of the control API's badge fields (made on first use).
     staff_badges: StaffBadges | None = None
+    # 呼叫店员: the open staff call (kiosk_agent.staff_calls), made on first use.
+    staff_calls: StaffCalls | None = None
     # Shopper sessions counted for their session.summary events (kiosk_agent.session_summary).
     sessions: SessionRecorder | None = None
     # What the shadow last applied ({section: {field: value}}), for the control API.

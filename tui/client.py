@@ -220,6 +220,13 @@ class ControlClient:
     async def approve_void(self, badge: str) -> dict:
         return await self._request("POST", "/v1/cart/approve", json={"badge": badge})
 
+    async def staff_call(self) -> dict | None:
+        return (await self._request("GET", "/v1/staff-call"))["call"]
+
+    async def answer_staff_call(self, badge: str | None = None) -> dict:
+        return await self._request("POST", "/v1/staff-call/answer",
+                                   json={"badge": badge} if badge else {})
+
 
 async def _probe(socket_path: str) -> int:  # pragma: no cover - manual helper
     async with ControlClient(socket_path) as client:

@@ -1,4 +1,4 @@
-"""Ingest of fleet messages: status, telemetry, shadow reported, command results."""
+"""Ingest of fleet messages: status, telemetry, shadow reported, command results, staff calls."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from contract.wire.base import WireError, decode
 from contract.wire.commands import CommandResult
 from contract.wire.presence import KioskStatus, Telemetry
 from contract.wire.shadow import ShadowReported
+from contract.wire.staff import StaffCall
 
 from .. import fleet
+from ..selling.staff_calls import apply_staff_call
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ async def apply_fleet_message(
             await fleet.apply_telemetry(session, store, kiosk, decode(Telemetry, payload))
         elif leaf == T.SHADOW_REPORTED:
             await fleet.apply_reported(session, store, kiosk, decode(ShadowReported, payload))
+        elif leaf == T.STAFF_CALL:  # 呼叫店员 (retained), selling domain
+            await apply_staff_call(session, store, kiosk, decode(StaffCall, payload))
         elif leaf == T.CMD_RES:
             await fleet.record_command_result(session, store, kiosk,
                                               decode(CommandResult, payload))

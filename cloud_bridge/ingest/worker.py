@@ -50,7 +50,8 @@ FLEET_QUEUE_MAX = 4 * FLEET_BATCH
 # it already holds, for at most this long.
 STOP_DRAIN_S = 5.0
 
-SUBSCRIBED_LEAVES = (T.EVENTS, T.STATUS, T.TELEMETRY, T.SHADOW_REPORTED, T.RPC_REQ, T.CMD_RES)
+SUBSCRIBED_LEAVES = (T.EVENTS, T.STATUS, T.TELEMETRY, T.SHADOW_REPORTED, T.RPC_REQ, T.CMD_RES,
+                     T.STAFF_CALL)
 
 
 # --------------------------------------------------------------------------- MQTT worker

@@ -1,10 +1,11 @@
-"""Selling tables: staff badge revocations (pushed to kiosks with the price book)."""
+"""Selling tables: staff badge revocations (pushed to kiosks with the price book),
+refused receipt claims, and kiosks' staff calls (呼叫店员)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
@@ -35,3 +36,19 @@ class ReceiptClaimRefusal(Base):
     order_no: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+
+
+class StaffCallRow(Base):
+    """A kiosk's latest staff call (呼叫店员), from its retained ``staff/call`` message: open
+    (``active``) until staff answer it at the kiosk. One row per kiosk."""
+
+    __tablename__ = "sell_staff_calls"
+    store: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    called_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)

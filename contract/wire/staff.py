@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .base import WireMessage, utcnow
 from .cart import CART_EDITED
 
 STAFF_APPROVED = "staff.approved"
@@ -27,3 +28,20 @@ class StaffApprovalData(BaseModel):
     order_no: str | None = None
     at: datetime
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class StaffCall(WireMessage):
+    """呼叫店员: the kiosk's retained message on ``staff/call`` (``topics.STAFF_CALL``).
+
+    ``active`` from the shopper's call until staff answer it (a badge scanned at the
+    kiosk, or the staff TUI); the answered state stays retained so the fleet view shows
+    who answered and when. ``ts`` orders them (an older one never overwrites a newer).
+    """
+
+    active: bool
+    call_id: str = Field(min_length=1, max_length=40)
+    reason: str = Field(default="help", max_length=64)
+    called_at: datetime
+    answered_at: datetime | None = None
+    answered_by: str | None = Field(default=None, max_length=64)
+    ts: datetime = Field(default_factory=utcnow)

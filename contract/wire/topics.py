@@ -27,14 +27,16 @@ CMD_RES = "cmd/res"
 SHADOW_DESIRED = "shadow/desired"
 SHADOW_REPORTED = "shadow/reported"
 CATALOG = "catalog"
+# 呼叫店员: the kiosk's retained staff call (active until staff answer it), issue 11.
+STAFF_CALL = "staff/call"
 
 KIOSK_LEAVES = (
     STATUS, TELEMETRY, EVENTS, EVENTS_ACK, RPC_REQ, RPC_RES, CMD, CMD_RES,
-    SHADOW_DESIRED, SHADOW_REPORTED,
+    SHADOW_DESIRED, SHADOW_REPORTED, STAFF_CALL,
 )
 
 # Leaves published by kiosks and consumed by the bridge.
-KIOSK_TO_CLOUD = (STATUS, TELEMETRY, EVENTS, RPC_REQ, CMD_RES, SHADOW_REPORTED)
+KIOSK_TO_CLOUD = (STATUS, TELEMETRY, EVENTS, RPC_REQ, CMD_RES, SHADOW_REPORTED, STAFF_CALL)
 # Leaves published by the bridge and consumed by one kiosk.
 CLOUD_TO_KIOSK = (EVENTS_ACK, RPC_RES, CMD, SHADOW_DESIRED)
 
@@ -104,6 +106,10 @@ class KioskTopics:
     @property
     def shadow_reported(self) -> str:
         return self.leaf(SHADOW_REPORTED)
+
+    @property
+    def staff_call(self) -> str:
+        return self.leaf(STAFF_CALL)
 
     @property
     def catalog(self) -> str:

@@ -233,6 +233,8 @@ class AgentControlAdapter:
             }
         from common.version import __version__
 
+        from ..staff_calls import staff_calls
+
         return {
             "store_id": cfg.kiosk.store_id,
             "kiosk_id": cfg.kiosk.kiosk_id,
@@ -244,6 +246,7 @@ class AgentControlAdapter:
             "link": link_info,
             "cart": snapshot,
             "last_scans": self.agent.runtime.last_scans[-10:],
+            "staff_call": staff_calls(self.agent).view(),  # 呼叫店员, shown until answered
         }
 
     def _component_attr(self, attr: str) -> Any:

@@ -23,6 +23,7 @@ Routes (all JSON unless noted)::
     POST /v1/camera/decode-check         (session) decode one frame now
     GET  /v1/cart, PUT|DELETE /v1/cart/lines/{n}, POST /v1/cart/void|approve
                                          cart edits and staff voids (control/cart.py)
+    GET  /v1/staff-call, POST /v1/staff-call/answer   呼叫店员 (control/staff_call.py)
 
 Errors are ``{"error": code, "message": text}`` with a fitting HTTP status.
 """
@@ -40,6 +41,7 @@ from aiohttp import web
 
 from ..logbuffer import RecentLogHandler
 from .cart import add_cart_routes
+from .staff_call import add_staff_call_routes
 from .errors import ControlApiError
 from .facade import resolve
 from .jsonable import to_jsonable
@@ -360,5 +362,6 @@ def create_app(
     app.router.add_post("/v1/session", _session_post)
     app.router.add_post("/v1/session/unlock", _session_unlock)
     app.router.add_delete("/v1/session", _session_delete)
-    add_cart_routes(app, AGENT_KEY)  # /v1/cart..., /v1/staff-calls... (cart edits, staff calls)
+    add_cart_routes(app, AGENT_KEY)  # /v1/cart... (cart edits, staff voids)
+    add_staff_call_routes(app)  # /v1/staff-call (呼叫店员)
     return app
