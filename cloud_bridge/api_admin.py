@@ -18,10 +18,10 @@ from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
 from . import auth, commands, fleet, inventory, invoices, keys, orders, responses, stats
-from .selling.staff_calls import attach_to_fleet
 from .errors import Conflict, Forbidden, NotFound, Unavailable
 from .models import Alert, Order, RefundRequest
 from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
+from .selling.staff_calls import attach_to_fleet
 
 MAX_FEN = 10**12  # bounds every amount a request may carry (a trillion fen)
 MAX_QTY = 10**7

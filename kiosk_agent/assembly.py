@@ -118,8 +118,8 @@ class ScanComponent:
 
     async def _action(self, action: str) -> None:
         from .cart_edits import cart_edits
-        from .staff_calls import staff_calls
         from .checkout import CheckoutError, Refusal, State
+        from .staff_calls import staff_calls
 
         co = self.agent.checkout
         if co is None:

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from .link import Link
     from .outbox import OutboxDrainer
     from .sdnotify import AgentNotifyComponent
-    from .staff_calls import StaffCalls
     from .session_summary import SessionRecorder
     from .shadow import Shadow
+    from .staff_calls import StaffCalls
 
 #: Scans shown in the control API's status (``runtime.last_scans``).
 LAST_SCANS = 20

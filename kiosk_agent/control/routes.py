@@ -41,11 +41,11 @@ from aiohttp import web
 
 from ..logbuffer import RecentLogHandler
 from .cart import add_cart_routes
-from .staff_call import add_staff_call_routes
 from .errors import ControlApiError
 from .facade import resolve
 from .jsonable import to_jsonable
 from .sessions import StaffSessions
+from .staff_call import add_staff_call_routes
 
 log = logging.getLogger(__name__)
 

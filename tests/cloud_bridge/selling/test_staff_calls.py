@@ -34,9 +34,10 @@ PIN = "8642"
 TOPIC = KioskTopics("store1", "kiosk1").staff_call
 
 
-async def _until(check, timeout: float = 10.0):
-    async with asyncio.timeout(timeout):
-        while not (result := await check()):
+async def _until(check, limit_s: float = 10.0):
+    """Poll the bridge's HTTP API (another process's view: no event to wait on)."""
+    async with asyncio.timeout(limit_s):
+        while not (result := await check()):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return result
 
