@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from . import auth, catalog, keys, responses
 from .errors import Forbidden, NotFound
 from .openapi import Call, Route, problem
+from .security.download_tokens import REANNOUNCE_S
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +137,16 @@ def _kiosk_may_read(auth_dir: Path, store: str, username: str, password: str) ->
     return verify_mosquitto_hash(password, hashed)
 
 
-def _token_grants(call: Call, store: str, version: str) -> bool:
-    """Whether the URL's download token (from the signed pointer) grants this book."""
+def _token_verdict(call: Call, store: str, version: str) -> str | None:
+    """What the URL's download token (from the pointer) says about this book: ``ok``,
+    ``expired``, ``invalid``; ``None`` without a token."""
     from .security import download_tokens as tokens
 
     token = call.request.query.get(tokens.QUERY)
-    return token is not None and tokens.token_valid(
-        tokens.token_key(call.app[keys.CONFIG_KEY]), store, version, token)
+    if token is None:
+        return None
+    return tokens.token_verdict(tokens.token_key(call.app[keys.CONFIG_KEY]), store, version,
+                                token)
 
 
 def _unauthorized(detail: str) -> web.Response:
@@ -153,11 +158,17 @@ def _unauthorized(detail: str) -> web.Response:
 async def download_catalog(call: Call) -> web.StreamResponse:
     """A price book's canonical bytes (what the pointer's sha256 covers); ETag = sha256.
 
-    Needs HTTP Basic with a kiosk's MQTT credentials when ``[http] kiosk_auth_dir`` is set.
+    Needs HTTP Basic with a kiosk's MQTT credentials when ``[http] kiosk_auth_dir`` is set,
+    or the book's download token; an expired token is 403 with the reason.
     """
     store, version = call.path["store"], call.path["version"]
     auth_dir = call.app[keys.CONFIG_KEY].http.kiosk_auth_dir
-    if auth_dir is not None and not _token_grants(call, store, version):
+    verdict = _token_verdict(call, store, version) if auth_dir is not None else None
+    if verdict == "expired":
+        log.warning("price book %s/%s refused: download token expired", store, version)
+        return problem(403, "Forbidden", "download token expired: the store's catalog "
+                                         "pointer is re-announced with a fresh one")
+    if auth_dir is not None and verdict != "ok":
         creds = _basic_credentials(call.request)
         if creds is None:
             return _unauthorized("send HTTP Basic with the kiosk's MQTT username and password")
@@ -197,7 +208,10 @@ async def _announce_on_connect(app: web.Application, db: Any, config: Any, inges
             await asyncio.sleep(ANNOUNCE_RETRY_S)
             continue
         # The ingest has no "disconnected" event to wait on; polling its flag is cheap.
-        while ingest.connected.is_set():  # noqa: ASYNC110
+        # Re-announced every REANNOUNCE_S too: the pointers' download tokens expire.
+        announced_at = time.monotonic()
+        while ingest.connected.is_set() and (  # noqa: ASYNC110
+                time.monotonic() - announced_at < REANNOUNCE_S):
             await asyncio.sleep(ANNOUNCE_RECHECK_S)
 
 
@@ -231,5 +245,6 @@ ROUTES = [
           "Download a price book (canonical JSON, ETag = sha256; HTTP Basic with the kiosk's "
           "MQTT credentials when the bridge is configured so)", "catalog",
           path_params={"version": VERSION_SCHEMA}, raw=True, basic_auth=True,
-          response=CanonicalPriceBook, responses={304: "not modified (If-None-Match)"}),
+          response=CanonicalPriceBook, responses={304: "not modified (If-None-Match)",
+                                                  403: "download token expired"}),
 ]

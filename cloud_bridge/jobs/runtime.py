@@ -11,9 +11,7 @@ commands go out through the bridge's MQTT connection (the existing command path)
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +26,7 @@ from cloud_bridge import commands
 from cloud_bridge.catalog import public_base_url
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, INGEST_KEY
 from cloud_bridge.models import now
+from cloud_bridge.security import download_tokens
 from contract.wire.commands import JOB, JobArgs
 from contract.wire.events import uuid7
 from contract.wire.topics import KioskTopics
@@ -41,6 +40,9 @@ DEFAULT_BUNDLES = Path("/var/lib/cloud-bridge/fleet-bundles")
 # Seconds between scheduler rounds: a stage advances within this of its last report.
 TICK_S = 2.0
 TOKEN_CONTEXT = b"selfcheckout bundle download v1\x00"
+# A bundle URL (in a job command) is good this long: a kiosk on a slow link resumes a
+# download with Range for hours; a day later the URL is useless to whoever copied it.
+BUNDLE_TOKEN_TTL_S = 24 * 3600
 Publish = Callable[..., Awaitable[None]]
 
 
@@ -89,19 +91,25 @@ def _token_key(config: Any) -> bytes | None:
     return hashlib.sha256(TOKEN_CONTEXT + raw).digest()
 
 
-def make_token(key: bytes, store: str, kiosk: str, sha256: str) -> str:
-    mac = hmac.new(key, f"{store}\x00{kiosk}\x00{sha256}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+def make_token(key: bytes, store: str, kiosk: str, sha256: str,
+               now: float | None = None) -> str:
+    """Kiosk ``store/kiosk``'s token for bundle ``sha256``, good for
+    :data:`BUNDLE_TOKEN_TTL_S` (``cloud_bridge.security.download_tokens``)."""
+    return download_tokens.mint(key, (store, kiosk, sha256),
+                                download_tokens.expiry(now, BUNDLE_TOKEN_TTL_S))
+
+
+def token_verdict(config: Any, store: str, kiosk: str, sha256: str, token: str | None,
+                  now: float | None = None) -> str:
+    """``ok``, ``expired`` or ``invalid``: whether ``token`` lets kiosk ``store/kiosk``
+    download bundle ``sha256`` now."""
+    return download_tokens.verdict(_token_key(config), (store, kiosk, sha256), token, now,
+                                   ttl_s=BUNDLE_TOKEN_TTL_S)
 
 
 def token_valid(config: Any, store: str, kiosk: str, sha256: str, token: str | None) -> bool:
-    """Whether ``token`` lets kiosk ``store/kiosk`` download bundle ``sha256``."""
-    key = _token_key(config)
-    if key is None or not token or len(token) > 100:
-        return False
-    # As bytes: compare_digest refuses non-ASCII str (a fuzzer's token must be 401, not 500).
-    return hmac.compare_digest(make_token(key, store, kiosk, sha256).encode(),
-                               token.encode("utf-8", "surrogatepass"))
+    """Whether ``token`` lets kiosk ``store/kiosk`` download bundle ``sha256`` now."""
+    return token_verdict(config, store, kiosk, sha256, token) == download_tokens.OK
 
 
 def bundle_url(config: Any, sha256: str, store: str, kiosk: str) -> str:
