@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,9 @@ from ..db import rows_changed
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound
 from ..models import now as utcnow
 from .models import Coupon, CouponTemplate
+
+if TYPE_CHECKING:
+    from contract.pricebook import Coupon as PricedCoupon
 
 UNUSED, LOCKED, USED, EXPIRED = "unused", "locked", "used", "expired"
 STATUSES = (UNUSED, LOCKED, USED, EXPIRED)
@@ -63,7 +66,7 @@ async def create_template(s: AsyncSession, *, created_by: str, **fields: Any) ->
 async def used_count(s: AsyncSession, template_id: int) -> int:
     """How many coupons of the template are used (counted, see models)."""
     return await s.scalar(select(func.count()).select_from(Coupon).where(
-        Coupon.template_id == template_id, Coupon.status == USED))
+        Coupon.template_id == template_id, Coupon.status == USED)) or 0
 
 
 async def get_template(s: AsyncSession, template_id: int) -> CouponTemplate:
@@ -103,7 +106,7 @@ async def claim(s: AsyncSession, template_id: int, owner: str, *, level_rank: in
     if min_level_rank is not None and level_rank < min_level_rank:
         raise Forbidden(f"this coupon is for {t.min_level} members and above")
     held = await s.scalar(select(func.count()).select_from(Coupon).where(
-        Coupon.template_id == template_id, Coupon.owner == owner))
+        Coupon.template_id == template_id, Coupon.owner == owner)) or 0
     if held >= t.per_user_limit:
         raise Conflict("you already have as many of this coupon as allowed")
     changed = await rows_changed(s, update(CouponTemplate)
@@ -183,12 +186,14 @@ async def expire(s: AsyncSession, at: datetime | None = None) -> int:
                               .values(status=EXPIRED))
 
 
-def pricing_coupon(t: CouponTemplate, c: Coupon) -> Any:
+def pricing_coupon(t: CouponTemplate, c: Coupon) -> PricedCoupon:
     """The :class:`contract.pricebook.Coupon` the pricing engine applies for this coupon."""
     from contract.pricebook import Coupon as PricedCoupon
 
-    return PricedCoupon(coupon_id=f"tpl{t.id}", code=c.id, kind=t.kind, value=t.value,
-                        cap=t.cap, threshold=t.threshold, categories=tuple(t.categories),
-                        exclude_categories=tuple(t.exclude_categories),
-                        stackable=t.stackable, member_only=True, start=c.valid_from,
-                        end=c.valid_until, label_zh=t.name_zh, label_en=t.name_en)
+    # Validated: the stored kind is a string column the engine knows as a Literal.
+    return PricedCoupon.model_validate({
+        "coupon_id": f"tpl{t.id}", "code": c.id, "kind": t.kind, "value": t.value,
+        "cap": t.cap, "threshold": t.threshold, "categories": tuple(t.categories),
+        "exclude_categories": tuple(t.exclude_categories), "stackable": t.stackable,
+        "member_only": True, "start": c.valid_from, "end": c.valid_until,
+        "label_zh": t.name_zh, "label_en": t.name_en})

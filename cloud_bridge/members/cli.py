@@ -15,6 +15,7 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PHONE = re.compile(r"^[0-9]{5,20}$")
@@ -39,7 +40,18 @@ def _fail(message: str) -> int:
     return 1
 
 
-def parse_row(row: dict[str, str], default_appid: str) -> dict[str, str | None]:
+class MemberRow(TypedDict):
+    """One imported member, as register() takes it."""
+
+    openid: str
+    appid: str
+    unionid: str | None
+    phone: str | None
+    home_store: str | None
+    birthday: str | None
+
+
+def parse_row(row: dict[str, str], default_appid: str) -> MemberRow:
     """One CSV row as register() arguments; ValueError names what is wrong."""
     def get(name: str) -> str | None:
         value = (row.get(name) or "").strip()
@@ -48,9 +60,9 @@ def parse_row(row: dict[str, str], default_appid: str) -> dict[str, str | None]:
     openid = get("openid")
     if openid is None or not _OPENID.match(openid):
         raise ValueError("openid missing or not 1-64 of A-Z a-z 0-9 _ -")
-    out = {"openid": openid, "appid": get("appid") or default_appid,
-           "unionid": get("unionid"), "phone": get("phone"), "home_store": get("home_store"),
-           "birthday": get("birthday")}
+    out = MemberRow(openid=openid, appid=get("appid") or default_appid,
+                    unionid=get("unionid"), phone=get("phone"), home_store=get("home_store"),
+                    birthday=get("birthday"))
     if out["unionid"] is not None and not _OPENID.match(out["unionid"]):
         raise ValueError("unionid not 1-64 of A-Z a-z 0-9 _ -")
     if out["phone"] is not None and not _PHONE.match(out["phone"]):
@@ -85,7 +97,8 @@ def _import(args: argparse.Namespace) -> int:
         return _fail(str(err))
     except OSError as err:
         return _fail(f"{args.file}: {err.strerror or err}")
-    rows, bad = [], 0
+    rows: list[MemberRow] = []
+    bad = 0
     for line_no, row in enumerate(csv.DictReader(text.splitlines()), start=2):
         try:
             rows.append(parse_row(row, config.mp.app_id))

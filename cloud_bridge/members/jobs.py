@@ -60,7 +60,7 @@ async def _refund(s: AsyncSession, member: MemberRecord, order: Order, per_yuan:
     target = -(order.refunded_total // 100 * per_yuan)
     done = await s.scalar(select(func.coalesce(func.sum(GrowthEntry.delta), 0)).where(
         GrowthEntry.source_type == "refund", GrowthEntry.source_id.like(f"{order.order_no}:%")))
-    changed = await add_growth(s, member.id, "refund", source, target - int(done))
+    changed = await add_growth(s, member.id, "refund", source, target - int(done or 0))
     # Points of a refunded order go back in full on the first refund of it.
     await points.reverse(s, "order", order.order_no, f"{order.order_no}:refund")
     return 1 if changed else 0

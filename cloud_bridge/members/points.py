@@ -16,8 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_bridge.db import rows_changed
-
+from ..db import get_row, rows_changed
 from ..errors import Conflict
 from ..models import now as utcnow
 from .models import MemberRecord, PointsBatch, PointsEntry
@@ -40,7 +39,7 @@ async def accrue(s: AsyncSession, member_id: str, source_type: str, source_id: s
 
     Returns the points added (0 when this source was counted before or earns nothing).
     """
-    m = await s.get(MemberRecord, member_id)
+    m = await get_row(s, MemberRecord, member_id)
     prog = await program(s)
     mult = prog.level(m.level).points_multiplier_bp
     pts = eligible_fen // 100 * prog.points_per_yuan * mult // 10_000
@@ -79,9 +78,9 @@ async def _take(s: AsyncSession, member_id: str, pts: int, kind: str, source_typ
                                  .values(points=MemberRecord.points - pts))
     if changed != 1:
         raise Conflict(f"not enough points: {pts} asked")
-    batches = (await s.scalars(
+    batches = list((await s.scalars(
         select(PointsBatch).where(PointsBatch.member_id == member_id, PointsBatch.remaining > 0)
-        .order_by(PointsBatch.expires_at, PointsBatch.entry_id))).all()
+        .order_by(PointsBatch.expires_at, PointsBatch.entry_id))).all())
     if first_batch is not None:
         batches.sort(key=lambda b: b.entry_id != first_batch)
     left = pts
@@ -116,7 +115,7 @@ async def reverse(s: AsyncSession, source_type: str, source_id: str, refund_id: 
                                                    PointsEntry.kind == "accrue"))
     if acc is None:
         return 0
-    m = await s.get(MemberRecord, acc.member_id)
+    m = await get_row(s, MemberRecord, acc.member_id)
     await s.refresh(m)
     pts = min(acc.points, m.points)
     if pts <= 0:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db import get_row
 from ..errors import InvalidRequest, NotFound
 from .models import GrowthEntry, MemberLevel, MemberProgram, MemberRecord
 
@@ -159,7 +160,7 @@ async def add_growth(s: AsyncSession, member_id: str, source_type: str, source_i
                     .values(growth=MemberRecord.growth + delta))
     await s.execute(update(MemberRecord).where(MemberRecord.id == member_id,
                                                MemberRecord.growth < 0).values(growth=0))
-    m = await s.get(MemberRecord, member_id)
+    m = await get_row(s, MemberRecord, member_id)
     await s.refresh(m)
     m.level = (await program(s)).level_for(m.growth).code
     return True
