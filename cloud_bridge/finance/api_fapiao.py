@@ -99,12 +99,12 @@ async def _advance(call: Call, doc_id: int) -> dict[str, Any]:
 
 async def issue(call: Call) -> dict[str, Any]:
     """Issue the blue e-invoice of an invoice request (asynchronous on the platform)."""
-    _client(call)
     async with call.app[DB_KEY].session() as s:
         inv = await s.get(Invoice, call.body.invoice_id)
         order = await s.get(Order, inv.order_id) if inv else None
         if order is not None:
             call.principal.check_store(order.store)
+        _client(call)
         doc = await F.start_blue(s, call.body.invoice_id, call.principal.actor)
         await s.flush()
         doc_id = doc.id
@@ -113,13 +113,13 @@ async def issue(call: Call) -> dict[str, Any]:
 
 async def red(call: Call) -> dict[str, Any]:
     """Reverse all or part of an issued blue e-invoice with a red-letter one (红字发票)."""
-    _client(call)
     b = call.body
     async with call.app[DB_KEY].session() as s:
         blue = await s.get(Fapiao, int(call.path["fapiao_id"]))
         if blue is None or blue.color != F.BLUE:
             raise NotFound(f"no blue e-invoice {call.path['fapiao_id']}")
         call.principal.check_store(blue.store)
+        _client(call)
         doc = await F.start_red(s, blue.invoice_id, b.amount, b.reason_code,
                                 f"M{b.request_id}", call.principal.actor)
         doc_id = doc.id

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import logging
+import zipfile
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
@@ -269,11 +270,29 @@ class AlipayProvider(PaymentProvider):
             raw = await resp.read()
         if resp.status != 200:
             raise ResponseNotTrusted(f"bill download: HTTP {resp.status}")
-        return parse_bill(raw.decode("utf-8"))
+        try:
+            return await asyncio.to_thread(parse_bill_zip, raw)
+        except (ValueError, KeyError, zipfile.BadZipFile) as err:
+            raise ResponseNotTrusted(f"bill for {day} unreadable: {err}") from err
+
+
+def parse_bill_zip(raw: bytes) -> list[BillLine]:
+    """Alipay's trade bill archive: the 业务明细 CSV inside (not its 汇总), GBK-encoded."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        for info in z.infolist():
+            name = info.filename
+            if not info.flag_bits & 0x800:  # no UTF-8 flag: the name is GBK bytes
+                name = name.encode("cp437").decode("gbk", errors="replace")
+            if name.endswith("业务明细.csv"):
+                return parse_bill(z.read(info).decode("gbk"))
+    raise ValueError("no 业务明细 file in the archive")
 
 
 def parse_bill(text: str) -> list[BillLine]:
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")]
+    """The 业务明细 CSV: ``#`` header and footer lines around a column row and the rows;
+    cells end in a tab. The fee (服务费, negative when taken) becomes a positive fee."""
+    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))
+            if r and not r[0].startswith("#")]
     if not rows:
         return []
     col = {name: i for i, name in enumerate(rows[0])}
@@ -281,8 +300,12 @@ def parse_bill(text: str) -> list[BillLine]:
     for row in rows[1:]:
         kind = "pay" if row[col["业务类型"]] == "交易" else "refund"
         amount = abs(parse_major(row[col["订单金额（元）"]], "CNY"))
-        lines.append(BillLine(kind, row[col["商户订单号"]], amount, row[col["币种"]],  # type: ignore[arg-type]
-                              row[col["支付宝交易号"]], row[col["退款批次号/请求号"]]))
+        fee = None
+        if "服务费（元）" in col and row[col["服务费（元）"]]:
+            fee = -parse_major(row[col["服务费（元）"]], "CNY")
+        lines.append(BillLine(kind, row[col["商户订单号"]], amount,  # type: ignore[arg-type]
+                              row[col["币种"]] if "币种" in col else "CNY",
+                              row[col["支付宝交易号"]], row[col["退款批次号/请求号"]], fee))
     return lines
 
 

@@ -53,5 +53,6 @@ async def test_day_close_over_http_with_sandbox_bills(pay_client, db):  # noqa: 
     r = await client.get(f"{F}/reports/income", params={"period": day, "store": "s1"},
                          headers=boss)
     f = (await r.json())["figures"]
-    # 1000 + 2000 net of 13 % VAT; the WeChat fee from its bill: 0.60 % of 11.30 = 0.07.
-    assert f["revenue"] == 3000 and f["expenses"] == 7 and f["net_profit"] == 2993
+    # 1000 + 2000 net of 13 % VAT; the fees from the bills at 0.60 %: WeChat 0.07 on
+    # 11.30, Alipay 0.14 on 22.60 (its zipped GBK bill's 服务费 column).
+    assert f["revenue"] == 3000 and f["expenses"] == 7 + 14 and f["net_profit"] == 2979

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloud_bridge import auth
+from cloud_bridge import auth, invoices, orders
 from cloud_bridge.app import all_routes
 from cloud_bridge.finance import banking, expenses
 from cloud_bridge.finance import close as C
 from cloud_bridge.finance.jobs import post_pending
+from cloud_bridge.finance.models import Fapiao
 
 from ..test_api import add_user, api_config, client, login
 from ..test_api_admin_scoping import _snapshot
@@ -58,6 +59,12 @@ CROSS_STORE = [
      None, {403}),
     ("GET", f"{F}/expenses/{{expense_id}}/document", f"{F}/expenses/{{expense}}/document",
      None, {403}),
+    ("POST", f"{F}/fapiao", f"{F}/fapiao", {"invoice_id": "{invoice}"}, {403}),
+    ("GET", f"{F}/fapiao", f"{F}/fapiao?store=s2", None, {403}),
+    ("POST", f"{F}/fapiao/sync", f"{F}/fapiao/sync", None, {403}),
+    ("POST", f"{F}/fapiao/{{fapiao_id}}/red", f"{F}/fapiao/{{fapiao}}/red",
+     {"amount": 1, "reason_code": "01", "request_id": "x"}, {403}),
+    ("GET", f"{F}/fapiao/{{fapiao_id}}/pdf", f"{F}/fapiao/{{fapiao}}/pdf", None, {403}),
 ]
 
 
@@ -90,8 +97,17 @@ async def _s2_world(db) -> dict[str, int]:
                                         amount=100, vat=0, paid_via="cash",
                                         business_date="2026-11-03", description="x",
                                         actor="admin:x")
+        order = await orders.get_order(s, "s2-k1-1")
+        inv = await invoices.request_invoice(s, order, openid=None, kind="personal", title="t",
+                                             tax_id=None, email="t@example.com")
+        doc = Fapiao(invoice_id=inv.id, store="s2", color="blue", apply_id="B-s2", status="issued",
+                     total=1090, tax=90, items=[], number="26312000000000000001",
+                     file_key="ab/ab.pdf", created_by="admin:x", created_at=datetime.now(UTC),
+                     updated_at=datetime.now(UTC))
+        s.add(doc)
+        await s.flush()
     return {"entry": entry, "close": close_id, "mismatch": items[0].id, "payout": payout.id,
-            "expense": expense.id}
+            "expense": expense.id, "invoice": inv.id, "fapiao": doc.id}
 
 
 @pytest.mark.parametrize("role", [auth.FINANCE, auth.STORE_STAFF])
@@ -103,6 +119,8 @@ async def test_other_store_finance_and_store_staff_are_refused(client, db, role,
     before = await _snapshot(db)
     wrong = []
     for method, _route, path, body, allowed in CROSS_STORE:
+        if body and body.get("invoice_id") == "{invoice}":
+            body = {"invoice_id": ids["invoice"]}
         r = await client.request(method, path.format(**ids), json=body, headers=who)
         if r.status not in allowed or r.content_type != "application/problem+json":
             wrong.append((method, path, r.status, (await r.text())[:200]))
