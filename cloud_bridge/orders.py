@@ -45,6 +45,8 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
+# Alert kind of a paid mini-program order the store must prepare (pick-up or delivery).
+MP_ORDER_ALERT = "mp_order"
 CREATED = "created"
 PAID = "paid"
 PENDING_SHIPMENT = "pending_shipment"
@@ -523,4 +525,10 @@ async def mark_paid(session: AsyncSession, order_no: str, actor: str,
         deltas[(o.store, ln.product_id)] -= stock_units(ln)
     await inventory.apply_deltas(session, deltas, source="sale",
                                  context={k: {"order_no": o.order_no} for k in deltas})
+    # The store must prepare it: an open alert (kept until staff resolve it) in the same
+    # transaction as the payment, so a paid order is never missing from the store's list.
+    await inventory.add_alerts(session, [Alert(
+        kind=MP_ORDER_ALERT, store=o.store, order_no=o.order_no,
+        detail={"fulfillment": o.fulfillment, "total": o.total, "currency": o.currency,
+                "products": len(deltas)})])
     return o
