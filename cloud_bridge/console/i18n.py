@@ -157,6 +157,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "alert.resolve": ("标记已处理", "Mark resolved"),
     "alert.oversell": ("超卖", "Oversell"),
     "alert.duplicate_order_no": ("重复订单号", "Duplicate order no."),
+    "alert.mp_order": ("小程序新订单", "New mini-program order"),
     "alert.shortfall": ("缺口 {n}", "short by {n}"),
     "stock.chart": ("可售天数最少的商品（按近 28 天销量）",
                     "Stock cover: products that run out first (at the last 28 days' sales)"),
