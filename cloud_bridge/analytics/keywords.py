@@ -9,36 +9,15 @@ are kept whole: they are what shoppers looked for and the store does not list.
 
 from __future__ import annotations
 
-import logging
-import re
 from datetime import date
-from types import ModuleType
 
 import polars as pl
+
+from cloud_bridge.textsearch import tokenize
 
 from .metrics import previous_period
 
 MIN_RISING_COUNT = 3  # a term needs this many searches in the period to count as rising
-_PUNCT = re.compile(r"^[\W_]+$", re.UNICODE)
-STOPWORDS = frozenset({"的", "了", "和", "与", "及", "或", "在", "是", "有", "个", "买", "要"})
-
-
-def _jieba() -> ModuleType:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba
-
-
-def tokenize(query: str) -> list[str]:
-    """Words of a search query (lower-cased; punctuation and stop words dropped), unique."""
-    seen: list[str] = []
-    for word in _jieba().lcut_for_search(query.strip().lower()):
-        word = word.strip()
-        if not word or _PUNCT.match(word) or word in STOPWORDS or word in seen:
-            continue
-        seen.append(word)
-    return seen
 
 
 def _terms(searches: pl.DataFrame) -> pl.DataFrame:

@@ -1,10 +1,37 @@
-"""Suggested articles while a shopper types (filled in by the knowledge-base step)."""
+"""Suggested articles while a shopper types a chat message (the ``typing`` frame)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import select
 
-def suggest_for_chat(app: Any):
-    """A ``suggest(store, text)`` coroutine for the chat socket, or ``None``."""
-    return None
+from cloud_bridge.keys import DB_KEY
+
+from .kb import snippet
+from .models_kb import KbArticle
+from .runtime import runtime
+
+SUGGESTIONS = 3
+
+Suggest = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
+
+
+def suggest_for_chat(app: Any) -> Suggest:
+    """A ``suggest(store, text)`` coroutine for the chat socket: the best few published
+    articles of the store and the chain for what the shopper has typed so far."""
+    db = app[DB_KEY]
+    search = runtime(app).kb
+
+    async def suggest(store: str, text: str) -> list[dict[str, Any]]:
+        async with db.read() as s:
+            hits = await search.search(s, store, text, limit=SUGGESTIONS)
+            if not hits:
+                return []
+            rows = {a.id: a for a in await s.scalars(
+                select(KbArticle).where(KbArticle.id.in_([h[0] for h in hits])))}
+        return [{"id": i, "title": rows[i].title, "snippet": snippet(rows[i].body_text)}
+                for i, _ in hits if i in rows]
+
+    return suggest

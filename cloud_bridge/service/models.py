@@ -142,4 +142,5 @@ class Attachment(Base):
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-from . import models_more  # noqa: E402,F401  (the other concerns' tables, same Base)
+# The other concerns' tables (the knowledge base's among them), on the same Base.
+from . import models_kb, models_more  # noqa: E402,F401

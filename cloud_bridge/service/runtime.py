@@ -19,6 +19,7 @@ from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 
 from . import jobs
 from .hub import LocalHub, PgNotifyHub
+from .kb import KbSearch
 from .storage import FileStorage, LocalFileStorage
 
 FILES_ENV = "CLOUD_BRIDGE_SERVICE_FILES"
@@ -29,6 +30,7 @@ DEFAULT_FILES = Path("/var/lib/cloud-bridge/service-files")
 class ServiceRuntime:
     hub: LocalHub
     storage: FileStorage
+    kb: KbSearch
 
 
 RUNTIME_KEY = web.AppKey("service_runtime", ServiceRuntime)
@@ -50,7 +52,8 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = LocalHub() if db.is_sqlite else PgNotifyHub(db.url)
     tz = app[CONFIG_KEY].bridge.timezone
     async with hub:
-        app[RUNTIME_KEY] = ServiceRuntime(hub=hub, storage=LocalFileStorage(files_dir(db.url)))
+        app[RUNTIME_KEY] = ServiceRuntime(hub=hub, storage=LocalFileStorage(files_dir(db.url)),
+                                         kb=KbSearch())
         sweeper = asyncio.create_task(jobs.run_forever(db, tz), name="svc-sweep")
         try:
             yield

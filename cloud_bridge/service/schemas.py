@@ -308,3 +308,54 @@ class SvcOpeningHours(Out):
     week: list[SvcWeekday]
     days: list[SvcOpeningDay]
 
+
+
+KbCategory = Literal["returns", "payment", "membership", "delivery", "store", "invoice",
+                     "products", "other"]
+KbStatus = Literal["draft", "published", "archived"]
+
+
+class SvcKbArticle(Out):
+    id: int
+    store: str | None
+    category: KbCategory
+    title: str | None
+    body_html: str | None
+    updated_at: datetime
+    status: KbStatus | None = None
+    latest_version: int | None = None
+    published_version: int | None = None
+    created_by: str | None = None
+
+
+class SvcKbVersion(Out):
+    version: int
+    title: str
+    body_html: str
+    editor: str
+    created_at: datetime
+
+
+class SvcKbArticleDetail(SvcKbArticle):
+    versions: list[SvcKbVersion] = []
+
+
+class SvcKbArticleList(Out):
+    items: list[SvcKbArticle]
+
+
+class SvcKbHit(Out):
+    id: int
+    category: KbCategory
+    title: str
+    snippet: str
+    score: float | None
+
+
+class SvcKbHits(Out):
+    query: str | None
+    items: list[SvcKbHit]
+
+
+class SvcKbSynonyms(Out):
+    groups: list[list[str]]

@@ -79,6 +79,22 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("POST", f"{M}/appointments/{{booking_id}}/cancel",
          path_parameters={"booking_id": booking["id"]})
 
+    # Knowledge base.
+    art = call("POST", f"{A}/kb/articles", body={"store": "s1", "category": "returns",
+                                                 "title": "退货政策", "body_html": "<p>7天内</p>"})
+    ar = {"article_id": art["id"]}
+    call("PUT", f"{A}/kb/articles/{{article_id}}", path_parameters=ar,
+         body={"base_version": 1, "title": "退换货政策", "body_html": "<p>7天内可退换</p>"})
+    call("POST", f"{A}/kb/articles/{{article_id}}/publish", path_parameters=ar, body={})
+    call("GET", f"{A}/kb/articles", query={"store": "s1"})
+    call("GET", f"{A}/kb/articles/{{article_id}}", path_parameters=ar)
+    call("PUT", f"{A}/kb/synonyms", body={"groups": [["退款", "退钱"]]})
+    call("GET", f"{A}/kb/synonyms")
+    call("GET", f"{M}/stores/{{store}}/faq", path_parameters=store, query={"q": "退钱"})
+    call("GET", f"{M}/faq/{{article_id}}", path_parameters=ar)
+    call("POST", f"{A}/kb/articles/{{article_id}}/unpublish", path_parameters=ar,
+         body={"archive": False})
+
     # Self-service look-ups on the walker's own mini-program order.
     call("GET", f"{M}/self-service/orders/{{order_no}}",
          path_parameters={"order_no": ctx["mp_order"]["order_no"]})
