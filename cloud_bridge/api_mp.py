@@ -25,6 +25,7 @@ from pydantic import Field, StringConstraints
 
 from . import auth, invoices, keys, orders, responses
 from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
+from .models import Order
 from .openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
 
 log = logging.getLogger(__name__)
@@ -115,14 +116,14 @@ async def my_orders(call: Call) -> dict[str, Any]:
     """The caller's orders, newest first."""
     q = call.query
     async with _db(call).session() as s:
-        rows, total = await orders.list_orders(s, openid=call.principal.openid, status=q.status,
+        rows, total = await orders.list_orders(s, openid=call.openid, status=q.status,
                                                limit=q.limit, offset=q.offset)
     return {"total": total, "items": [orders.order_summary(o) for o in rows]}
 
 
 async def _my_order(session, call: Call, lock: bool = False):
     order = await orders.get_order(session, call.path["order_no"], lock=lock)
-    if order.openid != call.principal.openid:
+    if order.openid != call.openid:
         raise NotFound(f"order {call.path['order_no']} not found")
     return order
 
@@ -147,26 +148,29 @@ async def claim_order(call: Call) -> dict[str, Any]:
     from .security.service import caller_source
     from .selling import claims
 
-    db, openid = _db(call), call.principal.openid
+    db, openid = _db(call), call.openid
     source = caller_source(call.request.remote)
     order_no = call.path["order_no"]
     async with db.session() as s:
         await claims.check_claim_rate(s, openid, source)
+        order: Order | None
         try:
             order = await orders.get_order(s, order_no, lock=True)
         except NotFound:
             order = None
-        reason = ("unknown_order" if order is None
-                  else "other_owner" if order.openid not in (None, openid)
-                  else None if claims.token_matches(order, call.body.token) else "bad_token")
-        if reason is None and order.openid is None:
-            order.openid = openid
-            s.add(orders._history(order, call.principal.actor, "claimed", order.status,
-                                  order.status))
-        summary = orders.order_summary(order) if reason is None else None
-    if reason is not None:
-        raise await claims.refuse_claim(db, openid, source, order_no, reason)
-    return summary
+        if order is None:
+            reason = "unknown_order"
+        elif order.openid not in (None, openid):
+            reason = "other_owner"
+        elif not claims.token_matches(order, call.body.token):
+            reason = "bad_token"
+        else:
+            if order.openid is None:
+                order.openid = openid
+                s.add(orders._history(order, call.principal.actor, "claimed", order.status,
+                                      order.status))
+            return orders.order_summary(order)  # the session commits the claim on leaving
+    raise await claims.refuse_claim(db, openid, source, order_no, reason)
 
 
 class OrderLineBody(RequestModel):
@@ -223,7 +227,7 @@ async def create_order(call: Call) -> dict[str, Any]:
               "amount": ln.amount} for ln in priced.lines]
     async with _db(call).session() as s:
         order = await orders.create_mp_order(
-            s, openid=call.principal.openid, store=b.store, lines=lines,
+            s, openid=call.openid, store=b.store, lines=lines,
             fulfillment=b.fulfillment,
             shipping_address=b.shipping_address.model_dump() if b.shipping_address else None,
             note=b.note, tz=_config(call).bridge.timezone, currency=priced.currency)
@@ -243,7 +247,7 @@ async def request_invoice(call: Call) -> dict[str, Any]:
     b = call.body
     async with _db(call).session() as s:
         order = await _my_order(s, call, lock=True)
-        inv = await invoices.request_invoice(s, order, openid=call.principal.openid, kind=b.kind,
+        inv = await invoices.request_invoice(s, order, openid=call.openid, kind=b.kind,
                                              title=b.title, tax_id=b.tax_id, email=b.email)
         return {**orders.invoice_json(inv), "order_no": order.order_no}
 
