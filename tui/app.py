@@ -13,6 +13,7 @@ import argparse
 import os
 import time
 from collections.abc import Awaitable, Callable
+from datetime import tzinfo
 from typing import ClassVar
 
 from textual import events
@@ -24,6 +25,7 @@ from .client import DEFAULT_SOCKET, AgentUnavailable, ControlClient, ControlErro
 from .i18n import LANGS, t
 from .modals import PinScreen
 from .screens import SCREENS, BilingualActions, KioskScreen, bilingual
+from .screens.base import store_zone
 
 #: Screen refresh period: fresh enough to watch a sale land, light on a Pi.
 REFRESH_S = 1.5
@@ -78,6 +80,7 @@ class KioskTUI(BilingualActions, App):
         self.idle_lock_s = idle_lock_s
         self.agent_error: str | None = None
         self.kiosk_name = ""
+        self.store_zone: tzinfo | None = None  # times are shown in the store's zone
         self.last_input = time.monotonic()
         self._refreshing = False
 
@@ -130,6 +133,7 @@ class KioskTUI(BilingualActions, App):
         if isinstance(status, dict):
             store, kiosk = status.get("store_id"), status.get("kiosk_id")
             self.kiosk_name = f"{store}/{kiosk}" if store and kiosk else (kiosk or "kiosk")
+            self.store_zone = store_zone(status.get("timezone"))
         session = await self.client.session()
         if self.idle_lock_s is None and session.get("idle_lock_s"):
             self.idle_lock_s = float(session["idle_lock_s"])

@@ -238,6 +238,7 @@ class AgentControlAdapter:
         return {
             "store_id": cfg.kiosk.store_id,
             "kiosk_id": cfg.kiosk.kiosk_id,
+            "timezone": cfg.kiosk.timezone,  # staff see every time in the store's zone
             "version": __version__,
             "started_at": self.started_at,
             "state": state,

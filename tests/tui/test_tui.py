@@ -142,7 +142,8 @@ async def test_devices_config_and_logs_screens(agent_api):
     app = KioskTUI(str(server.socket_path), refresh_s=REFRESH_S)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("4")
-        await wait_for(pilot, lambda: "fps=14.9" in plain(app, "#device-health"), "camera health")
+        await wait_for(pilot, lambda: "摄像头" in plain(app, "#device-health")
+                       and "正常" in plain(app, "#device-health"), "camera health in words")
         await pilot.press("t")
         await enter_pin(pilot)
         await wait_for(pilot, lambda: "job_id" in plain(app, "#device-result"), "test page job")

@@ -3,8 +3,9 @@ the small formatting helpers (ages, clock times, nested lookups, optional calls)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -70,6 +71,10 @@ class KioskScreen(BilingualActions, Screen):
     @property
     def lang(self) -> str:
         return self.kiosk.lang
+
+    def clock(self, value: Any) -> str:
+        """A time from the agent as staff read it: in the store's time zone."""
+        return _clock(value, getattr(self.kiosk, "store_zone", None))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="statusbar")
@@ -140,16 +145,30 @@ def _age(seconds: float | None, lang: str) -> str:
     return f"{seconds // 3600} h"
 
 
-def _clock(value: Any) -> str:
-    """HH:MM:SS from an epoch float or ISO text."""
+def _clock(value: Any, zone: tzinfo | None = None) -> str:
+    """HH:MM:SS from an epoch float, MM-DD HH:MM from ISO text, in ``zone`` (the store's
+    time zone; the machine's only when the agent did not say)."""
     try:
         if isinstance(value, int | float):
-            return datetime.fromtimestamp(value).strftime("%H:%M:%S")
+            return datetime.fromtimestamp(value, zone).strftime("%H:%M:%S")
         if isinstance(value, str) and value:
-            return datetime.fromisoformat(value).astimezone().strftime("%m-%d %H:%M")
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:  # the agent writes UTC
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(zone).strftime("%m-%d %H:%M")
     except (ValueError, OSError, OverflowError):
         pass
     return DASH if value in (None, "") else str(value)
+
+
+def store_zone(name: str | None) -> tzinfo | None:
+    """The store's IANA time zone (``status.timezone``); None when unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 async def _optional(call: Any) -> Any:

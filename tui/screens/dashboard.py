@@ -1,8 +1,9 @@
-"""The dashboard: link, queue, printer, camera, today's sales, maintenance, last scans."""
+"""The dashboard: a shopper's staff call, link, queue, devices in staff terms, today's sales,
+maintenance, last scans (times in the store's time zone)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -13,13 +14,16 @@ from textual.widgets import Static
 
 from contract.money import format_minor
 
+from ..device_words import OFF, OK, staff_devices
 from ..i18n import t
-from .base import DASH, KioskScreen, _age, _clock, _optional, bilingual
+from .base import DASH, KioskScreen, _age, _optional, bilingual
+from .devices import LEVEL_STYLE
 
 
 class DashboardScreen(KioskScreen):
     title_key = "dashboard"
-    BINDINGS = bilingual("m", "toggle_maintenance", "toggle_maintenance")
+    BINDINGS: ClassVar[list] = [*bilingual("m", "toggle_maintenance", "toggle_maintenance"),
+                                *bilingual("a", "answer_call", "answer_call")]
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll():
@@ -66,7 +70,7 @@ class DashboardScreen(KioskScreen):
             else Text(t("offline", lang), style="bold red")
         )
         if link.get("since"):
-            link_text.append(f"  ({_clock(link['since'])})")
+            link_text.append(f"  ({self.clock(link['since'])})")
         grid.add_row(t("link", lang), link_text)
         stats = self.outbox.get("stats") or {}
         grid.add_row(
@@ -75,23 +79,16 @@ class DashboardScreen(KioskScreen):
             f"{_age(stats.get('oldest_age_s'), lang)}   {t('dead_letters', lang)}: "
             f"{stats.get('dead_letters', DASH)}",
         )
-        printer = self.health.get("printer") or {}
-        grid.add_row(
-            t("printer", lang),
-            f"{printer.get('state', DASH)}   {t('paper', lang)}: {printer.get('paper', DASH)}"
-            + (f"   {printer['detail']}" if printer.get("detail") else ""),
-        )
-        camera = self.health.get("camera") or {}
-        fps = camera.get("fps")
-        decode_ms = camera.get("decode_ms", camera.get("decode_latency_ms"))
-        grid.add_row(
-            t("camera", lang),
-            f"{camera.get('state', DASH)}   {fps if fps is not None else DASH} fps   "
-            f"{t('decode', lang)}: {decode_ms if decode_ms is not None else DASH} ms",
-        )
-        for device in ("display", "scanner", "journal"):
-            if device in self.health:
-                grid.add_row(t(device, lang), str(self.health[device].get("state", DASH)))
+        # The same device rows as the Devices screen (tui.device_words), fitted ones only.
+        for row in staff_devices(self.health, self.status):
+            if row.level == OFF or row.key == "network":
+                continue
+            _name, state, reason, _action = row.words(lang)
+            name = t(row.key, lang)  # the dashboard's short labels
+            shown = Text(state, style=LEVEL_STYLE[row.level])
+            if row.level != OK and reason != DASH:
+                shown.append(f"  {reason}")
+            grid.add_row(name, shown)
         grid.add_row(t("sales_today", lang), self.sales_text())
         maintenance = self.status.get("maintenance")
         grid.add_row(
@@ -101,13 +98,20 @@ class DashboardScreen(KioskScreen):
             ),
         )
         grid.add_row(t("state", lang), str(self.status.get("state", DASH)))
-        self.query_one("#dash-summary", Static).update(grid)
+        call = self.status.get("staff_call")
+        if isinstance(call, dict) and call.get("active"):  # 呼叫店员: on top until answered
+            banner = Text(f" {t('staff_call', lang)}  {t('staff_call_since', lang)} "
+                          f"{self.clock(call.get('called_at'))}  [a] {t('answer_call', lang)} ",
+                          style="bold reverse red")
+            self.query_one("#dash-summary", Static).update(Group(banner, grid))
+        else:
+            self.query_one("#dash-summary", Static).update(grid)
         scans = self.status.get("last_scans") or []
         lines = [Text(t("last_scans", lang), style="bold underline")]
         for scan in scans[-6:]:
             if isinstance(scan, dict):
                 lines.append(Text(
-                    f"{_clock(scan.get('at') or scan.get('seen_at'))}  {scan.get('kind', '')}  "
+                    f"{self.clock(scan.get('at') or scan.get('seen_at'))}  {scan.get('kind', '')}  "
                     f"{scan.get('text', '')}  {scan.get('name', '')}"
                 ))
             else:
@@ -122,5 +126,18 @@ class DashboardScreen(KioskScreen):
         async def act() -> str:
             await self.kiosk.client.set_maintenance(turn_on, "staff via kiosk-tui")
             return t("maintenance_on" if turn_on else "maintenance_off", self.lang)
+
+        self.kiosk.guarded(act)
+
+    def action_answer_call(self) -> None:
+        """Staff came to the shopper: the call leaves the fleet view (answered by the TUI)."""
+        call = self.status.get("staff_call")
+        if not (isinstance(call, dict) and call.get("active")):
+            self.kiosk.notify(t("no_call", self.lang), timeout=3)
+            return
+
+        async def act() -> str:
+            await self.kiosk.client.answer_staff_call()
+            return t("call_answered", self.lang)
 
         self.kiosk.guarded(act)

@@ -1,4 +1,5 @@
-"""Devices: printer test page, display test, camera snapshot and decode check."""
+"""Devices in staff terms (state, reason, what to do), printer test page, display test,
+camera snapshot and decode check."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..device_words import ERROR, WARN, staff_devices
 from ..i18n import t
-from .base import DASH, KioskScreen, _optional, bilingual
+from .base import KioskScreen, _optional, bilingual
+
+#: colour of a device row's state, by level (tui.device_words)
+LEVEL_STYLE = {"ok": "green", "off": "dim", "warn": "bold yellow", "error": "bold red"}
 
 
 def half_block_image(data: bytes, width: int = 60) -> Text | None:
@@ -60,9 +65,11 @@ class DevicesScreen(KioskScreen):
     def __init__(self) -> None:
         super().__init__()
         self.health: dict = {}
+        self.status: dict = {}
 
     async def refresh_data(self) -> None:
         self.health = await _optional(self.kiosk.client.health()) or {}
+        self.status = await _optional(self.kiosk.client.status()) or {}
         self._fill()
 
     def relabel(self) -> None:
@@ -71,16 +78,20 @@ class DevicesScreen(KioskScreen):
             self._fill()
 
     def _fill(self) -> None:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column()
-        for name, info in self.health.items():
-            info = info if isinstance(info, dict) else {"state": info}
-            state = str(info.get("state", DASH))
-            style = "green" if state in ("ok", "online", "ready") else "bold red"
-            extra = "  ".join(f"{k}={v}" for k, v in info.items() if k != "state")
-            grid.add_row(t(name, self.lang), Text(state, style=style), extra)
-        self.query_one("#device-health", Static).update(grid)
+        """Each device in staff terms (tui.device_words): state, reason, what to do."""
+        lang = self.lang
+        table = Table(expand=True, show_edge=False, pad_edge=False)
+        for key in ("device", "device_state", "reason", "what_to_do"):
+            table.add_column(t(key, lang), no_wrap=key in ("device", "device_state"))
+        details = []
+        for row in staff_devices(self.health, self.status):
+            name, state, reason, action = row.words(lang)
+            table.add_row(Text(name, style="bold"), Text(state, style=LEVEL_STYLE[row.level]),
+                          reason, action)
+            if row.detail and row.level in (ERROR, WARN):
+                details.append(Text(f"{name}: {row.detail}", style="dim"))
+        notes = [Text(t("for_support", lang), style="dim underline"), *details] if details else []
+        self.query_one("#device-health", Static).update(Group(table, *notes))
 
     def _show_result(self, title: str, value: Any) -> None:
         body = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)

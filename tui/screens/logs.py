@@ -32,7 +32,7 @@ class LogsScreen(KioskScreen):
         widget = self.query_one("#log", RichLog)
         styles = {"WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red", "DEBUG": "dim"}
         for line in reply.get("lines", []):
-            stamp = datetime.fromtimestamp(line["ts"]).strftime("%H:%M:%S")
+            stamp = datetime.fromtimestamp(line["ts"], self.kiosk.store_zone).strftime("%H:%M:%S")
             widget.write(Text(
                 f"{stamp} {line['level'][:4]} {line['logger']}: {line['message']}",
                 style=styles.get(line["level"], ""),

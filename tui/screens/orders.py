@@ -16,7 +16,7 @@ from contract.money import format_minor
 
 from ..client import ClientError
 from ..i18n import t
-from .base import KioskScreen, _clock, bilingual
+from .base import KioskScreen, bilingual
 
 
 class OrdersScreen(KioskScreen):
@@ -59,7 +59,7 @@ class OrdersScreen(KioskScreen):
         for order in self.orders:
             table.add_row(
                 order.get("order_no", ""),
-                _clock(order.get("completed_at")),
+                self.clock(order.get("completed_at")),
                 format_minor(int(order.get("total", 0)), order.get("currency", "CNY")),
                 str(order.get("lines", len(order.get("lines", [])) if isinstance(order.get("lines"), list) else "")),
                 order.get("member_id") or "",

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from ..i18n import t
 from ..modals import ReasonScreen
-from .base import DASH, KioskScreen, _age, _clock, bilingual
+from .base import DASH, KioskScreen, _age, bilingual
 
 
 class QueueScreen(KioskScreen):
@@ -59,7 +59,7 @@ class QueueScreen(KioskScreen):
         for letter in self.letters:
             table.add_row(
                 letter["event_id"][-8:], letter.get("type", ""), letter.get("reason", ""),
-                _clock(letter.get("failed_at")), key=letter["event_id"],
+                self.clock(letter.get("failed_at")), key=letter["event_id"],
             )
         ids = [letter["event_id"] for letter in self.letters]
         if keep in ids:
