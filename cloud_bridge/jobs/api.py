@@ -202,8 +202,8 @@ async def download_bundle(call: Call) -> web.StreamResponse:
     if verdict == "expired":
         log.warning("bundle %s for %s/%s refused: download token expired", sha[:12], q.store,
                     q.kiosk)
-        return problem(403, "Forbidden", "download token expired: the job's next command "
-                                         "carries a fresh one")
+        return problem(403, "Forbidden", "download token expired: a bundle URL is good for "
+                                         "a day after its job command")
     if verdict != "ok":
         return problem(401, "Unauthorized", "a valid download token for this kiosk is required")
     path = runtime.bundle_path(call.app, sha)
