@@ -44,11 +44,11 @@ async def _announce_once(config, store: str) -> None:
 
     from .catalog import announce_current
     from .db import open_database
-    from .ingest import Ingest
+    from .ingest.worker import mqtt_client_kwargs
 
-    kwargs = Ingest(config, None)._client_kwargs()  # same broker, account and TLS
-    kwargs.update(identifier=f"{config.bridge.worker_id}-catalog-cli", clean_start=True,
-                  properties=None)
+    # The workers' broker, account and TLS; a session of its own, gone on disconnect.
+    kwargs = mqtt_client_kwargs(config.mqtt, f"{config.bridge.worker_id}-catalog-cli")
+    kwargs.update(clean_start=True, properties=None)
     db = open_database(config)
     try:
         async with aiomqtt.Client(**kwargs) as client:

@@ -126,6 +126,7 @@ async def serve(config, stop: asyncio.Event | None = None) -> int:
     await runner.setup()
     try:
         if config.http.enabled:
+            site: web.BaseSite
             if config.http.unix_socket:
                 site = web.UnixSite(runner, str(config.http.unix_socket))
             else:

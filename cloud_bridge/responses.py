@@ -10,6 +10,7 @@ default is always sent, ``None`` included. Money is integer fen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -209,14 +210,15 @@ class OrderDetail(OrderSummary):
     details: dict[str, Any] = Field(
         description="kiosk sale details: tenders, vat, coupons, points, catalog_version, ...")
     lines: list[OrderLine]
-    history: list[HistoryEntry]
+    # Sequence (covariant): staff see the same entries with more fields each.
+    history: Sequence[HistoryEntry]
     invoice: Invoice | None
 
 
 class StaffOrderDetail(OrderDetail):
     """An order as staff see it: with who did what, notes, refunds and returns."""
 
-    history: list[StaffHistoryEntry]
+    history: Sequence[StaffHistoryEntry]
     notes: list[Note]
     refunds: list[Refund]
     returns: list[ReturnEntry]

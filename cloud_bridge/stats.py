@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Order
@@ -18,7 +18,7 @@ from .orders import SOLD
 async def daily_stats(
     session: AsyncSession, *, store: str | None, date_from: str | None, date_to: str | None,
 ) -> list[dict[str, Any]]:
-    conds = [Order.status.in_(SOLD)]
+    conds: list[ColumnElement[bool]] = [Order.status.in_(SOLD)]
     if store is not None:
         conds.append(Order.store == store)
     if date_from is not None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.wire import topics as T
 
-from ..config import load_secret
+from ..config import MqttSection, load_secret
 from .fleet_messages import apply_fleet_message, latest_telemetry_only
 from .rpc_server import RpcServer
 from .storage import BatchResult, store_events
@@ -73,6 +73,28 @@ class IngestStats:
     connects: int = 0
 
 
+def mqtt_client_kwargs(m: MqttSection, client_id: str) -> dict[str, Any]:
+    """aiomqtt.Client arguments for the bridge's broker, account and TLS (MQTT v5)."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = m.session_expiry_s
+    kwargs: dict[str, Any] = {
+        "hostname": m.host, "port": m.port, "identifier": client_id,
+        "protocol": aiomqtt.ProtocolVersion.V5, "keepalive": m.keepalive_s,
+        "clean_start": m.session_expiry_s == 0, "properties": props,
+        "timeout": 10,
+    }
+    if m.username:
+        kwargs["username"] = m.username
+        kwargs["password"] = load_secret("mqtt_password")
+    if m.tls.ca_file:
+        kwargs["tls_params"] = aiomqtt.TLSParameters(
+            ca_certs=str(m.tls.ca_file),
+            certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
+            keyfile=str(m.tls.key_file) if m.tls.key_file else None,
+        )
+    return kwargs
+
+
 class Ingest:
     """The bridge's MQTT client: an async context manager running the reconnect loop."""
 
@@ -122,25 +144,7 @@ class Ingest:
             self._task = None
 
     def _client_kwargs(self) -> dict[str, Any]:
-        m = self.config.mqtt
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = m.session_expiry_s
-        kwargs: dict[str, Any] = {
-            "hostname": m.host, "port": m.port, "identifier": self.client_id,
-            "protocol": aiomqtt.ProtocolVersion.V5, "keepalive": m.keepalive_s,
-            "clean_start": m.session_expiry_s == 0, "properties": props,
-            "timeout": 10,
-        }
-        if m.username:
-            kwargs["username"] = m.username
-            kwargs["password"] = load_secret("mqtt_password")
-        if m.tls.ca_file:
-            kwargs["tls_params"] = aiomqtt.TLSParameters(
-                ca_certs=str(m.tls.ca_file),
-                certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
-                keyfile=str(m.tls.key_file) if m.tls.key_file else None,
-            )
-        return kwargs
+        return mqtt_client_kwargs(self.config.mqtt, self.client_id)
 
     async def run(self) -> None:
         """aiomqtt's documented outer reconnect loop, with capped, jittered backoff."""
