@@ -1,17 +1,21 @@
-"""Routes of the daily close: reconcile a store's day, decide each mismatch, close it."""
+"""Routes of the daily close (reconcile a store's day, decide each mismatch, close it)
+and of the providers' T+1 settlements."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cloud_bridge import auth
+from cloud_bridge.errors import Forbidden, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
-from cloud_bridge.openapi import Call, Route
+from cloud_bridge.openapi import Call, RequestModel, Route
 
 from . import close as C
 from . import schemas as S
+from . import settlements
 from .models import CloseMismatch, DailyClose
 
 P = "/api/v1/admin/finance/closes"
@@ -90,7 +94,30 @@ async def close_day(call: Call) -> dict[str, Any]:
     return await _shown(call, close_id)
 
 
+class SettleBody(RequestModel):
+    date: S.Day = Field(description="the business day whose bills settle (T+1)")
+
+
+class Settled(BaseModel):
+    provider_fee: int = Field(description="fee entries written now")
+    settlement: int = Field(description="settlement entries written now")
+
+
+async def post_settlements(call: Call) -> dict[str, Any]:
+    """Post a day's provider fees and T+1 settlements to the bank from the bills (runs by
+    itself every morning for the day before; posting twice writes nothing)."""
+    if not call.principal.chain_wide:
+        raise Forbidden("settlements are the chain's: head office or chain-wide finance")
+    if _payments(call) is None:
+        raise Unavailable("no payment providers configured")
+    return await settlements.post_settlements(_db(call), _payments(call), call.body.date,
+                                              tz=call.app[CONFIG_KEY].bridge.timezone)
+
+
 ROUTES = [
+    Route("POST", "/api/v1/admin/finance/settlements", post_settlements,
+          "Post a day's provider fees and settlements", "finance", auth="admin", roles=ROLES,
+          body=SettleBody, response=Settled, responses={503: "no payment providers"}),
     Route("POST", P, start_close, "Reconcile a store's day (daily close)", "finance",
           auth="admin", roles=ROLES, body=S.CloseBody, response=S.Close),
     Route("GET", P, list_closes, "Daily closes", "finance", auth="admin", roles=ROLES,

@@ -40,6 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     close.add_argument("--actor", default="cli", help="who closes (recorded)")
     close.set_defaults(func=run_close)
 
+    settle = sub.add_parser("settle", help="post a day's provider fees and T+1 settlements "
+                                           "to the bank from the bills (once)")
+    settle.add_argument("--config", help="bridge TOML config (database and [payments])")
+    settle.add_argument("--date", required=True, help="YYYY-MM-DD (the day that settles)")
+    settle.add_argument("--payments", help="payment settings JSON or sandbox manifest "
+                                           "(default: the config's [payments])")
+    settle.set_defaults(func=run_settle)
+
 
 def _config(args: argparse.Namespace):
     from cloud_bridge.config import ConfigError, load_config
@@ -178,5 +186,30 @@ def run_close(args: argparse.Namespace) -> int:
                        "open": sum(1 for m in items if m.status == C.OPEN), "closed": closed}
             print(json.dumps(summary))
             return 0 if closed else 1
+
+    return asyncio.run(main())
+
+
+def run_settle(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cloud_bridge.db import open_database
+    from cloud_bridge.payments.cli import load_settings
+    from cloud_bridge.payments.service import PaymentService
+
+    from .settlements import post_settlements
+
+    config = _config(args)
+    settings = load_settings(args.payments) if args.payments else config.payments.settings()
+
+    async def main() -> int:
+        async with open_database(config) as db:
+            svc = PaymentService.from_settings(db, settings)
+            try:
+                counts = await post_settlements(db, svc, args.date, tz=config.bridge.timezone)
+            finally:
+                await svc.close()
+        print(json.dumps({"date": args.date, "posted": counts}))
+        return 0
 
     return asyncio.run(main())

@@ -29,6 +29,7 @@ async def _posting_loop(app: web.Application) -> None:
     from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 
     tz = app[CONFIG_KEY].bridge.timezone
+    settled: set[str] = set()
     while True:
         await asyncio.sleep(POST_INTERVAL_S)
         try:
@@ -36,9 +37,28 @@ async def _posting_loop(app: web.Application) -> None:
         except Exception:  # logged; the next sweep tries again
             log.exception("finance posting failed; retrying in %.0f s", POST_INTERVAL_S)
         try:
+            await _settle(app, tz, settled)
+        except Exception:
+            log.exception("settlement posting failed; retrying in %.0f s", POST_INTERVAL_S)
+        try:
             await _sync_fapiao(app, tz)
         except Exception:
             log.exception("e-invoice sync failed; retrying in %.0f s", POST_INTERVAL_S)
+
+
+async def _settle(app: web.Application, tz: str, done: set[str]) -> None:
+    """Yesterday's fees and T+1 settlements from the bills, once a day per worker (the
+    ledger's unique source keys make it once across workers)."""
+    from cloud_bridge.keys import DB_KEY, SERVICES_KEY
+
+    from .settlements import post_settlements, settled_day
+
+    day = settled_day(tz)
+    payments = app[SERVICES_KEY].payments
+    if day is None or day in done or payments is None:
+        return
+    await post_settlements(app[DB_KEY], payments, day, tz=tz)
+    done.add(day)
 
 
 async def _sync_fapiao(app: web.Application, tz: str) -> None:

@@ -57,3 +57,27 @@ def test_post_report_and_close(db_url, tmp_path, capsys):
     assert json.loads(out[-1])["open"] == 1
     assert main(["finance", "close", "--store", "s2", "--date", "2026-11-03",
                  "--config", cfg]) == 1  # closed already
+
+
+async def test_settle_posts_a_days_fees_and_settlement_once(pay_service, sandbox, db_url,
+                                                            tmp_path, capsys):
+    from cloud_bridge.payments.store import business_date
+    from contract.wire.payments import ChargeParams
+    from tests.cloud_bridge.payments_fixtures import trade_no, wechat_code
+
+    no = trade_no("s1-")
+    p = ChargeParams(order_no="s1-k1-8", out_trade_no=no, method="wechat", amount=2000,
+                     auth_code=wechat_code())
+    assert (await pay_service.charge("s1", "k1", p))["status"] == "paid"
+    day = business_date(datetime.now(UTC))
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(sandbox.manifest))
+    cfg = str(write_config(tmp_path / "bridge.toml", db_url=db_url, worker="t",
+                           mqtt_port=None))
+    args = ["finance", "settle", "--date", day, "--payments", str(manifest), "--config", cfg]
+    # The CLI runs its own event loop: in a thread, so the sandbox here keeps answering.
+    assert await asyncio.to_thread(main, args) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "date": day, "posted": {"provider_fee": 1, "settlement": 1}}
+    assert await asyncio.to_thread(main, args) == 0
+    assert json.loads(capsys.readouterr().out)["posted"] == {"provider_fee": 0, "settlement": 0}

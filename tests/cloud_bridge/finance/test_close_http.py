@@ -56,3 +56,26 @@ async def test_day_close_over_http_with_sandbox_bills(pay_client, db):  # noqa: 
     # 1000 + 2000 net of 13 % VAT; the fees from the bills at 0.60 %: WeChat 0.07 on
     # 11.30, Alipay 0.14 on 22.60 (its zipped GBK bill's 服务费 column).
     assert f["revenue"] == 3000 and f["expenses"] == 7 + 14 and f["net_profit"] == 2979
+
+
+async def test_settlements_over_http(pay_client, db):  # noqa: F811
+    client = pay_client
+    now = datetime.now(UTC)
+    day = business_date(now)
+    no = trade_no("s1-")
+    p = ChargeParams(order_no="s1-k1-5", out_trade_no=no, method="wechat", amount=1130,
+                     auth_code=wechat_code())
+    assert (await client.payments.charge("s1", "k1", p))["status"] == "paid"
+    await add_user(db, "boss", auth.HEAD_OFFICE)
+    await add_user(db, "fin1", auth.FINANCE, "s1")
+    boss, fin1 = await login(client, "boss"), await login(client, "fin1")
+    url = f"{F}/settlements"
+    assert (await client.post(url, json={"date": "2026-02-30"}, headers=boss)).status == 400
+    assert (await client.post(url, json={"date": day}, headers=fin1)).status == 403
+    r = await client.post(url, json={"date": day}, headers=boss)
+    assert r.status == 200, await r.text()
+    assert await r.json() == {"provider_fee": 1, "settlement": 1}
+    again = await client.post(url, json={"date": day}, headers=boss)
+    assert await again.json() == {"provider_fee": 0, "settlement": 0}
+    r = await client.get(f"{F}/accounts", params={"store": "s1"}, headers=boss)
+    assert r.status == 200

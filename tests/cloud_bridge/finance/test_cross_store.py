@@ -59,6 +59,7 @@ CROSS_STORE = [
      None, {403}),
     ("GET", f"{F}/expenses/{{expense_id}}/document", f"{F}/expenses/{{expense}}/document",
      None, {403}),
+    ("POST", f"{F}/settlements", f"{F}/settlements", {"date": "2026-11-03"}, {403}),
     ("POST", f"{F}/fapiao", f"{F}/fapiao", {"invoice_id": "{invoice}"}, {403}),
     ("GET", f"{F}/fapiao", f"{F}/fapiao?store=s2", None, {403}),
     ("POST", f"{F}/fapiao/sync", f"{F}/fapiao/sync", None, {403}),
