@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge.config import load_secret
+from cloud_bridge.db import get_row
 from cloud_bridge.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import now
 
@@ -159,7 +160,7 @@ async def decide_payout(session: AsyncSession, payout_id: int, *, approve: bool,
         if payout.amount > held:
             raise Conflict(f"{payout.provider} holds {held} fen for {payout.store}; "
                            f"cannot pay out {payout.amount}")
-        acct = await session.get(BankAccount, payout.bank_account_id)
+        acct = await get_row(session, BankAccount, payout.bank_account_id)
         at = now()
         await post_entry(session, store=payout.store, source_type="payout",
                          source_id=str(payout.id), business_date=day, occurred_at=at,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -91,7 +92,7 @@ async def _owners(session: AsyncSession, nos: list[str]) -> dict[str, str]:
     for i in range(0, len(nos), 500):
         rows = await session.execute(select(Payment.out_trade_no, Payment.store)
                                      .where(Payment.out_trade_no.in_(nos[i:i + 500])))
-        stores.update(dict(rows.all()))
+        stores.update(dict(rows.tuples().all()))
     return stores
 
 
@@ -101,7 +102,7 @@ def _owner(stores: dict[str, str], out_trade_no: str) -> str:
 
 
 async def _expected(session: AsyncSession, store: str, day: str,
-                    methods: set[str]) -> dict[tuple[str, str], int]:
+                    methods: AbstractSet[str]) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = defaultdict(int)
     for o in await session.scalars(select(Order).where(
             Order.store == store, Order.business_date == day, Order.paid_at.is_not(None))):

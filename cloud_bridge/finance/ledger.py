@@ -63,7 +63,7 @@ async def account_ids(session: AsyncSession, store: str, codes: set[str]) -> dic
     if wanted:
         rows = await session.execute(select(LedgerAccount.code, LedgerAccount.id).where(
             LedgerAccount.store == store, LedgerAccount.code.in_(sorted(wanted))))
-        found.update(dict(rows.all()))
+        found.update(dict(rows.tuples().all()))
     missing = sorted(codes - set(found))
     if missing:
         for spec in [spec_for(c) for c in missing]:
@@ -77,7 +77,7 @@ async def account_ids(session: AsyncSession, store: str, codes: set[str]) -> dic
                 pass
         rows = await session.execute(select(LedgerAccount.code, LedgerAccount.id).where(
             LedgerAccount.store == store, LedgerAccount.code.in_(missing)))
-        found.update(dict(rows.all()))
+        found.update(dict(rows.tuples().all()))
     cache.update({(store, c): i for c, i in found.items()})
     return found
 
@@ -89,7 +89,7 @@ async def _next_entry_ids(session: AsyncSession, n: int) -> list[int]:
             "FROM generate_series(1, :n)"), {"n": n})
         return [int(i) for i in rows.all()]
     # SQLite: writers are serialised (BEGIN IMMEDIATE), so max + 1 cannot race.
-    top = int(await session.scalar(select(func.coalesce(func.max(JournalEntry.id), 0))))
+    top = await session.scalar(select(func.coalesce(func.max(JournalEntry.id), 0))) or 0
     return list(range(top + 1, top + 1 + n))
 
 

@@ -21,7 +21,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,7 +73,11 @@ async def _book_products(session: AsyncSession, store: str) -> dict[str, tuple[s
         return {}
 
 
-def allocate(total: int, weights: dict[str, int]) -> dict[str, int]:
+# What allocate splits over: tender methods (str) or VAT rates in basis points (int).
+PartKey = TypeVar("PartKey", str, int)
+
+
+def allocate(total: int, weights: dict[PartKey, int]) -> dict[PartKey, int]:
     """Split ``total`` fen over keys in proportion to ``weights`` (largest remainder).
 
     The parts always add up to ``total`` exactly.
