@@ -65,6 +65,8 @@ class StaffCalls:
                                      called_at=now, ts=now)
             self._save()
             log.warning("staff called at the kiosk (%s)", reason)
+            if self.agent.runtime.sessions is not None:  # counted in the session summary
+                self.agent.runtime.sessions.help_called()
         await self._show(*CALLED)
         await self.publish()
         return self.current

@@ -160,3 +160,23 @@ def test_the_contract_refuses_what_a_summary_must_not_carry(bad):
     SessionSummaryData.model_validate(base)
     with pytest.raises(ValidationError):
         SessionSummaryData.model_validate({**base, **bad})
+
+
+async def test_a_staff_call_during_a_session_is_a_help_call(journal: Journal, tmp_path: Path):
+    from types import SimpleNamespace
+
+    from kiosk_agent.runtime import KioskRuntime
+    from kiosk_agent.staff_calls import StaffCalls
+
+    co, rec = recorded(journal)
+    agent = SimpleNamespace(runtime=KioskRuntime(sessions=rec))
+    calls = StaffCalls(agent, tmp_path / "staff_call.json")  # type: ignore[arg-type]
+    scan(co, rec, "SKU-WATER")
+    await calls.call()
+    await calls.call()  # pressed again: the same open call
+    await calls.answer("S007")
+    await calls.call()  # a second call in the same session
+    await co.cancel()
+    await rec.flush()
+    (summary,) = await summaries(journal)
+    assert summary["help_calls"] == 2
