@@ -17,6 +17,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--local", action="store_true",
                         help="only the kiosk on fakes (no broker, no cloud)")
     parser.add_argument("--fast", action="store_true", help="shorter pauses (tests)")
+    parser.add_argument("--update", action="store_true",
+                        help="a staged software update of two kiosks, then a bad release "
+                             "rolled back")
     parser.add_argument("--keep-running", action="store_true",
                         help="leave the system up at the end (Ctrl-C stops it)")
     return parser.parse_args(argv)
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.local:
             return local.run(out, fast=args.fast)
+        if args.update:
+            from . import update
+
+            return update.run(out, fast=args.fast)
         from . import system
 
         try:

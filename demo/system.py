@@ -101,6 +101,10 @@ class System:
                 "BRIDGE_COMMAND_SIGNING_KEY": str(keys / "command_signing.key"),
                 "DEMO_ADMIN_SECRET": self.admin_secret}
 
+    def http_settings(self) -> str:
+        """The bridge's ``[http]`` lines (any free port; the update demo fixes one)."""
+        return "port = 0"
+
     def start_bridge(self) -> None:
         self.bridge_db.parent.mkdir(parents=True, exist_ok=True)
         self.bridge_config.write_text(f"""# Written by the demo.
@@ -120,7 +124,7 @@ reconnect_max_s = 1.0
 batch_wait_ms = 5
 
 [http]
-port = 0
+{self.http_settings()}
 
 [mp]
 sandbox = true

@@ -37,6 +37,7 @@ def walk(call, ctx) -> None:
     jid = {"job_id": job["id"]}
     call("GET", f"{A}/jobs")
     call("GET", f"{A}/jobs/{{job_id}}", path_parameters=jid)
+    call("GET", f"{A}/executions", query={"store": "s1"})
     call("POST", f"{A}/jobs/{{job_id}}/resume", path_parameters=jid)
     call("POST", f"{A}/jobs/{{job_id}}/pause", path_parameters=jid)
     call("POST", f"{A}/jobs/{{job_id}}/cancel", path_parameters=jid)

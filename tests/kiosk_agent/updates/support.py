@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import subprocess
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -80,49 +77,3 @@ class BundleServer:
         app.router.add_get("/b/{name}", self.handle)
         return app
 
-
-class Supervisor:
-    """Stands in for systemd: the boot guard (``ExecStartPre``), then the service, started
-    again whenever it exits (``Restart=always``, ``RestartSec``)."""
-
-    def __init__(self, guard: list[str], argv: list[str], *, cwd: Path,
-                 env: dict[str, str] | None = None, log: Path | None = None) -> None:
-        self.guard, self.argv, self.cwd, self.env, self.log = guard, argv, cwd, env, log
-        self.starts, self.stopping, self.proc = 0, False, None
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> Supervisor:
-        self.thread.start()
-        return self
-
-    def _loop(self) -> None:
-        out = open(self.log, "ab") if self.log else None
-        try:
-            while not self.stopping:
-                subprocess.run(self.guard, cwd=self.cwd, env=self.env, stdout=out,
-                               stderr=out, timeout=30, check=False)
-                if self.stopping:
-                    break
-                self.starts += 1
-                self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env,
-                                             stdout=out, stderr=out)
-                self.proc.wait()
-                time.sleep(0.2)
-        finally:
-            if out:
-                out.close()
-
-    def stop(self) -> None:
-        self.stopping = True
-        for _ in range(3):  # a start may race the flag: stop whatever runs now, again
-            proc = self.proc
-            if proc and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            self.thread.join(2)
-            if not self.thread.is_alive():
-                return

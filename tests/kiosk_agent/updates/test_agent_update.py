@@ -17,15 +17,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
 from common.mosquitto import free_port
 from contract.signing import load_private_key
 from demo.release import first_release, software_bundle
+from demo.supervisor import Supervisor
 from tests.cloud_bridge.bridge_process import BridgeProcess, add_user, write_config
-
-from .support import Supervisor
 
 ROOT = Path(__file__).resolve().parents[3]
 BROKEN_RENDERER = '''
@@ -67,6 +67,7 @@ socket_group = ""
     return path
 
 
+@pytest.mark.timeout(300)  # three agent starts and two releases built
 def test_the_real_agent_is_updated_and_a_bad_release_rolled_back(tmp_path, broker):
     raw = os.urandom(32).hex()
     key = load_private_key(raw.encode())

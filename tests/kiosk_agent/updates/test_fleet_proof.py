@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives import serialization
 
 from common.mosquitto import free_port
 from contract.signing import load_private_key
+from demo.supervisor import Supervisor
 from tests.cloud_bridge.bridge_process import BridgeProcess, add_user, write_config
 
-from .support import Supervisor, config_bundle
+from .support import config_bundle
 
 KIOSK = Path(__file__).with_name("fleet_kiosk.py")
 ROOT = Path(__file__).resolve().parents[3]
