@@ -38,6 +38,7 @@ from .cart_edits import cart_edits
 from .checkout import Checkout, CheckoutError, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
+from .revocations import shadow_revocations, with_revocations
 from .runtime import KioskRuntime
 from .staff_calls import badge_at_kiosk, staff_calls
 from .weighing import scale_component, weight_for_scan
@@ -187,7 +188,8 @@ class Agent:
         try:
             async with self.journal, contextlib.AsyncExitStack() as stack:
                 self.recovery = await self.journal.recover()
-                self.book = await self._load_price_book()
+                self.book = with_revocations(await self._load_price_book(),
+                                             shadow_revocations(self))  # shadow's list too
                 self.checkout = Checkout(
                     self.journal, self.book, self.payments, pricer=self.pricer,
                     language="en" if self.config.receipt.language == "en" else "zh",

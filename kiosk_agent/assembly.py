@@ -557,6 +557,7 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
     from pathlib import Path
 
     from .catalog_sync import CatalogSync
+    from .revocations import apply_to_agent, with_revocations
     from .shadow import Shadow
 
     async def on_apply(new_config: Any, changes: dict[str, Any]) -> None:
@@ -565,6 +566,8 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
         agent.runtime.shadow_applied = changes
 
     async def on_book(book: Any) -> None:
+        # A new book keeps the revocations the shadow delivered (kiosk_agent.revocations).
+        book = with_revocations(book, shadow.revocations)
         agent.book = book
         if agent.checkout is not None:
             agent.checkout.set_price_book(book)
@@ -572,7 +575,8 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
     state = Path(agent.config.journal.path).with_name("shadow.json")
     # Signed by the bridge like a command: the same public keys (none: all refused).
     shadow = Shadow(link, agent.config, state, on_apply=on_apply,
-                    verify_keys=link.commands.public_keys).attach()
+                    verify_keys=link.commands.public_keys,
+                    on_revocations=lambda revs: apply_to_agent(agent, revs)).attach()
     rt = agent.runtime
     rt.shadow = shadow
     rt.shadow_applied = shadow.applied

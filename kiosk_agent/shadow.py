@@ -7,7 +7,9 @@ all in :data:`WHITELIST` and whose values pass the config section models is appl
 and echoed as a retained :class:`ShadowReported`. An older version, an unknown or
 non-whitelisted key or an invalid value is refused: the old config stays and
 ``reported`` says why (``refused_version`` + ``error``). The same version again
-(the retained message on every reconnect) is a no-op.
+(the retained message on every reconnect) is a no-op. A desired state may also carry the
+chain's staff badge revocation list (kept here, merged into the price book's by
+:mod:`kiosk_agent.revocations`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import aiomqtt
 from pydantic import ValidationError
 
+from contract.pricebook import StaffRevocations
 from contract.signing import SignatureError, verify_shadow
 from contract.wire.base import WireError, decode
 from contract.wire.shadow import ShadowDesired, ShadowReported
@@ -48,6 +51,7 @@ WHITELIST: dict[str, frozenset[str]] = {
 }
 
 ApplyHook = Callable[[AgentConfig, dict[str, Any]], Awaitable[None]]
+RevocationsHook = Callable[[StaffRevocations], None]
 
 
 class ShadowRefused(ValueError):
@@ -92,6 +96,7 @@ class Shadow:
     def __init__(
         self, link: Link, config: AgentConfig, state_path: Path | str,
         on_apply: ApplyHook | None = None, verify_keys: list[Any] | None = None,
+        on_revocations: RevocationsHook | None = None,
     ) -> None:
         self.link = link
         self.base = config
@@ -99,6 +104,9 @@ class Shadow:
         self.state_path = Path(state_path)
         self.on_apply = on_apply
         self.verify_keys = verify_keys
+        self.on_revocations = on_revocations
+        # The staff badge revocation list the cloud sent (kiosk_agent.revocations).
+        self.revocations: StaffRevocations | None = None
         self.applied_version: int | None = None
         self.applied: dict[str, Any] = {}
         self.refused_version: int | None = None
@@ -113,6 +121,8 @@ class Shadow:
             self.config = merge_desired(self.base, state.get("config", {}))
             self.applied = state.get("config", {})
             self.applied_version = state.get("version")
+            if state.get("staff_revocations") is not None:
+                self.revocations = StaffRevocations.model_validate(state["staff_revocations"])
         except (OSError, ValueError) as err:
             # The TOML config is still valid: run on it and let the cloud re-send.
             log.error("shadow state %s unusable, ignoring it: %s", self.state_path, err)
@@ -121,7 +131,9 @@ class Shadow:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".shadow", dir=self.state_path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"version": self.applied_version, "config": self.applied}, fh)
+            revs = self.revocations.model_dump(mode="json") if self.revocations else None
+            json.dump({"version": self.applied_version, "config": self.applied,
+                       "staff_revocations": revs}, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.state_path)
@@ -160,6 +172,7 @@ class Shadow:
                     f"version {desired.version} is older than applied {self.applied_version}"
                 )
             new_config = merge_desired(self.base, desired.config)
+            revs = self._revocations(desired)
             if self.on_apply is not None:
                 try:
                     await self.on_apply(new_config, desired.config)
@@ -174,15 +187,32 @@ class Shadow:
         self.applied = desired.config
         self.applied_version = desired.version
         self.refused_version, self.error = None, None
+        if revs is not None:
+            self.revocations = revs
+            if self.on_revocations is not None:
+                self.on_revocations(revs)
         self._save()
         log.info("shadow version %d applied", desired.version)
         await self.report()
         return True
 
+    def _revocations(self, desired: ShadowDesired) -> StaffRevocations | None:
+        """The desired state's revocation list, if it brings a newer one."""
+        if desired.staff_revocations is None:
+            return None
+        try:
+            revs = StaffRevocations.model_validate(desired.staff_revocations)
+        except ValidationError as err:
+            raise ShadowRefused(f"staff_revocations: {err.errors()[0]['msg']}") from err
+        if self.revocations is not None and revs.version < self.revocations.version:
+            return None  # an older list never replaces a newer one
+        return revs
+
     def reported(self) -> ShadowReported:
         return ShadowReported(
             applied_version=self.applied_version, config=self.applied,
             refused_version=self.refused_version, error=self.error,
+            revocations_version=self.revocations.version if self.revocations else None,
         )
 
     async def report(self) -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from contract.tokens import ANY_STORE
 
@@ -72,15 +73,29 @@ def _badge(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _publish_retained(config: Any, messages: list[tuple[str, bytes]]) -> None:
+    """Publish ``(topic, payload)`` retained, QoS 1, with the workers' broker account."""
+    import aiomqtt
+
+    from cloud_bridge.ingest.worker import mqtt_client_kwargs
+
+    kwargs = mqtt_client_kwargs(config.mqtt, f"{config.bridge.worker_id}-revoke-cli")
+    kwargs.update(clean_start=True, properties=None)
+    async with aiomqtt.Client(**kwargs) as client:
+        for topic, payload in messages:
+            await client.publish(topic, payload, qos=1, retain=True)
+
+
 def _revoke(args: argparse.Namespace) -> int:
     import asyncio
 
     from cloud_bridge.catalog import book_body, current_infos, parse_upload, publish_book
+    from cloud_bridge.commands import load_signing_key
     from cloud_bridge.config import ConfigError, load_config
     from cloud_bridge.db import open_database
     from cloud_bridge.errors import BridgeError
 
-    from .service import revoke_badge
+    from .service import revocation_shadows, revoke_badge
 
     try:
         config = load_config(args.config)
@@ -106,16 +121,29 @@ def _revoke(args: argparse.Namespace) -> int:
                         {**book.model_dump(), "version": f"{base}.r{n}"})
                     await publish_book(s, info.store, book, f"cli:{args.by}:revoke")
                     stores.append(info.store)
+                if key is not None:  # at once, through every kiosk's signed shadow
+                    shadows[:] = await revocation_shadows(s, key)
                 return stores
         finally:
             await db.close()
 
+    key = load_signing_key(config)
+    shadows: list[tuple[str, bytes]] = []
     try:
         stores = asyncio.run(run())
     except BridgeError as err:
         return _fail(str(getattr(err, "detail", err)))
     print(f"revoked {args.token_id or 'every badge'} of {args.staff}; "
           f"price books republished for {', '.join(stores) or 'no store'}")
+    if config.mqtt.enabled and shadows:
+        try:
+            asyncio.run(asyncio.wait_for(_publish_retained(config, shadows), 30))
+        except Exception as err:  # recorded as desired: the console can re-send them
+            return _fail(f"stored, but shadows not sent ({type(err).__name__}: {err})")
+        print(f"revocation list sent to {len(shadows)} kiosk(s) through their shadow")
+    elif key is None:
+        print("no command signing key: kiosks get the list with their next price book only",
+              file=sys.stderr)
     if config.mqtt.enabled and stores:
         from cloud_bridge.cli_catalog import PUBLISH_TIMEOUT_S, _announce_once
 

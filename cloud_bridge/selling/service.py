@@ -50,3 +50,35 @@ async def with_revocations(session: AsyncSession, book: Any) -> Any:
     from contract.pricebook import PriceBook
 
     return PriceBook.model_validate({**book.model_dump(), "staff_revocations": revs})
+
+
+async def revocation_shadows(session: AsyncSession, key: Any, stores: list[str] | None = None
+                             ) -> list[tuple[str, bytes]]:
+    """A new signed desired shadow for every kiosk (of ``stores``), carrying the chain's
+    revocation list, recorded as each kiosk's desired state: ``(topic, payload)`` to
+    publish retained. The kiosk's desired configuration is kept as it was; the version
+    goes above both what was desired and what the kiosk reported applied."""
+    from sqlalchemy import select
+
+    from cloud_bridge import fleet
+    from cloud_bridge.models import Kiosk
+    from contract.signing import sign_shadow
+    from contract.wire.shadow import ShadowDesired
+    from contract.wire.topics import KioskTopics
+
+    revs = await revocation_list(session)
+    if revs is None:
+        return []
+    q = select(Kiosk).order_by(Kiosk.store, Kiosk.kiosk)
+    if stores is not None:
+        q = q.where(Kiosk.store.in_(stores))
+    out = []
+    for k in (await session.scalars(q)).all():
+        version = max(k.desired_version or 0, k.config_version or 0) + 1
+        config = dict(k.desired or {})
+        await fleet.record_desired(session, k.store, k.kiosk, version, config)
+        desired = sign_shadow(ShadowDesired(
+            version=version, config=config, store=k.store, kiosk=k.kiosk,
+            staff_revocations=revs.model_dump(mode="json")), key)
+        out.append((KioskTopics(k.store, k.kiosk).shadow_desired, desired.encode()))
+    return out

@@ -28,10 +28,18 @@ class ShadowDesired(WireMessage):
     kiosk: str | None = Field(default=None, max_length=64)
     key_id: str | None = Field(default=None, max_length=64)
     sig: str | None = Field(default=None, max_length=200)
+    staff_revocations: dict[str, Any] | None = Field(
+        default=None, description="the chain's staff badge revocation list "
+        "(contract.pricebook.StaffRevocations); absent: the kiosk keeps the one it has")
 
     def signing_bytes(self) -> bytes:
-        """Canonical bytes the signature covers (sorted keys, no spaces, no ``sig``)."""
+        """Canonical bytes the signature covers (sorted keys, no spaces, no ``sig``).
+
+        An absent revocation list is left out, so states signed before the field existed
+        still verify."""
         body = self.model_dump(mode="json", exclude={"sig"})
+        if body.get("staff_revocations") is None:
+            body.pop("staff_revocations", None)
         return json.dumps(body, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode()
 
@@ -39,6 +47,8 @@ class ShadowDesired(WireMessage):
 class ShadowReported(WireMessage):
     applied_version: int | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    revocations_version: int | None = Field(
+        default=None, description="version of the staff revocation list the kiosk holds")
     refused_version: int | None = None
     error: str | None = None
     ts: datetime = Field(default_factory=utcnow)
