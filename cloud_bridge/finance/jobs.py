@@ -21,7 +21,7 @@ from cloud_bridge.db import Database
 from cloud_bridge.models import Order, OrderLine, RefundRequest, ReturnRecord, now
 from cloud_bridge.payments.models import StoredValueEntry
 
-from . import costing
+from . import costing, loyalty
 from .ledger import post_drafts
 from .models import DailyClose, JournalEntry
 from .posting import ProductInfo, refund_draft, restock_draft, sale_drafts, topup_draft
@@ -143,13 +143,18 @@ async def _restocks(session: AsyncSession, tz: str) -> int:
 
 
 async def post_pending(db: Database, *, tz: str = DEFAULT_TZ) -> PostingResult:
-    """Post every unposted sale, refund, top-up and restocked return; counts per kind."""
+    """Post every unposted sale, refund, top-up and restocked return, the members' points
+    and the coupons redeemed; counts per kind."""
     result = PostingResult()
     products = ProductInfo()
     for kind, step in (("sale", lambda s: _sales(s, products, tz)),
                        ("refund", lambda s: _refunds(s, products, tz)),
                        ("topup", lambda s: _topups(s, tz)),
-                       ("return_restock", lambda s: _restocks(s, tz))):
+                       ("return_restock", lambda s: _restocks(s, tz)),
+                       ("points", lambda s: loyalty.post_points(s, tz)),
+                       ("coupon", lambda s: loyalty.post_coupons(s, products)),
+                       ("coupon_refund",
+                        lambda s: loyalty.post_coupon_refunds(s, products, tz))):
         while True:
             async def work(session: AsyncSession, step=step) -> int:
                 await _lock(session)
