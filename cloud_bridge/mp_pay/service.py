@@ -145,7 +145,7 @@ async def _close_one(db: Database, payments: PaymentService, order_no: str) -> b
     if row is None:
         # Never paid: record the attempt failed first, so a late ``pay`` finds it closed.
         async with db.read() as s:
-            order = await s.scalar(select(Order).where(Order.order_no == order_no))
+            order = await orders.get_order(s, order_no)
             store, amount, currency = order.store, order.total, order.currency
         if amount > 0:
             _, row = await payments.store.create(

@@ -40,9 +40,9 @@ async def raise_alerts(session: AsyncSession, kinds: tuple[str, ...], store: str
     q = q.where(SupplyAlert.store.is_(None) if store is None else SupplyAlert.store == store)
     live = {(a.kind, a.subject): a for a in (await session.scalars(q.with_for_update())).all()}
     at, out = now(), []
-    for key, alert in live.items():
+    for key, gone in live.items():
         if key not in found:
-            alert.state, alert.updated_at, alert.updated_by = RESOLVED, at, "system"
+            gone.state, gone.updated_at, gone.updated_by = RESOLVED, at, "system"
     for (kind, subject), fields in found.items():
         alert = live.get((kind, subject))
         if alert is None:
@@ -97,15 +97,18 @@ async def scan_stock_alerts(session: AsyncSession, store: str, today: date, *,
         Lot.store == store, Lot.location == SHELF, Lot.qty > 0,
         Lot.expiry_date.is_not(None)))).all()
     for lot in lots:
+        expiry = lot.expiry_date
+        if expiry is None:  # excluded by the query; narrows the type
+            continue
         p = products.get(lot.product_id)
         window = p.near_expiry_days if p and p.near_expiry_days is not None else near_expiry_days
-        if lot.expiry_date <= today + timedelta(days=window):
+        if expiry <= today + timedelta(days=window):
             found[("near_expiry", f"{lot.product_id}:{lot.lot_no}")] = {
                 "product_id": lot.product_id,
                 "detail": {"lot_no": lot.lot_no, "qty": lot.qty,
-                           "expiry_date": lot.expiry_date.isoformat(),
-                           "days_left": (lot.expiry_date - today).days,
-                           "expired": lot.expiry_date < today}}
+                           "expiry_date": expiry.isoformat(),
+                           "days_left": (expiry - today).days,
+                           "expired": expiry < today}}
     return await raise_alerts(session, STOCK_KINDS, store, found)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory
+from cloud_bridge.db import get_row
 from cloud_bridge.models import Stock, now
 
 from . import purchasing as P
@@ -50,7 +51,7 @@ async def propose_orders(session: AsyncSession, store: str, today: date, *,
         store=store, day=today, po_ids=[], created_at=now())
     stmt = stmt.on_conflict_do_nothing(index_elements=[ProposalRun.store, ProposalRun.day])
     if not (await session.execute(stmt.returning(ProposalRun.store))).first():
-        run = await session.get(ProposalRun, (store, today))
+        run = await get_row(session, ProposalRun, (store, today))
         return list(run.po_ids), False
     rules = (await session.scalars(select(ReorderRule).where(ReorderRule.store == store)
                                    .order_by(ReorderRule.product_id))).all()
@@ -96,6 +97,6 @@ async def propose_orders(session: AsyncSession, store: str, today: date, *,
                                lines=groups[supplier_id], actor=ACTOR, today=today,
                                source="replenishment")
         ids.append(po.id)
-    run = await session.get(ProposalRun, (store, today))
+    run = await get_row(session, ProposalRun, (store, today))
     run.po_ids = ids
     return ids, True

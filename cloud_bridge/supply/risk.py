@@ -77,7 +77,7 @@ async def scan_risks(session: AsyncSession, today: date,
                                                       "receipts": card["receipts"]}}
     counts = dict((await session.execute(
         select(SupplierProduct.product_id, func.count()).group_by(
-            SupplierProduct.product_id))).all())
+            SupplierProduct.product_id))).tuples().all())
     replenished = set((await session.scalars(select(ReorderRule.product_id))).all())
     for product_id in sorted(replenished | set(counts)):
         if counts.get(product_id, 0) == 1:
@@ -100,6 +100,8 @@ async def scan_risks(session: AsyncSession, today: date,
     for po in (await session.scalars(select(PurchaseOrder).where(
             PurchaseOrder.status.in_((P.SENT, P.PARTIALLY_RECEIVED)),
             PurchaseOrder.expected_on < today))).all():
+        if po.expected_on is None:  # excluded by the query; narrows the type
+            continue
         late.setdefault(po.store, {})[("late_delivery", f"po:{po.id}")] = {
             "supplier_id": po.supplier_id,
             "detail": {"po_id": po.id, "expected_on": po.expected_on.isoformat(),
