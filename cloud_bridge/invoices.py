@@ -1,7 +1,8 @@
 """Invoice (发票) requests on orders (ORD-6): buyer title, tax id, e-mail, status.
 
-Only the request is stored here; issuing through a tax platform comes later and
-moves the status on (``requested -> issued | failed``, or ``cancelled``).
+Only the request is stored here; :mod:`cloud_bridge.finance.fapiao` issues it through
+the e-invoice platform (数电发票) and moves the status on (``requested -> issued |
+failed``, or ``cancelled``); red-letter invoices for refunds live there too.
 """
 
 from __future__ import annotations
