@@ -140,14 +140,16 @@ def nav_links(driver) -> list[str]:
     return [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "nav.side a")]
 
 
+# Domain pages (cloud_bridge/<domain>/console/) are in the navigation too.
 ROLE_PAGES = {
     "boss": {"/console/", "/console/orders", "/console/refunds", "/console/stock",
              "/console/catalog", "/console/fleet", "/console/payments", "/console/users",
-             "/console/audit"},
+             "/console/audit", "/console/fleet/updates", "/console/analytics/metrics"},
     "clerk": {"/console/", "/console/orders", "/console/refunds", "/console/stock",
-              "/console/catalog", "/console/fleet", "/console/audit"},
+              "/console/catalog", "/console/fleet", "/console/audit",
+              "/console/fleet/updates", "/console/analytics/metrics"},
     "fin": {"/console/", "/console/orders", "/console/refunds", "/console/payments",
-            "/console/audit"},
+            "/console/audit", "/console/analytics/metrics"},
     "buyer": {"/console/", "/console/stock", "/console/catalog"},
 }
 
