@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -55,5 +57,29 @@ def test_whole_system_demo_delivers_everything_exactly_once(tmp_path: Path):
     assert "admin API: GET /api/v1/admin/orders/" in proc.stdout
     assert list(out.glob("receipt-*.png"))
     # Every child process was stopped: nothing still runs with the demo's files.
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(out) not in ps
+
+
+@pytest.mark.timeout(480)  # two kiosks built, updated and rolled back on a shared machine
+def test_update_demo_rolls_out_in_stages_and_rolls_back_a_bad_release(tmp_path: Path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo", "--update", "--fast", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=450,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    summary = _summary(proc.stdout)
+    assert summary["mode"] == "update" and summary["stages"] == "50,100"
+    # The good release: kiosk1 first (stage 1), then kiosk2; both run it afterwards.
+    assert summary["good_job"] == "completed" and summary["succeeded"] == "2"
+    assert summary["first_stage"] == "kiosk1"
+    assert summary["running_after_good"] == "1.1.0,1.1.0"
+    # The bad release: rolled back on kiosk1, never sent to kiosk2, both still on 1.1.0.
+    assert summary["bad_job"] == "aborted" and summary["rolled_back"] == "1"
+    assert summary["untouched"] == "1"
+    assert summary["running_after_bad"] == "1.1.0,1.1.0"
+    assert "receipt renderer broken in this build" in proc.stdout
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(out) not in ps
