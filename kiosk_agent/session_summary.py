@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 
 from contract.wire.base import utcnow
 from contract.wire.events import (
+    ERROR_CODE_PATTERN,
     MAX_SESSION_COUNT,
     SESSION_SUMMARY,
     SessionOutcome,
@@ -45,6 +47,7 @@ WRITE_RETRY_S = 5.0
 # Codes beyond this many distinct ones in one session are counted as ``other_error``
 # (the contract caps a summary at 30 codes).
 MAX_ERROR_CODES = 25
+_ERROR_CODE = re.compile(ERROR_CODE_PATTERN)
 
 
 @dataclass
@@ -80,6 +83,8 @@ class SessionTally:
 
     def error(self, code: str) -> None:
         """Count an error code (a refusal code or a payment outcome, never free text)."""
+        if not _ERROR_CODE.match(code):
+            code = "other_error"  # not a code: never let it into (or break) the summary
         if code not in self.errors and len(self.errors) >= MAX_ERROR_CODES:
             code = "other_error"
         if self.errors[code] < MAX_SESSION_COUNT:

@@ -153,7 +153,8 @@ SessionOutcome = Literal["paid", "abandoned", "cancelled", "parked"]
 # An error code a session saw: a checkout refusal code (``unknown_product``, ...) or
 # ``payment_failed`` / ``payment_unknown`` / ``internal_error``. Codes, never free text,
 # so no payment code or reason text from a provider can travel in a summary.
-ErrorCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+ERROR_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+ErrorCode = Annotated[str, StringConstraints(pattern=ERROR_CODE_PATTERN)]
 # Bounds that keep a summary within the bridge's integer columns.
 MAX_SESSION_COUNT = 100_000
 

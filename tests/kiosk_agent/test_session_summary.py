@@ -180,3 +180,16 @@ async def test_a_staff_call_during_a_session_is_a_help_call(journal: Journal, tm
     await rec.flush()
     (summary,) = await summaries(journal)
     assert summary["help_calls"] == 2
+
+
+async def test_a_code_that_is_not_a_code_is_counted_as_other(journal: Journal):
+    co, rec = recorded(journal)
+    scan(co, rec, "SKU-WATER")
+    rec.refused("Declined: " + PAYMENT_CODE)  # a careless caller: free text, a payment code
+    for i in range(40):  # more distinct codes than a summary holds
+        rec.refused(f"code_{i}")
+    await co.cancel()
+    await rec.flush()
+    (summary,) = await summaries(journal)
+    assert PAYMENT_CODE not in str(summary) and len(summary["errors"]) <= 30
+    assert summary["errors"]["other_error"] == 1 + 40 - 24
