@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from cloud_bridge import auth
-from cloud_bridge.db import Database
+from cloud_bridge.db import Database, get_row
 from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import now
 from cloud_bridge.openapi import Call, Route
@@ -166,7 +166,7 @@ async def campaign_effect(call: Call) -> dict[str, Any]:
     stores = tuple(b.stores)
     for store in (*stores, *b.control_stores):
         call.principal.check_store(store)
-    if not stores and not call.principal.chain_wide:
+    if not stores and not call.principal.chain_wide and call.principal.store is not None:
         stores = (call.principal.store,)
     campaign = metrics.Campaign(start, end, tuple(b.products), stores,
                                 tuple(b.control_stores), b.cost)
@@ -280,7 +280,7 @@ async def start_run(call: Call) -> dict[str, Any]:
     as_of = _day(call.body.as_of, "as_of") or now().date() - timedelta(days=1)
     run_id = await call.app[RUNTIME_KEY].start(as_of, call.principal.actor)
     async with _db(call).session() as s:
-        return _run(await s.get(AnalyticsRun, run_id))
+        return _run(await get_row(s, AnalyticsRun, run_id))
 
 
 async def list_runs(call: Call) -> dict[str, Any]:

@@ -90,13 +90,13 @@ def chart_png(frame: pl.DataFrame, metric: str, subtitle: str, *,
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     font = {"family": family}
-    fig.suptitle(metric, x=0.01, ha="left", fontsize=14, **font)
+    fig.suptitle(metric, x=0.01, ha="left", fontsize=14, fontfamily=family)
     ax.set_title(f"{subtitle} · {_value_label(value)}", loc="left", fontsize=10,
-                 color="#555555", **font)
+                 color="#555555", fontfamily=family)
     scale = 100.0 if value in MONEY else 1.0
     if not rows:
         ax.text(0.5, 0.5, "无数据 / no data", ha="center", va="center", fontsize=14,
-                transform=ax.transAxes, **font)
+                transform=ax.transAxes, fontfamily=family)
         ax.set_axis_off()
     elif kind == "line":
         days = [str(r["key"]) for r in rows]
@@ -110,13 +110,13 @@ def chart_png(frame: pl.DataFrame, metric: str, subtitle: str, *,
     elif kind == "columns":
         ax.bar([str(r["key"]) for r in rows], [_number(r.get(value)) / scale for r in rows],
                color=BAR_COLOUR)
-        ax.set_xlabel("时 hour", **font)
+        ax.set_xlabel("时 hour", fontfamily=family)
     else:
         keys = [str(r["key"])[:24] for r in rows][::-1]
         values = [_number(r.get(value)) for r in rows][::-1]
         bars = ax.barh(keys, [v / scale for v in values], color=BAR_COLOUR)
         ax.bar_label(bars, labels=[_shown(value, v) for v in values], padding=3, fontsize=8,
-                     **font)
+                     fontfamily=family)
         ax.margins(x=0.15)
     for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
         label.set_fontfamily(family)

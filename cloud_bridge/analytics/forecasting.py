@@ -23,6 +23,7 @@ backtest errors (normal, ``z`` = 1.645 for 90 %), never below zero.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -133,8 +134,10 @@ def ets_pooled(y: np.ndarray, h: int = HORIZON, groups: np.ndarray | None = None
     return lv[:, None] * prof[:, (t_len + np.arange(h)) % m]
 
 
-_FORECASTERS = {"seasonal_naive": seasonal_naive, "ets": ets_ana, "ets_pooled": ets_pooled,
-                "croston_sba": croston_sba}
+# The per-series forecasters: (history matrix, horizon) -> forecast matrix.
+_FORECASTERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "seasonal_naive": seasonal_naive, "ets": ets_ana, "ets_pooled": ets_pooled,
+    "croston_sba": croston_sba}
 
 
 def _run(name: str, y: np.ndarray, h: int, groups: np.ndarray | None) -> np.ndarray:

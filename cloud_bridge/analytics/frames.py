@@ -17,10 +17,13 @@ measures the read and both engines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
+from polars.datatypes import DataType, DataTypeClass
 from sqlalchemy import select
 
 from cloud_bridge.db import Database
@@ -33,7 +36,7 @@ from .reader import read_sales
 NOT_SALES = ("created", "cancelled")
 UNCATEGORISED = "未分类"
 
-ORDER_SCHEMA = {"order_id": pl.Int64, "store": pl.Utf8, "business_date": pl.Utf8,
+ORDER_SCHEMA: dict[str, DataTypeClass | DataType] = {"order_id": pl.Int64, "store": pl.Utf8, "business_date": pl.Utf8,
                 "created_at": pl.Datetime("us", "UTC"), "member_id": pl.Utf8,
                 "source": pl.Utf8, "total": pl.Int64, "discount_total": pl.Int64,
                 "refunded_total": pl.Int64, "details": pl.Object}
@@ -127,7 +130,8 @@ async def _load_via_orm(db: Database, since: date | None, products: pl.DataFrame
     async with db.session() as s:
         orows = (await s.execute(oq)).all()
         lrows = (await s.execute(lq)).all()
-    cols = list(zip(*orows, strict=True)) if orows else [[] for _ in ORDER_SCHEMA]
+    cols: list[Sequence[Any]] = (list(zip(*orows, strict=True)) if orows
+                                 else [[] for _ in ORDER_SCHEMA])
     orders = pl.DataFrame({n: list(c) for n, c in zip(ORDER_SCHEMA, cols, strict=True)
                            if n != "details"},
                           schema={k: v for k, v in ORDER_SCHEMA.items() if k != "details"})

@@ -144,7 +144,7 @@ def generate(seed: int | None = None, spec: ChainSpec | None = None) -> ChainYea
     """Draw a chain year from ``seed`` (a fresh one when ``None``; read it from the result)."""
     spec = spec or ChainSpec()
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % 2**32)
+        seed = int(np.random.SeedSequence().generate_state(1)[0])  # fresh, 32 bits
     rng = np.random.default_rng(seed)
     products = _products(rng, spec)
     members = _members(rng, spec)

@@ -147,7 +147,7 @@ def forecast_frame(daily: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """14-day forecasts from ``as_of + 1`` for every recently active (store, product)."""
     start = as_of - timedelta(days=FORECAST_HISTORY_DAYS - 1)
     first = daily["business_date"].min() if daily.height else None
-    if first is None:
+    if not isinstance(first, date):
         return pl.DataFrame()
     start = max(start, first)
     keys, y = demand_matrix(daily, start, as_of)

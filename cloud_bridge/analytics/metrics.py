@@ -211,11 +211,11 @@ def conversion_funnel(events: pl.DataFrame, by: str | None = None) -> pl.DataFra
     sess = e.sort("at").group_by("session_id").agg(
         pl.col("store").drop_nulls().first(), pl.col("channel").drop_nulls().first(),
         *[(pl.col("type") == step).any().alias(step) for step in FUNNEL_STEPS])
-    keys = [by] if by in ("store", "channel") else []
+    keys = [by] if by is not None and by in ("store", "channel") else []
     exprs = [pl.len().cast(pl.Int64).alias("sessions"),
              *[pl.col(step).sum().cast(pl.Int64) for step in FUNNEL_STEPS[1:]]]
     out = sess.group_by(keys).agg(exprs) if keys else sess.select(exprs)
-    key = (pl.col(by).fill_null("unknown") if keys else pl.lit("all")).alias("key")
+    key = (pl.col(keys[0]).fill_null("unknown") if keys else pl.lit("all")).alias("key")
     return out.with_columns(
         pl.when(pl.col("sessions") > 0).then(pl.col("paid") / pl.col("sessions"))
         .otherwise(None).alias("conversion")).select(

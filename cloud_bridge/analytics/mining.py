@@ -52,7 +52,7 @@ def member_profiles(orders: pl.DataFrame, lines: pl.DataFrame, as_of: date) -> p
               / (pl.col("days") - 1))
         .otherwise(None).alias("own_gap"))
     median_gap = base["own_gap"].median()
-    fallback = float(median_gap) if median_gap is not None else 30.0
+    fallback = float(median_gap) if isinstance(median_gap, int | float) else 30.0
     base = base.with_columns(
         pl.col("own_gap").alias("expected_gap_days"),
         pl.col("own_gap").fill_null(fallback).clip(1.0).alias("_gap"),

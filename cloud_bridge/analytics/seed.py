@@ -55,7 +55,8 @@ async def write_chain(db: Database, year: ChainYear, *, with_payments: bool = Tr
             })
         async with db.session() as s:
             stmt, params = bulk_insert(s, Order, rows)
-            ids = dict((await s.execute(stmt.returning(Order.order_no, Order.id), params)).all())
+            ids = dict((await s.execute(stmt.returning(Order.order_no, Order.id),
+                                        params)).tuples().all())
             by_idx = dict(zip(chunk["order_idx"], (ids[n] for n in chunk["order_no"]),
                               strict=True))
             part = lines.filter(pl.col("order_idx").is_between(first, last))

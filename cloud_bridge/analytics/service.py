@@ -10,6 +10,7 @@ product of a store with a 90 % interval.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -71,7 +72,7 @@ class DemandForecast:
     method: str
 
 
-def _frame(rows: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
+def _frame(rows: Iterable[Sequence[Any]], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
