@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import api_appointments, api_chat, api_kb, api_selfservice, api_sla, api_tickets
+from . import (
+    api_aftersales,
+    api_appointments,
+    api_chat,
+    api_kb,
+    api_selfservice,
+    api_sla,
+    api_tickets,
+)
 
 ROUTES = [*api_tickets.ROUTES, *api_chat.ROUTES, *api_sla.ROUTES,
-          *api_appointments.ROUTES, *api_selfservice.ROUTES, *api_kb.ROUTES]
+          *api_appointments.ROUTES, *api_selfservice.ROUTES, *api_kb.ROUTES,
+          *api_aftersales.ROUTES]

@@ -359,3 +359,43 @@ class SvcKbHits(Out):
 
 class SvcKbSynonyms(Out):
     groups: list[list[str]]
+
+
+class SvcAfterSaleLine(Out):
+    line_no: int
+    qty: int
+    amount: int
+
+
+class SvcRefundRef(Out):
+    id: int
+    status: str
+    amount: int
+
+
+class SvcAfterSale(Out):
+    id: int
+    store: str
+    order_no: str
+    kind: Literal["return", "exchange"]
+    reason: str
+    description: str | None
+    lines: list[SvcAfterSaleLine]
+    photos: list[str]
+    amount: int
+    status: Literal["requested", "approved", "rejected", "cancelled"]
+    status_zh: str
+    decision_note: str | None
+    return_id: int | None
+    refund: SvcRefundRef | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class SvcAfterSaleList(Out):
+    items: list[SvcAfterSale]
+
+
+class SvcAfterSaleRules(Out):
+    rules: dict[str, int]
+    defect_days: int

@@ -95,6 +95,26 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("POST", f"{A}/kb/articles/{{article_id}}/unpublish", path_parameters=ar,
          body={"archive": False})
 
+    # After-sales on the kiosk order the walker claimed (sold in March: a long period).
+    call("PUT", f"{A}/aftersales-rules", body={"rules": {"*": 365, "fresh": 1}})
+    call("GET", f"{A}/aftersales-rules")
+    photo = call("POST", f"{M}/aftersales/photos", query={"order_no": "S1-0"},
+                 body=png_bytes(), media_type="application/octet-stream")
+    ask = {"order_no": "S1-0", "kind": "return", "reason": "quality",
+           "lines": [{"line_no": 2, "qty": 1}]}
+    first = call("POST", f"{M}/aftersales", body={**ask, "photo_ids": [photo["id"]]})
+    call("POST", f"{A}/aftersales/{{aftersales_id}}/reject",
+         path_parameters={"aftersales_id": first["id"]}, body={"note": "不符合"})
+    second = call("POST", f"{M}/aftersales", body=ask)
+    call("POST", f"{M}/aftersales/{{aftersales_id}}/cancel",
+         path_parameters={"aftersales_id": second["id"]})
+    third = call("POST", f"{M}/aftersales", body=ask)
+    call("POST", f"{A}/aftersales/{{aftersales_id}}/approve",
+         path_parameters={"aftersales_id": third["id"]}, body={"restock": False,
+                                                               "location": "damaged"})
+    call("GET", f"{M}/aftersales")
+    call("GET", f"{A}/aftersales", query={"store": "s1"})
+
     # Self-service look-ups on the walker's own mini-program order.
     call("GET", f"{M}/self-service/orders/{{order_no}}",
          path_parameters={"order_no": ctx["mp_order"]["order_no"]})
