@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from cloud_bridge.openapi import RequestModel
 from cloud_bridge.responses import ResponseModel
 
 
@@ -22,3 +23,27 @@ class RequestPayment(ResponseModel):
     out_trade_no: str
     amount: int = Field(description="fen")
     currency: str
+
+
+class StoredValuePaid(ResponseModel):
+    """An order paid from the member's stored value."""
+
+    order_no: str
+    status: str
+    amount: int = Field(description="fen")
+    currency: str
+    balance: int = Field(description="the stored value left, fen")
+
+
+class PasswordSet(ResponseModel):
+    set: bool
+
+
+class PasswordBody(RequestModel):
+    password: str = Field(pattern=r"^[0-9]{6}$", description="the new 6-digit payment password")
+    current_password: str | None = Field(
+        default=None, pattern=r"^[0-9]{6}$", description="needed to change a set password")
+
+
+class StoredValuePayBody(RequestModel):
+    password: str = Field(pattern=r"^[0-9]{6}$", description="the member's payment password")

@@ -11,12 +11,16 @@ from ..test_api_admin_scoping import _snapshot
 from .test_pay import place_order, start_bridge
 
 PAY = "/api/v1/mp/orders/{order_no}/pay"
+# Checked in test_stored_value: another shopper's stored-value payment of my order is 404;
+# the payment password is the caller's own (nothing of another user is named).
+STORED_VALUE = "/api/v1/mp/orders/{order_no}/pay/stored-value"
+PASSWORD = "/api/v1/mp/member/pay-password"
 
 
 def test_every_mp_pay_route_is_in_the_table(db_url):
     routes = {(r.method, r.path) for r in all_routes(api_config(db_url))
               if r.path.startswith("/api/v1/mp") and domain_of(r) == "mp_pay"}
-    assert routes == {("POST", PAY)}
+    assert routes == {("POST", PAY), ("POST", STORED_VALUE), ("PUT", PASSWORD)}
 
 
 async def test_another_shopper_cannot_pay_or_learn_my_order(db, db_url, sandbox, tmp_path):

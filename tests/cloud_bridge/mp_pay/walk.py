@@ -18,3 +18,16 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     # The order the core walk paid by hand: nothing to pay.
     call("POST", f"{M}/orders/{{order_no}}/pay",
          path_parameters={"order_no": ctx["mp_order"]["order_no"]}, expect=409)
+
+    # Stored value: top up the walker (a member by now: marketing and members walked
+    # first), set a payment password, pay a new order with it.
+    me = call("GET", f"{M}/member")
+    call("POST", "/api/v1/admin/members/{member_id}/balance/topups",
+         path_parameters={"member_id": me["member_id"]},
+         body={"amount": 5000, "key": "walk-mp-stored-value"})
+    call("PUT", f"{M}/member/pay-password", body={"password": "205813"})
+    order = call("POST", f"{M}/orders", body={
+        "store": "s1", "lines": [{"product_id": ctx["product"], "qty": 1}]})
+    paid = call("POST", f"{M}/orders/{{order_no}}/pay/stored-value",
+                path_parameters={"order_no": order["order_no"]}, body={"password": "205813"})
+    assert paid["status"] == "paid" and paid["balance"] == 5000 - paid["amount"]
