@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -60,7 +60,7 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass(slots=True)
 class _Doc:
-    tf: Counter[str]
+    tf: dict[str, float]  # weighted term counts (a title word counts TITLE_WEIGHT)
     length: float
 
 
@@ -77,7 +77,7 @@ class Bm25Index:
     total_length: float = 0.0
 
     def add(self, doc_id: int, title: str, body: str) -> None:
-        tf: Counter[str] = Counter()
+        tf: defaultdict[str, float] = defaultdict(float)
         for w in words(title):
             tf[w] += TITLE_WEIGHT
         for w in words(body):
@@ -115,8 +115,8 @@ class Bm25Index:
                     continue
                 doc = self.docs[doc_id]
                 f = doc.tf[w]
-                part = idf * f * (K1 + 1) / (f + K1 * (1 - B + B * doc.length / avg))
-                scores[doc_id] = scores.get(doc_id, 0.0) + weight * part
+                gain = idf * f * (K1 + 1) / (f + K1 * (1 - B + B * doc.length / avg))
+                scores[doc_id] = scores.get(doc_id, 0.0) + weight * gain
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         return ranked[:limit]
 

@@ -59,7 +59,7 @@ async def post_points(session: AsyncSession, tz: str = DEFAULT_TZ) -> int:
     order_nos = {r.source_id.split(":", 1)[0] for r in rows if r.source_type in ("order",
                                                                                  "refund")}
     stores = dict((await session.execute(select(Order.order_no, Order.store).where(
-        Order.order_no.in_(sorted(order_nos))))).all()) if order_nos else {}
+        Order.order_no.in_(sorted(order_nos))))).tuples().all()) if order_nos else {}
     drafts = []
     for r in rows:
         value = points_value(r.points)
@@ -124,6 +124,8 @@ async def post_coupons(session: AsyncSession, products: ProductInfo) -> int:
             continue
         sale = await session.scalar(select(JournalEntry).where(
             JournalEntry.source_type == "sale", JournalEntry.source_id == o.order_no))
+        if sale is None:  # the query asked for posted sales only; narrows the type
+            continue
         legs = [debit(A.COUPONS, sum(parts.values()))]
         legs += [credit(code, v) for code, v in sorted(parts.items())]
         drafts.append(Draft(o.store, "coupon", o.order_no, sale.business_date, sale.occurred_at,

@@ -179,14 +179,15 @@ async def store_faq(call: Call) -> dict[str, Any]:
                                                      limit=q.limit)
             rows = {a.id: a for a in await s.scalars(
                 select(KbArticle).where(KbArticle.id.in_([h[0] for h in hits])))}
-            items = [(rows[i], round(score, 4)) for i, score in hits if i in rows]
+            items: list[tuple[KbArticle, float | None]] = [
+                (rows[i], round(score, 4)) for i, score in hits if i in rows]
         else:
             stmt = select(KbArticle).where(kb.visible_to(store))
             if q.category:
                 stmt = stmt.where(KbArticle.category == q.category)
             rows_ = (await s.scalars(stmt.order_by(KbArticle.category, KbArticle.id)
                                      .limit(q.limit))).all()
-            items = [(a, None) for a in rows_]
+            items = [(a, None) for a in rows_]  # listed, not searched: no score
     return {"query": q.q, "items": [
         {"id": a.id, "category": a.category, "title": a.title or "",
          "snippet": kb.snippet(a.body_text), "score": score} for a, score in items]}

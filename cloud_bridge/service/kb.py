@@ -202,8 +202,9 @@ class KbSearch:
         hits = built.index.search(query, synonyms=built.synonyms, allowed=allowed,
                                   limit=limit if category is None else 10 * limit)
         if category is not None:
-            cats = dict((await s.execute(select(KbArticle.id, KbArticle.category)
-                                         .where(KbArticle.id.in_([h[0] for h in hits])))).all())
+            found = await s.execute(select(KbArticle.id, KbArticle.category)
+                                    .where(KbArticle.id.in_([h[0] for h in hits])))
+            cats = dict(found.tuples().all())
             hits = [h for h in hits if cats.get(h[0]) == category][:limit]
         return hits
 
