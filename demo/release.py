@@ -100,3 +100,36 @@ def first_release(root: Path, version: str, key: Any) -> Path:
     for name in ("guard.py", "state.py"):
         shutil.copy2(SRC / "kiosk_agent" / "updates" / name, guard / name)
     return release
+
+
+def kiosk_config(home: Path, store: str, kiosk: str, broker_port: int) -> Path:
+    """``home/kiosk.toml`` of a kiosk on fakes (no camera or display, a file printer)."""
+    path = home / "kiosk.toml"
+    path.write_text(f"""# A kiosk of the update demo and tests (fakes for the devices).
+[kiosk]
+store_id = "{store}"
+kiosk_id = "{kiosk}"
+
+[journal]
+path = "{home / 'journal.db'}"
+
+[mqtt]
+host = "127.0.0.1"
+port = {broker_port}
+keepalive_s = 5
+
+[camera]
+kind = "none"
+
+[printer]
+kind = "file"
+file_path = "{home / 'printer.bin'}"
+
+[display]
+kind = "none"
+
+[control]
+socket_path = "{home / 'control.sock'}"
+socket_group = ""
+""", encoding="utf-8")
+    return path

@@ -4,7 +4,9 @@ release, started again whenever it exits (``Restart=always``, ``RestartSec``).""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,3 +60,18 @@ class Supervisor:
             self.thread.join(2)
             if not self.thread.is_alive():
                 return
+
+
+def kiosk_service(root: Path, config: Path, *, log: Path,
+                  env: dict[str, str] | None = None) -> Supervisor:
+    """``systemd/kiosk-agent.service`` for the kiosk whose updates root is ``root``: the
+    guard copied to ``root/boot-guard``, then ``root/current/venv/bin/kiosk-agent run``.
+
+    The agent runs its release's own code: no ``PYTHONPATH`` into a source checkout.
+    """
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.update(KIOSK_UPDATES_ROOT=str(root), PYTHONUNBUFFERED="1", **(env or {}))
+    return Supervisor(
+        [sys.executable, str(root / "boot-guard" / "guard.py"), "--root", str(root)],
+        [str(root / "current" / "venv" / "bin" / "kiosk-agent"), "run", "--config",
+         str(config)], cwd=config.parent, env=environment, log=log)

@@ -12,16 +12,14 @@ check, switches back by itself, and the job aborts before kiosk 2 gets it.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from . import kit, scenario, term
 from .procs import AdminClient, cli, free_port, run_cli
-from .release import first_release, project_wheel
-from .supervisor import Supervisor
+from .release import first_release, kiosk_config, project_wheel
+from .supervisor import Supervisor, kiosk_service
 from .system import ADMIN_USER, System
 
 KIOSKS = (scenario.KIOSK, "kiosk2")
@@ -67,42 +65,10 @@ class UpdateSystem(System):
         root = home / "opt"
         root.mkdir(parents=True)
         first_release(root, BEFORE, self.signing_key())
-        config = home / "kiosk.toml"
-        config.write_text(f"""# Written by the demo (update): the provisioned bundle + fakes.
-[kiosk]
-store_id = "{scenario.STORE}"
-kiosk_id = "{kiosk}"
-
-[journal]
-path = "{home / 'journal.db'}"
-seed_price_book = "{scenario.PRICE_BOOK}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {self.broker_port}
-keepalive_s = 5
-
-[camera]
-kind = "none"
-
-[printer]
-kind = "file"
-file_path = "{home / 'printer.bin'}"
-
-[display]
-kind = "none"
-
-[control]
-socket_path = "{home / 'control.sock'}"
-socket_group = ""
-""", encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env.update(CREDENTIALS_DIRECTORY=str(home / "credentials"),
-                   KIOSK_UPDATES_ROOT=str(root), PYTHONUNBUFFERED="1")
-        self.supervisors.append(Supervisor(
-            [sys.executable, str(root / "boot-guard" / "guard.py"), "--root", str(root)],
-            [str(root / "current" / "venv" / "bin" / "kiosk-agent"), "run", "--config",
-             str(config)], cwd=home, env=env, log=self.logs / f"{kiosk}.log").start())
+        config = kiosk_config(home, scenario.STORE, kiosk, self.broker_port)
+        self.supervisors.append(kiosk_service(
+            root, config, log=self.logs / f"{kiosk}.log",
+            env={"CREDENTIALS_DIRECTORY": str(home / "credentials")}).start())
 
     def signing_key(self) -> Any:
         from contract.signing import load_private_key

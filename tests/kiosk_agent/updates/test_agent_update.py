@@ -13,7 +13,6 @@ again."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 
 from common.mosquitto import free_port
 from contract.signing import load_private_key
-from demo.release import first_release, software_bundle
-from demo.supervisor import Supervisor
+from demo.release import first_release, kiosk_config, software_bundle
+from demo.supervisor import kiosk_service
 from tests.cloud_bridge.bridge_process import BridgeProcess, add_user, write_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,38 +32,6 @@ BROKEN_RENDERER = '''
 def render_escpos(*args, **kwargs):  # this build's receipt renderer is broken
     raise RuntimeError("receipt renderer broken in this build")
 '''
-
-
-def agent_config(root: Path, broker_port: int) -> Path:
-    path = root / "kiosk.toml"
-    path.write_text(f"""[kiosk]
-store_id = "s1"
-kiosk_id = "k1"
-store_name = "一号店"
-
-[journal]
-path = "{root / 'journal.db'}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {broker_port}
-keepalive_s = 5
-
-[camera]
-kind = "none"
-
-[printer]
-kind = "file"
-file_path = "{root / 'printer.bin'}"
-
-[display]
-kind = "none"
-
-[control]
-socket_path = "{root / 'c.sock'}"
-socket_group = ""
-""", encoding="utf-8")
-    return path
 
 
 @pytest.mark.timeout(300)  # three agent starts and two releases built
@@ -85,14 +52,8 @@ def test_the_real_agent_is_updated_and_a_bad_release_rolled_back(tmp_path, broke
     root = tmp_path / "opt"
     root.mkdir()
     first_release(root, "0.9.0", key)
-    # The release's own code only: no PYTHONPATH into this checkout, not started from it.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(KIOSK_UPDATES_ROOT=str(root), KIOSK_COMMAND_PUBKEY=pub, PYTHONUNBUFFERED="1")
-    kiosk = Supervisor([sys.executable, str(root / "boot-guard" / "guard.py"), "--root",
-                        str(root)],
-                       [str(root / "current" / "venv" / "bin" / "kiosk-agent"), "run",
-                        "--config", str(agent_config(root, broker.port))],
-                       cwd=root, env=env, log=tmp_path / "agent.log")
+    kiosk = kiosk_service(root, kiosk_config(tmp_path, "s1", "k1", broker.port),
+                          log=tmp_path / "agent.log", env={"KIOSK_COMMAND_PUBKEY": pub})
     try:
         assert add_user(cfg, "boss", "secret-boss", "head_office").returncode == 0
         base = bridge.url
