@@ -17,6 +17,8 @@ const OPERATIONS = {
   orders: ['GET', `${M}/orders`],
   order: ['GET', `${M}/orders/{order_no}`],
   payOrder: ['POST', `${M}/orders/{order_no}/pay`],
+  payStoredValue: ['POST', `${M}/orders/{order_no}/pay/stored-value`],
+  setPayPassword: ['PUT', `${M}/member/pay-password`],
   claimOrder: ['POST', `${M}/orders/{order_no}/claim`],
   requestInvoice: ['POST', `${M}/orders/{order_no}/invoice`],
   invoice: ['GET', `${M}/orders/{order_no}/invoice`],

@@ -33,6 +33,10 @@ const TEXT = {
     invoiceStatus: { requested: '已申请', issued: '已开具', failed: '开具失败', cancelled: '已取消' },
     unavailable: '暂不可用', retry: '重试', networkError: '网络不可用，请稍后重试',
     loginAgain: '登录已过期，请重新登录',
+    payBalance: '余额支付', payPassword: '支付密码（6位数字）', balanceLeft: '余额',
+    passwordLocked: '支付密码错误次数过多，已锁定，请稍后再试',
+    payPasswordTitle: '支付密码', newPassword: '新密码（6位数字）', currentPassword: '当前密码',
+    passwordSaved: '支付密码已设置', passwordFormat: '支付密码为6位数字',
   },
   en: {
     appTitle: 'Self-checkout',
@@ -66,6 +70,10 @@ const TEXT = {
     invoiceStatus: { requested: 'Requested', issued: 'Issued', failed: 'Failed', cancelled: 'Cancelled' },
     unavailable: 'Not available yet', retry: 'Retry', networkError: 'No network; please try again',
     loginAgain: 'Your session ended; please log in again',
+    payBalance: 'Pay from balance', payPassword: 'Payment password (6 digits)', balanceLeft: 'Balance',
+    passwordLocked: 'Too many wrong payment passwords; locked, try again later',
+    payPasswordTitle: 'Payment password', newPassword: 'New password (6 digits)', currentPassword: 'Current password',
+    passwordSaved: 'Payment password set', passwordFormat: 'A payment password is 6 digits',
   },
 }
 

@@ -53,6 +53,9 @@ Component({
         else fail(this, err)
       }
     },
+    payPassword() {
+      wx.navigateTo({ url: '/pages/paypassword/index' })
+    },
     join() {
       wx.navigateTo({ url: '/pages/login/index' })
     },

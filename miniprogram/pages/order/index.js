@@ -10,7 +10,8 @@ const { fail, localise } = require('../../lib/page.js')
 const NO_INVOICE = new Set(['created', 'cancelled', 'refunded'])
 
 Component({
-  data: { t: {}, orderNo: '', order: null, waiting: false, busy: false, error: '', notice: '' },
+  data: { t: {}, orderNo: '', order: null, waiting: false, busy: false, error: '', notice: '',
+          password: '' },
   methods: {
     onLoad(options) {
       localise(this, 'orderTitle')
@@ -61,6 +62,30 @@ Component({
         else this.setData({ notice: outcome === 'cancelled' ? t.payCancelled : t.payFailed })
       } catch (err) {
         fail(this, err)
+      }
+    },
+    onPassword(e) {
+      this.setData({ password: e.detail.value })
+    },
+    // Stored value: the member's own payment password, checked by the bridge (locked
+    // after five wrong ones); the order is paid when the call answers.
+    async payBalance() {
+      const t = this.data.t
+      const password = this.data.password
+      if (this.data.busy) return
+      if (!/^[0-9]{6}$/.test(password)) {
+        this.setData({ error: t.passwordFormat })
+        return
+      }
+      this.setData({ busy: true, error: '', notice: '', password: '' })
+      try {
+        const paid = await api.call('payStoredValue', { path: { order_no: this.data.orderNo },
+                                                        body: { password } })
+        this.setData({ busy: false, notice: `${t.balanceLeft} ${yuan(paid.balance)}` })
+        await this.load()
+      } catch (err) {
+        if (err.status === 429) this.setData({ busy: false, error: t.passwordLocked })
+        else fail(this, err)
       }
     },
     invoice() {
