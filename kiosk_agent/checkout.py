@@ -176,11 +176,11 @@ class PaymentGateway(Protocol):
 
     async def charge(
         self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str,
-        auth_code: str, *, member_id: str | None = None,
+        auth_code: str, *, member_id: str | None = None, member_proof: Any = None,
     ) -> Any:
-        """Charge a payment code (stored value: the member's balance); the outcome has
-        ``status`` (paid|failed|unknown) and optionally ``provider_ref``, ``reason``,
-        ``masked``."""
+        """Charge a payment code (stored value: the member's balance, shown by the signed
+        member code ``member_proof``); the outcome has ``status`` (paid|failed|unknown)
+        and optionally ``provider_ref``, ``reason``, ``masked``."""
         ...
 
 
@@ -655,6 +655,7 @@ class Checkout:
             outcome = await self.payments.charge(
                 attempt.order_no, attempt.out_trade_no, provider, attempt.amount,
                 attempt.currency, auth_code, member_id=getattr(self.member, "member_id", None),
+                member_proof=self.member_proof,
             )
             status = str(getattr(outcome, "status", outcome))
             reason = getattr(outcome, "reason", None)

@@ -36,6 +36,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "offline_too_long": ("网络中断时间过长，暂停离线支付，请联系店员",
                          "We have been offline too long; offline payment is paused. "
                          "Please ask staff."),
+    "offline_no_snapshot": ("网络中断，请出示小程序最新会员码后再用储值支付",
+                            "We are offline: show a current member code from the "
+                            "mini-program to pay with stored value."),
+    "offline_over_balance": ("网络中断，本单金额超过会员码显示的储值余额",
+                             "We are offline: this sale is more than the stored value "
+                             "your member code shows."),
     "offline_queue_full": ("待上传订单过多，暂停离线支付，请联系店员",
                            "Too many sales are waiting to upload; offline payment is paused. "
                            "Please ask staff."),
@@ -61,13 +67,19 @@ async def offline_spent(journal: Any, now: float | None = None) -> int:
 
 
 async def check_offline_sale(journal: Any, limits: Any, amount: int,
-                             now: float | None = None) -> OfflineRefusal | None:
+                             now: float | None = None, *,
+                             member_balance: int | object | None = ...,
+                             ) -> OfflineRefusal | None:
     """The refusal for an offline stored-value sale of ``amount`` fen, or ``None`` if allowed.
 
     Args:
         journal: the kiosk's journal (outbox statistics, paid attempts).
         limits: the ``[offline]`` section (:class:`kiosk_agent.config.OfflineSection`).
         amount: this sale's amount in fen.
+        member_balance: the stored value in the member code's signed snapshot (fen);
+            ``None``: the member came without one (an old code), so nothing is known
+            of their balance and offline stored value is refused. Not given: the
+            caller checks the balance itself.
     """
     t = time.time() if now is None else now
 
@@ -81,6 +93,11 @@ async def check_offline_sale(journal: Any, limits: Any, amount: int,
         return refuse("offline_too_long", f"oldest unsent event {age:.0f}s old")
     if stats.depth >= limits.max_queue_depth:
         return refuse("offline_queue_full", f"{stats.depth} events queued")
+    if member_balance is None:
+        return refuse("offline_no_snapshot", "no signed member snapshot")
+    if isinstance(member_balance, int) and amount > member_balance:
+        return refuse("offline_over_balance",
+                      f"{amount} > {member_balance} fen in the member code's snapshot")
     if amount > limits.max_offline_sale_fen:
         return refuse("offline_sale_cap", f"{amount} > {limits.max_offline_sale_fen} fen")
     spent = await offline_spent(journal, t)

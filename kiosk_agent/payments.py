@@ -113,29 +113,36 @@ class KioskPayments:
     # ------------------------------------------------------------ charge
     async def charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
                      currency: str, auth_code: str | None, *, member_id: str | None = None,
-                     payer_token: str | None = None, card_last4: str | None = None
-                     ) -> PaymentOutcome:
+                     payer_token: str | None = None, card_last4: str | None = None,
+                     member_proof: Any = None) -> PaymentOutcome:
+        """Charge one attempt. ``member_proof`` (``MemberProofData``): the member code the
+        cart's member was attached with; stored value sends its code to the cloud, and
+        offline spends at most the stored value its snapshot shows."""
         self._charging.add(out_trade_no)
         try:
             return await self._charge(order_no, out_trade_no, provider, amount, currency,
-                                      auth_code, member_id, payer_token, card_last4)
+                                      auth_code, member_id, payer_token, card_last4,
+                                      member_proof)
         finally:
             del auth_code
             self._charging.discard(out_trade_no)
 
     async def _charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
                       currency: str, auth_code: str | None, member_id: str | None,
-                      payer_token: str | None, card_last4: str | None) -> PaymentOutcome:
+                      payer_token: str | None, card_last4: str | None,
+                      member_proof: Any = None) -> PaymentOutcome:
         await self._ensure_attempt(order_no, out_trade_no, provider, amount, currency)
         if provider == "stored_value" and not self.link.connected.is_set():
-            return await self._offline_stored_value(out_trade_no, amount, member_id)
+            return await self._offline_stored_value(out_trade_no, amount, member_id,
+                                                    member_proof)
+        member_code = getattr(member_proof, "code", None) if provider == "stored_value" else None
         try:
             params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no,
                                   method=cast(ChargeMethod, provider),  # validated by pydantic
                                   amount=amount, currency=currency,
                                   auth_code=auth_code or None,  # stored value has no code
                                   payer_token=payer_token, card_last4=card_last4,
-                                  member_id=member_id)
+                                  member_id=member_id, member_code=member_code)
         except ValidationError as err:
             # str(err) quotes the rejected input (the payment code itself): only the
             # field path and message go to the log. Nothing was sent, nothing charged.
@@ -148,7 +155,8 @@ class KioskPayments:
         except LinkDown:
             log.warning("payment %s not sent: link down", out_trade_no)
             if provider == "stored_value":
-                return await self._offline_stored_value(out_trade_no, amount, member_id)
+                return await self._offline_stored_value(out_trade_no, amount, member_id,
+                                                        member_proof)
             return await self._record(PaymentOutcome.of("failed", out_trade_no, "offline_limit"))
         except RpcFailed as err:
             if err.code in NOT_RUN_CODES:
@@ -229,11 +237,15 @@ class KioskPayments:
 
     # ------------------------------------------------------------ offline
     async def _offline_stored_value(self, out_trade_no: str, amount: int,
-                                    member_id: str | None) -> PaymentOutcome:
+                                    member_id: str | None, member_proof: Any = None
+                                    ) -> PaymentOutcome:
         if not member_id:
             return await self._record(PaymentOutcome.of("failed", out_trade_no, "code_missing"))
-        # Every offline cap is checked now, at the moment of sale (kiosk_agent.offline_caps).
-        refusal = await check_offline_sale(self.journal, self.offline_limits, amount)
+        # Every offline cap is checked now, at the moment of sale (kiosk_agent.offline_caps),
+        # and the member's own balance as their signed code showed it.
+        balance = getattr(member_proof, "stored_value", None)
+        refusal = await check_offline_sale(self.journal, self.offline_limits, amount,
+                                           member_balance=balance)
         if refusal is not None:
             log.warning("offline stored value %s refused (%s): %s", out_trade_no,
                         refusal.reason, refusal.detail)

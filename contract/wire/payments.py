@@ -43,6 +43,10 @@ class ChargeParams(_Params):
                                     description="card/PayPal processor token")
     card_last4: str | None = Field(default=None, pattern=r"^\d{4}$")
     member_id: str | None = Field(default=None, max_length=64)
+    member_code: str | None = Field(
+        default=None, max_length=1024, repr=False,
+        description="stored value: the member code the cart's member was attached with "
+                    "(a bearer token for minutes: transit only, never logged)")
 
 
 class StatusParams(_Params):

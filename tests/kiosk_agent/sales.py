@@ -75,7 +75,7 @@ class FakePayments:
         self.members: list[str | None] = []  # member_id of each call
 
     async def charge(self, order_no, out_trade_no, provider, amount, currency, auth_code, *,
-                     member_id=None):
+                     member_id=None, member_proof=None):
         self.calls.append((order_no, out_trade_no, provider, amount, currency))
         self.members.append(member_id)
         outcome = self.outcomes.pop(0) if self.outcomes else Outcome("paid", "wx-1")

@@ -12,6 +12,7 @@ import pytest
 from contract.pricebook import PriceBook
 from contract.pricing import Member
 from contract.wire import Event, decode
+from contract.wire.events import MemberProofData
 from kiosk_agent.checkout import TRANSITIONS, Checkout, Ev, Refusal, State
 from kiosk_agent.journal import Journal
 from kiosk_agent.payments import KioskPayments
@@ -385,11 +386,13 @@ async def test_pay_passes_the_member_to_the_gateway(journal: Journal, book):
 
 
 async def test_stored_value_pays_with_the_real_gateway_and_no_adapter(journal: Journal, book):
-    # Link down: KioskPayments takes offline stored value for a known member only.
+    # Link down: KioskPayments takes offline stored value for a known member only, within
+    # the stored value the member's signed code showed.
     link = SimpleNamespace(connected=asyncio.Event())
     co = Checkout(journal, book, KioskPayments(link, journal))
     co.scan_product("SKU-WATER")
-    co.attach_member(Member("m42"))
+    co.attach_member(Member("m42"), proof=MemberProofData(code="S1.a.b", level="regular",
+                                                           points=0, stored_value=5000))
     co.request_payment()
     result = await co.pay("stored_value", "")
     assert result.status == "paid" and co.state == State.PAID

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from contract.wire.events import MemberProofData
 from kiosk_agent.config import OfflineSection
 from kiosk_agent.journal import Journal
 from kiosk_agent.offline_caps import OFFLINE_WINDOW_S
@@ -40,9 +41,14 @@ def payments(journal, **limits) -> KioskPayments:
     return gw
 
 
-async def pay(gw, n: int, amount: int):
+# The member's signed code showed this much stored value (plenty: the caps decide).
+RICH = MemberProofData(code="S1.a.b", level="regular", points=0, stored_value=10**6)
+
+
+async def pay(gw, n: int, amount: int, proof: MemberProofData | None = RICH):
     return await gw.charge(f"S1-K1-20261205-{n:04d}", f"S1-K1-20261205-{n:04d}-1",
-                           "stored_value", amount, "CNY", None, member_id="M1")
+                           "stored_value", amount, "CNY", None, member_id="M1",
+                           member_proof=proof)
 
 
 def told(out, zh: str, en: str) -> bool:
@@ -89,3 +95,15 @@ async def test_queue_count_cap(journal):
     # Refused sales charged nothing: only the paid ones are paid in the journal.
     paid = [a for a in await journal.payment_attempts(status="paid")]
     assert [a.amount for a in paid] == [100]
+
+
+async def test_offline_stored_value_stays_within_the_members_signed_snapshot(journal):
+    gw = payments(journal)
+    poor = MemberProofData(code="S1.a.b", level="regular", points=0, stored_value=800)
+    out = await pay(gw, 1, 801, poor)
+    assert out.reason == "offline_over_balance" and told(out, "储值余额", "stored value")
+    assert (await pay(gw, 2, 800, poor)).status == "paid"
+    # An old (HMAC) code carries no snapshot: nothing is known of the balance.
+    out = await pay(gw, 3, 100, None)
+    assert out.reason == "offline_no_snapshot" and told(out, "会员码", "member code")
+    assert (await journal.outbox_stats()).depth == 0  # nothing committed by a refusal

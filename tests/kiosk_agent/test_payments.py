@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from contract.wire.events import MemberProofData
 from contract.wire.payments import shopper_message
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import LinkDown, RpcTimeout
@@ -111,12 +112,15 @@ async def test_offline_stored_value_within_limits(journal):
     link = ScriptedLink(journal, [])
     link.connected.clear()
     gw = gateway(link, journal)
-    ok = await gw.charge("O6", "N0000006", "stored_value", 1500, "CNY", None, member_id="M1")
+    proof = MemberProofData(code="S1.a.b", level="regular", points=0, stored_value=10**6)
+    ok = await gw.charge("O6", "N0000006", "stored_value", 1500, "CNY", None, member_id="M1",
+                         member_proof=proof)
     assert ok.status == "paid" and ok.offline
-    too_big = await gw.charge("O7", "N0000007", "stored_value", 2500, "CNY", None, member_id="M1")
+    too_big = await gw.charge("O7", "N0000007", "stored_value", 2500, "CNY", None, member_id="M1",
+                              member_proof=proof)
     assert too_big.status == "failed" and too_big.reason == "offline_sale_cap"
     over_total = await gw.charge("O8", "N0000008", "stored_value", 1600, "CNY", None,
-                                 member_id="M1")
+                                 member_id="M1", member_proof=proof)
     assert over_total.status == "failed"
     no_wechat = await gw.charge("O9", "N0000009", "wechat", 100, "CNY", CODE)
     assert no_wechat.status == "failed" and "网络" in no_wechat.message_zh
