@@ -39,8 +39,10 @@ Policies:
   forecast re-estimated weekly from the last 8 weeks of its own sales (promotion days left
   out of the base rate), the supplier's stated lead time with safety stock for the forecast
   error and for the spread of the lead times it has observed, the promotion calendar, EOQ
-  with the ordering and holding costs above, the shelf-life cap for perishables, and a
-  service factor per product from the cost model (``policy.service_z``: the newsvendor
+  with the ordering and holding costs above, the shelf-life cap for perishables, the lots
+  on hand with their days left (units the forecast cannot sell before they expire do not
+  count as stock, and a fresh lot is sized by what it sells after the older lots, until
+  its own expiry), and a service factor per product from the cost model (``policy.service_z``: the newsvendor
   critical ratio of a unit short vs a unit spoiled or held a week, floored at z = 0.5).
 
 Printed: stockout rate (share of store-product-days with lost demand), fill rate (units
@@ -54,6 +56,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
 from collections import deque
 from dataclasses import dataclass, field
@@ -184,12 +187,12 @@ def project_rule(p: Product):
             last["d"] = estimate_demand(sales, promo=[f > 1 for f in promo[:len(sales)]])
         leads = list(seen_leads) or [p.lead]
         mean_l = p.lead  # the supplier's stated lead time, as the daily job uses
-        std_l = float(np.std(leads, ddof=1)) if len(leads) > 1 else 0.5
+        std_l = statistics.stdev(leads) if len(leads) > 1 else 0.5
         inputs = RuleInputs(
             demand=last["d"], lead_days=mean_l, lead_std=std_l, z=z, review_days=1,
             multiple=p.pack, ordering_cost=ORDER_LINE_FEN, holding_per_unit_day=holding_day,
             shelf_life_days=p.shelf_life if p.shelf_life <= 30 else None,
-            weekday=len(sales) % 7, uplift=list(promo[len(sales):]))
+            weekday=len(sales) % 7, uplift=list(promo[len(sales):]), lots=lots)
         return propose(inputs, position).qty
     return decide
 

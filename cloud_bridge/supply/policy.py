@@ -8,6 +8,9 @@
 * Economic order quantity ``EOQ = sqrt(2 * D * S / H)`` (annual demand ``D``, ordering
   cost ``S``, holding cost per unit and year ``H``) where the ordering cost is set.
 * Perishables: never order more than can be sold before the lot expires.
+* Lots on hand (when known): units the forecast cannot sell before their expiry are not
+  counted as stock (they will be thrown away), and a new perishable lot is sized by what
+  it sells after the older lots, which go first (FEFO), until its own expiry.
 """
 
 from __future__ import annotations
@@ -126,6 +129,69 @@ class RuleInputs:
     shelf_life_days: int | None = None
     weekday: int = 0  # weekday index of today relative to the history's first day
     uplift: Sequence[float] = ()  # known promotion multipliers from today on
+    # On-hand lots as (selling days left counting today, units); empty: not known.
+    lots: Sequence[tuple[int, float]] = ()
+
+
+# Lots that keep longer than this are not walked day by day: a replenishment decision
+# looks a few lead times ahead, and a year-long walk per product per day is waste.
+RUN_DOWN_HORIZON = 60
+
+
+def run_down(demand: Demand, start_weekday: int, lots: Sequence[tuple[int, float]],
+             days: int, uplift: Sequence[float] = ()) -> tuple[float, list[list[float]]]:
+    """Sell the forecast from ``lots`` first-expiring-first for ``days`` days.
+
+    ``lots`` are ``(selling days left, units)``. Returns the units expected to expire
+    unsold within those days and the lots left after them as ``[days left, units]``.
+    """
+    left = sorted([[float(k), float(q)] for k, q in lots if q > 0])
+    waste = 0.0
+    for i in range(days):
+        while left and left[0][0] <= i:  # its last selling day has passed
+            waste += left.pop(0)[1]
+        if not left:
+            break
+        u = uplift[i] if i < len(uplift) else 1.0
+        want = demand.mean * demand.weekday[(start_weekday + i) % SEASON] * u
+        while want > 0 and left:
+            take = min(want, left[0][1])
+            left[0][1] -= take
+            want -= take
+            if left[0][1] <= 0:
+                left.pop(0)
+    waste += sum(q for k, q in left if k <= days)  # last selling day within the days
+    left = [[k - days, q] for k, q in left if k > days]
+    return waste, left
+
+
+def expected_waste(inputs: RuleInputs) -> float:
+    """Units of the on-hand lots the forecast does not sell before they expire."""
+    near = [(k, q) for k, q in inputs.lots if k <= RUN_DOWN_HORIZON]
+    if not near:
+        return 0.0
+    horizon = int(max(k for k, _ in near))
+    waste, _ = run_down(inputs.demand, inputs.weekday, near, horizon, inputs.uplift)
+    return waste
+
+
+def fresh_lot_sales(inputs: RuleInputs, on_order: float, arrival: int) -> float:
+    """What a new lot arriving on day ``arrival`` sells before it expires (forecast).
+
+    The lots on hand (and what is on order, taken to arrive before it) are sold first:
+    they expire earlier, and shelves are worked first-expiring-first.
+    """
+    shelf = max(1, (inputs.shelf_life_days or 1) - 1)
+    older = list(inputs.lots)
+    if on_order > 0:
+        older.append((arrival + shelf - 1, on_order))
+    d, day0 = inputs.demand, inputs.weekday
+    _, left = run_down(d, day0, older, arrival, inputs.uplift)
+    window = d.over(day0 + arrival, shelf, inputs.uplift[arrival:])
+    # What the older lots still sell in the new lot's window is not the new lot's.
+    waste, after = run_down(d, day0 + arrival, left, shelf, inputs.uplift[arrival:])
+    older_sold = sum(q for _, q in left) - sum(q for _, q in after) - waste
+    return max(0.0, window - older_sold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +211,9 @@ def propose(inputs: RuleInputs, position: float) -> Proposal:
     ordering cost is set, else the review period's demand), rounded up to the multiple.
     """
     d = inputs.demand
+    on_order = position - sum(q for _, q in inputs.lots)
+    if inputs.lots:
+        position -= expected_waste(inputs)
     cover = inputs.lead_days + inputs.review_days
     expected = d.over(inputs.weekday, math.ceil(cover), inputs.uplift)
     ss = safety_stock(d.sigma, cover, inputs.z, demand=d.mean, lead_std=inputs.lead_std)
@@ -157,8 +226,11 @@ def propose(inputs: RuleInputs, position: float) -> Proposal:
     if inputs.shelf_life_days is not None:
         # Perishable: one order must sell before it expires (a day of margin).
         lead = math.ceil(inputs.lead_days)
-        sellable = d.over(inputs.weekday + lead, max(1, inputs.shelf_life_days - 1),
-                          inputs.uplift[lead:])
+        if inputs.lots:
+            sellable = fresh_lot_sales(inputs, on_order, lead)
+        else:
+            sellable = d.over(inputs.weekday + lead, max(1, inputs.shelf_life_days - 1),
+                              inputs.uplift[lead:])
         target = max(min(target, position + sellable), expected)
     if inputs.max_qty:
         target = min(target, float(inputs.max_qty))

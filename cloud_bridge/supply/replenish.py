@@ -21,7 +21,7 @@ from cloud_bridge.models import Stock, now
 
 from . import purchasing as P
 from .demand import HISTORY_DAYS, demand_by_product
-from .models import ReorderRule, Supplier, SupplierProduct, SupplyProduct
+from .models import SHELF, Lot, ReorderRule, Supplier, SupplierProduct, SupplyProduct
 from .models_purchasing import ProposalRun, PurchaseOrder, PurchaseOrderLine
 from .policy import Demand, RuleInputs, propose
 from .risk import scorecard
@@ -39,6 +39,23 @@ async def on_order(session: AsyncSession, store: str) -> dict[str, int]:
         .where(PurchaseOrder.store == store, PurchaseOrder.status.in_(P.OPEN_STATUSES))
         .group_by(PurchaseOrderLine.product_id))
     return {p: int(q or 0) for p, q in rows.all()}
+
+
+# A lot without an expiry date keeps beyond any horizon the policy looks at.
+NO_EXPIRY_DAYS = 10**6
+
+
+async def shelf_lots(session: AsyncSession, store: str,
+                     today: date) -> dict[str, list[tuple[int, float]]]:
+    """The store's shelf lots per product as (selling days left counting today, units):
+    a lot is sold through its expiry date."""
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    rows = await session.execute(select(Lot.product_id, Lot.expiry_date, Lot.qty).where(
+        Lot.store == store, Lot.location == SHELF, Lot.qty > 0))
+    for product_id, expiry, qty in rows.all():
+        days = (expiry - today).days + 1 if expiry is not None else NO_EXPIRY_DAYS
+        out[product_id].append((max(0, days), float(qty)))
+    return out
 
 
 async def propose_orders(session: AsyncSession, store: str, today: date, *,
@@ -59,6 +76,7 @@ async def propose_orders(session: AsyncSession, store: str, today: date, *,
     stock = {s.product_id: s.on_hand for s in (await session.scalars(
         select(Stock).where(Stock.store == store))).all()}
     ordered = await on_order(session, store)
+    lots = await shelf_lots(session, store, today)
     suppliers = {s.id: s for s in (await session.scalars(select(Supplier))).all()}
     offers: dict[str, list[SupplierProduct]] = defaultdict(list)
     for sp in (await session.scalars(select(SupplierProduct))).all():
@@ -86,7 +104,7 @@ async def propose_orders(session: AsyncSession, store: str, today: date, *,
             ordering_cost=float(rule.ordering_cost_fen or 0),
             holding_per_unit_day=offer.cost_fen * rule.holding_rate_per_year / 365,
             shelf_life_days=product.shelf_life_days if product else None,
-            weekday=HISTORY_DAYS % 7)
+            weekday=HISTORY_DAYS % 7, lots=lots.get(rule.product_id, ()))
         position = stock.get(rule.product_id, 0) + ordered.get(rule.product_id, 0)
         proposal = propose(inputs, position)
         if proposal.qty > 0:

@@ -19,8 +19,11 @@ from cloud_bridge.supply.policy import (
     RuleInputs,
     eoq,
     estimate_demand,
+    expected_waste,
+    fresh_lot_sales,
     propose,
     reorder_point,
+    run_down,
     service_z,
 )
 
@@ -59,6 +62,22 @@ def test_proposal_orders_below_the_reorder_point_in_multiples_and_caps_perishabl
     assert propose(fresh, position=0).qty <= 30 + 20  # never more than sells before expiry
     capped = RuleInputs(demand=d, lead_days=2, max_qty=12)
     assert propose(capped, position=0).qty == 12
+
+
+def test_lots_that_expire_unsold_are_not_stock_and_older_lots_sell_first():
+    d = Demand(10.0, 0.0)
+    # 30 units with 1 selling day left: 10 sell, 20 are thrown away.
+    assert run_down(d, 0, [(1, 30)], 5)[0] == pytest.approx(20)
+    fresh = dict(demand=d, lead_days=2, z=0.0, shelf_life_days=4)
+    unknown = propose(RuleInputs(**fresh), position=35)
+    assert unknown.qty == 0  # 35 units look like more than the 30 of the reorder point
+    dying = propose(RuleInputs(**fresh, lots=[(1, 35)]), position=35)
+    assert dying.qty > 0 and dying.rop == unknown.rop  # only 10 of them will sell
+    # A new lot arriving in 2 days sells for 3 days (a day of margin) after the older
+    # stock: with 25 older units lasting 2.5 days it sells only 25 of those 30 units.
+    assert fresh_lot_sales(RuleInputs(**fresh, lots=[(4, 25)]), 0, 2) == pytest.approx(25)
+    assert fresh_lot_sales(RuleInputs(**fresh, lots=[]), 0, 2) == pytest.approx(30)
+    assert expected_waste(RuleInputs(**fresh, lots=[(400, 10**6)])) == 0  # beyond horizon
 
 
 @given(st.floats(0, 500), st.floats(0, 200), st.integers(0, 30), st.integers(1, 48),
@@ -108,3 +127,26 @@ async def test_daily_proposals_group_by_supplier_count_what_is_on_order_and_run_
     async with db.session() as s:
         again, created = await replenish.propose_orders(s, "s1", TODAY)
     assert (again, created) == (ids, False)
+
+
+async def test_daily_proposals_do_not_count_a_lot_that_expires_before_it_sells(db):
+    from cloud_bridge.supply import service
+
+    async with db.session() as s:
+        await supplier(s, "bakery", products=(("bread", 150, 1),), lead=1, shelf_life=3)
+        s.add(ReorderRule(store="s1", product_id="bread", supplier_id="bakery", multiple=1))
+        s.add(ReorderRule(store="s2", product_id="bread", supplier_id="bakery", multiple=1))
+    for store, expires_in in (("s1", 0), ("s2", 5)):
+        await _history(db, store, "bread", 10)
+        async with db.session() as s:  # 60 loaves: six days of sales, on paper
+            await service.receive_into_lot(
+                s, store=store, product_id="bread", lot_no="B1", qty=60,
+                expiry_date=TODAY + timedelta(days=expires_in), kind="receipt",
+                doc_type="receipt", doc_id="GR", actor="t")
+    async with db.session() as s:
+        today_only, _ = await replenish.propose_orders(s, "s1", TODAY)
+        keeps, _ = await replenish.propose_orders(s, "s2", TODAY)
+        line = (await s.scalars(select(PurchaseOrderLine).where(
+            PurchaseOrderLine.po_id.in_(today_only)))).one()
+    # s1's loaves expire tonight: 50 of them will be thrown away, so it orders bread.
+    assert line.product_id == "bread" and line.qty >= 10 and keeps == []
