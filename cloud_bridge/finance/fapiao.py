@@ -173,6 +173,8 @@ async def start_blue(session: AsyncSession, invoice_id: int, actor: str) -> Fapi
     if known is not None:
         what = f"issued as {known.number}" if known.status == ISSUED else "being issued"
         raise Conflict(f"invoice {invoice_id} is {what} already")
+    if inv.status == "issued":  # marked issued by hand: issued outside this platform
+        raise Conflict(f"invoice {invoice_id} is marked issued already")
     if inv.kind == "company" and not (inv.tax_id and TAX_ID.match(inv.tax_id)):
         raise InvalidRequest("the buyer's tax id (纳税人识别号) is not valid")
     if inv.amount <= 0:

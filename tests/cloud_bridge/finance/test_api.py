@@ -3,6 +3,7 @@ exports, fund movements, reversals and the daily close over HTTP."""
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 
@@ -75,6 +76,14 @@ async def test_exports_entries_reversal_and_trial_balance(client, db):
     assert [e["source_id"] for e in items] == ["s1-k1-1"]
     sale = items[0]
     assert sum(ln["debit"] - ln["credit"] for ln in sale["lines"]) == 0
+    # ... exported: only the lines on the fund accounts, fen and yuan.
+    r = await client.get(f"{F}/entries/csv", params={"account": "1012", "store": "s1"},
+                         headers=fin)
+    rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    assert rows[0][:6] == ["entry", "store", "business_date", "source_type", "source_id",
+                           "account"]
+    assert [r[4:10] for r in rows[1:]] == [["s1-k1-1", "1012.wechat", "1130", "0", "11.30",
+                                            "0.00"]]
     r = await client.post(f"{F}/entries/{sale['id']}/reverse", json={"reason": "test"},
                           headers=fin)
     assert r.status == 201

@@ -26,6 +26,7 @@ PERIOD = "period=2026-11&store=s2"
 CROSS_STORE = [
     ("GET", f"{F}/accounts", f"{F}/accounts?store=s2", None, {403}),
     ("GET", f"{F}/entries", f"{F}/entries?store=s2", None, {403}),
+    ("GET", f"{F}/entries/csv", f"{F}/entries/csv?store=s2&account=1012", None, {403}),
     ("POST", f"{F}/entries/{{entry_id}}/reverse", f"{F}/entries/{{entry}}/reverse",
      {"reason": "x"}, {403}),
     ("POST", f"{F}/post", f"{F}/post", None, {403}),

@@ -201,11 +201,18 @@ async def test_company_red_waits_for_the_buyer_and_bad_tax_ids_are_refused(
             await invoices.request_invoice(s, order, openid=None, kind="company", title="X",
                                            tax_id="1234", email="a@example.com")
         inv = await s.get(invoices.Invoice, invoice_id)
+        assert inv.status == "issued"
         inv.tax_id = "91310115MA1K4LXX3"  # 17 characters: corrupted after the request
+        inv.status = "requested"
     async with db.session() as s:
         await s.execute(delete(Fapiao).where(Fapiao.invoice_id == invoice_id))
     async with db.session() as s:
         with pytest.raises(InvalidRequest, match="tax id"):
+            await F.start_blue(s, invoice_id, "admin:fin")
+        # A request staff marked issued by hand (issued elsewhere) is not issued again.
+        (await s.get(invoices.Invoice, invoice_id)).status = "issued"
+    async with db.session() as s:
+        with pytest.raises(Conflict, match="marked issued"):
             await F.start_blue(s, invoice_id, "admin:fin")
     # ... and the platform refuses one too, without issuing anything.
     async with db.session() as s:

@@ -4,12 +4,15 @@ called once with a realistic request, its reply validated against the document."
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from cloud_bridge import auth
 from cloud_bridge.db import Database
 
 F = "/api/v1/admin/finance"
+# How long the walk waits for the sandbox platform to issue an e-invoice (it renders a PDF).
+ISSUE_WAIT_S = 20.0
 
 
 def _checker(call: Any, db_url: str) -> str:
@@ -39,6 +42,8 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("GET", f"{F}/payouts", query={"store": "s1"})
     call("GET", f"{F}/accounts", query={"store": "s1"})
     entries = call("GET", f"{F}/entries", query={"store": "s1", "account": "1012"})
+    moves = call("GET", f"{F}/entries/csv", query={"store": "s1", "account": "1012"})
+    assert moves.lstrip("\ufeff").startswith("entry,store,business_date")
     call("POST", f"{F}/entries/{{entry_id}}/reverse",
          path_parameters={"entry_id": entries["items"][0]["id"]}, body={"reason": "walk"},
          expect=201)
@@ -70,3 +75,23 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
              path_parameters={"close_id": close["id"], "mismatch_id": m["id"]},
              body={"resolution": "accepted", "note": "walk"})
     call("POST", f"{F}/closes/{{close_id}}/close", path_parameters={"close_id": close["id"]})
+
+    # E-invoices through the payment sandbox's WeChat Pay fapiao platform.
+    order = {"order_no": ctx["mp_order"]["order_no"]}
+    inv = call("POST", "/api/v1/mp/orders/{order_no}/invoice", path_parameters=order,
+               body={"kind": "personal", "title": "走查", "email": "walk@example.com"})
+    doc = call("POST", f"{F}/fapiao", expect=201, body={"invoice_id": inv["id"]})
+    fid = {"fapiao_id": doc["id"]}
+    deadline = time.monotonic() + ISSUE_WAIT_S  # the platform issues asynchronously
+    while doc["status"] != "issued" and time.monotonic() < deadline:
+        call("POST", f"{F}/fapiao/sync")
+        doc = call("GET", f"{F}/fapiao", query={"invoice_id": inv["id"]})["items"][0]
+    assert doc["status"] == "issued", doc
+    call("GET", f"{F}/fapiao/{{fapiao_id}}/pdf", path_parameters=fid)
+    red = call("POST", f"{F}/fapiao/{{fapiao_id}}/red", path_parameters=fid, expect=201,
+               body={"amount": 1, "reason_code": "04", "request_id": "walk-1"})
+    assert red["color"] == "red"
+    mine = call("GET", "/api/v1/mp/orders/{order_no}/invoice/fapiao", path_parameters=order)
+    call("GET", "/api/v1/mp/orders/{order_no}/invoice/fapiao/{fapiao_id}/pdf",
+         path_parameters={**order, "fapiao_id": mine["items"][0]["id"]})
+    call("POST", f"{F}/settlements", body={"date": "2026-03-01"})
