@@ -25,8 +25,9 @@ from cloud_bridge.errors import Conflict, NotFound, Unavailable, UpstreamError
 from cloud_bridge.models import Order, OrderLine, now
 from cloud_bridge.payments import jsapi
 from cloud_bridge.payments.models import AWAITING, FAILED, PAID, Payment
+from cloud_bridge.payments.providers.base import PaymentProvider
 from cloud_bridge.payments.service import PaymentService
-from cloud_bridge.payments.store import utcnow
+from cloud_bridge.payments.store import PaymentRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ async def _close_one(db: Database, payments: PaymentService, order_no: str) -> b
     return cancelled
 
 
-async def _settle_from_query(db: Database, provider, row: dict[str, Any]) -> bool:
+async def _settle_from_query(db: Database, provider: PaymentProvider, row: PaymentRow) -> bool:
     """WeChat refused to close because the trade is paid: settle it from the query."""
     out = await provider.query(row["out_trade_no"])
     if out.status != "paid" or out.amount != row["amount"]:

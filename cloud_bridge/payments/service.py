@@ -41,7 +41,7 @@ from .models import (
 )
 from .providers.base import ChargeRequest, NotificationRejected, PaymentProvider
 from .settlement import SettlementPolicy, settle_unknown_payment
-from .store import PaymentConflict, PaymentStore, utcnow
+from .store import PaymentConflict, PaymentRow, PaymentStore, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +94,17 @@ class PaymentService:
 
     # ------------------------------------------------------------ results
     @staticmethod
-    def result(row: dict[str, Any]) -> dict[str, Any]:
+    def result(row: PaymentRow) -> dict[str, Any]:
         wire_status = _WIRE_STATUS.get(row["status"], "unknown")
         reason = row.get("reason") if wire_status in ("failed", "unknown") else None
         zh, en = shopper_message(wire_status, reason)
-        return ChargeResult(
-            out_trade_no=row["out_trade_no"], status=wire_status, amount=row["amount"],
-            currency=row["currency"], method=row["method"], reason=row.get("reason"),
-            provider_ref=row.get("provider_ref") if wire_status == PAID else None,
-            card_last4=row.get("card_last4"), message_zh=zh, message_en=en,
-        ).model_dump(exclude_none=True)
+        # Validated: the stored method is a string column, the wire's a Literal.
+        return ChargeResult.model_validate({
+            "out_trade_no": row["out_trade_no"], "status": wire_status, "amount": row["amount"],
+            "currency": row["currency"], "method": row["method"], "reason": row["reason"],
+            "provider_ref": row["provider_ref"] if wire_status == PAID else None,
+            "card_last4": row["card_last4"], "message_zh": zh, "message_en": en,
+        }).model_dump(exclude_none=True)
 
     # ------------------------------------------------------------ charge
     async def charge(self, store_id: str, kiosk_id: str, params: ChargeParams,

@@ -30,7 +30,7 @@ from typing import Any
 
 from .models import FAILED, PAID, REVERSED, SETTLING, UNKNOWN
 from .providers.base import PaymentProvider
-from .store import PaymentStore, utcnow
+from .store import PaymentRow, PaymentStore, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ class SettlementPolicy:
 
 
 async def settle_unknown_payment(store: PaymentStore, provider: PaymentProvider,
-                                 payment: dict[str, Any], policy: SettlementPolicy,
-                                 budget_s: float | None = None) -> dict[str, Any]:
+                                 payment: PaymentRow, policy: SettlementPolicy,
+                                 budget_s: float | None = None) -> PaymentRow:
     """Settle one claimed (``settling``) payment; returns its row afterwards.
 
     ``budget_s`` bounds this call (an RPC deadline): when it runs out before the query
@@ -136,8 +136,9 @@ async def settle_unknown_payment(store: PaymentStore, provider: PaymentProvider,
 
 
 async def _transition(store: PaymentStore, no: str, from_status: tuple[str, ...],
-                      to_status: str, **fields: Any) -> dict[str, Any]:
+                      to_status: str, **fields: Any) -> PaymentRow:
     """Transition and return the row afterwards, in one transaction."""
     _, row = await store.transition_row(no, from_status, to_status, **fields)
-    assert row is not None
+    if row is None:  # the row was claimed by this settle: only a deleted row lands here
+        raise RuntimeError(f"payment {no} vanished while it was settled")
     return row

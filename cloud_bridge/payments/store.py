@@ -10,12 +10,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_bridge.db import Database
+from cloud_bridge.db import Database, rows_changed
 
 from .models import CHARGING, FINAL, SETTLING, UNKNOWN, Payment
 
@@ -35,7 +36,28 @@ def business_date(at: datetime | None = None) -> str:
     return (at or utcnow()).astimezone(CHINA_TZ).strftime("%Y-%m-%d")
 
 
-def snapshot(p: Payment) -> dict[str, Any]:
+class PaymentRow(TypedDict):
+    """A payment as the store hands it out: its row, copied inside the transaction."""
+
+    out_trade_no: str
+    order_no: str | None
+    method: str
+    amount: int
+    currency: str
+    status: str
+    reason: str | None
+    provider_code: str | None
+    provider_ref: str | None
+    card_last4: str | None
+    refunded: int
+    store: str
+    kiosk: str | None
+    member_id: str | None
+    # Set on a row claimed for settlement: when its outcome became unknown.
+    unknown_since: NotRequired[datetime]
+
+
+def snapshot(p: Payment) -> PaymentRow:
     return {
         "out_trade_no": p.out_trade_no, "order_no": p.order_no, "method": p.method,
         "amount": p.amount, "currency": p.currency, "status": p.status, "reason": p.reason,
@@ -72,7 +94,7 @@ class PaymentConflict(Exception):
     """An out_trade_no already used by another store or kiosk: never a replay of it."""
 
 
-def _check_owner(existing: Payment | dict[str, Any], fields: dict[str, Any]) -> None:
+def _check_owner(existing: Payment | PaymentRow, fields: dict[str, Any]) -> None:
     """Refuse a repeat of an out_trade_no from another store or kiosk (issue 11).
 
     Kiosk ids repeat across stores; a repeat from elsewhere must never be answered with
@@ -90,9 +112,9 @@ class PaymentStore:
         self.db = db
         # SQLite: our transactions take turns here (see _transact); None on PostgreSQL.
         self._sqlite_turn = asyncio.Lock() if db.is_sqlite else None
-        self._queued: list[tuple[Callable[[Any], Awaitable[Any]], asyncio.Future]] = []
+        self._queued: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future]] = []
 
-    async def _transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
+    async def _transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work(session)`` in a committed transaction and return its result.
 
         On SQLite every transaction takes the one write lock (``BEGIN IMMEDIATE``, see
@@ -124,10 +146,10 @@ class PaymentStore:
             raise
         return fut.result()
 
-    async def _run_group(self, batch: list[tuple[Callable[[Any], Awaitable[Any]],
+    async def _run_group(self, batch: list[tuple[Callable[[AsyncSession], Awaitable[Any]],
                                                  asyncio.Future]]) -> None:
         if len(batch) > 1:
-            async def all_of_them(s):
+            async def all_of_them(s: AsyncSession) -> list[Any]:
                 results = []
                 for work, _ in batch:
                     results.append(await work(s))
@@ -154,21 +176,21 @@ class PaymentStore:
                 if not fut.done():
                     fut.set_result(result)
 
-    async def get_own(self, out_trade_no: str, store: str, kiosk: str) -> dict[str, Any] | None:
+    async def get_own(self, out_trade_no: str, store: str, kiosk: str) -> PaymentRow | None:
         """The payment when ``store``/``kiosk`` made it, else ``None`` (whoever else did)."""
         row = await self.get(out_trade_no)
         if row is None or (row["store"], row["kiosk"]) != (store, kiosk):
             return None
         return row
 
-    async def get(self, out_trade_no: str) -> dict[str, Any] | None:
-        async def work(s):
+    async def get(self, out_trade_no: str) -> PaymentRow | None:
+        async def work(s: AsyncSession) -> PaymentRow | None:
             p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
             return snapshot(p) if p else None
 
         return await self._transact(work)
 
-    async def create(self, *, status: str, **fields: Any) -> tuple[bool, dict[str, Any]]:
+    async def create(self, *, status: str, **fields: Any) -> tuple[bool, PaymentRow]:
         """Insert a new payment; (False, existing) when the out_trade_no is known already.
 
         Committed before this returns: the attempt is on disk before any provider call.
@@ -179,7 +201,7 @@ class PaymentStore:
         """
         now = utcnow()
 
-        async def work(s):
+        async def work(s: AsyncSession) -> tuple[bool, PaymentRow]:
             existing = await s.scalar(
                 select(Payment).where(Payment.out_trade_no == fields["out_trade_no"]))
             if existing is not None:
@@ -213,7 +235,7 @@ class PaymentStore:
         return moved
 
     async def transition_row(self, out_trade_no: str, from_status: tuple[str, ...],
-                             to_status: str, **fields: Any) -> tuple[bool, dict[str, Any] | None]:
+                             to_status: str, **fields: Any) -> tuple[bool, PaymentRow | None]:
         """:meth:`transition`, plus the row as it stands afterwards (whoever moved it),
         read in the same transaction: one commit where a transition and a get took two."""
         now = utcnow()
@@ -224,7 +246,7 @@ class PaymentStore:
         if to_status == UNKNOWN and "unknown_since" not in fields:
             values.setdefault("lease_until", None)
 
-        async def work(s):
+        async def work(s: AsyncSession) -> tuple[bool, PaymentRow | None]:
             p = await s.scalar(
                 update(Payment)
                 .where(Payment.out_trade_no == out_trade_no, Payment.status.in_(from_status))
@@ -241,7 +263,7 @@ class PaymentStore:
     async def mark_unknown(self, out_trade_no: str, reason: str, code: str) -> bool:
         now = utcnow()
 
-        async def work(s):
+        async def work(s: AsyncSession) -> bool:
             p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
             if p is None or p.status != CHARGING:
                 return False
@@ -255,12 +277,12 @@ class PaymentStore:
         return await self._transact(work)
 
     async def claim_for_settlement(self, out_trade_no: str, lease_s: float,
-                                   charge_stale_s: float) -> dict[str, Any] | None:
+                                   charge_stale_s: float) -> PaymentRow | None:
         """Take the right to settle: from unknown, from an orphaned charging row (its worker
         died), or from a settling row whose lease ran out. None when someone else holds it."""
         now = utcnow()
 
-        async def work(s):
+        async def work(s: AsyncSession) -> PaymentRow | None:
             # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers.
             p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no)
                                .with_for_update())
@@ -273,12 +295,12 @@ class PaymentStore:
             )
             if not ok:
                 return None
-            res = await s.execute(
-                update(Payment)
+            changed = await rows_changed(
+                s, update(Payment)
                 .where(Payment.out_trade_no == out_trade_no, Payment.status == p.status)
                 .values(status=SETTLING, lease_until=now + timedelta(seconds=lease_s),
                         updated_at=now, unknown_since=p.unknown_since or now))
-            if res.rowcount != 1:
+            if changed != 1:
                 return None
             snap = snapshot(p)
             snap["status"] = SETTLING
@@ -288,7 +310,7 @@ class PaymentStore:
         return await self._transact(work)
 
     async def list(self, *, status: tuple[str, ...] | None = None, day: str | None = None,
-                   methods: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+                   methods: tuple[str, ...] | None = None) -> list[PaymentRow]:
         q = select(Payment)
         if status:
             q = q.where(Payment.status.in_(status))
@@ -297,7 +319,7 @@ class PaymentStore:
         if methods:
             q = q.where(Payment.method.in_(methods))
 
-        async def work(s):
+        async def work(s: AsyncSession) -> list[PaymentRow]:
             return [snapshot(p) for p in await s.scalars(q.order_by(Payment.id))]
 
         return await self._transact(work)
