@@ -42,7 +42,7 @@ SETTLE_RETRY_S = 2.0
 SETTLE_RPC_TIMEOUT_S = 15.0
 # RPC error codes meaning "the cloud did not act on this request".
 NOT_RUN_CODES = frozenset({"bad_params", "bad_request", "method_unavailable",
-                           "payments_unavailable", "unknown_method"})
+                           "payments_unavailable", "unknown_method", "member_code_refused"})
 
 
 @dataclass

@@ -49,8 +49,37 @@ def _service_with(ctx: rpc.RpcContext, method: str) -> PaymentService:
     return svc
 
 
+# The member-code check of each bridge config (built once: it reads the member key).
+_MEMBER_CHECKS: dict[int, tuple[Any, Any]] = {}
+
+
+def _check_member_code(ctx: rpc.RpcContext, p: ChargeParams) -> None:
+    """Stored value is spent only with the member's own code (issue 21): a kiosk's
+    credentials alone must not spend any member's balance. Without a member key the
+    bridge issues no codes and cannot check (logged once by the check's builder)."""
+    from cloud_bridge.security.member_sales import MemberSaleCheck
+
+    if ctx.config is None:
+        return
+    cached = _MEMBER_CHECKS.get(id(ctx.config))
+    if cached is None or cached[0] is not ctx.config:
+        cached = _MEMBER_CHECKS[id(ctx.config)] = (ctx.config,
+                                                   MemberSaleCheck.from_config(ctx.config))
+    check = cached[1]
+    if check is None:
+        return
+    problem = check.charge_problem(p.member_code, p.member_id)
+    if problem is not None:
+        log.warning("stored value %s from %s/%s refused: member %s (%s)", p.out_trade_no,
+                    ctx.store, ctx.kiosk, p.member_id, problem.reason)
+        raise rpc.RpcFailure("member_code_refused",
+                             f"会员码无效，请刷新会员码 / member code not accepted: {problem.reason}")
+
+
 async def charge(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     p = _parse(ChargeParams, params)
+    if p.method == "stored_value":
+        _check_member_code(ctx, p)
     return await _service_with(ctx, p.method).charge(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 

@@ -16,6 +16,10 @@ public key, that:
 * the sale stayed within it: points redeemed <= the snapshot's points, stored value
   taken offline <= the snapshot's stored value and <= the hard per-sale bound.
 
+An online stored-value charge (``payment.charge``) must carry the member's code too
+(:meth:`MemberSaleCheck.charge_problem`): a kiosk's credentials alone cannot spend any
+member's balance.
+
 A sale that fails is still stored (the goods left and any money taken is real), but
 without its member: no points, no growth, no stored-value debit of the named member
 (the sale's stored-value tender stays unpaid for staff to chase). An ERROR line with
@@ -38,6 +42,9 @@ from contract.wire.events import OrderCompletedData
 log = logging.getLogger(__name__)
 
 ALERT_KIND = "member_sale_refused"
+# An online stored-value charge: the member's code was shown at most this long ago (a
+# cart filled slowly; the kiosk drops an abandoned cart well before).
+CART_WINDOW_S = 30 * 60
 #: discounts only a member gets (``contract.pricing``): refused sales name them in the alert
 MEMBER_DISCOUNT_KINDS = frozenset({"member_price"})
 
@@ -83,19 +90,9 @@ class MemberSaleCheck:
         t = time.time() if now is None else now
         if ended > t + CLOCK_SKEW_S:
             return MemberSaleProblem("sale_in_future", "the sale ends after it arrived")
-        # Good at some moment of the sale: as of its end (issued by then), else as of the
-        # moment it was shown (its issue time, or the cart's start when issued earlier):
-        # a code shown early in a long cart expires before the payment.
-        tok = self._verify_at(proof.code, ended)
-        if isinstance(tok, MemberSaleProblem) and tok.reason == "stale":
-            # The signature held (it is checked before the expiry): the claims are the chain's.
-            issued = TokenVerifier._parse(proof.code)[0]["iat"]
-            tok = self._verify_at(proof.code, min(max(float(issued), started), ended))
+        tok = self.code_of(proof.code, d.member_id, started, ended)
         if isinstance(tok, MemberSaleProblem):
             return tok
-        if tok.subject != d.member_id:
-            return MemberSaleProblem("member_mismatch",
-                                     f"member code of {tok.subject}, sale names {d.member_id}")
         snap = _parse_snapshot(tok.role)
         if snap is None:
             return MemberSaleProblem("malformed", "member code without a snapshot")
@@ -118,6 +115,35 @@ class MemberSaleCheck:
                 "over_offline_cap",
                 f"{offline} fen stored value taken offline, the bound is {MAX_OFFLINE_SALE_FEN}")
         return None
+
+    def code_of(self, code: str, member_id: str, started: float, ended: float) -> Any:
+        """The verified token of ``member_id``'s ``code`` when it was good at some moment
+        from ``started`` to ``ended`` (epoch s), else the :class:`MemberSaleProblem`."""
+        # As of the end (issued by then), else as of the moment it was shown (its issue
+        # time, or the start when issued earlier): a code shown early in a long cart
+        # expires before the payment.
+        tok = self._verify_at(code, ended)
+        if isinstance(tok, MemberSaleProblem) and tok.reason == "stale":
+            # The signature held (it is checked before the expiry): the claims are the chain's.
+            issued = TokenVerifier._parse(code)[0]["iat"]
+            tok = self._verify_at(code, min(max(float(issued), started), ended))
+        if isinstance(tok, MemberSaleProblem):
+            return tok
+        if tok.subject != member_id:
+            return MemberSaleProblem("member_mismatch",
+                                     f"member code of {tok.subject}, not of {member_id}")
+        return tok
+
+    def charge_problem(self, code: str | None, member_id: str | None,
+                       now: float | None = None) -> MemberSaleProblem | None:
+        """Why an online stored-value charge of ``member_id`` is refused: the member code
+        the kiosk attached the member with must be the member's and good within the last
+        :data:`CART_WINDOW_S` (a cart being filled), or ``None``."""
+        if not member_id or not code:
+            return MemberSaleProblem("no_member_code", "stored value needs the member's code")
+        t = time.time() if now is None else now
+        tok = self.code_of(code, member_id, t - CART_WINDOW_S, t)
+        return tok if isinstance(tok, MemberSaleProblem) else None
 
     def _verify_at(self, code: str, at: float) -> Any:
         """The token verified as of ``at`` (a moment of the sale), or the problem."""

@@ -89,6 +89,8 @@ class ChargeResult(_Params):
 # (status, reason) -> (zh, en). The reason-specific entries come first.
 MESSAGES: dict[tuple[str, str | None], tuple[str, str]] = {
     ("paid", None): ("支付成功，谢谢惠顾", "Payment successful. Thank you!"),
+    ("failed", "member_code_refused"): ("会员码无效或已过期，请刷新会员码后重试",
+                                        "Member code not accepted; refresh it and try again."),
     ("failed", "insufficient_funds"): ("余额不足，请更换付款方式",
                                        "Insufficient balance. Please use another payment method."),
     ("failed", "code_invalid"): ("付款码无效，请刷新付款码后重试",

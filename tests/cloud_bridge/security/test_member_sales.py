@@ -9,10 +9,12 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import aiomqtt
 from sqlalchemy import select
 
+from cloud_bridge import rpc
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.ingest import Ingest
 from cloud_bridge.members import jobs, service
@@ -20,11 +22,16 @@ from cloud_bridge.members.member_code import issue_member_code
 from cloud_bridge.members.models import MemberRecord, PointsEntry
 from cloud_bridge.models import Alert, Order
 from cloud_bridge.payments.providers.stored_value import StoredValueProvider
+from cloud_bridge.payments.service import PaymentService
 from cloud_bridge.security.member_sales import ALERT_KIND, MemberSaleCheck
 from contract.signing import generate_signing_key, private_key_pem
 from contract.wire import KioskTopics
 from contract.wire.base import decode
-from contract.wire.events import EventAck
+from contract.wire.events import EventAck, MemberProofData
+from kiosk_agent.journal import Journal
+from kiosk_agent.link import Link
+from kiosk_agent.payments import KioskPayments
+from tests.support.link_helpers import mqtt_section
 
 from ..bridge_helpers import order_event
 
@@ -180,3 +187,47 @@ def test_without_a_member_key_the_gap_is_logged(db_url, monkeypatch, caplog, tmp
     cfg.database.url = db_url
     assert MemberSaleCheck.from_config(cfg) is None
     assert "member sales are not re-checked" in caplog.text
+
+
+async def test_online_stored_value_needs_the_members_own_code(broker, db, db_url, monkeypatch,
+                                                              tmp_path):
+    """payment.charge over MQTT from a real kiosk Link: a kiosk's credentials alone cannot
+    spend a member's balance; the member's own, current code can."""
+    monkeypatch.setenv("BRIDGE_MEMBER_SIGNING_KEY", private_key_pem(CHAIN).decode())
+    await StoredValueProvider(db).top_up("m7", BALANCE, "counter-1")
+    cfg = _config(broker, db_url)
+    rpc.load_handler_modules(["cloud_bridge.payments.rpc"])  # as the app does at start
+    services = SimpleNamespace(payments=PaymentService(db, {"stored_value":
+                                                            StoredValueProvider(db)}))
+
+    def proof(code: str) -> MemberProofData:
+        return MemberProofData(code=code, level="gold", points=300, stored_value=BALANCE)
+
+    shown_long_ago = time.time() - 3600
+    cases = {
+        "no_code": None,
+        "another_member": proof(issue_member_code(CHAIN, "m8", "gold", 300, BALANCE)),
+        "another_chain": proof(issue_member_code(STRANGER, "m7", "gold", 300, BALANCE)),
+        "stale": proof(issue_member_code(CHAIN, "m7", "gold", 300, BALANCE,
+                                         now=shown_long_ago)),
+        "own_code": proof(issue_member_code(CHAIN, "m7", "gold", 300, BALANCE)),
+    }
+    outcomes = {}
+    async with Ingest(cfg, db, services=services) as ingest, \
+            Journal(tmp_path / "journal.db", STORE, KIOSK) as journal:
+        await asyncio.wait_for(ingest.connected.wait(), 10)
+        link = Link(mqtt_section(broker.port), STORE, KIOSK)
+        async with link:
+            await asyncio.wait_for(link.connected.wait(), 10)
+            gw = KioskPayments(link, journal, charge_timeout_s=10)
+            for n, (name, member_proof) in enumerate(cases.items(), start=1):
+                no = f"{STORE}-{KIOSK}-20260301-{n:04d}"
+                outcomes[name] = await gw.charge(no, f"{no}-1", "stored_value", PAID, "CNY",
+                                                 None, member_id="m7", member_proof=member_proof)
+    for name, out in outcomes.items():
+        if name == "own_code":
+            assert out.status == "paid", out
+        else:
+            assert (out.status, out.reason) == ("failed", "member_code_refused"), (name, out)
+            assert "会员码" in out.message_zh and "Member code" in out.message_en
+    assert await StoredValueProvider(db).balance("m7") == BALANCE - PAID  # charged once
