@@ -204,6 +204,9 @@ class ReturnBody(RequestModel):
     kind: Literal["return", "exchange"]
     reason: Text
     restock: bool = True
+    location: Literal["shelf", "quarantine", "damaged"] | None = Field(
+        default=None, description="where the goods go: the shelf when restocked (default), "
+        "else quarantine or damaged keeps them aside by lot; none: not kept")
     lines: list[ReturnLine] = Field(min_length=1, max_length=200)
 
 
@@ -215,7 +218,7 @@ async def record_return(call: Call) -> dict[str, Any]:
         rec = await orders.record_return(s, order, kind=b.kind, reason=b.reason,
                                          restock=b.restock,
                                          lines=[(ln.line_no, ln.qty) for ln in b.lines],
-                                         actor=call.principal.actor)
+                                         actor=call.principal.actor, location=b.location)
         return {"id": rec.id, "order_no": order.order_no, "kind": rec.kind,
                 "restock": rec.restock, "lines": rec.lines, "order_status": order.status}
 

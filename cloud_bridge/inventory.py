@@ -83,7 +83,9 @@ async def apply_deltas(
         if on_hand < 0 and delta < 0:
             shortfall = min(-delta, -on_hand)
             detail = {"shortfall": shortfall, "on_hand": on_hand, "source": source}
-            detail.update((context or {}).get((store, product_id), {}))
+            # The batch's per-order breakdown ("orders") is for the observers, not the alert.
+            detail.update((k, v) for k, v in (context or {}).get((store, product_id), {}).items()
+                          if k != "orders")
             alerts.append(
                 Alert(kind=OVERSELL, store=store, product_id=product_id,
                       kiosk=detail.get("kiosk"), order_no=detail.get("order_no"), detail=detail,
@@ -100,6 +102,21 @@ async def apply_deltas(
     for observer in STOCK_OBSERVERS:
         await observer(session, deltas, source=source, context=context)
     return alerts
+
+
+async def set_aside(
+    session: AsyncSession,
+    deltas: Mapping[tuple[str, str], int],
+    *,
+    source: str,
+    context: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> None:
+    """Goods that come back but not for sale (a return kept in quarantine or with the
+    damaged goods, ``context[key]["location"]``): the sellable total stays as it is, and
+    the domains that follow stock by location record them."""
+    if any(deltas.values()):
+        for observer in STOCK_OBSERVERS:
+            await observer(session, deltas, source=source, context=context)
 
 
 async def add_alerts(session: AsyncSession, alerts: list[Alert]) -> None:

@@ -160,7 +160,11 @@ async def record_kiosk_sales(
             })
             key = (s.event.store, ln.product_id)
             deltas[key] -= stock_units(ln)
-            context[key] = {"order_no": d.order_no, "kiosk": s.event.kiosk}
+            # The last order names an oversell alert; "orders" lets the supply chain's
+            # lot movements name each order of the batch (inventory.apply_deltas).
+            ctx = context.setdefault(key, {"orders": []})
+            ctx.update(order_no=d.order_no, kiosk=s.event.kiosk)
+            ctx["orders"].append((d.order_no, stock_units(ln), s.event.kiosk))
         history.append({
             "order_id": oid, "at": at, "actor": f"kiosk:{s.event.store}/{s.event.kiosk}",
             "action": "created", "from_status": None, "to_status": COMPLETED,
@@ -429,8 +433,19 @@ async def record_return(
     restock: bool,
     lines: list[tuple[int, int]],
     actor: str,
+    location: str | None = None,
 ) -> ReturnRecord:
-    """A return or exchange of ``(line_no, qty)``; restocked units go back on hand."""
+    """A return or exchange of ``(line_no, qty)``; restocked units go back on hand.
+
+    ``location``: where the goods go. Restocked: the shelf (the default), back into the
+    lots the sale took them from. Not restocked: ``quarantine`` or ``damaged`` keeps them
+    aside (recorded by lot, never sellable stock); none: they are not kept.
+    """
+    if restock and location not in (None, "shelf"):
+        raise InvalidRequest("restocked goods go back on the shelf; "
+                             "set restock false to keep them aside")
+    if not restock and location == "shelf":
+        raise InvalidRequest("goods put back on the shelf are restocked")
     if o.status not in RETURNABLE:
         raise Conflict(f"order {o.order_no} is {o.status}; it cannot be returned")
     if kind not in ("return", "exchange"):
@@ -450,20 +465,26 @@ async def record_return(
     for line_no, qty in wanted.items():
         ln = by_no[line_no]
         ln.returned_qty += qty
-        if restock:
+        if restock or location:
             units = ln.weight_g if ln.weight_g else qty
             deltas[(o.store, ln.product_id)] += units
     rec = ReturnRecord(order_id=o.id, kind=kind, reason=reason, restock=restock,
                        lines=[{"line_no": n, "qty": q} for n, q in sorted(wanted.items())],
                        created_by=actor, created_at=now())
     session.add(rec)
+    await session.flush()  # its id: the stock movements name the return
     frm = o.status
     if kind == "return" and all(ln.returned_qty >= ln.qty for ln in by_no.values()):
         o.status = RETURNED
     o.updated_at = now()
     session.add(_history(o, actor, kind, frm, o.status,
                          {"reason": reason, "restock": restock, "lines": rec.lines}))
-    await inventory.apply_deltas(session, deltas, source=kind)
+    context = {k: {"order_no": o.order_no, "return_id": rec.id, "by": actor,
+                   "location": location or "shelf"} for k in deltas}
+    if restock:
+        await inventory.apply_deltas(session, deltas, source=kind, context=context)
+    else:
+        await inventory.set_aside(session, deltas, source=kind, context=context)
     await session.flush()
     return rec
 

@@ -23,6 +23,7 @@ from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Stock, now
 
 from .models import SHELF, Lot, Movement, StockCount, Transfer
+from .returns import restore_returned
 
 # Sources of inventory.apply_deltas that this module issues itself (the hook skips them).
 OWN_SOURCE_PREFIX = "supply:"
@@ -75,6 +76,21 @@ async def _movements(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         await session.execute(*bulk_insert(session, Movement, rows))
 
 
+def _sale_parts(delta: int, info: Mapping[str, Any]) -> list[tuple[str | None, int, str | None]]:
+    """A sale's units per order: ``(order_no, units, kiosk)`` in the batch's order.
+
+    The ingest sums a batch's lines per store and product; ``info["orders"]`` says which
+    order sold how many, so each order's movements name it. Units no order claims (a
+    caller that gave no breakdown) stay on the one document ``info`` names.
+    """
+    parts = [(str(o), int(n), k) for o, n, k in info.get("orders", ()) if n > 0]
+    rest = -delta - sum(n for _, n, _ in parts)
+    if rest > 0 or not parts:
+        parts.append((info.get("order_no"), max(rest, 0) if parts else -delta,
+                      info.get("kiosk")))
+    return parts
+
+
 async def record_stock_deltas(
     session: AsyncSession,
     deltas: Mapping[tuple[str, str], int],
@@ -84,10 +100,13 @@ async def record_stock_deltas(
 ) -> None:
     """Lot-level side of :func:`cloud_bridge.inventory.apply_deltas` (sales, returns, ...).
 
-    A negative delta takes units first-expiring-first from the store's lots; what no
-    lot holds is recorded as a movement without lot with its ``shortfall`` (the total
-    may still cover it from units never received into a lot). A positive delta (a
-    restocked return, a manual adjustment) has no lot: one movement without lot.
+    A negative delta takes units first-expiring-first from the store's lots, order by
+    order when the context lists the batch's orders (each movement names its order);
+    what no lot holds is recorded as a movement without lot with its ``shortfall`` (the
+    total may still cover it from units never received into a lot). A returned order's
+    units (context ``return_id``) go back into the lots that order took them from
+    (:mod:`.returns`); any other positive delta (a manual adjustment) has no lot: one
+    movement without lot.
     """
     if source.startswith(OWN_SOURCE_PREFIX):
         return
@@ -104,31 +123,43 @@ async def record_stock_deltas(
                        Lot.qty > 0)
                 .order_by(*_fefo_order()).with_for_update())
         for lot in (await session.execute(stmt)).all():
-            by_key.setdefault((lot.store, lot.product_id), []).append(lot)
+            by_key.setdefault((lot.store, lot.product_id), []).append([lot.id, lot.lot_no,
+                                                                      lot.qty])
     takes: list[dict[str, int]] = []
     rows: list[dict[str, Any]] = []
     for key in keys:
         store, product_id = key
         info = ctx.get(key, {})
+        delta = deltas[key]
+        if delta > 0 and info.get("return_id") is not None:
+            rows += await restore_returned(session, store, product_id, delta, info,
+                                           kind=source)
+            continue
         doc_id = str(info.get("order_no") or info.get("reason") or source)[:128]
-        base = {"store": store, "location": SHELF, "product_id": product_id, "kind": source,
+        base = {"store": store, "location": info.get("location") or SHELF,
+                "product_id": product_id, "kind": source,
                 "doc_type": "order" if info.get("order_no") else source, "doc_id": doc_id,
                 "actor": info.get("by") or (f"kiosk:{info['kiosk']}" if info.get("kiosk")
                                             else None)}
-        delta = deltas[key]
         if delta > 0:
             rows.append({**base, "lot_no": UNLOTTED, "qty": delta})
             continue
-        need = -delta
-        for lot in by_key.get(key, []):
-            if need == 0:
-                break
-            take = min(need, lot.qty)
-            need -= take
-            takes.append({"b_id": lot.id, "b_take": take})
-            rows.append({**base, "lot_no": lot.lot_no, "qty": -take})
-        if need:
-            rows.append({**base, "lot_no": UNLOTTED, "qty": -need, "shortfall": need})
+        lots = by_key.get(key, [])
+        for order_no, need, kiosk in _sale_parts(delta, info):
+            doc = ({**base, "doc_type": "order", "doc_id": order_no[:128],
+                    "actor": info.get("by") or (f"kiosk:{kiosk}" if kiosk else None)}
+                   if order_no else base)
+            while need and lots:
+                lot = lots[0]
+                take = min(need, lot[2])
+                need -= take
+                lot[2] -= take
+                takes.append({"b_id": lot[0], "b_take": take})
+                rows.append({**doc, "lot_no": lot[1], "qty": -take})
+                if lot[2] == 0:
+                    lots.pop(0)
+            if need:
+                rows.append({**doc, "lot_no": UNLOTTED, "qty": -need, "shortfall": need})
     await _set_lot_qty(session, takes)
     await _movements(session, rows)
 
