@@ -69,6 +69,31 @@ class SettleParams(_Params):
     currency: str = Field(default="CNY", min_length=3, max_length=3)
 
 
+class NativeParams(_Params):
+    """``payment.native``: a WeChat Pay QR for the shopper to scan (扫码支付), for a kiosk sale
+    when no payment code can be shown. Repeated with the same out_trade_no and amount it
+    answers the same QR, or the outcome once the shopper paid."""
+
+    order_no: str = Field(min_length=1, max_length=64)
+    out_trade_no: str = Field(min_length=6, max_length=32, pattern=r"^[A-Za-z0-9_\-*]+$")
+    amount: int = Field(gt=0, description="minor units")
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    description: str = Field(default="自助收银", max_length=127)
+
+
+class NativeResult(_Params):
+    """The QR to show (``code_url``, while unpaid) and the payment's outcome so far."""
+
+    out_trade_no: str
+    status: ChargeStatus  # unknown: waiting for the shopper to scan and confirm
+    amount: int
+    currency: str = "CNY"
+    code_url: str | None = None
+    provider_ref: str | None = None
+    message_zh: str = ""
+    message_en: str = ""
+
+
 class ChargeResult(_Params):
     out_trade_no: str
     status: ChargeStatus
@@ -103,6 +128,7 @@ MESSAGES: dict[tuple[str, str | None], tuple[str, str]] = {
     ("failed", None): ("支付未成功，未扣款，请重试或联系工作人员",
                        "Payment did not go through and nothing was charged. "
                        "Please try again or ask staff."),
+    ("unknown", "scan_to_pay"): ("请用微信扫描二维码支付", "Scan the QR code with WeChat to pay."),
     ("unknown", "user_paying"): ("请在手机上确认支付", "Please confirm the payment on your phone."),
     ("unknown", None): ("正在确认支付结果，请稍候，请勿重复付款",
                         "Confirming your payment, please wait. Do not pay again."),

@@ -20,6 +20,12 @@ PAYMENT_STATUS = "payment.status"
 PAYMENT_SETTLE = "payment.settle"
 MEMBER_LOOKUP = "member.lookup"
 COUPON_RESERVE = "coupon.reserve"
+#: Native QR payment (扫码支付) of a kiosk sale: NativeParams -> NativeResult (the QR to show;
+#: asking again with the same out_trade_no answers the outcome, settled by notification
+#: or by query)
+PAYMENT_NATIVE = "payment.native"
+#: close an unpaid Native QR payment (the shopper left): {"out_trade_no"} -> NativeResult
+PAYMENT_NATIVE_CLOSE = "payment.native.close"
 
 
 class RpcError(BaseModel):
