@@ -102,6 +102,8 @@ async def on_paid(session: Any, payment: Any, provider_ref: str | None) -> None:
     from cloud_bridge import orders
     from cloud_bridge.errors import NotFound
 
+    if payment.kiosk is not None:
+        return  # a kiosk's Native QR payment: the kiosk's order event brings the order
     try:
         order = await orders.get_order(session, payment.order_no, lock=True)
     except NotFound:

@@ -1,4 +1,5 @@
-"""``payment.charge``, ``payment.status`` and ``payment.settle`` on the bridge's RPC registry.
+"""``payment.charge``, ``payment.status`` and ``payment.settle`` on the bridge's RPC registry
+(and ``payment.native``/``payment.native.close``, :mod:`.native`).
 
 The service comes from the bridge's shared services (``ctx.services.payments``, built
 by :mod:`.runtime` from ``[payments]``); when absent it is built once from the
@@ -15,8 +16,9 @@ from pydantic import ValidationError
 from cloud_bridge import rpc
 from contract.wire import rpc as wire_rpc
 from contract.wire.base import validation_reason
-from contract.wire.payments import ChargeParams, SettleParams, StatusParams
+from contract.wire.payments import ChargeParams, NativeParams, SettleParams, StatusParams
 
+from . import native
 from .service import REPLY_MARGIN_S, PaymentService
 
 log = logging.getLogger(__name__)
@@ -97,10 +99,22 @@ async def settle(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     return await _service_with(ctx, p.method).settle(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 
+async def native_pay(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Native QR (扫码支付) of a kiosk sale: the QR, or the outcome when asked again."""
+    return await native.start(service_for(ctx), ctx, _parse(NativeParams, params))
+
+
+async def native_close(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+    p = _parse(StatusParams, params)
+    return await native.close(service_for(ctx), ctx, p.out_trade_no)
+
+
 def register() -> None:
     rpc.register(wire_rpc.PAYMENT_CHARGE, charge, replace=True)
     rpc.register(wire_rpc.PAYMENT_STATUS, status, replace=True)
     rpc.register(wire_rpc.PAYMENT_SETTLE, settle, replace=True)
+    rpc.register(wire_rpc.PAYMENT_NATIVE, native_pay, replace=True)
+    rpc.register(wire_rpc.PAYMENT_NATIVE_CLOSE, native_close, replace=True)
 
 
 register()

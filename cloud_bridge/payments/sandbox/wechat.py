@@ -105,6 +105,11 @@ class WechatGateway(Gateway):
 
         self.jsapi = JsapiRoutes(self)
         self.jsapi.add_routes(app)
+        # Native (扫码支付): the QR a kiosk shows; closed and queried like any trade.
+        from .wechat_native import NativeRoutes
+
+        self.native = NativeRoutes(self)
+        self.native.add_routes(app)
         # E-invoices (数电发票) on the same host, as WeChat Pay serves them.
         from .wechat_fapiao import FapiaoRoutes
 
