@@ -142,8 +142,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 run "$VENV/bin/python" -m pip install -q --upgrade pip
 run "$VENV/bin/python" -m pip install -q "$SRC[kiosk,tui]"
-if [[ "$(readlink "$PREFIX/current" 2>/dev/null)" == "releases/$VERSION" ]]; then
+current="$(readlink "$PREFIX/current" 2>/dev/null || true)"
+if [[ "$current" == "releases/$VERSION" ]]; then
     say "   $PREFIX/current -> releases/$VERSION already"
+elif [[ -n "$current" &&
+        "$(printf '%s\n%s\n' "$VERSION" "${current#releases/}" | sort -V | tail -n 1)" != "$VERSION" ]]; then
+    # A fleet job already moved the kiosk past this source tree: never downgrade it here.
+    say "   kept $PREFIX/current -> $current (newer than $VERSION)"
 else
     # One rename: a start at any moment runs the old release or this one, never none.
     run ln -sfn "releases/$VERSION" "$PREFIX/.current.new"

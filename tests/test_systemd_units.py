@@ -216,3 +216,20 @@ def test_bridge_unit_reads_its_files_has_its_secrets_and_never_migrates():
     # A compromised worker cannot read the kiosks' plaintext bundles or the key files.
     hidden = one["InaccessiblePaths"].split()
     assert {"-/etc/cloud-bridge/bundles", "-/etc/cloud-bridge/keys"} <= set(hidden)
+
+
+def test_installer_never_downgrades_a_kiosk_a_fleet_job_updated(tmp_path):
+    from common.version import __version__
+
+    opt = tmp_path / "opt"
+    opt.mkdir()
+    cmd = [str(ROOT / "scripts" / "install-kiosk.sh"), "--dry-run", "--no-apt", "--prefix",
+           str(opt)]
+    (opt / "current").symlink_to("releases/9999.0.0")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert f"kept {opt}/current -> releases/9999.0.0 (newer than {__version__})" in out
+    assert ".current.new" not in out
+    (opt / "current").unlink()
+    (opt / "current").symlink_to("releases/0.0.1")  # older: this source tree's release wins
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert f"mv -T {opt}/.current.new {opt}/current" in out
