@@ -10,10 +10,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cloud_bridge import auth
+from cloud_bridge.db import get_row
 from cloud_bridge.errors import Forbidden, NotFound, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
 from cloud_bridge.models import Invoice, Order
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route
+from cloud_bridge.payments.providers.wechat import WechatPayProvider
 
 from . import fapiao as F
 from .expenses import storage_for
@@ -83,7 +85,7 @@ class Synced(BaseModel):
 def _client(call: Call) -> FapiaoClient:
     payments = call.app[SERVICES_KEY].payments
     wechat = payments.providers.get("wechat") if payments is not None else None
-    if wechat is None:
+    if not isinstance(wechat, WechatPayProvider):
         raise Unavailable("no WeChat Pay merchant configured: the e-invoice platform is "
                           "reached through it")
     return FapiaoClient(wechat)
@@ -94,7 +96,7 @@ async def _advance(call: Call, doc_id: int) -> dict[str, Any]:
     await F.sync_one(db, _client(call), storage_for(db.url), doc_id,
                      tz=call.app[CONFIG_KEY].bridge.timezone)
     async with db.session() as s:
-        return F.fapiao_json(await s.get(Fapiao, doc_id))
+        return F.fapiao_json(await get_row(s, Fapiao, doc_id))
 
 
 async def issue(call: Call) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from cloud_bridge import catalog
-from cloud_bridge.db import Database
+from cloud_bridge.db import Database, get_row
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.invoices import TAX_ID
 from cloud_bridge.models import Invoice, Order, OrderLine, RefundRequest, ReturnRecord, now
@@ -238,13 +238,12 @@ async def sync_one(db: Database, client: FapiaoClient, storage: FileStorage, doc
                    *, tz: str = DEFAULT_TZ) -> None:
     """Move one pending document on as far as the platform allows now."""
     async with db.session() as s:
-        doc = await s.get(Fapiao, doc_id)
-        assert doc is not None
-        inv = await s.get(Invoice, doc.invoice_id)
-        blue = await s.get(Fapiao, doc.blue_id) if doc.blue_id else None
+        doc = await get_row(s, Fapiao, doc_id)
+        inv = await get_row(s, Invoice, doc.invoice_id)
         status, confirmation = doc.status, doc.confirmation_no
         color, apply_id = doc.color, doc.apply_id
-        payload = _payload(inv, doc) if color == BLUE else _red_payload(blue, doc)
+        payload = (_payload(inv, doc) if color == BLUE
+                   else _red_payload(await get_row(s, Fapiao, doc.blue_id), doc))
     update: dict[str, Any] = {}
     pdf: bytes | None = None
     try:
@@ -281,15 +280,16 @@ async def sync_one(db: Database, client: FapiaoClient, storage: FileStorage, doc
         return
     key = await storage.put(pdf, ".pdf") if pdf is not None else None
     async with db.session() as s:
-        doc = await s.get(Fapiao, doc_id, with_for_update=True)
-        if doc is None or doc.status != status:
+        locked = await s.get(Fapiao, doc_id, with_for_update=True)
+        if locked is None or locked.status != status:
             return  # another worker moved it meanwhile
+        doc = locked
         for name, value in update.items():
             setattr(doc, name, value)
         doc.updated_at = now()
         if key is not None:
             doc.file_key, doc.file_sha256 = key, hashlib.sha256(pdf or b"").hexdigest()
-        inv = await s.get(Invoice, doc.invoice_id)
+        inv = await get_row(s, Invoice, doc.invoice_id)
         if doc.color == BLUE and doc.status in (ISSUED, FAILED):
             inv.status, inv.error, inv.updated_at = doc.status, doc.error, now()
         if doc.status == ISSUED:

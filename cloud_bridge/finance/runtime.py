@@ -70,8 +70,10 @@ async def _sync_fapiao(app: web.Application, tz: str) -> None:
     from .fapiao_client import FapiaoClient
 
     payments = app[SERVICES_KEY].payments
+    from cloud_bridge.payments.providers.wechat import WechatPayProvider
+
     wechat = payments.providers.get("wechat") if payments is not None else None
-    if wechat is not None:
+    if isinstance(wechat, WechatPayProvider):
         db = app[DB_KEY]
         await fapiao.sync(db, FapiaoClient(wechat), storage_for(db.url), tz=tz)
 

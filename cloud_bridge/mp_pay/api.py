@@ -37,7 +37,7 @@ async def _member_id(call: Call) -> str:
     from cloud_bridge.members.service import member_of
 
     async with call.app[keys.DB_KEY].read() as s:
-        member = await member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.principal.openid)
+        member = await member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.openid)
         return member.id
 
 
@@ -52,7 +52,7 @@ async def pay_stored_value(call: Call) -> dict[str, Any]:
     """Pay one of my orders from my stored value, with my payment password."""
     return await stored_value.pay(
         call.app[keys.DB_KEY], call.app[keys.SERVICES_KEY].payments,
-        member_id=await _member_id(call), openid=call.principal.openid,
+        member_id=await _member_id(call), openid=call.openid,
         order_no=call.path["order_no"], password=call.body.password)
 
 

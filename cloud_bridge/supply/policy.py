@@ -138,7 +138,7 @@ class RuleInputs:
 RUN_DOWN_HORIZON = 60
 
 
-def run_down(demand: Demand, start_weekday: int, lots: Sequence[tuple[int, float]],
+def run_down(demand: Demand, start_weekday: int, lots: Sequence[Sequence[float]],
              days: int, uplift: Sequence[float] = ()) -> tuple[float, list[list[float]]]:
     """Sell the forecast from ``lots`` first-expiring-first for ``days`` days.
 
