@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from cloud_bridge import auth
 from cloud_bridge.errors import Forbidden, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
 from cloud_bridge.openapi import Call, RequestModel, Route
+from cloud_bridge.payments.providers.base import ResponseNotTrusted
 
 from . import close as C
 from . import schemas as S
@@ -110,14 +112,18 @@ async def post_settlements(call: Call) -> dict[str, Any]:
         raise Forbidden("settlements are the chain's: head office or chain-wide finance")
     if _payments(call) is None:
         raise Unavailable("no payment providers configured")
-    return await settlements.post_settlements(_db(call), _payments(call), call.body.date,
-                                              tz=call.app[CONFIG_KEY].bridge.timezone)
+    try:
+        return await settlements.post_settlements(_db(call), _payments(call), call.body.date,
+                                                  tz=call.app[CONFIG_KEY].bridge.timezone)
+    except (ResponseNotTrusted, aiohttp.ClientError, TimeoutError) as err:
+        raise Unavailable(f"a provider's bill could not be fetched: {err}") from err
 
 
 ROUTES = [
     Route("POST", "/api/v1/admin/finance/settlements", post_settlements,
           "Post a day's provider fees and settlements", "finance", auth="admin", roles=ROLES,
-          body=SettleBody, response=Settled, responses={503: "no payment providers"}),
+          body=SettleBody, response=Settled,
+          responses={503: "no payment providers, or a bill could not be fetched"}),
     Route("POST", P, start_close, "Reconcile a store's day (daily close)", "finance",
           auth="admin", roles=ROLES, body=S.CloseBody, response=S.Close),
     Route("GET", P, list_closes, "Daily closes", "finance", auth="admin", roles=ROLES,
