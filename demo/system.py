@@ -257,7 +257,9 @@ def bridge_facts(path: Path) -> dict[str, Any]:
             "distinct_seq": len({s for _, s in events}),
             "orders": [r[0] for r in db.execute(
                 "SELECT order_no FROM orders WHERE store=? AND kiosk=?", k)],
-            "payments": db.execute("SELECT count(*) FROM payments WHERE status='paid'")
+            # the kiosk's (the mini-program's order is paid without a kiosk)
+            "payments": db.execute("SELECT count(*) FROM payments WHERE status='paid' "
+                                   "AND kiosk IS NOT NULL")
             .fetchone()[0],
             "refunds": db.execute("SELECT count(*) FROM payment_refunds WHERE status='success'")
             .fetchone()[0],
@@ -408,6 +410,11 @@ class Shopper:
         term.ok(f"退款 refund {refund['out_refund_no']}: ￥{refund['amount'] / 100:.2f} "
                 f"{refund['status']}")
         self.finance = finance_close.close_the_day(self.admin)
+        term.section("小程序顾客：下单并微信支付，门店收到提醒",
+                     "A mini-program shopper orders and pays in WeChat; the store is told")
+        from . import mini_program
+
+        self.mp_order = mini_program.order_and_pay(self.s.bridge_url, self.s.manifest, self.admin)
         return self.summary(keep_running)
 
     def refund(self, order: Any) -> dict[str, Any]:
@@ -457,7 +464,8 @@ class Shopper:
               f"delivered={len(cloud['event_ids'])} lost={lost} duplicates={duplicates} "
               f"day_closed={self.finance['day_closed']} "
               f"close_mismatches={self.finance['mismatches']} "
-              f"revenue_fen={self.finance['revenue']} net_profit_fen={self.finance['net_profit']}",
+              f"revenue_fen={self.finance['revenue']} net_profit_fen={self.finance['net_profit']} "
+              f"mp_order={self.mp_order['status']}",
               flush=True)
         ok = not lost and not duplicates and not missing_orders and not kiosk["pending"]
         self.console_hint()
