@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Enum, String, Text, bindparam, cast, event, func, select
+from sqlalchemy import Enum, String, Table, Text, bindparam, cast, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -239,3 +239,11 @@ async def get_row(session: AsyncSession, model: type[RowT], key: Any) -> RowT:
     if row is None:
         raise NotFound(f"{model.__name__} {key} not found")
     return row
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of an ORM model, typed (``model.__table__`` is typed ``FromClause``).
+
+    For bulk statements that skip the ORM's per-row bookkeeping.
+    """
+    return model.metadata.tables[model.__tablename__]

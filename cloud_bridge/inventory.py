@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import bulk_insert
+from .db import bulk_insert, table_of
 from .models import Alert, Stock, now
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ async def apply_deltas(
         await add_alerts(session, alerts)
         first = alerts[0]
         log.warning("oversell of %d product(s), e.g. store %s product %s on hand %s",
-                    len(alerts), first.store, first.product_id, first.detail["on_hand"])
+                    len(alerts), first.store, first.product_id, (first.detail or {}).get("on_hand"))
     # Domains that follow stock (the supply chain takes units from lots first-expiring-
     # first and keeps movement rows with their source document) registered themselves:
     # this module never imports them, they import it.
@@ -122,7 +122,7 @@ async def set_aside(
 async def add_alerts(session: AsyncSession, alerts: list[Alert]) -> None:
     """Insert alerts in one statement (a busy batch can raise hundreds)."""
     at = now()
-    await session.execute(insert(Alert.__table__), [
+    await session.execute(insert(table_of(Alert)), [
         {"kind": a.kind, "store": a.store, "kiosk": a.kiosk, "product_id": a.product_id,
          "order_no": a.order_no, "detail": a.detail, "created_at": a.created_at or at,
          "resolved": False}
@@ -140,7 +140,10 @@ async def set_on_hand(session: AsyncSession, store: str, product_id: str, on_han
         set_={"on_hand": stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
     )
     await session.execute(stmt)
-    return await session.get(Stock, (store, product_id), populate_existing=True)
+    row = await session.get(Stock, (store, product_id), populate_existing=True)
+    if row is None:  # upserted just above, in this transaction
+        raise RuntimeError(f"stock row {store}/{product_id} missing after its upsert")
+    return row
 
 
 async def list_stock(

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contract.wire.events import Event, OrderCompletedData
 
 from . import inventory
-from .db import bulk_insert
+from .db import bulk_insert, get_row
 from .errors import Conflict, InvalidRequest, NotFound
 from .models import (
     Alert,
@@ -407,7 +407,7 @@ async def record_refund(
         raise NotFound(f"refund request {request_id} not found")
     if req.status in ("succeeded", "failed"):
         return req
-    o = await session.get(Order, req.order_id)
+    o = await get_row(session, Order, req.order_id)
     req.status, req.updated_at, req.error = ("succeeded" if succeeded else "failed"), now(), error
     if succeeded:
         o.refunded_total += req.amount

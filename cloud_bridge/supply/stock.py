@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory
-from cloud_bridge.db import bulk_insert
+from cloud_bridge.db import bulk_insert, table_of
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Stock, now
 
@@ -60,7 +60,7 @@ async def _lots_for_update(session: AsyncSession, keys: list[tuple[str, str]],
 async def _set_lot_qty(session: AsyncSession, takes: list[dict[str, int]]) -> None:
     if not takes:
         return
-    table = Lot.__table__
+    table = table_of(Lot)
     stmt = (update(table).where(table.c.id == bindparam("b_id"))
             .values(qty=table.c.qty - bindparam("b_take")))
     await session.execute(stmt, takes)
@@ -83,7 +83,8 @@ def _sale_parts(delta: int, info: Mapping[str, Any]) -> list[tuple[str | None, i
     order sold how many, so each order's movements name it. Units no order claims (a
     caller that gave no breakdown) stay on the one document ``info`` names.
     """
-    parts = [(str(o), int(n), k) for o, n, k in info.get("orders", ()) if n > 0]
+    parts: list[tuple[str | None, int, str | None]] = [
+        (str(o), int(n), k) for o, n, k in info.get("orders", ()) if n > 0]
     rest = -delta - sum(n for _, n, _ in parts)
     if rest > 0 or not parts:
         parts.append((info.get("order_no"), max(rest, 0) if parts else -delta,
