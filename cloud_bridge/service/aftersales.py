@@ -62,7 +62,8 @@ async def _categories(s: AsyncSession, product_ids: set[str]) -> dict[str, str]:
 
 
 async def window_days(s: AsyncSession, categories: set[str]) -> dict[str, int]:
-    rules = dict((await s.execute(select(AfterSaleRule.category, AfterSaleRule.days))).all())
+    rules = dict((await s.execute(select(AfterSaleRule.category, AfterSaleRule.days)))
+                 .tuples().all())
     fallback = rules.get("*", DEFAULT_DAYS)
     return {c: rules.get(c, fallback) for c in categories | {"*"}}
 
