@@ -46,7 +46,7 @@ PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 PASSWORD_BYTES = 24
 # Kiosk ids that would collide with store-level topics (``kiosk/v1/{store}/catalog``).
-RESERVED_KIOSK_IDS = frozenset({T.CATALOG})
+RESERVED_KIOSK_IDS = frozenset({T.CATALOG, T.STOCK_ALERTS})
 TEMPLATE = Path(__file__).resolve().parent.parent / "config" / "mosquitto" / "mosquitto.test.conf.template"
 
 
@@ -111,6 +111,7 @@ def kiosk_acl_block(store: str, kiosk: str) -> str:
     lines += [f"topic write {t.leaf(leaf)}" for leaf in T.KIOSK_TO_CLOUD]
     lines += [f"topic read {t.leaf(leaf)}" for leaf in T.CLOUD_TO_KIOSK]
     lines.append(f"topic read {t.catalog}")
+    lines.append(f"topic read {t.stock_alerts}")
     return "\n".join(lines) + "\n"
 
 

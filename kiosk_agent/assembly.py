@@ -582,6 +582,9 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
     rt.shadow_applied = shadow.applied
     rt.catalog_sync = CatalogSync(link, agent.journal, on_applied=on_book)
     rt.catalog = CatalogComponent(agent, shadow, rt.catalog_sync)
+    from .stock_alerts import StockAlertBoard  # the store's other retained message
+
+    rt.stock_alerts = StockAlertBoard(link).attach()
     return rt.catalog
 
 

@@ -198,9 +198,10 @@ class Link:
 
     @property
     def subscriptions(self) -> list[str]:
-        """The topics the kiosk subscribes to (cloud -> kiosk leaves + store catalog)."""
+        """The topics the kiosk subscribes to (cloud -> kiosk leaves + the store's
+        retained catalog pointer and stock alerts)."""
         t = self.topics
-        return [t.events_ack, t.rpc_res, t.cmd, t.shadow_desired, t.catalog]
+        return [t.events_ack, t.rpc_res, t.cmd, t.shadow_desired, t.catalog, t.stock_alerts]
 
     # -- lifecycle -------------------------------------------------------------------
 

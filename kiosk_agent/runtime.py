@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .session_summary import SessionRecorder
     from .shadow import Shadow
     from .staff_calls import StaffCalls
+    from .stock_alerts import StockAlertBoard
 
 #: Scans shown in the control API's status (``runtime.last_scans``).
 LAST_SCANS = 20
@@ -65,6 +66,8 @@ class KioskRuntime:
     shadow: Shadow | None = None
     catalog_sync: CatalogSync | None = None
     catalog: CatalogComponent | None = None
+    # The store's stock alerts from the bridge (retained), for the staff TUI.
+    stock_alerts: StockAlertBoard | None = None
     scans: ScanComponent | None = None
     printer: PrinterComponent | None = None
     display: DisplayComponent | None = None

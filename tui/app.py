@@ -50,6 +50,8 @@ class KioskTUI(BilingualActions, App):
     #order-detail-box { height: 8; border-top: solid $accent; }
     #queue-stats { height: 1; }
     #dead-letters { height: 1fr; }
+    #stock-summary { height: 1; }
+    #stock-alerts { height: 1fr; }
     #letter-detail-box { height: 9; border-top: solid $accent; }
     """
     MODES: ClassVar[dict] = dict(SCREENS)
@@ -60,6 +62,7 @@ class KioskTUI(BilingualActions, App):
         *bilingual("4", "goto", "devices", "devices", show=False),
         *bilingual("5", "goto", "config", "config", show=False),
         *bilingual("6", "goto", "logs", "logs", show=False),
+        *bilingual("7", "goto", "stock", "stock", show=False),
         *bilingual("l", "toggle_lang", "lang"),
         *bilingual("p", "pin", "pin"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),

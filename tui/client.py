@@ -228,6 +228,11 @@ class ControlClient:
                                    json={"badge": badge} if badge else {})
 
 
+    async def stock_alerts(self) -> dict:
+        """The store's stock alerts as the bridge last announced them."""
+        return await self._request("GET", "/v1/stock-alerts")
+
+
 async def _probe(socket_path: str) -> int:  # pragma: no cover - manual helper
     async with ControlClient(socket_path) as client:
         print(await client.status())

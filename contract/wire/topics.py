@@ -4,6 +4,7 @@ Layout (see DESIGN.md)::
 
     kiosk/v1/{store}/{kiosk}/{leaf}    per kiosk
     kiosk/v1/{store}/catalog           retained price-book pointer per store
+    kiosk/v1/{store}/stock_alerts      retained open stock alerts per store (staff TUI)
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ CMD_RES = "cmd/res"
 SHADOW_DESIRED = "shadow/desired"
 SHADOW_REPORTED = "shadow/reported"
 CATALOG = "catalog"
+# Retained per store: the store's open stock alerts for the staff TUI (contract.wire.stock).
+STOCK_ALERTS = "stock_alerts"
 # 呼叫店员: the kiosk's retained staff call (active until staff answer it), issue 11.
 STAFF_CALL = "staff/call"
 
@@ -115,10 +118,19 @@ class KioskTopics:
     def catalog(self) -> str:
         return store_catalog(self.store)
 
+    @property
+    def stock_alerts(self) -> str:
+        return store_stock_alerts(self.store)
+
 
 def store_catalog(store: str) -> str:
     """Retained pointer to the store's current price-book version."""
     return f"{PREFIX}/{store}/{CATALOG}"
+
+
+def store_stock_alerts(store: str) -> str:
+    """Retained snapshot of the store's open stock alerts (bridge -> the store's kiosks)."""
+    return f"{PREFIX}/{store}/{STOCK_ALERTS}"
 
 
 def bridge_subscription(leaf: str, shared: bool = True) -> str:

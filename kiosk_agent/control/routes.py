@@ -24,6 +24,7 @@ Routes (all JSON unless noted)::
     GET  /v1/cart, PUT|DELETE /v1/cart/lines/{n}, POST /v1/cart/void|approve
                                          cart edits and staff voids (control/cart.py)
     GET  /v1/staff-call, POST /v1/staff-call/answer   呼叫店员 (control/staff_call.py)
+    GET  /v1/stock-alerts                the store's stock alerts (control/stock_alerts.py)
 
 Errors are ``{"error": code, "message": text}`` with a fitting HTTP status.
 """
@@ -46,6 +47,7 @@ from .facade import resolve
 from .jsonable import to_jsonable
 from .sessions import StaffSessions
 from .staff_call import add_staff_call_routes
+from .stock_alerts import add_stock_alert_routes
 
 log = logging.getLogger(__name__)
 
@@ -364,4 +366,5 @@ def create_app(
     app.router.add_delete("/v1/session", _session_delete)
     add_cart_routes(app, AGENT_KEY)  # /v1/cart... (cart edits, staff voids)
     add_staff_call_routes(app)  # /v1/staff-call (呼叫店员)
+    add_stock_alert_routes(app)  # /v1/stock-alerts (the bridge's list for the store)
     return app

@@ -121,3 +121,20 @@ async def test_bridge_sees_all_kiosks_and_kiosk_reads_store_catalog(secure, depl
         await ka.subscribe(A.catalog, qos=1)
         seen = await _collect(ka, A.catalog)
     assert seen == [A.catalog]
+
+
+async def test_kiosk_reads_its_store_stock_alerts_and_cannot_write_them(secure, deployment) -> None:
+    bridge = _client(secure.port, "bridge", deployment.bridge_password(), "bridge")
+    ka = _client(secure.port, "s1-kA", _password(deployment, "s1", "kA"), "s1-kA")
+    async with bridge, ka:
+        await bridge.publish(A.stock_alerts, b'{"from":"bridge"}', qos=1, retain=True)
+        # A kiosk (or whoever holds its credentials) cannot replace the store's list.
+        await ka.publish(A.stock_alerts, b'{"from":"kiosk"}', qos=1, retain=True)
+        await ka.subscribe(A.stock_alerts, qos=1)
+
+        async def first() -> bytes:
+            async for msg in ka.messages:
+                return bytes(msg.payload)
+            return b""
+
+        assert await asyncio.wait_for(first(), 5) == b'{"from":"bridge"}'

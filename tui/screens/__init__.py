@@ -1,4 +1,4 @@
-"""The TUI's screens: Dashboard, Orders, Queue, Devices, Config, Logs (a module each).
+"""The TUI's screens: Dashboard, Orders, Queue, Devices, Config, Logs, Stock (a module each).
 
 Each screen fetches what it shows in :meth:`KioskScreen.refresh_data` (called by the
 app every ~1.5 s while it is on top) and re-labels itself in :meth:`relabel` when
@@ -14,6 +14,7 @@ from .devices import DevicesScreen, half_block_image
 from .logs import LogsScreen
 from .orders import OrdersScreen
 from .queue import QueueScreen
+from .stock import StockScreen
 
 SCREENS: dict[str, type[KioskScreen]] = {
     "dashboard": DashboardScreen,
@@ -22,6 +23,7 @@ SCREENS: dict[str, type[KioskScreen]] = {
     "devices": DevicesScreen,
     "config": ConfigScreen,
     "logs": LogsScreen,
+    "stock": StockScreen,
 }
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "LogsScreen",
     "OrdersScreen",
     "QueueScreen",
+    "StockScreen",
     "bilingual",
     "half_block_image",
 ]
