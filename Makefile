@@ -43,7 +43,7 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy --strict contract common drivers
-	$(PY) -m mypy kiosk_agent tui
+	$(PY) -m mypy kiosk_agent tui cloud_bridge
 
 # The mini-program's packages exactly as the lockfile says, again only when it changed.
 miniprogram/node_modules/.installed: miniprogram/package-lock.json
