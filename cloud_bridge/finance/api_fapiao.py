@@ -9,12 +9,12 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from cloud_bridge import auth
+from cloud_bridge import auth, invoices, orders
 from cloud_bridge.db import get_row
-from cloud_bridge.errors import Forbidden, NotFound, Unavailable
+from cloud_bridge.errors import Forbidden, InvalidRequest, NotFound, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
 from cloud_bridge.models import Invoice, Order
-from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route
+from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
 from cloud_bridge.payments.providers.wechat import WechatPayProvider
 
 from . import fapiao as F
@@ -30,8 +30,19 @@ ORDER_NO = {"type": "string", "minLength": 1, "maxLength": 64}
 PDF = {"type": "string", "format": "binary"}
 
 
+class Buyer(RequestModel):
+    kind: str = Field(pattern="^(personal|company)$")
+    title: Text = Field(description="buyer name (抬头)")
+    tax_id: ShortText | None = Field(default=None, description="纳税人识别号, companies")
+    email: Text
+
+
 class IssueBody(RequestModel):
-    invoice_id: int = Field(ge=1, le=10**15, description="the invoice request (发票申请)")
+    invoice_id: int | None = Field(default=None, ge=1, le=10**15,
+                                   description="an invoice request (发票申请) to issue")
+    order_no: ShortText | None = Field(default=None, description="or: an order to request "
+                                       "and issue an invoice for at the counter, with buyer")
+    buyer: Buyer | None = None
 
 
 class RedBody(RequestModel):
@@ -100,14 +111,26 @@ async def _advance(call: Call, doc_id: int) -> dict[str, Any]:
 
 
 async def issue(call: Call) -> dict[str, Any]:
-    """Issue the blue e-invoice of an invoice request (asynchronous on the platform)."""
+    """Issue the blue e-invoice of an invoice request, or request and issue one for an
+    order at the counter (asynchronous on the platform)."""
+    b = call.body
+    if (b.invoice_id is None) == (b.order_no is None) or (b.order_no and b.buyer is None):
+        raise InvalidRequest("give invoice_id, or order_no with buyer")
     async with call.app[DB_KEY].session() as s:
-        inv = await s.get(Invoice, call.body.invoice_id)
-        order = await s.get(Order, inv.order_id) if inv else None
-        if order is not None:
+        if b.order_no is not None:
+            order = await orders.get_order(s, b.order_no, lock=True)
             call.principal.check_store(order.store)
-        _client(call)
-        doc = await F.start_blue(s, call.body.invoice_id, call.principal.actor)
+            _client(call)
+            inv = await invoices.request_invoice(
+                s, order, openid=None, kind=b.buyer.kind, title=b.buyer.title,
+                tax_id=b.buyer.tax_id, email=b.buyer.email)
+        else:
+            inv = await s.get(Invoice, b.invoice_id)
+            order = await s.get(Order, inv.order_id) if inv else None
+            if order is not None:
+                call.principal.check_store(order.store)
+            _client(call)
+        doc = await F.start_blue(s, inv.id if inv else b.invoice_id, call.principal.actor)
         await s.flush()
         doc_id = doc.id
     return await _advance(call, doc_id)

@@ -229,8 +229,14 @@ async def start_red(session: AsyncSession, invoice_id: int, amount: int, reason_
                  blue_id=blue.id, source=source[:80], reason_code=reason_code,
                  status=APPLYING, total=amount, tax=sum(i["tax_amount"] for i in items),
                  items=items, created_by=actor[:128], created_at=now(), updated_at=now())
-    session.add(doc)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(doc)
+    except IntegrityError:  # another worker raised it for the same refund meanwhile
+        known = await session.scalar(select(Fapiao).where(Fapiao.apply_id == apply_id))
+        if known is None:
+            raise
+        return known
     return doc
 
 

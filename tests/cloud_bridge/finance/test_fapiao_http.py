@@ -109,3 +109,32 @@ async def test_shopper_asks_finance_issues_shopper_downloads(mp_pay_client, db, 
     assert [(d["color"], d["total"]) for d in mine] == [("blue", 1130), ("red", 500)]
     # Sync runs for the chain: a store-bound finance user may not start it.
     assert (await client.post(f"{F}/sync", headers=fin2)).status == 403
+
+
+async def test_finance_requests_and_issues_at_the_counter(mp_pay_client, db, sandbox):  # noqa: F811
+    client = mp_pay_client
+    await ingest_sales(db, "s1", [sale_data("s1-k1-10", [("milk", 1, 2260, 1300)],
+                                            [("cash", 2260)], datetime.now(UTC))])
+    await add_user(db, "fin", auth.FINANCE)
+    fin = await login(client, "fin")
+    buyer = {"kind": "company", "title": "某某科技有限公司", "tax_id": "91310115MA1K4LXX3B",
+             "email": "ap@example.com"}
+    for bad in ({"order_no": "s1-k1-10"},  # no buyer
+                {"order_no": "s1-k1-10", "invoice_id": 1, "buyer": buyer},  # both
+                {"order_no": "s1-k1-10", "buyer": {**buyer, "tax_id": "1234"}}):
+        r = await client.post(F, json=bad, headers=fin)
+        assert r.status == 400, (bad, await r.text())
+    assert (await client.post(F, json={"order_no": "nope", "buyer": buyer},
+                              headers=fin)).status == 404
+    r = await client.post(F, json={"order_no": "s1-k1-10", "buyer": buyer}, headers=fin)
+    assert r.status == 201, await r.text()
+    doc = await r.json()
+    assert (doc["status"], doc["total"], doc["tax"]) == ("accepted", 2260, 260)
+    # The order has its request now: a second one is refused.
+    r = await client.post(F, json={"order_no": "s1-k1-10", "buyer": buyer}, headers=fin)
+    assert r.status == 409
+    await sandbox.wechat.fapiao.idle()
+    await client.post(f"{F}/sync", headers=fin)
+    items = (await (await client.get(F, params={"invoice_id": doc["invoice_id"]},
+                                     headers=fin)).json())["items"]
+    assert items[0]["status"] == "issued"
