@@ -1,8 +1,9 @@
 """The close job of mini-program payment, in every bridge worker (``cleanup_ctx``).
 
 Every ``[payments] mp_close_interval_s`` it closes the mini-program orders unpaid for
-``mp_pay_timeout_s`` (:func:`.service.close_unpaid`); every step is conditional, so
-several workers running it at once close each order once.
+``mp_pay_timeout_s`` (:func:`.service.close_unpaid`), and the Native QRs kiosks left
+unpaid as long (:func:`cloud_bridge.payments.native.close_abandoned`); every step is
+conditional, so several workers running it at once close each once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
+from cloud_bridge.payments import native
 
 from . import service
 
@@ -25,6 +27,7 @@ async def _loop(app: web.Application, interval_s: float, timeout_s: float) -> No
         await asyncio.sleep(interval_s)
         try:
             await service.close_unpaid(app[DB_KEY], app[SERVICES_KEY].payments, timeout_s)
+            await native.close_abandoned(app[SERVICES_KEY].payments, timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception:

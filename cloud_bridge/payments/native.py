@@ -18,18 +18,20 @@ Only the kiosk that made an attempt learns about it (another kiosk's number: not
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from sqlalchemy import select
 
 from cloud_bridge import rpc
 from contract.wire.payments import NativeParams, NativeResult, shopper_message
 
 from . import jsapi
-from .models import AWAITING, FAILED, PAID
+from .models import AWAITING, FAILED, PAID, Payment
 from .providers.base import ResponseNotTrusted
 from .providers.wechat import WechatPayProvider
-from .store import PaymentConflict
+from .store import PaymentConflict, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +151,30 @@ async def close(svc: Any, ctx: rpc.RpcContext, out_trade_no: str) -> dict[str, A
         await svc.store.transition(out_trade_no, (AWAITING,), FAILED, reason="closed",
                                    provider_code="CLOSED")
     return _result(await svc.store.get(out_trade_no))
+
+
+async def close_abandoned(svc: Any, timeout_s: float) -> int:
+    """Close the Native QRs kiosks left unpaid for ``timeout_s`` (a kiosk that died or lost
+    its link never closes its own); how many were closed. Every step is conditional, so
+    several workers may run it at once."""
+    if svc is None or "wechat" not in svc.providers:
+        return 0
+    cutoff = utcnow() - timedelta(seconds=timeout_s)
+    async with svc.db.read() as s:
+        due = (await s.scalars(select(Payment.out_trade_no).where(
+            Payment.status == AWAITING, Payment.kiosk.is_not(None), Payment.method == "wechat",
+            Payment.created_at < cutoff).order_by(Payment.created_at).limit(200))).all()
+    provider, closed = _wechat(svc), 0
+    for no in due:
+        row = await svc.store.get(no)
+        if row is None or row["status"] != AWAITING:
+            continue
+        outcome = await jsapi.close(provider, no)
+        if outcome == "paid":
+            await _settle_from_query(svc, provider, row)
+        elif outcome in ("closed", "not_found"):
+            closed += await svc.store.transition(no, (AWAITING,), FAILED, reason="abandoned",
+                                                 provider_code="CLOSED")
+    if closed:
+        log.info("closed %d native QR payment(s) left unpaid by their kiosks", closed)
+    return closed

@@ -110,3 +110,21 @@ async def test_refused(bridge, sandbox):
     assert (await rpc_handlers.status(k1, {"out_trade_no": SALE["out_trade_no"]}))[
         "status"] == "unknown"                                     # untouched by the refusals
     assert len(sandbox.wechat.ledger.trades) == 1
+
+
+async def test_qrs_a_kiosk_abandoned_are_closed_by_the_sweep(bridge, sandbox):
+    from cloud_bridge.payments import native
+
+    k1 = kiosk(bridge)
+    svc = bridge.app[keys.SERVICES_KEY].payments
+    k1.config.payments.jsapi_notify_url = "http://127.0.0.1:9/api/v1/pay/notify/wechat"
+    left = await rpc_handlers.native_pay(k1, SALE)
+    paid_unheard = await rpc_handlers.native_pay(k1, {**SALE, "out_trade_no": "N1K1000002"})
+    await shopper_scans(sandbox, paid_unheard["code_url"])      # paid; notification lost
+    assert await native.close_abandoned(svc, timeout_s=3600) == 0    # not old enough
+    assert await native.close_abandoned(svc, timeout_s=0) == 1
+    status = [(await rpc_handlers.status(k1, {"out_trade_no": no}))["status"]
+              for no in (SALE["out_trade_no"], "N1K1000002")]
+    assert status == ["failed", "paid"]
+    assert (await shopper_scans(sandbox, left["code_url"]))["status"] == 409
+    assert await native.close_abandoned(svc, timeout_s=0) == 0       # nothing left open
