@@ -220,6 +220,9 @@ class ControlClient:
     async def approve_void(self, badge: str) -> dict:
         return await self._request("POST", "/v1/cart/approve", json={"badge": badge})
 
+    async def take_parked(self, park_no: str) -> dict:
+        return await self._request("POST", f"/v1/parked/{park_no}/take")
+
     async def staff_call(self) -> dict | None:
         return (await self._request("GET", "/v1/staff-call"))["call"]
 

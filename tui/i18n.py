@@ -58,6 +58,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "member": ("会员", "Member"),
     "no_order_selected": ("先选择一个订单", "select an order first"),
     "reprint_queued": ("已加入重印队列", "reprint queued"),
+    "take_parked": ("接收挂单", "Take parked"),
+    "park_no_prompt": ("输入挂单号（如 P20261205-kiosk1-001）", "Park number (e.g. P20261205-kiosk1-001)"),
+    "parked_taken": ("已转入本机，请顾客付款", "now in this kiosk's cart: the shopper pays here"),
     # stock alerts (from the cloud's supply chain)
     "stock_kind": ("类型", "Kind"),
     "stock_product": ("商品", "Product"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
@@ -52,3 +52,21 @@ class StaffCallRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     answered_by: Mapped[str | None] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ParkedCartSettlement(Base):
+    """A parked cart (挂单) closed once: paid at a staffed till (``how = till``: the
+    method, amount and till reference staff entered) or taken over by another kiosk of
+    the store (``how = kiosk``: that kiosk sells it as its own order). The primary key
+    makes it once: a second settlement of the same park number is refused."""
+
+    __tablename__ = "sell_parked_settlements"
+    store: Mapped[str] = mapped_column(String(64), primary_key=True)
+    park_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kiosk: Mapped[str] = mapped_column(String(64))  # where it was parked
+    how: Mapped[str] = mapped_column(String(8))
+    by: Mapped[str] = mapped_column(String(128))  # console user, or the taking kiosk
+    method: Mapped[str | None] = mapped_column(String(16))
+    amount: Mapped[int | None] = mapped_column(Integer)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

@@ -26,6 +26,8 @@ COUPON_RESERVE = "coupon.reserve"
 PAYMENT_NATIVE = "payment.native"
 #: close an unpaid Native QR payment (the shopper left): {"out_trade_no"} -> NativeResult
 PAYMENT_NATIVE_CLOSE = "payment.native.close"
+#: a kiosk takes over a parked cart (挂单) of its store: {"park_no"} -> the cart
+PARKED_TAKE = "parked.take"
 
 
 class RpcError(BaseModel):

@@ -7,6 +7,7 @@
     DELETE /v1/cart/lines/{n} {"badge"?}          (session) take a line out
     POST   /v1/cart/void {"badge"?}               (session) void the whole cart
     POST   /v1/cart/approve {"badge"}             (session) approve the void the shopper asked for
+    POST   /v1/parked/{park_no}/take             (session) take over a parked cart of the store
 
 A void (a line out or lowered, the whole cart) that needs staff (see
 :mod:`kiosk_agent.cart_edits`) answers ``409 void_needs_staff`` without a ``badge``:
@@ -163,6 +164,21 @@ async def _approve(request: web.Request) -> web.Response:
     return await _run(agent, edit)
 
 
+async def _take_parked(request: web.Request) -> web.Response:
+    """A parked cart of the store taken over into this kiosk's checkout (kiosk_agent.parked_till)."""
+    from ..parked_till import take_parked
+
+    agent = _agent(request)
+    park_no = request.match_info["park_no"]
+    if not 0 < len(park_no) <= 64:
+        raise ControlApiError(400, "bad_request", "a park number is 1-64 characters")
+    try:
+        taken = await take_parked(agent, park_no)
+    except ValueError as err:
+        raise ControlApiError(409, "refused", str(err)) from None
+    return web.json_response({"taken": taken, "cart": cart_view(agent)})
+
+
 def add_cart_routes(app: web.Application, agent_key: web.AppKey[Any]) -> None:
     """Add the cart routes to the control API application (``agent_key``: its agent)."""
     _AGENT_KEY[:] = [agent_key]
@@ -171,3 +187,4 @@ def add_cart_routes(app: web.Application, agent_key: web.AppKey[Any]) -> None:
     app.router.add_delete("/v1/cart/lines/{line_no}", _delete_line)
     app.router.add_post("/v1/cart/void", _void)
     app.router.add_post("/v1/cart/approve", _approve)
+    app.router.add_post("/v1/parked/{park_no}/take", _take_parked)

@@ -33,15 +33,16 @@ class ParkedOrdersMixin(OutboxMixin):
     ) -> ParkedOrder:
         """Save a cart for payment at a staffed till; returns its readable park number.
 
-        The park number is ``P{yyyymmdd}-{seq:03d}`` per kiosk and business day
-        (staff key it in or scan it at the till); an ``order.parked`` event carries
-        the cart to the cloud in the same transaction.
+        The park number is ``P{yyyymmdd}-{kiosk}-{seq:03d}`` per kiosk and business
+        day, unique in the store (staff key it in at a staffed till or at another kiosk
+        of the store); an ``order.parked`` event carries the cart to the cloud in the
+        same transaction.
         """
         day = self.business_day(when)
 
         def tx(conn: sqlite3.Connection) -> ParkedOrder:
             seq = self._bump(conn, f"park_seq:{day}")
-            park_no = f"P{day}-{seq:03d}"
+            park_no = f"P{day}-{self.kiosk_id}-{seq:03d}"
             now = time.time()
             body = json.dumps(cart, ensure_ascii=False, separators=(",", ":"), default=str)
             conn.execute(

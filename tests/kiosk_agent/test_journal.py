@@ -257,7 +257,7 @@ async def test_park_order_numbers_and_close(journal: Journal):
     p1 = await journal.park_order({"lines": [{"product_id": "P1", "qty": 2}]}, 700, "CNY")
     p2 = await journal.park_order({"lines": []}, 0, "CNY")
     day = journal.business_day()
-    assert (p1.park_no, p2.park_no) == (f"P{day}-001", f"P{day}-002")
+    assert (p1.park_no, p2.park_no) == (f"P{day}-kiosk1-001", f"P{day}-kiosk1-002")
     assert [p.park_no for p in await journal.parked_orders()] == [p1.park_no, p2.park_no]
     assert await journal.close_parked_order(p1.park_no, "resumed") is True
     assert await journal.close_parked_order(p1.park_no, "voided") is False

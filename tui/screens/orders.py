@@ -16,6 +16,7 @@ from contract.money import format_minor
 
 from ..client import ClientError
 from ..i18n import t
+from ..modals import ReasonScreen
 from .base import KioskScreen, bilingual
 
 
@@ -26,6 +27,7 @@ class OrdersScreen(KioskScreen):
     BINDINGS: ClassVar[list] = [
         *bilingual("slash", "focus_search", "search"),
         *bilingual("r", "reprint", "reprint"),
+        *bilingual("g", "take_parked", "take_parked"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -140,3 +142,19 @@ class OrdersScreen(KioskScreen):
             return f"{order_no}: {t('reprint_queued', self.lang)}"
 
         self.kiosk.guarded(act)
+
+    def action_take_parked(self) -> None:
+        """挂单: a shopper parked a cart at a kiosk of this store; sell it here."""
+
+        def got(park_no: str | None) -> None:
+            if not park_no:
+                return
+
+            async def act() -> str:
+                taken = (await self.kiosk.client.take_parked(park_no.strip()))["taken"]
+                return (f"{taken['park_no']}: {t('parked_taken', self.lang)} "
+                        f"{format_minor(int(taken['total']), 'CNY')}")
+
+            self.kiosk.guarded(act)
+
+        self.app.push_screen(ReasonScreen(t("park_no_prompt", self.lang)), got)
