@@ -3,7 +3,8 @@
 // payment sandbox. tests/miniprogram/test_e2e.py starts both and runs this.
 //
 // Environment: BRIDGE_URL, PAY_SANDBOX_URL (the WeChat gateway of `cloud-bridge sandbox`),
-// MP_APP_ID (the appid WeChat Pay signs for), LOGIN_CODE, RECEIPT_QR (the text of a kiosk receipt's QR code), STORE.
+// MP_APP_ID (the appid WeChat Pay signs for), LOGIN_CODE, RECEIPT_QR (the text of a kiosk receipt's QR code), STORE;
+// with ADMIN_USER/ADMIN_SECRET/PAY_PASSWORD also a top-up and a stored-value payment.
 // Prints one JSON line of what the shopper saw (as far as they got); exits 1 with the
 // reason on stderr on any failure.
 const { nodeWx } = require('./node-wx.js')
@@ -53,7 +54,31 @@ async function main(env, seen = {}) {
     body: { kind: 'personal', title: '张三', email: 'zhangsan@example.com' } })
   const again = await api.call('invoice', { path: { order_no: order.order_no } })
   seen.invoice = { status: invoice.status, amount: invoice.amount, read_back: again.status }
+
+  // Stored value: the counter tops the member up (staff, through the admin API), the
+  // member sets a payment password and pays a second order from the balance.
+  if (env.ADMIN_USER) {
+    await topUp(env, member.member_id, 2000)
+    await api.call('setPayPassword', { body: { password: env.PAY_PASSWORD } })
+    const second = await api.call('createOrder', { body: {
+      store: env.STORE, fulfillment: 'pickup', lines: [{ product_id: product.product_id, qty: 1 }] } })
+    const byBalance = await api.call('payStoredValue', { path: { order_no: second.order_no },
+                                                         body: { password: env.PAY_PASSWORD } })
+    seen.stored_value = { status: byBalance.status, amount: byBalance.amount, balance: byBalance.balance }
+  }
   return seen
+}
+
+async function topUp(env, memberId, fen) {
+  const post = async (path, body, token) => {
+    const res = await fetch(env.BRIDGE_URL + path, {
+      method: 'POST', body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } })
+    if (!res.ok) throw new Error(`admin ${path}: ${res.status} ${await res.text()}`)
+    return res.json()
+  }
+  const { token } = await post('/api/v1/admin/session', { username: env.ADMIN_USER, secret: env.ADMIN_SECRET })
+  await post(`/api/v1/admin/members/${memberId}/balance/topups`, { amount: fen, key: `e2e-${memberId}` }, token)
 }
 
 if (require.main === module) {

@@ -2,7 +2,8 @@
 a real ``cloud-bridge serve`` process and a real ``cloud-bridge sandbox`` playing WeChat:
 log in and join, see the member code, find a product, order, pay with JSAPI, see the
 order paid (the sandbox's signed notification settled it), claim a kiosk receipt by its
-QR, request an invoice. Needs only ``node`` (no npm packages)."""
+QR, request an invoice; topped up at the counter, pay a second order from the stored
+value with a payment password. Needs only ``node`` (no npm packages)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from cloud_bridge.ingest import store_events
 from cloud_bridge.migrations import import_models
 
 from ..cloud_bridge.bridge_helpers import order_event, receipt_token
-from ..cloud_bridge.bridge_process import BridgeProcess, write_config
+from ..cloud_bridge.bridge_process import BridgeProcess, add_user, write_config
 from ..cloud_bridge.mp_pay.sandbox_proc import payment_sandbox_env
 from .test_api_client import MINIPROGRAM
 
@@ -45,6 +46,8 @@ def bridge(tmp_path, payment_sandbox_env):
 
     asyncio.run(seed())
     cfg = write_config(tmp_path / "bridge.toml", db_url=db_url, worker="e2e", mqtt_port=None)
+    made = add_user(cfg, "counter", "secret-counter", "head_office")   # tops up stored value
+    assert made.returncode == 0, made.stderr
     env = {"BRIDGE_MEMBER_SIGNING_KEY": os.urandom(32).hex(), **payment_sandbox_env}
     proc = BridgeProcess(cfg, tmp_path / "bridge.log", env=env).start()
     try:
@@ -64,7 +67,8 @@ def run_flow(base: str, wechat: dict, **extra: str) -> subprocess.CompletedProce
 
 def test_a_shopper_joins_orders_pays_claims_and_asks_for_an_invoice(bridge):
     proc, manifest = bridge
-    out = run_flow(proc.url, manifest["wechat"])
+    out = run_flow(proc.url, manifest["wechat"], ADMIN_USER="counter",
+                   ADMIN_SECRET="secret-counter", PAY_PASSWORD="205813")
     assert out.returncode == 0, out.stderr + proc.log_path.read_text(errors="replace")[-3000:]
     seen = json.loads(out.stdout)
     assert seen["member"] == {"phone_bound": True, "level": seen["member"]["level"]}
@@ -76,6 +80,7 @@ def test_a_shopper_joins_orders_pays_claims_and_asks_for_an_invoice(bridge):
     assert seen["claimed"] == "S1-0"
     assert seen["my_orders"] == sorted([seen["order"]["order_no"], "S1-0"])
     assert seen["invoice"] == {"status": "requested", "amount": 500, "read_back": "requested"}
+    assert seen["stored_value"] == {"status": "paid", "amount": 250, "balance": 1750}
 
 
 def test_a_forged_receipt_claims_nothing(bridge):
