@@ -37,7 +37,7 @@ async def apply_sales(
     """
     refused: list[Alert] = []
     if member_check is not None:
-        sales, refused = _screen_members(sales, member_check)
+        sales, refused = await _screen_members(session, sales, member_check)
     alerts = await orders.record_kiosk_sales(session, sales, tz=tz, actor=actor)
     await apply_order_tenders(session, sales)  # offline stored value, same transaction
     if refused:
@@ -45,15 +45,26 @@ async def apply_sales(
     return len(alerts) + len(refused)
 
 
-def _screen_members(sales: list[orders.CompletedSale], check: MemberSaleCheck
-                    ) -> tuple[list[orders.CompletedSale], list[Alert]]:
-    from ..security.member_sales import ALERT_KIND, alert_detail
+async def _screen_members(session: AsyncSession, sales: list[orders.CompletedSale],
+                          check: MemberSaleCheck
+                          ) -> tuple[list[orders.CompletedSale], list[Alert]]:
+    from ..security.member_sales import ALERT_KIND, CodeUse, alert_detail, replays, token_id
 
+    problems = [check.problem(sale.data) for sale in sales]
+    uses = []
+    for sale, problem in zip(sales, problems, strict=True):
+        d = sale.data
+        tid = token_id(d.member.code) if (problem is None and d.member is not None
+                                          and d.member_id) else None
+        if tid is not None and d.member_id is not None:
+            uses.append(CodeUse(tid, d.member_id, sale.event.store, sale.event.kiosk,
+                                d.order_no))
+    replayed = await replays(session, uses)
     kept: list[orders.CompletedSale] = []
     alerts: list[Alert] = []
-    for sale in sales:
+    for sale, found in zip(sales, problems, strict=True):
         d, ev = sale.data, sale.event
-        problem = check.problem(d)
+        problem = found or replayed.get(d.order_no)
         if problem is None:
             kept.append(sale)
             continue

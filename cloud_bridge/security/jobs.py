@@ -20,7 +20,7 @@ from cloud_bridge.db import Database, rows_changed
 from cloud_bridge.models import StoredEvent, now
 from cloud_bridge.payments.models import PaymentNotificationSeen
 
-from .models import AuditLine, IdempotencyRecord, LoginFailure
+from .models import AuditLine, IdempotencyRecord, LoginFailure, MemberCodeUse
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ class Retention:
     idempotency_days: int = 2
     audit_days: int = 730
     login_failures_days: int = 1
+    # A member code is good for minutes; its sale may arrive days late (a kiosk sells
+    # offline for up to 7 days), so its first use is kept a little longer than that.
+    member_code_uses_days: int = 8
 
 
 async def run_retention(db: Database, keep: Retention = Retention()) -> dict[str, int]:
@@ -51,6 +54,8 @@ async def run_retention(db: Database, keep: Retention = Retention()) -> dict[str
             ("sec_audit", AuditLine, AuditLine.at, keep.audit_days),
             ("sec_login_failures", LoginFailure, LoginFailure.last_failure_at,
              keep.login_failures_days),
+            ("sec_member_code_uses", MemberCodeUse, MemberCodeUse.used_at,
+             keep.member_code_uses_days),
         ):
             done[name] = await rows_changed(
                 s, delete(model).where(column < at - timedelta(days=days)))

@@ -157,6 +157,59 @@ class MemberSaleCheck:
             return MemberSaleProblem(err.reason, f"member code refused: {err.reason}")
 
 
+@dataclass(frozen=True, slots=True)
+class CodeUse:
+    """One sale that used a (verified) member code."""
+
+    token_id: str
+    member_id: str
+    store: str
+    kiosk: str
+    order_no: str
+
+
+def token_id(code: str) -> str | None:
+    """The token id (``jti``) of a code whose signature was verified already."""
+    jti = TokenVerifier._parse(code)[0].get("jti")
+    return jti if isinstance(jti, str) and 0 < len(jti) <= 64 else None
+
+
+async def replays(session: Any, uses: list[CodeUse]) -> dict[str, MemberSaleProblem]:
+    """Record the first use of each code; the uses (by order number) whose code was first
+    used at another kiosk: a code shown to one kiosk and replayed at another. The same
+    kiosk may use a code twice (one member, two carts within its minutes)."""
+    from sqlalchemy import select
+
+    from ..db import bulk_insert
+    from ..models import now as utcnow
+    from .models import MemberCodeUse
+
+    if not uses:
+        return {}
+    ids = sorted({u.token_id for u in uses})
+    first = {r.token_id: r for r in (await session.scalars(
+        select(MemberCodeUse).where(MemberCodeUse.token_id.in_(ids)))).all()}
+    seen: dict[str, tuple[str, str, str]] = {t: (r.store, r.kiosk, r.order_no)
+                                             for t, r in first.items()}
+    out: dict[str, MemberSaleProblem] = {}
+    rows: list[dict[str, Any]] = []
+    for u in uses:
+        where = seen.get(u.token_id)
+        if where is None:
+            seen[u.token_id] = (u.store, u.kiosk, u.order_no)
+            rows.append({"token_id": u.token_id, "member_id": u.member_id, "store": u.store,
+                         "kiosk": u.kiosk, "order_no": u.order_no, "used_at": utcnow()})
+        elif where[:2] != (u.store, u.kiosk):
+            out[u.order_no] = MemberSaleProblem(
+                "replayed", f"member code first used at {where[0]}/{where[1]} "
+                            f"for {where[2]}")
+    if rows:
+        stmt, params = bulk_insert(session, MemberCodeUse, rows)
+        await session.execute(stmt.on_conflict_do_nothing(
+            index_elements=[MemberCodeUse.token_id]), params)
+    return out
+
+
 def alert_detail(d: OrderCompletedData, problem: MemberSaleProblem) -> dict[str, Any]:
     """What staff need to chase a refused member sale (no code text: it is a bearer token)."""
     return {

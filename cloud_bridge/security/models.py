@@ -57,3 +57,16 @@ class TopUpRecord(Base):
     requested_by: Mapped[str] = mapped_column(String(128), index=True)
     approved_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+
+
+class MemberCodeUse(Base):
+    """The first sale each member code (token id) was used for: a code shown at one kiosk
+    and used again at another (a screenshot passed on) is refused for the member."""
+
+    __tablename__ = "sec_member_code_uses"
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64))
+    store: Mapped[str] = mapped_column(String(64))
+    kiosk: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)

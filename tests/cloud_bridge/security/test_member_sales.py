@@ -54,9 +54,10 @@ def _config(broker, db_url: str) -> BridgeConfig:
 
 
 def _sale(seq: int, member_id: str | None, code: str | None, snapshot: tuple | None = None,
-          *, stored_value: bool = True, points_redeemed: int = 0, started_ago_s: float = 30):
+          *, stored_value: bool = True, points_redeemed: int = 0, started_ago_s: float = 30,
+          kiosk: str = KIOSK):
     """A member's sale paid with stored value taken offline (or WeChat)."""
-    ev = order_event(STORE, KIOSK, seq, order_no=f"{STORE}-{KIOSK}-20260301-{seq:04d}")
+    ev = order_event(STORE, kiosk, seq, order_no=f"{STORE}-{kiosk}-20260301-{seq:04d}")
     d = ev.data
     d["created_at"] = (datetime.now(UTC) - timedelta(seconds=started_ago_s)).isoformat()
     d["completed_at"] = datetime.now(UTC).isoformat()
@@ -107,14 +108,15 @@ def _cases(member: str) -> dict[str, object]:
     }
 
 
-async def _publish_all(broker, db, db_url, events) -> tuple[set[str], dict[str, str]]:
+async def _publish_all(broker, db, db_url, events, kiosk_id: str = KIOSK
+                       ) -> tuple[set[str], dict[str, str]]:
     acked: set[str] = set()
     rejected: dict[str, str] = {}
     async with Ingest(_config(broker, db_url), db) as ingest:
         assert ingest.member_check is not None
         await asyncio.wait_for(ingest.connected.wait(), 10)
-        topics = KioskTopics(STORE, KIOSK)
-        async with aiomqtt.Client("127.0.0.1", broker.port, identifier=f"{STORE}-{KIOSK}",
+        topics = KioskTopics(STORE, kiosk_id)
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier=f"{STORE}-{kiosk_id}",
                                   protocol=aiomqtt.ProtocolVersion.V5) as kiosk:
             await kiosk.subscribe(topics.events_ack, qos=1)
             for ev in events:
@@ -177,6 +179,29 @@ async def test_member_sales_are_checked_again_at_ingest(broker, db, db_url, monk
             PointsEntry.member_id == m7, PointsEntry.kind == "accrue"))).all())
         points = (await s.get(MemberRecord, m7)).points
     assert sources == {cases[n].data["order_no"] for n in credited} and points > 0
+
+
+async def test_a_code_replayed_at_another_kiosk_is_refused(broker, db, db_url, monkeypatch,
+                                                          caplog):
+    monkeypatch.setenv("BRIDGE_MEMBER_SIGNING_KEY", private_key_pem(CHAIN).decode())
+    await StoredValueProvider(db).top_up("m7", BALANCE, "counter-1")
+    code = issue_member_code(CHAIN, "m7", "gold", 300, BALANCE)
+    first = _sale(0, "m7", code, stored_value=False)
+    again_here = _sale(1, "m7", code, stored_value=False)  # the same member, a second cart
+    elsewhere = _sale(0, "m7", code, kiosk="k2")  # a screenshot shown at another kiosk
+    await _publish_all(broker, db, db_url, [first, again_here])
+    caplog.set_level(logging.ERROR, "cloud_bridge.ingest.effects")
+    acked, _ = await _publish_all(broker, db, db_url, [elsewhere], kiosk_id="k2")
+    assert acked == {elsewhere.event_id}
+    async with db.read() as s:
+        members = dict((await s.execute(select(Order.order_no, Order.member_id))).all())
+        alert = (await s.scalars(select(Alert).where(Alert.kind == ALERT_KIND))).one()
+    assert members == {first.data["order_no"]: "m7", again_here.data["order_no"]: "m7",
+                       elsewhere.data["order_no"]: None}
+    assert (alert.kiosk, alert.detail["reason"]) == ("k2", "replayed")
+    assert f"first used at {STORE}/{KIOSK}" in alert.detail["detail"]
+    assert await StoredValueProvider(db).balance("m7") == BALANCE  # not debited at k2
+    assert "(replayed)" in caplog.text
 
 
 def test_without_a_member_key_the_gap_is_logged(db_url, monkeypatch, caplog, tmp_path):
