@@ -27,8 +27,27 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from types import ModuleType
+
+    from contract.pricebook import PriceBook
+    from contract.wire.presence import Telemetry
+    from drivers.camera import ThreadedCamera
+    from drivers.display import CustomerDisplay, NoDisplay
+    from drivers.printer import ReceiptPrinter
+    from drivers.scanning import Scan
+    from drivers.serial_scanner import NoScanner, SerialScanner
+
     from .agent import Agent
+    from .catalog_sync import CatalogSync
+    from .checkout import CartItem, Checkout, CheckoutSnapshot, Ev
+    from .config import AgentConfig
+    from .journal.printing import PrintJob
     from .link import Link
+    from .outbox import OutboxDrainer
+    from .printing import PrintSpooler
+    from .runtime import HealthReporter
+    from .shadow import Shadow
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +74,8 @@ class ScanComponent:
     other scan goes to ``agent.handle_scan`` through ``agent.add_scan_source``.
     """
 
-    def __init__(self, agent: Agent, camera: Any, scanner: Any) -> None:
+    def __init__(self, agent: Agent, camera: ThreadedCamera | None,
+                 scanner: SerialScanner | NoScanner | None) -> None:
         from drivers.scanning import ScanSource
 
         from .config import member_code_key
@@ -109,7 +129,7 @@ class ScanComponent:
                 continue
             yield scan
 
-    def _remember(self, scan: Any, codes: Any) -> None:
+    def _remember(self, scan: Scan, codes: ModuleType) -> None:
         import time
 
         self.agent.runtime.remember_scan({
@@ -192,7 +212,7 @@ class ScanComponent:
              "symbology": r.symbology, "engine": r.engine} for r in reads]}
 
 
-async def _serial_reads(scanner: Any):
+async def _serial_reads(scanner: SerialScanner | NoScanner) -> AsyncIterator[tuple[str, str]]:
     async for read in scanner:
         yield read.text, getattr(read, "symbology", "") or ""
 
@@ -225,10 +245,10 @@ class PrinterComponent:
     offline, ...), not on every retry of the same reason.
     """
 
-    def __init__(self, agent: Agent, printer: Any) -> None:
+    def __init__(self, agent: Agent, printer: ReceiptPrinter) -> None:
         self.agent = agent
         self.printer = printer
-        self.spooler: Any = None
+        self.spooler: PrintSpooler | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         from .printing import PrintSpooler, receipt_options
@@ -240,7 +260,7 @@ class PrinterComponent:
         async with self.spooler:
             await stop.wait()
 
-    async def on_job(self, job: Any, outcome: str, reason: str | None) -> None:
+    async def on_job(self, job: PrintJob, outcome: str, reason: str | None) -> None:
         """The spooler's hook: outbox events for print outcomes."""
         from contract.wire.events import PRINT_DONE, PRINT_FAILED, PrintJobData
 
@@ -288,10 +308,11 @@ class DisplayComponent:
     """The customer display following the checkout: item + price, total, 请出示付款码,
     the payment result, thanks; welcome when idle."""
 
-    def __init__(self, agent: Agent, display: Any) -> None:
+    def __init__(self, agent: Agent, display: CustomerDisplay | NoDisplay) -> None:
         self.agent = agent
         self.display = display
-        self._events: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue(maxsize=64)
+        self._events: asyncio.Queue[tuple[Ev, tuple[CheckoutSnapshot, CartItem | None]]] = (
+            asyncio.Queue(maxsize=64))
 
     async def __aenter__(self) -> DisplayComponent:
         await self.display.__aenter__()
@@ -300,7 +321,7 @@ class DisplayComponent:
     async def __aexit__(self, *exc: object) -> None:
         await self.display.__aexit__(*exc)
 
-    def _listener(self, checkout: Any, event: Any) -> None:
+    def _listener(self, checkout: Checkout, event: Ev) -> None:
         item = checkout.items[-1] if checkout.items else None
         with contextlib.suppress(asyncio.QueueFull):  # a stuck display drops screens
             self._events.put_nowait((event, (checkout.snapshot(), item)))
@@ -327,7 +348,7 @@ class DisplayComponent:
             with contextlib.suppress(ValueError):
                 co.listeners.remove(self._listener)
 
-    async def _show(self, event: str, snap: Any, item: Any) -> None:
+    async def _show(self, event: str, snap: CheckoutSnapshot, item: CartItem | None) -> None:
         d = self.display
         count = sum(getattr(line, "qty", 1) for line in snap.lines)
         if event in ("scan_product", "set_quantity") and item is not None:
@@ -378,7 +399,7 @@ def display_component(agent: Agent) -> DisplayComponent | None:
 # --------------------------------------------------------------------------- fleet link
 
 
-async def _telemetry(agent: Agent) -> Any:
+async def _telemetry(agent: Agent) -> Telemetry:
     from contract.wire.presence import Telemetry
 
     rt = agent.runtime
@@ -409,7 +430,7 @@ async def _telemetry(agent: Agent) -> Any:
     )
 
 
-def _probe(component: Any) -> dict[str, Any]:
+def _probe(component: HealthReporter | None) -> dict[str, Any]:
     """A component's health, ``{}`` when it is off; a failing probe is an error state."""
     if component is None:
         return {}
@@ -448,7 +469,7 @@ def link_component(agent: Agent) -> Link | None:
     nonces = NonceCache(Path(cfg.journal.path).with_name("command_nonces.json"))
     dispatcher = CommandDispatcher(cfg.kiosk.store_id, cfg.kiosk.kiosk_id, keys, nonces)
 
-    async def health() -> Any:
+    async def health() -> Telemetry:
         return await _telemetry(agent)
 
     link = Link(cfg.mqtt, cfg.kiosk.store_id, cfg.kiosk.kiosk_id,
@@ -463,7 +484,7 @@ def link_component(agent: Agent) -> Link | None:
 class OutboxComponent:
     """The outbox drainer; settles payments left unknown by a crash once connected."""
 
-    def __init__(self, agent: Agent, drainer: Any) -> None:
+    def __init__(self, agent: Agent, drainer: OutboxDrainer) -> None:
         self.agent = agent
         self.drainer = drainer
 
@@ -528,7 +549,7 @@ def outbox_component(agent: Agent) -> OutboxComponent | None:
 class CatalogComponent:
     """Shadow (desired config) and catalog sync (price book) over the link."""
 
-    def __init__(self, agent: Agent, shadow: Any, catalog: Any) -> None:
+    def __init__(self, agent: Agent, shadow: Shadow, catalog: CatalogSync) -> None:
         self.agent = agent
         self.shadow = shadow
         self.catalog = catalog
@@ -560,12 +581,12 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
     from .revocations import apply_to_agent, with_revocations
     from .shadow import Shadow
 
-    async def on_apply(new_config: Any, changes: dict[str, Any]) -> None:
+    async def on_apply(new_config: AgentConfig, changes: dict[str, Any]) -> None:
         if "telemetry" in changes:
             link.set_telemetry_interval(new_config.telemetry.interval_s)
         agent.runtime.shadow_applied = changes
 
-    async def on_book(book: Any) -> None:
+    async def on_book(book: PriceBook) -> None:
         # A new book keeps the revocations the shadow delivered (kiosk_agent.revocations).
         book = with_revocations(book, shadow.revocations)
         agent.book = book
