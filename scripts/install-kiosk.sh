@@ -34,7 +34,7 @@ START=1
 APT=1
 CRED_SRC=""
 STAFF_PIN=""
-CREDENTIALS=(mqtt_password command_pubkey staff_pin_hash member_code_key)
+CREDENTIALS=(mqtt_password command_pubkey staff_pin_hash badge_pubkey member_pubkey member_code_key)
 APT_PACKAGES=(python3 python3-venv python3-dev libzbar0 libusb-1.0-0 fonts-wqy-microhei udev)
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }

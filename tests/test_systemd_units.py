@@ -118,7 +118,8 @@ def test_agent_unit_is_a_hardened_notify_service():
     assert {"video", "dialout", "lp"} <= set(one["SupplementaryGroups"].split())
     assert one["StateDirectory"] == "kiosk-agent" and one["RuntimeDirectory"] == "kiosk-agent"
     credentials = {c.split(":", 1)[0] for c in service["LoadCredential"]}
-    assert credentials == {"mqtt_password", "command_pubkey", "staff_pin_hash", "member_code_key"}
+    assert credentials == {"mqtt_password", "command_pubkey", "staff_pin_hash", "badge_pubkey",
+                           "member_pubkey", "member_code_key"}
     for key, value in {
         "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
         "NoNewPrivileges": "yes", "SystemCallFilter": "@system-service",
