@@ -22,6 +22,7 @@ const OPERATIONS = {
   claimOrder: ['POST', `${M}/orders/{order_no}/claim`],
   requestInvoice: ['POST', `${M}/orders/{order_no}/invoice`],
   invoice: ['GET', `${M}/orders/{order_no}/invoice`],
+  complain: ['POST', `${M}/service/complaints`],
   document: ['GET', '/api/v1/openapi.json'],
 }
 // Operations that need no session.
