@@ -9,6 +9,7 @@ its journal.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from .errors import ControlApiError
 
 if TYPE_CHECKING:
+    from contract.wire.events import OrderCompletedData
     from kiosk_agent.agent import Agent
+    from kiosk_agent.journal import Journal
+    from kiosk_agent.journal.outbox import DeadLetter, OutboxStats
 
 
 async def resolve(value: Any) -> Any:
@@ -98,17 +102,16 @@ class AgentFacade:
 class JournalControl:
     """The journal-backed part of :class:`AgentControl` (outbox, dead letters, print jobs).
 
-    Uses only the journal interface of the team brief; order search and today's sales
-    are used when the journal offers ``find_orders``/``sales_today`` (or ``sales_summary``).
+    Order search and today's sales are read-only queries on the journal's thread.
     """
 
-    def __init__(self, journal: Any) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
-    async def outbox_stats(self) -> Any:
+    async def outbox_stats(self) -> OutboxStats:
         return await self.journal.outbox_stats()
 
-    async def dead_letters(self) -> list[Any]:
+    async def dead_letters(self) -> list[DeadLetter]:
         return await self.journal.dead_letters()
 
     async def retry_dead_letter(self, event_id: str) -> bool:
@@ -117,25 +120,22 @@ class JournalControl:
     async def discard_dead_letter(self, event_id: str, reason: str) -> bool:
         return await self.journal.discard_dead_letter(event_id, reason)
 
-    async def print_test_page(self) -> Any:
+    async def print_test_page(self) -> dict[str, int]:
         return {"job_id": await self.journal.add_print_job(None, "test")}
 
-    async def reprint(self, order_no: str) -> Any:
+    async def reprint(self, order_no: str) -> dict[str, int] | None:
         if await self.journal.order_receipt(order_no) is None:
             return None
         return {"job_id": await self.journal.add_print_job(order_no, "reprint")}
 
-    async def order_detail(self, order_no: str) -> Any | None:
+    async def order_detail(self, order_no: str) -> OrderCompletedData | None:
         return await self.journal.order_receipt(order_no)
 
     async def find_orders(self, query: str, limit: int) -> list[dict[str, Any]]:
         """Newest orders whose number, member, product name or barcode contains ``query``."""
-        own = getattr(self.journal, "find_orders", None)
-        if own is not None:
-            return await own(query, limit)
         like = f"%{query}%"
 
-        def q(conn: Any) -> list[dict[str, Any]]:
+        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute(
                 "SELECT order_no, completed_at, total, currency, member_id, offline,"
                 " (SELECT count(*) FROM order_lines l WHERE l.order_no = o.order_no)"
@@ -157,12 +157,9 @@ class JournalControl:
 
     async def sales_today(self) -> dict[str, Any]:
         """Orders and takings of the current business day."""
-        own = getattr(self.journal, "sales_today", None)
-        if own is not None:
-            return await own()
         day = self.journal.business_day()
 
-        def q(conn: Any) -> dict[str, Any]:
+        def q(conn: sqlite3.Connection) -> dict[str, Any]:
             count, total, offline = conn.execute(
                 "SELECT count(*), coalesce(sum(total), 0), coalesce(sum(offline), 0)"
                 " FROM orders WHERE business_day = ?",
