@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import hashlib
 import shutil
 import tomllib
@@ -32,10 +33,11 @@ def _packages(project: dict[str, Any]) -> list[str]:
     return sorted({pattern.rstrip("*") for pattern in include})
 
 
-def project_wheel(version: str, out_dir: Path, patches: dict[str, str] | None = None) -> Path:
-    """``out_dir/selfcheckout-<version>-py3-none-any.whl`` of this tree at ``version``."""
+@functools.cache
+def _source() -> tuple[dict[str, Any], dict[str, bytes]]:
+    """``pyproject.toml`` and the packaged files, read once per process: every release a
+    process builds comes from the same snapshot of the tree (it may be edited meanwhile)."""
     pyproject = tomllib.loads((SRC / "pyproject.toml").read_text(encoding="utf-8"))
-    meta = pyproject["project"]
     data_patterns = pyproject["tool"]["setuptools"]["package-data"]["*"]
     files: dict[str, bytes] = {}
     for package in _packages(pyproject):
@@ -44,6 +46,19 @@ def project_wheel(version: str, out_dir: Path, patches: dict[str, str] | None = 
                 continue
             if path.suffix == ".py" or any(fnmatch.fnmatch(path.name, p) for p in data_patterns):
                 files[path.relative_to(SRC).as_posix()] = path.read_bytes()
+    return pyproject, files
+
+
+def source_text(name: str) -> str:
+    """A packaged file as the releases of this process see it (to patch a bad release)."""
+    return _source()[1][name].decode("utf-8")
+
+
+def project_wheel(version: str, out_dir: Path, patches: dict[str, str] | None = None) -> Path:
+    """``out_dir/selfcheckout-<version>-py3-none-any.whl`` of this tree at ``version``."""
+    pyproject, snapshot = _source()
+    meta = pyproject["project"]
+    files = dict(snapshot)
     files["common/version.py"] = (
         '"""The project\'s version, reported by every program."""\n\n'
         f'__version__ = "{version}"\n').encode()

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import kit, scenario, term
 from .procs import AdminClient, cli, free_port, run_cli
-from .release import first_release, kiosk_config, project_wheel
+from .release import first_release, kiosk_config, project_wheel, source_text
 from .supervisor import Supervisor, kiosk_service
 from .system import ADMIN_USER, System
 
@@ -168,9 +168,8 @@ class Rollout:
                 f"{', '.join(f'{k} {v}' for k, v in sorted(after_good.items()))}")
 
         term.section("坏版本自动回滚", f"A bad release {BAD}: health check fails, rolled back")
-        bad = self.job(self.bundle(BAD, {"drivers/receipt/escpos.py": (
-            scenario.REPO / "drivers" / "receipt" / "escpos.py").read_text(encoding="utf-8")
-            + BROKEN_RENDERER}), "--abort-health-failures", "1")
+        bad = self.job(self.bundle(BAD, {"drivers/receipt/escpos.py": source_text(
+            "drivers/receipt/escpos.py") + BROKEN_RENDERER}), "--abort-health-failures", "1")
         states = {e["kiosk"]: e["state"] for e in bad["executions"]}
         after_bad = kit.wait_for(lambda: (r := _running(self.admin)) == after_good and r,
                                  60) or _running(self.admin)

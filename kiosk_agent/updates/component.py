@@ -75,7 +75,7 @@ def register_updates(agent: Any, dispatcher: Any) -> UpdatesComponent | None:
                       dispatcher.public_keys, report=report, restart=restart, is_idle=is_idle,
                       health=check, baseline=agent.health_report,
                       forbid_window=parse_window(os.environ.get("KIOSK_UPDATES_FORBID")),
-                      tz=agent.config.kiosk.timezone)
+                      tz=agent.config.kiosk.timezone, connected=link.connected)
 
     async def job(args: dict[str, Any]) -> dict[str, Any]:
         try:

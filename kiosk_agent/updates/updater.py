@@ -17,6 +17,7 @@ JobProgress`) under ``<cmd_id>.<n>``; a report that cannot be sent is sent again
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 
 from contract.wire.commands import JobArgs
 
-from . import install
+from . import health, install
 from .state import ACTIVE, link_target, read_json, switch_link, write_json
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ class Updater:
         health: ``await health(baseline) -> reason or None`` on the new release.
         baseline: the device health before switching (the new one must be no worse).
         forbid_window: selling hours in which no switch happens (kiosk local time).
+        connected: set while the broker link is up; a new release waits for it (up to
+            the health check's broker deadline) before it reports ``health_checking``,
+            which would otherwise be lost right after the start.
     """
 
     def __init__(self, paths: Paths, keys: list[Any], *,
@@ -110,12 +114,14 @@ class Updater:
                  baseline: Callable[[], dict[str, Any]] = dict,
                  forbid_window: tuple[time, time] | None = None,
                  tz: str = "Asia/Shanghai",
-                 step_hook: Callable[[str], None] | None = None) -> None:
+                 step_hook: Callable[[str], None] | None = None,
+                 connected: asyncio.Event | None = None) -> None:
         self.paths, self.keys = paths, keys
         self._report, self._restart = report, restart
         self.is_idle, self.health, self.baseline = is_idle, health, baseline
         self.forbid_window, self.tz = forbid_window, ZoneInfo(tz)
         self.step_hook = step_hook or (lambda step: None)
+        self.connected = connected
         self.task: asyncio.Task | None = None
 
     # -- state ---------------------------------------------------------------------
@@ -255,6 +261,9 @@ class Updater:
             return
         phase = st.get("phase")
         if phase == "trial":
+            if self.connected is not None:
+                with contextlib.suppress(TimeoutError):  # then the health check says why
+                    await asyncio.wait_for(self.connected.wait(), health.BROKER_DEADLINE_S)
             await self.report(st, "health_checking")
             reason = await self.health(st.get("baseline") or {}) if self.health else None
             if reason is None:

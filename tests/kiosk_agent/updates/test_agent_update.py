@@ -8,13 +8,13 @@ downloaded, built beside the running release, switched to, started, passes its h
 check and is committed: the fleet sees the new version. A bad release (the same project
 with a broken receipt renderer) fails its health check after the switch; the kiosk
 switches back by itself, reports why, the job aborts, and the kiosk runs the good release
-again."""
+again. A release that crashes at every start is switched back by the boot guard after 3
+starts."""
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,11 +22,10 @@ from cryptography.hazmat.primitives import serialization
 
 from common.mosquitto import free_port
 from contract.signing import load_private_key
-from demo.release import first_release, kiosk_config, software_bundle
+from demo.release import first_release, kiosk_config, software_bundle, source_text
 from demo.supervisor import kiosk_service
 from tests.cloud_bridge.bridge_process import BridgeProcess, add_user, write_config
 
-ROOT = Path(__file__).resolve().parents[3]
 BROKEN_RENDERER = '''
 
 def render_escpos(*args, **kwargs):  # this build's receipt renderer is broken
@@ -34,7 +33,7 @@ def render_escpos(*args, **kwargs):  # this build's receipt renderer is broken
 '''
 
 
-@pytest.mark.timeout(300)  # three agent starts and two releases built
+@pytest.mark.timeout(420)  # three releases built, nine agent starts
 def test_the_real_agent_is_updated_and_a_bad_release_rolled_back(tmp_path, broker):
     raw = os.urandom(32).hex()
     key = load_private_key(raw.encode())
@@ -96,22 +95,40 @@ def test_the_real_agent_is_updated_and_a_bad_release_rolled_back(tmp_path, broke
         good = rollout("0.9.1")
         assert good["state"] == "completed", good
         assert [e["state"] for e in good["executions"]] == ["succeeded"]
+        # Every step reached the bridge, health_checking too (sent once the link is up).
+        detail = requests.get(f"{base}/api/v1/admin/kiosks/s1/k1", headers=h, timeout=10).json()
+        reported = {r["result"].get("state") for r in detail["command_results"]
+                    if (r["result"] or {}).get("job_id") == good["id"]}
+        assert {"downloading", "installing", "health_checking", "succeeded"} <= reported
         until("good release running", running("0.9.1"))
         assert os.readlink(root / "current") == "releases/0.9.1"
 
         bad = rollout("0.9.2", abort_health_failures=1, patches={
             "drivers/receipt/escpos.py":
-                (ROOT / "drivers/receipt/escpos.py").read_text() + BROKEN_RENDERER})
+                source_text("drivers/receipt/escpos.py") + BROKEN_RENDERER})
         assert bad["state"] == "aborted", bad
         [execution] = bad["executions"]
         assert execution["state"] == "rolled_back"
         assert execution["reason"] == ("health check: receipt render failed: RuntimeError: "
                                        "receipt renderer broken in this build")
         assert os.readlink(root / "current") == "releases/0.9.1"
-        assert sorted(os.listdir(root / "releases")) == ["0.9.0", "0.9.1", "0.9.2"]
         # First start, the good switch, the bad switch, the switch back: the kiosk runs the
         # good release again (its status, published by the running code, says so).
         until("back on the good release", lambda: kiosk.starts >= 4 and running("0.9.1")())
+
+        # A release that does not even start: the boot guard switches back after 3 starts,
+        # and the good release, started again, reports why.
+        starts = kiosk.starts
+        crash = rollout("0.9.3", abort_health_failures=1, patches={
+            "kiosk_agent/cli_run.py": source_text("kiosk_agent/cli_run.py")
+            + "\nraise SystemExit('this build does not start')\n"})
+        assert crash["state"] == "aborted", crash
+        assert [(e["state"], e["reason"]) for e in crash["executions"]] == [
+            ("rolled_back", "new release did not pass its health check in 3 starts")]
+        assert kiosk.starts >= starts + 4  # three crashed trials, then the good one again
+        assert os.readlink(root / "current") == "releases/0.9.1"
+        until("back on the good release again", running("0.9.1"))
+        assert sorted(os.listdir(root / "releases")) == ["0.9.0", "0.9.1", "0.9.2", "0.9.3"]
     finally:
         kiosk.stop()
         bridge.stop()
