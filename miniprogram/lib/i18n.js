@@ -37,7 +37,7 @@ const TEXT = {
     passwordLocked: '支付密码错误次数过多，已锁定，请稍后再试',
     payPasswordTitle: '支付密码', newPassword: '新密码（6位数字）', currentPassword: '当前密码',
     passwordSaved: '支付密码已设置', passwordFormat: '支付密码为6位数字',
-    feedback: '投诉与建议', complaint: '投诉', suggestion: '建议', subject: '标题', details: '详细说明',
+    tracking: '物流单号', feedback: '投诉与建议', complaint: '投诉', suggestion: '建议', subject: '标题', details: '详细说明',
     feedbackSent: '已提交，门店会尽快处理', feedbackNeeded: '请填写标题和说明',
     categories: {
       product_quality: '商品质量', price: '价格', service_attitude: '服务态度', checkout: '结账',
@@ -80,7 +80,7 @@ const TEXT = {
     passwordLocked: 'Too many wrong payment passwords; locked, try again later',
     payPasswordTitle: 'Payment password', newPassword: 'New password (6 digits)', currentPassword: 'Current password',
     passwordSaved: 'Payment password set', passwordFormat: 'A payment password is 6 digits',
-    feedback: 'Complaints & suggestions', complaint: 'Complaint', suggestion: 'Suggestion', subject: 'Subject', details: 'Details',
+    tracking: 'Tracking no.', feedback: 'Complaints & suggestions', complaint: 'Complaint', suggestion: 'Suggestion', subject: 'Subject', details: 'Details',
     feedbackSent: 'Sent; the store will answer soon', feedbackNeeded: 'Please fill in the subject and the details',
     categories: {
       product_quality: 'Product quality', price: 'Price', service_attitude: 'Service', checkout: 'Checkout',

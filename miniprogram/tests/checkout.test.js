@@ -104,6 +104,15 @@ test('an unpaid order can be paid from its page', async () => {
   expect(text(page, '.status')).toBe('已支付')
 })
 
+test('a shipped delivery shows its carrier and tracking number', async () => {
+  install({ storage: { ...SESSION }, replies: {
+    [`GET ${M}/orders/MP1`]: { data: { ...order('shipped'), carrier: '顺丰', tracking_no: 'SF1234567890' } },
+  } })
+  const page = await openPage('order', { order_no: 'MP1' })
+  expect(text(page, '.status')).toBe('已发货')
+  expect(text(page, '.tracking')).toBe('顺丰 SF1234567890')
+})
+
 test('a paid order cannot be paid again: the bridge says why', async () => {
   install({ storage: { ...SESSION }, replies: {
     [`GET ${M}/orders/MP1`]: { data: order('created') },

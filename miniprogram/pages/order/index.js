@@ -29,6 +29,7 @@ Component({
           lines: o.lines.map(l => ({ line_no: l.line_no, name: i18n.pick(l.name_zh, l.name_en),
                                      qty: l.qty, amount: yuan(l.amount) })),
           invoice: o.invoice ? (t.invoiceStatus[o.invoice.status] || o.invoice.status) : '',
+          tracking: o.tracking_no ? `${o.carrier || ''} ${o.tracking_no}`.trim() : '',
           canPay: o.status === 'created',
           canInvoice: !o.invoice && !NO_INVOICE.has(o.status),
         },
@@ -87,6 +88,9 @@ Component({
         if (err.status === 429) this.setData({ busy: false, error: t.passwordLocked })
         else fail(this, err)
       }
+    },
+    feedback() {
+      wx.navigateTo({ url: `/pages/feedback/index?order_no=${this.data.orderNo}` })
     },
     invoice() {
       wx.navigateTo({ url: `/pages/invoice/index?order_no=${this.data.orderNo}` })
