@@ -94,6 +94,13 @@ def business_date(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
+def kiosk_business_date(d: Any) -> str | None:
+    """The business day the kiosk booked a sale on, in its store's time zone (``yyyy-mm-dd``),
+    when the kiosk says it; a store in another zone than the bridge keeps its own days."""
+    day = getattr(d, "business_day", None)
+    return f"{day[:4]}-{day[4:6]}-{day[6:]}" if day else None
+
+
 def stock_units(line: Any) -> int:
     """Stock units a line moves: grams for weighed goods, pieces otherwise."""
     return int(line.weight_g) if getattr(line, "weight_g", None) else int(line.qty)
@@ -128,7 +135,8 @@ async def record_kiosk_sales(
             "source": "kiosk", "fulfillment": "instore", "member_id": d.member_id,
             "status": COMPLETED, "currency": d.currency, "subtotal": d.subtotal,
             "discount_total": d.discount_total, "total": d.total, "refunded_total": 0,
-            "business_date": business_date(d.completed_at, tz), "created_at": d.created_at,
+            "business_date": kiosk_business_date(d) or business_date(d.completed_at, tz),
+            "created_at": d.created_at,
             "updated_at": now(), "paid_at": d.completed_at, "completed_at": d.completed_at,
             "event_id": s.event.event_id, "details": _details(d),
         })

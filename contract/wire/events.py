@@ -138,6 +138,10 @@ class OrderCompletedData(_Data):
     offline: bool = False
     note: str | None = None
     language: str = "zh"
+    business_day: str | None = Field(
+        default=None, pattern=r"^\d{8}$",
+        description="yyyymmdd: the store's business day (in the store's time zone) the "
+                    "kiosk booked the sale on; the cloud books it on the same day")
     discounts: list[DiscountData] = Field(
         default_factory=list, description="labelled discounts; lines' promotions are their ids"
     )

@@ -101,6 +101,8 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         day = self.business_day(order.created_at)
         if not order.order_no:
             order = order.model_copy(update={"order_no": self._next_order_no(conn, day)})
+        if order.business_day is None:  # the cloud books the sale on the store's same day
+            order = order.model_copy(update={"business_day": day})
         order_no = order.order_no
         data = order.model_dump(mode="json")
         now = time.time()
