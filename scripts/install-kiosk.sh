@@ -13,7 +13,10 @@
 #      with `pip install 'SRC[kiosk,tui]'`, the link PREFIX/current -> releases/VERSION
 #      (replaced in one rename, never absent) and the boot guard copied to
 #      PREFIX/boot-guard/ (outside the releases); fleet jobs add the next releases
-#   4. /etc/kiosk-agent/kiosk.toml from config/kiosk.example.toml (never overwritten)
+#   4. the config: PREFIX/config-releases/local/kiosk.toml (the existing
+#      /etc/kiosk-agent/kiosk.toml, else config/kiosk.example.toml; never overwritten),
+#      PREFIX/kiosk.toml -> it (configuration bundles switch this link) and
+#      /etc/kiosk-agent/kiosk.toml -> PREFIX/kiosk.toml
 #   5. credentials under /etc/kiosk-agent/credentials (root, 0600; existing files are
 #      kept): copied from --credentials DIR; staff_pin_hash from the PIN in
 #      --staff-pin-file FILE (first line) or typed at --ask-staff-pin (never on the
@@ -37,7 +40,7 @@ STAFF_PIN=""
 CREDENTIALS=(mqtt_password command_pubkey staff_pin_hash badge_pubkey member_pubkey member_code_key)
 APT_PACKAGES=(python3 python3-venv python3-dev libzbar0 libusb-1.0-0 fonts-wqy-microhei udev)
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^# --dry-run/p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -165,12 +168,30 @@ fi
 run install -d -m 0755 "$PREFIX/src"
 run cp -a "$SRC/README.md" "$SRC/config" "$PREFIX/src/" 2>/dev/null || true
 
-say "4/7 config $ETC/kiosk.toml"
+say "4/7 config $ETC/kiosk.toml -> $PREFIX/kiosk.toml -> config-releases/local/kiosk.toml"
+# Configuration bundles switch $PREFIX/kiosk.toml (a link the agent may rename) to
+# config-releases/<version>/kiosk.toml; $ETC/kiosk.toml stays where operators look, as a
+# link to it. Editing it edits the current configuration release in place.
+LOCAL_CONFIG="$PREFIX/config-releases/local/kiosk.toml"
 run install -d -m 0755 "$ETC"
-if [[ ! -f "$ETC/kiosk.toml" ]]; then
-    run install -m 0644 "$SRC/config/kiosk.example.toml" "$ETC/kiosk.toml"
+run install -d -m 0755 -o kiosk -g kiosk "$PREFIX/config-releases"
+if [[ -L "$ETC/kiosk.toml" ]]; then
+    say "   kept existing $ETC/kiosk.toml -> $(readlink "$ETC/kiosk.toml")"
 else
-    say "   kept existing $ETC/kiosk.toml"
+    run install -d -m 0755 "$(dirname "$LOCAL_CONFIG")"
+    if [[ -f "$ETC/kiosk.toml" ]]; then
+        if [[ ! -f "$LOCAL_CONFIG" ]]; then
+            run cp -p "$ETC/kiosk.toml" "$LOCAL_CONFIG"
+        fi
+    elif [[ ! -f "$LOCAL_CONFIG" ]]; then
+        run install -m 0644 "$SRC/config/kiosk.example.toml" "$LOCAL_CONFIG"
+    fi
+    if [[ ! -L "$PREFIX/kiosk.toml" ]]; then
+        run ln -sfn config-releases/local/kiosk.toml "$PREFIX/kiosk.toml"
+    fi
+    # One rename: the agent reads the old file or the link, never nothing.
+    run ln -sfn "$PREFIX/kiosk.toml" "$ETC/.kiosk.toml.new"
+    run mv -T "$ETC/.kiosk.toml.new" "$ETC/kiosk.toml"
 fi
 
 say "5/7 credentials $ETC/credentials"

@@ -113,6 +113,7 @@ def test_agent_unit_is_a_hardened_notify_service():
     assert service["ExecStartPre"] == [
         "/usr/bin/python3 /opt/kiosk/boot-guard/guard.py --root /opt/kiosk"]
     assert "KIOSK_UPDATES_ROOT=/opt/kiosk" in service["Environment"]
+    assert "KIOSK_UPDATES_CONFIG_LINK=/opt/kiosk/kiosk.toml" in service["Environment"]
     assert one["ReadWritePaths"] == "/opt/kiosk"
     assert one["User"] == "kiosk"
     assert {"video", "dialout", "lp"} <= set(one["SupplementaryGroups"].split())
@@ -185,6 +186,10 @@ def test_install_script_parses_and_dry_run_is_complete_and_repeatable(tmp_path):
         f"ln -sfn releases/{__version__} {opt}/.current.new",
         f"mv -T {opt}/.current.new {opt}/current",
         f"{ROOT}/kiosk_agent/updates/guard.py {opt}/boot-guard/guard.py",
+        # The config behind the link configuration bundles switch.
+        f"{ROOT}/config/kiosk.example.toml {opt}/config-releases/local/kiosk.toml",
+        f"ln -sfn config-releases/local/kiosk.toml {opt}/kiosk.toml",
+        "mv -T /etc/kiosk-agent/.kiosk.toml.new /etc/kiosk-agent/kiosk.toml",
     ):
         assert expected in out, expected
     assert not (tmp_path / "opt").exists(), "a dry run must not touch the system"
