@@ -23,6 +23,10 @@ const OPERATIONS = {
   requestInvoice: ['POST', `${M}/orders/{order_no}/invoice`],
   invoice: ['GET', `${M}/orders/{order_no}/invoice`],
   complain: ['POST', `${M}/service/complaints`],
+  bookable: ['GET', `${M}/service/stores/{store}/appointment-services`],
+  book: ['POST', `${M}/service/appointments`],
+  bookings: ['GET', `${M}/service/appointments`],
+  cancelBooking: ['POST', `${M}/service/appointments/{booking_id}/cancel`],
   document: ['GET', '/api/v1/openapi.json'],
 }
 // Operations that need no session.

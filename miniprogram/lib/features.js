@@ -8,6 +8,7 @@ const ENTRIES = [
   { key: 'shop', url: '/pages/shop/index', needs: 'products' },
   { key: 'cart', url: '/pages/cart/index', needs: 'createOrder' },
   { key: 'myOrders', url: '/pages/orders/index', needs: 'orders' },
+  { key: 'appointments', url: '/pages/appointments/index', needs: 'bookable' },
   { key: 'feedback', url: '/pages/feedback/index', needs: 'complain' },
 ]
 

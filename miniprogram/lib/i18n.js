@@ -37,6 +37,8 @@ const TEXT = {
     passwordLocked: '支付密码错误次数过多，已锁定，请稍后再试',
     payPasswordTitle: '支付密码', newPassword: '新密码（6位数字）', currentPassword: '当前密码',
     passwordSaved: '支付密码已设置', passwordFormat: '支付密码为6位数字',
+    appointments: '预约服务', myBookings: '我的预约', book: '预约', cancel: '取消预约', full: '已约满',
+    free: '余', booked: '预约成功', noServices: '该门店暂无可预约服务',
     tracking: '物流单号', feedback: '投诉与建议', complaint: '投诉', suggestion: '建议', subject: '标题', details: '详细说明',
     feedbackSent: '已提交，门店会尽快处理', feedbackNeeded: '请填写标题和说明',
     categories: {
@@ -80,6 +82,8 @@ const TEXT = {
     passwordLocked: 'Too many wrong payment passwords; locked, try again later',
     payPasswordTitle: 'Payment password', newPassword: 'New password (6 digits)', currentPassword: 'Current password',
     passwordSaved: 'Payment password set', passwordFormat: 'A payment password is 6 digits',
+    appointments: 'Appointments', myBookings: 'My bookings', book: 'Book', cancel: 'Cancel', full: 'Full',
+    free: 'free', booked: 'Booked', noServices: 'No bookable service in this store',
     tracking: 'Tracking no.', feedback: 'Complaints & suggestions', complaint: 'Complaint', suggestion: 'Suggestion', subject: 'Subject', details: 'Details',
     feedbackSent: 'Sent; the store will answer soon', feedbackNeeded: 'Please fill in the subject and the details',
     categories: {
