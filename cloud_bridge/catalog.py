@@ -22,10 +22,10 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -45,6 +45,12 @@ from contract.wire.topics import store_catalog
 
 from .errors import BridgeError, Conflict
 from .models import Base, BigId, UtcDateTime, now
+
+if TYPE_CHECKING:
+    from contract.pricebook import PriceBook
+
+    from .config import BridgeConfig
+    from .db import Database
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +118,14 @@ _INFO_COLUMNS = (PublishedPriceBook.store, PublishedPriceBook.version, Published
                  PublishedPriceBook.created_by, PublishedPriceBook.is_current)
 
 
-def _info(row: Any) -> BookInfo:
+def _info(row: Sequence[Any]) -> BookInfo:
     return BookInfo(*row)
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def parse_upload(raw: bytes, fmt: str = "json", source: str = "price book") -> Any:
+def parse_upload(raw: bytes, fmt: str = "json", source: str = "price book") -> PriceBook:
     """Validate an uploaded book with the kiosk's parser; :class:`InvalidPriceBook` if unusable.
 
     Returns:
@@ -140,7 +146,8 @@ def parse_upload(raw: bytes, fmt: str = "json", source: str = "price book") -> A
 # --------------------------------------------------------------------------- storage
 
 
-async def publish_book(session: AsyncSession, store: str, book: Any, actor: str) -> BookInfo:
+async def publish_book(session: AsyncSession, store: str, book: PriceBook,
+                       actor: str) -> BookInfo:
     """Store ``book`` as the store's current price book; its version must be new there.
 
     Raises:
@@ -194,7 +201,7 @@ async def book_body(session: AsyncSession, store: str, version: str) -> tuple[st
 # --------------------------------------------------------------------------- announcing
 
 
-def public_base_url(config: Any) -> str:
+def public_base_url(config: BridgeConfig) -> str:
     """Where kiosks reach this bridge's HTTP API: ``[http] public_url`` or host and port."""
     http = config.http
     if http.public_url:
@@ -202,7 +209,7 @@ def public_base_url(config: Any) -> str:
     return f"http://{http.host}:{http.port}"
 
 
-def book_url(config: Any, store: str, version: str) -> str:
+def book_url(config: BridgeConfig, store: str, version: str) -> str:
     """The download URL, with the book's download token when the bridge can sign one
     (so that a kiosk never sends its own secret for it: :mod:`.security.download_tokens`)."""
     from .security.download_tokens import with_token
@@ -211,19 +218,19 @@ def book_url(config: Any, store: str, version: str) -> str:
                       store, version)
 
 
-def pointer_for(config: Any, info: BookInfo) -> CatalogPointer:
+def pointer_for(config: BridgeConfig, info: BookInfo) -> CatalogPointer:
     """The retained pointer announcing ``info`` (same bytes every time for one book)."""
     return CatalogPointer(version=info.version, sha256=info.sha256, size=info.size,
                           url=book_url(config, info.store, info.version), ts=info.created_at)
 
 
-async def announce(publish: Publish, config: Any, info: BookInfo) -> None:
+async def announce(publish: Publish, config: BridgeConfig, info: BookInfo) -> None:
     """Publish the store's retained pointer (QoS 1) through the bridge's MQTT client."""
     await publish(store_catalog(info.store), pointer_for(config, info).encode(), qos=1,
                   retain=True)
 
 
-async def announce_current(db: Any, config: Any, publish: Publish,
+async def announce_current(db: Database, config: BridgeConfig, publish: Publish,
                            store: str | None = None) -> int:
     """Announce the current book of ``store`` (or of every store) as the database has it now.
 
@@ -259,7 +266,8 @@ async def announce_current(db: Any, config: Any, publish: Publish,
 # --------------------------------------------------------------------------- pricing
 
 
-async def published_book(db: Any, books: dict[str, tuple[str, Any]], store: str) -> Any | None:
+async def published_book(db: Database, books: dict[str, tuple[str, PriceBook]],
+                         store: str) -> PriceBook | None:
     """The store's current published ``PriceBook``, parsed once per version; ``None`` if none.
 
     Args:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Enum, String, Table, Text, bindparam, cast, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +31,9 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from .errors import NotFound
 from .models import Base
+
+if TYPE_CHECKING:
+    from .config import BridgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +206,7 @@ def _uncapped(kind: Any) -> Any:
     return kind
 
 
-def open_database(config: Any) -> Database:
+def open_database(config: BridgeConfig) -> Database:
     """A :class:`Database` from a :class:`cloud_bridge.config.BridgeConfig`."""
     db = config.database
     return Database(
