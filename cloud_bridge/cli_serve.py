@@ -159,3 +159,8 @@ def _use_own_sandbox(config, url: str) -> None:
     default = MiniProgramSection.model_fields["code2session_url"].default
     if config.mp.sandbox and config.mp.code2session_url == default and url.startswith("http"):
         config.mp.code2session_url = f"{url}/sandbox/sns/jscode2session"
+    # The carrier tracker too (its sandbox pushes to the callback, here).
+    if config.mp.sandbox and config.delivery.customer is None and url.startswith("http"):
+        config.delivery.api_url = f"{url}/sandbox/kuaidi100"
+        config.delivery.callback_url = config.delivery.callback_url or (
+            f"{url}/api/v1/carrier/kuaidi100/notify")

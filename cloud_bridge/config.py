@@ -19,6 +19,7 @@ from common.config import load_toml_model
 
 from .console.config import ConsoleSection
 from .payments.config import PaymentsSection
+from .service.config import DeliverySection
 
 
 class ConfigError(Exception):
@@ -158,6 +159,7 @@ class BridgeConfig(_Section):
     commands: CommandsSection = Field(default_factory=CommandsSection)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     console: ConsoleSection = Field(default_factory=ConsoleSection)
+    delivery: DeliverySection = Field(default_factory=DeliverySection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
     def database_url(self) -> str:

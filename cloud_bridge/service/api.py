@@ -6,6 +6,7 @@ from . import (
     api_aftersales,
     api_appointments,
     api_chat,
+    api_delivery,
     api_kb,
     api_selfservice,
     api_sla,
@@ -14,4 +15,5 @@ from . import (
 
 ROUTES = [*api_tickets.ROUTES, *api_chat.ROUTES, *api_sla.ROUTES,
           *api_appointments.ROUTES, *api_selfservice.ROUTES, *api_kb.ROUTES,
-          *api_aftersales.ROUTES]
+          *api_aftersales.ROUTES, *api_delivery.ROUTES]
+SANDBOX_ROUTES = api_delivery.SANDBOX_ROUTES

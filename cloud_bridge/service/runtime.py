@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from . import jobs
 from .hub import LocalHub, PgNotifyHub
 from .kb import KbSearch
 from .storage import FileStorage, LocalFileStorage
+from .tracking import delivery_job
 
 FILES_ENV = "CLOUD_BRIDGE_SERVICE_FILES"
 DEFAULT_FILES = Path("/var/lib/cloud-bridge/service-files")
@@ -31,6 +33,8 @@ class ServiceRuntime:
     hub: LocalHub
     storage: FileStorage
     kb: KbSearch
+    # The carrier sandbox's parcels, (com, number) -> state (only with [mp] sandbox).
+    sandbox_parcels: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 RUNTIME_KEY = web.AppKey("service_runtime", ServiceRuntime)
@@ -54,7 +58,8 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     async with hub:
         app[RUNTIME_KEY] = ServiceRuntime(hub=hub, storage=LocalFileStorage(files_dir(db.url)),
                                          kb=KbSearch())
-        sweeper = asyncio.create_task(jobs.run_forever(db, tz), name="svc-sweep")
+        sweeper = asyncio.create_task(jobs.run_forever(db, tz, [delivery_job(app)]),
+                                      name="svc-sweep")
         try:
             yield
         finally:

@@ -399,3 +399,36 @@ class SvcAfterSaleList(Out):
 class SvcAfterSaleRules(Out):
     rules: dict[str, int]
     defect_days: int
+
+
+class SvcCarrierAck(Out):
+    result: bool
+    returnCode: str  # Kuaidi100 spells it so
+    message: str
+
+
+class SvcSandboxAdvance(Out):
+    pushed: bool
+    callback_status: int | None
+
+
+class SvcTrackEvent(Out):
+    at: datetime
+    context: str
+    area: str | None
+
+
+class SvcShipment(Out):
+    order_no: str
+    carrier: str
+    tracking_no: str
+    state: str
+    state_zh: str
+    state_en: str
+    last_event_at: datetime | None
+    delivered_at: datetime | None
+    events: list[SvcTrackEvent]
+
+
+class SvcShipmentList(Out):
+    items: list[SvcShipment]

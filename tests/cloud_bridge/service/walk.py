@@ -3,7 +3,11 @@ operation called once with a realistic request, its reply validated against the 
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from cloud_bridge.service import kuaidi100 as k100
+from cloud_bridge.service.tracking import NOTIFY_PATH, SANDBOX_CUSTOMER, SANDBOX_KEY
 
 from .test_tickets import png_bytes
 
@@ -114,6 +118,31 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
                                                                "location": "damaged"})
     call("GET", f"{M}/aftersales")
     call("GET", f"{A}/aftersales", query={"store": "s1"})
+
+    # Delivery tracking of the walker's delivery order (shipped SF SF123 by the core walk).
+    mp_no = {"order_no": ctx["mp_order"]["order_no"]}
+    parcel = {"com": "shunfeng", "num": "SF123"}
+    call("POST", "/sandbox/kuaidi100/advance",
+         body={**parcel, "context": "顺丰速运 已收取快件", "state": "1", "push": False})
+    call("GET", f"{M}/orders/{{order_no}}/tracking", path_parameters=mp_no)
+    call("POST", f"{A}/shipments/{{order_no}}/refresh", path_parameters=mp_no)
+    call("POST", "/sandbox/kuaidi100/advance",
+         body={**parcel, "context": "快件已到达 上海转运中心", "state": "0"})
+    param = json.dumps({"status": "polling", "lastResult": {
+        "com": "shunfeng", "nu": "SF123", "state": "5", "data": [
+            {"time": "2030-01-01 10:00:00", "context": "派件中", "areaName": "上海市"}]}})
+    sign = k100.md5_upper(param + k100.salt_for(SANDBOX_KEY, "shunfeng", "SF123"))
+    call("POST", NOTIFY_PATH, body={"param": param, "sign": sign},
+         media_type="application/x-www-form-urlencoded")
+    call("GET", f"{A}/shipments", query={"store": "s1"})
+    q = json.dumps({"com": "shunfeng", "num": "SF123"})
+    call("POST", "/sandbox/kuaidi100/poll/query.do", media_type="application/x-www-form-urlencoded",
+         body={"customer": SANDBOX_CUSTOMER, "param": q,
+               "sign": k100.md5_upper(q + SANDBOX_KEY + SANDBOX_CUSTOMER)})
+    call("POST", "/sandbox/kuaidi100/poll", media_type="application/x-www-form-urlencoded",
+         body={"schema": "json", "param": json.dumps({
+             "company": "yuantong", "number": "YT1", "key": SANDBOX_KEY,
+             "parameters": {"callbackurl": "http://127.0.0.1:9/none", "salt": "s"}})})
 
     # Self-service look-ups on the walker's own mini-program order.
     call("GET", f"{M}/self-service/orders/{{order_no}}",
