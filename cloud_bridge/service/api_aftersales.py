@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge import keys as app_keys
@@ -41,7 +42,7 @@ async def ask(call: Call) -> dict[str, Any]:
     """Ask to return or exchange lines of one of my orders (409 past the time limit)."""
     b = call.body
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         from cloud_bridge import orders
 
         order = await orders.get_order(s, b.order_no, lock=True)
@@ -82,7 +83,7 @@ async def mine(call: Call) -> dict[str, Any]:
         return {"items": [await aftersales.to_json(s, r) for r in rows]}
 
 
-async def _mine(s: Any, call: Call, *, lock: bool = False) -> AfterSale:
+async def _mine(s: AsyncSession, call: Call, *, lock: bool = False) -> AfterSale:
     req = await aftersales.get(s, path_id(call, "aftersales_id"), lock=lock)
     if req.openid != call.openid:
         raise NotFound(f"after-sales request {req.id} not found")
@@ -91,7 +92,7 @@ async def _mine(s: Any, call: Call, *, lock: bool = False) -> AfterSale:
 
 async def cancel(call: Call) -> dict[str, Any]:
     """Withdraw my request while the store has not decided."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         req = await _mine(s, call, lock=True)
         await aftersales.cancel(s, req, actor=call.principal.actor)
         return await aftersales.to_json(s, req)
@@ -118,7 +119,7 @@ async def staff_list(call: Call) -> dict[str, Any]:
         return {"items": [await aftersales.to_json(s, r) for r in rows]}
 
 
-async def _staff(s: Any, call: Call) -> AfterSale:
+async def _staff(s: AsyncSession, call: Call) -> AfterSale:
     req = await aftersales.get(s, path_id(call, "aftersales_id"), lock=True)
     if not call.principal.chain_wide and req.store != call.principal.store:
         raise NotFound(f"after-sales request {req.id} not found")
@@ -138,7 +139,7 @@ async def approve(call: Call) -> dict[str, Any]:
     b = call.body
     refund_id: int | None = None
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         nonlocal refund_id
         req = await _staff(s, call)
         refund_id = await aftersales.approve(s, req, actor=call.principal.actor,
@@ -159,7 +160,7 @@ class RejectBody(RequestModel):
 
 async def reject(call: Call) -> dict[str, Any]:
     """Reject, saying why (the shopper sees the note)."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         req = await _staff(s, call)
         await aftersales.reject(s, req, actor=call.principal.actor, note=call.body.note)
         return await aftersales.to_json(s, req)
@@ -187,7 +188,7 @@ async def put_rules(call: Call) -> dict[str, Any]:
     if any(not 0 <= d <= 365 for d in call.body.rules.values()):
         raise InvalidRequest("a return period is 0 to 365 days")
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         rules = await aftersales.set_rules(s, call.body.rules)
         return {"rules": rules, "defect_days": aftersales.DEFECT_DAYS}
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import get_row
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText, Text
 
@@ -36,7 +38,7 @@ async def add_service(call: Call) -> dict[str, Any]:
         return appt.service_json(svc, [])
 
 
-async def _staff_service(s: Any, call: Call) -> BookableService:
+async def _staff_service(s: AsyncSession, call: Call) -> BookableService:
     svc = await s.get(BookableService, path_id(call, "service_id"))
     if svc is None or not (call.principal.chain_wide or svc.store == call.principal.store):
         raise NotFound(f"service {call.path['service_id']} not found")
@@ -102,9 +104,9 @@ async def book(call: Call) -> dict[str, Any]:
     """Book a place in a slot (409 when it is full, closed, or booked already)."""
     b = call.body
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         booking = await appt.book(s, b.slot_id, call.openid, b.note)
-        return appt.booking_json(booking, await s.get(Slot, booking.slot_id))
+        return appt.booking_json(booking, await get_row(s, Slot, booking.slot_id))
 
     return await db(call).transact(work)
 
@@ -120,12 +122,12 @@ async def my_bookings(call: Call) -> dict[str, Any]:
 
 async def cancel(call: Call) -> dict[str, Any]:
     """Cancel my booking (up to the service's deadline)."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         booking = await s.get(Booking, path_id(call, "booking_id"))
         if booking is None or booking.openid != call.openid:
             raise NotFound(f"booking {call.path['booking_id']} not found")
         await appt.cancel(s, booking)
-        return appt.booking_json(booking, await s.get(Slot, booking.slot_id))
+        return appt.booking_json(booking, await get_row(s, Slot, booking.slot_id))
 
     return await db(call).transact(work)
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, Text
@@ -35,7 +36,7 @@ def conversation_json(c: Conversation) -> dict[str, Any]:
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
-async def _my_order(s: Any, call: Call, order_no: str | None, store: str) -> None:
+async def _my_order(s: AsyncSession, call: Call, order_no: str | None, store: str) -> None:
     """A linked order must be the caller's and of that store (else 404, nothing leaks)."""
     if order_no is None:
         return

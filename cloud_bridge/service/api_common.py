@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call
 
@@ -36,7 +38,7 @@ def path_id(call: Call, name: str) -> int:
     return int(call.path[name])
 
 
-async def staff_ticket(s: Any, call: Call, conv_id: int, *, lock: bool = False) -> Conversation:
+async def staff_ticket(s: AsyncSession, call: Call, conv_id: int, *, lock: bool = False) -> Conversation:
     """A ticket the calling staff may see: another store's is 404 (ids do not leak)."""
     conv = await tickets.get_ticket(s, conv_id, lock=lock)
     if not call.principal.chain_wide and conv.store != call.principal.store:
@@ -44,7 +46,7 @@ async def staff_ticket(s: Any, call: Call, conv_id: int, *, lock: bool = False) 
     return conv
 
 
-async def my_conversation(s: Any, call: Call, conv_id: int) -> Conversation:
+async def my_conversation(s: AsyncSession, call: Call, conv_id: int) -> Conversation:
     """One of the calling shopper's conversations; anyone else's is 404."""
     conv = await s.get(Conversation, conv_id)
     if conv is None or conv.openid != call.openid:
@@ -59,7 +61,7 @@ async def post_and_signal(call: Call, conv_id: int, *, sender_kind: str, body: s
     hub = runtime(call.app).hub
     sig: Signal | None = None
 
-    async def work(s: Any) -> chat.Posted:
+    async def work(s: AsyncSession) -> chat.Posted:
         nonlocal sig
         posted = await chat.post_message(s, conv_id, sender_kind=sender_kind,
                                          sender=call.principal.actor, body=body,
@@ -77,7 +79,7 @@ async def post_and_signal(call: Call, conv_id: int, *, sender_kind: str, body: s
             "client_msg_id": client_msg_id, "new": posted.new}
 
 
-async def message_list(s: Any, conv_id: int, after_seq: int, limit: int,
+async def message_list(s: AsyncSession, conv_id: int, after_seq: int, limit: int,
                        staff_view: bool) -> dict[str, Any]:
     rows = await chat.messages_after(s, conv_id, after_seq, limit)
     atts = await chat.attachments_of(s, {m.attachment_id for m in rows if m.attachment_id})

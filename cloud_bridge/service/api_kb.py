@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge.errors import Forbidden, NotFound
@@ -31,7 +32,7 @@ class ArticleBody(RequestModel):
     body_html: Html
 
 
-async def _readable(s: Any, call: Call, article_id: int) -> KbArticle:
+async def _readable(s: AsyncSession, call: Call, article_id: int) -> KbArticle:
     """An article staff may read: their store's or the chain's (another store's is 404)."""
     art = await s.get(KbArticle, article_id)
     p = call.principal
@@ -40,7 +41,7 @@ async def _readable(s: Any, call: Call, article_id: int) -> KbArticle:
     return art
 
 
-async def _writable(s: Any, call: Call, article_id: int) -> KbArticle:
+async def _writable(s: AsyncSession, call: Call, article_id: int) -> KbArticle:
     art = await _readable(s, call, article_id)
     if art.store is None and not call.principal.chain_wide:
         raise Forbidden("only head office edits the chain's articles")
@@ -103,7 +104,7 @@ async def edit_article(call: Call) -> dict[str, Any]:
     """Save a new version (409 if someone saved since ``base_version``)."""
     b = call.body
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         art = await _writable(s, call, path_id(call, "article_id"))
         ver = await kb.edit(s, art, title=b.title, body_html=b.body_html,
                             editor=call.principal.actor, base_version=b.base_version,
@@ -120,7 +121,7 @@ class PublishBody(RequestModel):
 
 async def publish_article(call: Call) -> dict[str, Any]:
     """Publish a version: shoppers and the search see it from now on."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         art = await _writable(s, call, path_id(call, "article_id"))
         await kb.publish(s, art, call.body.version)
         return kb.article_json(art, staff=True)
@@ -134,7 +135,7 @@ class UnpublishBody(RequestModel):
 
 async def unpublish_article(call: Call) -> dict[str, Any]:
     """Take an article back to draft (or archive it): shoppers no longer see it."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         art = await _writable(s, call, path_id(call, "article_id"))
         await kb.unpublish(art, archive=call.body.archive)
         return kb.article_json(art, staff=True)
@@ -155,7 +156,7 @@ class SynonymsBody(RequestModel):
 
 async def put_synonyms(call: Call) -> dict[str, Any]:
     """Replace the synonym groups (head office)."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         await kb.set_synonyms(s, call.body.groups)
         return {"groups": await kb.synonyms(s)}
 

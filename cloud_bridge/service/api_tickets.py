@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Forbidden, InvalidRequest, NotFound
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
@@ -82,7 +83,7 @@ async def open_ticket(call: Call) -> dict[str, Any]:
         return tickets.ticket_json(conv)
 
 
-async def _check_order(s: Any, order_no: str, store: str) -> None:
+async def _check_order(s: AsyncSession, order_no: str, store: str) -> None:
     from cloud_bridge import orders
 
     order = await orders.get_order(s, order_no)

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import sla, tickets
 
@@ -23,7 +24,7 @@ LOCK_KEY = 0x73766301
 
 async def sweep_once(db: Any, tz: str) -> dict[str, int]:
     """One round: snoozed tickets woken, breaches raised (counts)."""
-    async def work(s: Any) -> dict[str, int]:
+    async def work(s: AsyncSession) -> dict[str, int]:
         if not db.is_sqlite:
             got = await s.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
             if not got:

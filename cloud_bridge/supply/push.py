@@ -61,9 +61,10 @@ async def snapshot(session: AsyncSession, store: str) -> StockAlerts:
 
 async def stores_with_alerts(session: AsyncSession) -> list[str]:
     """Stores that ever had a stock alert (one with none left gets an empty list)."""
-    return list((await session.scalars(select(SupplyAlert.store).where(
+    stores = await session.scalars(select(SupplyAlert.store).where(
         SupplyAlert.store.is_not(None), SupplyAlert.kind.in_(STOCK_ALERT_KINDS))
-        .distinct().order_by(SupplyAlert.store))).all())
+        .distinct().order_by(SupplyAlert.store))
+    return [s for s in stores if s is not None]  # none are: the query excludes them
 
 
 async def publish_changed(db: Any, publish: Publish, sent: dict[str, str]) -> list[str]:
