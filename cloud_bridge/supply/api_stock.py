@@ -90,7 +90,8 @@ async def write_off(call: Call) -> dict[str, Any]:
     call.principal.check_store(store)
     async with db(call).session() as s:
         taken = await stock.write_off(s, store=store, product_id=b.product_id, lot_no=b.lot_no,
-                                      qty=b.qty, reason=b.reason, actor=call.principal.actor)
+                                      qty=b.qty, reason=b.reason, actor=call.principal.actor,
+                                      location=b.location)
     return {"store": store, "product_id": b.product_id,
             "taken": [{"lot_no": t.lot_no, "qty": t.qty,
                        "expiry_date": t.expiry_date.isoformat() if t.expiry_date else None}

@@ -52,6 +52,9 @@ class SupplyWriteOffBody(RequestModel):
     lot_no: Ident
     qty: int = Qty
     reason: Text
+    location: Literal["shelf", "quarantine", "damaged"] = Field(
+        default="shelf", description="where the lot's units are: the shelf, or returned "
+        "goods kept aside (quarantine, damaged)")
 
 
 class SupplyCountLine(RequestModel):

@@ -337,11 +337,12 @@ async def post_count(session: AsyncSession, *, store: str,
 
 
 async def write_off(session: AsyncSession, *, store: str, product_id: str, lot_no: str,
-                    qty: int, reason: str, actor: str) -> list[Taken]:
-    """Remove damaged or expired units of one lot (报损)."""
+                    qty: int, reason: str, actor: str, location: str = SHELF) -> list[Taken]:
+    """Remove damaged or expired units of one lot (报损): from the shelf (the sellable
+    total goes down too) or from returned goods kept aside (``quarantine``, ``damaged``)."""
     return await take_from_lots(session, store=store, product_id=product_id, qty=qty,
                                 lot_no=lot_no, kind="write_off", doc_type="write_off",
-                                doc_id=reason[:128], actor=actor)
+                                doc_id=reason[:128], actor=actor, location=location)
 
 
 async def lots(session: AsyncSession, store: str | None, product_id: str | None,

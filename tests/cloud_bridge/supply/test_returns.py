@@ -162,3 +162,27 @@ async def test_the_return_route_takes_a_location_and_refuses_a_wrong_one(client,
     rid = str((await r.json())["id"])
     assert await moves(db, doc_type="return") == [(rid, "quarantine", "M-1", 1)]
     assert await on_hand(db) == 1
+    # The checked goods turn out spoilt: written off from quarantine, not from the shelf.
+    url = "/api/v1/admin/supply/stores/s1/write-offs"
+    body = {"product_id": "p-milk", "lot_no": "M-1", "qty": 1, "reason": "变质"}
+    r = await client.post(url, headers=h, json={**body, "location": "cellar"})
+    assert r.status == 400
+    r = await client.post(url, headers=h, json={**body, "location": "quarantine"})
+    assert r.status == 201, await r.text()
+    assert await lots(db, "quarantine") == {"M-1": 0} and await on_hand(db) == 1
+
+
+async def test_goods_kept_aside_are_written_off_from_their_location_only(db):
+    await receive(db, "M-1", 5, 4)
+    await sell(db, [("S1-1", 3)])
+    await _return(db, "S1-1", 2, restock=False, location="damaged")
+    async with db.session() as s:
+        with pytest.raises(Conflict):  # the damaged area holds 2, not 3
+            await service.write_off(s, store="s1", product_id="p-milk", lot_no="M-1", qty=3,
+                                    reason="报损", actor="clerk", location="damaged")
+    async with db.session() as s:
+        await service.write_off(s, store="s1", product_id="p-milk", lot_no="M-1", qty=2,
+                                reason="报损", actor="clerk", location="damaged")
+    assert await lots(db, "damaged") == {"M-1": 0}
+    assert await lots(db) == {"M-1": 1} and await on_hand(db) == 1  # the shelf untouched
+    assert await moves(db, kind="write_off") == [("报损", "damaged", "M-1", -2)]
