@@ -5,7 +5,9 @@ a fake code2session and falls back to a secret printed in this repository, so an
 could log in as any openid; a sandbox payment manifest points the money at local fake
 gateways; kiosk downloads with ``kiosk_auth_dir`` over a plain-http URL and no signing
 key could only be authenticated by sending the kiosk's MQTT password in clear text
-(which the kiosk refuses to do anyway, so the shop would get no price books).
+(which the kiosk refuses to do anyway, so the shop would get no price books); without
+a member code key no member code can be issued or checked, so member sales and
+stored-value charges could not be verified.
 """
 
 from __future__ import annotations
@@ -38,7 +40,24 @@ def production_hazards(config: Any) -> list[str]:
             and token_key(config) is None):
         found.append("kiosk downloads need credentials but the public URL is plain http and "
                      "there is no command signing key for download tokens")
+    if not _has_member_key(config):
+        found.append("no member code key (credential member_signing_key, or "
+                     "member_signing.key in [http] kiosk_auth_dir): member sales and "
+                     "stored-value charges could not be checked")
     return found
+
+
+def _has_member_key(config: Any) -> bool:
+    """Whether the bridge has the chain's member-code key (never creates one)."""
+    from pathlib import Path
+
+    from cloud_bridge.config import load_secret
+    from cloud_bridge.members.member_code import MEMBER_KEY_CREDENTIAL, MEMBER_KEY_FILE
+
+    if load_secret(MEMBER_KEY_CREDENTIAL):
+        return True
+    auth_dir = config.http.kiosk_auth_dir
+    return auth_dir is not None and (Path(auth_dir) / MEMBER_KEY_FILE).is_file()
 
 
 def check_production(config: Any) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from cloud_bridge.config import load_config
 from cloud_bridge.security.startup import production_hazards
+from contract.signing import generate_signing_key, private_key_pem
 from tests.cloud_bridge.bridge_process import write_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,7 +43,11 @@ def test_hazards_are_named_and_a_clean_config_has_none(db_url, tmp_path: Path, m
     cfg = load_config(write_config(tmp_path / "b.toml", db_url=db_url, worker="w",
                                    mqtt_port=None, sandbox=False))
     monkeypatch.delenv("BRIDGE_COMMAND_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("BRIDGE_MEMBER_SIGNING_KEY", raising=False)
     monkeypatch.setenv("BRIDGE_MP_APP_SECRET", "a-real-secret-from-credentials")
+    assert [h for h in production_hazards(cfg) if "member code key" in h]  # nothing checks
+    monkeypatch.setenv("BRIDGE_MEMBER_SIGNING_KEY",
+                       private_key_pem(generate_signing_key()).decode())
     assert production_hazards(cfg) == []
     cfg.http.kiosk_auth_dir = tmp_path  # kiosk credentials over http, no download tokens
     assert any("plain http" in h for h in production_hazards(cfg))
