@@ -143,4 +143,10 @@ class Attachment(Base):
 
 
 # The other concerns' tables (the knowledge base's among them), on the same Base.
-from . import models_aftersales, models_delivery, models_kb, models_more  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    models_aftersales,
+    models_community,
+    models_delivery,
+    models_kb,
+    models_more,
+)
