@@ -93,7 +93,7 @@ async def test_the_stores_stock_alerts_reach_the_staff_tui(bridge_db, mqtt_agent
     app = KioskTUI(str(agent.config.control.socket_path), refresh_s=REFRESH_S)
     sent: dict[str, str] = {}
     async with aiomqtt.Client("127.0.0.1", broker.port, identifier="bridge-test") as bridge, \
-            app.run_test(size=(100, 30)) as pilot:
+            app.run_test(size=(80, 24)) as pilot:
         await pilot.press("7")
         await wait_for(pilot, lambda: "尚未收到" in plain(app, "#stock-summary"),
                        "nothing received yet")
