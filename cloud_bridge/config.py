@@ -18,6 +18,7 @@ from common.config import load_secret as _load_secret
 from common.config import load_toml_model
 
 from .console.config import ConsoleSection
+from .notify.config import NotifySection
 from .payments.config import PaymentsSection
 from .service.config import DeliverySection
 
@@ -160,6 +161,7 @@ class BridgeConfig(_Section):
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     console: ConsoleSection = Field(default_factory=ConsoleSection)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
+    notify: NotifySection = Field(default_factory=NotifySection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
 
     def database_url(self) -> str:

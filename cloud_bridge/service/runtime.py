@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,13 +58,28 @@ async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     async with hub:
         app[RUNTIME_KEY] = ServiceRuntime(hub=hub, storage=LocalFileStorage(files_dir(db.url)),
                                          kb=KbSearch())
-        sweeper = asyncio.create_task(jobs.run_forever(db, tz, [delivery_job(app)]),
-                                      name="svc-sweep")
+        sweeper = asyncio.create_task(
+            jobs.run_forever(db, tz, [delivery_job(app), reminder_job(app)]), name="svc-sweep")
         try:
             yield
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
+
+
+def reminder_job(app: web.Application) -> Callable[[], Awaitable[None]]:
+    """Each sweep: reminders of the bookings due within ``[notify] appointment_lead_min``."""
+    from datetime import timedelta
+
+    from .reminders import appointment_reminders
+
+    async def job() -> None:
+        cfg = app[CONFIG_KEY]
+        if cfg.notify.enabled:
+            await appointment_reminders(app[DB_KEY], timedelta(
+                minutes=cfg.notify.appointment_lead_min), cfg.bridge.timezone)
+
+    return job
 
 
 def runtime(app: web.Application) -> ServiceRuntime:

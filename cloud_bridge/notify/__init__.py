@@ -1,0 +1,1 @@
+"""Notifications to shoppers: WeChat mini-program subscribe messages (订阅消息)."""
