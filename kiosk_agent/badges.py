@@ -101,7 +101,8 @@ async def badge_scanned(agent: Any, co: Checkout, text: str) -> None:
         cfg = agent.config
         badges = _VERIFIERS[agent] = StaffBadges(cfg.kiosk.store_id, cfg.staff.badge_max_days)
     try:
-        token = badges.verify(text, getattr(co, "book", None) or agent.book)
+        # The newest book the kiosk holds: its revocation list, even mid-cart.
+        token = badges.verify(text, agent.book or getattr(co, "book", None))
     except TokenError as err:
         log.warning("staff badge refused: %s", err.reason)
         raise badge_refusal("staff_approve", co.state, err.reason) from None

@@ -255,7 +255,8 @@ def verify_badge_text(agent: Agent, text: str) -> Token:
                                                           cfg.staff.badge_max_days)
     co = agent.checkout
     try:
-        return badges.verify(text, getattr(co, "book", None) or agent.book)
+        # The newest book the kiosk holds: its revocation list, even mid-cart.
+        return badges.verify(text, agent.book or getattr(co, "book", None))
     except TokenError as err:
         raise badge_refusal("staff_approve", co.state if co else State.IDLE,
                             err.reason) from None

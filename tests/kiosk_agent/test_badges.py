@@ -107,3 +107,15 @@ async def test_badge_opens_and_closes_maintenance_at_an_idle_kiosk(agent):
     assert actions == ["maintenance_off", "maintenance_on"]
     refusal = await agent.handle_scan(scan("STAFF:e7"))
     assert refusal.code == "badge_unsigned" and agent.checkout.state == State.IDLE
+
+
+async def test_a_badge_revoked_by_a_book_arriving_mid_cart_is_refused(agent):
+    await _beer_cart(agent)  # the cart was started on the old book (no revocations)
+    book = make_book()
+    agent.book = PriceBook.model_validate(
+        {**book.model_dump(), "version": "test-3",
+         "staff_revocations": StaffRevocations(version=2, subjects={"e7": int(time.time())})})
+    assert agent.checkout.book is not agent.book
+    refusal = await agent.handle_scan(scan(badge(now=time.time() - 60)))
+    assert refusal is not None and refusal.code == "badge_revoked"
+    assert agent.checkout.needs_staff
