@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 from aiohttp import web
@@ -37,6 +37,10 @@ from . import auth, catalog, keys, responses
 from .errors import Forbidden, NotFound
 from .openapi import Call, Route, problem
 from .security.download_tokens import REANNOUNCE_S
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
+    from cloud_bridge.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +196,7 @@ async def download_catalog(call: Call) -> web.StreamResponse:
 # --------------------------------------------------------------------------- announcing
 
 
-async def _announce_on_connect(app: web.Application, db: Any, config: Any, ingest: Any) -> None:
+async def _announce_on_connect(app: web.Application, db: Database, config: BridgeConfig, ingest: Any) -> None:
     while True:
         await ingest.connected.wait()
         try:

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import aiohttp
 from pydantic import Field, StringConstraints
@@ -27,6 +27,9 @@ from . import auth, invoices, keys, orders, responses
 from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
 from .models import Order
 from .openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ def _config(call: Call):
     return call.app[keys.CONFIG_KEY]
 
 
-def app_secret(config: Any) -> str | None:
+def app_secret(config: BridgeConfig) -> str | None:
     from .config import load_secret
 
     secret = load_secret(config.mp.app_secret_credential)

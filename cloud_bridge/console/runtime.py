@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import delete
@@ -23,6 +23,9 @@ from cloud_bridge.inventory import dialect_insert
 
 from .config import console_config
 from .models import FleetSample
+
+if TYPE_CHECKING:
+    from cloud_bridge.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ def period_start(at: datetime, every_s: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % every_s, UTC)
 
 
-async def sample_fleet(db: Any, every_s: int, at: datetime | None = None) -> int:
+async def sample_fleet(db: Database, every_s: int, at: datetime | None = None) -> int:
     """Store one sample per store for the period of ``at``; returns the stores sampled."""
     at = period_start(at or datetime.now(UTC), every_s)
     async with db.session() as s:

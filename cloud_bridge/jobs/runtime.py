@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -32,6 +32,12 @@ from contract.wire.events import uuid7
 from contract.wire.topics import KioskTopics
 
 from . import service
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from cloud_bridge.config import BridgeConfig
+    from cloud_bridge.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +88,7 @@ def keep_bundle(src: Path, folder: Path, keys: list[Any], move: bool = False) ->
     return sha, manifest
 
 
-def _token_key(config: Any) -> bytes | None:
+def _token_key(config: BridgeConfig) -> bytes | None:
     key = commands.load_signing_key(config)
     if key is None:
         return None
@@ -99,7 +105,7 @@ def make_token(key: bytes, store: str, kiosk: str, sha256: str,
                                 download_tokens.expiry(now, BUNDLE_TOKEN_TTL_S))
 
 
-def token_verdict(config: Any, store: str, kiosk: str, sha256: str, token: str | None,
+def token_verdict(config: BridgeConfig, store: str, kiosk: str, sha256: str, token: str | None,
                   now: float | None = None) -> str:
     """``ok``, ``expired`` or ``invalid``: whether ``token`` lets kiosk ``store/kiosk``
     download bundle ``sha256`` now."""
@@ -107,12 +113,12 @@ def token_verdict(config: Any, store: str, kiosk: str, sha256: str, token: str |
                                    ttl_s=BUNDLE_TOKEN_TTL_S)
 
 
-def token_valid(config: Any, store: str, kiosk: str, sha256: str, token: str | None) -> bool:
+def token_valid(config: BridgeConfig, store: str, kiosk: str, sha256: str, token: str | None) -> bool:
     """Whether ``token`` lets kiosk ``store/kiosk`` download bundle ``sha256`` now."""
     return token_verdict(config, store, kiosk, sha256, token) == download_tokens.OK
 
 
-def bundle_url(config: Any, sha256: str, store: str, kiosk: str) -> str:
+def bundle_url(config: BridgeConfig, sha256: str, store: str, kiosk: str) -> str:
     """The kiosk's download URL of a bundle, with its per-kiosk token."""
     key = _token_key(config)
     query = {"store": store, "kiosk": kiosk}
@@ -121,7 +127,7 @@ def bundle_url(config: Any, sha256: str, store: str, kiosk: str) -> str:
     return f"{public_base_url(config)}/api/v1/fleet/bundles/{sha256}?{urlencode(query)}"
 
 
-async def tick_once(db: Any, config: Any, publish: Publish) -> int:
+async def tick_once(db: Database, config: BridgeConfig, publish: Publish) -> int:
     """One scheduler round over every running job; how many commands were sent."""
     key = commands.load_signing_key(config)
     if key is None:
@@ -137,8 +143,10 @@ async def tick_once(db: Any, config: Any, publish: Publish) -> int:
         ids = await service.running_job_ids(s)
     sent = 0
     for job_id in ids:
-        dispatches = await db.transact(
-            lambda s, j=job_id: service.step(s, j, now(), uuid7, job_args))
+        async def step(s: AsyncSession, job: int = job_id) -> list[service.Dispatch]:
+            return await service.step(s, job, now(), uuid7, job_args)
+
+        dispatches = await db.transact(step)
         for d in dispatches:
             cmd = commands.sign_command(key, d.store, d.kiosk, JOB, d.args,
                                         ttl_s=max(config.commands.ttl_s, 300), cmd_id=d.cmd_id)
@@ -151,7 +159,7 @@ async def tick_once(db: Any, config: Any, publish: Publish) -> int:
     return sent
 
 
-async def run_forever(db: Any, config: Any, publish: Publish, tick_s: float = TICK_S) -> None:
+async def run_forever(db: Database, config: BridgeConfig, publish: Publish, tick_s: float = TICK_S) -> None:
     while True:
         await asyncio.sleep(tick_s)
         try:

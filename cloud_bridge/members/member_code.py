@@ -15,7 +15,7 @@ and stays within what the member had when the code was shown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.signing import (
     KeyMaterialError,
@@ -26,6 +26,9 @@ from contract.tokens import ANY_STORE, issue_token
 
 from ..config import load_secret
 from ..errors import Unavailable
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 MEMBER_KEY_FILE = "member_signing.key"
 MEMBER_PUBKEY_FILE = "member_pubkey.pem"
@@ -43,7 +46,7 @@ def ensure_member_key(config_dir: Path) -> Path:
     return ensure_key_pair(config_dir, MEMBER_KEY_FILE, MEMBER_PUBKEY_FILE)
 
 
-def signing_key(config: Any) -> Any:
+def signing_key(config: BridgeConfig) -> Any:
     """The member-code private key; 503 when the bridge has none configured."""
     blob = load_secret(MEMBER_KEY_CREDENTIAL)
     try:

@@ -26,9 +26,12 @@ import hmac
 import time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 CONTEXT = b"selfcheckout catalog download v1\x00"
 QUERY = "token"
@@ -46,7 +49,7 @@ def _key_from_secret(secret: str) -> bytes | None:
     return hashlib.sha256(CONTEXT + raw).digest()
 
 
-def token_key(config: Any) -> bytes | None:
+def token_key(config: BridgeConfig) -> bytes | None:
     """The HMAC key of download tokens, or ``None`` without a command signing key."""
     from cloud_bridge.config import load_secret
 
@@ -116,7 +119,7 @@ def token_valid(key: bytes | None, store: str, version: str, token: str | None) 
     return token_verdict(key, store, version, token) == OK
 
 
-def with_token(config: Any, url: str, store: str, version: str) -> str:
+def with_token(config: BridgeConfig, url: str, store: str, version: str) -> str:
     """``url`` with the book's download token, when the bridge has a signing key."""
     key = token_key(config)
     return url if key is None else f"{url}?{QUERY}={make_token(key, store, version)}"

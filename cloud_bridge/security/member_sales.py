@@ -32,12 +32,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.member_codes import MAX_OFFLINE_SALE_FEN, MEMBER_CODE_MAX_AGE_S, MEMBER_KIND
 from contract.member_codes import parse_snapshot as _parse_snapshot
 from contract.tokens import CLOCK_SKEW_S, TokenError, TokenVerifier
 from contract.wire.events import OrderCompletedData
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ class MemberSaleCheck:
         self.verifier = TokenVerifier(keys, max_lifetime_s=MEMBER_CODE_MAX_AGE_S)
 
     @classmethod
-    def from_config(cls, config: Any) -> MemberSaleCheck | None:
+    def from_config(cls, config: BridgeConfig) -> MemberSaleCheck | None:
         """The check with the bridge's member key, or ``None`` (logged) when it has none."""
         from ..errors import Unavailable
         from ..members.member_code import signing_key

@@ -14,9 +14,12 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contract.tokens import ANY_STORE
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _STORE = re.compile(r"^(\*|[A-Za-z0-9_-]{1,32})$")
@@ -73,7 +76,7 @@ def _badge(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _publish_retained(config: Any, messages: list[tuple[str, bytes]]) -> None:
+async def _publish_retained(config: BridgeConfig, messages: list[tuple[str, bytes]]) -> None:
     """Publish ``(topic, payload)`` retained, QoS 1, with the workers' broker account."""
     import aiomqtt
 

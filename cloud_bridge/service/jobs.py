@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import sla, tickets
+
+if TYPE_CHECKING:
+    from cloud_bridge.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ SWEEP_S = 60.0
 LOCK_KEY = 0x73766301
 
 
-async def sweep_once(db: Any, tz: str) -> dict[str, int]:
+async def sweep_once(db: Database, tz: str) -> dict[str, int]:
     """One round: snoozed tickets woken, breaches raised (counts)."""
     async def work(s: AsyncSession) -> dict[str, int]:
         if not db.is_sqlite:
@@ -36,7 +39,7 @@ async def sweep_once(db: Any, tz: str) -> dict[str, int]:
     return await db.transact(work)
 
 
-async def run_forever(db: Any, tz: str, extra: list[Any] | None = None) -> None:
+async def run_forever(db: Database, tz: str, extra: list[Any] | None = None) -> None:
     """The periodic loop a worker runs while it is up."""
     while True:
         await asyncio.sleep(SWEEP_S)

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,9 @@ from contract.wire.topics import store_stock_alerts
 
 from .alerts import RESOLVED
 from .models import SupplyAlert, SupplyProduct
+
+if TYPE_CHECKING:
+    from cloud_bridge.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ async def stores_with_alerts(session: AsyncSession) -> list[str]:
     return [s for s in stores if s is not None]  # none are: the query excludes them
 
 
-async def publish_changed(db: Any, publish: Publish, sent: dict[str, str]) -> list[str]:
+async def publish_changed(db: Database, publish: Publish, sent: dict[str, str]) -> list[str]:
     """Publish (retained, QoS 1) each store's snapshot that differs from ``sent``.
 
     ``sent`` maps store -> digest of what this worker last published; it is updated only
