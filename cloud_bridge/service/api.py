@@ -6,6 +6,7 @@ from . import (
     api_aftersales,
     api_appointments,
     api_chat,
+    api_community,
     api_delivery,
     api_kb,
     api_selfservice,
@@ -15,5 +16,5 @@ from . import (
 
 ROUTES = [*api_tickets.ROUTES, *api_chat.ROUTES, *api_sla.ROUTES,
           *api_appointments.ROUTES, *api_selfservice.ROUTES, *api_kb.ROUTES,
-          *api_aftersales.ROUTES, *api_delivery.ROUTES]
+          *api_aftersales.ROUTES, *api_delivery.ROUTES, *api_community.ROUTES]
 SANDBOX_ROUTES = api_delivery.SANDBOX_ROUTES

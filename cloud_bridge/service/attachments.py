@@ -32,9 +32,17 @@ async def save_image(session: AsyncSession, storage: FileStorage, data: bytes, *
 
 async def visible_to_shopper(session: AsyncSession, att: Attachment, actor: str,
                              openid: str) -> bool:
-    """The shopper uploaded it, or it was sent in one of their conversations."""
+    """The shopper uploaded it, it was sent in one of their conversations, or it is an
+    image of a community post the shopper may read."""
     if att.owner == actor:
         return True
+    if att.purpose == "community" and att.used:
+        from .models_community import CommunityPost
+
+        posts = (await session.scalars(select(CommunityPost).where(
+            CommunityPost.openid == att.owner.removeprefix("mp:"),
+            CommunityPost.status == "visible"))).all()
+        return any(att.id in (p.images or []) for p in posts)
     conv = await session.scalar(
         select(Conversation.id).join(Message, Message.conversation_id == Conversation.id)
         .where(Message.attachment_id == att.id, Conversation.openid == openid).limit(1))

@@ -432,3 +432,78 @@ class SvcShipment(Out):
 
 class SvcShipmentList(Out):
     items: list[SvcShipment]
+
+
+# ------------------------------------------------------------------ community
+
+CommunityStatus = Literal["visible", "held", "hidden", "deleted"]
+
+
+class SvcCommunityComment(Out):
+    id: int
+    post_id: int
+    store: str | None
+    author: str
+    mine: bool
+    text: str
+    status: CommunityStatus
+    hidden: bool
+    created_at: datetime
+
+
+class SvcCommunityPost(Out):
+    id: int
+    store: str | None
+    author: str
+    mine: bool
+    text: str
+    images: list[str]
+    comments: int
+    status: CommunityStatus
+    hidden: bool
+    created_at: datetime
+
+
+class SvcCommunityPostList(Out):
+    items: list[SvcCommunityPost]
+
+
+class SvcCommunityPostDetail(SvcCommunityPost):
+    comment_items: list[SvcCommunityComment]
+
+
+class SvcCommunityReport(Out):
+    kind: Literal["post", "comment"]
+    id: int
+    reported: bool
+
+
+class _Moderation(Out):
+    member_id: str
+    held_reason: Literal["word", "reports", "staff"] | None
+    report_count: int
+    moderated_by: str | None
+    moderated_at: datetime | None
+    moderation_note: str | None
+
+
+class SvcCommunityPostStaff(SvcCommunityPost, _Moderation):
+    pass
+
+
+class SvcCommunityCommentStaff(SvcCommunityComment, _Moderation):
+    pass
+
+
+class SvcCommunityQueue(Out):
+    posts: list[SvcCommunityPostStaff]
+    comments: list[SvcCommunityCommentStaff]
+
+
+class SvcCommunityWord(Out):
+    word: str
+    action: Literal["block", "review"]
+
+
+class SvcCommunityWords(Out):
+    words: list[SvcCommunityWord]
