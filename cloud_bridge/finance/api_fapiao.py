@@ -117,6 +117,8 @@ async def issue(call: Call) -> dict[str, Any]:
     if (b.invoice_id is None) == (b.order_no is None) or (b.order_no and b.buyer is None):
         raise InvalidRequest("give invoice_id, or order_no with buyer")
     async with call.app[DB_KEY].session() as s:
+        order: Order | None
+        inv: Invoice | None
         if b.order_no is not None:
             order = await orders.get_order(s, b.order_no, lock=True)
             call.principal.check_store(order.store)

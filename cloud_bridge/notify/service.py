@@ -51,7 +51,7 @@ async def grant(s: AsyncSession, openid: str, keys: list[str]) -> dict[str, int]
 async def grants(s: AsyncSession, openid: str) -> dict[str, int]:
     rows = await s.execute(select(NotifyGrant.template_key, NotifyGrant.remaining)
                            .where(NotifyGrant.openid == openid))
-    return dict(rows.all())
+    return dict(rows.tuples().all())
 
 
 async def enqueue(s: AsyncSession, *, dedupe_key: str, openid: str, template_key: str,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import rows_changed
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.inventory import dialect_insert
 from cloud_bridge.models import StoredEvent, now
@@ -63,7 +64,7 @@ async def _close(session: AsyncSession, cart: dict[str, Any], **values: Any) -> 
         store=cart["store"], park_no=cart["park_no"], kiosk=cart["kiosk"], at=now(), **values
     ).on_conflict_do_nothing(index_elements=[ParkedCartSettlement.store,
                                              ParkedCartSettlement.park_no])
-    if (await session.execute(stmt)).rowcount != 1:
+    if await rows_changed(session, stmt) != 1:
         raise Conflict(f"parked cart {cart['park_no']} was already settled")
 
 
