@@ -144,11 +144,40 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
              "company": "yuantong", "number": "YT1", "key": SANDBOX_KEY,
              "parameters": {"callbackurl": "http://127.0.0.1:9/none", "salt": "s"}})})
 
+    _community(call)
+
     # Self-service look-ups on the walker's own mini-program order.
     call("GET", f"{M}/self-service/orders/{{order_no}}",
          path_parameters={"order_no": ctx["mp_order"]["order_no"]})
     call("GET", f"{M}/stores/{{store}}/opening-hours", path_parameters={"store": "s1"})
     ctx["service_conversation"] = conv["id"]
+
+
+def _community(call: Any) -> None:
+    """Community: a second member posts, the walker comments and reports, staff moderate."""
+    C = "/community"
+    call("PUT", f"{A}{C}/words", body={"words": [{"word": "加微信", "action": "review"},
+                                                {"word": "代开发票", "action": "block"}]})
+    call("GET", f"{A}{C}/words")
+    call.tokens["member2"] = call("POST", "/api/v1/mp/session", body={"code": "walker2"})["token"]
+    for token in ("mp", "member2"):
+        call("POST", "/api/v1/mp/member/register", body={}, token=token)
+    image = call("POST", f"{M}{C}/images", query={"store": "s1"}, body=png_bytes(),
+                 media_type="application/octet-stream", token="member2")
+    post = call("POST", f"{M}{C}/posts", token="member2",
+                body={"store": "s1", "text": "今天的草莓很甜", "image_ids": [image["id"]]})
+    pid = {"post_id": post["id"]}
+    held = call("POST", f"{M}{C}/posts", body={"store": None, "text": "有事请加 微 信"})
+    call("GET", f"{M}{C}/posts", query={"store": "s1", "limit": 10})
+    comment = call("POST", f"{M}{C}/posts/{{post_id}}/comments", path_parameters=pid,
+                   body={"text": "在哪个货架？"})
+    call("GET", f"{M}{C}/posts/{{post_id}}", path_parameters=pid)
+    call("POST", f"{M}{C}/reports", body={"kind": "post", "id": post["id"], "reason": "spam"})
+    call("GET", f"{A}{C}/queue", query={"status": "held"})
+    call("POST", f"{A}{C}/posts/{{post_id}}/moderate", path_parameters={"post_id": held["id"]},
+         body={"action": "restore", "note": "误判"})
+    call("POST", f"{A}{C}/comments/{{comment_id}}/moderate",
+         path_parameters={"comment_id": comment["id"]}, body={"action": "hide"})
 
 
 def _upload(call: Any, path: str, params: dict[str, Any]) -> dict[str, Any]:
