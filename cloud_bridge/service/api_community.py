@@ -3,7 +3,7 @@ and report; staff of the store (head office: all) review reported and held items
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, StringConstraints
 from sqlalchemy import or_, select
@@ -151,8 +151,11 @@ async def add_report(call: Call) -> dict[str, Any]:
 
     async def work(s: AsyncSession) -> dict[str, Any]:
         member = await _member_id(s, call)
-        table = CommunityPost if b.kind == "post" else CommunityComment
-        item = await s.get(table, b.id, with_for_update=True)
+        item: CommunityPost | CommunityComment | None
+        if b.kind == "post":
+            item = await s.get(CommunityPost, b.id, with_for_update=True)
+        else:
+            item = await s.get(CommunityComment, b.id, with_for_update=True)
         if item is None or not community.readable(item, call.openid):
             raise NotFound(f"{b.kind} {b.id} not found")
         await community.report(s, item, member_id=member, reason=b.reason)
@@ -197,8 +200,11 @@ class ModerateBody(RequestModel):
     note: Text | None = None
 
 
-def _staff_item(call: Call, item: CommunityPost | CommunityComment | None, what: str,
-                item_id: int) -> CommunityPost | CommunityComment:
+# A post or a comment: what staff moderate, typed as the caller read it.
+ItemT = TypeVar("ItemT", CommunityPost, CommunityComment)
+
+
+def _staff_item(call: Call, item: ItemT | None, what: str, item_id: int) -> ItemT:
     p = call.principal
     if item is None or (item.store is not None and not p.chain_wide and item.store != p.store):
         raise NotFound(f"{what} {item_id} not found")
