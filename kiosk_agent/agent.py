@@ -30,7 +30,7 @@ import signal
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.codes import PAYMENT_KINDS
 
@@ -42,6 +42,12 @@ from .revocations import shadow_revocations, with_revocations
 from .runtime import KioskRuntime
 from .staff_calls import badge_at_kiosk, staff_calls
 from .weighing import scale_component, weight_for_scan
+
+if TYPE_CHECKING:
+    from contract.pricebook import PriceBook
+
+    from .checkout import PaymentGateway
+    from .members import MemberSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +91,8 @@ class Agent:
         self,
         config: AgentConfig,
         *,
-        payments: Any = None,
-        book: Any = None,
+        payments: PaymentGateway | None = None,
+        book: PriceBook | None = None,
         pricer: Callable[..., Any] | None = None,
         journal: Journal | None = None,
     ) -> None:
@@ -151,7 +157,7 @@ class Agent:
 
     # -- price book ----------------------------------------------------------------
 
-    async def _load_price_book(self) -> Any:
+    async def _load_price_book(self) -> PriceBook | None:
         if self.book is not None:
             return self.book
         from contract import pricebook as catalog
@@ -352,7 +358,7 @@ class Agent:
         return Refusal(f"scan_{kind}", co.state, "internal_error",
                        "系统出错，请重试或联系店员", "something went wrong; try again or ask staff")
 
-    def _member_from_code(self, text: str) -> Any:
+    def _member_from_code(self, text: str) -> MemberSnapshot:
         # Issue 13: a member code is a signed token verified offline with the chain's
         # member_pubkey; level and points come from its snapshot (kiosk_agent.members).
         from .members import INVALID, REASONS, MemberCodeError, member_codes_for
