@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers.printer import PrinterError, PrinterStatus, ReceiptPrinter
@@ -37,6 +38,8 @@ from .config import AgentConfig
 
 if TYPE_CHECKING:
     from contract.wire.events import OrderCompletedData
+
+    from .journal.printing import PrintJob
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +74,16 @@ class PrintJobSource(Protocol):
 
     print_signal: asyncio.Event
 
-    async def print_jobs_pending(self) -> list[Any]: ...
+    async def print_jobs_pending(self) -> list[PrintJob]: ...
 
-    async def print_job_done(self, job_id: int) -> Any: ...
+    async def print_job_done(self, job_id: int) -> bool: ...
 
-    async def print_job_failed(self, job_id: int, reason: str) -> Any: ...
+    async def print_job_failed(self, job_id: int, reason: str) -> bool: ...
 
     async def order_receipt(self, order_no: str) -> OrderCompletedData | None: ...
 
 
-JobCallback = Callable[[Any, str, str | None], Awaitable[None] | None]
+JobCallback = Callable[["PrintJob", str, str | None], Awaitable[None] | None]
 
 
 class PrintSpooler:
@@ -208,7 +211,7 @@ class PrintSpooler:
         return printed
 
     # -- internals -----------------------------------------------------------------
-    async def _render(self, job: Any) -> bytes | None:
+    async def _render(self, job: PrintJob) -> bytes | None:
         if job.kind == "test":
             return render_escpos(layout_test_page(self.options, when=_now()))
         order = await self.journal.order_receipt(job.order_no) if job.order_no else None
@@ -226,7 +229,7 @@ class PrintSpooler:
             opts = replace(opts, reprint=True)
         return render_escpos(layout_receipt(order, opts))
 
-    async def _finish(self, job: Any) -> None:
+    async def _finish(self, job: PrintJob) -> None:
         try:
             await self.journal.print_job_done(job.job_id)
         except Exception:
@@ -241,7 +244,7 @@ class PrintSpooler:
         log.info("printed %s for order %s (job %s)", job.kind, job.order_no, job.job_id)
         await self._notify(job, "printed", None)
 
-    async def _notify(self, job: Any, outcome: str, reason: str | None) -> None:
+    async def _notify(self, job: PrintJob, outcome: str, reason: str | None) -> None:
         if self.on_job is None:
             return
         try:
@@ -289,7 +292,5 @@ def _missing_order(order_no: str | None) -> str:
     return f"order {order_no!r} not in the journal"
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
