@@ -13,12 +13,16 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.wire.commands import JOB, CommandResult
 
 from . import health
 from .updater import Paths, Updater, UpdateRefused, parse_window
+
+if TYPE_CHECKING:
+    from kiosk_agent.agent import Agent
+    from kiosk_agent.commands import CommandDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +48,14 @@ class UpdatesComponent:
                 "job_id": st.get("job_id"), "version": st.get("version")}
 
 
-def register_updates(agent: Any, dispatcher: Any) -> UpdatesComponent | None:
+def register_updates(agent: Agent, dispatcher: CommandDispatcher) -> UpdatesComponent | None:
     """Register the ``job`` command and add the updates component (when configured)."""
     root = os.environ.get("KIOSK_UPDATES_ROOT")
     if not root:
         return None
     link = agent.runtime.link
+    if link is None:  # update jobs arrive over the link: nothing to register without one
+        return None
     from kiosk_agent.commands import CommandRefused
 
     async def report(cmd_id: str, ok: bool, result: dict[str, Any]) -> None:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk_agent.agent import Agent
 
 # A device state's badness: a new release may not make any device worse.
 RANK = {"ok": 0, "running": 0, "online": 0, "idle": 0, "degraded": 1, "warning": 1,
@@ -68,7 +71,7 @@ async def check(baseline: dict[str, Any], *, connected: asyncio.Event | None,
     return None
 
 
-def agent_probes(agent: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
+def agent_probes(agent: Agent) -> dict[str, Callable[[], Awaitable[Any]]]:
     """The test decode and the test receipt render of a running agent."""
     async def receipt() -> None:
         from drivers.receipt.escpos import render_escpos
