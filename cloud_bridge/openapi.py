@@ -55,7 +55,7 @@ _IDENT = re.compile(IDENT_SCHEMA["pattern"])
 MAX_JSON_DEPTH = 32
 
 
-def json_depth(obj: Any) -> int:
+def json_depth(obj: object) -> int:
     """How deep ``obj`` (parsed JSON) nests; counted without recursion."""
     deepest, stack = 0, [(obj, 1)]
     while stack:
@@ -157,7 +157,9 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
 
 
 @web.middleware
-async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def problem_middleware(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                             ) -> web.StreamResponse:
     """Every error leaves as problem details; unexpected ones are logged once, as 500."""
     try:
         return await handler(request)
@@ -206,7 +208,8 @@ async def _principal(request: web.Request, route: Route, resolver: TokenResolver
     return principal
 
 
-def _wrap(route: Route, resolver: TokenResolver) -> Callable[[web.Request], Awaitable[Any]]:
+def _wrap(route: Route,
+          resolver: TokenResolver) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         path = dict(request.match_info)
         for name, value in path.items():
