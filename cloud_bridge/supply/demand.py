@@ -1,4 +1,12 @@
-"""Daily sales history from the movement rows (what the forecasts are built on)."""
+"""Daily demand per product: the analytics domain's nightly forecast when there is a fresh
+one, else a forecast from the daily sales history in the movement rows.
+
+The analytics forecasts (``analytics_forecasts``) choose per series between seasonal
+naive, exponential smoothing and Croston/SBA by backtest and beat seasonal naive on the
+chain year (``bench/forecast.py``); replenishment uses them when the nightly run made a
+full week for the product in the last two days. The daily error ``sigma`` is read from the
+upper half of their 90 % interval (what safety stock guards against).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Movement
-from .policy import Demand, estimate_demand
+from .policy import SEASON, Demand, estimate_demand
 
 HISTORY_DAYS = 56  # eight weeks: enough weeks for weekday factors, recent enough to matter
+FRESH = timedelta(days=2)  # an analytics forecast older than this is not used
+Z90 = 1.6449  # the upper bound of a central 90 % interval, in standard deviations
 
 
 async def daily_sales(session: AsyncSession, store: str, today: date, *,
@@ -40,7 +50,38 @@ async def demand_by_product(session: AsyncSession, store: str, today: date,
                             product_ids: list[str] | None = None,
                             tz: str = "Asia/Shanghai") -> dict[str, Demand]:
     history = await daily_sales(session, store, today, tz=tz, product_ids=product_ids)
-    return {p: estimate_demand(since_first_sale(h)) for p, h in history.items()}
+    out = {p: estimate_demand(since_first_sale(h)) for p, h in history.items()}
+    out.update(await forecast_demand(session, store, today, product_ids))
+    return out
+
+
+async def forecast_demand(session: AsyncSession, store: str, today: date,
+                          product_ids: list[str] | None = None) -> dict[str, Demand]:
+    """:class:`Demand` from the analytics forecasts of the 7 days from ``today`` (weekday
+    factors aligned so that index 0 is ``today``, as the history-based ones are)."""
+    from cloud_bridge.analytics.models import Forecast
+
+    days = [(today + timedelta(days=i)).isoformat() for i in range(SEASON)]
+    q = select(Forecast.product_id, Forecast.business_date, Forecast.point, Forecast.hi).where(
+        Forecast.store == store, Forecast.business_date.in_(days),
+        Forecast.made_at >= datetime.now(UTC) - FRESH)
+    if product_ids is not None:
+        q = q.where(Forecast.product_id.in_(product_ids))
+    by_product: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for product_id, day, point, hi in (await session.execute(q)).all():
+        by_product[product_id][day] = (max(point, 0.0), max(hi, 0.0))
+    out = {}
+    for product_id, rows in by_product.items():
+        if len(rows) < SEASON:
+            continue   # a partial week: the history knows the weekdays better
+        points = [rows[d][0] for d in days]
+        mean = sum(points) / SEASON
+        sigma = sum(max(rows[d][1] - rows[d][0], 0.0) for d in days) / SEASON / Z90
+        if mean <= 0:
+            out[product_id] = Demand(0.0, sigma)
+            continue
+        out[product_id] = Demand(mean, sigma, tuple(p / mean for p in points))
+    return out
 
 
 def since_first_sale(history: list[float]) -> list[float]:
