@@ -27,6 +27,7 @@ const OPERATIONS = {
   book: ['POST', `${M}/service/appointments`],
   bookings: ['GET', `${M}/service/appointments`],
   cancelBooking: ['POST', `${M}/service/appointments/{booking_id}/cancel`],
+  analyticsEvents: ['POST', `${M}/analytics/events`],
   document: ['GET', '/api/v1/openapi.json'],
 }
 // Operations that need no session.

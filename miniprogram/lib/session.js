@@ -3,6 +3,7 @@
 const TOKEN = 'mp.token'
 const EXPIRES = 'mp.token_expires'
 const STORE = 'mp.store'
+const OPENID = 'mp.openid'
 
 function token() {
   const value = wx.getStorageSync(TOKEN)
@@ -18,11 +19,13 @@ function token() {
 function save(reply) {
   wx.setStorageSync(TOKEN, reply.token)
   wx.setStorageSync(EXPIRES, reply.expires_at)
+  if (reply.openid) wx.setStorageSync(OPENID, reply.openid)  // the sharer in lib/track
 }
 
 function clear() {
   wx.removeStorageSync(TOKEN)
   wx.removeStorageSync(EXPIRES)
+  wx.removeStorageSync(OPENID)
 }
 
 function store() {

@@ -3,6 +3,7 @@
 const api = require('../../lib/api.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 function when(iso) {
   return String(iso || '').slice(5, 16).replace('T', ' ')
@@ -12,6 +13,7 @@ Component({
   data: { t: {}, services: [], bookings: [], loaded: false, busy: false, notice: '', error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/appointments/index')
       localise(this, 'appointments')
       if (!session.requireLogin()) return null
       return this.load()

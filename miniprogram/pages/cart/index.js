@@ -7,6 +7,7 @@ const { yuan } = require('../../lib/money.js')
 const pay = require('../../lib/pay.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 Component({
   data: {
@@ -15,6 +16,7 @@ Component({
   },
   methods: {
     onLoad() {
+      track.pageView('pages/cart/index')
       localise(this, 'cartTitle')
       if (!session.requireLogin()) return null
       this.show(cart.load())

@@ -4,6 +4,7 @@ const i18n = require('../../lib/i18n.js')
 const { yuan } = require('../../lib/money.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 function worth(c, t) {
   if (c.kind === 'percentage') {
@@ -17,6 +18,7 @@ Component({
   data: { t: {}, coupons: [], loaded: false, notMember: false, error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/coupons/index')
       localise(this, 'couponsTitle')
       if (!session.requireLogin()) return null
       return this.load()

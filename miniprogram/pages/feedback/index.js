@@ -3,6 +3,7 @@
 const api = require('../../lib/api.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 const CATEGORIES = ['product_quality', 'price', 'service_attitude', 'checkout', 'delivery',
                     'hygiene', 'environment', 'payment', 'other']
@@ -12,6 +13,7 @@ Component({
           orderNo: '', busy: false, done: '', error: '' },
   methods: {
     onLoad(options) {
+      track.pageView('pages/feedback/index')
       const t = localise(this, 'feedback')
       if (!session.requireLogin()) return null
       this.setData({ categories: CATEGORIES.map(c => t.categories[c]),

@@ -3,11 +3,13 @@ const api = require('../../lib/api.js')
 const features = require('../../lib/features.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 Component({
   data: { t: {}, stores: [], storeIndex: -1, entries: [], loaded: false, error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/home/index')
       const t = localise(this, 'homeTitle')
       if (!session.requireLogin()) return null
       return this.load(t)
@@ -35,6 +37,10 @@ Component({
     },
     go(e) {
       wx.navigateTo({ url: e.currentTarget.dataset.url })
+    },
+    onShareAppMessage() {
+      return { title: this.data.t.homeTitle,
+               path: track.share('pages/home/index', '/pages/home/index') }
     },
   },
 })

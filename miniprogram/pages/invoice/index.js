@@ -2,6 +2,7 @@
 const api = require('../../lib/api.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 // The shape of a unified social credit code (统一社会信用代码) or an older tax id.
 const TAX_ID = /^[0-9A-HJ-NPQRTUWXY]{15,20}$/
@@ -11,6 +12,7 @@ Component({
           busy: false, done: '', error: '' },
   methods: {
     onLoad(options) {
+      track.pageView('pages/invoice/index')
       localise(this, 'invoiceTitle')
       if (!session.requireLogin()) return null
       this.setData({ orderNo: options.order_no })

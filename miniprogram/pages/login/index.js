@@ -3,11 +3,13 @@
 const api = require('../../lib/api.js')
 const session = require('../../lib/session.js')
 const { errorText, fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 Component({
   data: { t: {}, step: 'login', busy: false, error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/login/index')
       localise(this, 'loginTitle')
       if (session.token()) return this.afterLogin()
       return null

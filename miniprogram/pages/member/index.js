@@ -6,6 +6,7 @@ const { yuan } = require('../../lib/money.js')
 const { qrDataUrl, refreshDelayMs } = require('../../lib/qr.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 function clock(epochS) {
   const d = new Date(epochS * 1000)
@@ -16,6 +17,7 @@ Component({
   data: { t: {}, member: null, qr: '', code: '', expires: '', notMember: false, error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/member/index')
       localise(this, 'memberTitle')
       if (!session.requireLogin()) return null
       return this.refresh()

@@ -5,6 +5,7 @@ const { yuan } = require('../../lib/money.js')
 const pay = require('../../lib/pay.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 // No invoice for an order that was never paid or was given back in full.
 const NO_INVOICE = new Set(['created', 'cancelled', 'refunded'])
@@ -14,6 +15,7 @@ Component({
           password: '' },
   methods: {
     onLoad(options) {
+      track.pageView('pages/order/index')
       localise(this, 'orderTitle')
       if (!session.requireLogin()) return null
       this.setData({ orderNo: options.order_no })

@@ -4,11 +4,13 @@ const { yuan } = require('../../lib/money.js')
 const { parseReceiptQr } = require('../../lib/receipt.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 Component({
   data: { t: {}, orders: [], loaded: false, error: '', notice: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/orders/index')
       localise(this, 'ordersTitle')
       if (!session.requireLogin()) return null
       return this.load()

@@ -3,6 +3,7 @@
 const api = require('../../lib/api.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 const SIX_DIGITS = /^[0-9]{6}$/
 
@@ -10,6 +11,7 @@ Component({
   data: { t: {}, password: '', current: '', busy: false, done: false, error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/paypassword/index')
       localise(this, 'payPasswordTitle')
       session.requireLogin()
       return null

@@ -5,6 +5,7 @@ const i18n = require('../../lib/i18n.js')
 const { yuan } = require('../../lib/money.js')
 const session = require('../../lib/session.js')
 const { fail, localise } = require('../../lib/page.js')
+const track = require('../../lib/track.js')
 
 function view(p) {
   return { ...p, name: i18n.pick(p.name_zh, p.name_en), price: yuan(p.unit_price),
@@ -19,6 +20,7 @@ Component({
   data: { t: {}, store: '', q: '', products: [], loaded: false, inCart: 0, error: '' },
   methods: {
     onLoad() {
+      track.pageView('pages/shop/index')
       localise(this, 'shopTitle')
       if (!session.requireLogin()) return null
       const store = session.store()
@@ -39,6 +41,7 @@ Component({
         const reply = await api.call('products', {
           path: { store: this.data.store }, query: { q: q || undefined, limit: 50 } })
         this.setData({ products: reply.items.map(view), loaded: true, error: '' })
+        if (q) track.search(q, reply.items.length)
       } catch (err) {
         fail(this, err)
       }
@@ -52,6 +55,10 @@ Component({
     },
     toCart() {
       wx.navigateTo({ url: '/pages/cart/index' })
+    },
+    onShareAppMessage() {
+      return { title: this.data.t.shopTitle,
+               path: track.share('pages/shop/index', '/pages/home/index') }
     },
   },
 })
