@@ -85,7 +85,24 @@ async def opening_hours(call: Call) -> dict[str, Any]:
     }
 
 
+async def wallet(call: Call) -> dict[str, Any]:
+    """My points and stored value in one look (the members and payments domains' records);
+    404 for a shopper who has not joined the membership."""
+    from cloud_bridge import keys as app_keys
+    from cloud_bridge.members import service as members
+    from cloud_bridge.payments.models import MemberBalance
+
+    async with db(call).read() as s:
+        m = await members.member_of(s, call.app[app_keys.CONFIG_KEY].mp.app_id, call.openid)
+        bal = await s.get(MemberBalance, m.id)
+        return {"member_id": m.id, "level": m.level, "points": m.points,
+                "stored_value": bal.balance if bal is not None else 0,
+                "currency": bal.currency if bal is not None else "CNY"}
+
+
 ROUTES = [
+    Route("GET", f"{M}/self-service/wallet", wallet, "My points and stored value", TAG,
+          auth="mp", response=schemas.SvcWallet, responses={404: "not a member yet"}),
     Route("GET", f"{M}/self-service/orders/{{order_no}}", order_status,
           "My order's status, refunds and invoice", TAG, auth="mp",
           response=schemas.SvcOrderStatus),

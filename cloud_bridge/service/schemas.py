@@ -507,3 +507,11 @@ class SvcCommunityWord(Out):
 
 class SvcCommunityWords(Out):
     words: list[SvcCommunityWord]
+
+
+class SvcWallet(Out):
+    member_id: str
+    level: str
+    points: int
+    stored_value: int
+    currency: str

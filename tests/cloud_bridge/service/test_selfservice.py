@@ -43,3 +43,20 @@ async def test_opening_hours_with_holidays(client, people):
                                    headers=people["alice"])).json()
     assert body["week"][6]["closes"] == "22:00"
     assert body["days"] == [{"day": soon, "kind": "holiday", "name": "店庆休息"}]
+
+
+async def test_wallet_shows_my_points_and_stored_value_only_to_members(client, people, db):
+    from cloud_bridge.payments.models import MemberBalance
+
+    r = await client.get(f"{M}/self-service/wallet", headers=people["alice"])
+    assert r.status == 404          # not a member yet
+    r = await client.post("/api/v1/mp/member/register", headers=people["alice"], json={})
+    assert r.status in (200, 201), await r.text()
+    member_id = (await r.json())["member_id"]
+    async with db.session() as s:
+        s.add(MemberBalance(member_id=member_id, balance=1234))
+    r = await client.get(f"{M}/self-service/wallet", headers=people["alice"])
+    body = await r.json()
+    assert r.status == 200 and (body["member_id"], body["stored_value"]) == (member_id, 1234)
+    assert body["points"] >= 0
+    assert (await client.get(f"{M}/self-service/wallet", headers=people["bob"])).status == 404

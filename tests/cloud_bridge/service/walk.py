@@ -150,6 +150,7 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     call("GET", f"{M}/self-service/orders/{{order_no}}",
          path_parameters={"order_no": ctx["mp_order"]["order_no"]})
     call("GET", f"{M}/stores/{{store}}/opening-hours", path_parameters={"store": "s1"})
+    call("GET", f"{M}/self-service/wallet")   # the walker joined in the members walk
     ctx["service_conversation"] = conv["id"]
 
 
