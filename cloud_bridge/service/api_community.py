@@ -128,10 +128,10 @@ class CommentBody(RequestModel):
 async def add_comment(call: Call) -> dict[str, Any]:
     """Comment on a visible post (members; word filter; 429 past the per-minute limit)."""
     async def work(s: AsyncSession) -> dict[str, Any]:
-        member = await _member_id(s, call)
         post = await _readable_post(s, call)
         if post.status != "visible":
             raise NotFound(f"post {post.id} not found")
+        member = await _member_id(s, call)
         c = await community.create_comment(s, post, member_id=member, openid=call.openid,
                                            text=call.body.text)
         return community.comment_json(c, call.openid)
@@ -150,7 +150,6 @@ async def add_report(call: Call) -> dict[str, Any]:
     b = call.body
 
     async def work(s: AsyncSession) -> dict[str, Any]:
-        member = await _member_id(s, call)
         item: CommunityPost | CommunityComment | None
         if b.kind == "post":
             item = await s.get(CommunityPost, b.id, with_for_update=True)
@@ -158,6 +157,7 @@ async def add_report(call: Call) -> dict[str, Any]:
             item = await s.get(CommunityComment, b.id, with_for_update=True)
         if item is None or not community.readable(item, call.openid):
             raise NotFound(f"{b.kind} {b.id} not found")
+        member = await _member_id(s, call)
         await community.report(s, item, member_id=member, reason=b.reason)
         return {"kind": b.kind, "id": item.id, "reported": True}
 

@@ -33,9 +33,27 @@ async def seed_store_one(client, people, db) -> dict[str, str]:
     slot = (await r.json())["slots"][0]["id"]
     r = await client.post(f"{M}/appointments", json={"slot_id": slot}, headers=h)
     assert r.status == 201, await r.text()
+    booking = str((await r.json())["id"])
     await give_order(db, "S1-0", people["alice_openid"])
     return {"order_no": "S1-0", "conv": str(conv), "att": att, "svc": str(svc),
-            "booking": str((await r.json())["id"])}
+            "booking": booking, **await _community(client, people)}
+
+
+async def _community(client, people) -> dict[str, str]:
+    """Alice (a member) posts in s1 and comments on it; s1's clerk hides the post."""
+    h = people["alice"]
+    r = await client.post("/api/v1/mp/member/register", json={}, headers=h)
+    assert r.status == 200, await r.text()
+    r = await client.post(f"{M}/community/posts", json={"store": "s1", "text": "好"}, headers=h)
+    assert r.status == 201, await r.text()
+    post = (await r.json())["id"]
+    r = await client.post(f"{M}/community/posts/{post}/comments", json={"text": "嗯"}, headers=h)
+    assert r.status == 201, await r.text()
+    comment = (await r.json())["id"]
+    r = await client.post(f"/api/v1/admin/service/community/posts/{post}/moderate",
+                          json={"action": "hide"}, headers=people["clerk1"])
+    assert r.status == 200, await r.text()
+    return {"post": str(post), "comment": str(comment)}
 
 
 async def give_order(db, order_no: str, openid: str) -> None:

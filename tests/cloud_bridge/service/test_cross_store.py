@@ -13,7 +13,9 @@ from .conftest import A
 from .seed import seed_store_one
 
 # Routes with no store of their own, and why that is right.
-NOT_STORE_SCOPED: dict[tuple[str, str], str] = {}
+NOT_STORE_SCOPED: dict[tuple[str, str], str] = {
+    ("GET", f"{A}/community/words"): "the chain's forbidden words, read by all staff",
+}
 
 # (method, route path, concrete path with store s1's things, body, allowed statuses)
 CROSS_STORE = [
@@ -57,6 +59,12 @@ CROSS_STORE = [
                  "capacity": 1}]}, {404}),
     ("GET", f"{A}/appointment-services/{{service_id}}/bookings",
      f"{A}/appointment-services/{{svc}}/bookings", None, {404}),
+    ("GET", f"{A}/community/queue", f"{A}/community/queue?store=s1", None, {403}),
+    ("POST", f"{A}/community/posts/{{post_id}}/moderate", f"{A}/community/posts/{{post}}/moderate",
+     {"action": "delete"}, {404}),
+    ("POST", f"{A}/community/comments/{{comment_id}}/moderate",
+     f"{A}/community/comments/{{comment}}/moderate", {"action": "delete"}, {404}),
+    ("PUT", f"{A}/community/words", f"{A}/community/words", {"words": []}, {403}),
 ]
 
 
