@@ -1,5 +1,5 @@
 """Alipay OpenAPI client: face-to-face ``alipay.trade.pay`` (``scene=bar_code``), query,
-cancel, refund, refund query, bill download.
+cancel, refund, refund query, bill download (the trade bill and the fund-flow bill).
 
 Requests are RSA2-signed form posts to the gateway; responses are accepted only when
 the ``sign`` over the exact ``<method>_response`` JSON text verifies with the Alipay
@@ -16,7 +16,9 @@ import io
 import json
 import logging
 import zipfile
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -27,6 +29,7 @@ from .. import crypto
 from .base import (
     BillLine,
     ChargeRequest,
+    FundLine,
     NonceCache,
     Notification,
     NotificationRejected,
@@ -39,6 +42,7 @@ from .base import (
 )
 
 log = logging.getLogger(__name__)
+_Line = TypeVar("_Line", BillLine, FundLine)
 
 DEFAULT_GATEWAY = "https://openapi.alipay.com/gateway.do"
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -262,37 +266,88 @@ class AlipayProvider(PaymentProvider):
 
     # ------------------------------------------------------------ bills
     async def download_bill(self, day: str) -> list[BillLine]:
+        return await self._bill_archive(day, "trade", parse_bill_zip)
+
+    has_fund_flow = True
+
+    async def download_fund_flow(self, day: str) -> list[FundLine]:
+        """The account's fund-flow bill (账务明细, ``bill_type=signcustomer``) for ``day``."""
+        return await self._bill_archive(day, "signcustomer", parse_fund_zip)
+
+    async def _bill_archive(self, day: str, bill_type: str,
+                            parse: Callable[[bytes], list[_Line]]) -> list[_Line]:
+        """Ask the download URL of ``bill_type`` for ``day``, fetch the zip, parse it."""
         data = await self.call("alipay.data.dataservice.bill.downloadurl.query",
-                               {"bill_type": "trade", "bill_date": day})
+                               {"bill_type": bill_type, "bill_date": day})
         if data.get("code") != "10000":
-            raise ResponseNotTrusted(f"bill url for {day}: {data.get('sub_code')}")
+            raise ResponseNotTrusted(f"{bill_type} bill url for {day}: {data.get('sub_code')}")
         async with self.session.get(data["bill_download_url"]) as resp:
             raw = await resp.read()
         if resp.status != 200:
             raise ResponseNotTrusted(f"bill download: HTTP {resp.status}")
         try:
-            return await asyncio.to_thread(parse_bill_zip, raw)
-        except (ValueError, KeyError, zipfile.BadZipFile) as err:
-            raise ResponseNotTrusted(f"bill for {day} unreadable: {err}") from err
+            return await asyncio.to_thread(parse, raw)
+        except (ValueError, KeyError, IndexError, zipfile.BadZipFile) as err:
+            raise ResponseNotTrusted(f"{bill_type} bill for {day} unreadable: {err}") from err
 
 
-def parse_bill_zip(raw: bytes) -> list[BillLine]:
-    """Alipay's trade bill archive: the 业务明细 CSV inside (not its 汇总), GBK-encoded."""
+def _zip_csv(raw: bytes, suffix: str) -> str:
+    """The GBK text of the archive's file whose name ends in ``suffix``."""
     with zipfile.ZipFile(io.BytesIO(raw)) as z:
         for info in z.infolist():
             name = info.filename
             if not info.flag_bits & 0x800:  # no UTF-8 flag: the name is GBK bytes
                 name = name.encode("cp437").decode("gbk", errors="replace")
-            if name.endswith("业务明细.csv"):
-                return parse_bill(z.read(info).decode("gbk"))
-    raise ValueError("no 业务明细 file in the archive")
+            if name.endswith(suffix):
+                return z.read(info).decode("gbk")
+    raise ValueError(f"no {suffix} file in the archive")
+
+
+def parse_bill_zip(raw: bytes) -> list[BillLine]:
+    """Alipay's trade bill archive: the 业务明细 CSV inside (not its 汇总), GBK-encoded."""
+    return parse_bill(_zip_csv(raw, "_业务明细.csv"))
+
+
+def parse_fund_zip(raw: bytes) -> list[FundLine]:
+    """Alipay's fund-flow bill archive: the 账务明细 CSV inside (not its 汇总)."""
+    return parse_fund_flow(_zip_csv(raw, "_账务明细.csv"))
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The column row and the rows of an Alipay bill CSV: ``#`` lines dropped, cells
+    stripped of the trailing tab."""
+    return [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))
+            if r and not r[0].startswith("#")]
+
+
+# 业务类型 of the 账务明细 -> FundLine kind; 收费 is the service fee (服务费) taken, or
+# given back (服务费退回) with a refund.
+FUND_KINDS = {"在线支付": "trade", "交易付款": "trade", "交易退款": "refund",
+              "退款": "refund", "收费": "fee"}
+
+
+def parse_fund_flow(text: str) -> list[FundLine]:
+    """The 账务明细 CSV: income (收入金额（+元）) positive, expenses (支出金额（-元）,
+    written with their minus sign) negative; the balance after each row."""
+    rows = _csv_rows(text)
+    if not rows:
+        return []
+    col = {name: i for i, name in enumerate(rows[0])}
+    lines = []
+    for row in rows[1:]:
+        income, expense = row[col["收入金额（+元）"]], row[col["支出金额（-元）"]]
+        amount = (parse_major(income, "CNY") if income else 0) + \
+            (-abs(parse_major(expense, "CNY")) if expense else 0)
+        lines.append(FundLine(FUND_KINDS.get(row[col["业务类型"]], "other"),  # type: ignore[arg-type]
+                              row[col["商户订单号"]], amount,
+                              parse_major(row[col["账户余额（元）"]], "CNY")))
+    return lines
 
 
 def parse_bill(text: str) -> list[BillLine]:
     """The 业务明细 CSV: ``#`` header and footer lines around a column row and the rows;
     cells end in a tab. The fee (服务费, negative when taken) becomes a positive fee."""
-    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))
-            if r and not r[0].startswith("#")]
+    rows = _csv_rows(text)
     if not rows:
         return []
     col = {name: i for i, name in enumerate(rows[0])}

@@ -21,6 +21,7 @@ from contract.money import major_text, parse_major
 
 from .. import crypto
 from .alipay_bill import PID, bill_zip
+from .alipay_fund import fund_zip
 from .common import Gateway, form_fields
 from .ledger import CHINA_TZ, Ledger, PayError, Trade
 
@@ -81,7 +82,7 @@ class AlipayGateway(Gateway):
                          **({"hold_s": hold_s} if hold_s is not None else {}))
         self.keys = keys or AlipayKeys()
         self._app_pub = self.keys.app_key.public_key()
-        self._bill_tokens: dict[str, str] = {}
+        self._bill_tokens: dict[str, tuple[str, str]] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/gateway.do", self.gateway)
@@ -270,22 +271,29 @@ class AlipayGateway(Gateway):
     async def bill_url(self, method: str, biz: dict) -> web.Response:
         day = str(biz["bill_date"])
         datetime.strptime(day, "%Y-%m-%d")
+        bill_type = str(biz.get("bill_type", ""))
+        if bill_type not in ("trade", "signcustomer"):
+            return self.business_error(method, "PARAM_ERROR")
         token = secrets.token_urlsafe(12)
-        self._bill_tokens[token] = day
+        self._bill_tokens[token] = (day, bill_type)
         return self.respond(method, {"code": "10000", "msg": "Success",
                                      "bill_download_url": f"{self.base_url}/bill/download?token={token}"})
 
-    def bill_file(self, day: str) -> bytes:
-        """The day's trade bill as Alipay serves it: a zip of GBK CSV files (see
-        :mod:`.alipay_bill`), fees included."""
-        return bill_zip(self.ledger.bill_for(day), day)
+    def bill_file(self, day: str, bill_type: str = "trade") -> bytes:
+        """The day's trade bill (``trade``, see :mod:`.alipay_bill`) or fund-flow bill
+        (``signcustomer``, see :mod:`.alipay_fund`) as Alipay serves it: a zip of GBK CSV
+        files, fees included."""
+        rows = self.ledger.bill_for(day)
+        return fund_zip(rows, day) if bill_type == "signcustomer" else bill_zip(rows, day)
 
     async def bill_download(self, request: web.Request) -> web.Response:
-        day = self._bill_tokens.get(request.query.get("token", ""))
-        if day is None:
+        asked = self._bill_tokens.get(request.query.get("token", ""))
+        if asked is None:
             return web.Response(status=404, text="bill not found")
+        day, bill_type = asked
         d = day.replace("-", "")
-        return web.Response(body=self.bill_file(day), content_type="application/oct-stream",
+        return web.Response(body=self.bill_file(day, bill_type),
+                            content_type="application/oct-stream",
                             headers={"Content-Disposition":
                                      f'attachment; filename="{PID}_{d}.csv.zip"'})
 
