@@ -14,6 +14,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
+from cloud_bridge.models import Order
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText, Text
 
 from . import delivery, schemas
@@ -116,9 +117,12 @@ async def refresh(call: Call) -> dict[str, Any]:
         raise Unavailable("carrier tracking is not configured")
     no = call.path["order_no"]
     async with db(call).session() as s:
+        store = await s.scalar(select(Order.store).where(Order.order_no == no))
+        if store is None or not (call.principal.chain_wide or store == call.principal.store):
+            raise NotFound(f"no shipment for order {no}")   # checked before anything is made
         await delivery.new_shipments(s, no)
         ship = await s.scalar(select(Shipment).where(Shipment.order_no == no))
-        if ship is None or not (call.principal.chain_wide or ship.store == call.principal.store):
+        if ship is None:
             raise NotFound(f"no shipment for order {no}")
         ship_id, com, num, subscribed = ship.id, ship.com, ship.tracking_no, ship.subscribed
     try:

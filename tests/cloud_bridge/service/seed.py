@@ -36,7 +36,32 @@ async def seed_store_one(client, people, db) -> dict[str, str]:
     booking = str((await r.json())["id"])
     await give_order(db, "S1-0", people["alice_openid"])
     return {"order_no": "S1-0", "conv": str(conv), "att": att, "svc": str(svc),
-            "booking": booking, **await _community(client, people)}
+            "booking": booking, **await _community(client, people),
+            **await _kb_aftersales_shipment(client, people, db)}
+
+
+async def _kb_aftersales_shipment(client, people, db) -> dict[str, str]:
+    """An s1 FAQ article, alice's after-sales request on S1-0, alice's shipped S1-1."""
+    from cloud_bridge.service import delivery
+
+    r = await client.post("/api/v1/admin/service/kb/articles", headers=people["clerk1"], json={
+        "store": "s1", "category": "returns", "title": "退货", "body_html": "<p>7天</p>"})
+    assert r.status == 201, await r.text()
+    article = (await r.json())["id"]
+    r = await client.put("/api/v1/admin/service/aftersales-rules", headers=people["boss"],
+                         json={"rules": {"*": 365}})
+    assert r.status == 200, await r.text()
+    r = await client.post(f"{M}/aftersales", headers=people["alice"], json={
+        "order_no": "S1-0", "kind": "return", "reason": "quality",
+        "lines": [{"line_no": 1, "qty": 1}]})
+    assert r.status == 201, await r.text()
+    aftersale = (await r.json())["id"]
+    async with db.session() as s:
+        await s.execute(update(Order).where(Order.order_no == "S1-1").values(
+            openid=people["alice_openid"], fulfillment="delivery", status="shipped",
+            carrier="SF", tracking_no="SF555"))
+        await delivery.new_shipments(s)
+    return {"article": str(article), "aftersale": str(aftersale), "shipped": "S1-1"}
 
 
 async def _community(client, people) -> dict[str, str]:

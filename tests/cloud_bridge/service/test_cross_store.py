@@ -15,6 +15,8 @@ from .seed import seed_store_one
 # Routes with no store of their own, and why that is right.
 NOT_STORE_SCOPED: dict[tuple[str, str], str] = {
     ("GET", f"{A}/community/words"): "the chain's forbidden words, read by all staff",
+    ("GET", f"{A}/kb/synonyms"): "the chain's search synonyms, read by all staff",
+    ("GET", f"{A}/aftersales-rules"): "the chain's return periods, read by all staff",
 }
 
 # (method, route path, concrete path with store s1's things, body, allowed statuses)
@@ -65,6 +67,26 @@ CROSS_STORE = [
     ("POST", f"{A}/community/comments/{{comment_id}}/moderate",
      f"{A}/community/comments/{{comment}}/moderate", {"action": "delete"}, {404}),
     ("PUT", f"{A}/community/words", f"{A}/community/words", {"words": []}, {403}),
+    ("POST", f"{A}/kb/articles", f"{A}/kb/articles",
+     {"store": "s1", "category": "other", "title": "x", "body_html": "<p>x</p>"}, {403}),
+    ("GET", f"{A}/kb/articles", f"{A}/kb/articles?store=s1", None, {403}),
+    ("GET", f"{A}/kb/articles/{{article_id}}", f"{A}/kb/articles/{{article}}", None, {404}),
+    ("PUT", f"{A}/kb/articles/{{article_id}}", f"{A}/kb/articles/{{article}}",
+     {"base_version": 1, "title": "x", "body_html": "<p>x</p>"}, {404}),
+    ("POST", f"{A}/kb/articles/{{article_id}}/publish", f"{A}/kb/articles/{{article}}/publish",
+     {}, {404}),
+    ("POST", f"{A}/kb/articles/{{article_id}}/unpublish",
+     f"{A}/kb/articles/{{article}}/unpublish", {"archive": True}, {404}),
+    ("PUT", f"{A}/kb/synonyms", f"{A}/kb/synonyms", {"groups": [["a", "b"]]}, {403}),
+    ("GET", f"{A}/aftersales", f"{A}/aftersales?store=s1", None, {403}),
+    ("POST", f"{A}/aftersales/{{aftersales_id}}/approve",
+     f"{A}/aftersales/{{aftersale}}/approve", {"restock": True}, {404}),
+    ("POST", f"{A}/aftersales/{{aftersales_id}}/reject", f"{A}/aftersales/{{aftersale}}/reject",
+     {"note": "x"}, {404}),
+    ("PUT", f"{A}/aftersales-rules", f"{A}/aftersales-rules", {"rules": {"*": 1}}, {403}),
+    ("GET", f"{A}/shipments", f"{A}/shipments?store=s1", None, {403}),
+    ("POST", f"{A}/shipments/{{order_no}}/refresh", f"{A}/shipments/{{shipped}}/refresh", None,
+     {404}),
 ]
 
 

@@ -22,6 +22,9 @@ NOT_USER_SCOPED = {
     # an item the caller may not read is 404 there too.
     ("POST", f"{M}/community/images"), ("POST", f"{M}/community/posts"),
     ("GET", f"{M}/community/posts"), ("POST", f"{M}/community/reports"),
+    # Published FAQ articles are for every shopper; my wallet and my requests are mine.
+    ("GET", f"{M}/stores/{{store}}/faq"), ("GET", f"{M}/faq/{{article_id}}"),
+    ("GET", f"{M}/self-service/wallet"), ("GET", f"{M}/aftersales"),
 }
 
 # (method, route path, concrete path with alice's things, body)
@@ -41,6 +44,14 @@ OTHER_USER = [
      None),
     ("GET", f"{M}/self-service/orders/{{order_no}}", f"{M}/self-service/orders/{{order_no}}",
      None),
+    ("POST", f"{M}/aftersales", f"{M}/aftersales", {
+        "order_no": "S1-0", "kind": "return", "reason": "quality",
+        "lines": [{"line_no": 1, "qty": 1}]}),
+    ("POST", f"{M}/aftersales/photos", f"{M}/aftersales/photos?order_no={{order_no}}",
+     b"\x89PNG\r\n\x1a\n0000"),
+    ("POST", f"{M}/aftersales/{{aftersales_id}}/cancel", f"{M}/aftersales/{{aftersale}}/cancel",
+     None),
+    ("GET", f"{M}/orders/{{order_no}}/tracking", f"{M}/orders/{{shipped}}/tracking", None),
     # Alice's post, hidden by staff: only she sees it.
     ("GET", f"{M}/community/posts/{{post_id}}", f"{M}/community/posts/{{post}}", None),
     ("POST", f"{M}/community/posts/{{post_id}}/comments",
