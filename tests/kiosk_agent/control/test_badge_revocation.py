@@ -25,7 +25,10 @@ from tui.client import ControlClient, ControlError
 __all__ = ["pin_hash", "sock_dir"]  # fixtures
 
 KEY = generate_signing_key()
-CUTOFF = int(time.time()) - 60  # staff "s-lost" lost their badge a minute ago
+# Staff "s-lost" lost their badge a minute before the revocation is made. Taken when the
+# book is built, not at import: a module constant is minutes old when a long suite gets
+# here, and badges issued "10 minutes ago" would then postdate it.
+CUTOFF_AGO_S = 60
 
 
 def _book(revoked: bool) -> PriceBook:
@@ -35,7 +38,7 @@ def _book(revoked: bool) -> PriceBook:
     return PriceBook.model_validate({
         **book.model_dump(), "version": "test-2",
         "staff_revocations": StaffRevocations(version=1, token_ids=("lost01",),
-                                              subjects={"s-lost": CUTOFF})})
+                                              subjects={"s-lost": int(time.time()) - CUTOFF_AGO_S})})
 
 
 def _badge(subject: str, store: str, token_id: str, issued_ago_s: float = 600) -> str:
