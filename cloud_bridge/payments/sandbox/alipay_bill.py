@@ -88,11 +88,17 @@ def summary_csv(rows: list[BillRow], day: str) -> str:
     return "\r\n".join(out) + "\r\n"
 
 
-def bill_zip(rows: list[BillRow], day: str) -> bytes:
-    """The downloadable archive: both files, GBK-encoded, named as Alipay names them."""
+def gbk_zip(day: str, name: str, detail: str, summary: str) -> bytes:
+    """A downloadable bill archive as Alipay makes it: the detail file and its (汇总)
+    summary, GBK-encoded, named ``{pid}_{yyyymmdd}_{name}.csv``."""
     d = day.replace("-", "")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{PID}_{d}_业务明细.csv", detail_csv(rows, day).encode("gbk"))
-        z.writestr(f"{PID}_{d}_业务明细(汇总).csv", summary_csv(rows, day).encode("gbk"))
+        z.writestr(f"{PID}_{d}_{name}.csv", detail.encode("gbk"))
+        z.writestr(f"{PID}_{d}_{name}(汇总).csv", summary.encode("gbk"))
     return buf.getvalue()
+
+
+def bill_zip(rows: list[BillRow], day: str) -> bytes:
+    """The trade bill's archive (业务明细)."""
+    return gbk_zip(day, "业务明细", detail_csv(rows, day), summary_csv(rows, day))

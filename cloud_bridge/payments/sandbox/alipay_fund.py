@@ -14,13 +14,11 @@ a trailing tab, as in the trade bill.
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from datetime import UTC, datetime
 
 from contract.money import major_text
 
-from .alipay_bill import PID, bill_fee
+from .alipay_bill import PID, bill_fee, gbk_zip
 from .ledger import CHINA_TZ, BillRow
 
 COLUMNS = ("账务流水号", "业务流水号", "商户订单号", "商品名称", "发生时间", "对方账号",
@@ -88,10 +86,5 @@ def fund_summary_csv(rows: list[BillRow], day: str) -> str:
 
 
 def fund_zip(rows: list[BillRow], day: str) -> bytes:
-    """The downloadable archive: both files, GBK-encoded, named as Alipay names them."""
-    d = day.replace("-", "")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{PID}_{d}_账务明细.csv", fund_csv(rows, day).encode("gbk"))
-        z.writestr(f"{PID}_{d}_账务明细(汇总).csv", fund_summary_csv(rows, day).encode("gbk"))
-    return buf.getvalue()
+    """The fund-flow bill's archive (账务明细)."""
+    return gbk_zip(day, "账务明细", fund_csv(rows, day), fund_summary_csv(rows, day))
