@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,17 +107,10 @@ async def apply(s: AsyncSession, ship: Shipment, state: str | None,
             ship.alerted_state = state
             s.add(Alert(kind="delivery_trouble", store=ship.store, order_no=ship.order_no,
                         detail={"carrier": ship.carrier, "tracking_no": ship.tracking_no,
-                                "state": state, "state_zh": _zh(state)},
+                                "state": state, "state_zh": state_text(state)[0]},
                         created_at=_now(), resolved=False))
     await s.flush()
     return added
-
-
-def _zh(state: str) -> str:
-    for code, zh, _en in k100.STATES.values():
-        if code == state:
-            return zh
-    return {"created": "已发货"}.get(state, state)
 
 
 def state_text(state: str) -> tuple[str, str]:
@@ -148,7 +141,7 @@ async def due_for_poll(s: AsyncSession, settings: Settings, now: datetime) -> li
     cutoff = now - timedelta(seconds=settings.poll_after_s)
     return list((await s.scalars(select(Shipment).where(
         Shipment.state.not_in(tuple(k100.FINAL)),
-        and_(Shipment.updated_at < cutoff)).order_by(Shipment.updated_at).limit(100))).all())
+        Shipment.updated_at < cutoff).order_by(Shipment.updated_at).limit(100))).all())
 
 
 async def sweep(db: Any, tracker: k100.Kuaidi100 | None, settings: Settings,
