@@ -169,14 +169,18 @@ class KbSearch:
         self._lock = asyncio.Lock()
 
     async def _stamp(self, s: AsyncSession) -> tuple[Any, ...]:
-        a = (await s.execute(select(func.count(KbArticle.id), func.max(KbArticle.updated_at))
-                             .where(KbArticle.status == "published"))).one()
-        # Unpublishing changes updated_at too, but drops the article from the count above:
-        # the max over all articles catches it.
-        last = await s.scalar(select(func.max(KbArticle.updated_at)))
-        syn = (await s.execute(select(func.count(KbSynonyms.id),
-                                      func.max(KbSynonyms.updated_at)))).one()
-        return (a[0], a[1], last, syn[0], syn[1])
+        """One statement: published count and newest change, newest change of any article
+        (unpublishing changes updated_at but drops the article from the published count),
+        and the synonyms' count and newest change."""
+        published = KbArticle.status == "published"
+        row = (await s.execute(select(
+            select(func.count(KbArticle.id)).where(published).scalar_subquery(),
+            select(func.max(KbArticle.updated_at)).where(published).scalar_subquery(),
+            select(func.max(KbArticle.updated_at)).scalar_subquery(),
+            select(func.count(KbSynonyms.id)).scalar_subquery(),
+            select(func.max(KbSynonyms.updated_at)).scalar_subquery(),
+        ))).one()
+        return tuple(row)
 
     async def _index(self, s: AsyncSession) -> _Built:
         stamp = await self._stamp(s)
