@@ -340,6 +340,12 @@ def _history(o: Order, actor: str, action: str, frm: str | None, to: str | None,
                         to_status=to, detail=detail or {})
 
 
+def log_event(o: Order, actor: str, action: str, detail: dict[str, Any]) -> OrderHistory:
+    """A history row for something that happened to the order without changing its status
+    (an after-sales request, a note): other domains write order history through this."""
+    return _history(o, actor, action, o.status, o.status, detail)
+
+
 async def change_status(
     session: AsyncSession,
     o: Order,

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory, orders
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
-from cloud_bridge.models import Order, OrderHistory, OrderLine, RefundRequest
+from cloud_bridge.models import Order, OrderLine, RefundRequest
 
 from .models import Attachment
 from .models_aftersales import AfterSale, AfterSaleRule
@@ -46,11 +46,6 @@ STATUS_ZH = {"requested": "待审核", "approved": "已同意", "rejected": "已
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _history(o: Order, actor: str, action: str, detail: dict[str, Any]) -> OrderHistory:
-    return OrderHistory(order_id=o.id, at=_now(), actor=actor, action=action,
-                        from_status=o.status, to_status=o.status, detail=detail)
 
 
 async def _categories(s: AsyncSession, product_ids: set[str]) -> dict[str, str]:
@@ -146,7 +141,7 @@ async def create(s: AsyncSession, order: Order, *, actor: str, openid: str, kind
                     amount=amount, status="requested", created_at=at)
     s.add(req)
     await s.flush()
-    s.add(_history(order, actor, "aftersales_requested",
+    s.add(orders.log_event(order, actor, "aftersales_requested",
                    {"aftersales_id": req.id, "kind": kind, "reason": reason,
                     "lines": out_lines, "amount": amount}))
     return req
@@ -194,7 +189,7 @@ async def approve(s: AsyncSession, req: AfterSale, *, actor: str, restock: bool,
         req.refund_request_id = refund_id = refund.id
     req.status, req.decided_by, req.decided_at = "approved", actor, _now()
     req.decision_note = note
-    s.add(_history(order, actor, "aftersales_approved",
+    s.add(orders.log_event(order, actor, "aftersales_approved",
                    {"aftersales_id": req.id, "return_id": rec.id, "refund_request_id": refund_id}))
     return refund_id
 
@@ -204,14 +199,14 @@ async def reject(s: AsyncSession, req: AfterSale, *, actor: str, note: str) -> N
     order = await orders.get_order(s, req.order_no)
     req.status, req.decided_by, req.decided_at, req.decision_note = (
         "rejected", actor, _now(), note)
-    s.add(_history(order, actor, "aftersales_rejected", {"aftersales_id": req.id, "note": note}))
+    s.add(orders.log_event(order, actor, "aftersales_rejected", {"aftersales_id": req.id, "note": note}))
 
 
 async def cancel(s: AsyncSession, req: AfterSale, *, actor: str) -> None:
     _open(req)
     order = await orders.get_order(s, req.order_no)
     req.status, req.decided_at = "cancelled", _now()
-    s.add(_history(order, actor, "aftersales_cancelled", {"aftersales_id": req.id}))
+    s.add(orders.log_event(order, actor, "aftersales_cancelled", {"aftersales_id": req.id}))
 
 
 async def to_json(s: AsyncSession, req: AfterSale) -> dict[str, Any]:
