@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -45,6 +47,61 @@ def jsapi_sign_message(app_id: str, timestamp: str, nonce: str, package: str) ->
     return f"{app_id}\n{timestamp}\n{nonce}\n{package}\n"
 
 
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A validated JSAPI or Native order request (the two share WeChat's v3 order body)."""
+
+    out_trade_no: str
+    total: int
+    currency: str
+    notify_url: str
+    description: str
+    openid: str | None          # the payer (JSAPI); Native has none
+
+
+async def order_request(gw: WechatGateway, request: web.Request, *, payer: bool,
+                        no_min: int) -> OrderRequest | web.Response:
+    """Authenticate and validate an order request as WeChat does (``PARAM_ERROR`` for a
+    missing or bad field, an appid/mchid that is not the merchant's); ``payer``: the body
+    must name ``payer.openid``; ``no_min``: the shortest out_trade_no accepted."""
+    body = await gw.authenticate(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        req = json.loads(body)
+        out_trade_no = str(req["out_trade_no"])
+        total = req["amount"]["total"]
+        currency = str(req["amount"].get("currency", "CNY"))
+        openid = str(req["payer"]["openid"]) if payer else None
+        notify_url = str(req["notify_url"])
+        description = str(req["description"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return gw.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+    if (not isinstance(total, int) or isinstance(total, bool) or total <= 0
+            or not (no_min <= len(out_trade_no) <= 32) or (payer and not openid)
+            or not notify_url.startswith(("https://", "http://"))):
+        return gw.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+    if req.get("mchid") != gw.keys.mchid or req.get("appid") != gw.keys.appid:
+        return gw.signed(400, {"code": "PARAM_ERROR", "message": "appid/mchid 不匹配"})
+    return OrderRequest(out_trade_no, total, currency, notify_url, description, openid)
+
+
+def repeated_order(gw: WechatGateway, trade: Trade, req: OrderRequest, trade_type: str,
+                   answer_field: str) -> web.Response:
+    """The answer to an order request for an out_trade_no that exists: the same answer
+    while the trade is open and the request the same, else WeChat's error for its state."""
+    # The payer is part of a JSAPI request only (a paid Native trade learns its payer).
+    same_payer = req.openid is None or trade.meta.get("openid") == req.openid
+    if (trade.meta.get("trade_type") != trade_type or not same_payer
+            or (trade.amount, trade.currency) != (req.total, req.currency)):
+        return gw.error("OUT_TRADE_NO_USED")
+    if trade.state == "SUCCESS":
+        return gw.signed(400, {"code": "ORDERPAID", "message": "该订单已支付"})
+    if trade.state == "CLOSED":
+        return gw.signed(400, {"code": "ORDERCLOSED", "message": "该订单已关闭"})
+    return gw.signed(200, {answer_field: trade.meta[answer_field]})
+
+
 class JsapiRoutes:
     """The JSAPI routes of one :class:`WechatGateway` (its keys, ledger and signing)."""
 
@@ -62,43 +119,20 @@ class JsapiRoutes:
     # ------------------------------------------------------------ protocol routes
     async def jsapi(self, request: web.Request) -> web.Response:
         gw = self.gw
-        body = await gw.authenticate(request)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            req = json.loads(body)
-            out_trade_no = str(req["out_trade_no"])
-            total = req["amount"]["total"]
-            currency = str(req["amount"].get("currency", "CNY"))
-            openid = str(req["payer"]["openid"])
-            notify_url = str(req["notify_url"])
-            description = str(req["description"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return gw.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
-        if (not isinstance(total, int) or isinstance(total, bool) or total <= 0
-                or not (1 <= len(out_trade_no) <= 32) or not openid
-                or not notify_url.startswith(("https://", "http://"))):
-            return gw.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
-        if req.get("mchid") != gw.keys.mchid or req.get("appid") != gw.keys.appid:
-            return gw.signed(400, {"code": "PARAM_ERROR", "message": "appid/mchid 不匹配"})
-        trade = gw.ledger.trades.get(out_trade_no)
+        req = await order_request(gw, request, payer=True, no_min=1)
+        if isinstance(req, web.Response):
+            return req
+        trade = gw.ledger.trades.get(req.out_trade_no)
         if trade is not None:
-            if trade.meta.get("trade_type") != "JSAPI" or (
-                    trade.amount, trade.currency, trade.meta.get("openid")) != (
-                    total, currency, openid):
-                return gw.error("OUT_TRADE_NO_USED")
-            if trade.state == "SUCCESS":
-                return gw.signed(400, {"code": "ORDERPAID", "message": "该订单已支付"})
-            if trade.state == "CLOSED":
-                return gw.signed(400, {"code": "ORDERCLOSED", "message": "该订单已关闭"})
-            return gw.signed(200, {"prepay_id": trade.meta["prepay_id"]})
+            return repeated_order(gw, trade, req, "JSAPI", "prepay_id")
         prepay_id = "wx" + secrets.token_hex(17)
-        trade = Trade(out_trade_no, gw.ledger.new_id(), total, currency, code_hash(openid),
-                      description, _utcnow(), state="NOTPAY",
+        openid = req.openid or ""
+        trade = Trade(req.out_trade_no, gw.ledger.new_id(), req.total, req.currency,
+                      code_hash(openid), req.description, datetime.now(UTC), state="NOTPAY",
                       meta={"trade_type": "JSAPI", "openid": openid, "prepay_id": prepay_id,
-                            "notify_url": notify_url})
-        gw.ledger.trades[out_trade_no] = trade
-        self.by_prepay[prepay_id] = out_trade_no
+                            "notify_url": req.notify_url})
+        gw.ledger.trades[req.out_trade_no] = trade
+        self.by_prepay[prepay_id] = req.out_trade_no
         return gw.signed(200, {"prepay_id": prepay_id})
 
     async def close(self, request: web.Request) -> web.Response:
@@ -185,8 +219,3 @@ class JsapiRoutes:
             log.warning("sandbox notification of %s not delivered: %s", trade.out_trade_no, err)
             return None
 
-
-def _utcnow():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)

@@ -13,13 +13,14 @@ show a payment code.
 
 from __future__ import annotations
 
-import json
 import secrets
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .ledger import Trade, code_hash
+from .wechat_jsapi import order_request, repeated_order
 
 if TYPE_CHECKING:
     from .wechat import WechatGateway
@@ -41,40 +42,18 @@ class NativeRoutes:
 
     async def native(self, request: web.Request) -> web.Response:
         gw = self.gw
-        body = await gw.authenticate(request)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            req = json.loads(body)
-            out_trade_no = str(req["out_trade_no"])
-            total = req["amount"]["total"]
-            currency = str(req["amount"].get("currency", "CNY"))
-            notify_url = str(req["notify_url"])
-            description = str(req["description"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return gw.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
-        if (not isinstance(total, int) or isinstance(total, bool) or total <= 0
-                or not (6 <= len(out_trade_no) <= 32)
-                or not notify_url.startswith(("https://", "http://"))):
-            return gw.signed(400, {"code": "PARAM_ERROR", "message": "参数错误"})
-        if req.get("mchid") != gw.keys.mchid or req.get("appid") != gw.keys.appid:
-            return gw.signed(400, {"code": "PARAM_ERROR", "message": "appid/mchid 不匹配"})
-        trade = gw.ledger.trades.get(out_trade_no)
+        req = await order_request(gw, request, payer=False, no_min=6)
+        if isinstance(req, web.Response):
+            return req
+        trade = gw.ledger.trades.get(req.out_trade_no)
         if trade is not None:
-            if trade.meta.get("trade_type") != "NATIVE" or (trade.amount, trade.currency) != (
-                    total, currency):
-                return gw.error("OUT_TRADE_NO_USED")
-            if trade.state == "SUCCESS":
-                return gw.signed(400, {"code": "ORDERPAID", "message": "该订单已支付"})
-            if trade.state == "CLOSED":
-                return gw.signed(400, {"code": "ORDERCLOSED", "message": "该订单已关闭"})
-            return gw.signed(200, {"code_url": trade.meta["code_url"]})
+            return repeated_order(gw, trade, req, "NATIVE", "code_url")
         code_url = CODE_URL_PREFIX + secrets.token_urlsafe(12)
-        gw.ledger.trades[out_trade_no] = Trade(
-            out_trade_no, gw.ledger.new_id(), total, currency, code_hash(code_url), description,
-            _utcnow(), state="NOTPAY",
-            meta={"trade_type": "NATIVE", "code_url": code_url, "notify_url": notify_url})
-        self.by_code_url[code_url] = out_trade_no
+        gw.ledger.trades[req.out_trade_no] = Trade(
+            req.out_trade_no, gw.ledger.new_id(), req.total, req.currency, code_hash(code_url),
+            req.description, datetime.now(UTC), state="NOTPAY",
+            meta={"trade_type": "NATIVE", "code_url": code_url, "notify_url": req.notify_url})
+        self.by_code_url[code_url] = req.out_trade_no
         return gw.signed(200, {"code_url": code_url})
 
     async def shopper_scans(self, request: web.Request) -> web.Response:
@@ -98,8 +77,3 @@ class NativeRoutes:
                                   "transaction_id": trade.transaction_id,
                                   "notify_status": status})
 
-
-def _utcnow():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
