@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # Alert kind of a paid mini-program order the store must prepare (pick-up or delivery).
 MP_ORDER_ALERT = "mp_order"
+# Fulfilment of an order for nothing on a shelf (a paid membership): no stock moves and
+# no store alert when it is paid; the domain that sold it acts on the payment.
+VIRTUAL = "virtual"
 CREATED = "created"
 PAID = "paid"
 PENDING_SHIPMENT = "pending_shipment"
@@ -553,6 +556,8 @@ async def mark_paid(session: AsyncSession, order_no: str, actor: str,
     if tender:
         o.details = {**(o.details or {}), "tenders": [tender]}
     await change_status(session, o, PAID, actor)
+    if o.fulfillment == VIRTUAL:
+        return o
     if o.fulfillment == "delivery":
         await change_status(session, o, PENDING_SHIPMENT, actor)
     deltas: dict[tuple[str, str], int] = defaultdict(int)
