@@ -99,3 +99,7 @@ class PointsBatch(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("mem_members.id"), index=True)
     remaining: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# The member programs' tables (paid membership, referrals, surveys, points exchange).
+from . import models_programs  # noqa: E402,F401
