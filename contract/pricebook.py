@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from .campaigns import Campaign
 from .money import DEFAULT_CURRENCY
 from .variable_measure import BarcodeLayout
 
@@ -43,6 +44,7 @@ __all__ = [
     "BundleItem",
     "BundlePromotion",
     "BuyXGetYPromotion",
+    "Campaign",
     "CatalogError",
     "Coupon",
     "FixedPricePromotion",
@@ -291,10 +293,19 @@ class PointsRules(_Model):
         return value
 
 
-class BookIndex:
-    """Dict indexes of a :class:`PriceBook`, built once when the book is validated."""
+UnitOffers = dict[str, tuple[PercentagePromotion | FixedPricePromotion, ...]]
 
-    __slots__ = ("by_barcode", "by_id", "canonical", "coupons", "multi", "unit_offers")
+
+class BookIndex:
+    """Dict indexes of a :class:`PriceBook`, built once when the book is validated.
+
+    ``unit_offers`` and ``reductions`` include the book's campaigns (compiled);
+    ``base_unit_offers`` and ``base_reductions`` are the same without them (the engine
+    prices a cart both ways when the book has campaigns: :mod:`contract.campaigns`).
+    """
+
+    __slots__ = ("base_reductions", "base_unit_offers", "by_barcode", "by_id", "canonical",
+                 "coupons", "multi", "reductions", "unit_offers")
 
     def __init__(
         self, by_id: dict[str, Product], by_barcode: dict[str, Product],
@@ -310,6 +321,9 @@ class BookIndex:
         )
         self.multi: dict[str, BuyXGetYPromotion | BundlePromotion] = multi
         self.canonical: bytes | None = None
+        self.base_unit_offers: UnitOffers = unit_offers
+        self.reductions: tuple[FullReduction, ...] = ()
+        self.base_reductions: tuple[FullReduction, ...] = ()
 
 
 class StaffRevocations(_Model):
@@ -338,6 +352,8 @@ class PriceBook(_Model):
     staff_revocations: StaffRevocations | None = None
     barcode_layouts: tuple[BarcodeLayout, ...] = Field(
         default=(), description="the chain's variable-measure EAN-13 layouts (label scales)")
+    campaigns: tuple[Campaign, ...] = Field(
+        default=(), description="marketing campaigns running or scheduled (contract.campaigns)")
 
     # All look-up tables live in one plain object: a pydantic private attribute costs a
     # __getattr__ round trip per access, so the hot path fetches this once.
@@ -397,7 +413,42 @@ class PriceBook(_Model):
             if own or cat:
                 unit_offers[pid] = (*own, *cat)
         self._ix = BookIndex(by_id, by_code, coupons, unit_offers, multi)
+        self._ix.reductions = self._ix.base_reductions = self.full_reductions
+        if self.campaigns:
+            self._index_campaigns(by_id, ids={p.promo_id for p in self.promotions}
+                                  | {fr.reduction_id for fr in self.full_reductions})
         return self
+
+    def _index_campaigns(self, by_id: dict[str, Product], ids: set[str]) -> None:
+        """Compile the campaigns into unit offers and full reductions (see BookIndex)."""
+        categories = {p.category for p in by_id.values()}
+        offers: dict[str, list[PercentagePromotion | FixedPricePromotion]] = {}
+        reductions = list(self.full_reductions)
+        for i, c in enumerate(self.campaigns):
+            where = f"campaigns[{i}] ({c.campaign_id})"
+            if c.campaign_id in ids:
+                raise ValueError(f"{where}: id already used by an offer or a campaign")
+            ids.add(c.campaign_id)
+            for pid in c.products:
+                if pid not in by_id:
+                    raise ValueError(f"{where}: unknown product {pid!r}")
+            for cat in (*c.categories, *c.exclude_categories):
+                if cat not in categories:
+                    raise ValueError(f"{where}: unknown category {cat!r}")
+            if c.is_reduction:
+                reductions.append(c.reduction())
+                continue
+            offer = c.offer()
+            targets = set(c.products) | {pid for pid, p in by_id.items()
+                                         if p.category in c.categories}
+            for pid in sorted(targets):
+                offers.setdefault(pid, []).append(offer)
+        ix = self._ix
+        merged = dict(ix.unit_offers)
+        for pid, extra in offers.items():
+            merged[pid] = (*merged.get(pid, ()), *extra)
+        ix.unit_offers = merged
+        ix.reductions = tuple(reductions)
 
     @property
     def index(self) -> BookIndex:
@@ -480,6 +531,8 @@ class PriceBook(_Model):
                 del data["staff_revocations"]
             if not data.get("barcode_layouts"):
                 del data["barcode_layouts"]
+            if not data.get("campaigns"):
+                del data["campaigns"]
             for product in data["products"]:
                 if product.get("plu") is None:
                     del product["plu"]

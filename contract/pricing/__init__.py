@@ -34,6 +34,15 @@ Prices are tax-inclusive. Each stage works on what the previous one left.
 7. **Points earned** (members only): ``total * level multiplier / earn_fen_per_point``,
    rounded down.
 
+Campaigns
+---------
+A book's ``campaigns`` (:mod:`contract.campaigns`: 满减, holiday, new-product and
+member-only campaigns) are compiled into the stages above: an offer on goods joins the
+unit offers of stage 2 under the campaign's id, a campaign 满减 joins stage 4 (still at
+most one 满减 per order, the one worth most). A campaign never makes a cart dearer: when
+the book has campaigns the engine also prices the cart without them and keeps the
+cheaper total (a campaign discount can take the goods below a literal threshold).
+
 Order-level discounts (4-6) are allocated to the lines they apply to in
 proportion to what each line still costs, by largest remainder (ties: lower
 ``line_no``), so line amounts always add up to the total and never go negative.
@@ -69,6 +78,7 @@ The engine is split by concern: :mod:`.model` (inputs and results), :mod:`.money
 
 from __future__ import annotations
 
+from ..campaigns import Campaign
 from ..pricebook import (
     BundlePromotion,
     BuyXGetYPromotion,
@@ -98,6 +108,7 @@ __all__ = [
     "AppliedDiscount",
     "BundlePromotion",
     "BuyXGetYPromotion",
+    "Campaign",
     "CartLine",
     "Coupon",
     "FixedPricePromotion",

@@ -36,11 +36,12 @@ _KIND_ORDER = {
 class _Run:
     """Working state of one :func:`price_cart` call, handed from stage to stage (private)."""
 
-    __slots__ = ("book", "ctx", "eligible_cache", "labels", "lines", "member", "now",
-                 "order_applied", "total")
+    __slots__ = ("book", "campaigns", "ctx", "eligible_cache", "labels", "lines", "member",
+                 "now", "order_applied", "total")
 
-    def __init__(self, book: PriceBook, ctx: PricingContext) -> None:
+    def __init__(self, book: PriceBook, ctx: PricingContext, campaigns: bool = True) -> None:
         self.book = book
+        self.campaigns = campaigns  # with the book's campaigns, or priced without them
         self.ctx = ctx
         self.member = ctx.member
         self.now = ctx.now
@@ -91,10 +92,11 @@ def _checked_product(book: PriceBook, i: int, cl: CartLine) -> Product:
 def _simple_promotions(run: _Run, lines: list[CartLine] | tuple[CartLine, ...]) -> None:
     """Steps 1-2: list price and the best single unit offer of every line."""
     ix = run.book.index
+    offers = ix.unit_offers if run.campaigns else ix.base_unit_offers
     for i, cl in enumerate(lines, start=1):
         p = _checked_product(run.book, i, cl)
         ln = _Line(i, p, cl)
-        _price_simple(ln, ix.unit_offers.get(p.product_id, ()), run.member, run.ok, run.labels)
+        _price_simple(ln, offers.get(p.product_id, ()), run.member, run.ok, run.labels)
         run.lines.append(ln)
 
 
@@ -124,9 +126,10 @@ def _multi_unit_promotions(run: _Run) -> None:
 
 
 def _full_reduction(run: _Run) -> None:
-    """Step 4: the full reduction worth most, if any."""
+    """Step 4: the full reduction worth most, if any (the book's and its campaigns')."""
     best: tuple[int, str, FullReduction, LinePredicate] | None = None
-    for fr in run.book.full_reductions:
+    ix = run.book.index
+    for fr in ix.reductions if run.campaigns else ix.base_reductions:
         if not _eligible(fr, run.member, run.now):
             continue
         pred = _filter(fr.categories, fr.exclude_categories)
@@ -274,7 +277,20 @@ def price_cart(
     ctx = ctx or PricingContext()
     if ctx.now is not None and ctx.now.tzinfo is None:
         raise PricingError("ctx.now must be timezone-aware")
-    run = _Run(book, ctx)
+    priced = _price(_Run(book, ctx), lines)
+    if book.campaigns:
+        # A campaign must never make the cart dearer: its discount can take the goods
+        # below a 满减 or coupon threshold. Priced without the campaigns too, the
+        # shopper gets the cheaper (ties: with the campaigns, as advertised).
+        without = _price(_Run(book, ctx, campaigns=False), lines)
+        if without.total < priced.total:
+            return without
+    return priced
+
+
+def _price(run: _Run, lines: list[CartLine] | tuple[CartLine, ...]) -> PricedCart:
+    """One pass of the stages over ``lines`` (:func:`price_cart`)."""
+    book = run.book
     _simple_promotions(run, lines)
     _multi_unit_promotions(run)
     _full_reduction(run)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract.campaigns import CAMPAIGN_KINDS, Campaign, CampaignTier
 from contract.pricebook import (
     BundleItem,
     BundlePromotion,
@@ -21,6 +22,7 @@ from contract.pricebook import (
     Product,
     Tier,
     load_price_book,
+    parse_price_book,
 )
 from contract.pricing import (
     CartLine,
@@ -609,3 +611,202 @@ def test_thirty_line_cart_is_fast(demo):
     per_cart = (time.perf_counter() - t0) / 50
     # generous bound so a loaded CI box doesn't flake; ~0.3 ms here
     assert per_cart < 0.02
+
+
+# -- campaigns (contract.campaigns): compiled into the engine, shipped in the book --
+
+def cmp_book(products, campaigns=(), promotions=(), full_reductions=()) -> PriceBook:
+    return PriceBook(version="t", products=tuple(products), promotions=tuple(promotions),
+                     full_reductions=tuple(full_reductions), campaigns=tuple(campaigns))
+
+
+def test_campaigns_of_each_kind_price_as_advertised():
+    goods = [prod("milk", 1000, cat="dairy"), prod("tea", 2500, cat="drinks"),
+             prod("newbar", 800, cat="snacks")]
+    holiday = Campaign(campaign_id="cmp1", kind="holiday", label_zh="国庆八折",
+                       categories=("dairy",), off_bp=2000, start=START, end=END)
+    launch = Campaign(campaign_id="cmp2", kind="new_product", label_zh="新品尝鲜价",
+                      products=("newbar",), price=500)
+    gold = Campaign(campaign_id="cmp3", kind="member_only", label_zh="金卡专享九折",
+                    member_levels=("gold",), categories=("drinks",), off_bp=1000)
+    fr = Campaign(campaign_id="cmp4", kind="full_reduction", label_zh="满50减5",
+                  tiers=(CampaignTier(threshold=5000, off=500),))
+    book = cmp_book(goods, [holiday, launch, gold, fr])
+    lines = [CartLine("milk", 2), CartLine("tea", 1), CartLine("newbar", 2)]
+    # 1600 (milk -20 %) + 2500 (tea: not gold) + 1000 (launch price) = 5100 >= 5000: -500
+    cart = price_cart(book, lines, PricingContext(now=NOW))
+    assert cart.total == 4600
+    assert {a.id: a.amount for a in cart.applied} == {"cmp1": 400, "cmp2": 600, "cmp4": 500}
+    check_invariants(cart)
+    # a gold member also gets 10 % off the tea: 1600 + 2250 + 1000 = 4850, below 满50
+    gold_cart = price_cart(book, lines, PricingContext(member=Member("m", "gold"), now=NOW))
+    assert gold_cart.total == 4850 and "cmp3" in {a.id for a in gold_cart.applied}
+    silver = price_cart(book, lines, PricingContext(member=Member("m", "silver"), now=NOW))
+    assert silver.total == 4600 and "cmp3" not in {a.id for a in silver.applied}
+    # after the holiday window the milk is list price again: 2000 + 2500 + 1000 - 500
+    later = price_cart(book, lines, PricingContext(now=END + timedelta(seconds=1)))
+    assert later.total == 5000 and "cmp1" not in {a.id for a in later.applied}
+
+
+def test_campaign_full_reduction_threshold_is_literal():
+    book = cmp_book([prod("x", 1000)], [Campaign(
+        campaign_id="cmp9", kind="full_reduction", label_zh="满50减5",
+        tiers=(CampaignTier(threshold=5000, off=500),))])
+    assert price_cart(book, [CartLine("x", 5)]).total == 4500  # ¥50.00 pays ¥45.00
+    assert price_cart(book, [CartLine("x", 4)]).total == 4000
+
+
+def test_a_campaign_never_makes_the_cart_dearer_than_without_it():
+    # The 2 % holiday discount takes ¥51.00 below the book's 满50减10: priced without it
+    # the shopper pays ¥41.00, with it ¥49.98; the engine keeps ¥41.00.
+    book = cmp_book([prod("x", 5100)], [Campaign(
+        campaign_id="cmp5", kind="holiday", label_zh="节日", products=("x",), off_bp=200,
+        start=START, end=END)], full_reductions=[FullReduction(
+            reduction_id="fr", label_zh="满50减10", tiers=(Tier(threshold=5000, off=1000),))])
+    cart = price_cart(book, [CartLine("x")], PricingContext(now=NOW))
+    assert cart.total == 4100 and [a.id for a in cart.applied] == ["fr"]
+
+
+@pytest.mark.parametrize("fields,match", [
+    ({"kind": "holiday", "off_bp": 1000, "categories": ("a",)}, "start and end"),
+    ({"kind": "new_product", "price": 100, "categories": ("a",)}, "per product"),
+    ({"kind": "member_only", "off_bp": 1000, "products": ("p",)}, "member_levels"),
+    ({"kind": "full_reduction"}, "needs tiers"),
+    ({"kind": "full_reduction", "tiers": ({"threshold": 100, "off": 100},)}, "below"),
+    ({"kind": "holiday", "off_bp": 10, "price": 5, "products": ("p",), "start": START,
+      "end": END}, "not both"),
+])
+def test_campaigns_that_cannot_work_are_refused(fields, match):
+    with pytest.raises(ValueError, match=match):
+        Campaign(campaign_id="c", label_zh="x", **fields)
+
+
+def test_a_book_refuses_campaigns_on_goods_it_does_not_sell():
+    c = Campaign(campaign_id="cmp1", kind="new_product", label_zh="新品", products=("zz",),
+                 off_bp=100)
+    with pytest.raises(ValueError, match="unknown product"):
+        cmp_book([prod("x", 100)], [c])
+    assert c.fitted({"x"}, {"general"}) is None
+    both = Campaign(campaign_id="cmp2", kind="holiday", label_zh="节", products=("x", "zz"),
+                    off_bp=100, start=START, end=END)
+    assert both.fitted({"x"}, {"general"}).products == ("x",)
+
+
+@st.composite
+def campaign_lists(draw, book: PriceBook, max_size: int = 3):
+    pids = [p.product_id for p in book.products]
+    cats = sorted({p.category for p in book.products})
+    out = []
+    for k in range(draw(st.integers(0, max_size))):
+        kind = draw(st.sampled_from(CAMPAIGN_KINDS))
+        start, end = draw(windows)
+        if kind == "holiday" and start is None:
+            start, end = START, END
+        levels = draw(st.sampled_from([(), ("gold",), ("gold", "silver")]))
+        if kind == "member_only" and not levels:
+            levels = ("gold",)
+        reduction = kind == "full_reduction" or (kind == "member_only" and draw(st.booleans()))
+        common = {"campaign_id": f"cmp{k}", "kind": kind, "label_zh": f"活动{k}",
+                  "start": start, "end": end, "member_levels": levels}
+        if reduction:
+            t = draw(st.integers(2, 12000))
+            tiers = [CampaignTier(threshold=t, off=draw(st.integers(1, t - 1)))]
+            out.append(Campaign(tiers=tuple(tiers),
+                                categories=tuple(draw(st.lists(st.sampled_from(cats),
+                                                               max_size=1))), **common))
+            continue
+        targets = tuple(draw(st.lists(st.sampled_from(pids), min_size=1, max_size=2,
+                                      unique=True)))
+        if kind != "new_product" and draw(st.booleans()):
+            out.append(Campaign(categories=(draw(st.sampled_from(cats)),),
+                                off_bp=draw(st.integers(1, 10000)), **common))
+        elif draw(st.booleans()):
+            out.append(Campaign(products=targets, off_bp=draw(st.integers(1, 10000)), **common))
+        else:
+            top = min(book.by_id(p).unit_price for p in targets)
+            out.append(Campaign(products=targets, price=draw(st.integers(0, top + 100)),
+                                **common))
+    return tuple(out)
+
+
+@st.composite
+def campaign_scenarios(draw, max_campaigns: int = 3):
+    book, lines, ctx = draw(scenarios())
+    campaigns = draw(campaign_lists(book, max_campaigns))
+    # several carts per book: the book and its campaigns cost most of the generating
+    carts = [lines] + [draw(st.lists(st.sampled_from(lines), max_size=6)) for _ in range(5)
+                       if lines]
+    return book, book.model_copy(update={"campaigns": campaigns}), carts, ctx
+
+
+def _rebook(book: PriceBook, **fields) -> PriceBook:
+    """``book`` with other fields, validated again (so its index follows them)."""
+    return PriceBook.model_validate({**book.model_dump(), **fields})
+
+
+def _with_campaigns(book: PriceBook, campaigns) -> PriceBook:
+    """The book as the cloud builds it: its campaigns compiled into its index."""
+    return _rebook(book, campaigns=campaigns)
+
+
+# 400 books with campaigns, up to 6 carts each: thousands of carts per run.
+CAMPAIGN_PROPS = settings(max_examples=400, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+
+
+@CAMPAIGN_PROPS
+@given(campaign_scenarios())
+def test_property_kiosk_and_cloud_price_campaign_carts_identically(scenario):
+    """The cloud prices on the book it compiled; the kiosk on the bytes it downloaded."""
+    base, book, carts, ctx = scenario
+    cloud = _with_campaigns(base, book.campaigns)
+    kiosk = parse_price_book(cloud.canonical_bytes())
+    assert kiosk.sha256() == cloud.sha256()
+    for lines in carts:
+        on_cloud = price_cart(cloud, lines, ctx)
+        check_invariants(on_cloud)  # never negative, exact to the fen
+        assert price_cart(kiosk, lines, ctx) == on_cloud
+
+
+@PROPS
+@given(campaign_scenarios(max_campaigns=1))
+def test_property_a_campaign_never_makes_a_cart_dearer(scenario):
+    base, book, carts, ctx = scenario
+    cloud = _with_campaigns(base, book.campaigns)
+    for lines in carts:
+        assert price_cart(cloud, lines, ctx).total <= price_cart(base, lines, ctx).total
+
+
+@PROPS
+@given(campaign_scenarios())
+def test_property_campaigns_outside_their_window_change_nothing(scenario):
+    base, book, carts, ctx = scenario
+    timed = tuple(c for c in book.campaigns if c.end is not None)
+    if not timed:
+        return
+    cloud = _with_campaigns(base, timed)
+    after = PricingContext(member=ctx.member, coupons=ctx.coupons,
+                           redeem_points=ctx.redeem_points, now=NOW + timedelta(days=30))
+    plain = base
+    for lines in carts:
+        a, b = price_cart(cloud, lines, after), price_cart(plain, lines, after)
+        assert (a.total, a.applied, a.lines) == (b.total, b.applied, b.lines)
+
+
+@PROPS
+@given(campaign_scenarios())
+def test_property_the_best_single_full_reduction_applies(scenario):
+    """Without coupons and points: one 满减 at most, the one worth most on its own."""
+    base, book, carts, ctx = scenario
+    campaigns = tuple(c for c in book.campaigns if c.is_reduction)
+    cloud = _with_campaigns(base, campaigns)
+    ctx = PricingContext(member=ctx.member, now=ctx.now)
+    reductions = [*base.full_reductions, *(c.reduction() for c in campaigns)]
+    for lines in carts:
+        cart = price_cart(cloud, lines, ctx)
+        got = [a.amount for a in cart.applied if a.kind == "full_reduction"]
+        assert len(got) <= 1
+        none = price_cart(_rebook(base, full_reductions=[]), lines, ctx).total
+        alone = [none - price_cart(_rebook(base, full_reductions=[r]), lines, ctx).total
+                 for r in reductions]
+        assert sum(got) == max([0, *alone])
