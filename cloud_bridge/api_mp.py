@@ -193,6 +193,9 @@ class CreateOrderBody(RequestModel):
     fulfillment: Literal["pickup", "delivery"] = "pickup"
     shipping_address: AddressBody | None = None
     note: Text | None = None
+    coupon_id: Annotated[str, StringConstraints(pattern=r"^c[0-9a-f]{1,23}$")] | None = Field(
+        default=None, description="one of my coupons (GET /api/v1/mp/coupons), locked to the "
+        "order until it is paid (used) or closed, cancelled or refunded (released)")
 
 
 async def store_price_book(call: Call, store: str) -> Any:
@@ -214,27 +217,44 @@ async def store_price_book(call: Call, store: str) -> Any:
 
 
 async def create_order(call: Call) -> dict[str, Any]:
-    """Place an order (pickup or delivery), priced by the cloud; it waits for payment."""
+    """Place an order (pickup or delivery), priced by the cloud; it waits for payment.
+
+    With ``coupon_id`` the order is priced with the caller's coupon and the coupon is
+    locked to it in the same transaction (mp_shop.coupons)."""
     from contract.pricing import CartLine, PricingContext, PricingError, price_cart
     from contract.wire.base import utcnow
 
+    from .mp_shop import coupons
+
     b = call.body
     book = await store_price_book(call, b.store)
-    try:
-        priced = price_cart(book, [CartLine(product_id=ln.product_id, qty=ln.qty) for ln in b.lines],
-                            PricingContext(now=utcnow()))
-    except PricingError as err:
-        raise InvalidRequest(str(err)) from err
-    lines = [{"product_id": ln.product_id, "barcode": ln.barcode, "name_zh": ln.name_zh,
-              "name_en": ln.name_en, "qty": ln.qty, "unit_price": ln.unit_price,
-              "amount": ln.amount} for ln in priced.lines]
+    cart = [CartLine(product_id=ln.product_id, qty=ln.qty) for ln in b.lines]
+    at = utcnow()
     async with _db(call).session() as s:
+        coupon = None
+        if b.coupon_id is not None:
+            coupon = await coupons.checkout_coupon(
+                s, app_id=_config(call).mp.app_id, openid=call.openid, coupon_id=b.coupon_id,
+                store=b.store, at=at)
+        try:
+            priced = price_cart(book, cart, PricingContext(
+                now=at, coupons=(coupon.priced,) if coupon else ()))
+        except PricingError as err:
+            raise InvalidRequest(str(err)) from err
+        if coupon is not None:
+            coupons.check_applied(coupon, priced)
+        lines = [{"product_id": ln.product_id, "barcode": ln.barcode, "name_zh": ln.name_zh,
+                  "name_en": ln.name_en, "qty": ln.qty, "unit_price": ln.unit_price,
+                  "amount": ln.amount} for ln in priced.lines]
         order = await orders.create_mp_order(
             s, openid=call.openid, store=b.store, lines=lines,
             fulfillment=b.fulfillment,
             shipping_address=b.shipping_address.model_dump() if b.shipping_address else None,
-            note=b.note, tz=_config(call).bridge.timezone, currency=priced.currency)
+            note=b.note, tz=_config(call).bridge.timezone, currency=priced.currency,
+            details=coupons.order_details(priced))
         await s.flush()
+        if coupon is not None:
+            await coupons.lock_to_order(s, coupon, order.order_no, at)
         return await orders.order_detail(s, order, staff=False)
 
 
@@ -309,7 +329,10 @@ ROUTES = [
           response=responses.OrderList),
     Route("POST", f"{M}/orders", create_order, "Place an order", "mp", auth="mp",
           body=CreateOrderBody, status=201, response=responses.OrderDetail,
-          responses={503: "no price book for mini-program orders"}),
+          responses={404: "the coupon is not one of mine (or I am no member)",
+                     409: "the coupon is used, locked to another order, expired, for another "
+                          "store, or the order does not reach its threshold",
+                     503: "no price book for mini-program orders"}),
     Route("GET", f"{M}/orders/{{order_no}}", my_order, "One of my orders", "mp", auth="mp",
           response=responses.OrderDetail),
     Route("POST", f"{M}/orders/{{order_no}}/claim", claim_order,

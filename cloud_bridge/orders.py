@@ -31,6 +31,7 @@ from contract.wire.events import Event, OrderCompletedData
 from . import inventory
 from .db import bulk_insert, get_row
 from .errors import Conflict, InvalidRequest, NotFound
+from .marketing import service as coupons
 from .models import (
     Alert,
     Invoice,
@@ -381,7 +382,17 @@ async def change_status(
         o.completed_at = at
     frm, o.status, o.updated_at = o.status, to, at
     session.add(_history(o, actor, "status", frm, to, detail))
+    if to == CANCELLED:
+        await _release_coupons(session, o)
     return o
+
+
+async def _release_coupons(session: AsyncSession, o: Order) -> None:
+    """A mini-program order cancelled (or closed unpaid) or refunded in full: the coupons
+    locked to it or used by it go back to the shopper's wallet (or expire), in the same
+    transaction as the order's change. Kiosk orders' coupons are the kiosk side's."""
+    if o.source == "mp":
+        await coupons.release(session, o.order_no)
 
 
 async def add_note(session: AsyncSession, o: Order, author: str, text: str) -> OrderNote:
@@ -431,6 +442,7 @@ async def record_refund(
         frm = o.status
         if o.refunded_total >= o.total:
             o.status = REFUNDED
+            await _release_coupons(session, o)
         elif o.status != RETURNED:
             o.status = PARTIALLY_REFUNDED
         o.updated_at = now()
@@ -517,10 +529,12 @@ async def create_mp_order(
     note: str | None,
     tz: str,
     currency: str = "CNY",
+    details: dict[str, Any] | None = None,
 ) -> Order:
     """An order placed in the mini-program: ``created``, waiting for payment.
 
-    ``lines`` are priced by the caller (product_id, name_zh, qty, unit_price, amount).
+    ``lines`` are priced by the caller (product_id, name_zh, qty, unit_price, amount);
+    ``details`` what it kept of the pricing (coupons applied, discounts).
     """
     if fulfillment == "delivery" and not shipping_address:
         raise InvalidRequest("a delivery order needs a shipping_address")
@@ -531,7 +545,7 @@ async def create_mp_order(
               store=store, source="mp", fulfillment=fulfillment, openid=openid, status=CREATED,
               currency=currency, subtotal=subtotal, discount_total=subtotal - total, total=total,
               refunded_total=0, business_date=business_date(at, tz), created_at=at,
-              updated_at=at, shipping_address=shipping_address, details={})
+              updated_at=at, shipping_address=shipping_address, details=details or {})
     session.add(o)
     await session.flush()
     for i, ln in enumerate(lines, 1):
@@ -556,6 +570,15 @@ async def mark_paid(session: AsyncSession, order_no: str, actor: str,
     if tender:
         o.details = {**(o.details or {}), "tenders": [tender]}
     await change_status(session, o, PAID, actor)
+    # The coupons locked to the order at its creation are used now, with the payment.
+    # The money is taken whatever happened to a coupon: a payment is never refused here.
+    for coupon_id in (o.details or {}).get("coupons", []):
+        try:
+            async with session.begin_nested():
+                await coupons.use(session, coupon_id, o.order_no)
+        except (Conflict, NotFound) as err:
+            log.error("order %s paid but its coupon %s could not be used: %s",
+                      o.order_no, coupon_id, err)
     if o.fulfillment == VIRTUAL:
         return o
     if o.fulfillment == "delivery":

@@ -169,14 +169,19 @@ async def use(s: AsyncSession, coupon_id: str, order_no: str, at: datetime | Non
 
 
 async def release(s: AsyncSession, order_no: str, at: datetime | None = None) -> int:
-    """The order was cancelled or refunded: its coupons go back to the wallet (or expire)."""
+    """The order was cancelled or refunded: its coupons go back to the wallet (or expire).
+
+    Conditional updates, like :func:`lock`: a coupon is released only while it is still
+    the order's, so a late or repeated release never takes it from the next order."""
     at = at or utcnow()
-    rows = (await s.scalars(select(Coupon).where(Coupon.order_no == order_no,
-                                                 Coupon.status.in_((LOCKED, USED))))).all()
-    for c in rows:
-        c.status = UNUSED if c.valid_until > at else EXPIRED
-        c.order_no, c.locked_at, c.used_at = None, None, None
-    return len(rows)
+    mine = update(Coupon).where(Coupon.order_no == order_no,
+                                Coupon.status.in_((LOCKED, USED)))
+    cleared = {"order_no": None, "locked_at": None, "used_at": None}
+    back = await rows_changed(s, mine.where(Coupon.valid_until > at)
+                              .values(status=UNUSED, **cleared))
+    gone = await rows_changed(s, mine.where(Coupon.valid_until <= at)
+                              .values(status=EXPIRED, **cleared))
+    return back + gone
 
 
 async def expire(s: AsyncSession, at: datetime | None = None) -> int:
