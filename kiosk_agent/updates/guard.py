@@ -53,6 +53,11 @@ def settle(root: Path, max_trials: int = MAX_TRIALS) -> str:
         st["phase"] = "rolled_back"
         write_json(path, st)
         return "rolled back"
+    # A finished update leaves the link on the release it settled on; say so when it does
+    # not (the link was changed outside the updater), so the log shows what will start.
+    settled = {"committed": st.get("new"), "rolled_back": st.get("previous")}.get(str(phase))
+    if settled and link_target(link) != settled:
+        return f"nothing to settle ({phase}), but {link} names {link_target(link)}, not {settled}"
     return f"nothing to settle ({phase})"
 
 

@@ -49,6 +49,16 @@ class UpdateRefused(Exception):
     """A job this kiosk will not run (another update in progress, bad arguments)."""
 
 
+class StateTaken(Exception):
+    """``state.json`` now holds another job: a held copy of this job's state is stale."""
+
+
+def same_job(a: dict[str, Any] | None, b: dict[str, Any]) -> bool:
+    """Whether state ``a`` is of the same execution as ``b`` (job and command id)."""
+    return a is not None and (a.get("job_id"), a.get("cmd_id")) == (
+        b.get("job_id"), b.get("cmd_id"))
+
+
 @dataclass(frozen=True, slots=True)
 class Paths:
     root: Path
@@ -129,11 +139,34 @@ class Updater:
     def state(self) -> dict[str, Any] | None:
         return read_json(self.paths.state)
 
-    def _save(self, st: dict[str, Any], phase: str | None = None) -> None:
+    def _save(self, st: dict[str, Any], phase: str | None = None, *,
+              new_job: bool = False) -> None:
+        """Write ``st``, the state of one job, to ``state.json``.
+
+        Only over the same job's state (``new_job``: :meth:`accept` replaces a finished
+        one). A coroutine holds its job's state across awaits (a final report waiting for
+        the link); if a new job was accepted meanwhile, writing the old state back would
+        put the finished job over the new one's ``trial``: the boot guard would then see
+        nothing to settle while the link names the new release, and a new release that
+        crashes at start would be started for ever (issue 20).
+
+        Raises:
+            StateTaken: ``state.json`` holds another job.
+        """
+        if not new_job and not same_job(self.state() or st, st):
+            raise StateTaken(f"state.json holds another job than {st.get('job_id')}")
         if phase:
             st["phase"] = phase
         write_json(self.paths.state, st)
         self.step_hook(st["phase"])
+
+    def _mark_reported(self, st: dict[str, Any]) -> None:
+        """Record that the job's final state went out (unless a newer job has the file)."""
+        st["final_reported"] = True
+        try:
+            self._save(st)
+        except StateTaken:
+            log.info("job %s: final state reported; a newer job is under way", st["job_id"])
 
     async def report(self, st: dict[str, Any], state: str, reason: str | None = None) -> bool:
         """Send ``state`` for the job in ``st``; ``False`` when it could not go out now."""
@@ -162,10 +195,13 @@ class Updater:
             if current.get("job_id") == job.job_id:
                 return {"job_id": job.job_id, "state": current["phase"]}
             raise UpdateRefused(f"update of job {current.get('job_id')} in progress")
+        if current is not None and same_job(current, {"job_id": job.job_id,
+                                                      "cmd_id": job.report_id}):
+            return {"job_id": job.job_id, "state": current["phase"]}  # done: not again
         self.paths.link(job.kind)  # refuses a config job when there is no config link
         st = {**job.model_dump(mode="json"), "cmd_id": job.report_id, "phase": "queued",
               "trials": 0, "reason": None, "final_reported": False}
-        self._save(st)
+        self._save(st, new_job=True)
         self.start()
         return {"job_id": job.job_id, "state": "queued"}
 
@@ -205,6 +241,8 @@ class Updater:
             await self._fail(st, str(err))
         except asyncio.CancelledError:
             raise
+        except StateTaken as err:  # cannot happen while accept refuses an active job
+            log.error("update of job %s stopped: %s", st.get("job_id"), err)
         except Exception as err:
             log.exception("update of job %s failed", st.get("job_id"))
             await self._fail(st, f"{type(err).__name__}: {err}")
@@ -249,8 +287,7 @@ class Updater:
         st["reason"] = reason[:300]
         self._save(st, "failed")
         if await self.report(st, "failed", st["reason"]):
-            st["final_reported"] = True
-            self._save(st)
+            self._mark_reported(st)
 
     # -- after a restart -----------------------------------------------------------
 
@@ -276,16 +313,17 @@ class Updater:
                     switch_link(Path(st["link"]), st["previous"])
                 self._save(st, "rolled_back")
                 log.error("job %s: %s; switched back, restarting", st["job_id"], st["reason"])
-                await self.report(st, "rolled_back", st["reason"])
+                if await self.report(st, "rolled_back", st["reason"]):
+                    self._mark_reported(st)
                 await self._restart()
                 return
             phase = "committed"
         if phase in ("committed", "rolled_back", "failed") and not st.get("final_reported"):
             state = "succeeded" if phase == "committed" else phase
             # Until the link is up: there is no event for "a publish would work now".
+            # Meanwhile the link may bring the next job: _mark_reported leaves its state be.
             while not await self.report(st, state, st.get("reason")):  # noqa: ASYNC110
                 await asyncio.sleep(REPORT_RETRY_S)
-            st["final_reported"] = True
-            self._save(st)
+            self._mark_reported(st)
         elif phase in ACTIVE:
             self.start()

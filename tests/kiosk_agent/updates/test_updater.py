@@ -223,3 +223,81 @@ def test_guard_rolls_back_a_release_that_never_gets_healthy(tmp_path, root, key)
         assert guard.settle(root) == f"trial start {n}"
     assert guard.settle(root) == "rolled back"
     assert os.readlink(link) == "../config-releases/1/kiosk.toml"
+    assert guard.settle(root) == "nothing to settle (rolled_back)"
+    # The link changed outside the updater: the guard's line says what will start.
+    switch_link(link, "../config-releases/2/kiosk.toml")
+    assert guard.settle(root) == (
+        f"nothing to settle (rolled_back), but {link} names ../config-releases/2/kiosk.toml, "
+        "not ../config-releases/1/kiosk.toml")
+
+
+async def test_a_late_final_report_does_not_hide_the_next_release_on_trial(
+        tmp_path, root, key, monkeypatch):
+    """Issue 20's crash loop, step by step: job 6 was rolled back and the restarted old
+    release resends its final report; the link is down at first, so the report waits and
+    retries. Meanwhile the link brings job 7, which is installed and switched to (on trial).
+    The retry of job 6's report goes out only then. Job 7's ``trial`` must stay in
+    ``state.json``: its release crashes at every start, and only the boot guard can switch
+    back from it."""
+    from kiosk_agent.updates import updater as updater_module
+    from kiosk_agent.updates.state import write_json
+
+    monkeypatch.setattr(updater_module, "REPORT_RETRY_S", 0.01)
+    link = root / "etc" / "kiosk.toml"
+    write_json(root / "updates" / "state.json", {
+        "job_id": 6, "cmd_id": "cmd-6", "kind": "config", "version": "9", "trials": 1,
+        "phase": "rolled_back", "link": str(link), "previous": "../config-releases/1/kiosk.toml",
+        "new": "../config-releases/9/kiosk.toml", "reason": "health check: x",
+        "final_reported": False})
+    info = config_bundle(tmp_path / "c2.tar", key, "2", name="new")
+    _, ts = await serve(tmp_path)
+    retrying, link_up = asyncio.Event(), asyncio.Event()
+    sent: list[tuple[int, str]] = []
+
+    async def report(cmd_id, ok, result):
+        if result["job_id"] == 6:
+            if not retrying.is_set():
+                retrying.set()
+                raise ConnectionError("not connected")
+            await link_up.wait()
+        sent.append((result["job_id"], result["state"]))
+
+    restarts: list[str] = []
+
+    async def restart():
+        restarts.append((updater.state() or {}).get("phase"))
+
+    updater = Updater(Paths(root, link), [key.public_key()], report=report, restart=restart)
+    try:
+        old = asyncio.create_task(updater.resume())
+        await retrying.wait()
+        await updater.accept(args(info, ts, "c2.tar"))
+        await asyncio.wait_for(updater.task, 20)
+        assert os.readlink(link) == "../config-releases/2/kiosk.toml" and restarts == ["trial"]
+        link_up.set()  # job 6's retry goes out now, before the agent has stopped
+        await asyncio.wait_for(old, 5)
+        assert (6, "rolled_back") in sent
+        st = updater.state()
+        assert (st["job_id"], st["phase"]) == (7, "trial")
+        # Release 2 crashes at every start: three trials, then the guard switches back.
+        assert [guard.settle(root) for _ in range(4)] == [
+            "trial start 1", "trial start 2", "trial start 3", "rolled back"]
+        assert os.readlink(link) == "../config-releases/1/kiosk.toml"
+    finally:
+        await ts.close()
+
+
+async def test_a_job_already_finished_here_is_not_run_again(tmp_path, root, key):
+    info = config_bundle(tmp_path / "c2.tar", key, "2")
+    _, ts = await serve(tmp_path)
+    try:
+        k = Kiosk(root, [key.public_key()])
+        await k.updater.accept(args(info, ts, "c2.tar"))
+        await k.updater.task
+        await Kiosk(root, [key.public_key()], health=lambda base: _ok()).updater.resume()
+        again = Kiosk(root, [key.public_key()])
+        assert (await again.updater.accept(args(info, ts, "c2.tar"))) == {
+            "job_id": 7, "state": "committed"}
+        assert again.updater.task is None and again.reports == []
+    finally:
+        await ts.close()
