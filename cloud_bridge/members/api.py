@@ -189,3 +189,8 @@ SANDBOX_ROUTES = [
           "Sandbox fake of WeChat getuserphonenumber", "sandbox", query=wechat.PhoneQuery,
           body=wechat.PhoneBody, response=schemas.PhoneReply),
 ]
+
+# Paid membership, referrals, surveys and the points exchange (members.programs_api).
+from .programs_api import ROUTES as PROGRAM_ROUTES  # noqa: E402
+
+ROUTES += PROGRAM_ROUTES

@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db import get_row
 from ..errors import InvalidRequest, NotFound
 from .models import GrowthEntry, MemberLevel, MemberProgram, MemberRecord
 
@@ -86,9 +85,22 @@ async def set_program(s: AsyncSession, rules: dict, levels: list[dict]) -> Progr
         s.add(MemberLevel(**lv))
     await s.flush()
     prog = await program(s)
+    from .paid import paid_levels  # paid membership builds on this module
+
+    paid = await paid_levels(s)
     for m in (await s.scalars(select(MemberRecord))).all():
-        m.level = prog.level_for(m.growth).code
+        m.level = level_code(prog, m.growth, paid.get(m.id))
     return prog
+
+
+def level_code(prog: Program, growth: int, paid_level: str | None) -> str:
+    """The member's rung: earned by growth, or the one a paid membership in force gives,
+    whichever is higher on the ladder."""
+    earned = prog.level_for(growth)
+    if paid_level is None:
+        return earned.code
+    bought = prog.level(paid_level)
+    return bought.code if bought.min_growth > earned.min_growth else earned.code
 
 
 def new_member_id() -> str:
@@ -160,9 +172,9 @@ async def add_growth(s: AsyncSession, member_id: str, source_type: str, source_i
                     .values(growth=MemberRecord.growth + delta))
     await s.execute(update(MemberRecord).where(MemberRecord.id == member_id,
                                                MemberRecord.growth < 0).values(growth=0))
-    m = await get_row(s, MemberRecord, member_id)
-    await s.refresh(m)
-    m.level = (await program(s)).level_for(m.growth).code
+    from .paid import relevel  # paid membership builds on this module
+
+    await relevel(s, member_id)
     return True
 
 
