@@ -28,8 +28,27 @@ const OPERATIONS = {
   bookings: ['GET', `${M}/service/appointments`],
   cancelBooking: ['POST', `${M}/service/appointments/{booking_id}/cancel`],
   analyticsEvents: ['POST', `${M}/analytics/events`],
+  tracking: ['GET', `${M}/service/orders/{order_no}/tracking`],
+  askAfterSales: ['POST', `${M}/service/aftersales`],
+  afterSalesPhoto: ['POST', `${M}/service/aftersales/photos`],
+  myAfterSales: ['GET', `${M}/service/aftersales`],
+  cancelAfterSales: ['POST', `${M}/service/aftersales/{aftersales_id}/cancel`],
+  faq: ['GET', `${M}/service/stores/{store}/faq`],
+  faqArticle: ['GET', `${M}/service/faq/{article_id}`],
+  startChat: ['POST', `${M}/service/conversations`],
+  conversations: ['GET', `${M}/service/conversations`],
+  chatMessages: ['GET', `${M}/service/conversations/{conversation_id}/messages`],
+  sendChat: ['POST', `${M}/service/conversations/{conversation_id}/messages`],
   document: ['GET', '/api/v1/openapi.json'],
 }
+// Operations of features whose bridge side may not have landed yet: their pages appear
+// only when the bridge's OpenAPI document serves them (lib/features.js), and
+// tests/miniprogram/test_api_client.py checks them once the document has their paths.
+const UPCOMING = {
+  surveys: ['GET', `${M}/surveys`],
+  answerSurvey: ['POST', `${M}/surveys/{survey_id}/answers`],
+}
+Object.assign(OPERATIONS, UPCOMING)
 // Operations that need no session.
 const PUBLIC = new Set(['login', 'document'])
 
@@ -68,11 +87,12 @@ function baseUrl() {
  * (status, title, detail of the RFC 9457 problem) otherwise, or status 0 when the
  * bridge was not reached. A 401 ends the stored session: the page sends to login.
  */
-function call(name, { path = {}, query, body } = {}) {
+function call(name, { path = {}, query, body, raw } = {}) {
   const op = OPERATIONS[name]
   if (!op) throw new Error(`unknown operation ${name}`)
   const [method, template] = op
-  const header = { 'Content-Type': 'application/json' }
+  // ``raw``: bytes (an ArrayBuffer, e.g. a photo) sent as they are.
+  const header = { 'Content-Type': raw === undefined ? 'application/json' : 'application/octet-stream' }
   if (!PUBLIC.has(name)) {
     const token = session.token()
     if (!token) return Promise.reject(new ApiError(401, 'Unauthorized', 'not logged in'))
@@ -84,7 +104,7 @@ function call(name, { path = {}, query, body } = {}) {
       url,
       method,
       header,
-      data: body === undefined ? undefined : body,
+      data: raw !== undefined ? raw : body,
       dataType: 'json',
       success(res) {
         const data = res.data
@@ -103,4 +123,4 @@ function call(name, { path = {}, query, body } = {}) {
   })
 }
 
-module.exports = { OPERATIONS, PUBLIC, ApiError, call, fillPath, queryString }
+module.exports = { OPERATIONS, UPCOMING, PUBLIC, ApiError, call, fillPath, queryString }

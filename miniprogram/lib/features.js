@@ -10,6 +10,10 @@ const ENTRIES = [
   { key: 'myOrders', url: '/pages/orders/index', needs: 'orders' },
   { key: 'appointments', url: '/pages/appointments/index', needs: 'bookable' },
   { key: 'feedback', url: '/pages/feedback/index', needs: 'complain' },
+  { key: 'afterSales', url: '/pages/aftersales/index', needs: 'myAfterSales' },
+  { key: 'chat', url: '/pages/chat/index', needs: 'conversations' },
+  { key: 'faq', url: '/pages/faq/index', needs: 'faq' },
+  { key: 'surveys', url: '/pages/surveys/index', needs: 'surveys' },
 ]
 
 /** The (method, path) pairs the bridge's OpenAPI document serves. */
@@ -22,6 +26,12 @@ function served(document) {
   return out
 }
 
+/** Whether the bridge's document serves the operation ``name`` of lib/api.js. */
+function serves(document, name) {
+  const [method, path] = api.OPERATIONS[name]
+  return served(document).has(`${method} ${path}`)
+}
+
 /** The entries whose operation the bridge serves, in their order. */
 function available(document) {
   const have = served(document)
@@ -31,4 +41,4 @@ function available(document) {
   })
 }
 
-module.exports = { ENTRIES, available, served }
+module.exports = { ENTRIES, available, served, serves }

@@ -42,11 +42,13 @@ test('checkout places the order, pays it with wx.requestPayment, then waits to s
     { product_id: 'coke-330', name_zh: '可口可乐 330ml', name_en: 'Coke', unit_price: 250, qty: 2 },
     { product_id: 'oreo-97', name_zh: '奥利奥', name_en: 'Oreo', unit_price: 890, qty: 1 }] } },
   replies: {
+    [`GET ${M}/coupons`]: { data: { total: 0, items: [] } },
     [`POST ${M}/orders`]: { status: 201, data: order('created') },
     [`POST ${M}/orders/MP1/pay`]: () => { status = 'paid'; return { data: PAY_PARAMS } },
     [`GET ${M}/orders/MP1`]: () => ({ data: order(status) }),
   } })
   const cart = await openPage('cart')
+  expect(has(cart, '.coupon-picker')).toBe(false)      // no coupon to pick
   expect(text(cart, '.estimate')).toBe('¥13.90')
   cart.instance.onField({ currentTarget: { dataset: { field: 'note' } }, detail: { value: '少冰' } })
   await tap(cart, '.checkout')
@@ -72,19 +74,22 @@ test('a cancelled payment leaves the order to pay later; delivery needs an addre
   const wx = install({ payment: 'cancel', storage: { ...SESSION, 'mp.cart': { store: 's1', lines: [
     { product_id: 'coke-330', name_zh: '可口可乐', name_en: 'Coke', unit_price: 250, qty: 1 }] } },
   replies: {
+    [`GET ${M}/coupons`]: { status: 404, data: { title: 'Not Found', detail: 'not a member yet' } },
     [`POST ${M}/orders`]: { status: 201, data: order('created') },
     [`POST ${M}/orders/MP1/pay`]: { data: PAY_PARAMS },
   } })
   const cart = await openPage('cart')
+  expect(has(cart, '.coupon-picker')).toBe(false)      // not a member: no picker, no error
+  expect(has(cart, '.error')).toBe(false)
   cart.instance.pickFulfillment({ detail: { value: 'delivery' } })
   await tap(cart, '.checkout')
   expect(text(cart, '.error')).toBe('请填写收货信息')
-  expect(wx.requests).toEqual([])
+  expect(wx.requests.filter(r => r.method === 'POST')).toEqual([])
   for (const [field, value] of [['name', '张三'], ['phone', '13800000000'], ['address', '上海市']]) {
     cart.instance.onField({ currentTarget: { dataset: { field } }, detail: { value } })
   }
   await tap(cart, '.checkout')
-  expect(wx.requests[0].data.shipping_address).toEqual({ name: '张三', phone: '13800000000', address: '上海市' })
+  expect(wx.requests.find(r => r.method === 'POST').data.shipping_address).toEqual({ name: '张三', phone: '13800000000', address: '上海市' })
   expect(text(cart, '.notice')).toBe('支付已取消，订单可在“我的订单”里继续支付')
   expect(wx.called('redirectTo')).toEqual([])
 })
@@ -104,13 +109,69 @@ test('an unpaid order can be paid from its page', async () => {
   expect(text(page, '.status')).toBe('已支付')
 })
 
-test('a shipped delivery shows its carrier and tracking number', async () => {
+test('a shipped delivery shows its carrier and tracking number, and the carrier news', async () => {
   install({ storage: { ...SESSION }, replies: {
     [`GET ${M}/orders/MP1`]: { data: { ...order('shipped'), carrier: '顺丰', tracking_no: 'SF1234567890' } },
+    [`GET ${M}/service/orders/MP1/tracking`]: { data: {
+      order_no: 'MP1', carrier: 'shunfeng', tracking_no: 'SF1234567890', state: 'in_transit',
+      state_zh: '运输中', state_en: 'In transit', last_event_at: '2026-12-05T12:00:00+08:00', delivered_at: null,
+      events: [{ at: '2026-12-05T12:00:00+08:00', context: '快件已到达上海转运中心', area: '上海' },
+               { at: '2026-12-05T08:00:00+08:00', context: '已揽收', area: null }] } },
   } })
   const page = await openPage('order', { order_no: 'MP1' })
   expect(text(page, '.status')).toBe('已发货')
   expect(text(page, '.tracking')).toBe('顺丰 SF1234567890')
+  expect(text(page, '.track-state')).toBe('运输中')
+  expect(texts(page, '.track-event')).toEqual(['2026-12-05 12:00 快件已到达上海转运中心 (上海)',
+                                               '2026-12-05 08:00 已揽收'])
+  expect(has(page, '.aftersales')).toBe(false)         // not handed over yet: no return
+})
+
+test('tracking the tracker has not heard of yet shows the number only', async () => {
+  const wx = install({ language: 'en', storage: { ...SESSION }, replies: {
+    [`GET ${M}/orders/MP1`]: { data: { ...order('shipped'), carrier: 'SF', tracking_no: 'SF1' } },
+    [`GET ${M}/service/orders/MP1/tracking`]: { status: 404, data: { title: 'Not Found', detail: 'no shipment' } },
+  } })
+  const page = await openPage('order', { order_no: 'MP1' })
+  expect(text(page, '.tracking')).toBe('SF SF1')
+  expect(has(page, '.track')).toBe(false)
+  expect(has(page, '.error')).toBe(false)
+  expect(wx.unexpected).toEqual([])
+})
+
+test('a completed order shows its coupon discount and offers a return', async () => {
+  const wx = install({ storage: { ...SESSION }, replies: {
+    [`GET ${M}/orders/MP1`]: { data: { ...order('completed'), discount_total: 1000, details: { coupons: ['c1'],
+      discounts: [{ id: 'c1', kind: 'coupon', amount: 1000, label_zh: '满50减10', label_en: '10 off 50' }] } } },
+  } })
+  const page = await openPage('order', { order_no: 'MP1' })
+  expect(texts(page, '.discount-label')).toEqual(['满50减10'])
+  expect(texts(page, '.discount-amount')).toEqual(['-¥10.00'])
+  await tap(page, '.aftersales')
+  expect(wx.called('navigateTo')).toEqual([{ url: '/pages/aftersales/index?order_no=MP1' }])
+})
+
+test('checkout with one of my coupons sends it; the bridge refusing it says why', async () => {
+  const wx = install({ storage: { ...SESSION, 'mp.cart': { store: 's1', lines: [
+    { product_id: 'coke-330', name_zh: '可口可乐', name_en: 'Coke', unit_price: 250, qty: 1 }] } },
+  replies: {
+    [`GET ${M}/coupons`]: { data: { total: 1, items: [{ id: 'c0a1', name_zh: '满50减10', name_en: '10 off 50',
+      kind: 'fixed', value: 1000, threshold: 5000, status: 'unused', valid_until: '2026-12-31T23:59:59+08:00' }] } },
+    [`POST ${M}/orders`]: { status: 409, data: { title: 'Conflict',
+      detail: 'coupon c0a1 needs an order of at least 5000 fen of eligible goods' } },
+  } })
+  const cart = await openPage('cart')
+  expect(wx.requests[0].query).toEqual({ status: 'unused', limit: '50' })
+  expect(text(cart, '.coupon-choice')).toBe('不使用优惠券 ›')
+  cart.instance.pickCoupon({ detail: { value: '1' } })
+  await settle()
+  expect(text(cart, '.coupon-choice')).toBe('满50减10 (有效期至 2026-12-31) ›')
+  await tap(cart, '.checkout')
+  const placed = wx.requests.find(r => r.method === 'POST')
+  expect(placed.data.coupon_id).toBe('c0a1')
+  expect(text(cart, '.error')).toBe('coupon c0a1 needs an order of at least 5000 fen of eligible goods')
+  expect(wx.called('requestPayment')).toEqual([])
+  expect(wx.storage['mp.cart'].lines.length).toBe(1)    // nothing placed: the cart stays
 })
 
 test('a paid order cannot be paid again: the bridge says why', async () => {

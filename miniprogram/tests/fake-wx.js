@@ -2,7 +2,8 @@
 // table of replies keyed "METHOD /path" (the query string left off), the way the bridge
 // would. A request with no reply in the table is answered 404 and listed in
 // `unexpected`, so a test sees a page calling something it should not.
-function fakeWx({ replies = {}, language = 'zh_CN', storage = {}, payment = 'ok', scan = '' } = {}) {
+function fakeWx({ replies = {}, language = 'zh_CN', storage = {}, payment = 'ok', scan = '',
+                  photo = null } = {}) {
   const calls = []
   const requests = []
   const unexpected = []
@@ -50,6 +51,22 @@ function fakeWx({ replies = {}, language = 'zh_CN', storage = {}, payment = 'ok'
     scanCode(opts) {
       calls.push(['scanCode', opts])
       setTimeout(() => opts.success({ result: scan, scanType: 'QR_CODE' }), 0)
+    },
+    // ``photo``: the bytes of the picture the shopper picks (null: they cancel the picker).
+    chooseMedia(opts) {
+      calls.push(['chooseMedia', opts])
+      setTimeout(() => {
+        if (photo) opts.success({ type: 'image', tempFiles: [{ tempFilePath: 'wxfile://tmp/photo.jpg', size: photo.byteLength }] })
+        else opts.fail({ errMsg: 'chooseMedia:fail cancel' })
+      }, 0)
+    },
+    getFileSystemManager() {
+      return {
+        readFile(opts) {
+          calls.push(['readFile', opts])
+          setTimeout(() => opts.success({ data: photo }), 0)
+        },
+      }
     },
     navigateTo: record('navigateTo'),
     redirectTo: record('redirectTo'),

@@ -35,7 +35,8 @@ test('every entry appears when the bridge serves everything', async () => {
   } })
   const page = await openPage('home')
   expect(text(page, '.store')).toBe('s2')
-  expect(texts(page, '.entry')).toEqual(['会员卡', '优惠券', '点单', '购物车', '我的订单', '预约服务', '投诉与建议'])
+  expect(texts(page, '.entry')).toEqual(['会员卡', '优惠券', '点单', '购物车', '我的订单', '预约服务', '投诉与建议',
+                                         '退换货', '在线客服', '常见问题', '满意度调查'])
 })
 
 test('without a session the home page sends to login and asks nothing', async () => {

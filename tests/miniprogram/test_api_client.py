@@ -23,6 +23,7 @@ def client_operations() -> dict[str, list[str]]:
     script = ("globalThis.wx = {getStorageSync: () => ''};"
               "const api = require('./lib/api.js');"
               "process.stdout.write(JSON.stringify({ops: api.OPERATIONS,"
+              " upcoming: Object.keys(api.UPCOMING),"
               " public: [...require('./lib/api.js').PUBLIC]}))")
     out = subprocess.run(["node", "-e", script], cwd=MINIPROGRAM, capture_output=True,
                          text=True, timeout=60, check=True)
@@ -42,15 +43,37 @@ def undocumented(ops: dict[str, list[str]], document: dict) -> list[str]:
             if method.lower() not in document["paths"].get(path, {})]
 
 
+def not_landed(ops: dict[str, list[str]], upcoming: list[str], document: dict) -> list[str]:
+    """Upcoming operations of which the document has not one path yet (their feature has
+    not landed); once any path of one landed, every operation of it must match."""
+    prefixes = {path.split("{")[0].rstrip("/") for name in upcoming for _, path in [ops[name]]}
+    absent = {p for p in prefixes if not any(d.startswith(p) for d in document["paths"])}
+    return [name for name in upcoming if ops[name][1].split("{")[0].rstrip("/") in absent]
+
+
 def test_every_client_operation_is_in_the_document(document):
     client = client_operations()
     assert len(client["ops"]) >= 14
-    assert undocumented(client["ops"], document) == []
+    waiting = not_landed(client["ops"], client["upcoming"], document)
+    ops = {k: v for k, v in client["ops"].items() if k not in waiting}
+    assert undocumented(ops, document) == []
+
+
+def test_an_upcoming_operation_is_checked_once_its_feature_landed(document):
+    ops = {"surveyz": ["GET", "/api/v1/mp/nothing-here-yet"],
+           "wrong": ["DELETE", "/api/v1/mp/orders/{order_no}"]}
+    # Nothing of the first is served: it waits. The second's feature is served: checked.
+    assert not_landed(ops, ["surveyz", "wrong"], document) == ["surveyz"]
+    assert undocumented({"wrong": ops["wrong"]}, document) == [
+        "wrong: DELETE /api/v1/mp/orders/{order_no}"]
 
 
 def test_sessions_are_sent_where_the_document_asks_for_them(document):
     client = client_operations()
+    waiting = not_landed(client["ops"], client["upcoming"], document)
     for name, (method, path) in client["ops"].items():
+        if name in waiting:
+            continue
         op = document["paths"][path][method.lower()]
         needs_session = any("mpToken" in s for s in op.get("security", []))
         assert needs_session == (name not in client["public"]), name

@@ -13,6 +13,7 @@ Component({
   data: {
     t: {}, store: '', lines: [], estimate: '', fulfillment: 'pickup',
     address: { name: '', phone: '', address: '' }, note: '', busy: false, error: '', notice: '',
+    coupons: [], couponLabels: [], couponIndex: 0,
   },
   methods: {
     onLoad() {
@@ -20,7 +21,25 @@ Component({
       localise(this, 'cartTitle')
       if (!session.requireLogin()) return null
       this.show(cart.load())
-      return null
+      return this.loadCoupons()
+    },
+    // My unused coupons to pick one at checkout; the bridge prices the order with it and
+    // refuses one that does not apply (below its threshold, another store's). Not being a
+    // member (404) or anything else failing only leaves the picker out.
+    async loadCoupons() {
+      const t = this.data.t
+      try {
+        const reply = await api.call('coupons', { query: { status: 'unused', limit: 50 } })
+        const coupons = reply.items.map(c => ({ id: c.id, label: i18n.pick(c.name_zh, c.name_en)
+          + (c.valid_until ? ` (${t.validUntil} ${c.valid_until.slice(0, 10)})` : '') }))
+        this.setData({ coupons, couponLabels: [t.noCoupon, ...coupons.map(c => c.label)],
+                       couponIndex: 0 })
+      } catch (err) {
+        this.setData({ coupons: [], couponLabels: [], couponIndex: 0 })
+      }
+    },
+    pickCoupon(e) {
+      this.setData({ couponIndex: Number(e.detail.value) })
     },
     show(c) {
       this.setData({
@@ -52,6 +71,7 @@ Component({
                      lines: d.lines.map(l => ({ product_id: l.product_id, qty: l.qty })) }
       if (d.fulfillment === 'delivery') body.shipping_address = { ...d.address }
       if (d.note.trim()) body.note = d.note.trim()
+      if (d.couponIndex > 0) body.coupon_id = d.coupons[d.couponIndex - 1].id
       return body
     },
     async checkout() {
@@ -67,6 +87,7 @@ Component({
         const order = await api.call('createOrder', { body: this.order() })
         cart.clear()        // the order holds the lines now; paying later is from My orders
         this.show(cart.load())
+        this.setData({ coupons: [], couponLabels: [], couponIndex: 0 })  // locked to the order
         const outcome = await pay.payOrder(order.order_no)
         if (outcome === 'paid') {
           wx.redirectTo({ url: `/pages/order/index?order_no=${order.order_no}&paying=1` })
