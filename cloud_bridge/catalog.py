@@ -157,6 +157,10 @@ async def publish_book(session: AsyncSession, store: str, book: PriceBook,
     from cloud_bridge.selling.service import with_revocations
 
     book = await with_revocations(session, book)
+    # Campaigns running or scheduled in the store (issue 13, marketing.campaigns).
+    from cloud_bridge.marketing.campaigns import with_campaigns
+
+    book = await with_campaigns(session, store, book)
     body = await asyncio.to_thread(book.canonical_bytes)
     exists = await session.scalar(select(PublishedPriceBook.id).where(
         PublishedPriceBook.store == store, PublishedPriceBook.version == book.version))

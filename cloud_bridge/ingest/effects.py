@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import orders
 from ..inventory import add_alerts
+from ..marketing.campaigns import record_kiosk_sales as record_campaign_sales
 from ..models import Alert
 from ..payments.providers.stored_value import apply_order_tenders
 
@@ -40,6 +41,7 @@ async def apply_sales(
         sales, refused = await _screen_members(session, sales, member_check)
     alerts = await orders.record_kiosk_sales(session, sales, tz=tz, actor=actor)
     await apply_order_tenders(session, sales)  # offline stored value, same transaction
+    await record_campaign_sales(session, sales)  # campaign results (marketing.campaigns)
     if refused:
         await add_alerts(session, refused)
     return len(alerts) + len(refused)

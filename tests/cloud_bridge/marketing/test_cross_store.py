@@ -13,6 +13,7 @@ from ..test_api_admin_scoping import _snapshot
 from .conftest import TEMPLATE, A, register
 
 NOT_STORE_SCOPED: dict[tuple[str, str], str] = {}
+C = f"{A}/campaigns"
 
 # (method, route path, concrete path with store s1's things, body, allowed statuses)
 CROSS_STORE = [
@@ -23,6 +24,13 @@ CROSS_STORE = [
      {404}),
     ("POST", f"{A}/coupon-templates/{{template_id}}/issue",
      f"{A}/coupon-templates/{{tpl}}/issue", {"member_ids": ["{member}"]}, {404}),
+    # campaigns (campaigns_api): s1's campaign is not found for staff of s2
+    ("POST", f"{C}", C, {"kind": "full_reduction", "name_zh": "满减", "store": "s1",
+                         "tiers": [{"threshold": 5000, "off": 500}]}, {403}),
+    ("GET", C, f"{C}?store=s1", None, {403}),
+    ("GET", f"{C}/{{campaign_id}}", f"{C}/{{cmp}}", None, {404}),
+    ("POST", f"{C}/{{campaign_id}}/end", f"{C}/{{cmp}}/end", None, {404}),
+    ("GET", f"{C}/{{campaign_id}}/results", f"{C}/{{cmp}}/results", None, {404}),
 ]
 
 
@@ -38,7 +46,10 @@ async def test_staff_of_another_store_are_refused(client, db, people, method, ro
                                                   allowed):
     r = await client.post(f"{A}/coupon-templates", json={**TEMPLATE, "store": "s1"},
                           headers=people["clerk1"])
-    ids = {"tpl": (await r.json())["id"],
+    r2 = await client.post(C, headers=people["clerk1"], json={
+        "kind": "full_reduction", "name_zh": "满减", "store": "s1",
+        "tiers": [{"threshold": 5000, "off": 500}]})
+    ids = {"tpl": (await r.json())["id"], "cmp": (await r2.json())["id"],
            "member": (await register(client, people["alice"]))["member_id"]}
     if body and "member_ids" in body:
         body = {"member_ids": [ids["member"]]}

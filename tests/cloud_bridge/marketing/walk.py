@@ -22,3 +22,11 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
          body={"member_ids": [me["member_id"]]})
     call("POST", f"{M}/claim", body={"template_id": t["id"]})
     call("GET", M, query={"status": "unused"})
+    c = call("POST", f"{A}/campaigns", body={
+        "kind": "full_reduction", "name_zh": "满100减15", "categories": ["dairy"],
+        "tiers": [{"threshold": 10000, "off": 1500}]})
+    cid = {"campaign_id": c["id"]}
+    call("GET", f"{A}/campaigns", query={"status": "running"})
+    call("GET", f"{A}/campaigns/{{campaign_id}}", path_parameters=cid)
+    call("GET", f"{A}/campaigns/{{campaign_id}}/results", path_parameters=cid)
+    call("POST", f"{A}/campaigns/{{campaign_id}}/end", path_parameters=cid)
