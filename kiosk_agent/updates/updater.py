@@ -182,6 +182,14 @@ class Updater:
             return False
         return True
 
+    async def _link_up(self, at_most: float) -> None:
+        """Until the broker link comes up (a report can go out then), at most ``at_most``."""
+        if self.connected is None or self.connected.is_set():
+            await asyncio.sleep(at_most)  # up, yet the publish failed: the link is dropping
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), at_most)
+
     # -- the command ---------------------------------------------------------------
 
     async def accept(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -320,10 +328,9 @@ class Updater:
             phase = "committed"
         if phase in ("committed", "rolled_back", "failed") and not st.get("final_reported"):
             state = "succeeded" if phase == "committed" else phase
-            # Until the link is up: there is no event for "a publish would work now".
             # Meanwhile the link may bring the next job: _mark_reported leaves its state be.
-            while not await self.report(st, state, st.get("reason")):  # noqa: ASYNC110
-                await asyncio.sleep(REPORT_RETRY_S)
+            while not await self.report(st, state, st.get("reason")):
+                await self._link_up(REPORT_RETRY_S)
             self._mark_reported(st)
         elif phase in ACTIVE:
             self.start()

@@ -301,3 +301,32 @@ async def test_a_job_already_finished_here_is_not_run_again(tmp_path, root, key)
         assert again.updater.task is None and again.reports == []
     finally:
         await ts.close()
+
+
+async def test_a_final_report_goes_out_when_the_link_comes_up(root, key, monkeypatch):
+    """Not at the next retry: the restarted release tries before its link is up."""
+    from kiosk_agent.updates import updater as updater_module
+    from kiosk_agent.updates.state import write_json
+
+    monkeypatch.setattr(updater_module, "REPORT_RETRY_S", 60.0)
+    write_json(root / "updates" / "state.json", {
+        "job_id": 6, "cmd_id": "cmd-6", "kind": "config", "version": "9", "trials": 4,
+        "phase": "rolled_back", "reason": "new release did not pass its health check in 3 starts",
+        "final_reported": False})
+    connected, sent = asyncio.Event(), []
+
+    async def report(cmd_id, ok, result):
+        if not connected.is_set():
+            raise ConnectionError("not connected")
+        sent.append((cmd_id, ok, result["state"]))
+
+    async def restart():
+        raise AssertionError("no restart")
+
+    updater = Updater(Paths(root, root / "etc" / "kiosk.toml"), [key.public_key()],
+                      report=report, restart=restart, connected=connected)
+    resumed = asyncio.create_task(updater.resume())
+    await asyncio.sleep(0.05)
+    connected.set()
+    await asyncio.wait_for(resumed, 10)
+    assert sent == [("cmd-6.5", False, "rolled_back")] and updater.state()["final_reported"]
