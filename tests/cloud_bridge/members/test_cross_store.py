@@ -11,10 +11,13 @@ from ..domain_tests import domain_of
 from ..test_api import api_config
 from ..test_api_admin_scoping import _snapshot
 from .conftest import A, register
+from .programs_tables import PROGRAMS_CROSS_STORE, seed_store_one
 
 # Routes with no store of their own, and why that is right.
 NOT_STORE_SCOPED: dict[tuple[str, str], str] = {
     ("GET", f"{A}/program"): "the chain's level ladder: every store shows the same levels",
+    ("GET", f"{A}/plans"): "the chain's paid membership plans: the same in every store",
+    ("GET", f"{A}/referrals/rules"): "the chain's referral rewards: the same in every store",
 }
 LADDER = {"registration_growth": 1, "growth_per_yuan": 1, "points_per_yuan": 1,
           "points_expiry_days": 30, "levels": [{"code": "regular", "name_zh": "普通",
@@ -31,7 +34,7 @@ CROSS_STORE = [
 def test_every_member_admin_route_is_in_the_table(db_url):
     routes = {(r.method, r.path) for r in all_routes(api_config(db_url))
               if r.path.startswith("/api/v1/admin") and domain_of(r) == "members"}
-    covered = {(m, p) for m, p, *_ in CROSS_STORE} | set(NOT_STORE_SCOPED)
+    covered = {(m, p) for m, p, *_ in CROSS_STORE + PROGRAMS_CROSS_STORE} | set(NOT_STORE_SCOPED)
     assert routes == covered
 
 
@@ -46,3 +49,14 @@ async def test_staff_of_another_store_are_refused(client, db, people, method, ro
     assert r.status in allowed, (r.status, await r.text())
     assert r.content_type == "application/problem+json"
     assert await _snapshot(db) == before, "a refused request changed stored data"
+
+
+async def test_staff_of_another_store_reach_nothing_of_the_programs(client, db, people):
+    """Every member-programs admin route in one run (one seed: the routes are many)."""
+    ids = await seed_store_one(client, db, people)
+    for method, _route, path, body, allowed in PROGRAMS_CROSS_STORE:
+        before = await _snapshot(db)
+        r = await client.request(method, path.format(**ids), headers=people["clerk2"], json=body)
+        assert r.status in allowed, (method, path, r.status, await r.text())
+        assert r.content_type == "application/problem+json"
+        assert await _snapshot(db) == before, f"{method} {path}: a refused request changed data"
