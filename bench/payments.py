@@ -13,7 +13,12 @@ alternating, with fresh payment codes), same concurrency:
   recorded in SQLite before the sandbox is charged); a payment counts when the kiosk
   has recorded its settled (paid) outcome in its journal.
 
-Last line: ``payment_ratio=<through bridge / direct>``.
+Both sides run in ``--rounds`` interleaved rounds (the first side alternates), against
+the one sandbox and the one bridge process, each round's kiosks with fresh journals;
+the machine's load moves between rounds, so each side's figure is the median of its
+rounds with the range, and each round's ratio is printed too.
+
+Last line: ``payment_ratio=<median through bridge / median direct>``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import asyncio
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,24 +59,24 @@ async def bounded(n: int, concurrency: int, one) -> float:
 
 
 async def kiosk_payments(port: int, folder: Path, kiosk: str, count: int, start: asyncio.Event,
-                          rng: random.Random) -> int:
+                          rng: random.Random, round_no: int) -> int:
     """One kiosk paying ``count`` sales in a row once ``start`` is set; returns paid."""
     from kiosk_agent.journal import Journal
     from kiosk_agent.payments import KioskPayments
 
     paid = 0
     link = kiosk_link(port, "S1", kiosk)
-    async with Journal(folder / f"{kiosk}.db", "S1", kiosk) as journal, link:
+    async with Journal(folder / f"r{round_no}-{kiosk}.db", "S1", kiosk) as journal, link:
         pay = KioskPayments(link, journal)
         await link.wait_connected(10)
         await start.wait()
         for i in range(count):
-            no = f"S1-{kiosk}-{i:06d}-1"
+            order_no = f"S1-{kiosk}-{round_no}{i:05d}"
+            no = f"{order_no}-1"
             method = ("wechat", "alipay")[i % 2]
             amount = 100 + (i * 37) % 500
-            await journal.begin_payment_attempt(f"S1-{kiosk}-{i:06d}", no, method, amount, "CNY")
-            out = await pay.charge(f"S1-{kiosk}-{i:06d}", no, method, amount, "CNY",
-                                   payment_code(method, rng))
+            await journal.begin_payment_attempt(order_no, no, method, amount, "CNY")
+            out = await pay.charge(order_no, no, method, amount, "CNY", payment_code(method, rng))
             paid += out.status == "paid"
             if out.status != "paid":
                 print(f"  {no}: {out.status} ({out.reason})", flush=True)
@@ -78,8 +84,30 @@ async def kiosk_payments(port: int, folder: Path, kiosk: str, count: int, start:
     return paid
 
 
-async def main(n: int, concurrency: int) -> None:
+async def through_bridge(port: int, folder: Path, n: int, concurrency: int,
+                         round_no: int) -> tuple[int, float]:
+    """``concurrency`` kiosks (fresh journals in ``folder``) paying ``n`` sales in all."""
+    start = asyncio.Event()
+    per_kiosk = max(1, n // concurrency)
+    kiosks = [asyncio.create_task(kiosk_payments(
+        port, folder, f"K{k:02d}", per_kiosk, start, random.Random(1000 * (round_no + 1) + k),
+        round_no)) for k in range(concurrency)]
+    await asyncio.sleep(1.0)  # every link connected
+    t0 = time.perf_counter()
+    start.set()
+    paid = sum(await asyncio.gather(*kiosks))
+    return paid, time.perf_counter() - t0
+
+
+def spread(rates: list[float]) -> str:
+    return (f"median {statistics.median(rates):.1f}/s "
+            f"(range {min(rates):.1f}-{max(rates):.1f})")
+
+
+async def main(n: int, concurrency: int, rounds: int) -> None:
     rng = random.Random(7)
+    direct_rates: list[float] = []
+    bridge_rates: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         broker = Broker(tmpd / "mosquitto").start()
@@ -98,12 +126,6 @@ async def main(n: int, concurrency: int) -> None:
                         f"D{i:08d}", 100 + i % 500, auth_code=payment_code(method, rng)))
                     direct_ok += out.status == "paid"
 
-                await bounded(20, concurrency, lambda i: direct(10**6 + i))   # warm-up
-                direct_ok = 0
-                t_direct = await bounded(n, concurrency, direct)
-                for p in providers.values():
-                    await p.close()
-
                 spec = tmpd / "bridge.json"
                 spec.write_text(json.dumps({
                     "db_url": f"sqlite+aiosqlite:///{tmpd}/bridge.db", "manifest": sb.manifest,
@@ -112,32 +134,47 @@ async def main(n: int, concurrency: int) -> None:
                     [sys.executable, "-m", "demo.harness", "bridge", "--broker-port",
                      str(broker.port), "--spec", str(spec)], cwd=ROOT)
                 await asyncio.sleep(3.0)  # the bridge connects and subscribes
-                start = asyncio.Event()
-                per_kiosk = max(1, n // concurrency)
-                kiosks = [asyncio.create_task(kiosk_payments(
-                    broker.port, tmpd, f"K{k:02d}", per_kiosk, start, random.Random(1000 + k)))
-                    for k in range(concurrency)]
-                await asyncio.sleep(1.0)  # every link connected
-                t0 = time.perf_counter()
-                start.set()
-                bridge_ok = sum(await asyncio.gather(*kiosks))
-                t_bridge = time.perf_counter() - t0
+                # Warm-up of both sides (connections, statement caches), not timed.
+                await bounded(20, concurrency, lambda i: direct(10**7 + i))
+                await through_bridge(broker.port, tmpd, 2 * concurrency,
+                                     concurrency, 9)
+                print(f"payments={n} per side per round, concurrency={concurrency} "
+                      f"(kiosks through the bridge), rounds={rounds}")
+                for r in range(rounds):
+                    def run_direct(r: int = r) -> object:
+                        return bounded(n, concurrency, lambda i: direct(10**6 * (r + 1) + i))
+                    order = ("direct", "bridge") if r % 2 == 0 else ("bridge", "direct")
+                    for side in order:
+                        if side == "direct":
+                            direct_ok = 0
+                            t = await run_direct()
+                            direct_rates.append(direct_ok / t)
+                        else:
+                            ok, t = await through_bridge(broker.port, tmpd, n,
+                                                         concurrency, r)
+                            bridge_rates.append(ok / t)
+                    print(f"round {r + 1}: direct {direct_rates[-1]:.1f}/s, through bridge "
+                          f"{bridge_rates[-1]:.1f}/s, ratio "
+                          f"{bridge_rates[-1] / direct_rates[-1]:.3f}", flush=True)
+                for p in providers.values():
+                    await p.close()
         finally:
             if bridge is not None:
                 bridge.terminate()
                 bridge.wait(30)
             broker.kill()
-    direct_rate = direct_ok / t_direct
-    bridge_rate = bridge_ok / t_bridge
-    print(f"payments={n} concurrency={concurrency} (kiosks through the bridge)")
-    print(f"direct: {direct_ok} paid in {t_direct:.2f}s = {direct_rate:.1f}/s")
-    print(f"through bridge: {bridge_ok} paid in {t_bridge:.2f}s = {bridge_rate:.1f}/s")
-    print(f"payment_ratio={bridge_rate / direct_rate:.3f}")
+    ratios = [b / d for b, d in zip(bridge_rates, direct_rates, strict=True)]
+    print(f"direct: {spread(direct_rates)}")
+    print(f"through bridge: {spread(bridge_rates)}")
+    print(f"per-round ratio: median {statistics.median(ratios):.3f} "
+          f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+    print(f"payment_ratio={statistics.median(bridge_rates) / statistics.median(direct_rates):.3f}")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=400, help="payments per side")
     ap.add_argument("-c", "--concurrency", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (>= 5)")
     a = ap.parse_args()
-    asyncio.run(main(a.n, a.concurrency))
+    asyncio.run(main(a.n, a.concurrency, a.rounds))

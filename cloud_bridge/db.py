@@ -6,20 +6,38 @@ of failing half-way through a transaction (SQLAlchemy's documented aiosqlite rec
 Reads (:meth:`Database.read`) open a deferred ``BEGIN``: in WAL mode they never take
 the write lock, so token checks and listings cannot queue behind (or in front of)
 the money path.
+
+:meth:`Database.transact_sync` runs a synchronous SQLAlchemy Core transaction. On a
+SQLite file it is ONE call into a thread of its own (a ``pysqlite`` engine on the same
+file, same pragmas and ``BEGIN IMMEDIATE``): aiosqlite hops between the event loop and
+its thread for every statement, and under load each hop waits for a busy loop, which
+made those hops, not SQLite, most of a short transaction's time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Enum, String, Table, Text, bindparam, cast, event, func, select
+from sqlalchemy import (
+    Enum,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -71,8 +89,16 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # transact_sync on a SQLite file: a pysqlite engine and the one thread it runs in.
+        self._sync_engine: Engine | None = None
+        self._sync_thread: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
-            _sqlite_pragmas(self.engine, busy_timeout_ms)
+            _sqlite_pragmas(self.engine.sync_engine, busy_timeout_ms)
+            if _is_sqlite_file(self.engine.url.database, self.engine.url.query):
+                self._sync_engine = create_engine(
+                    self.engine.url.set(drivername="sqlite+pysqlite"), echo=echo)
+                _sqlite_pragmas(self._sync_engine, busy_timeout_ms)
+                self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="db-sync")
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool and listeners; the option tells _on_begin to defer the lock.
         self.read_sessions = async_sessionmaker(
@@ -89,6 +115,10 @@ class Database:
         await self.close()
 
     async def close(self) -> None:
+        if self._sync_thread is not None:
+            self._sync_thread.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
         await self.engine.dispose()
 
     async def create_all(self) -> None:
@@ -129,6 +159,42 @@ class Database:
                 log.warning("transaction conflict (%s), retry %d", _short(err), attempt)
                 await asyncio.sleep(RETRY_BASE_S * 2**attempt)
 
+    async def transact_sync(self, work: Callable[[Connection], T], retries: int = 5) -> T:
+        """Run the synchronous ``work(connection)`` (SQLAlchemy Core) in one transaction,
+        committed before this returns; retried on lock conflicts like :meth:`transact`.
+
+        On a SQLite file the whole transaction, from ``BEGIN IMMEDIATE`` to the commit,
+        is one call into this database's own thread: its statements run back to back
+        without waiting for the event loop between them. Elsewhere (PostgreSQL, an
+        in-memory SQLite) it runs on the async engine through ``run_sync``.
+        """
+        attempt = 0
+        while True:
+            try:
+                if self._sync_thread is not None:
+                    loop = asyncio.get_running_loop()
+                    return await loop.run_in_executor(self._sync_thread, self._run_sync, work)
+                async with self.engine.begin() as conn:
+                    return await conn.run_sync(work)
+            except (OperationalError, DBAPIError) as err:
+                if attempt >= retries or not _retryable(err):
+                    raise
+                attempt += 1
+                log.warning("transaction conflict (%s), retry %d", _short(err), attempt)
+                await asyncio.sleep(RETRY_BASE_S * 2**attempt)
+
+    def _run_sync(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return work(conn)
+
+
+def _is_sqlite_file(database: str | None, query: Mapping[str, object]) -> bool:
+    """Whether a SQLite URL names a file (not ``:memory:``, not a ``file:`` URI): one
+    that a second engine opens as the same database."""
+    return bool(database) and database != ":memory:" and not (
+        database or "").startswith("file:") and "uri" not in query
+
 
 def _retryable(err: Exception) -> bool:
     text = str(err).lower()
@@ -148,8 +214,8 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit transactions defer locking).
         dbapi_conn.isolation_level = None
@@ -162,7 +228,7 @@ def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

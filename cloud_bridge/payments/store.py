@@ -2,21 +2,26 @@
 
 Every transition is a conditional UPDATE (``WHERE status IN (...)``), so two bridge
 workers racing on one payment cannot both win: the loser's rowcount is 0.
+
+The transactions are synchronous SQLAlchemy Core over a Connection, run through
+:meth:`cloud_bridge.db.Database.transact_sync`: on SQLite a group of them is one call
+into the database's thread (see ``_transact``), and each is as few statements as it
+can be (a transition and the row it leaves are one ``UPDATE ... RETURNING``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NotRequired, TypedDict, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud_bridge.db import Database, rows_changed
+from cloud_bridge.db import Database, table_of
 
 from .models import CHARGING, FINAL, SETTLING, UNKNOWN, Payment
 
@@ -57,14 +62,27 @@ class PaymentRow(TypedDict):
     unknown_since: NotRequired[datetime]
 
 
-def snapshot(p: Payment) -> PaymentRow:
+def snapshot(m: RowMapping) -> PaymentRow:
+    """A payment as handed out, from its row (read in the transaction)."""
     return {
-        "out_trade_no": p.out_trade_no, "order_no": p.order_no, "method": p.method,
-        "amount": p.amount, "currency": p.currency, "status": p.status, "reason": p.reason,
-        "provider_code": p.provider_code, "provider_ref": p.provider_ref,
-        "card_last4": p.card_last4, "refunded": p.refunded, "store": p.store, "kiosk": p.kiosk,
-        "member_id": p.member_id,
+        "out_trade_no": m["out_trade_no"], "order_no": m["order_no"], "method": m["method"],
+        "amount": m["amount"], "currency": m["currency"], "status": m["status"],
+        "reason": m["reason"], "provider_code": m["provider_code"],
+        "provider_ref": m["provider_ref"], "card_last4": m["card_last4"],
+        "refunded": m["refunded"], "store": m["store"], "kiosk": m["kiosk"],
+        "member_id": m["member_id"],
     }
+
+
+PAYMENTS = table_of(Payment)
+
+
+def _row(conn: Connection, out_trade_no: str, *, for_update: bool = False) -> RowMapping | None:
+    """The payment's row, read in ``conn``'s transaction (locked on PostgreSQL if asked)."""
+    q = select(PAYMENTS).where(PAYMENTS.c.out_trade_no == out_trade_no)
+    if for_update:  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes
+        q = q.with_for_update()
+    return conn.execute(q).mappings().first()
 
 
 # Transactions of concurrent payments committed together on SQLite (see _transact):
@@ -94,17 +112,16 @@ class PaymentConflict(Exception):
     """An out_trade_no already used by another store or kiosk: never a replay of it."""
 
 
-def _check_owner(existing: Payment | PaymentRow, fields: dict[str, Any]) -> None:
+def _check_owner(existing: PaymentRow, fields: dict[str, Any]) -> None:
     """Refuse a repeat of an out_trade_no from another store or kiosk (issue 11).
 
     Kiosk ids repeat across stores; a repeat from elsewhere must never be answered with
     the first kiosk's outcome (that would tell store B "paid" for store A's money).
     """
-    get = existing.get if isinstance(existing, dict) else lambda k: getattr(existing, k)
-    if (get("store"), get("kiosk")) != (fields.get("store"), fields.get("kiosk")):
+    if (existing["store"], existing["kiosk"]) != (fields.get("store"), fields.get("kiosk")):
         raise PaymentConflict(
-            f"out_trade_no {fields.get('out_trade_no')} belongs to {get('store')}/"
-            f"{get('kiosk')}, not {fields.get('store')}/{fields.get('kiosk')}")
+            f"out_trade_no {fields.get('out_trade_no')} belongs to {existing['store']}/"
+            f"{existing['kiosk']}, not {fields.get('store')}/{fields.get('kiosk')}")
 
 
 class PaymentStore:
@@ -112,26 +129,27 @@ class PaymentStore:
         self.db = db
         # SQLite: our transactions take turns here (see _transact); None on PostgreSQL.
         self._sqlite_turn = asyncio.Lock() if db.is_sqlite else None
-        self._queued: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future]] = []
+        self._queued: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
 
-    async def _transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``work(session)`` in a committed transaction and return its result.
+    async def _transact(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(connection)`` in a committed transaction and return its result.
 
         On SQLite every transaction takes the one write lock (``BEGIN IMMEDIATE``, see
         db.py). Concurrent ones from this process would wait in SQLite's busy handler,
         which sleeps in growing steps (up to 100 ms); that sleeping, not the work, was
         most of a payment's time under a burst of charges. Instead they queue here, and
         whoever gets the turn runs everything queued so far in ONE transaction (group
-        commit): each ``work`` runs as it would alone, in arrival order, and each caller
-        gets its result only after the commit, so an attempt is still on disk before
-        the provider is called. If the shared transaction fails, each work is retried
-        alone, so one bad work fails only its own caller. Other writers (ingest, other
-        processes) still wait on ``busy_timeout`` as before.
+        commit), in one call into the database's thread: each ``work`` runs as it would
+        alone, in arrival order, and each caller gets its result only after the commit,
+        so an attempt is still on disk before the provider is called. If the shared
+        transaction fails, each work is retried alone, so one bad work fails only its
+        own caller. Other writers (ingest, other processes) still wait on
+        ``busy_timeout`` as before.
         """
         if self._sqlite_turn is None:
-            return await self.db.transact(work)
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        entry = (work, fut)
+            return await self.db.transact_sync(work)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry: tuple[Callable[[Connection], Any], asyncio.Future[Any]] = (work, fut)
         self._queued.append(entry)
         try:
             async with self._sqlite_turn:
@@ -144,20 +162,19 @@ class PaymentStore:
             if entry in self._queued:   # not started: it never will be
                 self._queued.remove(entry)
             raise
-        return fut.result()
+        result: T = fut.result()
+        return result
 
-    async def _run_group(self, batch: list[tuple[Callable[[AsyncSession], Awaitable[Any]],
-                                                 asyncio.Future]]) -> None:
+    async def _run_group(self, batch: list[tuple[Callable[[Connection], Any],
+                                                 asyncio.Future[Any]]]) -> None:
         if len(batch) > 1:
-            async def all_of_them(s: AsyncSession) -> list[Any]:
-                results = []
-                for work, _ in batch:
-                    results.append(await work(s))
-                    s.expunge_all()   # the next work reads rows afresh, as it would alone
-                return results
+            works = [work for work, _ in batch]
+
+            def all_of_them(c: Connection) -> list[Any]:
+                return [work(c) for work in works]
 
             try:
-                results = await self.db.transact(all_of_them)
+                results = await self.db.transact_sync(all_of_them)
             except Exception:
                 log.warning("group commit of %d payment transactions failed; "
                             "running them one by one", len(batch), exc_info=True)
@@ -168,7 +185,7 @@ class PaymentStore:
                 return
         for work, fut in batch:
             try:
-                result = await self.db.transact(work)
+                result = await self.db.transact_sync(work)
             except Exception as err:
                 if not fut.done():
                     fut.set_exception(err)
@@ -184,9 +201,9 @@ class PaymentStore:
         return row
 
     async def get(self, out_trade_no: str) -> PaymentRow | None:
-        async def work(s: AsyncSession) -> PaymentRow | None:
-            p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
-            return snapshot(p) if p else None
+        def work(c: Connection) -> PaymentRow | None:
+            row = _row(c, out_trade_no)
+            return snapshot(row) if row is not None else None
 
         return await self._transact(work)
 
@@ -200,33 +217,34 @@ class PaymentStore:
             PaymentRefused: the row breaks a constraint other than the out_trade_no key.
         """
         now = utcnow()
+        values = dict(status=status, business_date=business_date(now), created_at=now,
+                      updated_at=now, attempts=1 if status == CHARGING else 0,
+                      unknown_since=now if status == UNKNOWN else None, **fields)
+        no = fields["out_trade_no"]
 
-        async def work(s: AsyncSession) -> tuple[bool, PaymentRow]:
-            existing = await s.scalar(
-                select(Payment).where(Payment.out_trade_no == fields["out_trade_no"]))
+        def work(c: Connection) -> tuple[bool, PaymentRow]:
+            existing = _row(c, no)
             if existing is not None:
-                _check_owner(existing, fields)
-                return False, snapshot(existing)
-            p = Payment(status=status, business_date=business_date(now), created_at=now,
-                        updated_at=now, attempts=1 if status == CHARGING else 0,
-                        unknown_since=now if status == UNKNOWN else None, **fields)
-            s.add(p)
-            await s.flush()
-            return True, snapshot(p)
+                found = snapshot(existing)
+                _check_owner(found, fields)
+                return False, found
+            # The generic INSERT, not the dialects' ON CONFLICT one: SQLAlchemy caches its
+            # compiled form (not theirs), and on SQLite the statements cost no round trip.
+            new = c.execute(insert(PAYMENTS).values(values).returning(*PAYMENTS.c))
+            return True, snapshot(new.mappings().one())
 
         try:
             return await self._transact(work)
         except IntegrityError as err:
-            no = fields["out_trade_no"]
             if not _is_duplicate_trade_no(err):
                 raise PaymentRefused(f"payment {no} refused by the database: "
                                      f"{' '.join(str(err.orig).split())[:200]}") from err
             # Inserted meanwhile by a concurrent request for the same payment: a repeat.
-            existing = await self.get(no)
-            if existing is None:  # rows are never deleted, so the key cannot vanish
+            existing_row = await self.get(no)
+            if existing_row is None:
                 raise PaymentRefused(f"payment {no}: duplicate key but no row") from err
-            _check_owner(existing, fields)
-            return False, existing
+            _check_owner(existing_row, fields)
+            return False, existing_row
 
     async def transition(self, out_trade_no: str, from_status: tuple[str, ...], to_status: str,
                          **fields: Any) -> bool:
@@ -245,34 +263,30 @@ class PaymentStore:
             values["lease_until"] = None
         if to_status == UNKNOWN and "unknown_since" not in fields:
             values.setdefault("lease_until", None)
-
-        async def work(s: AsyncSession) -> tuple[bool, PaymentRow | None]:
-            p = await s.scalar(
-                update(Payment)
-                .where(Payment.out_trade_no == out_trade_no, Payment.status.in_(from_status))
+        stmt = (update(PAYMENTS)
+                .where(PAYMENTS.c.out_trade_no == out_trade_no,
+                       PAYMENTS.c.status.in_(from_status))
                 .values(**values)
-                .returning(Payment),
-                execution_options={"synchronize_session": False})
-            if p is not None:
-                return True, snapshot(p)
-            p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
-            return False, snapshot(p) if p else None
+                .returning(*PAYMENTS.c))
+
+        def work(c: Connection) -> tuple[bool, PaymentRow | None]:
+            row = c.execute(stmt).mappings().first()
+            if row is not None:
+                return True, snapshot(row)
+            row = _row(c, out_trade_no)
+            return False, snapshot(row) if row is not None else None
 
         return await self._transact(work)
 
     async def mark_unknown(self, out_trade_no: str, reason: str, code: str) -> bool:
         now = utcnow()
+        stmt = (update(PAYMENTS)
+                .where(PAYMENTS.c.out_trade_no == out_trade_no, PAYMENTS.c.status == CHARGING)
+                .values(status=UNKNOWN, reason=reason, provider_code=code, updated_at=now,
+                        unknown_since=func.coalesce(PAYMENTS.c.unknown_since, now)))
 
-        async def work(s: AsyncSession) -> bool:
-            p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
-            if p is None or p.status != CHARGING:
-                return False
-            p.status = UNKNOWN
-            p.reason = reason
-            p.provider_code = code
-            p.updated_at = now
-            p.unknown_since = p.unknown_since or now
-            return True
+        def work(c: Connection) -> bool:
+            return c.execute(stmt).rowcount == 1
 
         return await self._transact(work)
 
@@ -282,44 +296,45 @@ class PaymentStore:
         died), or from a settling row whose lease ran out. None when someone else holds it."""
         now = utcnow()
 
-        async def work(s: AsyncSession) -> PaymentRow | None:
-            # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers.
-            p = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no)
-                               .with_for_update())
+        def work(c: Connection) -> PaymentRow | None:
+            p = _row(c, out_trade_no, for_update=True)
             if p is None:
                 return None
             ok = (
-                p.status == UNKNOWN
-                or (p.status == CHARGING and p.updated_at < now - timedelta(seconds=charge_stale_s))
-                or (p.status == SETTLING and (p.lease_until is None or p.lease_until < now))
+                p["status"] == UNKNOWN
+                or (p["status"] == CHARGING
+                    and p["updated_at"] < now - timedelta(seconds=charge_stale_s))
+                or (p["status"] == SETTLING
+                    and (p["lease_until"] is None or p["lease_until"] < now))
             )
             if not ok:
                 return None
-            changed = await rows_changed(
-                s, update(Payment)
-                .where(Payment.out_trade_no == out_trade_no, Payment.status == p.status)
+            since = p["unknown_since"] or now
+            changed = c.execute(
+                update(PAYMENTS)
+                .where(PAYMENTS.c.out_trade_no == out_trade_no, PAYMENTS.c.status == p["status"])
                 .values(status=SETTLING, lease_until=now + timedelta(seconds=lease_s),
-                        updated_at=now, unknown_since=p.unknown_since or now))
+                        updated_at=now, unknown_since=since)).rowcount
             if changed != 1:
                 return None
             snap = snapshot(p)
             snap["status"] = SETTLING
-            snap["unknown_since"] = p.unknown_since or now
+            snap["unknown_since"] = since
             return snap
 
         return await self._transact(work)
 
     async def list(self, *, status: tuple[str, ...] | None = None, day: str | None = None,
                    methods: tuple[str, ...] | None = None) -> list[PaymentRow]:
-        q = select(Payment)
+        q = select(PAYMENTS)
         if status:
-            q = q.where(Payment.status.in_(status))
+            q = q.where(PAYMENTS.c.status.in_(status))
         if day:
-            q = q.where(Payment.business_date == day)
+            q = q.where(PAYMENTS.c.business_date == day)
         if methods:
-            q = q.where(Payment.method.in_(methods))
+            q = q.where(PAYMENTS.c.method.in_(methods))
 
-        async def work(s: AsyncSession) -> list[PaymentRow]:
-            return [snapshot(p) for p in await s.scalars(q.order_by(Payment.id))]
+        def work(c: Connection) -> list[PaymentRow]:
+            return [snapshot(m) for m in c.execute(q.order_by(PAYMENTS.c.id)).mappings()]
 
         return await self._transact(work)
