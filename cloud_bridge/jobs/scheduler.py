@@ -13,6 +13,12 @@ Rules (AWS IoT Jobs' rollout/abort model, with Mender-style staged canaries):
   each stage is a canary for the next;
 - at most ``max_concurrency`` executions are in flight at once;
 - only online kiosks are dispatched; an offline one stays queued until it reconnects;
+- a kiosk runs one job at a time: while it has another job's execution in flight it is not
+  dispatched (it would refuse the command); it stays queued;
+- a kiosk converges to the newest wanted version: a queued execution not yet sent is
+  ``superseded`` (finished, not a failure) when a newer job of the same kind targets the
+  kiosk and is running or already succeeded there, so a kiosk that was off for a month
+  gets only the newest release, never an older one after it;
 - an execution in flight longer than ``timeout_s`` fails ("no answer");
 - abort when ``failures / finished >= abort_failure_pct %`` once ``abort_min_finished``
   have finished, or when ``abort_health_failures`` kiosks rolled back (failed health);
@@ -26,11 +32,17 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from contract.wire.commands import JOB_STATES as JOB_STATES_WIRE
 from contract.wire.commands import JOB_TERMINAL
 
 JOB_STATES = ("created", "running", "paused", "cancelled", "aborted", "completed")
 JOB_FINAL = ("cancelled", "aborted", "completed")
 FAILURES = ("failed", "rolled_back")
+# An execution the bridge finished without sending it: a newer job wants the kiosk. The
+# kiosk never reports it, so it is not one of the wire's JOB_STATES.
+SUPERSEDED = "superseded"
+EXEC_STATES = (*JOB_STATES_WIRE, SUPERSEDED)
+EXEC_FINISHED = (*JOB_TERMINAL, SUPERSEDED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +59,19 @@ class JobParams:
 
 @dataclass(frozen=True, slots=True)
 class ExecView:
+    """One kiosk's execution as the rules see it.
+
+    ``busy``: the kiosk has another job's execution in flight. ``newer``: the newer job of
+    the same kind that wants this kiosk (e.g. ``"job 9 (1.3.0)"``), if any.
+    """
+
     store: str
     kiosk: str
     state: str
     dispatched_at: datetime | None
     online: bool = True
+    busy: bool = False
+    newer: str | None = None
 
 
 @dataclass(slots=True)
@@ -61,6 +81,7 @@ class Plan:
     reason: str | None = None
     dispatch: list[tuple[str, str]] = field(default_factory=list)
     timed_out: list[tuple[str, str]] = field(default_factory=list)
+    superseded: dict[tuple[str, str], str] = field(default_factory=dict)  # -> by whom
 
 
 def allowed_in_stage(total: int, pct: int) -> int:
@@ -76,13 +97,16 @@ def plan(job: JobParams, execs: list[ExecView], now: datetime) -> Plan:
     timed_out = [(e.store, e.kiosk) for e in execs
                  if e.dispatched_at is not None and e.state not in JOB_TERMINAL
                  and now - e.dispatched_at > limit]
+    superseded = {(e.store, e.kiosk): e.newer for e in execs
+                  if e.newer and e.state == "queued" and e.dispatched_at is None}
     late = set(timed_out)
-    states = ["failed" if (e.store, e.kiosk) in late else e.state for e in execs]
+    states = ["failed" if (e.store, e.kiosk) in late
+              else SUPERSEDED if (e.store, e.kiosk) in superseded else e.state for e in execs]
     total = len(execs)
-    finished = sum(s in JOB_TERMINAL for s in states)
+    finished = sum(s in EXEC_FINISHED for s in states)
     failures = sum(s in FAILURES for s in states)
     health = states.count("rolled_back")
-    out = Plan("running", job.stage, timed_out=timed_out)
+    out = Plan("running", job.stage, timed_out=timed_out, superseded=superseded)
     if job.abort_health_failures and health >= job.abort_health_failures:
         out.state, out.reason = "aborted", f"{health} kiosk(s) failed the health check"
         return out
@@ -95,7 +119,9 @@ def plan(job: JobParams, execs: list[ExecView], now: datetime) -> Plan:
     if finished == total:
         out.state, out.reason = "completed", None
         return out
-    dispatched = sum(e.dispatched_at is not None for e in execs)
+    # A superseded execution takes its place in the stage as a sent one would.
+    dispatched = sum(e.dispatched_at is not None or st == SUPERSEDED
+                     for e, st in zip(execs, states, strict=True))
     in_flight = dispatched - finished
     stage = job.stage
     allowed = allowed_in_stage(total, job.stages[stage])
@@ -105,8 +131,9 @@ def plan(job: JobParams, execs: list[ExecView], now: datetime) -> Plan:
     out.stage = stage
     room = min(allowed - dispatched, job.max_concurrency - in_flight)
     if room > 0:
-        ready = sorted((e.store, e.kiosk) for e in execs
-                       if e.dispatched_at is None and e.state == "queued" and e.online)
+        ready = sorted((e.store, e.kiosk) for e, st in zip(execs, states, strict=True)
+                       if e.dispatched_at is None and st == "queued" and e.online
+                       and not e.busy)
         out.dispatch = ready[:room]
     return out
 

@@ -9,11 +9,11 @@ from pydantic import Field
 
 from cloud_bridge.openapi import QueryModel, RequestModel
 from cloud_bridge.responses import ResponseModel
-from contract.wire.commands import JOB_STATES
 
+from .scheduler import EXEC_STATES
 from .scheduler import JOB_STATES as JOB_RUN_STATES
 
-ExecState = Literal[JOB_STATES]  # type: ignore[valid-type]
+ExecState = Literal[EXEC_STATES]  # type: ignore[valid-type]
 JobState = Literal[JOB_RUN_STATES]  # type: ignore[valid-type]
 TARGET = r"^(all|store:[^\s]{1,64}|group:[^\s]{1,64}|kiosk:[^\s/]{1,64}/[^\s/]{1,64})$"
 

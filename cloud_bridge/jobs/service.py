@@ -25,7 +25,7 @@ from cloud_bridge.models import CommandResultRow, Kiosk, now
 from contract.wire.commands import JOB_STATES, JOB_TERMINAL
 
 from .models import FleetBundle, FleetExecution, FleetGroupMember, FleetJob
-from .scheduler import JOB_FINAL, ExecView, JobParams, plan
+from .scheduler import EXEC_FINISHED, EXEC_STATES, JOB_FINAL, SUPERSEDED, ExecView, JobParams, plan
 
 # Whom a target string names.
 TARGET_KINDS = ("all", "store", "group", "kiosk")
@@ -188,6 +188,37 @@ class Dispatch:
     args: dict[str, Any]
 
 
+async def other_jobs(session: AsyncSession, job: FleetJob, execs: list[FleetExecution]
+                     ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], str]]:
+    """For the kiosks ``job`` has yet to send to: those busy with another job's execution
+    in flight, and per kiosk the newest newer job of the same kind that wants it (running,
+    or already succeeded there) - the rules of :func:`.scheduler.plan`."""
+    waiting = {(e.store, e.kiosk) for e in execs
+               if e.state == "queued" and e.dispatched_at is None}
+    if not waiting:
+        return set(), {}
+    rows = (await session.execute(
+        select(FleetExecution.store, FleetExecution.kiosk, FleetExecution.state,
+               FleetExecution.dispatched_at, FleetJob.id, FleetJob.kind, FleetJob.state,
+               FleetJob.version)
+        .join(FleetJob, FleetJob.id == FleetExecution.job_id)
+        .where(FleetExecution.store.in_(sorted({s for s, _ in waiting})),
+               FleetExecution.job_id != job.id)
+        .order_by(FleetJob.id))).all()
+    busy: set[tuple[str, str]] = set()
+    newer: dict[tuple[str, str], str] = {}
+    for store, kiosk, state, sent_at, other, kind, other_state, version in rows:
+        key = (store, kiosk)
+        if key not in waiting:
+            continue
+        if sent_at is not None and state not in EXEC_FINISHED:
+            busy.add(key)
+        if other > job.id and kind == job.kind and (
+                other_state == "running" or state == "succeeded"):
+            newer[key] = f"job {other} ({version})"  # ordered by id: the newest wins
+    return busy, newer
+
+
 def params(job: FleetJob) -> JobParams:
     return JobParams(job.state, tuple(job.stages), job.stage, job.max_concurrency,
                      job.abort_failure_pct, job.abort_min_finished, job.abort_health_failures,
@@ -205,13 +236,18 @@ async def step(session: AsyncSession, job_id: int, at: datetime, new_cmd_id: Any
     stores = sorted({e.store for e in execs})
     online = {(k.store, k.kiosk): k.state == "online" for k in (await session.scalars(
         select(Kiosk).where(Kiosk.store.in_(stores)))).all()}
-    views = [ExecView(e.store, e.kiosk, e.state, e.dispatched_at, online.get((e.store, e.kiosk),
-                                                                           False)) for e in execs]
+    busy, newer = await other_jobs(session, job, execs)
+    views = [ExecView(e.store, e.kiosk, e.state, e.dispatched_at,
+                      online.get((e.store, e.kiosk), False), busy=(e.store, e.kiosk) in busy,
+                      newer=newer.get((e.store, e.kiosk))) for e in execs]
     decision = plan(params(job), views, at)
     by_key = {(e.store, e.kiosk): e for e in execs}
     for key in decision.timed_out:
         ex = by_key[key]
         ex.state, ex.reason, ex.finished_at, ex.updated_at = "failed", "no answer", at, at
+    for key, by in decision.superseded.items():
+        ex = by_key[key]
+        ex.state, ex.reason, ex.finished_at, ex.updated_at = SUPERSEDED, f"superseded by {by}", at, at
     if decision.state != job.state or decision.stage != job.stage:
         job.state, job.stage, job.updated_at = decision.state, decision.stage, at
         job.state_reason = decision.reason
@@ -250,7 +286,7 @@ async def running_job_ids(session: AsyncSession) -> list[int]:
 
 
 def counts(execs: list[FleetExecution]) -> dict[str, int]:
-    out = {s: 0 for s in JOB_STATES}
+    out = {s: 0 for s in EXEC_STATES}
     for e in execs:
         out[e.state] = out.get(e.state, 0) + 1
     return out

@@ -37,6 +37,7 @@ LABELS = {
     "upd.st.succeeded": ("成功", "Succeeded"),
     "upd.st.rolled_back": ("已回滚", "Rolled back"),
     "upd.st.failed": ("失败", "Failed"),
+    "upd.st.superseded": ("已被取代", "Superseded"),
     "upd.st.created": ("未开始", "Not started"),
     "upd.st.running": ("进行中", "Running"),
     "upd.st.paused": ("已暂停", "Paused"),

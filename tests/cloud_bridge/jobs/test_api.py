@@ -239,3 +239,48 @@ async def test_executions_per_kiosk_in_the_fleet_view(client, db, signing_key, t
     assert (await client.get(f"{A}/executions?store=s2", headers=clerk)).status == 403
     only = await (await client.get(f"{A}/executions?store=s2", headers=h)).json()
     assert [e["kiosk"] for e in only["items"]] == ["x1"]
+
+
+async def test_a_kiosk_back_after_a_month_gets_only_the_newest_release(
+        client, db, signing_key, tmp_path):
+    """k1 is off while 1.1.0 and then 1.2.0 go out: 1.1.0's execution on k1 is superseded
+    (finished, not a failure) and k1 is sent 1.2.0 only when it is back; a configuration
+    job waits while a kiosk has another job in flight (a kiosk runs one at a time)."""
+    h = await boss(client, db)
+    await online(db, "s1", "k0")
+    await online(db, "s1", "k1", state="offline")
+    sent, cfg = Sent(), client.bridge_config
+
+    async def job(name: str, version: str, kind: str = "software") -> int:
+        b = await upload(client, h, make_bundle(tmp_path / f"{name}.tar", signing_key,
+                                                version, kind))
+        return (await (await client.post(f"{A}/jobs", headers=h, json={
+            "bundle_sha256": b["sha256"], "target": ["store:s1"],
+            "abort_failure_pct": 1})).json())["id"]
+
+    def versions(cmds: list[Command]) -> list[tuple[str, str]]:
+        return sorted((c.kiosk, JobArgs.model_validate(c.args).version) for c in cmds)
+
+    old = await job("a", "1.1.0")
+    await runtime.tick_once(db, cfg, sent)
+    (cmd,) = sent.commands()
+    await report(db, cmd, "succeeded")
+    new, conf = await job("b", "1.2.0"), await job("c", "2026-12-06", "config")
+    await runtime.tick_once(db, cfg, sent)
+    (k0,) = sent.commands()
+    assert versions([k0]) == [("k0", "1.2.0")]  # the config job waits: k0 is busy
+    d = await detail(client, h, old)
+    states = {e["kiosk"]: (e["state"], e["reason"]) for e in d["executions"]}
+    assert states["k1"] == ("superseded", f"superseded by job {new} (1.2.0)")
+    assert d["state"] == "completed" and d["counts"]["superseded"] == 1  # not a failure
+
+    await online(db, "s1", "k1")  # back after a month
+    await runtime.tick_once(db, cfg, sent)
+    (k1,) = sent.commands()
+    assert versions([k1]) == [("k1", "1.2.0")]
+    assert (await detail(client, h, conf))["counts"]["queued"] == 2
+    for c in (k0, k1):
+        await report(db, c, "succeeded")
+    await runtime.tick_once(db, cfg, sent)
+    assert versions(sent.commands()) == [("k0", "2026-12-06"), ("k1", "2026-12-06")]
+    assert (await detail(client, h, new))["state"] == "completed"

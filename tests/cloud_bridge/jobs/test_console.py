@@ -53,7 +53,7 @@ async def test_update_page_shows_each_kiosks_execution(console, db, signing_key,
     assert "1/2 (33%)" in row and "已回滚" in row and "health check: printer ok -&gt; error" in row
     other = text[text.index('data-key="s2/x1"'):]
     assert "排队中" in other[:other.index("</tr>")]
-    assert 'id="update-jobs"' in text and "已回滚 1 · 失败 0 · 排队中 2" in text
+    assert 'id="update-jobs"' in text and "已回滚 1 · 失败 0 · 已被取代 0 · 排队中 2" in text
 
     # Store staff: their store's kiosks, no jobs list; another store is refused.
     await add_user(db, "clerk", auth.STORE_STAFF, "s2")

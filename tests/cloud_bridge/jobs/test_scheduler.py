@@ -53,6 +53,32 @@ def test_offline_kiosks_wait_queued():
     assert plan(job(stages=(100,)), execs, T0).dispatch == [("s1", "b")]
 
 
+def test_a_kiosk_busy_with_another_job_waits_queued():
+    execs = [ExecView("s1", "a", "queued", None, busy=True),
+             ExecView("s1", "b", "queued", None)]
+    p = plan(job(stages=(100,)), execs, T0)
+    assert p.dispatch == [("s1", "b")] and p.state == "running"
+
+
+def test_a_newer_job_supersedes_what_was_not_sent_yet():
+    execs = [ExecView("s1", "a", "queued", None, online=False, newer="job 9 (1.3.0)"),
+             ExecView("s1", "b", "succeeded", T0, newer="job 9 (1.3.0)"),  # sent: stays
+             ExecView("s1", "c", "queued", None)]
+    p = plan(job(stages=(100,), abort_failure_pct=1, abort_min_finished=1), execs, T0)
+    assert p.superseded == {("s1", "a"): "job 9 (1.3.0)"}
+    assert p.dispatch == [("s1", "c")] and p.state == "running"  # not counted a failure
+    done = [ExecView("s1", "a", "superseded", None), ExecView("s1", "b", "succeeded", T0),
+            ExecView("s1", "c", "succeeded", T0)]
+    assert plan(job(stages=(100,)), done, T0).state == "completed"
+
+
+def test_superseded_kiosks_fill_their_stage():
+    execs = [ExecView("s1", f"k{i}", "superseded" if i < 2 else "queued", None)
+             for i in range(4)]
+    p = plan(job(stages=(50, 100)), execs, T0)
+    assert p.stage == 1 and p.dispatch == [("s1", "k2"), ("s1", "k3")]
+
+
 def test_failure_rate_aborts():
     execs = fleet(20, k00="failed", k01="succeeded", k02="rolled_back")
     p = plan(job(abort_failure_pct=50, abort_min_finished=3), execs, T0)
