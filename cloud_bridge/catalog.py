@@ -157,6 +157,10 @@ async def publish_book(session: AsyncSession, store: str, book: PriceBook,
     from cloud_bridge.selling.service import with_revocations
 
     book = await with_revocations(session, book)
+    # Coupon definitions for offline kiosks (issue 13, marketing.kiosk).
+    from cloud_bridge.marketing.kiosk import with_coupon_definitions
+
+    book = await with_coupon_definitions(session, store, book)
     # Campaigns running or scheduled in the store (issue 13, marketing.campaigns).
     from cloud_bridge.marketing.campaigns import with_campaigns
 

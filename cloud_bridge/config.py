@@ -133,7 +133,8 @@ class MiniProgramSection(_Section):
 class RpcSection(_Section):
     handler_modules: list[str] = Field(
         default_factory=lambda: ["cloud_bridge.payments.rpc_handlers",
-                                 "cloud_bridge.selling.rpc_handlers"],
+                                 "cloud_bridge.selling.rpc_handlers",
+                                 "cloud_bridge.marketing.rpc_handlers"],
         description="modules imported at start; importing one registers its RPC handlers",
     )
     concurrency: int = Field(default=64, ge=1, le=10000, description="requests handled at once")

@@ -25,6 +25,9 @@ match a rule exactly is ``"unknown"`` and the agent ignores it):
   ``member_code_key`` (``load_secret``; env ``KIOSK_MEMBER_CODE_KEY``), shared
   with the cloud bridge that issues the codes. :func:`make_member_code` creates
   one (the demo and tests use it). An expired or badly signed token is unknown.
+* **coupon**: a coupon QR from the mini-program's coupon wallet: a signed token of kind
+  ``coupon`` (:mod:`contract.coupon_codes`), routed by its unverified kind like a member
+  code and verified by the kiosk (``kiosk_agent.coupons``).
 * **staff**: a staff badge: a signed token of kind ``staff`` (QR, ``S1.<payload>.<sig>``,
   :mod:`contract.tokens`). The kind is read unverified here, only to route the scan: the
   kiosk verifies the signature, store, expiry and revocation before it accepts the badge
@@ -48,11 +51,11 @@ from typing import Literal
 
 from .tenders import SCANNED_CODE_TENDERS
 
-CodeKind = Literal["product", "wechat", "alipay", "member", "staff", "unknown"]
+CodeKind = Literal["product", "wechat", "alipay", "member", "coupon", "staff", "unknown"]
 
 PAYMENT_KINDS: frozenset[str] = SCANNED_CODE_TENDERS
 #: kinds whose text is a secret (payment codes, member bearer tokens)
-SECRET_KINDS: frozenset[str] = PAYMENT_KINDS | {"member"}
+SECRET_KINDS: frozenset[str] = PAYMENT_KINDS | {"member", "coupon"}
 
 # Symbology names used across drivers (decoders normalise to these).
 EAN13 = "EAN13"
@@ -257,6 +260,10 @@ def classify(
         # "member" and verified where it is used (kiosk_agent.members, chain public key).
         if symbology in (QRCODE, CODE128, "") and token_kind(text) == "member":
             return "member"
+        # A coupon from the mini-program's wallet (contract.coupon_codes), verified by
+        # the kiosk with the same chain key (kiosk_agent.coupons).
+        if symbology in (QRCODE, CODE128, "") and token_kind(text) == "coupon":
+            return "coupon"
     if _product_ok(text, symbology):
         return "product"
     return "unknown"

@@ -292,7 +292,7 @@ class Agent:
         """Route one classified scan to the checkout; returns the refusal, if any.
 
         product -> scan_product; wechat/alipay -> pay (when awaiting payment);
-        member -> attach_member; staff -> staff_approve. Payment code text is
+        member -> attach_member; coupon -> add_coupon; staff -> staff_approve. Payment code text is
         never logged.
         """
         co = self.checkout
@@ -322,6 +322,10 @@ class Agent:
 
                 snap = self._member_from_code(text)
                 co.attach_member(pricing_member(snap), proof=snap.proof())
+            elif kind == "coupon":  # after the member code (kiosk_agent.coupons)
+                from .coupons import coupon_at_kiosk
+
+                await coupon_at_kiosk(self, text)
             elif kind == "staff":  # only a valid signed badge (kiosk_agent.badges)
                 await badge_at_kiosk(self, co, text)  # a staff call, a void, or badges
             else:

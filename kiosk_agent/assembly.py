@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 ACTION_PREFIX = "KIOSK:"
 ACTION_PARK = "KIOSK:PARK"
 ACTION_STORED_VALUE = "KIOSK:PAY:STORED_VALUE"
+#: pay part with points: as many as the member code's snapshot allows (Checkout.use_points)
+ACTION_USE_POINTS = "KIOSK:USE_POINTS"
 ACTION_CANCEL = "KIOSK:CANCEL"
 #: take one item out: the next product scanned comes out (kiosk_agent.cart_edits)
 ACTION_REMOVE = "KIOSK:REMOVE"
@@ -150,6 +152,10 @@ class ScanComponent:
                 log.info("order parked as %s", parked.park_no)
             elif action == ACTION_CANCEL:  # a void of the whole cart (may need a badge)
                 await cart_edits(self.agent).void_cart()
+            elif action == ACTION_USE_POINTS:
+                priced = co.use_points()
+                log.info("points used: %d (%d fen off)", priced.points_redeemed,
+                         sum(a.amount for a in priced.applied if a.kind == "points"))
             elif action == ACTION_CALL_STAFF:
                 await staff_calls(self.agent).call()
             elif action == ACTION_REMOVE:
@@ -593,11 +599,17 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
         if agent.checkout is not None:
             agent.checkout.set_price_book(book)
 
+    def on_coupon_pool(tokens: list[str]) -> None:
+        from .coupons import kiosk_coupons
+
+        kiosk_coupons(agent).set_pool(tokens)
+
     state = Path(agent.config.journal.path).with_name("shadow.json")
     # Signed by the bridge like a command: the same public keys (none: all refused).
     shadow = Shadow(link, agent.config, state, on_apply=on_apply,
                     verify_keys=link.commands.public_keys,
-                    on_revocations=lambda revs: apply_to_agent(agent, revs)).attach()
+                    on_revocations=lambda revs: apply_to_agent(agent, revs),
+                    on_coupon_pool=on_coupon_pool).attach()
     rt = agent.runtime
     rt.shadow = shadow
     rt.shadow_applied = shadow.applied

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 MAX_LINE_QTY = 99
 # Most lines one kiosk cart holds (receipt length, display paging).
 MAX_LINES = 100
+# Most coupons on one cart (the sale event carries at most 10 coupon codes).
+MAX_COUPONS = 5
 
 
 class State(StrEnum):
@@ -71,6 +73,8 @@ class Ev(StrEnum):
     SET_QUANTITY = "set_quantity"
     REMOVE_LINE = "remove_line"
     STAFF_APPROVE = "staff_approve"
+    ADD_COUPON = "add_coupon"
+    USE_POINTS = "use_points"
     REQUEST_PAYMENT = "request_payment"
     PAYMENT_STARTED = "payment_started"
     PAYMENT_SUCCEEDED = "payment_succeeded"
@@ -112,6 +116,11 @@ TRANSITIONS: dict[Ev, dict[State, State]] = {
         S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
         S.AWAITING_PAYMENT: S.AWAITING_PAYMENT,
     },
+    # A coupon or points change the price: from the payment screen back to the cart.
+    Ev.ADD_COUPON: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
+                    S.AWAITING_PAYMENT: S.MEMBER_ATTACHED},
+    Ev.USE_POINTS: {S.SCANNING: S.SCANNING, S.MEMBER_ATTACHED: S.MEMBER_ATTACHED,
+                    S.AWAITING_PAYMENT: S.MEMBER_ATTACHED},
     Ev.REQUEST_PAYMENT: {S.SCANNING: S.AWAITING_PAYMENT, S.MEMBER_ATTACHED: S.AWAITING_PAYMENT},
     Ev.PAYMENT_STARTED: {S.AWAITING_PAYMENT: S.PAYING},
     Ev.PAYMENT_SUCCEEDED: {S.PAYING: S.PAID},
@@ -272,6 +281,8 @@ class Checkout:
         # verifies it again): ``contract.wire.events.MemberProofData`` or ``None``.
         self.member_proof: Any = None
         self.coupons: tuple[Any, ...] = ()
+        # The coupon codes behind ``coupons`` (``CouponProofData``), sent with the sale.
+        self.coupon_proofs: tuple[Any, ...] = ()
         self.redeem_points = 0
         self.staff_approved_by: str | None = None
         self.priced: Any = None
@@ -315,6 +326,7 @@ class Checkout:
         self.member = None
         self.member_proof = None
         self.coupons = ()
+        self.coupon_proofs = ()
         self.redeem_points = 0
         self.staff_approved_by = None
         self.priced = None
@@ -330,13 +342,16 @@ class Checkout:
             self.sale = None
             self.parked = None
 
-    def _price(self, items: list[CartItem], member: Any, event: Ev) -> Any:
+    def _price(self, items: list[CartItem], member: Any, event: Ev,
+               coupons: tuple[Any, ...] | None = None, redeem_points: int | None = None
+               ) -> Any:
         pricer = self._pricer or _default_pricer()
         pricing = _pricing_types()
         lines = [pricing.CartLine(i.product.product_id, i.qty, i.weight_g, i.label_amount)
                  for i in items]
         ctx = pricing.PricingContext(
-            member=member, coupons=tuple(self.coupons), redeem_points=self.redeem_points,
+            member=member, coupons=tuple(self.coupons if coupons is None else coupons),
+            redeem_points=self.redeem_points if redeem_points is None else redeem_points,
             now=utcnow(),
         )
         try:
@@ -476,6 +491,62 @@ class Checkout:
             self.staff_approved_by = None
         self._move(ev, self._back_to_cart(target))
 
+    async def order_number(self) -> str:
+        """This cart's order number, reserved now if it has none (a coupon is locked to it;
+        leaving the cart voids it, which releases the coupon)."""
+        if self.order_no is None:
+            self.order_no = await self.journal.reserve_order_no()
+        return self.order_no
+
+    def coupon_check(self) -> None:
+        """Refuses (changing nothing) when a coupon cannot be added now."""
+        ev = Ev.ADD_COUPON
+        self._check(ev)
+        if self.member is None:
+            raise self._refuse(ev, "coupon_needs_member", "请先出示会员码，再出示优惠券",
+                               "show your member code first, then the coupon")
+        if len(self.coupons) >= MAX_COUPONS:
+            raise self._refuse(ev, "coupon_limit", "优惠券数量已达上限", "too many coupons")
+
+    def add_coupon(self, coupon: Any, proof: Any) -> Any:
+        """A coupon (``pricebook.Coupon`` with its code) held for this cart (locked online,
+        or with an offline slot: ``proof`` is its ``CouponProofData``); prices are
+        recomputed. Returns the priced cart; the coupon stays on the cart even when it
+        does not apply yet (a threshold not reached)."""
+        ev = Ev.ADD_COUPON
+        self.coupon_check()
+        target = self._back_to_cart(TRANSITIONS[ev][self.state])
+        if any(c.key == coupon.key for c in self.coupons):
+            raise self._refuse(ev, "coupon_already", "该优惠券已使用", "this coupon is already on")
+        coupons = (*self.coupons, coupon)
+        priced = self._price(self.items, self.member, ev, coupons=coupons) if self.items \
+            else None
+        self.coupons, self.priced = coupons, priced
+        self.coupon_proofs = (*self.coupon_proofs, proof)
+        self._move(ev, target)
+        return priced
+
+    def use_points(self) -> Any:
+        """The shopper chose to pay with points: as many as the member's signed snapshot
+        holds and the rules allow (``PointsRules``); the priced cart."""
+        ev = Ev.USE_POINTS
+        target = self._check(ev)
+        balance = int(getattr(self.member, "points_balance", 0) or 0)
+        if self.member is None:
+            raise self._refuse(ev, "points_needs_member", "请先出示会员码",
+                               "show your member code first")
+        if balance <= 0:
+            raise self._refuse(ev, "no_points", "积分不足", "no points to use")
+        if not self.items:
+            raise self._refuse(ev, "empty_cart", "购物车为空", "the cart is empty")
+        priced = self._price(self.items, self.member, ev, redeem_points=balance)
+        if priced.points_redeemed <= 0:
+            raise self._refuse(ev, "points_not_usable", "本单不能使用积分",
+                               "points cannot be used on this cart")
+        self.redeem_points, self.priced = balance, priced
+        self._move(ev, self._back_to_cart(target))
+        return priced
+
     def _back_to_cart(self, target: State) -> State:
         """An edit made on the payment screen returns to the cart it came from."""
         if target == S.SCANNING and self.member is not None:
@@ -599,6 +670,7 @@ class Checkout:
             created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
             member=self.member_proof,
             coupons=list(getattr(self.priced, "coupons", ())),
+            coupon_proofs=list(self.coupon_proofs),
             catalog_version=getattr(self.book, "version", None), offline=offline,
             language=self.language,
         )

@@ -24,6 +24,7 @@ from typing import Any
 from contract import numbers
 from contract.wire.base import utcnow
 from contract.wire.events import (
+    CouponProofData,
     DiscountData,
     MemberProofData,
     OrderCompletedData,
@@ -102,6 +103,7 @@ def build_order(
     member_id: str | None = None,
     member: MemberProofData | None = None,
     coupons: Sequence[str] = (),
+    coupon_proofs: Sequence[CouponProofData] = (),
     catalog_version: str | None = None,
     offline: bool = False,
     language: str = "zh",
@@ -143,6 +145,8 @@ def build_order(
             points_earned=int(getattr(priced, "points_earned", 0) or 0),
             points_redeemed=int(getattr(priced, "points_redeemed", 0) or 0),
             coupons=list(coupons),
+            # Only the codes of coupons the engine applied travel (the cloud uses them).
+            coupon_proofs=[p for p in coupon_proofs if p.coupon_id in coupons],
             catalog_version=catalog_version,
             offline=offline,
             note=note,

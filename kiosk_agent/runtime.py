@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .cart_edits import CartEdits
     from .catalog_sync import CatalogSync
     from .control.server import ControlComponent
+    from .coupons import KioskCoupons
     from .link import Link
     from .outbox import OutboxDrainer
     from .sdnotify import AgentNotifyComponent
@@ -77,6 +78,8 @@ class KioskRuntime:
     staff_badges: StaffBadges | None = None
     # 呼叫店员: the open staff call (kiosk_agent.staff_calls), made on first use.
     staff_calls: StaffCalls | None = None
+    # Coupon QRs and the offline coupon slot pool (kiosk_agent.coupons), made on first use.
+    coupons: KioskCoupons | None = None
     # Shopper sessions counted for their session.summary events (kiosk_agent.session_summary).
     sessions: SessionRecorder | None = None
     # What the shadow last applied ({section: {field: value}}), for the control API.

@@ -9,7 +9,8 @@ non-whitelisted key or an invalid value is refused: the old config stays and
 ``reported`` says why (``refused_version`` + ``error``). The same version again
 (the retained message on every reconnect) is a no-op. A desired state may also carry the
 chain's staff badge revocation list (kept here, merged into the price book's by
-:mod:`kiosk_agent.revocations`).
+:mod:`kiosk_agent.revocations`) and this kiosk's offline coupon slots (handed to
+:mod:`kiosk_agent.coupons`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ WHITELIST: dict[str, frozenset[str]] = {
 
 ApplyHook = Callable[[AgentConfig, dict[str, Any]], Awaitable[None]]
 RevocationsHook = Callable[[StaffRevocations], None]
+CouponPoolHook = Callable[[list[str]], None]
 
 
 class ShadowRefused(ValueError):
@@ -91,12 +93,14 @@ class Shadow:
         verify_keys: the bridge's command public keys: a desired state must be signed by
             one of them for this kiosk (:func:`contract.signing.verify_shadow`); an empty
             list refuses every desired state. ``None`` skips the check (tests only).
+        on_coupon_pool: ``on_coupon_pool(tokens)`` takes a new offline coupon slot pool.
     """
 
     def __init__(
         self, link: Link, config: AgentConfig, state_path: Path | str,
         on_apply: ApplyHook | None = None, verify_keys: list[Any] | None = None,
         on_revocations: RevocationsHook | None = None,
+        on_coupon_pool: CouponPoolHook | None = None,
     ) -> None:
         self.link = link
         self.base = config
@@ -105,6 +109,7 @@ class Shadow:
         self.on_apply = on_apply
         self.verify_keys = verify_keys
         self.on_revocations = on_revocations
+        self.on_coupon_pool = on_coupon_pool
         # The staff badge revocation list the cloud sent (kiosk_agent.revocations).
         self.revocations: StaffRevocations | None = None
         self.applied_version: int | None = None
@@ -191,6 +196,8 @@ class Shadow:
             self.revocations = revs
             if self.on_revocations is not None:
                 self.on_revocations(revs)
+        if desired.coupon_pool is not None and self.on_coupon_pool is not None:
+            self.on_coupon_pool(list(desired.coupon_pool))
         self._save()
         log.info("shadow version %d applied", desired.version)
         await self.report()

@@ -18,6 +18,8 @@ from ..models import Alert
 from ..payments.providers.stored_value import apply_order_tenders
 
 if TYPE_CHECKING:
+    from contract.wire.events import Event
+
     from ..security.member_sales import MemberSaleCheck
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,42 @@ async def apply_sales(
     alerts = await orders.record_kiosk_sales(session, sales, tz=tz, actor=actor)
     await apply_order_tenders(session, sales)  # offline stored value, same transaction
     await record_campaign_sales(session, sales)  # campaign results (marketing.campaigns)
+    refused += await _coupons_and_points(session, sales, member_check)
     if refused:
         await add_alerts(session, refused)
     return len(alerts) + len(refused)
+
+
+async def apply_voids(session: AsyncSession, voids: list[Event]) -> None:
+    """Newly stored ``order.voided`` events: coupons locked to the cart go back."""
+    from ..marketing.kiosk import release_voided
+
+    await release_voided(session, voids)
+
+
+async def _coupons_and_points(session: AsyncSession, sales: list[orders.CompletedSale],
+                              check: MemberSaleCheck | None) -> list[Alert]:
+    """Coupons used once (``marketing.kiosk``) and redeemed points taken once
+    (``members.order_points``) for the sales as screened."""
+    from contract.numbers import cloud_order_no
+
+    from ..marketing.kiosk import CouponCodes, reconcile_sales
+    from ..members.order_points import redeem_for_order
+
+    codes = CouponCodes(list(check.verifier.keys.values())) if check is not None else None
+    alerts = await reconcile_sales(session, sales, codes)
+    for sale in sales:
+        d, ev = sale.data, sale.event
+        if d.member_id is None or d.points_redeemed <= 0:
+            continue
+        order_no = cloud_order_no(ev.store, ev.kiosk, d.order_no)
+        done = await redeem_for_order(session, d.member_id, order_no, d.points_redeemed)
+        if done.short:
+            alerts.append(Alert(kind="points_short", store=ev.store, kiosk=ev.kiosk,
+                                order_no=order_no,
+                                detail={"member_id": d.member_id, "redeemed": d.points_redeemed,
+                                        "taken": done.taken, "short": done.short}))
+    return alerts
 
 
 async def _screen_members(session: AsyncSession, sales: list[orders.CompletedSale],

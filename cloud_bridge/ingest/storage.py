@@ -22,7 +22,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contract.wire.events import Event, EventAck, OrderCompletedData, Rejection
+from contract.wire.events import ORDER_VOIDED, Event, EventAck, OrderCompletedData, Rejection
 
 from .. import orders
 from ..db import bulk_insert
@@ -96,6 +96,9 @@ async def store_events(
                      if data is not None and ev.event_id in new_ids]
             alerts = await effects.apply_sales(session, sales, tz=tz, actor=worker,
                                                member_check=member_check)
+            await effects.apply_voids(session, [ev for ev, _, _ in ordered
+                                                if ev.type == ORDER_VOIDED
+                                                and ev.event_id in new_ids])
             await _advance_seq(session, [p[0] for p in ordered if p[0].event_id not in conflicts])
             result.stored = len(new_ids)
             result.alerts = alerts

@@ -7,6 +7,7 @@ store's. A shopper needs a membership (members domain) to hold coupons.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -168,7 +169,24 @@ async def my_coupons(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [coupon_json(c, t) for c, t in rows]}
 
 
+async def coupon_code(call: Call) -> dict[str, Any]:
+    """The QR the kiosk reads for one of my unused coupons: signed, good for minutes."""
+    from ..members.member_code import signing_key
+    from .kiosk import issue_coupon_code
+
+    key = signing_key(call.app[keys.CONFIG_KEY])
+    async with _db(call).session() as s:
+        member_id = await _member_id(s, call)
+        c = await s.get(Coupon, call.path["coupon_id"])
+        if c is None or c.owner != member_id:  # another shopper's coupon: not found
+            raise NotFound("no such coupon")
+        t = await service.get_template(s, c.template_id)
+        code, expires = issue_coupon_code(key, c, t)
+        return {"coupon_id": c.id, "code": code, "expires_in": max(0, expires - int(time.time()))}
+
+
 TPL = {"template_id": {"type": "integer", "minimum": 1, "maximum": 10**15}}
+CPN = {"coupon_id": {"type": "string", "pattern": "^c[0-9a-f]{20}$"}}
 ROUTES = [
     Route("POST", f"{A}/coupon-templates", create_template, "Create a coupon template",
           "marketing", auth="admin", body=schemas.TemplateBody, status=201,
@@ -184,6 +202,10 @@ ROUTES = [
           body=schemas.ClaimBody, status=201, response=schemas.MktCoupon,
           responses={404: "not a member, or no such template",
                      409: "all claimed, limit reached, paused or ended"}),
+    Route("GET", f"{M}/{{coupon_id}}/code", coupon_code, "A coupon's QR for the kiosk",
+          "marketing", auth="mp", path_params=CPN, response=schemas.MktCouponCode,
+          responses={404: "not a member, or not my coupon",
+                     409: "the coupon is used, locked or ended"}),
     Route("GET", M, my_coupons, "My coupons", "marketing", auth="mp",
           query=schemas.MyCouponsQuery, response=schemas.MktCouponList,
           responses={404: "the caller has not registered as a member"}),

@@ -1,4 +1,6 @@
-"""``cloud-bridge marketing issue-coupons``: give a template's coupons to listed members.
+"""``cloud-bridge marketing issue-coupons``: give a template's coupons to listed members;
+``cloud-bridge marketing coupon-pool``: reserve a kiosk's offline coupon slots
+(:func:`cloud_bridge.marketing.kiosk.pool_shadow`) and publish them in its shadow.
 
 ``--members FILE`` names one member id per line (``#`` comments and blank lines are
 skipped); each member gets one coupon, within the template's total and per-user limits,
@@ -24,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     issue.add_argument("--members", type=Path, required=True, help="file: a member id a line")
     issue.add_argument("--config", type=Path, help="bridge config (TOML)")
     issue.set_defaults(func=_issue)
+    pool = sub.add_parser("coupon-pool", help="reserve a kiosk's offline coupon slots and "
+                          "send them through its signed shadow")
+    pool.add_argument("--store", required=True)
+    pool.add_argument("--kiosk", required=True)
+    pool.add_argument("--config", type=Path, help="bridge config (TOML)")
+    pool.set_defaults(func=_pool)
     mkt.set_defaults(func=lambda args: (mkt.print_help(), 2)[1])
 
 
@@ -86,3 +94,43 @@ def _issue(args: argparse.Namespace) -> int:
         print(f"{member_id}: refused: {why}", file=sys.stderr)
     print(f"coupons issued: {issued}, refused: {len(refused)}")
     return 1 if refused else 0
+
+
+def _pool(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cloud_bridge.commands import load_signing_key
+    from cloud_bridge.config import ConfigError, load_config
+    from cloud_bridge.db import open_database
+    from cloud_bridge.errors import BridgeError
+    from cloud_bridge.selling.cli import _publish_retained
+
+    from ..members.member_code import signing_key
+    from .kiosk import pool_shadow
+
+    try:
+        config = load_config(args.config)
+        member_key = signing_key(config)
+    except (ConfigError, BridgeError) as err:
+        return _fail(str(getattr(err, "detail", err)))
+    command_key = load_signing_key(config)
+    if command_key is None:
+        return _fail("no command signing key: a kiosk accepts only a signed shadow")
+
+    async def run() -> tuple[str, bytes]:
+        db = open_database(config)
+        try:
+            async def work(s):
+                return await pool_shadow(s, command_key, member_key, args.store, args.kiosk)
+            return await db.transact(work)
+        finally:
+            await db.close()
+
+    topic, payload = asyncio.run(run())
+    if config.mqtt.enabled:
+        try:
+            asyncio.run(asyncio.wait_for(_publish_retained(config, [(topic, payload)]), 30))
+        except Exception as err:  # recorded as desired: the console can re-send it
+            return _fail(f"reserved, but the shadow was not sent ({type(err).__name__}: {err})")
+    print(f"coupon slots reserved for {args.store}/{args.kiosk} and sent in its shadow")
+    return 0

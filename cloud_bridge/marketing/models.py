@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base, BigId, UtcDateTime, now
@@ -66,3 +75,25 @@ class Coupon(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (UniqueConstraint("template_id", "owner", "claim_seq"),)
+
+
+class CouponSlot(Base):
+    """One offline coupon redemption reserved for one kiosk (``contract.coupon_codes``).
+
+    The slot's id is its token's ``jti``; the token itself is not stored (it is re-signed
+    from these claims when the pool is shipped again: Ed25519 signatures are
+    deterministic). ``reserved`` -> ``used`` (once, by the sale that spent it).
+    """
+
+    __tablename__ = "mkt_coupon_slots"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store: Mapped[str] = mapped_column(String(64))
+    kiosk: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # reserved | used
+    issued_at: Mapped[int] = mapped_column(BigInteger)  # the token's iat (epoch s)
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # the token's exp (epoch s)
+    order_no: Mapped[str | None] = mapped_column(String(64))
+    coupon_id: Mapped[str | None] = mapped_column(String(24))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_mkt_coupon_slots_kiosk", "store", "kiosk", "status"),)

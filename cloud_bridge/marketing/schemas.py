@@ -66,6 +66,12 @@ class MktCouponList(Out):
     items: list[MktCoupon]
 
 
+class MktCouponCode(Out):
+    coupon_id: str
+    code: str = Field(description="signed coupon code (contract.coupon_codes) for the QR")
+    expires_in: int = Field(description="seconds the code is good for")
+
+
 class MktIssueResult(Out):
     issued: int
     refused: dict[str, str] = Field(description="member id -> why not")

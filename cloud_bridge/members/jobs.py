@@ -15,6 +15,7 @@ from ..models import Order, OrderLine
 from ..orders import SOLD
 from . import points
 from .models import GrowthEntry, MemberRecord
+from .order_points import return_for_refund
 from .service import add_growth, program
 
 
@@ -63,4 +64,6 @@ async def _refund(s: AsyncSession, member: MemberRecord, order: Order, per_yuan:
     changed = await add_growth(s, member.id, "refund", source, target - int(done or 0))
     # Points of a refunded order go back in full on the first refund of it.
     await points.reverse(s, "order", order.order_no, f"{order.order_no}:refund")
+    # Points redeemed on it come back for the share refunded (members.order_points).
+    await return_for_refund(s, order.order_no, order.total, order.refunded_total)
     return 1 if changed else 0

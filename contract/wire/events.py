@@ -115,6 +115,20 @@ class MemberProofData(_Data):
     stored_value: int = Field(ge=0, le=10**12, description="fen")
 
 
+class CouponProofData(_Data):
+    """A coupon a kiosk applied to a sale and how it held it (:mod:`contract.coupon_codes`).
+
+    ``code`` is the coupon QR as scanned (signed, kind ``coupon``). Online the coupon was
+    locked to the order by ``coupon.reserve`` (``slot`` is ``None``); offline the kiosk
+    spent one of its pre-reserved slots (``slot``: the slot token). The cloud verifies
+    both again and uses the coupon exactly once.
+    """
+
+    coupon_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=1024)
+    slot: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
 class OrderCompletedData(_Data):
     """Payload of ``order.completed``: the whole sale as the kiosk committed it."""
 
@@ -134,6 +148,9 @@ class OrderCompletedData(_Data):
     points_earned: int = 0
     points_redeemed: int = 0
     coupons: list[str] = Field(default_factory=list)
+    coupon_proofs: list[CouponProofData] = Field(
+        default_factory=list, max_length=10,
+        description="the coupon codes behind ``coupons`` (and offline slots) for the cloud")
     catalog_version: str | None = None
     offline: bool = False
     note: str | None = None

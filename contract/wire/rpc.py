@@ -19,7 +19,11 @@ PAYMENT_CHARGE = "payment.charge"
 PAYMENT_STATUS = "payment.status"
 PAYMENT_SETTLE = "payment.settle"
 MEMBER_LOOKUP = "member.lookup"
+#: lock a shown coupon (its coupon code) to the kiosk's order: {"code", "order_no",
+#: "member_id"} -> {"coupon_id", "coupon"} (cloud_bridge.marketing.rpc_handlers)
 COUPON_RESERVE = "coupon.reserve"
+#: release the coupons still locked to the kiosk's order: {"order_no"} -> {"released"}
+COUPON_RELEASE = "coupon.release"
 #: Native QR payment (扫码支付) of a kiosk sale: NativeParams -> NativeResult (the QR to show;
 #: asking again with the same out_trade_no answers the outcome, settled by notification
 #: or by query)

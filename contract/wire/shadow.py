@@ -31,6 +31,10 @@ class ShadowDesired(WireMessage):
     staff_revocations: dict[str, Any] | None = Field(
         default=None, description="the chain's staff badge revocation list "
         "(contract.pricebook.StaffRevocations); absent: the kiosk keeps the one it has")
+    coupon_pool: list[str] | None = Field(
+        default=None, max_length=50,
+        description="this kiosk's offline coupon slots (contract.coupon_codes, signed "
+        "tokens); absent: the kiosk keeps the pool it has")
 
     def signing_bytes(self) -> bytes:
         """Canonical bytes the signature covers (sorted keys, no spaces, no ``sig``).
@@ -38,8 +42,9 @@ class ShadowDesired(WireMessage):
         An absent revocation list is left out, so states signed before the field existed
         still verify."""
         body = self.model_dump(mode="json", exclude={"sig"})
-        if body.get("staff_revocations") is None:
-            body.pop("staff_revocations", None)
+        for optional in ("staff_revocations", "coupon_pool"):
+            if body.get(optional) is None:
+                body.pop(optional, None)
         return json.dumps(body, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode()
 

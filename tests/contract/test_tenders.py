@@ -27,7 +27,7 @@ def test_wire_models_take_exactly_the_registry():
 
 def test_camera_payment_kinds_and_gateways_come_from_the_registry():
     assert codes.PAYMENT_KINDS == {"wechat", "alipay"}
-    assert codes.SECRET_KINDS == {"wechat", "alipay", "member"}
+    assert codes.SECRET_KINDS == {"wechat", "alipay", "member", "coupon"}
     from cloud_bridge.payments.config import PROVIDER_KEYS
 
     assert PROVIDER_KEYS == ("wechat", "alipay", "card", "paypal")

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from contract.pricebook import PriceBook
+from contract.pricebook import Coupon, PriceBook
 from contract.pricing import Member
 from contract.wire import Event, decode
-from contract.wire.events import MemberProofData
+from contract.wire.events import CouponProofData, MemberProofData
 from kiosk_agent.checkout import TRANSITIONS, Checkout, Ev, Refusal, State
 from kiosk_agent.journal import Journal
 from kiosk_agent.payments import KioskPayments
@@ -74,6 +74,10 @@ async def fire(co: Checkout, ev: Ev) -> None:
         Ev.SET_QUANTITY: lambda: co.set_quantity(1, 3),
         Ev.REMOVE_LINE: lambda: co.remove_line(1),
         Ev.STAFF_APPROVE: lambda: co.staff_approve("S1"),
+        Ev.ADD_COUPON: lambda: co.add_coupon(
+            Coupon(coupon_id="tpl1", code="c1", kind="fixed", value=50),
+            CouponProofData(coupon_id="c1", code="S1.x.y")),
+        Ev.USE_POINTS: lambda: co.use_points(),  # the members here hold no points: refused
         Ev.REQUEST_PAYMENT: lambda: co.request_payment(),
         Ev.PAYMENT_STARTED: lambda: co.payment_started("wechat"),
         Ev.PAYMENT_SUCCEEDED: lambda: co.payment_succeeded("wx-ref"),
@@ -129,6 +133,7 @@ EXPECTED: dict[State, dict[Ev, State]] = {
     S.MEMBER_ATTACHED: {
         # ATTACH_MEMBER is refused: one member per sale.
         E.SCAN_PRODUCT: S.MEMBER_ATTACHED,
+        E.ADD_COUPON: S.MEMBER_ATTACHED,  # a coupon needs a member (refused elsewhere)
         E.SET_QUANTITY: S.MEMBER_ATTACHED,
         E.REMOVE_LINE: S.MEMBER_ATTACHED,  # an emptied cart keeps its member
         E.STAFF_APPROVE: S.MEMBER_ATTACHED,
