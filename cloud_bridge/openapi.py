@@ -331,9 +331,10 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             return route.response
         return _model_schema(route.response, components)
 
+    ids = _operation_ids(routes)
     for route in routes:
         op: dict[str, Any] = {
-            "operationId": route.operation_id,
+            "operationId": ids[route.method, route.path],
             "summary": route.summary,
             "tags": [route.tag],
             "responses": {
@@ -380,6 +381,7 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             op["responses"]["401"] = problem_response(
                 "credentials required (when configured) and missing or wrong")
         paths.setdefault(route.path, {})[route.method.lower()] = op
+    _add_links(routes, paths, components, ids)
     return {
         "openapi": "3.0.3",
         "info": {"title": title, "version": __version__,
@@ -401,3 +403,50 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             },
         },
     }
+
+
+def _operation_ids(routes: list[Route]) -> dict[tuple[str, str], str]:
+    """Each operation's id: its handler's name, prefixed with where the handler lives when
+    two handlers share a name (``cancel`` of appointments and of after-sales become
+    ``service_appointments_cancel`` and ``service_aftersales_cancel``): ids are unique."""
+    counts: dict[str, int] = {}
+    for route in routes:
+        counts[route.operation_id] = counts.get(route.operation_id, 0) + 1
+    ids = {}
+    for route in routes:
+        name = route.operation_id
+        if counts[name] > 1:
+            parts = [p.removeprefix("api_") for p in route.handler.__module__.split(".")[1:]]
+            name = "_".join([p for p in parts if p != "api"] + [name])
+        ids[route.method, route.path] = name
+    return ids
+
+
+def _add_links(routes: list[Route], paths: dict[str, dict[str, Any]],
+               components: dict[str, Any], ids: dict[tuple[str, str], str]) -> None:
+    """OpenAPI links from each create to the operations on what it created (stateful
+    clients and the schemathesis state machine follow them): a ``POST /x`` answering 201 or
+    200 links to every operation on ``/x/{p}...`` whose only path parameter is ``p``, when its
+    reply carries the key, as a property named ``p`` or else ``id`` of the parameter's type."""
+    for route in routes:
+        reply = route.response
+        if route.method != "POST" or reply is None or isinstance(reply, dict):
+            continue
+        props = components.get(reply.__name__, {}).get("properties", {})
+        op = paths[route.path]["post"]
+        for target in routes:
+            rest = target.path.removeprefix(route.path + "/{")
+            if rest == target.path or target is route:
+                continue
+            params = re.findall(r"{(\w+)}", target.path)
+            if len(params) != 1 or not rest.startswith(params[0] + "}"):
+                continue
+            kind = target.path_params.get(params[0], IDENT_SCHEMA).get("type")
+            field_name = next((f for f in (params[0], "id")
+                               if props.get(f, {}).get("type") == kind), None)
+            if field_name is None:
+                continue
+            links = op["responses"][str(route.status)].setdefault("links", {})
+            links[ids[target.method, target.path]] = {
+                "operationId": ids[target.method, target.path],
+                "parameters": {params[0]: f"$response.body#/{field_name}"}}
