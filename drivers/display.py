@@ -79,6 +79,14 @@ def payment_screens(total: int) -> dict[str, Screen]:
     }
 
 
+def qr_screens(total: int) -> dict[str, Screen]:
+    """扫码支付: scan the WeChat Pay QR printed on the slip."""
+    return {
+        "zh": ("请用微信扫描二维码", _left_right("应付", _money(total))),
+        "en": ("Scan QR with WeChat", _left_right("To pay", _money(total))),
+    }
+
+
 def result_screens(paid: bool, total: int | None = None, reason_zh: str = "", reason_en: str = ""
                    ) -> dict[str, Screen]:
     """Payment result: paid (with the amount) or failed (with a short reason)."""
@@ -188,6 +196,10 @@ class CustomerDisplay:
     async def show_payment_prompt(self, total: int) -> None:
         """请出示付款码 / Show payment code, with the amount due."""
         await self.show(payment_screens(total))
+
+    async def show_qr_prompt(self, total: int) -> None:
+        """请用微信扫描二维码 / Scan QR with WeChat, with the amount due (the QR is printed)."""
+        await self.show(qr_screens(total))
 
     async def show_result(self, paid: bool, total: int | None = None, reason_zh: str = "",
                           reason_en: str = "") -> None:

@@ -229,6 +229,8 @@ class Agent:
                         log.warning("component %s did not stop in time; cancelling",
                                     task.get_name())
                         task.cancel()
+                if self.runtime.qr_sale is not None:  # an open QR stays journaled (settled
+                    await self.runtime.qr_sale.stop()  # at the next start), the wait ends
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)

@@ -11,8 +11,8 @@ the agent and to each other:
 * scans: the camera per ``[camera]`` (including the replay camera) and the serial
   scanner per ``[scanner]`` merged into one :class:`drivers.scanning.ScanSource`,
   fed to ``agent.add_scan_source``; kiosk action cards (``KIOSK:PARK``,
-  ``KIOSK:PAY:STORED_VALUE``, ``KIOSK:CANCEL``, ``KIOSK:REMOVE``, ``KIOSK:CALL_STAFF``)
-  stand in for the shopper's buttons;
+  ``KIOSK:PAY:STORED_VALUE``, ``KIOSK:PAY:WECHAT_QR``, ``KIOSK:CANCEL``, ``KIOSK:REMOVE``,
+  ``KIOSK:CALL_STAFF``) stand in for the shopper's buttons;
 * the print spooler with the printer of ``[printer]``;
 * the customer display of ``[display]``, driven by the checkout's listeners;
 * the MQTT link, outbox drainer, shadow, catalog sync, signed commands and the
@@ -59,6 +59,9 @@ ACTION_PARK = "KIOSK:PARK"
 ACTION_STORED_VALUE = "KIOSK:PAY:STORED_VALUE"
 #: pay part with points: as many as the member code's snapshot allows (Checkout.use_points)
 ACTION_USE_POINTS = "KIOSK:USE_POINTS"
+#: 扫码支付: no payment code to show; the kiosk prints a WeChat Pay QR (kiosk_agent.qr_sale)
+ACTION_PAY_QR = "KIOSK:PAY:WECHAT_QR"
+#: void the cart; while a payment QR is open: close the QR (back to the payment step)
 ACTION_CANCEL = "KIOSK:CANCEL"
 #: take one item out: the next product scanned comes out (kiosk_agent.cart_edits)
 ACTION_REMOVE = "KIOSK:REMOVE"
@@ -141,6 +144,7 @@ class ScanComponent:
     async def _action(self, action: str) -> None:
         from .cart_edits import cart_edits
         from .checkout import CheckoutError, Refusal, State
+        from .qr_sale import qr_sale
         from .staff_calls import staff_calls
 
         co = self.agent.checkout
@@ -151,7 +155,10 @@ class ScanComponent:
                 parked = await co.park()
                 log.info("order parked as %s", parked.park_no)
             elif action == ACTION_CANCEL:  # a void of the whole cart (may need a badge)
-                await cart_edits(self.agent).void_cart()
+                if not await qr_sale(self.agent).cancel():  # or first the open QR
+                    await cart_edits(self.agent).void_cart()
+            elif action == ACTION_PAY_QR:
+                await qr_sale(self.agent).start()
             elif action == ACTION_USE_POINTS:
                 priced = co.use_points()
                 log.info("points used: %d (%d fen off)", priced.points_redeemed,

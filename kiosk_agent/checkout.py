@@ -698,21 +698,21 @@ class Checkout:
         self._move(ev, target)
         return self.attempt
 
-    async def pay(self, provider: str, auth_code: str) -> PaymentResult:
-        """Run one payment attempt end to end through the injected gateway.
+    async def before_new_attempt(self) -> PaymentResult | None:
+        """What must hold before another payment attempt on this cart (any method).
 
-        ``auth_code`` is handed to the gateway and forgotten; it is never logged
-        or stored. Any exception from the gateway counts as an unknown outcome.
+        Returns the paid result when an earlier attempt was found paid meanwhile (its sale
+        is adopted: the shopper is never charged again), else None.
+
+        Raises:
+            Refusal: an earlier attempt's outcome is still unknown (正在确认支付).
         """
-        if self.payments is None:
-            raise CheckoutError("no payment gateway configured")
         if self.state == S.AWAITING_PAYMENT and self.order_no is not None:
             committed = await self.committed_elsewhere()
             if committed is not None:  # paid already: never charge the shopper again
                 await self._adopt(committed)
                 otn = self.attempt.out_trade_no if self.attempt is not None else ""
                 return PaymentResult("paid", otn, "already_paid", committed)
-        if self.order_no is not None and self.state == S.AWAITING_PAYMENT:
             # An earlier attempt whose outcome is still unknown may yet be paid: no second
             # code is charged until it settles (paid: the sale is adopted; failed: retry).
             unsettled = [a for a in await self.journal.payment_attempts(order_no=self.order_no)
@@ -722,6 +722,19 @@ class Checkout:
                                    "正在确认支付，请稍候，请勿重复付款",
                                    "still confirming the last payment; please wait, "
                                    "do not pay again")
+        return None
+
+    async def pay(self, provider: str, auth_code: str) -> PaymentResult:
+        """Run one payment attempt end to end through the injected gateway.
+
+        ``auth_code`` is handed to the gateway and forgotten; it is never logged
+        or stored. Any exception from the gateway counts as an unknown outcome.
+        """
+        if self.payments is None:
+            raise CheckoutError("no payment gateway configured")
+        already = await self.before_new_attempt()
+        if already is not None:
+            return already
         attempt = await self.payment_started(provider)
         try:
             outcome = await self.payments.charge(
@@ -737,6 +750,11 @@ class Checkout:
             status, reason, outcome = "unknown", type(err).__name__, None
         finally:
             del auth_code
+        return await self.payment_outcome(attempt, status, reason, outcome)
+
+    async def payment_outcome(self, attempt: PaymentAttempt, status: str, reason: str | None,
+                              outcome: Any = None) -> PaymentResult:
+        """The gateway's outcome of ``attempt`` (paying): paid, failed/reversed or unknown."""
         if status == "paid":
             sale = await self.payment_succeeded(
                 provider_ref=getattr(outcome, "provider_ref", None),

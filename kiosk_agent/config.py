@@ -127,6 +127,8 @@ class TelemetrySection(_Section):
 class PaymentsSection(_Section):
     charge_timeout_s: float = Field(default=30.0, gt=0, description="rpc deadline for payment.charge")
     settle_timeout_s: float = Field(default=90.0, gt=0)
+    qr_wait_s: float = Field(default=120.0, gt=0, le=900,
+                             description="how long a Native QR (扫码支付) waits for the shopper")
 
 
 class ControlSection(_Section):

@@ -103,7 +103,8 @@ class KioskPayments:
             await self.journal.begin_payment_attempt(order_no, out_trade_no, provider, amount,
                                                      currency)
 
-    async def _record(self, out: PaymentOutcome) -> PaymentOutcome:
+    async def record(self, out: PaymentOutcome) -> PaymentOutcome:
+        """Write the outcome on its journaled attempt; returns it."""
         status = out.status if out.status != "unknown" else "unknown"
         await self.journal.set_payment_attempt_status(out.out_trade_no, status,
                                                       provider_ref=out.provider_ref,
@@ -147,7 +148,7 @@ class KioskPayments:
             # str(err) quotes the rejected input (the payment code itself): only the
             # field path and message go to the log. Nothing was sent, nothing charged.
             log.warning("payment %s not sent: %s", out_trade_no, validation_reason(err))
-            return await self._record(PaymentOutcome.of("failed", out_trade_no, "bad_params"))
+            return await self.record(PaymentOutcome.of("failed", out_trade_no, "bad_params"))
         payload = params.model_dump(exclude_none=True)
         del auth_code, params
         try:
@@ -157,11 +158,11 @@ class KioskPayments:
             if provider == "stored_value":
                 return await self._offline_stored_value(out_trade_no, amount, member_id,
                                                         member_proof)
-            return await self._record(PaymentOutcome.of("failed", out_trade_no, "offline_limit"))
+            return await self.record(PaymentOutcome.of("failed", out_trade_no, "offline_limit"))
         except RpcFailed as err:
             if err.code in NOT_RUN_CODES:
                 log.warning("payment %s refused by the cloud: %s", out_trade_no, err.code)
-                return await self._record(PaymentOutcome.of("failed", out_trade_no, err.code))
+                return await self.record(PaymentOutcome.of("failed", out_trade_no, err.code))
             log.warning("payment %s: cloud error %s; settling", out_trade_no, err.code)
             return await self.settle_attempt(out_trade_no, order_no, provider, amount, currency)
         except (TimeoutError, RpcTimeout, OSError) as err:
@@ -173,9 +174,9 @@ class KioskPayments:
             payload.pop("auth_code", None)
         out = self._from_result(result)
         if out.status == "unknown":
-            await self._record(out)
+            await self.record(out)
             return await self.settle_attempt(out_trade_no, order_no, provider, amount, currency)
-        return await self._record(out)
+        return await self.record(out)
 
     @staticmethod
     def _from_result(result: dict[str, Any]) -> PaymentOutcome:
@@ -201,7 +202,7 @@ class KioskPayments:
                 last = self._from_result(result)
                 if last.status != "unknown":
                     log.info("payment %s settled by the cloud: %s", out_trade_no, last.status)
-                    return await self._record(last)
+                    return await self.record(last)
             except (TimeoutError, LinkDown, RpcTimeout, OSError) as err:
                 log.warning("payment %s: settle not answered (%s)", out_trade_no,
                             type(err).__name__)
@@ -240,7 +241,7 @@ class KioskPayments:
                                     member_id: str | None, member_proof: Any = None
                                     ) -> PaymentOutcome:
         if not member_id:
-            return await self._record(PaymentOutcome.of("failed", out_trade_no, "code_missing"))
+            return await self.record(PaymentOutcome.of("failed", out_trade_no, "code_missing"))
         # Every offline cap is checked now, at the moment of sale (kiosk_agent.offline_caps),
         # and the member's own balance as their signed code showed it.
         balance = getattr(member_proof, "stored_value", None)
@@ -249,10 +250,10 @@ class KioskPayments:
         if refusal is not None:
             log.warning("offline stored value %s refused (%s): %s", out_trade_no,
                         refusal.reason, refusal.detail)
-            return await self._record(PaymentOutcome.of(
+            return await self.record(PaymentOutcome.of(
                 "failed", out_trade_no, refusal.reason, message_zh=refusal.zh,
                 message_en=refusal.en))
         log.info("offline stored value %s accepted for member %s: %d fen", out_trade_no,
                  member_id, amount)
-        return await self._record(PaymentOutcome.of("paid", out_trade_no, "offline",
+        return await self.record(PaymentOutcome.of("paid", out_trade_no, "offline",
                                                      offline=True))

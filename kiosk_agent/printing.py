@@ -31,7 +31,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers.printer import PrinterError, PrinterStatus, ReceiptPrinter
-from drivers.receipt import ReceiptOptions, layout_receipt, layout_test_page, render_escpos
+from drivers.receipt import (
+    ReceiptLayout,
+    ReceiptOptions,
+    layout_receipt,
+    layout_test_page,
+    render_escpos,
+)
 from drivers.state import ERROR, DeviceState
 
 from .config import AgentConfig
@@ -124,6 +130,8 @@ class PrintSpooler:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
+        # One write at a time: a slip printed now (print_now) never interleaves a receipt.
+        self._write_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------
     async def __aenter__(self) -> PrintSpooler:
@@ -198,7 +206,8 @@ class PrintSpooler:
                 await self._notify(job, "pending", _missing_order(job.order_no))
                 continue
             try:
-                await asyncio.to_thread(self.printer.write, data)
+                async with self._write_lock:
+                    await asyncio.to_thread(self.printer.write, data)
             except PrinterError as err:
                 reason = str(err)
                 self._set_error(reason)
@@ -209,6 +218,25 @@ class PrintSpooler:
             await self._finish(job)
             printed += 1
         return printed
+
+    async def ready(self) -> bool:
+        """Asks the printer now: can it print (paper in, cover shut, online)?"""
+        status = await asyncio.to_thread(self.printer.status)
+        self._set_status(status)
+        return status.ready
+
+    async def print_now(self, layout: ReceiptLayout) -> bool:
+        """Print a slip that is not a journal job (a payment QR: worthless after a restart,
+        so never queued); False when the printer is not ready or the write failed."""
+        if not await self.ready():
+            return False
+        try:
+            async with self._write_lock:
+                await asyncio.to_thread(self.printer.write, render_escpos(layout))
+        except PrinterError as err:
+            self._set_error(str(err))
+            return False
+        return True
 
     # -- internals -----------------------------------------------------------------
     async def _render(self, job: PrintJob) -> bytes | None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .coupons import KioskCoupons
     from .link import Link
     from .outbox import OutboxDrainer
+    from .qr_sale import QrSale
     from .sdnotify import AgentNotifyComponent
     from .session_summary import SessionRecorder
     from .shadow import Shadow
@@ -80,6 +81,8 @@ class KioskRuntime:
     staff_calls: StaffCalls | None = None
     # Coupon QRs and the offline coupon slot pool (kiosk_agent.coupons), made on first use.
     coupons: KioskCoupons | None = None
+    # 扫码支付: the shopper's open Native QR payment (kiosk_agent.qr_sale), made on first use.
+    qr_sale: QrSale | None = None
     # Shopper sessions counted for their session.summary events (kiosk_agent.session_summary).
     sessions: SessionRecorder | None = None
     # What the shadow last applied ({section: {field: value}}), for the control API.

@@ -19,6 +19,7 @@ from contract.wire.base import validation_reason
 from contract.wire.payments import ChargeParams, NativeParams, SettleParams, StatusParams
 
 from . import native
+from .models import AWAITING
 from .service import REPLY_MARGIN_S, PaymentService
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,14 @@ async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
 
 async def settle(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     p = _parse(SettleParams, params)
-    return await _service_with(ctx, p.method).settle(ctx.store, ctx.kiosk, p, _budget(ctx))
+    svc = _service_with(ctx, p.method)
+    own = await svc.store.get_own(p.out_trade_no, ctx.store, ctx.kiosk)
+    if own is not None and own["status"] == AWAITING:
+        # The kiosk gave up on its Native QR (no answer, link lost, a restart): closed at
+        # WeChat, so it is paid once (found paid) or not at all; never left payable.
+        await native.close(svc, ctx, p.out_trade_no)
+        return svc.result(await svc.store.get(p.out_trade_no) or own)
+    return await svc.settle(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 
 async def native_pay(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:

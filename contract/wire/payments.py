@@ -125,6 +125,12 @@ MESSAGES: dict[tuple[str, str | None], tuple[str, str]] = {
     ("failed", "code_missing"): ("请出示付款码", "Please show your payment code."),
     ("failed", "offline_limit"): ("网络中断，暂不支持此付款方式，请联系工作人员",
                                   "We are offline and cannot take this payment. Please ask staff."),
+    ("failed", "qr_cancelled"): ("已取消扫码支付，未扣款", "QR payment cancelled; nothing was charged."),
+    ("failed", "qr_expired"): ("二维码已过期，未扣款，请重新选择付款方式",
+                               "The QR code expired and nothing was charged. Please pay again."),
+    ("failed", "qr_unavailable"): ("无法打印付款二维码，未扣款，请出示付款码或联系工作人员",
+                                   "The QR code could not be printed; nothing was charged. "
+                                   "Please show a payment code or ask staff."),
     ("failed", None): ("支付未成功，未扣款，请重试或联系工作人员",
                        "Payment did not go through and nothing was charged. "
                        "Please try again or ask staff."),

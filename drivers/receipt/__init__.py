@@ -12,13 +12,14 @@ caller needs; text metrics are imported from :mod:`.text`.
 """
 
 from .escpos import render_escpos, render_receipt
-from .layout import ReceiptOptions, layout_receipt, layout_test_page
+from .layout import ReceiptOptions, layout_pay_qr, layout_receipt, layout_test_page
 from .ops import ReceiptLayout
 from .png import render_png
 
 __all__ = [
     "ReceiptLayout",
     "ReceiptOptions",
+    "layout_pay_qr",
     "layout_receipt",
     "layout_test_page",
     "render_escpos",

@@ -354,3 +354,25 @@ def layout_test_page(opts: ReceiptOptions, when: datetime | None = None) -> Rece
     b.op(QrCode("https://example.com/printer-test"))
     b.op(Cut())
     return b.layout
+
+
+def layout_pay_qr(code_url: str, amount: int, currency: str, opts: ReceiptOptions,
+                  order_no: str | None = None) -> ReceiptLayout:
+    """A payment slip (扫码支付): the WeChat Pay QR the shopper scans, with the amount due.
+
+    Not a receipt: it says so in both languages, and the receipt follows once paid."""
+    b = _Builder(replace(opts, language="both"))
+    mark = CURRENCY_MARK.get(currency, currency + " ")
+    b.line(opts.store_name, align="center")
+    b.line("微信扫码支付", align="center", bold=True, size="big")
+    b.line("Scan with WeChat to pay", align="center")
+    b.op(Rule())
+    b.line(f"应付 To pay {mark}{amount_text(amount)}", align="center", bold=True, size="tall")
+    if order_no:
+        b.line(order_no, align="center")
+    b.op(QrCode(code_url))
+    b.line("此单非小票，付款后打印小票", align="center")
+    b.line("Not a receipt: printed after payment", align="center")
+    b.op(Cut())
+    return b.layout
+
