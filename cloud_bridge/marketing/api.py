@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from .. import keys
 from ..errors import Forbidden, NotFound
 from ..openapi import Call, Route
-from . import campaigns_api, schemas, service
+from . import campaigns_api, deals_api, schemas, service
 from .models import Coupon, CouponTemplate
 
 A = "/api/v1/admin/marketing"
@@ -210,5 +210,5 @@ ROUTES = [
           query=schemas.MyCouponsQuery, response=schemas.MktCouponList,
           responses={404: "the caller has not registered as a member"}),
 ]
-# Campaigns (their own module), after the coupon routes.
-ROUTES += campaigns_api.ROUTES
+# Campaigns, flash sales and group buying (their own modules), after the coupon routes.
+ROUTES += [*campaigns_api.ROUTES, *deals_api.ROUTES]

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
+from cloud_bridge.marketing.jobs import after_unpaid_closed
 from cloud_bridge.payments import native
 
 from . import service
@@ -28,6 +29,8 @@ async def _loop(app: web.Application, interval_s: float, timeout_s: float) -> No
         try:
             await service.close_unpaid(app[DB_KEY], app[SERVICES_KEY].payments, timeout_s)
             await native.close_abandoned(app[SERVICES_KEY].payments, timeout_s)
+            # Flash sale units and group seats of the orders just closed (marketing).
+            await after_unpaid_closed(app[DB_KEY], app[SERVICES_KEY].refunds)
         except asyncio.CancelledError:
             raise
         except Exception:

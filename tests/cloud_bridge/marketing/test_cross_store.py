@@ -14,6 +14,11 @@ from .conftest import TEMPLATE, A, register
 
 NOT_STORE_SCOPED: dict[tuple[str, str], str] = {}
 C = f"{A}/campaigns"
+F, G = f"{A}/flash-sales", f"{A}/group-deals"
+_DEAL = {"product_id": "coke-330", "name_zh": "可乐", "list_price": 250, "price": 150,
+         "starts_at": "2026-01-01T00:00:00+00:00", "ends_at": "2099-01-01T00:00:00+00:00"}
+FLASH = {**_DEAL, "stock": 5}
+GROUP = {**_DEAL, "group_size": 2, "group_ttl_s": 600}
 
 # (method, route path, concrete path with store s1's things, body, allowed statuses)
 CROSS_STORE = [
@@ -31,6 +36,15 @@ CROSS_STORE = [
     ("GET", f"{C}/{{campaign_id}}", f"{C}/{{cmp}}", None, {404}),
     ("POST", f"{C}/{{campaign_id}}/end", f"{C}/{{cmp}}/end", None, {404}),
     ("GET", f"{C}/{{campaign_id}}/results", f"{C}/{{cmp}}/results", None, {404}),
+    # flash sales and group deals (deals_api)
+    ("POST", F, F, {**FLASH, "store": "s1"}, {403}),
+    ("GET", F, f"{F}?store=s1", None, {403}),
+    ("GET", f"{F}/{{sale_id}}", f"{F}/{{sale}}", None, {404}),
+    ("POST", f"{F}/{{sale_id}}/end", f"{F}/{{sale}}/end", None, {404}),
+    ("POST", G, G, {**GROUP, "store": "s1"}, {403}),
+    ("GET", G, f"{G}?store=s1", None, {403}),
+    ("GET", f"{G}/{{deal_id}}", f"{G}/{{deal}}", None, {404}),
+    ("POST", f"{G}/{{deal_id}}/end", f"{G}/{{deal}}/end", None, {404}),
 ]
 
 
@@ -49,7 +63,10 @@ async def test_staff_of_another_store_are_refused(client, db, people, method, ro
     r2 = await client.post(C, headers=people["clerk1"], json={
         "kind": "full_reduction", "name_zh": "满减", "store": "s1",
         "tiers": [{"threshold": 5000, "off": 500}]})
+    r3 = await client.post(F, headers=people["clerk1"], json={**FLASH, "store": "s1"})
+    r4 = await client.post(G, headers=people["clerk1"], json={**GROUP, "store": "s1"})
     ids = {"tpl": (await r.json())["id"], "cmp": (await r2.json())["id"],
+           "sale": (await r3.json())["id"], "deal": (await r4.json())["id"],
            "member": (await register(client, people["alice"]))["member_id"]}
     if body and "member_ids" in body:
         body = {"member_ids": [ids["member"]]}
