@@ -1,4 +1,5 @@
-"""``cloud-bridge members import|sync``: bring members in from a CSV, count order growth.
+"""``cloud-bridge members import|sync|programs-sync``: bring members in from a CSV, count
+order growth, run the member programs' sweep (paid memberships, referrals, reminders).
 
 ``import --file members.csv`` reads a header row with ``openid`` (required) and optional
 ``unionid``, ``appid`` (default: ``[mp] app_id``), ``phone``, ``home_store``,
@@ -32,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sync = sub.add_parser("sync", help="count growth and points of paid/refunded orders now")
     sync.add_argument("--config", type=Path, help="bridge config (TOML)")
     sync.set_defaults(func=_sync)
+    programs = sub.add_parser("programs-sync", help="activate paid memberships, end expired "
+                              "ones, reward invitees' first purchases, enqueue renewal reminders")
+    programs.add_argument("--config", type=Path, help="bridge config (TOML)")
+    programs.set_defaults(func=_programs_sync)
     members.set_defaults(func=lambda args: (members.print_help(), 2)[1])
 
 
@@ -148,6 +153,30 @@ def _sync(args: argparse.Namespace) -> int:
                 out = await jobs.sync_orders(s)
                 out["points_expired"] = await points.expire(s)
                 return out
+        finally:
+            await db.close()
+
+    print(" ".join(f"{k}={v}" for k, v in asyncio.run(run()).items()))
+    return 0
+
+
+def _programs_sync(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cloud_bridge.config import ConfigError
+    from cloud_bridge.db import open_database
+
+    from .runtime import run_programs
+
+    try:
+        config = _load(args)
+    except ConfigError as err:
+        return _fail(str(err))
+
+    async def run() -> dict[str, int]:
+        db = open_database(config)
+        try:
+            return await run_programs(db, config.bridge.timezone)
         finally:
             await db.close()
 

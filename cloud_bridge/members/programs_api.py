@@ -110,11 +110,9 @@ async def list_paid(call: Call) -> dict[str, Any]:
 async def sync_programs(call: Call) -> dict[str, Any]:
     """Run the programs' job now: activate paid purchases, end memberships, reward first
     purchases of invitees, enqueue renewal reminders."""
-    async with _db(call).session() as s:
-        out: dict[str, Any] = await paid.settle_purchases(s)
-        out["first_purchases_rewarded"] = await referrals.first_purchases(s)
-        out["renewal_reminders"] = await paid.renewal_reminders(s, _tz(call))
-    return out
+    from .runtime import run_programs
+
+    return await run_programs(_db(call), _tz(call))
 
 
 async def adjust_points(call: Call) -> dict[str, Any]:
