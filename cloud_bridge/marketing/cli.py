@@ -1,6 +1,7 @@
 """``cloud-bridge marketing issue-coupons``: give a template's coupons to listed members;
 ``cloud-bridge marketing coupon-pool``: reserve a kiosk's offline coupon slots
-(:func:`cloud_bridge.marketing.kiosk.pool_shadow`) and publish them in its shadow.
+(:func:`cloud_bridge.marketing.kiosk.pool_shadow`) and publish them in its shadow;
+``cloud-bridge marketing birthday-coupons``: the day's birthday coupons (:mod:`.birthday`).
 
 ``--members FILE`` names one member id per line (``#`` comments and blank lines are
 skipped); each member gets one coupon, within the template's total and per-user limits,
@@ -32,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pool.add_argument("--kiosk", required=True)
     pool.add_argument("--config", type=Path, help="bridge config (TOML)")
     pool.set_defaults(func=_pool)
+    bday = sub.add_parser("birthday-coupons", help="give a template's coupon to the members "
+                          "whose birthday is today (run daily)")
+    bday.add_argument("--template", type=int, required=True, help="coupon template id")
+    bday.add_argument("--date", help="the day, YYYY-MM-DD (default: today)")
+    bday.add_argument("--config", type=Path, help="bridge config (TOML)")
+    bday.set_defaults(func=_birthday)
     mkt.set_defaults(func=lambda args: (mkt.print_help(), 2)[1])
 
 
@@ -133,4 +140,40 @@ def _pool(args: argparse.Namespace) -> int:
         except Exception as err:  # recorded as desired: the console can re-send it
             return _fail(f"reserved, but the shadow was not sent ({type(err).__name__}: {err})")
     print(f"coupon slots reserved for {args.store}/{args.kiosk} and sent in its shadow")
+    return 0
+
+
+def _birthday(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import date
+
+    from cloud_bridge.config import ConfigError, load_config
+    from cloud_bridge.db import open_database
+    from cloud_bridge.errors import BridgeError
+
+    from .birthday import issue_birthday_coupons
+
+    try:
+        config = load_config(args.config)
+        day = date.fromisoformat(args.date) if args.date else date.today()
+    except ConfigError as err:
+        return _fail(str(err))
+    except ValueError:
+        return _fail("--date must be YYYY-MM-DD")
+
+    async def run() -> dict[str, int]:
+        db = open_database(config)
+        try:
+            async def work(s):
+                return await issue_birthday_coupons(s, args.template, day)
+            return await db.transact(work)
+        finally:
+            await db.close()
+
+    try:
+        out = asyncio.run(run())
+    except BridgeError as err:
+        return _fail(str(getattr(err, "detail", err)))
+    print(f"birthday coupons {day}: members {out['members']}, issued {out['issued']}, "
+          f"already given {out['refused']}")
     return 0
