@@ -224,6 +224,7 @@ async def create_order(call: Call) -> dict[str, Any]:
     from contract.pricing import CartLine, PricingContext, PricingError, price_cart
     from contract.wire.base import utcnow
 
+    from .marketing.campaigns import record_discounts
     from .mp_shop import coupons
 
     b = call.body
@@ -253,6 +254,10 @@ async def create_order(call: Call) -> dict[str, Any]:
             note=b.note, tz=_config(call).bridge.timezone, currency=priced.currency,
             details=coupons.order_details(priced))
         await s.flush()
+        # The campaigns it got count it in their results (marketing.campaigns).
+        await record_discounts(s, store=b.store, order_no=order.order_no,
+                               member_id=order.member_id,
+                               discounts=((a.id, a.amount) for a in priced.applied))
         if coupon is not None:
             await coupons.lock_to_order(s, coupon, order.order_no, at)
         return await orders.order_detail(s, order, staff=False)

@@ -190,3 +190,21 @@ async def test_results_count_the_orders_that_got_the_campaign(client, db, people
                    "new_members": 1, "eligible_orders": 3, "redemption_rate": 0.6667}
     r = await client.get(f"{C}/{c['id']}/results", headers=people["clerk2"])
     assert r.status == 404
+
+
+async def test_mini_program_orders_count_in_the_results_once_paid(client, people):
+    boss, alice = people["boss"], people["alice"]
+    await publish(client, boss, "s1")
+    c = await (await client.post(C, json=holiday(store="s1"), headers=boss)).json()
+    r = await client.post("/api/v1/mp/orders", headers=alice, json={
+        "store": "s1", "lines": [{"product_id": "mengniu-milk-250", "qty": 2}]})
+    assert r.status == 201, await r.text()
+    order = await r.json()
+    assert order["total"] == 560  # the cloud priced it with the campaign: 7.00 - 20 %
+    res = await (await client.get(f"{C}/{c['id']}/results", headers=boss)).json()
+    assert res["orders"] == 0  # not paid yet: not a sale
+    r = await client.post(f"/api/v1/admin/orders/{order['order_no']}/status", headers=boss,
+                          json={"status": "paid"})
+    assert r.status == 200, await r.text()
+    res = await (await client.get(f"{C}/{c['id']}/results", headers=boss)).json()
+    assert (res["orders"], res["revenue"], res["discount_cost"]) == (1, 560, 140)
