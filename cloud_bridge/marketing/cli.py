@@ -16,12 +16,15 @@ import re
 import sys
 from pathlib import Path
 
+from . import campaigns_cli
+
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     mkt = subparsers.add_parser("marketing", help="marketing: coupon batches")
     sub = mkt.add_subparsers(dest="marketing_command", metavar="ACTION")
+    campaigns_cli.register(sub)  # campaign-create, campaign-end, campaign-results
     issue = sub.add_parser("issue-coupons", help="issue a coupon template to members")
     issue.add_argument("--template", type=int, required=True, help="coupon template id")
     issue.add_argument("--members", type=Path, required=True, help="file: a member id a line")
