@@ -112,6 +112,7 @@ def kiosk_acl_block(store: str, kiosk: str) -> str:
     lines += [f"topic read {t.leaf(leaf)}" for leaf in T.CLOUD_TO_KIOSK]
     lines.append(f"topic read {t.catalog}")
     lines.append(f"topic read {t.stock_alerts}")
+    lines.append(f"topic read {t.mp_orders}")
     return "\n".join(lines) + "\n"
 
 

@@ -625,6 +625,9 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
     from .stock_alerts import StockAlertBoard  # the store's other retained message
 
     rt.stock_alerts = StockAlertBoard(link).attach()
+    from .mp_orders import MpOrderBoard  # and its new mini-program orders (issue 19)
+
+    rt.mp_orders = MpOrderBoard(link).attach()
     return rt.catalog
 
 

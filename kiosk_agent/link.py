@@ -199,9 +199,10 @@ class Link:
     @property
     def subscriptions(self) -> list[str]:
         """The topics the kiosk subscribes to (cloud -> kiosk leaves + the store's
-        retained catalog pointer and stock alerts)."""
+        retained catalog pointer, stock alerts and new mini-program orders)."""
         t = self.topics
-        return [t.events_ack, t.rpc_res, t.cmd, t.shadow_desired, t.catalog, t.stock_alerts]
+        return [t.events_ack, t.rpc_res, t.cmd, t.shadow_desired, t.catalog, t.stock_alerts,
+                t.mp_orders]
 
     # -- lifecycle -------------------------------------------------------------------
 

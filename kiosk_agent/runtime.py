@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .control.server import ControlComponent
     from .coupons import KioskCoupons
     from .link import Link
+    from .mp_orders import MpOrderBoard
     from .outbox import OutboxDrainer
     from .qr_sale import QrSale
     from .sdnotify import AgentNotifyComponent
@@ -70,6 +71,8 @@ class KioskRuntime:
     catalog: CatalogComponent | None = None
     # The store's stock alerts from the bridge (retained), for the staff TUI.
     stock_alerts: StockAlertBoard | None = None
+    # The store's new mini-program orders from the bridge (retained), for the staff TUI.
+    mp_orders: MpOrderBoard | None = None
     scans: ScanComponent | None = None
     printer: PrinterComponent | None = None
     display: DisplayComponent | None = None

@@ -52,6 +52,8 @@ class KioskTUI(BilingualActions, App):
     #dead-letters { height: 1fr; }
     #stock-summary { height: 1; }
     #stock-alerts { height: 1fr; }
+    #mp-summary { height: 1; }
+    #mp-orders { height: 1fr; }
     #letter-detail-box { height: 9; border-top: solid $accent; }
     """
     MODES: ClassVar[dict] = dict(SCREENS)
@@ -63,6 +65,7 @@ class KioskTUI(BilingualActions, App):
         *bilingual("5", "goto", "config", "config", show=False),
         *bilingual("6", "goto", "logs", "logs", show=False),
         *bilingual("7", "goto", "stock", "stock", show=False),
+        *bilingual("8", "goto", "mp_orders", "mp_orders", show=False),
         *bilingual("l", "toggle_lang", "lang"),
         *bilingual("p", "pin", "pin"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
@@ -86,6 +89,9 @@ class KioskTUI(BilingualActions, App):
         self.store_zone: tzinfo | None = None  # times are shown in the store's zone
         self.last_input = time.monotonic()
         self._refreshing = False
+        # The store's new mini-program orders not yet acknowledged: the status bar of every
+        # screen says so until staff acknowledge them (screen 8).
+        self.new_mp_orders = 0
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -118,6 +124,7 @@ class KioskTUI(BilingualActions, App):
             if not self.kiosk_name:
                 await self._learn_kiosk()
             await screen.refresh_data()
+            await self._count_mp_orders(screen)
             self.agent_error = None
         except AgentUnavailable as err:
             self.agent_error = str(err)
@@ -130,6 +137,17 @@ class KioskTUI(BilingualActions, App):
             self._refreshing = False
             if screen.is_mounted:
                 screen.update_status_bar()
+
+    async def _count_mp_orders(self, screen: KioskScreen) -> None:
+        """New mini-program orders for the status bar (the orders screen counts its own)."""
+        if screen.title_key == "mp_orders":
+            return
+        try:
+            reply = await self.client.mp_orders()
+        except ControlError:  # an older agent without the route: no banner
+            self.new_mp_orders = 0
+            return
+        self.new_mp_orders = len(reply.get("items", [])) + int(reply.get("more", 0))
 
     async def _learn_kiosk(self) -> None:
         status = await self.client.status()

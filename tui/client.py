@@ -235,6 +235,15 @@ class ControlClient:
         """The store's stock alerts as the bridge last announced them."""
         return await self._request("GET", "/v1/stock-alerts")
 
+    async def mp_orders(self) -> dict:
+        """The store's new mini-program orders as the bridge last announced them."""
+        return await self._request("GET", "/v1/mp-orders")
+
+    async def ack_mp_order(self, alert_id: int, badge: str | None = None) -> dict:
+        """Staff acknowledge a new mini-program order (resolved at the bridge)."""
+        return await self._request("POST", f"/v1/mp-orders/{int(alert_id)}/ack",
+                                   json={"badge": badge} if badge else {})
+
 
 async def _probe(socket_path: str) -> int:  # pragma: no cover - manual helper
     async with ControlClient(socket_path) as client:

@@ -32,6 +32,9 @@ PAYMENT_NATIVE = "payment.native"
 PAYMENT_NATIVE_CLOSE = "payment.native.close"
 #: a kiosk takes over a parked cart (挂单) of its store: {"park_no"} -> the cart
 PARKED_TAKE = "parked.take"
+#: staff at a kiosk acknowledged a new mini-program order of its store:
+#: MpOrderAckParams -> {"alert_id", "order_no", "resolved"} (contract.wire.mp_orders)
+MP_ORDER_ACK = "mp_order.ack"
 
 
 class RpcError(BaseModel):

@@ -5,6 +5,7 @@ Layout (see DESIGN.md)::
     kiosk/v1/{store}/{kiosk}/{leaf}    per kiosk
     kiosk/v1/{store}/catalog           retained price-book pointer per store
     kiosk/v1/{store}/stock_alerts      retained open stock alerts per store (staff TUI)
+    kiosk/v1/{store}/mp_orders         retained new mini-program orders per store (staff TUI)
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SHADOW_REPORTED = "shadow/reported"
 CATALOG = "catalog"
 # Retained per store: the store's open stock alerts for the staff TUI (contract.wire.stock).
 STOCK_ALERTS = "stock_alerts"
+# Retained per store: the store's paid mini-program orders not yet acknowledged by staff
+# (contract.wire.mp_orders), issue 19.
+MP_ORDERS = "mp_orders"
 # 呼叫店员: the kiosk's retained staff call (active until staff answer it), issue 11.
 STAFF_CALL = "staff/call"
 
@@ -122,6 +126,10 @@ class KioskTopics:
     def stock_alerts(self) -> str:
         return store_stock_alerts(self.store)
 
+    @property
+    def mp_orders(self) -> str:
+        return store_mp_orders(self.store)
+
 
 def store_catalog(store: str) -> str:
     """Retained pointer to the store's current price-book version."""
@@ -131,6 +139,11 @@ def store_catalog(store: str) -> str:
 def store_stock_alerts(store: str) -> str:
     """Retained snapshot of the store's open stock alerts (bridge -> the store's kiosks)."""
     return f"{PREFIX}/{store}/{STOCK_ALERTS}"
+
+
+def store_mp_orders(store: str) -> str:
+    """Retained snapshot of the store's new mini-program orders (bridge -> its kiosks)."""
+    return f"{PREFIX}/{store}/{MP_ORDERS}"
 
 
 def bridge_subscription(leaf: str, shared: bool = True) -> str:

@@ -25,6 +25,7 @@ Routes (all JSON unless noted)::
                                          cart edits and staff voids (control/cart.py)
     GET  /v1/staff-call, POST /v1/staff-call/answer   呼叫店员 (control/staff_call.py)
     GET  /v1/stock-alerts                the store's stock alerts (control/stock_alerts.py)
+    GET  /v1/mp-orders, POST /v1/mp-orders/{id}/ack   new mini-program orders (control/mp_orders.py)
 
 Errors are ``{"error": code, "message": text}`` with a fitting HTTP status.
 """
@@ -45,6 +46,7 @@ from .cart import add_cart_routes
 from .errors import ControlApiError
 from .facade import resolve
 from .jsonable import to_jsonable
+from .mp_orders import add_mp_order_routes
 from .sessions import StaffSessions
 from .staff_call import add_staff_call_routes
 from .stock_alerts import add_stock_alert_routes
@@ -367,4 +369,5 @@ def create_app(
     add_cart_routes(app, AGENT_KEY)  # /v1/cart... (cart edits, staff voids)
     add_staff_call_routes(app)  # /v1/staff-call (呼叫店员)
     add_stock_alert_routes(app)  # /v1/stock-alerts (the bridge's list for the store)
+    add_mp_order_routes(app)  # /v1/mp-orders (new mini-program orders; staff acknowledge)
     return app

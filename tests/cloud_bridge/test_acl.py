@@ -138,3 +138,21 @@ async def test_kiosk_reads_its_store_stock_alerts_and_cannot_write_them(secure, 
             return b""
 
         assert await asyncio.wait_for(first(), 5) == b'{"from":"bridge"}'
+
+
+async def test_kiosk_reads_its_store_mp_orders_and_cannot_write_them(secure, deployment) -> None:
+    """New mini-program orders (issue 19): only the bridge writes the store's list."""
+    bridge = _client(secure.port, "bridge", deployment.bridge_password(), "bridge")
+    ka = _client(secure.port, "s1-kA", _password(deployment, "s1", "kA"), "s1-kA")
+    async with bridge, ka:
+        await bridge.publish(A.mp_orders, b'{"from":"bridge"}', qos=1, retain=True)
+        await ka.publish(A.mp_orders, b'{"from":"kiosk"}', qos=1, retain=True)
+        await ka.subscribe(A.mp_orders, qos=1)
+
+        async def first() -> bytes:
+            async for msg in ka.messages:
+                return bytes(msg.payload)
+            return b""
+
+        assert await asyncio.wait_for(first(), 5) == b'{"from":"bridge"}'
+

@@ -1,4 +1,5 @@
-"""The TUI's screens: Dashboard, Orders, Queue, Devices, Config, Logs, Stock (a module each).
+"""The TUI's screens: Dashboard, Orders, Queue, Devices, Config, Logs, Stock, MP orders (a
+module each).
 
 Each screen fetches what it shows in :meth:`KioskScreen.refresh_data` (called by the
 app every ~1.5 s while it is on top) and re-labels itself in :meth:`relabel` when
@@ -12,6 +13,7 @@ from .config import ConfigScreen
 from .dashboard import DashboardScreen
 from .devices import DevicesScreen, half_block_image
 from .logs import LogsScreen
+from .mp_orders import MpOrdersScreen
 from .orders import OrdersScreen
 from .queue import QueueScreen
 from .stock import StockScreen
@@ -24,6 +26,7 @@ SCREENS: dict[str, type[KioskScreen]] = {
     "config": ConfigScreen,
     "logs": LogsScreen,
     "stock": StockScreen,
+    "mp_orders": MpOrdersScreen,
 }
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "DevicesScreen",
     "KioskScreen",
     "LogsScreen",
+    "MpOrdersScreen",
     "OrdersScreen",
     "QueueScreen",
     "StockScreen",

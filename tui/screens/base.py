@@ -113,6 +113,9 @@ class KioskScreen(BilingualActions, Screen):
             bar.append(f"{t('agent_down', self.lang)}: {app.agent_error}", style="bold red")
         else:
             bar.append(t("agent_ok", self.lang), style="green")
+        if getattr(app, "new_mp_orders", 0) and self.title_key != "mp_orders":
+            bar.append(f"  {t('mp_new_banner', self.lang)} {app.new_mp_orders} [8] ",
+                       style="bold reverse magenta")
         self.query_one("#statusbar", StatusBar).update(bar)
         tabs = Text()
         # The app's modes are the screens, in the order of their number keys.

@@ -1,0 +1,106 @@
+"""New mini-program orders of the store, as the bridge last announced them, for the staff
+TUI, and the staff's acknowledgement of one.
+
+The bridge keeps a retained :class:`~contract.wire.mp_orders.MpOrderAlerts` on
+``kiosk/v1/{store}/mp_orders``; the broker hands it to the kiosk on every connect. Staff
+acknowledge an order in the TUI: ``mp_order.ack`` over the kiosk's RPC resolves it at the
+bridge (which then publishes the shorter list to every kiosk of the store); this kiosk
+drops it from its own list at once. Nothing is stored on disk: while the kiosk has not
+heard from the bridge, the TUI says so rather than showing an old list as current.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import aiomqtt
+
+from contract.wire import rpc as wire_rpc
+from contract.wire.base import WireError, decode, utcnow
+from contract.wire.mp_orders import MpOrderAckParams, MpOrderAlerts
+
+from .link import Link, LinkDown, RpcFailed, RpcTimeout
+
+log = logging.getLogger(__name__)
+
+# Deadline of one mp_order.ack: a resolve and a publish at the bridge.
+ACK_TIMEOUT_S = 10.0
+
+
+class AckFailed(Exception):
+    """The acknowledgement did not reach the bridge (``code``: offline, not_found, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MpOrderBoard:
+    """Keeps the newest list of this kiosk's store; acknowledges orders through the link."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.current: MpOrderAlerts | None = None
+        self.received_at: datetime | None = None
+
+    def attach(self) -> MpOrderBoard:
+        self.link.add_handler(self.link.topics.mp_orders, self._on_message)
+        return self
+
+    async def _on_message(self, message: aiomqtt.Message) -> None:
+        if not message.payload:
+            return  # the retained list was cleared
+        try:
+            alerts = decode(MpOrderAlerts, message.payload)
+        except WireError as err:
+            log.warning("dropped malformed mini-program orders: %s", err.reason)
+            return
+        self.accept(alerts)
+
+    def accept(self, alerts: MpOrderAlerts) -> bool:
+        """Keep ``alerts`` unless it is another store's or older than the one kept."""
+        if alerts.store != self.link.topics.store:
+            log.warning("dropped mini-program orders of store %s", alerts.store)
+            return False
+        if self.current is not None and alerts.as_of < self.current.as_of:
+            return False
+        fresh = {a.id for a in alerts.items} - (
+            {a.id for a in self.current.items} if self.current is not None else set())
+        if fresh:
+            log.warning("%d new mini-program order(s) for the store", len(fresh))
+        self.current, self.received_at = alerts, utcnow()
+        return True
+
+    def view(self) -> dict[str, Any]:
+        """What the control API returns: the list, or ``received_at`` None before any."""
+        if self.current is None:
+            return {"store": self.link.topics.store, "received_at": None, "as_of": None,
+                    "items": [], "more": 0}
+        body = self.current.model_dump(mode="json", exclude={"v"})
+        return {**body, "received_at": self.received_at.isoformat() if self.received_at
+                else None}
+
+    async def acknowledge(self, alert_id: int, by: str) -> dict[str, Any]:
+        """Staff acknowledged the order: resolved at the bridge, gone from this list.
+
+        Raises:
+            AckFailed: offline (nothing sent), no reply, or refused by the bridge.
+        """
+        params = MpOrderAckParams(alert_id=alert_id, by=by[:64] or "kiosk-tui").model_dump()
+        if not self.link.connected.is_set():  # say so now rather than after the deadline
+            raise AckFailed("offline", "离线，无法确认订单 / offline: cannot acknowledge")
+        try:
+            out = await self.link.request(wire_rpc.MP_ORDER_ACK, params, ACK_TIMEOUT_S)
+        except LinkDown as err:
+            raise AckFailed("offline", "离线，无法确认订单 / offline: cannot acknowledge") from err
+        except (RpcTimeout, TimeoutError) as err:
+            raise AckFailed("no_reply", "云端未回复，请重试 / no reply from the cloud; "
+                                        "try again") from err
+        except RpcFailed as err:
+            raise AckFailed(err.code, err.message) from err
+        if self.current is not None:
+            items = [a for a in self.current.items if a.id != alert_id]
+            self.current = self.current.model_copy(update={"items": items})
+        return out
