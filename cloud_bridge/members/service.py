@@ -156,6 +156,15 @@ async def register(s: AsyncSession, *, appid: str, openid: str, unionid: str | N
     return m, True
 
 
+async def change_phone(s: AsyncSession, m: MemberRecord, phone: str) -> None:
+    """Bind ``phone`` to the member in place of the number it had.
+
+    The caller has re-authenticated the shopper (a fresh wx.login code of the member's own
+    WeChat user: :mod:`cloud_bridge.mp_pay.reauth`).
+    """
+    m.phone = phone
+
+
 async def add_growth(s: AsyncSession, member_id: str, source_type: str, source_id: str,
                      delta: int) -> bool:
     """Add ``delta`` growth for one source, once; re-level the member. False when done before."""

@@ -1,6 +1,7 @@
 """HTTP routes of mini-program payment: ``POST /api/v1/mp/orders/{order_no}/pay`` (WeChat
-JSAPI), ``.../pay/stored-value`` (the member's stored value, with the payment password)
-and ``PUT /api/v1/mp/member/pay-password``.
+JSAPI), ``.../pay/stored-value`` (the member's stored value, with the payment password),
+``PUT /api/v1/mp/member/pay-password`` (changing it needs the current one) and
+``PUT /api/v1/mp/member/phone`` (needs a fresh wx.login code: :mod:`.reauth`).
 
 The shopper's session (``auth="mp"``) pays only its own order: another shopper's is
 404 (order numbers do not leak), a paid or cancelled one 409. The answer is passed to
@@ -15,10 +16,12 @@ from typing import Any
 from cloud_bridge import keys
 from cloud_bridge.openapi import Call, Route
 
-from . import service, stored_value
+from . import reauth, service, stored_value
 from .schemas import (
     PasswordBody,
     PasswordSet,
+    PhoneChangeBody,
+    PhoneChanged,
     RequestPayment,
     StoredValuePaid,
     StoredValuePayBody,
@@ -74,4 +77,12 @@ ROUTES = [
           response=PasswordSet,
           responses={403: "changing it needs the right current password",
                      404: "not a member", 429: LOCKED}),
+    Route("PUT", "/api/v1/mp/member/phone", reauth.change_phone,
+          "Change my bound phone number (re-authenticated)", "mp", auth="mp",
+          body=PhoneChangeBody, response=PhoneChanged,
+          responses={400: "the phone code is invalid or used",
+                     403: "the login code is not a fresh one of my WeChat user, or WeChat "
+                          "refused the phone number",
+                     404: "not a member", 502: "WeChat did not answer",
+                     503: "WeChat's APIs are not configured"}),
 ]

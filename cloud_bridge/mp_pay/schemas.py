@@ -47,3 +47,16 @@ class PasswordBody(RequestModel):
 
 class StoredValuePayBody(RequestModel):
     password: str = Field(pattern=r"^[0-9]{6}$", description="the member's payment password")
+
+
+class PhoneChangeBody(RequestModel):
+    login_code: str = Field(min_length=1, max_length=128,
+                            description="a fresh wx.login() code: proves the WeChat user is "
+                            "present (re-authentication)")
+    phone_code: str = Field(min_length=1, max_length=128,
+                            description="the code of the getPhoneNumber button for the new number")
+
+
+class PhoneChanged(ResponseModel):
+    phone_bound: bool
+    phone_masked: str | None = Field(description="138****1234")

@@ -31,3 +31,12 @@ def walk(call: Any, ctx: dict[str, Any]) -> None:
     paid = call("POST", f"{M}/orders/{{order_no}}/pay/stored-value",
                 path_parameters={"order_no": order["order_no"]}, body={"password": "205813"})
     assert paid["status"] == "paid" and paid["balance"] == 5000 - paid["amount"]
+
+    # Re-authenticated phone change: a fresh wx.login code of the walker's WeChat user (its
+    # session is the sandbox's "fuzzer" code's) and a getPhoneNumber code; another user's
+    # login code is refused.
+    changed = call("PUT", f"{M}/member/phone",
+                   body={"login_code": "fuzzer", "phone_code": "walk-new-phone"})
+    assert changed["phone_bound"] and changed["phone_masked"].count("*") == 4
+    call("PUT", f"{M}/member/phone", body={"login_code": "walker", "phone_code": "x"},
+         expect=403)
