@@ -4,7 +4,8 @@
 //
 // Environment: BRIDGE_URL, PAY_SANDBOX_URL (the WeChat gateway of `cloud-bridge sandbox`),
 // MP_APP_ID (the appid WeChat Pay signs for), LOGIN_CODE, RECEIPT_QR (the text of a kiosk receipt's QR code), STORE;
-// with ADMIN_USER/ADMIN_SECRET/PAY_PASSWORD also a top-up and a stored-value payment.
+// with ADMIN_USER/ADMIN_SECRET/PAY_PASSWORD also a top-up, a coupon and a stored-value
+// payment of an order priced with the coupon.
 // Prints one JSON line of what the shopper saw (as far as they got); exits 1 with the
 // reason on stderr on any failure.
 const { nodeWx } = require('./node-wx.js')
@@ -55,21 +56,34 @@ async function main(env, seen = {}) {
   const again = await api.call('invoice', { path: { order_no: order.order_no } })
   seen.invoice = { status: invoice.status, amount: invoice.amount, read_back: again.status }
 
-  // Stored value: the counter tops the member up (staff, through the admin API), the
-  // member sets a payment password and pays a second order from the balance.
+  // Stored value and a coupon: the counter tops the member up and head office gives out
+  // a coupon (staff, through the admin API); the member claims it, sets a payment
+  // password and pays a second order, priced with the coupon, from the balance.
   if (env.ADMIN_USER) {
-    await topUp(env, member.member_id, 2000)
+    const staff = await admin(env)
+    await staff(`/api/v1/admin/members/${member.member_id}/balance/topups`,
+                { amount: 2000, key: `e2e-${member.member_id}` })
+    const template = await staff('/api/v1/admin/marketing/coupon-templates', {
+      name_zh: '满2减1', name_en: '1 off 2', kind: 'fixed', value: 100, threshold: 200,
+      total_limit: 10, per_user_limit: 1, valid_days: 7 })
+    const coupon = await api.call('claimCoupon', { body: { template_id: template.id } })
     await api.call('setPayPassword', { body: { password: env.PAY_PASSWORD } })
     const second = await api.call('createOrder', { body: {
-      store: env.STORE, fulfillment: 'pickup', lines: [{ product_id: product.product_id, qty: 1 }] } })
+      store: env.STORE, fulfillment: 'pickup', lines: [{ product_id: product.product_id, qty: 1 }],
+      coupon_id: coupon.id } })
     const byBalance = await api.call('payStoredValue', { path: { order_no: second.order_no },
                                                          body: { password: env.PAY_PASSWORD } })
     seen.stored_value = { status: byBalance.status, amount: byBalance.amount, balance: byBalance.balance }
+    const wallet = await api.call('coupons')
+    const used = wallet.items.find(c => c.id === coupon.id)
+    seen.coupon = { status: used.status, order: used.order_no === second.order_no,
+                    discount_total: second.discount_total }
   }
   return seen
 }
 
-async function topUp(env, memberId, fen) {
+/** A staff member's POST through the admin API (logged in once). */
+async function admin(env) {
   const post = async (path, body, token) => {
     const res = await fetch(env.BRIDGE_URL + path, {
       method: 'POST', body: JSON.stringify(body),
@@ -78,7 +92,7 @@ async function topUp(env, memberId, fen) {
     return res.json()
   }
   const { token } = await post('/api/v1/admin/session', { username: env.ADMIN_USER, secret: env.ADMIN_SECRET })
-  await post(`/api/v1/admin/members/${memberId}/balance/topups`, { amount: fen, key: `e2e-${memberId}` }, token)
+  return (path, body) => post(path, body, token)
 }
 
 if (require.main === module) {

@@ -11,6 +11,7 @@ const OPERATIONS = {
   member: ['GET', `${M}/member`],
   memberCode: ['GET', `${M}/member/code`],
   coupons: ['GET', `${M}/coupons`],
+  claimCoupon: ['POST', `${M}/coupons/claim`],
   stores: ['GET', `${M}/stores`],
   products: ['GET', `${M}/stores/{store}/products`],
   createOrder: ['POST', `${M}/orders`],

@@ -2,8 +2,8 @@
 a real ``cloud-bridge serve`` process and a real ``cloud-bridge sandbox`` playing WeChat:
 log in and join, see the member code, find a product, order, pay with JSAPI, see the
 order paid (the sandbox's signed notification settled it), claim a kiosk receipt by its
-QR, request an invoice; topped up at the counter, pay a second order from the stored
-value with a payment password. Needs only ``node`` (no npm packages)."""
+QR, request an invoice; topped up at the counter and given a coupon, pay a second order
+priced with the coupon from the stored value with a payment password (the coupon used). Needs only ``node`` (no npm packages)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ def test_a_shopper_joins_orders_pays_claims_and_asks_for_an_invoice(bridge):
     assert seen["claimed"] == "S1-0"
     assert seen["my_orders"] == sorted([seen["order"]["order_no"], "S1-0"])
     assert seen["invoice"] == {"status": "requested", "amount": 500, "read_back": "requested"}
-    assert seen["stored_value"] == {"status": "paid", "amount": 250, "balance": 1750}
+    # The second order (one coke, 2.50) priced with the claimed 1-off-2 coupon: 1.50.
+    assert seen["stored_value"] == {"status": "paid", "amount": 150, "balance": 1850}
+    assert seen["coupon"] == {"status": "used", "order": True, "discount_total": 100}
 
 
 def test_a_forged_receipt_claims_nothing(bridge):
