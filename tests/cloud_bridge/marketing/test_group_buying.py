@@ -129,3 +129,43 @@ async def test_an_expired_group_refunds_its_paid_members_once(bridge, db, sandbo
     assert view["status"] == "failed"
     r = await bridge.post(f"{M}/groups/{gid}/join", headers=(await mp_login(bridge, "d"))[0])
     assert r.status == 409
+
+
+async def test_the_close_job_gives_back_what_unpaid_deal_orders_held(db, db_url, sandbox,
+                                                                    tmp_path):
+    """The mini-program close job, running in the bridge, cancels a flash order and a group
+    seat left unpaid past the timeout; the units go back on sale and the seat is free."""
+    from cloud_bridge.marketing.deal_models import FlashSale
+
+    from ...support.waiting import until
+    from .test_flash_sales import sale_body
+
+    client = await start_bridge(db, db_url, sandbox, tmp_path, mp_close_interval_s=0.2,
+                                mp_pay_timeout_s=1.0)
+    try:
+        await add_user(db, "boss", auth.HEAD_OFFICE)
+        boss = await login(client, "boss")
+        sale = await (await client.post("/api/v1/admin/marketing/flash-sales", headers=boss,
+                                        json=sale_body(stock=1, per_user_limit=1))).json()
+        d = await deal(client, boss, size=2)
+        alice, _ = await mp_login(client, "a-code")
+        r = await client.post(f"{M}/flash-sales/{sale['id']}/buy", json={}, headers=alice)
+        assert r.status == 201, await r.text()
+        bob, _ = await mp_login(client, "b-code")
+        assert (await client.post(f"{M}/flash-sales/{sale['id']}/buy", json={},
+                                  headers=bob)).status == 409  # sold out while she holds it
+        g = await (await client.post(f"{M}/group-deals/{d['id']}/groups", json={},
+                                     headers=alice)).json()
+
+        async def given_back() -> bool:
+            async with db.read() as s:
+                sold = await s.scalar(select(FlashSale.sold).where(FlashSale.id == sale["id"]))
+                seats = await s.scalar(select(BuyingGroup.seats).where(
+                    BuyingGroup.id == g["group_id"]))
+            return sold == 0 and seats == 0
+
+        await until(given_back, 15, what="unpaid deal orders released by the close job")
+        r = await client.post(f"{M}/flash-sales/{sale['id']}/buy", json={}, headers=bob)
+        assert r.status == 201, await r.text()
+    finally:
+        await client.close()
