@@ -20,6 +20,7 @@ const OPERATIONS = {
   payOrder: ['POST', `${M}/orders/{order_no}/pay`],
   payStoredValue: ['POST', `${M}/orders/{order_no}/pay/stored-value`],
   setPayPassword: ['PUT', `${M}/member/pay-password`],
+  changePhone: ['PUT', `${M}/member/phone`],
   claimOrder: ['POST', `${M}/orders/{order_no}/claim`],
   requestInvoice: ['POST', `${M}/orders/{order_no}/invoice`],
   invoice: ['GET', `${M}/orders/{order_no}/invoice`],

@@ -62,6 +62,7 @@ const TEXT = {
     staff: '客服', me: '我',
     surveys: '满意度调查', surveysTitle: '满意度调查', noSurveys: '暂无需要填写的调查',
     scoreLabel: '评分', comment: '意见（选填）', thanks: '感谢您的反馈', pickScore: '请选择评分',
+    changePhone: '更换手机号', phoneChanged: '手机号已更换', reauthFailed: '身份验证未通过，请重新登录后再试',
   },
   en: {
     appTitle: 'Self-checkout',
@@ -124,6 +125,7 @@ const TEXT = {
     staff: 'Staff', me: 'Me',
     surveys: 'Surveys', surveysTitle: 'Satisfaction surveys', noSurveys: 'No survey to answer',
     scoreLabel: 'Score', comment: 'Comment (optional)', thanks: 'Thank you for your feedback', pickScore: 'Please pick a score',
+    changePhone: 'Change phone number', phoneChanged: 'Phone number changed', reauthFailed: 'We could not confirm it is you; log in again and retry',
   },
 }
 

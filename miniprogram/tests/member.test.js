@@ -63,3 +63,32 @@ test('a bridge without a member code key says the card is not available, nothing
   expect(has(page, '.qr')).toBe(false)
   expect(text(page, '.error')).toBe('暂不可用')
 })
+
+test('changing the phone sends a fresh wx.login code with the phone code; a refusal keeps the session', async () => {
+  let answer = { status: 403, data: { title: 'Forbidden', detail: 're-authentication failed' } }
+  const wx = install({ storage: { ...SESSION }, replies: {
+    [`GET ${M}/member`]: { data: { ...MEMBER, phone_masked: '138****0000' } },
+    [`GET ${M}/member/code`]: { data: { code: 'S1.c', expires_at: Date.now() / 1000 + 180, level: 'gold',
+                                        points: 120, stored_value: 0 } },
+    [`PUT ${M}/member/phone`]: () => answer,
+  } })
+  const page = await openPage('member')
+  page.instance.stop()                                  // the code refresh is another test's
+  expect(text(page, '.phone')).toBe('138****0000')
+  await page.instance.onNewPhone({ detail: { errMsg: 'getPhoneNumber:fail user deny' } })
+  expect(wx.requests.filter(r => r.method === 'PUT')).toEqual([])     // declined: nothing sent
+  await page.instance.onNewPhone({ detail: { code: 'phone-code-1' } })
+  await settle()
+  const [sent] = wx.requests.filter(r => r.method === 'PUT')
+  expect(sent.data).toEqual({ login_code: 'code-from-wx-login', phone_code: 'phone-code-1' })
+  expect(wx.called('login').length).toBe(1)
+  expect(text(page, '.error')).toBe('身份验证未通过，请重新登录后再试')
+  expect(wx.storage['mp.token']).toBe('tok-alice')     // a 403 is not a lost session
+  expect(wx.called('redirectTo')).toEqual([])
+  answer = { data: { phone_bound: true, phone_masked: '139****1111' } }
+  await page.instance.onNewPhone({ detail: { code: 'phone-code-2' } })
+  await settle()
+  expect(text(page, '.phone')).toBe('139****1111')
+  expect(text(page, '.notice')).toBe('手机号已更换')
+  page.instance.onUnload()
+})

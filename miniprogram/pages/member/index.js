@@ -14,7 +14,8 @@ function clock(epochS) {
 }
 
 Component({
-  data: { t: {}, member: null, qr: '', code: '', expires: '', notMember: false, error: '' },
+  data: { t: {}, member: null, qr: '', code: '', expires: '', notMember: false, error: '',
+          notice: '', busy: false },
   methods: {
     onLoad() {
       track.pageView('pages/member/index')
@@ -42,7 +43,8 @@ Component({
         const [member, code] = await Promise.all([api.call('member'), api.call('memberCode')])
         this.setData({
           member: { level: i18n.pick(member.level_name_zh, member.level_name_en),
-                    points: code.points, storedValue: yuan(code.stored_value) },
+                    points: code.points, storedValue: yuan(code.stored_value),
+                    phone: member.phone_masked || '' },
           code: code.code, qr: qrDataUrl(code.code), expires: clock(code.expires_at),
           notMember: false, error: '',
         })
@@ -52,6 +54,23 @@ Component({
         }, refreshDelayMs(code.expires_at, Date.now()))
       } catch (err) {
         if (err.status === 404) this.setData({ notMember: true, member: null, qr: '' })
+        else fail(this, err)
+      }
+    },
+    // Another phone number: the bridge wants the WeChat user present (a fresh wx.login
+    // code, re-authentication) besides getPhoneNumber's code for the new number.
+    async onNewPhone(e) {
+      const phoneCode = e && e.detail && e.detail.code
+      if (!phoneCode || this.data.busy) return
+      const t = this.data.t
+      this.setData({ busy: true, error: '', notice: '' })
+      try {
+        const loginCode = await session.wxLoginCode()
+        const changed = await api.call('changePhone', { body: { login_code: loginCode, phone_code: phoneCode } })
+        this.setData({ busy: false, notice: t.phoneChanged,
+                       member: { ...this.data.member, phone: changed.phone_masked || '' } })
+      } catch (err) {
+        if (err.status === 403) this.setData({ busy: false, error: t.reauthFailed })
         else fail(this, err)
       }
     },
