@@ -13,7 +13,7 @@ from .. import auth, keys
 from ..config import load_secret
 from ..errors import InvalidRequest, Unavailable
 from ..openapi import Call, Route
-from . import jobs, member_code, points, schemas, service, wechat
+from . import jobs, member_code, points, referrals, schemas, service, wechat
 from .models import MemberRecord
 
 M = "/api/v1/mp/member"
@@ -56,6 +56,8 @@ async def register_member(call: Call) -> dict[str, Any]:
         m, _ = await service.register(s, appid=_appid(call), openid=call.openid,
                                       phone=phone, home_store=b.home_store)
         await s.flush()
+        if b.invite_code:
+            await referrals.accept(s, m, b.invite_code)
         await s.refresh(m)
         return service.member_json(m, await service.program(s))
 
@@ -163,6 +165,8 @@ ROUTES = [
           body=schemas.RegisterBody, response=schemas.MemMember,
           responses={400: "the phone code is invalid or used",
                      403: "WeChat refused the phone number (risk, other app)",
+                     404: "no such invitation code",
+                     409: "the invitation is refused (own code, invited already, a cycle)",
                      429: "WeChat rate limit", 502: "WeChat answered nonsense",
                      503: "WeChat busy or not configured"}),
     Route("GET", f"{M}", my_member, "My membership", "members", auth="mp",

@@ -104,6 +104,9 @@ class RegisterBody(RequestModel):
     phone_code: ShortText | None = Field(
         default=None, description="code of getPhoneNumber; binds the phone (optional)")
     home_store: Ident | None = None
+    invite_code: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{8}$",
+        description="an inviter's code: accepted with the registration (member programs)")
 
 
 class ProfileBody(RequestModel):

@@ -146,3 +146,22 @@ async def test_self_second_inviter_late_and_cycles_are_refused(client, db, peopl
         {"event": "register", "beneficiary": "invitee", "coupon_template_id": 999}]})
     assert r.status == 400
     assert alice["member_id"] != bob["member_id"]
+
+
+async def test_register_with_an_invitation_code(client, db, people):
+    await setup_rules(client, people)
+    await register(client, people["alice"])
+    code = await code_of(client, people["alice"])
+    # A wrong code: nothing registered, nothing given.
+    r = await client.post(f"{M}/register", json={"invite_code": "ZZZZZZZZ"},
+                          headers=people["bob"])
+    assert r.status == 404
+    assert (await client.get(M, headers=people["bob"])).status == 404
+    bob = await register(client, people["bob"], invite_code=code)
+    assert bob["points"] == 20
+    assert await points_of(client, people["alice"]) == 10
+    mine = await (await client.get(f"{M}/referral", headers=people["bob"])).json()
+    assert mine["invited_by"] and mine["invited_by"] != bob["member_id"]
+    # Registering again (idempotent) with the same code gives nothing more.
+    again = await register(client, people["bob"], invite_code=code)
+    assert again["points"] == 20
