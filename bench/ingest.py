@@ -20,11 +20,16 @@ per second and the p99 ack latency per size, then ``ingest_scale_ratio`` = rate 
 largest / at the smallest. All kiosks run in this one process, so at 5,000 the
 simulator shares the two cores with the broker, the bridge and the database.
 
-Last line: ``ingest_ratio=<bridge on PostgreSQL / raw broker>`` (SQLite stands in,
-and says so, when no PostgreSQL is reachable).
+The three sides (raw, SQLite, PostgreSQL) run in ``--rounds`` interleaved rounds (the
+order rotates each round), each bridge side on a fresh database with a bridge process
+of its own started before the timing; the machine's load moves between rounds, so each
+side's figure is the median of its rounds with the range.
+
+Last line: ``ingest_ratio=<median bridge on PostgreSQL / median raw broker>`` (SQLite
+stands in, and says so, when no PostgreSQL is reachable).
 
     .venv/bin/python bench/ingest.py [--kiosks 200] [--events 40] [--window 16]
-        [--scale 200,1000,5000] [--scale-events 8]
+        [--rounds 5] [--scale 200,1000,5000] [--scale-events 8]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -335,6 +341,7 @@ def main() -> int:
     ap.add_argument("--kiosks", type=int, default=200)
     ap.add_argument("--events", type=int, default=40, help="events per kiosk")
     ap.add_argument("--window", type=int, default=16, help="in-flight events per kiosk")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (>= 5)")
     ap.add_argument("--scale", default="200,1000,5000", help="kiosks connected at once")
     ap.add_argument("--scale-events", type=int, default=8, help="events per kiosk at scale")
     ap.add_argument("--raw-subscriber", nargs=2, type=int, metavar=("PORT", "COUNT"),
@@ -351,38 +358,61 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     broker = Broker(work / "mosquitto", extra_conf="max_connections -1\n").start()
+    use_pg = asyncio.run(_pg("SELECT 1"))
+    sides = ["raw", "sqlite", *(["pg"] if use_pg else [])]
+    rates: dict[str, list[float]] = {side: [] for side in sides}
     try:
         total = args.kiosks * args.events
         print(f"kiosks={args.kiosks} events_per_kiosk={args.events} total={total} "
-              f"window={args.window} broker=mosquitto:{broker.port}")
-        fresh = lambda: [make_events(i, args.events) for i in range(args.kiosks)]  # noqa: E731
-        raw = measure_raw(broker.port, fresh(), args.window)
-        print(f"raw broker QoS1 publisher->subscriber: {raw:.0f} msg/s")
-        sqlite_rate = measure_bridge(broker.port, fresh(), args.window,
-                                     f"sqlite+aiosqlite:///{work / 'bench.db'}", work, "sqlite")
-        print(f"bridge on SQLite: {sqlite_rate:.0f} events stored+acked/s")
-        dbname = f"cbbench_{os.getpid()}"
-        pg_rate = None
-        if asyncio.run(_pg(f'CREATE DATABASE "{dbname}"')):
-            try:
-                url = PG_URL.rpartition("/")[0] + "/" + dbname
-                pg_rate = measure_bridge(broker.port, fresh(), args.window, url, work, "pg")
-                print(f"bridge on PostgreSQL: {pg_rate:.0f} events stored+acked/s")
-            finally:
-                asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        else:
-            print("bridge on PostgreSQL: not reachable; SQLite stands in for the ratio")
-        ratio = (pg_rate if pg_rate is not None else sqlite_rate) / raw
+              f"window={args.window} rounds={args.rounds} broker=mosquitto:{broker.port}")
+        for r in range(args.rounds):
+            for side in sides[r % len(sides):] + sides[:r % len(sides)]:
+                rates[side].append(measure_side(side, broker.port, args, work, r))
+            print(f"round {r + 1}: " + ", ".join(f"{LABELS[side]} {rates[side][-1]:.0f}/s"
+                                                   for side in sides), flush=True)
     finally:
         broker.kill()
-    rates: dict[int, float] = {}
+    print(f"raw broker QoS1 publisher->subscriber: {spread(rates['raw'])} msg/s")
+    print(f"bridge on SQLite: {spread(rates['sqlite'])} events stored+acked/s")
+    if use_pg:
+        print(f"bridge on PostgreSQL: {spread(rates['pg'])} events stored+acked/s")
+    else:
+        print("bridge on PostgreSQL: not reachable; SQLite stands in for the ratio")
+    ratio = statistics.median(rates["pg" if use_pg else "sqlite"]) / statistics.median(
+        rates["raw"])
+    scale: dict[int, float] = {}
     for n in (int(x) for x in args.scale.split(",") if x):
-        rates[n] = scale_run(work, n, args.scale_events, args.window, pg_rate is not None)
-    if rates:
-        sizes = sorted(rates)
-        print(f"ingest_scale_ratio={rates[sizes[-1]] / rates[sizes[0]]:.3f}")
+        scale[n] = scale_run(work, n, args.scale_events, args.window, use_pg)
+    if scale:
+        sizes = sorted(scale)
+        print(f"ingest_scale_ratio={scale[sizes[-1]] / scale[sizes[0]]:.3f}")
     print(f"ingest_ratio={ratio:.3f}")
     return 0
+
+
+LABELS = {"raw": "raw", "sqlite": "SQLite", "pg": "PostgreSQL"}
+
+
+def spread(rates: list[float]) -> str:
+    return f"median {statistics.median(rates):.0f} (range {min(rates):.0f}-{max(rates):.0f})"
+
+
+def measure_side(side: str, port: int, args: argparse.Namespace, work: Path, r: int) -> float:
+    """One round of one side, on fresh events (and a fresh database for a bridge)."""
+    payloads = [make_events(i, args.events) for i in range(args.kiosks)]
+    if side == "raw":
+        return measure_raw(port, payloads, args.window)
+    if side == "sqlite":
+        return measure_bridge(port, payloads, args.window,
+                              f"sqlite+aiosqlite:///{work / f'bench{r}.db'}", work, f"sqlite{r}")
+    dbname = f"cbbench_{os.getpid()}_{r}"
+    if not asyncio.run(_pg(f'CREATE DATABASE "{dbname}"')):
+        raise RuntimeError("PostgreSQL went away during the run")
+    try:
+        url = PG_URL.rpartition("/")[0] + "/" + dbname
+        return measure_bridge(port, payloads, args.window, url, work, f"pg{r}")
+    finally:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
 
 
 def scale_run(work: Path, kiosks: int, events: int, window: int, use_pg: bool) -> float:

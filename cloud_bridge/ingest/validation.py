@@ -70,12 +70,13 @@ def validate_event(
         # Chain-wide numbers (issue 11): a legacy {kiosk}-{day}-{seq} gets its store in
         # front; a number naming another store or kiosk is refused, never stored as theirs.
         try:
-            data = data.model_copy(
-                update={"order_no": cloud_order_no(store, kiosk, data.order_no)})
+            order_no = cloud_order_no(store, kiosk, data.order_no)
         except NumberError as err:
             log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,
                         err)
             return None, None, Rejection(event_id=ev.event_id, reason=f"data.order_no: {err}")
+        if order_no != data.order_no:  # a copy only when the number changes
+            data = data.model_copy(update={"order_no": order_no})
         problem = bounds_problem(ev, data)
         if problem is not None:  # would not fit the bridge's columns: refused alone
             log.warning("order.completed %s from %s/%s refused: %s", ev.event_id, store, kiosk,

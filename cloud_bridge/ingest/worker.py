@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 from dataclasses import dataclass
@@ -49,6 +50,27 @@ FLEET_QUEUE_MAX = 4 * FLEET_BATCH
 # stops routing a share of the kiosks' traffic to it), then stores and acks what
 # it already holds, for at most this long.
 STOP_DRAIN_S = 5.0
+
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Take what the process holds at start (modules, models, mappers, validators, the
+    app) out of the cyclic garbage collector's view, once per process.
+
+    The bridge imports every domain: a few hundred thousand long-lived objects that
+    each full collection walked again while events streamed in. Measured in the ingest
+    bench (100 kiosks x 40 events, PostgreSQL, a loaded machine), the collector took
+    9.5 s of the bridge's time, 7.9 s of it in 12 full collections; with the heap frozen
+    after a collection at start, 6.4 s and 4.8 s. Objects made later are collected as
+    before; once per process, so a test session's later bridges do not pin its garbage.
+    """
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
+
 
 SUBSCRIBED_LEAVES = (T.EVENTS, T.STATUS, T.TELEMETRY, T.SHADOW_REPORTED, T.RPC_REQ, T.CMD_RES,
                      T.STAFF_CALL)
@@ -119,6 +141,7 @@ class Ingest:
         self.member_check = MemberSaleCheck.from_config(config)
 
     async def __aenter__(self) -> Ingest:
+        freeze_startup_heap()
         self._task = asyncio.create_task(self.run(), name="bridge-ingest")
         return self
 
