@@ -41,6 +41,8 @@ PREFIX = "cmp"
 _ID = re.compile(r"^cmp(\d{1,15})$")
 # A republished book's version: the uploaded version plus ``.c<n>`` (URL-safe, see catalog).
 _SUFFIX = re.compile(r"\.c\d+$")
+# Publishing again after another publish of the store took the version (see republish).
+REPUBLISH_TRIES = 3
 SPEC_FIELDS = ("member_levels", "products", "categories", "exclude_categories", "off_bp",
                "price", "tiers")
 
@@ -158,15 +160,16 @@ async def with_campaigns(s: AsyncSession, store: str, book: PriceBook) -> PriceB
 async def republish(db: Database, store: str | None, actor: str) -> list[str]:
     """Publish again the current book of ``store`` (``None``: every store) so that it
     carries the campaigns as they are now; the stores republished."""
-    from ..catalog import book_body, current_infos, parse_upload, publish_book
+    from ..catalog import book_body, current_info, current_infos, parse_upload, publish_book
 
     done: list[str] = []
     async with db.read() as s:
-        infos = [i for i in await current_infos(s) if store is None or i.store == store]
-    for info in infos:
-        async def work(s: AsyncSession, info: Any = info) -> None:
-            found = await book_body(s, info.store, info.version)
-            if found is None:
+        stores = [i.store for i in await current_infos(s) if store is None or i.store == store]
+    for st in stores:
+        async def work(s: AsyncSession, st: str = st) -> None:
+            info = await current_info(s, st)
+            found = await book_body(s, st, info.version) if info is not None else None
+            if info is None or found is None:
                 return
             book = parse_upload(found[1], source=f"{info.store}/{info.version}")
             base = _SUFFIX.sub("", book.version)[:52]
@@ -174,13 +177,17 @@ async def republish(db: Database, store: str | None, actor: str) -> list[str]:
             n = 1 + int(m.group(0)[2:]) if m else 1
             # A new model, not model_copy: the book caches its canonical bytes.
             book = type(book).model_validate({**book.model_dump(), "version": f"{base}.c{n}"})
-            await publish_book(s, info.store, book, f"{actor}:campaigns")
+            await publish_book(s, st, book, f"{actor}:campaigns")
 
-        try:
-            await db.transact(work)
-            done.append(info.store)
-        except Conflict:  # published meanwhile by someone else: it carries them too
-            continue
+        # Another publish of the store meanwhile took the version: read its book, go on
+        # from there (it may have been built before this change of campaigns).
+        for _ in range(REPUBLISH_TRIES):
+            try:
+                await db.transact(work)
+            except Conflict:
+                continue
+            done.append(st)
+            break
     return done
 
 

@@ -209,8 +209,13 @@ async def _refund_failed(db: Database, executor: RefundExecutor | None,
                     .values(status=REFUNDING)) != 1:
                 return None  # another worker took it
             order = await orders.get_order(s, order_no, lock=True)
-            req = await orders.request_refund(s, order, order.total - order.refunded_total,
-                                              REFUND_REASON, ACTOR)
+            try:
+                req = await orders.request_refund(s, order,
+                                                  order.total - order.refunded_total,
+                                                  REFUND_REASON, ACTOR)
+            except Conflict as err:  # staff refunded it already: nothing left to give
+                log.info("group order %s: no automatic refund (%s)", order_no, err)
+                return None
             await s.execute(update(GroupMember).where(GroupMember.id == member_id)
                             .values(refund_request_id=req.id))
             return req.id

@@ -169,3 +169,29 @@ async def test_the_close_job_gives_back_what_unpaid_deal_orders_held(db, db_url,
         assert r.status == 201, await r.text()
     finally:
         await client.close()
+
+
+async def test_a_member_staff_refunded_in_part_gets_what_is_left(bridge, db, sandbox):
+    await add_user(db, "boss", auth.HEAD_OFFICE)
+    boss = await login(bridge, "boss")
+    d = await deal(bridge, boss, size=2)
+    alice, alice_id = await mp_login(bridge, "a-code")
+    mine = await (await bridge.post(f"{M}/group-deals/{d['id']}/groups", json={},
+                                    headers=alice)).json()
+    await pay(bridge, sandbox, alice, alice_id, mine["order_no"])
+    r = await bridge.post(f"/api/v1/admin/orders/{mine['order_no']}/refunds", headers=boss,
+                          json={"amount": 100, "reason": "顾客不想等了"})
+    assert r.status in (200, 201), await r.text()
+    assert await order_status(bridge, alice, mine["order_no"]) == "partially_refunded"
+    async with db.session() as s:
+        await s.execute(update(BuyingGroup).where(BuyingGroup.id == mine["group_id"]).values(
+            expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    executor = bridge.server.app[keys.SERVICES_KEY].refunds
+    out = await groups.sweep(db, executor)
+    assert (out.failed, out.refunds) == (1, 1)
+    assert (await groups.sweep(db, executor)).refunds == 0
+    assert await order_status(bridge, alice, mine["order_no"]) == "refunded"
+    async with db.read() as s:
+        amounts = sorted((await s.scalars(select(RefundRequest.amount))).all())
+    assert amounts == [50, 100]  # the rest of what she paid, once
+    assert sandbox.wechat.ledger.trades[f"J{mine['order_no']}"].refunded == 150
