@@ -97,13 +97,20 @@ class System:
 
     def bridge_env(self) -> dict[str, str]:
         keys = self.deploy / "keys"
+        from cloud_bridge.members.member_code import MEMBER_KEY_FILE
+
         return {"BRIDGE_MQTT_PASSWORD": (keys / "bridge_mqtt_password").read_text().strip(),
                 "BRIDGE_COMMAND_SIGNING_KEY": str(keys / "command_signing.key"),
+                # The chain's member key (made by `cloud-bridge kiosk add`): the bridge signs
+                # member and coupon codes and checks member sales with it.
+                "BRIDGE_MEMBER_SIGNING_KEY": (self.deploy / MEMBER_KEY_FILE).read_text(),
                 "DEMO_ADMIN_SECRET": self.admin_secret}
 
     def http_settings(self) -> str:
-        """The bridge's ``[http]`` lines (any free port; the update demo fixes one)."""
-        return "port = 0"
+        """The bridge's ``[http]`` lines: a free port the kiosk downloads price books from
+        (the member journey publishes one; ``cloud-bridge catalog publish`` announces it)."""
+        port = free_port()
+        return f'port = {port}\npublic_url = "http://127.0.0.1:{port}"'
 
     def start_bridge(self) -> None:
         self.bridge_db.parent.mkdir(parents=True, exist_ok=True)
@@ -314,6 +321,7 @@ class Shopper:
         self.config = load_config(system.agent_config)
         self.balance_before = 0   # the member's stored value after the top-up (fen)
         self.stored_value_sale = 0
+        self.member: dict[str, Any] = {}  # the member journey's ledgers (demo.member_journey)
         # The member shows the code the bridge signs (GET /api/v1/mp/member/code does the
         # same): the chain's member key made by `cloud-bridge kiosk add`, the balance as
         # the bridge knows it when the code is shown (the offline kiosk spends within it).
@@ -415,6 +423,10 @@ class Shopper:
         from . import mini_program
 
         self.mp_order = mini_program.order_and_pay(self.s.bridge_url, self.s.manifest, self.admin)
+        term.section("会员：注册、积分、生日券", "A member registers, earns points, gets a birthday coupon")
+        from . import member_journey
+
+        self.member = member_journey.journey(self, known)
         return self.summary(keep_running)
 
     def refund(self, order: Any) -> dict[str, Any]:
@@ -455,6 +467,25 @@ class Shopper:
         ])
         term.note("payments in the cloud: the ones charged through it; the offline stored-value"
                   " tender arrives inside its order")
+        m = self.member
+        points_ok = m["ledger_sum"] == m["balance"] >= 0
+        coupons_ok = m["coupons_issued"] == (m["coupons_used"] + m["coupons_unused"]
+                                             + m["coupons_locked"] + m["coupons_expired"])
+        term.table(["", f"会员 member {m['member_id']}", ""], [
+            ["积分 points earned / redeemed", str(m["earned"]), str(m["redeemed"])],
+            ["积分 ledger sum / balance", str(m["ledger_sum"]), str(m["balance"])],
+            ["券 coupons issued / used", str(m["coupons_issued"]), str(m["coupons_used"])],
+            ["券 used by (offline)", ", ".join(m["used_by"]), f"slots {m['slots_used']}"],
+        ])
+        print(f"MEMBERS member={m['member_id']} points_earned={m['earned']} "
+              f"points_redeemed={m['redeemed']} points_redeemed_at_kiosk={m['redeemed_at_kiosk']} "
+              f"points_balance={m['balance']} points_ledger_sum={m['ledger_sum']} "
+              f"points_balanced={'yes' if points_ok else 'no'} "
+              f"coupons_issued={m['coupons_issued']} coupons_used={m['coupons_used']} "
+              f"coupons_unused={m['coupons_unused']} coupons_locked={m['coupons_locked']} "
+              f"coupon_used_offline={'yes' if m['used_by'] == [m['offline_order']] else 'no'} "
+              f"coupons_balanced={'yes' if coupons_ok else 'no'} slots_used={m['slots_used']}",
+              flush=True)
         print(f"SUMMARY mode=system orders={len(kiosk['orders'])} "
               f"cloud_orders={len(cloud['orders'])} payments={cloud['payments']} "
               f"refunds={cloud['refunds']} parked={kiosk['parked']} events={created} "
@@ -467,7 +498,8 @@ class Shopper:
               f"revenue_fen={self.finance['revenue']} net_profit_fen={self.finance['net_profit']} "
               f"mp_order={self.mp_order['status']}",
               flush=True)
-        ok = not lost and not duplicates and not missing_orders and not kiosk["pending"]
+        ok = not lost and not duplicates and not missing_orders and not kiosk["pending"] \
+            and points_ok and coupons_ok
         self.console_hint()
         if keep_running:
             self.wait_for_ctrl_c()

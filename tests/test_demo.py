@@ -12,8 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _summary(stdout: str) -> dict[str, str]:
-    lines = [ln for ln in stdout.splitlines() if ln.startswith("SUMMARY ")]
+def _summary(stdout: str, head: str = "SUMMARY") -> dict[str, str]:
+    lines = [ln for ln in stdout.splitlines() if ln.startswith(head + " ")]
     assert lines, stdout[-3000:]
     return dict(re.findall(r"(\w+)=(\S+)", lines[-1]))
 
@@ -38,14 +38,16 @@ def test_whole_system_demo_delivers_everything_exactly_once(tmp_path: Path):
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "demo", "--fast", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=150,
+        cwd=REPO, capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     summary = _summary(proc.stdout)
     assert summary["mode"] == "system", proc.stdout[-2000:]
-    assert summary["orders"] == summary["cloud_orders"] == "3"
-    assert summary["payments"] == "2"  # WeChat + Alipay through the cloud; stored value offline
+    # Shoppers 1, 2 and 4, and the member's three sales (demo.member_journey).
+    assert summary["orders"] == summary["cloud_orders"] == "6"
+    # WeChat + Alipay + the member's two WeChat sales through the cloud; stored value offline
+    assert summary["payments"] == "4"
     assert summary["refunds"] == "1"   # executed by the bridge from the admin API request
     # The offline stored-value sale reached the member's balance ledger once.
     assert int(summary["stored_value_sale"]) > 0
@@ -55,6 +57,15 @@ def test_whole_system_demo_delivers_everything_exactly_once(tmp_path: Path):
     assert summary["lost"] == "0" and summary["duplicates"] == "0"
     assert summary["delivered"] == summary["events"] and int(summary["events"]) >= 6
     assert "admin API: GET /api/v1/admin/orders/" in proc.stdout
+    # The member: points earned, some redeemed at the kiosk and taken once by the cloud, the
+    # birthday coupon used offline once; both ledgers balance.
+    member = _summary(proc.stdout, "MEMBERS")
+    assert int(member["points_earned"]) > 0
+    assert member["points_redeemed"] == member["points_redeemed_at_kiosk"] != "0"
+    assert member["points_ledger_sum"] == member["points_balance"]
+    assert member["points_balanced"] == member["coupons_balanced"] == "yes"
+    assert (member["coupons_issued"], member["coupons_used"]) == ("1", "1")
+    assert member["coupon_used_offline"] == "yes" and member["slots_used"] == "1"
     assert list(out.glob("receipt-*.png"))
     # Every child process was stopped: nothing still runs with the demo's files.
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
