@@ -23,8 +23,6 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from contract.wire.payments import shopper_message
-
 from .checkout import Ev, Refusal, State
 from .native_pay import pay_by_qr
 from .payments import KioskPayments, PaymentOutcome
@@ -43,6 +41,12 @@ OFFLINE = ("网络中断，暂不能扫码支付，请出示付款码或联系�
 #: Refused because no QR can be shown: the receipt printer is off or not ready.
 NO_PRINTER = ("打印机不可用，暂不能扫码支付，请出示付款码或联系工作人员",
               "The printer cannot print the QR code. Please show a payment code or ask staff.")
+# The same on the 2x20 customer display (line 1, line 2) per language.
+_SCREENS = {
+    "qr_offline": {"zh": ("网络中断", "请出示付款码"), "en": ("Offline: no QR pay", "Show a pay code")},
+    "qr_no_printer": {"zh": ("打印机不可用", "请出示付款码"),
+                      "en": ("Printer unavailable", "Show a pay code")},
+}
 _CART = (State.SCANNING, State.MEMBER_ATTACHED)
 
 
@@ -83,11 +87,11 @@ class QrSale:
                                                               "payment is not possible now"))
         link = agent.runtime.link
         if not isinstance(gw, KioskPayments) or link is None or not link.connected.is_set():
-            await self._say(*_short(OFFLINE))
+            await self._say("qr_offline")
             raise self._refuse(co, "qr_offline", OFFLINE)
         printer = agent.runtime.printer
         if printer is None or printer.spooler is None or not await printer.spooler.ready():
-            await self._say(*_short(NO_PRINTER))
+            await self._say("qr_no_printer")
             raise self._refuse(co, "qr_no_printer", NO_PRINTER)
         already = await co.before_new_attempt()
         if already is not None:
@@ -128,13 +132,10 @@ class QrSale:
             return None
         finally:
             self.code_url = None
+        # The display follows the checkout's event (paid, or 支付失败 with a new code asked).
         result = await co.payment_outcome(attempt, out.status, out.reason, out)
         if result.status == "paid":
             await self.agent.finish_sale()
-        else:
-            zh, en = (out.message_zh, out.message_en) if out.message_zh else shopper_message(
-                out.status, out.reason)
-            await self._say(*_short((zh, en)))
         return out
 
     async def _show(self, code_url: str, attempt: PaymentAttempt) -> bool:
@@ -157,17 +158,12 @@ class QrSale:
                 await display.display.show_qr_prompt(attempt.amount)
         return True
 
-    async def _say(self, zh: str, en: str) -> None:
+    async def _say(self, refusal: str) -> None:
+        """Tell the shopper on the customer display why the QR was refused."""
         display = self.agent.runtime.display
         if display is not None:
-            with contextlib.suppress(Exception):
-                await display.display.show({"zh": (zh, ""), "en": (en, "")})
-
-
-def _short(words: tuple[str, str]) -> tuple[str, str]:
-    """The first clause of each message: what fits a 20-column customer display."""
-    zh, en = words
-    return zh.split("，")[0], en.split(".")[0].split(";")[0]
+            with contextlib.suppress(Exception):  # a broken display must not break the kiosk
+                await display.display.show(_SCREENS[refusal])
 
 
 def qr_sale(agent: Agent) -> QrSale:
