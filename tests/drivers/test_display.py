@@ -105,3 +105,13 @@ async def test_free_text_does_not_alternate(vfd):
         shown = display.health()["screens_shown"]
         await asyncio.sleep(0.35)  # three alternation periods
         assert display.health()["screens_shown"] == shown
+
+
+async def test_qr_prompt_in_both_languages(vfd):
+    """扫码支付: the QR is on the printed slip; the display points at it with the amount."""
+    async with CustomerDisplay(vfd.link, languages=["zh", "en"], **FAST) as display:
+        await vfd.read_until(b"\x1b@\x1c&")
+        await display.show_qr_prompt(1290)
+        got = await vfd.read_until("请用微信扫描二维码".encode("gb18030"))
+        got += await vfd.read_until(b"Scan QR with WeChat")
+        assert b"12.90" in got

@@ -235,3 +235,18 @@ def test_order_without_discounts_prints_promotion_ids_as_before(reference_order)
     assert reference_order.discounts == []
     lines = layout_receipt(reference_order, ReceiptOptions()).text_lines()
     assert "  第二件半价 2nd at half price" in lines
+
+
+@pytest.mark.parametrize("paper,cols", [(80, 48), (58, 32)])
+def test_pay_qr_slip(paper, cols):
+    """扫码支付: the WeChat Pay QR as a native QR with the amount, said to be no receipt."""
+    from drivers.receipt import layout_pay_qr
+
+    url = "weixin://wxpay/bizpayurl?pr=Ab3_x-9"
+    layout = layout_pay_qr(url, 1290, "CNY", ReceiptOptions(paper_mm=paper), "S1K1-0001")
+    data = render_escpos(layout)
+    assert b"\x1d(k" + bytes([len(url) + 3, 0]) + b"1P0" + url.encode() in data
+    assert "微信扫码支付".encode("gb18030") in data and b"12.90" in data
+    assert "此单非小票".encode("gb18030") in data and b"Not a receipt" in data
+    assert all(text_width(t) <= cols for t in layout.text_lines())
+    assert data.endswith(b"\x1dVB\x00")
