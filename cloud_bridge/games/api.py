@@ -109,6 +109,8 @@ async def audit(call: Call) -> dict[str, Any]:
     q = call.query
     async with _db(call).session() as s:
         game = await _visible(s, call)
+        if game.store is None and not call.principal.chain_wide:
+            raise Forbidden("the draws of a chain-wide game are head office's to audit")
         cond = [Draw.game_id == game.id]
         total = await s.scalar(select(func.count()).select_from(Draw).where(*cond))
         rows = (await s.scalars(select(Draw).where(*cond)
@@ -191,8 +193,10 @@ ROUTES = [
           responses={404: "no such game", 409: "not live"}),
     Route("GET", f"{G}/draws", audit, "Every draw of a lucky draw (audit)", T, auth="admin",
           path_params=GAME, query=schemas.DrawsQuery, response=schemas.GameDrawList,
-          responses={404: "no such game"}),
-    Route("GET", M, live_games, "Lucky draws open now", T, auth="mp", query=schemas.GamesQuery,
+          responses={403: "a chain-wide game's draws: head office only",
+                     404: "no such game"}),
+    Route("GET", M, live_games, "Lucky draws open now", T, auth="mp",
+          query=schemas.LiveGamesQuery,
           response=schemas.GameLuckyDrawList, responses=NOT_MEMBER),
     Route("POST", f"{M}/{{game_id}}/draw", play, "Draw", T, auth="mp", path_params=GAME,
           body=schemas.DrawBody, status=201, response=schemas.GameDraw,

@@ -124,6 +124,12 @@ class GamesQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
+class LiveGamesQuery(QueryModel):
+    store: Ident | None = Field(default=None, description="this store's and the chain's")
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=10**9)
+
+
 class DrawsQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=10**9)

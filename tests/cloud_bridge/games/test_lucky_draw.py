@@ -159,6 +159,7 @@ async def test_refusals(client, db, people):
     assert (await client.post(f"{A}/{mine['id']}/start", headers=people["clerk2"])).status == 404
     chain = await live_game(client, people["boss"], good)
     assert (await client.post(f"{A}/{chain['id']}/end", headers=people["clerk1"])).status == 403
+    assert (await client.get(f"{A}/{chain['id']}/draws", headers=people["clerk1"])).status == 403
     # Shoppers: members only; a draft cannot be drawn.
     assert (await draw(client, people["bob"], chain["id"], "x")).status == 404
     await register(client, people["bob"])
