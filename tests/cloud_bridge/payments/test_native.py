@@ -128,3 +128,25 @@ async def test_qrs_a_kiosk_abandoned_are_closed_by_the_sweep(bridge, sandbox):
     assert status == ["failed", "paid"]
     assert (await shopper_scans(sandbox, left["code_url"]))["status"] == 409
     assert await native.close_abandoned(svc, timeout_s=0) == 0       # nothing left open
+
+
+async def test_settle_from_the_kiosk_closes_its_open_qr(bridge, sandbox):
+    """payment.settle is what a kiosk sends for an attempt it gave up on (no reply, the link
+    lost, a restart): an open QR is closed at WeChat, paid meanwhile it is settled paid; a
+    second kiosk naming the number changes nothing."""
+    k1, other_kiosk = kiosk(bridge), kiosk(bridge, "s1", "k2")
+    k1.config.payments.jsapi_notify_url = "http://127.0.0.1:9/api/v1/pay/notify/wechat"
+    settle = {"out_trade_no": SALE["out_trade_no"], "order_no": SALE["order_no"],
+              "method": "wechat", "amount": SALE["amount"]}
+    left = await rpc_handlers.native_pay(k1, SALE)
+    refused = await rpc_handlers.settle(other_kiosk, settle)
+    assert (refused["status"], refused["reason"]) == ("failed", "number_conflict")
+    assert (await rpc_handlers.status(k1, {"out_trade_no": SALE["out_trade_no"]}))[
+        "status"] == "unknown"                                    # still open for k1
+    out = await rpc_handlers.settle(k1, settle)
+    assert out["status"] == "failed"
+    assert (await shopper_scans(sandbox, left["code_url"]))["status"] == 409
+    paid_unheard = await rpc_handlers.native_pay(k1, {**SALE, "out_trade_no": "N1K1000002"})
+    await shopper_scans(sandbox, paid_unheard["code_url"])      # notification lost
+    out = await rpc_handlers.settle(k1, {**settle, "out_trade_no": "N1K1000002"})
+    assert out["status"] == "paid" and out["provider_ref"]
