@@ -186,7 +186,7 @@ async def reserve_pool(session: AsyncSession, store: str, kiosk: str, *,
         session.add(slot)
         live.append(slot)
     await session.flush()
-    return live
+    return sorted(live, key=lambda s: (s.issued_at, s.id))  # the same order every time
 
 
 def slot_tokens(key: Ed25519PrivateKey, slots: list[CouponSlot]) -> list[str]:

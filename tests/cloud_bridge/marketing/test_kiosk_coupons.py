@@ -165,3 +165,42 @@ async def test_coupon_qr_route_is_the_owners_and_prices_like_the_cloud(client, p
         in_cloud = price_cart(book, lines, PricingContext(coupons=(cloud_coupon,), **ctx))
         assert (at_kiosk.total, at_kiosk.coupons) == (in_cloud.total, in_cloud.coupons), qty
     assert time.time() < claim.valid_until
+
+
+async def test_the_slot_pool_reaches_its_own_kiosk_only_through_the_signed_shadow(
+        db, tmp_path, broker):
+    from cloud_bridge.marketing.kiosk import pool_shadow
+    from contract.signing import generate_signing_key
+    from contract.wire.base import decode
+    from contract.wire.shadow import ShadowDesired
+    from contract.wire.topics import KioskTopics
+    from kiosk_agent.config import AgentConfig
+    from kiosk_agent.coupons import KioskCoupons
+    from kiosk_agent.link import Link
+    from kiosk_agent.shadow import Shadow
+    from tests.support.link_helpers import mqtt_section
+
+    command_key = generate_signing_key()
+    async with db.session() as s:
+        topic, payload = await pool_shadow(s, command_key, CHAIN, STORE, "k1")
+        _, again = await pool_shadow(s, command_key, CHAIN, STORE, "k1")
+        await s.commit()
+    assert topic == KioskTopics(STORE, "k1").shadow_desired
+    desired, next_one = decode(ShadowDesired, payload), decode(ShadowDesired, again)
+    assert next_one.version == desired.version + 1
+    assert next_one.coupon_pool == desired.coupon_pool  # the same reserved slots, re-signed
+    assert desired.coupon_pool is not None and len(desired.coupon_pool) == 5
+
+    got: dict[str, list[str]] = {}
+    for kiosk in ("k1", "k2"):
+        coupons = KioskCoupons([CHAIN.public_key()], STORE, kiosk, tmp_path / f"{kiosk}.json")
+        cfg = AgentConfig.model_validate({"kiosk": {"store_id": STORE, "kiosk_id": kiosk}})
+        shadow = Shadow(Link(mqtt_section(broker.port), STORE, kiosk), cfg,
+                        tmp_path / f"shadow-{kiosk}.json",
+                        verify_keys=[command_key.public_key()],
+                        on_coupon_pool=lambda tokens, c=coupons, k=kiosk: (
+                            got.__setitem__(k, tokens), c.set_pool(tokens)))
+        applied = await shadow.apply(desired)
+        assert applied == (kiosk == "k1"), kiosk  # k2: signed for k1, refused
+        assert coupons.slots_left() == (5 if kiosk == "k1" else 0)
+    assert list(got) == ["k1"]
