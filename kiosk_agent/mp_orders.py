@@ -69,7 +69,7 @@ class MpOrderBoard:
         fresh = {a.id for a in alerts.items} - (
             {a.id for a in self.current.items} if self.current is not None else set())
         if fresh:
-            log.warning("%d new mini-program order(s) for the store", len(fresh))
+            log.info("%d new mini-program order(s) for the store", len(fresh))
         self.current, self.received_at = alerts, utcnow()
         return True
 

@@ -41,6 +41,9 @@ POLL_S = 1.0
 # How often WeChat itself is asked (through ``payment.native``) in case its notification
 # was lost: WeChat asks merchants to query no faster than every few seconds.
 QUERY_S = 6.0
+# Deadline of one status read while the QR is out: the bridge answers from its own record,
+# so a slow answer means trouble; a short one keeps a cancel by the shopper prompt.
+STATUS_RPC_TIMEOUT_S = 5.0
 # How long the QR may wait for the shopper before it is closed: long enough to open
 # WeChat, scan and enter a PIN; short enough that the next shopper is not kept waiting.
 WAIT_S = 120.0
@@ -89,8 +92,8 @@ async def pay_by_qr(gw: KioskPayments, order_no: str, out_trade_no: str, amount:
             return await gw.record(PaymentOutcome.of("failed", out_trade_no, err.code))
         log.warning("native payment %s: cloud error %s; settling", out_trade_no, err.code)
         return await _unknown(gw, order_no, out_trade_no, amount, currency, err.code)
-    except (TimeoutError, RpcTimeout, OSError) as err:
-        log.warning("native payment %s: no reply (%s); settling", out_trade_no,
+    except (TimeoutError, RpcTimeout, OSError, ValidationError) as err:
+        log.warning("native payment %s: no usable reply (%s); settling", out_trade_no,
                     type(err).__name__)
         return await _unknown(gw, order_no, out_trade_no, amount, currency, "no_reply")
     if first.status != "unknown":          # settled before any QR (refused by WeChat)
@@ -136,7 +139,7 @@ async def _wait_paid(gw: KioskPayments, params: dict[str, Any], cancelled: async
                                               gw.charge_timeout_s)
             else:
                 reply = await gw.link.request(wire_rpc.PAYMENT_STATUS, {"out_trade_no": otn},
-                                              gw.charge_timeout_s)
+                                              min(gw.charge_timeout_s, STATUS_RPC_TIMEOUT_S))
         except (TimeoutError, LinkDown, RpcTimeout, RpcFailed, OSError) as err:
             log.info("native payment %s: poll not answered (%s)", otn, type(err).__name__)
             continue

@@ -129,6 +129,7 @@ async def test_a_close_nobody_answers_is_settled(journal):
     (RpcFailed("payments_unavailable", "off"), "failed", "payments_unavailable", False),
     (RpcFailed("provider_unavailable", "WeChat"), "failed", None, True),   # QR may exist
     (RpcTimeout("no reply"), "failed", None, True),
+    ({"status": "what"}, "failed", None, True),                     # a reply it cannot read
 ])
 async def test_no_qr_made(journal, error, status, reason, settles):
     cloud = Cloud(journal, payment_native=[error],
