@@ -2,7 +2,8 @@
 member code and the coupon QR, locks the coupon to its cart's order by ``coupon.reserve``
 (the real Ingest answers), and the sale's ``order.completed`` marks it used; a cancelled
 cart releases it (its ``order.voided``). A replayed QR of the used coupon, another
-member's coupon, a forged or expired code are refused by the cloud with a reason."""
+member's coupon, a forged or expired code are refused by the cloud with a reason;
+``coupon.release`` releases the kiosk's own order only."""
 
 from __future__ import annotations
 
@@ -138,6 +139,19 @@ async def test_online_coupon_locked_used_once_and_released_on_cancel(
                         "code": text, "order_no": order_no, "member_id": member_id}, 10)
                 assert err.value.code == want, (want, err.value)
             assert await _status(db, bobs.id) == ("unused", None)
+
+            # coupon.release: the kiosk's own order only; the lock goes back at once.
+            bobs_code = issue_coupon_code(CHAIN, bobs, tpl)[0]
+            await link.request(wire_rpc.COUPON_RESERVE, {
+                "code": bobs_code, "order_no": order_no, "member_id": _bob}, 10)
+            assert await _status(db, bobs.id) == ("locked", order_no)
+            for bad in ("../etc", "s1-k2-20260301-0001"):  # not an order number of k1
+                with pytest.raises(RpcFailed) as err:
+                    await link.request(wire_rpc.COUPON_RELEASE, {"order_no": bad}, 10)
+                assert err.value.code == "bad_request", bad
+            assert await _status(db, bobs.id) == ("locked", order_no)
+            got = await link.request(wire_rpc.COUPON_RELEASE, {"order_no": order_no}, 10)
+            assert got == {"released": 1} and await _status(db, bobs.id) == ("unused", None)
         finally:
             agent.stop()
             await asyncio.wait_for(runner, 10)
