@@ -370,7 +370,8 @@ class DisplayComponent:
             price = line.unit_price if line is not None else item.product.unit_price
             await d.show_item(item.product.name_zh, item.product.name_en, price, snap.total,
                               item.qty)
-        elif event in ("attach_member", "remove_line", "staff_approve"):
+        elif event in ("attach_member", "remove_line", "staff_approve", "add_coupon",
+                       "use_points"):
             await d.show_total(snap.total, count)
         elif event == "request_payment":
             await d.show_payment_prompt(snap.total)

@@ -163,3 +163,37 @@ async def test_points_refused_without_member_or_points(agent):
         co.use_points()
     assert err.value.code == "no_points"
     assert co.redeem_points == 0 and co.priced.points_redeemed == 0
+
+
+class _Display:
+    """A customer display that keeps what it was asked to show."""
+
+    def __init__(self) -> None:
+        self.totals: list[int] = []
+
+    async def show_welcome(self) -> None:
+        return None
+
+    async def show_total(self, total: int, count: int) -> None:
+        self.totals.append(total)
+
+    async def show_item(self, *args: object) -> None:
+        return None
+
+
+async def test_the_display_shows_the_total_after_a_coupon_and_points(agent):
+    from tests.support.waiting import until
+
+    kiosk_coupons(agent).set_pool([slot()])
+    await member_cart(agent, points=100)
+    display = _Display()
+    component = assembly.DisplayComponent(agent, display)
+    stop = asyncio.Event()
+    task = asyncio.create_task(component.run(stop))
+    await until(lambda: component._listener in agent.checkout.listeners, what="listening")
+    assert await agent.handle_scan(scan(coupon_code())) is None
+    await until(lambda: display.totals[-1:] == [900], what="the coupon's total shown")
+    agent.checkout.use_points()
+    await until(lambda: display.totals[-1:] == [800], what="the total after 100 points")
+    stop.set()
+    await asyncio.wait_for(task, 5)
