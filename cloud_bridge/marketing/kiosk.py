@@ -270,7 +270,8 @@ async def reconcile_sales(session: AsyncSession, sales: list[CompletedSale],
             elif codes is None:
                 problem = CouponProblem("no_key", "the bridge has no member key to verify with")
             else:
-                problem = await _use_one(session, codes, ev, d, order_no, p)
+                problem = await _use_one(session, codes, ev, d, order_no, p) \
+                    or await _over_value(session, d, key)
             if problem is not None:
                 log.error("order %s from %s/%s: coupon %s refused (%s): %s", order_no,
                           ev.store, ev.kiosk, key, problem.reason, problem.detail)
@@ -338,6 +339,24 @@ async def _spend_slot(session: AsyncSession, codes: CouponCodes, ev: Event,
     if row.order_no == order_no and row.coupon_id == coupon_id:
         return None
     return CouponProblem("slot_used", f"slot {row.id} already spent by order {row.order_no}")
+
+
+async def _over_value(session: AsyncSession, d: OrderCompletedData, key: str
+                      ) -> CouponProblem | None:
+    """A coupon discount above what its template can give (a kiosk is not trusted for the
+    amount either): fixed at most its value, percentage at most its cap and its share of
+    the goods."""
+    c = await session.get(Coupon, key)
+    t = await session.get(CouponTemplate, c.template_id) if c is not None else None
+    if t is None:
+        return None
+    off = sum(x.amount for x in d.discounts if x.id == key)
+    most = t.value if t.kind == "fixed" else d.subtotal * t.value // 10_000
+    if t.kind != "fixed" and t.cap is not None:
+        most = min(most, t.cap)
+    if off > most:
+        return CouponProblem("over_value", f"{off} fen off, the coupon gives at most {most}")
+    return None
 
 
 def _detail(d: OrderCompletedData, key: str, problem: CouponProblem) -> dict[str, Any]:

@@ -76,12 +76,18 @@ async def test_offline_coupons_are_used_once_and_the_second_kiosk_is_flagged(
     monkeypatch.setenv("BRIDGE_MEMBER_SIGNING_KEY", private_key_pem(CHAIN).decode())
     alice, coupon, tpl = await _member_with_coupon(db)
     _bob, bobs, _ = await _member_with_coupon(db, "o-bob")
+    async with db.session() as s:  # alice's second coupon (another template)
+        t2 = await marketing.create_template(s, created_by="test", **{
+            **TEMPLATE, "value": 300, "threshold": 1000, "total_limit": 10})
+        carols = await marketing.claim(s, t2.id, alice)
+        await s.commit()
     async with db.session() as s:
-        k1 = slot_tokens(CHAIN, await reserve_pool(s, STORE, "k1", size=3))
+        k1 = slot_tokens(CHAIN, await reserve_pool(s, STORE, "k1", size=4))
         k2 = slot_tokens(CHAIN, await reserve_pool(s, STORE, "k2", size=3))
         await s.commit()
     code, _ = issue_coupon_code(CHAIN, coupon, tpl)
     bobs_code, _ = issue_coupon_code(CHAIN, bobs, tpl)
+    carols_code, _ = issue_coupon_code(CHAIN, carols, t2)
     member = issue_member_code(CHAIN, alice, "gold", 300, BALANCE)  # _sale's snapshot
     forged = issue_coupon_code(STRANGER, coupon, tpl)[0]
     first = _with_coupon(_sale(0, alice, member, stored_value=False), coupon.id, code, k1[0])
@@ -92,9 +98,12 @@ async def test_offline_coupons_are_used_once_and_the_second_kiosk_is_flagged(
                                            bobs.id, bobs_code, k1[1]),
         "code_unknown_key": _with_coupon(_sale(3, alice, member, stored_value=False),
                                          coupon.id, forged, k1[2]),
+        # A kiosk claiming more off than the coupon gives (the template: 3.00 off).
+        "over_value": _with_coupon(_sale(4, alice, member, stored_value=False), carols.id,
+                                   carols_code, k1[3], off=900),
     }
     acked, rejected = await _publish_all(broker, db, db_url, [first, *cases_k1.values()])
-    assert rejected == {} and len(acked) == 4  # every sale stands: the goods left
+    assert rejected == {} and len(acked) == 5  # every sale stands: the goods left
     # The same coupon at a second kiosk (both offline), and k1's slot shown by k2.
     member = issue_member_code(CHAIN, alice, "gold", 300, BALANCE)  # shown at k2
     cases_k2 = {
