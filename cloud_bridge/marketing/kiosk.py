@@ -295,15 +295,16 @@ async def _use_one(session: AsyncSession, codes: CouponCodes, ev: Event,
         return CouponProblem("not_members_coupon",
                              f"coupon of {claim.owner}, the sale's member is {d.member_id}")
     at = utcnow()
-    if p.slot is None:
-        if await rows_changed(session, update(Coupon).where(
-                Coupon.id == p.coupon_id, Coupon.status == LOCKED,
-                Coupon.order_no == order_no).values(status=USED, used_at=at)) == 1:
-            return None
-    else:
+    if p.slot is not None:
         problem = await _spend_slot(session, codes, ev, d, order_no, p.slot, p.coupon_id)
         if problem is not None:
             return problem
+    # Locked to this order (online; or a lock whose reply the kiosk never saw, so it
+    # spent a slot as well).
+    if await rows_changed(session, update(Coupon).where(
+            Coupon.id == p.coupon_id, Coupon.status == LOCKED,
+            Coupon.order_no == order_no).values(status=USED, used_at=at)) == 1:
+        return None
     # Offline (or a lock that did not reach the cloud): an unused coupon is used here.
     if await rows_changed(session, update(Coupon).where(
             Coupon.id == p.coupon_id, Coupon.owner == claim.owner, Coupon.status == UNUSED,

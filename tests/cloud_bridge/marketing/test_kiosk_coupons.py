@@ -213,3 +213,23 @@ async def test_the_slot_pool_reaches_its_own_kiosk_only_through_the_signed_shado
         assert applied == (kiosk == "k1"), kiosk  # k2: signed for k1, refused
         assert coupons.slots_left() == (5 if kiosk == "k1" else 0)
     assert list(got) == ["k1"]
+
+
+async def test_a_lock_whose_reply_was_lost_and_a_slot_use_the_coupon_once(
+        broker, db, db_url, monkeypatch):
+    """The kiosk timed out on coupon.reserve (the lock was made) and spent a slot: the
+    coupon locked to this very order is used, not refused as taken."""
+    monkeypatch.setenv("BRIDGE_MEMBER_SIGNING_KEY", private_key_pem(CHAIN).decode())
+    alice, coupon, tpl = await _member_with_coupon(db)
+    sale = _sale(0, alice, issue_member_code(CHAIN, alice, "gold", 300, BALANCE),
+                 stored_value=False)
+    code, _ = issue_coupon_code(CHAIN, coupon, tpl, now=time.time() - 10)  # shown
+    async with db.session() as s:
+        (slot,) = slot_tokens(CHAIN, await reserve_pool(s, STORE, "k1", size=1))
+        await marketing.lock(s, coupon.id, alice, sale.data["order_no"])
+        await s.commit()
+    await _publish_all(broker, db, db_url, [_with_coupon(sale, coupon.id, code, slot)])
+    async with db.read() as s:
+        c = await s.get(Coupon, coupon.id)
+        alerts = (await s.scalars(select(Alert).where(Alert.kind == ALERT_KIND))).all()
+    assert (c.status, c.order_no, alerts) == ("used", sale.data["order_no"], [])
