@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -48,28 +47,19 @@ def test_the_real_agent_is_updated_and_a_bad_release_rolled_back(tmp_path, broke
         f'[http]\nenabled = true\nport = {port}\npublic_url = "http://127.0.0.1:{port}"'))
     bridge = BridgeProcess(cfg, tmp_path / "bridge.log", env={
         "BRIDGE_COMMAND_SIGNING_KEY": raw, "CLOUD_BRIDGE_JOBS_TICK_S": "0.3",
-        "CLOUD_BRIDGE_BUNDLES": str(tmp_path / "bundles")})
+        "CLOUD_BRIDGE_BUNDLES": str(tmp_path / "bundles")}).start()
     root = tmp_path / "opt"
     root.mkdir()
+    first_release(root, "0.9.0", key)
     kiosk = kiosk_service(root, kiosk_config(tmp_path, "s1", "k1", broker.port),
                           log=tmp_path / "agent.log", env={"KIOSK_COMMAND_PUBKEY": pub})
-
-    def start_bridge():
-        bridge.start()
-        return add_user(cfg, "boss", "secret-boss", "head_office")
-
-    # The bridge starts (and migrates its database) while the kiosk's first release is
-    # built and started: they meet only at the first job.
-    pool = ThreadPoolExecutor(1)
     try:
-        user = pool.submit(start_bridge)
-        first_release(root, "0.9.0", key)
-        kiosk.start()
-        assert user.result().returncode == 0
+        assert add_user(cfg, "boss", "secret-boss", "head_office").returncode == 0
         base = bridge.url
         token = requests.post(f"{base}/api/v1/admin/session", timeout=10, json={
             "username": "boss", "secret": "secret-boss"}).json()["token"]
         h = {"Authorization": f"Bearer {token}"}
+        kiosk.start()
 
         def until(what, check, timeout=60.0):
             deadline = time.monotonic() + timeout
@@ -140,7 +130,5 @@ def test_the_real_agent_is_updated_and_a_bad_release_rolled_back(tmp_path, broke
         until("back on the good release again", running("0.9.1"))
         assert sorted(os.listdir(root / "releases")) == ["0.9.0", "0.9.1", "0.9.2", "0.9.3"]
     finally:
-        pool.shutdown()
-        if kiosk.thread.is_alive():
-            kiosk.stop()
+        kiosk.stop()
         bridge.stop()
