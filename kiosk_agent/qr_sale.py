@@ -57,7 +57,7 @@ class QrSale:
         self.agent = agent
         self.task: asyncio.Task[PaymentOutcome | None] | None = None
         self.cancelled = asyncio.Event()
-        self.code_url: str | None = None  # the open QR (tests and the control API)
+        self.code_url: str | None = None  # the QR while it is out
 
     @property
     def open(self) -> bool:
@@ -124,7 +124,13 @@ class QrSale:
                 gw, attempt.order_no, attempt.out_trade_no, attempt.amount, attempt.currency,
                 show=lambda url: self._show(url, attempt), cancelled=self.cancelled,
                 wait_s=self.agent.config.payments.qr_wait_s)
-        except Exception as err:  # a lost reply is not a decline: settled like one
+            self.code_url = None
+            # The display follows the checkout's event (paid, or 支付失败: show a code).
+            result = await co.payment_outcome(attempt, out.status, out.reason, out)
+            if result.status == "paid":
+                await self.agent.finish_sale()
+            return out
+        except Exception as err:  # nothing is lost: the checkout recovers, the cloud settles
             log.error("native payment %s failed: %s", attempt.out_trade_no, err, exc_info=True)
             await co.recover_from_error(f"error: {type(err).__name__}")
             if co.state == State.PAID:
@@ -132,11 +138,6 @@ class QrSale:
             return None
         finally:
             self.code_url = None
-        # The display follows the checkout's event (paid, or 支付失败 with a new code asked).
-        result = await co.payment_outcome(attempt, out.status, out.reason, out)
-        if result.status == "paid":
-            await self.agent.finish_sale()
-        return out
 
     async def _show(self, code_url: str, attempt: PaymentAttempt) -> bool:
         """Print the QR slip and point the shopper at it; False when it did not print."""
