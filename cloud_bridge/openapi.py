@@ -218,6 +218,10 @@ def _wrap(route: Route,
                 raise NotFound(f"no {name} {value!r}")
             if schema.get("type") == "integer" and not (value.isdigit() and len(value) < 18):
                 raise NotFound(f"no {name} {value!r}")
+            # No key has a control character, and PostgreSQL text cannot hold NUL at all
+            # (the query would fail with a 500 instead of finding nothing).
+            if any(ord(c) < 32 or c == "\x7f" for c in value):
+                raise NotFound(f"no {name} {value!r}")
         principal = await _principal(request, route, resolver) if route.auth else None
         query = None
         if route.query is not None:

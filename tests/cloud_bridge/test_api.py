@@ -255,3 +255,19 @@ def test_openapi_types_every_success_body_and_documents_extra_statuses():
     assert download["security"] == [{}, {"kioskBasic": []}]
     assert {"304", "401"} <= set(download["responses"])
     assert doc["components"]["securitySchemes"]["kioskBasic"]["scheme"] == "basic"
+
+
+async def test_a_control_character_in_a_path_key_is_not_found(client, db):
+    """A key with NUL (which PostgreSQL text cannot hold) or another control character is
+    a 404 problem on every database, never a 500 from the query (found by the fuzz run on
+    the e-invoice PDF route, whose order number is free-form text)."""
+    await seed_kiosk_orders(db)
+    alice, _ = await mp_login(client, "alice-code")
+    for key in ("S1%00-0", "S1%0A-0", "S1%7F"):
+        r = await client.get(f"/api/v1/mp/orders/{key}/invoice/fapiao/1/pdf", headers=alice)
+        assert r.status == 404, await r.text()
+        assert r.headers["Content-Type"].startswith("application/problem+json")
+        assert (await r.json())["detail"].startswith("no order_no")
+    # A plain key passes the guard and the handler answers (not alice's order).
+    r = await client.get("/api/v1/mp/orders/S1-0/invoice/fapiao/1/pdf", headers=alice)
+    assert r.status == 404 and (await r.json())["detail"] == "order S1-0 not found"
