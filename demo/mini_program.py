@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import kit, scenario, term
-from .procs import AdminClient
+from .procs import AdminClient, ControlClient
 
 PRODUCT = "coke-330"
 PAID_TIMEOUT_S = 20.0
@@ -27,8 +27,11 @@ def _shopper_pays(manifest: Path, params: dict[str, Any], openid: str) -> dict[s
         return json.loads(resp.read())
 
 
-def order_and_pay(bridge_url: str, manifest: Path, admin: AdminClient) -> dict[str, Any]:
-    """One mini-program order paid through the sandbox and seen by the store."""
+def order_and_pay(bridge_url: str, manifest: Path, admin: AdminClient,
+                  control: ControlClient) -> dict[str, Any]:
+    """One mini-program order paid through the sandbox and seen by the store: an open alert
+    at the bridge (console, admin API) and, through the retained per-store list, on the
+    kiosk (the staff TUI's 小程序订单 screen reads the same control API route)."""
     shopper = AdminClient(bridge_url)            # a JSON client; the mp session as bearer
     login = shopper.call("POST", "/api/v1/mp/session", {"code": "demo-mini-program-shopper"})
     shopper.token = login["token"]
@@ -53,4 +56,10 @@ def order_and_pay(bridge_url: str, manifest: Path, admin: AdminClient) -> dict[s
         raise RuntimeError(f"the store was not told of mini-program order {no}")
     term.ok(f"the store sees it: alert #{mine[0]['id']} 小程序新订单 {no} "
             f"({mine[0]['detail']['fulfillment']}, ￥{mine[0]['detail']['total'] / 100:.2f})")
+    at_kiosk = kit.wait_for(lambda: any(
+        i.get("order_no") == no
+        for i in (control.try_get("/v1/mp-orders") or {}).get("items", [])), PAID_TIMEOUT_S, 0.2)
+    if not at_kiosk:
+        raise RuntimeError(f"mini-program order {no} did not reach the kiosk's staff list")
+    term.ok(f"the kiosk lists it for staff (GET /v1/mp-orders; kiosk-tui screen 8): {no}")
     return {"order_no": no, "status": seen["status"], "alert": mine[0]["id"]}

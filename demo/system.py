@@ -422,7 +422,8 @@ class Shopper:
                      "A mini-program shopper orders and pays in WeChat; the store is told")
         from . import mini_program
 
-        self.mp_order = mini_program.order_and_pay(self.s.bridge_url, self.s.manifest, self.admin)
+        self.mp_order = mini_program.order_and_pay(self.s.bridge_url, self.s.manifest, self.admin,
+                                                    self.control)
         term.section("会员：注册、积分、生日券", "A member registers, earns points, gets a birthday coupon")
         from . import member_journey
 
