@@ -97,7 +97,8 @@ async def redeem(s: AsyncSession, member: MemberRecord, item_id: int, request_id
                                                       Exchange.request_id == request_id))
         if again is not None and again.item_id == item_id:
             return again
-        raise Conflict("you have exchanged this item as often as allowed") from None
+        raise Conflict("another exchange of this item is being made for you: "
+                       "try again") from None
     if await rows_changed(s, update(ExchangeItem).where(
             ExchangeItem.id == item.id, ExchangeItem.issued < ExchangeItem.stock)
             .values(issued=ExchangeItem.issued + 1)) != 1:
