@@ -10,6 +10,8 @@ import pytest
 from cloud_bridge import auth
 from cloud_bridge.errors import Unauthorized
 
+pytestmark = pytest.mark.real_argon2  # the production hasher: these test hashing itself
+
 
 def test_import_computes_no_hash():
     code = ("import cloud_bridge.auth as a; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from sqlalchemy import select
 
 from cloud_bridge import auth
@@ -20,6 +21,7 @@ SESSION = "/api/v1/admin/session"
 WRITE_BOUND_S = 2.0
 
 
+@pytest.mark.real_argon2  # the flood's cost is the production hash's
 async def test_login_flood_does_not_stall_writes_and_never_500s(client, db):
     await add_user(db, "boss", auth.HEAD_OFFICE)
     boss = await login(client, "boss")

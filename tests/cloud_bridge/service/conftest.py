@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 
 from cloud_bridge import auth
 from cloud_bridge.app import create_app
@@ -17,12 +16,8 @@ M = "/api/v1/mp/service"
 
 @pytest.fixture(autouse=True)
 def _files(tmp_path, monkeypatch):
-    """Attachments go to this test's own directory; staff secrets hash cheaply here."""
+    """Attachments go to this test's own directory (secrets hash cheaply: ../conftest)."""
     monkeypatch.setenv("CLOUD_BRIDGE_SERVICE_FILES", str(tmp_path / "files"))
-    # The production argon2 cost is ~0.4 s per hash on this machine; these tests log in
-    # four staff per test and test routes, not password hashing (tests/cloud_bridge/test_auth).
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
 
 
 async def start_client(db, db_url) -> TestClient:
