@@ -15,18 +15,17 @@ per line, the one 满减 worth most). One rule is added for them: a cart never c
 with the book's campaigns than without them (a campaign discount can push the goods
 below a 满减 or coupon threshold; the engine then prices without the campaigns).
 
-This module imports nothing of :mod:`contract.pricebook` at import time (the book
-imports it); compiling does.
+The offers it compiles to live in :mod:`contract.offers`, so this module and the book
+that carries campaigns (:mod:`contract.pricebook`) import no cycle.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Self
+from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-if TYPE_CHECKING:
-    from .pricebook import FixedPricePromotion, FullReduction, PercentagePromotion
+from .offers import FixedPricePromotion, FullReduction, PercentagePromotion, Tier
 
 __all__ = ["CAMPAIGN_KINDS", "Campaign", "CampaignTier"]
 
@@ -109,8 +108,6 @@ class Campaign(_Model):
 
     def offer(self) -> PercentagePromotion | FixedPricePromotion:
         """The unit offer this campaign compiles to (not for 满减 campaigns)."""
-        from .pricebook import FixedPricePromotion, PercentagePromotion
-
         common = {"promo_id": self.campaign_id, "label_zh": self.label_zh,
                   "label_en": self.label_en, "start": self.start, "end": self.end,
                   "member_only": bool(self.member_levels),
@@ -122,10 +119,6 @@ class Campaign(_Model):
 
     def reduction(self) -> FullReduction:
         """The :class:`FullReduction` this 满减 campaign compiles to."""
-        from pydantic import ValidationError
-
-        from .pricebook import FullReduction, Tier
-
         try:
             return FullReduction(
                 reduction_id=self.campaign_id, label_zh=self.label_zh, label_en=self.label_en,

@@ -18,6 +18,7 @@ from .. import catalog, keys
 from ..errors import Forbidden, NotFound
 from ..models import now as utcnow
 from ..openapi import Call, Route
+from . import campaign_publish
 from . import campaign_schemas as schemas
 from . import campaigns as service
 from .campaign_models import CampaignRecord
@@ -56,7 +57,7 @@ async def _visible(s: Any, call: Call) -> CampaignRecord:
 async def _ship(call: Call, store: str | None) -> list[str]:
     """Republish the touched stores' books and announce them (when the broker is up)."""
     db, config = call.app[keys.DB_KEY], call.app[keys.CONFIG_KEY]
-    stores = await service.republish(db, store, call.principal.actor)
+    stores = await campaign_publish.republish(db, store, call.principal.actor)
     ingest = call.app.get(keys.INGEST_KEY)
     if stores and ingest is not None and ingest.connected.is_set():
         try:

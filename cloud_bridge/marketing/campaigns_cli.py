@@ -83,7 +83,7 @@ def _create(args: argparse.Namespace) -> int:
     from cloud_bridge.config import ConfigError
     from cloud_bridge.errors import BridgeError
 
-    from . import campaigns
+    from . import campaign_publish, campaigns
     from .campaign_schemas import CampaignBody
 
     try:
@@ -99,7 +99,7 @@ def _create(args: argparse.Namespace) -> int:
     async def work(db: Any) -> tuple[int, list[str]]:
         async with db.session() as s:
             c = await campaigns.create(s, created_by=actor, store=store, fields=body)
-        return c.id, await campaigns.republish(db, store, actor)
+        return c.id, await campaign_publish.republish(db, store, actor)
 
     try:
         config, (cid, stores) = _run(args, work)
@@ -115,7 +115,7 @@ def _end(args: argparse.Namespace) -> int:
     from cloud_bridge.config import ConfigError
     from cloud_bridge.errors import BridgeError
 
-    from . import campaigns
+    from . import campaign_publish, campaigns
 
     actor = f"cli:{args.by}"
 
@@ -123,7 +123,7 @@ def _end(args: argparse.Namespace) -> int:
         async with db.session() as s:
             c = await campaigns.end(s, await campaigns.get(s, args.id), actor)
             store = c.store
-        return await campaigns.republish(db, store, actor)
+        return await campaign_publish.republish(db, store, actor)
 
     try:
         config, stores = _run(args, work)

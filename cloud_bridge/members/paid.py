@@ -8,7 +8,7 @@ else. :func:`settle_purchases` then activates each paid purchase exactly once (a
 conditional ``pending -> active`` update), extending the membership from its current
 end when the member renews early; a refunded purchase takes its period back. The rung
 the plan gives is held on ``mem_members.level`` (the higher of it and the earned rung,
-:func:`cloud_bridge.members.service.level_code`), so every reader of the level (points
+:func:`cloud_bridge.members.levels.level_code`), so every reader of the level (points
 multiplier, member price, coupons' level limits, the member code) applies it as it is.
 """
 
@@ -27,9 +27,9 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import Order
 from ..models import now as utcnow
 from ..notify import service as notify
+from .levels import level_code, program
 from .models import MemberRecord
 from .models_programs import PaidMembership, PaidPlan, PaidPurchase
-from .service import level_code, program
 
 # A member whose paid membership ended less than this long ago still renews at the
 # renewal price: a lapse over a holiday should not cost the full price again.
