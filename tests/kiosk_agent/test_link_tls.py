@@ -224,6 +224,16 @@ async def test_hostname_checked_unless_insecure_skip_verify(
         broker.kill()
 
 
+def _aiomqtt_late_writer(record: logging.LogRecord) -> bool:
+    """asyncio's report of a race in aiomqtt 2.5.1, not the link's: paho asks from its connect
+    thread for the socket to be watched for writing, aiomqtt schedules ``add_writer(fd)`` on
+    the loop, and when the broker has closed the connection meanwhile (here: the refused
+    certificate) the fd is gone by the time it runs ("Bad file descriptor"). Seen once, in
+    the fresh-clone CI run of 2026-12-06; the link's own records are all checked above."""
+    return (record.name == "asyncio" and "add_writer" in record.getMessage()
+            and record.exc_info is not None and isinstance(record.exc_info[1], OSError))
+
+
 async def _true(value: bool) -> bool:
     return value
 
@@ -251,7 +261,8 @@ async def test_required_client_certificate(
         line = rec.getMessage()
         assert rec.levelno == logging.WARNING and "\n" not in line
         assert "certificate required" in line, line
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR
+                and not _aiomqtt_late_writer(r)]
     assert _password(deployment) not in caplog.text
 
     # The bridge's [mqtt.tls] client certificate settings work too.
