@@ -12,16 +12,13 @@ heard from the bridge, the TUI says so rather than showing an old list as curren
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
-import aiomqtt
-
 from contract.wire import rpc as wire_rpc
-from contract.wire.base import WireError, decode, utcnow
 from contract.wire.mp_orders import MpOrderAckParams, MpOrderAlerts
 
-from .link import Link, LinkDown, RpcFailed, RpcTimeout
+from .link import LinkDown, RpcFailed, RpcTimeout
+from .store_board import StoreBoard
 
 log = logging.getLogger(__name__)
 
@@ -37,50 +34,20 @@ class AckFailed(Exception):
         self.code = code
 
 
-class MpOrderBoard:
+class MpOrderBoard(StoreBoard[MpOrderAlerts]):
     """Keeps the newest list of this kiosk's store; acknowledges orders through the link."""
 
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        self.current: MpOrderAlerts | None = None
-        self.received_at: datetime | None = None
+    model = MpOrderAlerts
+    what = "mini-program orders"
 
-    def attach(self) -> MpOrderBoard:
-        self.link.add_handler(self.link.topics.mp_orders, self._on_message)
-        return self
+    def topic(self) -> str:
+        return self.link.topics.mp_orders
 
-    async def _on_message(self, message: aiomqtt.Message) -> None:
-        if not message.payload:
-            return  # the retained list was cleared
-        try:
-            alerts = decode(MpOrderAlerts, message.payload)
-        except WireError as err:
-            log.warning("dropped malformed mini-program orders: %s", err.reason)
-            return
-        self.accept(alerts)
-
-    def accept(self, alerts: MpOrderAlerts) -> bool:
-        """Keep ``alerts`` unless it is another store's or older than the one kept."""
-        if alerts.store != self.link.topics.store:
-            log.warning("dropped mini-program orders of store %s", alerts.store)
-            return False
-        if self.current is not None and alerts.as_of < self.current.as_of:
-            return False
+    def kept(self, alerts: MpOrderAlerts) -> None:
         fresh = {a.id for a in alerts.items} - (
             {a.id for a in self.current.items} if self.current is not None else set())
         if fresh:
             log.info("%d new mini-program order(s) for the store", len(fresh))
-        self.current, self.received_at = alerts, utcnow()
-        return True
-
-    def view(self) -> dict[str, Any]:
-        """What the control API returns: the list, or ``received_at`` None before any."""
-        if self.current is None:
-            return {"store": self.link.topics.store, "received_at": None, "as_of": None,
-                    "items": [], "more": 0}
-        body = self.current.model_dump(mode="json", exclude={"v"})
-        return {**body, "received_at": self.received_at.isoformat() if self.received_at
-                else None}
 
     async def acknowledge(self, alert_id: int, by: str) -> dict[str, Any]:
         """Staff acknowledged the order: resolved at the bridge, gone from this list.
