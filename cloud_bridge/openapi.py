@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -77,6 +77,10 @@ class QueryModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+B = TypeVar("B", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
+
+
 @dataclass(slots=True)
 class Call:
     """One validated request as the handler sees it."""
@@ -88,6 +92,18 @@ class Call:
     body: Any
     query: Any
     path: dict[str, str]
+
+    def body_as(self, model: type[B]) -> B:
+        """The validated body as the route's declared model (a mismatch is a bug: 500)."""
+        if not isinstance(self.body, model):
+            raise TypeError(f"route body is {type(self.body).__name__}, not {model.__name__}")
+        return self.body
+
+    def query_as(self, model: type[Q]) -> Q:
+        """The validated query string as the route's declared model."""
+        if not isinstance(self.query, model):
+            raise TypeError(f"route query is {type(self.query).__name__}, not {model.__name__}")
+        return self.query
 
     @property
     def app(self) -> web.Application:
@@ -109,7 +125,7 @@ class Call:
         return openid
 
 
-Handler = Callable[[Call], Awaitable[Any]]
+Handler = Callable[[Call], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +263,10 @@ def _wrap(route: Route,
             except ValidationError as err:
                 raise InvalidRequest("body " + validation_reason(err)) from err
         result = await route.handler(Call(request, principal, body, query, path))
-        if route.raw or isinstance(result, web.StreamResponse):
+        if isinstance(result, web.StreamResponse):
             return result
+        if route.raw:
+            raise TypeError(f"raw route {route.operation_id} returned no response")
         return web.json_response(result, status=route.status,
                                  dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
