@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy import (
     Enum,
@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.types import TypeEngine
 
 from .errors import NotFound
 from .models import Base
@@ -83,12 +84,13 @@ class Database:
     ) -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
-        kwargs: dict[str, Any] = {"echo": echo}
+        self.engine: AsyncEngine
         if self.dialect == "sqlite":
             _ensure_sqlite_dir(url)
+            self.engine = create_async_engine(url, echo=echo)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+            self.engine = create_async_engine(url, echo=echo, pool_size=pool_size,
+                                              max_overflow=max_overflow, pool_pre_ping=True)
         # transact_sync on a SQLite file: a pysqlite engine and the one thread it runs in.
         self._sync_engine: Engine | None = None
         self._sync_thread: ThreadPoolExecutor | None = None
@@ -214,9 +216,25 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+class _PragmaCursor(Protocol):
+    """What the connect hook uses of a DB-API cursor."""
+
+    def execute(self, operation: str) -> object: ...
+
+    def close(self) -> object: ...
+
+
+class _SqliteDbapiConnection(Protocol):
+    """What the connect hook uses of a SQLite DB-API connection (pysqlite or aiosqlite's)."""
+
+    isolation_level: str | None
+
+    def cursor(self) -> _PragmaCursor: ...
+
+
 def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: _SqliteDbapiConnection, _record: object) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit transactions defer locking).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -229,14 +247,17 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    def _on_begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+BulkRows = Sequence[Mapping[str, object]]
+
+
 def bulk_insert(
-    session: AsyncSession, table: Any, rows: list[dict[str, Any]]
-) -> tuple[Any, Any]:
+    session: AsyncSession, model: type[Base], rows: BulkRows
+) -> tuple[sqlite.Insert | postgresql.Insert, BulkRows | dict[str, list[object]]]:
     """An ``INSERT`` of many rows for the session's backend: ``(statement, parameters)``.
 
     Chain ``on_conflict_do_*`` and ``returning`` on the statement as usual, then
@@ -248,7 +269,9 @@ def bulk_insert(
     (``executemany`` renders a new multi-row ``VALUES`` text, and a new prepared
     statement, for every batch size). On SQLite it is ``executemany``.
     """
-    table = getattr(table, "__table__", table)
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
     if session.get_bind().dialect.name != "postgresql":
         return sqlite.insert(table), rows
     names = list(rows[0]) if rows else [c.name for c in table.columns]
@@ -265,9 +288,9 @@ def bulk_insert(
     return postgresql.insert(table).from_select(names, source), params
 
 
-def _uncapped(kind: Any) -> Any:
+def _uncapped(kind: TypeEngine[T]) -> TypeEngine[T] | Text:
     """``kind`` without a length cap (a ``String(n)`` becomes ``Text``)."""
-    if isinstance(kind, String) and getattr(kind, "length", None) and not isinstance(kind, Enum):
+    if isinstance(kind, String) and kind.length and not isinstance(kind, Enum):
         return Text()
     return kind
 
@@ -297,7 +320,7 @@ async def rows_changed(session: AsyncSession, statement: UpdateBase) -> int:
     return int(result.rowcount or 0)
 
 
-async def get_row(session: AsyncSession, model: type[RowT], key: Any) -> RowT:
+async def get_row(session: AsyncSession, model: type[RowT], key: object) -> RowT:
     """The row of ``model`` with primary key ``key``, which must exist.
 
     For rows a foreign key or an earlier step vouches for (a slot's service, a refund

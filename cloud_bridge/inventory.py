@@ -71,10 +71,11 @@ async def apply_deltas(
     rows = [
         {"store": s, "product_id": p, "on_hand": deltas[(s, p)], "updated_at": at} for s, p in keys
     ]
-    stmt, params = bulk_insert(session, Stock, rows)
-    stmt = stmt.on_conflict_do_update(
+    upsert, params = bulk_insert(session, Stock, rows)
+    stmt = upsert.on_conflict_do_update(
         index_elements=[Stock.store, Stock.product_id],
-        set_={"on_hand": Stock.on_hand + stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
+        set_={"on_hand": Stock.on_hand + upsert.excluded.on_hand,
+              "updated_at": upsert.excluded.updated_at},
     ).returning(Stock.store, Stock.product_id, Stock.on_hand)
     result = await session.execute(stmt, params)
     alerts: list[Alert] = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -22,6 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from common.jsontypes import JsonMapping, JsonObject
 from common.version import __version__
 from contract.wire.base import validation_reason
 
@@ -139,12 +140,12 @@ class Route:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     status: int = 200
-    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path_params: Mapping[str, JsonMapping] = field(default_factory=dict)
     raw: bool = False  # handler returns a web.Response itself
     response_type: str | None = "application/json"  # None: no body (e.g. 204)
-    raw_body: tuple[str, dict[str, Any]] | None = None  # (media type, schema) the handler reads
+    raw_body: tuple[str, JsonMapping] | None = None  # (media type, schema) the handler reads
     # The success body: a pydantic model (its schema goes to components) or a JSON schema.
-    response: type[BaseModel] | dict[str, Any] | None = None
+    response: type[BaseModel] | JsonMapping | None = None
     # Further statuses the route answers with, and what they mean: problem details from
     # 400 up (e.g. {422: "unusable price book"}), no body below (e.g. {304: "not modified"}).
     responses: dict[int, str] = field(default_factory=dict)
@@ -163,9 +164,9 @@ class Route:
 # --------------------------------------------------------------------------- errors
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "error"
-    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body: JsonObject = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     body.update(extra)
     headers = {"WWW-Authenticate": 'Bearer realm="cloud-bridge"'} if status == 401 else None
     return web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
@@ -290,39 +291,54 @@ async def db_token_resolver(request: web.Request, token: str) -> Principal | Non
 # --------------------------------------------------------------------------- document
 
 
-def _oas30(schema: Any) -> Any:
+def _oas30(schema: object) -> object:
     """Pydantic's JSON Schema (2020-12) to OpenAPI 3.0: nullable, $defs -> components."""
     if isinstance(schema, list):
         return [_oas30(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: _oas30(v) for k, v in schema.items() if k not in ("$defs", "title")}
-    if isinstance(schema.get("properties"), dict):  # property names are not annotations
-        out["properties"] = {k: _oas30(v) for k, v in schema["properties"].items()}
+    return _oas30_object(schema)
+
+
+def _oas30_object(schema: JsonMapping) -> JsonObject:
+    """:func:`_oas30` of a schema object."""
+    out: JsonObject = {k: _oas30(v) for k, v in schema.items() if k not in ("$defs", "title")}
+    properties = schema.get("properties")
+    if isinstance(properties, dict):  # property names are not annotations
+        out["properties"] = {k: _oas30(v) for k, v in properties.items()}
     for key in ("anyOf", "oneOf"):
         opts = out.get(key)
         if isinstance(opts, list) and any(o == {"type": "null"} for o in opts):
             rest = [o for o in opts if o != {"type": "null"}]
             out.pop(key)
             if len(rest) == 1:
-                merged = dict(rest[0]) if "$ref" not in rest[0] else {"allOf": [rest[0]]}
+                only = rest[0]
+                merged = (dict(only) if isinstance(only, dict) and "$ref" not in only
+                          else {"allOf": [only]})
                 out.update(merged)
             else:
                 out[key] = rest
             out["nullable"] = True
     if "const" in out:
         out["enum"] = [out.pop("const")]
-    if "$ref" in out:
-        out["$ref"] = out["$ref"].replace("#/$defs/", "#/components/schemas/")
+    ref = out.get("$ref")
+    if isinstance(ref, str):
+        out["$ref"] = ref.replace("#/$defs/", "#/components/schemas/")
     return out
 
 
-def _model_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+def _model_schema(model: type[BaseModel], components: JsonObject) -> JsonObject:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in schema.get("$defs", {}).items():
         components[name] = _oas30(sub)
-    components[model.__name__] = _oas30(schema)
+    components[model.__name__] = _oas30_object(schema)
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _object_at(parent: JsonMapping, key: str) -> JsonObject:
+    """``parent[key]`` where the document holds an object there, else ``{}``."""
+    child = parent.get(key)
+    return child if isinstance(child, dict) else {}
 
 
 PROBLEM_SCHEMA = {
@@ -337,51 +353,53 @@ PROBLEM_SCHEMA = {
 }
 
 
-def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge") -> dict:
+def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge") -> JsonObject:
     """The OpenAPI 3.0 document describing ``routes``."""
-    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
-    paths: dict[str, dict[str, Any]] = {}
+    components: JsonObject = {"Problem": PROBLEM_SCHEMA}
+    paths: dict[str, dict[str, JsonObject]] = {}
     problem_ref = {"$ref": "#/components/schemas/Problem"}
 
-    def problem_response(text: str) -> dict[str, Any]:
+    def problem_response(text: str) -> JsonObject:
         return {"description": text, "content": {PROBLEM_TYPE: {"schema": problem_ref}}}
 
-    def success_schema(route: Route) -> dict[str, Any]:
+    def success_schema(route: Route) -> JsonMapping:
         if route.response is None:
             return {}
-        if isinstance(route.response, dict):
-            return route.response
-        return _model_schema(route.response, components)
+        if isinstance(route.response, type):
+            return _model_schema(route.response, components)
+        return route.response
 
     ids = _operation_ids(routes)
     for route in routes:
-        op: dict[str, Any] = {
+        responses: JsonObject = {
+            str(route.status): {
+                "description": "OK",
+                **({"content": {route.response_type: {"schema": success_schema(route)}}}
+                   if route.response_type else {}),
+            },
+            "400": problem_response("invalid request"),
+            "404": problem_response("not found"),
+            "409": problem_response("conflict with the current state"),
+        }
+        op: JsonObject = {
             "operationId": ids[route.method, route.path],
             "summary": route.summary,
             "tags": [route.tag],
-            "responses": {
-                str(route.status): {
-                    "description": "OK",
-                    **({"content": {route.response_type: {"schema": success_schema(route)}}}
-                       if route.response_type else {}),
-                },
-                "400": problem_response("invalid request"),
-                "404": problem_response("not found"),
-                "409": problem_response("conflict with the current state"),
-            },
+            "responses": responses,
         }
         for status, text in sorted(route.responses.items()):
-            op["responses"][str(status)] = (problem_response(text) if status >= 400
-                                            else {"description": text})
-        params = []
+            responses[str(status)] = (problem_response(text) if status >= 400
+                                      else {"description": text})
+        params: list[JsonObject] = []
         for name in re.findall(r"{(\w+)}", route.path):
             params.append({"name": name, "in": "path", "required": True,
                            "schema": route.path_params.get(name, IDENT_SCHEMA)})
         if route.query is not None:
-            qschema = _oas30(route.query.model_json_schema(
+            qschema = _oas30_object(route.query.model_json_schema(
                 ref_template="#/components/schemas/{model}"))
-            required = set(qschema.get("required", []))
-            for name, sub in qschema.get("properties", {}).items():
+            listed = qschema.get("required", [])
+            required = set(listed) if isinstance(listed, list) else set()
+            for name, sub in _object_at(qschema, "properties").items():
                 params.append({"name": name, "in": "query", "required": name in required,
                                "schema": sub})
         if params:
@@ -396,11 +414,11 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
                                  "content": {route.raw_body[0]: {"schema": route.raw_body[1]}}}
         if route.auth:
             op["security"] = [{f"{route.auth}Token": []}]
-            op["responses"]["401"] = problem_response("missing, unknown or expired token")
-            op["responses"]["403"] = problem_response("not allowed for this caller")
+            responses["401"] = problem_response("missing, unknown or expired token")
+            responses["403"] = problem_response("not allowed for this caller")
         elif route.basic_auth:
             op["security"] = [{}, {"kioskBasic": []}]
-            op["responses"]["401"] = problem_response(
+            responses["401"] = problem_response(
                 "credentials required (when configured) and missing or wrong")
         paths.setdefault(route.path, {})[route.method.lower()] = op
     _add_links(routes, paths, components, ids)
@@ -444,17 +462,17 @@ def _operation_ids(routes: list[Route]) -> dict[tuple[str, str], str]:
     return ids
 
 
-def _add_links(routes: list[Route], paths: dict[str, dict[str, Any]],
-               components: dict[str, Any], ids: dict[tuple[str, str], str]) -> None:
+def _add_links(routes: list[Route], paths: dict[str, dict[str, JsonObject]],
+               components: JsonObject, ids: dict[tuple[str, str], str]) -> None:
     """OpenAPI links from each create to the operations on what it created (stateful
     clients and the schemathesis state machine follow them): a ``POST /x`` answering 201 or
     200 links to every operation on ``/x/{p}...`` whose only path parameter is ``p``, when its
     reply carries the key, as a property named ``p`` or else ``id`` of the parameter's type."""
     for route in routes:
         reply = route.response
-        if route.method != "POST" or reply is None or isinstance(reply, dict):
+        if route.method != "POST" or not isinstance(reply, type):
             continue
-        props = components.get(reply.__name__, {}).get("properties", {})
+        props = _object_at(_object_at(components, reply.__name__), "properties")
         op = paths[route.path]["post"]
         for target in routes:
             rest = target.path.removeprefix(route.path + "/{")
@@ -465,10 +483,13 @@ def _add_links(routes: list[Route], paths: dict[str, dict[str, Any]],
                 continue
             kind = target.path_params.get(params[0], IDENT_SCHEMA).get("type")
             field_name = next((f for f in (params[0], "id")
-                               if props.get(f, {}).get("type") == kind), None)
+                               if _object_at(props, f).get("type") == kind), None)
             if field_name is None:
                 continue
-            links = op["responses"][str(route.status)].setdefault("links", {})
+            success = _object_at(_object_at(op, "responses"), str(route.status))
+            links = success.setdefault("links", {})
+            if not isinstance(links, dict):
+                raise TypeError(f"links of {route.path} is not an object")
             links[ids[target.method, target.path]] = {
                 "operationId": ids[target.method, target.path],
                 "parameters": {params[0]: f"$response.body#/{field_name}"}}

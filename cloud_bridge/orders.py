@@ -144,8 +144,8 @@ async def record_kiosk_sales(
             "updated_at": now(), "paid_at": d.completed_at, "completed_at": d.completed_at,
             "event_id": s.event.event_id, "details": _details(d),
         })
-    stmt, params = bulk_insert(session, Order, rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
+    insert, params = bulk_insert(session, Order, rows)
+    stmt = insert.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
         Order.id, Order.event_id)
     # By event id, not order_no: two events of one order_no in a batch insert one row,
     # and only the event whose row it is may add lines and move stock.

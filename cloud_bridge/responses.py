@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from common.jsontypes import JsonObject
 
 from . import auth, invoices, orders
 
@@ -116,7 +118,7 @@ class HistoryEntry(ResponseModel):
 
 class StaffHistoryEntry(HistoryEntry):
     actor: str
-    detail: dict[str, Any]
+    detail: JsonObject
 
 
 class Invoice(ResponseModel):
@@ -206,8 +208,8 @@ class OrderDetail(OrderSummary):
     completed_at: datetime | None
     carrier: str | None
     tracking_no: str | None
-    shipping_address: dict[str, Any] | None
-    details: dict[str, Any] = Field(
+    shipping_address: JsonObject | None
+    details: JsonObject = Field(
         description="kiosk sale details: tenders, vat, coupons, points, catalog_version, ...")
     lines: list[OrderLine]
     # Sequence (covariant): staff see the same entries with more fields each.
@@ -249,7 +251,7 @@ class AlertOut(ResponseModel):
     kiosk: str | None
     product_id: str | None
     order_no: str | None
-    detail: dict[str, Any]
+    detail: JsonObject
     created_at: datetime
     resolved: bool
 
@@ -325,16 +327,16 @@ class FleetList(ResponseModel):
 class CommandResultOut(ResponseModel):
     cmd_id: str
     ok: bool
-    result: dict[str, Any] | None
+    result: JsonObject | None
     error: str | None
     received_at: datetime
 
 
 class KioskDetail(KioskRow):
-    telemetry: dict[str, Any] | None
-    reported: dict[str, Any] | None
+    telemetry: JsonObject | None
+    reported: JsonObject | None
     reported_at: datetime | None
-    desired: dict[str, Any] | None
+    desired: JsonObject | None
     command_results: list[CommandResultOut]
 
 
@@ -348,8 +350,8 @@ class CommandSent(ResponseModel):
 
 class KioskShadow(ResponseModel):
     desired_version: int | None
-    desired: dict[str, Any] | None
-    reported: dict[str, Any] | None
+    desired: JsonObject | None
+    reported: JsonObject | None
     config_version: int | None
 
 

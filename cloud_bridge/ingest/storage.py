@@ -199,8 +199,8 @@ async def _insert_events(
          "payload": raw.decode("utf-8")}
         for e, raw in events
     ]
-    stmt, params = bulk_insert(session, StoredEvent, rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=[StoredEvent.event_id]).returning(
+    insert, params = bulk_insert(session, StoredEvent, rows)
+    stmt = insert.on_conflict_do_nothing(index_elements=[StoredEvent.event_id]).returning(
         StoredEvent.event_id)
     return set((await session.scalars(stmt, params)).all())
 
