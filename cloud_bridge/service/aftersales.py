@@ -22,7 +22,6 @@ Rules, as a shop runs them:
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge import inventory, orders
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Order, OrderLine, RefundRequest
+from common.jsontypes import JsonObject
 
 from .models import Attachment
 from .models_aftersales import AfterSale, AfterSaleRule
@@ -209,7 +209,7 @@ async def cancel(s: AsyncSession, req: AfterSale, *, actor: str) -> None:
     s.add(orders.log_event(order, actor, "aftersales_cancelled", {"aftersales_id": req.id}))
 
 
-async def to_json(s: AsyncSession, req: AfterSale) -> dict[str, Any]:
+async def to_json(s: AsyncSession, req: AfterSale) -> JsonObject:
     refund = None
     if req.refund_request_id is not None:
         r = await s.get(RefundRequest, req.refund_request_id)

@@ -3,7 +3,7 @@ store staff approve (the return, the stock and the refund in one go) or reject."
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from cloud_bridge import auth
 from cloud_bridge import keys as app_keys
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText, Text
+from common.jsontypes import JsonObject
 
 from . import aftersales, attachments, schemas
 from .api_common import ID_SCHEMA, TAG, A, M, db, path_id
@@ -38,11 +39,11 @@ class RequestBody(RequestModel):
     photo_ids: list[ShortText] = Field(default_factory=list, max_length=aftersales.MAX_PHOTOS)
 
 
-async def ask(call: Call) -> dict[str, Any]:
+async def ask(call: Call) -> JsonObject:
     """Ask to return or exchange lines of one of my orders (409 past the time limit)."""
-    b = call.body
+    b = call.body_as(RequestBody)
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         from cloud_bridge import orders
 
         order = await orders.get_order(s, b.order_no, lock=True)
@@ -61,21 +62,22 @@ class PhotoQuery(QueryModel):
     order_no: ShortText
 
 
-async def upload_photo(call: Call) -> dict[str, Any]:
+async def upload_photo(call: Call) -> JsonObject:
     """A photo of the goods for an after-sales request on my order (checked by content)."""
     from cloud_bridge import orders
 
+    order_no = call.query_as(PhotoQuery).order_no
     data = await call.request.read()
     async with db(call).session() as s:
-        order = await orders.get_order(s, call.query.order_no)
+        order = await orders.get_order(s, order_no)
         if order.openid != call.openid:
-            raise NotFound(f"order {call.query.order_no} not found")
+            raise NotFound(f"order {order_no} not found")
         att = await attachments.save_image(s, runtime(call.app).storage, data, store=order.store,
                                            owner=call.principal.actor, purpose="aftersales")
         return attachments.attachment_json(att)
 
 
-async def mine(call: Call) -> dict[str, Any]:
+async def mine(call: Call) -> JsonObject:
     """My after-sales requests, newest first."""
     async with db(call).read() as s:
         rows = (await s.scalars(select(AfterSale).where(AfterSale.openid == call.openid)
@@ -90,9 +92,9 @@ async def _mine(s: AsyncSession, call: Call, *, lock: bool = False) -> AfterSale
     return req
 
 
-async def cancel(call: Call) -> dict[str, Any]:
+async def cancel(call: Call) -> JsonObject:
     """Withdraw my request while the store has not decided."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         req = await _mine(s, call, lock=True)
         await aftersales.cancel(s, req, actor=call.principal.actor)
         return await aftersales.to_json(s, req)
@@ -105,9 +107,9 @@ class ListQuery(QueryModel):
     status: Literal["requested", "approved", "rejected", "cancelled"] | None = None
 
 
-async def staff_list(call: Call) -> dict[str, Any]:
+async def staff_list(call: Call) -> JsonObject:
     """After-sales requests of the caller's store (head office: any or all), oldest open first."""
-    q = call.query
+    q = call.query_as(ListQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(AfterSale).order_by(AfterSale.id)
     if store is not None:
@@ -133,47 +135,47 @@ class ApproveBody(RequestModel):
     note: Text | None = None
 
 
-async def approve(call: Call) -> dict[str, Any]:
+async def approve(call: Call) -> JsonObject:
     """Approve: the return on the order, the stock, and (for a return) the refund, which is
     executed through the provider that took the money."""
-    b = call.body
+    b = call.body_as(ApproveBody)
     refund_id: int | None = None
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> int:
         nonlocal refund_id
         req = await _staff(s, call)
         refund_id = await aftersales.approve(s, req, actor=call.principal.actor,
                                              restock=b.restock, location=b.location, note=b.note)
-        return {"id": req.id}
+        return req.id
 
-    out = await db(call).transact(work)
+    req_id = await db(call).transact(work)
     executor = call.app[app_keys.SERVICES_KEY].refunds
     if refund_id is not None and executor is not None:
         await executor.execute(refund_id)
     async with db(call).read() as s:
-        return await aftersales.to_json(s, await aftersales.get(s, out["id"]))
+        return await aftersales.to_json(s, await aftersales.get(s, req_id))
 
 
 class RejectBody(RequestModel):
     note: Text
 
 
-async def reject(call: Call) -> dict[str, Any]:
+async def reject(call: Call) -> JsonObject:
     """Reject, saying why (the shopper sees the note)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         req = await _staff(s, call)
-        await aftersales.reject(s, req, actor=call.principal.actor, note=call.body.note)
+        await aftersales.reject(s, req, actor=call.principal.actor, note=call.body_as(RejectBody).note)
         return await aftersales.to_json(s, req)
 
     return await db(call).transact(work)
 
 
-async def get_rules(call: Call) -> dict[str, Any]:
+async def get_rules(call: Call) -> JsonObject:
     """Return periods in days per product category (``*``: every other category)."""
     async with db(call).read() as s:
         days = await aftersales.window_days(s, set())
         rules = dict((await s.execute(select(aftersales.AfterSaleRule.category,
-                                             aftersales.AfterSaleRule.days))).all())
+                                             aftersales.AfterSaleRule.days))).tuples().all())
         return {"rules": rules or {"*": days["*"]}, "defect_days": aftersales.DEFECT_DAYS}
 
 
@@ -181,15 +183,16 @@ class RulesBody(RequestModel):
     rules: dict[ShortText, int] = Field(max_length=500)
 
 
-async def put_rules(call: Call) -> dict[str, Any]:
+async def put_rules(call: Call) -> JsonObject:
     """Replace the return periods (head office)."""
     from cloud_bridge.errors import InvalidRequest
 
-    if any(not 0 <= d <= 365 for d in call.body.rules.values()):
+    wanted = call.body_as(RulesBody).rules
+    if any(not 0 <= d <= 365 for d in wanted.values()):
         raise InvalidRequest("a return period is 0 to 365 days")
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
-        rules = await aftersales.set_rules(s, call.body.rules)
+    async def work(s: AsyncSession) -> JsonObject:
+        rules = await aftersales.set_rules(s, wanted)
         return {"rules": rules, "defect_days": aftersales.DEFECT_DAYS}
 
     return await db(call).transact(work)

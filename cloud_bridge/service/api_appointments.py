@@ -3,8 +3,6 @@ cancel (``/api/v1/admin/service/...``, ``/api/v1/mp/service/...``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge.db import get_row
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText, Text
+from common.jsontypes import JsonObject
 
 from . import appointments as appt
 from . import schemas
@@ -27,12 +26,12 @@ class ServiceBody(RequestModel):
     max_active_per_member: int = Field(default=1, ge=1, le=100)
 
 
-async def add_service(call: Call) -> dict[str, Any]:
+async def add_service(call: Call) -> JsonObject:
     """A bookable service of a store (pick-up slots, cake orders, consultations)."""
     store = call.path["store"]
     call.principal.check_store(store)
     async with db(call).session() as s:
-        svc = BookableService(store=store, **call.body.model_dump())
+        svc = BookableService(store=store, **call.body_as(ServiceBody).model_dump())
         s.add(svc)
         await s.flush()
         return appt.service_json(svc, [])
@@ -55,18 +54,18 @@ class SlotsBody(RequestModel):
     slots: list[SlotBody] = Field(min_length=1, max_length=200)
 
 
-async def add_slots(call: Call) -> dict[str, Any]:
+async def add_slots(call: Call) -> JsonObject:
     """Open slots of a service, each with its capacity."""
     async with db(call).session() as s:
         svc = await _staff_service(s, call)
         await appt.add_slots(s, svc, [(x.starts_at, x.ends_at, x.capacity)
-                                      for x in call.body.slots])
+                                      for x in call.body_as(SlotsBody).slots])
         slots = (await s.scalars(select(Slot).where(Slot.service_id == svc.id)
                                  .order_by(Slot.starts_at))).all()
         return appt.service_json(svc, list(slots))
 
 
-async def service_bookings(call: Call) -> dict[str, Any]:
+async def service_bookings(call: Call) -> JsonObject:
     """Who booked which slot of a service."""
     async with db(call).session() as s:
         svc = await _staff_service(s, call)
@@ -80,8 +79,9 @@ class UpcomingQuery(QueryModel):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-async def store_services(call: Call) -> dict[str, Any]:
+async def store_services(call: Call) -> JsonObject:
     """A store's bookable services with their upcoming slots and free places."""
+    limit = call.query_as(UpcomingQuery).limit
     at = appt.now()
     async with db(call).session() as s:
         svcs = (await s.scalars(select(BookableService).where(
@@ -90,7 +90,7 @@ async def store_services(call: Call) -> dict[str, Any]:
         for svc in svcs:
             slots = (await s.scalars(select(Slot).where(
                 Slot.service_id == svc.id, Slot.starts_at > at).order_by(Slot.starts_at)
-                .limit(call.query.limit))).all()
+                .limit(limit))).all()
             out.append(appt.service_json(svc, list(slots)))
     return {"items": out}
 
@@ -100,18 +100,18 @@ class BookBody(RequestModel):
     note: Text | None = None
 
 
-async def book(call: Call) -> dict[str, Any]:
+async def book(call: Call) -> JsonObject:
     """Book a place in a slot (409 when it is full, closed, or booked already)."""
-    b = call.body
+    b = call.body_as(BookBody)
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         booking = await appt.book(s, b.slot_id, call.openid, b.note)
         return appt.booking_json(booking, await get_row(s, Slot, booking.slot_id))
 
     return await db(call).transact(work)
 
 
-async def my_bookings(call: Call) -> dict[str, Any]:
+async def my_bookings(call: Call) -> JsonObject:
     """My bookings, soonest first."""
     async with db(call).session() as s:
         rows = (await s.execute(select(Booking, Slot).join(Slot, Slot.id == Booking.slot_id)
@@ -120,9 +120,9 @@ async def my_bookings(call: Call) -> dict[str, Any]:
     return {"items": [appt.booking_json(b, slot) for b, slot in rows]}
 
 
-async def cancel(call: Call) -> dict[str, Any]:
+async def cancel(call: Call) -> JsonObject:
     """Cancel my booking (up to the service's deadline)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         booking = await s.get(Booking, path_id(call, "booking_id"))
         if booking is None or booking.openid != call.openid:
             raise NotFound(f"booking {call.path['booking_id']} not found")

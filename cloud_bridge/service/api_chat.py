@@ -3,8 +3,6 @@ send messages, images, the shopper's chat WebSocket, complaints and suggestions.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy import func, select
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, Text
+from common.jsontypes import JsonObject
 
 from . import attachments, schemas, tickets, ws
 from .api_common import (
@@ -29,7 +28,7 @@ from .models import Conversation
 from .runtime import runtime
 
 
-def conversation_json(c: Conversation) -> dict[str, Any]:
+def conversation_json(c: Conversation) -> JsonObject:
     return {"id": c.id, "store": c.store, "kind": c.kind, "channel": c.channel,
             "status": c.status, "category": c.category, "subject": c.subject,
             "order_no": c.order_no, "last_seq": c.last_seq,
@@ -56,9 +55,9 @@ class StartBody(RequestModel):
     order_no: Ident | None = None
 
 
-async def start_conversation(call: Call) -> dict[str, Any]:
+async def start_conversation(call: Call) -> JsonObject:
     """Start a chat with a store (optionally about one of my orders)."""
-    b = call.body
+    b = call.body_as(StartBody)
     async with db(call).session() as s:
         await _my_order(s, call, b.order_no, b.store)
         conv = await tickets.open_ticket(s, store=b.store, channel="chat", subject=b.subject,
@@ -76,9 +75,9 @@ class ComplaintBody(RequestModel):
     order_no: Ident | None = None
 
 
-async def file_complaint(call: Call) -> dict[str, Any]:
+async def file_complaint(call: Call) -> JsonObject:
     """A complaint or a suggestion (complaint form): a ticket of its own kind."""
-    b = call.body
+    b = call.body_as(ComplaintBody)
     if b.kind == "conversation":
         from cloud_bridge.errors import InvalidRequest
 
@@ -101,9 +100,9 @@ class MineQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**6)
 
 
-async def my_conversations(call: Call) -> dict[str, Any]:
+async def my_conversations(call: Call) -> JsonObject:
     """My conversations, complaints and suggestions, newest first."""
-    q = call.query
+    q = call.query_as(MineQuery)
     cond = Conversation.openid == call.openid
     async with db(call).session() as s:
         total = await s.scalar(select(func.count()).select_from(Conversation).where(cond))
@@ -118,11 +117,12 @@ class MessagesQuery(QueryModel):
     limit: int = Field(default=100, ge=1, le=200)
 
 
-async def conversation_messages(call: Call) -> dict[str, Any]:
+async def conversation_messages(call: Call) -> JsonObject:
     """Messages of my conversation after ``after_seq``, in order."""
     async with db(call).session() as s:
         conv = await my_conversation(s, call, path_id(call, "conversation_id"))
-        return await message_list(s, conv.id, call.query.after_seq, call.query.limit, False)
+        q = call.query_as(MessagesQuery)
+        return await message_list(s, conv.id, q.after_seq, q.limit, False)
 
 
 class SendBody(RequestModel):
@@ -131,16 +131,16 @@ class SendBody(RequestModel):
     attachment_id: Ident | None = None
 
 
-async def send_message(call: Call) -> dict[str, Any]:
+async def send_message(call: Call) -> JsonObject:
     """Send a message over HTTP (when the WebSocket is not open)."""
+    b = call.body_as(SendBody)
     async with db(call).session() as s:
         conv = await my_conversation(s, call, path_id(call, "conversation_id"))
-    return await post_and_signal(call, conv.id, sender_kind="customer", body=call.body.body,
-                                 client_msg_id=call.body.client_msg_id,
-                                 attachment_id=call.body.attachment_id)
+    return await post_and_signal(call, conv.id, sender_kind="customer", body=b.body,
+                                 client_msg_id=b.client_msg_id, attachment_id=b.attachment_id)
 
 
-async def upload_image(call: Call) -> dict[str, Any]:
+async def upload_image(call: Call) -> JsonObject:
     """An image for my conversation (JPEG, PNG, GIF, WebP; checked by content)."""
     data = await call.request.read()
     async with db(call).session() as s:
@@ -174,7 +174,7 @@ async def shopper_chat(call: Call) -> web.StreamResponse:
     socket = await ws.open_socket(call.request)
     conn = ws.ChatConnection(call.app, socket, actor=call.principal.actor,
                              sender_kind="customer", store=conv.store, conversation_id=conv.id,
-                             last_seq=call.query.last_seq,
+                             last_seq=call.query_as(ChatQuery).last_seq,
                              suggest=suggest_for_chat(call.app))
     return await ws.serve(conn)
 

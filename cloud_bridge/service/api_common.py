@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge import keys
+from cloud_bridge.db import Database
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call
+from common.jsontypes import JsonObject
 
 from . import chat, tickets
 from .hub import Signal
@@ -20,18 +21,12 @@ M = "/api/v1/mp/service"
 TAG = "service"
 
 
-def keys():
-    from cloud_bridge import keys as app_module
-
-    return app_module
-
-
-def db(call: Call):
-    return call.app[keys().DB_KEY]
+def db(call: Call) -> Database:
+    return call.app[keys.DB_KEY]
 
 
 def tz(call: Call) -> str:
-    return call.app[keys().CONFIG_KEY].bridge.timezone
+    return call.app[keys.CONFIG_KEY].bridge.timezone
 
 
 def path_id(call: Call, name: str) -> int:
@@ -56,7 +51,7 @@ async def my_conversation(s: AsyncSession, call: Call, conv_id: int) -> Conversa
 
 async def post_and_signal(call: Call, conv_id: int, *, sender_kind: str, body: str,
                           client_msg_id: str | None,
-                          attachment_id: str | None) -> dict[str, Any]:
+                          attachment_id: str | None) -> JsonObject:
     """Store a message sent over HTTP and push it to the live connections."""
     hub = runtime(call.app).hub
     sig: Signal | None = None
@@ -80,7 +75,7 @@ async def post_and_signal(call: Call, conv_id: int, *, sender_kind: str, body: s
 
 
 async def message_list(s: AsyncSession, conv_id: int, after_seq: int, limit: int,
-                       staff_view: bool) -> dict[str, Any]:
+                       staff_view: bool) -> JsonObject:
     rows = await chat.messages_after(s, conv_id, after_seq, limit)
     atts = await chat.attachments_of(s, {m.attachment_id for m in rows if m.attachment_id})
     return {"items": [chat.message_json(m, atts.get(m.attachment_id or ""),

@@ -3,15 +3,16 @@ and report; staff of the store (head office: all) review reported and held items
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge.errors import Forbidden, NotFound
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText, Text
+from common.jsontypes import JsonObject
 
 from . import attachments, community, schemas
 from .api_common import ID_SCHEMA, TAG, A, M, db, path_id
@@ -40,13 +41,13 @@ async def _member_id(s: AsyncSession, call: Call) -> str:
     return m.id
 
 
-async def upload_image(call: Call) -> dict[str, Any]:
+async def upload_image(call: Call) -> JsonObject:
     """An image for my next post (members; checked by content)."""
     data = await call.request.read()
     async with db(call).session() as s:
         await _member_id(s, call)
         att = await attachments.save_image(s, runtime(call.app).storage, data,
-                                           store=call.query.store or "all",
+                                           store=call.query_as(ImageQuery).store or "all",
                                            owner=call.principal.actor, purpose="community")
         return attachments.attachment_json(att)
 
@@ -61,12 +62,12 @@ class PostBody(RequestModel):
     image_ids: list[ShortText] = Field(default_factory=list, max_length=community.MAX_IMAGES)
 
 
-async def add_post(call: Call) -> dict[str, Any]:
+async def add_post(call: Call) -> JsonObject:
     """Post (members): held for review when a review word matches, 400 on a blocked word,
     429 past the hourly limit."""
-    b = call.body
+    b = call.body_as(PostBody)
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         member = await _member_id(s, call)
         post = await community.create_post(s, store=b.store, member_id=member,
                                            openid=call.openid, actor=call.principal.actor,
@@ -83,9 +84,9 @@ class PostsQuery(QueryModel):
     limit: int = Field(default=20, ge=1, le=100)
 
 
-async def list_posts(call: Call) -> dict[str, Any]:
+async def list_posts(call: Call) -> JsonObject:
     """Posts, newest first: visible ones, and my own held or hidden ones (marked)."""
-    q = call.query
+    q = call.query_as(PostsQuery)
     stmt = select(CommunityPost).where(
         (CommunityPost.status == "visible")
         | ((CommunityPost.openid == call.openid) & (CommunityPost.status != "deleted")))
@@ -107,7 +108,7 @@ async def _readable_post(s: AsyncSession, call: Call) -> CommunityPost:
     return post
 
 
-async def post_detail(call: Call) -> dict[str, Any]:
+async def post_detail(call: Call) -> JsonObject:
     """One post with its comments (visible ones, and mine)."""
     async with db(call).read() as s:
         post = await _readable_post(s, call)
@@ -125,15 +126,15 @@ class CommentBody(RequestModel):
     text: CommentText
 
 
-async def add_comment(call: Call) -> dict[str, Any]:
+async def add_comment(call: Call) -> JsonObject:
     """Comment on a visible post (members; word filter; 429 past the per-minute limit)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         post = await _readable_post(s, call)
         if post.status != "visible":
             raise NotFound(f"post {post.id} not found")
         member = await _member_id(s, call)
         c = await community.create_comment(s, post, member_id=member, openid=call.openid,
-                                           text=call.body.text)
+                                           text=call.body_as(CommentBody).text)
         return community.comment_json(c, call.openid)
 
     return await db(call).transact(work)
@@ -145,11 +146,11 @@ class ReportBody(RequestModel):
     reason: Literal["spam", "abuse", "illegal", "fraud", "other"]
 
 
-async def add_report(call: Call) -> dict[str, Any]:
+async def add_report(call: Call) -> JsonObject:
     """Report a post or comment (members, once each); enough reports hold it for review."""
-    b = call.body
+    b = call.body_as(ReportBody)
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         item: CommunityPost | CommunityComment | None
         if b.kind == "post":
             item = await s.get(CommunityPost, b.id, with_for_update=True)
@@ -167,41 +168,42 @@ async def add_report(call: Call) -> dict[str, Any]:
 # ------------------------------------------------------------------ staff
 
 
+# A post or a comment: what staff moderate, typed as the caller read it.
+ItemT = TypeVar("ItemT", CommunityPost, CommunityComment)
+
+
 class QueueQuery(QueryModel):
     store: ShortText | None = None
     status: Literal["held", "hidden", "reported", "visible", "deleted"] = "held"
 
 
-async def queue(call: Call) -> dict[str, Any]:
+async def queue(call: Call) -> JsonObject:
     """Posts and comments to review: held (the default), hidden, reported (any report), or
     any status; the caller's store (head office: any store, or all with chain-wide topics)."""
-    q = call.query
+    q = call.query_as(QueueQuery)
     store = call.principal.store_scope(q.store)
-    out: dict[str, Any] = {}
     async with db(call).read() as s:
-        for key, table in (("posts", CommunityPost), ("comments", CommunityComment)):
-            stmt = select(table)
-            if store is not None:
-                stmt = stmt.where(table.store == store)
-            stmt = stmt.where(table.report_count > 0) if q.status == "reported" \
-                else stmt.where(table.status == q.status)
-            rows = (await s.scalars(stmt.order_by(table.id).limit(500))).all()
-            if table is CommunityPost:
-                counts = await community.comment_counts(s, [p.id for p in rows])
-                out[key] = [community.post_json(p, None, counts.get(p.id, 0), staff=True)
-                            for p in rows]
-            else:
-                out[key] = [community.comment_json(c, None, staff=True) for c in rows]
-    return out
+        posts = (await s.scalars(_queued(CommunityPost, store, q.status))).all()
+        counts = await community.comment_counts(s, [p.id for p in posts])
+        comments = (await s.scalars(_queued(CommunityComment, store, q.status))).all()
+        return {"posts": [community.post_json(p, None, counts.get(p.id, 0), staff=True)
+                          for p in posts],
+                "comments": [community.comment_json(c, None, staff=True) for c in comments]}
+
+
+def _queued(table: type[ItemT], store: str | None, status: str) -> Select[tuple[ItemT]]:
+    """A review queue's rows of one table: of one store (or all), by status or reported."""
+    stmt = select(table)
+    if store is not None:
+        stmt = stmt.where(table.store == store)
+    stmt = stmt.where(table.report_count > 0) if status == "reported" \
+        else stmt.where(table.status == status)
+    return stmt.order_by(table.id).limit(500)
 
 
 class ModerateBody(RequestModel):
     action: Literal["hide", "restore", "delete"]
     note: Text | None = None
-
-
-# A post or a comment: what staff moderate, typed as the caller read it.
-ItemT = TypeVar("ItemT", CommunityPost, CommunityComment)
 
 
 def _staff_item(call: Call, item: ItemT | None, what: str, item_id: int) -> ItemT:
@@ -213,32 +215,34 @@ def _staff_item(call: Call, item: ItemT | None, what: str, item_id: int) -> Item
     return item
 
 
-async def moderate_post(call: Call) -> dict[str, Any]:
+async def moderate_post(call: Call) -> JsonObject:
     """Hide, restore or delete a post (recorded: who, when, why)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         pid = path_id(call, "post_id")
         post = _staff_item(call, await s.get(CommunityPost, pid, with_for_update=True),
                            "post", pid)
-        community.moderate(post, call.body.action, call.principal.actor, call.body.note)
+        b = call.body_as(ModerateBody)
+        community.moderate(post, b.action, call.principal.actor, b.note)
         counts = await community.comment_counts(s, [post.id])
         return community.post_json(post, None, counts.get(post.id, 0), staff=True)
 
     return await db(call).transact(work)
 
 
-async def moderate_comment(call: Call) -> dict[str, Any]:
+async def moderate_comment(call: Call) -> JsonObject:
     """Hide, restore or delete a comment (recorded: who, when, why)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         cid = path_id(call, "comment_id")
         c = _staff_item(call, await s.get(CommunityComment, cid, with_for_update=True),
                         "comment", cid)
-        community.moderate(c, call.body.action, call.principal.actor, call.body.note)
+        b = call.body_as(ModerateBody)
+        community.moderate(c, b.action, call.principal.actor, b.note)
         return community.comment_json(c, None, staff=True)
 
     return await db(call).transact(work)
 
 
-async def get_words(call: Call) -> dict[str, Any]:
+async def get_words(call: Call) -> JsonObject:
     """The forbidden words (normalised) and what each does."""
     async with db(call).read() as s:
         return {"words": await community.words(s)}
@@ -253,10 +257,10 @@ class WordsBody(RequestModel):
     words: list[WordBody] = Field(max_length=community.MAX_WORDS)
 
 
-async def put_words(call: Call) -> dict[str, Any]:
+async def put_words(call: Call) -> JsonObject:
     """Replace the forbidden words (head office)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
-        await community.set_words(s, [(w.word, w.action) for w in call.body.words],
+    async def work(s: AsyncSession) -> JsonObject:
+        await community.set_words(s, [(w.word, w.action) for w in call.body_as(WordsBody).words],
                                   call.principal.actor)
         return {"words": await community.words(s)}
 

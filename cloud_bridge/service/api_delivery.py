@@ -7,15 +7,18 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import get_row
 from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import Order
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText, Text
+from common.jsontypes import JsonObject
 
 from . import delivery, schemas
 from . import kuaidi100 as k100
@@ -27,6 +30,7 @@ from .tracking import (
     SANDBOX_CUSTOMER,
     SANDBOX_KEY,
     SANDBOX_PATH,
+    SandboxParcel,
     account_key,
     tracker_of,
 )
@@ -38,7 +42,7 @@ FORM = ("application/x-www-form-urlencoded", {"type": "object", "properties": {
 ACK = {"result": True, "returnCode": "200", "message": "成功"}
 
 
-async def carrier_notify(call: Call) -> dict[str, Any]:
+async def carrier_notify(call: Call) -> JsonObject:
     """Kuaidi100's push: verified by its signature, stored once, state followed."""
     key = account_key(call.app)
     if key is None:
@@ -54,7 +58,7 @@ async def carrier_notify(call: Call) -> dict[str, Any]:
         raise InvalidRequest(f"push refused: {err}") from err
     state, tracks = k100.parse_tracks(last)
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         ship = await s.scalar(select(Shipment).where(
             Shipment.com == str(last["com"]), Shipment.tracking_no == str(last["nu"]))
             .with_for_update())
@@ -66,12 +70,12 @@ async def carrier_notify(call: Call) -> dict[str, Any]:
     return await db(call).transact(work)
 
 
-async def _events(s: Any, ship: Shipment) -> list[ShipmentEvent]:
+async def _events(s: AsyncSession, ship: Shipment) -> list[ShipmentEvent]:
     return list((await s.scalars(select(ShipmentEvent)
                                  .where(ShipmentEvent.shipment_id == ship.id))).all())
 
 
-async def my_tracking(call: Call) -> dict[str, Any]:
+async def my_tracking(call: Call) -> JsonObject:
     """Where my delivery order is: the carrier's events, newest first."""
     from cloud_bridge import orders
 
@@ -95,9 +99,9 @@ class ShipmentsQuery(QueryModel):
     state: ShortText | None = None
 
 
-async def list_shipments(call: Call) -> dict[str, Any]:
+async def list_shipments(call: Call) -> JsonObject:
     """Shipments of the caller's store (head office: any or all), newest first."""
-    q = call.query
+    q = call.query_as(ShipmentsQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(Shipment).order_by(Shipment.id.desc()).limit(500)
     if store is not None:
@@ -109,7 +113,7 @@ async def list_shipments(call: Call) -> dict[str, Any]:
         return {"items": [delivery.shipment_json(x, await _events(s, x)) for x in rows]}
 
 
-async def refresh(call: Call) -> dict[str, Any]:
+async def refresh(call: Call) -> JsonObject:
     """Ask the tracker now (staff on the phone with a shopper); an order shipped a moment
     ago gets its shipment and subscription here rather than at the next sweep."""
     tracker = tracker_of(call.app)
@@ -129,7 +133,7 @@ async def refresh(call: Call) -> dict[str, Any]:
         if not subscribed:
             await tracker.subscribe(com, num)
             async with db(call).session() as s:
-                (await s.get(Shipment, ship_id)).subscribed = True
+                (await get_row(s, Shipment, ship_id)).subscribed = True
         answer = await tracker.query(com, num)
     except (RuntimeError, aiohttp.ClientError, TimeoutError) as err:
         log.warning("tracking query %s %s failed: %s", com, num, err)
@@ -137,6 +141,8 @@ async def refresh(call: Call) -> dict[str, Any]:
     state, tracks = k100.parse_tracks(answer)
     async with db(call).session() as s:
         ship = await s.get(Shipment, ship_id, with_for_update=True)
+        if ship is None:
+            raise NotFound(f"no shipment for order {no}")
         await delivery.apply(s, ship, state, tracks, source="refresh")
         return delivery.shipment_json(ship, await _events(s, ship))
 
@@ -144,17 +150,17 @@ async def refresh(call: Call) -> dict[str, Any]:
 # ------------------------------------------------------------------ the sandbox
 
 
-def _parcels(call: Call) -> dict[tuple[str, str], dict[str, Any]]:
+def _parcels(call: Call) -> dict[tuple[str, str], SandboxParcel]:
     return runtime(call.app).sandbox_parcels
 
 
-def _answer(p: dict[str, Any]) -> dict[str, Any]:
+def _answer(p: SandboxParcel) -> JsonObject:
     return {"message": "ok", "nu": p["num"], "ischeck": "1" if p["state"] == "3" else "0",
             "com": p["com"], "status": "200", "state": p["state"], "condition": "00",
             "data": list(reversed(p["events"]))}
 
 
-async def sandbox_subscribe(call: Call) -> dict[str, Any]:
+async def sandbox_subscribe(call: Call) -> JsonObject:
     """Fake of Kuaidi100 ``/poll``: subscribe a number with a callback and salt."""
     form = await call.request.post()
     try:
@@ -163,17 +169,19 @@ async def sandbox_subscribe(call: Call) -> dict[str, Any]:
         callback, salt = param["parameters"]["callbackurl"], param["parameters"]["salt"]
     except (ValueError, KeyError, TypeError):
         return {"result": False, "returnCode": "700", "message": "参数错误"}
+    if not isinstance(callback, str) or not isinstance(salt, str):  # what a push needs
+        return {"result": False, "returnCode": "700", "message": "参数错误"}
     if key != SANDBOX_KEY:
         return {"result": False, "returnCode": "600", "message": "您不是合法的订阅者"}
     parcels = _parcels(call)
     p = parcels.setdefault((com, num), {"com": com, "num": num, "state": "0", "events": []})
     if p.get("callback"):
         return {"result": False, "returnCode": "501", "message": "重复订阅"}
-    p.update(callback=callback, salt=salt)
+    p["callback"], p["salt"] = callback, salt
     return {"result": True, "returnCode": "200", "message": "提交成功"}
 
 
-async def sandbox_query(call: Call) -> dict[str, Any]:
+async def sandbox_query(call: Call) -> JsonObject:
     """Fake of Kuaidi100 ``/poll/query.do`` (signed ``MD5(param + key + customer)``)."""
     form = await call.request.post()
     param, sign, customer = (str(form.get(k, "")) for k in ("param", "sign", "customer"))
@@ -200,9 +208,9 @@ class AdvanceBody(RequestModel):
     forge: bool = Field(default=False, description="sign with a wrong salt (tests)")
 
 
-async def sandbox_advance(call: Call) -> dict[str, Any]:
+async def sandbox_advance(call: Call) -> JsonObject:
     """Drive the fake: the parcel moves on (an event), pushed to the subscriber when asked."""
-    b = call.body
+    b = call.body_as(AdvanceBody)
     p = _parcels(call).setdefault((b.com, b.num), {"com": b.com, "num": b.num, "state": "0",
                                                    "events": []})
     at = (b.time or datetime.now(UTC)).astimezone(k100.CN).strftime("%Y-%m-%d %H:%M:%S")
@@ -210,17 +218,18 @@ async def sandbox_advance(call: Call) -> dict[str, Any]:
                         "status": k100.STATES[b.state][1]})
     p["state"] = b.state
     status = None
-    if b.push and p.get("callback"):
+    callback = p.get("callback")
+    if b.push and callback:
         param = json.dumps({"status": "polling", "message": "",
                             "lastResult": _answer(p)}, ensure_ascii=False)
-        salt = "forged" if b.forge else p["salt"]
+        salt = "forged" if b.forge else p.get("salt", "")
         form = {"param": param, "sign": k100.md5_upper(param + salt)}
         try:
             async with aiohttp.ClientSession() as http, \
-                    http.post(p["callback"], data=form) as r:
+                    http.post(callback, data=form) as r:
                 status = r.status
         except (aiohttp.ClientError, OSError) as err:   # the subscriber is down: a lost push
-            log.warning("sandbox push to %s failed: %s", p["callback"], err)
+            log.warning("sandbox push to %s failed: %s", callback, err)
     return {"pushed": status is not None, "callback_status": status}
 
 

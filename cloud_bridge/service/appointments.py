@@ -12,7 +12,6 @@ sends them when it exists).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge.db import get_row, rows_changed
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .models_more import BookableService, Booking, Slot
 
@@ -106,19 +106,19 @@ async def reminders_due(session: AsyncSession, within: timedelta,
     return [(b, s) for b, s in rows]
 
 
-def service_json(s: BookableService, slots: list[Slot]) -> dict[str, Any]:
+def service_json(s: BookableService, slots: list[Slot]) -> JsonObject:
     return {"id": s.id, "store": s.store, "name": s.name, "description": s.description,
             "book_before_min": s.book_before_min, "cancel_before_min": s.cancel_before_min,
             "max_active_per_member": s.max_active_per_member,
             "slots": [slot_json(x) for x in slots]}
 
 
-def slot_json(s: Slot) -> dict[str, Any]:
+def slot_json(s: Slot) -> JsonObject:
     return {"id": s.id, "starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(),
             "capacity": s.capacity, "booked": s.booked, "free": s.capacity - s.booked}
 
 
-def booking_json(b: Booking, slot: Slot) -> dict[str, Any]:
+def booking_json(b: Booking, slot: Slot) -> JsonObject:
     return {"id": b.id, "slot": slot_json(slot), "service_id": b.service_id,
             "status": b.status, "note": b.note, "created_at": b.created_at.isoformat(),
             "cancelled_at": b.cancelled_at.isoformat() if b.cancelled_at else None}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .models import Attachment, Conversation, Message
 from .storage import SUFFIX, FileStorage, digest, sniff_image
@@ -56,6 +56,6 @@ async def get_attachment(session: AsyncSession, att_id: str) -> Attachment:
     return att
 
 
-def attachment_json(att: Attachment) -> dict[str, Any]:
+def attachment_json(att: Attachment) -> JsonObject:
     return {"id": att.id, "content_type": att.content_type, "size": att.size,
             "sha256": att.sha256}

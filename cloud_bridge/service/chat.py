@@ -10,13 +10,13 @@ after a dropped connection store nothing new: the first copy's seq is answered a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from . import tickets
 from .models import Attachment, Conversation, Message
@@ -103,7 +103,7 @@ async def attachments_of(session: AsyncSession, ids: set[str]) -> dict[str, Atta
     return {a.id: a for a in rows}
 
 
-def message_json(msg: Message, att: Attachment | None, *, staff_view: bool) -> dict[str, Any]:
+def message_json(msg: Message, att: Attachment | None, *, staff_view: bool) -> JsonObject:
     """A message as a client sees it; shoppers see staff as ``staff``, not their login."""
     sender = msg.sender if staff_view or msg.sender_kind != "staff" else "staff"
     return {

@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound, TooManyRequests
+from common.jsontypes import JsonObject
 
 from .models import Attachment
 from .models_community import CommunityComment, CommunityPost, CommunityReport, CommunityWord
@@ -79,7 +79,8 @@ class WordFilter:
     text screened), so several bridge workers follow an edit without messages."""
 
     def __init__(self) -> None:
-        self._stamp: tuple[Any, ...] | None = None
+        # (count, highest id, newest created_at): only compared with the next one.
+        self._stamp: tuple[object, ...] | None = None
         self._matcher = WordMatcher({})
         self._lock = asyncio.Lock()
 
@@ -140,8 +141,8 @@ async def words(s: AsyncSession) -> list[dict[str, str]]:
 # ------------------------------------------------------------------ rate limits
 
 
-async def _limit(s: AsyncSession, table: Any, member_id: str, most: int, window: timedelta,
-                 what: str) -> None:
+async def _limit(s: AsyncSession, table: type[CommunityPost] | type[CommunityComment],
+                 member_id: str, most: int, window: timedelta, what: str) -> None:
     since = _now() - window
     recent = (await s.scalars(select(table.created_at)
                               .where(table.member_id == member_id, table.created_at > since)
@@ -236,14 +237,14 @@ def author_name(member_id: str) -> str:
     return "会员" + member_id[-4:]
 
 
-def _base(x: CommunityPost | CommunityComment, openid: str | None) -> dict[str, Any]:
+def _base(x: CommunityPost | CommunityComment, openid: str | None) -> JsonObject:
     return {"id": x.id, "store": x.store, "author": author_name(x.member_id),
             "mine": openid is not None and x.openid == openid, "text": x.text,
             "status": x.status, "hidden": x.status != "visible",
             "created_at": x.created_at.isoformat()}
 
 
-def _staff(x: CommunityPost | CommunityComment) -> dict[str, Any]:
+def _staff(x: CommunityPost | CommunityComment) -> JsonObject:
     return {"member_id": x.member_id, "held_reason": x.held_reason,
             "report_count": x.report_count, "moderated_by": x.moderated_by,
             "moderated_at": x.moderated_at.isoformat() if x.moderated_at else None,
@@ -251,12 +252,12 @@ def _staff(x: CommunityPost | CommunityComment) -> dict[str, Any]:
 
 
 def post_json(p: CommunityPost, openid: str | None, comments: int,
-              staff: bool = False) -> dict[str, Any]:
+              staff: bool = False) -> JsonObject:
     out = {**_base(p, openid), "images": list(p.images or []), "comments": comments}
     return {**out, **_staff(p)} if staff else out
 
 
-def comment_json(c: CommunityComment, openid: str | None, staff: bool = False) -> dict[str, Any]:
+def comment_json(c: CommunityComment, openid: str | None, staff: bool = False) -> JsonObject:
     out = {**_base(c, openid), "post_id": c.post_id}
     return {**out, **_staff(c)} if staff else out
 

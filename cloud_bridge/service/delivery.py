@@ -15,14 +15,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import orders
+from cloud_bridge.db import Database, get_row
+from cloud_bridge.errors import NotFound
 from cloud_bridge.models import Alert, Order
+from common.jsontypes import JsonObject
 
 from . import kuaidi100 as k100
 from .models_delivery import Shipment, ShipmentEvent
@@ -50,7 +52,7 @@ def phone_of(order: Order) -> str | None:
     return str(phone) if phone else None
 
 
-def _shippable() -> Any:
+def _shippable() -> ColumnElement[bool]:
     return ((Order.fulfillment == "delivery") & (Order.status == orders.SHIPPED)
             & Order.tracking_no.is_not(None))
 
@@ -144,7 +146,7 @@ async def due_for_poll(s: AsyncSession, settings: Settings, now: datetime) -> li
         Shipment.updated_at < cutoff).order_by(Shipment.updated_at).limit(100))).all())
 
 
-async def sweep(db: Any, tracker: k100.Kuaidi100 | None, settings: Settings,
+async def sweep(db: Database, tracker: k100.Kuaidi100 | None, settings: Settings,
                 now: datetime | None = None) -> dict[str, int]:
     """New shipments subscribed, quiet ones polled, delays alerted (counts)."""
     now = now or _now()
@@ -165,8 +167,7 @@ async def sweep(db: Any, tracker: k100.Kuaidi100 | None, settings: Settings,
                 log.warning("subscribing %s %s failed: %s", com, num, err)
                 continue
             async with db.session() as s:
-                ship = await s.get(Shipment, ship_id)
-                ship.subscribed = True
+                (await get_row(s, Shipment, ship_id)).subscribed = True
             counts["subscribed"] += 1
         for ship_id, com, num, order_no in due:
             try:
@@ -177,6 +178,8 @@ async def sweep(db: Any, tracker: k100.Kuaidi100 | None, settings: Settings,
             state, tracks = k100.parse_tracks(answer)
             async with db.session() as s:
                 ship = await s.get(Shipment, ship_id, with_for_update=True)
+                if ship is None:
+                    raise NotFound(f"Shipment {ship_id} not found")
                 await apply(s, ship, state, tracks, source="poll")
             counts["polled"] += 1
     async with db.session() as s:
@@ -184,7 +187,7 @@ async def sweep(db: Any, tracker: k100.Kuaidi100 | None, settings: Settings,
     return counts
 
 
-def shipment_json(ship: Shipment, events: list[ShipmentEvent]) -> dict[str, Any]:
+def shipment_json(ship: Shipment, events: list[ShipmentEvent]) -> JsonObject:
     zh, en = state_text(ship.state)
     return {"order_no": ship.order_no, "carrier": ship.carrier, "tracking_no": ship.tracking_no,
             "state": ship.state, "state_zh": zh, "state_en": en,

@@ -16,10 +16,11 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+
+from common.jsontypes import JsonMapping, JsonObject
 
 # Kuaidi100's ``state`` codes, as a shopper reads them.
 STATES = {
@@ -49,11 +50,13 @@ def salt_for(key: str, com: str, num: str) -> str:
     return hmac.new(key.encode(), f"salt:{com}:{num}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def verify_push(param: str, sign: str, key: str) -> dict[str, Any]:
+def verify_push(param: str, sign: str, key: str) -> JsonObject:
     """The push's ``lastResult`` when ``sign`` is right for its shipment; raises ValueError."""
     try:
         body = json.loads(param)
         last = body["lastResult"]
+        if not isinstance(last, dict):  # as indexing a list or a string would
+            raise TypeError("lastResult is not an object")
         com, num = str(last["com"]), str(last["nu"])
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"unreadable push: {type(err).__name__}") from err
@@ -72,10 +75,15 @@ class Track:
     area: str | None
 
 
-def parse_tracks(last: dict[str, Any]) -> tuple[str | None, list[Track]]:
+def parse_tracks(last: JsonMapping) -> tuple[str | None, list[Track]]:
     """The state and the events of a push's ``lastResult`` or a query's answer."""
     out = []
-    for item in last.get("data") or []:
+    data = last.get("data") or []
+    if not isinstance(data, list):
+        raise TypeError(f"tracking data is {type(data).__name__}, not a list")
+    for item in data:
+        if not isinstance(item, dict):
+            raise TypeError(f"a tracking event is {type(item).__name__}, not an object")
         try:
             at = datetime.strptime(str(item["time"]), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CN)
         except (KeyError, ValueError):
@@ -95,15 +103,18 @@ class Kuaidi100:
         self.customer, self.key, self.callback = customer, key, callback_url
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def _post(self, path: str, form: dict[str, str]) -> dict[str, Any]:
+    async def _post(self, path: str, form: dict[str, str]) -> JsonObject:
         async with aiohttp.ClientSession(timeout=self.timeout) as http, \
                 http.post(self.base + path, data=form) as r:
             if r.status != 200:
                 raise RuntimeError(f"kuaidi100 {path}: HTTP {r.status}")
-            return await r.json(content_type=None)
+            out: object = await r.json(content_type=None)
+        if not isinstance(out, dict):  # the callers read it as an object
+            raise TypeError(f"kuaidi100 {path}: the answer is not a JSON object")
+        return out
 
     async def subscribe(self, com: str, num: str, phone: str | None = None) -> None:
-        params: dict[str, Any] = {"callbackurl": self.callback,
+        params: dict[str, str] = {"callbackurl": self.callback,
                                   "salt": salt_for(self.key, com, num), "resultv2": "1"}
         if phone:  # SF asks for the receiver's phone (last four digits are enough)
             params["phone"] = phone[-4:]
@@ -115,8 +126,8 @@ class Kuaidi100:
             raise RuntimeError(f"kuaidi100 subscribe {com} {num}: {out.get('returnCode')} "
                                f"{out.get('message')}")
 
-    async def query(self, com: str, num: str, phone: str | None = None) -> dict[str, Any]:
-        q: dict[str, Any] = {"com": com, "num": num, "resultv2": "1"}
+    async def query(self, com: str, num: str, phone: str | None = None) -> JsonObject:
+        q: dict[str, str] = {"com": com, "num": num, "resultv2": "1"}
         if phone:
             q["phone"] = phone[-4:]
         param = json.dumps(q, ensure_ascii=False)

@@ -12,7 +12,6 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -22,7 +21,7 @@ from . import jobs
 from .hub import LocalHub, PgNotifyHub
 from .kb import KbSearch
 from .storage import FileStorage, LocalFileStorage
-from .tracking import delivery_job
+from .tracking import SandboxParcel, delivery_job
 
 FILES_ENV = "CLOUD_BRIDGE_SERVICE_FILES"
 DEFAULT_FILES = Path("/var/lib/cloud-bridge/service-files")
@@ -34,7 +33,7 @@ class ServiceRuntime:
     storage: FileStorage
     kb: KbSearch
     # The carrier sandbox's parcels, (com, number) -> state (only with [mp] sandbox).
-    sandbox_parcels: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    sandbox_parcels: dict[tuple[str, str], SandboxParcel] = field(default_factory=dict)
 
 
 RUNTIME_KEY = web.AppKey("service_runtime", ServiceRuntime)

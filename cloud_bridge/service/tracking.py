@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import NotRequired, TypedDict
+
+from aiohttp import web
+
+from cloud_bridge.config import BridgeConfig
+from cloud_bridge.db import Database
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY
+from common.jsontypes import JsonObject
 
 from . import delivery
 from . import kuaidi100 as k100
@@ -18,18 +25,28 @@ SANDBOX_PATH = "/sandbox/kuaidi100"
 NOTIFY_PATH = "/api/v1/carrier/kuaidi100/notify"
 
 
-def _cfg(app: Any) -> Any:
-    from cloud_bridge.keys import CONFIG_KEY
+class SandboxParcel(TypedDict):
+    """A parcel of the carrier sandbox: its events (Kuaidi100's ``data`` items, oldest
+    first) and, once subscribed, where its pushes go and the salt they are signed with."""
 
+    com: str
+    num: str
+    state: str
+    events: list[JsonObject]
+    callback: NotRequired[str]
+    salt: NotRequired[str]
+
+
+def _cfg(app: web.Application) -> BridgeConfig:
     return app[CONFIG_KEY]
 
 
-def _base_url(app: Any) -> str:
+def _base_url(app: web.Application) -> str:
     http = _cfg(app).http
     return (http.public_url or f"http://{http.host}:{http.port}").rstrip("/")
 
 
-def account_key(app: Any) -> str | None:
+def account_key(app: web.Application) -> str | None:
     """The tracker account key: configured, else the sandbox's when the sandbox is on."""
     from cloud_bridge.config import load_secret
 
@@ -39,7 +56,7 @@ def account_key(app: Any) -> str | None:
     return SANDBOX_KEY if cfg.mp.sandbox else None
 
 
-def tracker_of(app: Any) -> k100.Kuaidi100 | None:
+def tracker_of(app: web.Application) -> k100.Kuaidi100 | None:
     cfg = _cfg(app)
     d, key = cfg.delivery, account_key(app)
     if key is None:
@@ -52,12 +69,12 @@ def tracker_of(app: Any) -> k100.Kuaidi100 | None:
     return k100.Kuaidi100(own, SANDBOX_CUSTOMER, key, callback)
 
 
-def settings_of(app: Any) -> delivery.Settings:
+def settings_of(app: web.Application) -> delivery.Settings:
     d = _cfg(app).delivery
     return delivery.Settings(poll_after_s=d.poll_after_s, delay_after_h=d.delay_after_h)
 
 
-def delivery_job(app: Any) -> Callable[[], Awaitable[None]]:
+def delivery_job(app: web.Application) -> Callable[[], Awaitable[None]]:
     async def job() -> None:
         counts = await delivery.sweep(db_of(app), tracker_of(app), settings_of(app))
         if counts["delays"]:
@@ -66,7 +83,5 @@ def delivery_job(app: Any) -> Callable[[], Awaitable[None]]:
     return job
 
 
-def db_of(app: Any) -> Any:
-    from cloud_bridge.keys import DB_KEY
-
+def db_of(app: web.Application) -> Database:
     return app[DB_KEY]
