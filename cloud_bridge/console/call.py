@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -14,8 +15,13 @@ from aiohttp.web_request import FileField
 from multidict import MultiDictProxy, MultiMapping
 
 from cloud_bridge import auth
+from cloud_bridge.config import BridgeConfig
 from cloud_bridge.db import Database
 from cloud_bridge.errors import InvalidRequest
+from cloud_bridge.ingest import Ingest
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY, INGEST_KEY, SERVICES_KEY
+from cloud_bridge.services import BridgeServices
+from common.jsontypes import JsonObject
 
 from . import fmt
 from .config import ConsoleSection, console_config
@@ -29,13 +35,6 @@ from .sessions import Active
 log = logging.getLogger(__name__)
 
 _IDENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def keys() -> ModuleType:
-    """The bridge app's typed keys (``cloud_bridge.keys``)."""
-    from cloud_bridge import keys as keys_module
-
-    return keys_module
 
 
 @dataclass(slots=True)
@@ -74,29 +73,23 @@ class PageCall:
 
     @property
     def db(self) -> Database:
-        return self.request.config_dict[keys().DB_KEY]
+        return self.request.config_dict[DB_KEY]
 
     @property
-    def config(self) -> Any:
-        return self.request.config_dict[keys().CONFIG_KEY]
+    def config(self) -> BridgeConfig:
+        return self.request.config_dict[CONFIG_KEY]
 
     @property
     def console_config(self) -> ConsoleSection:
         return console_config(self.config)
 
     @property
-    def services(self) -> Any:
-        return self.request.config_dict[keys().SERVICES_KEY]
+    def services(self) -> BridgeServices:
+        """The bridge's shared services (``payments``, ``refunds`` ...; ``None`` if off)."""
+        return self.request.config_dict[SERVICES_KEY]
 
-    def service(self, name: str) -> Any | None:
-        """A shared bridge service (``refunds``, ``payments``, ``ingest``) or ``None``."""
-        services = self.services
-        if isinstance(services, dict):  # the older untyped services mapping
-            return services.get({"refunds": "refund_executor"}.get(name, name))
-        return getattr(services, name, None)
-
-    def ingest(self) -> Any | None:
-        return self.request.config_dict.get(keys().INGEST_KEY)
+    def ingest(self) -> Ingest | None:
+        return self.request.config_dict.get(INGEST_KEY)
 
     # ----------------------------------------------------------------- text
     def t(self, key: str, **values: object) -> str:
@@ -107,7 +100,7 @@ class PageCall:
         default = self.config.bridge.timezone
         return self.console_config.store_timezones.get(store, default) if store else default
 
-    def when(self, at: Any, store: str | None, seconds: bool = False) -> str:
+    def when(self, at: datetime | str | None, store: str | None, seconds: bool = False) -> str:
         return fmt.when(at, self.tz(store), seconds)
 
     # ----------------------------------------------------------------- input
@@ -141,7 +134,7 @@ class PageCall:
         return max(lo, min(hi, int(value)))
 
     # ----------------------------------------------------------------- links
-    def url(self, name: str, query: dict[str, Any] | None = None, **params: str) -> str:
+    def url(self, name: str, query: Mapping[str, object] | None = None, **params: str) -> str:
         """``/console/...`` of the page named ``name`` (``domain.view``) with ``params``."""
         return page_url(self.registry, name, query, **params)
 
@@ -150,7 +143,7 @@ class PageCall:
 
     # ----------------------------------------------------------------- audit
     async def audit(self, action: str, target: str, outcome: str, *, store: str | None = None,
-                    detail: dict[str, Any] | None = None) -> None:
+                    detail: JsonObject | None = None) -> None:
         """Write who did what to what, and how it ended, to the audit trail."""
         p = self.principal
         async with self.db.session() as s:
@@ -160,7 +153,7 @@ class PageCall:
         log.info("console %s %s by %s: %s", action, target, p.actor, outcome)
 
 
-def page_url(registry: Registry, name: str, query: dict[str, Any] | None = None,
+def page_url(registry: Registry, name: str, query: Mapping[str, object] | None = None,
              **params: str) -> str:
     for page in registry.pages:
         if page.name == name:

@@ -6,13 +6,12 @@ import asyncio
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(header)
@@ -23,7 +22,7 @@ def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def _xlsx(header: Sequence[str], rows: Sequence[Sequence[Any]], title: str) -> bytes:
+def _xlsx(header: Sequence[str], rows: Sequence[Sequence[object]], title: str) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -36,6 +35,7 @@ def _xlsx(header: Sequence[str], rows: Sequence[Sequence[Any]], title: str) -> b
     return out.getvalue()
 
 
-async def xlsx_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]], title: str) -> bytes:
+async def xlsx_bytes(header: Sequence[str], rows: Sequence[Sequence[object]],
+                     title: str) -> bytes:
     """An XLSX workbook of one sheet (built in a thread: large files take a while)."""
     return await asyncio.to_thread(_xlsx, header, rows, title)

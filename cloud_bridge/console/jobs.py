@@ -12,13 +12,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import update
 
 from cloud_bridge.db import Database
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .call import PageCall
 from .models import ConsoleJob
@@ -36,7 +36,7 @@ PROGRESS_EVERY_S = 0.3
 class Output:
     """What a finished job leaves: a file to download and/or a result to show."""
 
-    result: dict[str, Any] | None = None
+    result: JsonObject | None = None
     file_name: str | None = None
     file_type: str | None = None
     body: bytes | None = None
@@ -62,7 +62,7 @@ class Progress:
 Work = Callable[[Progress], Awaitable[Output]]
 
 
-async def start(call: PageCall, kind: str, params: dict[str, Any], work: Work) -> int:
+async def start(call: PageCall, kind: str, params: JsonObject, work: Work) -> int:
     """Record the job, run ``work`` in the background, return the job id."""
     async with call.db.session() as s:
         job = ConsoleJob(kind=kind, owner_id=call.active.user.id, status="running", done=0,
@@ -95,7 +95,7 @@ async def _run(db: Database, job_id: int, work: Work) -> None:
 
 async def _finish(db: Database, job_id: int, *, status: str, out: Output | None = None,
                   error: str | None = None) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": now(), "error": error}
+    values: dict[str, object] = {"status": status, "updated_at": now(), "error": error}
     if out is not None:
         values.update(result=out.result, file_name=out.file_name, file_type=out.file_type,
                       file_body=out.body, size=len(out.body or b""))

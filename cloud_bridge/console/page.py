@@ -8,16 +8,17 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cloud_bridge import auth
+from common.jsontypes import JsonObject
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from .call import PageCall
 
-View = Callable[["PageCall"], Awaitable["dict[str, Any] | web.StreamResponse"]]
+View = Callable[["PageCall"], Awaitable["JsonObject | web.StreamResponse"]]
 
 CORE = "console"  # the console's own pages (no template prefix)
 _PATH = re.compile(r"^([a-z0-9_-]+|\{[a-z_]+\})(/([a-z0-9_.-]+|\{[a-z_]+\}))*$|^$")
@@ -105,7 +106,7 @@ class Registry:
     labels: dict[str, tuple[str, str]]
     template_dirs: dict[str, Path]
 
-    def nav(self, principal: auth.Principal, lang: str) -> list[dict[str, Any]]:
+    def nav(self, principal: auth.Principal, lang: str) -> list[JsonObject]:
         """Navigation for one user: groups in order, each with the pages it may open."""
         out: dict[str, list[Page]] = {}
         for page in self.pages:

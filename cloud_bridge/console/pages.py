@@ -20,7 +20,7 @@ import importlib
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 from cloud_bridge import auth
 from cloud_bridge.domains import HERE as BRIDGE_DIR
@@ -31,7 +31,7 @@ from .page import _PATH, CORE, GROUPS, Page, PageError, Registry, View
 __all__ = ["CORE", "GROUPS", "Page", "PageError", "Registry", "View", "registry"]
 
 
-def _check(page: Page, groups: dict[str, Any]) -> None:
+def _check(page: Page, groups: dict[str, tuple[str, str, int]]) -> None:
     where = f"console page {page.domain}:{page.path!r}"
     if not _PATH.match(page.path):
         raise PageError(f"{where}: path must be lowercase segments or {{params}}")
@@ -45,7 +45,7 @@ def _check(page: Page, groups: dict[str, Any]) -> None:
         raise PageError(f"{where}: needs title_zh and title_en")
 
 
-def domain_console_modules() -> list[tuple[str, Any]]:
+def domain_console_modules() -> list[tuple[str, ModuleType]]:
     """``(domain, module)`` for every ``cloud_bridge/<domain>/console/__init__.py``."""
     found = []
     for name in domain_names():
@@ -67,6 +67,8 @@ def registry() -> Registry:
         groups.update(getattr(module, "GROUPS", {}))
         labels.update(getattr(module, "LABELS", {}))
         pages += [replace(p, domain=domain) for p in getattr(module, "PAGES", [])]
+        if module.__file__ is None:  # found by its __init__.py, so it has one
+            raise PageError(f"console of {domain} has no __init__.py")
         tdir = Path(module.__file__).parent / "templates"
         if tdir.is_dir():
             template_dirs[domain] = tdir

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+)
 
 from . import fmt
 from .pages import Registry
@@ -28,7 +35,7 @@ SECURITY_HEADERS = {
 
 def environment(registry: Registry) -> Environment:
     """The console's Jinja2 environment: autoescape on for every template, strict names."""
-    loaders: list[Any] = [FileSystemLoader(str(HERE / "templates"))]
+    loaders: list[BaseLoader] = [FileSystemLoader(str(HERE / "templates"))]
     if registry.template_dirs:
         loaders.append(PrefixLoader({d: FileSystemLoader(str(p))
                                      for d, p in registry.template_dirs.items()}))
@@ -39,7 +46,7 @@ def environment(registry: Registry) -> Environment:
     return env
 
 
-def html(env: Environment, template: str, context: dict[str, Any], status: int = 200,
+def html(env: Environment, template: str, context: Mapping[str, object], status: int = 200,
          headers: dict[str, str] | None = None) -> web.Response:
     body = env.get_template(template).render(context)
     resp = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")

@@ -13,13 +13,15 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import delete
 
 from cloud_bridge import fleet
 from cloud_bridge.inventory import dialect_insert
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY
+from common.jsontypes import JsonMapping
 
 from .config import console_config
 from .models import FleetSample
@@ -42,16 +44,16 @@ async def sample_fleet(db: Database, every_s: int, at: datetime | None = None) -
     at = period_start(at or datetime.now(UTC), every_s)
     async with db.session() as s:
         kiosks = await fleet.fleet_view(s)
-        per_store: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        per_store: dict[str, list[JsonMapping]] = defaultdict(list)
         for k in kiosks:
-            per_store[k["store"]].append(k)
+            per_store[str(k["store"])].append(k)
         rows = []
         for store, ks in per_store.items():
-            ages = [k["oldest_unsent_s"] for k in ks if k["oldest_unsent_s"] is not None]
+            ages = [age for k in ks if isinstance(age := k["oldest_unsent_s"], int | float)]
             rows.append({"store": store, "at": at,
                          "online": sum(1 for k in ks if k["state"] == "online"),
                          "total": len(ks),
-                         "queue_depth": sum(k["queue_depth"] or 0 for k in ks),
+                         "queue_depth": sum(d for k in ks if isinstance(d := k["queue_depth"], int)),
                          "oldest_unsent_s": max(ages) if ages else None})
         if rows:
             stmt = dialect_insert(s, FleetSample).values(rows).on_conflict_do_nothing(
@@ -63,9 +65,7 @@ async def sample_fleet(db: Database, every_s: int, at: datetime | None = None) -
 
 
 async def _sampling_loop(app: web.Application, every_s: int) -> None:
-    from .call import keys
-
-    db = app[keys().DB_KEY]
+    db = app[DB_KEY]
     while True:
         try:
             await sample_fleet(db, every_s)
@@ -77,9 +77,7 @@ async def _sampling_loop(app: web.Application, every_s: int) -> None:
 
 async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     """Sample the fleet every ``[console] fleet_sample_s`` while the app runs (0: never)."""
-    from .call import keys
-
-    every_s = console_config(app[keys().CONFIG_KEY]).fleet_sample_s
+    every_s = console_config(app[CONFIG_KEY]).fleet_sample_s
     if not every_s:
         yield
         return

@@ -12,17 +12,21 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from typing import Any
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
 from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import Database
 from cloud_bridge.errors import BridgeError, Unauthorized
+from cloud_bridge.keys import CONFIG_KEY, DB_KEY
+from common.jsontypes import JsonObject
 
 from . import sessions
-from .call import PageCall, keys, page_url
-from .config import console_config
+from .call import PageCall, page_url
+from .config import ConsoleSection, console_config
 from .i18n import translate
 from .jobs import TASKS_KEY
 from .pages import CORE, Page, Registry, registry
@@ -37,12 +41,12 @@ _PARAM = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TITLES = {400: "error.generic", 403: "error.403", 404: "error.404", 409: "error.generic"}
 
 
-def _cfg(request: web.Request) -> Any:
-    return console_config(request.config_dict[keys().CONFIG_KEY])
+def _cfg(request: web.Request) -> ConsoleSection:
+    return console_config(request.config_dict[CONFIG_KEY])
 
 
-def _db(request: web.Request) -> Any:
-    return request.config_dict[keys().DB_KEY]
+def _db(request: web.Request) -> Database:
+    return request.config_dict[DB_KEY]
 
 
 def _secure(request: web.Request) -> bool:
@@ -82,7 +86,7 @@ def session_ids(request: web.Request) -> list[str]:
     return out[:4]
 
 
-async def resolve_any(s: Any, request: web.Request, touch: bool = True
+async def resolve_any(s: AsyncSession, request: web.Request, touch: bool = True
                       ) -> tuple[str | None, sessions.Active | None]:
     for raw in session_ids(request):
         active = await sessions.resolve(s, _cfg(request), raw, touch=touch)
@@ -107,7 +111,7 @@ def _origin_ok(request: web.Request) -> bool:
 
 
 def frame(request: web.Request, lang: str, active: sessions.Active | None,
-          page: Page | None = None) -> dict[str, Any]:
+          page: Page | None = None) -> JsonObject:
     """What every template gets: text, user, navigation, CSRF token, link builder."""
     reg = request.app[REGISTRY_KEY]
     principal = active.principal if active else None
@@ -214,7 +218,7 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
 # --------------------------------------------------------------------------- pages
 
 
-def page_handler(page: Page):
+def page_handler(page: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         reg = request.app[REGISTRY_KEY]
         sent = bool(session_ids(request))
@@ -260,12 +264,14 @@ def page_handler(page: Page):
         ctx.update(title=page.title(lang), call=call)
         ctx.update(result)
         template = page.template_name()
-        if result.get("template"):  # a view may answer with another of its templates
-            template = result["template"] if page.domain == CORE else (
-                f"{page.domain}/{result['template']}")
+        if chosen := result.get("template"):  # a view may answer with another of its templates
+            template = str(chosen) if page.domain == CORE else f"{page.domain}/{chosen}"
         if template is None:
             raise TypeError(f"page {page.name} has no template and its view sent no response")
-        return html(request.app[ENV_KEY], template, ctx, status=int(result.get("status", 200)))
+        status = result.get("status", 200)
+        if not isinstance(status, int):
+            raise TypeError(f"page {page.name} answered with status {status!r}")
+        return html(request.app[ENV_KEY], template, ctx, status=status)
 
     handle.__name__ = page.name
     return handle
@@ -297,5 +303,5 @@ def build_console() -> web.Application:
 
 def mount_console(app: web.Application) -> None:
     """Add the console under ``/console/`` unless ``[console] enabled = false``."""
-    if console_config(app[keys().CONFIG_KEY]).enabled:
+    if console_config(app[CONFIG_KEY]).enabled:
         app.add_subapp("/console", build_console())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
+
+from common.jsontypes import JsonObject
 
 from ..call import PageCall
 from ..models import ConsoleAudit
@@ -13,7 +13,7 @@ from .dashboard import visible_stores
 SIZE = 100
 
 
-async def audit_page(call: PageCall) -> dict[str, Any]:
+async def audit_page(call: PageCall) -> JsonObject:
     store = call.store_filter()
     action = call.arg("action")
     page_no = call.int_arg("page", 1, 1, 10**6)

@@ -11,13 +11,14 @@ import asyncio
 import base64
 import binascii
 import hashlib
-from typing import Any
 
 from aiohttp.web_request import FileField
 from sqlalchemy import select
 
 from cloud_bridge import catalog
 from cloud_bridge.errors import BridgeError, InvalidRequest
+from common.jsontypes import JsonObject
+from contract.pricebook import PriceBook
 
 from ..call import PageCall
 from .dashboard import visible_stores
@@ -27,8 +28,8 @@ MAX_BOOK_BYTES = 4 * 1024 * 1024
 HISTORY_ROWS = 50
 
 
-async def books_page(call: PageCall, *, error: str | None = None, done: Any = None,
-                     status: int = 200) -> dict[str, Any]:
+async def books_page(call: PageCall, *, error: str | None = None,
+                     done: JsonObject | None = None, status: int = 200) -> JsonObject:
     store = call.store_filter()
     stores = await visible_stores(call)
     cols = (catalog.PublishedPriceBook.store, catalog.PublishedPriceBook.version,
@@ -47,16 +48,16 @@ async def books_page(call: PageCall, *, error: str | None = None, done: Any = No
             "error": error, "done": done, "status": status, "template": "books.html"}
 
 
-async def books(call: PageCall) -> dict[str, Any]:
+async def books(call: PageCall) -> JsonObject:
     return await books_page(call)
 
 
-def _parse(raw: bytes, name: str) -> Any:
+def _parse(raw: bytes, name: str) -> tuple[PriceBook, str]:
     fmt = "csv" if name.lower().endswith(".csv") else "json"
     return catalog.parse_upload(raw, fmt=fmt, source=name or "price book"), fmt
 
 
-async def publish_confirm(call: PageCall) -> dict[str, Any]:
+async def publish_confirm(call: PageCall) -> JsonObject:
     """Step 1: check the uploaded book with the kiosks' parser and ask to confirm."""
     store = call.ident("store")
     if store is None:
@@ -71,7 +72,7 @@ async def publish_confirm(call: PageCall) -> dict[str, Any]:
         book, fmt = await asyncio.to_thread(_parse, raw, field.filename or "")
     except BridgeError as err:
         return await books_page(call, error=err.detail, status=422)
-    items = len(getattr(book, "products", []) or [])
+    items = len(book.products)
     digest = hashlib.sha256(raw).hexdigest()
     return confirm(
         call.t("books.publish_question", store=store, version=book.version, items=items),
@@ -84,13 +85,10 @@ async def publish_confirm(call: PageCall) -> dict[str, Any]:
 
 
 def _announce_lock(call: PageCall) -> asyncio.Lock:
-    services = call.services
-    if isinstance(services, dict):
-        return services.setdefault("catalog_announce_lock", asyncio.Lock())
-    return services.catalog_announce_lock
+    return call.services.catalog_announce_lock
 
 
-async def publish_execute(call: PageCall) -> dict[str, Any]:
+async def publish_execute(call: PageCall) -> JsonObject:
     """Step 2: store the book as the store's current one and announce it to the kiosks."""
     store = call.ident("store")
     if store is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from cloud_bridge import fleet, orders, stats
 from cloud_bridge.errors import InvalidRequest
 from cloud_bridge.models import Alert, Order
+from common.jsontypes import JsonObject
 
 from .. import charts, fmt
 from ..call import PageCall
@@ -31,7 +32,37 @@ def business_day(call: PageCall, store: str | None) -> str:
         raise InvalidRequest("date must be YYYY-MM-DD") from err
 
 
-async def dashboard_data(call: PageCall) -> dict[str, Any]:
+class Kpi(TypedDict):
+    """The business day's headline figures (amounts in fen)."""
+
+    orders: int
+    revenue: int
+    refunds: int
+    aov: int
+
+
+class DashboardData(TypedDict):
+    """The dashboard's figures, as its JSON twin returns them."""
+
+    store: str | None
+    day: str
+    kpi: Kpi
+    by_hour: list[int]
+    by_day: list[tuple[str, int]]
+    mix: list[tuple[str, int]]
+    kiosks_online: int
+    kiosks_total: int
+    open_alerts: int
+
+
+def _count(value: object) -> int:
+    """A whole number of a stats row (orders, fen)."""
+    if not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {value!r}")
+    return value
+
+
+async def dashboard_data(call: PageCall) -> DashboardData:
     """The figures of the dashboard (also what the benchmark's JSON twin returns)."""
     store = call.store_filter()
     day = business_day(call, store)
@@ -57,7 +88,7 @@ async def dashboard_data(call: PageCall) -> dict[str, Any]:
     for r in daily:
         if r["currency"] == CURRENCY:
             for k in ("orders", "revenue", "refunds"):
-                per_day[r["date"]][k] += r[k]
+                per_day[str(r["date"])][k] += _count(r[k])
     days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat()
             for i in range(DAYS_SHOWN)]
     today = per_day.get(day, {"orders": 0, "revenue": 0, "refunds": 0})
@@ -75,7 +106,7 @@ async def dashboard_data(call: PageCall) -> dict[str, Any]:
     }
 
 
-async def dashboard(call: PageCall) -> dict[str, Any] | web.StreamResponse:
+async def dashboard(call: PageCall) -> JsonObject | web.StreamResponse:
     data = await dashboard_data(call)
     if call.request.headers.get("Accept") == "application/json":
         # The same figures as JSON (scripts, and bench/console.py's baseline).

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any
+from datetime import datetime
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_bridge import commands, fleet
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from cloud_bridge.ingest import Ingest
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.commands import COMMAND_NAMES
 from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
@@ -32,24 +35,30 @@ LIVE_MAX_S = 300.0
 KEEPALIVE_S = 15.0
 
 
-def fleet_cells(call: PageCall, k: dict[str, Any]) -> dict[str, str]:
+def _time(value: object) -> datetime | str | None:
+    """A time of a fleet row (ISO text), as :func:`fmt.when` takes it."""
+    return value if isinstance(value, datetime | str) else None
+
+
+def fleet_cells(call: PageCall, k: JsonMapping) -> dict[str, str]:
     """The fleet table's text per kiosk, the same for the page and its live updates."""
-    tz = call.tz(k["store"])
+    tz = call.tz(str(k["store"]))
+    oldest = k["oldest_unsent_s"]
     return {
         "state": call.t(f"st.{k['state']}") if f"st.{k['state']}" in call.registry.labels
-        else k["state"],
-        "since": fmt.when(k["state_since"], tz, seconds=True),
+        else str(k["state"]),
+        "since": fmt.when(_time(k["state_since"]), tz, seconds=True),
         "queue": "—" if k["queue_depth"] is None else str(k["queue_depth"]),
-        "oldest": fmt.duration(k["oldest_unsent_s"], call.lang),
-        "printer": k["printer"] or "—",
-        "camera": k["camera"] or "—",
-        "version": k["version"] or "—",
-        "catalog": k["catalog_version"] or "—",
-        "last_seen": fmt.when(k["last_seen"], tz, seconds=True),
+        "oldest": fmt.duration(oldest if isinstance(oldest, int | float) else None, call.lang),
+        "printer": str(k["printer"] or "—"),
+        "camera": str(k["camera"] or "—"),
+        "version": str(k["version"] or "—"),
+        "catalog": str(k["catalog_version"] or "—"),
+        "last_seen": fmt.when(_time(k["last_seen"]), tz, seconds=True),
     }
 
 
-async def _kiosks(call: PageCall, store: str | None) -> list[dict[str, Any]]:
+async def _kiosks(call: PageCall, store: str | None) -> list[JsonObject]:
     async with call.db.session() as s:
         return await fleet.fleet_view(s, store)
 
@@ -57,9 +66,9 @@ async def _kiosks(call: PageCall, store: str | None) -> list[dict[str, Any]]:
 HISTORY_HOURS = 24
 
 
-async def fleet_history(call: PageCall, store: str | None) -> dict[str, Any]:
+async def fleet_history(call: PageCall, store: str | None) -> JsonObject:
     """Per hour of the last day: fewest kiosks online and the oldest unsent event."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, timedelta
 
     from sqlalchemy import select
 
@@ -71,7 +80,7 @@ async def fleet_history(call: PageCall, store: str | None) -> dict[str, Any]:
         q = q.where(FleetSample.store == store)
     async with call.db.session() as s:
         samples = (await s.scalars(q)).all()
-    per_time: dict[Any, list[int]] = {}
+    per_time: dict[datetime, list[int]] = {}
     for row in samples:  # all stores: the chain's totals at each sampling time
         agg = per_time.setdefault(row.at, [0, 0, -1])
         agg[0] += row.online
@@ -94,7 +103,7 @@ async def fleet_history(call: PageCall, store: str | None) -> dict[str, Any]:
     }
 
 
-async def fleet_page(call: PageCall) -> dict[str, Any]:
+async def fleet_page(call: PageCall) -> JsonObject:
     store = call.store_filter()
     kiosks = await _kiosks(call, store)
     rows = [{"k": k, "key": f"{k['store']}/{k['kiosk']}", "cells": fleet_cells(call, k)}
@@ -140,12 +149,12 @@ async def _still_logged_in(call: PageCall) -> bool:
         return await s.get(ConsoleSession, call.active.row.id_hash) is not None
 
 
-async def kiosk_view(call: PageCall) -> dict[str, Any]:
+async def kiosk_view(call: PageCall) -> JsonObject:
     return await kiosk_page(call)
 
 
-async def kiosk_page(call: PageCall, *, sent: dict[str, Any] | None = None,
-                     error: str | None = None, status: int = 200) -> dict[str, Any]:
+async def kiosk_page(call: PageCall, *, sent: JsonObject | None = None,
+                     error: str | None = None, status: int = 200) -> JsonObject:
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
     async with call.db.session() as s:
@@ -157,13 +166,13 @@ async def kiosk_page(call: PageCall, *, sent: dict[str, Any] | None = None,
             "template": "kiosk.html"}
 
 
-def _command_input(call: PageCall) -> tuple[str, dict[str, Any]]:
+def _command_input(call: PageCall) -> tuple[str, JsonObject]:
     name = call.arg("name")
     if name not in COMMAND_NAMES:
         raise InvalidRequest("unknown command")
     text = call.arg("args", "{}", max_len=2000) or "{}"
     try:
-        args = json.loads(text)
+        args: object = json.loads(text)
     except ValueError as err:
         raise InvalidRequest(call.t("kiosk.bad_args")) from err
     if not isinstance(args, dict) or len(args) > 32:
@@ -171,7 +180,7 @@ def _command_input(call: PageCall) -> tuple[str, dict[str, Any]]:
     return name, args
 
 
-async def command_confirm(call: PageCall) -> dict[str, Any]:
+async def command_confirm(call: PageCall) -> JsonObject:
     """Step 1: show the command to be signed and sent; nothing is sent yet."""
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
@@ -188,18 +197,18 @@ async def command_confirm(call: PageCall) -> dict[str, Any]:
 
 
 def confirm(question: str, facts: list[tuple[str, str]], action: str, fields: dict[str, str],
-            button: str, cancel: str) -> dict[str, Any]:
+            button: str, cancel: str) -> JsonObject:
     """The context of ``confirm.html``: a question, what it is about, and the final form."""
     return {"question": question, "facts": facts, "action": action, "fields": fields,
             "button": button, "cancel": cancel, "template": "confirm.html"}
 
 
-async def shadow_confirm(call: PageCall) -> dict[str, Any]:
+async def shadow_confirm(call: PageCall) -> JsonObject:
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
     text = call.arg("config", "{}", max_len=10000) or "{}"
     try:
-        config = json.loads(text)
+        config: object = json.loads(text)
         if not isinstance(config, dict) or len(config) > 100:
             raise ValueError
     except ValueError:
@@ -212,7 +221,7 @@ async def shadow_confirm(call: PageCall) -> dict[str, Any]:
                    call.url("console.kiosk_view", store=store, kiosk=kiosk))
 
 
-def _signing_key(call: PageCall) -> Any:
+def _signing_key(call: PageCall) -> Ed25519PrivateKey:
     key = commands.load_signing_key(call.config)
     if key is None:
         raise Unavailable("no command signing key provisioned "
@@ -220,14 +229,14 @@ def _signing_key(call: PageCall) -> Any:
     return key
 
 
-def _publisher(call: PageCall) -> Any:
+def _publisher(call: PageCall) -> Ingest:
     ingest = call.ingest()
     if ingest is None or not ingest.connected.is_set():
         raise Unavailable("the bridge is not connected to the MQTT broker")
     return ingest
 
 
-async def command_send(call: PageCall) -> dict[str, Any]:
+async def command_send(call: PageCall) -> JsonObject:
     """Step 2: sign with head office's key, publish on the kiosk's cmd topic, audit."""
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
@@ -246,13 +255,13 @@ async def command_send(call: PageCall) -> dict[str, Any]:
                                         "expires_at": cmd.expires_at})
 
 
-async def shadow_publish(call: PageCall) -> dict[str, Any]:
+async def shadow_publish(call: PageCall) -> JsonObject:
     """Publish a new desired configuration (retained), version above the last one."""
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
     text = call.arg("config", "{}", max_len=10000) or "{}"
     try:
-        config = json.loads(text)
+        config: object = json.loads(text)
         if not isinstance(config, dict) or len(config) > 100:
             raise ValueError
     except ValueError:
@@ -264,7 +273,8 @@ async def shadow_publish(call: PageCall) -> dict[str, Any]:
             current = await fleet.kiosk_detail(s, store, kiosk)
             if current is None:
                 raise NotFound(f"kiosk {target} not known")
-            version = (current.get("desired_version") or 0) + 1
+            last = current.get("desired_version")
+            version = (last if isinstance(last, int) else 0) + 1
             await fleet.record_desired(s, store, kiosk, version, config)
         desired = ShadowDesired(version=version, config=config)
         await ingest.publish(KioskTopics(store, kiosk).shadow_desired, desired.encode(), qos=1,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from cloud_bridge.errors import NotFound
+from common.jsontypes import JsonObject
 
 from ..call import PageCall
 from ..models import ConsoleJob
@@ -22,7 +21,7 @@ async def _job(call: PageCall) -> ConsoleJob:
     return job
 
 
-async def job_page(call: PageCall) -> dict[str, Any] | web.StreamResponse:
+async def job_page(call: PageCall) -> JsonObject | web.StreamResponse:
     job = await _job(call)
     if "application/json" in call.request.headers.get("Accept", ""):
         return web.json_response({"status": job.status, "done": job.done, "total": job.total,

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import NoReturn, TypedDict
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import orders
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Order
+from common.jsontypes import JsonMapping, JsonObject
 
 from .. import fmt
 from ..call import PageCall
+from ..jobs import Output, Progress
 from .dashboard import visible_stores
 
 PAGE_SIZES = (20, 50, 100)
-SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+SORTS: dict[str, tuple[SQLColumnExpression[object], ...]] = {
     "newest": (Order.created_at.desc(), Order.id.desc()),
     "oldest": (Order.created_at.asc(), Order.id.asc()),
     "total_desc": (Order.total.desc(), Order.id.desc()),
@@ -36,7 +39,19 @@ def _date(call: PageCall, name: str) -> str | None:
         raise InvalidRequest(f"{name} must be YYYY-MM-DD") from err
 
 
-def order_filters(call: PageCall) -> dict[str, Any]:
+class OrderFilters(TypedDict):
+    """The order list's filters, as checked from the query string."""
+
+    store: str | None
+    status: str | None
+    source: str | None
+    date_from: str | None
+    date_to: str | None
+    q: str | None
+    sort: str
+
+
+def order_filters(call: PageCall) -> OrderFilters:
     """The list's filters from the query string, each checked (and the store scoped)."""
     status = call.arg("status")
     if status is not None and status not in orders.STATUSES:
@@ -52,8 +67,8 @@ def order_filters(call: PageCall) -> dict[str, Any]:
             "q": call.arg("q"), "sort": sort}
 
 
-def order_conditions(f: dict[str, Any]) -> list[Any]:
-    conds = []
+def order_conditions(f: OrderFilters) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
     if f["store"] is not None:
         conds.append(Order.store == f["store"])
     if f["status"] is not None:
@@ -70,7 +85,7 @@ def order_conditions(f: dict[str, Any]) -> list[Any]:
     return conds
 
 
-async def order_page(call: PageCall) -> tuple[dict[str, Any], list[Order], int, int, int]:
+async def order_page(call: PageCall) -> tuple[OrderFilters, list[Order], int, int, int]:
     f = order_filters(call)
     size = call.int_arg("size", 50, 1, 200)
     size = size if size in PAGE_SIZES else 50
@@ -83,17 +98,17 @@ async def order_page(call: PageCall) -> tuple[dict[str, Any], list[Order], int, 
     return f, list(rows), total, page_no, size
 
 
-async def order_list(call: PageCall) -> dict[str, Any]:
+async def order_list(call: PageCall) -> JsonObject:
     f, rows, total, page_no, size = await order_page(call)
     pages = max(1, -(-total // size))
-    query = {k: v for k, v in f.items() if v is not None}
+    query: JsonObject = {k: v for k, v in f.items() if v is not None}
     query["size"] = size
     return {"filters": f, "rows": rows, "total": total, "page_no": page_no, "pages": pages,
             "size": size, "query": query, "statuses": orders.STATUSES, "sorts": list(SORTS),
             "sources": SOURCES, "stores": await visible_stores(call), "sizes": PAGE_SIZES}
 
 
-async def _visible(call: PageCall, session: Any, order_no: str, lock: bool = False) -> Order:
+async def _visible(call: PageCall, session: AsyncSession, order_no: str, lock: bool = False) -> Order:
     """The order if the caller may see it; another store's order is 404 (numbers do not leak)."""
     order = await orders.get_order(session, order_no, lock=lock)
     if not call.principal.chain_wide and order.store != call.principal.store:
@@ -101,7 +116,7 @@ async def _visible(call: PageCall, session: Any, order_no: str, lock: bool = Fal
     return order
 
 
-async def refundable(session: Any, order: Order) -> int:
+async def refundable(session: AsyncSession, order: Order) -> int:
     from cloud_bridge.models import RefundRequest
 
     pending = await session.scalar(select(func.coalesce(func.sum(RefundRequest.amount), 0)).where(
@@ -110,7 +125,7 @@ async def refundable(session: Any, order: Order) -> int:
     return max(left, 0) if order.status in orders.REFUNDABLE else 0
 
 
-async def order_detail(call: PageCall) -> dict[str, Any]:
+async def order_detail(call: PageCall) -> JsonObject:
     async with call.db.session() as s:
         order = await _visible(call, s, call.path["order_no"])
         detail = await orders.order_detail(s, order, staff=True)
@@ -125,7 +140,7 @@ def _refund_input(call: PageCall) -> tuple[int | None, str]:
     return amount, reason
 
 
-async def refund_confirm(call: PageCall) -> dict[str, Any]:
+async def refund_confirm(call: PageCall) -> JsonObject:
     """Step 1 of a refund: check the input and ask the clerk to confirm amount and order."""
     amount, reason = _refund_input(call)
     async with call.db.session() as s:
@@ -146,7 +161,7 @@ async def refund_confirm(call: PageCall) -> dict[str, Any]:
     return {"o": detail, "amount": amount, "reason": reason, "confirming": True}
 
 
-async def refund_execute(call: PageCall) -> dict[str, Any]:
+async def refund_execute(call: PageCall) -> JsonObject:
     """Step 2: store the refund request, execute it through the provider, show the result."""
     amount, reason = _refund_input(call)
     order_no = call.path["order_no"]
@@ -157,15 +172,16 @@ async def refund_execute(call: PageCall) -> dict[str, Any]:
             order = await _visible(call, s, order_no, lock=True)
             store = order.store
             req = await orders.request_refund(s, order, amount, reason, call.principal.actor)
-            out = orders.refund_json(req, order.order_no)
+            request_id = req.id
+            out: JsonMapping = orders.refund_json(req, order.order_no)
     except (Conflict, InvalidRequest) as err:
         await call.audit("refund", order_no, "refused", detail={"amount": amount,
                                                                 "error": err.detail})
         raise
-    executor = call.service("refunds")
+    executor = call.services.refunds
     if executor is not None:
-        out = await executor.execute(out["id"]) or out
-    outcome = {"succeeded": "ok", "failed": "failed"}.get(out["status"], "ok")
+        out = await executor.execute(request_id) or out
+    outcome = {"succeeded": "ok", "failed": "failed"}.get(str(out["status"]), "ok")
     await call.audit("refund", order_no, outcome, store=store,
                      detail={"amount": amount, "reason": reason, "refund_id": out["id"],
                              "status": out["status"], "out_refund_no": out["out_refund_no"]})
@@ -175,7 +191,7 @@ async def refund_execute(call: PageCall) -> dict[str, Any]:
 EXPORT_CHUNK = 2000
 
 
-async def order_export(call: PageCall) -> Any:
+async def order_export(call: PageCall) -> NoReturn:
     """Start an export of the filtered orders (CSV or XLSX) as a job with progress."""
     from decimal import Decimal
 
@@ -193,11 +209,11 @@ async def order_export(call: PageCall) -> Any:
               "currency", t("order.total"), t("order.refunded"), t("order.business_date"),
               t("order.created"), "created_at_utc"]
 
-    async def work(progress: Any) -> Any:
+    async def work(progress: Progress) -> Output:
         async with db.session() as s:
             total = min(int(await s.scalar(
                 select(func.count()).select_from(Order).where(*conds)) or 0), limit)
-        rows: list[list[Any]] = []
+        rows: list[list[object]] = []
         while len(rows) < total:
             async with db.session() as s:
                 chunk = (await s.scalars(select(Order).where(*conds).order_by(*SORTS[f["sort"]])
@@ -218,7 +234,7 @@ async def order_export(call: PageCall) -> Any:
             body, kind = export.csv_bytes(header, rows), export.CSV_TYPE
         else:
             body, kind = await export.xlsx_bytes(header, rows, "orders"), export.XLSX_TYPE
-        return jobs.Output(result={"rows": len(rows)}, file_name=name, file_type=kind, body=body)
+        return Output(result={"rows": len(rows)}, file_name=name, file_type=kind, body=body)
 
     job_id = await jobs.start(call, "export_orders", {**f, "format": fmt_name}, work)
     raise jobs.redirect_to(job_id)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import NoReturn
 
 from sqlalchemy import func, select
 
 from cloud_bridge.errors import InvalidRequest
 from cloud_bridge.payments.models import Payment
+from common.jsontypes import JsonObject
 
 from ..call import PageCall
 from .dashboard import business_day, visible_stores
@@ -17,7 +18,7 @@ SIZE = 50
 MAX_DAYS = 31
 
 
-async def payments_page(call: PageCall) -> dict[str, Any]:
+async def payments_page(call: PageCall) -> JsonObject:
     store = call.store_filter()
     day = business_day(call, store)
     method = call.ident("method")
@@ -41,16 +42,16 @@ async def payments_page(call: PageCall) -> dict[str, Any]:
     return {"rows": rows, "sums": sums, "day": day, "store": store, "method": method,
             "stores": await visible_stores(call), "total": total, "page_no": page_no,
             "pages": max(1, -(-total // SIZE)), "query": query,
-            "configured": call.service("payments") is not None}
+            "configured": call.services.payments is not None}
 
 
-async def reconcile_start(call: PageCall) -> Any:
+async def reconcile_start(call: PageCall) -> NoReturn:
     """Reconcile each day of a range against every provider's bill, as a job with progress."""
     from cloud_bridge.payments.reconcile import reconcile_day
 
     from .. import jobs
 
-    service = call.service("payments")
+    service = call.services.payments
     if service is None:
         raise InvalidRequest(call.t("pay.not_configured"))
     try:
@@ -63,15 +64,16 @@ async def reconcile_start(call: PageCall) -> Any:
     days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
     audit = call.audit
 
-    async def work(progress: Any) -> Any:
-        out = []
+    async def work(progress: jobs.Progress) -> jobs.Output:
+        out: list[JsonObject] = []
+        bad = 0
         await progress(0, len(days), force=True)
         for i, day in enumerate(days, 1):
             report = await reconcile_day(service, day)
             out.append({"day": day, "checked": report.checked,
                         "mismatches": [m.__dict__ for m in report.mismatches]})
+            bad += len(report.mismatches)
             await progress(i, len(days))
-        bad = sum(len(d["mismatches"]) for d in out)
         await audit("payments.reconcile", f"{days[0]}..{days[-1]}", "ok",
                     detail={"days": len(days), "mismatches": bad})
         return jobs.Output(result={"days": out, "mismatches": bad})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 
 from cloud_bridge.errors import InvalidRequest
 from cloud_bridge.models import Order, RefundRequest, ReturnRecord
+from common.jsontypes import JsonObject
 
 from ..call import PageCall
 from .dashboard import visible_stores
@@ -16,7 +15,7 @@ STATUSES = ("requested", "processing", "succeeded", "failed")
 SIZE = 50
 
 
-async def refunds_page(call: PageCall) -> dict[str, Any]:
+async def refunds_page(call: PageCall) -> JsonObject:
     store = call.store_filter()
     status = call.arg("status")
     if status is not None and status not in STATUSES:

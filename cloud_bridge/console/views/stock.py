@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NoReturn
 
 from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory, orders
 from cloud_bridge.errors import NotFound
 from cloud_bridge.models import Alert, Order, OrderLine, Stock
+from common.jsontypes import JsonObject
 
 from .. import charts, fmt
 from ..call import PageCall
@@ -20,7 +22,8 @@ CHART_ROWS = 12
 COVER_WINDOW_DAYS = 28
 
 
-async def stock_cover(call: PageCall, session, store: str | None) -> list[tuple[str, int]]:
+async def stock_cover(call: PageCall, session: AsyncSession,
+                      store: str | None) -> list[tuple[str, int]]:
     """``(product, tenths of a day)`` of the products that run out first at recent sales."""
     today = datetime.now(fmt.zone(call.tz(store))).date()
     since = (today - timedelta(days=COVER_WINDOW_DAYS)).isoformat()
@@ -46,7 +49,7 @@ async def stock_cover(call: PageCall, session, store: str | None) -> list[tuple[
     return sorted(cover, key=lambda c: (c[1], c[0]))[:CHART_ROWS]
 
 
-async def stock_page(call: PageCall) -> dict[str, Any]:
+async def stock_page(call: PageCall) -> JsonObject:
     store = call.store_filter()
     product = call.ident("product")
     low = call.arg("low") == "1"
@@ -80,7 +83,7 @@ async def stock_page(call: PageCall) -> dict[str, Any]:
             "low": low, "stores": await visible_stores(call), "chart": chart}
 
 
-async def resolve_alert(call: PageCall) -> Any:
+async def resolve_alert(call: PageCall) -> NoReturn:
     alert_id = call.path["alert_id"]
     async with call.db.session() as s:
         alert = await s.get(Alert, int(alert_id)) if alert_id.isdigit() else None

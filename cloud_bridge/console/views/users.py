@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from cloud_bridge import auth
 from cloud_bridge.errors import BridgeError, Conflict, NotFound
 from cloud_bridge.models import AdminUser
+from common.jsontypes import JsonObject
 
 from .. import sessions
 from ..call import PageCall
@@ -16,18 +15,18 @@ from .dashboard import visible_stores
 
 
 async def users_page(call: PageCall, *, error: str | None = None, done: str | None = None,
-                     status: int = 200) -> dict[str, Any]:
+                     status: int = 200) -> JsonObject:
     async with call.db.session() as s:
         users = (await s.scalars(select(AdminUser).order_by(AdminUser.username))).all()
     return {"users": users, "roles": auth.ROLES, "stores": await visible_stores(call),
             "error": error, "done": done, "status": status, "template": "users.html"}
 
 
-async def users(call: PageCall) -> dict[str, Any]:
+async def users(call: PageCall) -> JsonObject:
     return await users_page(call)
 
 
-async def user_add(call: PageCall) -> dict[str, Any]:
+async def user_add(call: PageCall) -> JsonObject:
     username = call.ident("username")
     role = call.arg("role")
     store = call.ident("store")
@@ -45,7 +44,7 @@ async def user_add(call: PageCall) -> dict[str, Any]:
     return await users_page(call, done=username)
 
 
-async def user_toggle(call: PageCall) -> dict[str, Any]:
+async def user_toggle(call: PageCall) -> JsonObject:
     """Disable (and log out everywhere) or enable a user; nobody disables themselves."""
     user_id = call.path["user_id"]
     async with call.db.session() as s:
