@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import IntegrityError
 
 from common.jsontypes import JsonMapping, JsonObject
@@ -327,12 +328,18 @@ def _oas30_object(schema: JsonMapping) -> JsonObject:
     return out
 
 
-def _model_schema(model: type[BaseModel], components: JsonObject) -> JsonObject:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in schema.get("$defs", {}).items():
-        components[name] = _oas30(sub)
-    components[model.__name__] = _oas30_object(schema)
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def _model_components(routes: list[Route]) -> tuple[dict[type[BaseModel], str], JsonObject]:
+    """Every body and reply model's schema under ``components/schemas``, and each model's name
+    there. One pydantic pass over all of them, so two models that share a class name (a
+    mini-program order's ``ClaimBody`` and a coupon's) get names qualified by their module
+    instead of one silently describing the other's operation."""
+    models = sorted({m for r in routes for m in (r.body, r.response) if isinstance(m, type)},
+                    key=lambda m: (m.__module__, m.__qualname__))
+    refs, top = models_json_schema([(m, "validation") for m in models],
+                                   ref_template="#/components/schemas/{model}")
+    names = {m: str(refs[m, "validation"]["$ref"]).rsplit("/", 1)[1] for m in models}
+    defs = top.get("$defs", {})
+    return names, {name: _oas30(sub) for name, sub in sorted(defs.items())}
 
 
 def _object_at(parent: JsonMapping, key: str) -> JsonObject:
@@ -355,8 +362,12 @@ PROBLEM_SCHEMA = {
 
 def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge") -> JsonObject:
     """The OpenAPI 3.0 document describing ``routes``."""
-    components: JsonObject = {"Problem": PROBLEM_SCHEMA}
+    names, components = _model_components(routes)
+    components["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, JsonObject]] = {}
+
+    def model_ref(model: type[BaseModel]) -> JsonObject:
+        return {"$ref": f"#/components/schemas/{names[model]}"}
     problem_ref = {"$ref": "#/components/schemas/Problem"}
 
     def problem_response(text: str) -> JsonObject:
@@ -366,7 +377,7 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
         if route.response is None:
             return {}
         if isinstance(route.response, type):
-            return _model_schema(route.response, components)
+            return model_ref(route.response)
         return route.response
 
     ids = _operation_ids(routes)
@@ -407,7 +418,7 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
         if route.body is not None:
             op["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": _model_schema(route.body, components)}},
+                "content": {"application/json": {"schema": model_ref(route.body)}},
             }
         elif route.raw_body is not None:
             op["requestBody"] = {"required": True,
@@ -421,7 +432,7 @@ def build_document(routes: list[Route], title: str = "Self-checkout cloud bridge
             responses["401"] = problem_response(
                 "credentials required (when configured) and missing or wrong")
         paths.setdefault(route.path, {})[route.method.lower()] = op
-    _add_links(routes, paths, components, ids)
+    _add_links(routes, paths, components, ids, names)
     return {
         "openapi": "3.0.3",
         "info": {"title": title, "version": __version__,
@@ -463,7 +474,8 @@ def _operation_ids(routes: list[Route]) -> dict[tuple[str, str], str]:
 
 
 def _add_links(routes: list[Route], paths: dict[str, dict[str, JsonObject]],
-               components: JsonObject, ids: dict[tuple[str, str], str]) -> None:
+               components: JsonObject, ids: dict[tuple[str, str], str],
+               names: dict[type[BaseModel], str]) -> None:
     """OpenAPI links from each create to the operations on what it created (stateful
     clients and the schemathesis state machine follow them): a ``POST /x`` answering 201 or
     200 links to every operation on ``/x/{p}...`` whose only path parameter is ``p``, when its
@@ -472,7 +484,7 @@ def _add_links(routes: list[Route], paths: dict[str, dict[str, JsonObject]],
         reply = route.response
         if route.method != "POST" or not isinstance(reply, type):
             continue
-        props = _object_at(_object_at(components, reply.__name__), "properties")
+        props = _object_at(_object_at(components, names[reply]), "properties")
         op = paths[route.path]["post"]
         for target in routes:
             rest = target.path.removeprefix(route.path + "/{")

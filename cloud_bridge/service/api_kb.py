@@ -4,7 +4,7 @@ search and read the published ones (``/api/v1/admin/service/kb/...``,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 from sqlalchemy import select
@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge import auth
 from cloud_bridge.errors import Forbidden, NotFound
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText
-from common.jsontypes import JsonObject
 
 from . import kb, schemas
 from .api_common import ID_SCHEMA, TAG, A, M, db, path_id
@@ -49,9 +48,9 @@ async def _writable(s: AsyncSession, call: Call, article_id: int) -> KbArticle:
     return art
 
 
-async def add_article(call: Call) -> JsonObject:
+async def add_article(call: Call) -> dict[str, Any]:
     """A new article (version 1, a draft until published)."""
-    b = call.body_as(ArticleBody)
+    b = call.body
     if b.store is None:
         if not call.principal.chain_wide:
             raise Forbidden("only head office writes articles for the whole chain")
@@ -69,9 +68,9 @@ class ListQuery(QueryModel):
     category: schemas.KbCategory | None = None
 
 
-async def list_articles(call: Call) -> JsonObject:
+async def list_articles(call: Call) -> dict[str, Any]:
     """Articles staff may read (their store's and the chain's), newest change first."""
-    q = call.query_as(ListQuery)
+    q = call.query
     store = call.principal.store_scope(q.store)
     stmt = select(KbArticle).order_by(KbArticle.updated_at.desc(), KbArticle.id.desc())
     if store is not None:
@@ -85,7 +84,7 @@ async def list_articles(call: Call) -> JsonObject:
         return {"items": [kb.article_json(a, staff=True) for a in rows]}
 
 
-async def article_detail(call: Call) -> JsonObject:
+async def article_detail(call: Call) -> dict[str, Any]:
     """One article with every version (the latest first)."""
     async with db(call).read() as s:
         art = await _readable(s, call, path_id(call, "article_id"))
@@ -101,11 +100,11 @@ class EditBody(RequestModel):
     category: schemas.KbCategory | None = None
 
 
-async def edit_article(call: Call) -> JsonObject:
+async def edit_article(call: Call) -> dict[str, Any]:
     """Save a new version (409 if someone saved since ``base_version``)."""
-    b = call.body_as(EditBody)
+    b = call.body
 
-    async def work(s: AsyncSession) -> JsonObject:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         art = await _writable(s, call, path_id(call, "article_id"))
         ver = await kb.edit(s, art, title=b.title, body_html=b.body_html,
                             editor=call.principal.actor, base_version=b.base_version,
@@ -120,11 +119,11 @@ class PublishBody(RequestModel):
                                 description="default: the latest version")
 
 
-async def publish_article(call: Call) -> JsonObject:
+async def publish_article(call: Call) -> dict[str, Any]:
     """Publish a version: shoppers and the search see it from now on."""
-    async def work(s: AsyncSession) -> JsonObject:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         art = await _writable(s, call, path_id(call, "article_id"))
-        await kb.publish(s, art, call.body_as(PublishBody).version)
+        await kb.publish(s, art, call.body.version)
         return kb.article_json(art, staff=True)
 
     return await db(call).transact(work)
@@ -134,17 +133,17 @@ class UnpublishBody(RequestModel):
     archive: bool = False
 
 
-async def unpublish_article(call: Call) -> JsonObject:
+async def unpublish_article(call: Call) -> dict[str, Any]:
     """Take an article back to draft (or archive it): shoppers no longer see it."""
-    async def work(s: AsyncSession) -> JsonObject:
+    async def work(s: AsyncSession) -> dict[str, Any]:
         art = await _writable(s, call, path_id(call, "article_id"))
-        await kb.unpublish(art, archive=call.body_as(UnpublishBody).archive)
+        await kb.unpublish(art, archive=call.body.archive)
         return kb.article_json(art, staff=True)
 
     return await db(call).transact(work)
 
 
-async def get_synonyms(call: Call) -> JsonObject:
+async def get_synonyms(call: Call) -> dict[str, Any]:
     """The search's synonym groups (chain-wide)."""
     async with db(call).read() as s:
         return {"groups": await kb.synonyms(s)}
@@ -155,10 +154,10 @@ class SynonymsBody(RequestModel):
         max_length=1000)
 
 
-async def put_synonyms(call: Call) -> JsonObject:
+async def put_synonyms(call: Call) -> dict[str, Any]:
     """Replace the synonym groups (head office)."""
-    async def work(s: AsyncSession) -> JsonObject:
-        await kb.set_synonyms(s, call.body_as(SynonymsBody).groups)
+    async def work(s: AsyncSession) -> dict[str, Any]:
+        await kb.set_synonyms(s, call.body.groups)
         return {"groups": await kb.synonyms(s)}
 
     return await db(call).transact(work)
@@ -170,10 +169,10 @@ class FaqQuery(QueryModel):
     limit: int = Field(default=10, ge=1, le=50)
 
 
-async def store_faq(call: Call) -> JsonObject:
+async def store_faq(call: Call) -> dict[str, Any]:
     """A store's FAQ: with ``q``, the best matches (Chinese words, synonyms); without,
     every published article (of the store and the chain) by category."""
-    q = call.query_as(FaqQuery)
+    q = call.query
     store = call.path["store"]
     async with db(call).read() as s:
         if q.q and q.q.strip():
@@ -195,7 +194,7 @@ async def store_faq(call: Call) -> JsonObject:
          "snippet": kb.snippet(a.body_text), "score": score} for a, score in items]}
 
 
-async def faq_article(call: Call) -> JsonObject:
+async def faq_article(call: Call) -> dict[str, Any]:
     """One published article (a draft or archived one is 404)."""
     async with db(call).read() as s:
         art = await s.get(KbArticle, path_id(call, "article_id"))

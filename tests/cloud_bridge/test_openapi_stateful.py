@@ -47,6 +47,28 @@ def test_operation_ids_are_unique_and_links_name_real_operations():
         assert expr.startswith("$response.body#/"), (source, link)
 
 
+def test_each_model_has_its_own_schema():
+    """Two request models sharing a class name (the order claim's and the coupon claim's
+    ``ClaimBody``) once shared one component, so the document described the order claim
+    with the coupon's body and every client sent the wrong fields."""
+    routes = all_routes(BridgeConfig())
+    doc = build_document(routes)
+    owner: dict[str, type] = {}
+    for route in routes:
+        ops = doc["paths"][route.path][route.method.lower()]
+        for model, schema in (
+                (route.body, ops.get("requestBody", {}).get("content", {})
+                 .get("application/json", {}).get("schema")),
+                (route.response, next(iter(ops["responses"][str(route.status)].get(
+                    "content", {}).values()), {}).get("schema"))):
+            if not isinstance(model, type):
+                continue
+            ref = schema["$ref"]
+            assert owner.setdefault(ref, model) is model, (ref, owner[ref], model)
+            fields = set(doc["components"]["schemas"][ref.rsplit("/", 1)[1]].get("properties", {}))
+            assert fields == set(model.model_fields), (route.method, route.path, ref)
+
+
 def _pointer(body: object, expr: str) -> object:
     """The value a link's ``$response.body#/a/b`` expression names in a reply body."""
     value = body
