@@ -4,7 +4,7 @@ search and read the published ones (``/api/v1/admin/service/kb/...``,
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge import auth
 from cloud_bridge.errors import Forbidden, NotFound
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText
+from common.jsontypes import JsonObject
 
 from . import kb, schemas
 from .api_common import ID_SCHEMA, TAG, A, M, db, path_id
@@ -48,9 +49,9 @@ async def _writable(s: AsyncSession, call: Call, article_id: int) -> KbArticle:
     return art
 
 
-async def add_article(call: Call) -> dict[str, Any]:
+async def add_article(call: Call) -> JsonObject:
     """A new article (version 1, a draft until published)."""
-    b = call.body
+    b = call.body_as(ArticleBody)
     if b.store is None:
         if not call.principal.chain_wide:
             raise Forbidden("only head office writes articles for the whole chain")
@@ -68,9 +69,9 @@ class ListQuery(QueryModel):
     category: schemas.KbCategory | None = None
 
 
-async def list_articles(call: Call) -> dict[str, Any]:
+async def list_articles(call: Call) -> JsonObject:
     """Articles staff may read (their store's and the chain's), newest change first."""
-    q = call.query
+    q = call.query_as(ListQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(KbArticle).order_by(KbArticle.updated_at.desc(), KbArticle.id.desc())
     if store is not None:
@@ -84,7 +85,7 @@ async def list_articles(call: Call) -> dict[str, Any]:
         return {"items": [kb.article_json(a, staff=True) for a in rows]}
 
 
-async def article_detail(call: Call) -> dict[str, Any]:
+async def article_detail(call: Call) -> JsonObject:
     """One article with every version (the latest first)."""
     async with db(call).read() as s:
         art = await _readable(s, call, path_id(call, "article_id"))
@@ -100,11 +101,11 @@ class EditBody(RequestModel):
     category: schemas.KbCategory | None = None
 
 
-async def edit_article(call: Call) -> dict[str, Any]:
+async def edit_article(call: Call) -> JsonObject:
     """Save a new version (409 if someone saved since ``base_version``)."""
-    b = call.body
+    b = call.body_as(EditBody)
 
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         art = await _writable(s, call, path_id(call, "article_id"))
         ver = await kb.edit(s, art, title=b.title, body_html=b.body_html,
                             editor=call.principal.actor, base_version=b.base_version,
@@ -119,11 +120,11 @@ class PublishBody(RequestModel):
                                 description="default: the latest version")
 
 
-async def publish_article(call: Call) -> dict[str, Any]:
+async def publish_article(call: Call) -> JsonObject:
     """Publish a version: shoppers and the search see it from now on."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         art = await _writable(s, call, path_id(call, "article_id"))
-        await kb.publish(s, art, call.body.version)
+        await kb.publish(s, art, call.body_as(PublishBody).version)
         return kb.article_json(art, staff=True)
 
     return await db(call).transact(work)
@@ -133,17 +134,17 @@ class UnpublishBody(RequestModel):
     archive: bool = False
 
 
-async def unpublish_article(call: Call) -> dict[str, Any]:
+async def unpublish_article(call: Call) -> JsonObject:
     """Take an article back to draft (or archive it): shoppers no longer see it."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         art = await _writable(s, call, path_id(call, "article_id"))
-        await kb.unpublish(art, archive=call.body.archive)
+        await kb.unpublish(art, archive=call.body_as(UnpublishBody).archive)
         return kb.article_json(art, staff=True)
 
     return await db(call).transact(work)
 
 
-async def get_synonyms(call: Call) -> dict[str, Any]:
+async def get_synonyms(call: Call) -> JsonObject:
     """The search's synonym groups (chain-wide)."""
     async with db(call).read() as s:
         return {"groups": await kb.synonyms(s)}
@@ -154,10 +155,10 @@ class SynonymsBody(RequestModel):
         max_length=1000)
 
 
-async def put_synonyms(call: Call) -> dict[str, Any]:
+async def put_synonyms(call: Call) -> JsonObject:
     """Replace the synonym groups (head office)."""
-    async def work(s: AsyncSession) -> dict[str, Any]:
-        await kb.set_synonyms(s, call.body.groups)
+    async def work(s: AsyncSession) -> JsonObject:
+        await kb.set_synonyms(s, call.body_as(SynonymsBody).groups)
         return {"groups": await kb.synonyms(s)}
 
     return await db(call).transact(work)
@@ -169,10 +170,10 @@ class FaqQuery(QueryModel):
     limit: int = Field(default=10, ge=1, le=50)
 
 
-async def store_faq(call: Call) -> dict[str, Any]:
+async def store_faq(call: Call) -> JsonObject:
     """A store's FAQ: with ``q``, the best matches (Chinese words, synonyms); without,
     every published article (of the store and the chain) by category."""
-    q = call.query
+    q = call.query_as(FaqQuery)
     store = call.path["store"]
     async with db(call).read() as s:
         if q.q and q.q.strip():
@@ -194,7 +195,7 @@ async def store_faq(call: Call) -> dict[str, Any]:
          "snippet": kb.snippet(a.body_text), "score": score} for a, score in items]}
 
 
-async def faq_article(call: Call) -> dict[str, Any]:
+async def faq_article(call: Call) -> JsonObject:
     """One published article (a draft or archived one is 404)."""
     async with db(call).read() as s:
         art = await s.get(KbArticle, path_id(call, "article_id"))

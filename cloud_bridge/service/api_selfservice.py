@@ -4,12 +4,12 @@ the store open (its service hours and the coming holidays)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import schemas
 from .api_common import TAG, M, db
@@ -33,7 +33,7 @@ WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 CALENDAR_AHEAD = timedelta(days=60)
 
 
-async def order_status(call: Call) -> dict[str, Any]:
+async def order_status(call: Call) -> JsonObject:
     """My order's status, refunds and invoice, in words a shopper reads."""
     from cloud_bridge import orders
 
@@ -60,7 +60,7 @@ async def order_status(call: Call) -> dict[str, Any]:
     }
 
 
-async def opening_hours(call: Call) -> dict[str, Any]:
+async def opening_hours(call: Call) -> JsonObject:
     """A store's service hours by weekday and its coming holidays and make-up days."""
     store = call.path["store"]
     today = datetime.now(UTC).date()
@@ -85,7 +85,7 @@ async def opening_hours(call: Call) -> dict[str, Any]:
     }
 
 
-async def wallet(call: Call) -> dict[str, Any]:
+async def wallet(call: Call) -> JsonObject:
     """My points and stored value in one look (the members and payments domains' records);
     404 for a shopper who has not joined the membership."""
     from cloud_bridge import keys as app_keys

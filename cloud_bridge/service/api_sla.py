@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge.errors import NotFound
@@ -19,6 +20,7 @@ from cloud_bridge.openapi import (
     ShortText,
     Text,
 )
+from common.jsontypes import JsonObject
 
 from . import reports, schemas, sla
 from .api_common import ID_SCHEMA, TAG, A, M, db, my_conversation, path_id, staff_ticket, tz
@@ -61,7 +63,7 @@ class SlaBody(RequestModel):
     hours: list[HoursBody] = Field(max_length=7)
 
 
-async def _config(s: Any, store: str) -> dict[str, Any]:
+async def _config(s: AsyncSession, store: str) -> JsonObject:
     pols = (await s.scalars(select(SlaPolicy).where(SlaPolicy.store == store)
                             .order_by(SlaPolicy.priority))).all()
     hours = (await s.scalars(select(BusinessHours).where(BusinessHours.store == store)
@@ -79,16 +81,16 @@ async def _config(s: Any, store: str) -> dict[str, Any]:
                       "as_weekday": d.as_weekday} for d in days]}
 
 
-async def get_sla(call: Call) -> dict[str, Any]:
+async def get_sla(call: Call) -> JsonObject:
     """A store's (or the chain's) SLA targets, business hours and calendar days."""
     store = _store(call)
     async with db(call).session() as s:
         return await _config(s, store)
 
 
-async def put_sla(call: Call) -> dict[str, Any]:
+async def put_sla(call: Call) -> JsonObject:
     """Replace a store's SLA targets and weekly business hours."""
-    store, b = _store(call), call.body
+    store, b = _store(call), call.body_as(SlaBody)
     if len({p.priority for p in b.policies}) != len(b.policies) or len(
             {h.weekday for h in b.hours}) != len(b.hours):
         from cloud_bridge.errors import InvalidRequest
@@ -113,9 +115,9 @@ class DayBody(RequestModel):
                                    description="a make-up working day uses these hours")
 
 
-async def put_day(call: Call) -> dict[str, Any]:
+async def put_day(call: Call) -> JsonObject:
     """Mark a local day as a holiday or a make-up working day (调休)."""
-    store, b, day = _store(call), call.body, call.path["day"]
+    store, b, day = _store(call), call.body_as(DayBody), call.path["day"]
     try:
         date.fromisoformat(day)
     except ValueError as err:
@@ -131,7 +133,7 @@ async def put_day(call: Call) -> dict[str, Any]:
         return await _config(s, store)
 
 
-async def ticket_sla(call: Call) -> dict[str, Any]:
+async def ticket_sla(call: Call) -> JsonObject:
     """The ticket's clocks: due times in business time, used and left minutes, breaches."""
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"))
@@ -141,7 +143,7 @@ async def ticket_sla(call: Call) -> dict[str, Any]:
                 "clocks": [c.as_json(at, cal) for c in await sla.clocks(s, conv, cal)]}
 
 
-async def sweep(call: Call) -> dict[str, Any]:
+async def sweep(call: Call) -> dict[str, int]:
     """Run the SLA sweep now (it also runs every minute by itself)."""
     from .jobs import sweep_once
 
@@ -153,19 +155,20 @@ class ReportQuery(QueryModel):
     month: Month
 
 
-async def csat_report(call: Call) -> dict[str, Any]:
+async def csat_report(call: Call) -> JsonObject:
     """CSAT of a month per store and per agent."""
-    store = call.principal.store_scope(call.query.store)
+    q = call.query_as(ReportQuery)
+    store = call.principal.store_scope(q.store)
     async with db(call).session() as s:
-        return await reports.csat_report(s, store=store, month=call.query.month, tz=tz(call))
+        return await reports.csat_report(s, store=store, month=q.month, tz=tz(call))
 
 
-async def complaints_report(call: Call) -> dict[str, Any]:
+async def complaints_report(call: Call) -> JsonObject:
     """Complaints and suggestions of a month by store, kind and category."""
-    store = call.principal.store_scope(call.query.store)
+    q = call.query_as(ReportQuery)
+    store = call.principal.store_scope(q.store)
     async with db(call).session() as s:
-        return await reports.complaints_report(s, store=store, month=call.query.month,
-                                               tz=tz(call))
+        return await reports.complaints_report(s, store=store, month=q.month, tz=tz(call))
 
 
 class CsatBody(RequestModel):
@@ -173,11 +176,12 @@ class CsatBody(RequestModel):
     comment: Text | None = None
 
 
-async def rate(call: Call) -> dict[str, Any]:
+async def rate(call: Call) -> JsonObject:
     """Rate my resolved conversation 1-5 with an optional comment (once)."""
     async with db(call).session() as s:
         conv = await my_conversation(s, call, path_id(call, "conversation_id"))
-        row = await reports.rate(s, conv, call.body.score, call.body.comment)
+        b = call.body_as(CsatBody)
+        row = await reports.rate(s, conv, b.score, b.comment)
         return {"conversation_id": row.conversation_id, "score": row.score,
                 "comment": row.comment, "at": row.at.isoformat()}
 

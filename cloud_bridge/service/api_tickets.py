@@ -3,7 +3,7 @@ notes, messages, canned replies, attachments, and the staff chat WebSocket."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Forbidden, InvalidRequest, NotFound
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
+from common.jsontypes import JsonObject
 
 from . import attachments, schemas, tickets, ws
 from .api_common import (
@@ -23,6 +24,7 @@ from .api_common import (
     post_and_signal,
     staff_ticket,
 )
+from .models import Attachment
 from .runtime import runtime
 
 Label = Annotated[str, StringConstraints(pattern=r"^[^\x00,]{1,32}$")]
@@ -43,9 +45,9 @@ class QueueQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**6)
 
 
-async def list_tickets(call: Call) -> dict[str, Any]:
+async def list_tickets(call: Call) -> JsonObject:
     """The ticket queue: active tickets, VIP members first, then priority, oldest first."""
-    q = call.query
+    q = call.query_as(QueueQuery)
     store = call.principal.store_scope(q.store)
     async with db(call).session() as s:
         rows, total = await tickets.queue(s, store=store, status=q.status, assignee=q.assignee,
@@ -68,10 +70,10 @@ class OpenTicketBody(RequestModel):
         "the channel's own id, e.g. a WeChat Pay complaint_id: the same one is one ticket"))
 
 
-async def open_ticket(call: Call) -> dict[str, Any]:
+async def open_ticket(call: Call) -> JsonObject:
     """Open a ticket for a kiosk help call, a complaint at the counter or a WeChat Pay
     consumer complaint (one ticket per complaint id)."""
-    b = call.body
+    b = call.body_as(OpenTicketBody)
     call.principal.check_store(b.store)
     async with db(call).session() as s:
         if b.order_no is not None:
@@ -91,7 +93,7 @@ async def _check_order(s: AsyncSession, order_no: str, store: str) -> None:
         raise NotFound(f"order {order_no} not found")
 
 
-async def ticket_detail(call: Call) -> dict[str, Any]:
+async def ticket_detail(call: Call) -> JsonObject:
     """One ticket with its internal notes and its history."""
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"))
@@ -109,12 +111,13 @@ class StatusBody(RequestModel):
     snooze_until: AwareDatetime | None = None
 
 
-async def set_status(call: Call) -> dict[str, Any]:
+async def set_status(call: Call) -> JsonObject:
     """Move a ticket: open, pending, snoozed (until a time), resolved, closed."""
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"), lock=True)
-        s.add(tickets.set_status(conv, call.body.status, call.principal.actor,
-                                 snooze_until=call.body.snooze_until))
+        b = call.body_as(StatusBody)
+        s.add(tickets.set_status(conv, b.status, call.principal.actor,
+                                 snooze_until=b.snooze_until))
         return tickets.ticket_json(conv)
 
 
@@ -128,15 +131,16 @@ class FieldsBody(RequestModel):
     category: schemas.Category | None = None
 
 
-async def update_ticket(call: Call) -> dict[str, Any]:
+async def update_ticket(call: Call) -> JsonObject:
     """Change priority, tier, assignee, labels, the linked order or member."""
-    changes = call.body.model_dump(exclude_unset=True)
+    b = call.body_as(FieldsBody)
+    changes = b.model_dump(exclude_unset=True)
     if any(v is None for k, v in changes.items() if k in ("priority", "tier", "labels")):
         raise InvalidRequest("priority, tier and labels cannot be null")
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"), lock=True)
-        if changes.get("order_no"):
-            await _check_order(s, changes["order_no"], conv.store)
+        if b.order_no:  # set in this change (unset fields keep their default, None)
+            await _check_order(s, b.order_no, conv.store)
         for ev in tickets.update_fields(conv, call.principal.actor, changes):
             s.add(ev)
         return tickets.ticket_json(conv)
@@ -146,11 +150,12 @@ class NoteBody(RequestModel):
     text: Text
 
 
-async def add_note(call: Call) -> dict[str, Any]:
+async def add_note(call: Call) -> JsonObject:
     """An internal note: staff see it, the shopper never does."""
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"))
-        note = await tickets.add_note(s, conv, call.principal.actor, call.body.text)
+        note = await tickets.add_note(s, conv, call.principal.actor,
+                                      call.body_as(NoteBody).text)
         return {"id": note.id, "author": note.author, "text": note.text,
                 "at": note.at.isoformat()}
 
@@ -160,11 +165,12 @@ class MessagesQuery(QueryModel):
     limit: int = Field(default=100, ge=1, le=200)
 
 
-async def ticket_messages(call: Call) -> dict[str, Any]:
+async def ticket_messages(call: Call) -> JsonObject:
     """The conversation's messages after ``after_seq``, in order."""
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"))
-        return await message_list(s, conv.id, call.query.after_seq, call.query.limit, True)
+        q = call.query_as(MessagesQuery)
+        return await message_list(s, conv.id, q.after_seq, q.limit, True)
 
 
 class ReplyBody(RequestModel):
@@ -174,9 +180,9 @@ class ReplyBody(RequestModel):
     attachment_id: Ident | None = None
 
 
-async def reply(call: Call) -> dict[str, Any]:
+async def reply(call: Call) -> JsonObject:
     """Answer over HTTP (the WebSocket does the same); a canned reply by its id."""
-    b = call.body
+    b = call.body_as(ReplyBody)
     text = b.body
     async with db(call).session() as s:
         conv = await staff_ticket(s, call, path_id(call, "ticket_id"))
@@ -193,9 +199,9 @@ class CannedQuery(QueryModel):
     store: Ident | None = None
 
 
-async def list_canned(call: Call) -> dict[str, Any]:
+async def list_canned(call: Call) -> JsonObject:
     """Canned replies of a store plus the chain-wide ones."""
-    store = call.principal.store_scope(call.query.store)
+    store = call.principal.store_scope(call.query_as(CannedQuery).store)
     async with db(call).session() as s:
         rows = await tickets.canned_replies(s, store)
     return {"items": [{"id": c.id, "store": c.store, "shortcut": c.shortcut, "title": c.title,
@@ -209,9 +215,9 @@ class CannedBody(RequestModel):
     body: Text
 
 
-async def add_canned(call: Call) -> dict[str, Any]:
+async def add_canned(call: Call) -> JsonObject:
     """A canned reply for one store, or chain-wide (head office only)."""
-    b = call.body
+    b = call.body_as(CannedBody)
     if b.store is None and not call.principal.chain_wide:
         raise Forbidden("only head office adds chain-wide canned replies")
     if b.store is not None:
@@ -223,7 +229,7 @@ async def add_canned(call: Call) -> dict[str, Any]:
                 "body": c.body}
 
 
-async def upload_attachment(call: Call) -> dict[str, Any]:
+async def upload_attachment(call: Call) -> JsonObject:
     """An image for a ticket's conversation (JPEG, PNG, GIF, WebP; checked by content)."""
     data = await call.request.read()
     async with db(call).session() as s:
@@ -242,7 +248,7 @@ async def get_attachment(call: Call) -> web.Response:
     return await _image_response(call, att)
 
 
-async def _image_response(call: Call, att: Any) -> web.Response:
+async def _image_response(call: Call, att: Attachment) -> web.Response:
     try:
         data = await runtime(call.app).storage.get(att.storage_key)
     except FileNotFoundError as err:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ async def sweep_once(db: Database, tz: str) -> dict[str, int]:
     return await db.transact(work)
 
 
-async def run_forever(db: Database, tz: str, extra: list[Any] | None = None) -> None:
+async def run_forever(db: Database, tz: str, extra: list[Callable[[], Awaitable[None]]] | None = None) -> None:
     """The periodic loop a worker runs while it is up."""
     while True:
         await asyncio.sleep(SWEEP_S)

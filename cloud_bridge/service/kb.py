@@ -16,14 +16,14 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import nh3
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.textsearch import Bm25Index, synonym_map
+from common.jsontypes import JsonObject
 
 from .models_kb import KbArticle, KbSynonyms, KbVersion
 
@@ -51,8 +51,8 @@ def plain_text(clean: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", clean))).strip()
 
 
-def article_json(a: KbArticle, *, staff: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": a.id, "store": a.store, "category": a.category,
+def article_json(a: KbArticle, *, staff: bool) -> JsonObject:
+    out: JsonObject = {"id": a.id, "store": a.store, "category": a.category,
                            "title": a.title, "body_html": a.body_html,
                            "updated_at": a.updated_at.isoformat()}
     if staff:
@@ -61,7 +61,7 @@ def article_json(a: KbArticle, *, staff: bool) -> dict[str, Any]:
     return out
 
 
-def version_json(v: KbVersion) -> dict[str, Any]:
+def version_json(v: KbVersion) -> JsonObject:
     return {"version": v.version, "title": v.title, "body_html": v.body_html,
             "editor": v.editor, "created_at": v.created_at.isoformat()}
 
@@ -130,7 +130,7 @@ async def unpublish(art: KbArticle, *, archive: bool) -> None:
     art.updated_at = _now()
 
 
-def visible_to(store: str) -> Any:
+def visible_to(store: str) -> ColumnElement[bool]:
     """Published articles a shopper of ``store`` may read: its own and the chain's."""
     return (KbArticle.status == "published") & or_(KbArticle.store.is_(None),
                                                    KbArticle.store == store)
@@ -155,7 +155,7 @@ async def synonyms(s: AsyncSession) -> list[list[str]]:
 
 @dataclass(slots=True)
 class _Built:
-    stamp: tuple[Any, ...]
+    stamp: tuple[object, ...]  # only compared with the next one
     index: Bm25Index
     synonyms: dict[str, set[str]]
     stores: dict[int, str | None]
@@ -168,7 +168,7 @@ class KbSearch:
         self._built: _Built | None = None
         self._lock = asyncio.Lock()
 
-    async def _stamp(self, s: AsyncSession) -> tuple[Any, ...]:
+    async def _stamp(self, s: AsyncSession) -> tuple[object, ...]:
         """One statement: published count and newest change, newest change of any article
         (unpublishing changes updated_at but drops the article from the published count),
         and the synonyms' count and newest change."""

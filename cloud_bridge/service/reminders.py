@@ -5,11 +5,11 @@ repeated sweep, or a second worker, never enqueues it twice."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from cloud_bridge.db import Database
 from cloud_bridge.notify import service as notify
 
 from .models_more import BookableService, Booking, Slot
@@ -22,7 +22,7 @@ def _thing(text: str) -> str:
     return text if len(text) <= 20 else text[:19] + "…"
 
 
-async def appointment_reminders(db: Any, lead: timedelta, tz: str,
+async def appointment_reminders(db: Database, lead: timedelta, tz: str,
                                 now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     async with db.session() as s:

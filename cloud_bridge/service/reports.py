@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .models import Conversation, Message
 from .models_more import Csat
@@ -47,7 +47,7 @@ def _month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _stats(scores: list[int]) -> dict[str, Any]:
+def _stats(scores: list[int]) -> JsonObject:
     return {"responses": len(scores),
             "average": round(sum(scores) / len(scores), 2) if scores else None,
             "satisfied_pct": round(100 * sum(s >= 4 for s in scores) / len(scores), 1)
@@ -56,7 +56,7 @@ def _stats(scores: list[int]) -> dict[str, Any]:
 
 
 async def csat_report(session: AsyncSession, *, store: str | None, month: str,
-                      tz: str) -> dict[str, Any]:
+                      tz: str) -> JsonObject:
     start, end = _month_bounds(month, tz)
     q = select(Csat).where(Csat.at >= start, Csat.at < end)
     if store is not None:
@@ -74,7 +74,7 @@ async def csat_report(session: AsyncSession, *, store: str | None, month: str,
 
 
 async def complaints_report(session: AsyncSession, *, store: str | None, month: str,
-                            tz: str) -> dict[str, Any]:
+                            tz: str) -> JsonObject:
     """Complaints and suggestions opened in a month, by store, kind and category."""
     start, end = _month_bounds(month, tz)
     q = select(Conversation).where(
@@ -85,7 +85,7 @@ async def complaints_report(session: AsyncSession, *, store: str | None, month: 
     groups: dict[tuple[str, str, str], list[Conversation]] = defaultdict(list)
     for c in (await session.scalars(q)).all():
         groups[(c.store, c.kind, c.category or "other")].append(c)
-    rows = []
+    rows: list[JsonObject] = []
     for (s, kind, category), convs in sorted(groups.items()):
         hours = [(c.resolved_at - c.created_at).total_seconds() / 3600
                  for c in convs if c.resolved_at is not None]
@@ -94,5 +94,5 @@ async def complaints_report(session: AsyncSession, *, store: str | None, month: 
                      "avg_hours_to_resolve": round(sum(hours) / len(hours), 1) if hours
                      else None})
     return {"month": month, "rows": rows,
-            "totals": {k: sum(r["opened"] for r in rows if r["kind"] == k)
+            "totals": {k: sum(len(convs) for (_, kind, _), convs in groups.items() if kind == k)
                        for k in (Kind.COMPLAINT.value, Kind.SUGGESTION.value)}}

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.models import Alert, now
+from common.jsontypes import JsonObject
 
 from .models import Conversation
 from .models_more import BusinessHours, CalendarDay, SlaBreach, SlaPolicy
@@ -132,7 +132,7 @@ class Clock:
     def breached(self, at: datetime) -> bool:
         return (self.stopped_at or at) > self.due_at
 
-    def as_json(self, at: datetime, cal: Calendar) -> dict[str, Any]:
+    def as_json(self, at: datetime, cal: Calendar) -> JsonObject:
         end = self.stopped_at or at
         return {"clock": self.name, "started_at": self.started_at.isoformat(),
                 "due_at": self.due_at.isoformat(),

@@ -15,13 +15,13 @@ from __future__ import annotations
 import importlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonMapping, JsonObject
 
 from .models import CannedReply, Conversation, TicketEvent, TicketNote
 
@@ -86,7 +86,7 @@ def member_tier(openid: str | None) -> str:
     return tier if tier in TIER_RANK else "regular"
 
 
-def event(conv: Conversation, actor: str, action: str, **detail: Any) -> TicketEvent:
+def event(conv: Conversation, actor: str, action: str, **detail: object) -> TicketEvent:
     return TicketEvent(conversation_id=conv.id, at=now(), actor=actor, action=action,
                        detail=detail)
 
@@ -154,7 +154,7 @@ def set_status(conv: Conversation, to: str, actor: str, *,
     return event(conv, actor, "status", frm=frm, to=to)
 
 
-def update_fields(conv: Conversation, actor: str, changes: dict[str, Any]) -> list[TicketEvent]:
+def update_fields(conv: Conversation, actor: str, changes: JsonMapping) -> list[TicketEvent]:
     """Priority, tier, assignee, labels, linked order/member: each change is an event."""
     events = []
     for name in ("priority", "tier", "assignee", "labels", "order_no", "member_id", "category"):
@@ -166,6 +166,8 @@ def update_fields(conv: Conversation, actor: str, changes: dict[str, Any]) -> li
         if name == "tier" and value not in TIER_RANK:
             raise InvalidRequest(f"tier must be one of {', '.join(TIER_RANK)}")
         if name == "labels":
+            if not isinstance(value, list):
+                raise InvalidRequest("labels must be a list")
             value = sorted(set(value))
         old = getattr(conv, name)
         if old == value:
@@ -250,7 +252,7 @@ async def canned_replies(session: AsyncSession, store: str | None) -> list[Canne
     return list((await session.scalars(q)).all())
 
 
-def ticket_json(conv: Conversation) -> dict[str, Any]:
+def ticket_json(conv: Conversation) -> JsonObject:
     def iso(at: datetime | None) -> str | None:
         return at.isoformat() if at else None
 

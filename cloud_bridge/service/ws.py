@@ -24,17 +24,19 @@ import contextlib
 import json
 import logging
 from datetime import timedelta
-from typing import Any
 
 from aiohttp import WSMsgType, web
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import BridgeError, InvalidRequest
 from cloud_bridge.keys import DB_KEY
 from cloud_bridge.models import now
+from common.jsontypes import JsonMapping, JsonObject
 
 from . import chat
 from .hub import POLL_S, Signal, Subscriber
+from .kb_search import Suggest
 from .models import Conversation, Message
 from .runtime import runtime
 
@@ -53,7 +55,7 @@ class ChatConnection:
 
     def __init__(self, app: web.Application, ws: web.WebSocketResponse, *, actor: str,
                  sender_kind: str, store: str, conversation_id: int | None,
-                 last_seq: int = 0, suggest: Any = None) -> None:
+                 last_seq: int = 0, suggest: Suggest | None = None) -> None:
         self.app = app
         self.ws = ws
         self.db = app[DB_KEY]
@@ -72,7 +74,7 @@ class ChatConnection:
             self.sub = Subscriber(store=store)
         self._send_lock = asyncio.Lock()
 
-    async def send(self, obj: dict[str, Any]) -> None:
+    async def send(self, obj: JsonObject) -> None:
         async with self._send_lock:
             await self.ws.send_str(json.dumps(obj, ensure_ascii=False))
 
@@ -123,7 +125,7 @@ class ChatConnection:
         return {cid for cid, last in rows
                 if last is not None and last > self.last_sent.get(cid, -1)}
 
-    async def _baseline(self, s: Any, conv_id: int) -> int:
+    async def _baseline(self, s: AsyncSession, conv_id: int) -> int:
         """Staff get new messages of a conversation they did not resume: after connecting."""
         seq = await s.scalar(select(func.max(Message.seq)).where(
             Message.conversation_id == conv_id, Message.created_at < self.connected_at))
@@ -167,7 +169,7 @@ class ChatConnection:
                                  "client_msg_id": obj.get("client_msg_id")
                                  if isinstance(obj, dict) else None})
 
-    async def _handle(self, obj: dict[str, Any]) -> None:
+    async def _handle(self, obj: JsonMapping) -> None:
         kind = obj.get("type")
         if kind == "ping":
             await self.send({"type": "pong"})
@@ -183,7 +185,7 @@ class ChatConnection:
         else:
             raise InvalidRequest(f"unknown frame type {kind!r}")
 
-    async def _resume(self, last_seq: Any) -> None:
+    async def _resume(self, last_seq: object) -> None:
         if not isinstance(last_seq, dict) or len(last_seq) > 1000:
             raise InvalidRequest("resume needs last_seq: {conversation_id: seq}")
         try:
@@ -198,7 +200,7 @@ class ChatConnection:
             self.sub.pending.add(cid)
         self.sub.wake.set()
 
-    async def _post(self, obj: dict[str, Any]) -> None:
+    async def _post(self, obj: JsonMapping) -> None:
         conv_id = self.conversation_id
         if conv_id is None:
             raw = obj.get("conversation_id")
@@ -215,7 +217,7 @@ class ChatConnection:
             raise InvalidRequest("body and attachment_id are strings")
         sig: Signal | None = None
 
-        async def work(s: Any) -> chat.Posted:
+        async def work(s: AsyncSession) -> chat.Posted:
             nonlocal sig
             conv = await s.get(Conversation, conv_id)
             if conv is None or conv.store != self.store:
@@ -233,12 +235,6 @@ class ChatConnection:
             self.hub.after_commit(sig)
         await self.send({"type": "ack", "conversation_id": conv_id,
                          "client_msg_id": client_msg_id, "seq": posted.message.seq})
-
-
-def _app():
-    from cloud_bridge import keys as app_module
-
-    return app_module
 
 
 async def open_socket(request: web.Request) -> web.WebSocketResponse:
