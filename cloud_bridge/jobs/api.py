@@ -22,18 +22,18 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from cloud_bridge import auth, commands
 from cloud_bridge.errors import BridgeError, InvalidRequest, NotFound, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY
-from cloud_bridge.openapi import Call, Route, problem
+from cloud_bridge.openapi import Call, Handler, Route, problem
+from common.jsontypes import JsonObject
 from contract.bundles import BundleError, verify_bundle
 
 from . import runtime, service
-from .models import FleetBundle, FleetJob
+from .models import FleetBundle, FleetExecution, FleetJob
 from .scheduler import parse_stages
 from .schemas import (
     BundleOut,
@@ -68,12 +68,12 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def bundle_json(b: FleetBundle) -> dict[str, Any]:
+def bundle_json(b: FleetBundle) -> JsonObject:
     return {"sha256": b.sha256, "kind": b.kind, "version": b.version, "size": b.size,
             "uploaded_by": b.uploaded_by, "created_at": b.created_at.isoformat()}
 
 
-def job_json(job: FleetJob, execs: list[Any]) -> dict[str, Any]:
+def job_json(job: FleetJob, execs: list[FleetExecution]) -> JsonObject:
     return {"id": job.id, "kind": job.kind, "version": job.version,
             "bundle_sha256": job.bundle_sha256, "target": job.target, "stages": job.stages,
             "stage": job.stage, "max_concurrency": job.max_concurrency,
@@ -85,13 +85,13 @@ def job_json(job: FleetJob, execs: list[Any]) -> dict[str, Any]:
             "counts": service.counts(execs)}
 
 
-def exec_json(e: Any) -> dict[str, Any]:
+def exec_json(e: FleetExecution) -> JsonObject:
     return {"store": e.store, "kiosk": e.kiosk, "state": e.state, "reason": e.reason,
             "attempts": e.attempts, "stage": e.stage, "dispatched_at": _iso(e.dispatched_at),
             "finished_at": _iso(e.finished_at)}
 
 
-async def upload_bundle(call: Call) -> dict[str, Any]:
+async def upload_bundle(call: Call) -> JsonObject:
     """Store a signed bundle (the tar in the body); 422 unless head office signed it."""
     key = commands.load_signing_key(call.app[CONFIG_KEY])
     if key is None:
@@ -126,9 +126,9 @@ async def upload_bundle(call: Call) -> dict[str, Any]:
         return bundle_json(row)
 
 
-async def create_job(call: Call) -> dict[str, Any]:
+async def create_job(call: Call) -> JsonObject:
     """Create (and by default start) a job for a bundle."""
-    body: JobCreate = call.body
+    body = call.body_as(JobCreate)
     try:
         stages = parse_stages(body.stages)
     except ValueError as err:
@@ -143,35 +143,35 @@ async def create_job(call: Call) -> dict[str, Any]:
         return job_json(job, await service.executions(s, job.id))
 
 
-async def list_jobs(call: Call) -> dict[str, Any]:
+async def list_jobs(call: Call) -> JsonObject:
     async with call.app[DB_KEY].session() as s:
         jobs = await service.list_jobs(s)
         return {"items": [job_json(j, await service.executions(s, j.id)) for j in jobs]}
 
 
-async def job_detail(call: Call) -> dict[str, Any]:
+async def job_detail(call: Call) -> JsonObject:
     async with call.app[DB_KEY].session() as s:
         job = await service.get_job(s, int(call.path["job_id"]))
         execs = await service.executions(s, job.id)
         return {**job_json(job, execs), "executions": [exec_json(e) for e in execs]}
 
 
-def kiosk_execution_json(e: Any, job: FleetJob) -> dict[str, Any]:
+def kiosk_execution_json(e: FleetExecution, job: FleetJob) -> JsonObject:
     return {"store": e.store, "kiosk": e.kiosk, "job_id": job.id, "job_state": job.state,
             "kind": job.kind, "version": job.version, "stage": e.stage, "stages": job.stages,
             "state": e.state, "reason": e.reason, "updated_at": e.updated_at.isoformat()}
 
 
-async def kiosk_executions(call: Call) -> dict[str, Any]:
+async def kiosk_executions(call: Call) -> JsonObject:
     """Per kiosk: its execution of the newest job (stage, state, version, reason)."""
-    store = call.principal.store_scope(call.query.store)
+    store = call.principal.store_scope(call.query_as(ExecutionsQuery).store)
     async with call.app[DB_KEY].session() as s:
         rows = await service.kiosk_executions(s, store)
         return {"items": [kiosk_execution_json(e, job) for e, job in rows]}
 
 
-def _action(action: str):
-    async def handler(call: Call) -> dict[str, Any]:
+def _action(action: str) -> Handler:
+    async def handler(call: Call) -> JsonObject:
         async with call.app[DB_KEY].session() as s:
             job = await service.change_state(s, int(call.path["job_id"]), action,
                                              call.principal.actor)
@@ -182,9 +182,9 @@ def _action(action: str):
     return handler
 
 
-async def set_group(call: Call) -> dict[str, Any]:
+async def set_group(call: Call) -> JsonObject:
     pairs = []
-    for item in call.body.kiosks:
+    for item in call.body_as(GroupBody).kiosks:
         store, sep, kiosk = item.partition("/")
         if not sep or not store or not kiosk or "/" in kiosk or len(item) > 129:
             raise InvalidRequest(f"kiosk {item!r}: use store/kiosk")
@@ -196,7 +196,7 @@ async def set_group(call: Call) -> dict[str, Any]:
 
 async def download_bundle(call: Call) -> web.StreamResponse:
     """A bundle for one kiosk (token from its job command); supports HTTP Range."""
-    q: DownloadQuery = call.query
+    q = call.query_as(DownloadQuery)
     sha = call.path["sha256"]
     verdict = runtime.token_verdict(call.app[CONFIG_KEY], q.store, q.kiosk, sha, q.token)
     if verdict == "expired":

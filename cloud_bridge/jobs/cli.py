@@ -14,8 +14,19 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from cloud_bridge.config import BridgeConfig
+    from cloud_bridge.db import Database
+    from common.jsontypes import JsonObject
+
+T = TypeVar("T")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,7 +81,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _signing_key(args: argparse.Namespace) -> Any:
+def _signing_key(args: argparse.Namespace) -> Ed25519PrivateKey | None:
     from cloud_bridge import commands
     from cloud_bridge.config import load_config
     from contract.signing import load_private_key
@@ -102,13 +113,14 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, work: Any) -> Any:
+def _run(args: argparse.Namespace,
+         work: Callable[[AsyncSession, BridgeConfig, Database], Awaitable[T]]) -> T:
     from cloud_bridge.config import load_config
     from cloud_bridge.db import open_database
 
     config = load_config(args.config)
 
-    async def run() -> Any:
+    async def run() -> T:
         db = open_database(config)
         try:
             async with db.session() as s:
@@ -131,7 +143,7 @@ def _create(args: argparse.Namespace) -> int:
     except ValueError as err:
         return _fail(str(err))
 
-    async def work(s: Any, config: Any, db: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession, config: BridgeConfig, db: Database) -> JsonObject:
         key = _signing_key(args)
         if key is None:
             raise BundleError("no signing key: bundles cannot be checked")
@@ -160,7 +172,8 @@ def _manage(args: argparse.Namespace) -> int:
 
     from . import api, service
 
-    async def work(s: Any, config: Any, db: Any) -> Any:
+    async def work(s: AsyncSession, config: BridgeConfig,
+                   db: Database) -> JsonObject | list[JsonObject]:
         if args.action == "list":
             return [api.job_json(j, await service.executions(s, j.id))
                     for j in await service.list_jobs(s)]

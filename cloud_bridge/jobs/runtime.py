@@ -16,28 +16,32 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cloud_bridge import commands
 from cloud_bridge.catalog import public_base_url
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, INGEST_KEY
 from cloud_bridge.models import now
 from cloud_bridge.security import download_tokens
+from common.jsontypes import JsonObject
 from contract.wire.commands import JOB, JobArgs
 from contract.wire.events import uuid7
 from contract.wire.topics import KioskTopics
 
 from . import service
+from .models import FleetBundle, FleetExecution, FleetJob
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from cloud_bridge.config import BridgeConfig
     from cloud_bridge.db import Database
+    from contract.bundles import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +66,13 @@ def bundles_dir(db_url: str) -> Path:
     return DEFAULT_BUNDLES
 
 
-def bundle_path(app_or_url: Any, sha256: str) -> Path:
+def bundle_path(app_or_url: web.Application | str, sha256: str) -> Path:
     url = app_or_url if isinstance(app_or_url, str) else app_or_url[DB_KEY].url
     return bundles_dir(url) / f"{sha256}.tar"
 
 
-def keep_bundle(src: Path, folder: Path, keys: list[Any], move: bool = False) -> tuple[str, Any]:
+def keep_bundle(src: Path, folder: Path, keys: list[Ed25519PublicKey],
+                move: bool = False) -> tuple[str, Manifest]:
     """Verify a bundle file and keep it under ``folder`` as ``<sha256>.tar``; (sha, manifest).
 
     Raises :class:`contract.bundles.BundleError` when head office did not sign it.
@@ -133,7 +138,9 @@ async def tick_once(db: Database, config: BridgeConfig, publish: Publish) -> int
     if key is None:
         return 0
 
-    def job_args(job: Any, bundle: Any, ex: Any) -> dict[str, Any]:
+    def job_args(job: FleetJob, bundle: FleetBundle, ex: FleetExecution) -> JsonObject:
+        if ex.cmd_id is None:  # step() gave it its command id just before
+            raise ValueError(f"execution {ex.store}/{ex.kiosk} of job {job.id} has no cmd_id")
         return JobArgs(job_id=job.id, kind=job.kind, version=job.version, sha256=bundle.sha256,
                        size=bundle.size,
                        url=bundle_url(config, bundle.sha256, ex.store, ex.kiosk),

@@ -13,15 +13,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import CommandResultRow, Kiosk, now
+from common.jsontypes import JsonObject
 from contract.wire.commands import JOB_STATES, JOB_TERMINAL
 
 from .models import FleetBundle, FleetExecution, FleetGroupMember, FleetJob
@@ -185,7 +186,7 @@ class Dispatch:
     store: str
     kiosk: str
     cmd_id: str
-    args: dict[str, Any]
+    args: JsonObject
 
 
 async def other_jobs(session: AsyncSession, job: FleetJob, execs: list[FleetExecution]
@@ -225,8 +226,12 @@ def params(job: FleetJob) -> JobParams:
                      job.timeout_s)
 
 
-async def step(session: AsyncSession, job_id: int, at: datetime, new_cmd_id: Any,
-               job_args: Any) -> list[Dispatch]:
+# The ``job`` command's arguments for one execution: (job, its bundle, execution) -> args.
+JobArgsOf = Callable[[FleetJob, FleetBundle, FleetExecution], JsonObject]
+
+
+async def step(session: AsyncSession, job_id: int, at: datetime, new_cmd_id: Callable[[], str],
+               job_args: JobArgsOf) -> list[Dispatch]:
     """One round of one job; the dispatches are marked in this transaction (send after it)."""
     job = await get_job(session, job_id, lock=True)
     if job.state != "running":
@@ -254,6 +259,8 @@ async def step(session: AsyncSession, job_id: int, at: datetime, new_cmd_id: Any
     out = []
     if decision.state == "running" and decision.dispatch:
         bundle = await session.get(FleetBundle, job.bundle_sha256)
+        if bundle is None:  # a job is created for a stored bundle, which is never deleted
+            raise NotFound(f"bundle {job.bundle_sha256} of job {job.id} is gone")
         for key in decision.dispatch:
             ex = by_key[key]
             ex.cmd_id, ex.dispatched_at, ex.updated_at = new_cmd_id(), at, at

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cloud_bridge import fleet
 from cloud_bridge.console.call import PageCall
 from cloud_bridge.console.views.dashboard import visible_stores
+from common.jsontypes import JsonObject
 
 from .. import service
 
@@ -18,7 +17,7 @@ def stage_text(stage: int | None, stages: list[int]) -> str:
     return f"{stage + 1}/{len(stages)} ({stages[stage]}%)"
 
 
-async def updates(call: PageCall) -> dict[str, Any]:
+async def updates(call: PageCall) -> JsonObject:
     store = call.store_filter()
     async with call.db.session() as s:
         executions = await service.kiosk_executions(s, store)
