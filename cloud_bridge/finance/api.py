@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TypedDict
 
 from aiohttp import web
 from sqlalchemy import select
 
 from cloud_bridge import auth
+from cloud_bridge.db import Database
 from cloud_bridge.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 from contract.money import major_text
 
 from . import reports, statements
@@ -37,7 +40,7 @@ KIND = {"type": "string", "enum": list(reports.KINDS)}
 INT = {"type": "integer", "minimum": 1, "maximum": 10**15}
 
 
-def db(call: Call):
+def db(call: Call) -> Database:
     return call.app[DB_KEY]
 
 
@@ -45,11 +48,12 @@ def tz(call: Call) -> str:
     return call.app[CONFIG_KEY].bridge.timezone
 
 
-async def accounts(call: Call) -> dict[str, Any]:
+async def accounts(call: Call) -> JsonObject:
     """Every account of the store (or the chain) with its balance, the trial balance."""
-    store = call.principal.store_scope(call.query.store)
+    query = call.query_as(S.AccountsQuery)
+    store = call.principal.store_scope(query.store)
     async with db(call).session() as s:
-        balances = await reports.trial_balance(s, store=store, end=call.query.date_to)
+        balances = await reports.trial_balance(s, store=store, end=query.date_to)
         q = select(LedgerAccount.code, LedgerAccount.kind, LedgerAccount.name_zh,
                    LedgerAccount.name_en).distinct().order_by(LedgerAccount.code)
         if store is not None:
@@ -60,7 +64,33 @@ async def accounts(call: Call) -> dict[str, Any]:
         for c, k, zh, en in rows]}
 
 
-def entry_json(e: JournalEntry, lines: list[tuple[JournalLine, str]]) -> dict[str, Any]:
+class EntryLineJson(TypedDict):
+    """One line of a journal entry as replied (the CSV export reads it back)."""
+
+    line_no: int
+    account: str
+    debit: int
+    credit: int
+    memo: str | None
+
+
+class EntryJson(TypedDict):
+    """A journal entry as replied (the CSV export reads it back)."""
+
+    id: int
+    store: str
+    source_type: str
+    source_id: str
+    business_date: str
+    occurred_at: str
+    amount: int
+    memo: str | None
+    reverses_id: int | None
+    posted_by: str
+    lines: list[EntryLineJson]
+
+
+def entry_json(e: JournalEntry, lines: list[tuple[JournalLine, str]]) -> EntryJson:
     return {"id": e.id, "store": e.store, "source_type": e.source_type,
             "source_id": e.source_id, "business_date": e.business_date,
             "occurred_at": e.occurred_at.isoformat(), "amount": e.amount, "memo": e.memo,
@@ -69,7 +99,7 @@ def entry_json(e: JournalEntry, lines: list[tuple[JournalLine, str]]) -> dict[st
                        "credit": ln.credit, "memo": ln.memo} for ln, code in lines]}
 
 
-async def list_entries(call: Call) -> dict[str, Any]:
+async def list_entries(call: Call) -> JsonObject:
     """Journal entries with their lines, newest first; ``account=1012`` lists fund movements."""
     return {"items": await _entries(call)}
 
@@ -82,7 +112,7 @@ async def entries_csv(call: Call) -> web.Response:
     w = csv.writer(out)
     w.writerow(["entry", "store", "business_date", "source_type", "source_id", "account",
                 "debit_fen", "credit_fen", "debit", "credit", "memo"])
-    acct = call.query.account
+    acct = call.query_as(S.EntriesQuery).account
     for e in await _entries(call):
         for ln in e["lines"]:
             if acct and not (ln["account"] == acct or ln["account"].startswith(acct + ".")):
@@ -96,8 +126,8 @@ async def entries_csv(call: Call) -> web.Response:
         "Content-Disposition": 'attachment; filename="entries.csv"'})
 
 
-async def _entries(call: Call) -> list[dict[str, Any]]:
-    q = call.query
+async def _entries(call: Call) -> list[EntryJson]:
+    q = call.query_as(S.EntriesQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(JournalEntry).order_by(JournalEntry.id.desc())
     if store is not None:
@@ -116,7 +146,7 @@ async def _entries(call: Call) -> list[dict[str, Any]]:
         stmt = stmt.where(JournalEntry.id.in_(touching))
     async with db(call).session() as s:
         entries = (await s.scalars(stmt.limit(q.limit).offset(q.offset))).all()
-        lines: dict[int, list] = {e.id: [] for e in entries}
+        lines: dict[int, list[tuple[JournalLine, str]]] = {e.id: [] for e in entries}
         if entries:
             rows = await s.execute(
                 select(JournalLine, LedgerAccount.code)
@@ -128,7 +158,7 @@ async def _entries(call: Call) -> list[dict[str, Any]]:
     return [entry_json(e, lines[e.id]) for e in entries]
 
 
-async def reverse(call: Call) -> dict[str, Any]:
+async def reverse(call: Call) -> EntryJson:
     """Correct a posted entry by posting its reversal (once); the original stays."""
     entry_id = int(call.path["entry_id"])
     async with db(call).session() as s:
@@ -137,7 +167,7 @@ async def reverse(call: Call) -> dict[str, Any]:
             raise NotFound(f"no journal entry {entry_id}")
         call.principal.check_store(original.store)
         try:
-            rev = await reverse_entry(s, entry_id, reason=call.body.reason,
+            rev = await reverse_entry(s, entry_id, reason=call.body_as(S.ReverseBody).reason,
                                       actor=call.principal.actor)
         except LedgerError as err:
             raise Conflict(str(err)) from err
@@ -145,27 +175,28 @@ async def reverse(call: Call) -> dict[str, Any]:
             select(JournalLine, LedgerAccount.code)
             .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
             .where(JournalLine.entry_id == rev.id).order_by(JournalLine.line_no))
-        return entry_json(rev, list(rows.all()))
+        return entry_json(rev, list(rows.tuples().all()))
 
 
 async def _statement(call: Call) -> reports.Statement:
     kind = call.path["kind"]
     if kind not in reports.KINDS:
         raise NotFound(f"no report {kind!r}; one of {', '.join(reports.KINDS)}")
-    store = call.principal.store_scope(call.query.store)
+    q = call.query_as(S.ReportQuery)
+    store = call.principal.store_scope(q.store)
     try:
-        period = reports.parse_period(call.query.period)
+        period = reports.parse_period(q.period)
     except reports.PeriodError as err:
         raise InvalidRequest(str(err)) from err
     async with db(call).session() as s:
         try:
             return await statements.statement(s, kind, store=store, period=period,
-                                           rate_bp=call.query.rate_bp)
+                                           rate_bp=q.rate_bp)
         except ValueError as err:  # e.g. a treasury view over more than ten years
             raise InvalidRequest(str(err)) from err
 
 
-def statement_json(st: reports.Statement) -> dict[str, Any]:
+def statement_json(st: reports.Statement) -> JsonObject:
     return {"kind": st.kind, "title_zh": st.title_zh, "title_en": st.title_en,
             "store": st.store, "period_start": st.period.start, "period_end": st.period.end,
             "rows": [{"code": r.code, "label_zh": r.label_zh, "label_en": r.label_en,
@@ -173,12 +204,12 @@ def statement_json(st: reports.Statement) -> dict[str, Any]:
             "figures": st.figures}
 
 
-async def report(call: Call) -> dict[str, Any]:
+async def report(call: Call) -> JsonObject:
     """An income statement, balance sheet or cash-flow statement (fen)."""
     return statement_json(await _statement(call))
 
 
-def _exporter(fmt: str):
+def _exporter(fmt: str) -> Callable[[Call], Awaitable[web.Response]]:
     async def export(call: Call) -> web.Response:
         st = await _statement(call)
         try:
@@ -195,7 +226,7 @@ def _exporter(fmt: str):
     return export
 
 
-async def post_now(call: Call) -> dict[str, Any]:
+async def post_now(call: Call) -> JsonObject:
     """Post every unposted sale, refund, top-up and restocked return now (also runs
     every minute by itself)."""
     if not call.principal.chain_wide:

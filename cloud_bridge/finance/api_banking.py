@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from cloud_bridge import auth
 from cloud_bridge.errors import NotFound
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import banking as B
 from . import schemas as S
@@ -21,9 +20,9 @@ INT = {"type": "integer", "minimum": 1, "maximum": 10**15}
 NO_KEY = "the bank-account encryption key is not configured"
 
 
-async def add_account(call: Call) -> dict[str, Any]:
+async def add_account(call: Call) -> JsonObject:
     """Add a store's bank account; the number is encrypted and shown masked."""
-    b = call.body
+    b = call.body_as(S.BankAccountBody)
     call.principal.check_store(b.store)
     async with call.app[DB_KEY].session() as s:
         acct = await B.add_bank_account(s, store=b.store, bank_name=b.bank_name,
@@ -32,9 +31,9 @@ async def add_account(call: Call) -> dict[str, Any]:
         return B.account_json(acct)
 
 
-async def list_accounts(call: Call) -> dict[str, Any]:
+async def list_accounts(call: Call) -> JsonObject:
     """Bank accounts of the visible stores (numbers masked)."""
-    store = call.principal.store_scope(call.query.store)
+    store = call.principal.store_scope(call.query_as(S.StoreQuery).store)
     q = select(BankAccount).order_by(BankAccount.id)
     if store is not None:
         q = q.where(BankAccount.store == store)
@@ -42,9 +41,9 @@ async def list_accounts(call: Call) -> dict[str, Any]:
         return {"items": [B.account_json(a) for a in await s.scalars(q)]}
 
 
-async def request_payout(call: Call) -> dict[str, Any]:
+async def request_payout(call: Call) -> JsonObject:
     """Ask for a payout from a provider balance to a bank account (the maker's step)."""
-    b = call.body
+    b = call.body_as(S.PayoutBody)
     call.principal.check_store(b.store)
     async with call.app[DB_KEY].session() as s:
         p = await B.request_payout(s, store=b.store, provider=b.provider,
@@ -53,9 +52,9 @@ async def request_payout(call: Call) -> dict[str, Any]:
         return await B.payout_json(s, p)
 
 
-async def list_payouts(call: Call) -> dict[str, Any]:
+async def list_payouts(call: Call) -> JsonObject:
     """Payouts with their audit trail, newest first."""
-    q = call.query
+    q = call.query_as(S.PayoutsQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(Payout).order_by(Payout.id.desc()).limit(q.limit).offset(q.offset)
     if store is not None:
@@ -66,7 +65,7 @@ async def list_payouts(call: Call) -> dict[str, Any]:
         return {"items": [await B.payout_json(s, p) for p in await s.scalars(stmt)]}
 
 
-async def decide_payout(call: Call) -> dict[str, Any]:
+async def decide_payout(call: Call) -> JsonObject:
     """Approve (posts it to the ledger) or reject a payout: another user than the maker."""
     payout_id = int(call.path["payout_id"])
     async with call.app[DB_KEY].session() as s:
@@ -74,8 +73,9 @@ async def decide_payout(call: Call) -> dict[str, Any]:
         if p is None:
             raise NotFound(f"no payout {payout_id}")
         call.principal.check_store(p.store)
-        p = await B.decide_payout(s, payout_id, approve=call.body.decision == "approve",
-                                  note=call.body.note, actor=call.principal.actor,
+        b = call.body_as(S.DecisionBody)
+        p = await B.decide_payout(s, payout_id, approve=b.decision == "approve",
+                                  note=b.note, actor=call.principal.actor,
                                   role=call.principal.role,
                                   tz=call.app[CONFIG_KEY].bridge.timezone)
         return await B.payout_json(s, p)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from cloud_bridge import auth
 from cloud_bridge.keys import DB_KEY
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import schemas as S
 from .budgets import set_budget
@@ -18,28 +17,29 @@ P = "/api/v1/admin/finance/budgets"
 ROLES = (auth.HEAD_OFFICE, auth.FINANCE)
 
 
-def budget_json(b: Budget) -> dict[str, Any]:
+def budget_json(b: Budget) -> JsonObject:
     return {"store": b.store, "code": b.code, "month": b.month, "amount": b.amount,
             "updated_by": b.updated_by, "updated_at": b.updated_at.isoformat()}
 
 
-async def put_budget(call: Call) -> dict[str, Any]:
+async def put_budget(call: Call) -> JsonObject:
     """Set one budget line (store, account, month); setting it again changes it."""
-    b = call.body
+    b = call.body_as(S.BudgetBody)
     call.principal.check_store(b.store)
     async with call.app[DB_KEY].session() as s:
         return budget_json(await set_budget(s, store=b.store, code=b.code, month=b.month,
                                             amount=b.amount, actor=call.principal.actor))
 
 
-async def list_budgets(call: Call) -> dict[str, Any]:
+async def list_budgets(call: Call) -> JsonObject:
     """Budget lines of the visible stores."""
-    store = call.principal.store_scope(call.query.store)
+    query = call.query_as(S.BudgetsQuery)
+    store = call.principal.store_scope(query.store)
     q = select(Budget).order_by(Budget.month, Budget.store, Budget.code)
     if store is not None:
         q = q.where(Budget.store == store)
-    if call.query.month:
-        q = q.where(Budget.month == call.query.month)
+    if query.month:
+        q = q.where(Budget.month == query.month)
     async with call.app[DB_KEY].session() as s:
         return {"items": [budget_json(b) for b in await s.scalars(q.limit(5000))]}
 

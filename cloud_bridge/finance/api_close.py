@@ -3,46 +3,52 @@ and of the providers' T+1 settlements."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cloud_bridge import auth
+from cloud_bridge.db import Database
 from cloud_bridge.errors import Forbidden, Unavailable
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
 from cloud_bridge.openapi import Call, RequestModel, Route
 from cloud_bridge.payments.providers.base import ResponseNotTrusted
+from common.jsontypes import JsonObject
 
 from . import close as C
 from . import schemas as S
 from . import settlements
 from .models import CloseMismatch, DailyClose
 
+if TYPE_CHECKING:
+    from cloud_bridge.payments.service import PaymentService
+
 P = "/api/v1/admin/finance/closes"
 ROLES = (auth.HEAD_OFFICE, auth.FINANCE)
 INT = {"type": "integer", "minimum": 1, "maximum": 10**15}
 
 
-def _db(call: Call):
+def _db(call: Call) -> Database:
     return call.app[DB_KEY]
 
 
-def _payments(call: Call):
+def _payments(call: Call) -> PaymentService | None:
     return call.app[SERVICES_KEY].payments
 
 
-async def _shown(call: Call, close_id: int) -> dict[str, Any]:
+async def _shown(call: Call, close_id: int) -> JsonObject:
     async with _db(call).session() as s:
         close, items = await C.get_close(s, close_id)
         call.principal.check_store(close.store)
         return C.close_json(close, items)
 
 
-async def start_close(call: Call) -> dict[str, Any]:
+async def start_close(call: Call) -> JsonObject:
     """Reconcile a store's day against the providers' bills (again, keeping decisions)."""
-    store, day = call.body.store, call.body.date
+    b = call.body_as(S.CloseBody)
+    store, day = b.store, b.date
     call.principal.check_store(store)
     bills = await C.fetch_bills(_payments(call), day)
     funds = await C.fetch_fund_flows(_payments(call), day)
@@ -51,9 +57,9 @@ async def start_close(call: Call) -> dict[str, Any]:
     return await _shown(call, close_id)
 
 
-async def list_closes(call: Call) -> dict[str, Any]:
+async def list_closes(call: Call) -> JsonObject:
     """Closes, newest day first, with their mismatches."""
-    q = call.query
+    q = call.query_as(S.ClosesQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(DailyClose).order_by(DailyClose.business_date.desc(), DailyClose.store)
     if store is not None:
@@ -62,7 +68,7 @@ async def list_closes(call: Call) -> dict[str, Any]:
         stmt = stmt.where(DailyClose.status == q.status)
     async with _db(call).session() as s:
         closes = (await s.scalars(stmt.limit(q.limit).offset(q.offset))).all()
-        items: dict[int, list] = {c.id: [] for c in closes}
+        items: dict[int, list[CloseMismatch]] = {c.id: [] for c in closes}
         if closes:
             for m in await s.scalars(select(CloseMismatch).where(
                     CloseMismatch.close_id.in_(list(items))).order_by(CloseMismatch.id)):
@@ -70,23 +76,24 @@ async def list_closes(call: Call) -> dict[str, Any]:
     return {"items": [C.close_json(c, items[c.id]) for c in closes]}
 
 
-async def show_close(call: Call) -> dict[str, Any]:
+async def show_close(call: Call) -> JsonObject:
     """One close with every mismatch and its resolution."""
     return await _shown(call, int(call.path["close_id"]))
 
 
-async def resolve_mismatch(call: Call) -> dict[str, Any]:
+async def resolve_mismatch(call: Call) -> JsonObject:
     """Resolve or accept one mismatch (a finance decision, recorded with who and why)."""
     close_id, item_id = int(call.path["close_id"]), int(call.path["mismatch_id"])
     async with _db(call).session() as s:
         close, _ = await C.get_close(s, close_id)
         call.principal.check_store(close.store)
-        item = await C.resolve_mismatch(s, close_id, item_id, C.Resolution(call.body.resolution),
-                                        call.body.note, call.principal.actor)
+        b = call.body_as(S.ResolveBody)
+        item = await C.resolve_mismatch(s, close_id, item_id, C.Resolution(b.resolution),
+                                        b.note, call.principal.actor)
         return C.mismatch_json(item)
 
 
-async def close_day(call: Call) -> dict[str, Any]:
+async def close_day(call: Call) -> JsonObject:
     """Close the day; refused (409) while any mismatch is open."""
     close_id = int(call.path["close_id"])
     async with _db(call).session() as s:
@@ -105,7 +112,7 @@ class Settled(BaseModel):
     settlement: int = Field(description="settlement entries written now")
 
 
-async def post_settlements(call: Call) -> dict[str, Any]:
+async def post_settlements(call: Call) -> dict[str, int]:
     """Post a day's provider fees and T+1 settlements to the bank from the bills (runs by
     itself every morning for the day before; posting twice writes nothing)."""
     if not call.principal.chain_wide:
@@ -113,7 +120,7 @@ async def post_settlements(call: Call) -> dict[str, Any]:
     if _payments(call) is None:
         raise Unavailable("no payment providers configured")
     try:
-        return await settlements.post_settlements(_db(call), _payments(call), call.body.date,
+        return await settlements.post_settlements(_db(call), _payments(call), call.body_as(SettleBody).date,
                                                   tz=call.app[CONFIG_KEY].bridge.timezone)
     except (ResponseNotTrusted, aiohttp.ClientError, TimeoutError) as err:
         raise Unavailable(f"a provider's bill could not be fetched: {err}") from err

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge.errors import NotFound
 from cloud_bridge.keys import DB_KEY
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import expenses as E
 from . import schemas as S
@@ -23,13 +23,13 @@ DOC_BODY = ("application/octet-stream", {"type": "string", "format": "binary"})
 DOC_ERRORS = {413: "document larger than allowed", 415: "not a PDF, JPEG or PNG document"}
 
 
-def _storage(call: Call):
+def _storage(call: Call) -> E.FileStorage:
     return E.storage_for(call.app[DB_KEY].url)
 
 
-async def add_expense(call: Call) -> dict[str, Any]:
+async def add_expense(call: Call) -> JsonObject:
     """Enter an expense paid or other income received; posted to the ledger at once."""
-    b = call.body
+    b = call.body_as(S.ExpenseBody)
     call.principal.check_store(b.store)
     async with call.app[DB_KEY].session() as s:
         row = await E.record(s, store=b.store, kind=b.kind, code=b.code, amount=b.amount,
@@ -38,9 +38,9 @@ async def add_expense(call: Call) -> dict[str, Any]:
         return E.expense_json(row)
 
 
-async def list_expenses(call: Call) -> dict[str, Any]:
+async def list_expenses(call: Call) -> JsonObject:
     """Expenses and other income, newest first."""
-    q = call.query
+    q = call.query_as(S.ExpensesQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(Expense).order_by(Expense.id.desc()).limit(q.limit).offset(q.offset)
     if store is not None:
@@ -53,7 +53,7 @@ async def list_expenses(call: Call) -> dict[str, Any]:
         return {"items": [E.expense_json(e) for e in await s.scalars(stmt)]}
 
 
-async def _visible(call: Call, s) -> Expense:
+async def _visible(call: Call, s: AsyncSession) -> Expense:
     row = await s.get(Expense, int(call.path["expense_id"]))
     if row is None:
         raise NotFound(f"no expense {call.path['expense_id']}")
@@ -61,7 +61,7 @@ async def _visible(call: Call, s) -> Expense:
     return row
 
 
-async def upload_document(call: Call) -> dict[str, Any]:
+async def upload_document(call: Call) -> JsonObject:
     """Attach the expense's invoice or receipt (PDF, JPEG, PNG; checked by content)."""
     data = await call.request.read()
     async with call.app[DB_KEY].session() as s:

@@ -3,8 +3,6 @@ their PDFs; the shopper's own invoices in the mini-program."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -16,6 +14,7 @@ from cloud_bridge.keys import CONFIG_KEY, DB_KEY, SERVICES_KEY
 from cloud_bridge.models import Invoice, Order
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
 from cloud_bridge.payments.providers.wechat import WechatPayProvider
+from common.jsontypes import JsonObject
 
 from . import fapiao as F
 from .expenses import storage_for
@@ -75,7 +74,7 @@ class FapiaoOut(BaseModel):
     status: str
     total: int
     tax: int
-    items: list[dict[str, Any]]
+    items: list[JsonObject]
     number: str | None
     code: str | None
     issued_at: str | None
@@ -102,7 +101,7 @@ def _client(call: Call) -> FapiaoClient:
     return FapiaoClient(wechat)
 
 
-async def _advance(call: Call, doc_id: int) -> dict[str, Any]:
+async def _advance(call: Call, doc_id: int) -> JsonObject:
     db = call.app[DB_KEY]
     await F.sync_one(db, _client(call), storage_for(db.url), doc_id,
                      tz=call.app[CONFIG_KEY].bridge.timezone)
@@ -110,37 +109,42 @@ async def _advance(call: Call, doc_id: int) -> dict[str, Any]:
         return F.fapiao_json(await get_row(s, Fapiao, doc_id))
 
 
-async def issue(call: Call) -> dict[str, Any]:
+async def issue(call: Call) -> JsonObject:
     """Issue the blue e-invoice of an invoice request, or request and issue one for an
     order at the counter (asynchronous on the platform)."""
-    b = call.body
+    b = call.body_as(IssueBody)
     if (b.invoice_id is None) == (b.order_no is None) or (b.order_no and b.buyer is None):
         raise InvalidRequest("give invoice_id, or order_no with buyer")
     async with call.app[DB_KEY].session() as s:
         order: Order | None
         inv: Invoice | None
-        if b.order_no is not None:
+        invoice_id: int
+        if b.order_no is not None and b.buyer is not None:
             order = await orders.get_order(s, b.order_no, lock=True)
             call.principal.check_store(order.store)
             _client(call)
             inv = await invoices.request_invoice(
                 s, order, openid=None, kind=b.buyer.kind, title=b.buyer.title,
                 tax_id=b.buyer.tax_id, email=b.buyer.email)
-        else:
-            inv = await s.get(Invoice, b.invoice_id)
+            invoice_id = inv.id
+        elif b.invoice_id is not None:
+            invoice_id = b.invoice_id
+            inv = await s.get(Invoice, invoice_id)
             order = await s.get(Order, inv.order_id) if inv else None
             if order is not None:
                 call.principal.check_store(order.store)
             _client(call)
-        doc = await F.start_blue(s, inv.id if inv else b.invoice_id, call.principal.actor)
+        else:  # not reached: the check above refuses every other shape of the body
+            raise InvalidRequest("give invoice_id, or order_no with buyer")
+        doc = await F.start_blue(s, inv.id if inv else invoice_id, call.principal.actor)
         await s.flush()
         doc_id = doc.id
     return await _advance(call, doc_id)
 
 
-async def red(call: Call) -> dict[str, Any]:
+async def red(call: Call) -> JsonObject:
     """Reverse all or part of an issued blue e-invoice with a red-letter one (红字发票)."""
-    b = call.body
+    b = call.body_as(RedBody)
     async with call.app[DB_KEY].session() as s:
         blue = await s.get(Fapiao, int(call.path["fapiao_id"]))
         if blue is None or blue.color != F.BLUE:
@@ -153,9 +157,9 @@ async def red(call: Call) -> dict[str, Any]:
     return await _advance(call, doc_id)
 
 
-async def list_fapiao(call: Call) -> dict[str, Any]:
+async def list_fapiao(call: Call) -> JsonObject:
     """E-invoices, newest first."""
-    q = call.query
+    q = call.query_as(FapiaoQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(Fapiao).order_by(Fapiao.id.desc()).limit(q.limit).offset(q.offset)
     if store is not None:
@@ -168,7 +172,7 @@ async def list_fapiao(call: Call) -> dict[str, Any]:
         return {"items": [F.fapiao_json(d) for d in await s.scalars(stmt)]}
 
 
-async def sync_now(call: Call) -> dict[str, Any]:
+async def sync_now(call: Call) -> JsonObject:
     """Raise red-letter invoices for refunds and move pending e-invoices on (also runs
     every minute by itself)."""
     if not call.principal.chain_wide:
@@ -206,7 +210,7 @@ async def _my_docs(call: Call) -> list[Fapiao]:
             .order_by(Fapiao.id)))
 
 
-async def my_fapiao(call: Call) -> dict[str, Any]:
+async def my_fapiao(call: Call) -> JsonObject:
     """The issued e-invoices of one of my orders (blue, and red ones for refunds)."""
     return {"items": [F.fapiao_json(d) for d in await _my_docs(call)]}
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -29,11 +29,16 @@ from cloud_bridge.db import Database
 from cloud_bridge.errors import Conflict, NotFound
 from cloud_bridge.models import Order, now
 from cloud_bridge.payments.models import Payment
+from cloud_bridge.payments.providers.base import BillLine, FundLine
+from common.jsontypes import JsonObject
 
 from .costing import round_half_up
 from .jobs import post_pending
 from .models import CloseMismatch, DailyClose
 from .service import DEFAULT_TZ, post_provider_fee
+
+if TYPE_CHECKING:
+    from cloud_bridge.payments.service import PaymentService
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +68,16 @@ CLOSED = "closed"
 SYSTEM = "system"
 
 
-async def fetch_bills(service: Any, day: str) -> dict[str, list[Any]]:
+@runtime_checkable
+class FundFlowSource(Protocol):
+    """A provider that also serves its fund-flow bill (WeChat Pay, Alipay)."""
+
+    async def download_fund_flow(self, day: str) -> list[FundLine]: ...
+
+
+async def fetch_bills(service: PaymentService | None, day: str) -> dict[str, list[BillLine]]:
     """Every billing provider's trade bill lines for ``day`` (China time), by method."""
-    bills: dict[str, list[Any]] = {}
+    bills: dict[str, list[BillLine]] = {}
     if service is None:
         return bills
     for method, provider in service.providers.items():
@@ -74,13 +86,14 @@ async def fetch_bills(service: Any, day: str) -> dict[str, list[Any]]:
     return bills
 
 
-async def fetch_fund_flows(service: Any, day: str) -> dict[str, list[Any]]:
+async def fetch_fund_flows(service: PaymentService | None,
+                           day: str) -> dict[str, list[FundLine]]:
     """Every provider's fund-flow bill (资金账单) lines for ``day``, by method."""
-    flows: dict[str, list[Any]] = {}
+    flows: dict[str, list[FundLine]] = {}
     if service is None:
         return flows
     for method, provider in service.providers.items():
-        if getattr(provider, "has_fund_flow", False):
+        if getattr(provider, "has_fund_flow", False) and isinstance(provider, FundFlowSource):
             flows[method] = await provider.download_fund_flow(day)
     return flows
 
@@ -113,8 +126,8 @@ async def _expected(session: AsyncSession, store: str, day: str,
 
 
 async def _billed(session: AsyncSession, store: str,
-                  bills: dict[str, list[Any]]) -> tuple[dict[tuple[str, str], int],
-                                                       dict[str, int], list[tuple]]:
+                  bills: dict[str, list[BillLine]]) -> tuple[dict[tuple[str, str], int],
+                                                            dict[str, int], list[tuple]]:
     """This store's share of the bills: net billed per trade (payments less same-day
     reversals), the fees per method, and the payment lines carrying a fee."""
     stores = await _owners(session, [ln.out_trade_no for v in bills.values() for ln in v])
@@ -149,11 +162,13 @@ def _fee_differences(with_fee: list[tuple]) -> dict[tuple[str, str, str], tuple]
     return found
 
 
-async def _fund_differences(session: AsyncSession, store: str, bills: dict[str, list[Any]],
-                            funds: dict[str, list[Any]]) -> dict[tuple[str, str, str], tuple]:
+async def _fund_differences(session: AsyncSession, store: str,
+                            bills: dict[str, list[BillLine]],
+                            funds: dict[str, list[FundLine]]) -> dict[tuple[str, str, str], tuple]:
     """Trade bill against fund-flow bill, per trade of the store: the money moved (trades
     and refunds) and the fees taken must be what the trade bill says."""
-    nos = [ln.out_trade_no for v in (*bills.values(), *funds.values()) for ln in v]
+    nos = ([ln.out_trade_no for v in bills.values() for ln in v]
+           + [fl.out_trade_no for v in funds.values() for fl in v])
     stores = await _owners(session, nos)
     found: dict[tuple[str, str, str], tuple] = {}
     for method, flow in funds.items():
@@ -196,7 +211,7 @@ async def _post_fees(session: AsyncSession, store: str, day: str, fees: dict[str
 
 
 def _differences(expected: dict, billed: dict,
-                 bills: dict[str, list[Any]]) -> dict[tuple[str, str, str], tuple]:
+                 bills: dict[str, list[BillLine]]) -> dict[tuple[str, str, str], tuple]:
     found: dict[tuple[str, str, str], tuple] = {}
     for key in sorted(set(expected) | set(billed)):
         method, no = key
@@ -227,8 +242,9 @@ async def _close_row(session: AsyncSession, store: str, day: str) -> DailyClose:
     return row
 
 
-async def reconcile(db: Database, store: str, day: str, bills: dict[str, list[Any]], *,
-                    funds: dict[str, list[Any]] | None = None, tz: str = DEFAULT_TZ) -> int:
+async def reconcile(db: Database, store: str, day: str, bills: dict[str, list[BillLine]], *,
+                    funds: dict[str, list[FundLine]] | None = None,
+                    tz: str = DEFAULT_TZ) -> int:
     """Compare the store's orders of ``day`` with the trade ``bills``, and those with the
     fund-flow bills ``funds`` (three ways); returns the close's id.
 
@@ -320,7 +336,7 @@ async def close_day(session: AsyncSession, close_id: int, actor: str) -> DailyCl
     return close
 
 
-def close_json(close: DailyClose, items: list[CloseMismatch]) -> dict[str, Any]:
+def close_json(close: DailyClose, items: list[CloseMismatch]) -> JsonObject:
     return {
         "id": close.id, "store": close.store, "business_date": close.business_date,
         "status": close.status, "runs": close.runs, "checked": close.checked,
@@ -333,7 +349,7 @@ def close_json(close: DailyClose, items: list[CloseMismatch]) -> dict[str, Any]:
     }
 
 
-def mismatch_json(m: CloseMismatch) -> dict[str, Any]:
+def mismatch_json(m: CloseMismatch) -> JsonObject:
     return {"id": m.id, "method": m.method, "out_trade_no": m.out_trade_no, "kind": m.kind,
             "orders_amount": m.orders_amount, "bill_amount": m.bill_amount,
             "detail": m.detail, "status": m.status, "note": m.note,

@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import re
-from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +38,7 @@ from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.invoices import TAX_ID
 from cloud_bridge.models import Invoice, Order, OrderLine, RefundRequest, ReturnRecord, now
 from cloud_bridge.service.storage import FileStorage
+from common.jsontypes import JsonMapping, JsonObject
 
 from . import accounts as A
 from .costing import round_half_up
@@ -74,7 +74,14 @@ def tax_of(gross: int, rate_bp: int) -> int:
     return gross - round_half_up(gross * 10000, 10000 + rate_bp)
 
 
-async def _products(session: AsyncSession, store: str) -> dict[str, dict[str, Any]]:
+def _int(value: object) -> int:
+    """A number read back from JSON (a price book, an invoice line) as an int."""
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+async def _products(session: AsyncSession, store: str) -> dict[str, JsonMapping]:
     info = await catalog.current_info(session, store)
     body = await catalog.book_body(session, store, info.version) if info else None
     if body is None:
@@ -85,7 +92,7 @@ async def _products(session: AsyncSession, store: str) -> dict[str, dict[str, An
         return {}
 
 
-async def blue_items(session: AsyncSession, order: Order, amount: int) -> list[dict[str, Any]]:
+async def blue_items(session: AsyncSession, order: Order, amount: int) -> list[JsonObject]:
     """The invoice lines of ``amount`` fen of ``order`` (its lines scaled to the amount)."""
     lines = list(await session.scalars(select(OrderLine).where(
         OrderLine.order_id == order.id, OrderLine.amount > 0).order_by(OrderLine.line_no)))
@@ -93,14 +100,14 @@ async def blue_items(session: AsyncSession, order: Order, amount: int) -> list[d
         raise Conflict(f"order {order.order_no} has no paid lines to invoice")
     books = await _products(session, order.store)
     shares = allocate(amount, {f"{ln.line_no:05d}": ln.amount for ln in lines})
-    items = []
+    items: list[JsonObject] = []
     for ln in lines:
         gross = shares[f"{ln.line_no:05d}"]
         if gross <= 0:
             continue
         p = books.get(ln.product_id, {})
-        category = p.get("category") or "general"
-        rate = int(p.get("vat_rate_bp", DEFAULT_VAT_BP))
+        category = str(p.get("category") or "general")
+        rate = _int(p.get("vat_rate_bp", DEFAULT_VAT_BP))
         code = p.get("tax_code") or DEFAULT_TAX_CODES.get(category, GENERAL_TAX_CODE)
         items.append({"tax_code": code, "goods_name": ln.name_zh[:100],
                       "category_name": CATEGORY_NAMES.get(category, "商品"),
@@ -109,33 +116,34 @@ async def blue_items(session: AsyncSession, order: Order, amount: int) -> list[d
     return items
 
 
-def red_items(blue: Fapiao, amount: int, taken: list[list[dict[str, Any]]]) -> list[dict]:
+def red_items(blue: Fapiao, amount: int, taken: list[list[JsonMapping]]) -> list[JsonObject]:
     """What a red invoice of ``amount`` takes back from each blue line (``blue_line``).
 
     ``taken`` are the items of the red invoices before it. The last red invoice takes
     exactly what is left of each line, tax included, so that a blue invoice reversed in
     parts is reversed to the fen; the others split ``amount`` by what is left of the lines.
     """
-    left_gross = {n: int(i["total_amount"]) for n, i in enumerate(blue.items)}
-    left_tax = {n: int(i["tax_amount"]) for n, i in enumerate(blue.items)}
+    left_gross = {n: _int(i["total_amount"]) for n, i in enumerate(blue.items)}
+    left_tax = {n: _int(i["tax_amount"]) for n, i in enumerate(blue.items)}
     for items in taken:
         for item in items:
-            left_gross[item["blue_line"]] -= int(item["total_amount"])
-            left_tax[item["blue_line"]] -= int(item["tax_amount"])
+            line = _int(item["blue_line"])
+            left_gross[line] -= _int(item["total_amount"])
+            left_tax[line] -= _int(item["tax_amount"])
     last = amount == sum(left_gross.values())
     shares = left_gross if last else {
         int(k): v for k, v in allocate(amount, {f"{n:05d}": g for n, g in left_gross.items()
                                                 if g > 0}).items()}
-    out = []
+    out: list[JsonObject] = []
     for n, item in enumerate(blue.items):
         gross = shares.get(n, 0)
         if gross > 0:
-            tax = left_tax[n] if last else min(tax_of(gross, int(item["tax_rate"])), left_tax[n])
+            tax = left_tax[n] if last else min(tax_of(gross, _int(item["tax_rate"])), left_tax[n])
             out.append({**item, "blue_line": n, "total_amount": gross, "tax_amount": tax})
     return out
 
 
-def _payload(inv: Invoice, doc: Fapiao) -> dict[str, Any]:
+def _payload(inv: Invoice, doc: Fapiao) -> JsonObject:
     buyer = {"type": "ORGANIZATION" if inv.kind == "company" else "INDIVIDUAL",
              "name": inv.title, "email": inv.email}
     if inv.tax_id:
@@ -146,7 +154,7 @@ def _payload(inv: Invoice, doc: Fapiao) -> dict[str, Any]:
                                     "need_list": False, "items": doc.items}]}
 
 
-def _red_payload(blue: Fapiao, doc: Fapiao) -> dict[str, Any]:
+def _red_payload(blue: Fapiao, doc: Fapiao) -> JsonObject:
     return {"fapiao_apply_id": blue.apply_id, "blue_fapiao_number": blue.number,
             "out_confirmation_id": doc.apply_id, "reason_code": doc.reason_code,
             "total_amount": doc.total, "items": doc.items}
@@ -186,7 +194,7 @@ async def start_blue(session: AsyncSession, invoice_id: int, actor: str) -> Fapi
         Fapiao.invoice_id == invoice_id, Fapiao.color == BLUE)) or 0)
     doc = Fapiao(invoice_id=invoice_id, store=order.store, color=BLUE,
                  apply_id=f"B{invoice_id}-{attempt}", status=APPLYING, total=inv.amount,
-                 tax=sum(i["tax_amount"] for i in items), items=items, created_by=actor[:128],
+                 tax=sum(_int(i["tax_amount"]) for i in items), items=items, created_by=actor[:128],
                  created_at=now(), updated_at=now())
     try:
         async with session.begin_nested():
@@ -227,7 +235,7 @@ async def start_red(session: AsyncSession, invoice_id: int, amount: int, reason_
     items = red_items(blue, amount, [r.items for r in reds])
     doc = Fapiao(invoice_id=invoice_id, store=blue.store, color=RED, apply_id=apply_id,
                  blue_id=blue.id, source=source[:80], reason_code=reason_code,
-                 status=APPLYING, total=amount, tax=sum(i["tax_amount"] for i in items),
+                 status=APPLYING, total=amount, tax=sum(_int(i["tax_amount"]) for i in items),
                  items=items, created_by=actor[:128], created_at=now(), updated_at=now())
     try:
         async with session.begin_nested():
@@ -250,7 +258,7 @@ async def sync_one(db: Database, client: FapiaoClient, storage: FileStorage, doc
         color, apply_id = doc.color, doc.apply_id
         payload = (_payload(inv, doc) if color == BLUE
                    else _red_payload(await get_row(s, Fapiao, doc.blue_id), doc))
-    update: dict[str, Any] = {}
+    update: dict[str, str | None] = {}
     pdf: bytes | None = None
     try:
         if color == BLUE and status == APPLYING:
@@ -361,7 +369,7 @@ async def sync(db: Database, client: FapiaoClient, storage: FileStorage, *,
         return {str(k): int(v) for k, v in rows.all()}
 
 
-def fapiao_json(doc: Fapiao) -> dict[str, Any]:
+def fapiao_json(doc: Fapiao) -> JsonObject:
     return {"id": doc.id, "invoice_id": doc.invoice_id, "store": doc.store,
             "color": doc.color, "apply_id": doc.apply_id, "blue_id": doc.blue_id,
             "source": doc.source, "reason_code": doc.reason_code,

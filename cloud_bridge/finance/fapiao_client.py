@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
+
+import aiohttp
 
 P = "/v3/new-tax-control-fapiao"
 
@@ -40,7 +42,7 @@ class SignedWechat(Protocol):
     def authorization(self, method: str, path: str, body: str) -> str: ...
 
     @property
-    def session(self) -> Any: ...
+    def session(self) -> aiohttp.ClientSession: ...
 
 
 @dataclass(frozen=True, slots=True)

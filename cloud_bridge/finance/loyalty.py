@@ -20,9 +20,8 @@ as the kiosk sent it (its ``coupon`` discounts).
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from sqlalchemy import Text, and_, cast, exists, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Text, and_, cast, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.members.models import PointsEntry
@@ -46,7 +45,8 @@ def points_value(points: int, per_fen: int = POINTS_PER_FEN) -> int:
     return round_half_up(abs(points), per_fen)
 
 
-def _unposted(source_type: str, source_id: Any):
+def _unposted(source_type: str,
+              source_id: ColumnExpressionArgument[str]) -> ColumnElement[bool]:
     return ~exists().where(and_(JournalEntry.source_type == source_type,
                                 JournalEntry.source_id == source_id))
 

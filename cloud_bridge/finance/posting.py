@@ -21,7 +21,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,8 +97,29 @@ def allocate(total: int, weights: dict[PartKey, int]) -> dict[PartKey, int]:
     return {k: sign * v for k, v in parts.items()}
 
 
-def _tenders(order: Order) -> list[dict[str, Any]]:
-    return [t for t in (order.details or {}).get("tenders", []) if isinstance(t, dict)]
+@dataclass(frozen=True, slots=True)
+class _Tender:
+    """One tender of an order as the order's details hold it (JSON, written by the till)."""
+
+    method: str | None
+    amount: int
+    out_trade_no: str | None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _fen(value: object) -> int:
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise TypeError(f"a tender's amount is {type(value).__name__}, not a number")
+
+
+def _tenders(order: Order) -> list[_Tender]:
+    return [_Tender(_text(t.get("method")), _fen(t.get("amount", 0)),
+                    _text(t.get("out_trade_no")))
+            for t in (order.details or {}).get("tenders", []) if isinstance(t, dict)]
 
 
 @dataclass(slots=True)
@@ -152,9 +173,8 @@ async def sale_drafts(session: AsyncSession, order: Order, lines: list[OrderLine
     legs: list[Leg] = []
     paid = 0
     for t in _tenders(order):
-        amount = int(t.get("amount", 0))
-        legs.append(debit(_clearing_or_receivable(str(t.get("method"))), amount,
-                          t.get("out_trade_no")))
+        amount = t.amount
+        legs.append(debit(_clearing_or_receivable(str(t.method)), amount, t.out_trade_no))
         paid += amount
     if paid != order.total:  # e.g. a mini-program order marked paid without its tender
         legs.append(debit(A.RECEIVABLES, order.total - paid))
@@ -168,13 +188,13 @@ async def sale_drafts(session: AsyncSession, order: Order, lines: list[OrderLine
     drafts = [Draft(order.store, "sale", order.order_no, day,
                     order.paid_at or order.created_at, legs, f"order {order.order_no}{late}")]
     for t in _tenders(order):
-        used = sv_used.get(str(t.get("out_trade_no")))
-        amount = int(t.get("amount", 0))
-        if t.get("method") != "stored_value" or used is None or amount <= 0:
+        used = sv_used.get(str(t.out_trade_no))
+        amount = t.amount
+        if t.method != "stored_value" or used is None or amount <= 0:
             continue  # not applied to a balance yet: the clearing account shows it open
         applied = -used.delta
         drafts.append(Draft(
-            order.store, "sv_use", str(t["out_trade_no"]), day, used.created_at,
+            order.store, "sv_use", str(t.out_trade_no), day, used.created_at,
             [debit(A.SV_PRINCIPAL, applied),
              debit(A.RECEIVABLES, amount - applied, "stored-value shortfall"),
              credit(A.clearing("stored_value"), amount)],
@@ -191,7 +211,7 @@ async def refund_draft(session: AsyncSession, refund: RefundRequest, order: Orde
     legs = [debit(code, amount) for code, amount in
             sorted(allocate(refund.amount - tax, split.revenue).items())]
     legs.append(debit(A.OUTPUT_VAT, tax))
-    tenders = {f"{i:03d}:{t.get('method')}": int(t.get("amount", 0))
+    tenders = {f"{i:03d}:{t.method}": t.amount
                for i, t in enumerate(_tenders(order))}
     for key, amount in sorted(allocate(refund.amount, tenders or {"receivable": 1}).items()):
         method = key.split(":", 1)[-1]

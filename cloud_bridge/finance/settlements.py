@@ -21,17 +21,21 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
 from cloud_bridge.models import now
+from cloud_bridge.payments.providers.base import BillLine
 
 from .close import _owner, _owners, fetch_bills
 from .ledger import entry_for
 from .service import DEFAULT_TZ, local_date, post_provider_fee, post_provider_settlement
+
+if TYPE_CHECKING:
+    from cloud_bridge.payments.service import PaymentService
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ AUTO_SETTLED = frozenset({"wechat", "alipay"})
 SETTLED_AT = time(10, 0)
 
 
-def per_store(lines: list[Any], stores: dict[str, str]) -> dict[str, tuple[int, int]]:
+def per_store(lines: list[BillLine], stores: dict[str, str]) -> dict[str, tuple[int, int]]:
     """Each store's (net money, fees) in one provider's bill: payments less refunds and
     reversals; fees as billed (negative when given back)."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -53,7 +57,7 @@ def per_store(lines: list[Any], stores: dict[str, str]) -> dict[str, tuple[int, 
     return {s: (net, fee) for s, (net, fee) in out.items()}
 
 
-async def post_settlements(db: Database, service: Any, day: str, *,
+async def post_settlements(db: Database, service: PaymentService | None, day: str, *,
                            tz: str = DEFAULT_TZ) -> dict[str, int]:
     """Post the fees and T+1 settlements of ``day`` from the providers' bills; counts of
     entries written by kind (0 when all were posted before)."""
