@@ -4,11 +4,13 @@ chain, store staff for their store; another store's game is 404), shoppers under
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import keys
+from ..db import Database
 from ..errors import Forbidden, NotFound
 from ..members.service import member_of
 from ..openapi import Call, Route
@@ -22,11 +24,11 @@ GAME = {"game_id": {"type": "integer", "minimum": 1, "maximum": 10**15}}
 NOT_MEMBER = {404: "the caller has not registered as a member"}
 
 
-def _db(call: Call) -> Any:
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
-async def _visible(s: Any, call: Call, lock: bool = False) -> LuckyDraw:
+async def _visible(s: AsyncSession, call: Call, lock: bool = False) -> LuckyDraw:
     game = await service.get(s, int(call.path["game_id"]), lock=lock)
     p = call.principal
     if game.store is not None and not p.chain_wide and game.store != p.store:
@@ -39,27 +41,39 @@ def _may_change(call: Call, game: LuckyDraw) -> None:
         raise Forbidden("only head office runs chain-wide games")
 
 
-async def _json(s: Any, game: LuckyDraw, staff: bool) -> dict[str, Any]:
+async def _json(s: AsyncSession, game: LuckyDraw, staff: bool) -> JsonObject:
     return service.game_json(game, await service.prizes_of(s, game.id), staff=staff)
 
 
-async def create_game(call: Call) -> dict[str, Any]:
+def _config(b: schemas.ConfigBody | schemas.LuckyDrawBody) -> service.GameConfig:
+    return {"name_zh": b.name_zh, "name_en": b.name_en, "starts_at": b.starts_at,
+            "ends_at": b.ends_at, "daily_cap": b.daily_cap, "member_cap": b.member_cap,
+            "points_cost": b.points_cost}
+
+
+def _prizes(b: schemas.ConfigBody | schemas.LuckyDrawBody) -> list[service.PrizeConfig]:
+    return [{"name_zh": p.name_zh, "name_en": p.name_en, "kind": p.kind,
+             "coupon_template_id": p.coupon_template_id, "points": p.points,
+             "weight": p.weight, "stock": p.stock, "fallback": p.fallback} for p in b.prizes]
+
+
+async def create_game(call: Call) -> JsonObject:
     """A new lucky draw (a draft: editable until it goes live)."""
-    b = call.body.model_dump()
+    b = call.body_as(schemas.LuckyDrawBody)
     p = call.principal
-    if b["store"] is None and not p.chain_wide:
+    if b.store is None and not p.chain_wide:
         raise Forbidden("store staff make games for their own store only: give store")
-    if b["store"] is not None:
-        p.check_store(b["store"])
-    prizes = b.pop("prizes")
+    if b.store is not None:
+        p.check_store(b.store)
     async with _db(call).session() as s:
-        game = await service.create(s, created_by=p.actor, prizes=prizes, **b)
+        game = await service.create(s, created_by=p.actor, store=b.store,
+                                    prizes=_prizes(b), **_config(b))
         return await _json(s, game, True)
 
 
-async def list_games(call: Call) -> dict[str, Any]:
+async def list_games(call: Call) -> JsonObject:
     """Lucky draws, newest first (store staff: their store's and the chain's)."""
-    q = call.query
+    q = call.query_as(schemas.GamesQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [or_(LuckyDraw.store == store, LuckyDraw.store.is_(None))]
     if q.status:
@@ -71,24 +85,23 @@ async def list_games(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [await _json(s, g, True) for g in rows]}
 
 
-async def get_game(call: Call) -> dict[str, Any]:
+async def get_game(call: Call) -> JsonObject:
     """One lucky draw with its prizes, weights, stock and what was given."""
     async with _db(call).session() as s:
         return await _json(s, await _visible(s, call), True)
 
 
-async def edit_game(call: Call) -> dict[str, Any]:
+async def edit_game(call: Call) -> JsonObject:
     """Replace a draft's configuration; refused (409) once it is live or ended."""
-    b = call.body.model_dump()
-    prizes = b.pop("prizes")
+    b = call.body_as(schemas.ConfigBody)
     async with _db(call).session() as s:
         game = await _visible(s, call, lock=True)
         _may_change(call, game)
-        game = await service.replace_config(s, game.id, prizes, **b)
+        game = await service.replace_config(s, game.id, _prizes(b), **_config(b))
         return await _json(s, game, True)
 
 
-async def start_game(call: Call) -> dict[str, Any]:
+async def start_game(call: Call) -> JsonObject:
     """Go live: the configuration is frozen."""
     async with _db(call).session() as s:
         game = await _visible(s, call)
@@ -96,7 +109,7 @@ async def start_game(call: Call) -> dict[str, Any]:
         return await _json(s, await service.start(s, game.id), True)
 
 
-async def end_game(call: Call) -> dict[str, Any]:
+async def end_game(call: Call) -> JsonObject:
     """End a live game: no more draws."""
     async with _db(call).session() as s:
         game = await _visible(s, call)
@@ -104,9 +117,9 @@ async def end_game(call: Call) -> dict[str, Any]:
         return await _json(s, await service.end(s, game.id), True)
 
 
-async def audit(call: Call) -> dict[str, Any]:
+async def audit(call: Call) -> JsonObject:
     """Every draw of the game, newest first: who, the roll, the prize drawn and given."""
-    q = call.query
+    q = call.query_as(schemas.DrawsQuery)
     async with _db(call).session() as s:
         game = await _visible(s, call)
         if game.store is None and not call.principal.chain_wide:
@@ -121,14 +134,14 @@ async def audit(call: Call) -> dict[str, Any]:
                                           for d in rows]}
 
 
-async def _member_id(s: Any, call: Call) -> str:
+async def _member_id(s: AsyncSession, call: Call) -> str:
     m = await member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.openid)
     return m.id
 
 
-async def live_games(call: Call) -> dict[str, Any]:
+async def live_games(call: Call) -> JsonObject:
     """The lucky draws open now (of a store, and the chain's), with each prize's chance."""
-    q = call.query
+    q = call.query_as(schemas.LiveGamesQuery)
     cond = [LuckyDraw.status == service.LIVE]
     if q.store:
         cond.append(or_(LuckyDraw.store == q.store, LuckyDraw.store.is_(None)))
@@ -140,24 +153,24 @@ async def live_games(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [await _json(s, g, False) for g in rows]}
 
 
-async def play(call: Call) -> dict[str, Any]:
+async def play(call: Call) -> JsonObject:
     """Draw once (the server draws; a retry with the same request id returns the same)."""
     tz = str(call.app[keys.CONFIG_KEY].bridge.timezone)
 
-    async def work(s: Any) -> dict[str, Any]:
+    request_id = call.body_as(schemas.DrawBody).request_id
+
+    async def work(s: AsyncSession) -> JsonObject:
         member_id = await _member_id(s, call)
-        d = await service.draw(s, int(call.path["game_id"]), member_id,
-                               call.body.request_id, tz)
+        d = await service.draw(s, int(call.path["game_id"]), member_id, request_id, tz)
         prizes = {p.id: p for p in await service.prizes_of(s, d.game_id)}
         return service.draw_json(d, prizes, staff=False)
 
-    result: dict[str, Any] = await _db(call).transact(work)
-    return result
+    return await _db(call).transact(work)
 
 
-async def my_draws(call: Call) -> dict[str, Any]:
+async def my_draws(call: Call) -> JsonObject:
     """My draws of one game, newest first."""
-    q = call.query
+    q = call.query_as(schemas.DrawsQuery)
     async with _db(call).session() as s:
         member_id = await _member_id(s, call)
         game = await service.get(s, int(call.path["game_id"]))

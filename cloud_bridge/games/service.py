@@ -21,12 +21,14 @@ import hashlib
 import json
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from ..db import rows_changed
 from ..errors import BridgeError, Conflict, InvalidRequest, NotFound
@@ -36,11 +38,34 @@ from .models import Draw, LuckyDraw, Prize
 
 DRAFT, LIVE, ENDED = "draft", "live", "ended"
 WON, OUT_OF_STOCK, UNAVAILABLE, FALLBACK = "won", "out_of_stock", "unavailable", "fallback"
-PRIZE_FIELDS = ("name_zh", "name_en", "kind", "coupon_template_id", "points", "weight",
-                "stock", "fallback")
 
 
-def check_config(fields: dict[str, Any], prizes: list[dict[str, Any]]) -> None:
+class PrizeConfig(TypedDict):
+    """A prize as configured (the fields of :class:`.schemas.PrizeBody`)."""
+
+    name_zh: str
+    name_en: str
+    kind: str
+    coupon_template_id: int | None
+    points: int
+    weight: int
+    stock: int | None
+    fallback: bool
+
+
+class GameConfig(TypedDict):
+    """A game's configuration but its prizes and store (:class:`.schemas.ConfigBody`)."""
+
+    name_zh: str
+    name_en: str
+    starts_at: datetime
+    ends_at: datetime
+    daily_cap: int
+    member_cap: int
+    points_cost: int
+
+
+def check_config(fields: GameConfig, prizes: list[PrizeConfig]) -> None:
     """Refuse a game that cannot be drawn fairly (400)."""
     if fields["ends_at"] <= fields["starts_at"]:
         raise InvalidRequest("ends_at must be after starts_at")
@@ -62,16 +87,20 @@ def check_config(fields: dict[str, Any], prizes: list[dict[str, Any]]) -> None:
         raise InvalidRequest("the weights add up to nothing")
 
 
-def _prize_rows(game_id: int, prizes: list[dict[str, Any]]) -> list[Prize]:
-    return [Prize(game_id=game_id, position=i, issued=0,
-                  **{k: p[k] for k in PRIZE_FIELDS}) for i, p in enumerate(prizes, 1)]
+def _prize_rows(game_id: int, prizes: list[PrizeConfig]) -> list[Prize]:
+    return [Prize(game_id=game_id, position=i, issued=0, name_zh=p["name_zh"],
+                  name_en=p["name_en"], kind=p["kind"],
+                  coupon_template_id=p["coupon_template_id"], points=p["points"],
+                  weight=p["weight"], stock=p["stock"], fallback=p["fallback"])
+            for i, p in enumerate(prizes, 1)]
 
 
-async def create(s: AsyncSession, *, created_by: str, prizes: list[dict[str, Any]],
-                 **fields: Any) -> LuckyDraw:
-    """A new game, a draft."""
+async def create(s: AsyncSession, *, created_by: str, store: str | None,
+                 prizes: list[PrizeConfig], **fields: Unpack[GameConfig]) -> LuckyDraw:
+    """A new game of ``store`` (``None``: chain-wide), a draft."""
     check_config(fields, prizes)
-    game = LuckyDraw(created_by=created_by, status=DRAFT, created_at=utcnow(), **fields)
+    game = LuckyDraw(created_by=created_by, status=DRAFT, created_at=utcnow(), store=store,
+                     **fields)
     s.add(game)
     await s.flush()
     s.add_all(_prize_rows(game.id, prizes))
@@ -91,8 +120,8 @@ async def prizes_of(s: AsyncSession, game_id: int) -> list[Prize]:
                                  .order_by(Prize.position))).all())
 
 
-async def replace_config(s: AsyncSession, game_id: int, prizes: list[dict[str, Any]],
-                         **fields: Any) -> LuckyDraw:
+async def replace_config(s: AsyncSession, game_id: int, prizes: list[PrizeConfig],
+                         **fields: Unpack[GameConfig]) -> LuckyDraw:
     """Edit a draft: its times, caps, cost and prizes. Refused once it went live."""
     game = await get(s, game_id, lock=True)
     if game.status != DRAFT:
@@ -256,19 +285,20 @@ async def draw(s: AsyncSession, game_id: int, member_id: str, request_id: str, t
     return d
 
 
-def game_json(game: LuckyDraw, prizes: list[Prize], *, staff: bool) -> dict[str, Any]:
+def game_json(game: LuckyDraw, prizes: list[Prize], *, staff: bool) -> JsonObject:
     """The game as the API shows it; shoppers see each prize's chance, staff the weights."""
     total = sum(p.weight for p in prizes) or 1
-    rows: list[dict[str, Any]] = []
-    out: dict[str, Any] = {"id": game.id, "store": game.store, "name_zh": game.name_zh,
-           "name_en": game.name_en, "status": game.status,
-           "starts_at": game.starts_at.isoformat(), "ends_at": game.ends_at.isoformat(),
-           "daily_cap": game.daily_cap, "member_cap": game.member_cap,
-           "points_cost": game.points_cost, "prizes": rows}
+    rows: list[JsonObject] = []
+    out: JsonObject = {"id": game.id, "store": game.store, "name_zh": game.name_zh,
+                       "name_en": game.name_en, "status": game.status,
+                       "starts_at": game.starts_at.isoformat(),
+                       "ends_at": game.ends_at.isoformat(),
+                       "daily_cap": game.daily_cap, "member_cap": game.member_cap,
+                       "points_cost": game.points_cost, "prizes": rows}
     for p in prizes:
-        row: dict[str, Any] = {"id": p.id, "name_zh": p.name_zh, "name_en": p.name_en,
-                               "kind": p.kind, "points": p.points, "fallback": p.fallback,
-                               "chance_bp": p.weight * 10_000 // total}
+        row: JsonObject = {"id": p.id, "name_zh": p.name_zh, "name_en": p.name_en,
+                           "kind": p.kind, "points": p.points, "fallback": p.fallback,
+                           "chance_bp": p.weight * 10_000 // total}
         if staff:
             row.update(weight=p.weight, stock=p.stock, issued=p.issued,
                        coupon_template_id=p.coupon_template_id)
@@ -280,7 +310,7 @@ def game_json(game: LuckyDraw, prizes: list[Prize], *, staff: bool) -> dict[str,
     return out
 
 
-def draw_json(d: Draw, prizes: dict[int, Prize], *, staff: bool) -> dict[str, Any]:
+def draw_json(d: Draw, prizes: dict[int, Prize], *, staff: bool) -> JsonObject:
     p = prizes.get(d.prize_id) if d.prize_id is not None else None
     out = {"id": d.id, "game_id": d.game_id, "request_id": d.request_id, "day": d.day,
            "outcome": d.outcome, "prize_id": d.prize_id,

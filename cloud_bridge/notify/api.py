@@ -3,13 +3,15 @@ the outbox; with ``[mp] sandbox``, a fake of WeChat's subscribe-message endpoint
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cloud_bridge import auth, keys
+from cloud_bridge.db import Database
 from cloud_bridge.openapi import Call, QueryModel, RequestModel, Route, ShortText
+from common.jsontypes import JsonObject
 
 from . import service
 from .models import NotifyMessage
@@ -46,7 +48,7 @@ class SendReply(Out):
     msgid: int | None = None
 
 
-def _db(call: Call) -> Any:
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
@@ -55,16 +57,16 @@ class AcceptedBody(RequestModel):
                                       description="reminder keys the shopper accepted")
 
 
-async def accept(call: Call) -> dict[str, Any]:
+async def accept(call: Call) -> JsonObject:
     """The shopper accepted these reminders in ``wx.requestSubscribeMessage`` (one message
     each); only keys with a configured template count."""
     known = call.app[keys.CONFIG_KEY].notify.templates
-    wanted = [k for k in call.body.accepted if k in known]
+    wanted = [k for k in call.body_as(AcceptedBody).accepted if k in known]
     async with _db(call).session() as s:
         return {"grants": await service.grant(s, call.openid, wanted)}
 
 
-async def my_grants(call: Call) -> dict[str, Any]:
+async def my_grants(call: Call) -> JsonObject:
     """How many reminders of each kind I may still be sent."""
     async with _db(call).read() as s:
         return {"grants": await service.grants(s, call.openid)}
@@ -75,11 +77,12 @@ class MessagesQuery(QueryModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
-async def messages(call: Call) -> dict[str, Any]:
+async def messages(call: Call) -> JsonObject:
     """The outbox, newest first (head office)."""
-    q = select(NotifyMessage).order_by(NotifyMessage.id.desc()).limit(call.query.limit)
-    if call.query.status:
-        q = q.where(NotifyMessage.status == call.query.status)
+    query = call.query_as(MessagesQuery)
+    q = select(NotifyMessage).order_by(NotifyMessage.id.desc()).limit(query.limit)
+    if query.status:
+        q = q.where(NotifyMessage.status == query.status)
     async with _db(call).read() as s:
         return {"items": [service.message_json(m) for m in await s.scalars(q)]}
 
@@ -88,12 +91,14 @@ class SandboxQuery(QueryModel):
     access_token: str = Field(default="", max_length=512)
 
 
-async def sandbox_send(call: Call) -> dict[str, Any]:
+async def sandbox_send(call: Call) -> JsonObject:
     """Fake of WeChat's subscribe-message send: its checks and error codes."""
-    if call.query.access_token != SANDBOX_TOKEN:
+    if call.query_as(SandboxQuery).access_token != SANDBOX_TOKEN:
         return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
     try:
         body = await call.request.json()
+        if not isinstance(body, dict):  # as indexing a list or a string would
+            raise TypeError("the body is not an object")
         touser, template, data = body["touser"], body["template_id"], body["data"]
     except (ValueError, KeyError, TypeError):
         return {"errcode": 47001, "errmsg": "data format error"}

@@ -11,11 +11,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
 from cloud_bridge.keys import CONFIG_KEY, DB_KEY, HTTP_KEY
+from common.jsontypes import JsonObject
 
 from . import service
 
@@ -27,7 +27,7 @@ SANDBOX_TOKEN = "sandbox-access-token"
 class SandboxInbox:
     """What the sandbox's WeChat received, and shoppers who refuse (tests, demo)."""
 
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[JsonObject] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud_bridge.db import Database
+from cloud_bridge.errors import NotFound
+from common.jsontypes import JsonMapping, JsonObject
 
 from .models import NotifyGrant, NotifyMessage
 
@@ -72,14 +75,16 @@ async def enqueue(s: AsyncSession, *, dedupe_key: str, openid: str, template_key
 
 
 async def _post(http: aiohttp.ClientSession, url: str, token: str,
-                body: dict[str, Any]) -> int:
+                body: JsonMapping) -> int:
     try:
         async with http.post(url, params={"access_token": token}, json=body,
                              allow_redirects=False) as r:
             if r.status != 200:
                 return -1
-            data = await r.json(content_type=None)
+            data: object = await r.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError):
+        return -1
+    if not isinstance(data, dict):  # an answer without errcode, as .get would have failed
         return -1
     try:
         return int(data.get("errcode") or 0)
@@ -87,7 +92,7 @@ async def _post(http: aiohttp.ClientSession, url: str, token: str,
         return -1
 
 
-async def send_due(db: Any, http: aiohttp.ClientSession, base_url: str, token: str,
+async def send_due(db: Database, http: aiohttp.ClientSession, base_url: str, token: str,
                    templates: dict[str, str], now: datetime | None = None) -> dict[str, int]:
     """Send the pending messages whose time has come (counts by outcome)."""
     now = now or _now()
@@ -119,6 +124,8 @@ async def send_due(db: Any, http: aiohttp.ClientSession, base_url: str, token: s
         code = await _post(http, base_url + SEND_PATH, token, body)
         async with db.session() as s:
             msg = await s.get(NotifyMessage, msg_id, with_for_update=True)
+            if msg is None:  # claimed above: only a deleted row is missing
+                raise NotFound(f"notify message {msg_id} not found")
             if code == 0:
                 msg.status, msg.sent_at, msg.error = "sent", _now(), None
                 counts["sent"] += 1
@@ -142,7 +149,7 @@ async def send_due(db: Any, http: aiohttp.ClientSession, base_url: str, token: s
     return counts
 
 
-def message_json(m: NotifyMessage) -> dict[str, Any]:
+def message_json(m: NotifyMessage) -> JsonObject:
     return {"id": m.id, "template_key": m.template_key, "status": m.status,
             "attempts": m.attempts, "error": m.error, "created_at": m.created_at.isoformat(),
             "sent_at": m.sent_at.isoformat() if m.sent_at else None}

@@ -6,13 +6,17 @@ which calls :func:`.service.login`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from cloud_bridge import auth
+from cloud_bridge.db import Database
+from cloud_bridge.keys import DB_KEY
+from cloud_bridge.models import AdminUser
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
+from common.jsontypes import JsonObject
 
 from . import jobs, schemas, service
 
@@ -20,9 +24,7 @@ A = "/api/v1/admin"
 USERNAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00/]+$"}
 
 
-def _db(call: Call):
-    from cloud_bridge.keys import DB_KEY
-
+def _db(call: Call) -> Database:
     return call.app[DB_KEY]
 
 
@@ -40,7 +42,7 @@ async def logout(call: Call) -> web.Response:
     return web.Response(status=204)
 
 
-def _user_state(user) -> dict[str, Any]:
+def _user_state(user: AdminUser) -> JsonObject:
     return {"username": user.username, "role": user.role, "store": user.store,
             "disabled": bool(user.disabled)}
 
@@ -52,22 +54,22 @@ class NewUser(RequestModel):
     store: Ident | None = None
 
 
-async def create_user(call: Call) -> dict[str, Any]:
+async def create_user(call: Call) -> JsonObject:
     """Add a console user (head office); store staff need a store."""
-    b = call.body
+    b = call.body_as(NewUser)
     user = await service.create_user(_db(call), call.principal, b.username, b.secret, b.role,
                                       b.store, _source(call))
     return _user_state(user)
 
 
-async def disable_user(call: Call) -> dict[str, Any]:
+async def disable_user(call: Call) -> JsonObject:
     """Disable a console user and end all of its sessions (head office)."""
     user = await service.set_disabled(_db(call), call.principal, call.path["username"], True,
                                       _source(call))
     return _user_state(user)
 
 
-async def enable_user(call: Call) -> dict[str, Any]:
+async def enable_user(call: Call) -> JsonObject:
     """Re-enable a console user and lift a login lockout (head office)."""
     user = await service.set_disabled(_db(call), call.principal, call.path["username"], False,
                                       _source(call))
@@ -79,16 +81,17 @@ class AuditQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def audit_trail(call: Call) -> dict[str, Any]:
+async def audit_trail(call: Call) -> JsonObject:
     """Security audit lines, newest first (head office)."""
     async with _db(call).read() as s:
-        rows = await service.list_audit(s, call.query.limit, call.query.offset)
+        q = call.query_as(AuditQuery)
+        rows = await service.list_audit(s, q.limit, q.offset)
     return {"items": [{"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
                        "subject": r.subject, "source": r.source, "detail": r.detail}
                       for r in rows]}
 
 
-async def purge(call: Call) -> dict[str, Any]:
+async def purge(call: Call) -> JsonObject:
     """Run retention now: expired sessions, old replay keys, events, audit (head office)."""
     return {"deleted": await jobs.run_retention(_db(call))}
 

@@ -32,14 +32,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from common.jsontypes import JsonObject
 from contract.member_codes import MAX_OFFLINE_SALE_FEN, MEMBER_CODE_MAX_AGE_S, MEMBER_KIND
 from contract.member_codes import parse_snapshot as _parse_snapshot
-from contract.tokens import CLOCK_SKEW_S, TokenError, TokenVerifier
+from contract.tokens import CLOCK_SKEW_S, Token, TokenError, TokenVerifier
 from contract.wire.events import OrderCompletedData
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from cloud_bridge.config import BridgeConfig
 
 log = logging.getLogger(__name__)
@@ -63,7 +67,7 @@ class MemberSaleProblem:
 class MemberSaleCheck:
     """Checks the member part of kiosk sales with the chain's member public key(s)."""
 
-    def __init__(self, keys: list[Any]) -> None:
+    def __init__(self, keys: list[Ed25519PublicKey]) -> None:
         self.verifier = TokenVerifier(keys, max_lifetime_s=MEMBER_CODE_MAX_AGE_S)
 
     @classmethod
@@ -119,7 +123,8 @@ class MemberSaleCheck:
                 f"{offline} fen stored value taken offline, the bound is {MAX_OFFLINE_SALE_FEN}")
         return None
 
-    def code_of(self, code: str, member_id: str, started: float, ended: float) -> Any:
+    def code_of(self, code: str, member_id: str, started: float,
+                ended: float) -> Token | MemberSaleProblem:
         """The verified token of ``member_id``'s ``code`` when it was good at some moment
         from ``started`` to ``ended`` (epoch s), else the :class:`MemberSaleProblem`."""
         # As of the end (issued by then), else as of the moment it was shown (its issue
@@ -148,7 +153,7 @@ class MemberSaleCheck:
         tok = self.code_of(code, member_id, t - CART_WINDOW_S, t)
         return tok if isinstance(tok, MemberSaleProblem) else None
 
-    def _verify_at(self, code: str, at: float) -> Any:
+    def _verify_at(self, code: str, at: float) -> Token | MemberSaleProblem:
         """The token verified as of ``at`` (a moment of the sale), or the problem."""
         try:
             return self.verifier.verify(code, kind=MEMBER_KIND, now=at)
@@ -177,7 +182,7 @@ def token_id(code: str) -> str | None:
     return jti if isinstance(jti, str) and 0 < len(jti) <= 64 else None
 
 
-async def replays(session: Any, uses: list[CodeUse]) -> dict[str, MemberSaleProblem]:
+async def replays(session: AsyncSession, uses: list[CodeUse]) -> dict[str, MemberSaleProblem]:
     """Record the first use of each code; the uses (by order number) whose code was first
     used at another kiosk: a code shown to one kiosk and replayed at another. The same
     kiosk may use a code twice (one member, two carts within its minutes)."""
@@ -195,7 +200,7 @@ async def replays(session: Any, uses: list[CodeUse]) -> dict[str, MemberSaleProb
     seen: dict[str, tuple[str, str, str]] = {t: (r.store, r.kiosk, r.order_no)
                                              for t, r in first.items()}
     out: dict[str, MemberSaleProblem] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[JsonObject] = []
     for u in uses:
         where = seen.get(u.token_id)
         if where is None:
@@ -213,7 +218,7 @@ async def replays(session: Any, uses: list[CodeUse]) -> dict[str, MemberSaleProb
     return out
 
 
-def alert_detail(d: OrderCompletedData, problem: MemberSaleProblem) -> dict[str, Any]:
+def alert_detail(d: OrderCompletedData, problem: MemberSaleProblem) -> JsonObject:
     """What staff need to chase a refused member sale (no code text: it is a bearer token)."""
     return {
         "member_id": d.member_id, "reason": problem.reason, "detail": problem.detail,

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +34,7 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
 REPEAT_WINDOW_S = 60.0
 
 
-def key_of(headers: Any) -> str | None:
+def key_of(headers: Mapping[str, str]) -> str | None:
     """The request's idempotency key, ``None`` without one; 400 when malformed."""
     key = headers.get(HEADER)
     if key is None:
@@ -43,9 +44,10 @@ def key_of(headers: Any) -> str | None:
     return key
 
 
-def fingerprint(path: str, body: Any) -> str:
-    """What a request asked for, as compared between two uses of one key."""
-    data = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
+def fingerprint(path: str, body: object) -> str:
+    """What a request asked for, as compared between two uses of one key: a validated body
+    (a pydantic model) or a JSON value."""
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     text = json.dumps([path, data], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

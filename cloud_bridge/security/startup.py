@@ -12,14 +12,14 @@ stored-value charges could not be verified.
 
 from __future__ import annotations
 
-from typing import Any
+from cloud_bridge.config import BridgeConfig
 
 
 class UnsafeConfiguration(Exception):
     """The configuration is not fit for production; the message names every reason."""
 
 
-def production_hazards(config: Any) -> list[str]:
+def production_hazards(config: BridgeConfig) -> list[str]:
     """What makes ``config`` unsafe for a production bridge (empty: nothing)."""
     from cloud_bridge.api_mp import SANDBOX_APP_SECRET, app_secret
     from cloud_bridge.catalog import public_base_url
@@ -32,8 +32,7 @@ def production_hazards(config: Any) -> list[str]:
     secret = app_secret(config)
     if secret == SANDBOX_APP_SECRET:
         found.append("the mini-program app secret is the public sandbox secret")
-    payments = getattr(config, "payments", None)
-    if payments is not None and getattr(payments, "manifest", None):
+    if config.payments.manifest:
         found.append("[payments] manifest is set (sandbox gateways)")
     if (config.http.kiosk_auth_dir is not None
             and not public_base_url(config).startswith("https://")
@@ -47,7 +46,7 @@ def production_hazards(config: Any) -> list[str]:
     return found
 
 
-def _has_member_key(config: Any) -> bool:
+def _has_member_key(config: BridgeConfig) -> bool:
     """Whether the bridge has the chain's member-code key (never creates one)."""
     from pathlib import Path
 
@@ -60,7 +59,7 @@ def _has_member_key(config: Any) -> bool:
     return auth_dir is not None and (Path(auth_dir) / MEMBER_KEY_FILE).is_file()
 
 
-def check_production(config: Any) -> None:
+def check_production(config: BridgeConfig) -> None:
     """Raise :class:`UnsafeConfiguration` when a production bridge has a hazard."""
     if not config.bridge.production:
         return
