@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
-from typing import Any
 
 import polars as pl
 from aiohttp import web
@@ -22,10 +21,12 @@ from cloud_bridge.db import Database, get_row
 from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import now
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import charts, competitors, demographics, events, exports, keywords, metrics, service
 from . import schemas as sc
-from .models import AnalyticsRun, WinBackAction
+from .events import EventIn
+from .models import AnalyticsRun, MemberProfile, WinBackAction
 
 A = "/api/v1/admin/analytics"
 METRIC_ROLES = (auth.HEAD_OFFICE, auth.STORE_STAFF, auth.FINANCE)
@@ -72,7 +73,7 @@ def _metric(call: Call) -> str:
 
 async def _metric_frame(call: Call) -> tuple[str, service.Filters, pl.DataFrame]:
     metric = _metric(call)
-    q: sc.MetricQuery = call.query
+    q = call.query_as(sc.MetricQuery)
     start, end = _period(q.start, q.end)
     f = service.Filters(start, end, call.principal.store_scope(q.store), q.category, q.channel)
     async with _db(call).session() as s:
@@ -80,7 +81,7 @@ async def _metric_frame(call: Call) -> tuple[str, service.Filters, pl.DataFrame]
     return metric, f, frame
 
 
-async def get_metric(call: Call) -> dict[str, Any]:
+async def get_metric(call: Call) -> JsonObject:
     """One metric as a table (columns + rows) for the period and filters."""
     metric, f, frame = await _metric_frame(call)
     return {"metric": metric, "start": f.start.isoformat(), "end": f.end.isoformat(),
@@ -129,7 +130,7 @@ async def metric_chart_png(call: Call) -> web.Response:
 
 async def _demographics(call: Call) -> tuple[sc.DemographicsQuery, str | None, pl.DataFrame,
                                               int]:
-    q: sc.DemographicsQuery = call.query
+    q = call.query_as(sc.DemographicsQuery)
     store = call.principal.store_scope(q.store)
     async with _db(call).session() as s:
         try:
@@ -140,7 +141,7 @@ async def _demographics(call: Call) -> tuple[sc.DemographicsQuery, str | None, p
     return q, store, frame, withheld
 
 
-async def get_demographics(call: Call) -> dict[str, Any]:
+async def get_demographics(call: Call) -> JsonObject:
     """Members by gender, age band or region (opt-in only), every group >= min_group."""
     q, store, frame, withheld = await _demographics(call)
     return {"by": q.by, "store": store, "min_group": q.min_group,
@@ -159,9 +160,9 @@ async def demographics_chart_png(call: Call) -> web.Response:
     return web.Response(body=png, content_type="image/png")
 
 
-async def campaign_effect(call: Call) -> dict[str, Any]:
+async def campaign_effect(call: Call) -> JsonObject:
     """Revenue, discount cost, incremental revenue and ROI of a campaign."""
-    b: sc.CampaignBody = call.body
+    b = call.body_as(sc.CampaignBody)
     start, end = _period(b.start, b.end)
     stores = tuple(b.stores)
     for store in (*stores, *b.control_stores):
@@ -176,7 +177,7 @@ async def campaign_effect(call: Call) -> dict[str, Any]:
     return exports.table(metrics.campaign_effect(daily, campaign))
 
 
-def _profile(p: Any) -> dict[str, Any]:
+def _profile(p: MemberProfile) -> JsonObject:
     return {c: exports._cell(getattr(p, c)) for c in PROFILE_COLUMNS}
 
 
@@ -186,9 +187,9 @@ PROFILE_COLUMNS = ("member_id", "segment", "r_score", "f_score", "m_score", "ord
                    "last_date")
 
 
-async def list_members(call: Call) -> dict[str, Any]:
+async def list_members(call: Call) -> JsonObject:
     """Member profiles (RFM segment, LTV, preferences, churn), highest LTV first."""
-    q: sc.MembersQuery = call.query
+    q = call.query_as(sc.MembersQuery)
     store = call.principal.store_scope(q.store)
     async with _db(call).session() as s:
         found = await service.member_profiles(s, segment=q.segment, churned=q.churned,
@@ -196,33 +197,34 @@ async def list_members(call: Call) -> dict[str, Any]:
     return {"columns": list(PROFILE_COLUMNS), "rows": [_profile(p) for p in found]}
 
 
-async def list_segments(call: Call) -> dict[str, Any]:
+async def list_segments(call: Call) -> JsonObject:
     """Members, churned members, revenue and average LTV per RFM segment."""
-    store = call.principal.store_scope(call.query.store)
+    store = call.principal.store_scope(call.query_as(sc.StoreQuery).store)
     async with _db(call).session() as s:
         return exports.table(await service.segment_counts(s, store))
 
 
-async def list_win_back(call: Call) -> dict[str, Any]:
+async def list_win_back(call: Call) -> JsonObject:
     """Win-back coupons asked of marketing for churned members (newest first)."""
     async with _db(call).session() as s:
         found = (await s.scalars(select(WinBackAction).order_by(WinBackAction.id.desc())
-                                 .limit(call.query.limit))).all()
+                                 .limit(call.query_as(sc.ListQuery).limit))).all()
     cols = ["member_id", "period", "segment", "coupon_fen", "reason", "status"]
     return {"columns": cols, "rows": [{c: getattr(a, c) for c in cols} for a in found]}
 
 
-async def list_basket_rules(call: Call) -> dict[str, Any]:
+async def list_basket_rules(call: Call) -> JsonObject:
     """Market-basket rules A -> B by lift (support, confidence, lift, baskets)."""
+    q = call.query_as(sc.ListQuery)
     async with _db(call).session() as s:
-        found = await service.basket_rules(s, call.query.limit, call.query.product_id)
+        found = await service.basket_rules(s, q.limit, q.product_id)
     cols = ["antecedent", "consequent", "support", "confidence", "lift", "baskets"]
     return {"columns": cols, "rows": [{c: getattr(r, c) for c in cols} for r in found]}
 
 
-async def keyword_report(call: Call) -> dict[str, Any]:
+async def keyword_report(call: Call) -> JsonObject:
     """Top, rising and zero-result search keywords of the period (jieba-segmented)."""
-    q: sc.PeriodQuery = call.query
+    q = call.query_as(sc.PeriodQuery)
     start, end = _period(q.start, q.end)
     prev = metrics.previous_period(start, end)[0]
     async with _db(call).session() as s:
@@ -232,9 +234,9 @@ async def keyword_report(call: Call) -> dict[str, Any]:
             **{k: exports.table(v) for k, v in report.items()}}
 
 
-async def list_forecasts(call: Call) -> dict[str, Any]:
+async def list_forecasts(call: Call) -> JsonObject:
     """Forecast daily units per product of a store, with 90 % intervals."""
-    q: sc.ForecastQuery = call.query
+    q = call.query_as(sc.ForecastQuery)
     store = call.principal.store_scope(q.store)
     if store is None:
         raise InvalidRequest("name a store")
@@ -246,7 +248,7 @@ async def list_forecasts(call: Call) -> dict[str, Any]:
             "rows": [{c: exports._cell(getattr(f, c)) for c in cols} for f in found[:q.limit]]}
 
 
-async def import_competitor_prices(call: Call) -> dict[str, Any]:
+async def import_competitor_prices(call: Call) -> JsonObject:
     """Import a competitor's price list (CSV: barcode, price in yuan, observed_on)."""
     competitor = call.path["competitor"]
     try:
@@ -258,14 +260,14 @@ async def import_competitor_prices(call: Call) -> dict[str, Any]:
     return {"competitor": competitor, "rows": n}
 
 
-async def price_index(call: Call) -> dict[str, Any]:
+async def price_index(call: Call) -> JsonObject:
     """Price index per category against competitors, and products above the market."""
     async with _db(call).session() as s:
         index, above = await competitors.competitor_report(s)
     return {"categories": exports.table(index), "above_market": exports.table(above)}
 
 
-def _run(r: AnalyticsRun) -> dict[str, Any]:
+def _run(r: AnalyticsRun) -> JsonObject:
     return {"id": r.id, "period": r.period, "trigger": r.trigger, "status": r.status,
             "step": r.step, "progress": r.progress, "started_at": r.started_at.isoformat(),
             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
@@ -273,23 +275,23 @@ def _run(r: AnalyticsRun) -> dict[str, Any]:
             "detail": r.detail, "error": r.error}
 
 
-async def start_run(call: Call) -> dict[str, Any]:
+async def start_run(call: Call) -> JsonObject:
     """Start the analytics job now (progress: GET .../runs/{run_id}); 409 if one runs."""
     from .runtime import RUNTIME_KEY
 
-    as_of = _day(call.body.as_of, "as_of") or now().date() - timedelta(days=1)
+    as_of = _day(call.body_as(sc.RunBody).as_of, "as_of") or now().date() - timedelta(days=1)
     run_id = await call.app[RUNTIME_KEY].start(as_of, call.principal.actor)
     async with _db(call).session() as s:
         return _run(await get_row(s, AnalyticsRun, run_id))
 
 
-async def list_runs(call: Call) -> dict[str, Any]:
+async def list_runs(call: Call) -> JsonObject:
     """The latest analytics runs with their progress."""
     async with _db(call).session() as s:
-        return {"runs": [_run(r) for r in await service.latest_runs(s, call.query.limit)]}
+        return {"runs": [_run(r) for r in await service.latest_runs(s, call.query_as(sc.RunsQuery).limit)]}
 
 
-async def get_run(call: Call) -> dict[str, Any]:
+async def get_run(call: Call) -> JsonObject:
     """One analytics run: step, progress (0..1), seconds and rows per step when done."""
     async with _db(call).session() as s:
         r = await s.get(AnalyticsRun, int(call.path["run_id"]))
@@ -298,17 +300,19 @@ async def get_run(call: Call) -> dict[str, Any]:
     return _run(r)
 
 
-async def post_mp_events(call: Call) -> dict[str, Any]:
+async def post_mp_events(call: Call) -> JsonObject:
     """Mini-program behaviour events (page views, searches, shares, entry channels)."""
-    b: sc.MpEventsBody = call.body
+    b = call.body_as(sc.MpEventsBody)
     latest = now() + timedelta(days=1)
-    rows = []
+    rows: list[EventIn] = []
     for e in b.events:
         if e.at.year < 2000 or e.at > latest:
             raise InvalidRequest(f"event {e.event_id}: at {e.at.isoformat()} is out of range")
-        rows.append({**e.model_dump(exclude={"sharer"}), "v": b.v,
-                     "openid": call.openid,
-                     "detail": {"sharer": e.sharer} if e.sharer else None})
+        rows.append(EventIn(event_id=e.event_id, type=e.type, at=e.at, session_id=e.session_id,
+                            store=e.store, page=e.page, keyword=e.keyword,
+                            result_count=e.result_count, channel=e.channel,
+                            campaign=e.campaign, v=b.v, openid=call.openid,
+                            detail={"sharer": e.sharer} if e.sharer else None))
     async with _db(call).session() as s:
         stored, dup = await events.store_events(s, rows, "mp")
     return {"stored": stored, "duplicates": dup}

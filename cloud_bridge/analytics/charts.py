@@ -19,7 +19,6 @@ import io
 import threading
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -68,9 +67,9 @@ def _shown(value: str, v: float) -> str:
     return f"{v:,.2f}".rstrip("0").rstrip(".") if isinstance(v, float) else f"{v:,}"
 
 
-def _number(v: Any) -> float:
-    v = _cell(v)
-    return float(v) if isinstance(v, int | float) else 0.0
+def _number(v: object) -> float:
+    cell = _cell(v)
+    return float(cell) if isinstance(cell, int | float) else 0.0
 
 
 def chart_png(frame: pl.DataFrame, metric: str, subtitle: str, *,

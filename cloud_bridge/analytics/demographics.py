@@ -21,10 +21,14 @@ Formulas: ``docs/metrics.md`` (Demographics).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from cloud_bridge.members.service import OptInProfile
 
 # The smallest group shown: fewer members could be recognised by someone who knows them.
 MIN_GROUP_SIZE = 10
@@ -52,7 +56,7 @@ def age_band(birthday: str | None, today: date) -> str | None:
     return "65+"
 
 
-def member_frame(profiles: list[Any], today: date) -> pl.DataFrame:
+def member_frame(profiles: Sequence[OptInProfile], today: date) -> pl.DataFrame:
     """One row per opted-in member: member_id, gender, age_band, region."""
     return pl.DataFrame(
         [(p.member_id, p.gender, age_band(p.birthday, today),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Required, TypedDict
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import bulk_insert, rows_changed
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .models import BehaviourEvent
 
@@ -37,17 +38,36 @@ _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 STORE_TZ = ZoneInfo("Asia/Shanghai")
 
 
+class EventIn(TypedDict, total=False):
+    """One behaviour event to store: a mini-program event, or a kiosk funnel step."""
+
+    event_id: Required[str]
+    type: Required[str]
+    at: Required[datetime]
+    v: int
+    store: str | None
+    session_id: str | None
+    member_id: str | None
+    openid: str | None
+    channel: str | None
+    campaign: str | None
+    page: str | None
+    keyword: str | None
+    result_count: int | None
+    detail: JsonObject | None
+
+
 def mask_phones(text: str | None) -> str | None:
     """``text`` with every mainland mobile number replaced by ``[phone]``."""
     return _PHONE.sub("[phone]", text) if text else text
 
 
-async def store_events(session: AsyncSession, events: list[dict[str, Any]],
+async def store_events(session: AsyncSession, events: list[EventIn],
                        source: str) -> tuple[int, int]:
     """Insert events not stored yet; returns ``(stored, duplicates)``."""
     if not events:
         return 0, 0
-    unique: dict[str, dict[str, Any]] = {}
+    unique: dict[str, EventIn] = {}
     for e in events:
         unique.setdefault(e["event_id"], e)
     known = set((await session.scalars(select(BehaviourEvent.event_id).where(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import math
 from datetime import date, datetime
-from typing import Any
 from xml.sax.saxutils import escape
 
 import polars as pl
+
+from common.jsontypes import JsonObject
 
 # The column a chart draws for each metric (the table's main figure).
 CHART_VALUE = {"average_order_value": "aov", "payment_mix": "amount",
@@ -19,7 +20,7 @@ MONEY = frozenset({"revenue", "prev_revenue", "amount", "aov", "prev_aov", "disc
                    "baseline", "incremental", "list_price", "market_price", "ltv"})
 
 
-def _cell(v: Any) -> Any:
+def _cell(v: object) -> object:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, datetime | date):
@@ -27,12 +28,12 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def rows(frame: pl.DataFrame) -> list[JsonObject]:
     """JSON-ready rows: dates as ISO text, NaN/inf as null."""
     return [{k: _cell(v) for k, v in r.items()} for r in frame.to_dicts()]
 
 
-def table(frame: pl.DataFrame) -> dict[str, Any]:
+def table(frame: pl.DataFrame) -> JsonObject:
     return {"columns": frame.columns, "rows": rows(frame)}
 
 
@@ -64,8 +65,8 @@ def chart_svg(frame: pl.DataFrame, metric: str, subtitle: str) -> str:
     value = CHART_VALUE.get(metric, "revenue")
     if metric == "retention_cohorts" and frame.height:
         frame = frame.filter(pl.col("week_offset") == 1)  # retention after one week
-    data = [(str(r["key"]), _cell(r.get(value))) for r in frame.head(CHART_BARS).to_dicts()]
-    data = [(k, float(v) if isinstance(v, int | float) else 0.0) for k, v in data]
+    cells = [(str(r["key"]), _cell(r.get(value))) for r in frame.head(CHART_BARS).to_dicts()]
+    data = [(k, float(v) if isinstance(v, int | float) else 0.0) for k, v in cells]
     width, bar_h, left, top = 720, 18, 180, 56
     height = top + bar_h * max(len(data), 1) + 24
     peak = max((v for _, v in data), default=0.0) or 1.0

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import polars as pl
 from polars.datatypes import DataType, DataTypeClass
@@ -130,12 +129,13 @@ async def _load_via_orm(db: Database, since: date | None, products: pl.DataFrame
     async with db.session() as s:
         orows = (await s.execute(oq)).all()
         lrows = (await s.execute(lq)).all()
-    cols: list[Sequence[Any]] = (list(zip(*orows, strict=True)) if orows
+    cols: list[Sequence[object]] = (list(zip(*orows, strict=True)) if orows
                                  else [[] for _ in ORDER_SCHEMA])
     orders = pl.DataFrame({n: list(c) for n, c in zip(ORDER_SCHEMA, cols, strict=True)
                            if n != "details"},
                           schema={k: v for k, v in ORDER_SCHEMA.items() if k != "details"})
-    tenders = _tenders(list(cols[0]), list(cols[-1]), list(cols[6]))
+    tenders = _tenders([r.id for r in orows], [r.details for r in orows],
+                       [r.total for r in orows])
     lines = pl.DataFrame(lrows, schema=LINE_SCHEMA, orient="row")
     return build_frames(orders, lines, tenders, products, tz)
 

@@ -19,17 +19,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import ColumnElement, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.catalog import PublishedPriceBook
 from cloud_bridge.db import Database, bulk_insert
 from cloud_bridge.errors import Conflict
-from cloud_bridge.models import now
+from cloud_bridge.models import Base, now
+from common.jsontypes import JsonObject
 
 from . import metrics, mining
 from .forecasting import HORIZON, demand_matrix, forecast
@@ -75,13 +75,13 @@ class RunResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def _dicts(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def _dicts(frame: pl.DataFrame) -> list[JsonObject]:
     """Rows for INSERT, dates as the tables' ``YYYY-MM-DD`` text."""
     dates = [c for c, t in frame.schema.items() if t == pl.Date]
     return frame.with_columns(pl.col(c).cast(pl.Utf8) for c in dates).to_dicts()
 
 
-async def _bulk_replace(db: Database, model: Any, frame: pl.DataFrame) -> int:
+async def _bulk_replace(db: Database, model: type[Base], frame: pl.DataFrame) -> int:
     """A big result table: through the driver when it can be reached, else the ORM."""
     if file_backed(db):
         return await replace_table(db, model, frame)
@@ -89,8 +89,8 @@ async def _bulk_replace(db: Database, model: Any, frame: pl.DataFrame) -> int:
         return await _replace(s, model, frame)
 
 
-async def _replace(session: AsyncSession, model: Any, frame: pl.DataFrame,
-                   where: Any = None) -> int:
+async def _replace(session: AsyncSession, model: type[Base], frame: pl.DataFrame,
+                   where: ColumnElement[bool] | None = None) -> int:
     await session.execute(delete(model) if where is None else delete(model).where(where))
     for start in range(0, frame.height, CHUNK):
         rows = _dicts(frame.slice(start, CHUNK))
@@ -117,7 +117,8 @@ async def start_run(db: Database, period: str, trigger: str,
         return run.id
 
 
-async def _progress(db: Database, run_id: int, step: str, progress: float, **extra: Any) -> None:
+async def _progress(db: Database, run_id: int, step: str, progress: float,
+                    **extra: object) -> None:
     async with db.session() as s:
         await s.execute(update(AnalyticsRun).where(AnalyticsRun.id == run_id).values(
             step=step, progress=progress, heartbeat_at=now(), **extra))
@@ -127,7 +128,7 @@ async def refresh_products(session: AsyncSession) -> int:
     """Upsert the product dimension from every store's current price book."""
     books = (await session.scalars(select(PublishedPriceBook.body)
                                    .where(PublishedPriceBook.is_current))).all()
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, JsonObject] = {}
     for body in books:
         for p in json.loads(body).get("products", []):
             barcodes = p.get("barcodes") or [None]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -33,9 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import bulk_insert
 from cloud_bridge.models import StoredEvent
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.events import SESSION_SUMMARY, SessionSummaryData
 
-from .events import store_events
+from .events import EventIn, store_events
 from .models import BehaviourEvent, KioskSession
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ BATCH = 5000
 STORE_TZ = ZoneInfo("Asia/Shanghai")  # business days are China days
 
 
-def session_row(row: StoredEvent) -> dict[str, Any] | None:
+def session_row(row: StoredEvent) -> JsonObject | None:
     """The ``analytics_kiosk_sessions`` row of a stored ``session.summary`` (or None)."""
     try:
         d = SessionSummaryData.model_validate(json.loads(row.payload).get("data") or {})
@@ -79,11 +79,15 @@ async def store_sessions(session: AsyncSession, rows: list[StoredEvent]) -> int:
     return len(new)
 
 
-def _steps(etype: str, data: dict[str, Any]) -> tuple[str | None, list[str], str | None]:
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _steps(etype: str, data: JsonMapping) -> tuple[object, list[str], str | None]:
     """``(session key, funnel steps, member id)`` of one stored kiosk event."""
     if etype == "order.completed":
         steps = ["session_start", "item_scanned", "payment_attempted", "paid"]
-        return data.get("order_no"), steps, data.get("member_id")
+        return data.get("order_no"), steps, _text(data.get("member_id"))
     if etype == "order.voided":
         if not data.get("attempts"):
             return data.get("order_no"), ["session_start", "item_scanned", "cart_abandoned"], None
@@ -99,14 +103,16 @@ def _steps(etype: str, data: dict[str, Any]) -> tuple[str | None, list[str], str
     if data.get("help_calls"):
         steps.append("help_called")
     steps.append("paid" if data.get("outcome") == "paid" else "cart_abandoned")
-    return data.get("order_no") or data.get("session_id"), steps, data.get("member_id")
+    return data.get("order_no") or data.get("session_id"), steps, _text(data.get("member_id"))
 
 
-def funnel_events(row: StoredEvent) -> list[dict[str, Any]]:
+def funnel_events(row: StoredEvent) -> list[EventIn]:
     """The funnel events of one stored kiosk event (empty when it cannot be read)."""
     try:
-        data = json.loads(row.payload).get("data") or {}
+        data: object = json.loads(row.payload).get("data") or {}
     except (ValueError, AttributeError):
+        return []
+    if not isinstance(data, dict):
         return []
     key, steps, member = _steps(row.type, data)
     if not key:
@@ -115,9 +121,9 @@ def funnel_events(row: StoredEvent) -> list[dict[str, Any]]:
     session = f"{row.store}:{key}"[:64]
     detail = ({"methods": data.get("payment_methods"), "outcome": data.get("outcome")}
               if row.type == "session.summary" else None)
-    return [{"event_id": f"k:{row.event_id}:{i}"[:64], "type": step, "store": row.store,
-             "session_id": session, "member_id": member, "at": at, "channel": "kiosk",
-             "detail": detail} for i, step in enumerate(steps)]
+    return [EventIn(event_id=f"k:{row.event_id}:{i}"[:64], type=step, store=row.store,
+                    session_id=session, member_id=member, at=at, channel="kiosk",
+                    detail=detail) for i, step in enumerate(steps)]
 
 
 async def harvest_kiosk_events(session: AsyncSession, since: datetime | None = None) -> int:
@@ -135,7 +141,7 @@ async def harvest_kiosk_events(session: AsyncSession, since: datetime | None = N
             events = funnel_events(r)
             if events:
                 summarised.add(events[0]["session_id"])
-    batch: list[dict[str, Any]] = []
+    batch: list[EventIn] = []
     for r in rows:
         events = funnel_events(r)
         if not events or (r.type != "session.summary" and events[0]["session_id"] in summarised):

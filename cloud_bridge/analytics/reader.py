@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
-from typing import Any
 
 import polars as pl
 
@@ -51,7 +50,7 @@ LINE_SCHEMA = {"order_id": pl.Int64, "product_id": pl.Utf8, "qty": pl.Int64,
 TENDER_SCHEMA = {"order_id": pl.Int64, "method": pl.Utf8, "amount": pl.Int64}
 
 
-def _since(sql: str, since: str | None) -> tuple[str, tuple[Any, ...]]:
+def _since(sql: str, since: str | None) -> tuple[str, tuple[str, ...]]:
     if since is None:
         return sql, ()
     return sql + " AND o.business_date >= ?", (since,)
@@ -61,7 +60,7 @@ def _sqlite_path(url: str) -> str:
     return url.split("///", 1)[1]
 
 
-def _read_sqlite(path: str, queries: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple]]:
+def _read_sqlite(path: str, queries: list[tuple[str, tuple[str, ...]]]) -> list[list[tuple]]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return [conn.execute(sql, params).fetchall() for sql, params in queries]
@@ -69,7 +68,7 @@ def _read_sqlite(path: str, queries: list[tuple[str, tuple[Any, ...]]]) -> list[
         conn.close()
 
 
-async def _read_postgres(url: str, queries: list[tuple[str, tuple[Any, ...]]]) -> list[bytes]:
+async def _read_postgres(url: str, queries: list[tuple[str, tuple[str, ...]]]) -> list[bytes]:
     import asyncpg
 
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -9,13 +9,13 @@ Meant for tests and demos at small sizes (and the bench's SQLite copy of the yea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
 from cloud_bridge.db import Database, bulk_insert
 from cloud_bridge.models import Order, OrderLine
 from cloud_bridge.payments.models import Payment
+from common.jsontypes import JsonObject
 
 from .generator import ChainYear
 from .models import AnalyticsProduct
@@ -24,7 +24,7 @@ BATCH = 20_000
 ELECTRONIC = frozenset({"wechat", "alipay", "card"})
 
 
-def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def _rows(frame: pl.DataFrame) -> list[JsonObject]:
     return frame.to_dicts()
 
 

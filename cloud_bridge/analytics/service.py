@@ -10,13 +10,13 @@ product of a store with a 90 % interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
+from polars.datatypes import DataType, DataTypeClass
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,7 +72,8 @@ class DemandForecast:
     method: str
 
 
-def _frame(rows: Iterable[Sequence[Any]], schema: dict[str, Any]) -> pl.DataFrame:
+def _frame(rows: Iterable[Sequence[object]],
+           schema: Mapping[str, DataTypeClass | DataType]) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
@@ -148,11 +149,12 @@ async def _events(session: AsyncSession, f: Filters) -> pl.DataFrame:
     return frame
 
 
-SESSION_SCHEMA = {"store": pl.Utf8, "kiosk": pl.Utf8, "business_date": pl.Utf8,
-                  "outcome": pl.Utf8, "items_scanned": pl.Int64, "items_removed": pl.Int64,
-                  "payment_attempts": pl.Int64, "method": pl.Utf8, "pay_seconds": pl.Float64,
-                  "error_count": pl.Int64, "help_calls": pl.Int64,
-                  "started_at": pl.Datetime("us", "UTC"), "ended_at": pl.Datetime("us", "UTC")}
+SESSION_SCHEMA: dict[str, DataTypeClass | DataType] = {
+    "store": pl.Utf8, "kiosk": pl.Utf8, "business_date": pl.Utf8,
+    "outcome": pl.Utf8, "items_scanned": pl.Int64, "items_removed": pl.Int64,
+    "payment_attempts": pl.Int64, "method": pl.Utf8, "pay_seconds": pl.Float64,
+    "error_count": pl.Int64, "help_calls": pl.Int64,
+    "started_at": pl.Datetime("us", "UTC"), "ended_at": pl.Datetime("us", "UTC")}
 
 
 async def kiosk_session_frames(session: AsyncSession, f: Filters

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Any
 
 import polars as pl
+from sqlalchemy import Table
 
 from cloud_bridge.db import Database
+from cloud_bridge.models import Base
 
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _columns(model: Any) -> list[str]:
-    return [c.name for c in model.__table__.columns if c.name != "id" or not c.autoincrement]
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to one table")
+    return table
+
+
+def _columns(model: type[Base]) -> list[str]:
+    return [c.name for c in _table(model).columns if c.name != "id" or not c.autoincrement]
 
 
 def _prepare(frame: pl.DataFrame, names: list[str], sqlite: bool) -> list[tuple]:
@@ -79,11 +87,11 @@ def file_backed(db: Database) -> bool:
     return bool(path) and path != ":memory:" and not path.startswith("file:")
 
 
-async def replace_table(db: Database, model: Any, frame: pl.DataFrame) -> int:
+async def replace_table(db: Database, model: type[Base], frame: pl.DataFrame) -> int:
     """Replace every row of ``model``'s table with ``frame`` (one transaction)."""
     names = [n for n in _columns(model) if n in frame.columns]
     rows = _prepare(frame, names, db.is_sqlite)
-    table = model.__tablename__
+    table = _table(model).name
     if db.is_sqlite:
         await asyncio.to_thread(_sqlite_replace, db.url.split("///", 1)[1], table, names, rows)
     else:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+import polars as pl
 from aiohttp import web
 from markupsafe import Markup
 
 from cloud_bridge.console.call import PageCall
 from cloud_bridge.console.views.dashboard import visible_stores
 from cloud_bridge.errors import InvalidRequest, NotFound, Unavailable
+from common.jsontypes import JsonObject
 
 from .. import charts, exports, service
 from ..api import _period
@@ -18,7 +19,7 @@ from ..api import _period
 BYS = ("store", "day", "channel", "kiosk", "method")
 
 
-async def _table(call: PageCall) -> tuple[str, service.Filters, str | None, Any]:
+async def _table(call: PageCall) -> tuple[str, service.Filters, str | None, pl.DataFrame]:
     metric = call.arg("metric", "sales_by_store") or "sales_by_store"
     if metric not in service.METRICS:
         raise NotFound(f"no metric {metric!r}")
@@ -36,7 +37,7 @@ def _subtitle(f: service.Filters) -> str:
     return f"{f.store or '全部门店 all stores'} {f.start} – {f.end}"
 
 
-async def metrics_page(call: PageCall) -> dict[str, Any]:
+async def metrics_page(call: PageCall) -> JsonObject:
     metric, f, by, frame = await _table(call)
     query = {"metric": metric, "start": f.start.isoformat(), "end": f.end.isoformat(),
              **({"store": f.store} if f.store else {}), **({"by": by} if by else {})}
