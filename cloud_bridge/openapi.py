@@ -322,6 +322,11 @@ def _oas30_object(schema: JsonMapping) -> JsonObject:
             out["nullable"] = True
     if "const" in out:
         out["enum"] = [out.pop("const")]
+    # 2020-12's exclusive bounds are numbers; OpenAPI 3.0's are flags on minimum/maximum.
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        limit = out.get(flag)
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            out[bound], out[flag] = limit, True
     ref = out.get("$ref")
     if isinstance(ref, str):
         out["$ref"] = ref.replace("#/$defs/", "#/components/schemas/")
