@@ -8,13 +8,14 @@ still true is updated, never duplicated, and a resolved one reopens as a new ale
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Stock, now
+from common.jsontypes import JsonObject
 
 from .demand import demand_by_product
 from .models import SHELF, Lot, ReorderRule, Supplier, SupplyAlert, SupplyProduct
@@ -30,8 +31,16 @@ ALLOWED = {OPEN: (ACKNOWLEDGED, RESOLVED), ACKNOWLEDGED: (RESOLVED,), RESOLVED: 
 NEAR_EXPIRY_DAYS = 3  # default warning window when a product sets none
 
 
+class Finding(TypedDict, total=False):
+    """What a scan found for one alert: its detail and what it is about."""
+
+    detail: JsonObject
+    product_id: str | None
+    supplier_id: str | None
+
+
 async def raise_alerts(session: AsyncSession, kinds: tuple[str, ...], store: str | None,
-                       found: dict[tuple[str, str], dict[str, Any]]) -> list[SupplyAlert]:
+                       found: dict[tuple[str, str], Finding]) -> list[SupplyAlert]:
     """Make the live alerts of ``kinds`` (at ``store``) exactly ``found``.
 
     ``found`` maps (kind, subject) to the alert's fields (``detail``, ``product_id``, ...).
@@ -67,7 +76,7 @@ async def scan_stock_alerts(session: AsyncSession, store: str, today: date, *,
         select(Stock).where(Stock.store == store))).all()}
     demand = await demand_by_product(session, store, today, tz=tz)
     suppliers = {s.id: s for s in (await session.scalars(select(Supplier))).all()}
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], Finding] = {}
     for product_id in sorted(set(rules) | set(stock)):
         on_hand = stock.get(product_id, 0)
         rule = rules.get(product_id)

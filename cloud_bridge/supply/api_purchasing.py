@@ -3,13 +3,13 @@ payment, returns to suppliers, shipments and expected arrivals, daily proposals.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import auth
 from cloud_bridge.errors import Forbidden, NotFound
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import deliveries as D
 from . import purchasing as PO
@@ -37,26 +37,26 @@ P = "/api/v1/admin/supply"
 T = "supply"
 
 
-async def _po_json(s, po: PurchaseOrder) -> dict[str, Any]:
+async def _po_json(s: AsyncSession, po: PurchaseOrder) -> JsonObject:
     return PO.po_json(po, await PO.po_lines(s, po.id))
 
 
-async def _visible_po(s, call: Call, lock: bool = False) -> PurchaseOrder:
+async def _visible_po(s: AsyncSession, call: Call, lock: bool = False) -> PurchaseOrder:
     po = await PO.get_po(s, int(call.path["po_id"]), lock=lock)
     visible_store(call, po.store)
     return po
 
 
-def bill_json(b: SupplierBill) -> dict[str, Any]:
+def bill_json(b: SupplierBill) -> JsonObject:
     return {"id": b.id, "po_id": b.po_id, "supplier_id": b.supplier_id, "bill_no": b.bill_no,
             "amount_fen": b.amount_fen, "vat_fen": b.vat_fen, "status": b.status,
             "problems": b.match.get("problems", []),
             "paid_at": b.paid_at.isoformat() if b.paid_at else None}
 
 
-async def create_po(call: Call) -> dict[str, Any]:
+async def create_po(call: Call) -> JsonObject:
     """A purchase order in ``proposal`` (priced from the contract or the price list)."""
-    b = call.body
+    b = call.body_as(S.SupplyPoBody)
     call.principal.check_store(b.store)
     async with db(call).session() as s:
         cfg = await settings_store.load(s)
@@ -66,8 +66,8 @@ async def create_po(call: Call) -> dict[str, Any]:
         return await _po_json(s, po)
 
 
-async def list_pos(call: Call) -> dict[str, Any]:
-    q = call.query
+async def list_pos(call: Call) -> JsonObject:
+    q = call.query_as(S.SupplyPoQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(PurchaseOrder).order_by(PurchaseOrder.id.desc()).limit(
         page(call, q.limit)).offset(q.offset)
@@ -79,14 +79,14 @@ async def list_pos(call: Call) -> dict[str, Any]:
         return {"items": [await _po_json(s, po) for po in (await s.scalars(stmt)).all()]}
 
 
-async def get_po(call: Call) -> dict[str, Any]:
+async def get_po(call: Call) -> JsonObject:
     async with db(call).session() as s:
         return await _po_json(s, await _visible_po(s, call))
 
 
-async def po_action(call: Call) -> dict[str, Any]:
+async def po_action(call: Call) -> JsonObject:
     """Move an order: rfq, approve (head office above the limit), send, cancel, close_short."""
-    b, who = call.body, call.principal
+    b, who = call.body_as(S.SupplyPoActionBody), call.principal
     async with db(call).session() as s:
         po = await _visible_po(s, call, lock=True)
         if who.role == auth.STORE_STAFF and b.action != "cancel":
@@ -106,22 +106,22 @@ async def po_action(call: Call) -> dict[str, Any]:
         return await _po_json(s, po)
 
 
-async def record_quote(call: Call) -> dict[str, Any]:
+async def record_quote(call: Call) -> JsonObject:
     """The supplier's quoted prices for an order in ``rfq``."""
     async with db(call).session() as s:
         po = await _visible_po(s, call, lock=True)
-        prices = {p.product_id: p.unit_cost_fen for p in call.body.prices}
+        prices = {p.product_id: p.unit_cost_fen for p in call.body_as(S.SupplyQuoteBody).prices}
         return await _po_json(s, await PO.record_quote(s, po.id, prices, call.principal.actor))
 
 
-async def receive(call: Call) -> dict[str, Any]:
+async def receive(call: Call) -> JsonObject:
     """Receive a delivery: lots with expiry, each inspected (GB/T 2828.1) and accepted or not."""
     async with db(call).session() as s:
         po = await _visible_po(s, call, lock=True)
         cfg = await settings_store.load(s)
         lots = [R.ReceivedLot(x.product_id, x.lot_no,
                               parse_day(x.expiry_date) if x.expiry_date else None, x.qty,
-                              x.defects) for x in call.body.lots]
+                              x.defects) for x in call.body_as(S.SupplyReceiptBody).lots]
         gr = await R.receive(s, po.id, lots, actor=call.principal.actor, settings=cfg,
                              today=today(cfg))
         return {"id": gr.id, "po_id": gr.po_id, "store": gr.store,
@@ -129,9 +129,9 @@ async def receive(call: Call) -> dict[str, Any]:
                 "lead_time_days": gr.lead_time_days, "lines": gr.lines, "po_status": po.status}
 
 
-async def record_bill(call: Call) -> dict[str, Any]:
+async def record_bill(call: Call) -> JsonObject:
     """A supplier bill, three-way matched against the order and what was accepted."""
-    b = call.body
+    b = call.body_as(S.SupplyBillBody)
     async with db(call).session() as s:
         po = await _visible_po(s, call, lock=True)
         cfg = await settings_store.load(s)
@@ -141,7 +141,7 @@ async def record_bill(call: Call) -> dict[str, Any]:
         return bill_json(bill)
 
 
-async def pay_bill(call: Call) -> dict[str, Any]:
+async def pay_bill(call: Call) -> JsonObject:
     """Pay a matched bill (posted to the ledger); a mismatched bill is refused."""
     bid = int(call.path["bill_id"])
     async with db(call).session() as s:
@@ -153,25 +153,26 @@ async def pay_bill(call: Call) -> dict[str, Any]:
         return bill_json(await R.pay_bill(s, bid, call.principal.actor))
 
 
-async def return_goods(call: Call) -> dict[str, Any]:
+async def return_goods(call: Call) -> JsonObject:
     """Return accepted units of a receipt's lots to the supplier, with the reason."""
     rid = int(call.path["receipt_id"])
+    b = call.body_as(S.SupplyReturnBody)
     async with db(call).session() as s:
         gr = await s.get(GoodsReceipt, rid)
         if gr is None:
             raise NotFound(f"receipt {rid} not found")
         visible_store(call, gr.store)
         ret = await R.return_to_supplier(
-            s, rid, lines=[(x.product_id, x.lot_no, x.qty) for x in call.body.lines],
-            reason=call.body.reason, actor=call.principal.actor)
+            s, rid, lines=[(x.product_id, x.lot_no, x.qty) for x in b.lines],
+            reason=b.reason, actor=call.principal.actor)
         return {"id": ret.id, "receipt_id": ret.receipt_id, "supplier_id": ret.supplier_id,
                 "store": ret.store, "reason": ret.reason, "credit_fen": ret.credit_fen,
                 "lines": ret.lines}
 
 
-async def add_shipment(call: Call) -> dict[str, Any]:
+async def add_shipment(call: Call) -> JsonObject:
     """An inbound shipment of an order: carrier, tracking number, expected arrival."""
-    b = call.body
+    b = call.body_as(S.SupplyShipmentBody)
     async with db(call).session() as s:
         po = await _visible_po(s, call)
         sh = await D.add_shipment(s, po.id, carrier=b.carrier, tracking_no=b.tracking_no,
@@ -179,12 +180,12 @@ async def add_shipment(call: Call) -> dict[str, Any]:
         return D.shipment_json(sh)
 
 
-async def update_shipment(call: Call) -> dict[str, Any]:
+async def update_shipment(call: Call) -> JsonObject:
     """A shipment's new status (and expected arrival)."""
     from .models_purchasing import Shipment
 
     sid = int(call.path["shipment_id"])
-    b = call.body
+    b = call.body_as(S.SupplyShipmentUpdateBody)
     async with db(call).session() as s:
         sh = await s.get(Shipment, sid)
         if sh is None:
@@ -196,20 +197,20 @@ async def update_shipment(call: Call) -> dict[str, Any]:
         return D.shipment_json(sh)
 
 
-async def arrivals(call: Call) -> dict[str, Any]:
+async def arrivals(call: Call) -> JsonObject:
     """What a store expects to arrive: open orders and their shipments."""
-    store = call.principal.store_scope(call.query.store)
+    store = call.principal.store_scope(call.query_as(S.SupplyStoreQuery).store)
     async with db(call).session() as s:
         return {"items": await D.expected_arrivals(s, store)}
 
 
-async def run_proposals(call: Call) -> dict[str, Any]:
+async def run_proposals(call: Call) -> JsonObject:
     """The store's replenishment proposals for a day, grouped by supplier (once a day)."""
     store = call.path["store"]
     call.principal.check_store(store)
     async with db(call).session() as s:
         cfg = await settings_store.load(s)
-        day = today(cfg, call.body.date)
+        day = today(cfg, call.body_as(S.SupplyDayBody).date)
         ids, created = await propose_orders(s, store, day, tz=cfg.timezone)
         pos = [await _po_json(s, await PO.get_po(s, i)) for i in ids]
     return {"store": store, "date": day.isoformat(), "created": created,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import or_, select
 
 from cloud_bridge.errors import NotFound
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import alerts as A
 from . import responses as RS
@@ -22,34 +21,34 @@ P = "/api/v1/admin/supply"
 INT = {"type": "integer", "minimum": 1, "maximum": 10**15}
 
 
-def lot_json(lot: Lot) -> dict[str, Any]:
+def lot_json(lot: Lot) -> JsonObject:
     return {"store": lot.store, "location": lot.location, "product_id": lot.product_id,
             "lot_no": lot.lot_no,
             "expiry_date": lot.expiry_date.isoformat() if lot.expiry_date else None,
             "qty": lot.qty, "unit_cost_fen": lot.unit_cost_fen}
 
 
-def movement_json(m: Movement) -> dict[str, Any]:
+def movement_json(m: Movement) -> JsonObject:
     return {"id": m.id, "store": m.store, "location": m.location, "product_id": m.product_id,
             "lot_no": m.lot_no, "qty": m.qty, "kind": m.kind, "doc_type": m.doc_type,
             "doc_id": m.doc_id, "shortfall": m.shortfall, "actor": m.actor,
             "at": m.at.isoformat()}
 
 
-def transfer_json(t: Transfer) -> dict[str, Any]:
+def transfer_json(t: Transfer) -> JsonObject:
     return {"id": t.id, "from_store": t.from_store, "to_store": t.to_store, "status": t.status,
             "lines": t.lines, "created_by": t.created_by, "created_at": t.created_at.isoformat(),
             "received_at": t.received_at.isoformat() if t.received_at else None}
 
 
-def alert_json(a: SupplyAlert) -> dict[str, Any]:
+def alert_json(a: SupplyAlert) -> JsonObject:
     return {"id": a.id, "kind": a.kind, "store": a.store, "subject": a.subject,
             "product_id": a.product_id, "supplier_id": a.supplier_id, "state": a.state,
             "detail": a.detail or {}, "created_at": a.created_at.isoformat(),
             "updated_at": a.updated_at.isoformat(), "updated_by": a.updated_by}
 
 
-def rule_json(r: ReorderRule) -> dict[str, Any]:
+def rule_json(r: ReorderRule) -> JsonObject:
     return {"store": r.store, "product_id": r.product_id, "supplier_id": r.supplier_id,
             "min_qty": r.min_qty, "max_qty": r.max_qty, "multiple": r.multiple,
             "lead_time_days": r.lead_time_days, "service_z": r.service_z,
@@ -58,15 +57,15 @@ def rule_json(r: ReorderRule) -> dict[str, Any]:
             "overstock_days": r.overstock_days}
 
 
-def product_json(p: SupplyProduct) -> dict[str, Any]:
+def product_json(p: SupplyProduct) -> JsonObject:
     return {"product_id": p.product_id, "name_zh": p.name_zh, "name_en": p.name_en,
             "category": p.category, "shelf_life_days": p.shelf_life_days,
             "near_expiry_days": p.near_expiry_days, "vat_rate_bp": p.vat_rate_bp}
 
 
-async def list_lots(call: Call) -> dict[str, Any]:
+async def list_lots(call: Call) -> JsonObject:
     """Stock by lot (first-expiring first), on the shelf of each visible store."""
-    q = call.query
+    q = call.query_as(S.SupplyStoreQuery)
     store = call.principal.store_scope(q.store)
     async with db(call).session() as s:
         rows = await stock.lots(s, store, q.product_id, limit=page(call, q.limit),
@@ -74,9 +73,9 @@ async def list_lots(call: Call) -> dict[str, Any]:
     return {"items": [lot_json(r) for r in rows]}
 
 
-async def list_movements(call: Call) -> dict[str, Any]:
+async def list_movements(call: Call) -> JsonObject:
     """Every stock movement with its source document, newest first."""
-    q = call.query
+    q = call.query_as(S.SupplyStoreQuery)
     store = call.principal.store_scope(q.store)
     async with db(call).session() as s:
         rows = await stock.movements(s, store, q.product_id, limit=page(call, q.limit),
@@ -84,9 +83,9 @@ async def list_movements(call: Call) -> dict[str, Any]:
     return {"items": [movement_json(m) for m in rows]}
 
 
-async def write_off(call: Call) -> dict[str, Any]:
+async def write_off(call: Call) -> JsonObject:
     """Write off damaged or expired units of one lot (报损)."""
-    store, b = call.path["store"], call.body
+    store, b = call.path["store"], call.body_as(S.SupplyWriteOffBody)
     call.principal.check_store(store)
     async with db(call).session() as s:
         taken = await stock.write_off(s, store=store, product_id=b.product_id, lot_no=b.lot_no,
@@ -98,21 +97,21 @@ async def write_off(call: Call) -> dict[str, Any]:
                       for t in taken]}
 
 
-async def post_count(call: Call) -> dict[str, Any]:
+async def post_count(call: Call) -> JsonObject:
     """Post a stock count (盘点): each lot's variance against the book becomes a movement."""
     store = call.path["store"]
     call.principal.check_store(store)
     lines = [(ln.product_id, ln.lot_no, parse_day(ln.expiry_date) if ln.expiry_date else None,
-              ln.counted) for ln in call.body.lines]
+              ln.counted) for ln in call.body_as(S.SupplyCountBody).lines]
     async with db(call).session() as s:
         c = await stock.post_count(s, store=store, lines=lines, actor=call.principal.actor)
         return {"id": c.id, "store": c.store, "status": c.status, "lines": c.lines,
                 "created_by": c.created_by, "created_at": c.created_at.isoformat()}
 
 
-async def send_transfer(call: Call) -> dict[str, Any]:
+async def send_transfer(call: Call) -> JsonObject:
     """Send goods to another store; they sit in transit until the other store receives."""
-    b = call.body
+    b = call.body_as(S.SupplyTransferBody)
     call.principal.check_store(b.from_store)
     async with db(call).session() as s:
         tr = await stock.send_transfer(
@@ -121,7 +120,7 @@ async def send_transfer(call: Call) -> dict[str, Any]:
         return transfer_json(tr)
 
 
-async def receive_transfer(call: Call) -> dict[str, Any]:
+async def receive_transfer(call: Call) -> JsonObject:
     """The receiving store books a transfer in (once)."""
     tid = int(call.path["transfer_id"])
     async with db(call).session() as s:
@@ -136,9 +135,9 @@ async def receive_transfer(call: Call) -> dict[str, Any]:
         return transfer_json(tr)
 
 
-async def list_transfers(call: Call) -> dict[str, Any]:
+async def list_transfers(call: Call) -> JsonObject:
     """Transfers from or to a store, newest first."""
-    q = call.query
+    q = call.query_as(S.SupplyStoreQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(Transfer).order_by(Transfer.id.desc()).limit(page(call, q.limit)).offset(
         q.offset)
@@ -148,9 +147,9 @@ async def list_transfers(call: Call) -> dict[str, Any]:
         return {"items": [transfer_json(t) for t in (await s.scalars(stmt)).all()]}
 
 
-async def list_alerts(call: Call) -> dict[str, Any]:
+async def list_alerts(call: Call) -> JsonObject:
     """Supply alerts (stock and supplier risks) with their state."""
-    q = call.query
+    q = call.query_as(S.SupplyAlertQuery)
     store = call.principal.store_scope(q.store)
     async with db(call).session() as s:
         rows = await A.list_alerts(s, store=store, chain_wide=call.principal.chain_wide,
@@ -159,7 +158,7 @@ async def list_alerts(call: Call) -> dict[str, Any]:
     return {"items": [alert_json(a) for a in rows]}
 
 
-async def set_alert_state(call: Call) -> dict[str, Any]:
+async def set_alert_state(call: Call) -> JsonObject:
     """Acknowledge or resolve an alert (open -> acknowledged -> resolved)."""
     aid = int(call.path["alert_id"])
     async with db(call).session() as s:
@@ -168,38 +167,38 @@ async def set_alert_state(call: Call) -> dict[str, Any]:
             raise NotFound(f"alert {aid} not found")
         if alert.store is not None:
             visible_store(call, alert.store)
-        alert = await A.set_alert_state(s, aid, call.body.state, call.principal.actor)
+        alert = await A.set_alert_state(s, aid, call.body_as(S.SupplyAlertStateBody).state, call.principal.actor)
         return alert_json(alert)
 
 
-async def scan_alerts(call: Call) -> dict[str, Any]:
+async def scan_alerts(call: Call) -> JsonObject:
     """Check a store's stock now: raise, update and resolve its stock alerts."""
     store = call.path["store"]
     call.principal.check_store(store)
     async with db(call).session() as s:
         cfg = await settings_store.load(s)
-        found = await A.scan_stock_alerts(s, store, today(cfg, call.body.date),
+        found = await A.scan_stock_alerts(s, store, today(cfg, call.body_as(S.SupplyDayBody).date),
                                           tz=cfg.timezone,
                                           near_expiry_days=cfg.near_expiry_days)
         return {"items": [alert_json(a) for a in found]}
 
 
-async def get_settings(call: Call) -> dict[str, Any]:
+async def get_settings(call: Call) -> JsonObject:
     """Supply settings: approval limit, match tolerances, risk thresholds, AQL."""
     async with db(call).session() as s:
         return (await settings_store.load(s)).model_dump(mode="json")
 
 
-async def put_settings(call: Call) -> dict[str, Any]:
+async def put_settings(call: Call) -> JsonObject:
     """Change the supply settings (head office)."""
-    new = settings_store.SupplySettings.model_validate(call.body.model_dump())
+    new = settings_store.SupplySettings.model_validate(call.body_as(S.SupplySettingsBody).model_dump())
     async with db(call).session() as s:
         return (await settings_store.save(s, new, call.principal.actor)).model_dump(mode="json")
 
 
-async def put_product(call: Call) -> dict[str, Any]:
+async def put_product(call: Call) -> JsonObject:
     """A product's supply data: shelf life, near-expiry warning days, VAT rate."""
-    b = call.body
+    b = call.body_as(S.SupplyProductBody)
     async with db(call).session() as s:
         p = await upsert_product(s, product_id=call.path["product_id"], name_zh=b.name_zh,
                                  name_en=b.name_en, category=b.category,
@@ -208,7 +207,7 @@ async def put_product(call: Call) -> dict[str, Any]:
         return product_json(p)
 
 
-async def put_rule(call: Call) -> dict[str, Any]:
+async def put_rule(call: Call) -> JsonObject:
     """How a store replenishes a product (min/max, multiple, lead time, service level)."""
     store, product_id = call.path["store"], call.path["product_id"]
     call.principal.check_store(store)
@@ -217,14 +216,14 @@ async def put_rule(call: Call) -> dict[str, Any]:
         if rule is None:
             rule = ReorderRule(store=store, product_id=product_id)
             s.add(rule)
-        for key, value in call.body.model_dump().items():
+        for key, value in call.body_as(S.SupplyRuleBody).model_dump().items():
             setattr(rule, key, value)
         await s.flush()
         return rule_json(rule)
 
 
-async def list_rules(call: Call) -> dict[str, Any]:
-    q = call.query
+async def list_rules(call: Call) -> JsonObject:
+    q = call.query_as(S.SupplyStoreQuery)
     store = call.principal.store_scope(q.store)
     stmt = select(ReorderRule).order_by(ReorderRule.store, ReorderRule.product_id).limit(
         page(call, q.limit)).offset(q.offset)

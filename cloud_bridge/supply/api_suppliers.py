@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import responses as RS
 from . import risk
@@ -22,28 +21,28 @@ P = "/api/v1/admin/supply"
 T = "supply"
 
 
-def supplier_json(s: Supplier) -> dict[str, Any]:
+def supplier_json(s: Supplier) -> JsonObject:
     return {"id": s.id, "name": s.name, "lead_time_days": s.lead_time_days,
             "payment_terms_days": s.payment_terms_days, "contact": s.contact,
             "active": s.active}
 
 
-def offer_json(sp: SupplierProduct) -> dict[str, Any]:
+def offer_json(sp: SupplierProduct) -> JsonObject:
     return {"supplier_id": sp.supplier_id, "product_id": sp.product_id, "cost_fen": sp.cost_fen,
             "pack_size": sp.pack_size, "previous_cost_fen": sp.previous_cost_fen}
 
 
-async def list_suppliers(call: Call) -> dict[str, Any]:
-    q = call.query
+async def list_suppliers(call: Call) -> JsonObject:
+    q = call.query_as(S.SupplyStoreQuery)
     async with db(call).session() as s:
         rows = (await s.scalars(select(Supplier).order_by(Supplier.id)
                                 .limit(page(call, q.limit)).offset(q.offset))).all()
     return {"items": [supplier_json(r) for r in rows]}
 
 
-async def put_supplier(call: Call) -> dict[str, Any]:
+async def put_supplier(call: Call) -> JsonObject:
     """Create or change a supplier (lead time, payment terms, contact)."""
-    b = call.body
+    b = call.body_as(S.SupplySupplierBody)
     async with db(call).session() as s:
         sup = await SUP.upsert_supplier(s, supplier_id=call.path["supplier_id"], name=b.name,
                                         lead_time_days=b.lead_time_days,
@@ -52,7 +51,7 @@ async def put_supplier(call: Call) -> dict[str, Any]:
         return supplier_json(sup)
 
 
-async def get_supplier(call: Call) -> dict[str, Any]:
+async def get_supplier(call: Call) -> JsonObject:
     """A supplier with its licences, products, scorecard and account balance."""
     sid = call.path["supplier_id"]
     async with db(call).session() as s:
@@ -70,28 +69,30 @@ async def get_supplier(call: Call) -> dict[str, Any]:
             "balance_fen": balance}
 
 
-async def put_qualification(call: Call) -> dict[str, Any]:
+async def put_qualification(call: Call) -> JsonObject:
     """Record or renew a supplier licence (营业执照, 食品经营许可证, ...) with its expiry."""
+    b = call.body_as(S.SupplyQualificationBody)
     async with db(call).session() as s:
         q = await SUP.set_qualification(s, supplier_id=call.path["supplier_id"],
-                                        kind=call.path["kind"], number=call.body.number,
-                                        expires_on=parse_day(call.body.expires_on))
+                                        kind=call.path["kind"], number=b.number,
+                                        expires_on=parse_day(b.expires_on))
         return {"kind": q.kind, "number": q.number, "expires_on": q.expires_on.isoformat()}
 
 
-async def put_offer(call: Call) -> dict[str, Any]:
+async def put_offer(call: Call) -> JsonObject:
     """A product the supplier delivers: cost price (fen, excl. VAT) and pack size."""
+    b = call.body_as(S.SupplySupplierProductBody)
     async with db(call).session() as s:
         sp = await SUP.set_supplier_product(s, supplier_id=call.path["supplier_id"],
                                             product_id=call.path["product_id"],
-                                            cost_fen=call.body.cost_fen,
-                                            pack_size=call.body.pack_size)
+                                            cost_fen=b.cost_fen,
+                                            pack_size=b.pack_size)
         return offer_json(sp)
 
 
-async def add_contract(call: Call) -> dict[str, Any]:
+async def add_contract(call: Call) -> JsonObject:
     """A contract with its terms, validity and price list."""
-    b = call.body
+    b = call.body_as(S.SupplyContractBody)
     async with db(call).session() as s:
         c = await SUP.add_contract(s, supplier_id=b.supplier_id, number=b.number, terms=b.terms,
                                    starts_on=parse_day(b.starts_on),
@@ -101,17 +102,17 @@ async def add_contract(call: Call) -> dict[str, Any]:
         return await SUP.contract_fulfilment(s, c.id)
 
 
-async def get_contract(call: Call) -> dict[str, Any]:
+async def get_contract(call: Call) -> JsonObject:
     """A contract and its fulfilment: volumes received vs committed, prices paid."""
     async with db(call).session() as s:
         return await SUP.contract_fulfilment(s, int(call.path["contract_id"]))
 
 
-async def scan_risks(call: Call) -> dict[str, Any]:
+async def scan_risks(call: Call) -> JsonObject:
     """Check supplier risks now: licences, contracts, OTIF, single source, prices, lateness."""
     async with db(call).session() as s:
         cfg = await settings_store.load(s)
-        found = await risk.scan_risks(s, today(cfg, call.body.date), cfg)
+        found = await risk.scan_risks(s, today(cfg, call.body_as(S.SupplyDayBody).date), cfg)
         return {"items": [alert_json(a) for a in found]}
 
 

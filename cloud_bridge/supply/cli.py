@@ -14,13 +14,18 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloud_bridge.openapi import Ident
+from common.jsontypes import JsonMapping, JsonObject
+
+if TYPE_CHECKING:
+    from cloud_bridge.db import Database
 
 
 class ProductRow(BaseModel):
@@ -38,7 +43,7 @@ class ProductRow(BaseModel):
     pack_size: int = Field(default=1, ge=1, le=100000)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sup = subparsers.add_parser("supply", help="supply chain: products, proposals, scans")
     sub = sup.add_subparsers(dest="supply_command", metavar="ACTION")
     imp = sub.add_parser("import-products", help="import products (CSV or JSON)")
@@ -54,7 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scan.add_argument("--config", type=Path, help="bridge config (TOML)")
     scan.add_argument("--date", required=True, help="YYYY-MM-DD")
     scan.set_defaults(func=_scan)
-    sup.set_defaults(func=lambda args: (sup.print_help(), 2)[1])
+    sup.set_defaults(func=lambda args: _usage(sup))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """Show a command group's help when no subcommand was given (exit status 2)."""
+    parser.print_help()
+    return 2
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -62,7 +73,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def read_rows(path: Path) -> list[tuple[int, JsonObject]]:
     """``(line number, row)`` from a CSV with a header or a JSON list of objects."""
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() == ".json":
@@ -75,7 +86,7 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             for row in reader]
 
 
-def parse_rows(rows: list[tuple[int, dict[str, Any]]]) -> list[ProductRow]:
+def parse_rows(rows: Sequence[tuple[int, JsonMapping]]) -> list[ProductRow]:
     out, seen = [], set()
     for line, row in rows:
         try:
@@ -93,7 +104,7 @@ def parse_rows(rows: list[tuple[int, dict[str, Any]]]) -> list[ProductRow]:
     return out
 
 
-def _database(args: argparse.Namespace):
+def _database(args: argparse.Namespace) -> Database:
     from cloud_bridge.config import load_config
     from cloud_bridge.db import open_database
 
@@ -158,7 +169,7 @@ def _propose(args: argparse.Namespace) -> int:
 
     day = _day(args.date)
 
-    async def run() -> list[dict[str, Any]]:
+    async def run() -> list[JsonObject]:
         db = _database(args)
         try:
             return await run_proposals(db, day, args.store)

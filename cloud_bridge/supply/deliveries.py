@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from . import purchasing as P
 from .models_purchasing import PurchaseOrder, Shipment
@@ -45,7 +45,7 @@ async def update_shipment(session: AsyncSession, shipment_id: int, *, status: st
     return sh
 
 
-async def expected_arrivals(session: AsyncSession, store: str | None) -> list[dict[str, Any]]:
+async def expected_arrivals(session: AsyncSession, store: str | None) -> list[JsonObject]:
     """Open orders still to arrive, with their shipments (earliest first)."""
     q = select(PurchaseOrder).where(PurchaseOrder.status.in_((P.SENT, P.PARTIALLY_RECEIVED)))
     if store is not None:
@@ -62,7 +62,7 @@ async def expected_arrivals(session: AsyncSession, store: str | None) -> list[di
     return out
 
 
-def shipment_json(sh: Shipment) -> dict[str, Any]:
+def shipment_json(sh: Shipment) -> JsonObject:
     return {"id": sh.id, "po_id": sh.po_id, "store": sh.store, "carrier": sh.carrier,
             "tracking_no": sh.tracking_no, "status": sh.status,
             "expected_at": sh.expected_at.isoformat(), "updated_at": sh.updated_at.isoformat()}

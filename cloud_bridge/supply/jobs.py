@@ -8,13 +8,13 @@ next. Run by ``cloud-bridge supply propose`` / ``supply scan`` (cron or a system
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
 from cloud_bridge.models import Stock
+from common.jsontypes import JsonObject
 
 from . import alerts, risk, settings
 from .models import ReorderRule
@@ -26,7 +26,7 @@ async def stores_with_rules(session: AsyncSession) -> list[str]:
                                        .order_by(ReorderRule.store))).all())
 
 
-async def run_proposals(db: Database, day: date, store: str | None = None) -> list[dict[str, Any]]:
+async def run_proposals(db: Database, day: date, store: str | None = None) -> list[JsonObject]:
     """The day's proposals per store (one transaction per store, retried on conflicts)."""
     async with db.session() as s:
         stores = [store] if store else await stores_with_rules(s)

@@ -14,7 +14,6 @@ to ``billed``; paying it closes the order. Every other move is refused (409).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge import auth
 from cloud_bridge.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .models import Qualification, SupplierProduct, SupplyProduct
 from .models_purchasing import PurchaseOrder, PurchaseOrderLine
@@ -181,7 +181,7 @@ async def close_short(session: AsyncSession, po_id: int, actor: str,
     return po
 
 
-def po_json(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> dict[str, Any]:
+def po_json(po: PurchaseOrder, lines: list[PurchaseOrderLine]) -> JsonObject:
     return {
         "id": po.id, "store": po.store, "supplier_id": po.supplier_id, "status": po.status,
         "source": po.source, "contract_id": po.contract_id, "currency": po.currency,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +27,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[..., Awaitable[Any]]  # Ingest.publish(topic, payload, qos=, retain=)
+
+class Publish(Protocol):
+    """How the snapshot goes out: ``Ingest.publish(topic, payload, qos=, retain=)``."""
+
+    async def __call__(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> None: ...
+
+
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import ModuleType
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,32 @@ def vat_of(qty: int, unit_cost_fen: int, vat_rate_bp: int) -> int:
     return (qty * unit_cost_fen * vat_rate_bp + 5000) // 10000
 
 
+class Inspection(TypedDict):
+    """How a lot was inspected (GB/T 2828.1 single sampling) and what was decided."""
+
+    aql: str
+    level: str
+    code_letter: str | None
+    sample_size: int
+    ac: int
+    re: int
+    defects: int
+    decision: str
+
+
+class ReceiptLine(TypedDict):
+    """One lot of a goods receipt, as ``GoodsReceipt.lines`` keeps it."""
+
+    product_id: str
+    lot_no: str
+    expiry_date: str | None
+    qty: int
+    accepted: int
+    unit_cost_fen: int
+    vat_rate_bp: int
+    inspection: Inspection
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedLot:
     """One lot delivered: ``defects`` found in the inspection sample."""
@@ -69,7 +95,7 @@ async def receive(session: AsyncSession, po_id: int, lots: list[ReceivedLot], *,
         raise InvalidRequest("a receipt needs lots")
     lines = {ln.product_id: ln for ln in await P.po_lines(session, po_id)}
     outstanding_before = sum(max(0, ln.qty - ln.qty_accepted) for ln in lines.values())
-    out: list[dict[str, Any]] = []
+    out: list[ReceiptLine] = []
     for lot in lots:
         ln = lines.get(lot.product_id)
         if ln is None:
@@ -123,7 +149,7 @@ async def receive(session: AsyncSession, po_id: int, lots: list[ReceivedLot], *,
     return gr
 
 
-def _inspect(lot: ReceivedLot, settings: SupplySettings) -> dict[str, Any]:
+def _inspect(lot: ReceivedLot, settings: SupplySettings) -> Inspection:
     if lot.qty < 2:  # Table 1 starts at 2 units: a single unit is simply looked at
         decision = "accept" if lot.defects == 0 else "reject"
         return {"aql": settings.aql, "level": settings.inspection_level, "code_letter": None,

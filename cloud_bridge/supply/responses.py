@@ -3,9 +3,11 @@ document (the schemathesis test checks real replies against them). Money is inte
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from common.jsontypes import JsonObject
 
 from .alerts import KINDS, STATES
 from .purchasing import STATUSES
@@ -113,7 +115,7 @@ class SupplyAlertOut(Out):
     product_id: str | None
     supplier_id: str | None
     state: AlertState  # type: ignore[valid-type]
-    detail: dict[str, Any]
+    detail: JsonObject
     created_at: str
     updated_at: str
     updated_by: str | None
@@ -254,7 +256,7 @@ class SupplyPoOut(Out):
     created_by: str
     created_at: str
     lines: list[SupplyPoLineOut]
-    history: list[dict[str, Any]]
+    history: list[JsonObject]
 
 
 class SupplyPoList(Out):

@@ -14,14 +14,12 @@ the context of a positive delta carries ``return_id``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory
 from cloud_bridge.models import Order, ReturnRecord, now
+from common.jsontypes import JsonMapping, JsonObject
 
 from .models import SHELF, Lot, Movement
 
@@ -58,15 +56,15 @@ async def _returnable_by_lot(session: AsyncSession, store: str, product_id: str,
 
 
 async def restore_returned(session: AsyncSession, store: str, product_id: str, qty: int,
-                           info: Mapping[str, Any], *, kind: str) -> list[dict[str, Any]]:
+                           info: JsonMapping, *, kind: str) -> list[JsonObject]:
     """Put ``qty`` returned units back; returns the movement rows (the caller writes them).
 
     ``info``: ``order_no``, ``return_id``, ``location`` (one of :data:`RETURN_LOCATIONS`,
     default the shelf) and ``by`` (who recorded the return).
     """
-    location = info.get("location") or SHELF
+    location = str(info.get("location") or SHELF)
     order_no, return_id = str(info["order_no"]), str(info["return_id"])
-    base = {"store": store, "location": location, "product_id": product_id, "kind": kind,
+    base: JsonObject = {"store": store, "location": location, "product_id": product_id, "kind": kind,
             "doc_type": "return", "doc_id": return_id, "actor": info.get("by")}
     open_ = await _returnable_by_lot(session, store, product_id, order_no, return_id)
     lots = []
@@ -76,7 +74,7 @@ async def restore_returned(session: AsyncSession, store: str, product_id: str, q
                               Lot.product_id == product_id, Lot.lot_no.in_(sorted(open_)))
             .order_by(Lot.expiry_date.is_(None), Lot.expiry_date, Lot.id)
             .with_for_update())).all())
-    rows: list[dict[str, Any]] = []
+    rows: list[JsonObject] = []
     left = qty
     for lot in lots:
         put = min(left, open_[lot.lot_no])

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import purchasing as P
-from .alerts import RISK_KINDS, raise_alerts
-from .models import Contract, Qualification, ReorderRule, Supplier, SupplierProduct
+from .alerts import RISK_KINDS, Finding, raise_alerts
+from .models import Contract, Qualification, ReorderRule, Supplier, SupplierProduct, SupplyAlert
 from .models_purchasing import GoodsReceipt, PurchaseOrder
 from .settings import SupplySettings
 
@@ -26,7 +26,21 @@ def _rate(hits: int, n: int) -> float | None:
     return round(hits / n, 4) if n else None
 
 
-async def scorecard(session: AsyncSession, supplier_id: str) -> dict[str, Any]:
+class Scorecard(TypedDict):
+    """A supplier's delivery record: OTIF, defects found at receipt, lead times."""
+
+    supplier_id: str
+    receipts: int
+    on_time_rate: float | None
+    in_full_rate: float | None
+    otif_rate: float | None
+    defect_rate: float | None
+    units_sampled: int
+    lead_time_mean_days: float | None
+    lead_time_std_days: float | None
+
+
+async def scorecard(session: AsyncSession, supplier_id: str) -> Scorecard:
     receipts = (await session.scalars(select(GoodsReceipt).where(
         GoodsReceipt.supplier_id == supplier_id))).all()
     n = len(receipts)
@@ -50,9 +64,9 @@ async def scorecard(session: AsyncSession, supplier_id: str) -> dict[str, Any]:
 
 
 async def scan_risks(session: AsyncSession, today: date,
-                     settings: SupplySettings) -> list[Any]:
+                     settings: SupplySettings) -> list[SupplyAlert]:
     """Chain-wide supplier risks, plus late deliveries per store."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], Finding] = {}
     horizon = today + timedelta(days=settings.qualification_warning_days)
     for q in (await session.scalars(select(Qualification).where(
             Qualification.expires_on <= horizon))).all():
@@ -69,10 +83,11 @@ async def scan_risks(session: AsyncSession, today: date,
                            "days_left": (c.ends_on - today).days}}
     for sup in (await session.scalars(select(Supplier).where(Supplier.active))).all():
         card = await scorecard(session, sup.id)
+        otif = card["otif_rate"]  # None only without receipts (otif_min_receipts >= 1)
         if (card["receipts"] >= settings.otif_min_receipts
-                and card["otif_rate"] < settings.otif_threshold):
+                and otif is not None and otif < settings.otif_threshold):
             found[("otif_low", sup.id)] = {"supplier_id": sup.id,
-                                           "detail": {"otif_rate": card["otif_rate"],
+                                           "detail": {"otif_rate": otif,
                                                       "threshold": settings.otif_threshold,
                                                       "receipts": card["receipts"]}}
     counts = dict((await session.execute(
@@ -96,7 +111,7 @@ async def scan_risks(session: AsyncSession, today: date,
                            "rise_bp": (sp.cost_fen - old) * 10000 // old}}
     out = await raise_alerts(session, tuple(k for k in RISK_KINDS if k != "late_delivery"),
                              None, found)
-    late: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    late: dict[str, dict[tuple[str, str], Finding]] = {}
     for po in (await session.scalars(select(PurchaseOrder).where(
             PurchaseOrder.status.in_((P.SENT, P.PARTIALLY_RECEIVED)),
             PurchaseOrder.expected_on < today))).all():

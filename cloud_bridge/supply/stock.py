@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import SQLColumnExpression, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory
 from cloud_bridge.db import bulk_insert, table_of
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Stock, now
+from common.jsontypes import JsonMapping, JsonObject
 
 from .models import SHELF, Lot, Movement, StockCount, Transfer
 from .returns import restore_returned
@@ -44,7 +44,7 @@ def transit_location(transfer_id: int) -> str:
     return f"transit-{transfer_id}"
 
 
-def _fefo_order():
+def _fefo_order() -> tuple[SQLColumnExpression[object], ...]:
     # Lots without an expiry date go last; among equals the older lot first.
     return (Lot.store, Lot.product_id, Lot.expiry_date.is_(None), Lot.expiry_date, Lot.id)
 
@@ -66,7 +66,7 @@ async def _set_lot_qty(session: AsyncSession, takes: list[dict[str, int]]) -> No
     await session.execute(stmt, takes)
 
 
-async def _movements(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def _movements(session: AsyncSession, rows: list[JsonObject]) -> None:
     if rows:
         at = now()
         for row in rows:
@@ -76,20 +76,47 @@ async def _movements(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         await session.execute(*bulk_insert(session, Movement, rows))
 
 
-def _sale_parts(delta: int, info: Mapping[str, Any]) -> list[tuple[str | None, int, str | None]]:
+def _text(value: object) -> str | None:
+    """A context's text value (``None`` when it has none)."""
+    return value if isinstance(value, str) else None
+
+
+def _order_part(entry: object) -> tuple[str, int, str | None]:
+    """One ``(order_no, units, kiosk)`` of a sale context's ``orders``."""
+    if not isinstance(entry, tuple | list) or len(entry) != 3:
+        raise TypeError(f"sale context order {entry!r} is not (order_no, units, kiosk)")
+    order_no, units, kiosk = entry
+    if not isinstance(units, int) or not (kiosk is None or isinstance(kiosk, str)):
+        raise TypeError(f"sale context order {entry!r} is not (order_no, units, kiosk)")
+    return str(order_no), units, kiosk
+
+
+def _sale_parts(delta: int, info: JsonMapping) -> list[tuple[str | None, int, str | None]]:
     """A sale's units per order: ``(order_no, units, kiosk)`` in the batch's order.
 
     The ingest sums a batch's lines per store and product; ``info["orders"]`` says which
     order sold how many, so each order's movements name it. Units no order claims (a
     caller that gave no breakdown) stay on the one document ``info`` names.
     """
+    listed = info.get("orders", ())
+    if not isinstance(listed, tuple | list):
+        raise TypeError(f"sale context orders {listed!r} is not a list")
     parts: list[tuple[str | None, int, str | None]] = [
-        (str(o), int(n), k) for o, n, k in info.get("orders", ()) if n > 0]
+        (o, n, k) for o, n, k in map(_order_part, listed) if n > 0]
     rest = -delta - sum(n for _, n, _ in parts)
     if rest > 0 or not parts:
-        parts.append((info.get("order_no"), max(rest, 0) if parts else -delta,
-                      info.get("kiosk")))
+        parts.append((_text(info.get("order_no")), max(rest, 0) if parts else -delta,
+                      _text(info.get("kiosk"))))
     return parts
+
+
+@dataclass(slots=True)
+class _LotLeft:
+    """A shelf lot's units still to take in one batch of sales."""
+
+    id: int
+    lot_no: str
+    qty: int
 
 
 async def record_stock_deltas(
@@ -97,7 +124,7 @@ async def record_stock_deltas(
     deltas: Mapping[tuple[str, str], int],
     *,
     source: str,
-    context: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    context: Mapping[tuple[str, str], JsonObject] | None = None,
 ) -> None:
     """Lot-level side of :func:`cloud_bridge.inventory.apply_deltas` (sales, returns, ...).
 
@@ -116,32 +143,32 @@ async def record_stock_deltas(
         return
     ctx = context or {}
     out = [k for k in keys if deltas[k] < 0]
-    by_key: dict[tuple[str, str], list[Any]] = {}
+    by_key: dict[tuple[str, str], list[_LotLeft]] = {}
     if out:
         # Plain rows, not ORM objects: this runs in every ingest batch of sales.
         stmt = (select(Lot.id, Lot.store, Lot.product_id, Lot.lot_no, Lot.qty)
                 .where(tuple_(Lot.store, Lot.product_id).in_(out), Lot.location == SHELF,
                        Lot.qty > 0)
                 .order_by(*_fefo_order()).with_for_update())
-        for lot in (await session.execute(stmt)).all():
-            by_key.setdefault((lot.store, lot.product_id), []).append([lot.id, lot.lot_no,
-                                                                      lot.qty])
+        for row in (await session.execute(stmt)).all():
+            by_key.setdefault((row.store, row.product_id), []).append(
+                _LotLeft(row.id, row.lot_no, row.qty))
     takes: list[dict[str, int]] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[JsonObject] = []
     for key in keys:
         store, product_id = key
-        info = ctx.get(key, {})
+        info: JsonMapping = ctx.get(key, {})
         delta = deltas[key]
         if delta > 0 and info.get("return_id") is not None:
             rows += await restore_returned(session, store, product_id, delta, info,
                                            kind=source)
             continue
         doc_id = str(info.get("order_no") or info.get("reason") or source)[:128]
-        base = {"store": store, "location": info.get("location") or SHELF,
-                "product_id": product_id, "kind": source,
-                "doc_type": "order" if info.get("order_no") else source, "doc_id": doc_id,
-                "actor": info.get("by") or (f"kiosk:{info['kiosk']}" if info.get("kiosk")
-                                            else None)}
+        base: JsonObject = {
+            "store": store, "location": info.get("location") or SHELF,
+            "product_id": product_id, "kind": source,
+            "doc_type": "order" if info.get("order_no") else source, "doc_id": doc_id,
+            "actor": info.get("by") or (f"kiosk:{info['kiosk']}" if info.get("kiosk") else None)}
         if delta > 0:
             rows.append({**base, "lot_no": UNLOTTED, "qty": delta})
             continue
@@ -152,12 +179,12 @@ async def record_stock_deltas(
                    if order_no else base)
             while need and lots:
                 lot = lots[0]
-                take = min(need, lot[2])
+                take = min(need, lot.qty)
                 need -= take
-                lot[2] -= take
-                takes.append({"b_id": lot[0], "b_take": take})
-                rows.append({**doc, "lot_no": lot[1], "qty": -take})
-                if lot[2] == 0:
+                lot.qty -= take
+                takes.append({"b_id": lot.id, "b_take": take})
+                rows.append({**doc, "lot_no": lot.lot_no, "qty": -take})
+                if lot.qty == 0:
                     lots.pop(0)
             if need:
                 rows.append({**doc, "lot_no": UNLOTTED, "qty": -need, "shortfall": need})
@@ -258,7 +285,7 @@ async def send_transfer(session: AsyncSession, *, from_store: str, to_store: str
     session.add(tr)
     await session.flush()
     doc = str(tr.id)
-    sent: list[dict[str, Any]] = []
+    sent: list[JsonObject] = []
     for product_id, qty, lot_no in sorted(lines, key=lambda x: (x[0], x[2] or "")):
         for t in await take_from_lots(session, store=from_store, product_id=product_id, qty=qty,
                                       lot_no=lot_no, kind="transfer_out", doc_type="transfer",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from .models import Contract, Qualification, Supplier, SupplierProduct, SupplyProduct
 from .models_purchasing import GoodsReceipt, PurchaseOrder
@@ -86,7 +86,7 @@ async def upsert_product(session: AsyncSession, *, product_id: str, name_zh: str
 
 async def add_contract(session: AsyncSession, *, supplier_id: str, number: str, terms: str,
                        starts_on: date, ends_on: date, renewal_notice_days: int,
-                       prices: list[dict[str, Any]]) -> Contract:
+                       prices: list[JsonObject]) -> Contract:
     """A contract with its price list: ``[{product_id, price_fen, committed_qty}]``."""
     await get_supplier(session, supplier_id)
     if ends_on < starts_on:
@@ -111,7 +111,7 @@ async def contract_for(session: AsyncSession, supplier_id: str, on: date) -> Con
         .order_by(Contract.starts_on.desc(), Contract.id.desc()).limit(1))
 
 
-async def contract_fulfilment(session: AsyncSession, contract_id: int) -> dict[str, Any]:
+async def contract_fulfilment(session: AsyncSession, contract_id: int) -> JsonObject:
     """Per product: committed volume vs accepted volume, contract price vs prices received."""
     c = await session.get(Contract, contract_id)
     if c is None:
