@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from cloud_bridge.db import Database
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ana = subparsers.add_parser("analytics", help="analytics jobs, demo data, imports")
     sub = ana.add_subparsers(dest="analytics_command", metavar="ACTION")
     run = sub.add_parser("run", help="run the nightly analytics job now")
@@ -61,7 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     chart.add_argument("--by", default=None, help="grouping (store, day, channel, kiosk, ...)")
     chart.add_argument("--out", type=Path, required=True, help="PNG file to write")
     chart.set_defaults(func=_chart)
-    ana.set_defaults(func=lambda args: (ana.print_help(), 2)[1])
+    ana.set_defaults(func=lambda args: _usage(ana))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """Show a command group's help when no subcommand was given (exit status 2)."""
+    parser.print_help()
+    return 2
 
 
 def _fail(message: str) -> int:

@@ -60,7 +60,8 @@ def _sqlite_path(url: str) -> str:
     return url.split("///", 1)[1]
 
 
-def _read_sqlite(path: str, queries: list[tuple[str, tuple[str, ...]]]) -> list[list[tuple]]:
+def _read_sqlite(path: str, queries: list[tuple[str, tuple[str, ...]]]
+                 ) -> list[list[tuple[object, ...]]]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return [conn.execute(sql, params).fetchall() for sql, params in queries]
@@ -99,8 +100,11 @@ async def read_sales(db: Database, since: str | None = None
     schemas = [ORDER_SCHEMA, LINE_SCHEMA, TENDER_SCHEMA]
     if dialect == "sqlite":
         results = await asyncio.to_thread(_read_sqlite, _sqlite_path(db.url), queries)
-        return tuple(pl.DataFrame(rows, schema=schema, orient="row")  # type: ignore[return-value]
-                     for rows, schema in zip(results, schemas, strict=True))
-    blobs = await _read_postgres(db.url, queries)
-    return tuple(pl.read_csv(io.BytesIO(b), schema=schema)  # type: ignore[return-value]
-                 for b, schema in zip(blobs, schemas, strict=True))
+        frames = [pl.DataFrame(rows, schema=schema, orient="row")
+                  for rows, schema in zip(results, schemas, strict=True)]
+    else:
+        blobs = await _read_postgres(db.url, queries)
+        frames = [pl.read_csv(io.BytesIO(b), schema=schema)
+                  for b, schema in zip(blobs, schemas, strict=True)]
+    orders, lines, tenders = frames
+    return orders, lines, tenders

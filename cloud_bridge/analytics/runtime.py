@@ -39,7 +39,7 @@ TIMER_CHECK_S = 60  # the timer wakes this often to see whether tonight's run is
 @dataclass
 class AnalyticsRuntime:
     db: Database
-    tasks: set[asyncio.Task] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self, as_of: date, requested_by: str) -> int:
         """Start an on-demand run in the background; its id (Conflict if one is running)."""

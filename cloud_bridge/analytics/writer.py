@@ -32,7 +32,10 @@ def _columns(model: type[Base]) -> list[str]:
     return [c.name for c in _table(model).columns if c.name != "id" or not c.autoincrement]
 
 
-def _prepare(frame: pl.DataFrame, names: list[str], sqlite: bool) -> list[tuple]:
+Rows = list[tuple[object, ...]]
+
+
+def _prepare(frame: pl.DataFrame, names: list[str], sqlite: bool) -> Rows:
     frame = frame.select(names)
     casts = []
     for name, dtype in frame.schema.items():
@@ -45,7 +48,7 @@ def _prepare(frame: pl.DataFrame, names: list[str], sqlite: bool) -> list[tuple]
     return frame.with_columns(casts).rows() if casts else frame.rows()
 
 
-def _sqlite_replace(path: str, table: str, names: list[str], rows: list[tuple]) -> None:
+def _sqlite_replace(path: str, table: str, names: list[str], rows: Rows) -> None:
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -66,7 +69,7 @@ def _sqlite_replace(path: str, table: str, names: list[str], rows: list[tuple]) 
         conn.close()
 
 
-async def _postgres_replace(url: str, table: str, names: list[str], rows: list[tuple]) -> None:
+async def _postgres_replace(url: str, table: str, names: list[str], rows: Rows) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fleet = subparsers.add_parser("fleet", help="fleet jobs: staged rollouts of signed bundles")
     sub = fleet.add_subparsers(dest="fleet_command", metavar="WHAT")
     bundle = sub.add_parser("bundle", help="update bundles")
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--config", type=Path, help="bridge config (TOML)")
     build.add_argument("--out", type=Path, required=True)
     build.set_defaults(func=_build)
-    bundle.set_defaults(func=lambda args: (bundle.print_help(), 2)[1])
+    bundle.set_defaults(func=lambda args: _usage(bundle))
 
     job = sub.add_parser("job", help="fleet jobs")
     jsub = job.add_subparsers(dest="job_command", metavar="ACTION")
@@ -72,8 +72,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("job_id", type=int)
         p.add_argument("--by", default="cli")
         p.set_defaults(func=_manage, action=action)
-    job.set_defaults(func=lambda args: (job.print_help(), 2)[1])
-    fleet.set_defaults(func=lambda args: (fleet.print_help(), 2)[1])
+    job.set_defaults(func=lambda args: _usage(job))
+    fleet.set_defaults(func=lambda args: _usage(fleet))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """Show a command group's help when no subcommand was given (exit status 2)."""
+    parser.print_help()
+    return 2
 
 
 def _fail(message: str) -> int:

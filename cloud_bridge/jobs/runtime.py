@@ -14,9 +14,9 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -53,7 +53,12 @@ TOKEN_CONTEXT = b"selfcheckout bundle download v1\x00"
 # A bundle URL (in a job command) is good this long: a kiosk on a slow link resumes a
 # download with Range for hours; a day later the URL is useless to whoever copied it.
 BUNDLE_TOKEN_TTL_S = 24 * 3600
-Publish = Callable[..., Awaitable[None]]
+
+
+class Publish(Protocol):
+    """How a job command goes out: ``Ingest.publish(topic, payload, qos=1)``."""
+
+    async def __call__(self, topic: str, payload: bytes, *, qos: int) -> None: ...
 
 
 def bundles_dir(db_url: str) -> Path:
