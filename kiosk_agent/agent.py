@@ -30,15 +30,17 @@ import signal
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
+from common.jsontypes import JsonObject
 from contract.codes import PAYMENT_KINDS
 
 from .cart_edits import cart_edits
-from .checkout import Checkout, CheckoutError, Refusal, State
+from .checkout import Checkout, CheckoutError, Pricer, Refusal, State
 from .config import AgentConfig
 from .journal import Journal, RecoveryReport
 from .revocations import shadow_revocations, with_revocations
+from .runtime import Component as RunsUntilStopped
 from .runtime import KioskRuntime
 from .staff_calls import badge_at_kiosk, staff_calls
 from .weighing import scale_component, weight_for_scan
@@ -66,13 +68,27 @@ CART_TIMER_TICK_S = 1.0
 RECEIPT_WAIT_S = 8.0
 RECEIPT_POLL_S = 0.1
 
-ComponentRun = Callable[[asyncio.Event], Awaitable[Any]]
+ComponentRun = Callable[[asyncio.Event], Awaitable[object]]
+
+
+#: What :meth:`Agent.add_component` takes: an object with ``run`` or the coroutine function.
+Component = RunsUntilStopped | ComponentRun
+
+
+class ScanEvent(Protocol):
+    """A classified scan (``drivers.scanning.Scan``); a scale may add ``weight_g``."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 @dataclass
 class _Registered:
     name: str
-    component: Any
+    component: Component
     restart: bool
 
 
@@ -93,7 +109,7 @@ class Agent:
         *,
         payments: PaymentGateway | None = None,
         book: PriceBook | None = None,
-        pricer: Callable[..., Any] | None = None,
+        pricer: Pricer | None = None,
         journal: Journal | None = None,
     ) -> None:
         self.config = config
@@ -110,26 +126,26 @@ class Agent:
         self.started = asyncio.Event()
         self.runtime = KioskRuntime()
         self._components: list[_Registered] = []
-        self._scan_sources: list[AsyncIterable[Any]] = []
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._scan_sources: list[AsyncIterable[ScanEvent]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self.receipt_wait_s = RECEIPT_WAIT_S
 
     # -- plugging in ---------------------------------------------------------------
 
-    def add_component(self, name: str, component: Any, *, restart: bool = True) -> None:
+    def add_component(self, name: str, component: Component, *, restart: bool = True) -> None:
         """Register a component (see the module docstring) to run with the agent."""
         if not (callable(getattr(component, "run", None)) or callable(component)):
             raise TypeError(f"component {name!r} has no run(stop_event) and is not callable")
         self._components.append(_Registered(name, component, restart))
 
-    def components(self) -> list[tuple[str, Any]]:
+    def components(self) -> list[tuple[str, Component]]:
         """``(name, component)`` of every registered component, in registration order."""
         return [(reg.name, reg.component) for reg in self._components]
 
-    def health_report(self) -> dict[str, dict[str, Any]]:
+    def health_report(self) -> dict[str, JsonObject]:
         """``{name: health}`` of every component with a ``health()`` probe (sync ones:
         the link's ``health`` is its async telemetry provider, not a probe)."""
-        report: dict[str, dict[str, Any]] = {}
+        report: dict[str, JsonObject] = {}
         for name, component in self.components():
             method = getattr(component, "health", None)
             if not callable(method) or inspect.iscoroutinefunction(method):
@@ -143,7 +159,7 @@ class Agent:
         report.setdefault("journal", self.journal.write_health())  # disk full, I/O errors
         return report
 
-    def add_scan_source(self, source: AsyncIterable[Any]) -> None:
+    def add_scan_source(self, source: AsyncIterable[ScanEvent]) -> None:
         """An async iterable of scans (``.text``, ``.kind``, optional ``.symbology``)."""
         self._scan_sources.append(source)
 
@@ -203,10 +219,10 @@ class Agent:
                 runners: list[tuple[str, ComponentRun, bool]] = []
                 for reg in self._components:
                     comp = reg.component
-                    if hasattr(comp, "__aenter__") and hasattr(comp, "__aexit__"):
+                    if isinstance(comp, contextlib.AbstractAsyncContextManager):
                         entered = await stack.enter_async_context(comp)
-                        comp = entered if callable(getattr(entered, "run", None)) else comp
-                    run = comp.run if callable(getattr(comp, "run", None)) else comp
+                        comp = entered if isinstance(entered, RunsUntilStopped) else comp
+                    run = comp.run if isinstance(comp, RunsUntilStopped) else comp
                     runners.append((reg.name, run, reg.restart))
                 runners.append(("cart-timer", self._cart_timer, True))
                 for i, source in enumerate(self._scan_sources):
@@ -265,7 +281,7 @@ class Agent:
                     with contextlib.suppress(Refusal):
                         await co.timeout()
 
-    def _scan_consumer(self, source: AsyncIterable[Any]) -> ComponentRun:
+    def _scan_consumer(self, source: AsyncIterable[ScanEvent]) -> ComponentRun:
         async def consume(stop: asyncio.Event) -> None:
             iterator = aiter(source)
             while not stop.is_set():
@@ -290,7 +306,7 @@ class Agent:
 
     # -- scans -> checkout ---------------------------------------------------------
 
-    async def handle_scan(self, scan: Any) -> Refusal | None:
+    async def handle_scan(self, scan: ScanEvent) -> Refusal | None:
         """Route one classified scan to the checkout; returns the refusal, if any.
 
         product -> scan_product; wechat/alipay -> pay (when awaiting payment);
@@ -298,8 +314,7 @@ class Agent:
         never logged.
         """
         co = self.checkout
-        kind = getattr(scan, "kind", "unknown")
-        text = getattr(scan, "text", "")
+        kind, text = scan.kind, scan.text
         if co is None:
             return None
         try:
@@ -408,7 +423,7 @@ def build_agent(config: AgentConfig) -> Agent:
 
     agent = Agent(config)
     agent.runtime.sessions = SessionRecorder(agent.journal, lambda: agent.checkout)
-    parts: list[tuple[str, Any]] = [
+    parts: list[tuple[str, Component | None]] = [
         ("control", control_component(agent)),  # staff control socket (kiosk-tui)
         ("systemd", agent_notify_component(agent)),  # READY/STATUS/WATCHDOG
         ("link", assembly.link_component(agent)),  # MQTT link, presence, telemetry, payments

@@ -24,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from common.jsontypes import JsonList, JsonMapping, JsonObject
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -121,7 +124,7 @@ class ScanComponent:
     async def run(self, stop: asyncio.Event) -> None:
         await stop.wait()
 
-    async def _scans(self):
+    async def _scans(self) -> AsyncIterator[Scan]:
         from contract import codes
 
         async for scan in self.source:
@@ -187,10 +190,10 @@ class ScanComponent:
             log.warning("action %s failed: %s", action, err)
 
     # control API hooks ---------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         h = self.source.health()
         cam = h.camera
-        out = {"state": h.state, "reason": h.reason, "fps": h.fps,
+        out: JsonObject = {"state": h.state, "reason": h.reason, "fps": h.fps,
                "decode_ms_p50": h.decode_ms_p50, "frames": h.frames, "scans": h.scans,
                "rejected": h.rejected}
         if cam is not None:
@@ -213,7 +216,7 @@ class ScanComponent:
 
         return await asyncio.to_thread(encode)
 
-    async def decode_check(self) -> dict[str, Any]:
+    async def decode_check(self) -> JsonObject:
         from contract import codes
 
         frame = self.camera.latest() if self.camera is not None else None
@@ -290,7 +293,7 @@ class PrinterComponent:
         await self.agent.journal.append_events(
             [(kind, data.model_dump(mode="json", exclude_none=True))])
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         if self.spooler is None:
             return {"state": "starting", "reason": "not started"}
         return self.spooler.health()
@@ -390,10 +393,10 @@ class DisplayComponent:
         elif event == "maintenance_on":
             await d.show_text("设备维护中", "暂停服务")
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         return self.display.health()
 
-    async def display_test(self) -> dict[str, Any]:
+    async def display_test(self) -> JsonObject:
         await self.display.show_text("显示测试 测试", "Display test 0123")
         return {"shown": True}
 
@@ -417,7 +420,7 @@ async def _telemetry(agent: Agent) -> Telemetry:
     from contract.wire.presence import Telemetry
 
     rt = agent.runtime
-    fields: dict[str, Any] = {"queue_depth": 0}
+    fields: JsonObject = {"queue_depth": 0}
     if rt.outbox is not None:
         fields.update(await rt.outbox.telemetry_fields())
     else:
@@ -433,18 +436,22 @@ async def _telemetry(agent: Agent) -> Telemetry:
         free = shutil.disk_usage(agent.config.journal.path.parent).free // (1024 * 1024)
     except OSError:
         free = None
-    return Telemetry(
+    camera = scans.get("camera")
+    camera_state = (camera.get("state", scans.get("state", "none")) if isinstance(camera, Mapping)
+                    else scans.get("state", "none"))
+    return Telemetry.model_validate({
         **fields,
-        printer=str(printer.get("state", "none")), paper=str(printer.get("paper", "unknown")),
-        camera=str(scans.get("camera", {}).get("state", scans.get("state", "none"))),
-        camera_fps=scans.get("fps"), decode_ms_p50=scans.get("decode_ms_p50"),
-        display=str(display.get("state", "none")), disk_free_mb=free,
-        catalog_version=getattr(agent.book, "version", None),
-        maintenance=bool(co is not None and str(co.state) == "maintenance"),
-    )
+        "printer": str(printer.get("state", "none")),
+        "paper": str(printer.get("paper", "unknown")),
+        "camera": str(camera_state),
+        "camera_fps": scans.get("fps"), "decode_ms_p50": scans.get("decode_ms_p50"),
+        "display": str(display.get("state", "none")), "disk_free_mb": free,
+        "catalog_version": getattr(agent.book, "version", None),
+        "maintenance": bool(co is not None and str(co.state) == "maintenance"),
+    })
 
 
-def _probe(component: HealthReporter | None) -> dict[str, Any]:
+def _probe(component: HealthReporter | None) -> JsonMapping:
     """A component's health, ``{}`` when it is off; a failing probe is an error state."""
     if component is None:
         return {}
@@ -522,7 +529,7 @@ class OutboxComponent:
                 log.exception("settling payments left open at start failed")
         await stop.wait()
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         d = self.drainer
         return {"state": d.offline_state(), "reason": d.offline_reason, "published": d.published,
                 "acked": d.acked, "resent": d.resent, "rejected": d.rejected,
@@ -578,7 +585,7 @@ class CatalogComponent:
     async def run(self, stop: asyncio.Event) -> None:
         await stop.wait()
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         return {"state": "error" if self.catalog.last_error else "ok",
                 "reason": self.catalog.last_error, "catalog": self.catalog.current_version,
                 "shadow_version": self.shadow.applied_version, "shadow_error": self.shadow.error}
@@ -595,7 +602,7 @@ def catalog_component(agent: Agent) -> CatalogComponent | None:
     from .revocations import apply_to_agent, with_revocations
     from .shadow import Shadow
 
-    async def on_apply(new_config: AgentConfig, changes: dict[str, Any]) -> None:
+    async def on_apply(new_config: AgentConfig, changes: JsonObject) -> None:
         if "telemetry" in changes:
             link.set_telemetry_interval(new_config.telemetry.interval_s)
         agent.runtime.shadow_applied = changes
@@ -647,7 +654,7 @@ def commands_component(agent: Agent) -> None:
     from .checkout import Refusal
     from .commands import CommandRefused, register_agent_handlers, register_builtin_handlers
 
-    async def status() -> dict[str, Any]:
+    async def status() -> JsonObject:
         co = agent.checkout
         return {"state": str(co.state) if co else "starting", "health": agent.health_report(),
                 "catalog": getattr(agent.book, "version", None)}
@@ -667,7 +674,7 @@ def commands_component(agent: Agent) -> None:
             raise CommandRefused(f"no order {order_no}")
         return await agent.journal.add_print_job(order_no, "reprint")
 
-    async def sync_catalog() -> dict[str, Any]:
+    async def sync_catalog() -> JsonObject:
         catalog = agent.runtime.catalog_sync
         if catalog is None:
             raise CommandRefused("catalog sync is not running")
@@ -678,10 +685,10 @@ def commands_component(agent: Agent) -> None:
 
     buffer = logbuffer.install(agent.config.logging.recent_lines)
 
-    async def collect_logs(lines: int) -> list[Any]:
+    async def collect_logs(lines: int) -> JsonList:
         return [line.to_dict() for line in buffer.lines(limit=lines)]
 
-    async def self_test() -> dict[str, Any]:
+    async def self_test() -> JsonObject:
         health = agent.health_report()
         bad = {name: h.get("reason") for name, h in health.items()
                if h.get("state") in ("error",)}

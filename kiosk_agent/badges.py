@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import weakref
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from common.config import load_secret
 from contract.signing import KeyMaterialError, load_public_key
@@ -26,10 +26,17 @@ from contract.wire.staff import StaffApprovalData
 
 from .checkout import Checkout, Refusal, State
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from contract.pricebook import PriceBook
+
+    from .agent import Agent
+
 log = logging.getLogger(__name__)
 
 # One verifier per running agent, built on the first badge (reads the credential once).
-_VERIFIERS: weakref.WeakKeyDictionary[Any, StaffBadges] = weakref.WeakKeyDictionary()
+_VERIFIERS: weakref.WeakKeyDictionary[Agent, StaffBadges] = weakref.WeakKeyDictionary()
 
 BADGE_PUBKEY_CREDENTIAL = "badge_pubkey"
 BADGE_KIND = "staff"
@@ -48,14 +55,14 @@ _INVALID = ("工牌无效", "badge not valid")
 class StaffBadges:
     """Verifies badges for one kiosk (store) with the chain's public key(s)."""
 
-    def __init__(self, store_id: str, max_days: int, keys: list[Any] | None = None) -> None:
+    def __init__(self, store_id: str, max_days: int, keys: list[Ed25519PublicKey] | None = None) -> None:
         self.store_id = store_id
         if keys is None:
             keys = _keys_from_credentials()
         self.verifier = (TokenVerifier(keys, max_lifetime_s=max_days * 86_400)
                          if keys else None)
 
-    def verify(self, text: str, book: Any | None = None, now: float | None = None) -> Token:
+    def verify(self, text: str, book: PriceBook | None = None, now: float | None = None) -> Token:
         """The badge's claims; raises :class:`TokenError` (``reason``) when not acceptable."""
         if not text.startswith("S1."):
             raise TokenError("unsigned")
@@ -67,7 +74,7 @@ class StaffBadges:
         return self.verifier.verify(text, kind=BADGE_KIND, store=self.store_id, now=now)
 
 
-def _keys_from_credentials() -> list[Any]:
+def _keys_from_credentials() -> list[Ed25519PublicKey]:
     blob = load_secret(BADGE_PUBKEY_CREDENTIAL)
     if not blob:
         log.warning("no %s credential: every staff badge will be refused",
@@ -87,7 +94,7 @@ def badge_refusal(event: str, state: State, reason: str) -> Refusal:
     return Refusal(event, state, f"badge_{reason}", zh, en)
 
 
-async def badge_scanned(agent: Any, co: Checkout, text: str) -> None:
+async def badge_scanned(agent: Agent, co: Checkout, text: str) -> None:
     """A staff badge was scanned: verify it, act on it, record the approval.
 
     At an idle kiosk (or one in maintenance) a badge toggles maintenance when

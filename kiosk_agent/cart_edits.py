@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from contract.tokens import Token, TokenError
 from contract.wire.cart import CART_EDITED, CartEditAction, CartEditData
@@ -60,7 +61,7 @@ class PendingVoid:
 class CartEdits:
     """The edit rules of one agent's checkout (``agent.runtime.cart_edits``)."""
 
-    def __init__(self, agent: Agent, clock: Any = time.monotonic) -> None:
+    def __init__(self, agent: Agent, clock: Callable[[], float] = time.monotonic) -> None:
         self.agent = agent
         self.clock = clock
         self.pending: PendingVoid | None = None

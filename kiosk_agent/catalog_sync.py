@@ -19,14 +19,20 @@ import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiomqtt
 
+from common.jsontypes import JsonObject
 from contract.wire.base import WireError, decode
 from contract.wire.shadow import CatalogPointer
 
 from .link import Link
+
+if TYPE_CHECKING:
+    from contract.pricebook import PriceBook
+
+    from .journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +112,9 @@ class CatalogSync:
     def __init__(
         self,
         link: Link,
-        journal: Any,
-        on_applied: Callable[[Any], Awaitable[None]] | None = None,
-        parse: Callable[[bytes], Any] | None = None,
+        journal: Journal,
+        on_applied: Callable[[PriceBook], Awaitable[None]] | None = None,
+        parse: Callable[[bytes], PriceBook] | None = None,
         fetch: Callable[[str, int], Awaitable[bytes]] | None = None,
         allow_insecure_auth: bool = False,
     ) -> None:
@@ -151,7 +157,7 @@ class CatalogSync:
         self.pointer = pointer
         self._wake.set()
 
-    async def sync_now(self) -> dict[str, Any]:
+    async def sync_now(self) -> JsonObject:
         """Sync to the last pointer now (the ``sync_catalog`` command)."""
         if self.pointer is None:
             return {"version": self.current_version, "changed": False, "reason": "no pointer yet"}
@@ -208,7 +214,7 @@ class CatalogSync:
         self.synced.set()
         return True
 
-    def _parse(self, body: bytes) -> Any:
+    def _parse(self, body: bytes) -> PriceBook:
         if self.parse is not None:
             parse = self.parse
         else:

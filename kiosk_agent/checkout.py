@@ -30,13 +30,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from contract import variable_measure
 from contract.numbers import MAX_ATTEMPT
+from contract.pricebook import Coupon, PriceBook, Product
+from contract.pricing import (
+    AppliedDiscount,
+    CartLine,
+    Member,
+    PricedCart,
+    PricedLine,
+    PricingContext,
+    price_cart,
+)
 from contract.tenders import TenderMethod
 from contract.wire.base import utcnow
-from contract.wire.events import ORDER_VOIDED, TenderData
+from contract.wire.events import (
+    ORDER_VOIDED,
+    CouponProofData,
+    MemberProofData,
+    OrderCompletedData,
+    TenderData,
+)
 
 from .journal import CommittedSale, Journal, OrderAlreadyCommitted, ParkedOrder, PaymentAttempt
 from .orders import build_order, out_trade_no
@@ -180,13 +196,37 @@ class Refusal(CheckoutError):
         return self.zh if language == "zh" else self.en
 
 
+#: ``price_cart(book, lines, ctx)`` (``contract.pricing.price_cart`` or a stand-in).
+Pricer = Callable[[PriceBook, list[CartLine], PricingContext], PricedCart]
+
+
+class ChargeOutcome(Protocol):
+    """What a charge comes back with (``kiosk_agent.payments.PaymentOutcome``).
+
+    ``offline`` (a sale paid from the kiosk's offline allowance) is read when present.
+    """
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def provider_ref(self) -> str | None: ...
+
+    @property
+    def masked(self) -> str | None: ...
+
+
 class PaymentGateway(Protocol):
     """What the checkout needs from payments (the real one is ``kiosk_agent.payments``)."""
 
     async def charge(
         self, order_no: str, out_trade_no: str, provider: str, amount: int, currency: str,
-        auth_code: str, *, member_id: str | None = None, member_proof: Any = None,
-    ) -> Any:
+        auth_code: str, *, member_id: str | None = None,
+        member_proof: MemberProofData | None = None,
+    ) -> ChargeOutcome:
         """Charge a payment code (stored value: the member's balance, shown by the signed
         member code ``member_proof``); the outcome has ``status`` (paid|failed|unknown)
         and optionally ``provider_ref``, ``reason``, ``masked``."""
@@ -197,7 +237,7 @@ class PaymentGateway(Protocol):
 class CartItem:
     """One cart line as scanned: the product and how much of it."""
 
-    product: Any
+    product: Product
     qty: int = 1
     weight_g: int | None = None
     barcode: str | None = None
@@ -210,7 +250,7 @@ class CheckoutSnapshot:
     """What the display and the control API show (copy; safe to keep)."""
 
     state: State
-    lines: list[Any]
+    lines: list[PricedLine]
     subtotal: int
     discount_total: int
     total: int
@@ -221,7 +261,7 @@ class CheckoutSnapshot:
     park_no: str | None
     message_zh: str
     message_en: str
-    applied: list[Any] = field(default_factory=list)
+    applied: list[AppliedDiscount] = field(default_factory=list)
 
 
 @dataclass
@@ -232,18 +272,6 @@ class PaymentResult:
     out_trade_no: str
     reason: str | None = None
     sale: CommittedSale | None = None
-
-
-def _default_pricer() -> Callable[..., Any]:
-    from contract.pricing import price_cart
-
-    return price_cart
-
-
-def _pricing_types() -> Any:
-    from contract import pricing
-
-    return pricing
 
 
 class Checkout:
@@ -261,10 +289,10 @@ class Checkout:
     def __init__(
         self,
         journal: Journal,
-        book: Any,
+        book: PriceBook | None,
         payments: PaymentGateway | None = None,
         *,
-        pricer: Callable[..., Any] | None = None,
+        pricer: Pricer | None = None,
         language: str = "zh",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -276,16 +304,16 @@ class Checkout:
         self._clock = clock
         self.state = State.IDLE
         self.items: list[CartItem] = []
-        self.member: Any = None
+        self.member: Member | None = None
         # The member code and snapshot behind ``member`` (sent with the sale; the cloud
         # verifies it again): ``contract.wire.events.MemberProofData`` or ``None``.
-        self.member_proof: Any = None
-        self.coupons: tuple[Any, ...] = ()
+        self.member_proof: MemberProofData | None = None
+        self.coupons: tuple[Coupon, ...] = ()
         # The coupon codes behind ``coupons`` (``CouponProofData``), sent with the sale.
-        self.coupon_proofs: tuple[Any, ...] = ()
+        self.coupon_proofs: tuple[CouponProofData, ...] = ()
         self.redeem_points = 0
         self.staff_approved_by: str | None = None
-        self.priced: Any = None
+        self.priced: PricedCart | None = None
         self.order_no: str | None = None
         self.attempt_no = 0
         self.attempt: PaymentAttempt | None = None
@@ -342,19 +370,20 @@ class Checkout:
             self.sale = None
             self.parked = None
 
-    def _price(self, items: list[CartItem], member: Any, event: Ev,
-               coupons: tuple[Any, ...] | None = None, redeem_points: int | None = None
-               ) -> Any:
-        pricer = self._pricer or _default_pricer()
-        pricing = _pricing_types()
-        lines = [pricing.CartLine(i.product.product_id, i.qty, i.weight_g, i.label_amount)
+    def _price(self, items: list[CartItem], member: Member | None, event: Ev,
+               coupons: tuple[Coupon, ...] | None = None, redeem_points: int | None = None
+               ) -> PricedCart:
+        pricer = self._pricer or price_cart
+        lines = [CartLine(i.product.product_id, i.qty, i.weight_g, i.label_amount)
                  for i in items]
-        ctx = pricing.PricingContext(
+        ctx = PricingContext(
             member=member, coupons=tuple(self.coupons if coupons is None else coupons),
             redeem_points=self.redeem_points if redeem_points is None else redeem_points,
             now=utcnow(),
         )
         try:
+            if self.book is None:
+                raise CheckoutError("no price book yet")
             return pricer(self.book, lines, ctx)
         except Exception as err:
             raise self._refuse(
@@ -368,7 +397,7 @@ class Checkout:
             getattr(i.product, "age_restricted", False) for i in self.items
         )
 
-    def set_price_book(self, book: Any) -> None:
+    def set_price_book(self, book: PriceBook) -> None:
         """Use a new price book from the next cart on (a cart keeps its prices)."""
         self.book = book
 
@@ -397,6 +426,7 @@ class Checkout:
         """A product barcode was scanned; the same product again adds one more."""
         ev = Ev.SCAN_PRODUCT
         target = self._check(ev)
+        assert self.book is not None  # the agent refuses scans until a book is loaded
         product = self.book.by_barcode(code)
         label_amount = None
         if product is None:
@@ -435,7 +465,7 @@ class Checkout:
         self._move(ev, target)
         return items[-1]
 
-    def attach_member(self, member: Any, proof: Any = None) -> None:
+    def attach_member(self, member: Member, proof: MemberProofData | None = None) -> None:
         """A member code was scanned (``pricing.Member``); prices are recomputed.
 
         ``proof`` is the verified code and its snapshot (``MemberProofData``), carried
@@ -508,7 +538,7 @@ class Checkout:
         if len(self.coupons) >= MAX_COUPONS:
             raise self._refuse(ev, "coupon_limit", "优惠券数量已达上限", "too many coupons")
 
-    def add_coupon(self, coupon: Any, proof: Any) -> Any:
+    def add_coupon(self, coupon: Coupon, proof: CouponProofData) -> PricedCart | None:
         """A coupon (``pricebook.Coupon`` with its code) held for this cart (locked online,
         or with an offline slot: ``proof`` is its ``CouponProofData``); prices are
         recomputed. Returns the priced cart; the coupon stays on the cart even when it
@@ -526,7 +556,7 @@ class Checkout:
         self._move(ev, target)
         return priced
 
-    def use_points(self) -> Any:
+    def use_points(self) -> PricedCart:
         """The shopper chose to pay with points: as many as the member's signed snapshot
         holds and the rules allow (``PointsRules``); the priced cart."""
         ev = Ev.USE_POINTS
@@ -562,7 +592,7 @@ class Checkout:
         self.staff_approved_by = staff_id
         self._move(ev, target)
 
-    def request_payment(self) -> Any:
+    def request_payment(self) -> PricedCart:
         """The shopper pressed pay: the cart is priced and shown with 请出示付款码."""
         ev = Ev.REQUEST_PAYMENT
         target = self._check(ev)
@@ -596,13 +626,15 @@ class Checkout:
             raise self._refuse(ev, "too_many_attempts", "支付尝试次数过多，请联系店员",
                                "too many payment attempts; ask staff")
         trade_no = out_trade_no(order_no, attempt_no)
+        priced = self.priced
+        assert priced is not None  # request_payment priced the cart (awaiting_payment)
         # The sale goes with the attempt: paid after a restart, it is committed from this.
         # pydantic checks the method against the tender registry (contract.tenders).
         draft = self._order(TenderData(method=cast(TenderMethod, provider),
-                                       amount=self.priced.total,
-                                       currency=self.priced.currency, out_trade_no=trade_no))
+                                       amount=priced.total,
+                                       currency=priced.currency, out_trade_no=trade_no))
         attempt = await self.journal.begin_payment_attempt(
-            order_no, trade_no, provider, self.priced.total, self.priced.currency, draft=draft,
+            order_no, trade_no, provider, priced.total, priced.currency, draft=draft,
         )
         self.attempt_no, self.attempt = attempt_no, attempt
         self._move(ev, target)
@@ -662,9 +694,9 @@ class Checkout:
                     "no new charge", sale.order_no)
         self._move(Ev.PAYMENT_SUCCEEDED, S.PAID)
 
-    def _order(self, tender: TenderData, offline: bool = False) -> Any:
+    def _order(self, tender: TenderData, offline: bool = False) -> OrderCompletedData:
         """The cart as the order ``tender`` pays for (``OrderCompletedData``)."""
-        assert self.order_no is not None
+        assert self.order_no is not None and self.priced is not None
         return build_order(
             self.priced, tenders=[tender], order_no=self.order_no,
             created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
@@ -753,7 +785,7 @@ class Checkout:
         return await self.payment_outcome(attempt, status, reason, outcome)
 
     async def payment_outcome(self, attempt: PaymentAttempt, status: str, reason: str | None,
-                              outcome: Any = None) -> PaymentResult:
+                              outcome: ChargeOutcome | None = None) -> PaymentResult:
         """The gateway's outcome of ``attempt`` (paying): paid, failed/reversed or unknown."""
         if status == "paid":
             sale = await self.payment_succeeded(
@@ -856,6 +888,7 @@ class Checkout:
         if not self.items:
             raise self._refuse(ev, "empty_cart", "购物车为空", "the cart is empty")
         priced = self.priced
+        assert priced is not None  # a cart with lines is priced
         cart = {
             "lines": [
                 {"product_id": i.product.product_id, "barcode": i.barcode, "qty": i.qty,

@@ -22,10 +22,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from common.jsontypes import JsonList, JsonObject
 from contract.signing import NonceCache, SignatureError, verify_command
 from contract.wire import commands as names
 from contract.wire.base import WireError, decode, utcnow
@@ -42,7 +42,7 @@ MAX_VALIDITY_S = 24 * 3600.0
 # How long a handler may run before the command is answered as failed.
 HANDLER_TIMEOUT_S = 30.0
 
-CommandHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+CommandHandler = Callable[[JsonObject], Awaitable[JsonObject | None]]
 
 
 class CommandRefused(Exception):
@@ -162,19 +162,19 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 def register_builtin_handlers(
     dispatcher: CommandDispatcher,
-    status: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    status: Callable[[], Awaitable[JsonObject]] | None = None,
     boot_time: float | None = None,
 ) -> None:
     """``ping``, ``status`` (from the agent's ``status`` callback) and ``log_level``."""
     started = boot_time or time.time()
 
-    async def ping(args: dict[str, Any]) -> dict[str, Any]:
+    async def ping(args: JsonObject) -> JsonObject:
         return {"pong": True, "ts": utcnow().isoformat(), "uptime_s": round(time.time() - started, 1)}
 
-    async def status_handler(args: dict[str, Any]) -> dict[str, Any]:
+    async def status_handler(args: JsonObject) -> JsonObject:
         return dict(await status()) if status else {"uptime_s": round(time.time() - started, 1)}
 
-    async def log_level(args: dict[str, Any]) -> dict[str, Any]:
+    async def log_level(args: JsonObject) -> JsonObject:
         level = str(args.get("level", "")).upper()
         if level not in LOG_LEVELS:
             raise CommandRefused(f"level must be one of {', '.join(LOG_LEVELS)}")
@@ -194,10 +194,10 @@ def register_agent_handlers(
     *,
     maintenance: Callable[[bool, str | None], Awaitable[None]] | None = None,
     reprint: Callable[[str], Awaitable[int | None]] | None = None,
-    sync_catalog: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
+    sync_catalog: Callable[[], Awaitable[JsonObject | None]] | None = None,
     restart: Callable[[], Awaitable[None]] | None = None,
-    collect_logs: Callable[[int], Awaitable[list[Any]]] | None = None,
-    self_test: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    collect_logs: Callable[[int], Awaitable[JsonList]] | None = None,
+    self_test: Callable[[], Awaitable[JsonObject]] | None = None,
 ) -> None:
     """Register the agent-side commands for which a callback is given, checking arguments.
 
@@ -209,7 +209,7 @@ def register_agent_handlers(
     - ``self_test {}`` -> ``self_test()``
     """
     if maintenance:
-        async def _maintenance(args: dict[str, Any]) -> dict[str, Any]:
+        async def _maintenance(args: JsonObject) -> JsonObject:
             on = args.get("on")
             if not isinstance(on, bool):
                 raise CommandRefused("'on' must be true or false")
@@ -219,7 +219,7 @@ def register_agent_handlers(
 
         dispatcher.register(names.MAINTENANCE, _maintenance)
     if reprint:
-        async def _reprint(args: dict[str, Any]) -> dict[str, Any]:
+        async def _reprint(args: JsonObject) -> JsonObject:
             order_no = args.get("order_no")
             if not isinstance(order_no, str) or not order_no:
                 raise CommandRefused("'order_no' is required")
@@ -228,18 +228,18 @@ def register_agent_handlers(
 
         dispatcher.register(names.REPRINT, _reprint)
     if sync_catalog:
-        async def _sync(args: dict[str, Any]) -> dict[str, Any]:
+        async def _sync(args: JsonObject) -> JsonObject:
             return dict(await sync_catalog() or {})
 
         dispatcher.register(names.SYNC_CATALOG, _sync)
     if restart:
-        async def _restart(args: dict[str, Any]) -> dict[str, Any]:
+        async def _restart(args: JsonObject) -> JsonObject:
             await restart()
             return {"restarting": True}
 
         dispatcher.register(names.RESTART, _restart)
     if collect_logs:
-        async def _logs(args: dict[str, Any]) -> dict[str, Any]:
+        async def _logs(args: JsonObject) -> JsonObject:
             lines = args.get("lines", 200)
             if not isinstance(lines, int) or isinstance(lines, bool) or not 1 <= lines <= 5000:
                 raise CommandRefused("'lines' must be an integer 1..5000")
@@ -247,7 +247,7 @@ def register_agent_handlers(
 
         dispatcher.register(names.COLLECT_LOGS, _logs)
     if self_test:
-        async def _self_test(args: dict[str, Any]) -> dict[str, Any]:
+        async def _self_test(args: JsonObject) -> JsonObject:
             return dict(await self_test())
 
         dispatcher.register(names.SELF_TEST, _self_test)

@@ -26,7 +26,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from contract.coupon_codes import (
     COUPON_CODE_MAX_AGE_S,
@@ -46,6 +46,8 @@ from .checkout import Refusal, State
 from .link import LinkDown, RpcFailed, RpcTimeout
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from .agent import Agent
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ class KioskCoupons:
         state: the pool file.
     """
 
-    def __init__(self, keys: list[Any], store: str, kiosk: str, state: Path) -> None:
+    def __init__(self, keys: list[Ed25519PublicKey], store: str, kiosk: str, state: Path) -> None:
         self.codes = TokenVerifier(keys, max_lifetime_s=COUPON_CODE_MAX_AGE_S) if keys else None
         self.slots = TokenVerifier(keys, max_lifetime_s=COUPON_SLOT_MAX_AGE_S) if keys else None
         self.store, self.kiosk = store, kiosk

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from common.jsontypes import JsonObject
 
 from .journal.retention import PruneReport, prune_journal
 
@@ -89,7 +91,7 @@ class JournalPruner:
         self.ran.set()
         return reports
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         return {"state": "error" if self.last_error else "ok", "reason": self.last_error,
                 "last_run": self.last_run, "last_pruned": self.last_pruned,
                 "retention_days": self.retention_days}

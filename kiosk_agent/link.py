@@ -31,13 +31,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiomqtt
 from paho.mqtt import client as mqtt_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from common.jsontypes import JsonObject
 from common.version import __version__
 from contract.wire.base import WireError, decode, utcnow
 from contract.wire.events import uuid7
@@ -161,7 +161,7 @@ class Link:
         self._on_disconnect: list[Callable[[], None]] = []
         self._pending: dict[str, asyncio.Future[RpcResponse]] = {}
         self._expired: OrderedDict[str, float] = OrderedDict()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._telemetry: asyncio.Task[None] | None = None
         self._telemetry_wake = asyncio.Event()
@@ -300,14 +300,14 @@ class Link:
         paho_client.disable_logger()
         paho_log = logging.getLogger(__name__ + ".paho")
 
-        def on_log(_client: Any, _userdata: Any, level: int, buf: str) -> None:
+        def on_log(_client: object, _userdata: object, level: int, buf: str) -> None:
             if level == mqtt_client.MQTT_LOG_ERR:
                 self._socket_error = buf
             paho_log.debug("%s", buf)
 
         aiomqtt_on_disconnect: Callable[..., None] | None = paho_client.on_disconnect
 
-        def on_disconnect(*args: Any) -> None:
+        def on_disconnect(*args: object) -> None:
             if aiomqtt_on_disconnect is not None:
                 aiomqtt_on_disconnect(*args)
             # aiomqtt's private CONNACK future; if it ever goes away this is a no-op and
@@ -376,13 +376,13 @@ class Link:
                 except Exception:
                     log.exception("on_disconnect callback failed")
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+    def _spawn(self, coro: Awaitable[object], name: str) -> None:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, task: asyncio.Task[object]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("%s task failed", task.get_name(), exc_info=task.exception())
@@ -432,8 +432,8 @@ class Link:
     # -- requests --------------------------------------------------------------------
 
     async def request(
-        self, method: str, params: dict[str, Any], timeout: float  # noqa: ASYNC109 - sent as deadline
-    ) -> dict[str, Any]:
+        self, method: str, params: JsonObject, timeout: float  # noqa: ASYNC109 - sent as deadline
+    ) -> JsonObject:
         """Call ``method`` in the cloud and return its result.
 
         Raises:

@@ -27,13 +27,19 @@ import time
 import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from common.config import load_secret
 from contract.member_codes import MEMBER_CODE_MAX_AGE_S, MEMBER_KIND, parse_snapshot
+from contract.pricing import Member
 from contract.signing import KeyMaterialError, load_public_key
 from contract.tokens import TokenError, TokenVerifier
 from contract.wire.events import MemberProofData
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from .agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 INVALID = ("会员码无效", "member code not valid")
 
-_VERIFIERS: weakref.WeakKeyDictionary[Any, MemberCodes] = weakref.WeakKeyDictionary()
+_VERIFIERS: weakref.WeakKeyDictionary[Agent, MemberCodes] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class MemberCodes:
             without a public key; ``None``: never.
     """
 
-    def __init__(self, keys: list[Any] | None = None,
+    def __init__(self, keys: list[Ed25519PublicKey] | None = None,
                  legacy_key: str | bytes | None = None,
                  legacy_until: date | None = None) -> None:
         if keys is None:
@@ -139,7 +145,7 @@ class MemberCodes:
         return MemberSnapshot(code.member_id, "regular", 0, 0, code.expires_at)
 
 
-def _keys_from_credentials() -> list[Any]:
+def _keys_from_credentials() -> list[Ed25519PublicKey]:
     blob = load_secret(MEMBER_PUBKEY_CREDENTIAL)
     if not blob:
         return []
@@ -151,7 +157,7 @@ def _keys_from_credentials() -> list[Any]:
         return []
 
 
-def member_codes_for(agent: Any) -> MemberCodes:
+def member_codes_for(agent: Agent) -> MemberCodes:
     """The verifier of a running agent (built once: the credential is read once)."""
     found = _VERIFIERS.get(agent)
     if found is None:
@@ -163,9 +169,7 @@ def member_codes_for(agent: Any) -> MemberCodes:
     return found
 
 
-def pricing_member(snap: MemberSnapshot) -> Any:
+def pricing_member(snap: MemberSnapshot) -> Member:
     """The :class:`contract.pricing.Member` a checkout prices with."""
-    from contract import pricing
-
-    return pricing.Member(member_id=snap.member_id, level=snap.level,
+    return Member(member_id=snap.member_id, level=snap.level,
                           points_balance=snap.points)

@@ -12,9 +12,10 @@ heard from the bridge, the TUI says so rather than showing an old list as curren
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from common.jsontypes import JsonObject
 from contract.wire import rpc as wire_rpc
+from contract.wire.base import decode
 from contract.wire.mp_orders import MpOrderAckParams, MpOrderAlerts
 
 from .link import LinkDown, RpcFailed, RpcTimeout
@@ -37,11 +38,13 @@ class AckFailed(Exception):
 class MpOrderBoard(StoreBoard[MpOrderAlerts]):
     """Keeps the newest list of this kiosk's store; acknowledges orders through the link."""
 
-    model = MpOrderAlerts
     what = "mini-program orders"
 
     def topic(self) -> str:
         return self.link.topics.mp_orders
+
+    def parse(self, payload: object) -> MpOrderAlerts:
+        return decode(MpOrderAlerts, payload)
 
     def kept(self, alerts: MpOrderAlerts) -> None:
         fresh = {a.id for a in alerts.items} - (
@@ -49,7 +52,7 @@ class MpOrderBoard(StoreBoard[MpOrderAlerts]):
         if fresh:
             log.info("%d new mini-program order(s) for the store", len(fresh))
 
-    async def acknowledge(self, alert_id: int, by: str) -> dict[str, Any]:
+    async def acknowledge(self, alert_id: int, by: str) -> JsonObject:
         """Staff acknowledged the order: resolved at the bridge, gone from this list.
 
         Raises:

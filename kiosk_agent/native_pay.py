@@ -23,10 +23,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from pydantic import ValidationError
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire import rpc as wire_rpc
 from contract.wire.payments import NativeParams, NativeResult
 
@@ -51,7 +51,7 @@ WAIT_S = 120.0
 ShowQr = Callable[[str], Awaitable[bool]]
 
 
-def _outcome(result: dict[str, Any], reason: str | None = None) -> PaymentOutcome:
+def _outcome(result: JsonMapping, reason: str | None = None) -> PaymentOutcome:
     """A ``payment.native``/``payment.native.close``/``payment.status`` reply as an outcome."""
     r = NativeResult.model_validate(result)
     if r.status == "unknown":
@@ -111,7 +111,7 @@ async def pay_by_qr(gw: KioskPayments, order_no: str, out_trade_no: str, amount:
     return await _close(gw, order_no, out_trade_no, amount, currency, reason)
 
 
-async def _wait_paid(gw: KioskPayments, params: dict[str, Any], cancelled: asyncio.Event,
+async def _wait_paid(gw: KioskPayments, params: JsonObject, cancelled: asyncio.Event,
                      wait_s: float, poll_s: float, query_s: float) -> PaymentOutcome | None:
     """Poll until the QR is paid or failed (the outcome), or cancelled / expired (None).
 

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import OfflineSection
+    from .journal import Journal
 
 # The window of the running offline total: a day of trading.
 OFFLINE_WINDOW_S = 24 * 3600
@@ -58,7 +62,7 @@ class OfflineRefusal:
     detail: str
 
 
-async def offline_spent(journal: Any, now: float | None = None) -> int:
+async def offline_spent(journal: Journal, now: float | None = None) -> int:
     """Stored value taken offline in the last :data:`OFFLINE_WINDOW_S` (fen)."""
     since = (time.time() if now is None else now) - OFFLINE_WINDOW_S
     return sum(a.amount for a in await journal.payment_attempts(status="paid")
@@ -66,7 +70,7 @@ async def offline_spent(journal: Any, now: float | None = None) -> int:
                and a.created_at >= since)
 
 
-async def check_offline_sale(journal: Any, limits: Any, amount: int,
+async def check_offline_sale(journal: Journal, limits: OfflineSection, amount: int,
                              now: float | None = None, *,
                              member_balance: int | object | None = ...,
                              ) -> OfflineRefusal | None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from contract import numbers
 from contract.wire.base import utcnow
@@ -32,6 +34,9 @@ from contract.wire.events import (
     TenderData,
     VatLine,
 )
+
+if TYPE_CHECKING:
+    from contract.pricing import PricedCart
 
 # 128 bits: a receipt's claim token cannot be guessed (and claims are rate-limited).
 RECEIPT_TOKEN_BYTES = 16
@@ -61,40 +66,42 @@ def parse_order_no(order_no: str) -> tuple[str, str, str, int]:
     return n.store, n.kiosk, n.day, n.seq
 
 
-def _fields(obj: Any) -> dict[str, Any]:
+def _fields(obj: object) -> dict[str, object]:
     if isinstance(obj, dict):
         return dict(obj)
-    if hasattr(obj, "model_dump"):
+    if isinstance(obj, BaseModel):
         return obj.model_dump()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     return dict(vars(obj))
 
 
-def order_lines(priced_lines: Sequence[Any]) -> list[OrderLineData]:
+def order_lines(priced_lines: Sequence[object]) -> list[OrderLineData]:
     """Wire order lines from priced lines (dataclasses, models or dicts)."""
     out = []
     for i, line in enumerate(priced_lines, start=1):
         data = _fields(line)
         data.setdefault("line_no", i)
-        if data.get("promotions") is not None:
-            data["promotions"] = [str(p) for p in data["promotions"]]
+        promotions = data.get("promotions")
+        if promotions is not None:
+            assert isinstance(promotions, Iterable)
+            data["promotions"] = [str(p) for p in promotions]
         out.append(OrderLineData.model_validate(data))
     return out
 
 
-def vat_lines(vat: Sequence[Any]) -> list[VatLine]:
+def vat_lines(vat: Sequence[object]) -> list[VatLine]:
     return [v if isinstance(v, VatLine) else VatLine.model_validate(_fields(v)) for v in vat]
 
 
-def discount_lines(applied: Sequence[Any]) -> list[DiscountData]:
+def discount_lines(applied: Sequence[object]) -> list[DiscountData]:
     """Wire discounts (id, kind, fen, labels) from ``PricedCart.applied``."""
     return [a if isinstance(a, DiscountData) else DiscountData.model_validate(_fields(a))
             for a in applied]
 
 
 def build_order(
-    priced: Any,
+    priced: PricedCart,
     *,
     tenders: Sequence[TenderData],
     order_no: str = "",

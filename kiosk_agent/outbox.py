@@ -25,15 +25,20 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiomqtt
 
+from common.jsontypes import JsonObject
 from contract.wire.base import WireError, decode
 from contract.wire.events import EventAck
 
 from .config import OfflineSection, OutboxSection
 from .link import Link, LinkDown
+
+if TYPE_CHECKING:
+    from .journal import Journal
+    from .journal.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,7 @@ class OutboxDrainer:
 
     def __init__(
         self,
-        journal: Any,
+        journal: Journal,
         link: Link,
         outbox: OutboxSection | None = None,
         offline: OfflineSection | None = None,
@@ -83,7 +88,7 @@ class OutboxDrainer:
         self.resent = 0
         self.acked = 0
         self.rejected = 0
-        self._buffer: deque[Any] = deque()
+        self._buffer: deque[OutboxRow] = deque()
         self._read_seq = -1
         self._exhausted = False
         self._acked_not_deleted: set[str] = set()
@@ -313,7 +318,7 @@ class OutboxDrainer:
         spent = await self.offline_stored_value() if self.offline_stored_value else 0
         return spent + amount_fen <= self.offline.max_offline_stored_value_fen
 
-    async def telemetry_fields(self) -> dict[str, Any]:
+    async def telemetry_fields(self) -> JsonObject:
         """Queue depth, oldest unsent age, dead letters and offline health for :class:`Telemetry`."""
         stats = await self.journal.outbox_stats()
         return {

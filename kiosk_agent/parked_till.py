@@ -10,8 +10,9 @@ own order (the shopper pays here as usual). Only at a kiosk with no sale in prog
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from common.jsontypes import JsonObject
 from contract.wire.rpc import PARKED_TAKE
 
 from .checkout import CheckoutError, State
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 TAKE_TIMEOUT_S = 10.0
 
 
-async def take_parked(agent: Agent, park_no: str) -> dict[str, Any]:
+async def take_parked(agent: Agent, park_no: str) -> JsonObject:
     """Take the parked cart ``park_no`` into this kiosk's checkout.
 
     Raises:
@@ -46,7 +47,9 @@ async def take_parked(agent: Agent, park_no: str) -> dict[str, Any]:
         raise ValueError(f"{err.code}: {err.message}") from err
     except LinkError as err:  # offline, or no answer: nothing was taken for sure
         raise ValueError(f"the cloud did not answer ({type(err).__name__}); try again") from err
-    lines = (cart.get("cart") or {}).get("lines") or []
+    body = cart.get("cart")  # {"lines": [{"barcode", "qty", "weight_g", ...}], ...}
+    found = body.get("lines") if isinstance(body, dict) else None
+    lines = found if isinstance(found, list) else []
     try:
         for line in lines:
             co.scan_product(str(line.get("barcode") or ""), line.get("weight_g"))

@@ -20,19 +20,23 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from pydantic import ValidationError
 
+from common.jsontypes import JsonMapping
 from contract.tenders import ChargeMethod
 from contract.wire import rpc as wire_rpc
 from contract.wire.base import validation_reason
 from contract.wire.payments import ChargeParams, ChargeResult, SettleParams, shopper_message
 
-from .config import OfflineSection
+from .config import AgentConfig, OfflineSection
 from .journal import Journal, PaymentAttempt
 from .link import Link, LinkDown, RpcFailed, RpcTimeout
 from .offline_caps import check_offline_sale
+
+if TYPE_CHECKING:
+    from contract.wire.events import MemberProofData
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +63,14 @@ class PaymentOutcome:
     message_en: str = ""
 
     @classmethod
-    def of(cls, status: str, out_trade_no: str, reason: str | None = None,
-           **kw: Any) -> PaymentOutcome:
+    def of(cls, status: str, out_trade_no: str, reason: str | None = None, *,
+           offline: bool = False, message_zh: str | None = None,
+           message_en: str | None = None) -> PaymentOutcome:
+        """An outcome with the shopper's message for ``status``/``reason`` unless given."""
         zh, en = shopper_message(status, reason)
-        return cls(status, out_trade_no, reason, message_zh=kw.pop("message_zh", zh),
-                   message_en=kw.pop("message_en", en), **kw)
+        return cls(status, out_trade_no, reason, offline=offline,
+                   message_zh=zh if message_zh is None else message_zh,
+                   message_en=en if message_en is None else message_en)
 
 
 class KioskPayments:
@@ -81,13 +88,13 @@ class KioskPayments:
         self.settle_retry_s = settle_retry_s
         self.max_offline_sale = max_offline_sale
         self.max_offline_total = max_offline_total
-        self.offline_limits: Any = OfflineSection(max_offline_sale_fen=max_offline_sale,
+        self.offline_limits = OfflineSection(max_offline_sale_fen=max_offline_sale,
                                                   max_offline_stored_value_fen=max_offline_total)
         # Attempts a charge() in this process is still on (its checkout commits the sale).
         self._charging: set[str] = set()
 
     @classmethod
-    def from_config(cls, link: Link, journal: Journal, config: Any) -> KioskPayments:
+    def from_config(cls, link: Link, journal: Journal, config: AgentConfig) -> KioskPayments:
         out = cls(link, journal, charge_timeout_s=config.payments.charge_timeout_s,
                   settle_timeout_s=config.payments.settle_timeout_s,
                   max_offline_sale=config.offline.max_offline_sale_fen,
@@ -115,7 +122,7 @@ class KioskPayments:
     async def charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
                      currency: str, auth_code: str | None, *, member_id: str | None = None,
                      payer_token: str | None = None, card_last4: str | None = None,
-                     member_proof: Any = None) -> PaymentOutcome:
+                     member_proof: MemberProofData | None = None) -> PaymentOutcome:
         """Charge one attempt. ``member_proof`` (``MemberProofData``): the member code the
         cart's member was attached with; stored value sends its code to the cloud, and
         offline spends at most the stored value its snapshot shows."""
@@ -131,12 +138,13 @@ class KioskPayments:
     async def _charge(self, order_no: str, out_trade_no: str, provider: str, amount: int,
                       currency: str, auth_code: str | None, member_id: str | None,
                       payer_token: str | None, card_last4: str | None,
-                      member_proof: Any = None) -> PaymentOutcome:
+                      member_proof: MemberProofData | None = None) -> PaymentOutcome:
         await self._ensure_attempt(order_no, out_trade_no, provider, amount, currency)
         if provider == "stored_value" and not self.link.connected.is_set():
             return await self._offline_stored_value(out_trade_no, amount, member_id,
                                                     member_proof)
-        member_code = getattr(member_proof, "code", None) if provider == "stored_value" else None
+        member_code = (member_proof.code if member_proof is not None and provider == "stored_value"
+                       else None)
         try:
             params = ChargeParams(order_no=order_no, out_trade_no=out_trade_no,
                                   method=cast(ChargeMethod, provider),  # validated by pydantic
@@ -179,7 +187,7 @@ class KioskPayments:
         return await self.record(out)
 
     @staticmethod
-    def _from_result(result: dict[str, Any]) -> PaymentOutcome:
+    def _from_result(result: JsonMapping) -> PaymentOutcome:
         r = ChargeResult.model_validate(result)
         masked = f"****{r.card_last4}" if r.card_last4 else None
         return PaymentOutcome(r.status, r.out_trade_no, r.reason, r.provider_ref, masked,
@@ -238,13 +246,13 @@ class KioskPayments:
 
     # ------------------------------------------------------------ offline
     async def _offline_stored_value(self, out_trade_no: str, amount: int,
-                                    member_id: str | None, member_proof: Any = None
+                                    member_id: str | None, member_proof: MemberProofData | None = None
                                     ) -> PaymentOutcome:
         if not member_id:
             return await self.record(PaymentOutcome.of("failed", out_trade_no, "code_missing"))
         # Every offline cap is checked now, at the moment of sale (kiosk_agent.offline_caps),
         # and the member's own balance as their signed code showed it.
-        balance = getattr(member_proof, "stored_value", None)
+        balance = member_proof.stored_value if member_proof is not None else None
         refusal = await check_offline_sale(self.journal, self.offline_limits, amount,
                                            member_balance=balance)
         if refusal is not None:

@@ -28,8 +28,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from common.jsontypes import JsonObject
 from drivers.printer import PrinterError, PrinterStatus, ReceiptPrinter
 from drivers.receipt import (
     ReceiptLayout,
@@ -299,7 +300,7 @@ class PrintSpooler:
         if self.device_state.set(state, reason) and state == ERROR:
             self._last_error = reason
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         """The printer's health entry: ``{"state": "error", "reason": "paper out", ...}``."""
         st = self._status
         state, reason = self.device_state.snapshot()

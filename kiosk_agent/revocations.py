@@ -12,7 +12,7 @@ either stays revoked; a newer book with an older list never un-revokes anything)
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, overload
 
 from contract.pricebook import PriceBook, StaffRevocations
 
@@ -34,7 +34,17 @@ def merge(a: StaffRevocations | None, b: StaffRevocations | None) -> StaffRevoca
                             subjects=dict(sorted(subjects.items())))
 
 
-def with_revocations(book: Any, revs: StaffRevocations | None) -> Any:
+@overload
+def with_revocations(book: PriceBook, revs: StaffRevocations | None) -> PriceBook: ...
+
+
+@overload
+def with_revocations(book: PriceBook | None, revs: StaffRevocations | None
+                     ) -> PriceBook | None: ...
+
+
+def with_revocations(book: PriceBook | None, revs: StaffRevocations | None
+                     ) -> PriceBook | None:
     """``book`` whose list also holds ``revs`` (the same book when nothing is new)."""
     if book is None or revs is None:
         return book
@@ -54,6 +64,8 @@ def shadow_revocations(agent: Agent) -> StaffRevocations | None:
 def apply_to_agent(agent: Agent, revs: StaffRevocations | None = None) -> None:
     """Merge the shadow's list into the agent's (and the checkout's) price book."""
     revs = revs if revs is not None else shadow_revocations(agent)
+    if agent.book is None:  # no book yet: the list joins the first one (catalog's on_book)
+        return
     book = with_revocations(agent.book, revs)
     if book is agent.book:
         return

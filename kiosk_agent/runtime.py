@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from common.jsontypes import JsonMapping, JsonObject
 
 if TYPE_CHECKING:
     from .assembly import (
@@ -45,7 +47,8 @@ LAST_SCANS = 20
 
 @runtime_checkable
 class Component(Protocol):
-    """A long-lived part of the agent, run in its TaskGroup until the stop event."""
+    """A long-lived part of the agent, run in its TaskGroup until the stop event
+    (:meth:`~kiosk_agent.agent.Agent.add_component`; a coroutine function does too)."""
 
     async def run(self, stop: asyncio.Event) -> None: ...
 
@@ -54,7 +57,7 @@ class Component(Protocol):
 class HealthReporter(Protocol):
     """A component that reports its state (``{"state": ..., "reason": ...}``)."""
 
-    def health(self) -> dict[str, Any]: ...
+    def health(self) -> JsonMapping: ...
 
 
 @dataclass(slots=True)
@@ -89,10 +92,10 @@ class KioskRuntime:
     # Shopper sessions counted for their session.summary events (kiosk_agent.session_summary).
     sessions: SessionRecorder | None = None
     # What the shadow last applied ({section: {field: value}}), for the control API.
-    shadow_applied: dict[str, Any] = field(default_factory=dict)
+    shadow_applied: JsonObject = field(default_factory=dict)
     # The last scans (masked), newest last, for the control API's status.
-    last_scans: list[dict[str, Any]] = field(default_factory=list)
+    last_scans: list[JsonObject] = field(default_factory=list)
 
-    def remember_scan(self, entry: dict[str, Any]) -> None:
+    def remember_scan(self, entry: JsonObject) -> None:
         self.last_scans.append(entry)
         del self.last_scans[:-LAST_SCANS]

@@ -60,9 +60,9 @@ class AgentNotifyComponent:
     async def _wait_serving(self) -> None:
         """Wait (bounded) for components with a ``serving`` event, e.g. the control API."""
         events = [
-            component.serving
+            serving
             for _, component in self.agent.components()
-            if isinstance(getattr(component, "serving", None), asyncio.Event)
+            if isinstance(serving := getattr(component, "serving", None), asyncio.Event)
         ]
         if not events:
             return

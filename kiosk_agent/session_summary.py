@@ -25,8 +25,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
+from common.jsontypes import JsonObject
 from contract.wire.base import utcnow
 from contract.wire.events import (
     ERROR_CODE_PATTERN,
@@ -38,6 +39,9 @@ from contract.wire.events import (
 )
 
 from .checkout import Checkout, Ev, State
+
+if TYPE_CHECKING:
+    from .journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ class SessionTally:
             self.errors[code] += 1
 
     def summary(self, outcome: SessionOutcome, *, order_no: str | None = None,
-                member_id: str | None = None) -> tuple[str, dict[str, Any]]:
+                member_id: str | None = None) -> tuple[str, JsonObject]:
         """The ``session.summary`` outbox event ``(type, data)`` of the session ending now."""
         ended = utcnow()
         pay_s = None
@@ -126,11 +130,11 @@ class SessionRecorder:
         checkout: returns the agent's checkout (``None`` before it exists).
     """
 
-    def __init__(self, journal: Any, checkout: Callable[[], Checkout | None]) -> None:
+    def __init__(self, journal: Journal, checkout: Callable[[], Checkout | None]) -> None:
         self.journal = journal
         self._checkout = checkout
         self.tally: SessionTally | None = None
-        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.pending: list[tuple[str, JsonObject]] = []
         self._units = 0
         self._member: str | None = None
         self._order_no: str | None = None

@@ -21,11 +21,12 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiomqtt
 from pydantic import ValidationError
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.pricebook import StaffRevocations
 from contract.signing import SignatureError, verify_shadow
 from contract.wire.base import WireError, decode
@@ -33,6 +34,9 @@ from contract.wire.shadow import ShadowDesired, ShadowReported
 
 from .config import AgentConfig, format_validation_error
 from .link import Link, LinkDown
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ WHITELIST: dict[str, frozenset[str]] = {
     }),
 }
 
-ApplyHook = Callable[[AgentConfig, dict[str, Any]], Awaitable[None]]
+ApplyHook = Callable[[AgentConfig, JsonObject], Awaitable[None]]
 RevocationsHook = Callable[[StaffRevocations], None]
 CouponPoolHook = Callable[[list[str]], None]
 
@@ -60,7 +64,7 @@ class ShadowRefused(ValueError):
     """A desired configuration that cannot be applied; ``str()`` is the reason."""
 
 
-def merge_desired(base: AgentConfig, desired: dict[str, Any]) -> AgentConfig:
+def merge_desired(base: AgentConfig, desired: JsonMapping) -> AgentConfig:
     """``base`` with the whitelisted ``desired`` values, validated; raises :class:`ShadowRefused`."""
     if not isinstance(desired, dict):
         raise ShadowRefused("config must be an object")
@@ -98,7 +102,7 @@ class Shadow:
 
     def __init__(
         self, link: Link, config: AgentConfig, state_path: Path | str,
-        on_apply: ApplyHook | None = None, verify_keys: list[Any] | None = None,
+        on_apply: ApplyHook | None = None, verify_keys: list[Ed25519PublicKey] | None = None,
         on_revocations: RevocationsHook | None = None,
         on_coupon_pool: CouponPoolHook | None = None,
     ) -> None:
@@ -113,7 +117,7 @@ class Shadow:
         # The staff badge revocation list the cloud sent (kiosk_agent.revocations).
         self.revocations: StaffRevocations | None = None
         self.applied_version: int | None = None
-        self.applied: dict[str, Any] = {}
+        self.applied: JsonObject = {}
         self.refused_version: int | None = None
         self.error: str | None = None
         self._load()

@@ -8,6 +8,7 @@ rather than showing an old list as current.
 
 from __future__ import annotations
 
+from contract.wire.base import decode
 from contract.wire.stock import StockAlerts
 
 from .store_board import StoreBoard
@@ -16,8 +17,10 @@ from .store_board import StoreBoard
 class StockAlertBoard(StoreBoard[StockAlerts]):
     """Keeps the newest stock-alert snapshot of this kiosk's store."""
 
-    model = StockAlerts
     what = "stock alerts"
 
     def topic(self) -> str:
         return self.link.topics.stock_alerts
+
+    def parse(self, payload: object) -> StockAlerts:
+        return decode(StockAlerts, payload)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 import aiomqtt
-from pydantic import BaseModel
 
-from contract.wire.base import WireError, decode, utcnow
+from common.jsontypes import JsonObject
+from contract.wire.base import WireError, utcnow
 
 from .link import Link
 
@@ -31,6 +31,8 @@ class StoreList(Protocol):
     @property
     def as_of(self) -> datetime: ...
 
+    def model_dump(self, *, mode: str = ..., exclude: set[str] | None = ...) -> JsonObject: ...
+
 
 ListT = TypeVar("ListT", bound=StoreList)
 
@@ -38,8 +40,7 @@ ListT = TypeVar("ListT", bound=StoreList)
 class StoreBoard(Generic[ListT]):
     """Keeps the newest list of this kiosk's store on the subclass's topic."""
 
-    #: the wire model of the list, and what it is called in log lines
-    model: ClassVar[type[Any]]
+    #: what the list is called in log lines
     what: ClassVar[str]
 
     def __init__(self, link: Link) -> None:
@@ -50,6 +51,10 @@ class StoreBoard(Generic[ListT]):
     def topic(self) -> str:
         raise NotImplementedError
 
+    def parse(self, payload: object) -> ListT:
+        """The list in a message's payload (``decode`` with the wire model); WireError if not."""
+        raise NotImplementedError
+
     def attach(self) -> Self:
         self.link.add_handler(self.topic(), self._on_message)
         return self
@@ -58,7 +63,7 @@ class StoreBoard(Generic[ListT]):
         if not message.payload:
             return  # the retained list was cleared
         try:
-            alerts = decode(self.model, message.payload)
+            alerts = self.parse(message.payload)
         except WireError as err:
             log.warning("dropped malformed %s: %s", self.what, err.reason)
             return
@@ -78,11 +83,11 @@ class StoreBoard(Generic[ListT]):
     def kept(self, alerts: ListT) -> None:
         """Called with a list about to replace the current one (before it does)."""
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> JsonObject:
         """What the control API returns: the list, or ``received_at`` None before any."""
         if self.current is None:
             return {"store": self.link.topics.store, "received_at": None, "as_of": None,
                     "items": [], "more": 0}
-        body = cast(BaseModel, self.current).model_dump(mode="json", exclude={"v"})
+        body = self.current.model_dump(mode="json", exclude={"v"})
         return {**body, "received_at": self.received_at.isoformat() if self.received_at
                 else None}

@@ -10,19 +10,22 @@ otherwise, so a line is never priced on a guessed weight.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contract import variable_measure
 from drivers.scale import ScaleNotStable, SerialScale
 
 from .checkout import Refusal, State
 
+if TYPE_CHECKING:
+    from .agent import Agent
+
 log = logging.getLogger(__name__)
 
 SCALE_COMPONENT = "scale"
 
 
-def scale_component(agent: Any) -> SerialScale | None:
+def scale_component(agent: Agent) -> SerialScale | None:
     """The scale the config's ``[scale]`` asks for, or ``None`` (``kind = "none"``)."""
     cfg = agent.config.scale
     if cfg.kind == "none" or not cfg.port:
@@ -30,14 +33,14 @@ def scale_component(agent: Any) -> SerialScale | None:
     return SerialScale(cfg.port, cfg.baudrate)
 
 
-def _scale_of(agent: Any) -> SerialScale | None:
+def _scale_of(agent: Agent) -> SerialScale | None:
     for name, component in agent.components():
         if name == SCALE_COMPONENT and isinstance(component, SerialScale):
             return component
     return None
 
 
-async def weight_for_scan(agent: Any, code: str, weight_g: int | None) -> int | None:
+async def weight_for_scan(agent: Agent, code: str, weight_g: int | None) -> int | None:
     """The weight to price ``code`` with: the scan's own, else the scale's stable weight
     when ``code`` is a weighed product's barcode and a scale is configured.
 

@@ -17,25 +17,39 @@ is ``409 badge_<reason>``; a state that does not allow the edit ``409`` with its
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from aiohttp import web
 
+from common.jsontypes import JsonMapping, JsonObject
+
 from .errors import ControlApiError
 
+if TYPE_CHECKING:
+    from contract.tokens import Token
+
+    from ..agent import Agent
+
 #: the control app's agent key, given by :func:`add_cart_routes` (routes imports this)
-_AGENT_KEY: list[web.AppKey[Any]] = []
+_AGENT_KEY: list[web.AppKey[object]] = []
 
 
-def _agent(request: web.Request) -> Any:
+@runtime_checkable
+class _RunsAgent(Protocol):
+    """A control API agent that drives a running agent (``AgentControlAdapter``)."""
+
+    def running_agent(self) -> Agent: ...
+
+
+def _agent(request: web.Request) -> Agent:
     facade = request.app[_AGENT_KEY[0]]
-    agent = getattr(facade, "running_agent", None)
-    if agent is None:
+    if not isinstance(facade, _RunsAgent):
         raise ControlApiError(501, "not_supported", "the agent has no checkout")
-    return agent()
+    return facade.running_agent()
 
 
-def cart_view(agent: Any) -> dict[str, Any]:
+def cart_view(agent: Agent) -> JsonObject:
     """The cart as staff see it: numbered lines, totals, what waits for a badge."""
     from ..cart_edits import cart_edits
 
@@ -43,7 +57,7 @@ def cart_view(agent: Any) -> dict[str, Any]:
     if co is None:
         return {"state": "starting", "lines": [], "total": 0}
     snap = co.snapshot()
-    lines = []
+    lines: list[JsonObject] = []
     for n, item in enumerate(co.items, start=1):
         priced = snap.lines[n - 1] if n - 1 < len(snap.lines) else None
         lines.append({
@@ -64,7 +78,7 @@ def cart_view(agent: Any) -> dict[str, Any]:
     }
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _body(request: web.Request) -> JsonObject:
     if not request.can_read_body:
         return {}
     try:
@@ -76,7 +90,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _badge(agent: Any, body: dict[str, Any], required: bool = False) -> Any:
+def _badge(agent: Agent, body: JsonMapping, required: bool = False) -> Token | None:
     from ..cart_edits import verify_badge_text
 
     text = body.get("badge")
@@ -94,7 +108,7 @@ def _line_no(request: web.Request) -> int:
         raise ControlApiError(400, "bad_request", "line number must be an integer") from err
 
 
-async def _run(agent: Any, coro_fn: Any) -> web.Response:
+async def _run(agent: Agent, coro_fn: Callable[[], Awaitable[str]]) -> web.Response:
     from ..checkout import Refusal
 
     try:
@@ -157,6 +171,7 @@ async def _approve(request: web.Request) -> web.Response:
 
     async def edit() -> str:
         staff = _badge(agent, body, required=True)
+        assert staff is not None  # required: no badge is a 400
         if not await cart_edits(agent).approve_pending(staff):
             raise ControlApiError(404, "nothing_pending", "no void waits for a badge")
         return "done"
@@ -179,7 +194,7 @@ async def _take_parked(request: web.Request) -> web.Response:
     return web.json_response({"taken": taken, "cart": cart_view(agent)})
 
 
-def add_cart_routes(app: web.Application, agent_key: web.AppKey[Any]) -> None:
+def add_cart_routes(app: web.Application, agent_key: web.AppKey[object]) -> None:
     """Add the cart routes to the control API application (``agent_key``: its agent)."""
     _AGENT_KEY[:] = [agent_key]
     app.router.add_get("/v1/cart", _get)

@@ -6,7 +6,8 @@ import logging
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from common.jsontypes import JsonMapping, JsonObject
 
 from ..config import AgentConfig, load_secret
 
@@ -19,9 +20,9 @@ REDACTED = "***"
 def describe_config(
     config: AgentConfig,
     file_path: Path | str | None = None,
-    shadow: Mapping[str, Any] | None = None,
-    env: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+    shadow: JsonMapping | None = None,
+    env: JsonMapping | None = None,
+) -> list[JsonObject]:
     """Every effective config value with where it came from.
 
     Args:
@@ -43,7 +44,7 @@ def describe_config(
             log.warning("cannot re-read %s for the config view: %s", file_path, err)
     shadow_keys = set(_flatten_keys(shadow or {}))
     env_keys = set(_flatten_keys(env or {}))
-    rows = []
+    rows: list[JsonObject] = []
     for key, value in sorted(_flatten(config.model_dump(mode="json")).items()):
         if key in shadow_keys:
             source = "shadow"
@@ -63,8 +64,8 @@ def describe_config(
     return rows
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _flatten(tree: JsonMapping, prefix: str = "") -> JsonObject:
+    out: JsonObject = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
@@ -74,6 +75,6 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _flatten_keys(tree: Mapping[str, Any]) -> list[str]:
+def _flatten_keys(tree: JsonMapping) -> list[str]:
     # Accept both {"receipt.footer": x} and {"receipt": {"footer": x}}.
     return list(_flatten(tree))

@@ -11,20 +11,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from common.jsontypes import JsonMapping, JsonObject
 
 from .errors import ControlApiError
 
 if TYPE_CHECKING:
     from contract.wire.events import OrderCompletedData
-    from kiosk_agent.agent import Agent
+    from kiosk_agent.agent import Agent, Component
     from kiosk_agent.journal import Journal
     from kiosk_agent.journal.outbox import DeadLetter, OutboxStats
 
 
-async def resolve(value: Any) -> Any:
+async def resolve(value: object) -> object:
     """``value``, awaited first when it is a coroutine or future (methods may be sync)."""
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
         return await value
@@ -39,42 +41,42 @@ class AgentControl(Protocol):
     converts them. Methods may be sync or async.
     """
 
-    async def status(self) -> Mapping[str, Any]:
+    async def status(self) -> JsonMapping:
         """``{"state", "maintenance", "link": {"connected", ...}, "last_scans": [...], ...}``."""
 
-    async def health(self) -> Mapping[str, Mapping[str, Any]]:
+    async def health(self) -> Mapping[str, JsonMapping]:
         """Per device: ``{"printer": {"state": "ok", "paper": "ok"}, "camera": {...}}``."""
 
-    async def sales_today(self) -> Mapping[str, Any]:
+    async def sales_today(self) -> JsonMapping:
         """``{"orders": int, "total": fen, "currency": "CNY"}``."""
 
-    async def find_orders(self, query: str, limit: int) -> list[Any]: ...
+    async def find_orders(self, query: str, limit: int) -> Sequence[object]: ...
 
-    async def order_detail(self, order_no: str) -> Any | None: ...
+    async def order_detail(self, order_no: str) -> object | None: ...
 
-    async def outbox_stats(self) -> Any: ...
+    async def outbox_stats(self) -> object: ...
 
-    async def dead_letters(self) -> list[Any]: ...
+    async def dead_letters(self) -> Sequence[object]: ...
 
     async def retry_dead_letter(self, event_id: str) -> bool: ...
 
     async def discard_dead_letter(self, event_id: str, reason: str) -> bool: ...
 
-    async def print_test_page(self) -> Any: ...
+    async def print_test_page(self) -> object: ...
 
-    async def reprint(self, order_no: str) -> Any:
+    async def reprint(self, order_no: str) -> object:
         """Queue a reprint; return falsy (or raise KeyError) when the order is unknown."""
 
-    async def set_maintenance(self, on: bool, reason: str) -> Any: ...
+    async def set_maintenance(self, on: bool, reason: str) -> object: ...
 
-    async def display_test(self) -> Any: ...
+    async def display_test(self) -> object: ...
 
     async def camera_snapshot(self) -> bytes | None:
         """One frame encoded as PNG or JPEG, or ``None`` when there is no camera."""
 
-    async def decode_check(self) -> Any: ...
+    async def decode_check(self) -> object: ...
 
-    def effective_config(self) -> list[Mapping[str, Any]]:
+    def effective_config(self) -> Sequence[JsonMapping]:
         """``[{"key", "value", "source"}]``; see :func:`describe_config`."""
 
 
@@ -89,7 +91,7 @@ class AgentFacade:
     def __init__(self, *providers: object) -> None:
         self._providers = providers
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Callable[..., object]:
         if name.startswith("_"):
             raise AttributeError(name)
         for provider in self._providers:
@@ -131,11 +133,11 @@ class JournalControl:
     async def order_detail(self, order_no: str) -> OrderCompletedData | None:
         return await self.journal.order_receipt(order_no)
 
-    async def find_orders(self, query: str, limit: int) -> list[dict[str, Any]]:
+    async def find_orders(self, query: str, limit: int) -> list[JsonObject]:
         """Newest orders whose number, member, product name or barcode contains ``query``."""
         like = f"%{query}%"
 
-        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        def q(conn: sqlite3.Connection) -> list[JsonObject]:
             rows = conn.execute(
                 "SELECT order_no, completed_at, total, currency, member_id, offline,"
                 " (SELECT count(*) FROM order_lines l WHERE l.order_no = o.order_no)"
@@ -155,11 +157,11 @@ class JournalControl:
 
         return await self.journal.read(q)
 
-    async def sales_today(self) -> dict[str, Any]:
+    async def sales_today(self) -> JsonObject:
         """Orders and takings of the current business day."""
         day = self.journal.business_day()
 
-        def q(conn: sqlite3.Connection) -> dict[str, Any]:
+        def q(conn: sqlite3.Connection) -> JsonObject:
             count, total, offline = conn.execute(
                 "SELECT count(*), coalesce(sum(total), 0), coalesce(sum(offline), 0)"
                 " FROM orders WHERE business_day = ?",
@@ -191,14 +193,14 @@ class AgentControlAdapter:
         self.config_path = config_path
         self.started_at = time.time()
 
-    def _components(self) -> list[tuple[str, Any]]:
+    def _components(self) -> list[tuple[str, Component]]:
         return self.agent.components()
 
     def running_agent(self) -> Agent:
         """The agent itself, for routes that drive its checkout (control/cart.py)."""
         return self.agent
 
-    def _component_method(self, *names: str) -> Any:
+    def _component_method(self, *names: str) -> Callable[[], object] | None:
         for _, component in self._components():
             for name in names:
                 method = getattr(component, name, None)
@@ -206,12 +208,12 @@ class AgentControlAdapter:
                     return method
         return None
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> JsonObject:
         cfg = self.agent.config
         checkout = self.agent.checkout
         state = str(checkout.state) if checkout is not None else "starting"
         link = self.agent.runtime.link or self._component_attr("connected")
-        link_info: dict[str, Any] = {"connected": None}
+        link_info: JsonObject = {"connected": None}
         connected = getattr(link, "connected", None)
         if isinstance(connected, asyncio.Event):
             link_info["connected"] = connected.is_set()
@@ -219,7 +221,7 @@ class AgentControlAdapter:
             link_info["connected"] = connected
         if not cfg.mqtt.enabled:
             link_info["disabled"] = True
-        snapshot = None
+        snapshot: JsonObject | None = None
         if checkout is not None and callable(getattr(checkout, "snapshot", None)):
             snap = checkout.snapshot()
             snapshot = {
@@ -247,14 +249,14 @@ class AgentControlAdapter:
             "staff_call": staff_calls(self.agent).view(),  # 呼叫店员, shown until answered
         }
 
-    def _component_attr(self, attr: str) -> Any:
+    def _component_attr(self, attr: str) -> Component | None:
         for _, component in self._components():
             if hasattr(component, attr):
                 return component
         return None
 
-    async def health(self) -> dict[str, Any]:
-        report: dict[str, Any] = {}
+    async def health(self) -> JsonObject:
+        report: JsonObject = {}
         for name, component in self._components():
             method = getattr(component, "health", None)
             if not callable(method):
@@ -268,7 +270,7 @@ class AgentControlAdapter:
         report.setdefault("journal", self.agent.journal.write_health())  # disk full, I/O
         return report
 
-    async def set_maintenance(self, on: bool, reason: str) -> dict[str, Any]:
+    async def set_maintenance(self, on: bool, reason: str) -> dict[str, str]:
         checkout = self.agent.checkout
         if checkout is None:
             raise ValueError("the checkout is not running yet")
@@ -279,23 +281,26 @@ class AgentControlAdapter:
             raise ValueError(f"maintenance {'on' if on else 'off'} refused: {message}") from err
         return {"state": str(checkout.state)}
 
-    async def print_test_page(self) -> dict[str, Any]:
+    async def print_test_page(self) -> dict[str, int]:
         return await JournalControl(self.agent.journal).print_test_page()
 
     async def camera_snapshot(self) -> bytes | None:
-        return await self._call_component(
+        image = await self._call_component(
             ("camera_snapshot", "snapshot"), "no camera component offers a snapshot"
         )
+        if image is not None and not isinstance(image, bytes):
+            raise TypeError(f"a camera snapshot is bytes, not {type(image).__name__}")
+        return image
 
-    async def display_test(self) -> Any:
+    async def display_test(self) -> object:
         return await self._call_component(("display_test",), "no display component offers a test")
 
-    async def decode_check(self) -> Any:
+    async def decode_check(self) -> object:
         return await self._call_component(
             ("decode_check",), "no camera component offers a decode check"
         )
 
-    async def _call_component(self, names: tuple[str, ...], missing: str) -> Any:
+    async def _call_component(self, names: tuple[str, ...], missing: str) -> object:
         """Call the first component method among ``names``; 501 saying ``missing`` if none."""
         method = self._component_method(*names)
         if method is None:

@@ -8,10 +8,9 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> object:
     """Plain JSON values from dataclasses, pydantic models, bytes, paths, times, enums."""
     if value is None or isinstance(value, bool | int | float | str):
         return value

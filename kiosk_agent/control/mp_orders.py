@@ -12,18 +12,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from common.jsontypes import JsonObject
+
 from .cart import _agent, _badge, _body
 from .errors import ControlApiError
+
+if TYPE_CHECKING:
+    from ..agent import Agent
 
 #: AckFailed.code -> HTTP status of the control API's answer
 _STATUS = {"offline": 503, "no_reply": 504, "not_found": 404}
 
 
-def _empty(agent: Any) -> dict[str, Any]:
+def _empty(agent: Agent) -> JsonObject:
     return {"store": agent.config.kiosk.store_id, "received_at": None, "as_of": None,
             "items": [], "more": 0}
 

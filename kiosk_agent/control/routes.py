@@ -36,10 +36,11 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from common.jsontypes import JsonObject
 
 from ..logbuffer import RecentLogHandler
 from .cart import add_cart_routes
@@ -62,7 +63,7 @@ AGENT_CALL_TIMEOUT_S = 20.0
 AGENT_KEY = web.AppKey("agent", object)
 SESSIONS_KEY = web.AppKey("sessions", StaffSessions)
 LOGS_KEY: web.AppKey[RecentLogHandler | None] = web.AppKey("logs")
-CONFIG_KEY: web.AppKey[Callable[[], list[dict[str, Any]]] | None] = web.AppKey("config_view")
+CONFIG_KEY: web.AppKey[Callable[[], list[JsonObject]] | None] = web.AppKey("config_view")
 
 
 def _token(request: web.Request) -> str | None:
@@ -78,7 +79,9 @@ SESSION_READS = frozenset({"/v1/camera/snapshot"})
 
 
 @web.middleware
-async def _errors_and_auth(request: web.Request, handler: Callable) -> web.StreamResponse:
+async def _errors_and_auth(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         needs_session = request.path in SESSION_READS or (
             request.method not in ("GET", "HEAD")
@@ -109,7 +112,7 @@ async def _errors_and_auth(request: web.Request, handler: Callable) -> web.Strea
         )
 
 
-async def _call(request: web.Request, name: str, *args: Any) -> Any:
+async def _call(request: web.Request, name: str, *args: object) -> object:
     """Call an agent method by name; 501 when the agent has none."""
     agent = request.app[AGENT_KEY]
     method = getattr(agent, name, None)
@@ -128,7 +131,7 @@ async def _call(request: web.Request, name: str, *args: Any) -> Any:
     return result
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def _json_body(request: web.Request) -> JsonObject:
     if not request.can_read_body:
         return {}
     try:
@@ -140,7 +143,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _ok(value: Any, status: int = 200) -> web.Response:
+def _ok(value: object, status: int = 200) -> web.Response:
     return web.json_response(to_jsonable(value), status=status)
 
 
@@ -230,10 +233,12 @@ async def _decode_check(request: web.Request) -> web.Response:
 
 
 async def _snapshot(request: web.Request) -> web.Response:
-    image = await _call(request, "camera_snapshot")
-    if not image:
+    frame = await _call(request, "camera_snapshot")
+    if not frame:
         raise ControlApiError(404, "no_frame", "no camera frame available")
-    image = bytes(image)
+    if not isinstance(frame, bytes | bytearray | memoryview):
+        raise TypeError(f"a camera snapshot is bytes, not {type(frame).__name__}")
+    image = bytes(frame)
     content_type = "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
     if request.query.get("format") == "json":
         return _ok(
@@ -338,7 +343,7 @@ def create_app(
     agent: object,
     sessions: StaffSessions,
     log_handler: RecentLogHandler | None = None,
-    config_view: Callable[[], list[dict[str, Any]]] | None = None,
+    config_view: Callable[[], list[JsonObject]] | None = None,
 ) -> web.Application:
     """The control API as an aiohttp application (served by :class:`ControlServer`)."""
     app = web.Application(middlewares=[_errors_and_auth], client_max_size=MAX_BODY_BYTES)

@@ -7,11 +7,13 @@ import contextlib
 import grp
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from common.jsontypes import JsonMapping, JsonObject
 
 from ..config import AgentConfig
 from ..logbuffer import RecentLogHandler
@@ -22,7 +24,9 @@ from .routes import create_app
 from .sessions import StaffSessions, resolve_pin_hash
 
 if TYPE_CHECKING:
+    from contract.pricebook import PriceBook
     from kiosk_agent.agent import Agent
+    from kiosk_agent.badges import StaffBadges
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +71,11 @@ class ControlServer:
         *,
         log_handler: RecentLogHandler | None = None,
         config_path: Path | str | None = None,
-        shadow: Callable[[], Mapping[str, Any]] | None = None,
-        env: Mapping[str, Any] | None = None,
+        shadow: Callable[[], JsonMapping] | None = None,
+        env: JsonMapping | None = None,
         socket_path: Path | str | None = None,
         pin_hash: str | None = None,
-        book: Callable[[], Any] | None = None,
+        book: Callable[[], PriceBook | None] | None = None,
     ) -> None:
         from .. import logbuffer
 
@@ -83,7 +87,7 @@ class ControlServer:
         self.sessions.badge_verifier = _badge_verifier(config, book)
         self.log_handler = log_handler or logbuffer.install(config.logging.recent_lines)
 
-        def config_view() -> list[dict[str, Any]]:
+        def config_view() -> list[JsonObject]:
             return describe_config(config, config_path, shadow() if shadow else None, env)
 
         self.app = create_app(agent, self.sessions, self.log_handler, config_view)
@@ -181,14 +185,14 @@ def control_component(agent: Agent) -> ControlComponent:
 
 
 def _badge_verifier(config: AgentConfig,
-                    book: Callable[[], Any] | None = None) -> Callable[[str], str]:
+                    book: Callable[[], PriceBook | None] | None = None) -> Callable[[str], str]:
     """Badge text -> the staff member's id; raises ``TokenError`` when not acceptable.
 
     Built on first use (reads the ``badge_pubkey`` credential then). Every check reads
     the current price book (``book()``): its staff revocation list refuses a revoked
     badge here as at the camera. A kiosk with no book yet has no list (logged).
     """
-    badges: list[Any] = []
+    badges: list[StaffBadges] = []
 
     def verify(text: str) -> str:
         from ..badges import StaffBadges

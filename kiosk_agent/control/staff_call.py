@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from .cart import _agent, _badge, _body
@@ -44,4 +42,4 @@ def add_staff_call_routes(app: web.Application) -> None:
     app.router.add_post("/v1/staff-call/answer", _answer)
 
 
-__all__: list[Any] = ["add_staff_call_routes"]
+__all__ = ["add_staff_call_routes"]

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from common.jsontypes import JsonMapping, JsonObject
 
 from .core import JournalCore
 
+if TYPE_CHECKING:
+    from contract.pricebook import PriceBook
 
-def _as_dict(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, dict):
-        return dict(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    return dict(vars(obj))
+
+def _product_row(version: str, p: JsonMapping) -> tuple[object, ...]:
+    """One ``catalog_products`` row of product ``p`` (a dict as ``Product.model_dump``)."""
+    product_id, barcodes = p["product_id"], p.get("barcodes", ())
+    if not isinstance(barcodes, Iterable):
+        raise TypeError(f"product {product_id}: barcodes is not a list")
+    name_zh, unit_price = p["name_zh"], p["unit_price"]
+    if not isinstance(unit_price, int | float | str):
+        raise TypeError(f"product {product_id}: unit_price is not a number")
+    return (version, product_id, json.dumps(list(barcodes)), name_zh, p.get("name_en"),
+            int(unit_price), json.dumps(p, ensure_ascii=False, default=str))
 
 
 class CatalogMixin(JournalCore):
@@ -32,7 +38,7 @@ class CatalogMixin(JournalCore):
         sha256: str,
         currency: str,
         body: bytes,
-        products: Sequence[dict[str, Any]],
+        products: Sequence[JsonMapping],
         keep_versions: int = 2,
     ) -> None:
         """Store a price book version and make it current, in one transaction.
@@ -54,14 +60,7 @@ class CatalogMixin(JournalCore):
             conn.executemany(
                 "INSERT INTO catalog_products(version, product_id, barcodes, name_zh, name_en,"
                 " unit_price, data) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (
-                        version, p["product_id"], json.dumps(list(p.get("barcodes", ()))),
-                        p["name_zh"], p.get("name_en"), int(p["unit_price"]),
-                        json.dumps(p, ensure_ascii=False, default=str),
-                    )
-                    for p in products
-                ],
+                [_product_row(version, p) for p in products],
             )
             conn.execute("UPDATE catalog_versions SET is_current = 0 WHERE is_current = 1")
             conn.execute(
@@ -82,19 +81,13 @@ class CatalogMixin(JournalCore):
 
         await self._call(self._tx, tx)
 
-    async def store_price_book(self, book: Any) -> None:
-        """Store a ``catalog.PriceBook`` (duck-typed: version, currency, products, sha256())."""
+    async def store_price_book(self, book: PriceBook) -> None:
+        """Store a price book: its canonical JSON, hash and products."""
 
-        def serialise() -> tuple[bytes, str, list[dict[str, Any]]]:
+        def serialise() -> tuple[bytes, str, list[JsonObject]]:
             # Canonical JSON and its hash of a whole price book: CPU work of size.
-            if hasattr(book, "canonical_bytes"):
-                body = book.canonical_bytes()
-            elif hasattr(book, "model_dump_json"):
-                body = book.model_dump_json().encode()
-            else:
-                body = json.dumps(book, default=str).encode()
-            products = [_as_dict(p) for p in getattr(book, "products", ()) or ()]
-            return body, str(book.sha256()), products
+            products: list[JsonObject] = [p.model_dump(mode="json") for p in book.products]
+            return book.canonical_bytes(), book.sha256(), products
 
         body, sha, products = await asyncio.to_thread(serialise)
         await self.save_price_book(str(book.version), sha, str(book.currency), body, products)

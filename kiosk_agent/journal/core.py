@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar, TypeVarTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.jsontypes import JsonObject
 from contract.wire.base import utcnow
 
 from .errors import JournalClosed, JournalError, JournalWriteError
@@ -29,6 +30,7 @@ from .schema import SCHEMA_VERSION, SchemaError, migrate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 # How long a writer waits for the database lock. Only this process writes, but
 # `journal check` or an export may hold a read snapshot; WAL readers never block
@@ -180,7 +182,7 @@ class JournalCore:
 
     # -- running sqlite work on the journal thread ---------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(self, fn: Callable[[*Args], T], *args: *Args) -> T:
         if self._executor is None:
             raise JournalClosed("journal is not open")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -255,7 +257,7 @@ class JournalCore:
         fault = self.write_fault
         return fault is None or time.monotonic() - fault.since < WRITE_FAULT_RESTART_S
 
-    def write_health(self) -> dict[str, Any]:
+    def write_health(self) -> JsonObject:
         """The journal's write state for health reports and the TUI."""
         fault = self.write_fault
         if fault is None:

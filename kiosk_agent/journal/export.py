@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.events import OrderCompletedData
 
 from .core import JournalCore
@@ -17,11 +17,11 @@ from .sales import insert_order_lines, insert_order_row
 class ExportMixin(JournalCore):
     """The journal's records out and into an empty journal."""
 
-    async def export_records(self) -> list[dict[str, Any]]:
+    async def export_records(self) -> list[JsonObject]:
         """Everything in the journal as JSON-able records (see :func:`export_records`)."""
         return await self._call(self._read, lambda c: list(export_records(c)))
 
-    async def import_records(self, records: Sequence[dict[str, Any]]) -> int:
+    async def import_records(self, records: Sequence[JsonMapping]) -> int:
         """Load exported records into this (empty) journal in one transaction."""
         n = await self._call(self._tx, lambda c: import_records(c, records))
         self.outbox_signal.set()
@@ -64,7 +64,7 @@ _ORDER_KEY = {
 }
 
 
-def export_records(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+def export_records(conn: sqlite3.Connection) -> Iterator[JsonObject]:
     """Yield one JSON-able dict per row: ``{"record": <kind>, <columns>}``.
 
     Orders carry their whole wire payload (``order``, lines included); the
@@ -74,32 +74,35 @@ def export_records(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     for kind, table, cols in _EXPORT_TABLES:
         sql = f"SELECT {', '.join(cols)} FROM {table} ORDER BY {_ORDER_KEY[table]}"
         for row in conn.execute(sql):
-            rec: dict[str, Any] = {"record": kind}
+            rec: JsonObject = {"record": kind}
             for col, value in zip(cols, row, strict=True):
                 if isinstance(value, bytes):
                     value = value.decode("utf-8")
                 rec[col] = value
-            if kind == "order":
-                rec["order"] = json.loads(rec.pop("data"))
-            elif kind == "parked_order":
-                rec["data"] = json.loads(rec["data"])
+            if kind in ("order", "parked_order"):
+                text = rec.pop("data") if kind == "order" else rec["data"]
+                assert isinstance(text, str)  # JSON text (decoded above), never NULL
+                rec["order" if kind == "order" else "data"] = json.loads(text)
             yield rec
 
 
-def import_records(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
+def import_records(conn: sqlite3.Connection, records: Iterable[JsonMapping]) -> int:
     """Insert exported records (inside the caller's transaction); returns the count."""
     specs = {kind: (table, cols) for kind, table, cols in _EXPORT_TABLES}
     n = 0
     for rec in records:
         kind = rec.get("record")
-        if kind not in specs:
+        if not isinstance(kind, str) or kind not in specs:
             raise JournalError(f"unknown record kind {kind!r}")
         table, cols = specs[kind]
         rec = dict(rec)
         if kind == "order":
             order = OrderCompletedData.model_validate(rec.pop("order"))
             data = order.model_dump(mode="json")
-            insert_order_row(conn, order, data, rec["committed_at"], rec["business_day"])
+            committed_at, day = rec["committed_at"], rec["business_day"]
+            if not isinstance(committed_at, int | float) or not isinstance(day, str):
+                raise JournalError(f"order {order.order_no}: bad committed_at or business_day")
+            insert_order_row(conn, order, data, committed_at, day)
             insert_order_lines(conn, order)
             if rec.get("acked_at") is not None:
                 conn.execute("UPDATE orders SET acked_at = ? WHERE order_no = ?",

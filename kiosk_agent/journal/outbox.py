@@ -7,8 +7,8 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.base import utcnow
 from contract.wire.events import ORDER_COMPLETED, Event, uuid7
 
@@ -54,7 +54,7 @@ class OutboxMixin(JournalCore):
         return self._bump(conn, "outbox_seq", n) - n
 
     def _insert_events(
-        self, conn: sqlite3.Connection, events: Sequence[tuple[str, dict[str, Any]]]
+        self, conn: sqlite3.Connection, events: Sequence[tuple[str, JsonObject]]
     ) -> list[str]:
         if not events:
             return []
@@ -80,10 +80,10 @@ class OutboxMixin(JournalCore):
         )
         return ids
 
-    async def append_events(self, events: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    async def append_events(self, events: Sequence[tuple[str, JsonMapping]]) -> list[str]:
         """Append standalone events in one transaction; returns their event ids in order."""
-        events = [(str(t), dict(d)) for t, d in events]
-        ids = await self._call(self._tx, lambda c: self._insert_events(c, events))
+        copies = [(str(t), dict(d)) for t, d in events]
+        ids = await self._call(self._tx, lambda c: self._insert_events(c, copies))
         if ids:
             self.outbox_signal.set()
         return ids

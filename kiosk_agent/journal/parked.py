@@ -7,8 +7,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.events import ORDER_PARKED
 
 from .errors import JournalError
@@ -22,14 +22,14 @@ class ParkedOrder:
     status: str
     total: int
     currency: str
-    data: dict[str, Any]
+    data: JsonObject
 
 
 class ParkedOrdersMixin(OutboxMixin):
     """Parking a cart, listing parked carts and closing them at the till."""
 
     async def park_order(
-        self, cart: dict[str, Any], total: int, currency: str, when: datetime | None = None
+        self, cart: JsonMapping, total: int, currency: str, when: datetime | None = None
     ) -> ParkedOrder:
         """Save a cart for payment at a staffed till; returns its readable park number.
 
@@ -64,7 +64,7 @@ class ParkedOrdersMixin(OutboxMixin):
     async def parked_orders(self, status: str | None = "parked") -> list[ParkedOrder]:
         def q(conn: sqlite3.Connection) -> list[ParkedOrder]:
             sql = "SELECT park_no, created_at, status, total, currency, data FROM parked_orders"
-            args: tuple[Any, ...] = ()
+            args: tuple[str, ...] = ()
             if status is not None:
                 sql += " WHERE status = ?"
                 args = (status,)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from contract.wire.events import OrderCompletedData
 
@@ -148,7 +147,7 @@ class PaymentAttemptsMixin(JournalCore):
 
         def q(conn: sqlite3.Connection) -> list[PaymentAttempt]:
             sql = f"SELECT {_ATTEMPT_COLUMNS} FROM payment_attempts WHERE 1=1"
-            args: list[Any] = []
+            args: list[str] = []
             if status is not None:
                 sql += " AND status = ?"
                 args.append(status)

@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from common.jsontypes import JsonObject
 
 DEFAULT_RETENTION_DAYS = 90
 # Pruning runs in batches so that one transaction (and the archive file) stays small.
@@ -63,27 +64,31 @@ def journal_stats(conn: sqlite3.Connection, path: Path) -> JournalStats:
     """Read the statistics from an open connection (read-only is enough)."""
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
 
-    def one(sql: str) -> Any:
-        return conn.execute(sql).fetchone()[0]
+    def count(sql: str) -> int:
+        return int(conn.execute(sql).fetchone()[0])
+
+    def earliest(sql: str) -> float | None:
+        value = conn.execute(sql).fetchone()[0]  # a time.time() REAL, NULL when empty
+        return None if value is None else float(value)
 
     return JournalStats(
         size_bytes=size,
-        orders=one("SELECT count(*) FROM orders"),
-        orders_unacknowledged=one("SELECT count(*) FROM orders WHERE acked_at IS NULL"),
-        outbox_depth=one("SELECT count(*) FROM outbox"),
-        dead_letters=one("SELECT count(*) FROM dead_letters WHERE discarded_at IS NULL"),
-        oldest_unsent_at=one("SELECT min(created_at) FROM outbox"),
-        oldest_kept_at=one("SELECT min(committed_at) FROM orders"),
-        staff_approvals=one("SELECT count(*) FROM staff_approvals"),
+        orders=count("SELECT count(*) FROM orders"),
+        orders_unacknowledged=count("SELECT count(*) FROM orders WHERE acked_at IS NULL"),
+        outbox_depth=count("SELECT count(*) FROM outbox"),
+        dead_letters=count("SELECT count(*) FROM dead_letters WHERE discarded_at IS NULL"),
+        oldest_unsent_at=earliest("SELECT min(created_at) FROM outbox"),
+        oldest_kept_at=earliest("SELECT min(committed_at) FROM orders"),
+        staff_approvals=count("SELECT count(*) FROM staff_approvals"),
     )
 
 
-def _rows(conn: sqlite3.Connection, sql: str, args: tuple) -> list[dict[str, Any]]:
+def _rows(conn: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[JsonObject]:
     cur = conn.execute(sql, args)
     cols = [d[0] for d in cur.description]
     out = []
     for r in cur:
-        rec = {}
+        rec: JsonObject = {}
         for c, v in zip(cols, r, strict=True):
             rec[c] = v.decode("utf-8") if isinstance(v, bytes) else v
         out.append(rec)
@@ -99,7 +104,7 @@ def _candidates(conn: sqlite3.Connection, cutoff: float, limit: int) -> list[str
         " ORDER BY acked_at LIMIT ?", (cutoff, limit))]
 
 
-def _write_archive(archive_dir: Path, records: list[dict[str, Any]]) -> Path:
+def _write_archive(archive_dir: Path, records: list[JsonObject]) -> Path:
     archive_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     final = archive_dir / f"journal-{stamp}.jsonl"
@@ -133,7 +138,7 @@ def prune_batch(conn: sqlite3.Connection, archive_dir: Path, retention_days: flo
     if not orders and not approvals:
         return PruneReport(0, 0, None)
     marks = ",".join("?" * len(orders))
-    records: list[dict[str, Any]] = []
+    records: list[JsonObject] = []
     if orders:
         for table in ("orders", "order_lines", "payment_attempts", "print_jobs"):
             for rec in _rows(conn, f"SELECT * FROM {table} WHERE order_no IN ({marks})",
@@ -176,9 +181,9 @@ def prune_journal(path: Path, archive_dir: Path, retention_days: float = DEFAULT
         conn.close()
 
 
-def read_archives(archive_dir: Path) -> Iterator[dict[str, Any]]:
+def read_archives(archive_dir: Path) -> Iterator[JsonObject]:
     """Every archived row once (archives written by a killed run may repeat rows)."""
-    seen: set[tuple] = set()
+    seen: set[tuple[object, ...]] = set()
     for path in sorted(archive_dir.glob("journal-*.jsonl")):
         with path.open(encoding="utf-8") as fh:
             for line in fh:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.numbers import make_order_no
 from contract.wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
 
@@ -37,7 +37,7 @@ class CommittedSale:
 def insert_order_row(
     conn: sqlite3.Connection,
     order: OrderCompletedData,
-    data: dict[str, Any],
+    data: JsonMapping,
     committed_at: float,
     business_day: str,
 ) -> str:
@@ -95,7 +95,7 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         self,
         conn: sqlite3.Connection,
         order: OrderCompletedData,
-        extra_events: Sequence[tuple[str, dict[str, Any]]],
+        extra_events: Sequence[tuple[str, JsonObject]],
         print_receipt: bool,
     ) -> CommittedSale:
         day = self.business_day(order.created_at)
@@ -111,7 +111,7 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         except sqlite3.IntegrityError as err:
             raise OrderAlreadyCommitted(order_no) from err
         insert_order_lines(conn, order)
-        events: list[tuple[str, dict[str, Any]]] = [(ORDER_COMPLETED, data)]
+        events: list[tuple[str, JsonObject]] = [(ORDER_COMPLETED, data)]
         for tender in order.tenders:
             if tender.out_trade_no:
                 if mark_attempt_paid(conn, tender.out_trade_no, tender.provider_ref, now) == 0:
@@ -144,7 +144,7 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         self,
         order: OrderCompletedData,
         *,
-        extra_events: Sequence[tuple[str, dict[str, Any]]] = (),
+        extra_events: Sequence[tuple[str, JsonObject]] = (),
         print_receipt: bool = True,
     ) -> CommittedSale:
         """Commit a completed sale in ONE durable transaction.

@@ -13,8 +13,9 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.commands import JOB, CommandResult
 
 from . import health
@@ -42,7 +43,7 @@ class UpdatesComponent:
         if self.updater.task is not None:
             self.updater.task.cancel()  # resumed from state.json at the next start
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         st = self.updater.state() or {}
         return {"state": "ok", "reason": None, "phase": st.get("phase"),
                 "job_id": st.get("job_id"), "version": st.get("version")}
@@ -58,9 +59,10 @@ def register_updates(agent: Agent, dispatcher: CommandDispatcher) -> UpdatesComp
         return None
     from kiosk_agent.commands import CommandRefused
 
-    async def report(cmd_id: str, ok: bool, result: dict[str, Any]) -> None:
+    async def report(cmd_id: str, ok: bool, result: JsonObject) -> None:
+        reason = result.get("reason")  # Updater.report: why it failed, or None
         res = CommandResult(cmd_id=cmd_id, ok=ok, result=result,
-                            error=None if ok else result.get("reason"))
+                            error=reason if not ok and isinstance(reason, str) else None)
         await link.publish(link.topics.cmd_res, res.encode(), qos=1)
 
     async def restart() -> None:
@@ -71,7 +73,7 @@ def register_updates(agent: Agent, dispatcher: CommandDispatcher) -> UpdatesComp
         co = agent.checkout
         return co is not None and str(co.state) in IDLE_STATES
 
-    async def check(baseline: dict[str, Any]) -> str | None:
+    async def check(baseline: JsonMapping) -> str | None:
         return await health.check(baseline, connected=link.connected,
                                   health_report=agent.health_report,
                                   probes=health.agent_probes(agent))
@@ -83,7 +85,7 @@ def register_updates(agent: Agent, dispatcher: CommandDispatcher) -> UpdatesComp
                       forbid_window=parse_window(os.environ.get("KIOSK_UPDATES_FORBID")),
                       tz=agent.config.kiosk.timezone, connected=link.connected)
 
-    async def job(args: dict[str, Any]) -> dict[str, Any]:
+    async def job(args: JsonObject) -> JsonObject:
         try:
             return await updater.accept(args)
         except UpdateRefused as err:

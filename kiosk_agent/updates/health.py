@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from common.jsontypes import JsonMapping
 
 if TYPE_CHECKING:
     from kiosk_agent.agent import Agent
@@ -31,7 +33,7 @@ DEVICE_SETTLE_S = 20.0
 DEVICE_POLL_S = 0.5
 
 
-def worse_devices(baseline: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def worse_devices(baseline: JsonMapping, now: JsonMapping) -> list[str]:
     """Devices whose state is worse now than in ``baseline`` (``name: before -> now``)."""
     out = []
     for name in DEVICES:
@@ -45,9 +47,9 @@ def worse_devices(baseline: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return out
 
 
-async def check(baseline: dict[str, Any], *, connected: asyncio.Event | None,
-                health_report: Callable[[], dict[str, Any]],
-                probes: dict[str, Callable[[], Awaitable[Any]]],
+async def check(baseline: JsonMapping, *, connected: asyncio.Event | None,
+                health_report: Callable[[], JsonMapping],
+                probes: dict[str, Callable[[], Awaitable[object]]],
                 broker_deadline_s: float = BROKER_DEADLINE_S,
                 device_settle_s: float = DEVICE_SETTLE_S) -> str | None:
     """``None`` when healthy, else why not."""
@@ -71,7 +73,7 @@ async def check(baseline: dict[str, Any], *, connected: asyncio.Event | None,
     return None
 
 
-def agent_probes(agent: Agent) -> dict[str, Callable[[], Awaitable[Any]]]:
+def agent_probes(agent: Agent) -> dict[str, Callable[[], Awaitable[object]]]:
     """The test decode and the test receipt render of a running agent."""
     async def receipt() -> None:
         from drivers.receipt.escpos import render_escpos
@@ -87,7 +89,7 @@ def agent_probes(agent: Agent) -> dict[str, Callable[[], Awaitable[Any]]]:
         if agent.journal is None:
             raise RuntimeError("no journal")
 
-    probes: dict[str, Callable[[], Awaitable[Any]]] = {"journal": journal,
+    probes: dict[str, Callable[[], Awaitable[object]]] = {"journal": journal,
                                                        "receipt render": receipt}
     scans = agent.runtime.scans
     if scans is not None:

@@ -23,9 +23,12 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contract.bundles import BundleError, Manifest, sha256_file, unpack_bundle
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 CHUNK = 1 << 16
 # A stalled link must not hold the job forever; the bridge times the execution out too.
@@ -157,7 +160,7 @@ def check_config(path: Path) -> None:
         raise InstallError(f"config invalid: {err}") from err
 
 
-def install(bundle: Path, releases: Path, keys: list[Any]) -> tuple[Path, Manifest]:
+def install(bundle: Path, releases: Path, keys: list[Ed25519PublicKey]) -> tuple[Path, Manifest]:
     """Build ``releases/<version>`` from ``bundle`` (idempotent: an existing one is kept)."""
     releases.mkdir(parents=True, exist_ok=True)
     tmp = releases / f".{bundle.stem}.tmp"

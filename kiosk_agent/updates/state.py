@@ -17,15 +17,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 ACTIVE = ("queued", "downloading", "installing", "installed", "switching", "trial",
           "rolling_back")
 DONE = ("committed", "rolled_back", "failed")
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: Mapping[str, object]) -> None:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync the dir)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}", dir=path.parent)
@@ -41,7 +41,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     fsync_dir(path.parent)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, object] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -24,15 +24,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.commands import JobArgs
 
 from . import health, install
 from .state import ACTIVE, link_target, read_json, switch_link, write_json
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +57,18 @@ class StateTaken(Exception):
     """``state.json`` now holds another job: a held copy of this job's state is stale."""
 
 
-def same_job(a: dict[str, Any] | None, b: dict[str, Any]) -> bool:
+def same_job(a: JsonMapping | None, b: JsonMapping) -> bool:
     """Whether state ``a`` is of the same execution as ``b`` (job and command id)."""
     return a is not None and (a.get("job_id"), a.get("cmd_id")) == (
         b.get("job_id"), b.get("cmd_id"))
+
+
+def text(st: JsonMapping, key: str) -> str:
+    """The string ``key`` of a job's state (``state.json`` is JSON: checked, not assumed)."""
+    value = st[key]
+    if not isinstance(value, str):
+        raise TypeError(f"state.json: {key} is {type(value).__name__}, not a string")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +128,12 @@ class Updater:
             which would otherwise be lost right after the start.
     """
 
-    def __init__(self, paths: Paths, keys: list[Any], *,
-                 report: Callable[[str, bool, dict[str, Any]], Awaitable[None]],
+    def __init__(self, paths: Paths, keys: list[Ed25519PublicKey], *,
+                 report: Callable[[str, bool, JsonObject], Awaitable[None]],
                  restart: Callable[[], Awaitable[None]],
                  is_idle: Callable[[], bool] = lambda: True,
-                 health: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None,
-                 baseline: Callable[[], dict[str, Any]] = dict,
+                 health: Callable[[JsonMapping], Awaitable[str | None]] | None = None,
+                 baseline: Callable[[], JsonMapping] = dict,
                  forbid_window: tuple[time, time] | None = None,
                  tz: str = "Asia/Shanghai",
                  step_hook: Callable[[str], None] | None = None,
@@ -136,10 +148,10 @@ class Updater:
 
     # -- state ---------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any] | None:
+    def state(self) -> JsonObject | None:
         return read_json(self.paths.state)
 
-    def _save(self, st: dict[str, Any], phase: str | None = None, *,
+    def _save(self, st: JsonObject, phase: str | None = None, *,
               new_job: bool = False) -> None:
         """Write ``st``, the state of one job, to ``state.json``.
 
@@ -158,9 +170,9 @@ class Updater:
         if phase:
             st["phase"] = phase
         write_json(self.paths.state, st)
-        self.step_hook(st["phase"])
+        self.step_hook(text(st, "phase"))
 
-    def _mark_reported(self, st: dict[str, Any]) -> None:
+    def _mark_reported(self, st: JsonObject) -> None:
         """Record that the job's final state went out (unless a newer job has the file)."""
         st["final_reported"] = True
         try:
@@ -168,14 +180,14 @@ class Updater:
         except StateTaken:
             log.info("job %s: final state reported; a newer job is under way", st["job_id"])
 
-    async def report(self, st: dict[str, Any], state: str, reason: str | None = None) -> bool:
+    async def report(self, st: JsonObject, state: str, reason: str | None = None) -> bool:
         """Send ``state`` for the job in ``st``; ``False`` when it could not go out now."""
         from contract.wire.commands import progress_cmd_id
 
-        result = {"job_id": st["job_id"], "state": state, "version": st.get("version"),
-                  "reason": reason}
+        result: JsonObject = {"job_id": st["job_id"], "state": state,
+                              "version": st.get("version"), "reason": reason}
         try:
-            await self._report(progress_cmd_id(st["cmd_id"], state),
+            await self._report(progress_cmd_id(text(st, "cmd_id"), state),
                                state not in ("failed", "rolled_back"), result)
         except Exception as err:  # link down: the final state is sent again later
             log.warning("job %s: %s not reported yet: %s", st["job_id"], state, err)
@@ -192,7 +204,7 @@ class Updater:
 
     # -- the command ---------------------------------------------------------------
 
-    async def accept(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def accept(self, args: JsonMapping) -> JsonObject:
         """The ``job`` command: record it and start it (returns at once)."""
         try:
             job = JobArgs.model_validate(args)
@@ -207,7 +219,7 @@ class Updater:
                                                       "cmd_id": job.report_id}):
             return {"job_id": job.job_id, "state": current["phase"]}  # done: not again
         self.paths.link(job.kind)  # refuses a config job when there is no config link
-        st = {**job.model_dump(mode="json"), "cmd_id": job.report_id, "phase": "queued",
+        st: JsonObject = {**job.model_dump(mode="json"), "cmd_id": job.report_id, "phase": "queued",
               "trials": 0, "reason": None, "final_reported": False}
         self._save(st, new_job=True)
         self.start()
@@ -235,7 +247,7 @@ class Updater:
                 await self.report(st, "installing")
                 bundle = self.paths.downloads / f"{st['sha256']}.tar"
                 release, manifest = await asyncio.to_thread(
-                    install.install, bundle, self.paths.releases(st["kind"]), self.keys)
+                    install.install, bundle, self.paths.releases(text(st, "kind")), self.keys)
                 if manifest.version != st["version"] or manifest.kind != st["kind"]:
                     raise install.InstallError(
                         f"bundle is {manifest.kind} {manifest.version}, the job says "
@@ -255,11 +267,13 @@ class Updater:
             log.exception("update of job %s failed", st.get("job_id"))
             await self._fail(st, f"{type(err).__name__}: {err}")
 
-    async def _download(self, st: dict[str, Any], bundle: Path) -> None:
+    async def _download(self, st: JsonObject, bundle: Path) -> None:
         """Download, resuming after a cut link (each try continues the ``.part``)."""
         for attempt in range(1, DOWNLOAD_TRIES + 1):
             try:
-                await install.download(st["url"], bundle, st["sha256"], st["size"])
+                size = st["size"]
+                assert isinstance(size, int)  # JobArgs checked it when the job came
+                await install.download(text(st, "url"), bundle, text(st, "sha256"), size)
                 return
             except install.InstallError as err:
                 if attempt == DOWNLOAD_TRIES or "sha256" in str(err):
@@ -274,27 +288,27 @@ class Updater:
                 return
             await asyncio.sleep(IDLE_POLL_S)
 
-    def _target(self, st: dict[str, Any], link: Path) -> str:
-        release = Path(st["release"])
+    def _target(self, st: JsonObject, link: Path) -> str:
+        release = Path(text(st, "release"))
         target = release / "kiosk.toml" if st["kind"] == "config" else release
         return os.path.relpath(target, link.parent)
 
-    async def _switch(self, st: dict[str, Any]) -> None:
-        link = self.paths.link(st["kind"])
+    async def _switch(self, st: JsonObject) -> None:
+        link = self.paths.link(text(st, "kind"))
         st.update(link=str(link), previous=link_target(link), new=self._target(st, link),
                   baseline=self.baseline(), trials=0)
         self._save(st, "switching")
-        switch_link(link, st["new"])
+        switch_link(link, text(st, "new"))
         self._save(st, "trial")
         log.info("job %s: switched to %s %s; restarting", st["job_id"], st["kind"],
                  st["version"])
         await self._restart()
 
-    async def _fail(self, st: dict[str, Any], reason: str) -> None:
+    async def _fail(self, st: JsonObject, reason: str) -> None:
         log.error("job %s failed: %s", st.get("job_id"), reason)
         st["reason"] = reason[:300]
         self._save(st, "failed")
-        if await self.report(st, "failed", st["reason"]):
+        if await self.report(st, "failed", reason[:300]):
             self._mark_reported(st)
 
     # -- after a restart -----------------------------------------------------------
@@ -310,26 +324,33 @@ class Updater:
                 with contextlib.suppress(TimeoutError):  # then the health check says why
                     await asyncio.wait_for(self.connected.wait(), health.BROKER_DEADLINE_S)
             await self.report(st, "health_checking")
-            reason = await self.health(st.get("baseline") or {}) if self.health else None
+            baseline = st.get("baseline") or {}
+            assert isinstance(baseline, dict)  # _switch saved the device health there
+            reason = await self.health(baseline) if self.health else None
             if reason is None:
                 self._save(st, "committed")
                 log.info("job %s: %s %s committed", st["job_id"], st["kind"], st["version"])
             else:
-                st["reason"] = f"health check: {reason}"[:300]
+                why = st["reason"] = f"health check: {reason}"[:300]
                 self._save(st, "rolling_back")
-                if st.get("previous"):
-                    switch_link(Path(st["link"]), st["previous"])
+                previous = st.get("previous")
+                if previous:
+                    assert isinstance(previous, str)  # a link target (os.readlink)
+                    switch_link(Path(text(st, "link")), previous)
                 self._save(st, "rolled_back")
-                log.error("job %s: %s; switched back, restarting", st["job_id"], st["reason"])
-                if await self.report(st, "rolled_back", st["reason"]):
+                log.error("job %s: %s; switched back, restarting", st["job_id"], why)
+                if await self.report(st, "rolled_back", why):
                     self._mark_reported(st)
                 await self._restart()
                 return
             phase = "committed"
         if phase in ("committed", "rolled_back", "failed") and not st.get("final_reported"):
-            state = "succeeded" if phase == "committed" else phase
+            state = "succeeded" if phase == "committed" else str(phase)
             # Meanwhile the link may bring the next job: _mark_reported leaves its state be.
-            while not await self.report(st, state, st.get("reason")):
+            final_reason = st.get("reason")
+            # _fail or the health check wrote it (a string), or there is none
+            assert final_reason is None or isinstance(final_reason, str)
+            while not await self.report(st, state, final_reason):
                 await self._link_up(REPORT_RETRY_S)
             self._mark_reported(st)
         elif phase in ACTIVE:
