@@ -21,11 +21,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
-from .client import DEFAULT_SOCKET, AgentUnavailable, ControlClient, ControlError
+from .client import DEFAULT_SOCKET, AgentUnavailable, ControlClient, ControlError, json_number
 from .i18n import LANGS, t
 from .modals import PinScreen
 from .screens import SCREENS, BilingualActions, KioskScreen, bilingual
 from .screens.base import store_zone
+from .screens.mp_orders import new_orders
 
 #: Screen refresh period: fresh enough to watch a sale land, light on a Pi.
 REFRESH_S = 1.5
@@ -147,17 +148,18 @@ class KioskTUI(BilingualActions, App):
         except ControlError:  # an older agent without the route: no banner
             self.new_mp_orders = 0
             return
-        self.new_mp_orders = len(reply.get("items", [])) + int(reply.get("more", 0))
+        self.new_mp_orders = new_orders(reply)
 
     async def _learn_kiosk(self) -> None:
         status = await self.client.status()
         if isinstance(status, dict):
             store, kiosk = status.get("store_id"), status.get("kiosk_id")
-            self.kiosk_name = f"{store}/{kiosk}" if store and kiosk else (kiosk or "kiosk")
-            self.store_zone = store_zone(status.get("timezone"))
+            self.kiosk_name = f"{store}/{kiosk}" if store and kiosk else str(kiosk or "kiosk")
+            zone = status.get("timezone")
+            self.store_zone = store_zone(zone if isinstance(zone, str) else None)
         session = await self.client.session()
         if self.idle_lock_s is None and session.get("idle_lock_s"):
-            self.idle_lock_s = float(session["idle_lock_s"])
+            self.idle_lock_s = float(json_number(session["idle_lock_s"], "idle_lock_s"))
 
     def _check_idle(self) -> None:
         limit = self.idle_lock_s or DEFAULT_IDLE_LOCK_S

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 from pathlib import Path
-from typing import Any
 
 import aiohttp
+
+from common.jsontypes import JsonObject
 
 DEFAULT_SOCKET = "/run/kiosk-agent/control.sock"
 #: Per request: the agent answers in milliseconds; hardware calls have their own
@@ -40,6 +41,32 @@ class ControlError(ClientError):
     def locked(self) -> bool:
         """The call needs a (new) staff session."""
         return self.status == 401 and self.code == "locked"
+
+
+def bad_reply(what: str, value: object) -> ControlError:
+    """The error for a reply whose ``what`` is not what the control API sends."""
+    return ControlError(200, "bad_reply", f"{what}: unexpected {type(value).__name__} from the agent")
+
+
+def json_object(value: object, what: str) -> JsonObject:
+    """``value`` read from a reply, checked to be a JSON object."""
+    if not isinstance(value, dict):
+        raise bad_reply(what, value)
+    return value
+
+
+def json_objects(value: object, what: str) -> list[JsonObject]:
+    """``value`` read from a reply, checked to be a list of JSON objects."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise bad_reply(what, value)
+    return [json_object(v, what) for v in value]
+
+
+def json_number(value: object, what: str) -> int | float:
+    """``value`` read from a reply, checked to be a number (fen, seconds, counts)."""
+    if not isinstance(value, int | float):
+        raise bad_reply(what, value)
+    return value
 
 
 class ControlClient:
@@ -71,10 +98,17 @@ class ControlClient:
             )
         return self._session
 
+    async def _object(
+        self, method: str, path: str, *, json: JsonObject | None = None,
+        params: dict[str, str] | None = None,
+    ) -> JsonObject:
+        """A call whose reply is a JSON object (every route of the control API)."""
+        return json_object(await self._request(method, path, json=json, params=params), path)
+
     async def _request(
-        self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-        raw: bool = False,
-    ) -> Any:
+        self, method: str, path: str, *, json: JsonObject | None = None,
+        params: dict[str, str] | None = None, raw: bool = False,
+    ) -> object:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             async with self._http().request(
@@ -83,7 +117,8 @@ class ControlClient:
                 if resp.status >= 400:
                     try:
                         body = await resp.json(content_type=None)
-                        code, message = body.get("error", "error"), body.get("message", "")
+                        code = str(body.get("error", "error"))
+                        message = str(body.get("message", ""))
                     except (ValueError, AttributeError):
                         code, message = "error", (await resp.text())[:200]
                     if resp.status == 401 and code == "locked":
@@ -116,23 +151,26 @@ class ControlClient:
 
     async def login(self, pin: str) -> None:
         """Open a staff session with ``pin`` (raises :class:`ControlError` when wrong)."""
-        reply = await self._request("POST", "/v1/session", json={"pin": pin})
-        self.token = reply["token"]
-        self.idle_lock_s = reply.get("idle_lock_s")
+        reply = await self._object("POST", "/v1/session", json={"pin": pin})
+        token, idle_lock_s = reply["token"], reply.get("idle_lock_s")
+        if not isinstance(token, str):
+            raise bad_reply("session token", token)
+        self.token = token
+        self.idle_lock_s = None if idle_lock_s is None else json_number(idle_lock_s, "idle_lock_s")
 
-    async def unlock_with_badge(self, badge: str) -> dict[str, Any]:
+    async def unlock_with_badge(self, badge: str) -> JsonObject:
         """Lift the wrong-PIN lockout with a signed staff badge (raises when refused)."""
-        return await self._request("POST", "/v1/session/unlock", json={"badge": badge})
+        return await self._object("POST", "/v1/session/unlock", json={"badge": badge})
 
     async def logout(self) -> None:
         if self.token:
             try:
-                await self._request("DELETE", "/v1/session")
+                await self._object("DELETE", "/v1/session")
             finally:
                 self.token = None
 
-    async def session(self) -> dict:
-        reply = await self._request("GET", "/v1/session")
+    async def session(self) -> JsonObject:
+        reply = await self._object("GET", "/v1/session")
         if self.token and not reply.get("authenticated"):
             self.token = None
         return reply
@@ -143,105 +181,109 @@ class ControlClient:
 
     # ---------------------------------------------------------------- reads
 
-    async def status(self) -> dict:
-        return await self._request("GET", "/v1/status")
+    async def status(self) -> JsonObject:
+        return await self._object("GET", "/v1/status")
 
-    async def health(self) -> dict:
-        return await self._request("GET", "/v1/health")
+    async def health(self) -> JsonObject:
+        return await self._object("GET", "/v1/health")
 
-    async def sales_today(self) -> dict:
-        return await self._request("GET", "/v1/sales/today")
+    async def sales_today(self) -> JsonObject:
+        return await self._object("GET", "/v1/sales/today")
 
-    async def orders(self, query: str = "", limit: int = 50) -> list[dict]:
-        reply = await self._request("GET", "/v1/orders", params={"q": query, "limit": str(limit)})
-        return reply["orders"]
+    async def orders(self, query: str = "", limit: int = 50) -> list[JsonObject]:
+        reply = await self._object("GET", "/v1/orders", params={"q": query, "limit": str(limit)})
+        return json_objects(reply["orders"], "orders")
 
-    async def order(self, order_no: str) -> dict:
-        return await self._request("GET", f"/v1/orders/{order_no}")
+    async def order(self, order_no: str) -> JsonObject:
+        return await self._object("GET", f"/v1/orders/{order_no}")
 
-    async def outbox(self) -> dict:
-        return await self._request("GET", "/v1/outbox")
+    async def outbox(self) -> JsonObject:
+        return await self._object("GET", "/v1/outbox")
 
-    async def config(self) -> list[dict]:
-        return (await self._request("GET", "/v1/config"))["values"]
+    async def config(self) -> list[JsonObject]:
+        return json_objects((await self._object("GET", "/v1/config"))["values"], "config")
 
-    async def logs(self, after: int = 0, limit: int = 200, level: str | None = None) -> dict:
+    async def logs(self, after: int = 0, limit: int = 200, level: str | None = None) -> JsonObject:
         params = {"after": str(after), "limit": str(limit)}
         if level:
             params["level"] = level
-        return await self._request("GET", "/v1/logs", params=params)
+        return await self._object("GET", "/v1/logs", params=params)
 
     async def snapshot(self) -> tuple[str, bytes]:
         """``(content_type, image bytes)`` of one camera frame."""
-        reply = await self._request("GET", "/v1/camera/snapshot", params={"format": "json"})
-        return reply["content_type"], base64.b64decode(reply["base64"])
+        reply = await self._object("GET", "/v1/camera/snapshot", params={"format": "json"})
+        content_type, data = reply["content_type"], reply["base64"]
+        if not isinstance(content_type, str) or not isinstance(data, str):
+            raise bad_reply("snapshot", reply)
+        return content_type, base64.b64decode(data)
 
     # ---------------------------------------------------------------- actions (need a session)
 
-    async def retry_dead_letter(self, event_id: str) -> dict:
-        return await self._request("POST", f"/v1/dead-letters/{event_id}/retry")
+    async def retry_dead_letter(self, event_id: str) -> JsonObject:
+        return await self._object("POST", f"/v1/dead-letters/{event_id}/retry")
 
-    async def discard_dead_letter(self, event_id: str, reason: str) -> dict:
-        return await self._request(
+    async def discard_dead_letter(self, event_id: str, reason: str) -> JsonObject:
+        return await self._object(
             "POST", f"/v1/dead-letters/{event_id}/discard", json={"reason": reason}
         )
 
-    async def reprint(self, order_no: str) -> dict:
-        return await self._request("POST", f"/v1/orders/{order_no}/reprint")
+    async def reprint(self, order_no: str) -> JsonObject:
+        return await self._object("POST", f"/v1/orders/{order_no}/reprint")
 
-    async def print_test_page(self) -> dict:
-        return await self._request("POST", "/v1/printer/test-page")
+    async def print_test_page(self) -> JsonObject:
+        return await self._object("POST", "/v1/printer/test-page")
 
-    async def display_test(self) -> dict:
-        return await self._request("POST", "/v1/display/test")
+    async def display_test(self) -> JsonObject:
+        return await self._object("POST", "/v1/display/test")
 
-    async def decode_check(self) -> dict:
-        return await self._request("POST", "/v1/camera/decode-check")
+    async def decode_check(self) -> JsonObject:
+        return await self._object("POST", "/v1/camera/decode-check")
 
-    async def set_maintenance(self, on: bool, reason: str = "staff") -> dict:
-        return await self._request("POST", "/v1/maintenance", json={"on": on, "reason": reason})
+    async def set_maintenance(self, on: bool, reason: str = "staff") -> JsonObject:
+        return await self._object("POST", "/v1/maintenance", json={"on": on, "reason": reason})
 
     # ---------------------------------------------------------------- cart (staff voids)
 
-    async def cart(self) -> dict:
-        return await self._request("GET", "/v1/cart")
+    async def cart(self) -> JsonObject:
+        return await self._object("GET", "/v1/cart")
 
-    async def set_quantity(self, line_no: int, qty: int, badge: str | None = None) -> dict:
-        body: dict[str, Any] = {"qty": qty} | ({"badge": badge} if badge else {})
-        return await self._request("PUT", f"/v1/cart/lines/{line_no}", json=body)
+    async def set_quantity(self, line_no: int, qty: int, badge: str | None = None) -> JsonObject:
+        body: JsonObject = {"qty": qty} | ({"badge": badge} if badge else {})
+        return await self._object("PUT", f"/v1/cart/lines/{line_no}", json=body)
 
-    async def remove_line(self, line_no: int, badge: str | None = None) -> dict:
-        return await self._request("DELETE", f"/v1/cart/lines/{line_no}",
+    async def remove_line(self, line_no: int, badge: str | None = None) -> JsonObject:
+        return await self._object("DELETE", f"/v1/cart/lines/{line_no}",
                                    json={"badge": badge} if badge else {})
 
-    async def void_cart(self, badge: str | None = None) -> dict:
-        return await self._request("POST", "/v1/cart/void", json={"badge": badge} if badge else {})
+    async def void_cart(self, badge: str | None = None) -> JsonObject:
+        return await self._object("POST", "/v1/cart/void", json={"badge": badge} if badge else {})
 
-    async def approve_void(self, badge: str) -> dict:
-        return await self._request("POST", "/v1/cart/approve", json={"badge": badge})
+    async def approve_void(self, badge: str) -> JsonObject:
+        return await self._object("POST", "/v1/cart/approve", json={"badge": badge})
 
-    async def take_parked(self, park_no: str) -> dict:
-        return await self._request("POST", f"/v1/parked/{park_no}/take")
+    async def take_parked(self, park_no: str) -> JsonObject:
+        return await self._object("POST", f"/v1/parked/{park_no}/take")
 
-    async def staff_call(self) -> dict | None:
-        return (await self._request("GET", "/v1/staff-call"))["call"]
+    async def staff_call(self) -> JsonObject | None:
+        call = (await self._object("GET", "/v1/staff-call"))["call"]
+        return None if call is None else json_object(call, "staff call")
 
-    async def answer_staff_call(self, badge: str | None = None) -> dict:
-        return await self._request("POST", "/v1/staff-call/answer",
+    async def answer_staff_call(self, badge: str | None = None) -> JsonObject:
+        return await self._object("POST", "/v1/staff-call/answer",
                                    json={"badge": badge} if badge else {})
 
 
-    async def stock_alerts(self) -> dict:
+    async def stock_alerts(self) -> JsonObject:
         """The store's stock alerts as the bridge last announced them."""
-        return await self._request("GET", "/v1/stock-alerts")
+        return await self._object("GET", "/v1/stock-alerts")
 
-    async def mp_orders(self) -> dict:
+    async def mp_orders(self) -> JsonObject:
         """The store's new mini-program orders as the bridge last announced them."""
-        return await self._request("GET", "/v1/mp-orders")
+        return await self._object("GET", "/v1/mp-orders")
 
-    async def ack_mp_order(self, alert_id: int, badge: str | None = None) -> dict:
+    async def ack_mp_order(self, alert_id: int, badge: str | None = None) -> JsonObject:
         """Staff acknowledge a new mini-program order (resolved at the bridge)."""
-        return await self._request("POST", f"/v1/mp-orders/{int(alert_id)}/ack",
+        return await self._object("POST", f"/v1/mp-orders/{int(alert_id)}/ack",
                                    json={"badge": badge} if badge else {})
 
 

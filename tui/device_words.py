@@ -12,7 +12,8 @@ for support. Pure functions: the Dashboard and the Devices screen use the same r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from common.jsontypes import JsonMapping
 
 # Levels, worst last: a row's colour and the dashboard's summary.
 OK, OFF, WARN, ERROR = "ok", "off", "warn", "error"
@@ -60,7 +61,7 @@ def _unplugged(reason: str) -> bool:
     return any(h in low for h in _UNPLUGGED_HINTS)
 
 
-def _entry(health: dict[str, Any], key: str) -> dict[str, Any] | None:
+def _entry(health: JsonMapping, key: str) -> JsonMapping | None:
     value = health.get(key)
     if value is None:
         return None
@@ -71,7 +72,7 @@ def _both(zh: str, en: str, extra: Words) -> Words:
     return (f"{zh}；{extra[0]}", f"{en}; {extra[1]}")
 
 
-def printer_rows(p: dict[str, Any] | None) -> list[DeviceRow]:
+def printer_rows(p: JsonMapping | None) -> list[DeviceRow]:
     """The printer and its paper."""
     if p is None or p.get("state") == "off":
         return [DeviceRow("printer", OFF, _NOT_FITTED), DeviceRow("paper", OFF, _NONE)]
@@ -99,7 +100,8 @@ def printer_rows(p: dict[str, Any] | None) -> list[DeviceRow]:
     elif p.get("state") in ("unknown", "starting"):
         printer = DeviceRow("printer", WARN, ("启动中", "Starting"), detail=reason)
     else:
-        pending = int(p.get("pending_jobs") or 0)
+        jobs = p.get("pending_jobs") or 0
+        pending = int(jobs) if isinstance(jobs, int | float | str) else 0
         printer = DeviceRow("printer", OK, _OK, (f"{pending} 张小票待打印",
                                                  f"{pending} receipts waiting")
                             if pending else _NONE)
@@ -116,12 +118,13 @@ def printer_rows(p: dict[str, Any] | None) -> list[DeviceRow]:
     return [printer, paper_row]
 
 
-def camera_row(c: dict[str, Any] | None) -> DeviceRow:
+def camera_row(c: JsonMapping | None) -> DeviceRow:
     """The camera (the scan component's entry; its ``camera`` holds the device itself)."""
     if c is None:
         return DeviceRow("camera", OFF, _NOT_FITTED)
     # The scan component nests the camera device; a flat entry is the camera itself.
-    cam = c.get("camera") if isinstance(c.get("camera"), dict) else (c if "fps" in c else None)
+    nested = c.get("camera")
+    cam = nested if isinstance(nested, dict) else (c if "fps" in c else None)
     if cam is None:
         return DeviceRow("camera", OFF, _NOT_FITTED)
     state, reason = str(cam.get("state") or ""), str(cam.get("reason") or "")
@@ -135,7 +138,8 @@ def camera_row(c: dict[str, Any] | None) -> DeviceRow:
         return DeviceRow("camera", ERROR, ("没有画面", "No picture"),
                          ("摄像头停止出图", "the camera stopped sending pictures"),
                          _both("按 s 拍照检查", "press s for a snapshot", _SUPPORT), reason)
-    if state == "warning" or (cam.get("fps") is not None and float(cam.get("fps") or 0) < 3):
+    fps = cam.get("fps")
+    if state == "warning" or (isinstance(fps, int | float | str) and float(fps or 0) < 3):
         return DeviceRow("camera", WARN, ("画面不稳定", "Unsteady"),
                          ("帧率过低，扫码会变慢", "few pictures per second: scanning is slow"),
                          ("擦拭镜头，检查线缆；按 c 做解码检查", "wipe the lens, check the cable; "
@@ -145,7 +149,7 @@ def camera_row(c: dict[str, Any] | None) -> DeviceRow:
     return DeviceRow("camera", OK, _OK)
 
 
-def _serial_row(key: str, e: dict[str, Any] | None, check: Words) -> DeviceRow:
+def _serial_row(key: str, e: JsonMapping | None, check: Words) -> DeviceRow:
     if e is None or e.get("state") == "off":
         return DeviceRow(key, OFF, _NOT_FITTED)
     state, reason = str(e.get("state") or ""), str(e.get("reason") or "")
@@ -162,7 +166,7 @@ def _serial_row(key: str, e: dict[str, Any] | None, check: Words) -> DeviceRow:
     return DeviceRow(key, OK, _OK)
 
 
-def staff_devices(health: dict[str, Any], status: dict[str, Any] | None = None
+def staff_devices(health: JsonMapping, status: JsonMapping | None = None
                   ) -> list[DeviceRow]:
     """Every device in staff terms, from ``/v1/health`` and (for the network) ``/v1/status``."""
     rows = printer_rows(_entry(health, "printer"))
@@ -178,7 +182,8 @@ def staff_devices(health: dict[str, Any], status: dict[str, Any] | None = None
     rows.append(_serial_row("scale", _entry(health, "scale"),
                             ("检查电子秤的电源和串口线", "check the scale's power and serial "
                              "cable")))
-    link = (status or {}).get("link") or {}
+    found = (status or {}).get("link")
+    link: JsonMapping = found if isinstance(found, dict) else {}
     if link.get("disabled"):
         rows.append(DeviceRow("network", OFF, ("未启用", "Not used")))
     elif link.get("connected") is True:

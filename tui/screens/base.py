@@ -3,8 +3,9 @@ the small formatting helpers (ages, clock times, nested lookups, optional calls)
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.text import Text
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ..app import KioskTUI
 
 DASH = "—"
+T = TypeVar("T")
 
 
 def bilingual(key: str, action: str, label: str, *args: str,
@@ -72,7 +74,7 @@ class KioskScreen(BilingualActions, Screen):
     def lang(self) -> str:
         return self.kiosk.lang
 
-    def clock(self, value: Any) -> str:
+    def clock(self, value: object) -> str:
         """A time from the agent as staff read it: in the store's time zone."""
         return _clock(value, getattr(self.kiosk, "store_zone", None))
 
@@ -129,7 +131,7 @@ class KioskScreen(BilingualActions, Screen):
         """Fetch and show fresh data (raise :class:`ClientError` subclasses on failure)."""
 
 
-def _get(data: Any, *path: str, default: Any = None) -> Any:
+def _get(data: object, *path: str, default: object = None) -> object:
     for key in path:
         if not isinstance(data, dict) or key not in data:
             return default
@@ -148,7 +150,7 @@ def _age(seconds: float | None, lang: str) -> str:
     return f"{seconds // 3600} h"
 
 
-def _clock(value: Any, zone: tzinfo | None = None) -> str:
+def _clock(value: object, zone: tzinfo | None = None) -> str:
     """HH:MM:SS from an epoch float, MM-DD HH:MM from ISO text, in ``zone`` (the store's
     time zone; the machine's only when the agent did not say)."""
     try:
@@ -174,7 +176,7 @@ def store_zone(name: str | None) -> tzinfo | None:
         return None
 
 
-async def _optional(call: Any) -> Any:
+async def _optional(call: Awaitable[T]) -> T | None:
     """The result of ``call``, or None when the agent does not support it (501)."""
     try:
         return await call

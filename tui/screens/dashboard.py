@@ -3,7 +3,7 @@ maintenance, last scans (times in the store's time zone)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from common.jsontypes import JsonMapping
 from contract.money import format_minor
 
 from ..device_words import OFF, OK, staff_devices
@@ -63,7 +64,7 @@ class DashboardScreen(KioskScreen):
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
         found = self.status.get("link")
-        link: dict[str, Any] = found if isinstance(found, dict) else {}
+        link: JsonMapping = found if isinstance(found, dict) else {}
         connected = link.get("connected")
         link_text = Text(DASH) if connected is None else (
             Text(t("online", lang), style="green") if connected

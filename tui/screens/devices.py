@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from typing import Any, ClassVar, cast
+from typing import ClassVar, cast
 
 from rich.console import Group
 from rich.table import Table
@@ -93,7 +93,7 @@ class DevicesScreen(KioskScreen):
         notes = [Text(t("for_support", lang), style="dim underline"), *details] if details else []
         self.query_one("#device-health", Static).update(Group(table, *notes))
 
-    def _show_result(self, title: str, value: Any) -> None:
+    def _show_result(self, title: str, value: object) -> None:
         body = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
         self.query_one("#device-result", Static).update(Group(Text(title, style="bold"), Text(body[:2000])))
 

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import RichLog
 
+from ..client import json_number, json_objects
 from .base import KioskScreen, bilingual
 
 
@@ -31,13 +32,15 @@ class LogsScreen(KioskScreen):
             return
         widget = self.query_one("#log", RichLog)
         styles = {"WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red", "DEBUG": "dim"}
-        for line in reply.get("lines", []):
-            stamp = datetime.fromtimestamp(line["ts"], self.kiosk.store_zone).strftime("%H:%M:%S")
+        for line in json_objects(reply.get("lines", []), "log lines"):
+            ts, level = json_number(line["ts"], "log time"), str(line["level"])
+            stamp = datetime.fromtimestamp(ts, self.kiosk.store_zone).strftime("%H:%M:%S")
             widget.write(Text(
-                f"{stamp} {line['level'][:4]} {line['logger']}: {line['message']}",
-                style=styles.get(line["level"], ""),
+                f"{stamp} {level[:4]} {line['logger']}: {line['message']}",
+                style=styles.get(level, ""),
             ))
-        self.after = max(self.after, int(reply.get("last_seq", self.after)))
+        self.after = max(self.after, int(json_number(reply.get("last_seq", self.after),
+                                                     "last_seq")))
 
     async def action_toggle_level(self) -> None:
         self.warnings_only = not self.warnings_only

@@ -10,10 +10,18 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from common.jsontypes import JsonMapping
 from contract.money import format_minor
 
+from ..client import json_number, json_object, json_objects
 from ..i18n import t
 from .base import DASH, KioskScreen, bilingual
+
+
+def new_orders(reply: JsonMapping) -> int:
+    """How many new mini-program orders a ``/v1/mp-orders`` reply counts (listed + more)."""
+    items = json_objects(reply.get("items", []), "mp orders")
+    return len(items) + int(json_number(reply.get("more", 0), "more mp orders"))
 
 
 class MpOrdersScreen(KioskScreen):
@@ -39,8 +47,8 @@ class MpOrdersScreen(KioskScreen):
         self._fill()
 
     async def refresh_data(self) -> None:
-        self.reply = await self.kiosk.client.mp_orders()
-        self.kiosk.new_mp_orders = len(self.reply.get("items", [])) + self.reply.get("more", 0)
+        self.reply = reply = await self.kiosk.client.mp_orders()
+        self.kiosk.new_mp_orders = new_orders(reply)
         self._fill()
 
     def _fill(self) -> None:
@@ -75,8 +83,9 @@ class MpOrdersScreen(KioskScreen):
 
         async def act() -> str:
             out = await self.kiosk.client.ack_mp_order(alert_id)
-            self.reply = out.get("orders", self.reply)
+            self.reply = json_object(out.get("orders", self.reply), "orders")
             self._fill()
-            return f"{t('mp_acked', self.lang)} {out.get('ack', {}).get('order_no', '')}"
+            ack = json_object(out.get("ack", {}), "ack")
+            return f"{t('mp_acked', self.lang)} {ack.get('order_no', '')}"
 
         self.kiosk.guarded(act)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from contract.money import format_minor
 
-from ..client import ClientError
+from ..client import ClientError, json_number, json_object
 from ..i18n import t
 from ..modals import ReasonScreen
 from .base import KioskScreen, bilingual
@@ -76,7 +76,7 @@ class OrdersScreen(KioskScreen):
             self.orders = orders
             self._fill_table()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key == "escape" and isinstance(self.focused, Input):
             self.query_one("#orders-table", DataTable).focus()
             event.stop()
@@ -151,9 +151,11 @@ class OrdersScreen(KioskScreen):
                 return
 
             async def act() -> str:
-                taken = (await self.kiosk.client.take_parked(park_no.strip()))["taken"]
+                reply = await self.kiosk.client.take_parked(park_no.strip())
+                taken = json_object(reply["taken"], "taken")
+                total = int(json_number(taken["total"], "parked total"))
                 return (f"{taken['park_no']}: {t('parked_taken', self.lang)} "
-                        f"{format_minor(int(taken['total']), 'CNY')}")
+                        f"{format_minor(total, 'CNY')}")
 
             self.kiosk.guarded(act)
 

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from ..client import json_object, json_objects
 from ..i18n import t
 from ..modals import ReasonScreen
 from .base import DASH, KioskScreen, _age, bilingual
@@ -102,7 +103,8 @@ class QueueScreen(KioskScreen):
 
     async def refresh_data(self) -> None:
         outbox = await self.kiosk.client.outbox()
-        stats, letters = outbox.get("stats") or {}, outbox.get("dead_letters") or []
+        stats = json_object(outbox.get("stats") or {}, "outbox stats")
+        letters = json_objects(outbox.get("dead_letters") or [], "dead letters")
         if (stats, letters) != (self.stats, self.letters):
             self.stats, self.letters = stats, letters
             self._fill()
