@@ -4,12 +4,10 @@ ledger in the same transaction (:mod:`cloud_bridge.finance.service`, when instal
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from types import ModuleType
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,13 +25,28 @@ from .stock import receive_into_lot, take_from_lots
 log = logging.getLogger(__name__)
 
 
-def finance() -> ModuleType | None:
+class SupplierLedger(Protocol):
+    """What supply posts to the ledger: the finance domain's service (``finance.service``)."""
+
+    async def post_goods_receipt(
+        self, session: AsyncSession, *, store: str, source_id: str, supplier_id: str,
+        occurred_at: datetime, lines: list[tuple[str, int, int]], input_vat_fen: int,
+    ) -> None: ...
+
+    async def post_supplier_payment(
+        self, session: AsyncSession, *, store: str, source_id: str, supplier_id: str,
+        occurred_at: datetime, amount_fen: int,
+    ) -> None: ...
+
+
+def finance() -> SupplierLedger | None:
     """The finance domain's service, imported when first needed (absent: nothing posted)."""
     try:
-        return importlib.import_module("cloud_bridge.finance.service")
+        from cloud_bridge.finance import service
     except ModuleNotFoundError:
         log.warning("cloud_bridge.finance is not installed: receipt/payment not posted")
         return None
+    return service
 
 
 def vat_of(qty: int, unit_cost_fen: int, vat_rate_bp: int) -> int:
