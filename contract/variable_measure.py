@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .codes import valid_gtin
+
+if TYPE_CHECKING:
+    from .pricebook import PriceBook, Product
 
 
 class BarcodeLayout(BaseModel):
@@ -102,7 +105,7 @@ def make_label(layout: BarcodeLayout, plu: str, amount: int, flag: str = "0") ->
     return body + str(gtin_check_digit(body))
 
 
-def lookup(book: Any, code: str) -> tuple[Any, VariableMeasure] | None:
+def lookup(book: PriceBook, code: str) -> tuple[Product, VariableMeasure] | None:
     """The weighed product a label of ``book``'s layouts names, with what the label says."""
     layouts = getattr(book, "barcode_layouts", ())
     if not layouts:
