@@ -7,18 +7,23 @@ is 404 so that order numbers do not leak); head office sees every store.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.jsontypes import JsonObject
 from contract.signing import sign_shadow
 from contract.wire.commands import COMMAND_NAMES
 from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
 from . import auth, commands, fleet, inventory, invoices, keys, orders, responses, stats
+from .config import BridgeConfig
+from .db import Database, get_row
 from .errors import Conflict, Forbidden, NotFound, Unavailable
+from .ingest import Ingest
 from .models import Alert, Order, RefundRequest
 from .openapi import Call, Ident, IsoDate, QueryModel, RequestModel, Route, ShortText, Text
 from .selling.staff_calls import attach_to_fleet
@@ -27,11 +32,11 @@ MAX_FEN = 10**12  # bounds every amount a request may carry (a trillion fen)
 MAX_QTY = 10**7
 
 
-def _db(call: Call):
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
-def _config(call: Call):
+def _config(call: Call) -> BridgeConfig:
     return call.app[keys.CONFIG_KEY]
 
 
@@ -39,7 +44,7 @@ def _page(call: Call, limit: int) -> int:
     return min(limit, _config(call).http.page_max)
 
 
-async def _visible_order(session, call: Call, order_no: str, lock: bool = False) -> Order:
+async def _visible_order(session: AsyncSession, call: Call, order_no: str, lock: bool = False) -> Order:
     order = await orders.get_order(session, order_no, lock=lock)
     if call.principal.role != auth.HEAD_OFFICE and order.store != call.principal.store:
         raise NotFound(f"order {order_no} not found")
@@ -54,20 +59,21 @@ class LoginBody(RequestModel):
     secret: Text
 
 
-async def admin_login(call: Call) -> dict[str, Any]:
+async def admin_login(call: Call) -> JsonObject:
     """Exchange username + secret for a bearer token."""
     # Throttled, with lockout, and argon2 outside any transaction (cloud_bridge.security).
     from .security import runtime as security_runtime
     from .security import service as security
 
+    body = call.body_as(LoginBody)
     token, expires, user = await security.login(
-        _db(call), security_runtime.guard(call.app), call.body.username, call.body.secret,
+        _db(call), security_runtime.guard(call.app), body.username, body.secret,
         security.caller_source(call.request.remote), _config(call).auth.admin_token_ttl_s)
     return {"token": token, "expires_at": expires.isoformat(), "role": user.role,
             "store": user.store, "username": user.username}
 
 
-async def admin_whoami(call: Call) -> dict[str, Any]:
+async def admin_whoami(call: Call) -> JsonObject:
     """The caller's identity and scope."""
     p = call.principal
     return {"username": p.username, "role": p.role, "store": p.store}
@@ -85,9 +91,9 @@ class OrdersQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def list_orders(call: Call) -> dict[str, Any]:
+async def list_orders(call: Call) -> JsonObject:
     """Orders, newest first, filtered by store, status and business date."""
-    q = call.query
+    q = call.query_as(OrdersQuery)
     store = call.principal.store_scope(q.store)
     async with _db(call).session() as s:
         rows, total = await orders.list_orders(
@@ -96,7 +102,7 @@ async def list_orders(call: Call) -> dict[str, Any]:
     return {"total": total, "items": [orders.order_summary(o) for o in rows]}
 
 
-async def get_order(call: Call) -> dict[str, Any]:
+async def get_order(call: Call) -> orders.OrderDetailJson:
     """One order with lines, history (who and when), notes, refunds, returns, invoice."""
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"])
@@ -110,9 +116,9 @@ class StatusBody(RequestModel):
     reason: Text | None = None
 
 
-async def change_order_status(call: Call) -> dict[str, Any]:
+async def change_order_status(call: Call) -> orders.OrderDetailJson:
     """Move the order along its lifecycle (paid, pending shipment, shipped, ...)."""
-    b = call.body
+    b = call.body_as(StatusBody)
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"], lock=True)
         if b.status == orders.PAID and order.source == "mp" and order.status == orders.CREATED:
@@ -128,11 +134,12 @@ class OrderNoteBody(RequestModel):
     text: Text
 
 
-async def add_order_note(call: Call) -> dict[str, Any]:
+async def add_order_note(call: Call) -> JsonObject:
     """Add a note (special request, gift message, staff remark)."""
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"])
-        note = await orders.add_note(s, order, call.principal.actor, call.body.text)
+        note = await orders.add_note(s, order, call.principal.actor,
+                                     call.body_as(OrderNoteBody).text)
         await s.flush()
         return {"order_no": order.order_no, "at": note.at.isoformat(), "author": note.author,
                 "text": note.text}
@@ -145,7 +152,7 @@ class RefundBody(RequestModel):
                           "minute is refused (409) unless confirmed")
 
 
-async def request_refund(call: Call) -> dict[str, Any]:
+async def request_refund(call: Call) -> orders.RefundJson:
     """Store a refund request and execute it (the refund's status is in the reply).
 
     ``Idempotency-Key``: the same key and request answer the same refund, never a new one
@@ -153,18 +160,18 @@ async def request_refund(call: Call) -> dict[str, Any]:
     """
     from .security import refund_guard as guard
 
+    body = call.body_as(RefundBody)
     actor, key = call.principal.actor, guard.key_of(call.request.headers)
-    asked = guard.fingerprint(call.request.path, call.body)
+    asked = guard.fingerprint(call.request.path, body)
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"], lock=True)
         first = await guard.earlier_refund(s, actor, key, asked) if key else None
         if first is not None:  # the same request again: the same refund, as it is now
-            req = await s.get(RefundRequest, first)
+            req = await get_row(s, RefundRequest, first)
             return orders.refund_json(req, order.order_no)
-        if not call.body.confirm:
-            await guard.refuse_repeat(s, order.id, call.body.amount)
-        req = await orders.request_refund(s, order, call.body.amount, call.body.reason,
-                                          actor)
+        if not body.confirm:
+            await guard.refuse_repeat(s, order.id, body.amount)
+        req = await orders.request_refund(s, order, body.amount, body.reason, actor)
         if key:
             guard.remember(s, actor, key, asked, req.id)
         out = orders.refund_json(req, order.order_no)
@@ -180,9 +187,9 @@ class RefundsQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def list_refunds(call: Call) -> dict[str, Any]:
+async def list_refunds(call: Call) -> JsonObject:
     """Refund requests, newest first."""
-    q = call.query
+    q = call.query_as(RefundsQuery)
     store = call.principal.store_scope(q.store)
     stmt = (select(RefundRequest, Order).join(Order, Order.id == RefundRequest.order_id)
             .order_by(RefundRequest.id.desc()).limit(_page(call, q.limit)).offset(q.offset))
@@ -210,9 +217,9 @@ class ReturnBody(RequestModel):
     lines: list[ReturnLine] = Field(min_length=1, max_length=200)
 
 
-async def record_return(call: Call) -> dict[str, Any]:
+async def record_return(call: Call) -> JsonObject:
     """Record a return or exchange (with reason); restocked units go back on hand."""
-    b = call.body
+    b = call.body_as(ReturnBody)
     async with _db(call).session() as s:
         order = await _visible_order(s, call, call.path["order_no"], lock=True)
         rec = await orders.record_return(s, order, kind=b.kind, reason=b.reason,
@@ -233,9 +240,9 @@ class StockQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def list_stock(call: Call) -> dict[str, Any]:
+async def list_stock(call: Call) -> JsonObject:
     """Stock on hand per store and product (negative means oversold; see alerts)."""
-    q = call.query
+    q = call.query_as(StockQuery)
     store = call.principal.store_scope(q.store)
     async with _db(call).session() as s:
         rows = await inventory.list_stock(s, store, q.product_id, _page(call, q.limit), q.offset)
@@ -246,12 +253,13 @@ class StockSetBody(RequestModel):
     on_hand: int = Field(ge=0, le=MAX_QTY * 1000)
 
 
-async def set_stock(call: Call) -> dict[str, Any]:
+async def set_stock(call: Call) -> inventory.StockJson:
     """Set the counted stock of a product (stock take or delivery)."""
     store, product_id = call.path["store"], call.path["product_id"]
     call.principal.check_store(store)
     async with _db(call).session() as s:
-        row = await inventory.set_on_hand(s, store, product_id, call.body.on_hand)
+        row = await inventory.set_on_hand(s, store, product_id,
+                                          call.body_as(StockSetBody).on_hand)
         return inventory.stock_json(row)
 
 
@@ -260,14 +268,15 @@ class StockAdjustBody(RequestModel):
     reason: Text
 
 
-async def adjust_stock(call: Call) -> dict[str, Any]:
+async def adjust_stock(call: Call) -> JsonObject:
     """Add (delivery) or remove (damage, shrinkage) units; a shortfall raises an alert."""
+    body = call.body_as(StockAdjustBody)
     store, product_id = call.path["store"], call.path["product_id"]
     call.principal.check_store(store)
     async with _db(call).session() as s:
         alerts = await inventory.apply_deltas(
-            s, {(store, product_id): call.body.delta}, source="adjustment",
-            context={(store, product_id): {"reason": call.body.reason,
+            s, {(store, product_id): body.delta}, source="adjustment",
+            context={(store, product_id): {"reason": body.reason,
                                            "by": call.principal.actor}})
         row = await s.get(inventory.Stock, (store, product_id), populate_existing=True)
         if row is None:  # a zero adjustment of a product never counted
@@ -284,9 +293,9 @@ class AlertsQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def list_alerts(call: Call) -> dict[str, Any]:
+async def list_alerts(call: Call) -> JsonObject:
     """Alerts staff must look at: oversells, duplicate order numbers."""
-    q = call.query
+    q = call.query_as(AlertsQuery)
     store = call.principal.store_scope(q.store)
     stmt = (select(Alert).where(Alert.resolved == q.resolved).order_by(Alert.id.desc())
             .limit(_page(call, q.limit)).offset(q.offset))
@@ -299,7 +308,7 @@ async def list_alerts(call: Call) -> dict[str, Any]:
     return {"items": [inventory.alert_json(a) for a in rows]}
 
 
-async def resolve_alert(call: Call) -> dict[str, Any]:
+async def resolve_alert(call: Call) -> JsonObject:
     """Mark an alert as dealt with."""
     async with _db(call).session() as s:
         alert = await s.get(Alert, int(call.path["alert_id"]))
@@ -319,9 +328,9 @@ class StatsQuery(QueryModel):
     date_to: IsoDate | None = None
 
 
-async def order_stats(call: Call) -> dict[str, Any]:
+async def order_stats(call: Call) -> JsonObject:
     """Per store per business day: orders, revenue, average order value, refunds (fen)."""
-    q = call.query
+    q = call.query_as(StatsQuery)
     store = call.principal.store_scope(q.store)
     async with _db(call).session() as s:
         rows = await stats.daily_stats(s, store=store, date_from=q.date_from, date_to=q.date_to)
@@ -335,9 +344,9 @@ class InvoicesQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def list_invoices(call: Call) -> dict[str, Any]:
+async def list_invoices(call: Call) -> JsonObject:
     """Invoice (发票) requests with their status."""
-    q = call.query
+    q = call.query_as(InvoicesQuery)
     store = call.principal.store_scope(q.store)
     async with _db(call).session() as s:
         rows = await invoices.list_invoices(s, store=store, status=q.status,
@@ -351,15 +360,16 @@ class InvoiceStatusBody(RequestModel):
     error: Text | None = None
 
 
-async def set_invoice_status(call: Call) -> dict[str, Any]:
+async def set_invoice_status(call: Call) -> JsonObject:
     """Record the outcome of issuing an invoice."""
+    body = call.body_as(InvoiceStatusBody)
     async with _db(call).session() as s:
         inv = await s.get(invoices.Invoice, int(call.path["invoice_id"]))
         if inv is None:
             raise NotFound(f"invoice {call.path['invoice_id']} not found")
-        order = await s.get(Order, inv.order_id)
+        order = await get_row(s, Order, inv.order_id)
         call.principal.check_store(order.store)
-        inv = await invoices.set_status(s, inv.id, call.body.status, call.body.error)
+        inv = await invoices.set_status(s, inv.id, body.status, body.error)
         return {**orders.invoice_json(inv), "order_no": order.order_no}
 
 
@@ -370,16 +380,16 @@ class FleetQuery(QueryModel):
     store: Ident | None = None
 
 
-async def fleet_view(call: Call) -> dict[str, Any]:
+async def fleet_view(call: Call) -> JsonObject:
     """Every kiosk: online/offline since when, queue depth, oldest unsent, devices, versions."""
-    store = call.principal.store_scope(call.query.store)
+    store = call.principal.store_scope(call.query_as(FleetQuery).store)
     async with _db(call).session() as s:
         items = await fleet.fleet_view(s, store)
         await attach_to_fleet(s, items)  # 呼叫店员 on each kiosk's row until answered
         return {"items": items}
 
 
-async def kiosk_detail(call: Call) -> dict[str, Any]:
+async def kiosk_detail(call: Call) -> JsonObject:
     """One kiosk: fleet row, last telemetry, reported and desired shadow, command results."""
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
@@ -392,19 +402,19 @@ async def kiosk_detail(call: Call) -> dict[str, Any]:
 
 class CommandBody(RequestModel):
     name: Literal[tuple(sorted(COMMAND_NAMES))]  # type: ignore[valid-type]
-    args: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    args: JsonObject = Field(default_factory=dict, max_length=32)
 
 
-def _publisher(call: Call):
+def _publisher(call: Call) -> Ingest:
     ingest = call.app.get(keys.INGEST_KEY)
     if ingest is None or not ingest.connected.is_set():
         raise Unavailable("the bridge is not connected to the MQTT broker")
     return ingest
 
 
-async def send_command(call: Call) -> dict[str, Any]:
+async def send_command(call: Call) -> JsonObject:
     """Sign and send a fleet command (ping, reboot, maintenance, reprint, ...)."""
-
+    body = call.body_as(CommandBody)
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
     config = _config(call)
@@ -413,28 +423,29 @@ async def send_command(call: Call) -> dict[str, Any]:
         raise Unavailable("no command signing key provisioned "
                           f"(credential {config.commands.signing_key_credential})")
     ingest = _publisher(call)
-    cmd = await commands.publish_command(ingest, key, store, kiosk, call.body.name,
-                                         call.body.args, ttl_s=config.commands.ttl_s)
+    cmd = await commands.publish_command(ingest, key, store, kiosk, body.name,
+                                         body.args, ttl_s=config.commands.ttl_s)
     return {"cmd_id": cmd.cmd_id, "name": cmd.name, "store": store, "kiosk": kiosk,
             "expires_at": cmd.expires_at.isoformat()}
 
 
 class ShadowBody(RequestModel):
     version: int = Field(ge=1, le=2**31 - 1)
-    config: dict[str, Any] = Field(max_length=100)
+    config: JsonObject = Field(max_length=100)
 
 
 # Desired-state keys that move money (offline stored-value spending): head office only.
 MONEY_SHADOW_KEYS = {"offline": {"max_offline_stored_value_fen", "max_offline_sale_fen"}}
 
 
-async def set_shadow(call: Call) -> dict[str, Any]:
+async def set_shadow(call: Call) -> JsonObject:
     """Publish a new desired configuration (retained, signed like a command); the kiosk
     reports what it applied. Offline money limits: head office only."""
+    body = call.body_as(ShadowBody)
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)
     for section, keys_ in MONEY_SHADOW_KEYS.items():
-        values = call.body.config.get(section)
+        values = body.config.get(section)
         if isinstance(values, dict) and keys_ & set(values) and \
                 call.principal.role != auth.HEAD_OFFICE:
             raise Forbidden(f"only head office sets {section} money limits")
@@ -444,18 +455,18 @@ async def set_shadow(call: Call) -> dict[str, Any]:
     ingest = _publisher(call)
     async with _db(call).session() as s:
         current = await fleet.kiosk_detail(s, store, kiosk)
-        if current and current.get("desired_version") and \
-                call.body.version <= current["desired_version"]:
-            raise Conflict(f"version must be above {current['desired_version']}")
-        await fleet.record_desired(s, store, kiosk, call.body.version, call.body.config)
-    desired = sign_shadow(ShadowDesired(version=call.body.version, config=call.body.config,
+        last = current.get("desired_version") if current else None
+        if isinstance(last, int) and last and body.version <= last:
+            raise Conflict(f"version must be above {last}")
+        await fleet.record_desired(s, store, kiosk, body.version, body.config)
+    desired = sign_shadow(ShadowDesired(version=body.version, config=body.config,
                                         store=store, kiosk=kiosk), key)
     await ingest.publish(KioskTopics(store, kiosk).shadow_desired, desired.encode(), qos=1,
                          retain=True)
     return {"store": store, "kiosk": kiosk, "version": desired.version}
 
 
-async def get_shadow(call: Call) -> dict[str, Any]:
+async def get_shadow(call: Call) -> JsonObject:
     """Desired and reported configuration of a kiosk."""
     store, kiosk = call.path["store"], call.path["kiosk"]
     call.principal.check_store(store)

@@ -27,11 +27,14 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import aiomqtt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonSchemaMode
+
+from common.jsontypes import JsonObject
 
 from . import auth, catalog, keys, responses
 from .errors import Forbidden, NotFound
@@ -41,6 +44,7 @@ from .security.download_tokens import REANNOUNCE_S
 if TYPE_CHECKING:
     from cloud_bridge.config import BridgeConfig
     from cloud_bridge.db import Database
+    from cloud_bridge.ingest import Ingest
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,16 @@ class PriceBookUpload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def model_json_schema(
+        cls, by_alias: bool | None = None, ref_template: str = DEFAULT_REF_TEMPLATE,
+        schema_generator: type[GenerateJsonSchema] = GenerateJsonSchema,
+        mode: JsonSchemaMode = "validation", *,
+        union_format: Literal["any_of", "primitive_type_array"] = "any_of",
+    ) -> JsonObject:
         from contract.pricebook import PriceBook
 
-        return PriceBook.model_json_schema(*args, **kwargs)
+        return PriceBook.model_json_schema(by_alias, ref_template, schema_generator, mode,
+                                           union_format=union_format)
 
 
 class CanonicalPriceBook(PriceBookUpload):
@@ -77,7 +87,7 @@ class CanonicalPriceBook(PriceBookUpload):
     pointer's sha256 covers). Described with the PriceBook schema, like the upload."""
 
 
-async def publish_catalog(call: Call) -> dict[str, Any]:
+async def publish_catalog(call: Call) -> JsonObject:
     """Publish a store's price book (head office): stored, made current, announced."""
     store = call.path["store"]
     if call.principal.role != auth.HEAD_OFFICE:
@@ -102,7 +112,7 @@ async def publish_catalog(call: Call) -> dict[str, Any]:
             "announced": announced}
 
 
-async def get_catalog(call: Call) -> dict[str, Any]:
+async def get_catalog(call: Call) -> JsonObject:
     """The store's current price book version (sha256, size, who published it and when)."""
     store = call.path["store"]
     call.principal.check_store(store)
@@ -196,7 +206,8 @@ async def download_catalog(call: Call) -> web.StreamResponse:
 # --------------------------------------------------------------------------- announcing
 
 
-async def _announce_on_connect(app: web.Application, db: Database, config: BridgeConfig, ingest: Any) -> None:
+async def _announce_on_connect(app: web.Application, db: Database, config: BridgeConfig,
+                               ingest: Ingest) -> None:
     while True:
         await ingest.connected.wait()
         try:

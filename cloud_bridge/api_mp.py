@@ -18,12 +18,17 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NotRequired, TypedDict
 
 import aiohttp
 from pydantic import Field, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
+from contract.pricebook import PriceBook
 
 from . import auth, invoices, keys, orders, responses
+from .db import Database
 from .errors import InvalidRequest, NotFound, Unauthorized, Unavailable, UpstreamError
 from .models import Order
 from .openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText, Text
@@ -38,11 +43,11 @@ SANDBOX_APP_SECRET = "sandbox-app-secret"
 BAD_CODE_ERRORS = {40029, 40163, 40226}
 
 
-def _db(call: Call):
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
-def _config(call: Call):
+def _config(call: Call) -> BridgeConfig:
     return call.app[keys.CONFIG_KEY]
 
 
@@ -55,8 +60,15 @@ def app_secret(config: BridgeConfig) -> str | None:
     return secret
 
 
+class WechatLogin(TypedDict):
+    """Who ``jscode2session`` says logged in."""
+
+    openid: str
+    session_key: NotRequired[str]
+
+
 async def code2session(http: aiohttp.ClientSession, url: str, app_id: str, secret: str,
-                       code: str) -> dict[str, Any]:
+                       code: str) -> WechatLogin:
     """Call WeChat's ``jscode2session``; the openid (and session key) or a clear error."""
     params = {"appid": app_id, "secret": secret, "js_code": code,
               "grant_type": "authorization_code"}
@@ -86,23 +98,28 @@ async def code2session(http: aiohttp.ClientSession, url: str, app_id: str, secre
         raise Unauthorized("the login code is invalid or used")
     if errcode:
         raise UpstreamError(f"code2session error {errcode}")
-    if not isinstance(data.get("openid"), str) or not data["openid"]:
+    openid = data.get("openid")
+    if not isinstance(openid, str) or not openid:
         raise UpstreamError("code2session answered without an openid")
-    return data
+    login: WechatLogin = {"openid": openid}
+    session_key = data.get("session_key")
+    if isinstance(session_key, str):
+        login["session_key"] = session_key
+    return login
 
 
 class SessionBody(RequestModel):
     code: ShortText = Field(description="the code from wx.login()")
 
 
-async def mp_login(call: Call) -> dict[str, Any]:
+async def mp_login(call: Call) -> JsonObject:
     """Log in with a wx.login() code: the bridge asks code2session who the user is."""
     config = _config(call)
     secret = app_secret(config)
     if not secret:
         raise Unavailable("mini-program app secret not configured")
     data = await code2session(call.app[keys.HTTP_KEY], config.mp.code2session_url,
-                              config.mp.app_id, secret, call.body.code)
+                              config.mp.app_id, secret, call.body_as(SessionBody).code)
     async with _db(call).session() as s:
         token, expires = await auth.mp_login(s, data["openid"][:64],
                                              config.auth.mp_session_ttl_s)
@@ -115,23 +132,23 @@ class MyOrdersQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-async def my_orders(call: Call) -> dict[str, Any]:
+async def my_orders(call: Call) -> JsonObject:
     """The caller's orders, newest first."""
-    q = call.query
+    q = call.query_as(MyOrdersQuery)
     async with _db(call).session() as s:
         rows, total = await orders.list_orders(s, openid=call.openid, status=q.status,
                                                limit=q.limit, offset=q.offset)
     return {"total": total, "items": [orders.order_summary(o) for o in rows]}
 
 
-async def _my_order(session, call: Call, lock: bool = False):
+async def _my_order(session: AsyncSession, call: Call, lock: bool = False) -> Order:
     order = await orders.get_order(session, call.path["order_no"], lock=lock)
     if order.openid != call.openid:
         raise NotFound(f"order {call.path['order_no']} not found")
     return order
 
 
-async def my_order(call: Call) -> dict[str, Any]:
+async def my_order(call: Call) -> orders.OrderDetailJson:
     """One of the caller's orders (e-receipt): lines, totals, status, invoice."""
     async with _db(call).session() as s:
         order = await _my_order(s, call)
@@ -143,7 +160,7 @@ class ClaimBody(RequestModel):
                        description="the t= value of the receipt's QR code (the order's secret)")
 
 
-async def claim_order(call: Call) -> dict[str, Any]:
+async def claim_order(call: Call) -> orders.OrderSummaryJson:
     """Attach a kiosk order to the caller: the receipt's QR token proves holding the receipt.
 
     Refusals are recorded and rate-limited per user and per address (selling.claims).
@@ -151,6 +168,7 @@ async def claim_order(call: Call) -> dict[str, Any]:
     from .security.service import caller_source
     from .selling import claims
 
+    token = call.body_as(ClaimBody).token
     db, openid = _db(call), call.openid
     source = caller_source(call.request.remote)
     order_no = call.path["order_no"]
@@ -165,7 +183,7 @@ async def claim_order(call: Call) -> dict[str, Any]:
             reason = "unknown_order"
         elif order.openid not in (None, openid):
             reason = "other_owner"
-        elif not claims.token_matches(order, call.body.token):
+        elif not claims.token_matches(order, token):
             reason = "bad_token"
         else:
             if order.openid is None:
@@ -198,7 +216,7 @@ class CreateOrderBody(RequestModel):
         "order until it is paid (used) or closed, cancelled or refunded (released)")
 
 
-async def store_price_book(call: Call, store: str) -> Any:
+async def store_price_book(call: Call, store: str) -> PriceBook:
     """The store's current published price book, else the ``[mp] price_book`` file."""
     from .catalog import published_book
 
@@ -216,7 +234,7 @@ async def store_price_book(call: Call, store: str) -> Any:
     return services.mp_price_book
 
 
-async def create_order(call: Call) -> dict[str, Any]:
+async def create_order(call: Call) -> orders.OrderDetailJson:
     """Place an order (pickup or delivery), priced by the cloud; it waits for payment.
 
     With ``coupon_id`` the order is priced with the caller's coupon and the coupon is
@@ -227,7 +245,7 @@ async def create_order(call: Call) -> dict[str, Any]:
     from .marketing.campaigns import record_discounts
     from .mp_shop import coupons
 
-    b = call.body
+    b = call.body_as(CreateOrderBody)
     book = await store_price_book(call, b.store)
     cart = [CartLine(product_id=ln.product_id, qty=ln.qty) for ln in b.lines]
     at = utcnow()
@@ -244,7 +262,7 @@ async def create_order(call: Call) -> dict[str, Any]:
             raise InvalidRequest(str(err)) from err
         if coupon is not None:
             coupons.check_applied(coupon, priced)
-        lines = [{"product_id": ln.product_id, "barcode": ln.barcode, "name_zh": ln.name_zh,
+        lines: list[JsonObject] = [{"product_id": ln.product_id, "barcode": ln.barcode, "name_zh": ln.name_zh,
                   "name_en": ln.name_en, "qty": ln.qty, "unit_price": ln.unit_price,
                   "amount": ln.amount} for ln in priced.lines]
         order = await orders.create_mp_order(
@@ -270,9 +288,9 @@ class InvoiceBody(RequestModel):
     email: Text
 
 
-async def request_invoice(call: Call) -> dict[str, Any]:
+async def request_invoice(call: Call) -> JsonObject:
     """Ask for a 发票 on one of the caller's orders."""
-    b = call.body
+    b = call.body_as(InvoiceBody)
     async with _db(call).session() as s:
         order = await _my_order(s, call, lock=True)
         inv = await invoices.request_invoice(s, order, openid=call.openid, kind=b.kind,
@@ -280,14 +298,15 @@ async def request_invoice(call: Call) -> dict[str, Any]:
         return {**orders.invoice_json(inv), "order_no": order.order_no}
 
 
-async def get_invoice(call: Call) -> dict[str, Any]:
+async def get_invoice(call: Call) -> JsonObject:
     """The invoice request of one of the caller's orders."""
     async with _db(call).session() as s:
         order = await _my_order(s, call)
         detail = await orders.order_detail(s, order, staff=False)
-    if detail["invoice"] is None:
+    invoice = detail["invoice"]
+    if invoice is None:
         raise NotFound(f"order {order.order_no} has no invoice request")
-    return {**detail["invoice"], "order_no": order.order_no}
+    return {**invoice, "order_no": order.order_no}
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -306,9 +325,9 @@ class Code2SessionQuery(QueryModel):
     grant_type: str = Field(default="", max_length=64)
 
 
-async def sandbox_jscode2session(call: Call) -> dict[str, Any]:
+async def sandbox_jscode2session(call: Call) -> JsonObject:
     """Local fake of WeChat's jscode2session (same parameters, fields and error codes)."""
-    q = call.query
+    q = call.query_as(Code2SessionQuery)
     config = _config(call)
     if q.grant_type != "authorization_code":
         return {"errcode": 40002, "errmsg": "invalid grant_type"}

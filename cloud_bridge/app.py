@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
+
+from common.jsontypes import JsonObject
 
 from . import api_admin, api_catalog, api_mp, responses, rpc
 from .config import BridgeConfig
@@ -40,12 +41,12 @@ log = logging.getLogger(__name__)
 UPSTREAM_TIMEOUT_S = 10.0
 
 
-async def openapi_document(call: Call) -> dict[str, Any]:
+async def openapi_document(call: Call) -> JsonObject:
     """The OpenAPI document of every route."""
     return build_document(call.app[ROUTES_KEY])
 
 
-async def health(call: Call) -> dict[str, Any]:
+async def health(call: Call) -> JsonObject:
     """Liveness plus whether the MQTT ingest is connected."""
     ingest = call.app.get(INGEST_KEY)
     return {
@@ -77,7 +78,7 @@ def all_routes(config: BridgeConfig) -> list[Route]:
     return routes
 
 
-def _database_ctx(db: Database | None):
+def _database_ctx(db: Database | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG_KEY]
         if config.database.auto_migrate:

@@ -22,10 +22,10 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -37,9 +37,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.jsontypes import JsonObject
 from contract.wire.shadow import CatalogPointer
 from contract.wire.topics import store_catalog
 
@@ -107,7 +109,7 @@ class BookInfo:
     created_by: str
     is_current: bool
 
-    def json(self) -> dict[str, Any]:
+    def json(self) -> JsonObject:
         return {"store": self.store, "version": self.version, "sha256": self.sha256,
                 "size": self.size, "created_at": self.created_at.isoformat(),
                 "created_by": self.created_by, "current": self.is_current}
@@ -118,7 +120,7 @@ _INFO_COLUMNS = (PublishedPriceBook.store, PublishedPriceBook.version, Published
                  PublishedPriceBook.created_by, PublishedPriceBook.is_current)
 
 
-def _info(row: Sequence[Any]) -> BookInfo:
+def _info(row: Row[tuple[str, str, str, int, datetime, str, bool]]) -> BookInfo:
     return BookInfo(*row)
 
 

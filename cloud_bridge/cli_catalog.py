@@ -13,6 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .catalog import BookInfo
+    from .config import BridgeConfig
 
 # Connecting and publishing one retained message; the broker may be far away.
 PUBLISH_TIMEOUT_S = 20.0
@@ -39,7 +44,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-async def _announce_once(config, store: str) -> None:
+async def _announce_once(config: BridgeConfig, store: str) -> None:
     import aiomqtt
 
     from .catalog import announce_current
@@ -48,7 +53,7 @@ async def _announce_once(config, store: str) -> None:
 
     # The workers' broker, account and TLS; a session of its own, gone on disconnect.
     kwargs = mqtt_client_kwargs(config.mqtt, f"{config.bridge.worker_id}-catalog-cli")
-    kwargs.update(clean_start=True, properties=None)
+    kwargs["clean_start"], kwargs["properties"] = True, None
     db = open_database(config)
     try:
         async with aiomqtt.Client(**kwargs) as client:
@@ -79,7 +84,7 @@ def _publish(args: argparse.Namespace) -> int:
     except OSError as err:
         return _fail(f"{args.file}: {err.strerror or err}")
 
-    async def run():
+    async def run() -> BookInfo:
         db = open_database(config)
         try:
             async with db.session() as s:
@@ -119,7 +124,7 @@ def _show(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return _fail(str(err))
 
-    async def run():
+    async def run() -> BookInfo | None:
         db = open_database(config)
         try:
             async with db.session() as s:

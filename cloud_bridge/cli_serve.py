@@ -14,6 +14,10 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import BridgeConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     admin.set_defaults(func=lambda args: (admin.print_help(), 2)[1])
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> BridgeConfig | None:
     from .config import ConfigError, load_config
 
     try:
@@ -109,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(serve(config))
 
 
-async def serve(config, stop: asyncio.Event | None = None) -> int:
+async def serve(config: BridgeConfig, stop: asyncio.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); clean shutdown closes every resource."""
     from aiohttp import web
 
@@ -152,7 +156,7 @@ async def serve(config, stop: asyncio.Event | None = None) -> int:
     return 0
 
 
-def _use_own_sandbox(config, url: str) -> None:
+def _use_own_sandbox(config: BridgeConfig, url: str) -> None:
     """With ``[mp] sandbox`` and the default code2session URL, log in against ourselves."""
     from .config import MiniProgramSection
 

@@ -7,12 +7,14 @@ on ``cmd/res`` with a :class:`wire.CommandResult` carrying the same ``cmd_id``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from common.jsontypes import JsonMapping
 from contract.signing import load_private_key
 from contract.signing import sign_command as _sign
 from contract.wire.base import utcnow
@@ -27,12 +29,18 @@ from .config import BridgeConfig, load_secret
 DEFAULT_TTL_S = 300.0
 
 
+class CommandPublisher(Protocol):
+    """What sends a command: an aiomqtt client, or the bridge's ingest connection."""
+
+    def publish(self, topic: str, payload: bytes, *, qos: int) -> Awaitable[object]: ...
+
+
 def sign_command(
     key: Ed25519PrivateKey,
     store: str,
     kiosk: str,
     name: str,
-    args: dict[str, Any] | None = None,
+    args: JsonMapping | None = None,
     ttl_s: float = DEFAULT_TTL_S,
     cmd_id: str | None = None,
 ) -> Command:
@@ -52,12 +60,12 @@ def sign_command(
 
 
 async def publish_command(
-    client: Any,
+    client: CommandPublisher,
     key: Ed25519PrivateKey,
     store: str,
     kiosk: str,
     name: str,
-    args: dict[str, Any] | None = None,
+    args: JsonMapping | None = None,
     ttl_s: float = DEFAULT_TTL_S,
 ) -> Command:
     """Sign and publish (QoS 1, not retained) on the kiosk's ``cmd`` topic with an aiomqtt client.
@@ -69,7 +77,7 @@ async def publish_command(
     return command
 
 
-def load_signing_key(config: BridgeConfig) -> Any:
+def load_signing_key(config: BridgeConfig) -> Ed25519PrivateKey | None:
     """The Ed25519 command signing key from credentials, or ``None`` if not provisioned."""
     secret = load_secret(config.commands.signing_key_credential)
     if not secret:

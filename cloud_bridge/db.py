@@ -269,9 +269,7 @@ def bulk_insert(
     (``executemany`` renders a new multi-row ``VALUES`` text, and a new prepared
     statement, for every batch size). On SQLite it is ``executemany``.
     """
-    table = model.__table__
-    if not isinstance(table, Table):
-        raise TypeError(f"{model.__name__} is not mapped to a table")
+    table = table_of(model)
     if session.get_bind().dialect.name != "postgresql":
         return sqlite.insert(table), rows
     names = list(rows[0]) if rows else [c.name for c in table.columns]

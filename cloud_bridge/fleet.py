@@ -8,11 +8,11 @@ retained message replayed after a reconnect must not flip a kiosk back).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.jsontypes import JsonObject
 from contract.wire.commands import CommandResult
 from contract.wire.presence import KioskStatus, Telemetry
 from contract.wire.shadow import ShadowReported
@@ -83,7 +83,7 @@ async def apply_reported(session: AsyncSession, store: str, kiosk: str, r: Shado
 
 
 async def record_desired(
-    session: AsyncSession, store: str, kiosk: str, version: int, config: dict[str, Any]
+    session: AsyncSession, store: str, kiosk: str, version: int, config: JsonObject
 ) -> None:
     """Remember the desired shadow we published (the console shows desired vs reported)."""
     k = await _kiosk(session, store, kiosk)
@@ -105,7 +105,7 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def kiosk_json(k: Kiosk) -> dict[str, Any]:
+def kiosk_json(k: Kiosk) -> JsonObject:
     """One row of the fleet view."""
     age = None
     if k.oldest_unsent_s is not None and k.telemetry_at is not None:
@@ -135,14 +135,14 @@ def kiosk_json(k: Kiosk) -> dict[str, Any]:
     }
 
 
-async def fleet_view(session: AsyncSession, store: str | None = None) -> list[dict[str, Any]]:
+async def fleet_view(session: AsyncSession, store: str | None = None) -> list[JsonObject]:
     q = select(Kiosk).order_by(Kiosk.store, Kiosk.kiosk)
     if store is not None:
         q = q.where(Kiosk.store == store)
     return [kiosk_json(k) for k in (await session.scalars(q)).all()]
 
 
-async def kiosk_detail(session: AsyncSession, store: str, kiosk: str) -> dict[str, Any] | None:
+async def kiosk_detail(session: AsyncSession, store: str, kiosk: str) -> JsonObject | None:
     k = await session.get(Kiosk, (store, kiosk))
     if k is None:
         return None

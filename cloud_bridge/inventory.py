@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.jsontypes import JsonObject
+
 from .db import bulk_insert, table_of
-from .models import Alert, Stock, now
+from .models import Alert, Base, Stock, now
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ class StockObserver(Protocol):
 
     async def __call__(
         self, session: AsyncSession, deltas: Mapping[tuple[str, str], int], *, source: str,
-        context: Mapping[tuple[str, str], dict[str, Any]] | None,
+        context: Mapping[tuple[str, str], JsonObject] | None,
     ) -> None: ...
 
 
@@ -44,12 +46,13 @@ def observe_stock(observer: StockObserver) -> StockObserver:
     return observer
 
 
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
+def dialect_insert(session: AsyncSession,
+                   model: type[Base]) -> sqlite.Insert | postgresql.Insert:
     """``INSERT`` with ``ON CONFLICT`` support for the session's backend."""
     name = session.get_bind().dialect.name
     # Core table, not the ORM entity: bulk rows skip the ORM's per-row bookkeeping.
-    table = getattr(table, "__table__", table)
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+    table = table_of(model)
+    return postgresql.insert(table) if name == "postgresql" else sqlite.insert(table)
 
 
 async def apply_deltas(
@@ -57,7 +60,7 @@ async def apply_deltas(
     deltas: Mapping[tuple[str, str], int],
     *,
     source: str,
-    context: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    context: Mapping[tuple[str, str], JsonObject] | None = None,
 ) -> list[Alert]:
     """Add ``delta`` to each (store, product) in one statement; alert on any shortfall.
 
@@ -83,13 +86,14 @@ async def apply_deltas(
         delta = deltas[(store, product_id)]
         if on_hand < 0 and delta < 0:
             shortfall = min(-delta, -on_hand)
-            detail = {"shortfall": shortfall, "on_hand": on_hand, "source": source}
+            detail: JsonObject = {"shortfall": shortfall, "on_hand": on_hand, "source": source}
             # The batch's per-order breakdown ("orders") is for the observers, not the alert.
             detail.update((k, v) for k, v in (context or {}).get((store, product_id), {}).items()
                           if k != "orders")
             alerts.append(
                 Alert(kind=OVERSELL, store=store, product_id=product_id,
-                      kiosk=detail.get("kiosk"), order_no=detail.get("order_no"), detail=detail,
+                      kiosk=_text(detail.get("kiosk")), order_no=_text(detail.get("order_no")),
+                      detail=detail,
                       created_at=at, resolved=False)
             )
     if alerts:
@@ -110,7 +114,7 @@ async def set_aside(
     deltas: Mapping[tuple[str, str], int],
     *,
     source: str,
-    context: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    context: Mapping[tuple[str, str], JsonObject] | None = None,
 ) -> None:
     """Goods that come back but not for sale (a return kept in quarantine or with the
     damaged goods, ``context[key]["location"]``): the sellable total stays as it is, and
@@ -158,7 +162,19 @@ async def list_stock(
     return list((await session.scalars(q)).all())
 
 
-def stock_json(row: Stock) -> dict[str, Any]:
+def _text(value: object) -> str | None:
+    """A context's text value for a column (``None`` when it has none)."""
+    return value if isinstance(value, str) else None
+
+
+class StockJson(TypedDict):
+    store: str
+    product_id: str
+    on_hand: int
+    updated_at: str | None
+
+
+def stock_json(row: Stock) -> StockJson:
     return {
         "store": row.store,
         "product_id": row.product_id,
@@ -167,7 +183,7 @@ def stock_json(row: Stock) -> dict[str, Any]:
     }
 
 
-def alert_json(row: Alert) -> dict[str, Any]:
+def alert_json(row: Alert) -> JsonObject:
     return {
         "id": row.id,
         "kind": row.kind,

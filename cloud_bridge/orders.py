@@ -18,14 +18,16 @@ import hashlib
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, Protocol, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.jsontypes import JsonList, JsonMapping, JsonObject
 from contract.wire.events import Event, OrderCompletedData
 
 from . import inventory
@@ -98,16 +100,26 @@ def business_date(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
-def kiosk_business_date(d: Any) -> str | None:
+def kiosk_business_date(d: OrderCompletedData) -> str | None:
     """The business day the kiosk booked a sale on, in its store's time zone (``yyyy-mm-dd``),
     when the kiosk says it; a store in another zone than the bridge keeps its own days."""
-    day = getattr(d, "business_day", None)
+    day = d.business_day
     return f"{day[:4]}-{day[4:6]}-{day[6:]}" if day else None
 
 
-def stock_units(line: Any) -> int:
+class StockLine(Protocol):
+    """A sold line as stock counts it (a kiosk's line or a stored order line)."""
+
+    @property
+    def qty(self) -> int: ...
+
+    @property
+    def weight_g(self) -> int | None: ...
+
+
+def stock_units(line: StockLine) -> int:
     """Stock units a line moves: grams for weighed goods, pieces otherwise."""
-    return int(line.weight_g) if getattr(line, "weight_g", None) else int(line.qty)
+    return int(line.weight_g) if line.weight_g else int(line.qty)
 
 
 # --------------------------------------------------------------------------- kiosk ingest
@@ -131,7 +143,7 @@ async def record_kiosk_sales(
     if not sales:
         return []
     sales = sorted(sales, key=lambda s: s.data.order_no)
-    rows = []
+    rows: list[JsonObject] = []
     for s in sales:
         d = s.data
         rows.append({
@@ -151,10 +163,12 @@ async def record_kiosk_sales(
     # and only the event whose row it is may add lines and move stock.
     inserted = {eid: oid for oid, eid in (await session.execute(stmt, params)).all()}
     alerts: list[Alert] = []
-    lines: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
+    lines: list[JsonObject] = []
+    history: list[JsonObject] = []
     deltas: dict[tuple[str, str], int] = defaultdict(int)
-    context: dict[tuple[str, str], dict[str, Any]] = {}
+    context: dict[tuple[str, str], JsonObject] = {}
+    # Each context's "orders" list, as its own type (the context holds the same list).
+    batches: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
     at = now()
     for s in sales:
         d = s.data
@@ -174,9 +188,10 @@ async def record_kiosk_sales(
             deltas[key] -= stock_units(ln)
             # The last order names an oversell alert; "orders" lets the supply chain's
             # lot movements name each order of the batch (inventory.apply_deltas).
-            ctx = context.setdefault(key, {"orders": []})
+            batch = batches.setdefault(key, [])
+            ctx = context.setdefault(key, {"orders": batch})
             ctx.update(order_no=d.order_no, kiosk=s.event.kiosk)
-            ctx["orders"].append((d.order_no, stock_units(ln), s.event.kiosk))
+            batch.append((d.order_no, stock_units(ln), s.event.kiosk))
         history.append({
             "order_id": oid, "at": at, "actor": f"kiosk:{s.event.store}/{s.event.kiosk}",
             "action": "created", "from_status": None, "to_status": COMPLETED,
@@ -192,7 +207,7 @@ async def record_kiosk_sales(
     return alerts
 
 
-def _details(d: OrderCompletedData) -> dict[str, Any]:
+def _details(d: OrderCompletedData) -> JsonObject:
     return {
         "tenders": [t.model_dump(mode="json", exclude_none=True) for t in d.tenders],
         "vat": [v.model_dump(mode="json") for v in d.vat],
@@ -250,7 +265,107 @@ async def list_orders(
     return list((await session.scalars(q)).all()), int(total or 0)
 
 
-def order_summary(o: Order) -> dict[str, Any]:
+class OrderSummaryJson(TypedDict):
+    order_no: str
+    store: str
+    kiosk: str | None
+    source: str
+    fulfillment: str
+    status: str
+    currency: str
+    total: int
+    refunded_total: int
+    business_date: str
+    created_at: str
+    updated_at: str
+
+
+class OrderLineJson(TypedDict):
+    line_no: int
+    product_id: str
+    barcode: str | None
+    name_zh: str
+    name_en: str | None
+    qty: int
+    weight_g: int | None
+    unit_price: int
+    discount: int
+    amount: int
+    returned_qty: int
+
+
+class HistoryJson(TypedDict):
+    at: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    actor: NotRequired[str]  # staff only, like the detail
+    detail: NotRequired[JsonObject]
+
+
+class NoteJson(TypedDict):
+    at: str
+    author: str
+    text: str
+
+
+class ReturnJson(TypedDict):
+    id: int
+    kind: str
+    reason: str
+    restock: bool
+    lines: JsonList
+    created_by: str
+    created_at: str
+
+
+class InvoiceJson(TypedDict):
+    id: int
+    kind: str
+    title: str
+    tax_id: str | None
+    email: str
+    amount: int
+    status: str
+    created_at: str
+    updated_at: str
+    error: str | None
+
+
+class RefundJson(TypedDict):
+    id: int
+    order_no: str
+    out_refund_no: str
+    amount: int
+    currency: str
+    reason: str
+    status: str
+    requested_by: str
+    created_at: str
+    updated_at: str
+    error: str | None
+
+
+class OrderDetailJson(OrderSummaryJson):
+    member_id: str | None
+    subtotal: int
+    discount_total: int
+    paid_at: str | None
+    completed_at: str | None
+    carrier: str | None
+    tracking_no: str | None
+    shipping_address: JsonObject | None
+    details: JsonObject
+    lines: list[OrderLineJson]
+    history: list[HistoryJson]
+    invoice: InvoiceJson | None
+    # Staff only:
+    notes: NotRequired[list[NoteJson]]
+    refunds: NotRequired[list[RefundJson]]
+    returns: NotRequired[list[ReturnJson]]
+
+
+def order_summary(o: Order) -> OrderSummaryJson:
     return {
         "order_no": o.order_no,
         "store": o.store,
@@ -267,12 +382,16 @@ def order_summary(o: Order) -> dict[str, Any]:
     }
 
 
-async def order_detail(session: AsyncSession, o: Order, *, staff: bool = True) -> dict[str, Any]:
+async def order_detail(session: AsyncSession, o: Order, *,
+                       staff: bool = True) -> OrderDetailJson:
     """Everything about an order; ``staff=False`` leaves out internal notes and history actors."""
     lines = (await session.scalars(
         select(OrderLine).where(OrderLine.order_id == o.id).order_by(OrderLine.line_no))).all()
-    out = order_summary(o)
-    out.update({
+    history = (await session.scalars(
+        select(OrderHistory).where(OrderHistory.order_id == o.id).order_by(OrderHistory.id))).all()
+    invoice = await session.scalar(select(Invoice).where(Invoice.order_id == o.id))
+    out: OrderDetailJson = {
+        **order_summary(o),
         "member_id": o.member_id,
         "subtotal": o.subtotal,
         "discount_total": o.discount_total,
@@ -289,16 +408,9 @@ async def order_detail(session: AsyncSession, o: Order, *, staff: bool = True) -
              "returned_qty": ln.returned_qty}
             for ln in lines
         ],
-    })
-    history = (await session.scalars(
-        select(OrderHistory).where(OrderHistory.order_id == o.id).order_by(OrderHistory.id))).all()
-    out["history"] = [
-        {"at": h.at.isoformat(), "action": h.action, "from_status": h.from_status,
-         "to_status": h.to_status, **({"actor": h.actor, "detail": h.detail or {}} if staff else {})}
-        for h in history
-    ]
-    invoice = await session.scalar(select(Invoice).where(Invoice.order_id == o.id))
-    out["invoice"] = invoice_json(invoice) if invoice else None
+        "history": [_history_json(h, staff) for h in history],
+        "invoice": invoice_json(invoice) if invoice else None,
+    }
     if staff:
         notes = (await session.scalars(
             select(OrderNote).where(OrderNote.order_id == o.id).order_by(OrderNote.id))).all()
@@ -318,7 +430,16 @@ async def order_detail(session: AsyncSession, o: Order, *, staff: bool = True) -
     return out
 
 
-def invoice_json(i: Invoice) -> dict[str, Any]:
+def _history_json(h: OrderHistory, staff: bool) -> HistoryJson:
+    entry: HistoryJson = {"at": h.at.isoformat(), "action": h.action,
+                          "from_status": h.from_status, "to_status": h.to_status}
+    if staff:
+        entry["actor"] = h.actor
+        entry["detail"] = h.detail or {}
+    return entry
+
+
+def invoice_json(i: Invoice) -> InvoiceJson:
     return {
         "id": i.id, "kind": i.kind, "title": i.title, "tax_id": i.tax_id, "email": i.email,
         "amount": i.amount, "status": i.status, "created_at": i.created_at.isoformat(),
@@ -326,7 +447,7 @@ def invoice_json(i: Invoice) -> dict[str, Any]:
     }
 
 
-def refund_json(r: RefundRequest, order_no: str) -> dict[str, Any]:
+def refund_json(r: RefundRequest, order_no: str) -> RefundJson:
     return {
         "id": r.id, "order_no": order_no, "out_refund_no": r.out_refund_no, "amount": r.amount,
         "currency": r.currency, "reason": r.reason, "status": r.status,
@@ -339,12 +460,12 @@ def refund_json(r: RefundRequest, order_no: str) -> dict[str, Any]:
 
 
 def _history(o: Order, actor: str, action: str, frm: str | None, to: str | None,
-             detail: dict[str, Any] | None = None) -> OrderHistory:
+             detail: JsonObject | None = None) -> OrderHistory:
     return OrderHistory(order_id=o.id, at=now(), actor=actor, action=action, from_status=frm,
                         to_status=to, detail=detail or {})
 
 
-def log_event(o: Order, actor: str, action: str, detail: dict[str, Any]) -> OrderHistory:
+def log_event(o: Order, actor: str, action: str, detail: JsonObject) -> OrderHistory:
     """A history row for something that happened to the order without changing its status
     (an after-sales request, a note): other domains write order history through this."""
     return _history(o, actor, action, o.status, o.status, detail)
@@ -369,7 +490,7 @@ async def change_status(
         raise Conflict(f"order {o.order_no} is not a delivery order")
     if to == SHIPPED and not (carrier and tracking_no):
         raise InvalidRequest("shipping needs carrier and tracking_no")
-    detail: dict[str, Any] = {}
+    detail: JsonObject = {}
     if reason:
         detail["reason"] = reason
     at = now()
@@ -523,13 +644,13 @@ async def create_mp_order(
     *,
     openid: str,
     store: str,
-    lines: list[dict[str, Any]],
+    lines: Sequence[JsonMapping],
     fulfillment: str,
-    shipping_address: dict[str, Any] | None,
+    shipping_address: JsonMapping | None,
     note: str | None,
     tz: str,
     currency: str = "CNY",
-    details: dict[str, Any] | None = None,
+    details: JsonMapping | None = None,
 ) -> Order:
     """An order placed in the mini-program: ``created``, waiting for payment.
 
@@ -539,8 +660,8 @@ async def create_mp_order(
     if fulfillment == "delivery" and not shipping_address:
         raise InvalidRequest("a delivery order needs a shipping_address")
     at = now()
-    subtotal = sum(int(ln["unit_price"]) * int(ln["qty"]) for ln in lines)
-    total = sum(int(ln["amount"]) for ln in lines)
+    subtotal = sum(_fen(ln, "unit_price") * _fen(ln, "qty") for ln in lines)
+    total = sum(_fen(ln, "amount") for ln in lines)
     o = Order(order_no=f"MP{at.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(4).upper()}",
               store=store, source="mp", fulfillment=fulfillment, openid=openid, status=CREATED,
               currency=currency, subtotal=subtotal, discount_total=subtotal - total, total=total,
@@ -549,20 +670,39 @@ async def create_mp_order(
     session.add(o)
     await session.flush()
     for i, ln in enumerate(lines, 1):
-        session.add(OrderLine(order_id=o.id, line_no=i, product_id=ln["product_id"],
-                              barcode=ln.get("barcode"), name_zh=ln["name_zh"],
-                              name_en=ln.get("name_en"), qty=int(ln["qty"]), weight_g=None,
-                              unit_price=int(ln["unit_price"]),
-                              discount=int(ln["unit_price"]) * int(ln["qty"]) - int(ln["amount"]),
-                              amount=int(ln["amount"]), returned_qty=0))
+        qty, unit_price, amount = _fen(ln, "qty"), _fen(ln, "unit_price"), _fen(ln, "amount")
+        session.add(OrderLine(order_id=o.id, line_no=i, product_id=_text(ln, "product_id"),
+                              barcode=_maybe_text(ln, "barcode"), name_zh=_text(ln, "name_zh"),
+                              name_en=_maybe_text(ln, "name_en"), qty=qty, weight_g=None,
+                              unit_price=unit_price, discount=unit_price * qty - amount,
+                              amount=amount, returned_qty=0))
     session.add(_history(o, f"mp:{openid}", "created", None, CREATED, {"fulfillment": fulfillment}))
     if note:
         session.add(OrderNote(order_id=o.id, author=f"mp:{openid}", text=note, at=at))
     return o
 
 
+def _fen(line: JsonMapping, key: str) -> int:
+    """An integer of a priced line (an amount in fen, a quantity)."""
+    value = line[key]
+    if not isinstance(value, int):
+        raise TypeError(f"order line {key} is {type(value).__name__}, not int")
+    return value
+
+
+def _text(line: JsonMapping, key: str) -> str:
+    value = line[key]
+    if not isinstance(value, str):
+        raise TypeError(f"order line {key} is {type(value).__name__}, not str")
+    return value
+
+
+def _maybe_text(line: JsonMapping, key: str) -> str | None:
+    return None if line.get(key) is None else _text(line, key)
+
+
 async def mark_paid(session: AsyncSession, order_no: str, actor: str,
-                    tender: dict[str, Any] | None = None) -> Order:
+                    tender: JsonMapping | None = None) -> Order:
     """Payment confirmed for a mini-program order (called by the payments side)."""
     o = await get_order(session, order_no, lock=True)
     if o.status != CREATED:

@@ -34,10 +34,13 @@ import shutil
 import string
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from contract import numbers
 from contract.wire import topics as T
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEFAULT_CONFIG_DIR = Path("/etc/cloud-bridge")
 BRIDGE_USER = "bridge"
@@ -67,6 +70,15 @@ def _share_with_bridge(path: Path) -> None:
         os.chown(path, -1, gid)
     except PermissionError:
         pass  # not root: the operator runs `chgrp cloud-bridge` (README)
+
+
+class KioskEntry(TypedDict):
+    """A kiosk of the registry (``kiosks.json``), by its MQTT username."""
+
+    store: str
+    kiosk: str
+    added_at: float
+    rotated_at: NotRequired[float]
 
 
 class ProvisioningError(Exception):
@@ -163,7 +175,7 @@ class Deployment:
             _share_with_bridge(tmp)
         os.replace(tmp, path)
 
-    def registry(self) -> dict[str, dict[str, Any]]:
+    def registry(self) -> dict[str, KioskEntry]:
         if not self.registry_path.exists():
             return {}
         try:
@@ -214,7 +226,7 @@ class Deployment:
     def bridge_password(self) -> str:
         return self.bridge_password_path.read_text(encoding="utf-8").strip()
 
-    def signing_key(self) -> Any:
+    def signing_key(self) -> Ed25519PrivateKey:
         from contract.signing import load_private_key
 
         return load_private_key(self.signing_key_path)

@@ -25,8 +25,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.base import utcnow
 from contract.wire.rpc import RpcError, RpcRequest, RpcResponse
 
@@ -61,7 +62,7 @@ class RpcContext:
         return (self.deadline - utcnow()).total_seconds()
 
 
-Handler = Callable[[RpcContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+Handler = Callable[[RpcContext, JsonObject], Awaitable[JsonMapping]]
 
 
 class RpcFailure(Exception):

@@ -6,10 +6,10 @@ Revenue counts every order that was paid (refunded ones included, so that
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .models import Order
 from .orders import SOLD
@@ -17,7 +17,7 @@ from .orders import SOLD
 
 async def daily_stats(
     session: AsyncSession, *, store: str | None, date_from: str | None, date_to: str | None,
-) -> list[dict[str, Any]]:
+) -> list[JsonObject]:
     conds: list[ColumnElement[bool]] = [Order.status.in_(SOLD)]
     if store is not None:
         conds.append(Order.store == store)
@@ -38,7 +38,7 @@ async def daily_stats(
         .group_by(Order.store, Order.business_date, Order.currency)
         .order_by(Order.business_date, Order.store, Order.currency)
     )
-    out = []
+    out: list[JsonObject] = []
     for row in (await session.execute(q)).all():
         orders, revenue, refunds = int(row.orders), int(row.revenue), int(row.refunds)
         out.append({

@@ -11,9 +11,11 @@ past this (a column added later) is still caught by the per-event retry in
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
+from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute
 
 from contract.wire.events import Event, OrderCompletedData
 
@@ -28,9 +30,12 @@ JSON_TEXT_MAX = 500
 MAX_DEPTH = 8
 
 
-def _limit(column: Any) -> tuple[str, int]:
+def _limit(column: InstrumentedAttribute[object]) -> tuple[str, int]:
     """``("str", length)`` or ``("int", max)`` of a mapped column."""
-    kind = column.property.columns[0].type
+    prop = column.property
+    if not isinstance(prop, ColumnProperty):
+        raise TypeError(f"{column} is not a column")
+    kind = prop.columns[0].type
     if isinstance(kind, String) and kind.length:
         return "str", kind.length
     if isinstance(kind, BigInteger):
@@ -40,7 +45,7 @@ def _limit(column: Any) -> tuple[str, int]:
     raise TypeError(f"no bound for {column}")
 
 
-def _limits(fields: dict[str, Any]) -> dict[str, tuple[str, int]]:
+def _limits(fields: dict[str, InstrumentedAttribute[object]]) -> dict[str, tuple[str, int]]:
     # Read once from the models: looking them up per field of every event was a
     # measurable part of the ingest's CPU.
     return {name: _limit(column) for name, column in fields.items()}
@@ -60,19 +65,20 @@ LINE_FIELDS = _limits({"line_no": OrderLine.line_no, "product_id": OrderLine.pro
                        "amount": OrderLine.amount})
 
 
-def _check(obj: Any, fields: dict[str, tuple[str, int]], prefix: str) -> str | None:
+def _check(obj: BaseModel, fields: dict[str, tuple[str, int]], prefix: str) -> str | None:
     for name, (kind, bound) in fields.items():
-        value = getattr(obj, name, None)
+        # The fields are named by the table above: each model has the ones it is checked for.
+        value: object = getattr(obj, name, None)
         if value is None:
             continue
-        if kind == "str" and len(value) > bound:
+        if kind == "str" and isinstance(value, str) and len(value) > bound:
             return f"{prefix}{name}: {len(value)} characters, at most {bound}"
-        if kind == "int" and not -bound <= value <= bound:
+        if kind == "int" and isinstance(value, int) and not -bound <= value <= bound:
             return f"{prefix}{name}: {value} is out of range (at most {bound})"
     return None
 
 
-def _walk(value: Any, path: str, depth: int = 0) -> str | None:
+def _walk(value: object, path: str, depth: int = 0) -> str | None:
     """Every integer within 64 bits and every string bounded, anywhere in ``value``."""
     if depth > MAX_DEPTH:
         return f"{path or 'data'}: nested deeper than {MAX_DEPTH}"
@@ -84,7 +90,12 @@ def _walk(value: Any, path: str, depth: int = 0) -> str | None:
         return None if abs(value) < 1e300 else f"{path}: number out of range"
     if isinstance(value, str):
         return None if len(value) <= JSON_TEXT_MAX else f"{path}: longer than {JSON_TEXT_MAX}"
-    items = value.items() if isinstance(value, dict) else enumerate(value)
+    if isinstance(value, dict):
+        items: Iterable[tuple[object, object]] = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        raise TypeError(f"{path}: {type(value).__name__} is not a JSON value")
     for key, sub in items:
         problem = _walk(sub, f"{path}.{key}" if path else str(key), depth + 1)
         if problem is not None:
@@ -92,26 +103,26 @@ def _walk(value: Any, path: str, depth: int = 0) -> str | None:
     return None
 
 
-def _fits(value: Any, depth: int = 0) -> bool:
+def _fits(value: object, depth: int = 0) -> bool:
     """:func:`_walk` without the paths: whether ``value`` has no problem at all.
 
     Checked first because nearly every event fits, and building each node's path was
     most of the walk's time; the walk then runs only to name the problem.
     """
-    kind = type(value)
     if depth > MAX_DEPTH:
         return False
-    if kind is str:
+    # Judged as the walk below judges them (bool before int: a bool is an int).
+    if isinstance(value, str):
         return len(value) <= JSON_TEXT_MAX
-    if kind is int:
-        return -INT64_MAX <= value <= INT64_MAX
-    if kind is dict:
-        return all(_fits(sub, depth + 1) for sub in value.values())
-    if kind is list:
-        return all(_fits(sub, depth + 1) for sub in value)
-    if value is None or kind is bool:
+    if value is None or isinstance(value, bool):
         return True
-    return _walk(value, "data", depth) is None  # floats and anything unusual
+    if isinstance(value, int):
+        return -INT64_MAX <= value <= INT64_MAX
+    if isinstance(value, dict):
+        return all(_fits(sub, depth + 1) for sub in value.values())
+    if isinstance(value, list):
+        return all(_fits(sub, depth + 1) for sub in value)
+    return _walk(value, "data", depth) is None  # floats and anything unusual  # floats and anything unusual
 
 
 def bounds_problem(ev: Event, data: OrderCompletedData | None) -> str | None:

@@ -13,7 +13,7 @@ import gc
 import logging
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -95,11 +95,27 @@ class IngestStats:
     connects: int = 0
 
 
-def mqtt_client_kwargs(m: MqttSection, client_id: str) -> dict[str, Any]:
+class MqttClientArgs(TypedDict, total=False):
+    """The ``aiomqtt.Client`` arguments the bridge sets."""
+
+    hostname: Required[str]
+    port: int
+    identifier: str
+    protocol: aiomqtt.ProtocolVersion
+    keepalive: int
+    clean_start: bool
+    properties: Properties | None
+    timeout: float
+    username: str
+    password: str | None
+    tls_params: aiomqtt.TLSParameters
+
+
+def mqtt_client_kwargs(m: MqttSection, client_id: str) -> MqttClientArgs:
     """aiomqtt.Client arguments for the bridge's broker, account and TLS (MQTT v5)."""
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = m.session_expiry_s
-    kwargs: dict[str, Any] = {
+    kwargs: MqttClientArgs = {
         "hostname": m.host, "port": m.port, "identifier": client_id,
         "protocol": aiomqtt.ProtocolVersion.V5, "keepalive": m.keepalive_s,
         "clean_start": m.session_expiry_s == 0, "properties": props,
@@ -166,7 +182,7 @@ class Ingest:
                 await self._task
             self._task = None
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self) -> MqttClientArgs:
         return mqtt_client_kwargs(self.config.mqtt, self.client_id)
 
     async def run(self) -> None:

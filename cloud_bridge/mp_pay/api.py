@@ -11,10 +11,9 @@ arrives at ``/api/v1/pay/notify/wechat``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cloud_bridge import keys
 from cloud_bridge.openapi import Call, Route
+from common.jsontypes import JsonObject
 
 from . import reauth, service, stored_value
 from .schemas import (
@@ -28,7 +27,7 @@ from .schemas import (
 )
 
 
-async def pay_order(call: Call) -> dict[str, Any]:
+async def pay_order(call: Call) -> JsonObject:
     """WeChat JSAPI payment of one of my orders: the signed ``wx.requestPayment`` params."""
     return await service.pay(
         call.app[keys.DB_KEY], call.app[keys.SERVICES_KEY].payments,
@@ -44,19 +43,21 @@ async def _member_id(call: Call) -> str:
         return member.id
 
 
-async def set_pay_password(call: Call) -> dict[str, Any]:
+async def set_pay_password(call: Call) -> JsonObject:
     """Set my payment password; changing it needs the current one."""
+    body = call.body_as(PasswordBody)
     await stored_value.set_password(call.app[keys.DB_KEY], await _member_id(call),
-                                    call.body.password, call.body.current_password)
+                                    body.password, body.current_password)
     return {"set": True}
 
 
-async def pay_stored_value(call: Call) -> dict[str, Any]:
+async def pay_stored_value(call: Call) -> stored_value.StoredValuePayment:
     """Pay one of my orders from my stored value, with my payment password."""
+    password = call.body_as(StoredValuePayBody).password
     return await stored_value.pay(
         call.app[keys.DB_KEY], call.app[keys.SERVICES_KEY].payments,
         member_id=await _member_id(call), openid=call.openid,
-        order_no=call.path["order_no"], password=call.body.password)
+        order_no=call.path["order_no"], password=password)
 
 
 LOCKED = "too many wrong payment passwords: locked for a while (Retry-After)"

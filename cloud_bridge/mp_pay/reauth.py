@@ -24,6 +24,8 @@ from cloud_bridge.members import service as members
 from cloud_bridge.members import wechat
 from cloud_bridge.openapi import Call
 
+from .schemas import PhoneChangeBody
+
 log = logging.getLogger(__name__)
 
 
@@ -62,7 +64,7 @@ async def phone_of(call: Call, phone_code: str) -> str:
 
 async def change_phone(call: Call) -> dict[str, bool | str | None]:
     """Bind another phone number to my membership, after re-authenticating."""
-    b = call.body
+    b = call.body_as(PhoneChangeBody)
     db, app_id = call.app[keys.DB_KEY], call.app[keys.CONFIG_KEY].mp.app_id
     await require_present(call, b.login_code)
     async with db.read() as s:

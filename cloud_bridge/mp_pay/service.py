@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import orders
 from cloud_bridge.db import Database
@@ -26,8 +27,13 @@ from cloud_bridge.models import Order, OrderLine, now
 from cloud_bridge.payments import jsapi
 from cloud_bridge.payments.models import AWAITING, FAILED, PAID, Payment
 from cloud_bridge.payments.providers.base import PaymentProvider
+from cloud_bridge.payments.providers.wechat import WechatPayProvider
 from cloud_bridge.payments.service import PaymentService
 from cloud_bridge.payments.store import PaymentRow, utcnow
+from common.jsontypes import JsonObject
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ def out_trade_no_for(order_no: str) -> str:
     return no
 
 
-def notify_url(config: Any, origin: str | None = None) -> str:
+def notify_url(config: BridgeConfig, origin: str | None = None) -> str:
     """Where WeChat sends the payment notification: the configured URL, else the public
     one; in sandbox mode (``[mp] sandbox``) the address the caller reached us at."""
     url = config.payments.jsapi_notify_url
@@ -57,15 +63,15 @@ def notify_url(config: Any, origin: str | None = None) -> str:
                       "[http] public_url")
 
 
-def _wechat(payments: PaymentService | None):
+def _wechat(payments: PaymentService | None) -> WechatPayProvider:
     provider = payments.providers.get("wechat") if payments is not None else None
-    if provider is None:
+    if not isinstance(provider, WechatPayProvider):
         raise Unavailable("WeChat Pay is not configured")
     return provider
 
 
 async def pay(db: Database, payments: PaymentService | None, *, order_no: str, openid: str,
-              notify: str) -> dict[str, Any]:
+              notify: str) -> JsonObject:
     """``wx.requestPayment`` parameters for the caller's own unpaid order.
 
     Raises:
@@ -112,7 +118,7 @@ async def pay(db: Database, payments: PaymentService | None, *, order_no: str, o
             "out_trade_no": no, "amount": amount, "currency": currency}
 
 
-async def _cancel_order(s, order_no: str, reason: str) -> bool:
+async def _cancel_order(s: AsyncSession, order_no: str, reason: str) -> bool:
     order = await orders.get_order(s, order_no, lock=True)
     if order.status != orders.CREATED:
         return False
@@ -165,7 +171,7 @@ async def _close_one(db: Database, payments: PaymentService, order_no: str) -> b
     if row is not None and row["status"] == PAID:
         return False  # paid meanwhile: the notification settles the order
 
-    async def work(s):
+    async def work(s: AsyncSession) -> bool:
         return await _cancel_order(s, order_no, "payment timeout")
 
     cancelled = await db.transact(work)
@@ -180,7 +186,7 @@ async def _settle_from_query(db: Database, provider: PaymentProvider, row: Payme
     if out.status != "paid" or out.amount != row["amount"]:
         return False
 
-    async def work(s):
+    async def work(s: AsyncSession) -> bool:
         p = await s.scalar(select(Payment).where(Payment.out_trade_no == row["out_trade_no"])
                            .with_for_update())
         if p is None or p.status != AWAITING:

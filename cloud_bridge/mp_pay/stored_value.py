@@ -18,11 +18,12 @@ import logging
 import math
 import re
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import orders
 from cloud_bridge.db import Database
@@ -38,6 +39,8 @@ from cloud_bridge.models import Order, now
 from cloud_bridge.payments import jsapi
 from cloud_bridge.payments.models import AWAITING, FAILED, PAID, Payment
 from cloud_bridge.payments.providers.stored_value import InsufficientBalance, apply_entry
+from cloud_bridge.payments.providers.wechat import WechatPayProvider
+from cloud_bridge.payments.service import PaymentService
 from cloud_bridge.payments.store import business_date
 
 from .models import PayPassword
@@ -79,7 +82,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def _take_attempt(db: Database, member_id: str) -> tuple[str, int]:
     """Count one attempt (refused while locked); the hash to check and the tries left."""
-    async def work(s):
+    async def work(s: AsyncSession) -> tuple[str, int]:
         pw = await s.get(PayPassword, member_id, with_for_update=True)
         if pw is None:
             raise Conflict("no payment password yet: set one first")
@@ -126,7 +129,7 @@ async def set_password(db: Database, member_id: str, password: str,
         await _check(db, member_id, current)
     password_hash = await asyncio.to_thread(_HASHER.hash, password)
 
-    async def work(s):
+    async def work(s: AsyncSession) -> None:
         pw = await s.get(PayPassword, member_id, with_for_update=True)
         if pw is None:
             s.add(PayPassword(member_id=member_id, password_hash=password_hash, failures=0,
@@ -139,7 +142,8 @@ async def set_password(db: Database, member_id: str, password: str,
     log.info("payment password %s for member %s", "changed" if exists else "set", member_id)
 
 
-async def _close_open_prepay(db: Database, payments: Any, order_no: str) -> None:
+async def _close_open_prepay(db: Database, payments: PaymentService | None,
+                             order_no: str) -> None:
     """A WeChat prepay of the order still payable: close it at WeChat first."""
     from .service import out_trade_no_for
 
@@ -147,8 +151,8 @@ async def _close_open_prepay(db: Database, payments: Any, order_no: str) -> None
     row = await payments.store.get(no) if payments is not None else None
     if row is None or row["status"] != AWAITING:
         return
-    provider = payments.providers.get("wechat")
-    if provider is None:
+    provider = payments.providers.get("wechat") if payments is not None else None
+    if not isinstance(provider, WechatPayProvider) or payments is None:
         raise Unavailable("the order's WeChat payment is open and WeChat Pay is not configured")
     outcome = await jsapi.close(provider, no)
     if outcome == "paid":
@@ -159,8 +163,16 @@ async def _close_open_prepay(db: Database, payments: Any, order_no: str) -> None
                                     provider_code="CLOSED")
 
 
-async def pay(db: Database, payments: Any, *, member_id: str, openid: str, order_no: str,
-              password: str) -> dict[str, Any]:
+class StoredValuePayment(TypedDict):
+    order_no: str
+    status: str
+    amount: int
+    currency: str
+    balance: int
+
+
+async def pay(db: Database, payments: PaymentService | None, *, member_id: str, openid: str,
+              order_no: str, password: str) -> StoredValuePayment:
     """Pay one of the caller's unpaid orders from their stored value; the balance after."""
     async with db.read() as s:
         order = await s.scalar(select(Order).where(Order.order_no == order_no))
@@ -172,7 +184,7 @@ async def pay(db: Database, payments: Any, *, member_id: str, openid: str, order
     await _close_open_prepay(db, payments, order_no)
     no = out_trade_no(order_no)
 
-    async def work(s):
+    async def work(s: AsyncSession) -> StoredValuePayment:
         o = await orders.get_order(s, order_no, lock=True)
         if o.status != orders.CREATED:
             raise Conflict(f"order {order_no} is {o.status}: nothing to pay")

@@ -13,8 +13,6 @@ show nothing that is the caller's own.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -23,6 +21,8 @@ from cloud_bridge.api_mp import store_price_book
 from cloud_bridge.catalog import PublishedPriceBook
 from cloud_bridge.models import Kiosk
 from cloud_bridge.openapi import Call, QueryModel, Route, ShortText
+from common.jsontypes import JsonObject
+from contract.pricebook import Product
 
 M = "/api/v1/mp"
 
@@ -63,7 +63,7 @@ class ProductQuery(QueryModel):
     offset: int = Field(default=0, ge=0, le=10**6)
 
 
-async def list_stores(call: Call) -> dict[str, Any]:
+async def list_stores(call: Call) -> JsonObject:
     """The stores a shopper can order from, by store id."""
     async with call.app[keys.DB_KEY].read() as s:
         priced = set(await s.scalars(select(PublishedPriceBook.store)
@@ -73,7 +73,7 @@ async def list_stores(call: Call) -> dict[str, Any]:
                       for st in sorted(priced | fleet)]}
 
 
-def matches(product: Any, needle: str) -> bool:
+def matches(product: Product, needle: str) -> bool:
     """Whether a product answers a search: part of a name or id, or a whole barcode."""
     if needle in product.barcodes:
         return True
@@ -81,9 +81,9 @@ def matches(product: Any, needle: str) -> bool:
     return any(needle.casefold() in name.casefold() for name in names)
 
 
-async def search_products(call: Call) -> dict[str, Any]:
+async def search_products(call: Call) -> JsonObject:
     """A store's products sold by the piece, by name; the price book's order."""
-    q, store = call.query, call.path["store"]
+    q, store = call.query_as(ProductQuery), call.path["store"]
     book = await store_price_book(call, store)
     found = [p for p in book.products if p.active and not p.weighed
              and (q.q is None or matches(p, q.q.strip()))]

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.jsontypes import JsonObject
 from contract.pricebook import Coupon as PricedCoupon
 from contract.pricing import PricedCart
 
@@ -82,7 +82,7 @@ def check_applied(coupon: CheckoutCoupon, priced: PricedCart) -> None:
     raise Conflict(f"coupon {coupon.coupon_id} does not apply to these goods")
 
 
-def order_details(priced: PricedCart) -> dict[str, Any]:
+def order_details(priced: PricedCart) -> JsonObject:
     """What the order keeps of its pricing: the coupons applied (the kiosk's ``coupons``
     key) and every discount as the shopper sees it (label and fen off)."""
     return {"coupons": list(priced.coupons),

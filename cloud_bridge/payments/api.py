@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 from pydantic import Field
@@ -23,8 +22,10 @@ from cloud_bridge import responses
 from cloud_bridge.errors import NotFound, Unavailable
 from cloud_bridge.keys import SERVICES_KEY
 from cloud_bridge.openapi import Call, Ident, RequestModel, Route, ShortText, Text, problem
+from common.jsontypes import JsonObject
 
 from .models import MemberBalance, StoredValueEntry
+from .providers.stored_value import StoredValueProvider
 from .service import PaymentService
 
 log = logging.getLogger(__name__)
@@ -62,15 +63,15 @@ async def alipay_notify(call: Call) -> web.Response:
     return web.Response(text="success" if ok else "fail", content_type="text/plain")
 
 
-def _stored_value(call: Call):
+def _stored_value(call: Call) -> StoredValueProvider:
     svc = _service(call)
     provider = svc.providers.get("stored_value") if svc is not None else None
-    if provider is None:
+    if not isinstance(provider, StoredValueProvider):
         raise Unavailable("stored value is not enabled ([payments] stored_value)")
     return provider
 
 
-async def member_balance(call: Call) -> dict[str, Any]:
+async def member_balance(call: Call) -> JsonObject:
     """A member's stored-value balance (fen) and latest ledger entries."""
     provider = _stored_value(call)
     member_id = call.path["member_id"]
@@ -100,7 +101,7 @@ class TopUpBody(RequestModel):
     approver_secret: Text | None = Field(default=None, description="the second person's secret")
 
 
-async def member_top_up(call: Call) -> dict[str, Any]:
+async def member_top_up(call: Call) -> JsonObject:
     """Top up a member's stored value (储值充值) at the counter; idempotent by ``key``.
 
     Scoped, capped per call and per day by role, a second person above a threshold, who
@@ -111,13 +112,13 @@ async def member_top_up(call: Call) -> dict[str, Any]:
     from cloud_bridge.security import topups
 
     provider = _stored_value(call)
-    member_id, b = call.path["member_id"], call.body
+    member_id, b = call.path["member_id"], call.body_as(TopUpBody)
     await topups.authorize(provider.db, security_runtime.guard(call.app), call.principal,
                            member_id, b.amount, b.key, b.store, b.approver, b.approver_secret,
                            security.caller_source(call.request.remote))
-    balance = await provider.top_up(member_id, call.body.amount, call.body.key)
+    balance = await provider.top_up(member_id, b.amount, b.key)
     log.info("stored value of member %s topped up by %d fen by %s (key %s)", member_id,
-             call.body.amount, call.principal.actor, call.body.key)
+             b.amount, call.principal.actor, b.key)
     return {"member_id": member_id, "balance": balance, "currency": "CNY"}
 
 

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .config import PaymentSettings, PaymentsSection
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sb = subparsers.add_parser(
@@ -54,11 +56,12 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_settings(path: str | None, section=None):
+def load_settings(path: str | None,
+                  section: PaymentsSection | None = None) -> PaymentSettings:
     """Provider settings: ``--payments`` file, else the bridge config's ``[payments]``."""
     from pathlib import Path
 
-    from .config import PROVIDER_KEYS, PaymentSettings
+    from .config import PROVIDER_KEYS
 
     if not path:
         settings = section.settings() if section is not None else None

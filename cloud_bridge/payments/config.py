@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.jsontypes import JsonMapping
 from contract.tenders import GATEWAY_TENDERS
 
 if TYPE_CHECKING:  # the config is imported by cloud_bridge.config: no aiohttp at load time
@@ -78,7 +79,7 @@ class PaymentSettings(_Section):
     settlement: SettlementSettings = Field(default_factory=SettlementSettings)
 
     @classmethod
-    def from_manifest(cls, manifest: dict, **overrides) -> PaymentSettings:
+    def from_manifest(cls, manifest: JsonMapping, **overrides: object) -> PaymentSettings:
         """Settings from the JSON that ``cloud-bridge sandbox`` prints."""
         return cls.model_validate({**{k: manifest[k] for k in
                                       PROVIDER_KEYS if k in manifest},

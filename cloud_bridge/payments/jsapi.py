@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import crypto
+from .models import Payment
 from .providers.base import ResponseNotTrusted
 from .providers.wechat import WechatPayProvider
 
@@ -95,7 +96,7 @@ async def close(provider: WechatPayProvider, out_trade_no: str) -> str:
     return "unknown"
 
 
-async def on_paid(session: Any, payment: Any, provider_ref: str | None) -> None:
+async def on_paid(session: AsyncSession, payment: Payment, provider_ref: str | None) -> None:
     """The JSAPI payment of a mini-program order is paid: mark the order paid (with its
     history and stock) in the caller's transaction. An order that is no longer waiting
     for payment is left alone and logged (staff see the paid payment)."""
@@ -105,6 +106,8 @@ async def on_paid(session: Any, payment: Any, provider_ref: str | None) -> None:
     if payment.kiosk is not None:
         return  # a kiosk's Native QR payment: the kiosk's order event brings the order
     try:
+        if payment.order_no is None:
+            raise NotFound("a payment without an order")
         order = await orders.get_order(session, payment.order_no, lock=True)
     except NotFound:
         log.error("jsapi payment %s paid for unknown order %s", payment.out_trade_no,

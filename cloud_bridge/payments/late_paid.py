@@ -12,18 +12,20 @@ or the orphan sweep all refund it once).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.models import Alert
 
 from .models import FAILED, PAID, REVERSED, Payment
+from .providers.base import Notification
 from .refund_numbers import orphan_refund_no
 from .store import utcnow
 
 if TYPE_CHECKING:
-    from .refunds import RefundService
+    from .refunds import RefundRow, RefundService
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ ALERT_KIND = "paid_after_failed"
 REASON = "paid after the kiosk reported it failed"
 
 
-async def record(s: Any, row: Payment, note: Any, method: str) -> str:
+async def record(s: AsyncSession, row: Payment, note: Notification, method: str) -> str:
     """In the notification's transaction: the payment paid, an alert raised; ``MARKER``."""
 
     now = utcnow()
@@ -54,7 +56,7 @@ async def record(s: Any, row: Payment, note: Any, method: str) -> str:
     return MARKER
 
 
-async def refund(refunds: RefundService, out_trade_no: str) -> dict[str, Any] | None:
+async def refund(refunds: RefundService, out_trade_no: str) -> RefundRow | None:
     """Refund the whole late payment (idempotent by the orphan refund number).
 
     Called through ``PaymentService.on_late_paid``, which the bridge's payments runtime

@@ -19,19 +19,23 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from sqlalchemy import select
 
 from cloud_bridge import rpc
+from common.jsontypes import JsonObject
 from contract.wire.payments import NativeParams, NativeResult, shopper_message
 
 from . import jsapi
 from .models import AWAITING, FAILED, PAID, Payment
 from .providers.base import ResponseNotTrusted
 from .providers.wechat import WechatPayProvider
-from .store import PaymentConflict, utcnow
+from .store import PaymentConflict, PaymentRow, utcnow
+
+if TYPE_CHECKING:
+    from .service import PaymentService
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,9 @@ async def create_code_url(provider: WechatPayProvider, *, out_trade_no: str, amo
     raise jsapi.PrepayError(code, str(data.get("message", ""))[:200], unknown=status >= 500)
 
 
-def _result(row: dict[str, Any], code_url: str | None = None) -> dict[str, Any]:
+def _result(row: PaymentRow | None, code_url: str | None = None) -> JsonObject:
+    if row is None:  # recorded by this attempt: only a deleted row lands here
+        raise RuntimeError("native payment vanished while it was handled")
     status = {PAID: "paid", FAILED: "failed"}.get(row["status"], "unknown")
     zh, en = shopper_message(status, "scan_to_pay" if status == "unknown" else None)
     return NativeResult(
@@ -72,7 +78,8 @@ def _result(row: dict[str, Any], code_url: str | None = None) -> dict[str, Any]:
         message_zh=zh, message_en=en).model_dump(exclude_none=True)
 
 
-async def _settle_from_query(svc: Any, provider: WechatPayProvider, row: dict[str, Any]) -> None:
+async def _settle_from_query(svc: PaymentService, provider: WechatPayProvider,
+                             row: PaymentRow) -> None:
     out = await provider.query(row["out_trade_no"])
     if out.status == "paid" and out.amount == row["amount"]:
         await svc.store.transition(row["out_trade_no"], (AWAITING,), PAID,
@@ -80,9 +87,9 @@ async def _settle_from_query(svc: Any, provider: WechatPayProvider, row: dict[st
         log.info("native payment %s settled from the query", row["out_trade_no"])
 
 
-def _wechat(svc: Any) -> WechatPayProvider:
+def _wechat(svc: PaymentService) -> WechatPayProvider:
     provider = svc.providers.get("wechat")
-    if provider is None:
+    if not isinstance(provider, WechatPayProvider):
         raise rpc.RpcFailure("method_unavailable", "wechat is not configured")
     return provider
 
@@ -91,13 +98,15 @@ def _notify_url(ctx: rpc.RpcContext) -> str:
     from cloud_bridge.errors import Unavailable
     from cloud_bridge.mp_pay.service import notify_url
 
+    if ctx.config is None:
+        raise RuntimeError("the RPC context has no bridge configuration")
     try:
         return notify_url(ctx.config)
     except Unavailable as err:
         raise rpc.RpcFailure("payments_unavailable", str(err)) from None
 
 
-async def start(svc: Any, ctx: rpc.RpcContext, p: NativeParams) -> dict[str, Any]:
+async def start(svc: PaymentService, ctx: rpc.RpcContext, p: NativeParams) -> JsonObject:
     """The QR of the kiosk's attempt ``p`` (made once), or its outcome once settled."""
     provider = _wechat(svc)
     try:
@@ -114,8 +123,7 @@ async def start(svc: Any, ctx: rpc.RpcContext, p: NativeParams) -> dict[str, Any
     known = row.get("provider_ref") or ""
     if not created and known.startswith("weixin://"):
         await _settle_from_query(svc, provider, row)     # asked again: has the shopper paid?
-        row = await svc.store.get(p.out_trade_no)
-        return _result(row, code_url=known)
+        return _result(await svc.store.get(p.out_trade_no), code_url=known)
     try:
         code_url = await create_code_url(
             provider, out_trade_no=p.out_trade_no, amount=p.amount, currency=p.currency,
@@ -136,7 +144,7 @@ async def start(svc: Any, ctx: rpc.RpcContext, p: NativeParams) -> dict[str, Any
     return _result(await svc.store.get(p.out_trade_no), code_url=code_url)
 
 
-async def close(svc: Any, ctx: rpc.RpcContext, out_trade_no: str) -> dict[str, Any]:
+async def close(svc: PaymentService, ctx: rpc.RpcContext, out_trade_no: str) -> JsonObject:
     """Close the kiosk's unpaid Native attempt at WeChat; its outcome."""
     row = await svc.store.get_own(out_trade_no, ctx.store, ctx.kiosk)
     if row is None:
@@ -153,7 +161,7 @@ async def close(svc: Any, ctx: rpc.RpcContext, out_trade_no: str) -> dict[str, A
     return _result(await svc.store.get(out_trade_no))
 
 
-async def close_abandoned(svc: Any, timeout_s: float) -> int:
+async def close_abandoned(svc: PaymentService | None, timeout_s: float) -> int:
     """Close the Native QRs kiosks left unpaid for ``timeout_s`` (a kiosk that died or lost
     its link never closes its own); how many were closed. Every step is conditional, so
     several workers may run it at once."""

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
 from cloud_bridge.models import Order, OrderHistory, RefundRequest, now
 
 from .models import PAID, Payment
 from .refund_numbers import orphan_refund_no
-from .refunds import RefundError, RefundService
+from .refunds import RefundError, RefundRow, RefundService
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,29 @@ FINAL_REFUND = ("success", "failed")
 
 def tendered_trade_nos(order: Order) -> set[str]:
     """The out_trade_nos an order lists as its tenders."""
-    tenders = (order.details or {}).get("tenders") or []
+    tenders: object = (order.details or {}).get("tenders") or []
+    if not isinstance(tenders, list):
+        return set()
     return {t["out_trade_no"] for t in tenders if isinstance(t, dict) and t.get("out_trade_no")}
+
+
+class OrphanPayment(TypedDict):
+    """A paid payment its stored order does not list."""
+
+    out_trade_no: str
+    order_no: str | None
+    method: str
+    amount: int
+    refunded: int
+    currency: str
+
+
+class OrphanOrder(TypedDict):
+    """The order an orphan payment was made for, and the tenders it does list."""
+
+    id: int
+    order_no: str
+    tenders: list[str]
 
 
 class OrphanSweep:
@@ -68,7 +90,7 @@ class OrphanSweep:
         self.refunds = refunds
         self.grace_s = grace_s
 
-    async def candidates(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    async def candidates(self) -> list[tuple[OrphanPayment, OrphanOrder]]:
         """``(payment, order)`` pairs of paid payments their stored order does not list."""
         at = now()
         cutoff = at - timedelta(seconds=self.grace_s)
@@ -85,7 +107,7 @@ class OrphanSweep:
                 .order_by(Payment.id))).all()
             found = [(p, o) for p, o in rows
                      if tendered_trade_nos(o) and p.out_trade_no not in tendered_trade_nos(o)]
-            recorded = set()
+            recorded: set[str] = set()
             if found:
                 recorded = set(await s.scalars(select(RefundRequest.out_refund_no).where(
                     RefundRequest.out_refund_no.in_(
@@ -108,7 +130,7 @@ class OrphanSweep:
                           pay["out_trade_no"], order["order_no"], err)
         return done
 
-    async def _refund(self, pay: dict[str, Any], order: dict[str, Any]) -> int:
+    async def _refund(self, pay: OrphanPayment, order: OrphanOrder) -> int:
         no = pay["out_trade_no"]
         refund_no = orphan_refund_no(no)
         existing = await self.refunds.get(refund_no)
@@ -129,15 +151,15 @@ class OrphanSweep:
         await self._record(pay, order, refund_no, amount, res)
         return 1
 
-    async def _record(self, pay: dict[str, Any], order: dict[str, Any], refund_no: str,
-                      amount: int, res: dict[str, Any]) -> None:
+    async def _record(self, pay: OrphanPayment, order: OrphanOrder, refund_no: str,
+                      amount: int, res: RefundRow) -> None:
         """The final outcome as a refund record on the order (admin refunds list), once."""
         ok = res["status"] == "success"
         if not ok:
             log.error("orphan payment %s: refund %s refused by %s; staff must refund it",
                       pay["out_trade_no"], refund_no, pay["method"])
 
-        async def work(s) -> None:
+        async def work(s: AsyncSession) -> None:
             if await s.scalar(select(RefundRequest.id).where(
                     RefundRequest.out_refund_no == refund_no)) is not None:
                 return

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
+
+from common.jsontypes import JsonObject
 
 from .models import PAID, REVERSED, PaymentRefund
 from .service import PaymentService
@@ -97,6 +98,6 @@ async def reconcile_day(service: PaymentService, day: str) -> ReconcileReport:
     return ReconcileReport(day, checked, mismatches)
 
 
-def summary(report: ReconcileReport) -> dict[str, Any]:
+def summary(report: ReconcileReport) -> JsonObject:
     return {"date": report.day, "checked": report.checked,
             "mismatches": len(report.mismatches), "ok": report.ok}

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import PAID, Payment, PaymentRefund
 from .service import PaymentService
@@ -33,7 +34,29 @@ class RefundError(Exception):
         self.code = code
 
 
-def _snap(r: PaymentRefund) -> dict[str, Any]:
+class RefundRow(TypedDict):
+    """A refund as the service hands it out: its row, copied inside the transaction."""
+
+    out_refund_no: str
+    out_trade_no: str
+    amount: int
+    status: str
+    provider_ref: str | None
+    reason: str | None
+
+
+class _PaidPayment(TypedDict):
+    """What a refund needs of the payment it refunds."""
+
+    out_trade_no: str
+    method: str
+    amount: int
+    currency: str
+    provider_ref: str | None
+    refunded: int
+
+
+def _snap(r: PaymentRefund) -> RefundRow:
     return {"out_refund_no": r.out_refund_no, "out_trade_no": r.out_trade_no, "amount": r.amount,
             "status": r.status, "provider_ref": r.provider_ref, "reason": r.reason}
 
@@ -43,14 +66,14 @@ class RefundService:
         self.payments = payments
         self.db = payments.db
 
-    async def get(self, out_refund_no: str) -> dict[str, Any] | None:
+    async def get(self, out_refund_no: str) -> RefundRow | None:
         async with self.db.session() as s:
             r = await s.scalar(select(PaymentRefund).where(PaymentRefund.out_refund_no == out_refund_no))
             return _snap(r) if r else None
 
     async def _reserve(self, out_trade_no: str, out_refund_no: str, amount: int, reason: str,
-                       who: str | None) -> tuple[dict[str, Any], dict[str, Any], bool]:
-        async def work(s):
+                       who: str | None) -> tuple[_PaidPayment, RefundRow, bool]:
+        async def work(s: AsyncSession) -> tuple[_PaidPayment, RefundRow, bool]:
             pay = await s.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no)
                                  .with_for_update())
             if pay is None:
@@ -68,7 +91,7 @@ class RefundService:
                 select(func.coalesce(func.sum(PaymentRefund.amount), 0))
                 .where(PaymentRefund.out_trade_no == out_trade_no,
                        PaymentRefund.status.in_(("success", *OPEN))))
-            if amount <= 0 or held + amount > pay.amount:
+            if amount <= 0 or (held or 0) + amount > pay.amount:
                 raise RefundError("exceeds_paid",
                                   f"refund {amount} + refunded {held} > paid {pay.amount}")
             r = PaymentRefund(out_refund_no=out_refund_no, out_trade_no=out_trade_no,
@@ -81,10 +104,12 @@ class RefundService:
         return await self.db.transact(work)
 
     async def _finish(self, out_refund_no: str, status: str, provider_ref: str | None,
-                      code: str) -> dict[str, Any]:
-        async def work(s):
+                      code: str) -> RefundRow:
+        async def work(s: AsyncSession) -> RefundRow:
             r = await s.scalar(select(PaymentRefund).where(
                 PaymentRefund.out_refund_no == out_refund_no).with_for_update())
+            if r is None:  # reserved before the provider was called
+                raise RuntimeError(f"refund {out_refund_no} vanished")
             if r.status == "success":
                 return _snap(r)
             r.status = status
@@ -94,6 +119,8 @@ class RefundService:
             if status == "success":
                 pay = await s.scalar(select(Payment).where(Payment.out_trade_no == r.out_trade_no)
                                      .with_for_update())
+                if pay is None:  # a refund's payment is never deleted
+                    raise RuntimeError(f"payment {r.out_trade_no} of refund {out_refund_no} vanished")
                 pay.refunded = pay.refunded + r.amount
                 pay.updated_at = utcnow()
             return _snap(r)
@@ -101,7 +128,7 @@ class RefundService:
         return await self.db.transact(work)
 
     async def refund(self, out_trade_no: str, out_refund_no: str, amount: int, reason: str = "",
-                     requested_by: str | None = None) -> dict[str, Any]:
+                     requested_by: str | None = None) -> RefundRow:
         """Refund ``amount`` of a paid payment. Returns the refund row (status success,
         pending, failed or unknown)."""
         pay, r, new = await self._reserve(out_trade_no, out_refund_no, amount, reason, requested_by)
@@ -136,6 +163,6 @@ class RefundService:
         return done
 
 
-def _pay(p: Payment) -> dict[str, Any]:
+def _pay(p: Payment) -> _PaidPayment:
     return {"out_trade_no": p.out_trade_no, "method": p.method, "amount": p.amount,
             "currency": p.currency, "provider_ref": p.provider_ref, "refunded": p.refunded}

@@ -9,11 +9,12 @@ context's config (``$CLOUD_BRIDGE_PAYMENTS`` still overrides the manifest there)
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cloud_bridge import rpc
+from common.jsontypes import JsonMapping, JsonObject
 from contract.wire import rpc as wire_rpc
 from contract.wire.base import validation_reason
 from contract.wire.payments import ChargeParams, NativeParams, SettleParams, StatusParams
@@ -22,7 +23,13 @@ from . import native
 from .models import AWAITING
 from .service import REPLY_MARGIN_S, PaymentService
 
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
+    from cloud_bridge.security.member_sales import MemberSaleCheck
+
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
 
 
 def service_for(ctx: rpc.RpcContext) -> PaymentService:
@@ -33,7 +40,7 @@ def service_for(ctx: rpc.RpcContext) -> PaymentService:
     return svc
 
 
-def _parse(model, params: dict[str, Any]):
+def _parse(model: type[P], params: JsonMapping) -> P:
     try:
         return model.model_validate(params)
     except ValidationError as err:
@@ -53,7 +60,7 @@ def _service_with(ctx: rpc.RpcContext, method: str) -> PaymentService:
 
 
 # The member-code check of each bridge config (built once: it reads the member key).
-_MEMBER_CHECKS: dict[int, tuple[Any, Any]] = {}
+_MEMBER_CHECKS: dict[int, tuple[BridgeConfig, MemberSaleCheck | None]] = {}
 
 
 def _check_member_code(ctx: rpc.RpcContext, p: ChargeParams) -> None:
@@ -79,14 +86,14 @@ def _check_member_code(ctx: rpc.RpcContext, p: ChargeParams) -> None:
                              f"会员码无效，请刷新会员码 / member code not accepted: {problem.reason}")
 
 
-async def charge(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def charge(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     p = _parse(ChargeParams, params)
     if p.method == "stored_value":
         _check_member_code(ctx, p)
     return await _service_with(ctx, p.method).charge(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 
-async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def status(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     p = _parse(StatusParams, params)
     # Only the calling kiosk's own attempts: kiosk ids repeat across stores (issue 11).
     res = await service_for(ctx).status(p.out_trade_no, ctx.store, ctx.kiosk)
@@ -95,7 +102,7 @@ async def status(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-async def settle(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def settle(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     p = _parse(SettleParams, params)
     svc = _service_with(ctx, p.method)
     own = await svc.store.get_own(p.out_trade_no, ctx.store, ctx.kiosk)
@@ -107,12 +114,12 @@ async def settle(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
     return await svc.settle(ctx.store, ctx.kiosk, p, _budget(ctx))
 
 
-async def native_pay(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def native_pay(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     """Native QR (扫码支付) of a kiosk sale: the QR, or the outcome when asked again."""
     return await native.start(service_for(ctx), ctx, _parse(NativeParams, params))
 
 
-async def native_close(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def native_close(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     p = _parse(StatusParams, params)
     return await native.close(service_for(ctx), ctx, p.out_trade_no)
 

@@ -23,18 +23,20 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 from aiohttp import web
 from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import orders
 from cloud_bridge.db import Database
 from cloud_bridge.models import Order, RefundRequest, now
 
 from . import late_paid
+from .config import PaymentsSection
 from .models import PAID, Payment
 from .orphans import OrphanSweep, tendered_trade_nos
 from .refunds import RefundError, RefundService
@@ -46,6 +48,13 @@ ACTOR = "payments"
 # Time one payment may take within a sweep (its query window plus reverses); what is
 # left unknown waits for the next sweep. A stop cancels the sweep in between.
 SWEEP_BUDGET_S = 60.0
+
+
+class _RefundSource(TypedDict):
+    """The payment a refund request is refunded from."""
+
+    out_trade_no: str
+    method: str
 
 
 class RefundExecutor:
@@ -62,7 +71,7 @@ class RefundExecutor:
         self.timeout_s = timeout_s
         self._running: dict[int, asyncio.Task] = {}
 
-    async def _payment_for(self, order: Order, amount: int) -> dict[str, Any] | None:
+    async def _payment_for(self, order: Order, amount: int) -> _RefundSource | None:
         order_no = order.order_no
         async with self.db.session() as s:
             rows = (await s.scalars(select(Payment).where(
@@ -79,13 +88,13 @@ class RefundExecutor:
                                           "method": rows[0].method}
 
     async def _record(self, request_id: int, succeeded: bool, error: str | None) -> None:
-        async def work(s):
+        async def work(s: AsyncSession) -> None:
             await orders.record_refund(s, request_id, succeeded=succeeded, actor=ACTOR,
                                        error=error)
 
         await self.db.transact(work)
 
-    async def _json(self, request_id: int) -> dict[str, Any] | None:
+    async def _json(self, request_id: int) -> orders.RefundJson | None:
         async with self.db.session() as s:
             row = (await s.execute(select(RefundRequest, Order.order_no)
                                    .join(Order, Order.id == RefundRequest.order_id)
@@ -109,7 +118,7 @@ class RefundExecutor:
                      request_id, order.order_no)
             return
 
-        async def processing(s):
+        async def processing(s: AsyncSession) -> None:
             await s.execute(update(RefundRequest).where(
                 RefundRequest.id == request_id, RefundRequest.status == "requested")
                 .values(status="processing", updated_at=now()))
@@ -130,7 +139,7 @@ class RefundExecutor:
             await self._record(request_id, False, f"refused by {pay['method']}")
         # pending / unknown: stays processing; the loop queries it again later.
 
-    async def execute(self, request_id: int) -> dict[str, Any] | None:
+    async def execute(self, request_id: int) -> orders.RefundJson | None:
         """Execute one request, waiting at most ``timeout_s``; returns its JSON after."""
         task = self._running.get(request_id)
         if task is None:
@@ -168,7 +177,7 @@ class RefundExecutor:
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
 
-async def _every(interval_s: float, name: str, job) -> None:
+async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
     """Run ``job()`` every ``interval_s``; a failure is logged and the loop goes on."""
     while True:
         await asyncio.sleep(interval_s)
@@ -188,7 +197,7 @@ async def _refund_late_paid(refunds: RefundService, out_trade_no: str) -> None:
         log.error("late payment %s not refunded yet: %s", out_trade_no, err)
 
 
-def build_service(db: Database, section: Any) -> PaymentService:
+def build_service(db: Database, section: PaymentsSection) -> PaymentService:
     """The payment service of ``[payments]`` (providers, stored value, settlement policy)."""
     return PaymentService.from_settings(db, section.settings())
 

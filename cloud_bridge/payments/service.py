@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
+from common.jsontypes import JsonObject
 from contract.numbers import NumberError, cloud_order_no
 from contract.wire.payments import (
     ChargeParams,
@@ -43,6 +45,9 @@ from .providers.base import ChargeRequest, NotificationRejected, PaymentProvider
 from .settlement import SettlementPolicy, settle_unknown_payment
 from .store import PaymentConflict, PaymentRow, PaymentStore, utcnow
 
+if TYPE_CHECKING:
+    from .config import PaymentSettings
+
 log = logging.getLogger(__name__)
 
 # What a kiosk is told of a stored status: the settled ones as they are, anything still
@@ -66,7 +71,7 @@ class PaymentService:
         self.on_late_paid: Callable[[str], Awaitable[object]] | None = None
 
     @classmethod
-    def from_settings(cls, db: Database, settings) -> PaymentService:
+    def from_settings(cls, db: Database, settings: PaymentSettings) -> PaymentService:
         from .config import build_providers
         from .providers.stored_value import StoredValueProvider
 
@@ -94,7 +99,7 @@ class PaymentService:
 
     # ------------------------------------------------------------ results
     @staticmethod
-    def result(row: PaymentRow) -> dict[str, Any]:
+    def result(row: PaymentRow) -> JsonObject:
         wire_status = _WIRE_STATUS.get(row["status"], "unknown")
         reason = row.get("reason") if wire_status in ("failed", "unknown") else None
         zh, en = shopper_message(wire_status, reason)
@@ -108,7 +113,7 @@ class PaymentService:
 
     # ------------------------------------------------------------ charge
     async def charge(self, store_id: str, kiosk_id: str, params: ChargeParams,
-                     budget_s: float | None = None) -> dict[str, Any]:
+                     budget_s: float | None = None) -> JsonObject:
         """Charge once. A repeat with the same out_trade_no never charges again: it gets
         the recorded outcome (or *unknown* while another worker is on it)."""
         provider = self.provider(params.method)
@@ -156,14 +161,14 @@ class PaymentService:
         return self.result(settled)
 
     # ------------------------------------------------------------ status / settle
-    async def status(self, out_trade_no: str, store_id: str, kiosk_id: str) -> dict[str, Any] | None:
+    async def status(self, out_trade_no: str, store_id: str, kiosk_id: str) -> JsonObject | None:
         """The recorded outcome of ``store_id``/``kiosk_id``'s own attempt; ``None`` for an
         unknown number or another kiosk's (no kiosk learns about another's payments)."""
         row = await self.store.get_own(out_trade_no, store_id, kiosk_id)
         return self.result(row) if row else None
 
     @staticmethod
-    def _conflict(params: ChargeParams | SettleParams, err: Exception) -> dict[str, Any]:
+    def _conflict(params: ChargeParams | SettleParams, err: Exception) -> JsonObject:
         """A number another store or kiosk owns: failed here, no provider is called."""
         log.error("payment %s refused: %s", params.out_trade_no, err)
         zh, en = shopper_message("failed", "rejected")
@@ -173,7 +178,7 @@ class PaymentService:
             message_zh=zh, message_en=en).model_dump(exclude_none=True)
 
     async def settle(self, store_id: str, kiosk_id: str, params: SettleParams,
-                     budget_s: float | None = None) -> dict[str, Any]:
+                     budget_s: float | None = None) -> JsonObject:
         """Settle an attempt the kiosk is unsure of. When the charge never reached the
         cloud, the attempt is recorded as *unknown* first: a late charge request for the
         same out_trade_no then finds it and is not sent to the provider."""
@@ -191,7 +196,7 @@ class PaymentService:
             return self.result(row)
         return await self.settle_row(params.out_trade_no, budget_s)
 
-    async def settle_row(self, out_trade_no: str, budget_s: float | None = None) -> dict[str, Any]:
+    async def settle_row(self, out_trade_no: str, budget_s: float | None = None) -> JsonObject:
         claimed = await self.store.claim_for_settlement(out_trade_no, self.policy.lease_s,
                                                         self.policy.charge_stale_s)
         if claimed is None:   # final already, or another worker is on it
@@ -231,7 +236,7 @@ class PaymentService:
             log.warning("refused %s notification: %s", method, err.reason)
             return False
 
-        async def apply(s) -> str:
+        async def apply(s: AsyncSession) -> str:
             row = await s.scalar(select(Payment).where(Payment.out_trade_no == note.out_trade_no)
                                  .with_for_update())
             late = row is not None and note.status == "paid" and row.status in LATE_PAID_FROM

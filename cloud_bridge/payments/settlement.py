@@ -26,7 +26,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from .models import FAILED, PAID, REVERSED, SETTLING, UNKNOWN
 from .providers.base import PaymentProvider
@@ -136,7 +135,7 @@ async def settle_unknown_payment(store: PaymentStore, provider: PaymentProvider,
 
 
 async def _transition(store: PaymentStore, no: str, from_status: tuple[str, ...],
-                      to_status: str, **fields: Any) -> PaymentRow:
+                      to_status: str, **fields: object) -> PaymentRow:
     """Transition and return the row afterwards, in one transaction."""
     _, row = await store.transition_row(no, from_status, to_status, **fields)
     if row is None:  # the row was claimed by this settle: only a deleted row lands here

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, NotRequired, TypedDict, TypeVar
+from typing import Generic, NotRequired, Protocol, TypedDict, TypeVar
 
 from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -112,7 +112,7 @@ class PaymentConflict(Exception):
     """An out_trade_no already used by another store or kiosk: never a replay of it."""
 
 
-def _check_owner(existing: PaymentRow, fields: dict[str, Any]) -> None:
+def _check_owner(existing: PaymentRow, fields: Mapping[str, object]) -> None:
     """Refuse a repeat of an out_trade_no from another store or kiosk (issue 11).
 
     Kiosk ids repeat across stores; a repeat from elsewhere must never be answered with
@@ -124,12 +124,51 @@ def _check_owner(existing: PaymentRow, fields: dict[str, Any]) -> None:
             f"{existing['kiosk']}, not {fields.get('store')}/{fields.get('kiosk')}")
 
 
+class _Waiting(Protocol):
+    """A queued transaction, whatever its result type (see :class:`_Queued`)."""
+
+    def run(self, c: Connection) -> None: ...
+
+    def deliver(self) -> None: ...
+
+    async def run_alone(self, db: Database) -> None: ...
+
+
+class _Queued(Generic[T]):
+    """One caller's transaction waiting for its turn, and the future its caller awaits."""
+
+    def __init__(self, work: Callable[[Connection], T], fut: asyncio.Future[T]) -> None:
+        self.work = work
+        self.fut = fut
+        self._result: tuple[T] | None = None  # set by run, handed over after the commit
+
+    def run(self, c: Connection) -> None:
+        """Run the work in the group's transaction; its result waits for the commit."""
+        self._result = (self.work(c),)
+
+    def deliver(self) -> None:
+        """The group committed: hand the caller its result."""
+        if self._result is not None and not self.fut.done():
+            self.fut.set_result(self._result[0])
+
+    async def run_alone(self, db: Database) -> None:
+        """Run the work in a transaction of its own; its caller gets the outcome."""
+        try:
+            result = await db.transact_sync(self.work)
+        except Exception as err:
+            if not self.fut.done():
+                self.fut.set_exception(err)
+        else:
+            if not self.fut.done():
+                self.fut.set_result(result)
+
+
 class PaymentStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         # SQLite: our transactions take turns here (see _transact); None on PostgreSQL.
         self._sqlite_turn = asyncio.Lock() if db.is_sqlite else None
-        self._queued: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._queued: list[_Waiting] = []
 
     async def _transact(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` in a committed transaction and return its result.
@@ -148,8 +187,8 @@ class PaymentStore:
         """
         if self._sqlite_turn is None:
             return await self.db.transact_sync(work)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        entry: tuple[Callable[[Connection], Any], asyncio.Future[Any]] = (work, fut)
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        entry = _Queued(work, fut)
         self._queued.append(entry)
         try:
             async with self._sqlite_turn:
@@ -162,36 +201,26 @@ class PaymentStore:
             if entry in self._queued:   # not started: it never will be
                 self._queued.remove(entry)
             raise
-        result: T = fut.result()
-        return result
+        return fut.result()
 
-    async def _run_group(self, batch: list[tuple[Callable[[Connection], Any],
-                                                 asyncio.Future[Any]]]) -> None:
+    async def _run_group(self, batch: list[_Waiting]) -> None:
         if len(batch) > 1:
-            works = [work for work, _ in batch]
 
-            def all_of_them(c: Connection) -> list[Any]:
-                return [work(c) for work in works]
+            def all_of_them(c: Connection) -> None:
+                for queued in batch:
+                    queued.run(c)
 
             try:
-                results = await self.db.transact_sync(all_of_them)
+                await self.db.transact_sync(all_of_them)
             except Exception:
                 log.warning("group commit of %d payment transactions failed; "
                             "running them one by one", len(batch), exc_info=True)
             else:
-                for (_, fut), result in zip(batch, results, strict=True):
-                    if not fut.done():
-                        fut.set_result(result)
+                for queued in batch:
+                    queued.deliver()
                 return
-        for work, fut in batch:
-            try:
-                result = await self.db.transact_sync(work)
-            except Exception as err:
-                if not fut.done():
-                    fut.set_exception(err)
-            else:
-                if not fut.done():
-                    fut.set_result(result)
+        for queued in batch:
+            await queued.run_alone(self.db)
 
     async def get_own(self, out_trade_no: str, store: str, kiosk: str) -> PaymentRow | None:
         """The payment when ``store``/``kiosk`` made it, else ``None`` (whoever else did)."""
@@ -207,7 +236,7 @@ class PaymentStore:
 
         return await self._transact(work)
 
-    async def create(self, *, status: str, **fields: Any) -> tuple[bool, PaymentRow]:
+    async def create(self, *, status: str, **fields: object) -> tuple[bool, PaymentRow]:
         """Insert a new payment; (False, existing) when the out_trade_no is known already.
 
         Committed before this returns: the attempt is on disk before any provider call.
@@ -220,7 +249,7 @@ class PaymentStore:
         values = dict(status=status, business_date=business_date(now), created_at=now,
                       updated_at=now, attempts=1 if status == CHARGING else 0,
                       unknown_since=now if status == UNKNOWN else None, **fields)
-        no = fields["out_trade_no"]
+        no = str(fields["out_trade_no"])
 
         def work(c: Connection) -> tuple[bool, PaymentRow]:
             existing = _row(c, no)
@@ -230,7 +259,7 @@ class PaymentStore:
                 return False, found
             # The generic INSERT, not the dialects' ON CONFLICT one: SQLAlchemy caches its
             # compiled form (not theirs), and on SQLite the statements cost no round trip.
-            new = c.execute(insert(PAYMENTS).values(values).returning(*PAYMENTS.c))
+            new = c.execute(insert(PAYMENTS).values(**values).returning(*PAYMENTS.c))
             return True, snapshot(new.mappings().one())
 
         try:
@@ -247,17 +276,17 @@ class PaymentStore:
             return False, existing_row
 
     async def transition(self, out_trade_no: str, from_status: tuple[str, ...], to_status: str,
-                         **fields: Any) -> bool:
+                         **fields: object) -> bool:
         """Move to ``to_status`` only from one of ``from_status``; True when this call did it."""
         moved, _ = await self.transition_row(out_trade_no, from_status, to_status, **fields)
         return moved
 
     async def transition_row(self, out_trade_no: str, from_status: tuple[str, ...],
-                             to_status: str, **fields: Any) -> tuple[bool, PaymentRow | None]:
+                             to_status: str, **fields: object) -> tuple[bool, PaymentRow | None]:
         """:meth:`transition`, plus the row as it stands afterwards (whoever moved it),
         read in the same transaction: one commit where a transition and a get took two."""
         now = utcnow()
-        values: dict[str, Any] = {"status": to_status, "updated_at": now, **fields}
+        values: dict[str, object] = {"status": to_status, "updated_at": now, **fields}
         if to_status in FINAL:
             values["settled_at"] = now
             values["lease_until"] = None

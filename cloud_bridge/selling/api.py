@@ -10,15 +10,16 @@ longest first); store staff see their own store only. The fleet view
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge import auth, responses
 from cloud_bridge.keys import DB_KEY
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText
+from common.jsontypes import JsonObject
 
-from .parked import TILL_METHODS, find_parked, settle_at_till
+from .parked import TILL_METHODS, ParkedCart, find_parked, settle_at_till
 from .staff_calls import staff_calls
 
 A = "/api/v1/admin"
@@ -29,11 +30,12 @@ class StaffCallQuery(QueryModel):
     all: bool = False  # answered calls too (each kiosk's latest)
 
 
-async def list_staff_calls(call: Call) -> dict[str, Any]:
+async def list_staff_calls(call: Call) -> JsonObject:
     """Open staff calls (呼叫店员), oldest first; ``all=true``: answered ones too."""
-    store = call.principal.store_scope(call.query.store)
+    q = call.query_as(StaffCallQuery)
+    store = call.principal.store_scope(q.store)
     async with call.app[DB_KEY].session() as s:
-        return {"items": await staff_calls(s, store, active_only=not call.query.all)}
+        return {"items": await staff_calls(s, store, active_only=not q.all)}
 
 
 PARK = {"store": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
@@ -64,12 +66,12 @@ class ParkedCartOut(BaseModel):
     parked_at: str
     total: int
     currency: str
-    cart: dict[str, Any]
+    cart: JsonObject
     status: Literal["parked", "settled"]
     settlement: ParkedSettlementOut | None
 
 
-async def get_parked(call: Call) -> dict[str, Any]:
+async def get_parked(call: Call) -> ParkedCart:
     """A parked cart (挂单) of the store by its number, with its settlement if closed."""
     from cloud_bridge.errors import NotFound
 
@@ -82,11 +84,11 @@ async def get_parked(call: Call) -> dict[str, Any]:
     return cart
 
 
-async def settle_parked(call: Call) -> dict[str, Any]:
+async def settle_parked(call: Call) -> ParkedCart:
     """Close a parked cart once: paid at a staffed till (method, exact amount, reference)."""
     store, park_no = call.path["store"], call.path["park_no"]
     call.principal.check_store(store)
-    body: SettleBody = call.body
+    body = call.body_as(SettleBody)
     async with call.app[DB_KEY].session() as s:
         return await settle_at_till(s, store, park_no, method=body.method, amount=body.amount,
                                     reference=body.reference, actor=call.principal.actor)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud_bridge.db import Database
 from cloud_bridge.errors import NotFound, TooManyRequests
 from cloud_bridge.models import Order, now
 
@@ -53,7 +54,7 @@ def token_matches(order: Order, token: str) -> bool:
     return hmac.compare_digest(stored, hashlib.sha256(token.encode()).hexdigest())
 
 
-async def refuse_claim(db, openid: str, source: str, order_no: str, reason: str) -> NotFound:
+async def refuse_claim(db: Database, openid: str, source: str, order_no: str, reason: str) -> NotFound:
     """Record and log a refused claim (in its own transaction, so it counts even though
     the request fails); returns the 404 to raise (the same for every reason)."""
     log.warning("receipt claim refused (%s): order %s by %s from %s", reason, order_no[:64],

@@ -83,7 +83,7 @@ async def _publish_retained(config: BridgeConfig, messages: list[tuple[str, byte
     from cloud_bridge.ingest.worker import mqtt_client_kwargs
 
     kwargs = mqtt_client_kwargs(config.mqtt, f"{config.bridge.worker_id}-revoke-cli")
-    kwargs.update(clean_start=True, properties=None)
+    kwargs["clean_start"], kwargs["properties"] = True, None
     async with aiomqtt.Client(**kwargs) as client:
         for topic, payload in messages:
             await client.publish(topic, payload, qos=1, retain=True)

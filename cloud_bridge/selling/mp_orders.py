@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[..., Awaitable[Any]]  # Ingest.publish(topic, payload, qos=, retain=)
+
+
+class Publish(Protocol):
+    """How the lists go out: ``Ingest.publish(topic, payload, qos=, retain=)``."""
+
+    def __call__(self, topic: str, payload: bytes, *, qos: int,
+                 retain: bool) -> Awaitable[object]: ...
+
+
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 Fingerprint = tuple[int, int]
 
@@ -108,12 +116,19 @@ async def publish_changed(db: Database, publish: Publish, sent: dict[str, str],
     return out
 
 
+class Acknowledged(TypedDict):
+    alert_id: int
+    order_no: str | None
+    resolved: bool
+    already: bool
+
+
 class NotTheStores(LookupError):
     """No open-or-closed mini-program order alert of this id in the calling store."""
 
 
 async def acknowledge(session: AsyncSession, store: str, kiosk: str, alert_id: int,
-                      by: str) -> dict[str, Any]:
+                      by: str) -> Acknowledged:
     """Staff at ``store``/``kiosk`` acknowledged the order: its alert is resolved (once).
 
     Raises:

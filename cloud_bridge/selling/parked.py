@@ -17,7 +17,7 @@ closes it: a second settlement, from anywhere, is refused.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from cloud_bridge.db import rows_changed
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.inventory import dialect_insert
 from cloud_bridge.models import StoredEvent, now
+from common.jsontypes import JsonObject
 from contract.wire.events import ORDER_PARKED
 
 from .models import ParkedCartSettlement
@@ -33,33 +34,71 @@ from .models import ParkedCartSettlement
 TILL_METHODS = ("cash", "card", "wechat", "alipay", "stored_value", "other")
 
 
-async def find_parked(session: AsyncSession, store: str, park_no: str) -> dict[str, Any] | None:
+class SettlementJson(TypedDict):
+    how: str
+    by: str
+    method: str | None
+    amount: int | None
+    reference: str | None
+    at: str
+
+
+class ParkedCart(TypedDict):
+    """A parked cart as the console and the kiosks see it."""
+
+    store: str
+    kiosk: str
+    park_no: str
+    parked_at: str
+    total: int
+    currency: str
+    cart: JsonObject
+    status: str
+    settlement: SettlementJson | None
+
+
+def _event_data(payload: str) -> JsonObject:
+    """The ``data`` object of a stored event's payload (``{}`` when it has none)."""
+    event: object = json.loads(payload)
+    data = event.get("data") if isinstance(event, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _fen(value: object) -> int:
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"a parked total is {type(value).__name__}")
+    return int(value)
+
+
+async def find_parked(session: AsyncSession, store: str, park_no: str) -> ParkedCart | None:
     """The parked cart ``park_no`` of ``store`` with its settlement, or ``None``."""
     rows = (await session.scalars(
         select(StoredEvent).where(StoredEvent.store == store, StoredEvent.type == ORDER_PARKED,
                                   StoredEvent.payload.contains(park_no))
         .order_by(StoredEvent.ts))).all()
     for ev in rows:
-        data = json.loads(ev.payload).get("data") or {}
+        data = _event_data(ev.payload)
         if data.get("park_no") != park_no:
             continue
         settled = await session.get(ParkedCartSettlement, (store, park_no))
+        cart = data.get("cart") or {}
         return {
             "store": store, "kiosk": ev.kiosk, "park_no": park_no,
-            "parked_at": ev.ts.isoformat(), "total": int(data.get("total") or 0),
-            "currency": data.get("currency") or "CNY", "cart": data.get("cart") or {},
+            "parked_at": ev.ts.isoformat(), "total": _fen(data.get("total") or 0),
+            "currency": str(data.get("currency") or "CNY"),
+            "cart": cart if isinstance(cart, dict) else {},
             "status": "parked" if settled is None else "settled",
             "settlement": None if settled is None else settlement_json(settled),
         }
     return None
 
 
-def settlement_json(row: ParkedCartSettlement) -> dict[str, Any]:
+def settlement_json(row: ParkedCartSettlement) -> SettlementJson:
     return {"how": row.how, "by": row.by, "method": row.method, "amount": row.amount,
             "reference": row.reference, "at": row.at.isoformat()}
 
 
-async def _close(session: AsyncSession, cart: dict[str, Any], **values: Any) -> None:
+async def _close(session: AsyncSession, cart: ParkedCart, **values: object) -> None:
     stmt = dialect_insert(session, ParkedCartSettlement).values(
         store=cart["store"], park_no=cart["park_no"], kiosk=cart["kiosk"], at=now(), **values
     ).on_conflict_do_nothing(index_elements=[ParkedCartSettlement.store,
@@ -69,7 +108,7 @@ async def _close(session: AsyncSession, cart: dict[str, Any], **values: Any) -> 
 
 
 async def settle_at_till(session: AsyncSession, store: str, park_no: str, *, method: str,
-                         amount: int, reference: str | None, actor: str) -> dict[str, Any]:
+                         amount: int, reference: str | None, actor: str) -> ParkedCart:
     """Staff took the parked total at a staffed till: close the cart once."""
     cart = await find_parked(session, store, park_no)
     if cart is None:
@@ -84,7 +123,7 @@ async def settle_at_till(session: AsyncSession, store: str, park_no: str, *, met
 
 
 async def take_at_kiosk(session: AsyncSession, store: str, kiosk: str,
-                        park_no: str) -> dict[str, Any]:
+                        park_no: str) -> ParkedCart:
     """Another kiosk of the store takes the cart over: close it once, return the cart."""
     cart = await find_parked(session, store, park_no)
     if cart is None:

@@ -7,26 +7,26 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 import aiomqtt
 from pydantic import ValidationError
 
 from cloud_bridge import rpc
 from cloud_bridge.errors import Conflict, NotFound
+from common.jsontypes import JsonObject
 from contract.wire import rpc as wire_rpc
 from contract.wire.base import validation_reason
 from contract.wire.mp_orders import MpOrderAckParams
 
 from . import mp_orders
-from .parked import take_at_kiosk
+from .parked import ParkedCart, take_at_kiosk
 
 log = logging.getLogger(__name__)
 
 _PARK_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-async def take(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def take(ctx: rpc.RpcContext, params: JsonObject) -> ParkedCart:
     park_no = params.get("park_no")
     if not isinstance(park_no, str) or not _PARK_NO.match(park_no):
         raise rpc.RpcFailure(rpc.BAD_REQUEST, "park_no must be a park number")
@@ -43,7 +43,7 @@ async def take(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
                              str(err.detail if hasattr(err, "detail") else err)) from None
 
 
-async def ack_mp_order(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def ack_mp_order(ctx: rpc.RpcContext, params: JsonObject) -> mp_orders.Acknowledged:
     """Resolve the store's new-order alert; the store's kiosks get the shorter list at once."""
     try:
         p = MpOrderAckParams.model_validate(params)

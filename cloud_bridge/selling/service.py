@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.models import now
-from contract.pricebook import StaffRevocations
+from contract.pricebook import PriceBook, StaffRevocations
 
 from .models import StaffBadgeRevocation
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 async def revoke_badge(session: AsyncSession, staff_id: str, *, by: str,
@@ -42,17 +45,16 @@ async def revocation_list(session: AsyncSession) -> StaffRevocations | None:
                             subjects=dict(sorted(subjects.items())))
 
 
-async def with_revocations(session: AsyncSession, book: Any) -> Any:
+async def with_revocations(session: AsyncSession, book: PriceBook) -> PriceBook:
     """``book`` carrying the chain's current revocation list (what catalog publishing stores)."""
     revs = await revocation_list(session)
     if revs is None or book.staff_revocations == revs:
         return book
-    from contract.pricebook import PriceBook
-
     return PriceBook.model_validate({**book.model_dump(), "staff_revocations": revs})
 
 
-async def revocation_shadows(session: AsyncSession, key: Any, stores: list[str] | None = None
+async def revocation_shadows(session: AsyncSession, key: Ed25519PrivateKey,
+                             stores: list[str] | None = None
                              ) -> list[tuple[str, bytes]]:
     """A new signed desired shadow for every kiosk (of ``stores``), carrying the chain's
     revocation list, recorded as each kiosk's desired state: ``(topic, payload)`` to

@@ -9,12 +9,11 @@ reports them answered.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.inventory import dialect_insert
+from common.jsontypes import JsonObject
 from contract.wire.staff import StaffCall
 
 from .models import StaffCallRow
@@ -33,7 +32,7 @@ async def apply_staff_call(session: AsyncSession, store: str, kiosk: str,
     await session.execute(stmt)
 
 
-def call_json(row: StaffCallRow) -> dict[str, Any]:
+def call_json(row: StaffCallRow) -> JsonObject:
     return {"store": row.store, "kiosk": row.kiosk, "call_id": row.call_id,
             "active": row.active, "reason": row.reason,
             "called_at": row.called_at.isoformat(),
@@ -42,7 +41,7 @@ def call_json(row: StaffCallRow) -> dict[str, Any]:
 
 
 async def staff_calls(session: AsyncSession, store: str | None = None,
-                      active_only: bool = True) -> list[dict[str, Any]]:
+                      active_only: bool = True) -> list[JsonObject]:
     """Staff calls, oldest open call first (the one waiting longest)."""
     q = select(StaffCallRow).order_by(StaffCallRow.called_at, StaffCallRow.store,
                                       StaffCallRow.kiosk)
@@ -53,9 +52,9 @@ async def staff_calls(session: AsyncSession, store: str | None = None,
     return [call_json(r) for r in (await session.scalars(q)).all()]
 
 
-async def attach_to_fleet(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def attach_to_fleet(session: AsyncSession, rows: list[JsonObject]) -> None:
     """Put each kiosk's open staff call (or ``None``) on its fleet view row."""
-    stores = sorted({r["store"] for r in rows})
+    stores = sorted({str(r["store"]) for r in rows})
     calls = {(c["store"], c["kiosk"]): c for store in stores
              for c in await staff_calls(session, store)}
     for r in rows:

@@ -16,7 +16,7 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 from urllib.parse import parse_qsl
@@ -234,7 +234,7 @@ class AlipayProvider(PaymentProvider):
         return RefundOutcome("unknown", code=sub or code)
 
     # ------------------------------------------------------------ notifications
-    def verify_notification(self, headers, body: bytes | str) -> Notification:
+    def verify_notification(self, headers: Mapping[str, str], body: bytes | str) -> Notification:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         params = dict(parse_qsl(text, keep_blank_values=True))
         sign = params.pop("sign", "")

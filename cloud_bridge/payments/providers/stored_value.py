@@ -43,7 +43,7 @@ class StoredValueProvider(PaymentProvider):
 
     async def _apply(self, member_id: str, delta: int, key: str, *, offline: bool = False,
                      allow_shortfall: bool = False) -> int:
-        async def work(s):
+        async def work(s: AsyncSession) -> int:
             return await apply_entry(s, member_id, delta, key, offline=offline,
                                      allow_shortfall=allow_shortfall)
 

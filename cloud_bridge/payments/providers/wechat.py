@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -91,7 +92,7 @@ class WechatPayProvider(PaymentProvider):
         return crypto.wechat_authorization(self._key, self.mchid, self.serial_no, method, path,
                                            body, str(int(time.time())), crypto.nonce_str())
 
-    def verify_signed(self, headers, body: str, nonces: NonceCache) -> None:
+    def verify_signed(self, headers: Mapping[str, str], body: str, nonces: NonceCache) -> None:
         """Check a platform signature (response or notification); raise when it fails."""
         serial = headers.get("Wechatpay-Serial", "")
         if serial != self.platform_key_id:
@@ -238,7 +239,7 @@ class WechatPayProvider(PaymentProvider):
         return _refund_outcome(status, data)
 
     # ------------------------------------------------------------ notifications
-    def verify_notification(self, headers, body: bytes | str) -> Notification:
+    def verify_notification(self, headers: Mapping[str, str], body: bytes | str) -> Notification:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         try:
             self.verify_signed(headers, text, self._notify_nonces)

@@ -99,7 +99,7 @@ class AlipayGateway(Gateway):
             raw = f'{{"{key}":{inner}}}'
         return web.Response(body=raw.encode(), content_type="application/json", charset="utf-8")
 
-    def business_error(self, method: str, code: str, **extra) -> web.Response:
+    def business_error(self, method: str, code: str, **extra: object) -> web.Response:
         c, sub_code, sub_msg = BUSINESS.get(code, ("40004", "ACQ.SYSTEM_ERROR", "系统错误"))
         return self.respond(method, {"code": c, "msg": "Business Failed", "sub_code": sub_code,
                                      "sub_msg": sub_msg, **extra})

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -47,7 +48,8 @@ class CardGateway(Gateway):
                                                  "message": "Invalid API Key provided"}}, status=401)
         return None
 
-    async def _idempotent(self, request: web.Request, params: dict, produce) -> web.Response:
+    async def _idempotent(self, request: web.Request, params: dict,
+                          produce: Callable[[], Awaitable[tuple[int, dict]]]) -> web.Response:
         key = request.headers.get("Idempotency-Key")
         fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         if key and key in self._idem:

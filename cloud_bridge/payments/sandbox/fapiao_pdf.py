@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
+from common.jsontypes import JsonObject
 from contract.money import major_text
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -76,7 +77,36 @@ def _font() -> str:
     return FONT_NAME
 
 
-def render_fapiao(doc: dict[str, Any]) -> bytes:
+class FapiaoItem(TypedDict):
+    """A checked line of an invoice (fen; tax rate in basis points)."""
+
+    tax_code: str
+    goods_name: str
+    category_name: str
+    quantity: object  # printed as the request gave it
+    total_amount: int
+    tax_rate: int
+    tax_amount: int
+    amount: int
+
+
+class FapiaoDocument(TypedDict):
+    """What the PDF shows: the platform's record of one invoice."""
+
+    number: str
+    time: str
+    buyer: JsonObject
+    seller: dict[str, str]
+    items: list[FapiaoItem]
+    amount: int
+    tax_amount: int
+    total_amount: int
+    remark: object
+    red_of: str | None
+    confirmation_no: str | None
+
+
+def render_fapiao(doc: FapiaoDocument) -> bytes:
     """The PDF of one invoice ``doc`` (the platform's record: number, time, parties, items,
     totals in fen; ``red_of`` for a red-letter invoice)."""
     from reportlab.lib import colors
@@ -132,7 +162,7 @@ def render_fapiao(doc: dict[str, Any]) -> bytes:
     c.drawString(30, y, f"价税合计（大写）：{capital_amount(total)}")
     c.drawString(cols[3], y, f"（小写）¥{major_text(total)}")
     y -= 22
-    remark = doc.get("remark") or ""
+    remark: object = doc.get("remark") or ""
     if red:
         remark = f"被红冲蓝字数电发票号码：{doc['red_of']}  红字发票信息确认单编号：" \
                  f"{doc.get('confirmation_no', '')} {remark}"

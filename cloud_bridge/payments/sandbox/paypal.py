@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -91,7 +92,8 @@ class PaypalGateway(Gateway):
                                    "value": to_value(trade.amount, trade.currency)}}],
                         "refunds": refunds}}]}
 
-    async def _once(self, request: web.Request, produce) -> web.Response:
+    async def _once(self, request: web.Request,
+                    produce: Callable[[], Awaitable[tuple[int, dict]]]) -> web.Response:
         rid = request.headers.get("PayPal-Request-Id")
         if rid and rid in self._requests:
             status, body = self._requests[rid]

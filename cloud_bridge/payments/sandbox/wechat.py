@@ -17,15 +17,15 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
+from common.jsontypes import JsonObject
 from contract.money import major_text
 
 from .. import crypto
 from .common import Gateway
-from .ledger import CHINA_TZ, Ledger, PayError, Trade
+from .ledger import CHINA_TZ, Ledger, PayError, Refund, Trade
 
 # The sandbox merchant's fee rate (费率) in basis points: 0.60 %, WeChat Pay's standard
 # rate for ordinary retail merchants.
@@ -162,8 +162,8 @@ class WechatGateway(Gateway):
             return self.signed(401, {"code": "SIGN_ERROR", "message": "签名错误"})
         return body
 
-    def trade_json(self, trade: Trade) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def trade_json(self, trade: Trade) -> JsonObject:
+        data: JsonObject = {
             "appid": self.keys.appid,
             "mchid": self.keys.mchid,
             "out_trade_no": trade.out_trade_no,
@@ -255,7 +255,7 @@ class WechatGateway(Gateway):
         return self.signed(200, {"appid": self.keys.appid, "mchid": self.keys.mchid,
                                  "out_trade_no": no})
 
-    def refund_json(self, trade: Trade, refund) -> dict:
+    def refund_json(self, trade: Trade, refund: Refund) -> JsonObject:
         return {
             "refund_id": refund.refund_id,
             "out_refund_no": refund.out_refund_no,

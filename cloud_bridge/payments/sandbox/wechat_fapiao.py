@@ -42,13 +42,16 @@ import asyncio
 import json
 import re
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .fapiao_pdf import render_fapiao
+from common.jsontypes import JsonList, JsonObject
+
+from .fapiao_pdf import FapiaoItem, render_fapiao
 from .ledger import CHINA_TZ
 
 if TYPE_CHECKING:
@@ -72,9 +75,9 @@ class Issued:
 
     number: str
     time: str
-    items: list[dict[str, Any]]
+    items: list[FapiaoItem]
     total: int
-    buyer: dict[str, Any]
+    buyer: JsonObject
     red_of: str | None = None
     confirmation_no: str | None = None
     pdf: bytes = b""
@@ -86,7 +89,7 @@ class Issued:
 
 @dataclass
 class Application:
-    body: dict[str, Any]
+    body: JsonObject  # the request, as sent
     issued: Issued | None = None
     reversed_total: int = 0
 
@@ -95,7 +98,7 @@ class Application:
 class Confirmation:
     no: str
     apply_id: str
-    body: dict[str, Any]
+    body: JsonObject  # the request, as sent
     status: str
     issued: Issued | None = None
     history: list[str] = field(default_factory=list)
@@ -105,6 +108,30 @@ def tax_of(gross: int, rate_bp: int) -> int:
     """Tax in a tax-inclusive amount: gross - round half up(gross / (1 + rate))."""
     net = (2 * gross * 10000 + 10000 + rate_bp) // (2 * (10000 + rate_bp))
     return gross - net
+
+
+def _obj(value: object) -> JsonObject:
+    """``value`` of a request, which must be a JSON object."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{type(value).__name__} is not an object")
+    return value
+
+
+def _list(value: object) -> JsonList:
+    if not isinstance(value, list):
+        raise TypeError(f"{type(value).__name__} is not an array")
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"{type(value).__name__} is not a number")
+    return int(value)
+
+
+def _info(body: JsonObject) -> JsonObject:
+    """The (one) invoice of an application."""
+    return _obj(_list(body["fapiao_information"])[0])
 
 
 class FapiaoRoutes:
@@ -144,7 +171,8 @@ class FapiaoRoutes:
         yy = datetime.now(CHINA_TZ).strftime("%y")
         return f"{yy}312{secrets.randbelow(10**5):05d}{self._seq:010d}"
 
-    async def _issue(self, items: list[dict], total: int, buyer: dict, remark: str = "",
+    async def _issue(self, items: list[FapiaoItem], total: int, buyer: JsonObject,
+                     remark: object = "",
                      red_of: str | None = None, confirmation_no: str | None = None) -> Issued:
         """Number the invoice and produce its PDF (in a thread: rendering takes a while)."""
         await asyncio.sleep(self.issue_delay_s)
@@ -157,7 +185,7 @@ class FapiaoRoutes:
             "remark": remark, "red_of": red_of, "confirmation_no": confirmation_no})
         return done
 
-    def _later(self, work) -> None:
+    def _later(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -173,13 +201,14 @@ class FapiaoRoutes:
         return f"{self.gw.base_url}{P}/download?token={token}"
 
     @staticmethod
-    def _items(raw: list[dict]) -> list[dict[str, Any]]:
-        items = []
-        for it in raw:
-            code, rate, gross = str(it["tax_code"]), int(it["tax_rate"]), int(it["total_amount"])
+    def _items(raw: JsonList) -> list[FapiaoItem]:
+        items: list[FapiaoItem] = []
+        for line in raw:
+            it = _obj(line)
+            code, rate, gross = str(it["tax_code"]), _int(it["tax_rate"]), _int(it["total_amount"])
             if not TAX_CODE.match(code) or gross <= 0 or not 0 <= rate <= 10000:
                 raise ValueError(f"item {it.get('goods_name')}: 税收分类编码/金额/税率不合法")
-            tax = int(it.get("tax_amount", tax_of(gross, rate)))
+            tax = _int(it.get("tax_amount", tax_of(gross, rate)))
             if abs(tax - tax_of(gross, rate)) > TAX_TOLERANCE:
                 raise ValueError(f"item {it.get('goods_name')}: 税额误差超过允许范围")
             items.append({"tax_code": code, "goods_name": str(it["goods_name"])[:100],
@@ -188,9 +217,9 @@ class FapiaoRoutes:
                           "tax_rate": rate, "tax_amount": tax, "amount": gross - tax})
         return items
 
-    def _blue_json(self, apply_id: str, app: Application) -> dict[str, Any]:
-        info = app.body["fapiao_information"][0]
-        out: dict[str, Any] = {"fapiao_id": info["fapiao_id"], "status": "ISSUE_ACCEPTED",
+    def _blue_json(self, apply_id: str, app: Application) -> JsonObject:
+        info = _info(app.body)
+        out: JsonObject = {"fapiao_id": info["fapiao_id"], "status": "ISSUE_ACCEPTED",
                                "total_amount": info["total_amount"]}
         if app.issued is not None:
             out["status"] = "REVERSED" if app.reversed_total >= app.issued.total else "ISSUED"
@@ -201,9 +230,11 @@ class FapiaoRoutes:
         return {"total_count": 1, "fapiao_apply_id": apply_id, "fapiao_information": [out]}
 
     async def _produce_blue(self, app: Application) -> None:
-        info = app.body["fapiao_information"][0]
-        app.issued = await self._issue(self._items(info["items"]), int(info["total_amount"]),
-                                       app.body["buyer_information"], info.get("remark", ""))
+        info = _info(app.body)
+        app.issued = await self._issue(self._items(_list(info["items"])),
+                                       _int(info["total_amount"]),
+                                       _obj(app.body["buyer_information"]),
+                                       info.get("remark", ""))
 
     # ------------------------------------------------------------ blue invoices
     async def apply(self, request: web.Request) -> web.Response:
@@ -211,14 +242,14 @@ class FapiaoRoutes:
         if isinstance(body, web.Response):
             return body
         try:
-            req = json.loads(body)
+            req = _obj(json.loads(body))
             apply_id = str(req["fapiao_apply_id"])
-            buyer = req["buyer_information"]
-            info = req["fapiao_information"]
+            buyer = _obj(req["buyer_information"])
+            info = _list(req["fapiao_information"])
             if len(info) != 1:
                 return self._bad("一次申请开具一张发票")
-            items = self._items(info[0]["items"])
-            total = int(info[0]["total_amount"])
+            items = self._items(_list(_obj(info[0])["items"]))
+            total = _int(_obj(info[0])["total_amount"])
         except (ValueError, KeyError, TypeError, IndexError) as err:
             return self._bad(f"参数错误: {err}"[:120])
         if buyer.get("type") not in ("INDIVIDUAL", "ORGANIZATION") or not buyer.get("name"):
@@ -256,7 +287,7 @@ class FapiaoRoutes:
         if app.issued is None:
             return self.gw.signed(400, {"code": "FAPIAO_NOT_READY", "message": "发票尚未开具"})
         return self.gw.signed(200, {"fapiao_download_info_list": [{
-            "fapiao_id": app.body["fapiao_information"][0]["fapiao_id"],
+            "fapiao_id": _info(app.body)["fapiao_id"],
             "download_url": self._file_url(app.issued.pdf), "status": "DOWNLOAD_READY"}]})
 
     async def download(self, request: web.Request) -> web.Response:
@@ -274,10 +305,10 @@ class FapiaoRoutes:
         if isinstance(body, web.Response):
             return body
         try:
-            req = json.loads(body)
+            req = _obj(json.loads(body))
             apply_id, out_id = str(req["fapiao_apply_id"]), str(req["out_confirmation_id"])
-            reason, total = str(req["reason_code"]), int(req["total_amount"])
-            items = self._items(req["items"])
+            reason, total = str(req["reason_code"]), _int(req["total_amount"])
+            items = self._items(_list(req["items"]))
             number = str(req["blue_fapiao_number"])
         except (ValueError, KeyError, TypeError) as err:
             return self._bad(f"参数错误: {err}"[:120])
@@ -293,19 +324,19 @@ class FapiaoRoutes:
             return self._bad("红冲原因不合法")
         if total <= 0 or total != sum(i["total_amount"] for i in items):
             return self._bad("红冲金额与明细合计不一致")
-        pending = sum(int(c.body["total_amount"]) for c in self.confirmations.values()
+        pending = sum(_int(c.body["total_amount"]) for c in self.confirmations.values()
                       if c.apply_id == apply_id and c.status != "REJECTED")
         if total + pending > app.issued.total:
             return self._bad("红冲金额超过蓝字发票可冲红金额", "RED_EXCEEDS_BLUE")
-        buyer_type = app.body["buyer_information"].get("type")
+        buyer_type = _obj(app.body["buyer_information"]).get("type")
         no = f"{datetime.now(CHINA_TZ):%Y%m%d}{len(self.confirmations) + 1:012d}"
         status = "PENDING_BUYER" if buyer_type == "ORGANIZATION" else "CONFIRMED"
         self.confirmations[no] = Confirmation(no, apply_id, req, status, history=[status])
         self._by_out_id[out_id] = no
         return self.gw.signed(200, self._confirmation_json(self.confirmations[no]))
 
-    def _confirmation_json(self, c: Confirmation) -> dict[str, Any]:
-        out: dict[str, Any] = {"confirmation_no": c.no, "status": c.status,
+    def _confirmation_json(self, c: Confirmation) -> JsonObject:
+        out: JsonObject = {"confirmation_no": c.no, "status": c.status,
                                "fapiao_apply_id": c.apply_id,
                                "total_amount": c.body["total_amount"],
                                "reason_code": c.body["reason_code"]}
@@ -317,8 +348,10 @@ class FapiaoRoutes:
     async def _produce_red(self, c: Confirmation) -> None:
         app = self.apps[c.apply_id]
         assert app.issued is not None
-        c.issued = await self._issue(self._items(c.body["items"]), int(c.body["total_amount"]),
-                                     app.body["buyer_information"], REASONS[c.body["reason_code"]],
+        c.issued = await self._issue(self._items(_list(c.body["items"])),
+                                     _int(c.body["total_amount"]),
+                                     _obj(app.body["buyer_information"]),
+                                     REASONS[str(c.body["reason_code"])],
                                      red_of=app.issued.number, confirmation_no=c.no)
         app.reversed_total += c.issued.total
         c.status = "RED_ISSUED"
