@@ -390,11 +390,17 @@ class Checkout:
                 event, "pricing_failed", "无法计算价格，请联系店员", f"cannot price the cart: {err}"
             ) from err
 
+    def _member_id(self) -> str | None:
+        return self.member.member_id if self.member is not None else None
+
+    def _book_version(self) -> str | None:
+        return self.book.version if self.book is not None else None
+
     @property
     def needs_staff(self) -> bool:
         """An age-restricted product is in the cart and no staff member has checked."""
         return self.staff_approved_by is None and any(
-            getattr(i.product, "age_restricted", False) for i in self.items
+            i.product.age_restricted for i in self.items
         )
 
     def set_price_book(self, book: PriceBook) -> None:
@@ -410,14 +416,14 @@ class Checkout:
             subtotal=priced.subtotal if priced is not None else 0,
             discount_total=priced.discount_total if priced is not None else 0,
             total=priced.total if priced is not None else 0,
-            currency=getattr(self.book, "currency", "CNY"),
-            member_id=getattr(self.member, "member_id", None),
+            currency=self.book.currency if self.book is not None else "CNY",
+            member_id=self._member_id(),
             needs_staff=self.needs_staff,
             order_no=self.order_no,
             park_no=self.parked.park_no if self.parked else None,
             message_zh=zh,
             message_en=en,
-            applied=list(getattr(priced, "applied", []) or []) if priced is not None else [],
+            applied=list(priced.applied) if priced is not None else [],
         )
 
     # -- cart events ---------------------------------------------------------------
@@ -438,10 +444,10 @@ class Checkout:
                     weight_g = label.amount
                 else:
                     weight_g, label_amount = None, label.amount
-        if product is None or not getattr(product, "active", True):
+        if product is None or not product.active:
             raise self._refuse(ev, "unknown_product", "未找到该商品，请联系店员",
                                f"unknown product {code}")
-        weighed = getattr(product, "weighed", False)
+        weighed = product.weighed
         if weighed and label_amount is None and (weight_g is None or weight_g <= 0):
             raise self._refuse(ev, "weight_required", "称重商品请先称重", "weigh this item first")
         if not weighed and weight_g is not None:
@@ -489,7 +495,7 @@ class Checkout:
         if not 1 <= line_no <= len(self.items):
             raise self._refuse(ev, "no_such_line", "没有这一行", f"no line {line_no}")
         item = self.items[line_no - 1]
-        if getattr(item.product, "weighed", False):
+        if item.product.weighed:
             raise self._refuse(ev, "weighed_qty", "称重商品不能修改数量",
                                "a weighed item has no quantity to change")
         if not 1 <= qty <= MAX_LINE_QTY:
@@ -561,7 +567,7 @@ class Checkout:
         holds and the rules allow (``PointsRules``); the priced cart."""
         ev = Ev.USE_POINTS
         target = self._check(ev)
-        balance = int(getattr(self.member, "points_balance", 0) or 0)
+        balance = self.member.points_balance if self.member is not None else 0
         if self.member is None:
             raise self._refuse(ev, "points_needs_member", "请先出示会员码",
                                "show your member code first")
@@ -699,11 +705,11 @@ class Checkout:
         assert self.order_no is not None and self.priced is not None
         return build_order(
             self.priced, tenders=[tender], order_no=self.order_no,
-            created_at=self._cart_started_at, member_id=getattr(self.member, "member_id", None),
+            created_at=self._cart_started_at, member_id=self._member_id(),
             member=self.member_proof,
-            coupons=list(getattr(self.priced, "coupons", ())),
+            coupons=list(self.priced.coupons),
             coupon_proofs=list(self.coupon_proofs),
-            catalog_version=getattr(self.book, "version", None), offline=offline,
+            catalog_version=self._book_version(), offline=offline,
             language=self.language,
         )
 
@@ -771,11 +777,10 @@ class Checkout:
         try:
             outcome = await self.payments.charge(
                 attempt.order_no, attempt.out_trade_no, provider, attempt.amount,
-                attempt.currency, auth_code, member_id=getattr(self.member, "member_id", None),
+                attempt.currency, auth_code, member_id=self._member_id(),
                 member_proof=self.member_proof,
             )
-            status = str(getattr(outcome, "status", outcome))
-            reason = getattr(outcome, "reason", None)
+            status, reason = str(outcome.status), outcome.reason
         except Exception as err:  # a lost reply is not a decline
             # Only the type: the message of a foreign exception may quote the payment code.
             log.warning("payment %s: no outcome (%s)", attempt.out_trade_no, type(err).__name__)
@@ -789,9 +794,9 @@ class Checkout:
         """The gateway's outcome of ``attempt`` (paying): paid, failed/reversed or unknown."""
         if status == "paid":
             sale = await self.payment_succeeded(
-                provider_ref=getattr(outcome, "provider_ref", None),
-                masked=getattr(outcome, "masked", None),
-                offline=bool(getattr(outcome, "offline", False)),
+                provider_ref=outcome.provider_ref if outcome is not None else None,
+                masked=outcome.masked if outcome is not None else None,
+                offline=bool(getattr(outcome, "offline", False)),  # optional (see ChargeOutcome)
             )
             return PaymentResult("paid", attempt.out_trade_no, None, sale)
         if status in ("failed", "reversed"):
@@ -895,8 +900,8 @@ class Checkout:
                  "weight_g": i.weight_g, "name_zh": i.product.name_zh}
                 for i in self.items
             ],
-            "member_id": getattr(self.member, "member_id", None),
-            "catalog_version": getattr(self.book, "version", None),
+            "member_id": self._member_id(),
+            "catalog_version": self._book_version(),
             "total": priced.total,
             "order_no": self.order_no,
         }
