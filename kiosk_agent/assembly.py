@@ -366,7 +366,7 @@ class DisplayComponent:
 
     async def _show(self, event: str, snap: CheckoutSnapshot, item: CartItem | None) -> None:
         d = self.display
-        count = sum(getattr(line, "qty", 1) for line in snap.lines)
+        count = sum(line.qty for line in snap.lines)
         if event in ("scan_product", "set_quantity") and item is not None:
             line = next((ln for ln in reversed(snap.lines)
                          if ln.product_id == item.product.product_id), None)
@@ -446,7 +446,7 @@ async def _telemetry(agent: Agent) -> Telemetry:
         "camera": str(camera_state),
         "camera_fps": scans.get("fps"), "decode_ms_p50": scans.get("decode_ms_p50"),
         "display": str(display.get("state", "none")), "disk_free_mb": free,
-        "catalog_version": getattr(agent.book, "version", None),
+        "catalog_version": agent.book.version if agent.book is not None else None,
         "maintenance": bool(co is not None and str(co.state) == "maintenance"),
     })
 
@@ -657,7 +657,7 @@ def commands_component(agent: Agent) -> None:
     async def status() -> JsonObject:
         co = agent.checkout
         return {"state": str(co.state) if co else "starting", "health": agent.health_report(),
-                "catalog": getattr(agent.book, "version", None)}
+                "catalog": agent.book.version if agent.book is not None else None}
 
     async def maintenance(on: bool, reason: str | None) -> None:
         co = agent.checkout

@@ -68,7 +68,7 @@ class StaffBadges:
             raise TokenError("unsigned")
         if self.verifier is None:
             raise TokenError("no_key")
-        revs = getattr(book, "staff_revocations", None) if book is not None else None
+        revs = book.staff_revocations if book is not None else None
         self.verifier.revocations = (RevocationList.from_json(revs.model_dump(mode="json"))
                                      if revs is not None else RevocationList())
         return self.verifier.verify(text, kind=BADGE_KIND, store=self.store_id, now=now)
@@ -109,7 +109,7 @@ async def badge_scanned(agent: Agent, co: Checkout, text: str) -> None:
         badges = _VERIFIERS[agent] = StaffBadges(cfg.kiosk.store_id, cfg.staff.badge_max_days)
     try:
         # The newest book the kiosk holds: its revocation list, even mid-cart.
-        token = badges.verify(text, agent.book or getattr(co, "book", None))
+        token = badges.verify(text, agent.book or co.book)
     except TokenError as err:
         log.warning("staff badge refused: %s", err.reason)
         raise badge_refusal("staff_approve", co.state, err.reason) from None
@@ -125,6 +125,6 @@ async def badge_scanned(agent: Agent, co: Checkout, text: str) -> None:
         action = "age_check"
     approval = StaffApprovalData(
         staff_id=token.subject, badge_id=token.token_id, role=token.role, action=action,
-        order_no=getattr(co, "order_no", None), at=datetime.now(UTC))
+        order_no=co.order_no, at=datetime.now(UTC))
     await agent.journal.record_staff_approval(approval)
     log.info("staff %s approved %s with badge %s", token.subject, action, token.token_id)

@@ -62,7 +62,7 @@ def cart_view(agent: Agent) -> JsonObject:
         priced = snap.lines[n - 1] if n - 1 < len(snap.lines) else None
         lines.append({
             "line_no": n, "product_id": item.product.product_id,
-            "name_zh": item.product.name_zh, "name_en": getattr(item.product, "name_en", ""),
+            "name_zh": item.product.name_zh, "name_en": item.product.name_en,
             "qty": item.qty, "weight_g": item.weight_g,
             "amount": getattr(priced, "total", None),
         })

@@ -222,14 +222,10 @@ class AgentControlAdapter:
         if not cfg.mqtt.enabled:
             link_info["disabled"] = True
         snapshot: JsonObject | None = None
-        if checkout is not None and callable(getattr(checkout, "snapshot", None)):
+        if checkout is not None:
             snap = checkout.snapshot()
-            snapshot = {
-                "lines": len(getattr(snap, "lines", []) or []),
-                "total": getattr(snap, "total", 0),
-                "currency": getattr(snap, "currency", cfg.kiosk.currency),
-                "order_no": getattr(snap, "order_no", None),
-            }
+            snapshot = {"lines": len(snap.lines), "total": snap.total,
+                        "currency": snap.currency, "order_no": snap.order_no}
         from common.version import __version__
 
         from ..staff_calls import staff_calls
