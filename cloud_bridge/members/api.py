@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import auth, keys
 from ..config import load_secret
+from ..db import Database
 from ..errors import InvalidRequest, Unavailable
 from ..openapi import Call, Route
 from . import jobs, member_code, points, referrals, schemas, service, wechat
@@ -21,7 +24,7 @@ A = "/api/v1/admin/members"
 NOT_MEMBER = {404: "the caller has not registered as a member"}
 
 
-def _db(call: Call):
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
@@ -29,7 +32,7 @@ def _appid(call: Call) -> str:
     return call.app[keys.CONFIG_KEY].mp.app_id
 
 
-async def _stored_value(s, member_id: str) -> int:
+async def _stored_value(s: AsyncSession, member_id: str) -> int:
     # Stored value stays in payments; read-only here for the code's snapshot.
     from ..payments.models import MemberBalance
 
@@ -48,9 +51,9 @@ async def _bind_phone(call: Call, code: str) -> str:
                                          config.mp.app_id, token, code)
 
 
-async def register_member(call: Call) -> dict[str, Any]:
+async def register_member(call: Call) -> JsonObject:
     """Join the chain's membership (idempotent); optionally bind the WeChat phone number."""
-    b = call.body
+    b = call.body_as(schemas.RegisterBody)
     phone = await _bind_phone(call, b.phone_code) if b.phone_code else None
     async with _db(call).session() as s:
         m, _ = await service.register(s, appid=_appid(call), openid=call.openid,
@@ -62,16 +65,16 @@ async def register_member(call: Call) -> dict[str, Any]:
         return service.member_json(m, await service.program(s))
 
 
-async def my_member(call: Call) -> dict[str, Any]:
+async def my_member(call: Call) -> JsonObject:
     """My membership: level, growth, points, opt-in profile."""
     async with _db(call).session() as s:
         m = await service.member_of(s, _appid(call), call.openid)
         return service.member_json(m, await service.program(s))
 
 
-async def update_profile(call: Call) -> dict[str, Any]:
+async def update_profile(call: Call) -> JsonObject:
     """Give (or take back, with ``clear``) birthday, region and gender; each is opt-in."""
-    b = call.body
+    b = call.body_as(schemas.ProfileBody)
     if b.birthday is not None:
         try:
             born = date.fromisoformat(b.birthday)
@@ -90,7 +93,7 @@ async def update_profile(call: Call) -> dict[str, Any]:
         return service.member_json(m, await service.program(s))
 
 
-async def my_member_code(call: Call) -> dict[str, Any]:
+async def my_member_code(call: Call) -> JsonObject:
     """A member code for the kiosk's camera: signed, good for minutes, with a snapshot."""
     key = member_code.signing_key(call.app[keys.CONFIG_KEY])
     async with _db(call).session() as s:
@@ -103,9 +106,9 @@ async def my_member_code(call: Call) -> dict[str, Any]:
             "stored_value": sv}
 
 
-async def my_points(call: Call) -> dict[str, Any]:
+async def my_points(call: Call) -> JsonObject:
     """My points balance and ledger, newest first."""
-    q = call.query
+    q = call.query_as(schemas.PointsQuery)
     async with _db(call).session() as s:
         m = await service.member_of(s, _appid(call), call.openid)
         rows = await points.ledger(s, m.id, q.limit, q.offset)
@@ -114,7 +117,7 @@ async def my_points(call: Call) -> dict[str, Any]:
              "source_id": r.source_id, "created_at": r.created_at.isoformat()} for r in rows]}
 
 
-def _program_json(prog: service.Program) -> dict[str, Any]:
+def _program_json(prog: service.Program) -> JsonObject:
     return {"registration_growth": prog.registration_growth,
             "growth_per_yuan": prog.growth_per_yuan, "points_per_yuan": prog.points_per_yuan,
             "points_expiry_days": prog.points_expiry_days,
@@ -124,23 +127,23 @@ def _program_json(prog: service.Program) -> dict[str, Any]:
                        for lv in prog.levels]}
 
 
-async def get_program(call: Call) -> dict[str, Any]:
+async def get_program(call: Call) -> JsonObject:
     """The level ladder and the growth and points rules."""
     async with _db(call).session() as s:
         return _program_json(await service.program(s))
 
 
-async def put_program(call: Call) -> dict[str, Any]:
+async def put_program(call: Call) -> JsonObject:
     """Replace the ladder and the rules (head office); every member is re-levelled."""
-    b = call.body.model_dump()
+    b = call.body_as(schemas.ProgramBody).model_dump()
     levels = b.pop("levels")
     async with _db(call).session() as s:
         return _program_json(await service.set_program(s, b, levels))
 
 
-async def list_members(call: Call) -> dict[str, Any]:
+async def list_members(call: Call) -> JsonObject:
     """Members, newest first; store staff see the members whose home store is theirs."""
-    q = call.query
+    q = call.query_as(schemas.MembersQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [MemberRecord.home_store == store]
     async with _db(call).session() as s:
@@ -152,7 +155,7 @@ async def list_members(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [service.member_json(m, prog) for m in rows]}
 
 
-async def sync_growth(call: Call) -> dict[str, Any]:
+async def sync_growth(call: Call) -> dict[str, int]:
     """Run the growth/points job now: paid and refunded orders, expired points."""
     async with _db(call).session() as s:
         out = await jobs.sync_orders(s)

@@ -11,11 +11,13 @@ all of it back: points are never taken for nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, Unpack
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import inventory
 from ..db import rows_changed
@@ -28,15 +30,31 @@ from .models_programs import Exchange, ExchangeItem
 ISSUED, AWAITING_PICKUP, PICKED_UP = "issued", "awaiting_pickup", "picked_up"
 
 
-async def create_item(s: AsyncSession, *, created_by: str, **fields: Any) -> ExchangeItem:
+class ItemFields(TypedDict):
+    """What a new exchange item is made of (the fields of ``ItemBody``)."""
+
+    store: str | None
+    kind: str
+    coupon_template_id: int | None
+    product_id: str | None
+    name_zh: str
+    name_en: str
+    points: int
+    stock: int
+    per_member_limit: int
+
+
+async def create_item(s: AsyncSession, *, created_by: str,
+                      **fields: Unpack[ItemFields]) -> ExchangeItem:
     """A new item; a coupon item names a template, a product item a product and a store."""
     if fields["kind"] == "coupon":
         from ..marketing.service import get_template
 
-        if fields.get("coupon_template_id") is None:
+        template_id = fields.get("coupon_template_id")
+        if template_id is None:
             raise InvalidRequest("a coupon item needs coupon_template_id")
         try:
-            t = await get_template(s, fields["coupon_template_id"])
+            t = await get_template(s, template_id)
         except NotFound as err:
             raise InvalidRequest(str(err)) from None
         if t.store is not None and t.store != fields.get("store"):
@@ -140,7 +158,7 @@ async def hand_over(s: AsyncSession, exchange_id: int, actor: str,
     return ex
 
 
-def item_json(item: ExchangeItem) -> dict[str, Any]:
+def item_json(item: ExchangeItem) -> JsonObject:
     return {"id": item.id, "store": item.store, "kind": item.kind,
             "coupon_template_id": item.coupon_template_id, "product_id": item.product_id,
             "name_zh": item.name_zh, "name_en": item.name_en, "points": item.points,
@@ -149,7 +167,7 @@ def item_json(item: ExchangeItem) -> dict[str, Any]:
             "created_at": item.created_at.isoformat()}
 
 
-def exchange_json(ex: Exchange) -> dict[str, Any]:
+def exchange_json(ex: Exchange) -> JsonObject:
     return {"id": ex.id, "item_id": ex.item_id, "member_id": ex.member_id,
             "request_id": ex.request_id, "points": ex.points, "store": ex.store,
             "coupon_id": ex.coupon_id, "status": ex.status,

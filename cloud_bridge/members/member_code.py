@@ -15,7 +15,9 @@ and stays within what the member had when the code was shown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract.signing import (
     KeyMaterialError,
@@ -46,7 +48,7 @@ def ensure_member_key(config_dir: Path) -> Path:
     return ensure_key_pair(config_dir, MEMBER_KEY_FILE, MEMBER_PUBKEY_FILE)
 
 
-def signing_key(config: BridgeConfig) -> Any:
+def signing_key(config: BridgeConfig) -> Ed25519PrivateKey:
     """The member-code private key; 503 when the bridge has none configured."""
     blob = load_secret(MEMBER_KEY_CREDENTIAL)
     try:
@@ -66,7 +68,7 @@ def snapshot_role(level: str, points: int, stored_value_fen: int) -> str:
     return f"{level}/{points}/{stored_value_fen}"
 
 
-def issue_member_code(key: Any, member_id: str, level: str, points: int,
+def issue_member_code(key: Ed25519PrivateKey, member_id: str, level: str, points: int,
                       stored_value_fen: int, *, ttl_s: int = MEMBER_CODE_TTL_S,
                       now: float | None = None) -> str:
     """A signed member code for ``member_id``, good at every store for ``ttl_s``."""

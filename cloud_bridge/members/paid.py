@@ -15,11 +15,13 @@ multiplier, member price, coupons' level limits, the member code) applies it as 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import orders
 from ..db import get_row, rows_changed
@@ -30,6 +32,9 @@ from ..notify import service as notify
 from .levels import level_code, program
 from .models import MemberRecord
 from .models_programs import PaidMembership, PaidPlan, PaidPurchase
+
+if TYPE_CHECKING:
+    from .programs_schemas import PlanPatch
 
 # A member whose paid membership ended less than this long ago still renews at the
 # renewal price: a lapse over a holiday should not cost the full price again.
@@ -50,7 +55,19 @@ async def _check_level(s: AsyncSession, level: str) -> None:
         raise InvalidRequest(f"level {level!r} is not on the member ladder")
 
 
-async def create_plan(s: AsyncSession, **fields: Any) -> PaidPlan:
+class PlanFields(TypedDict):
+    """What a new plan is made of (the fields of ``PlanBody``)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    level: str
+    price: int
+    renewal_price: int
+    duration_days: int
+
+
+async def create_plan(s: AsyncSession, **fields: Unpack[PlanFields]) -> PaidPlan:
     """A new plan (head office); its level must be a rung of the ladder."""
     await _check_level(s, fields["level"])
     if await s.scalar(select(PaidPlan.id).where(PaidPlan.code == fields["code"])) is not None:
@@ -68,11 +85,12 @@ async def get_plan(s: AsyncSession, plan_id: int) -> PaidPlan:
     return plan
 
 
-async def update_plan(s: AsyncSession, plan_id: int, fields: dict[str, Any]) -> PaidPlan:
+async def update_plan(s: AsyncSession, plan_id: int, patch: PlanPatch) -> PaidPlan:
     """Change a plan; purchases already made keep the price and period they had."""
     plan = await get_plan(s, plan_id)
-    if "level" in fields:
-        await _check_level(s, fields["level"])
+    fields = patch.model_dump(exclude_none=True)
+    if patch.level is not None:
+        await _check_level(s, patch.level)
     for key in PLAN_FIELDS:
         if key in fields:
             setattr(plan, key, fields[key])
@@ -271,14 +289,14 @@ async def renewal_reminders(s: AsyncSession, tz: str, at: datetime | None = None
     return made
 
 
-def plan_json(plan: PaidPlan) -> dict[str, Any]:
+def plan_json(plan: PaidPlan) -> JsonObject:
     return {"id": plan.id, "code": plan.code, "name_zh": plan.name_zh, "name_en": plan.name_en,
             "level": plan.level, "price": plan.price, "renewal_price": plan.renewal_price,
             "duration_days": plan.duration_days, "status": plan.status,
             "created_at": plan.created_at.isoformat()}
 
 
-def membership_json(held: PaidMembership | None, at: datetime | None = None) -> dict[str, Any]:
+def membership_json(held: PaidMembership | None, at: datetime | None = None) -> JsonObject:
     at = at or utcnow()
     if held is None:
         return {"active": False, "plan_id": None, "level": None, "ends_at": None}
@@ -286,7 +304,7 @@ def membership_json(held: PaidMembership | None, at: datetime | None = None) -> 
             "level": held.level, "ends_at": held.ends_at.isoformat()}
 
 
-def purchase_json(p: PaidPurchase, order: Order | None = None) -> dict[str, Any]:
+def purchase_json(p: PaidPurchase, order: Order | None = None) -> JsonObject:
     return {"id": p.id, "plan_id": p.plan_id, "order_no": p.order_no, "store": p.store,
             "price": p.price, "renewal": p.renewal, "status": p.status,
             "order_status": order.status if order is not None else None,

@@ -10,11 +10,13 @@ chain-wide surveys. Another store's things are 404 (ids do not leak).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import auth, keys
+from ..db import Database
 from ..errors import Forbidden, NotFound
 from ..models import Order
 from ..openapi import Call, Route
@@ -41,7 +43,7 @@ NOT_MEMBER = {404: "the caller has not registered as a member"}
 ID = {"type": "integer", "minimum": 1, "maximum": 10**15}
 
 
-def _db(call: Call) -> Any:
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
@@ -49,7 +51,7 @@ def _tz(call: Call) -> str:
     return str(call.app[keys.CONFIG_KEY].bridge.timezone)
 
 
-async def _me(s: Any, call: Call) -> MemberRecord:
+async def _me(s: AsyncSession, call: Call) -> MemberRecord:
     return await member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.openid)
 
 
@@ -72,28 +74,28 @@ def _visible(call: Call, store: str | None, what: str) -> None:
 # ---------------------------------------------------------------- paid membership
 
 
-async def create_plan(call: Call) -> dict[str, Any]:
+async def create_plan(call: Call) -> JsonObject:
     """A paid membership plan (head office): price, renewal price, duration, rung."""
     async with _db(call).session() as s:
-        return paid.plan_json(await paid.create_plan(s, **call.body.model_dump()))
+        return paid.plan_json(await paid.create_plan(s, **call.body_as(sch.PlanBody).model_dump()))
 
 
-async def list_plans(call: Call) -> dict[str, Any]:
+async def list_plans(call: Call) -> JsonObject:
     """Every paid membership plan, retired ones too."""
     async with _db(call).session() as s:
         return {"items": [paid.plan_json(p) for p in await paid.list_plans(s, False)]}
 
 
-async def update_plan(call: Call) -> dict[str, Any]:
+async def update_plan(call: Call) -> JsonObject:
     """Change a plan's price, duration, rung or status (purchases made keep theirs)."""
-    fields = call.body.model_dump(exclude_none=True)
+    patch = call.body_as(sch.PlanPatch)
     async with _db(call).session() as s:
-        return paid.plan_json(await paid.update_plan(s, int(call.path["plan_id"]), fields))
+        return paid.plan_json(await paid.update_plan(s, int(call.path["plan_id"]), patch))
 
 
-async def list_paid(call: Call) -> dict[str, Any]:
+async def list_paid(call: Call) -> JsonObject:
     """Members with a paid membership; store staff see their store's members."""
-    q = call.query
+    q = call.query_as(sch.PaidQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [MemberRecord.home_store == store]
     async with _db(call).session() as s:
@@ -107,7 +109,7 @@ async def list_paid(call: Call) -> dict[str, Any]:
              "membership": paid.membership_json(held)} for held, m in rows]}
 
 
-async def sync_programs(call: Call) -> dict[str, Any]:
+async def sync_programs(call: Call) -> dict[str, int]:
     """Run the programs' job now: activate paid purchases, end memberships, reward first
     purchases of invitees, enqueue renewal reminders."""
     from .runtime import run_programs
@@ -115,11 +117,11 @@ async def sync_programs(call: Call) -> dict[str, Any]:
     return await run_programs(_db(call), _tz(call))
 
 
-async def adjust_points(call: Call) -> dict[str, Any]:
+async def adjust_points(call: Call) -> JsonObject:
     """Add or take a member's points by hand (head office; once per key), e.g. goodwill."""
-    b = call.body
+    b = call.body_as(sch.AdjustBody)
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         m = await s.get(MemberRecord, b.member_id)
         if m is None:
             raise NotFound(f"member {b.member_id} not found")
@@ -135,7 +137,7 @@ async def adjust_points(call: Call) -> dict[str, Any]:
     return await _db(call).transact(work)
 
 
-async def shopper_plans(call: Call) -> dict[str, Any]:
+async def shopper_plans(call: Call) -> JsonObject:
     """Plans on sale, with what I would pay (the renewal price while I hold the plan)."""
     async with _db(call).session() as s:
         me = await _me(s, call)
@@ -146,20 +148,20 @@ async def shopper_plans(call: Call) -> dict[str, Any]:
         return {"items": items}
 
 
-async def purchase_plan(call: Call) -> dict[str, Any]:
+async def purchase_plan(call: Call) -> JsonObject:
     """Buy (or renew) a plan: an order to pay with WeChat Pay or stored value."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         me = await _me(s, call)
         p, order = await paid.purchase(s, me, call.openid, int(call.path["plan_id"]),
-                                       call.body.store, _tz(call))
+                                       call.body_as(sch.PurchaseBody).store, _tz(call))
         return paid.purchase_json(p, order)
 
     return await _db(call).transact(work)
 
 
-async def my_paid(call: Call) -> dict[str, Any]:
+async def my_paid(call: Call) -> JsonObject:
     """My paid membership and purchases (a purchase paid just now is activated here)."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         me = await _me(s, call)
         await paid.settle_purchases(s, member_id=me.id)
         rows = (await s.execute(
@@ -175,9 +177,9 @@ async def my_paid(call: Call) -> dict[str, Any]:
 # ---------------------------------------------------------------- referrals
 
 
-async def my_referral(call: Call) -> dict[str, Any]:
+async def my_referral(call: Call) -> JsonObject:
     """My invitation code, who invited me, how many I invited, and my rewards."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         me = await _me(s, call)
         code = await referrals.code_of(s, me.id)
         invited_by = await s.scalar(select(Referral.inviter_id)
@@ -192,11 +194,11 @@ async def my_referral(call: Call) -> dict[str, Any]:
     return await _db(call).transact(work)
 
 
-async def accept_referral(call: Call) -> dict[str, Any]:
+async def accept_referral(call: Call) -> JsonObject:
     """I (a new member) accept an invitation code; the registration rewards are given."""
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         me = await _me(s, call)
-        ref = await referrals.accept(s, me, call.body.code)
+        ref = await referrals.accept(s, me, call.body_as(sch.AcceptBody).code)
         rows = (await s.scalars(select(ReferralReward).where(
             ReferralReward.referral_id == ref.id, ReferralReward.member_id == me.id))).all()
         return {"inviter_id": ref.inviter_id,
@@ -205,22 +207,22 @@ async def accept_referral(call: Call) -> dict[str, Any]:
     return await _db(call).transact(work)
 
 
-async def get_rules(call: Call) -> dict[str, Any]:
+async def get_rules(call: Call) -> JsonObject:
     """What inviters and invitees earn for the invitee's registration and first purchase."""
     async with _db(call).session() as s:
         return {"items": [referrals.rule_json(r) for r in await referrals.rules(s)]}
 
 
-async def put_rules(call: Call) -> dict[str, Any]:
+async def put_rules(call: Call) -> JsonObject:
     """Replace the referral reward rules (head office)."""
-    new = [r.model_dump() for r in call.body.items]
+    new = call.body_as(sch.RulesBody).items
     async with _db(call).session() as s:
         return {"items": [referrals.rule_json(r) for r in await referrals.set_rules(s, new)]}
 
 
-async def list_referrals(call: Call) -> dict[str, Any]:
+async def list_referrals(call: Call) -> JsonObject:
     """Invitations accepted, newest first; store staff see their store's new members."""
-    q = call.query
+    q = call.query_as(sch.PaidQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [MemberRecord.home_store == store]
     async with _db(call).session() as s:
@@ -238,9 +240,9 @@ async def list_referrals(call: Call) -> dict[str, Any]:
 # ---------------------------------------------------------------- surveys
 
 
-async def create_survey(call: Call) -> dict[str, Any]:
+async def create_survey(call: Call) -> JsonObject:
     """A survey: head office for the chain, store staff for their store."""
-    b = call.body.model_dump()
+    b = call.body_as(sch.SurveyBody).model_dump()
     _own_or_chain(call, b["store"])
     async with _db(call).session() as s:
         sv = Survey(created_by=call.principal.actor, status="active", **b)
@@ -249,9 +251,9 @@ async def create_survey(call: Call) -> dict[str, Any]:
         return surveys.survey_json(sv)
 
 
-async def list_surveys(call: Call) -> dict[str, Any]:
+async def list_surveys(call: Call) -> JsonObject:
     """Surveys, newest first (store staff: their store's and the chain's)."""
-    q = call.query
+    q = call.query_as(sch.SurveysQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [or_(Survey.store == store, Survey.store.is_(None))]
     async with _db(call).session() as s:
@@ -261,9 +263,9 @@ async def list_surveys(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [surveys.survey_json(sv) for sv in rows]}
 
 
-async def survey_results(call: Call) -> dict[str, Any]:
+async def survey_results(call: Call) -> JsonObject:
     """Results per store and month (NPS: % promoters - % detractors; CSAT: % 4-5)."""
-    q = call.query
+    q = call.query_as(sch.ResultsQuery)
     async with _db(call).session() as s:
         sv = await surveys.get_survey(s, int(call.path["survey_id"]))
         _visible(call, sv.store, f"survey {sv.id}")
@@ -272,7 +274,7 @@ async def survey_results(call: Call) -> dict[str, Any]:
                 "items": await surveys.results(s, sv, store, q.month)}
 
 
-async def close_survey(call: Call) -> dict[str, Any]:
+async def close_survey(call: Call) -> JsonObject:
     """Stop taking answers (answers given stay in the results)."""
     async with _db(call).session() as s:
         sv = await surveys.get_survey(s, int(call.path["survey_id"]))
@@ -282,7 +284,7 @@ async def close_survey(call: Call) -> dict[str, Any]:
         return surveys.survey_json(sv)
 
 
-async def surveys_to_answer(call: Call) -> dict[str, Any]:
+async def surveys_to_answer(call: Call) -> JsonObject:
     """Surveys I can answer now, each about one of my recent paid orders."""
     async with _db(call).session() as s:
         me = await _me(s, call)
@@ -293,11 +295,11 @@ async def surveys_to_answer(call: Call) -> dict[str, Any]:
                           for sv, o in pairs]}
 
 
-async def answer_survey(call: Call) -> dict[str, Any]:
+async def answer_survey(call: Call) -> JsonObject:
     """Answer a survey about one of my orders (once per survey and order)."""
-    b = call.body
+    b = call.body_as(sch.AnswerBody)
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         me = await _me(s, call)
         a = await surveys.answer(s, me, int(call.path["survey_id"]), b.order_no, b.score,
                                  b.comment, _tz(call))
@@ -306,7 +308,7 @@ async def answer_survey(call: Call) -> dict[str, Any]:
     return await _db(call).transact(work)
 
 
-async def my_answers(call: Call) -> dict[str, Any]:
+async def my_answers(call: Call) -> JsonObject:
     """My answers, newest first."""
     async with _db(call).session() as s:
         me = await _me(s, call)
@@ -318,18 +320,18 @@ async def my_answers(call: Call) -> dict[str, Any]:
 # ---------------------------------------------------------------- points exchange
 
 
-async def create_item(call: Call) -> dict[str, Any]:
+async def create_item(call: Call) -> JsonObject:
     """An exchange item: a coupon (chain or store) or a product picked up in a store."""
-    b = call.body.model_dump()
+    b = call.body_as(sch.ItemBody).model_dump()
     _own_or_chain(call, b["store"])
     async with _db(call).session() as s:
         return exchange.item_json(await exchange.create_item(
             s, created_by=call.principal.actor, **b))
 
 
-async def list_items(call: Call) -> dict[str, Any]:
+async def list_items(call: Call) -> JsonObject:
     """Exchange items, newest first (store staff: their store's and the chain's)."""
-    q = call.query
+    q = call.query_as(sch.ItemsQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [or_(ExchangeItem.store == store,
                                          ExchangeItem.store.is_(None))]
@@ -341,19 +343,19 @@ async def list_items(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [exchange.item_json(i) for i in rows]}
 
 
-async def set_item_status(call: Call) -> dict[str, Any]:
+async def set_item_status(call: Call) -> JsonObject:
     """Pause or resume an item (its store's staff, or head office)."""
     async with _db(call).session() as s:
         item = await exchange.get_item(s, int(call.path["item_id"]))
         _visible(call, item.store, f"exchange item {item.id}")
         _own_or_chain(call, item.store)
-        item.status = call.body.status
+        item.status = call.body_as(sch.ItemStatusBody).status
         return exchange.item_json(item)
 
 
-async def list_exchanges(call: Call) -> dict[str, Any]:
+async def list_exchanges(call: Call) -> JsonObject:
     """Exchanges, newest first; store staff see the ones picked up in their store."""
-    q = call.query
+    q = call.query_as(sch.ExchangesQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [Exchange.store == store]
     if q.status:
@@ -365,21 +367,21 @@ async def list_exchanges(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [exchange.exchange_json(e) for e in rows]}
 
 
-async def hand_over(call: Call) -> dict[str, Any]:
+async def hand_over(call: Call) -> JsonObject:
     """The member picked the product up: once; the store's stock goes down by one."""
     p = call.principal
     scope = None if p.chain_wide else p.store
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         ex = await exchange.hand_over(s, int(call.path["exchange_id"]), p.actor, scope)
         return exchange.exchange_json(ex)
 
     return await _db(call).transact(work)
 
 
-async def shopper_items(call: Call) -> dict[str, Any]:
+async def shopper_items(call: Call) -> JsonObject:
     """What my points can buy now."""
-    q = call.query
+    q = call.query_as(sch.ItemsQuery)
     cond = [ExchangeItem.status == "active", ExchangeItem.issued < ExchangeItem.stock]
     if q.store:
         cond.append(or_(ExchangeItem.store == q.store, ExchangeItem.store.is_(None)))
@@ -391,20 +393,20 @@ async def shopper_items(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [exchange.item_json(i) for i in rows]}
 
 
-async def redeem(call: Call) -> dict[str, Any]:
+async def redeem(call: Call) -> JsonObject:
     """Exchange my points for an item (a retry with the same request id changes nothing)."""
-    b = call.body
+    b = call.body_as(sch.ExchangeBody)
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         me = await _me(s, call)
         return exchange.exchange_json(await exchange.redeem(s, me, b.item_id, b.request_id))
 
     return await _db(call).transact(work)
 
 
-async def my_exchanges(call: Call) -> dict[str, Any]:
+async def my_exchanges(call: Call) -> JsonObject:
     """My exchanges, newest first."""
-    q = call.query
+    q = call.query_as(sch.ItemsQuery)
     async with _db(call).session() as s:
         me = await _me(s, call)
         cond = [Exchange.member_id == me.id]

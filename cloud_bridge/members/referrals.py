@@ -13,12 +13,15 @@ B's code for A).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import orders
 from ..db import rows_changed
@@ -28,6 +31,9 @@ from ..models import now as utcnow
 from . import points
 from .models import MemberRecord
 from .models_programs import Referral, ReferralCode, ReferralReward, ReferralRule
+
+if TYPE_CHECKING:
+    from .programs_schemas import RuleBody
 
 # Only a member this new may accept an invitation: the registration is what is rewarded,
 # and a member of long standing did not register because of it.
@@ -64,24 +70,24 @@ async def rules(s: AsyncSession) -> list[ReferralRule]:
                                  .order_by(ReferralRule.event, ReferralRule.beneficiary))).all())
 
 
-async def set_rules(s: AsyncSession, new: list[dict[str, Any]]) -> list[ReferralRule]:
+async def set_rules(s: AsyncSession, new: Sequence[RuleBody]) -> list[ReferralRule]:
     """Replace the reward rules; rewards given before stay as they were."""
-    seen = {(r["event"], r["beneficiary"]) for r in new}
+    seen = {(r.event, r.beneficiary) for r in new}
     if len(seen) != len(new):
         raise InvalidRequest("one rule per (event, beneficiary)")
     for r in new:
-        if r["coupon_template_id"] is not None:
+        if r.coupon_template_id is not None:
             from ..marketing.service import get_template
 
             try:
-                await get_template(s, r["coupon_template_id"])
+                await get_template(s, r.coupon_template_id)
             except NotFound as err:
                 raise InvalidRequest(str(err)) from None
     for old in await rules(s):
         await s.delete(old)
     await s.flush()
     for r in new:
-        s.add(ReferralRule(**r))
+        s.add(ReferralRule(**r.model_dump()))
     await s.flush()
     return await rules(s)
 
@@ -202,12 +208,12 @@ async def first_purchases(s: AsyncSession, at: datetime | None = None) -> int:
     return done
 
 
-def reward_json(r: ReferralReward) -> dict[str, Any]:
+def reward_json(r: ReferralReward) -> JsonObject:
     return {"event": r.event, "beneficiary": r.beneficiary, "member_id": r.member_id,
             "points": r.points, "coupon_id": r.coupon_id, "status": r.status, "note": r.note,
             "created_at": r.created_at.isoformat()}
 
 
-def rule_json(r: ReferralRule) -> dict[str, Any]:
+def rule_json(r: ReferralRule) -> JsonObject:
     return {"event": r.event, "beneficiary": r.beneficiary, "points": r.points,
             "coupon_template_id": r.coupon_template_id}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import orders
 from ..errors import Conflict, InvalidRequest, NotFound
@@ -38,7 +39,7 @@ async def get_survey(s: AsyncSession, survey_id: int) -> Survey:
     return survey
 
 
-def _member_orders(member: MemberRecord) -> Any:
+def _member_orders(member: MemberRecord) -> ColumnElement[bool]:
     return or_(Order.member_id == member.id, Order.openid == member.openid)
 
 
@@ -106,9 +107,9 @@ async def pending(s: AsyncSession, member: MemberRecord,
             if (sv.id, o.order_no) not in done and _answerable(sv, o, at) is None]
 
 
-def _result(kind: str, scores: list[int]) -> dict[str, Any]:
+def _result(kind: str, scores: list[int]) -> JsonObject:
     n = len(scores)
-    out: dict[str, Any] = {"responses": n, "mean": round(sum(scores) / n, 2) if n else None}
+    out: JsonObject = {"responses": n, "mean": round(sum(scores) / n, 2) if n else None}
     if kind == "nps":
         promoters = sum(1 for x in scores if x >= 9)
         detractors = sum(1 for x in scores if x <= 6)
@@ -123,7 +124,7 @@ def _result(kind: str, scores: list[int]) -> dict[str, Any]:
 
 
 async def results(s: AsyncSession, survey: Survey, store: str | None,
-                  month: str | None) -> list[dict[str, Any]]:
+                  month: str | None) -> list[JsonObject]:
     """One result per (store, month) of the survey's answers, oldest month first."""
     cond = [SurveyAnswer.survey_id == survey.id]
     if store is not None:
@@ -138,7 +139,7 @@ async def results(s: AsyncSession, survey: Survey, store: str | None,
             for (st, mo), scores in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
 
-def survey_json(sv: Survey) -> dict[str, Any]:
+def survey_json(sv: Survey) -> JsonObject:
     low, high = SCALES[sv.kind]
     return {"id": sv.id, "store": sv.store, "kind": sv.kind, "title_zh": sv.title_zh,
             "title_en": sv.title_en, "question_zh": sv.question_zh,
@@ -147,7 +148,7 @@ def survey_json(sv: Survey) -> dict[str, Any]:
             "created_at": sv.created_at.isoformat()}
 
 
-def answer_json(a: SurveyAnswer) -> dict[str, Any]:
+def answer_json(a: SurveyAnswer) -> JsonObject:
     return {"id": a.id, "survey_id": a.survey_id, "order_no": a.order_no, "store": a.store,
             "month": a.month, "score": a.score, "comment": a.comment,
             "created_at": a.created_at.isoformat()}

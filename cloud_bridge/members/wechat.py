@@ -19,10 +19,11 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any
 
 import aiohttp
 from pydantic import Field
+
+from common.jsontypes import JsonObject
 
 from .. import keys
 from ..errors import Forbidden, InvalidRequest, TooManyRequests, Unavailable, UpstreamError
@@ -95,15 +96,15 @@ class PhoneBody(RequestModel):
 SANDBOX_ERRORS = {"busy": -1, "invalid": 40029, "ratelimit": 45011, "risky": 40226}
 
 
-async def sandbox_getuserphonenumber(call: Call) -> dict[str, Any]:
+async def sandbox_getuserphonenumber(call: Call) -> JsonObject:
     """Local fake of WeChat's getuserphonenumber (same body, fields and error codes).
 
     ``code`` prefixes choose an error (``busy``, ``invalid``, ``ratelimit``, ``risky``),
     ``foreign`` gives a number watermarked for another app; any other code gives a
     stable 11-digit number derived from it.
     """
-    code = call.body.code
-    if not call.query.access_token:
+    code = call.body_as(PhoneBody).code
+    if not call.query_as(PhoneQuery).access_token:
         return {"errcode": 41001, "errmsg": "access_token missing"}
     for prefix, errcode in SANDBOX_ERRORS.items():
         if code.startswith(prefix) or not code:
