@@ -8,11 +8,15 @@ store's. A shopper needs a membership (members domain) to hold coupons.
 from __future__ import annotations
 
 import time
-from typing import Any
+from datetime import date
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import keys
+from ..db import Database
 from ..errors import Forbidden, NotFound
 from ..openapi import Call, Route
 from . import campaigns_api, deals_api, schemas, service
@@ -26,20 +30,20 @@ TEMPLATE_FIELDS = ("id", "store", "name_zh", "name_en", "kind", "value", "cap", 
                    "status", "issued", "created_at")
 
 
-def _db(call: Call):
+def _db(call: Call) -> Database:
     return call.app[keys.DB_KEY]
 
 
-def _iso(v: Any) -> Any:
-    return v.isoformat() if hasattr(v, "isoformat") else v
+def _iso(v: object) -> object:
+    return v.isoformat() if isinstance(v, date) else v
 
 
-def template_json(t: CouponTemplate, used: int) -> dict[str, Any]:
+def template_json(t: CouponTemplate, used: int) -> JsonObject:
     """The template as the API shows it, with how many of its coupons were used."""
     return {**{f: _iso(getattr(t, f)) for f in TEMPLATE_FIELDS}, "used": used}
 
 
-def coupon_json(c: Coupon, t: CouponTemplate) -> dict[str, Any]:
+def coupon_json(c: Coupon, t: CouponTemplate) -> JsonObject:
     """One claimed coupon with what it gives."""
     return {"id": c.id, "template_id": t.id, "name_zh": t.name_zh, "name_en": t.name_en,
             "kind": t.kind, "value": t.value, "cap": t.cap, "threshold": t.threshold,
@@ -48,7 +52,7 @@ def coupon_json(c: Coupon, t: CouponTemplate) -> dict[str, Any]:
             "valid_until": c.valid_until.isoformat(), "claimed_at": c.claimed_at.isoformat()}
 
 
-async def _visible_template(s, call: Call) -> CouponTemplate:
+async def _visible_template(s: AsyncSession, call: Call) -> CouponTemplate:
     t = await service.get_template(s, int(call.path["template_id"]))
     p = call.principal
     # Another store's template is "not found" for store staff (ids do not leak).
@@ -57,7 +61,7 @@ async def _visible_template(s, call: Call) -> CouponTemplate:
     return t
 
 
-async def _ranks(s, member_id: str | None, min_level: str | None) -> tuple[int, int | None]:
+async def _ranks(s: AsyncSession, member_id: str | None, min_level: str | None) -> tuple[int, int | None]:
     """(the member's rung, the rung the template asks for) on the member ladder."""
     from ..members import service as members
     from ..members.models import MemberRecord
@@ -72,9 +76,9 @@ async def _ranks(s, member_id: str | None, min_level: str | None) -> tuple[int, 
     return rank, need
 
 
-async def create_template(call: Call) -> dict[str, Any]:
+async def create_template(call: Call) -> JsonObject:
     """A new coupon template: head office for the chain, store staff for their store."""
-    b = call.body.model_dump()
+    b = call.body_as(schemas.TemplateBody).model_dump()
     p = call.principal
     if b["store"] is None and not p.chain_wide:
         raise Forbidden("store staff make coupons for their own store only: give store")
@@ -85,9 +89,9 @@ async def create_template(call: Call) -> dict[str, Any]:
         return template_json(t, 0)
 
 
-async def list_templates(call: Call) -> dict[str, Any]:
+async def list_templates(call: Call) -> JsonObject:
     """Templates, newest first (store staff: their store's and the chain's)."""
-    q = call.query
+    q = call.query_as(schemas.TemplatesQuery)
     store = call.principal.store_scope(q.store)
     cond = [] if store is None else [or_(CouponTemplate.store == store,
                                          CouponTemplate.store.is_(None))]
@@ -100,14 +104,14 @@ async def list_templates(call: Call) -> dict[str, Any]:
                 "items": [template_json(t, await service.used_count(s, t.id)) for t in rows]}
 
 
-async def get_template(call: Call) -> dict[str, Any]:
+async def get_template(call: Call) -> JsonObject:
     """One template with its counters (issued, used)."""
     async with _db(call).session() as s:
         t = await _visible_template(s, call)
         return template_json(t, await service.used_count(s, t.id))
 
 
-async def issue_batch(call: Call) -> dict[str, Any]:
+async def issue_batch(call: Call) -> JsonObject:
     """Give one coupon of the template to each listed member (each at most its limit)."""
     from ..errors import BridgeError
 
@@ -117,8 +121,8 @@ async def issue_batch(call: Call) -> dict[str, Any]:
         if t.store is None and not call.principal.chain_wide:
             raise Forbidden("only head office issues chain-wide coupons")
     issued, refused = 0, {}
-    for member_id in dict.fromkeys(call.body.member_ids):
-        async def one(s, member_id=member_id):
+    for member_id in dict.fromkeys(call.body_as(schemas.IssueBody).member_ids):
+        async def one(s: AsyncSession, member_id: str = member_id) -> None:
             from ..members.models import MemberRecord
 
             if await s.get(MemberRecord, member_id) is None:
@@ -134,18 +138,20 @@ async def issue_batch(call: Call) -> dict[str, Any]:
     return {"issued": issued, "refused": refused}
 
 
-async def _member_id(s, call: Call) -> str:
+async def _member_id(s: AsyncSession, call: Call) -> str:
     from ..members import service as members
 
     m = await members.member_of(s, call.app[keys.CONFIG_KEY].mp.app_id, call.openid)
     return m.id
 
 
-async def claim_coupon(call: Call) -> dict[str, Any]:
+async def claim_coupon(call: Call) -> JsonObject:
     """Claim one coupon of a template (exactly once per free coupon and per-user limit)."""
-    async def work(s):
+    template_id = call.body_as(schemas.ClaimBody).template_id
+
+    async def work(s: AsyncSession) -> JsonObject:
         member_id = await _member_id(s, call)
-        t = await service.get_template(s, call.body.template_id)
+        t = await service.get_template(s, template_id)
         rank, need = await _ranks(s, member_id, t.min_level)
         c = await service.claim(s, t.id, member_id, level_rank=rank, min_level_rank=need)
         return coupon_json(c, t)
@@ -153,9 +159,9 @@ async def claim_coupon(call: Call) -> dict[str, Any]:
     return await _db(call).transact(work)
 
 
-async def my_coupons(call: Call) -> dict[str, Any]:
+async def my_coupons(call: Call) -> JsonObject:
     """My coupons, newest first."""
-    q = call.query
+    q = call.query_as(schemas.MyCouponsQuery)
     async with _db(call).session() as s:
         member_id = await _member_id(s, call)
         cond = [Coupon.owner == member_id]
@@ -169,7 +175,7 @@ async def my_coupons(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [coupon_json(c, t) for c, t in rows]}
 
 
-async def coupon_code(call: Call) -> dict[str, Any]:
+async def coupon_code(call: Call) -> JsonObject:
     """The QR the kiosk reads for one of my unused coupons: signed, good for minutes."""
     from ..members.member_code import signing_key
     from .kiosk import issue_coupon_code

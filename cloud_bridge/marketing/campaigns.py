@@ -19,10 +19,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.campaigns import Campaign
@@ -34,6 +34,9 @@ from .campaign_models import CampaignOrder, CampaignRecord
 
 if TYPE_CHECKING:
     from contract.pricebook import PriceBook
+
+    from ..orders import CompletedSale
+    from .campaign_schemas import CampaignBody
 
 PREFIX = "cmp"
 _ID = re.compile(r"^cmp(\d{1,15})$")
@@ -69,16 +72,17 @@ def to_contract(c: CampaignRecord) -> Campaign:
         "label_en": c.name_en, "start": c.starts_at, "end": end, **c.spec})
 
 
-def check(fields: dict[str, Any]) -> Campaign:
+def check(body: CampaignBody) -> Campaign:
     """Refuse a campaign that cannot work (400), with the reason the engine gives."""
     try:
         return Campaign.model_validate({
-            "campaign_id": "cmp0", "kind": fields["kind"], "label_zh": fields["name_zh"],
-            "label_en": fields.get("name_en"), "start": fields.get("starts_at"),
-            "end": fields.get("ends_at"), **{k: fields.get(k) or () for k in
-                                             ("member_levels", "products", "categories",
-                                              "exclude_categories", "tiers")},
-            "off_bp": fields.get("off_bp"), "price": fields.get("price")})
+            "campaign_id": "cmp0", "kind": body.kind, "label_zh": body.name_zh,
+            "label_en": body.name_en, "start": body.starts_at, "end": body.ends_at,
+            "member_levels": body.member_levels or (), "products": body.products or (),
+            "categories": body.categories or (),
+            "exclude_categories": body.exclude_categories or (),
+            "tiers": [t.model_dump() for t in body.tiers] or (),
+            "off_bp": body.off_bp, "price": body.price})
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -86,17 +90,17 @@ def check(fields: dict[str, Any]) -> Campaign:
         raise InvalidRequest(f"{where + ': ' if where else ''}{msg}") from None
 
 
-async def create(s: AsyncSession, *, created_by: str, store: str | None,
-                 fields: dict[str, Any]) -> CampaignRecord:
-    """A new campaign; it starts at ``starts_at`` (now when absent)."""
+async def create(s: AsyncSession, *, created_by: str, body: CampaignBody) -> CampaignRecord:
+    """A new campaign of ``body.store`` (``None``: the chain); it starts at ``starts_at``
+    (now when absent)."""
     at = utcnow()
-    ends = fields.get("ends_at")
+    ends = body.ends_at
     if ends is not None and ends <= at:
         raise InvalidRequest("ends_at is in the past")
-    spec = check(fields).model_dump(mode="json", include=set(SPEC_FIELDS))
-    c = CampaignRecord(store=store, kind=fields["kind"], name_zh=fields["name_zh"],
-                       name_en=fields.get("name_en"), spec=spec,
-                       starts_at=fields.get("starts_at") or at, ends_at=ends,
+    spec = check(body).model_dump(mode="json", include=set(SPEC_FIELDS))
+    c = CampaignRecord(store=body.store, kind=body.kind, name_zh=body.name_zh,
+                       name_en=body.name_en, spec=spec,
+                       starts_at=body.starts_at or at, ends_at=ends,
                        created_by=created_by[:128], created_at=at)
     s.add(c)
     await s.flush()
@@ -120,7 +124,7 @@ async def end(s: AsyncSession, c: CampaignRecord, actor: str) -> CampaignRecord:
     return c
 
 
-def _live(store: str | None, at: datetime) -> list[Any]:
+def _live(store: str | None, at: datetime) -> list[ColumnElement[bool]]:
     """Conditions of the campaigns not ended at ``at`` (of ``store`` and the chain's)."""
     cond = [CampaignRecord.ended_at.is_(None),
             or_(CampaignRecord.ends_at.is_(None), CampaignRecord.ends_at > at)]
@@ -177,7 +181,7 @@ async def record_discounts(s: AsyncSession, *, store: str, order_no: str,
     return n
 
 
-async def record_kiosk_sales(s: AsyncSession, sales: Iterable[Any]) -> int:
+async def record_kiosk_sales(s: AsyncSession, sales: Iterable[CompletedSale]) -> int:
     """Campaign discounts of newly ingested kiosk sales (``orders.CompletedSale``)."""
     n = 0
     for sale in sales:

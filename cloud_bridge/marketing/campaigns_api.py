@@ -9,10 +9,12 @@ the current price book of the stores it touches and announces it to their kiosks
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import aiomqtt
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import catalog, keys
 from ..errors import Forbidden, NotFound
@@ -29,7 +31,7 @@ A = "/api/v1/admin/marketing/campaigns"
 CMP = {"campaign_id": {"type": "integer", "minimum": 1, "maximum": 10**15}}
 
 
-def campaign_json(c: CampaignRecord, republished: list[str] | None = None) -> dict[str, Any]:
+def campaign_json(c: CampaignRecord, republished: list[str] | None = None) -> JsonObject:
     """The campaign as the API shows it."""
     spec = c.spec or {}
     return {"id": c.id, "campaign_id": service.book_id(c.id), "store": c.store, "kind": c.kind,
@@ -45,7 +47,7 @@ def campaign_json(c: CampaignRecord, republished: list[str] | None = None) -> di
             "republished": republished or []}
 
 
-async def _visible(s: Any, call: Call) -> CampaignRecord:
+async def _visible(s: AsyncSession, call: Call) -> CampaignRecord:
     c = await service.get(s, int(call.path["campaign_id"]))
     p = call.principal
     # Another store's campaign is "not found" for store staff (ids do not leak).
@@ -69,27 +71,27 @@ async def _ship(call: Call, store: str | None) -> list[str]:
     return stores
 
 
-async def create_campaign(call: Call) -> dict[str, Any]:
+async def create_campaign(call: Call) -> JsonObject:
     """A new campaign, shipped with the price books of the stores it runs in."""
-    b = call.body.model_dump()
+    b = call.body_as(schemas.CampaignBody)
     p = call.principal
-    store = b.pop("store")
+    store = b.store
     if store is None and not p.chain_wide:
         raise Forbidden("store staff run campaigns for their own store only: give store")
     if store is not None:
         p.check_store(store)
     async with call.app[keys.DB_KEY].session() as s:
-        c = await service.create(s, created_by=p.actor, store=store, fields=b)
+        c = await service.create(s, created_by=p.actor, body=b)
     stores = await _ship(call, store)
     async with call.app[keys.DB_KEY].read() as s:
         return campaign_json(await service.get(s, c.id), stores)
 
 
-async def list_campaigns(call: Call) -> dict[str, Any]:
+async def list_campaigns(call: Call) -> JsonObject:
     """Campaigns, newest first (store staff: their store's and the chain's)."""
-    q = call.query
+    q = call.query_as(schemas.CampaignsQuery)
     store = call.principal.store_scope(q.store)
-    cond: list[Any] = [] if store is None else [or_(CampaignRecord.store == store,
+    cond: list[ColumnElement[bool]] = [] if store is None else [or_(CampaignRecord.store == store,
                                                     CampaignRecord.store.is_(None))]
     at = utcnow()
     ended = or_(CampaignRecord.ended_at.is_not(None),
@@ -108,13 +110,13 @@ async def list_campaigns(call: Call) -> dict[str, Any]:
         return {"total": total, "items": [campaign_json(c) for c in rows]}
 
 
-async def get_campaign(call: Call) -> dict[str, Any]:
+async def get_campaign(call: Call) -> JsonObject:
     """One campaign."""
     async with call.app[keys.DB_KEY].read() as s:
         return campaign_json(await _visible(s, call))
 
 
-async def end_campaign(call: Call) -> dict[str, Any]:
+async def end_campaign(call: Call) -> JsonObject:
     """End a running or scheduled campaign now; the books are republished without it."""
     p = call.principal
     async with call.app[keys.DB_KEY].session() as s:
@@ -128,7 +130,7 @@ async def end_campaign(call: Call) -> dict[str, Any]:
         return campaign_json(await service.get(s, cid), stores)
 
 
-async def campaign_results(call: Call) -> dict[str, Any]:
+async def campaign_results(call: Call) -> JsonObject:
     """Orders, revenue, discount cost, new members and redemption rate of a campaign."""
     async with call.app[keys.DB_KEY].read() as s:
         c = await _visible(s, call)

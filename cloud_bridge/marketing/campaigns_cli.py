@@ -12,8 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
+
+from common.jsontypes import JsonObject
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
+    from cloud_bridge.db import Database
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +49,8 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _run(args: argparse.Namespace, work: Any) -> Any:
+def _run(args: argparse.Namespace,
+         work: Callable[[Database], Awaitable[T]]) -> tuple[BridgeConfig, T]:
     """``work(db)`` on the configured database; raises ConfigError / BridgeError."""
     import asyncio
 
@@ -49,7 +59,7 @@ def _run(args: argparse.Namespace, work: Any) -> Any:
 
     config = load_config(args.config)
 
-    async def run() -> Any:
+    async def run() -> T:
         db = open_database(config)
         try:
             return await work(db)
@@ -59,7 +69,7 @@ def _run(args: argparse.Namespace, work: Any) -> Any:
     return config, asyncio.run(run())
 
 
-def _announce(config: Any, stores: list[str]) -> None:
+def _announce(config: BridgeConfig, stores: list[str]) -> None:
     import asyncio
 
     from cloud_bridge.cli_catalog import PUBLISH_TIMEOUT_S, _announce_once
@@ -87,18 +97,18 @@ def _create(args: argparse.Namespace) -> int:
     from .campaign_schemas import CampaignBody
 
     try:
-        body = CampaignBody.model_validate_json(args.file.read_bytes()).model_dump()
+        body = CampaignBody.model_validate_json(args.file.read_bytes())
     except OSError as err:
         return _fail(f"{args.file}: {err.strerror or err}")
     except ValidationError as err:
         first = err.errors()[0]
         return _fail(f"{args.file}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
-    store = body.pop("store")
+    store = body.store
     actor = f"cli:{args.by}"
 
-    async def work(db: Any) -> tuple[int, list[str]]:
+    async def work(db: Database) -> tuple[int, list[str]]:
         async with db.session() as s:
-            c = await campaigns.create(s, created_by=actor, store=store, fields=body)
+            c = await campaigns.create(s, created_by=actor, body=body)
         return c.id, await campaign_publish.republish(db, store, actor)
 
     try:
@@ -119,7 +129,7 @@ def _end(args: argparse.Namespace) -> int:
 
     actor = f"cli:{args.by}"
 
-    async def work(db: Any) -> list[str]:
+    async def work(db: Database) -> list[str]:
         async with db.session() as s:
             c = await campaigns.end(s, await campaigns.get(s, args.id), actor)
             store = c.store
@@ -143,7 +153,7 @@ def _results(args: argparse.Namespace) -> int:
 
     from . import campaigns
 
-    async def work(db: Any) -> dict[str, Any]:
+    async def work(db: Database) -> JsonObject:
         async with db.read() as s:
             c = await campaigns.get(s, args.id)
             return {"id": c.id, "campaign_id": campaigns.book_id(c.id),

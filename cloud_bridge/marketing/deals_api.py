@@ -10,9 +10,12 @@ Orders are ordinary mini-program orders, paid with ``POST /api/v1/mp/orders/{no}
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.jsontypes import JsonObject
 
 from .. import keys
 from ..errors import Forbidden, NotFound
@@ -32,21 +35,21 @@ DEAL_FIELDS = ("id", "store", "product_id", "name_zh", "name_en", "list_price", 
                "starts_at", "ends_at", "ended_at")
 
 
-def _iso(v: Any) -> Any:
-    return v.isoformat() if hasattr(v, "isoformat") else v
+def _iso(v: object) -> object:
+    return v.isoformat() if isinstance(v, date) else v
 
 
-def _deal(d: Any, *extra: str) -> dict[str, Any]:
+def _deal(d: flash.Deal, *extra: str) -> JsonObject:
     return {**{f: _iso(getattr(d, f)) for f in (*DEAL_FIELDS, *extra)},
             "state": flash.deal_state(d, utcnow())}
 
 
-def sale_json(sale: FlashSale) -> dict[str, Any]:
+def sale_json(sale: FlashSale) -> JsonObject:
     """A flash sale as the API shows it."""
     return _deal(sale, "stock", "sold", "per_user_limit")
 
 
-def group_deal_json(deal: GroupDeal, counts: dict[str, int] | None = None) -> dict[str, Any]:
+def group_deal_json(deal: GroupDeal, counts: dict[str, int] | None = None) -> JsonObject:
     """A group deal as the API shows it, with its groups counted by status."""
     return {**_deal(deal, "group_size", "group_ttl_s"), "groups": counts or {}}
 
@@ -60,14 +63,14 @@ def _scope(call: Call, store: str | None) -> str | None:
     return store
 
 
-def _visible(call: Call, deal: Any, what: str) -> None:
+def _visible(call: Call, deal: flash.Deal, what: str) -> None:
     p = call.principal
     # Another store's deal is "not found" for store staff (ids do not leak).
     if deal.store is not None and not p.chain_wide and deal.store != p.store:
         raise NotFound(f"{what} {deal.id} not found")
 
 
-def _end(call: Call, deal: Any, what: str) -> None:
+def _end(call: Call, deal: flash.Deal, what: str) -> None:
     from ..errors import Conflict
 
     _visible(call, deal, what)
@@ -78,25 +81,26 @@ def _end(call: Call, deal: Any, what: str) -> None:
     deal.ended_at = utcnow()
 
 
-def _listed(call: Call, model: Any) -> list[Any]:
-    store = call.principal.store_scope(call.query.store)
+def _listed(call: Call,
+            model: type[FlashSale] | type[GroupDeal]) -> list[ColumnElement[bool]]:
+    store = call.principal.store_scope(call.query_as(schemas.DealsQuery).store)
     return [] if store is None else [or_(model.store == store, model.store.is_(None))]
 
 
 # --------------------------------------------------------------------------- staff
 
 
-async def create_flash_sale(call: Call) -> dict[str, Any]:
+async def create_flash_sale(call: Call) -> JsonObject:
     """A new flash sale."""
-    b = call.body.model_dump()
+    b = call.body_as(schemas.FlashSaleBody).model_dump()
     b["store"] = _scope(call, b["store"])
     async with call.app[keys.DB_KEY].session() as s:
         return sale_json(await flash.create_sale(s, created_by=call.principal.actor, **b))
 
 
-async def list_flash_sales(call: Call) -> dict[str, Any]:
+async def list_flash_sales(call: Call) -> JsonObject:
     """Flash sales, newest first (store staff: their store's and the chain's)."""
-    cond, q = _listed(call, FlashSale), call.query
+    cond, q = _listed(call, FlashSale), call.query_as(schemas.DealsQuery)
     async with call.app[keys.DB_KEY].read() as s:
         total = await s.scalar(select(func.count()).select_from(FlashSale).where(*cond))
         rows = (await s.scalars(select(FlashSale).where(*cond).order_by(FlashSale.id.desc())
@@ -104,7 +108,7 @@ async def list_flash_sales(call: Call) -> dict[str, Any]:
     return {"total": total, "items": [sale_json(x) for x in rows]}
 
 
-async def get_flash_sale(call: Call) -> dict[str, Any]:
+async def get_flash_sale(call: Call) -> JsonObject:
     """One flash sale with its stock sold."""
     async with call.app[keys.DB_KEY].read() as s:
         sale = await flash.get_sale(s, int(call.path["sale_id"]))
@@ -112,7 +116,7 @@ async def get_flash_sale(call: Call) -> dict[str, Any]:
     return sale_json(sale)
 
 
-async def end_flash_sale(call: Call) -> dict[str, Any]:
+async def end_flash_sale(call: Call) -> JsonObject:
     """End a flash sale now: nobody can buy any more (orders placed stay)."""
     async with call.app[keys.DB_KEY].session() as s:
         sale = await flash.get_sale(s, int(call.path["sale_id"]))
@@ -120,24 +124,24 @@ async def end_flash_sale(call: Call) -> dict[str, Any]:
         return sale_json(sale)
 
 
-async def _group_counts(s: Any, deal_id: int) -> dict[str, int]:
+async def _group_counts(s: AsyncSession, deal_id: int) -> dict[str, int]:
     rows = await s.execute(select(BuyingGroup.status, func.count())
                            .where(BuyingGroup.deal_id == deal_id).group_by(BuyingGroup.status))
     return {st: int(n) for st, n in rows}
 
 
-async def create_group_deal(call: Call) -> dict[str, Any]:
+async def create_group_deal(call: Call) -> JsonObject:
     """A new group deal."""
-    b = call.body.model_dump()
+    b = call.body_as(schemas.GroupDealBody).model_dump()
     b["store"] = _scope(call, b["store"])
     async with call.app[keys.DB_KEY].session() as s:
         deal = await groups.create_deal(s, created_by=call.principal.actor, **b)
         return group_deal_json(deal)
 
 
-async def list_group_deals(call: Call) -> dict[str, Any]:
+async def list_group_deals(call: Call) -> JsonObject:
     """Group deals, newest first (store staff: their store's and the chain's)."""
-    cond, q = _listed(call, GroupDeal), call.query
+    cond, q = _listed(call, GroupDeal), call.query_as(schemas.DealsQuery)
     async with call.app[keys.DB_KEY].read() as s:
         total = await s.scalar(select(func.count()).select_from(GroupDeal).where(*cond))
         rows = (await s.scalars(select(GroupDeal).where(*cond).order_by(GroupDeal.id.desc())
@@ -146,7 +150,7 @@ async def list_group_deals(call: Call) -> dict[str, Any]:
                 "items": [group_deal_json(d, await _group_counts(s, d.id)) for d in rows]}
 
 
-async def get_group_deal(call: Call) -> dict[str, Any]:
+async def get_group_deal(call: Call) -> JsonObject:
     """One group deal with its groups by status."""
     async with call.app[keys.DB_KEY].read() as s:
         deal = await groups.get_deal(s, int(call.path["deal_id"]))
@@ -154,7 +158,7 @@ async def get_group_deal(call: Call) -> dict[str, Any]:
         return group_deal_json(deal, await _group_counts(s, deal.id))
 
 
-async def end_group_deal(call: Call) -> dict[str, Any]:
+async def end_group_deal(call: Call) -> JsonObject:
     """End a group deal now: no new groups (open groups run to their expiry)."""
     async with call.app[keys.DB_KEY].session() as s:
         deal = await groups.get_deal(s, int(call.path["deal_id"]))
@@ -165,52 +169,55 @@ async def end_group_deal(call: Call) -> dict[str, Any]:
 # --------------------------------------------------------------------------- shoppers
 
 
-def _live(model: Any, store: str) -> list[Any]:
+def _live(model: type[FlashSale] | type[GroupDeal], store: str) -> list[ColumnElement[bool]]:
     at = utcnow()
     return [or_(model.store == store, model.store.is_(None)), model.ended_at.is_(None),
             model.starts_at <= at, model.ends_at > at]
 
 
-async def shop_flash_sales(call: Call) -> dict[str, Any]:
+async def shop_flash_sales(call: Call) -> JsonObject:
     """The flash sales live now in a store."""
+    store = call.query_as(schemas.ShopDealsQuery).store
     async with call.app[keys.DB_KEY].read() as s:
-        rows = (await s.scalars(select(FlashSale).where(*_live(FlashSale, call.query.store))
+        rows = (await s.scalars(select(FlashSale).where(*_live(FlashSale, store))
                                 .order_by(FlashSale.ends_at, FlashSale.id))).all()
     return {"total": len(rows), "items": [sale_json(x) for x in rows]}
 
 
-async def _order_json(call: Call, order_no: str, group_id: int | None = None) -> dict[str, Any]:
+async def _order_json(call: Call, order_no: str, group_id: int | None = None) -> JsonObject:
     async with call.app[keys.DB_KEY].read() as s:
         total = await s.scalar(select(Order.total).where(Order.order_no == order_no))
     return {"order_no": order_no, "total": total, "group_id": group_id}
 
 
-async def buy_flash_sale(call: Call) -> dict[str, Any]:
+async def buy_flash_sale(call: Call) -> JsonObject:
     """Buy in a flash sale: a mini-program order at the flash price, to pay in time."""
-    b = call.body
+    b = call.body_as(schemas.BuyBody)
     no = await flash.buy(call.app[keys.DB_KEY], int(call.path["sale_id"]), openid=call.openid,
                          qty=b.qty, store=b.store,
                          tz=call.app[keys.CONFIG_KEY].bridge.timezone)
     return await _order_json(call, no)
 
 
-async def shop_group_deals(call: Call) -> dict[str, Any]:
+async def shop_group_deals(call: Call) -> JsonObject:
     """The group deals live now in a store."""
+    store = call.query_as(schemas.ShopDealsQuery).store
     async with call.app[keys.DB_KEY].read() as s:
-        rows = (await s.scalars(select(GroupDeal).where(*_live(GroupDeal, call.query.store))
+        rows = (await s.scalars(select(GroupDeal).where(*_live(GroupDeal, store))
                                 .order_by(GroupDeal.ends_at, GroupDeal.id))).all()
     return {"total": len(rows), "items": [group_deal_json(d) for d in rows]}
 
 
-async def open_buying_group(call: Call) -> dict[str, Any]:
+async def open_buying_group(call: Call) -> JsonObject:
     """Open a group with the caller in its first seat (and their order)."""
     seat = await groups.open_group(call.app[keys.DB_KEY], int(call.path["deal_id"]),
-                                   openid=call.openid, store=call.body.store,
+                                   openid=call.openid,
+                                   store=call.body_as(schemas.OpenGroupBody).store,
                                    tz=call.app[keys.CONFIG_KEY].bridge.timezone)
     return await _order_json(call, seat.order_no, seat.group_id)
 
 
-async def join_buying_group(call: Call) -> dict[str, Any]:
+async def join_buying_group(call: Call) -> JsonObject:
     """Take a seat in a forming group (and an order)."""
     seat = await groups.join_group(call.app[keys.DB_KEY], int(call.path["group_id"]),
                                    openid=call.openid,
@@ -218,7 +225,7 @@ async def join_buying_group(call: Call) -> dict[str, Any]:
     return await _order_json(call, seat.order_no, seat.group_id)
 
 
-async def view_buying_group(call: Call) -> dict[str, Any]:
+async def view_buying_group(call: Call) -> JsonObject:
     """A group as a shared link shows it: deal, seats, status; no members' identities."""
     async with call.app[keys.DB_KEY].read() as s:
         g = await groups.get_group(s, int(call.path["group_id"]))

@@ -17,7 +17,7 @@ same job) then gives its units back to the sale and to the shopper's limit, once
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, Unpack
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,19 +28,42 @@ from ..db import Database, rows_changed
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import Order
 from ..models import now as utcnow
-from .deal_models import FlashBuyer, FlashOrder, FlashSale
+from .deal_models import FlashBuyer, FlashOrder, FlashSale, GroupDeal
 
 HELD, RELEASED = "held", "released"
 
+# A flash sale or a group deal: both are priced, timed offers of one product.
+Deal = FlashSale | GroupDeal
 
-def deal_state(d: Any, at: datetime) -> str:
+
+class DealFields(TypedDict):
+    """What every new deal is made of (the fields of ``DealBody``)."""
+
+    store: str | None
+    product_id: str
+    name_zh: str
+    name_en: str | None
+    list_price: int
+    price: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class SaleFields(DealFields):
+    """What a new flash sale is made of (``FlashSaleBody``)."""
+
+    stock: int
+    per_user_limit: int
+
+
+def deal_state(d: Deal, at: datetime) -> str:
     """``scheduled``, ``live`` or ``ended`` (a flash sale or a group deal)."""
     if d.ended_at is not None or d.ends_at <= at:
         return "ended"
     return "scheduled" if d.starts_at > at else "live"
 
 
-def check_deal(fields: dict[str, Any]) -> None:
+def check_deal(fields: DealFields) -> None:
     """Refuse a deal that cannot work (400)."""
     if fields["ends_at"] <= fields["starts_at"]:
         raise InvalidRequest("ends_at must be after starts_at")
@@ -50,7 +73,8 @@ def check_deal(fields: dict[str, Any]) -> None:
         raise InvalidRequest("the deal price is above the list price")
 
 
-async def create_sale(s: AsyncSession, *, created_by: str, **fields: Any) -> FlashSale:
+async def create_sale(s: AsyncSession, *, created_by: str,
+                      **fields: Unpack[SaleFields]) -> FlashSale:
     """A new flash sale."""
     check_deal(fields)
     if fields["per_user_limit"] > fields["stock"]:
@@ -69,7 +93,7 @@ async def get_sale(s: AsyncSession, sale_id: int) -> FlashSale:
     return sale
 
 
-def deal_store(deal: Any, store: str | None) -> str:
+def deal_store(deal: Deal, store: str | None) -> str:
     """The store an order of ``deal`` is placed in: the deal's, or the shopper's pick."""
     if deal.store is not None:
         if store is not None and store != deal.store:
@@ -80,7 +104,7 @@ def deal_store(deal: Any, store: str | None) -> str:
     return store
 
 
-async def deal_order(s: AsyncSession, deal: Any, *, openid: str, store: str, qty: int,
+async def deal_order(s: AsyncSession, deal: Deal, *, openid: str, store: str, qty: int,
                      tz: str) -> Order:
     """The mini-program order of ``qty`` units of a deal at its price (``created``)."""
     line = {"product_id": deal.product_id, "name_zh": deal.name_zh, "name_en": deal.name_en,

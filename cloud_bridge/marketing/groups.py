@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +33,7 @@ from ..errors import Conflict, NotFound
 from ..models import Order
 from ..models import now as utcnow
 from .deal_models import BuyingGroup, GroupDeal, GroupMember
-from .flash import check_deal, deal_order, deal_state, deal_store
+from .flash import DealFields, check_deal, deal_order, deal_state, deal_store
 
 if TYPE_CHECKING:
     from ..payments.runtime import RefundExecutor
@@ -46,7 +46,15 @@ ACTOR = "system:group-buying"
 REFUND_REASON = "拼团未成团，自动退款 (group buying: the group did not fill in time)"
 
 
-async def create_deal(s: AsyncSession, *, created_by: str, **fields: Any) -> GroupDeal:
+class GroupDealFields(DealFields):
+    """What a new group deal is made of (``GroupDealBody``)."""
+
+    group_size: int
+    group_ttl_s: int
+
+
+async def create_deal(s: AsyncSession, *, created_by: str,
+                      **fields: Unpack[GroupDealFields]) -> GroupDeal:
     """A new group deal."""
     check_deal(fields)
     deal = GroupDeal(created_by=created_by[:128], created_at=utcnow(), **fields)

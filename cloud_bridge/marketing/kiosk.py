@@ -22,11 +22,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.jsontypes import JsonObject
 from contract.coupon_codes import (
     COUPON_CODE_MAX_AGE_S,
     COUPON_KIND,
@@ -360,7 +361,7 @@ async def _over_value(session: AsyncSession, d: OrderCompletedData, key: str
     return None
 
 
-def _detail(d: OrderCompletedData, key: str, problem: CouponProblem) -> dict[str, Any]:
+def _detail(d: OrderCompletedData, key: str, problem: CouponProblem) -> JsonObject:
     """What staff need to chase a refused coupon (no code text: it is a bearer token)."""
     return {"coupon_id": key, "member_id": d.member_id, "reason": problem.reason,
             "detail": problem.detail,

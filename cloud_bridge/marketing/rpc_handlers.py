@@ -15,10 +15,12 @@ nor release another kiosk's order.
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import rpc
 from cloud_bridge.errors import Conflict, NotFound, Unavailable
+from common.jsontypes import JsonMapping, JsonObject
 from contract.coupon_codes import priced_instance
 from contract.numbers import NumberError, cloud_order_no
 from contract.wire import rpc as wire_rpc
@@ -30,7 +32,7 @@ _ORDER_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MEMBER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
-def _order_no(ctx: rpc.RpcContext, params: dict[str, Any]) -> str:
+def _order_no(ctx: rpc.RpcContext, params: JsonMapping) -> str:
     no = params.get("order_no")
     if not isinstance(no, str) or not _ORDER_NO.match(no):
         raise rpc.RpcFailure(rpc.BAD_REQUEST, "order_no must be an order number")
@@ -51,7 +53,7 @@ def _codes(ctx: rpc.RpcContext) -> CouponCodes:
         raise rpc.RpcFailure("coupon_no_key", "coupons are not set up here") from None
 
 
-async def reserve(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def reserve(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     code, member_id = params.get("code"), params.get("member_id")
     if not isinstance(code, str) or not 0 < len(code) <= 1024:
         raise rpc.RpcFailure(rpc.BAD_REQUEST, "code must be a coupon code")
@@ -66,7 +68,7 @@ async def reserve(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]
         raise rpc.RpcFailure("coupon_not_yours", "this coupon belongs to another member")
     assert ctx.db is not None
 
-    async def work(s: Any) -> dict[str, Any]:
+    async def work(s: AsyncSession) -> JsonObject:
         c = await service.lock(s, tok.subject, claim.owner, order_no)
         t = await service.get_template(s, c.template_id)
         priced = priced_instance(definition_of(t), c.id, claim)
@@ -81,14 +83,14 @@ async def reserve(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]
                              str(getattr(err, "detail", None) or err)) from None
 
 
-async def release(ctx: rpc.RpcContext, params: dict[str, Any]) -> dict[str, Any]:
+async def release(ctx: rpc.RpcContext, params: JsonObject) -> JsonObject:
     from .kiosk import release_order
 
     order_no = _order_no(ctx, params)
     if ctx.db is None:
         raise rpc.RpcFailure(rpc.INTERNAL, "no database")
 
-    async def work(s: Any) -> int:
+    async def work(s: AsyncSession) -> int:
         return await release_order(s, order_no)
 
     return {"released": await ctx.db.transact(work)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,7 +36,29 @@ CHANNELS = ("claim", "batch", "registration", "birthday", "code", "campaign")
 DEFAULT_VALID_DAYS = 365
 
 
-def check_template(t: dict[str, Any]) -> None:
+class TemplateFields(TypedDict):
+    """What a new coupon template is made of (the fields of ``TemplateBody``; the optional
+    ones take the column defaults)."""
+
+    store: NotRequired[str | None]
+    name_zh: str
+    name_en: NotRequired[str | None]
+    kind: str
+    value: int
+    cap: NotRequired[int | None]
+    threshold: NotRequired[int]
+    categories: NotRequired[list[str]]
+    exclude_categories: NotRequired[list[str]]
+    valid_from: NotRequired[datetime | None]
+    valid_until: NotRequired[datetime | None]
+    valid_days: NotRequired[int | None]
+    total_limit: int
+    per_user_limit: int
+    min_level: NotRequired[str | None]
+    stackable: NotRequired[bool]
+
+
+def check_template(t: TemplateFields) -> None:
     """Refuse a template that cannot work (400)."""
     if t["kind"] == "percentage" and not 0 < t["value"] <= 10_000:
         raise InvalidRequest("a percentage coupon's value is basis points, 1..10000")
@@ -54,7 +76,8 @@ def check_template(t: dict[str, Any]) -> None:
         raise InvalidRequest("per_user_limit above total_limit")
 
 
-async def create_template(s: AsyncSession, *, created_by: str, **fields: Any) -> CouponTemplate:
+async def create_template(s: AsyncSession, *, created_by: str,
+                          **fields: Unpack[TemplateFields]) -> CouponTemplate:
     """A new active template."""
     check_template(fields)
     t = CouponTemplate(created_by=created_by, issued=0, status="active", **fields)
