@@ -23,8 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from common.jsontypes import JsonObject
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("decode", help="decode barcodes in image files (JSON lines)")
     p.add_argument("files", nargs="+", metavar="FILE", help="image files (png, jpg, ...)")
     p.add_argument("--engine", choices=("pipeline", "zxing", "pyzbar"), default="pipeline",
@@ -48,7 +50,7 @@ def handler(args: argparse.Namespace) -> int:
     member_key = member_code_key()
     status = 0
     for name in args.files:
-        line: dict = {"file": name}
+        line: JsonObject = {"file": name}
         image = cv2.imread(name, cv2.IMREAD_COLOR) if Path(name).is_file() else None
         if image is None:
             line.update(codes=[], ms=0.0, error="cannot read image")

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from common.jsontypes import JsonMapping
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
 
@@ -32,7 +34,7 @@ class JournalCheckError(Exception):
     """A journal file that is not usable; ``str()`` is the one-line reason."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("journal", help="check or export the local journal")
     sub = parser.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="integrity and schema check (read-only)")
@@ -158,7 +160,7 @@ def check_handler(args: argparse.Namespace) -> int:
 _LINE_BREAKERS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def json_line(record: dict) -> str:
+def json_line(record: JsonMapping) -> str:
     """One JSON-lines record: readable Chinese, but never a raw line separator."""
     text = json.dumps(record, ensure_ascii=False, sort_keys=True)
     for raw, escaped in _LINE_BREAKERS.items():

@@ -15,7 +15,7 @@ EXIT_CONFIG = 2
 EXIT_JOURNAL = 3
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("run", help="run the kiosk agent")
     parser.add_argument("--config", type=Path, default=None,
                         help="agent TOML config (default: embedded defaults)")

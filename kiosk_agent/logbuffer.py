@@ -14,6 +14,8 @@ import logging
 import threading
 from dataclasses import asdict, dataclass
 
+from common.jsontypes import JsonObject
+
 #: Records kept when the caller does not say; ``config.logging.recent_lines`` overrides.
 DEFAULT_CAPACITY = 2000
 
@@ -28,7 +30,7 @@ class LogLine:
     logger: str
     message: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JsonObject:
         return asdict(self)
 
 

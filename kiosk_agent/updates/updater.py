@@ -144,7 +144,7 @@ class Updater:
         self.forbid_window, self.tz = forbid_window, ZoneInfo(tz)
         self.step_hook = step_hook or (lambda step: None)
         self.connected = connected
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
 
     # -- state ---------------------------------------------------------------------
 
