@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -91,8 +91,8 @@ class Call:
     # Who called: set for routes with ``auth``, ``None`` on public ones (read it through
     # :attr:`principal`, which the handlers of authenticated routes can rely on).
     caller: Principal | None
-    body: Any
-    query: Any
+    body: BaseModel | None
+    query: BaseModel | None
     path: dict[str, str]
 
     def body_as(self, model: type[B]) -> B:
