@@ -18,8 +18,9 @@ from typing import ClassVar
 
 from textual import events
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.screen import Screen
 
 from .client import DEFAULT_SOCKET, AgentUnavailable, ControlClient, ControlError, json_number
 from .i18n import LANGS, t
@@ -38,7 +39,7 @@ DEFAULT_IDLE_LOCK_S = 120.0
 Action = Callable[[], Awaitable[str | None]]
 
 
-class KioskTUI(BilingualActions, App):
+class KioskTUI(BilingualActions, App[None]):
     """The staff app. ``socket_path`` is the agent's control socket."""
 
     TITLE = "kiosk-tui"
@@ -57,8 +58,8 @@ class KioskTUI(BilingualActions, App):
     #mp-orders { height: 1fr; }
     #letter-detail-box { height: 9; border-top: solid $accent; }
     """
-    MODES: ClassVar[dict] = dict(SCREENS)
-    BINDINGS: ClassVar[list] = [
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = dict(SCREENS)
+    BINDINGS: ClassVar[list[BindingType]] = [
         *bilingual("1", "goto", "dashboard", "dashboard", show=False),
         *bilingual("2", "goto", "orders", "orders", show=False),
         *bilingual("3", "goto", "queue", "queue", show=False),

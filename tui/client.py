@@ -62,6 +62,20 @@ def json_objects(value: object, what: str) -> list[JsonObject]:
     return [json_object(v, what) for v in value]
 
 
+def json_list(value: object, what: str) -> list[object]:
+    """``value`` read from a reply, checked to be a JSON array."""
+    if not isinstance(value, list):
+        raise bad_reply(what, value)
+    return value
+
+
+def json_text(value: object, what: str) -> str:
+    """``value`` read from a reply, checked to be a string."""
+    if not isinstance(value, str):
+        raise bad_reply(what, value)
+    return value
+
+
 def json_number(value: object, what: str) -> int | float:
     """``value`` read from a reply, checked to be a number (fen, seconds, counts)."""
     if not isinstance(value, int | float):

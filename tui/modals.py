@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
@@ -26,7 +26,7 @@ class PinScreen(ModalScreen[bool]):
     """Ask for the staff PIN and open a session; dismisses with True once unlocked."""
 
     DEFAULT_CSS = MODAL_CSS
-    BINDINGS: ClassVar[list] = [Binding("escape", "cancel", "Cancel / 取消")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel / 取消")]
 
     def __init__(self, client: ControlClient, lang: str) -> None:
         super().__init__()
@@ -68,7 +68,7 @@ class ReasonScreen(ModalScreen[str | None]):
     """Ask for a free-text reason (required); dismisses with the text or None."""
 
     DEFAULT_CSS = MODAL_CSS
-    BINDINGS: ClassVar[list] = [Binding("escape", "cancel", "Cancel / 取消")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel / 取消")]
 
     def __init__(self, prompt: str) -> None:
         super().__init__()

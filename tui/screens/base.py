@@ -15,7 +15,9 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ..client import ControlError
+from contract.money import format_minor
+
+from ..client import ControlError, json_number, json_text
 from ..i18n import t
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ class TabLine(Static):
     """Second line: the screens and their number keys, the current one highlighted."""
 
 
-class KioskScreen(BilingualActions, Screen):
+class KioskScreen(BilingualActions, Screen[None]):
     """Base of every screen: status bar on top, footer with the bindings below."""
 
     title_key = ""
@@ -139,10 +141,10 @@ def _get(data: object, *path: str, default: object = None) -> object:
     return data
 
 
-def _age(seconds: float | None, lang: str) -> str:
-    if seconds is None:
+def _age(value: object, lang: str) -> str:
+    if value is None:
         return DASH
-    seconds = int(seconds)
+    seconds = int(json_number(value, "age"))
     if seconds < 120:
         return f"{seconds} s"
     if seconds < 7200:
@@ -164,6 +166,11 @@ def _clock(value: object, zone: tzinfo | None = None) -> str:
     except (ValueError, OSError, OverflowError):
         pass
     return DASH if value in (None, "") else str(value)
+
+
+def money(amount: object, currency: object) -> str:
+    """An amount in fen from a reply, with its currency, as staff read it."""
+    return format_minor(int(json_number(amount, "amount")), json_text(currency, "currency"))
 
 
 def store_zone(name: str | None) -> tzinfo | None:

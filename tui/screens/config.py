@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
+from common.jsontypes import JsonObject
+
 from ..i18n import t
 from .base import KioskScreen
 
@@ -20,7 +22,7 @@ class ConfigScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.values: list[dict] = []
+        self.values: list[JsonObject] = []
 
     def relabel(self) -> None:
         super().relabel()
@@ -40,7 +42,9 @@ class ConfigScreen(KioskScreen):
             value = row.get("value")
             shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
             source = str(row.get("source", ""))
-            table.add_row(row.get("key", ""), shown, Text(source, style=styles.get(source, "")), key=row.get("key"))
+            key = row.get("key")
+            table.add_row(row.get("key", ""), shown, Text(source, style=styles.get(source, "")),
+                          key=key if isinstance(key, str) else None)
 
     async def refresh_data(self) -> None:
         values = await self.kiosk.client.config()

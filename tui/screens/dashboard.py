@@ -9,21 +9,22 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from common.jsontypes import JsonMapping
-from contract.money import format_minor
+from common.jsontypes import JsonMapping, JsonObject
 
+from ..client import json_list, json_object
 from ..device_words import OFF, OK, staff_devices
 from ..i18n import t
-from .base import DASH, KioskScreen, _age, _optional, bilingual
+from .base import DASH, KioskScreen, _age, _optional, bilingual, money
 from .devices import LEVEL_STYLE
 
 
 class DashboardScreen(KioskScreen):
     title_key = "dashboard"
-    BINDINGS: ClassVar[list] = [*bilingual("m", "toggle_maintenance", "toggle_maintenance"),
+    BINDINGS: ClassVar[list[BindingType]] = [*bilingual("m", "toggle_maintenance", "toggle_maintenance"),
                                 *bilingual("a", "answer_call", "answer_call")]
 
     def compose_body(self) -> ComposeResult:
@@ -33,10 +34,10 @@ class DashboardScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.status: dict = {}
-        self.health: dict = {}
-        self.outbox: dict = {}
-        self.sales: dict | None = None
+        self.status: JsonObject = {}
+        self.health: JsonObject = {}
+        self.outbox: JsonObject = {}
+        self.sales: JsonObject | None = None
 
     async def refresh_data(self) -> None:
         client = self.kiosk.client
@@ -56,7 +57,7 @@ class DashboardScreen(KioskScreen):
             return DASH
         total = self.sales.get("total", 0)
         currency = self.sales.get("currency", "CNY")
-        return f"{self.sales.get('orders', 0)} {t('orders_n', self.lang)}  {format_minor(int(total), currency)}"
+        return f"{self.sales.get('orders', 0)} {t('orders_n', self.lang)}  {money(total, currency)}"
 
     def render_data(self) -> None:
         lang = self.lang
@@ -73,7 +74,7 @@ class DashboardScreen(KioskScreen):
         if link.get("since"):
             link_text.append(f"  ({self.clock(link['since'])})")
         grid.add_row(t("link", lang), link_text)
-        stats = self.outbox.get("stats") or {}
+        stats = json_object(self.outbox.get("stats") or {}, "outbox stats")
         grid.add_row(
             t("queue_depth", lang),
             f"{stats.get('depth', DASH)}   {t('oldest_unsent', lang)}: "
@@ -107,7 +108,7 @@ class DashboardScreen(KioskScreen):
             self.query_one("#dash-summary", Static).update(Group(banner, grid))
         else:
             self.query_one("#dash-summary", Static).update(grid)
-        scans = self.status.get("last_scans") or []
+        scans = json_list(self.status.get("last_scans") or [], "last scans")
         lines = [Text(t("last_scans", lang), style="bold underline")]
         for scan in scans[-6:]:
             if isinstance(scan, dict):

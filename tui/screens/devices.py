@@ -12,8 +12,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from common.jsontypes import JsonObject
 
 from ..device_words import ERROR, WARN, staff_devices
 from ..i18n import t
@@ -49,7 +52,7 @@ def half_block_image(data: bytes, width: int = 60) -> Text | None:
 
 class DevicesScreen(KioskScreen):
     title_key = "devices"
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *bilingual("t", "test_page", "test_page"),
         *bilingual("d", "display_test", "display_test"),
         *bilingual("s", "snapshot", "snapshot"),
@@ -64,8 +67,8 @@ class DevicesScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.health: dict = {}
-        self.status: dict = {}
+        self.health: JsonObject = {}
+        self.status: JsonObject = {}
 
     async def refresh_data(self) -> None:
         self.health = await _optional(self.kiosk.client.health()) or {}

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.widgets import DataTable, Static
 
-from common.jsontypes import JsonMapping
-from contract.money import format_minor
+from common.jsontypes import JsonMapping, JsonObject
 
 from ..client import json_number, json_object, json_objects
 from ..i18n import t
-from .base import DASH, KioskScreen, bilingual
+from .base import DASH, KioskScreen, bilingual, money
 
 
 def new_orders(reply: JsonMapping) -> int:
@@ -27,7 +27,7 @@ def new_orders(reply: JsonMapping) -> int:
 class MpOrdersScreen(KioskScreen):
     title_key = "mp_orders"
     AUTO_FOCUS = "#mp-orders"
-    BINDINGS: ClassVar[list] = [*bilingual("k", "ack", "mp_ack")]
+    BINDINGS: ClassVar[list[BindingType]] = [*bilingual("k", "ack", "mp_ack")]
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="mp-summary")
@@ -35,7 +35,7 @@ class MpOrdersScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reply: dict = {}
+        self.reply: JsonObject = {}
 
     def relabel(self) -> None:
         super().relabel()
@@ -53,13 +53,13 @@ class MpOrdersScreen(KioskScreen):
 
     def _fill(self) -> None:
         lang, reply = self.lang, self.reply
-        items = reply.get("items", [])
+        items = json_objects(reply.get("items", []), "mp orders")
         if not reply.get("received_at"):
             summary = t("mp_not_received", lang)
         elif not items:
             summary = t("mp_none", lang)
         else:
-            summary = f"{len(items) + reply.get('more', 0)} {t('mp_count', lang)}"
+            summary = f"{new_orders(reply)} {t('mp_count', lang)}"
         self.query_one("#mp-summary", Static).update(summary)
         table = self.query_one("#mp-orders", DataTable)
         if not table.columns:
@@ -68,7 +68,7 @@ class MpOrdersScreen(KioskScreen):
         for item in items:
             kind = item.get("fulfillment") or ""
             table.add_row(item["order_no"], t(f"mp_{kind}", lang) if kind else DASH,
-                          format_minor(int(item.get("total", 0)), item.get("currency", "CNY")),
+                          money(item.get("total", 0), item.get("currency", "CNY")),
                           str(item.get("products", DASH)), self.clock(item.get("since")),
                           key=str(item["id"]))
 

@@ -9,22 +9,24 @@ from rich.table import Table
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
+from common.jsontypes import JsonObject
 from contract.money import format_minor
 
-from ..client import ClientError, json_number, json_object
+from ..client import ClientError, json_number, json_object, json_objects
 from ..i18n import t
 from ..modals import ReasonScreen
-from .base import KioskScreen, bilingual
+from .base import KioskScreen, bilingual, money
 
 
 class OrdersScreen(KioskScreen):
     title_key = "orders"
     # Focus the list, not the search box: digits must still switch screens.
     AUTO_FOCUS = "#orders-table"
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *bilingual("slash", "focus_search", "search"),
         *bilingual("r", "reprint", "reprint"),
         *bilingual("g", "take_parked", "take_parked"),
@@ -39,9 +41,9 @@ class OrdersScreen(KioskScreen):
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
-        self.orders: list[dict] = []
+        self.orders: list[JsonObject] = []
         self.selected: str | None = None
-        self.detail: dict | None = None
+        self.detail: JsonObject | None = None
 
     def relabel(self) -> None:
         super().relabel()
@@ -59,13 +61,14 @@ class OrdersScreen(KioskScreen):
             return
         table.clear()
         for order in self.orders:
+            order_no = order.get("order_no")
             table.add_row(
                 order.get("order_no", ""),
                 self.clock(order.get("completed_at")),
-                format_minor(int(order.get("total", 0)), order.get("currency", "CNY")),
-                str(order.get("lines", len(order.get("lines", [])) if isinstance(order.get("lines"), list) else "")),
+                money(order.get("total", 0), order.get("currency", "CNY")),
+                str(order.get("lines", "")),  # the number of lines (/v1/orders)
                 order.get("member_id") or "",
-                key=order.get("order_no"),
+                key=order_no if isinstance(order_no, str) else None,
             )
         if self.selected and self.selected in {o.get("order_no") for o in self.orders}:
             table.move_cursor(row=table.get_row_index(self.selected))
@@ -107,23 +110,23 @@ class OrdersScreen(KioskScreen):
             static.update("")
             return
         if "error" in d:
-            static.update(Text(d["error"], style="red"))
+            static.update(Text(str(d["error"]), style="red"))
             return
         currency = d.get("currency", "CNY")
         lines = Table.grid(padding=(0, 1))
         for _ in range(3):
             lines.add_column()
-        for line in d.get("lines", []):
+        for line in json_objects(d.get("lines", []), "order lines"):
             name = line.get("name_en") if self.lang == "en" and line.get("name_en") else line.get("name_zh", "")
-            lines.add_row(str(name), f"x{line.get('qty', 1)}", format_minor(int(line.get("amount", 0)), currency))
+            lines.add_row(str(name), f"x{line.get('qty', 1)}", money(line.get("amount", 0), currency))
         tenders = ", ".join(
-            f"{td.get('method')} {format_minor(int(td.get('amount', 0)), currency)}"
+            f"{td.get('method')} {money(td.get('amount', 0), currency)}"
             + (f" {td['masked']}" if td.get("masked") else "")
-            for td in d.get("tenders", [])
+            for td in json_objects(d.get("tenders", []), "tenders")
         )
         head = Text(
             f"{d.get('order_no', '')}  {t('total', self.lang)} "
-            f"{format_minor(int(d.get('total', 0)), currency)}  {tenders}",
+            f"{money(d.get('total', 0), currency)}  {tenders}",
             style="bold",
         )
         static.update(Group(head, lines))

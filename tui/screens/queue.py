@@ -9,10 +9,13 @@ from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from ..client import json_object, json_objects
+from common.jsontypes import JsonObject
+
+from ..client import json_object, json_objects, json_text
 from ..i18n import t
 from ..modals import ReasonScreen
 from .base import DASH, KioskScreen, _age, bilingual
@@ -21,7 +24,7 @@ from .base import DASH, KioskScreen, _age, bilingual
 class QueueScreen(KioskScreen):
     title_key = "queue"
     AUTO_FOCUS = "#dead-letters"
-    BINDINGS: ClassVar[list] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *bilingual("r", "retry", "retry"),
         *bilingual("x", "discard", "discard"),
     ]
@@ -34,8 +37,8 @@ class QueueScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.letters: list[dict] = []
-        self.stats: dict = {}
+        self.letters: list[JsonObject] = []
+        self.stats: JsonObject = {}
 
     def relabel(self) -> None:
         super().relabel()
@@ -58,9 +61,10 @@ class QueueScreen(KioskScreen):
         keep = self.selected_id()
         table.clear()
         for letter in self.letters:
+            event_id = json_text(letter["event_id"], "dead letter id")
             table.add_row(
-                letter["event_id"][-8:], letter.get("type", ""), letter.get("reason", ""),
-                self.clock(letter.get("failed_at")), key=letter["event_id"],
+                event_id[-8:], letter.get("type", ""), letter.get("reason", ""),
+                self.clock(letter.get("failed_at")), key=event_id,
             )
         ids = [letter["event_id"] for letter in self.letters]
         if keep in ids:

@@ -8,6 +8,9 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from common.jsontypes import JsonMapping, JsonObject
+
+from ..client import json_number, json_objects, json_text
 from ..i18n import t
 from .base import DASH, KioskScreen
 
@@ -22,7 +25,7 @@ class StockScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reply: dict = {}
+        self.reply: JsonObject = {}
 
     def relabel(self) -> None:
         super().relabel()
@@ -37,10 +40,11 @@ class StockScreen(KioskScreen):
         self.reply = await self.kiosk.client.stock_alerts()
         self._fill()
 
-    def _detail(self, item: dict) -> str:
+    def _detail(self, item: JsonMapping) -> str:
         lang = self.lang
         if item["kind"] == "near_expiry":
-            days = item.get("days_left")
+            left_days = item.get("days_left")
+            days = None if left_days is None else json_number(left_days, "days_left")
             left = (t("stock_expired", lang) if days is not None and days < 0
                     else f"{days}{t('stock_days', lang)}" if days is not None else DASH)
             return (f"{t('stock_lot', lang)} {item.get('lot_no') or DASH} x{item.get('lot_qty')}"
@@ -52,14 +56,16 @@ class StockScreen(KioskScreen):
 
     def _fill(self) -> None:
         lang, reply = self.lang, self.reply
-        items = reply.get("items", [])
+        items = json_objects(reply.get("items", []), "stock alerts")
         if not reply.get("received_at"):
             summary = t("stock_not_received", lang)
         elif not items:
             summary = t("stock_none", lang)
         else:
-            as_of = datetime.fromisoformat(reply["as_of"]).astimezone(self.kiosk.store_zone)
-            summary = (f"{len(items) + reply.get('more', 0)} {t('stock_alerts_count', lang)}"
+            as_of = datetime.fromisoformat(json_text(reply["as_of"], "as_of")).astimezone(
+                self.kiosk.store_zone)
+            more = int(json_number(reply.get("more", 0), "more stock alerts"))
+            summary = (f"{len(items) + more} {t('stock_alerts_count', lang)}"
                        f"   {t('stock_as_of', lang)} {as_of:%m-%d %H:%M}")
         self.query_one("#stock-summary", Static).update(summary)
         table = self.query_one("#stock-alerts", DataTable)
