@@ -13,6 +13,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
+from common.jsontypes import JsonObject
 
 CHAIN = "*"  # the store column of a chain-wide row
 
@@ -144,7 +145,7 @@ class AnalyticsRun(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     requested_by: Mapped[str | None] = mapped_column(String(128))
-    detail: Mapped[dict | None] = mapped_column(JSON)
+    detail: Mapped[JsonObject | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -167,7 +168,7 @@ class BehaviourEvent(Base):
     page: Mapped[str | None] = mapped_column(String(128))
     keyword: Mapped[str | None] = mapped_column(String(64))
     result_count: Mapped[int | None] = mapped_column(Integer)
-    detail: Mapped[dict | None] = mapped_column(JSON)
+    detail: Mapped[JsonObject | None] = mapped_column(JSON)
 
 
 class KioskSession(Base):
@@ -188,7 +189,7 @@ class KioskSession(Base):
     payment_attempts: Mapped[int] = mapped_column(Integer)
     method: Mapped[str | None] = mapped_column(String(16))  # the last method tried
     pay_seconds: Mapped[float | None] = mapped_column(Float)
-    errors: Mapped[dict | None] = mapped_column(JSON)  # code -> times seen
+    errors: Mapped[dict[str, int] | None] = mapped_column(JSON)  # code -> times seen
     error_count: Mapped[int] = mapped_column(Integer)
     help_calls: Mapped[int] = mapped_column(Integer)
     order_no: Mapped[str | None] = mapped_column(String(64))

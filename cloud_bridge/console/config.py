@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:  # the bridge config holds this section
+    from cloud_bridge.config import BridgeConfig
 
 
 class ConsoleSection(BaseModel):
@@ -47,7 +50,6 @@ class ConsoleSection(BaseModel):
         return value
 
 
-def console_config(config: object) -> ConsoleSection:
-    """``config.console``, or the defaults for a bridge config without the section."""
-    section = getattr(config, "console", None)
-    return section if isinstance(section, ConsoleSection) else ConsoleSection()
+def console_config(config: BridgeConfig) -> ConsoleSection:
+    """``config.console`` (its defaults when the TOML has no ``[console]``)."""
+    return config.console

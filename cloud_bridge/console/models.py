@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
+from common.jsontypes import JsonObject
 
 
 class ConsoleSession(Base):
@@ -50,7 +51,7 @@ class ConsoleAudit(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(16))  # ok | refused | failed
-    detail: Mapped[dict | None] = mapped_column(JSON)
+    detail: Mapped[JsonObject | None] = mapped_column(JSON)
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -65,8 +66,8 @@ class ConsoleJob(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
     done: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
-    params: Mapped[dict | None] = mapped_column(JSON)
-    result: Mapped[dict | None] = mapped_column(JSON)
+    params: Mapped[JsonObject | None] = mapped_column(JSON)
+    result: Mapped[JsonObject | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     file_name: Mapped[str | None] = mapped_column(String(200))
     file_type: Mapped[str | None] = mapped_column(String(100))

@@ -42,8 +42,8 @@ class FleetJob(Base):
     bundle_sha256: Mapped[str] = mapped_column(ForeignKey("fleet_bundles.sha256"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     version: Mapped[str] = mapped_column(String(64))
-    target: Mapped[list] = mapped_column(JSON)  # ["store:S1", "group:G", "kiosk:S1/K1"]
-    stages: Mapped[list] = mapped_column(JSON)  # cumulative percentages, last is 100
+    target: Mapped[list[str]] = mapped_column(JSON)  # ["store:S1", "group:G", "kiosk:S1/K1"]
+    stages: Mapped[list[int]] = mapped_column(JSON)  # cumulative percentages, last is 100
     stage: Mapped[int] = mapped_column(Integer, default=0)  # index into stages
     max_concurrency: Mapped[int] = mapped_column(Integer)
     # Abort when failed/finished >= abort_failure_pct once abort_min_finished have finished,

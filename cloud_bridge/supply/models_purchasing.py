@@ -126,5 +126,5 @@ class ProposalRun(Base):
     __tablename__ = "supply_proposal_runs"
     store: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    po_ids: Mapped[list] = mapped_column(JSON)
+    po_ids: Mapped[list[int]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
