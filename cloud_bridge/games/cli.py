@@ -16,7 +16,7 @@ COLUMNS = ("draw_id", "created_at", "member_id", "day", "day_seq", "request_id",
            "points_won", "coupon_id", "config_hash")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     games = subparsers.add_parser("games", help="games: the lucky draw's audit")
     sub = games.add_subparsers(dest="games_command", metavar="ACTION")
     audit = sub.add_parser("audit", help="every draw of a lucky draw as CSV")
@@ -24,7 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.add_argument("--out", type=Path, help="CSV file to write (default: stdout)")
     audit.add_argument("--config", type=Path, help="bridge config (TOML)")
     audit.set_defaults(func=_audit)
-    games.set_defaults(func=lambda args: (games.print_help(), 2)[1])
+
+    def usage(_args: argparse.Namespace) -> int:  # ``games`` without an action
+        games.print_help()
+        return 2
+
+    games.set_defaults(func=usage)
 
 
 def _fail(message: str) -> int:

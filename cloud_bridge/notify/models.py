@@ -34,7 +34,7 @@ class NotifyMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     openid: Mapped[str] = mapped_column(String(64), index=True)
     template_key: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     page: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending|sent|skipped|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud_bridge import auth
 from cloud_bridge.db import Database
 from cloud_bridge.errors import Conflict, NotFound, TooManyRequests, Unauthorized
-from cloud_bridge.models import AdminUser, ApiSession, now
+from cloud_bridge.models import AdminUser, ApiSession, Base, now
 
 from .models import AuditLine, LoginFailure
 from .throttle import HashPool, TokenBuckets, retry_after
@@ -80,9 +80,11 @@ async def audit(session: AsyncSession, actor: str, action: str, subject: str,
     log.warning("audit: %s %s %s from %s %s", actor, action, subject, source or "-", detail)
 
 
-def _insert(session: AsyncSession):
-    name = session.get_bind().dialect.name
-    return (postgresql if name == "postgresql" else sqlite).insert
+def _insert(session: AsyncSession, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` of the session's backend (both have ``ON CONFLICT DO NOTHING``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _check(secret_hash: str, secret: str) -> bool:
@@ -162,7 +164,7 @@ async def _verify(db: Database, guard: LoginGuard, username: str, secret: str,
 
 async def _record_failure(s: AsyncSession, username: str, source: str,
                           settings: LoginLimits) -> None:
-    await s.execute(_insert(s)(LoginFailure).values(
+    await s.execute(_insert(s, LoginFailure).values(
         username=username, failures=0, last_failure_at=now()).on_conflict_do_nothing())
     row = await s.get(LoginFailure, username, with_for_update=True, populate_existing=True)
     assert row is not None

@@ -164,7 +164,8 @@ async def reject(call: Call) -> JsonObject:
     """Reject, saying why (the shopper sees the note)."""
     async def work(s: AsyncSession) -> JsonObject:
         req = await _staff(s, call)
-        await aftersales.reject(s, req, actor=call.principal.actor, note=call.body_as(RejectBody).note)
+        await aftersales.reject(s, req, actor=call.principal.actor,
+                                note=call.body_as(RejectBody).note)
         return await aftersales.to_json(s, req)
 
     return await db(call).transact(work)

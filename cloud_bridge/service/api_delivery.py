@@ -169,10 +169,10 @@ async def sandbox_subscribe(call: Call) -> JsonObject:
         callback, salt = param["parameters"]["callbackurl"], param["parameters"]["salt"]
     except (ValueError, KeyError, TypeError):
         return {"result": False, "returnCode": "700", "message": "参数错误"}
-    if not isinstance(callback, str) or not isinstance(salt, str):  # what a push needs
-        return {"result": False, "returnCode": "700", "message": "参数错误"}
     if key != SANDBOX_KEY:
         return {"result": False, "returnCode": "600", "message": "您不是合法的订阅者"}
+    if not isinstance(callback, str) or not isinstance(salt, str):  # what a push needs
+        return {"result": False, "returnCode": "700", "message": "参数错误"}
     parcels = _parcels(call)
     p = parcels.setdefault((com, num), {"com": com, "num": num, "state": "0", "events": []})
     if p.get("callback"):

@@ -111,7 +111,7 @@ class PgNotifyHub(LocalHub):
         super().__init__()
         self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._conn = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
     async def __aenter__(self) -> PgNotifyHub:
@@ -128,7 +128,8 @@ class PgNotifyHub(LocalHub):
             await asyncio.gather(self._task, return_exceptions=True)
         await super().__aexit__(*exc)
 
-    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        # asyncpg's listener callback: (connection, sender pid, channel, payload).
         sig = Signal.decode(payload)
         if sig is not None:
             self.dispatch(sig)

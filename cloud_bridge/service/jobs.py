@@ -40,7 +40,8 @@ async def sweep_once(db: Database, tz: str) -> dict[str, int]:
     return await db.transact(work)
 
 
-async def run_forever(db: Database, tz: str, extra: list[Callable[[], Awaitable[None]]] | None = None) -> None:
+async def run_forever(db: Database, tz: str,
+                      extra: list[Callable[[], Awaitable[None]]] | None = None) -> None:
     """The periodic loop a worker runs while it is up."""
     while True:
         await asyncio.sleep(SWEEP_S)

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
+from common.jsontypes import JsonObject
 
 
 class Conversation(Base):
@@ -46,7 +47,7 @@ class Conversation(Base):
     member_id: Mapped[str | None] = mapped_column(String(64))
     order_no: Mapped[str | None] = mapped_column(String(64))
     assignee: Mapped[str | None] = mapped_column(String(64))
-    labels: Mapped[list] = mapped_column(JSON, default=list)
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     external_ref: Mapped[str | None] = mapped_column(String(64))
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
@@ -108,7 +109,7 @@ class TicketEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[JsonObject] = mapped_column(JSON, default=dict)
 
 
 class CannedReply(Base):

@@ -25,8 +25,9 @@ class AfterSale(Base):
     kind: Mapped[str] = mapped_column(String(16))  # return | exchange
     reason: Mapped[str] = mapped_column(String(24))
     description: Mapped[str | None] = mapped_column(String(500))
-    lines: Mapped[list] = mapped_column(JSON, default=list)  # [{line_no, qty, amount}]
-    photos: Mapped[list] = mapped_column(JSON, default=list)  # attachment ids
+    # [{line_no, qty, amount}]
+    lines: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)  # attachment ids
     amount: Mapped[int] = mapped_column(BigInteger, default=0)  # fen to refund (returns)
     status: Mapped[str] = mapped_column(String(16), index=True)
     decided_by: Mapped[str | None] = mapped_column(String(128))

@@ -24,7 +24,7 @@ class CommunityPost(Base):
     member_id: Mapped[str] = mapped_column(String(32))
     openid: Mapped[str] = mapped_column(String(64), index=True)
     text: Mapped[str] = mapped_column(String(1000))
-    images: Mapped[list] = mapped_column(JSON, default=list)
+    images: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), index=True)
     held_reason: Mapped[str | None] = mapped_column(String(16))  # word | reports | staff
     report_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -52,5 +52,5 @@ class KbSynonyms(Base):
 
     __tablename__ = "svc_kb_synonyms"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    words: Mapped[list] = mapped_column(JSON, default=list)
+    words: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from common.jsontypes import JsonObject
+
 # Spelled out for the type checker; tests/cloud_bridge/service/test_schemas.py checks them
 # against the enums and tables of :mod:`.tickets`, which stay the source.
 TicketStatus = Literal["open", "pending", "snoozed", "resolved", "closed"]
@@ -65,7 +67,7 @@ class SvcTicketEvent(Out):
     at: datetime
     actor: str
     action: str
-    detail: dict
+    detail: JsonObject
 
 
 class SvcAttachmentRef(Out):
