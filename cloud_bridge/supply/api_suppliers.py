@@ -14,7 +14,7 @@ from . import settings as settings_store
 from . import suppliers as SUP
 from .api_stock import INT, alert_json
 from .api_support import BUYER_ROLES, db, page, parse_day, today
-from .models import Qualification, Supplier, SupplierProduct
+from .models import ContractPrice, Qualification, Supplier, SupplierProduct
 from .receiving import supplier_balance
 
 P = "/api/v1/admin/supply"
@@ -98,7 +98,10 @@ async def add_contract(call: Call) -> JsonObject:
                                    starts_on=parse_day(b.starts_on),
                                    ends_on=parse_day(b.ends_on),
                                    renewal_notice_days=b.renewal_notice_days,
-                                   prices=[p.model_dump() for p in b.prices])
+                                   prices=[ContractPrice(product_id=p.product_id,
+                                                         price_fen=p.price_fen,
+                                                         committed_qty=p.committed_qty)
+                                           for p in b.prices])
         return await SUP.contract_fulfilment(s, c.id)
 
 

@@ -10,6 +10,7 @@ money is integer fen excluding VAT unless a column says otherwise.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
+from common.jsontypes import JsonObject
 
 SHELF = "shelf"  # a store's own stock; a transfer's goods sit in "transit-<id>"
 
@@ -105,7 +107,8 @@ class StockCount(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     store: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16))  # posted
-    lines: Mapped[list] = mapped_column(JSON)  # [{product_id, lot_no, expected, counted, variance}]
+    # [{product_id, lot_no, expected, counted, variance}]
+    lines: Mapped[list[JsonObject]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
@@ -126,7 +129,7 @@ class SupplyAlert(Base):
     product_id: Mapped[str | None] = mapped_column(String(64))
     supplier_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[dict] = mapped_column(JSON)
+    detail: Mapped[JsonObject] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_by: Mapped[str | None] = mapped_column(String(128))
@@ -184,6 +187,14 @@ class SupplierProduct(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
+class ContractPrice(TypedDict):
+    """One product of a contract's price list."""
+
+    product_id: str
+    price_fen: int
+    committed_qty: NotRequired[int]
+
+
 class Contract(Base):
     """A supply contract: terms, validity, and agreed prices/volumes (``prices``)."""
 
@@ -195,7 +206,7 @@ class Contract(Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     renewal_notice_days: Mapped[int] = mapped_column(Integer, default=30)
-    prices: Mapped[list] = mapped_column(JSON)  # [{product_id, price_fen, committed_qty}]
+    prices: Mapped[list[ContractPrice]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 

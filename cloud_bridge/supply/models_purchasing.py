@@ -3,11 +3,56 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, BigId, UtcDateTime, now
+from common.jsontypes import JsonObject
+
+
+class Inspection(TypedDict):
+    """How a lot was inspected (GB/T 2828.1 single sampling) and what was decided."""
+
+    aql: str
+    level: str
+    code_letter: str | None
+    sample_size: int
+    ac: int
+    re: int
+    defects: int
+    decision: str
+
+
+class ReceiptLine(TypedDict):
+    """One lot of a goods receipt, as ``GoodsReceipt.lines`` keeps it."""
+
+    product_id: str
+    lot_no: str
+    expiry_date: str | None
+    qty: int
+    accepted: int
+    unit_cost_fen: int
+    vat_rate_bp: NotRequired[int]  # receipts from before it was kept: 13 %
+    inspection: Inspection
+
+
+class BillLine(TypedDict):
+    """One line of a supplier bill."""
+
+    product_id: str
+    qty: int
+    unit_cost_fen: int
+
+
+class ReturnLine(TypedDict):
+    """Units of one received lot sent back to the supplier."""
+
+    product_id: str
+    lot_no: str
+    qty: int
+    unit_cost_fen: int
 
 
 class PurchaseOrder(Base):
@@ -23,7 +68,7 @@ class PurchaseOrder(Base):
     contract_id: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     expected_on: Mapped[date | None] = mapped_column(Date)
-    history: Mapped[list] = mapped_column(JSON)  # [{at, actor, from, to, note}]
+    history: Mapped[list[JsonObject]] = mapped_column(JSON)  # [{at, actor, from, to, note}]
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -52,8 +97,7 @@ class GoodsReceipt(Base):
     po_id: Mapped[int] = mapped_column(ForeignKey("supply_purchase_orders.id"), index=True)
     store: Mapped[str] = mapped_column(String(64))
     supplier_id: Mapped[str] = mapped_column(String(64), index=True)
-    # [{product_id, lot_no, expiry_date, qty, accepted, unit_cost_fen, inspection: {...}}]
-    lines: Mapped[list] = mapped_column(JSON)
+    lines: Mapped[list[ReceiptLine]] = mapped_column(JSON)
     on_time: Mapped[bool | None] = mapped_column()
     in_full: Mapped[bool | None] = mapped_column()
     lead_time_days: Mapped[float | None] = mapped_column()
@@ -70,11 +114,11 @@ class SupplierBill(Base):
     po_id: Mapped[int] = mapped_column(ForeignKey("supply_purchase_orders.id"), index=True)
     supplier_id: Mapped[str] = mapped_column(String(64))
     bill_no: Mapped[str] = mapped_column(String(64))
-    lines: Mapped[list] = mapped_column(JSON)  # [{product_id, qty, unit_cost_fen}]
+    lines: Mapped[list[BillLine]] = mapped_column(JSON)
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # excl. VAT
     vat_fen: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))  # matched | mismatch | paid
-    match: Mapped[dict] = mapped_column(JSON)
+    match: Mapped[JsonObject] = mapped_column(JSON)  # {ok, problems}
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -88,7 +132,7 @@ class SupplierReturn(Base):
     supplier_id: Mapped[str] = mapped_column(String(64), index=True)
     store: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(200))
-    lines: Mapped[list] = mapped_column(JSON)  # [{product_id, lot_no, qty, unit_cost_fen}]
+    lines: Mapped[list[ReturnLine]] = mapped_column(JSON)
     credit_fen: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

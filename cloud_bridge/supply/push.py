@@ -39,13 +39,15 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def _item(alert: SupplyAlert, product: SupplyProduct | None) -> StockAlertItem:
     d = alert.detail or {}
-    return StockAlertItem(
-        id=alert.id, kind=alert.kind, state=alert.state, product_id=alert.product_id or "",
-        name_zh=product.name_zh if product else None,
-        name_en=product.name_en if product else None,
-        on_hand=d.get("on_hand"), reorder_point=d.get("reorder_point"),
-        lot_no=d.get("lot_no"), lot_qty=d.get("qty"), expiry_date=d.get("expiry_date"),
-        days_left=d.get("days_left"), since=alert.created_at)
+    # The detail is JSON the scan wrote; the item's model checks each value it takes.
+    return StockAlertItem.model_validate({
+        "id": alert.id, "kind": alert.kind, "state": alert.state,
+        "product_id": alert.product_id or "",
+        "name_zh": product.name_zh if product else None,
+        "name_en": product.name_en if product else None,
+        "on_hand": d.get("on_hand"), "reorder_point": d.get("reorder_point"),
+        "lot_no": d.get("lot_no"), "lot_qty": d.get("qty"), "expiry_date": d.get("expiry_date"),
+        "days_left": d.get("days_left"), "since": alert.created_at})
 
 
 async def snapshot(session: AsyncSession, store: str) -> StockAlerts:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,15 @@ from cloud_bridge.models import now
 from . import purchasing as P
 from .aql import SamplingError, single_normal_plan
 from .models import SupplyProduct
-from .models_purchasing import GoodsReceipt, SupplierAccountEntry, SupplierBill, SupplierReturn
+from .models_purchasing import (
+    GoodsReceipt,
+    Inspection,
+    ReceiptLine,
+    ReturnLine,
+    SupplierAccountEntry,
+    SupplierBill,
+    SupplierReturn,
+)
 from .settings import SupplySettings
 from .stock import receive_into_lot, take_from_lots
 
@@ -52,32 +60,6 @@ def finance() -> SupplierLedger | None:
 def vat_of(qty: int, unit_cost_fen: int, vat_rate_bp: int) -> int:
     """Input VAT of a line, rounded half up to the fen."""
     return (qty * unit_cost_fen * vat_rate_bp + 5000) // 10000
-
-
-class Inspection(TypedDict):
-    """How a lot was inspected (GB/T 2828.1 single sampling) and what was decided."""
-
-    aql: str
-    level: str
-    code_letter: str | None
-    sample_size: int
-    ac: int
-    re: int
-    defects: int
-    decision: str
-
-
-class ReceiptLine(TypedDict):
-    """One lot of a goods receipt, as ``GoodsReceipt.lines`` keeps it."""
-
-    product_id: str
-    lot_no: str
-    expiry_date: str | None
-    qty: int
-    accepted: int
-    unit_cost_fen: int
-    vat_rate_bp: int
-    inspection: Inspection
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +262,8 @@ async def return_to_supplier(session: AsyncSession, receipt_id: int, *,
             key = (x["product_id"], x["lot_no"])
             returned[key] = returned.get(key, 0) + x["qty"]
     by_lot = {(x["product_id"], x["lot_no"]): x for x in gr.lines}
-    out, credit = [], 0
+    out: list[ReturnLine] = []
+    credit = 0
     ret = SupplierReturn(receipt_id=gr.id, supplier_id=gr.supplier_id, store=gr.store,
                          reason=reason, lines=[], credit_fen=0, created_by=actor,
                          created_at=now())

@@ -11,7 +11,14 @@ from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import now
 from common.jsontypes import JsonObject
 
-from .models import Contract, Qualification, Supplier, SupplierProduct, SupplyProduct
+from .models import (
+    Contract,
+    ContractPrice,
+    Qualification,
+    Supplier,
+    SupplierProduct,
+    SupplyProduct,
+)
 from .models_purchasing import GoodsReceipt, PurchaseOrder
 
 
@@ -86,7 +93,7 @@ async def upsert_product(session: AsyncSession, *, product_id: str, name_zh: str
 
 async def add_contract(session: AsyncSession, *, supplier_id: str, number: str, terms: str,
                        starts_on: date, ends_on: date, renewal_notice_days: int,
-                       prices: list[JsonObject]) -> Contract:
+                       prices: list[ContractPrice]) -> Contract:
     """A contract with its price list: ``[{product_id, price_fen, committed_qty}]``."""
     await get_supplier(session, supplier_id)
     if ends_on < starts_on:
