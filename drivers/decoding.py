@@ -34,11 +34,12 @@ on a later frame. QR codes (Reed-Solomon) are always confident.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -170,7 +171,8 @@ class ZxingDecoder:
     name = "zxing"
 
     def __init__(
-        self, try_harder: bool = True, binarizer: str = "LocalAverage", try_invert: bool = True
+        self, try_harder: bool = True, binarizer: str = "LocalAverage", try_invert: bool = True,
+        kinds: Literal["all", "linear", "qr"] = "all", try_rotate: bool = True,
     ) -> None:
         try:
             import zxingcpp
@@ -180,10 +182,15 @@ class ZxingDecoder:
         f = zxingcpp.BarcodeFormat
         # UPC-E is left out on purpose: its 6 data digits carry little redundancy
         # and pyzbar misread EAN-13 as UPC-E on blurred frames in the benchmark.
-        # One flags value (BarcodeFormats), as the binding's signature asks.
-        self._formats = f.EAN13 | f.EAN8 | f.UPCA | f.Code128 | f.QRCode
+        # One flags value (BarcodeFormats), as the binding's signature asks; one kind
+        # only where the stage's image can hold only that kind (an upright crop of
+        # bars) or a stage is meant for it: a QR-only pass costs a third.
+        linear = [f.EAN13, f.EAN8, f.UPCA, f.Code128]
+        wanted = {"all": [*linear, f.QRCode], "linear": linear, "qr": [f.QRCode]}[kinds]
+        self._formats = zxingcpp.BarcodeFormats(wanted)
         self._try_harder = try_harder
         self._try_invert = try_harder and try_invert
+        self._try_rotate = try_harder and try_rotate
         self._binarizer = getattr(zxingcpp.Binarizer, binarizer)
 
     def decode(
@@ -192,7 +199,7 @@ class ZxingDecoder:
         """Codes in ``image`` (one zxing-cpp pass; ``should_stop`` is ignored)."""
         gray = to_gray(image)
         results = self._zx.read_barcodes(
-            gray, formats=self._formats, try_rotate=self._try_harder,
+            gray, formats=self._formats, try_rotate=self._try_rotate,
             try_downscale=self._try_harder, try_invert=self._try_invert,
             binarizer=self._binarizer,
         )
@@ -260,12 +267,72 @@ class PyzbarDecoder:
         return out
 
 
+_OPENCV_NAMES = {"EAN_13": codes.EAN13, "EAN_8": codes.EAN8, "UPC_A": codes.UPCA}
+
+
+class OpencvBarcodeChecker:
+    """OpenCV's EAN/UPC decoder, used only to confirm a zxing-cpp read on an upright crop.
+
+    A third, separately written 1D decoder (OpenCV's objdetect barcode module). On
+    its own it misreads often (measured on the benchmark's bar crops: about one read
+    in eight is wrong, none agreeing with zxing-cpp's), so it never reads a code for
+    the pipeline: it only counts as the other engine agreeing, where libzbar cannot
+    read a degraded crop that zxing-cpp reads. No Code 128 (payment codes stay
+    confirmed by libzbar alone).
+    """
+
+    symbologies = (codes.EAN13, codes.EAN8, codes.UPCA)
+
+    def __init__(self) -> None:
+        barcode = getattr(cv2, "barcode", None)
+        if barcode is None:  # pragma: no cover - depends on the OpenCV build
+            raise DecoderUnavailable("this OpenCV build has no barcode module (opencv>=4.8)")
+        self._detector = barcode.BarcodeDetector()
+
+    def texts(self, upright: np.ndarray) -> list[str]:
+        """Validated, canonical texts OpenCV reads in ``upright`` (bars vertical, whole crop)."""
+        h, w = upright.shape[:2]
+        corners = np.array([[[0, h - 1], [0, 0], [w - 1, 0], [w - 1, h - 1]]], np.float32)
+        _ok, texts, kinds = self._detector.decodeWithType(upright, corners)
+        out = []
+        for text, kind in zip(texts, kinds, strict=False):
+            sym = _OPENCV_NAMES.get(kind)
+            norm = normalize(text, sym) if sym is not None else None
+            if norm is not None:
+                out.append(norm[0])
+        return out
+
+
 # --- the pipeline ------------------------------------------------------------------------
 
 
-#: A preprocessing step: gray frame -> (image to decode, scale back to frame
-#: pixels, x offset, y offset), or None when it does not apply to this frame.
-Prep = Callable[[np.ndarray], "tuple[np.ndarray, float, int, int] | None"]
+@dataclass(frozen=True)
+class View:
+    """An image a stage decodes, and how its pixels map back to the frame's.
+
+    Attributes:
+        image: what the engine reads.
+        scale: view pixels -> frame pixels (0: not mappable, e.g. a rotated frame).
+        dx: x offset of the view's origin in the frame.
+        dy: y offset of the view's origin in the frame.
+        frame_box: the frame's box of a view whose pixels cannot be mapped back one
+            by one (a rectified crop): a hit anywhere in it is reported with this box.
+    """
+
+    image: np.ndarray
+    scale: float = 1.0
+    dx: int = 0
+    dy: int = 0
+    frame_box: tuple[int, int, int, int] | None = None
+
+
+#: A preprocessing step: gray frame -> the views to decode, in order (none when the
+#: step does not apply to this frame); made lazily, so a spent budget stops it early.
+Prep = Callable[[np.ndarray], "Iterable[View]"]
+
+
+def _whole(image: np.ndarray, scale: float = 1.0) -> list[View]:
+    return [View(image, scale)]
 
 
 @dataclass
@@ -303,12 +370,27 @@ class DecodePipeline:
     use_roi: bool = True
     clock: Callable[[], float] = time.monotonic
     name: str = "pipeline"
+    opencv: OpencvBarcodeChecker | None = field(default_factory=lambda: _opencv_checker())
 
     def __post_init__(self) -> None:
         self._clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
         # The first pass skips zxing-cpp's inverted retry (light-on-dark codes get
-        # their own stage): the common frame then costs less than zxing-cpp alone.
-        self._zxing_fast = ZxingDecoder(try_invert=False)
+        # their own stage) and its 90-degree retry (1D codes at any angle but level get
+        # the bars stage; QR codes are read at any angle anyway): the common frame then
+        # costs about half of zxing-cpp alone.
+        self._zxing_fast = ZxingDecoder(try_invert=False, try_rotate=False)
+        # Whole-frame fallbacks: every quarter turn, still no inverted retry.
+        self._zxing_turning = ZxingDecoder(try_invert=False)
+        # Upright, contrast-stretched crops of bar regions: one orientation, one scale,
+        # a fixed mid-grey threshold (the crop's own levels were stretched to 0-255).
+        self._zxing_bars = ZxingDecoder(try_harder=False, binarizer="FixedThreshold",
+                                        kinds="linear")
+        # QR codes the first pass missed (blur, motion, screens): a sharpened frame with
+        # a fixed threshold, QR only, which costs a third of an all-formats pass.
+        self._zxing_qr = ZxingDecoder(try_invert=False, binarizer="FixedThreshold", kinds="qr")
+        # Per frame: the bar regions and their upright crops (stages share them).
+        self._bar_crops: list[tuple[np.ndarray, tuple[int, int, int, int]]] | None = None
+        self._bar_views: list[View] | None = None
         self._last_box: tuple[int, int, int, int] | None = None
         self._last_hit_at = -1e9
         self._lock = threading.Lock()
@@ -317,56 +399,101 @@ class DecodePipeline:
     def _build_stages(self) -> list[Stage]:
         clahe = self._clahe.apply
         stages = [
-            Stage("zxing", "zxing_fast", lambda g: (g, 1.0, 0, 0)),
+            Stage("zxing", "zxing_fast", _whole),
+            Stage("bars", "zxing_bars", self._bars_prep),
+            Stage("qr_sharpen", "zxing_qr", lambda g: _whole(_sharpen(g))),
+            Stage("roi_x2", "zxing_turning", self._roi_prep),
+            Stage("bars_profile", "zxing_bars", self._bars_profile_prep),
             Stage("deskew", "zxing_fast", _deskew_prep),
-            Stage("roi_x2", "zxing", self._roi_prep),
-            Stage("sharpen", "zxing", lambda g: (_sharpen(g), 1.0, 0, 0)),
-            Stage("upscale_x2", "zxing", lambda g: (_upscale(g), 0.5, 0, 0)),
-            Stage("rotate_45", "zxing", lambda g: (_rotate(g, 45.0), 0.0, 0, 0)),
-            Stage("clahe_x2", "zxing", lambda g: (_upscale(clahe(g)), 0.5, 0, 0)),
+            Stage("sharpen", "zxing_turning", lambda g: _whole(_sharpen(g))),
+            Stage("upscale_x2", "zxing_turning", lambda g: _whole(_upscale(g), 0.5)),
+            Stage("rotate_45", "zxing_turning", lambda g: _whole(_rotate(g, 45.0), 0.0)),
+            Stage("clahe_x2", "zxing_turning", lambda g: _whole(_upscale(clahe(g)), 0.5)),
         ]
         if self.pyzbar is not None:
             stages += [
-                Stage("pyzbar", "pyzbar", lambda g: (g, 1.0, 0, 0)),
-                Stage("clahe_pyzbar", "pyzbar", lambda g: (clahe(g), 1.0, 0, 0)),
+                Stage("bars_pyzbar", "pyzbar", self._bars_prep),
+                Stage("pyzbar", "pyzbar", _whole),
+                Stage("clahe_pyzbar", "pyzbar", lambda g: _whole(clahe(g))),
             ]
         # Light-on-dark codes (phones in dark mode): none in the benchmark set, so last.
-        stages.append(Stage("inverted", "zxing_fast", lambda g: (cv2.bitwise_not(g), 1.0, 0, 0)))
+        stages.append(Stage("inverted", "zxing_fast", lambda g: _whole(cv2.bitwise_not(g))))
         return stages
 
-    def _roi_prep(self, gray: np.ndarray) -> tuple[np.ndarray, float, int, int] | None:
+    def _bars_prep(self, gray: np.ndarray) -> list[View]:
+        """Each bar-like region of the frame, turned upright, enlarged and cleaned up.
+
+        The regions are found once per frame (the ``bars`` and ``bars_pyzbar`` stages
+        share them).
+        """
+        if self._bar_views is None:
+            self._bar_views = [View(enhance_bars(crop), 0.0, frame_box=box)
+                               for crop, box in self._upright_bars(gray)]
+        return self._bar_views
+
+    def _upright_bars(self, gray: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+        """This frame's bar regions as upright crops, with their frame boxes (once per frame)."""
+        if self._bar_crops is None:
+            self._bar_crops = [(rectify_bars(gray, r), r.frame_box(gray.shape))
+                               for r in find_bar_regions(gray)]
+        return self._bar_crops
+
+    def _bars_profile_prep(self, gray: np.ndarray) -> Iterator[View]:
+        """Each bar region's band profiles: plain, then deconvolved for motion blur.
+
+        Averaging along the bars takes out what the per-pixel crop keeps (moire,
+        heavy noise, dim light's grain); the deconvolution undoes a hand's movement
+        across the bars. The views are tiny (three lines), so each costs little.
+        """
+        for crop, box in self._upright_bars(gray):
+            profiles = bar_profiles(crop)
+            for length in BARS_DEBLUR_LENGTHS:
+                image = profile_image([deblur_profile(p, length) for p in profiles])
+                yield View(image, 0.0, frame_box=box)
+
+    def _roi_prep(self, gray: np.ndarray) -> list[View]:
         if not self.use_roi or self._last_box is None:
-            return None
+            return []
         if self.clock() - self._last_hit_at > ROI_TTL_S:
-            return None
+            return []
         crop = _crop(gray, self._last_box, ROI_MARGIN)
         if crop is None:
-            return None
+            return []
         roi, x0, y0 = crop
-        return _upscale(roi), 0.5, x0, y0
+        return [View(_upscale(roi), 0.5, x0, y0)]
 
     def _engine(self, name: str) -> Decoder | None:
         if name == "zxing_fast":
             return self._zxing_fast
+        if name == "zxing_bars":
+            return self._zxing_bars
+        if name == "zxing_qr":
+            return self._zxing_qr
+        if name == "zxing_turning":
+            return self._zxing_turning
         return self.zxing if name == "zxing" else self.pyzbar
 
-    def _cross_checked(self, image: np.ndarray, d: Decoded) -> bool:
+    def _cross_checked(self, image: np.ndarray, d: Decoded, whole: bool = False) -> bool:
         """True when the other engine reads the same text around ``d`` in ``image``.
 
         Measured: zxing-cpp alone misreads some glare-washed or tiny symbols with a
         valid EAN check digit, and repeats the misread on the next frame and on a
         sharpened copy; two different algorithms agreeing on a wrong code is far
-        rarer. ``image`` is the stage's image (``d.box`` is in its pixels). The
-        crop is small, so even three attempts cost less than one full-frame pass.
+        rarer. ``image`` is the stage's image (``d.box`` is in its pixels), read
+        whole when ``whole`` (an upright crop of a bar region). The crop is small,
+        so even three attempts cost less than one full-frame pass.
         """
         if d.symbology == codes.QRCODE:
             return True  # Reed-Solomon error correction
-        if d.box is None:
+        if whole:
+            roi = image  # an upright crop of the symbol already, small
+        elif d.box is None:
             return False
-        crop = _crop(image, d.box, CROSS_CHECK_MARGIN)
-        if crop is None:
-            return False
-        roi = crop[0]
+        else:
+            crop = _crop(image, d.box, CROSS_CHECK_MARGIN)
+            if crop is None:
+                return False
+            roi = crop[0]
         if d.engine == "zxing":
             if self.pyzbar is None:
                 return False
@@ -379,12 +506,31 @@ class DecodePipeline:
 
             def other(img: np.ndarray) -> list[Decoded]:
                 return zx.decode(img)
-        # Cheapest first: a band across the middle of the bars (zbar scans every
-        # pixel row, so a third of the rows costs a third), then the whole crop,
-        # then denoised, equalised and upscaled copies (noisy, dim or washed-out,
-        # small symbols).
-        variants = (_middle_band, lambda r: r, _denoise, self._clahe.apply, _upscale)
-        return any(any(o.text == d.text for o in other(v(roi))) for v in variants)
+        opencv = self.opencv if d.engine == "zxing" and whole else None
+
+        def opencv_agrees(img: np.ndarray) -> list[Decoded]:
+            # OpenCV's decoder as the other engine on an upright crop libzbar cannot
+            # read (EAN/UPC only: a Code 128 read still needs libzbar).
+            if opencv is None or d.symbology not in opencv.symbologies:
+                return []
+            return [d] if d.text in opencv.texts(img) else []
+
+        checks: tuple[tuple[Callable[[np.ndarray], np.ndarray],
+                            Callable[[np.ndarray], list[Decoded]]], ...]
+        if whole:
+            # Measured on upright crops of missed frames: the middle band confirms
+            # most, equalising most of the rest, OpenCV next; enlarging costs the
+            # most and added almost nothing there.
+            checks = ((_middle_band, other), (self._clahe.apply, other),
+                      (_keep, opencv_agrees), (_denoise, other), (_keep, other))
+        else:
+            # Cheapest first: a band across the middle of the bars (zbar scans every
+            # pixel row, so a third of the rows costs a third), then the whole crop,
+            # then denoised, equalised and upscaled copies (noisy, dim or washed-out,
+            # small symbols).
+            checks = tuple((v, other) for v in (_middle_band, _keep, _denoise,
+                                                self._clahe.apply, _upscale))
+        return any(any(o.text == d.text for o in read(v(roi))) for v, read in checks)
 
     def decode(
         self, image: np.ndarray, should_stop: Callable[[], bool] | None = None
@@ -402,38 +548,275 @@ class DecodePipeline:
         """
         gray = to_gray(image)
         start = self.clock()
+
+        def out_of_time() -> bool:
+            return (self.clock() - start > self.budget_s
+                    or (should_stop is not None and should_stop()))
+
+        # Unconfident reads so far, by text: a later stage may read the same text with
+        # the other engine (the two engines agree on this frame) or confidently.
+        unconfirmed: dict[str, Decoded] = {}
         with self._lock:
-            for i, stage in enumerate(self.stages):
-                if i > 0 and (self.clock() - start > self.budget_s
-                              or (should_stop is not None and should_stop())):
-                    break
-                prepared = stage.prep(gray)
-                if prepared is None:
-                    continue
-                img, scale, dx, dy = prepared
-                stage.tries += 1
-                engine = self._engine(stage.engine)
-                found = engine.decode(img) if engine is not None else []
-                if not found:
-                    continue
-                stage.hits += 1
-                out: dict[str, Decoded] = {}
-                for d in found:
-                    if d.text in out:
+            self._bar_crops, self._bar_views = None, None
+            try:
+                for i, stage in enumerate(self.stages):
+                    if i > 0 and out_of_time():
+                        break
+                    engine = self._engine(stage.engine)
+                    if engine is None:
                         continue
-                    out[d.text] = Decoded(d.text, d.symbology, d.engine, stage.name,
-                                          self._cross_checked(img, d),
-                                          _map_box(d.box, scale, dx, dy))
-                boxes = [d.box for d in out.values() if d.box is not None]
-                if boxes:
-                    self._last_box = boxes[0]
-                    self._last_hit_at = self.clock()
-                return list(out.values())
-        return []
+                    for j, view in enumerate(stage.prep(gray)):
+                        if j > 0 and out_of_time():
+                            break
+                        stage.tries += 1
+                        found = engine.decode(view.image)
+                        if not found:
+                            continue
+                        stage.hits += 1
+                        reads = [self._agreed(r, unconfirmed.get(r.text))
+                                 for r in self._reads(found, stage.name, view)]
+                        if any(r.confident for r in reads):
+                            others = [u for t, u in unconfirmed.items()
+                                      if all(r.text != t for r in reads)]
+                            return reads + others
+                        for r in reads:
+                            unconfirmed.setdefault(r.text, r)
+            finally:
+                self._bar_crops, self._bar_views = None, None
+        return list(unconfirmed.values())
+
+    @staticmethod
+    def _agreed(read: Decoded, earlier: Decoded | None) -> Decoded:
+        """``read``, confident when another engine read the same text earlier in this frame."""
+        if read.confident or earlier is None or earlier.engine == read.engine:
+            return read
+        return replace(read, confident=True)
+
+    def _reads(self, found: list[Decoded], stage: str, view: View) -> list[Decoded]:
+        """A stage's reads with their confidence and frame boxes; remembers the ROI."""
+        out: dict[str, Decoded] = {}
+        for d in found:
+            if d.text in out:
+                continue
+            box = view.frame_box if view.frame_box is not None else _map_box(
+                d.box, view.scale, view.dx, view.dy)
+            out[d.text] = Decoded(d.text, d.symbology, d.engine, stage,
+                                  self._cross_checked(view.image, d,
+                                                      whole=view.frame_box is not None), box)
+        boxes = [d.box for d in out.values() if d.box is not None]
+        if boxes:
+            self._last_box = boxes[0]
+            self._last_hit_at = self.clock()
+        return list(out.values())
 
     def stage_stats(self) -> dict[str, tuple[int, int]]:
         """Per stage: (hits, tries) since creation."""
         return {s.name: (s.hits, s.tries) for s in self.stages}
+
+
+#: Bar regions are looked for on a frame this many times smaller (640x480 -> 320x240):
+#: bars of the smallest symbols (about 1.1 px per module at full size) still leave
+#: coherent stripes there, and the search costs about a millisecond.
+BARS_DOWNSCALE = 2
+#: Window (in downscaled pixels) over which the gradients' orientation is averaged:
+#: a few bars wide, so one window sees stripes, not single edges.
+BARS_WINDOW = 7
+#: Coherence (0: no single orientation, 1: perfect stripes) a pixel's window needs to
+#: count as bar-like, and a region needs on average.
+BARS_MIN_COHERENCE = 0.55
+#: Gradient energy a bar-like pixel needs, as a share of the frame's 98th percentile
+#: (relative, so that dim frames still have bars; printed text and flat areas do not).
+BARS_MIN_ENERGY_SHARE = 0.08
+#: Bar regions tried per frame, largest first (clutter with stripes comes after a code).
+BARS_MAX_REGIONS = 3
+#: Smallest bar region (downscaled pixels): a few bars by a few rows.
+BARS_MIN_AREA = 60
+#: Rectified crops are enlarged this much: the smallest symbols' modules (1.1-1.6 px)
+#: become wide enough for a fixed threshold, and crops stay small enough to be cheap.
+BARS_SCALE = 2.0
+#: Height (frame pixels, along the bars) of the band of a bar region that is turned
+#: upright: enough rows for the row scans and the averaging along the bars.
+BARS_BAND = 48
+#: Quiet-zone margin added on both ends across the bars, as a share of the region's
+#: length (the stripe measure stops at the outer bars; the decoders need the quiet zone).
+BARS_END_MARGIN = 0.12
+
+
+@dataclass(frozen=True)
+class BarRegion:
+    """A stripe-textured region of a frame, where a 1D symbol may be.
+
+    ``theta`` is the direction across the bars (radians, image axes: x right, y
+    down); ``u0..u1`` is the region's extent along that direction and ``v0..v1``
+    along the bars, in frame pixels of the rotated axes (u = x cos + y sin,
+    v = -x sin + y cos).
+    """
+
+    theta: float
+    u0: float
+    u1: float
+    v0: float
+    v1: float
+    coherence: float
+
+    def frame_box(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """The axis-aligned box (x0, y0, x1, y1) around the region, clipped to the frame."""
+        c, s = math.cos(self.theta), math.sin(self.theta)
+        xs = [u * c - v * s for u in (self.u0, self.u1) for v in (self.v0, self.v1)]
+        ys = [u * s + v * c for u in (self.u0, self.u1) for v in (self.v0, self.v1)]
+        h, w = shape[0], shape[1]
+        return (max(0, int(min(xs))), max(0, int(min(ys))), min(w, int(max(xs)) + 1),
+                min(h, int(max(ys)) + 1))
+
+
+def find_bar_regions(gray: np.ndarray, max_regions: int = BARS_MAX_REGIONS) -> list[BarRegion]:
+    """Regions of ``gray`` that look like the bars of a 1D symbol, largest first.
+
+    The gradient structure tensor, averaged over windows a few bars wide, has one
+    dominant direction where the image is stripes. Pixels where that direction is
+    clear (coherence) and the gradients are strong (energy) are grouped into
+    connected regions; each region's own averaged tensor gives its orientation, and
+    its extent along and across that orientation gives the box. Any tilt, including
+    the 15-30 degrees that zxing-cpp's row scan misses, is measured the same way.
+    """
+    f = BARS_DOWNSCALE
+    h, w = gray.shape
+    if h < 16 * f or w < 16 * f:
+        return []
+    small = cv2.resize(gray, (w // f, h // f), interpolation=cv2.INTER_AREA).astype(np.float32)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    window = (BARS_WINDOW, BARS_WINDOW)
+    jxx = cv2.boxFilter(gx * gx, -1, window)
+    jyy = cv2.boxFilter(gy * gy, -1, window)
+    jxy = cv2.boxFilter(gx * gy, -1, window)
+    energy = jxx + jyy
+    anisotropy = (jxx - jyy) ** 2 + 4 * jxy**2  # (coherence * energy) squared
+    # The percentile of every fourth row and column: the same figure at a sixteenth
+    # of the cost (the energy is already averaged over a window).
+    sample = energy[::4, ::4].ravel()
+    k = int(sample.size * 0.98)
+    min_energy = max(float(np.partition(sample, k)[k]) * BARS_MIN_ENERGY_SHARE, 50.0)
+    mask = ((anisotropy > (BARS_MIN_COHERENCE * energy) ** 2) & (energy > min_energy))
+    mask8 = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(mask8, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    # The largest regions only: a symbol is a large stripe region, and each candidate
+    # costs a little (clutter edges that fail the coherence test included).
+    order = [int(i) + 1 for i in np.argsort(-areas)[:2 * max_regions]
+             if areas[i] >= BARS_MIN_AREA]
+    regions: list[BarRegion] = []
+    for i in order:
+        if len(regions) >= max_regions:
+            break
+        x, y = int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP])
+        bw, bh = int(stats[i, cv2.CC_STAT_WIDTH]), int(stats[i, cv2.CC_STAT_HEIGHT])
+        inside = labels[y:y + bh, x:x + bw] == i
+        sxx = float(jxx[y:y + bh, x:x + bw][inside].sum())
+        syy = float(jyy[y:y + bh, x:x + bw][inside].sum())
+        sxy = float(jxy[y:y + bh, x:x + bw][inside].sum())
+        coherence = math.sqrt((sxx - syy) ** 2 + 4 * sxy**2) / (sxx + syy + 1e-6)
+        if coherence < BARS_MIN_COHERENCE:
+            continue  # corners, curves: strong edges of more than one orientation
+        theta = 0.5 * math.atan2(2 * sxy, sxx - syy)
+        ys, xs = np.nonzero(inside)
+        xs_f = (xs + x + 0.5).astype(np.float32)
+        ys_f = (ys + y + 0.5).astype(np.float32)
+        c, s = math.cos(theta), math.sin(theta)
+        u = xs_f * c + ys_f * s
+        v = ys_f * c - xs_f * s
+        u0, u1 = float(u.min()), float(u.max())
+        v0, v1 = float(v.min()), float(v.max())
+        if u1 - u0 < 6 or v1 - v0 < 2:
+            continue
+        regions.append(BarRegion(theta, u0 * f, u1 * f, v0 * f, v1 * f, coherence))
+    return regions
+
+
+def rectify_bars(gray: np.ndarray, region: BarRegion, scale: float = BARS_SCALE) -> np.ndarray:
+    """The region turned so its bars stand upright, with quiet zones, enlarged ``scale`` x."""
+    margin = (region.u1 - region.u0) * BARS_END_MARGIN + 10
+    u0, u1 = region.u0 - margin, region.u1 + margin
+    # A band across the middle of the bars: the decoders need a few good rows, not
+    # all of them, and a narrow band drifts less across a slanted (perspective) label.
+    middle, half = (region.v0 + region.v1) / 2, min(region.v1 - region.v0, BARS_BAND) / 2
+    v0, v1 = middle - half, middle + half
+    c, s = math.cos(region.theta), math.sin(region.theta)
+    # Frame (x, y) -> crop (X, Y) = ((u - u0) * scale, (v - v0) * scale).
+    m = np.array([[c * scale, s * scale, -u0 * scale],
+                  [-s * scale, c * scale, -v0 * scale]], dtype=np.float32)
+    size = (max(16, int((u1 - u0) * scale)), max(16, int((v1 - v0) * scale)))
+    return cv2.warpAffine(gray, m, size, flags=cv2.INTER_CUBIC, borderValue=255)
+
+
+def enhance_bars(crop: np.ndarray, along: int = 9, across: float = 2.0) -> np.ndarray:
+    """An upright bar crop averaged along the bars, sharpened across them, stretched.
+
+    Averaging along the bars removes sensor noise without widening a bar; sharpening
+    across them undoes part of a defocus or motion blur; stretching the crop's own
+    levels to 0-255 puts its threshold at mid-grey (dim frames, glare, phone screens).
+    """
+    smooth = cv2.blur(crop, (1, along))
+    soft = cv2.GaussianBlur(smooth, (0, 0), sigmaX=across, sigmaY=0.1)
+    sharp = cv2.addWeighted(smooth, 2.5, soft, -1.5, 0)
+    out: np.ndarray = cv2.normalize(sharp, None, 0, 255, cv2.NORM_MINMAX)
+    return out
+
+
+#: Box lengths (upright-crop pixels, across the bars) a bar profile is deconvolved
+#: with: a hand moving 1-2 modules during the exposure smears bars that far (modules
+#: are 3-6 crop pixels after the 2x enlargement); 0 is the plain profile.
+BARS_DEBLUR_LENGTHS = (0.0, 5.0)
+#: Wiener noise-to-signal ratio of the deconvolution: higher keeps noise down,
+#: lower sharpens more.
+BARS_DEBLUR_NSR = 0.02
+#: Bands of an upright crop averaged into one profile each (a slanted label's bars
+#: drift across the crop: each band's profile stays sharp).
+BARS_PROFILE_BANDS = 3
+
+
+def bar_profiles(crop: np.ndarray, bands: int = BARS_PROFILE_BANDS) -> list[np.ndarray]:
+    """The mean of each band of rows of an upright crop: one line across the bars per band.
+
+    Averaging a whole band along the bars leaves the bars' own shape and removes
+    sensor noise, phone-screen moire and print texture.
+    """
+    h = crop.shape[0]
+    return [cv2.reduce(crop[i * h // bands:(i + 1) * h // bands], 0, cv2.REDUCE_AVG,
+                       dtype=cv2.CV_32F)[0]
+            for i in range(bands) if (i + 1) * h // bands > i * h // bands]
+
+
+def deblur_profile(profile: np.ndarray, length: float) -> np.ndarray:
+    """``profile`` deconvolved (Wiener) with a box of ``length`` pixels: motion across bars."""
+    n = len(profile)
+    if length <= 1 or n < 8:
+        return profile
+    size = 1 << int(n * 1.25).bit_length()
+    padded = np.pad(profile, (0, size - n), mode="edge")
+    kernel = np.zeros(size, np.float32)
+    whole = int(length)
+    kernel[:whole] = 1.0
+    kernel[whole] = length - whole
+    kernel = np.roll(kernel / kernel.sum(), -(whole // 2))
+    response = np.fft.rfft(kernel)
+    restored = np.fft.irfft(np.fft.rfft(padded) * np.conj(response)
+                            / (np.abs(response) ** 2 + BARS_DEBLUR_NSR), size)
+    out: np.ndarray = restored[:n].astype(np.float32)
+    return out
+
+
+def profile_image(profiles: Sequence[np.ndarray], rows: int = 8) -> np.ndarray:
+    """Profiles as a uint8 image, each stretched to 0-255 and repeated ``rows`` times."""
+    lines = []
+    for p in profiles:
+        # 1st and 99th percentiles (an overshoot of the deconvolution is clipped).
+        k = max(1, len(p) // 100)
+        ordered = np.partition(p, (k, len(p) - 1 - k))
+        lo, hi = float(ordered[k]), float(ordered[len(p) - 1 - k])
+        scaled = (p - lo) * (255.0 / max(hi - lo, 1e-3))
+        lines.append(np.repeat(np.clip(scaled, 0, 255).astype(np.uint8)[None, :], rows, axis=0))
+    return np.ascontiguousarray(np.vstack(lines))
 
 
 #: The bars' measured tilt below which deskewing is left to zxing-cpp itself (its row
@@ -475,11 +858,15 @@ def bar_tilt(gray: np.ndarray) -> float | None:
     return ((theta + 90.0) % 180.0) - 90.0
 
 
-def _deskew_prep(gray: np.ndarray) -> tuple[np.ndarray, float, int, int] | None:
+def _deskew_prep(gray: np.ndarray) -> list[View]:
     tilt = bar_tilt(gray)
     if tilt is None or abs(tilt) < DESKEW_MIN_DEG or 90 - abs(tilt) < DESKEW_MIN_DEG:
-        return None
-    return _rotate(gray, tilt), 0.0, 0, 0
+        return []
+    return [View(_rotate(gray, tilt), 0.0)]
+
+
+def _keep(gray: np.ndarray) -> np.ndarray:
+    return gray
 
 
 def _upscale(gray: np.ndarray) -> np.ndarray:
@@ -529,6 +916,14 @@ def _map_box(
     x0, y0, x1, y1 = box
     return (int(x0 * scale) + dx, int(y0 * scale) + dy, int(x1 * scale) + dx,
             int(y1 * scale) + dy)
+
+
+def _opencv_checker() -> OpencvBarcodeChecker | None:
+    try:
+        return OpencvBarcodeChecker()
+    except DecoderUnavailable as err:  # pragma: no cover - depends on the OpenCV build
+        log.warning("OpenCV cross-check disabled: %s", err)
+        return None
 
 
 def make_decoder(engines: Sequence[str] = ("zxing", "pyzbar")) -> Decoder:
