@@ -32,6 +32,7 @@ from cloud_bridge.config import load_secret
 from cloud_bridge.db import get_row
 from cloud_bridge.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unavailable
 from cloud_bridge.models import now
+from common.jsontypes import JsonObject
 
 from . import accounts as A
 from .ledger import credit, debit, post_entry
@@ -83,7 +84,7 @@ def masked(acct: BankAccount) -> str:
     return "**** **** **** " + acct.number_last4
 
 
-def account_json(acct: BankAccount) -> dict:
+def account_json(acct: BankAccount) -> JsonObject:
     return {"id": acct.id, "store": acct.store, "bank_name": acct.bank_name,
             "holder_name": acct.holder_name, "number": masked(acct),
             "created_by": acct.created_by, "created_at": acct.created_at.isoformat()}
@@ -178,7 +179,7 @@ def _day_start(day: str, tz: str) -> datetime:
     return datetime.combine(date.fromisoformat(day), time(0), ZoneInfo(tz))
 
 
-async def payout_json(session: AsyncSession, p: Payout) -> dict:
+async def payout_json(session: AsyncSession, p: Payout) -> JsonObject:
     events = (await session.scalars(select(PayoutEvent).where(
         PayoutEvent.payout_id == p.id).order_by(PayoutEvent.id))).all()
     acct = await session.get(BankAccount, p.bank_account_id)

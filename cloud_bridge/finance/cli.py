@@ -6,6 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
+    from cloud_bridge.finance.reports import Statement
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     settle.set_defaults(func=run_settle)
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> BridgeConfig:
     from cloud_bridge.config import ConfigError, load_config
 
     try:
@@ -110,7 +115,7 @@ def run_report(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
 
-    async def main():
+    async def main() -> Statement:
         async with open_database(config) as db:
             if not args.no_post:
                 await post_pending(db, tz=config.bridge.timezone)
@@ -146,11 +151,12 @@ def run_close(args: argparse.Namespace) -> int:
 
     config = _config(args)
     from cloud_bridge.payments.cli import load_settings
-    from cloud_bridge.payments.config import PROVIDER_KEYS
+    from cloud_bridge.payments.config import PROVIDER_KEYS, PaymentSettings
 
     # Without providers the day is still reconciled: every billable tender then stays a
     # mismatch ("no bill to check against") for finance to accept.
-    settings = load_settings(args.payments) if args.payments else config.payments.settings()
+    settings: PaymentSettings | None = (load_settings(args.payments) if args.payments
+                                        else config.payments.settings())
     if not any(getattr(settings, k, None) for k in PROVIDER_KEYS):
         settings = None
 

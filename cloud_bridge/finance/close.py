@@ -210,7 +210,7 @@ async def _post_fees(session: AsyncSession, store: str, day: str, fees: dict[str
                                 fee_fen=fee)
 
 
-def _differences(expected: dict, billed: dict,
+def _differences(expected: dict[tuple[str, str], int], billed: dict[tuple[str, str], int],
                  bills: dict[str, list[BillLine]]) -> dict[tuple[str, str, str], tuple]:
     found: dict[tuple[str, str, str], tuple] = {}
     for key in sorted(set(expected) | set(billed)):

@@ -9,12 +9,17 @@ the last receipt's unit cost.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import TypeVar
+
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.models import now
 
 from .models import ItemCost
+
+# The row shape of a SELECT that is locked as it is.
+RowsT = TypeVar("RowsT", bound=tuple[object, ...])
 
 
 def round_half_up(numerator: int, denominator: int) -> int:
@@ -41,7 +46,7 @@ def _loaded(session: AsyncSession) -> dict[tuple[str, str], ItemCost | None]:
     return held[1]
 
 
-def _lock(session: AsyncSession, q):
+def _lock(session: AsyncSession, q: Select[RowsT]) -> Select[RowsT]:
     return q.with_for_update() if session.get_bind().dialect.name == "postgresql" else q
 
 

@@ -23,6 +23,7 @@ from cloud_bridge.service.storage import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from common.jsontypes import JsonObject
 
 from . import accounts as A
 from .ledger import credit, debit, post_entry
@@ -102,7 +103,7 @@ async def attach(session: AsyncSession, storage: FileStorage, expense_id: int,
     return row
 
 
-def expense_json(e: Expense) -> dict:
+def expense_json(e: Expense) -> JsonObject:
     return {"id": e.id, "store": e.store, "kind": e.kind, "code": e.code,
             "account": A.spec_for(e.code).name_zh, "amount": e.amount, "vat": e.vat,
             "paid_via": e.paid_via, "business_date": e.business_date,

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, select, text
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, and_, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge.db import Database
@@ -49,7 +49,8 @@ class PostingResult:
             self.posted[kind] = self.posted.get(kind, 0) + n
 
 
-def _unposted(source_type: str, source_id):
+def _unposted(source_type: str,
+              source_id: ColumnExpressionArgument[str]) -> ColumnElement[bool]:
     return ~exists().where(and_(JournalEntry.source_type == source_type,
                                 JournalEntry.source_id == source_id))
 

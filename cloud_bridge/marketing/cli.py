@@ -15,8 +15,12 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import campaigns_cli
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -80,7 +84,7 @@ def _issue(args: argparse.Namespace) -> int:
             async with db.session() as s:
                 await get_template(s, args.template)
             for member_id in dict.fromkeys(ids):
-                async def one(s, member_id=member_id):
+                async def one(s: AsyncSession, member_id: str = member_id) -> None:
                     if await s.get(MemberRecord, member_id) is None:
                         raise BridgeError("no such member")
                     t = await get_template(s, args.template)
@@ -130,7 +134,7 @@ def _pool(args: argparse.Namespace) -> int:
     async def run() -> tuple[str, bytes]:
         db = open_database(config)
         try:
-            async def work(s):
+            async def work(s: AsyncSession) -> tuple[str, bytes]:
                 return await pool_shadow(s, command_key, member_key, args.store, args.kiosk)
             return await db.transact(work)
         finally:
@@ -167,7 +171,7 @@ def _birthday(args: argparse.Namespace) -> int:
     async def run() -> dict[str, int]:
         db = open_database(config)
         try:
-            async def work(s):
+            async def work(s: AsyncSession) -> dict[str, int]:
                 return await issue_birthday_coupons(s, args.template, day)
             return await db.transact(work)
         finally:

@@ -135,10 +135,9 @@ async def get_program(call: Call) -> JsonObject:
 
 async def put_program(call: Call) -> JsonObject:
     """Replace the ladder and the rules (head office); every member is re-levelled."""
-    b = call.body_as(schemas.ProgramBody).model_dump()
-    levels = b.pop("levels")
+    body = call.body_as(schemas.ProgramBody)
     async with _db(call).session() as s:
-        return _program_json(await service.set_program(s, b, levels))
+        return _program_json(await service.set_program(s, body))
 
 
 async def list_members(call: Call) -> JsonObject:

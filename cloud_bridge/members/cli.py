@@ -16,7 +16,10 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from cloud_bridge.config import BridgeConfig
 
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PHONE = re.compile(r"^[0-9]{5,20}$")
@@ -81,7 +84,7 @@ def parse_row(row: dict[str, str], default_appid: str) -> MemberRow:
     return out
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> BridgeConfig:
     from cloud_bridge.config import load_config
 
     return load_config(args.config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,14 +19,18 @@ from ..errors import InvalidRequest, NotFound
 from .levels import Program, level_code, program
 from .models import GrowthEntry, MemberLevel, MemberProgram, MemberRecord
 
+if TYPE_CHECKING:
+    from .schemas import ProgramBody
 
-async def set_program(s: AsyncSession, rules: dict, levels: list[dict]) -> Program:
+
+async def set_program(s: AsyncSession, body: ProgramBody) -> Program:
     """Replace the growth/points rules and the ladder; members are re-levelled."""
-    if not levels or min(lv["min_growth"] for lv in levels) != 0:
+    rules, levels = body.model_dump(exclude={"levels"}), body.levels
+    if not levels or min(lv.min_growth for lv in levels) != 0:
         raise InvalidRequest("the ladder needs a level at min_growth 0")
-    if len({lv["code"] for lv in levels}) != len(levels):
+    if len({lv.code for lv in levels}) != len(levels):
         raise InvalidRequest("level codes must be unique")
-    if len({lv["min_growth"] for lv in levels}) != len(levels):
+    if len({lv.min_growth for lv in levels}) != len(levels):
         raise InvalidRequest("two levels at the same min_growth")
     await program(s)
     row = await s.get(MemberProgram, 1)
@@ -35,7 +40,7 @@ async def set_program(s: AsyncSession, rules: dict, levels: list[dict]) -> Progr
         await s.delete(old)
     await s.flush()
     for lv in levels:
-        s.add(MemberLevel(**lv))
+        s.add(MemberLevel(**lv.model_dump()))
     await s.flush()
     prog = await program(s)
     from .paid import paid_levels  # paid membership builds on this module
