@@ -86,6 +86,16 @@ class Movement(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
+class TransferLine(TypedDict):
+    """Units of one lot sent in a transfer."""
+
+    product_id: str
+    lot_no: str
+    qty: int
+    expiry_date: str | None
+    unit_cost_fen: NotRequired[int | None]  # transfers from before it was kept have none
+
+
 class Transfer(Base):
     """Goods sent from one store to another through a transit location."""
 
@@ -94,7 +104,7 @@ class Transfer(Base):
     from_store: Mapped[str] = mapped_column(String(64), index=True)
     to_store: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16))  # in_transit | received
-    lines: Mapped[list] = mapped_column(JSON)  # [{product_id, lot_no, expiry_date, qty}]
+    lines: Mapped[list[TransferLine]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud_bridge.models import Base, UtcDateTime, now
+from common.jsontypes import JsonObject
 
 from .aql import AQL_COLUMNS
 
@@ -45,7 +46,7 @@ class SupplySettings(BaseModel):
 class SettingsRow(Base):
     __tablename__ = "supply_settings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    body: Mapped[dict] = mapped_column(JSON)
+    body: Mapped[JsonObject] = mapped_column(JSON)  # SupplySettings as JSON
     updated_by: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 

@@ -22,7 +22,7 @@ from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Stock, now
 from common.jsontypes import JsonMapping, JsonObject
 
-from .models import SHELF, Lot, Movement, StockCount, Transfer
+from .models import SHELF, Lot, Movement, StockCount, Transfer, TransferLine
 from .returns import restore_returned
 
 # Sources of inventory.apply_deltas that this module issues itself (the hook skips them).
@@ -32,9 +32,9 @@ UNLOTTED = None
 
 @dataclass(frozen=True, slots=True)
 class Taken:
-    """Units taken from one lot (``lot_no`` None: beyond every lot)."""
+    """Units taken from one lot."""
 
-    lot_no: str | None
+    lot_no: str
     expiry_date: date | None
     qty: int
     unit_cost_fen: int | None = None
@@ -285,19 +285,20 @@ async def send_transfer(session: AsyncSession, *, from_store: str, to_store: str
     session.add(tr)
     await session.flush()
     doc = str(tr.id)
-    sent: list[JsonObject] = []
+    sent: list[TransferLine] = []
     for product_id, qty, lot_no in sorted(lines, key=lambda x: (x[0], x[2] or "")):
         for t in await take_from_lots(session, store=from_store, product_id=product_id, qty=qty,
                                       lot_no=lot_no, kind="transfer_out", doc_type="transfer",
                                       doc_id=doc, actor=actor):
             await receive_into_lot(session, store=from_store, product_id=product_id,
-                                   lot_no=t.lot_no or "", expiry_date=t.expiry_date, qty=t.qty,
+                                   lot_no=t.lot_no, expiry_date=t.expiry_date, qty=t.qty,
                                    kind="transit_in", doc_type="transfer", doc_id=doc,
                                    actor=actor, unit_cost_fen=t.unit_cost_fen,
                                    location=transit_location(tr.id))
-            sent.append({"product_id": product_id, "lot_no": t.lot_no, "qty": t.qty,
-                         "expiry_date": t.expiry_date.isoformat() if t.expiry_date else None,
-                         "unit_cost_fen": t.unit_cost_fen})
+            sent.append(TransferLine(
+                product_id=product_id, lot_no=t.lot_no, qty=t.qty,
+                expiry_date=t.expiry_date.isoformat() if t.expiry_date else None,
+                unit_cost_fen=t.unit_cost_fen))
     tr.lines = sent
     return tr
 
