@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from cloud_bridge.db import Database
 from cloud_bridge.models import Order, OrderLine
+from common.jsontypes import JsonMapping
 
 from .generator import ChainYear
 from .models import AnalyticsProduct
@@ -53,15 +54,23 @@ class Frames:
     products: pl.DataFrame
 
 
-def _tenders(order_ids: list[int], details: list[dict | None], totals: list[int]) -> pl.DataFrame:
+def _tenders(order_ids: list[int], details: Sequence[JsonMapping | None],
+             totals: list[int]) -> pl.DataFrame:
     """Tenders from ``orders.details`` (what the kiosk reported); no tender -> ``unknown``."""
-    ids, methods, amounts = [], [], []
+    ids: list[int] = []
+    methods: list[str] = []
+    amounts: list[int] = []
     for oid, d, total in zip(order_ids, details, totals, strict=True):
         tenders = (d or {}).get("tenders") or [{"method": "unknown", "amount": total}]
+        if not isinstance(tenders, list):
+            raise TypeError(f"order {oid}: tenders {tenders!r} is not a list")
         for t in tenders:
+            amount = t.get("amount", 0) if isinstance(t, dict) else None
+            if not isinstance(t, dict) or not isinstance(amount, int | float | str):
+                raise TypeError(f"order {oid}: tender {t!r} has no amount")
             ids.append(oid)
             methods.append(str(t.get("method", "unknown")))
-            amounts.append(int(t.get("amount", 0)))
+            amounts.append(int(amount))
     return pl.DataFrame({"order_id": ids, "method": methods, "amount": amounts},
                         schema={"order_id": pl.Int64, "method": pl.Utf8, "amount": pl.Int64})
 
