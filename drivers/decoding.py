@@ -400,7 +400,7 @@ class DecodePipeline:
         clahe = self._clahe.apply
         stages = [
             Stage("zxing", "zxing_fast", _whole),
-            Stage("bars", "zxing_bars", self._bars_prep),
+            Stage("bars", "zxing_bars", self._bars_first_prep),
             Stage("qr_sharpen", "zxing_qr", lambda g: _whole(_sharpen(g))),
             Stage("roi_x2", "zxing_turning", self._roi_prep),
             Stage("bars_profile", "zxing_bars", self._bars_profile_prep),
@@ -430,6 +430,12 @@ class DecodePipeline:
             self._bar_views = [View(enhance_bars(crop), 0.0, frame_box=box)
                                for crop, box in self._upright_bars(gray)]
         return self._bar_views
+
+    def _bars_first_prep(self, gray: np.ndarray) -> Iterator[View]:
+        """Per bar region, largest first: the cleaned-up crop, then its plain band profiles."""
+        for view, (crop, box) in zip(self._bars_prep(gray), self._upright_bars(gray), strict=True):
+            yield view
+            yield View(profile_image(bar_profiles(crop)), 0.0, frame_box=box)
 
     def _upright_bars(self, gray: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
         """This frame's bar regions as upright crops, with their frame boxes (once per frame)."""
@@ -683,23 +689,27 @@ def find_bar_regions(gray: np.ndarray, max_regions: int = BARS_MAX_REGIONS) -> l
     h, w = gray.shape
     if h < 16 * f or w < 16 * f:
         return []
-    small = cv2.resize(gray, (w // f, h // f), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(gray, (w // f, h // f), interpolation=cv2.INTER_AREA)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    # OpenCV's element-wise calls (one pass each, no temporaries): about a third
+    # cheaper than the same arithmetic in numpy at this size.
     window = (BARS_WINDOW, BARS_WINDOW)
-    jxx = cv2.boxFilter(gx * gx, -1, window)
-    jyy = cv2.boxFilter(gy * gy, -1, window)
-    jxy = cv2.boxFilter(gx * gy, -1, window)
-    energy = jxx + jyy
-    anisotropy = (jxx - jyy) ** 2 + 4 * jxy**2  # (coherence * energy) squared
+    jxx = cv2.boxFilter(cv2.multiply(gx, gx), -1, window)
+    jyy = cv2.boxFilter(cv2.multiply(gy, gy), -1, window)
+    jxy2 = cv2.boxFilter(cv2.multiply(gx, gy, scale=2.0), -1, window)  # twice Jxy
+    energy = cv2.add(jxx, jyy)
+    anisotropy = cv2.magnitude(cv2.subtract(jxx, jyy), jxy2)  # coherence times energy
     # The percentile of every fourth row and column: the same figure at a sixteenth
     # of the cost (the energy is already averaged over a window).
     sample = energy[::4, ::4].ravel()
     k = int(sample.size * 0.98)
     min_energy = max(float(np.partition(sample, k)[k]) * BARS_MIN_ENERGY_SHARE, 50.0)
-    mask = ((anisotropy > (BARS_MIN_COHERENCE * energy) ** 2) & (energy > min_energy))
-    mask8 = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    _count, labels, stats, _ = cv2.connectedComponentsWithStats(mask8, connectivity=8)
+    mask = cv2.bitwise_and(
+        cv2.compare(anisotropy, cv2.multiply(energy, BARS_MIN_COHERENCE), cv2.CMP_GT),
+        cv2.compare(energy, np.array([min_energy]), cv2.CMP_GT))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     # The largest regions only: a symbol is a large stripe region, and each candidate
     # costs a little (clutter edges that fail the coherence test included).
@@ -714,11 +724,11 @@ def find_bar_regions(gray: np.ndarray, max_regions: int = BARS_MAX_REGIONS) -> l
         inside = labels[y:y + bh, x:x + bw] == i
         sxx = float(jxx[y:y + bh, x:x + bw][inside].sum())
         syy = float(jyy[y:y + bh, x:x + bw][inside].sum())
-        sxy = float(jxy[y:y + bh, x:x + bw][inside].sum())
-        coherence = math.sqrt((sxx - syy) ** 2 + 4 * sxy**2) / (sxx + syy + 1e-6)
+        sxy2 = float(jxy2[y:y + bh, x:x + bw][inside].sum())
+        coherence = math.hypot(sxx - syy, sxy2) / (sxx + syy + 1e-6)
         if coherence < BARS_MIN_COHERENCE:
             continue  # corners, curves: strong edges of more than one orientation
-        theta = 0.5 * math.atan2(2 * sxy, sxx - syy)
+        theta = 0.5 * math.atan2(sxy2, sxx - syy)
         ys, xs = np.nonzero(inside)
         xs_f = (xs + x + 0.5).astype(np.float32)
         ys_f = (ys + y + 0.5).astype(np.float32)
@@ -766,7 +776,7 @@ def enhance_bars(crop: np.ndarray, along: int = 9, across: float = 2.0) -> np.nd
 #: Box lengths (upright-crop pixels, across the bars) a bar profile is deconvolved
 #: with: a hand moving 1-2 modules during the exposure smears bars that far (modules
 #: are 3-6 crop pixels after the 2x enlargement); 0 is the plain profile.
-BARS_DEBLUR_LENGTHS = (0.0, 5.0)
+BARS_DEBLUR_LENGTHS = (5.0,)
 #: Wiener noise-to-signal ratio of the deconvolution: higher keeps noise down,
 #: lower sharpens more.
 BARS_DEBLUR_NSR = 0.02
