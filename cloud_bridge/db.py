@@ -35,9 +35,11 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -45,7 +47,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from .errors import NotFound
@@ -284,6 +288,56 @@ def bulk_insert(
     ))
     params = {f"bulk_{n}": [r[n] for r in rows] for n in names}
     return postgresql.insert(table).from_select(names, source), params
+
+
+# PostgreSQL statements frozen by compiled_once, by the caller's key.
+_FROZEN: dict[tuple[str, ...], Executable] = {}
+
+
+def _named_pg() -> Dialect:
+    """PostgreSQL compiling ``:name`` parameters, the form ``text()`` reads back, without
+    ``::type`` casts after them (the executing driver's dialect adds its own)."""
+    dialect = postgresql.dialect(paramstyle="named")
+    dialect.bind_typing = BindTyping.NONE
+    return dialect
+
+
+_NAMED_PG = _named_pg()
+
+
+def compiled_once(session: AsyncSession, key: tuple[str, ...],
+                  build: Callable[[], UpdateBase]) -> Executable:
+    """``build()``'s statement, compiled once per process on PostgreSQL.
+
+    SQLAlchemy 2.0 never caches the compiled form of the dialect's own ``INSERT``
+    (``postgresql.insert``, the one that has ``ON CONFLICT``, is ``inherit_cache = False``),
+    so every ingest batch compiled its six bulk statements again: storing a batch of 200
+    sales on PostgreSQL took 76 ms of CPU, 62 ms with them compiled once. Here the
+    statement is compiled once into a text statement with the same typed parameters and
+    result columns, which the engine's compiled cache then keeps like any other.
+
+    ``key`` names the statement and everything ``build`` depends on (with
+    :func:`bulk_insert`, the columns of its rows). Elsewhere (SQLite) ``build()`` is
+    returned as is.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return build()
+    frozen = _FROZEN.get(key)
+    if frozen is None:
+        frozen = _FROZEN[key] = _freeze(build())
+    return frozen
+
+
+def _freeze(statement: UpdateBase) -> Executable:
+    compiled = statement.compile(dialect=_NAMED_PG)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        # Python-side defaults are evaluated per execution, which a text cannot do.
+        raise ValueError(f"{statement} has Python-side defaults; it cannot be frozen")
+    binds = [bindparam(name, b.value, type_=b.type, required=b.required)
+             for name, b in compiled.binds.items()]
+    frozen = text(compiled.string).bindparams(*binds)
+    returning: list[ColumnElement[object]] = list(statement.exported_columns)
+    return frozen.columns(*returning) if returning else frozen
 
 
 def _uncapped(kind: TypeEngine[T]) -> TypeEngine[T] | Text:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.jsontypes import JsonObject
 
-from .db import bulk_insert, table_of
+from .db import bulk_insert, compiled_once, table_of
 from .models import Alert, Base, Stock, now
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,11 @@ async def apply_deltas(
         {"store": s, "product_id": p, "on_hand": deltas[(s, p)], "updated_at": at} for s, p in keys
     ]
     upsert, params = bulk_insert(session, Stock, rows)
-    stmt = upsert.on_conflict_do_update(
+    stmt = compiled_once(session, ("inventory.deltas", *rows[0]), lambda: upsert.on_conflict_do_update(
         index_elements=[Stock.store, Stock.product_id],
         set_={"on_hand": Stock.on_hand + upsert.excluded.on_hand,
               "updated_at": upsert.excluded.updated_at},
-    ).returning(Stock.store, Stock.product_id, Stock.on_hand)
+    ).returning(Stock.store, Stock.product_id, Stock.on_hand))
     result = await session.execute(stmt, params)
     alerts: list[Alert] = []
     for store, product_id, on_hand in result.all():

@@ -31,7 +31,7 @@ from common.jsontypes import JsonList, JsonMapping, JsonObject
 from contract.wire.events import Event, OrderCompletedData
 
 from . import inventory
-from .db import bulk_insert, get_row
+from .db import bulk_insert, compiled_once, get_row
 from .errors import Conflict, InvalidRequest, NotFound
 from .marketing import service as coupons
 from .models import (
@@ -157,8 +157,9 @@ async def record_kiosk_sales(
             "event_id": s.event.event_id, "details": _details(d),
         })
     insert, params = bulk_insert(session, Order, rows)
-    stmt = insert.on_conflict_do_nothing(index_elements=[Order.order_no]).returning(
-        Order.id, Order.event_id)
+    stmt = compiled_once(session, ("orders.kiosk_sales", *rows[0]), lambda: (
+        insert.on_conflict_do_nothing(index_elements=[Order.order_no])
+        .returning(Order.id, Order.event_id)))
     # By event id, not order_no: two events of one order_no in a batch insert one row,
     # and only the event whose row it is may add lines and move stock.
     inserted = {eid: oid for oid, eid in (await session.execute(stmt, params)).all()}
@@ -198,9 +199,13 @@ async def record_kiosk_sales(
             "detail": {"event_id": s.event.event_id, "worker": actor},
         })
     if lines:
-        await session.execute(*bulk_insert(session, OrderLine, lines))
+        line_insert, line_params = bulk_insert(session, OrderLine, lines)
+        await session.execute(compiled_once(session, ("orders.kiosk_lines", *lines[0]),
+                                            lambda: line_insert), line_params)
     if history:
-        await session.execute(*bulk_insert(session, OrderHistory, history))
+        history_insert, history_params = bulk_insert(session, OrderHistory, history)
+        await session.execute(compiled_once(session, ("orders.kiosk_history", *history[0]),
+                                            lambda: history_insert), history_params)
     if alerts:
         await inventory.add_alerts(session, alerts)
     alerts += await inventory.apply_deltas(session, deltas, source="sale", context=context)

@@ -21,11 +21,12 @@ from sqlalchemy.exc import (
     StatementError,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from contract.wire.events import ORDER_VOIDED, Event, EventAck, OrderCompletedData, Rejection
 
 from .. import orders
-from ..db import bulk_insert
+from ..db import bulk_insert, compiled_once
 from ..models import Kiosk, StoredEvent, now
 from . import effects
 from .validation import same_event, validate_event
@@ -200,8 +201,9 @@ async def _insert_events(
         for e, raw in events
     ]
     insert, params = bulk_insert(session, StoredEvent, rows)
-    stmt = insert.on_conflict_do_nothing(index_elements=[StoredEvent.event_id]).returning(
-        StoredEvent.event_id)
+    stmt = compiled_once(session, ("ingest.events", *rows[0]), lambda: (
+        insert.on_conflict_do_nothing(index_elements=[StoredEvent.event_id])
+        .returning(StoredEvent.event_id)))
     return set((await session.scalars(stmt, params)).all())
 
 
@@ -215,14 +217,17 @@ async def _advance_seq(session: AsyncSession, events: list[Event]) -> None:
         top[key] = max(top.get(key, -1), e.seq)
     rows = [{"store": s, "kiosk": k, "state": "unknown", "last_seq": q, "last_seen": now()}
             for (s, k), q in sorted(top.items())]
-    stmt, params = bulk_insert(session, Kiosk, rows)
-    new = stmt.excluded.last_seq
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Kiosk.store, Kiosk.kiosk],
-        set_={
-            "last_seq": case((Kiosk.last_seq.is_(None), new), (new > Kiosk.last_seq, new),
-                             else_=Kiosk.last_seq),
-            "last_seen": stmt.excluded.last_seen,
-        },
-    )
-    await session.execute(stmt, params)
+    upsert, params = bulk_insert(session, Kiosk, rows)
+
+    def build() -> UpdateBase:
+        new = upsert.excluded.last_seq
+        return upsert.on_conflict_do_update(
+            index_elements=[Kiosk.store, Kiosk.kiosk],
+            set_={
+                "last_seq": case((Kiosk.last_seq.is_(None), new), (new > Kiosk.last_seq, new),
+                                 else_=Kiosk.last_seq),
+                "last_seen": upsert.excluded.last_seen,
+            },
+        )
+
+    await session.execute(compiled_once(session, ("ingest.kiosk_seq", *rows[0]), build), params)

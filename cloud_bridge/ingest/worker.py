@@ -24,6 +24,7 @@ from contract.wire import topics as T
 
 from ..config import MqttSection, load_secret
 from .fleet_messages import apply_fleet_message, latest_telemetry_only
+from .mqtt_properties import share_property_tables
 from .rpc_server import RpcServer
 from .storage import BatchResult, store_events
 
@@ -158,6 +159,7 @@ class Ingest:
 
     async def __aenter__(self) -> Ingest:
         freeze_startup_heap()
+        share_property_tables()
         self._task = asyncio.create_task(self.run(), name="bridge-ingest")
         return self
 
