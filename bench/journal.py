@@ -12,12 +12,18 @@ Run: ``.venv/bin/python bench/journal.py [--sales N] [--rounds R]``
   card's first idea; it rewrites its whole JSON file on every insert).
 * scale: the journal's commit rate with 1k, 10k and 100k orders already stored (a
   kiosk months into its life: orders, lines, attempts and printed receipts; their
-  events long acknowledged), ``journal_scale_ratio`` = rate at the largest / smallest.
+  events long acknowledged), ``journal_scale_ratio`` = median rate at the largest /
+  median rate at the smallest. Each figure also says how many bytes the process wrote
+  to and read from the disk per sale (``/proc/self/io``, Linux): the same work at
+  every size shows that a lower rate came from the machine, not from the data.
 
 Journal and raw run in interleaved rounds on fresh files (disk and cache state change
-during a run; interleaving spreads that over both sides); each figure is the median of
-the rounds with its range. The last line is ``journal_commit_ratio=<median journal /
-median raw>`` (goal >= 0.8).
+during a run; interleaving spreads that over both sides); so do the sizes of the scale
+figures (each round runs every size, in the opposite order to the round before) and
+the TinyDB sizes; a round's scale journals are all filled first, then the disk is left
+to finish writing them (``SETTLE_S``) before any is timed. Each figure is the median of
+the rounds with its range. The last line
+is ``journal_commit_ratio=<median journal / median raw>`` (goal >= 0.8).
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +54,12 @@ from kiosk_agent.journal import Journal  # noqa: E402
 from kiosk_agent.journal.schema import migrate  # noqa: E402
 
 TABLES = ("orders", "order_lines", "payment_attempts", "outbox", "print_jobs")
+# Pause between filling the scale journals and timing them. Filling 100k orders writes
+# ~280 MB in seconds, which no kiosk does right before a sale; measured here (4 rounds
+# each, 1k vs 100k stored, 400 sales), timing right after the fill gave 100k/1k per
+# round 0.72, 0.92, 0.80, 0.55 with the same bytes written per sale, after a 30 s pause
+# 0.65, 1.49, 1.10, 1.20.
+SETTLE_S = 30.0
 
 
 def make_order(n_lines: int = 3, out_trade_no: str | None = None) -> OrderCompletedData:
@@ -68,15 +82,40 @@ def make_order(n_lines: int = 3, out_trade_no: str | None = None) -> OrderComple
     )
 
 
-async def bench_journal(path: Path, sales: int) -> float:
+PROC_IO = Path("/proc/self/io")
+
+
+def disk_io() -> tuple[int, int] | None:
+    """Bytes this process has read from and written to storage so far (Linux only)."""
+    if not PROC_IO.exists():
+        return None
+    fields = dict(line.split(": ") for line in PROC_IO.read_text().splitlines())
+    return int(fields["read_bytes"]), int(fields["write_bytes"])
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRun:
+    """One timed run of sales: the rate and the disk traffic per sale (None off Linux)."""
+
+    rate: float
+    read_per_sale: float | None
+    written_per_sale: float | None
+
+
+async def bench_journal(path: Path, sales: int) -> SalesRun:
     orders = [make_order(n_lines=3, out_trade_no=f"otn-{i}") for i in range(sales)]
     async with Journal(path, "store1", "kiosk1") as j:
         await j.commit_sale(make_order(out_trade_no="warm-up"))
+        io_before = disk_io()
         start = time.perf_counter()
         for order in orders:
             await j.commit_sale(order)
         elapsed = time.perf_counter() - start
-    return sales / elapsed
+        io_after = disk_io()
+    if io_before is None or io_after is None:
+        return SalesRun(sales / elapsed, None, None)
+    return SalesRun(sales / elapsed, (io_after[0] - io_before[0]) / sales,
+                    (io_after[1] - io_before[1]) / sales)
 
 
 def rows_by_sale(path: Path) -> list[list[tuple[str, str, tuple]]]:
@@ -149,6 +188,8 @@ def prefill(path: Path, stored: int) -> None:
     template = rows_by_sale(path)[0]
     conn = sqlite3.connect(path, isolation_level=None)
     try:
+        # Written once in place (a WAL would take the whole fill and copy it again).
+        conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("BEGIN")
         for table, sql, row in template:
             if table == "outbox":
@@ -165,19 +206,37 @@ def prefill(path: Path, stored: int) -> None:
                 rows.append(tuple(rec[c] for c in cols))
             conn.executemany(sql, rows)
         conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode = WAL")
     finally:
         conn.close()
 
 
-def spread(rates: list[float]) -> str:
-    return f"median {statistics.median(rates):.0f}/s (range {min(rates):.0f}-{max(rates):.0f})"
+def settle() -> None:
+    """Let the disk finish the fill's writes before a timed run (see SETTLE_S)."""
+    os.sync()
+    time.sleep(SETTLE_S)
+
+
+def spread(rates: list[float], digits: int = 0) -> str:
+    med, low, high = statistics.median(rates), min(rates), max(rates)
+    return f"median {med:.{digits}f}/s (range {low:.{digits}f}-{high:.{digits}f})"
+
+
+def disk_per_sale(runs: list[SalesRun]) -> str:
+    """Median KiB written and read per sale over ``runs`` (empty off Linux)."""
+    written = [r.written_per_sale for r in runs if r.written_per_sale is not None]
+    read = [r.read_per_sale for r in runs if r.read_per_sale is not None]
+    if not written or not read:
+        return ""
+    return (f"; disk per sale: {statistics.median(written) / 1024:.1f} KiB written, "
+            f"{statistics.median(read) / 1024:.1f} KiB read")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sales", type=int, default=400, help="sales per round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--tiny-inserts", type=int, default=20)
+    parser.add_argument("--tiny-inserts", type=int, default=10, help="TinyDB inserts per round")
     parser.add_argument("--sizes", default="1000,10000,100000",
                         help="orders already stored, for the scale figures")
     args = parser.parse_args()
@@ -187,7 +246,7 @@ def main() -> None:
         journal_rates, raw_rates = [], []
         for r in range(args.rounds):
             jpath, rpath = folder / f"journal-{r}.db", folder / f"raw-{r}.db"
-            journal_rates.append(asyncio.run(bench_journal(jpath, args.sales)))
+            journal_rates.append(asyncio.run(bench_journal(jpath, args.sales)).rate)
             raw_rates.append(bench_raw(rpath, rows_by_sale(jpath)))
             print(f"round {r + 1}: journal {journal_rates[-1]:.0f}/s raw {raw_rates[-1]:.0f}/s")
             jpath.unlink()
@@ -196,22 +255,39 @@ def main() -> None:
         raw_med = statistics.median(raw_rates)
         print(f"journal_commits_per_s={journal_med:.0f} ({spread(journal_rates)})")
         print(f"raw_sqlite_commits_per_s={raw_med:.0f} ({spread(raw_rates)})")
-        for stored in (1000, 5000):
-            rate = bench_tinydb(folder, stored, args.tiny_inserts)
-            print(f"tinydb_inserts_per_s_at_{stored}={rate:.1f}")
-        scale: dict[int, float] = {}
-        for stored in (int(n) for n in args.sizes.split(",")):
-            rates = []
-            for r in range(3):
-                path = folder / f"scale-{stored}-{r}.db"
+
+        tiny: dict[int, list[float]] = {1000: [], 5000: []}
+        for _ in range(args.rounds):
+            for stored, rates in tiny.items():
+                rates.append(bench_tinydb(folder, stored, args.tiny_inserts))
+        for stored, rates in tiny.items():
+            print(f"tinydb_inserts_per_s_at_{stored}={statistics.median(rates):.1f} "
+                  f"({spread(rates, 1)})")
+
+        sizes = sorted(int(n) for n in args.sizes.split(","))
+        scale: dict[int, list[SalesRun]] = {stored: [] for stored in sizes}
+        for r in range(args.rounds):
+            paths = {stored: folder / f"scale-{stored}-{r}.db" for stored in sizes}
+            for stored, path in paths.items():
                 prefill(path, stored)
-                rates.append(asyncio.run(bench_journal(path, args.sales)))
-                path.unlink()
-            scale[stored] = statistics.median(rates)
-            print(f"journal_commits_per_s_with_{stored}_stored={scale[stored]:.0f} "
-                  f"({spread(rates)})")
-        sizes = sorted(scale)
-        print(f"journal_scale_ratio={scale[sizes[-1]] / scale[sizes[0]]:.3f}")
+            settle()
+            # Alternate the order: the machine's load drifts within a round as well.
+            for stored in sizes if r % 2 == 0 else sizes[::-1]:
+                scale[stored].append(asyncio.run(bench_journal(paths[stored], args.sales)))
+                paths[stored].unlink()
+            print(f"scale round {r + 1} ({SETTLE_S:.0f} s after filling): " + ", ".join(
+                f"{stored} stored {scale[stored][-1].rate:.0f}/s" for stored in sizes))
+        for stored, runs in scale.items():
+            rates = [run.rate for run in runs]
+            print(f"journal_commits_per_s_with_{stored}_stored={statistics.median(rates):.0f} "
+                  f"({spread(rates)}{disk_per_sale(runs)})")
+        smallest, largest = scale[sizes[0]], scale[sizes[-1]]
+        per_round = [big.rate / small.rate for small, big in zip(smallest, largest, strict=True)]
+        print(f"journal_scale_ratio_per_round: median {statistics.median(per_round):.3f} "
+              f"(range {min(per_round):.3f}-{max(per_round):.3f})")
+        ratio = (statistics.median(run.rate for run in largest)
+                 / statistics.median(run.rate for run in smallest))
+        print(f"journal_scale_ratio={ratio:.3f}")
     print(f"journal_commit_ratio={journal_med / raw_med:.3f}")
 
 
