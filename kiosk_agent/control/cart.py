@@ -64,7 +64,7 @@ def cart_view(agent: Agent) -> JsonObject:
             "line_no": n, "product_id": item.product.product_id,
             "name_zh": item.product.name_zh, "name_en": item.product.name_en,
             "qty": item.qty, "weight_g": item.weight_g,
-            "amount": getattr(priced, "total", None),
+            "amount": None if priced is None else priced.amount,
         })
     edits = cart_edits(agent)
     pending = edits.pending

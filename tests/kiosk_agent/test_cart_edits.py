@@ -160,6 +160,9 @@ async def test_control_api_refuses_voids_without_a_badge(agent):
     async with ControlClient(agent.config.control.socket_path) as client:
         cart = await client.cart()
         assert [(ln["line_no"], ln["product_id"]) for ln in cart["lines"]] == [(1, "P1"), (2, "P2")]
+        # each line's amount as priced (it read a field priced lines do not have: always null)
+        assert [ln["amount"] for ln in cart["lines"]] == [200, 650]
+        assert cart["total"] == 850
         with pytest.raises(ControlError) as err:  # no staff session
             await client.remove_line(1)
         assert err.value.status == 401
