@@ -103,26 +103,54 @@ def _walk(value: object, path: str, depth: int = 0) -> str | None:
     return None
 
 
-def _fits(value: object, depth: int = 0) -> bool:
+def _fits(value: object) -> bool:
     """:func:`_walk` without the paths: whether ``value`` has no problem at all.
 
     Checked first because nearly every event fits, and building each node's path was
-    most of the walk's time; the walk then runs only to name the problem.
+    most of the walk's time; the walk then runs only to name the problem. An explicit
+    stack with the leaves judged in the loop: recursing through a generator per node
+    was 7% of the bridge's CPU per event in the ingest bench (py-spy).
     """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        elif _leaf_fits(node, depth):
+            continue
+        else:
+            return False
+        below = depth + 1
+        for sub in children:
+            if below > MAX_DEPTH:
+                return False
+            if type(sub) is str:
+                if len(sub) > JSON_TEXT_MAX:
+                    return False
+            elif type(sub) is int:
+                if not -INT64_MAX <= sub <= INT64_MAX:
+                    return False
+            elif isinstance(sub, dict | list):
+                stack.append((sub, below))
+            elif not _leaf_fits(sub, below):
+                return False
+    return True
+
+
+def _leaf_fits(value: object, depth: int) -> bool:
+    """Whether a value that is not a dict or a list fits, judged as :func:`_walk` does."""
     if depth > MAX_DEPTH:
         return False
-    # Judged as the walk below judges them (bool before int: a bool is an int).
+    # bool before int: a bool is an int.
     if isinstance(value, str):
         return len(value) <= JSON_TEXT_MAX
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
         return -INT64_MAX <= value <= INT64_MAX
-    if isinstance(value, dict):
-        return all(_fits(sub, depth + 1) for sub in value.values())
-    if isinstance(value, list):
-        return all(_fits(sub, depth + 1) for sub in value)
-    return _walk(value, "data", depth) is None  # floats and anything unusual  # floats and anything unusual
+    return _walk(value, "data", depth) is None  # floats and anything unusual
 
 
 def bounds_problem(ev: Event, data: OrderCompletedData | None) -> str | None:
