@@ -11,6 +11,7 @@ kiosks.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,13 @@ if TYPE_CHECKING:
 PUBLISH_TIMEOUT_S = 20.0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    """A command group run without its subcommand: its help, exit status 2."""
+    parser.print_help()
+    return 2
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cat = subparsers.add_parser("catalog", help="publish price books to a store's kiosks")
     sub = cat.add_subparsers(dest="catalog_command", metavar="ACTION")
     pub = sub.add_parser("publish", help="store a price book as a store's current and announce it")
@@ -36,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--config", type=Path, help="bridge config (TOML)")
     show.add_argument("--store", required=True)
     show.set_defaults(func=_show)
-    cat.set_defaults(func=lambda args: (cat.print_help(), 2)[1])
+    cat.set_defaults(func=functools.partial(_usage, cat))
 
 
 def _fail(message: str) -> int:

@@ -12,7 +12,7 @@ import json
 import sys
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = subparsers.add_parser("openapi", help="print the OpenAPI document (no server needed)")
     cmd.add_argument("--config", help="bridge TOML config (default: embedded defaults; "
                                       "[mp] sandbox adds the sandbox routes)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import logging
 import os
@@ -20,7 +21,13 @@ if TYPE_CHECKING:
     from .config import BridgeConfig
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    """A command group run without its subcommand: its help, exit status 2."""
+    parser.print_help()
+    return 2
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser("serve", help="run a bridge worker (HTTP API + MQTT ingest)")
     serve.add_argument("--config", help="bridge TOML config (default: embedded defaults)")
     serve.add_argument("--port", type=int, help="override http.port (0 = any free port)")
@@ -43,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--secret-env", metavar="VAR",
                      help="read the secret from this environment variable (else prompt)")
     add.set_defaults(func=cmd_add_user)
-    admin.set_defaults(func=lambda args: (admin.print_help(), 2)[1])
+    admin.set_defaults(func=functools.partial(_usage, admin))
 
 
 def _load(args: argparse.Namespace) -> BridgeConfig | None:

@@ -651,11 +651,11 @@ async def create_mp_order(
     store: str,
     lines: Sequence[JsonMapping],
     fulfillment: str,
-    shipping_address: JsonMapping | None,
+    shipping_address: JsonObject | None,
     note: str | None,
     tz: str,
     currency: str = "CNY",
-    details: JsonMapping | None = None,
+    details: JsonObject | None = None,
 ) -> Order:
     """An order placed in the mini-program: ``created``, waiting for payment.
 
@@ -707,7 +707,7 @@ def _maybe_text(line: JsonMapping, key: str) -> str | None:
 
 
 async def mark_paid(session: AsyncSession, order_no: str, actor: str,
-                    tender: JsonMapping | None = None) -> Order:
+                    tender: JsonObject | None = None) -> Order:
     """Payment confirmed for a mini-program order (called by the payments side)."""
     o = await get_order(session, order_no, lock=True)
     if o.status != CREATED:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -321,7 +322,13 @@ def render_broker_config(
 # -- CLI ------------------------------------------------------------------------------
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    """A command group run without its subcommand: its help, exit status 2."""
+    parser.print_help()
+    return 2
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kiosk = subparsers.add_parser("kiosk", help="provision kiosks (MQTT credentials, ACL, keys)")
     sub = kiosk.add_subparsers(dest="kiosk_command", metavar="ACTION")
     add = sub.add_parser("add", help="create a kiosk's credentials and write its bundle")
@@ -336,7 +343,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--mqtt-host", default="mqtt.example.com", help="broker host for kiosk.toml")
     add.add_argument("--mqtt-port", type=int, default=8883, help="broker port for kiosk.toml")
     add.set_defaults(func=_add)
-    kiosk.set_defaults(func=lambda args: (kiosk.print_help(), 2)[1])
+    kiosk.set_defaults(func=functools.partial(_usage, kiosk))
 
 
 def _add(args: argparse.Namespace) -> int:

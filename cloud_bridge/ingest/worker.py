@@ -145,7 +145,7 @@ class Ingest:
         self.stats = IngestStats()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._rpc = RpcServer(config, db, publish=self.publish, services=services)
         self.worker = config.bridge.worker_id
         self._idle = asyncio.Event()  # set while no event is buffered, stored or unacked
@@ -222,7 +222,7 @@ class Ingest:
         workers = [asyncio.create_task(self._batcher(events, stored)),
                    asyncio.create_task(self._ack_publisher(client, events, stored)),
                    asyncio.create_task(self._fleet_writer(fleet_q))]
-        rpc_tasks: set[asyncio.Task] = set()
+        rpc_tasks: set[asyncio.Task[None]] = set()
         try:
             async for msg in client.messages:
                 parsed = T.parse_kiosk_topic(msg.topic.value)
@@ -257,7 +257,7 @@ class Ingest:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    def _check_idle(self, queue: asyncio.Queue) -> None:
+    def _check_idle(self, queue: asyncio.Queue[tuple[str, str, bytes]]) -> None:
         if queue.empty() and self._in_hand == 0:
             self._idle.set()
 
@@ -330,7 +330,8 @@ class Ingest:
                 batch.append(queue.get_nowait())
             keep = latest_telemetry_only(batch)
 
-            async def work(session: AsyncSession, keep: list = keep) -> None:
+            async def work(session: AsyncSession,
+                           keep: list[tuple[str, str, str, bytes]] = keep) -> None:
                 for store, kiosk, leaf, payload in keep:
                     await apply_fleet_message(session, store, kiosk, leaf, payload)
 

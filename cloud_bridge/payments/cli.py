@@ -9,7 +9,7 @@ import sys
 from .config import PaymentSettings, PaymentsSection
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sb = subparsers.add_parser(
         "sandbox", help="run the local payment gateways (WeChat Pay, Alipay, card, PayPal)")
     sb.add_argument("--port", type=int, default=0,

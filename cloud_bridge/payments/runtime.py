@@ -69,7 +69,7 @@ class RefundExecutor:
         self.db = db
         self.refunds = refunds
         self.timeout_s = timeout_s
-        self._running: dict[int, asyncio.Task] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
 
     async def _payment_for(self, order: Order, amount: int) -> _RefundSource | None:
         order_no = order.order_no
@@ -217,7 +217,7 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
     services.payments = svc
     services.refunds = executor
     svc.on_late_paid = functools.partial(_refund_late_paid, executor.refunds)
-    jobs: list[asyncio.Task] = []
+    jobs: list[asyncio.Task[None]] = []
     if section.settle_interval_s > 0:
         jobs.append(asyncio.create_task(_every(
             section.settle_interval_s, "settlement",

@@ -10,6 +10,7 @@ each kiosk refuses the badge from its next book switch.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import sys
@@ -26,7 +27,13 @@ _STORE = re.compile(r"^(\*|[A-Za-z0-9_-]{1,32})$")
 _REV_SUFFIX = re.compile(r"\.r\d+$")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    """A command group run without its subcommand: its help, exit status 2."""
+    parser.print_help()
+    return 2
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staff = subparsers.add_parser("staff", help="staff badges (signed QR codes) and revocations")
     sub = staff.add_subparsers(dest="staff_command", metavar="ACTION")
     badge = sub.add_parser("badge", help="sign a staff badge and write it as a QR PNG")
@@ -47,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rev.add_argument("--reason", default="lost")
     rev.add_argument("--by", default="cli")
     rev.set_defaults(func=_revoke)
-    staff.set_defaults(func=lambda args: (staff.print_help(), 2)[1])
+    staff.set_defaults(func=functools.partial(_usage, staff))
 
 
 def _fail(message: str) -> int:

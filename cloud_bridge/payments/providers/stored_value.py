@@ -10,6 +10,7 @@ so a repeated request changes nothing. A debit is a conditional UPDATE
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,9 @@ from cloud_bridge.db import Database, rows_changed
 from ..models import MemberBalance, StoredValueEntry
 from ..store import utcnow
 from .base import ChargeRequest, Outcome, PaymentProvider, RefundOutcome, ReverseOutcome
+
+if TYPE_CHECKING:
+    from cloud_bridge.orders import CompletedSale
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +157,7 @@ async def apply_entry(s: AsyncSession, member_id: str, delta: int, key: str, *,
     return after
 
 
-async def apply_order_tenders(session: AsyncSession, sales: list) -> int:
+async def apply_order_tenders(session: AsyncSession, sales: list[CompletedSale]) -> int:
     """The stored-value tenders of newly stored kiosk orders, applied to the members'
     balances in the ingest's transaction (once per out_trade_no: a tender charged
     online already has its ``pay:`` entry). ``sales`` are ``orders.CompletedSale``."""

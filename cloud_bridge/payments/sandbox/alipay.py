@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from common.jsontypes import JsonMapping
 from contract.money import major_text, parse_major
 
 from .. import crypto
@@ -89,7 +90,7 @@ class AlipayGateway(Gateway):
         app.router.add_get("/bill/download", self.bill_download)
 
     # ------------------------------------------------------------ protocol
-    def respond(self, method: str, payload: dict, *, signed: bool = True) -> web.Response:
+    def respond(self, method: str, payload: JsonMapping, *, signed: bool = True) -> web.Response:
         key = method.replace(".", "_") + "_response"
         inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         if signed:
@@ -157,7 +158,7 @@ class AlipayGateway(Gateway):
         except (KeyError, TypeError, ValueError):
             return self.business_error(method, "PARAM_ERROR")
 
-    def trade_fields(self, trade: Trade) -> dict:
+    def trade_fields(self, trade: Trade) -> dict[str, str]:
         data = {"trade_no": trade.transaction_id, "out_trade_no": trade.out_trade_no,
                 "buyer_logon_id": "sha***@sandbox.com", "total_amount": yuan(trade.amount),
                 "buyer_user_id": "2088" + str(int(trade.code_sha[:12], 16))[:12]}

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from common.jsontypes import JsonObject
+
 from .common import Gateway, form_fields
 from .ledger import Ledger, PayError, Trade
 
@@ -31,7 +33,7 @@ class CardGateway(Gateway):
                                           single_use_codes=False),
                          **({"hold_s": hold_s} if hold_s is not None else {}))
         self.secret_key = "sk_test_" + secrets.token_hex(12)
-        self._idem: dict[str, tuple[str, int, dict]] = {}
+        self._idem: dict[str, tuple[str, int, JsonObject]] = {}
         self._pi_by_id: dict[str, str] = {}
 
     def add_routes(self, app: web.Application) -> None:
@@ -49,7 +51,7 @@ class CardGateway(Gateway):
         return None
 
     async def _idempotent(self, request: web.Request, params: dict,
-                          produce: Callable[[], Awaitable[tuple[int, dict]]]) -> web.Response:
+                          produce: Callable[[], Awaitable[tuple[int, JsonObject]]]) -> web.Response:
         key = request.headers.get("Idempotency-Key")
         fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         if key and key in self._idem:
@@ -65,7 +67,7 @@ class CardGateway(Gateway):
             self._idem[key] = (fingerprint, status, body)
         return web.json_response(body, status=status)
 
-    def intent_json(self, trade: Trade) -> dict:
+    def intent_json(self, trade: Trade) -> JsonObject:
         status = {"SUCCESS": "succeeded", "REVOKED": "canceled", "USERPAYING": "processing",
                   "PAYERROR": "requires_payment_method", "CLOSED": "canceled"}[trade.state]
         if trade.state == "REVOKED" and trade.debited:
@@ -90,7 +92,7 @@ class CardGateway(Gateway):
             return web.json_response({"error": {"type": "api_error",
                                                 "message": "An unknown error occurred"}}, status=500)
 
-        async def produce() -> tuple[int, dict]:
+        async def produce() -> tuple[int, JsonObject]:
             try:
                 trade = self.ledger.pay(no, int(form["amount"]), form["currency"].upper(),
                                         form["payment_method"], form.get("description", ""),
@@ -151,7 +153,7 @@ class CardGateway(Gateway):
             return denied
         form = await form_fields(request)
 
-        async def produce() -> tuple[int, dict]:
+        async def produce() -> tuple[int, JsonObject]:
             no = self._pi_by_id.get(form.get("payment_intent", ""))
             if no is None:
                 return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}

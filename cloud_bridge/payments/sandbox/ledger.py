@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
+from common.jsontypes import JsonObject
+
 log = logging.getLogger(__name__)
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -302,7 +304,7 @@ class Ledger:
         """Rows booked on ``day`` (YYYY-MM-DD, China time, as the providers bill)."""
         return [r for r in self.bill if r.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d") == day]
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> JsonObject:
         """JSON-friendly view for the control API and tests (no payment codes)."""
         return {
             "trades": {

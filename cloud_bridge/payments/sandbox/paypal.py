@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from common.jsontypes import JsonObject
 from contract.money import major_text, parse_major
 
 from .common import Gateway
@@ -39,7 +40,7 @@ class PaypalGateway(Gateway):
         self.client_id = "sandbox-" + secrets.token_hex(6)
         self.client_secret = secrets.token_hex(16)
         self._tokens: set[str] = set()
-        self._requests: dict[str, tuple[int, dict]] = {}
+        self._requests: dict[str, tuple[int, JsonObject]] = {}
         self._orders: dict[str, str] = {}     # order id -> out_trade_no
         self._pending: dict[str, dict] = {}   # created, not captured
 
@@ -65,7 +66,7 @@ class PaypalGateway(Gateway):
             return web.json_response({"name": "AUTHENTICATION_FAILURE"}, status=401)
         return None
 
-    def order_json(self, order_id: str) -> dict:
+    def order_json(self, order_id: str) -> JsonObject:
         no = self._orders[order_id]
         if no in self._pending:
             p = self._pending[no]
@@ -93,7 +94,7 @@ class PaypalGateway(Gateway):
                         "refunds": refunds}}]}
 
     async def _once(self, request: web.Request,
-                    produce: Callable[[], Awaitable[tuple[int, dict]]]) -> web.Response:
+                    produce: Callable[[], Awaitable[tuple[int, JsonObject]]]) -> web.Response:
         rid = request.headers.get("PayPal-Request-Id")
         if rid and rid in self._requests:
             status, body = self._requests[rid]
@@ -108,7 +109,7 @@ class PaypalGateway(Gateway):
             return denied
         body = await request.json()
 
-        async def produce() -> tuple[int, dict]:
+        async def produce() -> tuple[int, JsonObject]:
             try:
                 unit = body["purchase_units"][0]
                 no = unit["invoice_id"]
@@ -146,7 +147,7 @@ class PaypalGateway(Gateway):
                 await self.hold()
             return web.json_response({"name": "INTERNAL_SERVER_ERROR"}, status=500)
 
-        async def produce() -> tuple[int, dict]:
+        async def produce() -> tuple[int, JsonObject]:
             if no is None:
                 return 404, {"name": "RESOURCE_NOT_FOUND"}
             pending = self._pending.get(no)
@@ -179,7 +180,7 @@ class PaypalGateway(Gateway):
         capture_id = request.match_info["id"]
         body = await request.json() if request.can_read_body else {}
 
-        async def produce() -> tuple[int, dict]:
+        async def produce() -> tuple[int, JsonObject]:
             trade = next((t for t in self.ledger.trades.values()
                           if t.transaction_id == capture_id), None)
             if trade is None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from common.jsontypes import JsonObject
+from common.jsontypes import JsonMapping, JsonObject
 from contract.money import major_text
 
 from .. import crypto
@@ -117,7 +117,7 @@ class WechatGateway(Gateway):
         self.fapiao.add_routes(app)
 
     # ------------------------------------------------------------ protocol
-    def signed(self, status: int, payload: dict | None, *, serial: str | None = None,
+    def signed(self, status: int, payload: JsonMapping | None, *, serial: str | None = None,
                raw: bytes | None = None, content_type: str = "application/json") -> web.Response:
         body = raw.decode() if raw is not None else (
             json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload is not None else ""

@@ -145,7 +145,7 @@ class FapiaoRoutes:
         self._by_out_id: dict[str, str] = {}
         self._files: dict[str, bytes] = {}
         self._seq = 0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(f"{P}/fapiao-applications", self.apply)
