@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import polars as pl
 
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 # The smallest group shown: fewer members could be recognised by someone who knows them.
 MIN_GROUP_SIZE = 10
-DIMENSIONS = ("gender", "age_band", "region")
+Dimension = Literal["gender", "age_band", "region"]
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 AGE_BANDS = ((18, "under_18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"),
              (65, "55-64"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Required, TypedDict
+from typing import Literal, Required, TypedDict, get_args
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -26,10 +26,12 @@ from common.jsontypes import JsonObject
 from .models import BehaviourEvent
 
 EVENT_VERSION = 1
-MP_EVENT_TYPES = ("entry", "page_view", "search", "share", "add_to_cart", "checkout", "paid")
+MpEventType = Literal["entry", "page_view", "search", "share", "add_to_cart", "checkout", "paid"]
+MP_EVENT_TYPES: tuple[MpEventType, ...] = get_args(MpEventType)
 KIOSK_EVENT_TYPES = ("session_start", "item_scanned", "item_removed", "cart_abandoned",
                      "payment_attempted", "paid", "help_called")
-CHANNELS = ("store_scan", "shared_card", "official_account", "search", "ad", "other")
+Channel = Literal["store_scan", "shared_card", "official_account", "search", "ad", "other"]
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 # Mini-program steps as funnel steps (metrics.FUNNEL_STEPS)
 FUNNEL_STEP_OF = {"entry": "session_start", "add_to_cart": "item_scanned",
                   "checkout": "payment_attempted"}

@@ -18,13 +18,15 @@ Formulas are in ``docs/metrics.md``; in short:
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal, get_args
 
 import polars as pl
 
 DROPOUT = 0.1
 CHURN_P_ALIVE = 0.5
 LTV_DAYS = 365
-SEGMENTS = ("champions", "new", "loyal", "at_risk", "lost", "hibernating", "potential")
+Segment = Literal["champions", "new", "loyal", "at_risk", "lost", "hibernating", "potential"]
+SEGMENTS: tuple[Segment, ...] = get_args(Segment)
 
 
 def _quintile(col: str, descending: bool = False) -> pl.Expr:

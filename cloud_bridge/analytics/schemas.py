@@ -9,14 +9,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from cloud_bridge.openapi import Ident, IsoDate, QueryModel, RequestModel, ShortText
 
-from .demographics import DIMENSIONS, MIN_GROUP_SIZE
-from .events import CHANNELS, MP_EVENT_TYPES
-from .mining import SEGMENTS
-from .service import METRICS
+from .demographics import MIN_GROUP_SIZE, Dimension
+from .events import Channel, MpEventType
+from .mining import Segment
 
-Metric = Literal[METRICS]  # type: ignore[valid-type]
-Channel = Literal[CHANNELS]  # type: ignore[valid-type]
-Segment = Literal[SEGMENTS]  # type: ignore[valid-type]
 Page = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]+$")]
 Cell = str | int | float | bool | None
 
@@ -54,7 +50,7 @@ class StoreQuery(QueryModel):
 
 
 class DemographicsQuery(QueryModel):
-    by: Literal[DIMENSIONS] = Field(  # type: ignore[valid-type]
+    by: Dimension = Field(
         description="gender, age_band or region (only members who gave it)")
     store: Ident | None = Field(default=None, description="members whose preferred store it is")
     segment: Segment | None = None
@@ -106,7 +102,7 @@ class MpEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     event_id: Ident
-    type: Literal[MP_EVENT_TYPES]  # type: ignore[valid-type]
+    type: MpEventType
     at: AwareDatetime
     session_id: Ident | None = None
     store: Ident | None = None

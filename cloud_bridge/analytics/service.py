@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -42,9 +43,10 @@ from .models import (
 MAX_PERIOD_DAYS = 400
 # Business days are China days (the ingest's default zone); events are bucketed the same way.
 STORE_TZ = ZoneInfo("Asia/Shanghai")
-METRICS = ("sales_by_product", "sales_by_category", "sales_by_store", "sales_by_day",
-           "sales_by_hour", "average_order_value", "payment_mix", "repurchase_rate",
-           "retention_cohorts", "conversion_funnel", "kiosk_sessions", "session_errors")
+Metric = Literal["sales_by_product", "sales_by_category", "sales_by_store", "sales_by_day",
+                 "sales_by_hour", "average_order_value", "payment_mix", "repurchase_rate",
+                 "retention_cohorts", "conversion_funnel", "kiosk_sessions", "session_errors"]
+METRICS: tuple[Metric, ...] = get_args(Metric)
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 from contract.wire.commands import JOB_STATES as JOB_STATES_WIRE
 from contract.wire.commands import JOB_TERMINAL
 
-JOB_STATES = ("created", "running", "paused", "cancelled", "aborted", "completed")
+JobRunState = Literal["created", "running", "paused", "cancelled", "aborted", "completed"]
+JOB_STATES: tuple[JobRunState, ...] = get_args(JobRunState)
 JOB_FINAL = ("cancelled", "aborted", "completed")
 FAILURES = ("failed", "rolled_back")
 # An execution the bridge finished without sending it: a newer job wants the kiosk. The

@@ -10,11 +10,10 @@ from pydantic import Field
 from cloud_bridge.openapi import QueryModel, RequestModel
 from cloud_bridge.responses import ResponseModel
 
-from .scheduler import EXEC_STATES
-from .scheduler import JOB_STATES as JOB_RUN_STATES
+from .scheduler import EXEC_STATES, JobRunState
 
 ExecState = Literal[EXEC_STATES]  # type: ignore[valid-type]
-JobState = Literal[JOB_RUN_STATES]  # type: ignore[valid-type]
+JobState = JobRunState
 TARGET = r"^(all|store:[^\s]{1,64}|group:[^\s]{1,64}|kiosk:[^\s/]{1,64}/[^\s/]{1,64})$"
 
 

@@ -8,7 +8,7 @@ still true is updated, never duplicated, and a resolved one reopens as a new ale
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TypedDict
+from typing import Literal, TypedDict, get_args
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +22,15 @@ from .models import SHELF, Lot, ReorderRule, Supplier, SupplyAlert, SupplyProduc
 from .policy import reorder_point
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
-STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
-STOCK_KINDS = ("below_reorder_point", "stockout", "overstock", "near_expiry")
-RISK_KINDS = ("qualification_expiring", "contract_renewal", "otif_low", "single_source",
-              "price_rise", "late_delivery")
-KINDS = STOCK_KINDS + RISK_KINDS
+AlertState = Literal["open", "acknowledged", "resolved"]
+STATES: tuple[AlertState, ...] = get_args(AlertState)
+StockKind = Literal["below_reorder_point", "stockout", "overstock", "near_expiry"]
+RiskKind = Literal["qualification_expiring", "contract_renewal", "otif_low", "single_source",
+                   "price_rise", "late_delivery"]
+AlertKind = Literal[StockKind, RiskKind]
+STOCK_KINDS: tuple[StockKind, ...] = get_args(StockKind)
+RISK_KINDS: tuple[RiskKind, ...] = get_args(RiskKind)
+KINDS: tuple[AlertKind, ...] = STOCK_KINDS + RISK_KINDS
 ALLOWED = {OPEN: (ACKNOWLEDGED, RESOLVED), ACKNOWLEDGED: (RESOLVED,), RESOLVED: ()}
 NEAR_EXPIRY_DAYS = 3  # default warning window when a product sets none
 

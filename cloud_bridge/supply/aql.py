@@ -12,6 +12,7 @@ lot size the whole lot is inspected (same Ac/Re).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 # Table 1: upper bound of each lot-size range -> code letter per general inspection level.
 LOT_RANGES = (8, 15, 25, 50, 90, 150, 280, 500, 1200, 3200, 10000, 35000, 150000, 500000,
@@ -25,9 +26,10 @@ SAMPLE_SIZES = {"A": 2, "B": 3, "C": 5, "D": 8, "E": 13, "F": 20, "G": 32, "H": 
                 "K": 125, "L": 200, "M": 315, "N": 500, "P": 800, "Q": 1250, "R": 2000}
 LETTERS = "ABCDEFGHJKLMNPQR"
 
-AQL_COLUMNS = ("0.010", "0.015", "0.025", "0.040", "0.065", "0.10", "0.15", "0.25", "0.40",
-               "0.65", "1.0", "1.5", "2.5", "4.0", "6.5", "10", "15", "25", "40", "65", "100",
-               "150", "250", "400", "650", "1000")
+AqlColumn = Literal["0.010", "0.015", "0.025", "0.040", "0.065", "0.10", "0.15", "0.25", "0.40",
+                    "0.65", "1.0", "1.5", "2.5", "4.0", "6.5", "10", "15", "25", "40", "65",
+                    "100", "150", "250", "400", "650", "1000"]
+AQL_COLUMNS: tuple[AqlColumn, ...] = get_args(AqlColumn)
 
 # Table 2-A, normal inspection, single sampling: one row per code letter.
 SINGLE_NORMAL = {

@@ -14,6 +14,7 @@ to ``billed``; paying it closes the order. Every other move is refused (409).
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,8 +32,9 @@ from .suppliers import contract_for, get_supplier
 PROPOSAL, RFQ, APPROVED, SENT = "proposal", "rfq", "approved", "sent"
 PARTIALLY_RECEIVED, RECEIVED, BILLED = "partially_received", "received", "billed"
 CLOSED, CANCELLED = "closed", "cancelled"
-STATUSES = (PROPOSAL, RFQ, APPROVED, SENT, PARTIALLY_RECEIVED, RECEIVED, BILLED, CLOSED,
-            CANCELLED)
+PoStatus = Literal["proposal", "rfq", "approved", "sent", "partially_received", "received",
+                   "billed", "closed", "cancelled"]
+STATUSES: tuple[PoStatus, ...] = get_args(PoStatus)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     PROPOSAL: (RFQ, APPROVED, CANCELLED),
     RFQ: (APPROVED, CANCELLED),

@@ -9,12 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.jsontypes import JsonObject
 
-from .alerts import KINDS, STATES
-from .purchasing import STATUSES
-
-AlertKind = Literal[KINDS]  # type: ignore[valid-type]
-AlertState = Literal[STATES]  # type: ignore[valid-type]
-PoStatus = Literal[STATUSES]  # type: ignore[valid-type]
+from .alerts import AlertKind, AlertState
+from .purchasing import PoStatus
 
 
 class Out(BaseModel):
@@ -109,12 +105,12 @@ class SupplyTransferList(Out):
 
 class SupplyAlertOut(Out):
     id: int
-    kind: AlertKind  # type: ignore[valid-type]
+    kind: AlertKind
     store: str | None
     subject: str
     product_id: str | None
     supplier_id: str | None
-    state: AlertState  # type: ignore[valid-type]
+    state: AlertState
     detail: JsonObject
     created_at: str
     updated_at: str
@@ -246,7 +242,7 @@ class SupplyPoOut(Out):
     id: int
     store: str
     supplier_id: str
-    status: PoStatus  # type: ignore[valid-type]
+    status: PoStatus
     source: str
     contract_id: int | None
     currency: str
@@ -294,7 +290,7 @@ class SupplyReceiptOut(Out):
     in_full: bool | None
     lead_time_days: float | None
     lines: list[SupplyReceiptLineOut]
-    po_status: PoStatus  # type: ignore[valid-type]
+    po_status: PoStatus
 
 
 class SupplyBillOut(Out):
@@ -341,7 +337,7 @@ class SupplyArrival(Out):
     po_id: int
     store: str
     supplier_id: str
-    status: PoStatus  # type: ignore[valid-type]
+    status: PoStatus
     expected_on: str | None
     shipments: list[SupplyShipmentOut]
 

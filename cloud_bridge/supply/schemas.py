@@ -10,16 +10,13 @@ from pydantic import Field
 
 from cloud_bridge.openapi import Ident, IsoDate, QueryModel, RequestModel, ShortText, Text
 
-from .alerts import KINDS, STATES
-from .aql import AQL_COLUMNS
-from .purchasing import STATUSES
+from .alerts import AlertKind, AlertState
+from .aql import AqlColumn
+from .purchasing import PoStatus
 
 MAX_QTY = 10**9
 MAX_FEN = 10**12
 Qty = Field(ge=1, le=MAX_QTY)
-AlertKind = Literal[KINDS]  # type: ignore[valid-type]
-AlertState = Literal[STATES]  # type: ignore[valid-type]
-PoStatus = Literal[STATUSES]  # type: ignore[valid-type]
 
 
 # --------------------------------------------------------------------------- requests
@@ -34,15 +31,15 @@ class SupplyStoreQuery(QueryModel):
 
 class SupplyAlertQuery(QueryModel):
     store: Ident | None = None
-    state: AlertState | None = None  # type: ignore[valid-type]
-    kind: AlertKind | None = None  # type: ignore[valid-type]
+    state: AlertState | None = None
+    kind: AlertKind | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
 class SupplyPoQuery(QueryModel):
     store: Ident | None = None
-    status: PoStatus | None = None  # type: ignore[valid-type]
+    status: PoStatus | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**9)
 
@@ -227,6 +224,6 @@ class SupplySettingsBody(RequestModel):
     otif_threshold: float = Field(ge=0, le=1)
     otif_min_receipts: int = Field(ge=1, le=1000)
     price_rise_threshold_bp: int = Field(ge=0, le=100000)
-    aql: Literal[AQL_COLUMNS]  # type: ignore[valid-type]
+    aql: AqlColumn
     inspection_level: Literal["I", "II", "III"]
     timezone: Literal["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Macau", "UTC"]

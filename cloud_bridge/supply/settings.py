@@ -17,9 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cloud_bridge.models import Base, UtcDateTime, now
 from common.jsontypes import JsonObject
 
-from .aql import AQL_COLUMNS
-
-AqlColumn = Literal[AQL_COLUMNS]  # type: ignore[valid-type]
+from .aql import AqlColumn
 
 
 class SupplySettings(BaseModel):
@@ -38,7 +36,7 @@ class SupplySettings(BaseModel):
     otif_threshold: float = Field(default=0.9, ge=0, le=1)
     otif_min_receipts: int = Field(default=3, ge=1, le=1000)
     price_rise_threshold_bp: int = Field(default=500, ge=0, le=100000)
-    aql: AqlColumn = "1.0"  # type: ignore[valid-type]
+    aql: AqlColumn = "1.0"
     inspection_level: Literal["I", "II", "III"] = "II"
     timezone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
 
