@@ -9,26 +9,35 @@ missing library is reported with a clear message.
 measuring each candidate stage's rescues per millisecond on the synthetic hard
 frame set of ``bench/decode.py`` (greedy: most new decodes per ms first):
 
-1. zxing-cpp on the grayscale frame (kiosk formats only, no inverted retry):
-   the common case ends here, so the median cost stays near zxing-cpp alone;
-2. deskew: the bars' orientation is measured (structure tensor of the gradients on a
-   quarter-size frame, where bar stripes are the most coherent texture, ~1 ms) and
-   the frame is turned so the bars stand upright for zxing-cpp, whose row scan reads
-   1D codes only within a few degrees of level (hand-held codes 15-30 degrees off
-   level were the largest group of misses on independent hard frames);
-3. zxing-cpp on a 2x upscaled region of interest around the last hit;
-4. a sharpened frame (blur, motion), a 2x upscale (small symbols, noise), a
-   45-degree rotation (zxing-cpp reads 1D codes only near 0/90/180/270), CLAHE
-   + 2x (dim, glare), pyzbar, pyzbar after CLAHE, an inverted frame;
-5. a time budget and the arrival of a newer camera frame stop a frame early.
+1. zxing-cpp on the grayscale frame (kiosk formats only, no inverted retry, no
+   90-degree retry): the common case ends here, at about half the cost of
+   zxing-cpp alone;
+2. bars: the frame's stripe-textured regions are located with the gradient
+   structure tensor (half-size frame, ~1-2 ms), each is turned so its bars stand
+   upright, enlarged 2x, averaged along the bars, sharpened across them and
+   stretched, and read with a fixed threshold; then the band profiles of the same
+   crop. Any tilt is measured this way (hand-held codes 15-30 degrees off level,
+   which zxing-cpp's row scan misses, were the largest group of misses), and the
+   crops are small, so several attempts cost less than one whole-frame pass;
+3. a QR-only pass on a sharpened frame with a fixed threshold (blurred QR codes);
+4. zxing-cpp on a 2x upscaled region of interest around the last hit;
+5. the band profiles deconvolved for motion blur across the bars;
+6. deskew of the whole frame, a sharpened frame, a 2x upscale, a 45-degree
+   rotation, CLAHE + 2x, pyzbar on the upright crops, pyzbar, pyzbar after CLAHE,
+   an inverted frame;
+7. a time budget and the arrival of a newer camera frame stop a frame early.
 
 Every read is validated (EAN/UPC check digits, payment-code length/prefix rules
 for all-digit 1D reads; UPC-E is not enabled). A 1D read is ``confident`` only
-when the other engine reads the same text on the symbol's crop (measured:
+when another engine reads the same text on the symbol's crop (measured:
 zxing-cpp alone misreads glare-washed or tiny EAN symbols with a valid check
-digit, and repeats the misread on the next frame). Unconfident reads go back
-to the scan source, which emits them only when the other engine confirms them
-on a later frame. QR codes (Reed-Solomon) are always confident.
+digit, and repeats the misread on the next frame): libzbar for every 1D read,
+or, on an upright bar crop, OpenCV's EAN/UPC decoder (never for Code 128, so a
+payment code is always confirmed by libzbar), or the other engine in a later
+stage of the same frame. An unconfident read lets the later stages run (they
+may confirm it); if none does, it goes back to the scan source, which emits it
+only when the other engine confirms it on a later frame. QR codes (Reed-Solomon)
+are always confident.
 """
 
 from __future__ import annotations
@@ -525,10 +534,10 @@ class DecodePipeline:
                             Callable[[np.ndarray], list[Decoded]]], ...]
         if whole:
             # Measured on upright crops of missed frames: the middle band confirms
-            # most, equalising most of the rest, OpenCV next; enlarging costs the
-            # most and added almost nothing there.
+            # most, equalising most of the rest, OpenCV next; the whole crop and an
+            # enlarged one cost the most and added almost nothing there.
             checks = ((_middle_band, other), (self._clahe.apply, other),
-                      (_keep, opencv_agrees), (_denoise, other), (_keep, other))
+                      (_keep, opencv_agrees), (_denoise, other))
         else:
             # Cheapest first: a band across the middle of the bars (zbar scans every
             # pixel row, so a third of the rows costs a third), then the whole crop,
@@ -633,8 +642,9 @@ BARS_MIN_COHERENCE = 0.55
 #: Gradient energy a bar-like pixel needs, as a share of the frame's 98th percentile
 #: (relative, so that dim frames still have bars; printed text and flat areas do not).
 BARS_MIN_ENERGY_SHARE = 0.08
-#: Bar regions tried per frame, largest first (clutter with stripes comes after a code).
-BARS_MAX_REGIONS = 3
+#: Bar regions tried per frame, largest first (clutter with stripes comes after a code;
+#: a third region read no more codes on the benchmark's frames and cost time).
+BARS_MAX_REGIONS = 2
 #: Smallest bar region (downscaled pixels): a few bars by a few rows.
 BARS_MIN_AREA = 60
 #: Rectified crops are enlarged this much: the smallest symbols' modules (1.1-1.6 px)

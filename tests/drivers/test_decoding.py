@@ -156,3 +156,128 @@ def test_no_bar_tilt_in_a_frame_without_stripes():
     rng = np.random.default_rng(3)
     noise = rng.normal(128, 20, (480, 640)).clip(0, 255).astype(np.uint8)
     assert bar_tilt(noise) is None
+
+
+# --- bar regions: any tilt, small, dim, blurred ------------------------------------------
+
+
+def _held_frame(text: str, symbology: str, module_px: float, angle: float, blur: float = 0.0,
+                gain: float = 1.0, noise: float = 0.0, seed: int = 5) -> np.ndarray:
+    """A code on a grey card at ``angle``, defocused, dimmed and noisy as the camera sees it."""
+    import cv2
+
+    frame = testimages.simple_frame(text, symbology, module_px=module_px, angle_deg=angle)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    if blur:
+        gray = cv2.GaussianBlur(gray, (0, 0), blur)
+    rng = np.random.default_rng(seed)
+    gray = gray * gain + rng.normal(0, noise, gray.shape) if noise else gray * gain
+    return np.clip(gray, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("text", "symbology", "module_px", "angle", "blur", "gain", "noise"),
+    [
+        ("134567890123456712", "CODE128", 1.7, 23.0, 0.9, 1.0, 3.0),  # payment code held off level
+        ("283456789012345678", "CODE128", 1.6, -27.0, 0.8, 1.0, 3.0),  # Alipay, the other way
+        ("6901234567892", "EAN13", 1.3, 19.0, 0.6, 1.0, 3.0),  # small and tilted
+        ("6901234567892", "EAN13", 2.2, -21.0, 0.8, 0.15, 2.0),  # dim and tilted
+        ("036000291452", "UPCA", 2.0, 74.0, 0.8, 1.0, 20.0),  # noisy, near a quarter turn
+    ],
+)
+def test_tilted_small_dim_noisy_1d_codes_are_read_upright(
+    text, symbology, module_px, angle, blur, gain, noise, pipeline_parts
+) -> None:
+    """The bar-region stage finds the symbol at its own tilt and reads it, confirmed by a
+    second engine in the same frame (no second frame needed)."""
+    from drivers.decoding import find_bar_regions
+
+    frame = _held_frame(text, symbology, module_px, angle, blur, gain, noise)
+    regions = find_bar_regions(frame)
+    assert regions, "no bar region found"
+    # The region's direction across the bars is the symbol's own (mod 180 degrees).
+    measured = np.degrees(regions[0].theta)
+    assert min(abs((measured - angle + 90) % 180 - 90), 90) < 4.0
+    zx, pz = pipeline_parts
+    reads = DecodePipeline(zx, pz, budget_s=5.0).decode(frame)
+    assert [(r.text, r.symbology, r.confident) for r in reads] == [(text, symbology, True)]
+
+
+def test_rectified_region_has_upright_bars() -> None:
+    from drivers.decoding import ZxingDecoder, find_bar_regions, rectify_bars
+
+    frame = _held_frame("6901234567892", "EAN13", 2.0, 26.0)
+    crop = rectify_bars(frame, find_bar_regions(frame)[0])
+    # Upright bars: every row of the crop reads, without zxing-cpp's rotations.
+    upright_only = ZxingDecoder(try_harder=False, kinds="linear")
+    assert [r.text for r in upright_only.decode(crop)] == ["6901234567892"]
+
+
+def test_deconvolved_profile_reads_where_the_motion_blurred_one_does_not() -> None:
+    """A hand moving across the bars during the exposure: the band profile, deconvolved with
+    the smear's length, reads again."""
+    import cv2
+
+    from drivers.decoding import ZxingDecoder, deblur_profile, profile_image
+
+    text = "6901234567892"
+    row = testimages.render_symbol(text, "EAN13")[0].astype(np.float32)
+    profile = cv2.resize(row[None, :], (row.size * 4, 1), interpolation=cv2.INTER_NEAREST)[0]
+    smeared = np.convolve(profile, np.ones(8, np.float32) / 8, mode="same")  # two modules
+    smeared = smeared + np.random.default_rng(2).normal(0, 1.0, smeared.shape).astype(np.float32)
+    reader = ZxingDecoder(try_harder=False, binarizer="FixedThreshold", kinds="linear")
+    assert reader.decode(profile_image([smeared])) == []
+    restored = profile_image([deblur_profile(smeared.astype(np.float32), 8.0)])
+    assert [r.text for r in reader.decode(restored)] == [text]
+
+
+def test_qr_only_and_linear_only_readers_keep_to_their_kind() -> None:
+    qr = testimages.simple_frame("https://mp.example.com/p/1", "QRCODE", module_px=5)
+    ean = testimages.simple_frame("6901234567892", "EAN13")
+    assert ZxingDecoder(kinds="qr").decode(ean) == []
+    assert [r.text for r in ZxingDecoder(kinds="qr").decode(qr)] == ["https://mp.example.com/p/1"]
+    assert ZxingDecoder(kinds="linear").decode(qr) == []
+
+
+# --- false-read guards -------------------------------------------------------------------
+
+
+def test_opencv_confirms_only_the_text_it_reads_itself() -> None:
+    """OpenCV's decoder counts as the other engine on an upright crop, for EAN/UPC only:
+    it never confirms a different text, and never a Code 128 (payment) read."""
+    from drivers.decoding import OpencvBarcodeChecker
+
+    ean = testimages.render_symbol("6901234567892", "EAN13", module_px=3)
+    code128 = testimages.render_symbol("134567890123456712", "CODE128", module_px=3)
+    checker = OpencvBarcodeChecker()
+    assert checker.texts(ean) == ["6901234567892"]
+    assert checker.texts(code128) == []
+    pipe = DecodePipeline(ZxingDecoder(), _ScriptedEngine("pyzbar", []))
+    right = Decoded("6901234567892", "EAN13", "zxing", box=(0, 0, 10, 10))
+    wrong = Decoded("6901234567809", "EAN13", "zxing", box=(0, 0, 10, 10))
+    payment = Decoded("134567890123456712", "CODE128", "zxing", box=(0, 0, 10, 10))
+    assert pipe._cross_checked(ean, right, whole=True)
+    assert not pipe._cross_checked(ean, wrong, whole=True)
+    assert not pipe._cross_checked(code128, payment, whole=True)  # libzbar must agree
+
+
+def test_reads_of_one_engine_in_two_stages_stay_unconfident() -> None:
+    """Same-frame agreement needs two engines: one engine repeating itself is not evidence."""
+    first = Decoded("6901234567892", "EAN13", "zxing", stage="bars", confident=False)
+    again = Decoded("6901234567892", "EAN13", "zxing", stage="sharpen", confident=False)
+    other = Decoded("6901234567892", "EAN13", "pyzbar", stage="pyzbar", confident=False)
+    assert not DecodePipeline._agreed(again, first).confident
+    assert DecodePipeline._agreed(other, first).confident
+    assert not DecodePipeline._agreed(other, None).confident
+
+
+def test_a_read_no_other_engine_confirms_stays_unconfident_through_all_stages() -> None:
+    """A 1D read only zxing-cpp makes is returned unconfident even after every fallback ran
+    (the scan source then waits for the other engine on a later frame)."""
+    wrong = Decoded("6901234567892", "EAN13", "zxing", box=(100, 100, 300, 200))
+    zx = _ScriptedEngine("zxing", [wrong])
+    pipe = DecodePipeline(zx, _ScriptedEngine("pyzbar", []), budget_s=60.0, opencv=None)
+    pipe._zxing_fast = pipe._zxing_bars = pipe._zxing_qr = pipe._zxing_turning = zx
+    reads = pipe.decode(np.full((480, 640), 200, np.uint8))
+    assert [(r.text, r.confident) for r in reads] == [("6901234567892", False)]
+    assert zx.calls > 1  # the later stages looked for a confirmation
