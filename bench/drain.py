@@ -9,10 +9,11 @@ drained by :class:`OutboxDrainer` until every one is acked end to end and delete
 the journal. ``raw``: the same N encoded events published with aiomqtt at QoS 1
 through the same bounded window, a slot freed when the consumer's end-to-end ack for
 that event arrives (the same ack the outbox waits for, not the broker's PUBACK).
-Rounds alternate the two sides; figures are medians with their range. Then the drain
-rate with 1k, 10k and 100k events queued (a kiosk offline for hours), and
-``drain_scale_ratio`` = rate at the largest / the smallest. Last line:
-``drain_ratio=<outbox rate / raw rate>``.
+Rounds alternate the two sides; figures are medians with their range. Each round also
+drains 1k, 10k and 100k queued events (a kiosk offline for hours; the sizes in the
+opposite order to the round before), and ``drain_scale_ratio`` = median rate at the
+largest / median rate at the smallest. Last line: ``drain_ratio=<outbox rate / raw
+rate>``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import socket
 import statistics
 import subprocess
@@ -152,7 +154,8 @@ async def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     n = args.events
     outs, raws = [], []
-    scale: dict[int, float] = {}
+    sizes = sorted(int(x) for x in args.sizes.split(","))
+    scale: dict[int, list[float]] = {size: [] for size in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         broker = Broker(Path(tmp) / "mosquitto").start()
         consumer = Consumer(broker.port)
@@ -166,20 +169,26 @@ async def main() -> int:
                 raws.append(n / t_raw)
                 print(f"round {r + 1}: outbox {n / t_out:.0f}/s raw {n / t_raw:.0f}/s",
                       flush=True)
-            for size in (int(x) for x in args.sizes.split(",")):
-                work = Path(tmp) / f"scale{size}"
-                work.mkdir()
-                t_out, _ = await run_outbox(broker.port, work, size, args.window, consumer)
-                scale[size] = size / t_out
-                print(f"drain_events_per_s_with_{size}_queued={scale[size]:.0f}", flush=True)
+                # Alternate the order: the machine's load drifts within a round as well.
+                for size in sizes if r % 2 == 0 else sizes[::-1]:
+                    work = Path(tmp) / f"scale{size}-{r}"
+                    work.mkdir()
+                    t_out, _ = await run_outbox(broker.port, work, size, args.window, consumer)
+                    scale[size].append(size / t_out)
+                    shutil.rmtree(work)  # 100k drained events leave a large file behind
+                print(f"scale round {r + 1}: " + ", ".join(
+                    f"{size} queued {scale[size][-1]:.0f}/s" for size in sizes), flush=True)
         finally:
             consumer.close()
             broker.kill()
+    for size, rates in scale.items():
+        print(f"drain_events_per_s_with_{size}_queued={statistics.median(rates):.0f} "
+              f"({spread(rates)})")
     print(f"events={n} window={args.window} rounds={args.rounds}")
     print(f"raw_qos1_acked_end_to_end: {spread(raws)}")
     print(f"outbox_drained_acked_deleted: {spread(outs)}")
-    sizes = sorted(scale)
-    print(f"drain_scale_ratio={scale[sizes[-1]] / scale[sizes[0]]:.2f}")
+    largest, smallest = statistics.median(scale[sizes[-1]]), statistics.median(scale[sizes[0]])
+    print(f"drain_scale_ratio={largest / smallest:.2f}")
     print(f"drain_ratio={statistics.median(outs) / statistics.median(raws):.2f}")
     return 0
 
