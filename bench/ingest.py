@@ -58,12 +58,14 @@ from common.mosquitto import Broker  # noqa: E402
 from contract.wire import KioskTopics, bridge_subscription  # noqa: E402
 from contract.wire.base import decode  # noqa: E402
 from contract.wire.events import ORDER_COMPLETED, Event, EventAck  # noqa: E402
+from kiosk_agent.config import OutboxSection  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # A safety net, not a measure: 5,000 kiosks x 8 events take minutes on a loaded 2-core machine.
 RUN_TIMEOUT_S = 900.0
-# A simulated kiosk resends an event not acked within this long (as the link does).
-RESEND_S = 10.0
+# A simulated kiosk resends an event not acked within this long, as a kiosk's outbox
+# does in its shipped configuration ([outbox] ack_timeout_s).
+RESEND_S = OutboxSection().ack_timeout_s
 
 
 def make_events(kiosk: int, count: int) -> list[tuple[str, bytes]]:
