@@ -20,8 +20,8 @@ frame set of ``bench/decode.py`` (greedy: most new decodes per ms first):
    which zxing-cpp's row scan misses, were the largest group of misses), and the
    crops are small, so several attempts cost less than one whole-frame pass;
 3. a QR-only pass on a sharpened frame with a fixed threshold (blurred QR codes);
-4. zxing-cpp on a 2x upscaled region of interest around the last hit;
-5. the band profiles deconvolved for motion blur across the bars;
+4. the band profiles deconvolved for motion blur across the bars;
+5. zxing-cpp on a 2x upscaled region of interest around the last hit;
 6. deskew of the whole frame, a sharpened frame, a 2x upscale, a 45-degree
    rotation, CLAHE + 2x, pyzbar on the upright crops, pyzbar, pyzbar after CLAHE,
    an inverted frame;
@@ -411,8 +411,8 @@ class DecodePipeline:
             Stage("zxing", "zxing_fast", _whole),
             Stage("bars", "zxing_bars", self._bars_first_prep),
             Stage("qr_sharpen", "zxing_qr", lambda g: _whole(_sharpen(g))),
-            Stage("roi_x2", "zxing_turning", self._roi_prep),
             Stage("bars_profile", "zxing_bars", self._bars_profile_prep),
+            Stage("roi_x2", "zxing_turning", self._roi_prep),
             Stage("deskew", "zxing_fast", _deskew_prep),
             Stage("sharpen", "zxing_turning", lambda g: _whole(_sharpen(g))),
             Stage("upscale_x2", "zxing_turning", lambda g: _whole(_upscale(g), 0.5)),
