@@ -27,12 +27,13 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import aiomqtt
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
-from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonSchemaMode
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from common.jsontypes import JsonObject
 
@@ -70,16 +71,13 @@ class PriceBookUpload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     @classmethod
-    def model_json_schema(
-        cls, by_alias: bool | None = None, ref_template: str = DEFAULT_REF_TEMPLATE,
-        schema_generator: type[GenerateJsonSchema] = GenerateJsonSchema,
-        mode: JsonSchemaMode = "validation", *,
-        union_format: Literal["any_of", "primitive_type_array"] = "any_of",
-    ) -> JsonObject:
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The PriceBook's own schema, generated in the caller's pass (so the OpenAPI
+        # document's one pass over every model puts its parts under components too).
         from contract.pricebook import PriceBook
 
-        return PriceBook.model_json_schema(by_alias, ref_template, schema_generator, mode,
-                                           union_format=union_format)
+        return handler(PriceBook.__pydantic_core_schema__)
 
 
 class CanonicalPriceBook(PriceBookUpload):
