@@ -463,7 +463,8 @@ class DecodePipeline:
         for crop, box in self._upright_bars(gray):
             profiles = bar_profiles(crop)
             for length in BARS_DEBLUR_LENGTHS:
-                image = profile_image([deblur_profile(p, length) for p in profiles])
+                image = profile_image([deblur_profile(p, length) for p in profiles],
+                                      middle_levels=True)
                 yield View(image, 0.0, frame_box=box)
 
     def _roi_prep(self, gray: np.ndarray) -> list[View]:
@@ -774,13 +775,25 @@ def enhance_bars(crop: np.ndarray, along: int = 9, across: float = 2.0) -> np.nd
 
     Averaging along the bars removes sensor noise without widening a bar; sharpening
     across them undoes part of a defocus or motion blur; stretching the crop's own
-    levels to 0-255 puts its threshold at mid-grey (dim frames, glare, phone screens).
+    levels to 0-255 puts its threshold at mid-grey (dim frames, glare).
     """
     smooth = cv2.blur(crop, (1, along))
     soft = cv2.GaussianBlur(smooth, (0, 0), sigmaX=across, sigmaY=0.1)
     sharp = cv2.addWeighted(smooth, 2.5, soft, -1.5, 0)
     out: np.ndarray = cv2.normalize(sharp, None, 0, 255, cv2.NORM_MINMAX)
     return out
+
+
+#: Share of a band profile's length, around its middle, whose levels set its stretch:
+#: inside the symbol's bars whatever margins the crop has (a phone's dark surround
+#: beyond its screen would otherwise set the black level and grey out thin bars).
+BARS_LEVELS_SHARE = 0.5
+
+
+def _symbol_middle(crop: np.ndarray) -> np.ndarray:
+    w = crop.shape[-1]
+    edge = int(w * (1 - BARS_LEVELS_SHARE) / 2)
+    return crop[..., edge:w - edge] if w - 2 * edge >= 8 else crop
 
 
 #: Box lengths (upright-crop pixels, across the bars) a bar profile is deconvolved
@@ -826,14 +839,18 @@ def deblur_profile(profile: np.ndarray, length: float) -> np.ndarray:
     return out
 
 
-def profile_image(profiles: Sequence[np.ndarray], rows: int = 8) -> np.ndarray:
+def profile_image(
+    profiles: Sequence[np.ndarray], rows: int = 8, middle_levels: bool = False
+) -> np.ndarray:
     """Profiles as a uint8 image, each stretched to 0-255 and repeated ``rows`` times."""
     lines = []
     for p in profiles:
-        # 1st and 99th percentiles (an overshoot of the deconvolution is clipped).
-        k = max(1, len(p) // 100)
-        ordered = np.partition(p, (k, len(p) - 1 - k))
-        lo, hi = float(ordered[k]), float(ordered[len(p) - 1 - k])
+        # 1st and 99th percentiles of the symbol's middle (an overshoot of the
+        # deconvolution is clipped; the crop's margins do not set the levels).
+        middle = _symbol_middle(p) if middle_levels else p
+        k = max(1, len(middle) // 100)
+        ordered = np.partition(middle, (k, len(middle) - 1 - k))
+        lo, hi = float(ordered[k]), float(ordered[len(middle) - 1 - k])
         scaled = (p - lo) * (255.0 / max(hi - lo, 1e-3))
         lines.append(np.repeat(np.clip(scaled, 0, 255).astype(np.uint8)[None, :], rows, axis=0))
     return np.ascontiguousarray(np.vstack(lines))
