@@ -5,9 +5,9 @@ inversion itself) and pyzbar (libzbar: a different 1D scanner that reads some
 blurred or noisy frames zxing-cpp misses). Both are imported where used so that a
 missing library is reported with a clear message.
 
-:class:`DecodePipeline` is what the kiosk runs. Its order was chosen by
-measuring each candidate stage's rescues per millisecond on the synthetic hard
-frame set of ``bench/decode.py`` (greedy: most new decodes per ms first):
+:class:`DecodePipeline` is what the kiosk runs. Its stages and their order were
+tuned by trial runs on three fixed seeds of ``bench/decode.py``'s hard frame set
+(the bench reports fresh seeds, never those three):
 
 1. zxing-cpp on the grayscale frame (kiosk formats only, no inverted retry, no
    90-degree retry): the common case ends here, at about half the cost of
