@@ -75,11 +75,12 @@ async def apply_deltas(
         {"store": s, "product_id": p, "on_hand": deltas[(s, p)], "updated_at": at} for s, p in keys
     ]
     upsert, params = bulk_insert(session, Stock, rows)
-    stmt = compiled_once(session, ("inventory.deltas", *rows[0]), lambda: upsert.on_conflict_do_update(
-        index_elements=[Stock.store, Stock.product_id],
-        set_={"on_hand": Stock.on_hand + upsert.excluded.on_hand,
-              "updated_at": upsert.excluded.updated_at},
-    ).returning(Stock.store, Stock.product_id, Stock.on_hand))
+    stmt = compiled_once(session, ("inventory.deltas", *rows[0]), lambda: (
+        upsert.on_conflict_do_update(
+            index_elements=[Stock.store, Stock.product_id],
+            set_={"on_hand": Stock.on_hand + upsert.excluded.on_hand,
+                  "updated_at": upsert.excluded.updated_at},
+        ).returning(Stock.store, Stock.product_id, Stock.on_hand)))
     result = await session.execute(stmt, params)
     alerts: list[Alert] = []
     for store, product_id, on_hand in result.all():
