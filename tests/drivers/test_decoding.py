@@ -1,4 +1,4 @@
-"""Decoders and the decode pipeline (drivers/decoding.py)."""
+"""Decoders and the decode pipeline (the drivers/decoding package)."""
 
 from __future__ import annotations
 

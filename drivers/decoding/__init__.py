@@ -1,0 +1,104 @@
+"""Barcode decoders behind one interface, and the combined decode pipeline.
+
+Two engines: zxing-cpp (fast, multi-format, handles 90/180/270 rotation and
+inversion itself) and pyzbar (libzbar: a different 1D scanner that reads some
+blurred or noisy frames zxing-cpp misses). Both are imported where used so that a
+missing library is reported with a clear message.
+
+:class:`DecodePipeline` is what the kiosk runs. Its stages and their order were
+tuned by trial runs on three fixed seeds of ``bench/decode.py``'s hard frame set
+(the bench reports fresh seeds, never those three):
+
+1. zxing-cpp on the grayscale frame (kiosk formats only, no inverted retry, no
+   90-degree retry): the common case ends here, at about half the cost of
+   zxing-cpp alone;
+2. bars: the frame's stripe-textured regions are located with the gradient
+   structure tensor (half-size frame, ~1-2 ms), each is turned so its bars stand
+   upright, enlarged 2x, averaged along the bars, sharpened across them and
+   stretched, and read with a fixed threshold; then the band profiles of the same
+   crop. Any tilt is measured this way (hand-held codes 15-30 degrees off level,
+   which zxing-cpp's row scan misses, were the largest group of misses), and the
+   crops are small, so several attempts cost less than one whole-frame pass;
+3. a QR-only pass on a sharpened frame with a fixed threshold (blurred QR codes);
+4. the band profiles deconvolved for motion blur across the bars;
+5. zxing-cpp on a 2x upscaled region of interest around the last hit;
+6. deskew of the whole frame, a sharpened frame, a 2x upscale, a 45-degree
+   rotation, CLAHE + 2x, pyzbar on the upright crops, pyzbar, pyzbar after CLAHE,
+   an inverted frame;
+7. a time budget and the arrival of a newer camera frame stop a frame early.
+
+Every read is validated (EAN/UPC check digits, payment-code length/prefix rules
+for all-digit 1D reads; UPC-E is not enabled). A 1D read is ``confident`` only
+when another engine reads the same text on the symbol's crop (measured:
+zxing-cpp alone misreads glare-washed or tiny EAN symbols with a valid check
+digit, and repeats the misread on the next frame): libzbar for every 1D read,
+or, on an upright bar crop, OpenCV's EAN/UPC decoder (never for Code 128, so a
+payment code is always confirmed by libzbar), or the other engine in a later
+stage of the same frame. An unconfident read lets the later stages run (they
+may confirm it); if none does, it goes back to the scan source, which emits it
+only when the other engine confirms it on a later frame. QR codes (Reed-Solomon)
+are always confident.
+"""
+
+
+from .bars import (
+    BARS_DEBLUR_LENGTHS,
+    BarRegion,
+    bar_profiles,
+    bar_tilt,
+    deblur_profile,
+    enhance_bars,
+    find_bar_regions,
+    profile_image,
+    rectify_bars,
+)
+from .engines import (
+    Decoded,
+    Decoder,
+    DecoderUnavailable,
+    OpencvBarcodeChecker,
+    PyzbarDecoder,
+    ZxingDecoder,
+    normalize,
+    to_gray,
+)
+from .images import View, _deskew_prep, _rotate
+from .pipeline import (
+    CROSS_CHECK_MARGIN,
+    PIPELINE_BUDGET_S,
+    ROI_MARGIN,
+    ROI_TTL_S,
+    DecodePipeline,
+    Stage,
+    make_decoder,
+)
+
+__all__ = [
+    "BARS_DEBLUR_LENGTHS",
+    "CROSS_CHECK_MARGIN",
+    "PIPELINE_BUDGET_S",
+    "ROI_MARGIN",
+    "ROI_TTL_S",
+    "BarRegion",
+    "DecodePipeline",
+    "Decoded",
+    "Decoder",
+    "DecoderUnavailable",
+    "OpencvBarcodeChecker",
+    "PyzbarDecoder",
+    "Stage",
+    "View",
+    "ZxingDecoder",
+    "_deskew_prep",
+    "_rotate",
+    "bar_profiles",
+    "bar_tilt",
+    "deblur_profile",
+    "enhance_bars",
+    "find_bar_regions",
+    "make_decoder",
+    "normalize",
+    "profile_image",
+    "rectify_bars",
+    "to_gray",
+]
