@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.jsontypes import JsonObject
 from contract.signing import sign_shadow
-from contract.wire.commands import COMMAND_NAMES
+from contract.wire.commands import CommandName
 from contract.wire.shadow import ShadowDesired
 from contract.wire.topics import KioskTopics
 
@@ -84,7 +84,7 @@ async def admin_whoami(call: Call) -> JsonObject:
 
 class OrdersQuery(QueryModel):
     store: Ident | None = None
-    status: Literal[orders.STATUSES] | None = None  # type: ignore[valid-type]
+    status: orders.OrderStatus | None = None
     date_from: IsoDate | None = None
     date_to: IsoDate | None = None
     limit: int = Field(default=50, ge=1, le=1000)
@@ -110,7 +110,7 @@ async def get_order(call: Call) -> orders.OrderDetailJson:
 
 
 class StatusBody(RequestModel):
-    status: Literal[orders.MANUAL_TARGETS]  # type: ignore[valid-type]
+    status: orders.ManualTarget
     carrier: ShortText | None = None
     tracking_no: ShortText | None = None
     reason: Text | None = None
@@ -339,7 +339,7 @@ async def order_stats(call: Call) -> JsonObject:
 
 class InvoicesQuery(QueryModel):
     store: Ident | None = None
-    status: Literal[invoices.STATUSES] | None = None  # type: ignore[valid-type]
+    status: invoices.InvoiceStatus | None = None
     limit: int = Field(default=50, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**9)
 
@@ -356,7 +356,7 @@ async def list_invoices(call: Call) -> JsonObject:
 
 
 class InvoiceStatusBody(RequestModel):
-    status: Literal["requested", "issued", "failed", "cancelled"]
+    status: invoices.InvoiceStatus
     error: Text | None = None
 
 
@@ -401,7 +401,7 @@ async def kiosk_detail(call: Call) -> JsonObject:
 
 
 class CommandBody(RequestModel):
-    name: Literal[tuple(sorted(COMMAND_NAMES))]  # type: ignore[valid-type]
+    name: CommandName
     args: JsonObject = Field(default_factory=dict, max_length=32)
 
 

@@ -127,7 +127,7 @@ async def mp_login(call: Call) -> JsonObject:
 
 
 class MyOrdersQuery(QueryModel):
-    status: Literal[orders.STATUSES] | None = None  # type: ignore[valid-type]
+    status: orders.OrderStatus | None = None
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=10**9)
 

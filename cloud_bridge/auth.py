@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,11 +24,12 @@ from .db import rows_changed
 from .errors import Conflict, Forbidden, InvalidRequest, Unauthorized
 from .models import AdminUser, ApiSession, MpUser, now
 
-HEAD_OFFICE = "head_office"
-STORE_STAFF = "store_staff"
-FINANCE = "finance"  # finance clerks: ledger, bills, close, reports, payouts
-BUYER = "buyer"  # buyers: suppliers, purchasing, replenishment
-ROLES = (HEAD_OFFICE, STORE_STAFF, FINANCE, BUYER)
+HEAD_OFFICE: Role = "head_office"
+STORE_STAFF: Role = "store_staff"
+FINANCE: Role = "finance"  # finance clerks: ledger, bills, close, reports, payouts
+BUYER: Role = "buyer"  # buyers: suppliers, purchasing, replenishment
+Role = Literal["head_office", "store_staff", "finance", "buyer"]
+ROLES: tuple[Role, ...] = get_args(Role)
 # Roles a route admits when it names none: the store-operations roles it was built for.
 OPERATIONS_ROLES = (HEAD_OFFICE, STORE_STAFF)
 # Roles that may be bound to one store; without a store a finance or buyer user is

@@ -8,6 +8,7 @@ failed``, or ``cancelled``); red-letter invoices for refunds live there too.
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +17,10 @@ from .errors import Conflict, InvalidRequest, NotFound
 from .models import Invoice, Order, now
 from .orders import CANCELLED, CREATED, REFUNDED
 
-REQUESTED = "requested"
-STATUSES = (REQUESTED, "issued", "failed", "cancelled")
-STATUS_CHANGES = {REQUESTED: {"issued", "failed", "cancelled"}, "failed": {REQUESTED, "cancelled"}}
+REQUESTED: InvoiceStatus = "requested"
+InvoiceStatus = Literal["requested", "issued", "failed", "cancelled"]
+STATUSES: tuple[InvoiceStatus, ...] = get_args(InvoiceStatus)
+STATUS_CHANGES: dict[str, set[str]] = {REQUESTED: {"issued", "failed", "cancelled"}, "failed": {REQUESTED, "cancelled"}}
 
 # 统一社会信用代码 (18 characters); older 15/20-character tax numbers are still accepted.
 TAX_ID = re.compile(r"^([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}|[0-9A-Z]{15}|[0-9A-Z]{20})$")

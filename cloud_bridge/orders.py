@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NotRequired, Protocol, TypedDict
+from typing import Literal, NotRequired, Protocol, TypedDict, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -53,21 +53,22 @@ MP_ORDER_ALERT = "mp_order"
 # Fulfilment of an order for nothing on a shelf (a paid membership): no stock moves and
 # no store alert when it is paid; the domain that sold it acts on the payment.
 VIRTUAL = "virtual"
-CREATED = "created"
-PAID = "paid"
-PENDING_SHIPMENT = "pending_shipment"
-SHIPPED = "shipped"
-DELIVERED = "delivered"
-COMPLETED = "completed"
-CANCELLED = "cancelled"
-PARTIALLY_REFUNDED = "partially_refunded"
-REFUNDED = "refunded"
-RETURNED = "returned"
+CREATED: OrderStatus = "created"
+PAID: OrderStatus = "paid"
+PENDING_SHIPMENT: OrderStatus = "pending_shipment"
+SHIPPED: OrderStatus = "shipped"
+DELIVERED: OrderStatus = "delivered"
+COMPLETED: OrderStatus = "completed"
+CANCELLED: OrderStatus = "cancelled"
+PARTIALLY_REFUNDED: OrderStatus = "partially_refunded"
+REFUNDED: OrderStatus = "refunded"
+RETURNED: OrderStatus = "returned"
 
-STATUSES = (
-    CREATED, PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, CANCELLED,
-    PARTIALLY_REFUNDED, REFUNDED, RETURNED,
-)
+OrderStatus = Literal[
+    "created", "paid", "pending_shipment", "shipped", "delivered", "completed", "cancelled",
+    "partially_refunded", "refunded", "returned",
+]
+STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 
 # Status changes staff may make by hand (refunds and returns have their own paths).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -82,7 +83,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     REFUNDED: frozenset(),
     RETURNED: frozenset(),
 }
-MANUAL_TARGETS = (PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, CANCELLED)
+ManualTarget = Literal["paid", "pending_shipment", "shipped", "delivered", "completed", "cancelled"]
+MANUAL_TARGETS: tuple[ManualTarget, ...] = get_args(ManualTarget)
 # States in which money was taken, so a refund can be asked for.
 REFUNDABLE = frozenset(
     {PAID, PENDING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, PARTIALLY_REFUNDED, RETURNED}

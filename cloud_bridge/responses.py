@@ -20,9 +20,9 @@ from common.jsontypes import JsonObject
 
 from . import auth, invoices, orders
 
-Role = Literal[auth.ROLES]  # type: ignore[valid-type]
-OrderStatus = Literal[orders.STATUSES]  # type: ignore[valid-type]
-InvoiceStatus = Literal[invoices.STATUSES]  # type: ignore[valid-type]
+Role = auth.Role
+OrderStatus = orders.OrderStatus
+InvoiceStatus = invoices.InvoiceStatus
 RefundStatus = Literal["requested", "processing", "succeeded", "failed"]
 Fen = int
 

@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 # A nonce is kept at least until its command expires; the cap bounds the file when
 # a misbehaving sender floods us. Commands live about a minute, so 4096 is plenty.
 NONCE_CACHE_MAX = 4096
+
+
+class Signed(Protocol):
+    """A signed message: a command or a desired state."""
+
+    @property
+    def sig(self) -> str | None: ...
+
+    def signing_bytes(self) -> bytes: ...
 
 
 class SignatureError(Exception):
@@ -155,10 +165,10 @@ def verify_shadow(desired: ShadowDesired, keys: list[Ed25519PublicKey] | Ed25519
     if (desired.store, desired.kiosk) != (store, kiosk):
         raise SignatureError(f"desired state for {desired.store}/{desired.kiosk}, "
                              f"not {store}/{kiosk}")
-    verify_command(desired, keys, what="desired state")  # type: ignore[arg-type]
+    verify_command(desired, keys, what="desired state")
 
 
-def verify_command(command: Command, keys: list[Ed25519PublicKey] | Ed25519PublicKey,
+def verify_command(command: Signed, keys: list[Ed25519PublicKey] | Ed25519PublicKey,
                    what: str = "command") -> None:
     """Raise :class:`SignatureError` unless one of ``keys`` signed ``command``."""
     if not command.sig:

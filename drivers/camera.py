@@ -359,6 +359,8 @@ class ReplayCamera(ThreadedCamera):
         spool: bool = False,
     ) -> None:
         super().__init__()
+        if spool and not isinstance(source, (str, Path)):
+            raise ValueError("a spooling replay camera watches a folder, not a list of frames")
         self.source = source
         self.fps = fps
         self.loop = loop
@@ -407,7 +409,9 @@ class ReplayCamera(ThreadedCamera):
     def _run_spool(self) -> None:
         import cv2
 
-        folder = Path(self.source)  # type: ignore[arg-type]
+        if not isinstance(self.source, (str, Path)):  # refused by __init__
+            return
+        folder = Path(self.source)
         folder.mkdir(parents=True, exist_ok=True)
         period = 1.0 / self.fps
         self.device_state.set(OK, "")

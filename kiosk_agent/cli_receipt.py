@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -64,14 +65,10 @@ def handle(args: argparse.Namespace) -> int:
         path = ".".join(str(p) for p in first.get("loc", ())) or "<root>"
         print(f"receipt: {args.order}: {path}: {first.get('msg')}", file=sys.stderr)
         return 2
-    overrides: dict[str, object] = {"reprint": args.reprint}
-    if args.paper:
-        overrides["paper_mm"] = args.paper
-    if args.encoding:
-        overrides["encoding"] = args.encoding
-    if args.language:
-        overrides["language"] = args.language
-    layout = layout_receipt(order, receipt_options(cfg, **overrides))
+    opts = receipt_options(cfg)
+    opts = replace(opts, reprint=args.reprint, paper_mm=args.paper or opts.paper_mm,
+                   encoding=args.encoding or opts.encoding, language=args.language or opts.language)
+    layout = layout_receipt(order, opts)
     try:
         if args.escpos:
             args.escpos.write_bytes(render_escpos(layout))

@@ -51,9 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def receipt_options(cfg: AgentConfig, **overrides: object) -> ReceiptOptions:
+def receipt_options(cfg: AgentConfig) -> ReceiptOptions:
     """Receipt options from the agent config (kiosk, printer and receipt sections)."""
-    opts = ReceiptOptions(
+    return ReceiptOptions(
         paper_mm=cfg.printer.paper_mm,
         encoding=cfg.printer.encoding,
         language=cfg.receipt.language,
@@ -66,7 +66,6 @@ def receipt_options(cfg: AgentConfig, **overrides: object) -> ReceiptOptions:
         ereceipt_url=cfg.receipt.ereceipt_url,
         timezone=cfg.kiosk.timezone,
     )
-    return replace(opts, **overrides) if overrides else opts  # type: ignore[arg-type]
 
 # How often the printer is re-checked while jobs wait (and for the health report
 # when idle). Five seconds: a shopper who just loaded paper sees the receipt quickly,

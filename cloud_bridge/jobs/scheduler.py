@@ -35,6 +35,7 @@ from typing import Literal, get_args
 
 from contract.wire.commands import JOB_STATES as JOB_STATES_WIRE
 from contract.wire.commands import JOB_TERMINAL
+from contract.wire.commands import JobState as WireJobState
 
 JobRunState = Literal["created", "running", "paused", "cancelled", "aborted", "completed"]
 JOB_STATES: tuple[JobRunState, ...] = get_args(JobRunState)
@@ -42,8 +43,9 @@ JOB_FINAL = ("cancelled", "aborted", "completed")
 FAILURES = ("failed", "rolled_back")
 # An execution the bridge finished without sending it: a newer job wants the kiosk. The
 # kiosk never reports it, so it is not one of the wire's JOB_STATES.
-SUPERSEDED = "superseded"
-EXEC_STATES = (*JOB_STATES_WIRE, SUPERSEDED)
+SUPERSEDED: Literal["superseded"] = "superseded"
+ExecState = WireJobState | Literal["superseded"]
+EXEC_STATES: tuple[ExecState, ...] = (*JOB_STATES_WIRE, SUPERSEDED)
 EXEC_FINISHED = (*JOB_TERMINAL, SUPERSEDED)
 
 

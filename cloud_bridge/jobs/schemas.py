@@ -10,9 +10,8 @@ from pydantic import Field
 from cloud_bridge.openapi import QueryModel, RequestModel
 from cloud_bridge.responses import ResponseModel
 
-from .scheduler import EXEC_STATES, JobRunState
+from .scheduler import ExecState, JobRunState
 
-ExecState = Literal[EXEC_STATES]  # type: ignore[valid-type]
 JobState = JobRunState
 TARGET = r"^(all|store:[^\s]{1,64}|group:[^\s]{1,64}|kiosk:[^\s/]{1,64}/[^\s/]{1,64})$"
 

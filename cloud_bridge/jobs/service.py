@@ -293,7 +293,7 @@ async def running_job_ids(session: AsyncSession) -> list[int]:
 
 
 def counts(execs: list[FleetExecution]) -> dict[str, int]:
-    out = {s: 0 for s in EXEC_STATES}
+    out: dict[str, int] = {s: 0 for s in EXEC_STATES}
     for e in execs:
         out[e.state] = out.get(e.state, 0) + 1
     return out

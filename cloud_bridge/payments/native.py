@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from cloud_bridge import rpc
 from common.jsontypes import JsonObject
-from contract.wire.payments import NativeParams, NativeResult, shopper_message
+from contract.wire.payments import ChargeStatus, NativeParams, NativeResult, shopper_message
 
 from . import jsapi
 from .models import AWAITING, FAILED, PAID, Payment
@@ -69,10 +69,11 @@ async def create_code_url(provider: WechatPayProvider, *, out_trade_no: str, amo
 def _result(row: PaymentRow | None, code_url: str | None = None) -> JsonObject:
     if row is None:  # recorded by this attempt: only a deleted row lands here
         raise RuntimeError("native payment vanished while it was handled")
-    status = {PAID: "paid", FAILED: "failed"}.get(row["status"], "unknown")
+    status: ChargeStatus = "paid" if row["status"] == PAID else (
+        "failed" if row["status"] == FAILED else "unknown")
     zh, en = shopper_message(status, "scan_to_pay" if status == "unknown" else None)
     return NativeResult(
-        out_trade_no=row["out_trade_no"], status=status, amount=row["amount"],  # type: ignore[arg-type]
+        out_trade_no=row["out_trade_no"], status=status, amount=row["amount"],
         currency=row["currency"], code_url=code_url if status == "unknown" else None,
         provider_ref=row.get("provider_ref") if status == "paid" else None,
         message_zh=zh, message_en=en).model_dump(exclude_none=True)

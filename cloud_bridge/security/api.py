@@ -6,8 +6,6 @@ which calls :func:`.service.login`.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
 from pydantic import Field
 
@@ -50,7 +48,7 @@ def _user_state(user: AdminUser) -> JsonObject:
 class NewUser(RequestModel):
     username: ShortText
     secret: Text = Field(description="at least 8 characters; only its argon2 hash is kept")
-    role: Literal[auth.ROLES]  # type: ignore[valid-type]
+    role: auth.Role
     store: Ident | None = None
 
 

@@ -19,7 +19,7 @@ from cloud_bridge.keys import DB_KEY
 from cloud_bridge.openapi import Call, Ident, QueryModel, RequestModel, Route, ShortText
 from common.jsontypes import JsonObject
 
-from .parked import TILL_METHODS, ParkedCart, find_parked, settle_at_till
+from .parked import ParkedCart, TillMethod, find_parked, settle_at_till
 from .staff_calls import staff_calls
 
 A = "/api/v1/admin"
@@ -43,7 +43,7 @@ PARK = {"store": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
 
 
 class SettleBody(RequestModel):
-    method: Literal[TILL_METHODS]  # type: ignore[valid-type]
+    method: TillMethod
     amount: int = Field(ge=0, le=10**10, description="fen; must be the parked total")
     reference: ShortText | None = Field(default=None, description="the till's receipt no")
 

@@ -17,7 +17,7 @@ closes it: a second settlement, from anywhere, is refused.
 from __future__ import annotations
 
 import json
-from typing import TypedDict
+from typing import Literal, TypedDict, get_args
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,8 @@ from contract.wire.events import ORDER_PARKED
 
 from .models import ParkedCartSettlement
 
-TILL_METHODS = ("cash", "card", "wechat", "alipay", "stored_value", "other")
+TillMethod = Literal["cash", "card", "wechat", "alipay", "stored_value", "other"]
+TILL_METHODS: tuple[TillMethod, ...] = get_args(TillMethod)
 
 
 class SettlementJson(TypedDict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -27,10 +27,11 @@ SELF_TEST = "self_test"
 # Fleet jobs (issue 20): install a signed update bundle; args are a JobArgs.
 JOB = "job"
 
-COMMAND_NAMES = frozenset(
-    {PING, STATUS, MAINTENANCE, REPRINT, LOG_LEVEL, SYNC_CATALOG, RESTART, COLLECT_LOGS, SELF_TEST,
-     JOB}
-)
+CommandName = Literal[
+    "ping", "status", "maintenance", "reprint", "log_level", "sync_catalog", "restart",
+    "collect_logs", "self_test", "job",
+]
+COMMAND_NAMES: frozenset[CommandName] = frozenset(get_args(CommandName))
 
 
 class Command(WireMessage):
@@ -60,8 +61,9 @@ class CommandResult(WireMessage):
 
 # -- fleet jobs (issue 20): cloud_bridge/jobs sends these, kiosk_agent/updates runs them ----
 
-JOB_STATES = ("queued", "downloading", "installing", "health_checking", "succeeded",
-              "rolled_back", "failed")
+JobState = Literal["queued", "downloading", "installing", "health_checking", "succeeded",
+                   "rolled_back", "failed"]
+JOB_STATES: tuple[JobState, ...] = get_args(JobState)
 JOB_TERMINAL = ("succeeded", "rolled_back", "failed")
 
 

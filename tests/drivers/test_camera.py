@@ -68,6 +68,12 @@ async def test_replay_missing_path_is_an_error_state(tmp_path) -> None:
         assert "does not exist" in cam.health().reason
 
 
+def test_spooling_needs_a_folder_not_frames() -> None:
+    frame = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="folder"):
+        ReplayCamera([frame], spool=True)
+
+
 async def test_newest_frame_wins_and_stale_frames_are_dropped() -> None:
     async with ReplayCamera(_frames(60), fps=400) as cam:
         first = await cam.next_frame(-1, wait_s=2.0)

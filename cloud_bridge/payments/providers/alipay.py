@@ -27,14 +27,17 @@ from contract.money import major_text, parse_major
 
 from .. import crypto
 from .base import (
+    BillKind,
     BillLine,
     ChargeRequest,
+    FundKind,
     FundLine,
     NonceCache,
     Notification,
     NotificationRejected,
     Outcome,
     PaymentProvider,
+    QueryStatus,
     RefundOutcome,
     ResponseNotTrusted,
     ReverseOutcome,
@@ -62,7 +65,7 @@ FAILED_SUB_CODES = {
     "ACQ.PULL_MOBILE_CASHIER_FAIL": "rejected",
     "ACQ.PAYMENT_REQUEST_HAS_RISK": "rejected",
 }
-TRADE_STATUS = {"TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid",
+TRADE_STATUS: dict[str, QueryStatus] = {"TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid",
                 "WAIT_BUYER_PAY": "pending", "TRADE_CLOSED": "failed"}
 
 
@@ -171,7 +174,7 @@ class AlipayProvider(PaymentProvider):
             amount = _fen_or_none(data.get("total_amount"))
             if TRADE_STATUS.get(status) == "paid" and amount is None:
                 return _mismatch("alipay", out_trade_no, "a paid trade without an amount")
-            return Outcome(TRADE_STATUS.get(status, "unknown"), code=status,  # type: ignore[arg-type]
+            return Outcome(TRADE_STATUS.get(status, "unknown"), code=status,
                            provider_ref=data.get("trade_no"), amount=amount)
         if sub == "ACQ.TRADE_NOT_EXIST":
             return Outcome("not_found", code=sub)
@@ -259,7 +262,7 @@ class AlipayProvider(PaymentProvider):
         return Notification(
             provider=self.name, replay_key=f"alipay:{notify_id}",
             out_trade_no=params.get("out_trade_no", ""),
-            status=TRADE_STATUS.get(params.get("trade_status", ""), "unknown"),  # type: ignore[arg-type]
+            status=TRADE_STATUS.get(params.get("trade_status", ""), "unknown"),
             provider_ref=params.get("trade_no"), amount=amount,
             currency="CNY",
         )
@@ -322,7 +325,7 @@ def _csv_rows(text: str) -> list[list[str]]:
 
 # 业务类型 of the 账务明细 -> FundLine kind; 收费 is the service fee (服务费) taken, or
 # given back (服务费退回) with a refund.
-FUND_KINDS = {"在线支付": "trade", "交易付款": "trade", "交易退款": "refund",
+FUND_KINDS: dict[str, FundKind] = {"在线支付": "trade", "交易付款": "trade", "交易退款": "refund",
               "退款": "refund", "收费": "fee"}
 
 
@@ -338,7 +341,7 @@ def parse_fund_flow(text: str) -> list[FundLine]:
         income, expense = row[col["收入金额（+元）"]], row[col["支出金额（-元）"]]
         amount = (parse_major(income, "CNY") if income else 0) + \
             (-abs(parse_major(expense, "CNY")) if expense else 0)
-        lines.append(FundLine(FUND_KINDS.get(row[col["业务类型"]], "other"),  # type: ignore[arg-type]
+        lines.append(FundLine(FUND_KINDS.get(row[col["业务类型"]], "other"),
                               row[col["商户订单号"]], amount,
                               parse_major(row[col["账户余额（元）"]], "CNY")))
     return lines
@@ -353,12 +356,12 @@ def parse_bill(text: str) -> list[BillLine]:
     col = {name: i for i, name in enumerate(rows[0])}
     lines = []
     for row in rows[1:]:
-        kind = "pay" if row[col["业务类型"]] == "交易" else "refund"
+        kind: BillKind = "pay" if row[col["业务类型"]] == "交易" else "refund"
         amount = abs(parse_major(row[col["订单金额（元）"]], "CNY"))
         fee = None
         if "服务费（元）" in col and row[col["服务费（元）"]]:
             fee = -parse_major(row[col["服务费（元）"]], "CNY")
-        lines.append(BillLine(kind, row[col["商户订单号"]], amount,  # type: ignore[arg-type]
+        lines.append(BillLine(kind, row[col["商户订单号"]], amount,
                               row[col["币种"]] if "币种" in col else "CNY",
                               row[col["支付宝交易号"]], row[col["退款批次号/请求号"]], fee))
     return lines
@@ -367,7 +370,7 @@ def parse_bill(text: str) -> list[BillLine]:
 def _fen_or_none(value: object) -> int | None:
     """A response amount in fen; None (which never matches an amount) when malformed."""
     try:
-        return to_fen(value)  # type: ignore[arg-type]
+        return to_fen(None if value is None else str(value))
     except ValueError:
         log.warning("alipay response amount %r is not an amount", str(value)[:20])
         return None

@@ -33,6 +33,9 @@ SEEN_NONCES = 4096
 
 ChargeStatus = Literal["paid", "failed", "unknown"]
 QueryStatus = Literal["paid", "failed", "unknown", "pending", "not_found", "reversed"]
+RefundStatus = Literal["success", "pending", "failed", "unknown", "not_found"]
+BillKind = Literal["pay", "reverse", "refund"]
+FundKind = Literal["trade", "refund", "fee", "other"]
 
 
 class PaymentError(Exception):
@@ -93,7 +96,7 @@ class ReverseOutcome:
 
 @dataclass
 class RefundOutcome:
-    status: Literal["success", "pending", "failed", "unknown", "not_found"]
+    status: RefundStatus
     amount: int | None = None
     provider_ref: str | None = None
     code: str = ""
@@ -117,7 +120,7 @@ class Notification:
 class BillLine:
     """One row of a provider's daily bill."""
 
-    kind: Literal["pay", "reverse", "refund"]
+    kind: BillKind
     out_trade_no: str
     amount: int
     currency: str
@@ -132,7 +135,7 @@ class BillLine:
 class FundLine:
     """One movement of the merchant's balance at the provider (fund-flow bill, 资金账单)."""
 
-    kind: Literal["trade", "refund", "fee", "other"]
+    kind: FundKind
     out_trade_no: str  # the business voucher (业务凭证号); "" when none
     amount: int  # fen; positive in, negative out
     balance: int  # the account's balance after it

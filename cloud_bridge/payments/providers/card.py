@@ -13,9 +13,21 @@ from urllib.parse import quote
 
 import aiohttp
 
-from .base import ChargeRequest, Outcome, PaymentProvider, RefundOutcome, ReverseOutcome
+from .base import (
+    ChargeRequest,
+    Outcome,
+    PaymentProvider,
+    QueryStatus,
+    RefundOutcome,
+    ReverseOutcome,
+)
 
 log = logging.getLogger(__name__)
+# A payment intent's status -> the query outcome (anything else: unknown).
+INTENT_STATES: dict[str, QueryStatus] = {
+    "succeeded": "paid", "processing": "pending", "canceled": "reversed",
+    "requires_payment_method": "failed",
+}
 
 DECLINES = {"insufficient_funds": "insufficient_funds", "expired_card": "code_expired",
             "invalid_payment_method": "code_invalid"}
@@ -82,11 +94,10 @@ class CardProvider(PaymentProvider):
         if pi is None:
             return Outcome("not_found")
         st = pi.get("status")
-        mapped = {"succeeded": "paid", "processing": "pending", "canceled": "reversed",
-                  "requires_payment_method": "failed"}.get(str(st), "unknown")
+        mapped = INTENT_STATES.get(str(st), "unknown")
         if st == "succeeded" and pi.get("amount_refunded", 0) >= pi.get("amount", 0) > 0:
             mapped = "reversed"
-        return Outcome(mapped, code=str(st), provider_ref=pi.get("id"), amount=pi.get("amount"))  # type: ignore[arg-type]
+        return Outcome(mapped, code=str(st), provider_ref=pi.get("id"), amount=pi.get("amount"))
 
     async def reverse(self, out_trade_no: str, provider_ref: str | None = None) -> ReverseOutcome:
         try:

@@ -16,9 +16,20 @@ import aiohttp
 
 from contract.money import major_text, parse_major
 
-from .base import ChargeRequest, Outcome, PaymentProvider, RefundOutcome, ReverseOutcome
+from .base import (
+    ChargeRequest,
+    Outcome,
+    PaymentProvider,
+    QueryStatus,
+    RefundOutcome,
+    ReverseOutcome,
+)
 
 log = logging.getLogger(__name__)
+# A capture's status -> the query outcome (anything else: failed).
+CAPTURE_STATES: dict[str, QueryStatus] = {
+    "COMPLETED": "paid", "PARTIALLY_REFUNDED": "paid", "REFUNDED": "reversed", "PENDING": "pending",
+}
 
 
 def to_value(amount: int, currency: str) -> str:
@@ -121,9 +132,8 @@ class PaypalProvider(PaymentProvider):
         cap = _capture(order)
         if cap is None:
             return Outcome("failed", code=str(order.get("status")))
-        mapped = {"COMPLETED": "paid", "PARTIALLY_REFUNDED": "paid", "REFUNDED": "reversed",
-                  "PENDING": "pending"}.get(cap["status"], "failed")
-        return Outcome(mapped, code=cap["status"], provider_ref=cap["id"])  # type: ignore[arg-type]
+        return Outcome(CAPTURE_STATES.get(cap["status"], "failed"), code=cap["status"],
+                       provider_ref=cap["id"])
 
     async def reverse(self, out_trade_no: str, provider_ref: str | None = None) -> ReverseOutcome:
         try:

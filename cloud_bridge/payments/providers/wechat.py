@@ -26,15 +26,19 @@ from contract.money import parse_major
 
 from .. import crypto
 from .base import (
+    BillKind,
     BillLine,
     ChargeRequest,
+    FundKind,
     FundLine,
     NonceCache,
     Notification,
     NotificationRejected,
     Outcome,
     PaymentProvider,
+    QueryStatus,
     RefundOutcome,
+    RefundStatus,
     ResponseNotTrusted,
     ReverseOutcome,
     fresh,
@@ -60,9 +64,13 @@ FAILED_CODES = {
     "RULE_LIMIT": "rejected",
     "FREQUENCY_LIMITED": "rejected",
 }
-QUERY_STATES = {
+QUERY_STATES: dict[str, QueryStatus] = {
     "SUCCESS": "paid", "REFUND": "paid", "USERPAYING": "pending", "ACCEPT": "pending",
     "NOTPAY": "failed", "CLOSED": "failed", "PAYERROR": "failed", "REVOKED": "reversed",
+}
+
+REFUND_STATES: dict[str, RefundStatus] = {
+    "SUCCESS": "success", "PROCESSING": "pending", "CLOSED": "failed", "ABNORMAL": "pending",
 }
 
 
@@ -194,7 +202,7 @@ class WechatPayProvider(PaymentProvider):
             total = (data.get("amount") or {}).get("total")
             if QUERY_STATES.get(state) == "paid" and not isinstance(total, int):
                 return _mismatch("wechat", out_trade_no, "a paid trade without an amount")
-            return Outcome(QUERY_STATES.get(state, "unknown"), code=state,  # type: ignore[arg-type]
+            return Outcome(QUERY_STATES.get(state, "unknown"), code=state,
                            provider_ref=data.get("transaction_id"), amount=total)
         if status == 404 or code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
             return Outcome("not_found", code=code)
@@ -268,7 +276,7 @@ class WechatPayProvider(PaymentProvider):
             provider=self.name,
             replay_key=f"wechat:{headers.get('Wechatpay-Nonce')}:{data.get('id', '')}",
             out_trade_no=str(tx.get("out_trade_no", "")),
-            status=QUERY_STATES.get(str(tx.get("trade_state", "")), "unknown"),  # type: ignore[arg-type]
+            status=QUERY_STATES.get(str(tx.get("trade_state", "")), "unknown"),
             provider_ref=tx.get("transaction_id"),
             amount=amount,
             currency=currency,
@@ -325,18 +333,19 @@ def parse_trade_bill(text: str) -> list[BillLine]:
             continue
         f = [c.lstrip("`") for c in row]
         state = f[col["交易状态"]]
-        kind = {"SUCCESS": "pay", "REVOKED": "reverse", "REFUND": "refund"}.get(state)
+        kind = BILL_KINDS.get(state)
         if kind is None or amount_col is None or currency_col is None:
             continue
         yuan = f[amount_col] if kind == "pay" else f[col["退款金额"]]
         fee = parse_major(f[fee_col], "CNY") if fee_col is not None and f[fee_col] else None
-        lines.append(BillLine(kind, f[col["商户订单号"]], parse_major(yuan, "CNY"),  # type: ignore[arg-type]
+        lines.append(BillLine(kind, f[col["商户订单号"]], parse_major(yuan, "CNY"),
                               f[currency_col], f[col["微信订单号"]], f[col["商户退款单号"]],
                               fee))
     return lines
 
 
-FUND_KINDS = {"交易": "trade", "退款": "refund", "扣除手续费": "fee", "退还手续费": "fee"}
+BILL_KINDS: dict[str, BillKind] = {"SUCCESS": "pay", "REVOKED": "reverse", "REFUND": "refund"}
+FUND_KINDS: dict[str, FundKind] = {"交易": "trade", "退款": "refund", "扣除手续费": "fee", "退还手续费": "fee"}
 
 
 def parse_fund_flow_bill(text: str) -> list[FundLine]:
@@ -356,7 +365,7 @@ def parse_fund_flow_bill(text: str) -> list[FundLine]:
         amount = parse_major(f[col["收支金额(元)"]], "CNY")
         if f[col["收支类型"]] == "支出":
             amount = -amount
-        out.append(FundLine(FUND_KINDS.get(f[col["业务类型"]], "other"),  # type: ignore[arg-type]
+        out.append(FundLine(FUND_KINDS.get(f[col["业务类型"]], "other"),
                             f[col["业务凭证号"]], amount,
                             parse_major(f[col["账户结余(元)"]], "CNY")))
     return out
@@ -366,9 +375,8 @@ def _refund_outcome(status: int, data: dict) -> RefundOutcome:
     code = str(data.get("code", ""))
     if status == 200:
         st = str(data.get("status", ""))
-        mapped = {"SUCCESS": "success", "PROCESSING": "pending", "CLOSED": "failed",
-                  "ABNORMAL": "pending"}.get(st, "unknown")
-        return RefundOutcome(mapped, amount=(data.get("amount") or {}).get("refund"),  # type: ignore[arg-type]
+        return RefundOutcome(REFUND_STATES.get(st, "unknown"),
+                             amount=(data.get("amount") or {}).get("refund"),
                              provider_ref=data.get("refund_id"), code=st)
     if status >= 500 or code in ("SYSTEMERROR", "SYSTEM_ERROR"):
         return RefundOutcome("unknown", code=code or str(status))
