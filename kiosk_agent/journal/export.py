@@ -98,11 +98,10 @@ def import_records(conn: sqlite3.Connection, records: Iterable[JsonMapping]) -> 
         rec = dict(rec)
         if kind == "order":
             order = OrderCompletedData.model_validate(rec.pop("order"))
-            data = order.model_dump(mode="json")
             committed_at, day = rec["committed_at"], rec["business_day"]
             if not isinstance(committed_at, int | float) or not isinstance(day, str):
                 raise JournalError(f"order {order.order_no}: bad committed_at or business_day")
-            insert_order_row(conn, order, data, committed_at, day)
+            insert_order_row(conn, order, order.model_dump_json(), committed_at, day)
             insert_order_lines(conn, order)
             if rec.get("acked_at") is not None:
                 conn.execute("UPDATE orders SET acked_at = ? WHERE order_no = ?",

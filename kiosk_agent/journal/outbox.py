@@ -13,6 +13,7 @@ from contract.wire.base import utcnow
 from contract.wire.events import ORDER_COMPLETED, Event, uuid7
 
 from .core import JournalCore
+from .errors import JournalError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,20 @@ class DeadLetter:
     failed_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedData:
+    """An event's ``data`` already encoded: the compact JSON object ``Event.encode`` would
+    write for it (e.g. a sale's ``order.model_dump_json()``, which its orders row keeps
+    too), and the order an ``order.completed`` event names."""
+
+    json: bytes
+    order_no: str | None = None
+
+
+# How an Event with empty data ends: the splice point for EncodedData.
+_EMPTY_DATA_END = b'"data":{}}'
+
+
 class OutboxMixin(JournalCore):
     """Events in the outbox (per-kiosk ``seq``), their delivery and dead letters."""
 
@@ -54,7 +69,7 @@ class OutboxMixin(JournalCore):
         return self._bump(conn, "outbox_seq", n) - n
 
     def _insert_events(
-        self, conn: sqlite3.Connection, events: Sequence[tuple[str, JsonObject]]
+        self, conn: sqlite3.Connection, events: Sequence[tuple[str, JsonObject | EncodedData]]
     ) -> list[str]:
         if not events:
             return []
@@ -65,14 +80,29 @@ class OutboxMixin(JournalCore):
         ids = []
         for i, (etype, data) in enumerate(events):
             event_id = uuid7()
-            event = Event(
-                event_id=event_id, type=etype, store=self.store_id, kiosk=self.kiosk_id,
-                seq=first + i, ts=ts, data=data,
-            )
+            order_no: object
+            if isinstance(data, EncodedData):
+                # The envelope as Event encodes it, with the data already encoded spliced in.
+                envelope = Event(
+                    event_id=event_id, type=etype, store=self.store_id, kiosk=self.kiosk_id,
+                    seq=first + i, ts=ts,
+                ).encode()
+                if not envelope.endswith(_EMPTY_DATA_END):
+                    raise JournalError(f"unexpected event envelope {envelope[-40:]!r}")
+                payload = b"".join((envelope[:-len(_EMPTY_DATA_END)], b'"data":', data.json,
+                                    b"}"))
+                order_no = data.order_no
+            else:
+                payload = Event(
+                    event_id=event_id, type=etype, store=self.store_id, kiosk=self.kiosk_id,
+                    seq=first + i, ts=ts, data=data,
+                ).encode()
+                order_no = data.get("order_no")
             # An order.completed event names its order, so its ack marks the order
             # acknowledged (journal pruning keeps unacknowledged orders forever).
-            order_no = data.get("order_no") if etype == ORDER_COMPLETED else None
-            rows.append((first + i, event_id, etype, event.encode(), now, order_no))
+            if etype != ORDER_COMPLETED:
+                order_no = None
+            rows.append((first + i, event_id, etype, payload, now, order_no))
             ids.append(event_id)
         conn.executemany(
             "INSERT INTO outbox(seq, event_id, type, payload, created_at, order_no)"

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from contract.wire.events import OrderCompletedData
+from contract.wire.events import OrderCompletedData, TenderData
 
 from .core import JournalCore
 from .errors import JournalError
@@ -54,6 +54,23 @@ def mark_attempt_paid(
         (now, provider_ref, out_trade_no),
     )
     return cur.rowcount
+
+
+def settle_attempt(
+    conn: sqlite3.Connection, order_no: str, tender: TenderData, now: float
+) -> None:
+    """Mark the attempt of ``tender`` paid (keeping a known provider ref) in ONE statement,
+    creating it for a tender without a prior attempt (e.g. stored value) as
+    :func:`mark_attempt_paid` followed by an insert would."""
+    conn.execute(
+        "INSERT INTO payment_attempts(out_trade_no, order_no, provider, amount, currency,"
+        " status, created_at, updated_at, provider_ref) VALUES (?,?,?,?,?,'paid',?,?,?)"
+        " ON CONFLICT(out_trade_no) DO UPDATE SET status = 'paid',"
+        " updated_at = excluded.updated_at,"
+        " provider_ref = coalesce(excluded.provider_ref, payment_attempts.provider_ref)",
+        (tender.out_trade_no, order_no, tender.method, tender.amount, tender.currency,
+         now, now, tender.provider_ref),
+    )
 
 
 class PaymentAttemptsMixin(JournalCore):

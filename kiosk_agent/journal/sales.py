@@ -7,21 +7,25 @@ print job are all there or none of them is.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.jsontypes import JsonMapping, JsonObject
+from pydantic import TypeAdapter
+
+from common.jsontypes import JsonObject
 from contract.numbers import make_order_no
 from contract.wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
 
 from .errors import OrderAlreadyCommitted
-from .outbox import OutboxMixin
-from .payments import mark_attempt_paid
+from .outbox import EncodedData, OutboxMixin
+from .payments import settle_attempt
 from .printing import PrintJobsMixin
+
+# The JSON text of a timestamp, as the order's own JSON writes it.
+_WHEN: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +41,24 @@ class CommittedSale:
 def insert_order_row(
     conn: sqlite3.Connection,
     order: OrderCompletedData,
-    data: JsonMapping,
+    body: str,
     committed_at: float,
     business_day: str,
-) -> str:
-    """Insert the ``orders`` row of ``order`` (``data`` is its JSON dump); returns the
-    stored JSON text. Raises ``sqlite3.IntegrityError`` if the order number exists."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+) -> None:
+    """Insert the ``orders`` row of ``order`` (``body`` is its JSON text,
+    ``order.model_dump_json()``). Raises ``sqlite3.IntegrityError`` if the order number
+    exists."""
     conn.execute(
         "INSERT INTO orders(order_no, created_at, completed_at, committed_at, business_day,"
         " currency, subtotal, discount_total, total, member_id, catalog_version, offline,"
         " data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            order.order_no, data["created_at"], data["completed_at"], committed_at,
+            order.order_no, _WHEN.dump_python(order.created_at, mode="json"),
+            _WHEN.dump_python(order.completed_at, mode="json"), committed_at,
             business_day, order.currency, order.subtotal, order.discount_total, order.total,
             order.member_id, order.catalog_version, int(order.offline), body,
         ),
     )
-    return body
 
 
 def insert_order_lines(conn: sqlite3.Connection, order: OrderCompletedData) -> None:
@@ -99,31 +103,29 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         print_receipt: bool,
     ) -> CommittedSale:
         day = self.business_day(order.created_at)
+        update: JsonObject = {}
         if not order.order_no:
-            order = order.model_copy(update={"order_no": self._next_order_no(conn, day)})
+            update["order_no"] = self._next_order_no(conn, day)
         if order.business_day is None:  # the cloud books the sale on the store's same day
-            order = order.model_copy(update={"business_day": day})
+            update["business_day"] = day
+        if update:
+            order = order.model_copy(update=update)
         order_no = order.order_no
-        data = order.model_dump(mode="json")
+        # Encoded once: the orders row keeps this text and order.completed carries it as
+        # its data (the bytes ``Event(data=order.model_dump(mode="json")).encode()`` has).
+        body = order.model_dump_json()
         now = time.time()
         try:
-            insert_order_row(conn, order, data, now, day)
+            insert_order_row(conn, order, body, now, day)
         except sqlite3.IntegrityError as err:
             raise OrderAlreadyCommitted(order_no) from err
         insert_order_lines(conn, order)
-        events: list[tuple[str, JsonObject]] = [(ORDER_COMPLETED, data)]
+        events: list[tuple[str, JsonObject | EncodedData]] = [
+            (ORDER_COMPLETED, EncodedData(body.encode(), order_no))
+        ]
         for tender in order.tenders:
             if tender.out_trade_no:
-                if mark_attempt_paid(conn, tender.out_trade_no, tender.provider_ref, now) == 0:
-                    conn.execute(
-                        "INSERT INTO payment_attempts(out_trade_no, order_no, provider, amount,"
-                        " currency, status, created_at, updated_at, provider_ref)"
-                        " VALUES (?,?,?,?,?,'paid',?,?,?)",
-                        (
-                            tender.out_trade_no, order_no, tender.method, tender.amount,
-                            tender.currency, now, now, tender.provider_ref,
-                        ),
-                    )
+                settle_attempt(conn, order_no, tender, now)
             events.append(
                 (
                     PAYMENT_SETTLED,

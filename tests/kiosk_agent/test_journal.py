@@ -200,6 +200,41 @@ async def test_commit_sale_writes_order_events_attempt_and_print_job_together(jo
     assert lines == (3,)
 
 
+async def test_sale_encodes_the_order_once_as_the_wire_and_the_row_always_did(journal: Journal):
+    """The order's JSON is encoded once and shared by its row and order.completed: the
+    event is byte for byte ``Event(data=order.model_dump(mode="json")).encode()`` (what the
+    cloud has always received, nulls kept) and the row's text the compact dump."""
+    base = make_order(out_trade_no="otn-enc")
+    order = base.model_copy(update={
+        "note": 'a "quoted" \\ note\nwith 中文 and \u2028',
+        "member_id": None,
+        "lines": [base.lines[0].model_copy(update={"barcode": None, "weight_g": 1234})],
+        "tenders": [base.tenders[0].model_copy(update={"provider_ref": None})],
+    })
+    await journal.begin_payment_attempt("x-1", "otn-enc", "wechat", order.total, "CNY")
+    await journal.set_payment_attempt_status("otn-enc", "unknown", provider_ref="early-ref")
+    sale = await journal.commit_sale(order, extra_events=[("device.fault", {"a": None})])
+    rows = await journal.outbox_pending(10)
+    assert [r.type for r in rows] == ["order.completed", "payment.settled", "device.fault"]
+    data = sale.order.model_dump(mode="json")
+    for row, expected in zip(rows, [data, None, {"a": None}], strict=True):
+        ev = decode(Event, row.payload)
+        if expected is not None:
+            assert row.payload == Event(
+                event_id=ev.event_id, type=ev.type, store="store1", kiosk="kiosk1", seq=ev.seq,
+                ts=ev.ts, data=expected,
+            ).encode()
+    assert b'"member_id":null' in rows[0].payload and "中文".encode() in rows[0].payload
+    stored = await journal.read(lambda c: c.execute(
+        "SELECT data, created_at, completed_at FROM orders WHERE order_no = ?",
+        (sale.order_no,)).fetchone())
+    assert stored == (json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                      data["created_at"], data["completed_at"])
+    # The attempt is paid and keeps the reference it had (the tender brought none).
+    [paid] = await journal.payment_attempts(status="paid")
+    assert (paid.out_trade_no, paid.order_no, paid.provider_ref) == ("otn-enc", "x-1", "early-ref")
+
+
 async def test_order_numbers_count_per_day_in_the_commit(journal: Journal):
     a = await journal.commit_sale(make_order())
     b = await journal.commit_sale(make_order(method="stored_value", out_trade_no="sv-1"))
