@@ -90,6 +90,7 @@ class IngestStats:
     rejected: int = 0
     batches: int = 0
     acks_published: int = 0
+    coalesced: int = 0  # resends dropped: the same event was buffered and not yet acked
     rpc_served: int = 0
     rpc_dropped: int = 0  # requests beyond rpc.concurrency in flight
     fleet_dropped: int = 0  # telemetry shed while the fleet queue was full
@@ -151,6 +152,9 @@ class Ingest:
         self._idle = asyncio.Event()  # set while no event is buffered, stored or unacked
         self._idle.set()
         self._in_hand = 0  # batches taken from the queue whose acks are not yet published
+        # Events received and not yet acked (or failed), as they were queued: a kiosk's
+        # resend of one of them is dropped on arrival (see _serve).
+        self._buffered: set[tuple[str, str, bytes]] = set()
         self.client_id = config.mqtt.client_id or self.worker
         # The member part of every sale is checked again with the chain's member key.
         from ..security.member_sales import MemberSaleCheck
@@ -218,7 +222,9 @@ class Ingest:
         self.connected.set()
         events: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue(self.config.ingest.queue_max)
         fleet_q: asyncio.Queue[tuple[str, str, str, bytes]] = asyncio.Queue(FLEET_QUEUE_MAX)
-        stored: asyncio.Queue[BatchResult] = asyncio.Queue(ACK_BACKLOG)
+        stored: asyncio.Queue[tuple[BatchResult, list[tuple[str, str, bytes]]]] = (
+            asyncio.Queue(ACK_BACKLOG))
+        buffered = self._buffered = set()
         workers = [asyncio.create_task(self._batcher(events, stored)),
                    asyncio.create_task(self._ack_publisher(client, events, stored)),
                    asyncio.create_task(self._fleet_writer(fleet_q))]
@@ -233,7 +239,17 @@ class Ingest:
                     msg.payload).encode()
                 if leaf == T.EVENTS:
                     self.stats.received += 1
-                    await events.put((store, kiosk, payload))
+                    item = (store, kiosk, payload)
+                    if item in buffered:
+                        # A kiosk resends what is not acked within its ack timeout; when a
+                        # backlog is longer than that, every waiting event arrives again.
+                        # The same bytes from the same kiosk are the same event, already
+                        # queued here: its batch's ack answers both. Dropping the copy
+                        # spares it the validation, the database round and an ack.
+                        self.stats.coalesced += 1
+                        continue
+                    buffered.add(item)
+                    await events.put(item)
                 elif leaf == T.RPC_REQ:
                     if not self._rpc.reserve():  # bounded before any task exists
                         self.stats.rpc_dropped += 1
@@ -252,6 +268,7 @@ class Ingest:
         finally:
             # Buffered, unacked events are dropped on purpose: the kiosks resend them.
             self._in_hand = 0
+            buffered.clear()
             pending = [*workers, *rpc_tasks]
             for task in pending:
                 task.cancel()
@@ -261,8 +278,10 @@ class Ingest:
         if queue.empty() and self._in_hand == 0:
             self._idle.set()
 
-    async def _batcher(self, queue: asyncio.Queue[tuple[str, str, bytes]],
-                       stored: asyncio.Queue[BatchResult]) -> None:
+    async def _batcher(
+        self, queue: asyncio.Queue[tuple[str, str, bytes]],
+        stored: asyncio.Queue[tuple[BatchResult, list[tuple[str, str, bytes]]]],
+    ) -> None:
         cfg = self.config.ingest
         loop = asyncio.get_running_loop()
         while True:
@@ -291,6 +310,7 @@ class Ingest:
             except Exception:
                 # Nothing is acked; the kiosks resend and the next batch tries again.
                 log.exception("storing a batch of %d events failed", len(batch))
+                self._buffered.difference_update(batch)  # their resends are stored anew
                 self._in_hand -= 1
                 continue
             self.stats.batches += 1
@@ -298,18 +318,22 @@ class Ingest:
             self.stats.duplicates += result.duplicates
             self.stats.rejected += sum(len(v) for v in result.rejected.values())
             # Committed: acks go out while the next batch is stored.
-            await stored.put(result)
+            await stored.put((result, batch))
 
-    async def _ack_publisher(self, client: aiomqtt.Client,
-                             queue: asyncio.Queue[tuple[str, str, bytes]],
-                             stored: asyncio.Queue[BatchResult]) -> None:
+    async def _ack_publisher(
+        self, client: aiomqtt.Client, queue: asyncio.Queue[tuple[str, str, bytes]],
+        stored: asyncio.Queue[tuple[BatchResult, list[tuple[str, str, bytes]]]],
+    ) -> None:
         while True:
-            result = await stored.get()
+            result, batch = await stored.get()
             try:
                 await self._publish_acks(client, result)
             except aiomqtt.MqttError as err:
                 log.warning("acks not published (%s); the kiosks will resend", err)
             finally:
+                # Acked (or the ack is lost with the link): a resend from now on is
+                # stored again, a duplicate acked again, as any resend.
+                self._buffered.difference_update(batch)
                 self._in_hand -= 1
                 self._check_idle(queue)
 

@@ -56,3 +56,28 @@ def test_instances_do_not_share_values() -> None:
     assert first.json()["CorrelationData"] == "0102"
     with pytest.raises(Exception, match="does not apply"):
         first.SessionExpiryInterval = 5  # the shared tables still check packet types
+
+
+async def test_paho_client_receives_through_the_shared_tables(broker) -> None:
+    """The patch is on paho's private decoder: this fails as soon as an installed paho
+    reads PUBLISH packets some other way (the patch would then be silently unused) or
+    reads their properties differently."""
+    import aiomqtt
+
+    share_property_tables()
+    topic = "kiosk/v1/s1/k1/rpc/req"
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="props-test",
+                              protocol=aiomqtt.ProtocolVersion.V5) as client:
+        await client.subscribe(topic, qos=1)
+        await client.publish(topic, b"plain", qos=1)
+        await client.publish(topic, b"rpc", qos=1, properties=rpc_properties())
+        got = []
+        async for msg in client.messages:
+            got.append(msg)
+            if len(got) == 2:
+                break
+    assert [m.payload for m in got] == [b"plain", b"rpc"]
+    assert all(isinstance(m.properties, SharedTableProperties) for m in got)
+    assert got[0].properties.json() == {}
+    sent = rpc_properties().json()
+    assert {k: got[1].properties.json()[k] for k in sent} == sent

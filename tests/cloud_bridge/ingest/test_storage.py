@@ -350,3 +350,53 @@ async def test_reconnects_after_broker_restart(broker, db, db_url):
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_resend_of_a_buffered_event_is_coalesced(broker, db, db_url, monkeypatch):
+    """A copy of an event still waiting for its batch is dropped on arrival and answered
+    by the original's ack; a copy with other content under the same id is not (it is
+    refused); once acked, a resend is stored again as a duplicate and acked again."""
+    from cloud_bridge.ingest import worker
+
+    release = asyncio.Event()
+    real_store = worker.store_events
+
+    async def held_store(*args, **kwargs):
+        await release.wait()  # the batch waits: its events stay buffered
+        return await real_store(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "store_events", held_store)
+    topics = KioskTopics("s1", "k1")
+    ev = order_event("s1", "k1", 1)
+    forged = ev.model_copy(update={"seq": 2})  # same event id, other content
+    async with Ingest(_config(broker, db_url), db) as ingest:
+        await asyncio.wait_for(ingest.connected.wait(), 10)
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="kiosk-s1-k1",
+                                  protocol=aiomqtt.ProtocolVersion.V5) as kiosk:
+            await kiosk.subscribe(topics.events_ack, qos=1)
+
+            async def ack() -> EventAck:
+                async with asyncio.timeout(10):
+                    async for msg in kiosk.messages:
+                        return decode(EventAck, msg.payload)
+                raise AssertionError("no ack")
+
+            for payload in (ev.encode(), ev.encode(), forged.encode()):
+                await kiosk.publish(topics.events, payload, qos=1)
+            await until(lambda: ingest.stats.received == 3, 10.0)
+            assert ingest.stats.coalesced == 1
+            release.set()
+            acked: set[str] = set()
+            rejected: set[str] = set()
+            while not (acked and rejected):
+                got = await ack()
+                acked.update(got.acked)
+                rejected.update(r.event_id for r in got.rejected)
+            assert acked == {ev.event_id} and rejected == {ev.event_id}
+            assert await count(db, StoredEvent) == 1 and await count(db, Order) == 1
+
+            await until(lambda: not ingest._buffered, 10.0)
+            await kiosk.publish(topics.events, ev.encode(), qos=1)  # after its ack
+            assert (await ack()).acked == [ev.event_id]
+            assert ingest.stats.coalesced == 1 and ingest.stats.duplicates == 1
+            assert await count(db, StoredEvent) == 1 and await count(db, Order) == 1

@@ -59,3 +59,44 @@ def test_tenders_in_another_currency_and_negative_points_are_refused() -> None:
     data = order_data(ORDER_NO)
     data["points_earned"] = -1
     assert sale_arithmetic_problem(sale(data)) == "points_earned/points_redeemed: negative"
+
+
+EVENT_HEAD = (b'{"event_id":"e-0000001","type":"note","store":"s1","kiosk":"k1","seq":1,'
+              b'"ts":"2026-03-01T04:00:00+00:00"')
+# What pydantic's JSON parser and json.loads might read apart: the fast decode must
+# accept and refuse exactly as contract.wire.base.decode does, with the same reason.
+ODD_PAYLOADS = [
+    EVENT_HEAD + b',"v":1,"data":{"n":123456789012345678901234567890}}',
+    EVENT_HEAD + b',"v":1,"data":{"n":1e400,"m":NaN,"i":-Infinity}}',
+    EVENT_HEAD + b',"v":1,"data":{"s":"\\ud800"}}',  # a lone surrogate
+    EVENT_HEAD + b',"v":1,"data":{"s":"\xed\xa0\x80"}}',  # invalid UTF-8
+    EVENT_HEAD + b',"v":1,"data":{"a":1,"a":2}}',
+    b"\xef\xbb\xbf" + EVENT_HEAD + b',"v":1}',  # a byte order mark
+    EVENT_HEAD + b',"v":1}\xff',
+    EVENT_HEAD + b',"v":true}',
+    EVENT_HEAD + b',"v":0}',
+    EVENT_HEAD + b',"v":"1"}',
+    EVENT_HEAD + b'}',  # no v
+    EVENT_HEAD + b',"v":1,"seq":-1}',
+    b'[1, 2]',
+    b'"text"',
+    EVENT_HEAD + b',"v":1,"data":{"d":' + b'[' * 3000 + b']' * 3000 + b'}}',  # deep
+    EVENT_HEAD + b',"v":1,"data":{"s":"\\u0000"}}',
+]
+
+
+def test_fast_event_decode_reads_as_decode() -> None:
+    from cloud_bridge.ingest.validation import _decode_event
+    from contract.wire.base import WireError, decode
+    from contract.wire.events import Event
+
+    for payload in ODD_PAYLOADS:
+        try:
+            expected: object = decode(Event, payload).model_dump()
+        except WireError as err:
+            expected = ("refused", err.reason)
+        try:
+            got: object = _decode_event(payload).model_dump()
+        except WireError as err:
+            got = ("refused", err.reason)
+        assert repr(got) == repr(expected), payload[:80]
