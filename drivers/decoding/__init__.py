@@ -5,26 +5,34 @@ inversion itself) and pyzbar (libzbar: a different 1D scanner that reads some
 blurred or noisy frames zxing-cpp misses). Both are imported where used so that a
 missing library is reported with a clear message.
 
+Modules: :mod:`.engines` (the readers, OpenCV's confirmer, validation), :mod:`.bars`
+(bar regions, upright crops, band profiles, deconvolution, bar tilt), :mod:`.images`
+(views and whole-frame helpers), :mod:`.pipeline` (the stages and cross-checks).
+
 :class:`DecodePipeline` is what the kiosk runs. Its stages and their order were
-tuned by trial runs on three fixed seeds of ``bench/decode.py``'s hard frame set
-(the bench reports fresh seeds, never those three):
+tuned on fixed seeds of ``bench/decode.py``'s hard frame set (1, 2, 3, and 4, 5, 6
+for the last changes: every stage's reads and CPU time recorded on every frame,
+the time budget replayed over stage orders, then interleaved A/B runs of the
+pipeline itself); the bench reports fresh seeds, never those:
 
 1. zxing-cpp on the grayscale frame (kiosk formats only, no inverted retry, no
    90-degree retry): the common case ends here, at about half the cost of
    zxing-cpp alone;
 2. bars: the frame's stripe-textured regions are located with the gradient
-   structure tensor (half-size frame, ~1-2 ms), each is turned so its bars stand
-   upright, enlarged 2x, averaged along the bars, sharpened across them and
-   stretched, and read with a fixed threshold; then the band profiles of the same
-   crop. Any tilt is measured this way (hand-held codes 15-30 degrees off level,
-   which zxing-cpp's row scan misses, were the largest group of misses), and the
-   crops are small, so several attempts cost less than one whole-frame pass;
+   structure tensor (half-size frame, ~2 ms), parts of one row of bars split by
+   glare or smear are joined, each region is turned so its bars stand upright,
+   enlarged 2x, averaged along the bars, sharpened across them and stretched, and
+   read with a fixed threshold; then the band profiles of the same crop; then the
+   crop equalised (CLAHE) in tiles across the bars, which evens out a glare spot.
+   Any tilt is measured this way (hand-held codes 15-30 degrees off level, which
+   zxing-cpp's row scan misses, were the largest group of misses), and the crops
+   are small, so several attempts cost less than one whole-frame pass;
 3. a QR-only pass on a sharpened frame with a fixed threshold (blurred QR codes);
-4. the band profiles deconvolved for motion blur across the bars;
-5. zxing-cpp on a 2x upscaled region of interest around the last hit;
-6. deskew of the whole frame, a sharpened frame, a 2x upscale, a 45-degree
-   rotation, CLAHE + 2x, pyzbar on the upright crops, pyzbar, pyzbar after CLAHE,
-   an inverted frame;
+4. deskew of the whole frame by the bars' measured tilt;
+5. the band profiles deconvolved for motion blur across the bars;
+6. pyzbar on the upright crops, a 2x upscale, zxing-cpp on a 2x upscaled region of
+   interest around the last hit, a sharpened frame, a 45-degree rotation, CLAHE +
+   2x, pyzbar, pyzbar after CLAHE, an inverted frame;
 7. a time budget and the arrival of a newer camera frame stop a frame early.
 
 Every read is validated (EAN/UPC check digits, payment-code length/prefix rules
@@ -49,6 +57,7 @@ from .bars import (
     deblur_profile,
     enhance_bars,
     find_bar_regions,
+    merge_collinear,
     profile_image,
     rectify_bars,
 )
@@ -97,6 +106,7 @@ __all__ = [
     "enhance_bars",
     "find_bar_regions",
     "make_decoder",
+    "merge_collinear",
     "normalize",
     "profile_image",
     "rectify_bars",

@@ -112,8 +112,6 @@ def find_bar_regions(gray: np.ndarray, max_regions: int = BARS_MAX_REGIONS) -> l
              if areas[i] >= BARS_MIN_AREA]
     regions: list[BarRegion] = []
     for i in order:
-        if len(regions) >= max_regions:
-            break
         x, y = int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP])
         bw, bh = int(stats[i, cv2.CC_STAT_WIDTH]), int(stats[i, cv2.CC_STAT_HEIGHT])
         inside = labels[y:y + bh, x:x + bw] == i
@@ -135,7 +133,58 @@ def find_bar_regions(gray: np.ndarray, max_regions: int = BARS_MAX_REGIONS) -> l
         if u1 - u0 < 6 or v1 - v0 < 2:
             continue
         regions.append(BarRegion(theta, u0 * f, u1 * f, v0 * f, v1 * f, coherence))
-    return regions
+    return merge_collinear(regions)[:max_regions]
+
+
+#: Two bar regions whose orientations differ by less than this (degrees) may be parts of
+#: one symbol (glare, a shadow or a dent across the bars splits the stripe mask).
+BARS_MERGE_MAX_DEG = 8.0
+#: ... when they lie side by side across the bars with a gap of at most this share of
+#: the longer one's length, and share at least half of the shorter one's bar height.
+BARS_MERGE_MAX_GAP = 0.5
+
+
+def _merged(a: BarRegion, b: BarRegion) -> BarRegion | None:
+    """``a`` and ``b`` as one region in ``a``'s orientation, or None when they are not
+    parts of one row of bars."""
+    turn = abs((a.theta - b.theta + math.pi / 2) % math.pi - math.pi / 2)
+    if turn > math.radians(BARS_MERGE_MAX_DEG):
+        return None
+    ca, sa = math.cos(a.theta), math.sin(a.theta)
+    cb, sb = math.cos(b.theta), math.sin(b.theta)
+    us, vs = [], []
+    for u in (b.u0, b.u1):
+        for v in (b.v0, b.v1):
+            x, y = u * cb - v * sb, u * sb + v * cb
+            us.append(x * ca + y * sa)
+            vs.append(y * ca - x * sa)
+    bu0, bu1, bv0, bv1 = min(us), max(us), min(vs), max(vs)
+    v0, v1 = max(a.v0, bv0), min(a.v1, bv1)
+    if v1 - v0 < 0.5 * min(a.v1 - a.v0, bv1 - bv0):
+        return None  # not the same bars' height: one above the other, or far apart
+    gap = max(bu0 - a.u1, a.u0 - bu1)
+    if gap > BARS_MERGE_MAX_GAP * max(a.u1 - a.u0, bu1 - bu0):
+        return None
+    return BarRegion(a.theta, min(a.u0, bu0), max(a.u1, bu1), v0, v1,
+                     min(a.coherence, b.coherence))
+
+
+def merge_collinear(regions: Sequence[BarRegion]) -> list[BarRegion]:
+    """``regions`` (largest first) with the parts of one row of bars joined into one.
+
+    A symbol whose middle is washed out (glare) or smeared has its stripe mask split
+    across the bars; each part alone holds too few bars to read.
+    """
+    out: list[BarRegion] = []
+    for r in regions:
+        for k, kept in enumerate(out):
+            joined = _merged(kept, r)
+            if joined is not None:
+                out[k] = joined
+                break
+        else:
+            out.append(r)
+    return out
 
 
 def rectify_bars(gray: np.ndarray, region: BarRegion, scale: float = BARS_SCALE) -> np.ndarray:
@@ -187,6 +236,12 @@ BARS_DEBLUR_LENGTHS = (5.0,)
 #: Wiener noise-to-signal ratio of the deconvolution: higher keeps noise down,
 #: lower sharpens more.
 BARS_DEBLUR_NSR = 0.02
+#: Whether the bars stage also reads each crop equalised in tiles across the bars.
+BARS_EQUALIZED = True
+#: CLAHE tiles (across, along the bars) of that equalisation: side by side across the
+#: bars, each the crop's height, so that a glare spot's added light and lost contrast
+#: are evened out along the symbol (tried on the tuning seeds: 1 x 8 read fewer).
+BARS_CLAHE_TILES = (8, 1)
 #: Bands of an upright crop averaged into one profile each (a slanted label's bars
 #: drift across the crop: each band's profile stays sharp).
 BARS_PROFILE_BANDS = 3
@@ -204,6 +259,18 @@ def bar_profiles(crop: np.ndarray, bands: int = BARS_PROFILE_BANDS) -> list[np.n
             for i in range(bands) if (i + 1) * h // bands > i * h // bands]
 
 
+def _box_response(size: int, length: float) -> np.ndarray:
+    """The Wiener filter (frequency domain, rfft of ``size``) undoing a ``length``-pixel box."""
+    kernel = np.zeros(size, np.float32)
+    whole = int(length)
+    kernel[:whole] = 1.0
+    kernel[whole] = length - whole
+    kernel = np.roll(kernel / kernel.sum(), -(whole // 2))
+    response = np.fft.rfft(kernel)
+    wiener: np.ndarray = np.conj(response) / (np.abs(response) ** 2 + BARS_DEBLUR_NSR)
+    return wiener
+
+
 def deblur_profile(profile: np.ndarray, length: float) -> np.ndarray:
     """``profile`` deconvolved (Wiener) with a box of ``length`` pixels: motion across bars."""
     n = len(profile)
@@ -211,14 +278,7 @@ def deblur_profile(profile: np.ndarray, length: float) -> np.ndarray:
         return profile
     size = 1 << int(n * 1.25).bit_length()
     padded = np.pad(profile, (0, size - n), mode="edge")
-    kernel = np.zeros(size, np.float32)
-    whole = int(length)
-    kernel[:whole] = 1.0
-    kernel[whole] = length - whole
-    kernel = np.roll(kernel / kernel.sum(), -(whole // 2))
-    response = np.fft.rfft(kernel)
-    restored = np.fft.irfft(np.fft.rfft(padded) * np.conj(response)
-                            / (np.abs(response) ** 2 + BARS_DEBLUR_NSR), size)
+    restored = np.fft.irfft(np.fft.rfft(padded) * _box_response(size, length), size)
     out: np.ndarray = restored[:n].astype(np.float32)
     return out
 

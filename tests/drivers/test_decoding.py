@@ -281,3 +281,46 @@ def test_a_read_no_other_engine_confirms_stays_unconfident_through_all_stages() 
     reads = pipe.decode(np.full((480, 640), 200, np.uint8))
     assert [(r.text, r.confident) for r in reads] == [("6901234567892", False)]
     assert zx.calls > 1  # the later stages looked for a confirmation
+
+
+# --- split bar regions and glare ------------------------------------------------------------
+
+
+def test_parts_of_one_row_of_bars_are_joined_and_others_are_not() -> None:
+    """Glare across a symbol's middle splits its stripe mask in two: the parts side by
+    side across the bars become one region; a part above, or turned, stays apart."""
+    import math
+
+    from drivers.decoding import BarRegion, merge_collinear
+
+    theta = math.radians(20)
+    left = BarRegion(theta, 100, 180, 50, 110, 0.9)
+    right = BarRegion(theta + math.radians(3), 200, 260, 55, 112, 0.8)
+    joined = merge_collinear([left, right])
+    assert len(joined) == 1
+    # right's extent seen in left's axes, up to the 3-degree turn
+    assert joined[0].u0 == 100 and 255 < joined[0].u1 < 265
+    assert joined[0].v0 >= 50 and joined[0].v1 <= 112
+    above = BarRegion(theta, 100, 180, 200, 260, 0.9)  # same axis, other bars' height
+    turned = BarRegion(theta + math.radians(40), 190, 260, 50, 110, 0.9)
+    far = BarRegion(theta, 400, 440, 50, 110, 0.9)  # a gap longer than half the part
+    assert merge_collinear([left, above]) == [left, above]
+    assert merge_collinear([left, turned]) == [left, turned]
+    assert merge_collinear([left, far]) == [left, far]
+
+
+def test_a_glare_split_symbol_is_found_whole() -> None:
+    """A tilted EAN-13 with a glare spot washing out its middle bars: one bar region spans
+    the symbol from end to end."""
+    import cv2
+
+    from drivers.decoding import find_bar_regions
+
+    frame = _held_frame("6901234567892", "EAN13", 2.5, 12.0, blur=0.6).astype(np.float32)
+    mask = np.zeros_like(frame)
+    cv2.circle(mask, (320, 240), 50, 1.0, -1)
+    frame = np.clip(frame * (1 - 0.9 * mask) + 250 * mask, 0, 255).astype(np.uint8)
+    regions = find_bar_regions(frame)
+    assert regions
+    # 95 modules of 2.5 px, without the quiet zones
+    assert regions[0].u1 - regions[0].u0 > 0.85 * 95 * 2.5
