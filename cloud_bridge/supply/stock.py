@@ -17,7 +17,7 @@ from sqlalchemy import SQLColumnExpression, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud_bridge import inventory
-from cloud_bridge.db import bulk_insert, table_of
+from cloud_bridge.db import bulk_insert, compiled_once, table_of
 from cloud_bridge.errors import Conflict, InvalidRequest, NotFound
 from cloud_bridge.models import Stock, now
 from common.jsontypes import JsonMapping, JsonObject
@@ -73,7 +73,11 @@ async def _movements(session: AsyncSession, rows: list[JsonObject]) -> None:
             row.setdefault("at", at)
             row.setdefault("shortfall", 0)
             row.setdefault("actor", None)
-        await session.execute(*bulk_insert(session, Movement, rows))
+        insert, params = bulk_insert(session, Movement, rows)
+        # Every ingest batch of sales writes movements: compiled once per column set on
+        # PostgreSQL (db.compiled_once), as the batch's other bulk statements are.
+        await session.execute(compiled_once(session, ("supply.movements", *rows[0]),
+                                            lambda: insert), params)
 
 
 def _text(value: object) -> str | None:
