@@ -90,13 +90,15 @@ def make_events(kiosk: int, count: int) -> list[tuple[str, bytes]]:
 
 async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window: int,
                      wait_acks: bool, credentials: dict[int, tuple[str, str]] | None = None,
-                     latencies: list[float] | None = None) -> float:
+                     latencies: list[float] | None = None,
+                     resent: list[int] | None = None) -> float:
     """Every kiosk publishes its events (QoS 1, ``window`` in flight); returns start time.
 
     With ``wait_acks`` a kiosk keeps each event until the bridge's end-to-end ack
     (resending after a timeout, as the link does) and the call returns when all are acked;
-    each event's first-publish-to-ack time goes to ``latencies``. ``credentials`` gives
-    kiosk ``i`` its own username and password.
+    each event's first-publish-to-ack time goes to ``latencies`` and the number of events
+    published again after the ack timeout is added to ``resent[0]``. ``credentials``
+    gives kiosk ``i`` its own username and password.
     """
     start_evt = asyncio.Event()
     ready = 0
@@ -157,6 +159,8 @@ async def run_kiosks(port: int, payloads: list[list[tuple[str, bytes]]], window:
                     wake.clear()
                     now = time.monotonic()
                     resend = [e for e, t in pending.items() if now - t > RESEND_S]
+                    if resent is not None:
+                        resent[0] += len(resend)
                     while todo and len(pending) < window:
                         eid, _ = todo.pop(0)
                         resend.append(eid)
@@ -263,7 +267,8 @@ def wait_connected(url: str) -> None:
 def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
                    name: str, deployment: Any = None,
                    credentials: dict[int, tuple[str, str]] | None = None,
-                   latencies: list[float] | None = None) -> float:
+                   latencies: list[float] | None = None,
+                   resent: list[int] | None = None) -> float:
     username = ""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if deployment is not None:
@@ -281,7 +286,8 @@ def measure_bridge(port: int, payloads, window: int, db_url: str, workdir: Path,
         wait_connected(line.split("listening on", 1)[1].strip())
         total = sum(len(p) for p in payloads)
         start = asyncio.run(run_kiosks(port, payloads, window, wait_acks=True,
-                                       credentials=credentials, latencies=latencies))
+                                       credentials=credentials, latencies=latencies,
+                                       resent=resent))
         return total / (time.time() - start)
     finally:
         proc.terminate()
@@ -436,6 +442,7 @@ def scale_run(work: Path, kiosks: int, events: int, window: int, use_pg: bool) -
     dep, credentials = provision(folder, kiosks)
     broker = secured_broker(folder / "mosquitto", dep).start()
     latencies: list[float] = []
+    resent = [0]
     dbname = f"cbscale_{os.getpid()}_{kiosks}"
     try:
         payloads = [make_events(i, events) for i in range(kiosks)]
@@ -444,13 +451,15 @@ def scale_run(work: Path, kiosks: int, events: int, window: int, use_pg: bool) -
         else:
             url, backend = f"sqlite+aiosqlite:///{folder / 'bench.db'}", "SQLite"
         rate = measure_bridge(broker.port, payloads, window, url, folder, f"scale{kiosks}",
-                              deployment=dep, credentials=credentials, latencies=latencies)
+                              deployment=dep, credentials=credentials, latencies=latencies,
+                              resent=resent)
     finally:
         broker.kill()
         if use_pg:
             asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
     print(f"scale kiosks={kiosks} events={kiosks * events} on {backend}: {rate:.0f} events "
-          f"stored+acked/s, p99 ack latency {p99_ms(latencies):.0f} ms", flush=True)
+          f"stored+acked/s, p99 ack latency {p99_ms(latencies):.0f} ms, "
+          f"{resent[0]} events resent after the {RESEND_S:.0f} s ack timeout", flush=True)
     return rate
 
 
