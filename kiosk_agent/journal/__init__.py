@@ -1,9 +1,9 @@
 """The kiosk's journal: every sale, payment attempt, outbox event and print job, in SQLite.
 
 SQLite in WAL mode with ``synchronous=FULL``: a commit that returned survives a
-crash or power loss. All sqlite work runs on ONE dedicated worker thread (a
-single-thread executor), which owns the connection and keeps every operation in
-submission order; the event loop never blocks on the disk.
+crash or power loss. All sqlite work runs on ONE dedicated worker thread (``worker``),
+which owns the connection and keeps every operation in submission order; the event
+loop never blocks on the disk.
 
 A completed sale is one transaction (:meth:`Journal.commit_sale`): the order and
 its lines, its payment attempts' final status, its outbox events and its receipt

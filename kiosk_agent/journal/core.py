@@ -1,9 +1,9 @@
 """The journal's connection, its worker thread and its transactions.
 
 SQLite in WAL mode with ``synchronous=FULL``: a commit that returned survives a
-crash or power loss. All sqlite work runs on ONE dedicated worker thread (a
-single-thread executor), which owns the connection and keeps every operation in
-submission order; the event loop never blocks on the disk. The concerns of the
+crash or power loss. All sqlite work runs on ONE dedicated worker thread
+(:class:`~kiosk_agent.journal.worker.JournalWorker`), which owns the connection and
+keeps every operation in submission order; the event loop never blocks on the disk. The concerns of the
 journal (outbox, print jobs, sales, ...) are mixins built on :class:`JournalCore`.
 """
 
@@ -14,7 +14,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -26,6 +25,7 @@ from contract.wire.base import utcnow
 
 from .errors import JournalClosed, JournalError, JournalWriteError
 from .schema import SCHEMA_VERSION, SchemaError, migrate
+from .worker import JournalWorker
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class JournalCore:
         self.store_id = store_id
         self.kiosk_id = kiosk_id
         self.tz = _zone(timezone)
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: JournalWorker | None = None
         self._conn: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.outbox_signal = asyncio.Event()
@@ -115,15 +115,15 @@ class JournalCore:
 
     async def open(self) -> None:
         """Open (creating or migrating) the database on the journal's own thread."""
-        if self._executor is not None:
+        if self._worker is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._worker = JournalWorker("journal")
         try:
             await self._call(self._open_sync)
         except BaseException:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            self._worker.stop()
+            self._worker = None
             raise
         # A fresh journal may already hold undelivered events or jobs from before.
         self.outbox_signal.set()
@@ -131,13 +131,13 @@ class JournalCore:
 
     async def close(self) -> None:
         """Finish queued work, checkpoint the WAL and close the connection."""
-        executor, self._executor = self._executor, None
-        if executor is None:
+        worker, self._worker = self._worker, None
+        if worker is None:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._close_sync)
+            await worker.submit(self._close_sync)
         finally:
-            executor.shutdown(wait=True)
+            worker.stop()
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,9 +183,10 @@ class JournalCore:
     # -- running sqlite work on the journal thread ---------------------------------
 
     async def _call(self, fn: Callable[[*Args], T], *args: *Args) -> T:
-        if self._executor is None:
+        worker = self._worker
+        if worker is None:
             raise JournalClosed("journal is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await worker.submit(fn, *args)
 
     def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` in one write transaction on the journal thread.
