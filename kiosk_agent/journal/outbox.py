@@ -7,13 +7,14 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from common.jsontypes import JsonMapping, JsonObject
 from contract.wire.base import utcnow
 from contract.wire.events import ORDER_COMPLETED, Event, uuid7
 
 from .core import JournalCore
-from .errors import JournalError
+from .envelope import EventEncoder, encode_ts
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +51,21 @@ class DeadLetter:
 @dataclass(frozen=True, slots=True)
 class EncodedData:
     """An event's ``data`` already encoded: the compact JSON object ``Event.encode`` would
-    write for it (e.g. a sale's ``order.model_dump_json()``, which its orders row keeps
-    too), and the order an ``order.completed`` event names."""
+    write for it, as pydantic writes it (a sale's ``order.model_dump_json()``, which its
+    orders row keeps too; ``pydantic_core.to_json(dict)``), and the order an
+    ``order.completed`` event names."""
 
     json: bytes
     order_no: str | None = None
 
 
-# How an Event with empty data ends: the splice point for EncodedData.
-_EMPTY_DATA_END = b'"data":{}}'
-
-
 class OutboxMixin(JournalCore):
     """Events in the outbox (per-kiosk ``seq``), their delivery and dead letters."""
+
+    @cached_property
+    def _event_encoder(self) -> EventEncoder:
+        """This kiosk's events as ``Event.encode()`` writes them (ids validated once)."""
+        return EventEncoder(self.store_id, self.kiosk_id)
 
     def _reserve_seq(self, conn: sqlite3.Connection, n: int) -> int:
         """Reserve ``n`` consecutive outbox seqs; return the first (seqs start at 0)."""
@@ -76,21 +79,17 @@ class OutboxMixin(JournalCore):
         first = self._reserve_seq(conn, len(events))
         now = time.time()
         ts = utcnow()
+        ts_json: bytes | None = None
         rows = []
         ids = []
         for i, (etype, data) in enumerate(events):
             event_id = uuid7()
             order_no: object
             if isinstance(data, EncodedData):
-                # The envelope as Event encodes it, with the data already encoded spliced in.
-                envelope = Event(
-                    event_id=event_id, type=etype, store=self.store_id, kiosk=self.kiosk_id,
-                    seq=first + i, ts=ts,
-                ).encode()
-                if not envelope.endswith(_EMPTY_DATA_END):
-                    raise JournalError(f"unexpected event envelope {envelope[-40:]!r}")
-                payload = b"".join((envelope[:-len(_EMPTY_DATA_END)], b'"data":', data.json,
-                                    b"}"))
+                if ts_json is None:
+                    ts_json = encode_ts(ts)
+                payload = self._event_encoder.encode(event_id, etype, first + i, ts_json,
+                                                     data.json)
                 order_no = data.order_no
             else:
                 payload = Event(

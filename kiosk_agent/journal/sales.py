@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from common.jsontypes import JsonObject
 from contract.numbers import make_order_no
@@ -126,17 +127,12 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         for tender in order.tenders:
             if tender.out_trade_no:
                 settle_attempt(conn, order_no, tender, now)
-            events.append(
-                (
-                    PAYMENT_SETTLED,
-                    {
-                        "order_no": order_no, "out_trade_no": tender.out_trade_no,
-                        "method": tender.method, "amount": tender.amount,
-                        "currency": tender.currency, "provider_ref": tender.provider_ref,
-                        "status": "paid", "offline": tender.offline,
-                    },
-                )
-            )
+            settled = {
+                "order_no": order_no, "out_trade_no": tender.out_trade_no,
+                "method": tender.method, "amount": tender.amount, "currency": tender.currency,
+                "provider_ref": tender.provider_ref, "status": "paid", "offline": tender.offline,
+            }
+            events.append((PAYMENT_SETTLED, EncodedData(to_json(settled))))
         events.extend(extra_events)
         event_ids = self._insert_events(conn, events)
         job_id = self._insert_print_job(conn, order_no, "receipt") if print_receipt else None
