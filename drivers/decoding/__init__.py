@@ -22,11 +22,10 @@ pipeline itself); the bench reports fresh seeds, never those:
    structure tensor (half-size frame, ~2 ms), parts of one row of bars split by
    glare or smear are joined, each region is turned so its bars stand upright,
    enlarged 2x, averaged along the bars, sharpened across them and stretched, and
-   read with a fixed threshold; then the band profiles of the same crop; then the
-   crop equalised (CLAHE) in tiles across the bars, which evens out a glare spot.
-   Any tilt is measured this way (hand-held codes 15-30 degrees off level, which
-   zxing-cpp's row scan misses, were the largest group of misses), and the crops
-   are small, so several attempts cost less than one whole-frame pass;
+   read with a fixed threshold; then the band profiles of the same crop. Any tilt
+   is measured this way (hand-held codes 15-30 degrees off level, which zxing-cpp's
+   row scan misses, were the largest group of misses), and the crops are small, so
+   several attempts cost less than one whole-frame pass;
 3. a QR-only pass on a sharpened frame with a fixed threshold (blurred QR codes);
 4. deskew of the whole frame by the bars' measured tilt;
 5. the band profiles deconvolved for motion blur across the bars;

@@ -236,12 +236,6 @@ BARS_DEBLUR_LENGTHS = (5.0,)
 #: Wiener noise-to-signal ratio of the deconvolution: higher keeps noise down,
 #: lower sharpens more.
 BARS_DEBLUR_NSR = 0.02
-#: Whether the bars stage also reads each crop equalised in tiles across the bars.
-BARS_EQUALIZED = True
-#: CLAHE tiles (across, along the bars) of that equalisation: side by side across the
-#: bars, each the crop's height, so that a glare spot's added light and lost contrast
-#: are evened out along the symbol (tried on the tuning seeds: 1 x 8 read fewer).
-BARS_CLAHE_TILES = (8, 1)
 #: Bands of an upright crop averaged into one profile each (a slanted label's bars
 #: drift across the crop: each band's profile stays sharp).
 BARS_PROFILE_BANDS = 3

@@ -94,7 +94,6 @@ class DecodePipeline:
 
     def __post_init__(self) -> None:
         self._clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
-        self._clahe_bars = cv2.createCLAHE(clipLimit=3.0, tileGridSize=bars.BARS_CLAHE_TILES)
         # The first pass skips zxing-cpp's inverted retry (light-on-dark codes get
         # their own stage) and its 90-degree retry (1D codes at any angle but level get
         # the bars stage; QR codes are read at any angle anyway): the common frame then
@@ -155,13 +154,10 @@ class DecodePipeline:
         return self._bar_views
 
     def _bars_first_prep(self, gray: np.ndarray) -> Iterator[View]:
-        """Per bar region, largest first: the cleaned-up crop, its plain band profiles, then
-        the crop equalised in tiles across the bars (glare)."""
+        """Per bar region, largest first: the cleaned-up crop, then its plain band profiles."""
         for view, (crop, box) in zip(self._bars_prep(gray), self._upright_bars(gray), strict=True):
             yield view
             yield View(profile_image(bar_profiles(crop)), 0.0, frame_box=box)
-            if bars.BARS_EQUALIZED:
-                yield View(enhance_bars(self._clahe_bars.apply(crop)), 0.0, frame_box=box)
 
     def _upright_bars(self, gray: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
         """This frame's bar regions as upright crops, with their frame boxes (once per frame)."""
