@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -48,7 +47,9 @@ def uuid7() -> str:
     value |= ((rand >> 62) & 0xFFF) << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    # str(uuid.UUID(int=value)) without the UUID object (half the time; every event pays it)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class _Data(BaseModel):

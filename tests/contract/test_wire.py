@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -118,6 +119,10 @@ def test_uuid7_is_time_ordered_and_unique():
     assert len(set(values)) == len(values)
     assert all(v[14] == "7" for v in values)
     assert [v[:13] for v in values] == sorted(v[:13] for v in values)
+    # The canonical text of a version-7, RFC 4122 variant UUID.
+    for v in values[:50]:
+        u = uuid.UUID(v)
+        assert (str(u), u.version, u.variant) == (v, 7, uuid.RFC_4122)
 
 
 @given(store=ids, kiosk=ids, leaf=st.sampled_from(KIOSK_LEAVES))
