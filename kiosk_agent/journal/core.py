@@ -297,4 +297,5 @@ class JournalCore:
         when = when or utcnow()
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return when.astimezone(self.tz).strftime("%Y%m%d")
+        local = when.astimezone(self.tz)
+        return f"{local.year:04d}{local.month:02d}{local.day:02d}"  # strftime("%Y%m%d")

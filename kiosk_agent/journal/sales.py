@@ -42,17 +42,17 @@ class CommittedSale:
 def insert_order_row(
     conn: sqlite3.Connection,
     order: OrderCompletedData,
-    body: str,
+    body: bytes | str,
     committed_at: float,
     business_day: str,
 ) -> None:
-    """Insert the ``orders`` row of ``order`` (``body`` is its JSON text,
-    ``order.model_dump_json()``). Raises ``sqlite3.IntegrityError`` if the order number
-    exists."""
+    """Insert the ``orders`` row of ``order`` (``body`` is its JSON, UTF-8 bytes or text:
+    ``order.model_dump_json()``; stored as TEXT either way). Raises
+    ``sqlite3.IntegrityError`` if the order number exists."""
     conn.execute(
         "INSERT INTO orders(order_no, created_at, completed_at, committed_at, business_day,"
         " currency, subtotal, discount_total, total, member_id, catalog_version, offline,"
-        " data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,CAST(? AS TEXT))",
         (
             order.order_no, _WHEN.dump_python(order.created_at, mode="json"),
             _WHEN.dump_python(order.completed_at, mode="json"), committed_at,
@@ -112,9 +112,10 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
         if update:
             order = order.model_copy(update=update)
         order_no = order.order_no
-        # Encoded once: the orders row keeps this text and order.completed carries it as
-        # its data (the bytes ``Event(data=order.model_dump(mode="json")).encode()`` has).
-        body = order.model_dump_json()
+        # Encoded once, as UTF-8 bytes (no str in between): the orders row keeps this text
+        # and order.completed carries it as its data (the bytes
+        # ``Event(data=order.model_dump(mode="json")).encode()`` has there).
+        body = OrderCompletedData.__pydantic_serializer__.to_json(order)
         now = time.time()
         try:
             insert_order_row(conn, order, body, now, day)
@@ -122,7 +123,7 @@ class SalesMixin(OutboxMixin, PrintJobsMixin):
             raise OrderAlreadyCommitted(order_no) from err
         insert_order_lines(conn, order)
         events: list[tuple[str, JsonObject | EncodedData]] = [
-            (ORDER_COMPLETED, EncodedData(body.encode(), order_no))
+            (ORDER_COMPLETED, EncodedData(body, order_no))
         ]
         for tender in order.tenders:
             if tender.out_trade_no:
