@@ -17,7 +17,7 @@ from cloud_bridge.config import BridgeConfig
 from cloud_bridge.openapi import build_document
 
 from .mp_pay.sandbox_proc import payment_sandbox_env
-from .test_openapi_fuzz import CHECKS, _problem, load_schema, served
+from .test_openapi_fuzz import CHECKS, _problem, budget, load_schema, served
 
 __all__ = ["payment_sandbox_env", "served"]
 
@@ -93,18 +93,20 @@ def test_bounds_are_openapi_30():
     assert flags > 0
 
 
-# Scenarios the state machine plays, each up to this many linked calls.
+# Scenarios the state machine plays on PostgreSQL (half as many on SQLite when both are
+# tested: ``budget``), each up to this many linked calls.
 SCENARIOS = 120
 STEPS = 6
 
 
 @pytest.mark.timeout(600)
-def test_links_lead_to_what_was_created(served):
+def test_links_lead_to_what_was_created(served, db_url, pg_session_url):
     """Schemathesis' state machine over the document's links: creates, then calls along
     their links with the key each reply carried (the other inputs generated). Every reply
     must fit the document, and a read of what was just created (``GET .../{key}``) must
     find it."""
     base, admin, mp, proc = served
+    wanted = budget(SCENARIOS, db_url, pg_session_url)
     schema = load_schema(base)
     # Only the links the document declares: a check of ours, not of schemathesis' guesses.
     schema.config.phases.stateful.inference.algorithms = []
@@ -152,9 +154,9 @@ def test_links_lead_to_what_was_created(served):
     # the same draws lead elsewhere and stops with Flaky; schemathesis' own runner then
     # starts a new suite, and so does this, until the scenarios are played.
     restarts = 0
-    while scenarios < SCENARIOS:
+    while scenarios < wanted:
         try:
-            Links.run(settings=settings(max_examples=SCENARIOS - scenarios, deadline=None,
+            Links.run(settings=settings(max_examples=wanted - scenarios, deadline=None,
                                         stateful_step_count=STEPS, database=None,
                                         phases=[Phase.generate]))
         except Flaky:
