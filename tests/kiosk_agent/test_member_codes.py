@@ -38,6 +38,7 @@ async def agent(tmp_path: Path, monkeypatch):
     config = AgentConfig.model_validate({"journal": {"path": str(tmp_path / "j.db")},
                                          "mqtt": {"enabled": False}})
     a = Agent(config, payments=FakePayments(), book=make_book())
+    a.receipt_wait_s = 0.0  # no printer here: the receipt job just stays queued
     runner = asyncio.create_task(a.run())
     await asyncio.wait_for(a.started.wait(), 5)
     yield a

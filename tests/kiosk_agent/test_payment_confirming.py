@@ -20,6 +20,7 @@ async def test_second_code_refused_until_the_first_settles(tmp_path):
                                          "mqtt": {"enabled": False}})
     payments = FakePayments(Outcome("unknown", reason="no_reply"), Outcome("paid", "wx-2"))
     agent = Agent(config, payments=payments, book=make_book())
+    agent.receipt_wait_s = 0.0  # no printer here: the receipt job just stays queued
     runner = asyncio.create_task(agent.run())
     await asyncio.wait_for(agent.started.wait(), 5)
     try:
