@@ -7,7 +7,7 @@ store) or in ``NOT_STORE_SCOPED`` with the reason, so none slips in unscoped.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import exists, literal, select, union_all
 
 from cloud_bridge import auth
 from cloud_bridge.app import all_routes
@@ -77,16 +77,32 @@ BACKGROUND_TABLES = frozenset({"console_fleet_samples", "finance_accounts", "fin
                                "finance_lines", "finance_item_costs"})
 
 
+# Tables asked about in one statement when finding the non-empty ones (SQLite allows
+# 500 terms in a compound SELECT).
+_EXISTS_CHUNK = 100
+
+
 async def _snapshot(db) -> dict[str, list[str]]:
     """Every row of every table but :data:`BACKGROUND_TABLES` (what "nothing changed" is
-    checked against)."""
-    out: dict[str, list[str]] = {}
+    checked against); an empty table is an empty list.
+
+    One statement first names the tables that have rows (most of the ~140 are empty in a
+    test), then only those are read: a query per table took most of a cross-store test.
+    """
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in BACKGROUND_TABLES]
+    out: dict[str, list[str]] = {t.name: [] for t in tables}
     async with db.session() as s:
-        for table in Base.metadata.sorted_tables:
-            if table.name in BACKGROUND_TABLES:
-                continue
-            rows = (await s.execute(select(table))).all()
-            out[table.name] = sorted(repr(tuple(r)) for r in rows)
+        filled: set[str] = set()
+        for i in range(0, len(tables), _EXISTS_CHUNK):
+            chunk = tables[i:i + _EXISTS_CHUNK]
+            probe = union_all(*(
+                select(literal(t.name).label("name")).where(exists().select_from(t))
+                for t in chunk))
+            filled.update((await s.execute(probe)).scalars())
+        for table in tables:
+            if table.name in filled:
+                rows = (await s.execute(select(table))).all()
+                out[table.name] = sorted(repr(tuple(r)) for r in rows)
     return out
 
 
