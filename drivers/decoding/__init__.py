@@ -41,7 +41,10 @@ zxing-cpp alone misreads glare-washed or tiny EAN symbols with a valid check
 digit, and repeats the misread on the next frame): libzbar for every 1D read,
 or, on an upright bar crop, OpenCV's EAN/UPC decoder (never for Code 128, so a
 payment code is always confirmed by libzbar), or the other engine in a later
-stage of the same frame. An unconfident read lets the later stages run (they
+stage of the same frame. A read of a sharpened or deconvolved bar view is
+cross-checked on the crop only averaged along the bars: sharpening a blurred
+symbol can turn it into a different valid one that two engines then agree on
+(seen on a fresh bench seed, libzbar and zxing-cpp on a blurred EAN-8). An unconfident read lets the later stages run (they
 may confirm it); if none does, it goes back to the scan source, which emits it
 only when the other engine confirms it on a later frame. QR codes (Reed-Solomon)
 are always confident.

@@ -206,6 +206,17 @@ def rectify_bars(gray: np.ndarray, region: BarRegion, scale: float = BARS_SCALE)
     return cv2.warpAffine(gray, m, size, flags=cv2.INTER_CUBIC, borderValue=255)
 
 
+def average_bars(crop: np.ndarray, along: int = 9) -> np.ndarray:
+    """An upright bar crop averaged along the bars and stretched, not sharpened.
+
+    What a cross-check reads: averaging along the bars and stretching the levels
+    keep every edge where it was, so they cannot turn one symbol into another;
+    sharpening or deconvolving across a blurred symbol's bars can.
+    """
+    out: np.ndarray = cv2.normalize(cv2.blur(crop, (1, along)), None, 0, 255, cv2.NORM_MINMAX)
+    return out
+
+
 def enhance_bars(crop: np.ndarray, along: int = 9, across: float = 2.0) -> np.ndarray:
     """An upright bar crop averaged along the bars, sharpened across them, stretched.
 

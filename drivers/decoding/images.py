@@ -22,6 +22,11 @@ class View:
         dy: y offset of the view's origin in the frame.
         frame_box: the frame's box of a view whose pixels cannot be mapped back one
             by one (a rectified crop): a hit anywhere in it is reported with this box.
+        check: what the other engine reads to cross-check a read of ``image``, when
+            not ``image`` itself: for a sharpened or deconvolved bar view, the upright
+            crop only averaged along the bars (processing that can turn a blurred
+            symbol into a different valid one must not produce the agreement that
+            confirms it).
     """
 
     image: np.ndarray
@@ -29,6 +34,7 @@ class View:
     dx: int = 0
     dy: int = 0
     frame_box: tuple[int, int, int, int] | None = None
+    check: np.ndarray | None = None
 
 
 #: A preprocessing step: gray frame -> the views to decode, in order (none when the

@@ -19,6 +19,7 @@ from contract import codes
 
 from . import bars
 from .bars import (
+    average_bars,
     bar_profiles,
     deblur_profile,
     enhance_bars,
@@ -149,7 +150,7 @@ class DecodePipeline:
         share them).
         """
         if self._bar_views is None:
-            self._bar_views = [View(enhance_bars(crop), 0.0, frame_box=box)
+            self._bar_views = [View(enhance_bars(crop), 0.0, frame_box=box, check=average_bars(crop))
                                for crop, box in self._upright_bars(gray)]
         return self._bar_views
 
@@ -157,7 +158,8 @@ class DecodePipeline:
         """Per bar region, largest first: the cleaned-up crop, then its plain band profiles."""
         for view, (crop, box) in zip(self._bars_prep(gray), self._upright_bars(gray), strict=True):
             yield view
-            yield View(profile_image(bar_profiles(crop)), 0.0, frame_box=box)
+            yield View(profile_image(bar_profiles(crop)), 0.0, frame_box=box,
+                       check=average_bars(crop))
 
     def _upright_bars(self, gray: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
         """This frame's bar regions as upright crops, with their frame boxes (once per frame)."""
@@ -178,7 +180,7 @@ class DecodePipeline:
             for length in bars.BARS_DEBLUR_LENGTHS:
                 image = profile_image([deblur_profile(p, length) for p in profiles],
                                       middle_levels=True)
-                yield View(image, 0.0, frame_box=box)
+                yield View(image, 0.0, frame_box=box, check=average_bars(crop))
 
 
     def _roi_prep(self, gray: np.ndarray) -> list[View]:
@@ -334,9 +336,9 @@ class DecodePipeline:
                 continue
             box = view.frame_box if view.frame_box is not None else _map_box(
                 d.box, view.scale, view.dx, view.dy)
-            out[d.text] = Decoded(d.text, d.symbology, d.engine, stage,
-                                  self._cross_checked(view.image, d,
-                                                      whole=view.frame_box is not None), box)
+            checked = view.image if view.check is None else view.check
+            confident = self._cross_checked(checked, d, whole=view.frame_box is not None)
+            out[d.text] = Decoded(d.text, d.symbology, d.engine, stage, confident, box)
         boxes = [d.box for d in out.values() if d.box is not None]
         if boxes:
             self._last_box = boxes[0]

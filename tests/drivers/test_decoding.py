@@ -324,3 +324,18 @@ def test_a_glare_split_symbol_is_found_whole() -> None:
     assert regions
     # 95 modules of 2.5 px, without the quiet zones
     assert regions[0].u1 - regions[0].u0 > 0.85 * 95 * 2.5
+
+
+def test_a_misread_the_bar_enhancement_creates_is_not_confirmed_on_it() -> None:
+    """A blurred, noisy EAN-8 (a benchmark frame that was emitted wrong): libzbar reads a
+    different valid EAN-8 on the sharpened bar crop, and zxing-cpp agreed on that same
+    crop. Cross-checked on the crop only averaged along the bars, the misread
+    stays unconfident on both frames of the scene."""
+    from drivers.decoding.pipeline import DecodePipeline as Pipeline
+
+    scene, noise = 1826863464532369285, (2654865233663269936, 3777585779696017180)
+    for n in noise:
+        frame = testimages._render(scene, n, "combo", 113, n == noise[1])
+        assert frame.text == "69474392"
+        reads = Pipeline(ZxingDecoder(), PyzbarDecoder(), budget_s=5.0).decode(frame.image)
+        assert not [r for r in reads if r.confident and r.text != frame.text], reads
