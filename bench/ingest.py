@@ -40,6 +40,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -407,6 +408,7 @@ def main() -> int:
         sizes = sorted(scale)
         print(f"ingest_scale_ratio={scale[sizes[-1]] / scale[sizes[0]]:.3f}")
     print(f"ingest_ratio={ratio:.3f}")
+    shutil.rmtree(work, ignore_errors=True)  # brokers' files, deployments, SQLite files
     return 0
 
 
