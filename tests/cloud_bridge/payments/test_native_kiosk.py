@@ -54,6 +54,9 @@ async def bridge(db, db_url, broker, sandbox, tmp_path, monkeypatch):
     cfg.payments.mp_close_interval_s = 0
     cfg.mqtt.enabled, cfg.mqtt.port, cfg.mqtt.username = True, broker.port, ""
     cfg.mqtt.reconnect_min_s, cfg.mqtt.session_expiry_s = 0.1, 0
+    # Back soon after the broker is (the doubling reached 3.2 s in a test's offline spell
+    # and the kiosk's settle request then waited for the bridge).
+    cfg.mqtt.reconnect_max_s = 0.4
     cfg.bridge.worker_id = f"native-{port}"
     cfg.rpc.handler_modules = ["cloud_bridge.payments.rpc_handlers"]
     runner = web.AppRunner(create_app(cfg, db=db))
