@@ -8,7 +8,10 @@ Starts its own Mosquitto on a free port and one acking consumer in its own proce
 drained by :class:`OutboxDrainer` until every one is acked end to end and deleted from
 the journal. ``raw``: the same N encoded events published with aiomqtt at QoS 1
 through the same bounded window, a slot freed when the consumer's end-to-end ack for
-that event arrives (the same ack the outbox waits for, not the broker's PUBACK).
+that event arrives (the same ack the outbox waits for, not the broker's PUBACK), each
+publish started without awaiting its PUBACK, as the outbox starts them (until
+2026-12-06 this side awaited every PUBACK before the next publish: a stop-and-wait
+baseline that the outbox beat by 1.1-2x).
 Rounds alternate the two sides; figures are medians with their range. Each round also
 drains 1k, 10k and 100k queued events (a kiosk offline for hours; the sizes in the
 opposite order to the round before), and ``drain_scale_ratio`` = median rate at the
@@ -128,13 +131,20 @@ async def run_raw(port: int, payloads: list[bytes], window: int, kiosk: str) -> 
 
         sent = 0
         reader = asyncio.create_task(acks())
+        publishes: set[asyncio.Task[None]] = set()
         t0 = time.perf_counter()
         for event_id, p in zip(ids, payloads, strict=True):
             await sem.acquire()
             waiting.add(event_id)
             sent += 1
-            await client.publish(topics.events, p, qos=1)
+            # Not awaited here: aiomqtt's publish returns on the broker's PUBACK, and the
+            # outbox does not wait for it either (its window is freed by the end-to-end
+            # ack); awaiting it would make this side stop-and-wait.
+            task = asyncio.create_task(client.publish(topics.events, p, qos=1))
+            publishes.add(task)
+            task.add_done_callback(publishes.discard)
         await asyncio.wait_for(done.wait(), 600)
+        await asyncio.gather(*publishes)
         elapsed = time.perf_counter() - t0
         reader.cancel()
         return elapsed
