@@ -103,6 +103,7 @@ class OutboxDrainer:
         self._state_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._publishes: set[asyncio.Task[None]] = set()
+        self._reading: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -117,9 +118,10 @@ class OutboxDrainer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in [*self._tasks, *self._publishes]:
+        tasks = [*self._tasks, *self._publishes, *([self._reading] if self._reading else [])]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._publishes]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         # Acks already received are worth keeping: delete them before we go.
@@ -131,7 +133,8 @@ class OutboxDrainer:
         await stop.wait()
 
     async def _on_reconnect(self) -> None:
-        # The broker may have lost what was in flight (crash): resend all of it now.
+        # The broker may have lost what was in flight (crash): resend all of it now
+        # (all at 0, still in send order before anything sent later).
         for item in self.inflight.values():
             item.sent_at = 0.0
         self._wake.set()
@@ -143,16 +146,33 @@ class OutboxDrainer:
             await self.link.connected.wait()
             now = time.monotonic()
             timeout = self.cfg.ack_timeout_s
-            due = [(eid, it) for eid, it in self.inflight.items() if now - it.sent_at >= timeout]
+            # ``inflight`` is kept in send order (a resend moves its event to the end), so
+            # the events due for a resend are at its front: one sweep, no timer per event.
+            due: list[tuple[str, _InFlight]] = []
+            for eid, it in self.inflight.items():
+                if now - it.sent_at < timeout:
+                    break
+                due.append((eid, it))
             for event_id, item in due:
+                if event_id not in self.inflight:
+                    continue  # acked while this loop waited for a publish slot
                 if item.sends > 1 or item.sent_at > 0:
                     log.info("event %s unacked after %.1fs; resending", event_id, timeout)
                 item.sent_at = time.monotonic()
                 item.sends += 1
+                self.inflight.move_to_end(event_id)
                 self.resent += 1
                 await self._publish(item.payload)
-            if not self._buffer and not self._exhausted_wait_needed():
-                await self._read_more()
+            # Read ahead: the next batch is fetched while the buffer still holds a window's
+            # worth, so the read (queued on the journal thread behind the ack deletes and
+            # their fsyncs) does not leave the window empty.
+            if (self._reading is None and len(self._buffer) < self.cfg.window
+                    and not self._exhausted_wait_needed()):
+                self._reading = asyncio.create_task(self._read_more(), name="outbox-read")
+            reading = self._reading
+            if reading is not None and (reading.done() or not self._buffer):
+                self._reading = None
+                await reading  # its rows are in the buffer; a journal error is raised here
             while self._buffer and len(self.inflight) < self.cfg.window:
                 row = self._buffer.popleft()
                 if row.event_id in self._acked_not_deleted or row.event_id in self.inflight:
@@ -180,14 +200,13 @@ class OutboxDrainer:
             self._buffer.extend(rows)
             self._read_seq = rows[-1].seq
         self._exhausted = len(rows) < self.cfg.batch
+        self._wake.set()
 
     async def _sleep(self) -> None:
         """Until an ack frees a slot, new events are committed, or a resend falls due."""
         now = time.monotonic()
-        next_due = min(
-            (it.sent_at + self.cfg.ack_timeout_s for it in self.inflight.values()),
-            default=now + OFFLINE_CHECK_S,
-        )
+        oldest = next(iter(self.inflight.values()), None)  # the earliest sent: see _drain_loop
+        next_due = oldest.sent_at + self.cfg.ack_timeout_s if oldest else now + OFFLINE_CHECK_S
         delay = max(min(next_due, now + OFFLINE_CHECK_S) - now, 0.0)
         waiters = [asyncio.ensure_future(self._wake.wait())]
         if len(self.inflight) < self.cfg.window:
