@@ -107,7 +107,9 @@ def test_links_lead_to_what_was_created(served, db_url, pg_session_url):
     find it."""
     base, admin, mp, proc = served
     wanted = budget(SCENARIOS, db_url, pg_session_url)
-    schema = load_schema(base)
+    # Logging out would end the token every other call uses (a CI run's admin calls all
+    # answered 401 after some scenario did), as in the fuzz.
+    schema = load_schema(base).exclude(method="DELETE", path="/api/v1/admin/session")
     # Only the links the document declares: a check of ours, not of schemathesis' guesses.
     schema.config.phases.stateful.inference.algorithms = []
     session = requests.Session()
@@ -120,6 +122,9 @@ def test_links_lead_to_what_was_created(served, db_url, pg_session_url):
     class Links(schema.as_state_machine()):
         def get_call_kwargs(self, case):
             token = admin if case.path.startswith("/api/v1/admin") else mp
+            # On the case as well: in CI some calls went out with no Authorization at all
+            # when it was only passed to the call.
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
             return {"session": session, "timeout": 10,
                     "headers": {"Authorization": f"Bearer {token}"}}
 
