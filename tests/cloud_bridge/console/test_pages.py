@@ -318,12 +318,13 @@ async def test_fleet_samples_one_row_per_period_and_charts_over_the_day(console,
 
     from cloud_bridge import fleet
     from cloud_bridge.console.models import FleetSample
-    from cloud_bridge.console.runtime import sample_fleet
+    from cloud_bridge.console.runtime import period_start, sample_fleet
     from contract.wire.presence import KioskStatus, Telemetry
 
     await seed(db)
     now = datetime.now(UTC)
-    two_hours_ago = now - timedelta(hours=2)
+    # the start of a period, so that one second later is still the same period
+    two_hours_ago = period_start(now - timedelta(hours=2), 60)
     assert await sample_fleet(db, 60, two_hours_ago) == 2  # stores s1 and s2
     assert await sample_fleet(db, 60, two_hours_ago + timedelta(seconds=1)) == 2  # same period
     async with db.session() as s:
