@@ -10,8 +10,8 @@ import pytest
 from common.mosquitto import Broker
 
 # Fixtures shared by test packages, registered once instead of imported (with noqa) by
-# every module that uses them.
-pytest_plugins = ("tests.cloud_bridge.payments_fixtures",)
+# every module that uses them; and the guard that starts no test just before a midnight.
+pytest_plugins = ("tests.cloud_bridge.payments_fixtures", "tests.support.day_guard")
 
 
 @pytest.fixture
