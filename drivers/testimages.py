@@ -234,12 +234,35 @@ def make_frame(
     return first, _render(scene_seed, int(noise_seeds[1]), condition, index, True, code)
 
 
+#: Degradations that change from one camera frame to the next of a held code: the hand
+#: moves at a different speed in each exposure, and a tilting package moves its glare.
+PER_FRAME_PARTS = ("motion", "glare")
+
+
+def make_frame_sequence(
+    rng: np.random.Generator, condition: str, length: int, index: int = 0,
+) -> list[SyntheticFrame]:
+    """``length`` consecutive camera frames of one held code under ``condition``.
+
+    One scene (code, pose, defocus, light, screen); every frame has its own sensor
+    noise and hand jitter, and its own motion blur and glare drawn from the same
+    distributions as a single frame's (:data:`PER_FRAME_PARTS`). A ``combo`` scene
+    keeps its drawn set of degradations in every frame.
+    """
+    scene_seed = int(rng.integers(0, 2**63))
+    seeds = rng.integers(0, 2**63, (length, 2))
+    return [_render(scene_seed, int(n), condition, index, True, None, int(d))
+            for n, d in seeds]
+
+
 def _render(
     scene_seed: int, noise_seed: int, condition: str, index: int, jitter: bool,
-    code: tuple[str, str] | None = None,
+    code: tuple[str, str] | None = None, frame_seed: int | None = None,
 ) -> SyntheticFrame:
     rng = np.random.default_rng(scene_seed)  # scene: code, pose, degradation
     nrng = np.random.default_rng(noise_seed)  # this frame: noise, hand jitter
+    # This frame's own draw of the per-frame degradations (sequences only).
+    frng = None if frame_seed is None else np.random.default_rng(frame_seed)
     bg = _background(rng).astype(np.float32)
     text, symbology = random_code(rng)
     parts: tuple[str, ...] = (condition,)
@@ -283,7 +306,9 @@ def _render(
     img = _place(bg, symbol, module_px, angle, center, persp, persp_rng)
 
     for part in parts:
-        img = _degrade(img, part, rng, nrng, module_px, center, bg, symbol.shape)
+        # Every frame of a sequence draws the same scene values in the same order.
+        drng = frng if frng is not None and part in PER_FRAME_PARTS else rng
+        img = _degrade(img, part, drng, nrng, module_px, center, bg, symbol.shape)
     if not {"noise", "dim"} & set(parts):
         img = img + nrng.normal(0, 3, img.shape)
     return SyntheticFrame(name, _finish(img), text, symbology, condition)
@@ -386,6 +411,15 @@ def make_frame_pairs(
     """Like :func:`make_frame_set`, each frame with its next camera frame (see make_frame)."""
     rng, conditions = _draw_conditions(n, seed, weights)
     return [make_frame(rng, cond, i, sibling=True) for i, cond in enumerate(conditions)]
+
+
+def make_frame_sequences(
+    n: int, length: int, seed: int, weights: dict[str, float] | None = None
+) -> list[list[SyntheticFrame]]:
+    """``n`` scenes of ``length`` consecutive frames each (see :func:`make_frame_sequence`),
+    conditions drawn by ``weights`` (default :data:`BENCH_WEIGHTS`)."""
+    rng, conditions = _draw_conditions(n, seed, weights)
+    return [make_frame_sequence(rng, cond, length, i) for i, cond in enumerate(conditions)]
 
 
 def write_demo_images(folder: Path | str, member_code: str | None = None) -> list[Path]:

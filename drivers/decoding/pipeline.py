@@ -308,10 +308,12 @@ class DecodePipeline:
                                 continue
                             stage.hits += 1
                             reads = [self._agreed(r, unconfirmed.get(r.text))
-                                     for r in self._reads(found, stage.name, view)]
+                                     for r in _consistent(self._reads(found, stage.name, view))]
                             if any(r.confident for r in reads):
                                 others = [u for t, u in unconfirmed.items()
-                                          if all(r.text != t for r in reads)]
+                                          if all(r.text != t for r in reads)
+                                          and not any(r.confident and _conflict(r, u)
+                                                      for r in reads)]
                                 return reads + others
                             for r in reads:
                                 unconfirmed.setdefault(r.text, r)
@@ -345,6 +347,11 @@ class DecodePipeline:
             self._last_hit_at = self.clock()
         return list(out.values())
 
+    def forget(self) -> None:
+        """Drop the region of interest of the last hit (a new scene starts)."""
+        self._last_box = None
+        self._last_hit_at = -1e9
+
     def stage_stats(self) -> dict[str, tuple[int, int]]:
         """Per stage: (hits, tries) since creation."""
         return {s.name: (s.hits, s.tries) for s in self.stages}
@@ -352,6 +359,49 @@ class DecodePipeline:
     def stage_ms(self) -> dict[str, float]:
         """Per stage: milliseconds spent in it since creation (on the pipeline's clock)."""
         return {s.name: s.seconds * 1000 for s in self.stages}
+
+
+#: Two 1D reads whose boxes share more than this part of the smaller box are of one
+#: symbol (see :func:`_conflict`).
+SAME_SYMBOL_OVERLAP = 0.2
+
+
+def _conflict(a: Decoded, b: Decoded) -> bool:
+    """True when ``a`` and ``b`` are different 1D texts read from one symbol's place.
+
+    A symbol carries one code: two texts there mean at least one misread. Seen on a
+    bench sequence: zxing-cpp read a small EAN-13 right on its upper rows and as a
+    different valid EAN-13 on its lower rows, and libzbar read the wrong text too on
+    the enlarged crop, so the wrong read was confirmed. A read without a box (a
+    rotated view) may be anywhere: it conflicts with every other text.
+    """
+    if a.text == b.text or (a.symbology not in codes.LINEAR_SYMBOLOGIES
+                            and b.symbology not in codes.LINEAR_SYMBOLOGIES):
+        return False
+    if a.box is None or b.box is None:
+        return True
+    ba, bb = _symbol_box(a.box), _symbol_box(b.box)
+    w = min(ba[2], bb[2]) - max(ba[0], bb[0])
+    h = min(ba[3], bb[3]) - max(ba[1], bb[1])
+    if w <= 0 or h <= 0:
+        return False
+    smaller = min((box[2] - box[0]) * (box[3] - box[1]) for box in (ba, bb))
+    return w * h > SAME_SYMBOL_OVERLAP * max(smaller, 1)
+
+
+def _symbol_box(box: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
+    """A 1D read's box grown to the whole symbol: zxing-cpp's box spans only the rows
+    it read, and a label's bars are about half as high as the symbol is long."""
+    x0, y0, x1, y1 = box
+    grow = 0.25 * max(x1 - x0, y1 - y0)
+    if x1 - x0 >= y1 - y0:
+        return x0, y0 - grow, x1, y1 + grow
+    return x0 - grow, y0, x1 + grow, y1
+
+
+def _consistent(reads: list[Decoded]) -> list[Decoded]:
+    """``reads`` without those that conflict with another read of the same view."""
+    return [r for r in reads if not any(_conflict(r, o) for o in reads if o is not r)]
 
 
 def _opencv_checker() -> OpencvBarcodeChecker | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -339,3 +341,41 @@ def test_a_misread_the_bar_enhancement_creates_is_not_confirmed_on_it() -> None:
         assert frame.text == "69474392"
         reads = Pipeline(ZxingDecoder(), PyzbarDecoder(), budget_s=5.0).decode(frame.image)
         assert not [r for r in reads if r.confident and r.text != frame.text], reads
+
+
+# --- two texts at one symbol's place ----------------------------------------------------------
+
+
+def test_two_texts_read_on_one_symbol_are_both_dropped() -> None:
+    """zxing-cpp's box spans only the rows it read: a misread on the lower rows of the
+    symbol lies beside the right read, not on it, and is still the same symbol. Both
+    engines agreeing on each text must not make either confident."""
+    upper = Decoded("6903952120090", "EAN13", "zxing", box=(331, 216, 454, 235))
+    lower = Decoded("9903812120090", "EAN13", "zxing", box=(330, 242, 453, 261))
+    both = [upper, lower]
+    zx = _ScriptedEngine("zxing", both)
+    pz = _ScriptedEngine("pyzbar", [replace(d, engine="pyzbar") for d in both])
+    pipe = DecodePipeline(zx, pz, budget_s=60.0, opencv=None)
+    pipe._zxing_fast = pipe._zxing_bars = pipe._zxing_qr = pipe._zxing_turning = zx
+    assert pipe.decode(np.full((480, 640), 200, np.uint8)) == []
+
+
+def test_two_symbols_side_by_side_are_both_read() -> None:
+    left = Decoded("6903952120090", "EAN13", "zxing", box=(20, 200, 200, 220))
+    right = Decoded("6901234567892", "EAN13", "zxing", box=(300, 200, 480, 220))
+    zx = _ScriptedEngine("zxing", [left, right])
+    pz = _ScriptedEngine("pyzbar", [replace(d, engine="pyzbar") for d in (left, right)])
+    pipe = DecodePipeline(zx, pz, opencv=None)
+    pipe._zxing_fast = zx
+    reads = pipe.decode(np.full((480, 640), 200, np.uint8))
+    assert sorted((r.text, r.confident) for r in reads) == [
+        ("6901234567892", True), ("6903952120090", True)]
+
+
+def test_a_sequence_is_one_scene_with_its_own_noise_motion_and_glare_per_frame() -> None:
+    rng = np.random.default_rng(3)
+    for condition in ("motion", "glare"):
+        frames = testimages.make_frame_sequence(rng, condition, 3)
+        assert len({f.text for f in frames}) == 1 and frames[0].text is not None
+        assert {f.condition for f in frames} == {condition}
+        assert not np.array_equal(frames[0].image, frames[1].image)
