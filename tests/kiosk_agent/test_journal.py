@@ -61,6 +61,31 @@ async def test_ack_deletes_and_ignores_unknown(journal: Journal):
     assert await journal.outbox_ack([]) == 0
 
 
+async def test_ack_marks_only_the_acked_sales_orders_acknowledged(journal: Journal):
+    sales = [await journal.commit_sale(make_order(out_trade_no=f"otn-{i}")) for i in range(3)]
+    rows = await journal.outbox_pending(100)
+    by_order = {json.loads(r.payload)["data"]["order_no"]: r.event_id for r in rows
+                if r.type == "order.completed"}
+    other = [r.event_id for r in rows if r.type != "order.completed"]
+
+    def acked_at(conn: sqlite3.Connection) -> dict[str, float | None]:
+        return dict(conn.execute("SELECT order_no, acked_at FROM orders").fetchall())
+
+    # Another event of the sale, an unknown id, the same id twice: only sale 0's order.
+    first = by_order[sales[0].order_no]
+    assert other  # each sale also queues a payment.settled event
+    assert await journal.outbox_ack([other[0], "nope", first, first]) == 2
+    marked = await journal.read(acked_at)
+    assert marked[sales[0].order_no] is not None
+    assert marked[sales[1].order_no] is None and marked[sales[2].order_no] is None
+    # A repeated ack neither deletes anything nor moves the first ack's time.
+    assert await journal.outbox_ack([first]) == 0
+    assert (await journal.read(acked_at))[sales[0].order_no] == marked[
+        sales[0].order_no]
+    remaining = {r.event_id for r in await journal.outbox_pending(100)}
+    assert first not in remaining and by_order[sales[1].order_no] in remaining
+
+
 async def test_seq_keeps_increasing_after_ack_and_reopen(tmp_path: Path):
     async with Journal(tmp_path / "j.db", "s", "k") as j:
         ids = await j.append_events([("a", {}), ("b", {})])
