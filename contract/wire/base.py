@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
 
 SCHEMA_VERSION = 1
 
@@ -43,20 +44,7 @@ def decode(model: type[M], payload: bytes | bytearray | str | Any) -> M:
 
     Never raises anything else, whatever bytes arrive (property-tested).
     """
-    try:
-        if isinstance(payload, (bytes, bytearray)):
-            text = bytes(payload).decode("utf-8")
-        elif isinstance(payload, str):
-            text = payload
-        else:
-            raise WireError(f"payload of type {type(payload).__name__} is not bytes")
-        obj = json.loads(text)
-    except WireError:
-        raise
-    except UnicodeDecodeError as err:
-        raise WireError(f"payload is not UTF-8: {err.reason} at byte {err.start}") from err
-    except (ValueError, RecursionError) as err:
-        raise WireError(f"payload is not JSON: {str(err)[:120]}") from err
+    obj = _parse(payload)
     if not isinstance(obj, dict):
         raise WireError(f"payload is a JSON {type(obj).__name__}, expected an object")
     if "v" not in obj:
@@ -69,6 +57,37 @@ def decode(model: type[M], payload: bytes | bytearray | str | Any) -> M:
         raise WireError(validation_reason(err)) from err
     except (ValueError, TypeError, RecursionError) as err:
         raise WireError(f"invalid {model.__name__}: {str(err)[:160]}") from err
+
+
+def _parse(payload: bytes | bytearray | str | Any) -> Any:
+    """The JSON value of ``payload``, as ``json.loads`` reads its UTF-8 text.
+
+    pydantic's JSON parser reads it first: half the time of ``json.loads`` on a sale
+    (measured on the bench machine), and every message a bridge or kiosk receives comes
+    through here. What that parser refuses (invalid UTF-8, a byte order mark, a lone
+    surrogate escape, nesting deeper than 200, broken JSON) goes to ``json.loads``, which
+    accepts what it accepts and gives the reason for the rest; where both parsers accept
+    a document they read the same value (big integers, ``NaN``, duplicate keys: tested).
+    """
+    if isinstance(payload, (bytes, bytearray, str)):
+        try:
+            return from_json(payload)
+        except (ValueError, TypeError, RecursionError):  # a str with a lone surrogate: TypeError
+            pass
+    try:
+        if isinstance(payload, (bytes, bytearray)):
+            text = bytes(payload).decode("utf-8")
+        elif isinstance(payload, str):
+            text = payload
+        else:
+            raise WireError(f"payload of type {type(payload).__name__} is not bytes")
+        return json.loads(text)
+    except WireError:
+        raise
+    except UnicodeDecodeError as err:
+        raise WireError(f"payload is not UTF-8: {err.reason} at byte {err.start}") from err
+    except (ValueError, RecursionError) as err:
+        raise WireError(f"payload is not JSON: {str(err)[:120]}") from err
 
 
 def validation_reason(err: ValidationError) -> str:

@@ -88,8 +88,15 @@ def test_missing_version_and_required_fields_are_rejected_with_reason():
         decode(Event, b'{"type": "x", "store": "s", "kiosk": "k", "seq": 1}')
     with pytest.raises(WireError, match=r"^seq: "):
         decode(Event, b'{"v": 1, "type": "x", "store": "s", "kiosk": "k"}')
-    with pytest.raises(WireError, match="not JSON"):
+    # The reasons of a payload that is not JSON are json.loads's (pydantic's parser
+    # only reads first): the kiosk's dead letter and the bridge's log say where it broke.
+    with pytest.raises(WireError, match=r"^payload is not JSON: Expecting property name "
+                       r"enclosed in double quotes: line 1 column 2 \(char 1\)$"):
         decode(Event, b"{nope")
+    with pytest.raises(WireError, match=r"^payload is not JSON: Unexpected UTF-8 BOM"):
+        decode(Event, b'\xef\xbb\xbf{"v": 1}')
+    with pytest.raises(WireError, match=r"^payload is not UTF-8: invalid start byte at byte 9$"):
+        decode(Event, b'{"v": 1}\n\xff')
     with pytest.raises(WireError, match="positive integer"):
         decode(Event, b'{"v": "1"}')
 
@@ -154,3 +161,85 @@ def test_command_signing_bytes_exclude_signature_and_are_canonical():
     signed = cmd.model_copy(update={"sig": "abc"})
     assert cmd.signing_bytes() == signed.signing_bytes()
     assert b'"a":"\xe4\xb8\xad","b":1' in cmd.signing_bytes()
+
+
+def json_loads_reading(model, payload):
+    """What decode answered when it parsed with json.loads alone: the oracle of its
+    faster parser (pydantic's, reading first): same acceptance, values and reasons."""
+    try:
+        text = bytes(payload).decode("utf-8") if isinstance(payload, bytes) else payload
+        obj = json.loads(text)
+    except UnicodeDecodeError as err:
+        return ("refused", f"payload is not UTF-8: {err.reason} at byte {err.start}")
+    except (ValueError, RecursionError) as err:
+        return ("refused", f"payload is not JSON: {str(err)[:120]}")
+    if not isinstance(obj, dict) or "v" not in obj:
+        return ("refused", "not an object with 'v'")
+    if not isinstance(obj["v"], int) or isinstance(obj["v"], bool) or obj["v"] < 1:
+        return ("refused", "field 'v' must be a positive integer")
+    try:
+        return repr(model.model_validate(obj).model_dump())
+    except ValueError:
+        return ("refused", "invalid")
+
+
+def decode_reading(model, payload):
+    try:
+        return repr(decode(model, payload).model_dump())
+    except WireError as err:
+        if err.reason.startswith(("payload is a JSON", "missing field 'v'")):
+            return ("refused", "not an object with 'v'")
+        if err.reason.startswith(("payload is not", "field 'v'")):
+            return ("refused", err.reason)
+        return ("refused", "invalid")
+
+
+EVENT_HEAD = (b'{"event_id":"e-0000001","type":"note","store":"s1","kiosk":"k1","seq":1,'
+              b'"ts":"2026-03-01T04:00:00+00:00"')
+# Where pydantic's JSON parser and json.loads might read apart.
+ODD_PAYLOADS = [
+    EVENT_HEAD + b',"v":1,"data":{"n":123456789012345678901234567890}}',
+    EVENT_HEAD + b',"v":1,"data":{"n":1e400,"m":NaN,"i":-Infinity}}',
+    EVENT_HEAD + b',"v":1,"data":{"s":"\\ud800"}}',  # a lone surrogate: json.loads reads it
+    EVENT_HEAD + b',"v":1,"data":{"s":"\xed\xa0\x80"}}',  # invalid UTF-8
+    EVENT_HEAD + b',"v":1,"data":{"a":1,"a":2}}',
+    b"\xef\xbb\xbf" + EVENT_HEAD + b',"v":1}',  # a byte order mark
+    EVENT_HEAD + b',"v":1}\xff',
+    EVENT_HEAD + b',"v":true}',
+    EVENT_HEAD + b',"v":0}',
+    EVENT_HEAD + b',"v":"1"}',
+    EVENT_HEAD + b'}',  # no v
+    EVENT_HEAD + b',"v":1,"seq":-1}',
+    b'[1, 2]',
+    b'"text"',
+    b'',
+    # Deeper than pydantic's parser goes (200), not than json.loads: accepted.
+    EVENT_HEAD + b',"v":1,"data":{"d":' + b'[' * 400 + b']' * 400 + b'}}',
+    EVENT_HEAD + b',"v":1,"data":{"d":' + b'[' * 3000 + b']' * 3000 + b'}}',  # refused
+    EVENT_HEAD + b',"v":1,"data":{"s":"\\u0000","f":1.5e-7,"g":-0,"h":1E2}}',
+    EVENT_HEAD + b',"v":1} ',
+    EVENT_HEAD + b',"v":1}{}',
+]
+
+
+@pytest.mark.parametrize("payload", ODD_PAYLOADS, ids=range(len(ODD_PAYLOADS)))
+def test_decode_reads_as_json_loads(payload):
+    assert decode_reading(Event, payload) == json_loads_reading(Event, payload)
+    text = payload.decode("utf-8", "surrogatepass") if b"\xff" not in payload else None
+    if text is not None and "\ufeff" not in text:
+        assert decode_reading(Event, text) == json_loads_reading(Event, text)
+
+
+def test_the_lone_surrogate_and_the_deep_document_are_accepted():
+    assert decode(Event, ODD_PAYLOADS[2]).data == {"s": "\ud800"}
+    assert decode(Event, ODD_PAYLOADS[15]).data["d"]
+
+
+@settings(max_examples=200)
+@given(payload=st.binary(max_size=120) | st.builds(
+    lambda obj, v: json.dumps({**obj, "v": v}).encode(),
+    st.dictionaries(st.sampled_from(["type", "store", "kiosk", "seq", "event_id", "data", "x"]),
+                    json_values, max_size=6),
+    st.integers(-1, 3) | st.booleans() | st.text(max_size=2)))
+def test_any_payload_decodes_as_json_loads_reads_it(payload):
+    assert decode_reading(Event, payload) == json_loads_reading(Event, payload)
