@@ -19,6 +19,7 @@ from drivers.scale import (
     make_frame,
     parse_frame,
 )
+from tests.support.waiting import until
 
 from .conftest import PtyDevice
 
@@ -112,10 +113,20 @@ def test_stable_rule():
 async def test_scale_on_a_pty_weighs_tares_and_recovers(scale_pty):
     async with SerialScale(scale_pty.link, **FAST) as scale:
         async def send(grams: int, n: int = 5, **kw) -> None:
+            # ~10 frames/s as a scale sends them; then wait for the reader thread to have
+            # taken them all in (on a loaded machine it may lag behind the writes).
+            before = scale.frames
             for _ in range(n):
                 scale_pty.write(make_frame(grams, **kw))
                 await asyncio.sleep(0.1)
+            await until(lambda: scale.frames >= before + n, what=f"{n} frames read")
 
+        # The reader flushes what came before it opened the port: it is reading once a
+        # frame gets through.
+        deadline = time.monotonic() + 5
+        while scale.frames == 0 and time.monotonic() < deadline:
+            scale_pty.write(make_frame(0))
+            await asyncio.sleep(0.1)
         await send(0)
         with pytest.raises(ScaleNotStable, match="nothing"):
             scale.current()
@@ -132,14 +143,13 @@ async def test_scale_on_a_pty_weighs_tares_and_recovers(scale_pty):
         assert scale.current() == 618
         # a wrong baud rate looks like garbage: error, then ok again on good frames
         scale_pty.write(b"\x7f\x13\x02garbage-without-end" * 3)
-        await asyncio.sleep(0.2)
-        assert scale.health()["state"] == "error" and scale.dropped >= 1
+        await until(lambda: scale.health()["state"] == "error", what="error on garbage")
+        assert scale.dropped >= 1
         await send(618, n=4)
         assert scale.health()["state"] == "ok"
         # unplugged: error with the reason; replugged: weighing again
         scale_pty.unplug()
-        await asyncio.sleep(0.3)
-        assert scale.health()["state"] == "error"
+        await until(lambda: scale.health()["state"] == "error", what="error when unplugged")
         scale_pty.plug()
         deadline = time.monotonic() + 3
         while scale.health()["state"] != "ok" and time.monotonic() < deadline:
