@@ -33,7 +33,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiomqtt
-from paho.mqtt import client as mqtt_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -96,6 +95,37 @@ class RpcFailed(LinkError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+_PAHO_LOG = logging.getLogger(__name__ + ".paho")
+
+
+class _PahoLog(logging.Logger):
+    """One client's paho log: its lines go to ``kiosk_agent.link.paho`` at DEBUG, and
+    an ERROR line (why the socket failed) is kept as the link's ``_socket_error``.
+
+    Lines below ERROR cost a level check unless that logger is at DEBUG.
+    """
+
+    def __init__(self, link: Link) -> None:
+        super().__init__(_PAHO_LOG.name)
+        self.propagate = False
+        self.addHandler(_PahoHandler(link))
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level >= logging.ERROR or _PAHO_LOG.isEnabledFor(logging.DEBUG)
+
+
+class _PahoHandler(logging.Handler):
+    def __init__(self, link: Link) -> None:
+        super().__init__()
+        self.link = link
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            self.link._socket_error = line
+        _PAHO_LOG.debug("%s", line)
 
 
 def tls_context(mqtt: MqttSection) -> ssl.SSLContext | None:
@@ -297,13 +327,9 @@ class Link:
         waits its whole operation timeout and reports "Operation timed out".
         """
         paho_client = client._client
-        paho_client.disable_logger()
-        paho_log = logging.getLogger(__name__ + ".paho")
-
-        def on_log(_client: object, _userdata: object, level: int, buf: str) -> None:
-            if level == mqtt_client.MQTT_LOG_ERR:
-                self._socket_error = buf
-            paho_log.debug("%s", buf)
+        # A logger, not ``on_log``: paho formats every line (two per message) for an
+        # ``on_log`` callback, while a logger's level check skips the formatting.
+        paho_client.enable_logger(_PahoLog(self))
 
         aiomqtt_on_disconnect: Callable[..., None] | None = paho_client.on_disconnect
 
@@ -319,7 +345,6 @@ class Link:
                     aiomqtt.MqttError(f"connection closed by the broker: {cause}")
                 )
 
-        paho_client.on_log = on_log
         paho_client.on_disconnect = on_disconnect
 
     async def _run(self) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import subprocess
 
 import aiomqtt
 import pytest
+from paho.mqtt.client import MQTT_LOG_DEBUG, MQTT_LOG_ERR
 
 from cloud_bridge.commands import sign_command
 from contract.signing import NonceCache, generate_signing_key
@@ -211,3 +213,20 @@ async def test_malformed_messages_on_every_topic_dropped_link_survives(broker, c
         assert await link.request("x", {}, timeout=5) == {"ok": 1}
     assert "dropped malformed rpc reply" in caplog.text
     assert link.connects == 1
+
+
+async def test_paho_lines_go_to_debug_and_its_error_is_kept_as_the_socket_error(caplog) -> None:
+    link = _link(1)
+    paho = link._make_client()._client
+    caplog.set_level(logging.INFO, logger="kiosk_agent.link.paho")
+    paho._easy_log(MQTT_LOG_DEBUG, "Sending PUBLISH (m%d)", 1)
+    assert link._socket_error is None and not caplog.records
+    caplog.set_level(logging.DEBUG, logger="kiosk_agent.link.paho")
+    paho._easy_log(MQTT_LOG_DEBUG, "Sending PUBLISH (m%d)", 2)
+    paho._easy_log(MQTT_LOG_ERR, "failed to receive on socket: %s", "[SSL] certificate required")
+    assert link._socket_error == "failed to receive on socket: [SSL] certificate required"
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("kiosk_agent.link.paho", logging.DEBUG, "Sending PUBLISH (m2)"),
+        ("kiosk_agent.link.paho", logging.DEBUG,
+         "failed to receive on socket: [SSL] certificate required"),
+    ]
