@@ -8,11 +8,19 @@ import asyncio
 import contextlib
 from types import SimpleNamespace
 
-from drivers.scale import SerialScale, make_frame
+from drivers.scale import ScaleNotStable, SerialScale, make_frame
 from kiosk_agent.agent import Agent
 from kiosk_agent.config import AgentConfig
 from tests.drivers.conftest import PtyDevice
 from tests.kiosk_agent.sales import make_book
+from tests.support.waiting import until
+
+
+def stable_g(scale: SerialScale) -> int | None:
+    try:
+        return scale.current()
+    except ScaleNotStable:
+        return None
 
 
 async def test_weighed_scan_takes_the_stable_weight(tmp_path):
@@ -21,7 +29,8 @@ async def test_weighed_scan_takes_the_stable_weight(tmp_path):
         "journal": {"path": str(tmp_path / "j.db")}, "mqtt": {"enabled": False},
         "scale": {"kind": "toledo", "port": dev.link, "stable_timeout_s": 0.8}})
     agent = Agent(config, book=make_book())
-    agent.add_component("scale", SerialScale(dev.link, reopen_s=0.05))
+    scale = SerialScale(dev.link, reopen_s=0.05)
+    agent.add_component("scale", scale)
     stop = asyncio.Event()
 
     async def scale_sends(grams: int, motion: bool = False) -> None:
@@ -39,11 +48,16 @@ async def test_weighed_scan_takes_the_stable_weight(tmp_path):
         assert refusal.zh == "请将商品放在秤上"
         sender.cancel()
         sender = asyncio.create_task(scale_sends(735, motion=True))
-        await asyncio.sleep(0.3)
+        # the scale has seen the motion (a loaded machine may read it late)
+        await until(lambda: scale.rule.last is not None and scale.rule.last.motion,
+                    what="a reading in motion")
         refusal = await agent.handle_scan(apples)
         assert refusal is not None and refusal.zh == "请等待秤稳定后再扫码"
         sender.cancel()
         sender = asyncio.create_task(scale_sends(735))
+        # Settled (3 frames over 0.3 s) before the scan, which may wait only 0.8 s: a
+        # loaded machine may read the frames late and bunched.
+        await until(lambda: stable_g(scale) == 735, what="a stable 735 g")
         assert await agent.handle_scan(apples) is None
         [line] = agent.checkout.priced.lines
         assert line.weight_g == 735 and line.amount == 882  # ¥12.00/kg x 0.735 kg
