@@ -18,6 +18,7 @@ from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,10 +100,7 @@ async def test_corrupt_download_refused_then_fixed(broker, journal: Journal, boo
     async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
         async with CatalogSync(link, journal) as sync:
             await _announce(broker.port, _pointer(base, "v3", v3))
-            for _ in range(100):
-                if sync.last_error:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: sync.last_error, 10, what="a failed download")
             assert "sha256 mismatch" in sync.last_error
             assert await journal.current_price_book() is None
             files["/books/v3.json"] = v3  # the bridge fixes it; the retry picks it up
@@ -119,10 +117,7 @@ async def test_malformed_pointer_and_missing_book(broker, journal: Journal, book
                 await c.publish(store_catalog("store1"), b'{"v":1,"version":"x"}', qos=1)
             body = _book_bytes("v4")
             await _announce(broker.port, _pointer(base, "v4", body))  # 404
-            for _ in range(100):
-                if sync.last_error:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: sync.last_error, 10, what="a failed download")
             assert "HTTP 404" in sync.last_error
             result = await sync.sync_now()  # the sync_catalog command
             assert result["changed"] is False and "HTTP 404" in result["error"]
