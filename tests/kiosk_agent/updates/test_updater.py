@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -199,7 +200,13 @@ async def test_window_forbids_switching(tmp_path, root, key):
     info = config_bundle(tmp_path / "c.tar", key, "2")
     _, ts = await serve(tmp_path)
     try:
-        k = Kiosk(root, [key.public_key()], forbid_window=parse_window("00:00-23:59:59"))
+        # Forbidden from an hour ago to an hour from now (in the updater's zone): a
+        # whole-day "00:00-23:59:59" left the last second of the day open.
+        now = datetime.now(ZoneInfo("Asia/Shanghai"))
+        window = (f"{(now - timedelta(hours=1)).time():%H:%M:%S}-"
+                  f"{(now + timedelta(hours=1)).time():%H:%M:%S}")
+        k = Kiosk(root, [key.public_key()], forbid_window=parse_window(window),
+                  tz="Asia/Shanghai")
         await k.updater.accept(args(info, ts, "c.tar"))
         await wait_for(k.updater, "installed")
         await asyncio.sleep(1.2)
