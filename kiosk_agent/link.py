@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiomqtt
+from paho.mqtt import client as mqtt_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -438,6 +439,23 @@ class Link:
             await client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         except aiomqtt.MqttError as err:
             raise LinkDown(str(err)) from err
+
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Hand a publish to the MQTT client now, without waiting for its PUBACK.
+
+        For a sender with its own end-to-end ack and resend (the outbox): no asyncio
+        future, event and timeout per message as :meth:`publish` has. The message is
+        queued in paho (sent at once, or after a PUBACK when ``MAX_INFLIGHT`` are on the
+        wire); a connection lost before it went out loses it, so the sender must resend
+        what was not acked. Raises :class:`LinkDown` when not connected or refused.
+        """
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise LinkDown("not connected")
+        # aiomqtt's paho client (as in _watch_paho): its publish is what aiomqtt's calls.
+        info = client._client.publish(topic, payload, qos=qos)
+        if info.rc != mqtt_client.MQTT_ERR_SUCCESS:
+            raise LinkDown(f"publish refused: {mqtt_client.error_string(info.rc)}")
 
     async def _telemetry_loop(self) -> None:
         assert self.health is not None

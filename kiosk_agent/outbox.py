@@ -84,7 +84,7 @@ class OutboxDrainer:
         self.offline = offline or OfflineSection()
         self.offline_stored_value = offline_stored_value
         self.inflight: OrderedDict[str, _InFlight] = OrderedDict()
-        self.published = 0  # publishes including resends
+        self.published = 0  # publishes handed to the link, resends included
         self.resent = 0
         self.acked = 0
         self.rejected = 0
@@ -97,12 +97,10 @@ class OutboxDrainer:
         self._wake = asyncio.Event()
         self._store_wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._pub_sem = asyncio.Semaphore(self.cfg.window)
         self._state: OfflineState = "ok"
         self._state_reason = ""
         self._state_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
-        self._publishes: set[asyncio.Task[None]] = set()
         self._reading: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -118,7 +116,7 @@ class OutboxDrainer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        tasks = [*self._tasks, *self._publishes, *([self._reading] if self._reading else [])]
+        tasks = [*self._tasks, *([self._reading] if self._reading else [])]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -154,15 +152,13 @@ class OutboxDrainer:
                     break
                 due.append((eid, it))
             for event_id, item in due:
-                if event_id not in self.inflight:
-                    continue  # acked while this loop waited for a publish slot
                 if item.sends > 1 or item.sent_at > 0:
                     log.info("event %s unacked after %.1fs; resending", event_id, timeout)
                 item.sent_at = time.monotonic()
                 item.sends += 1
                 self.inflight.move_to_end(event_id)
                 self.resent += 1
-                await self._publish(item.payload)
+                self._publish(item.payload)
             # Read ahead: the next batch is fetched while the buffer still holds a window's
             # worth, so the read (queued on the journal thread behind the ack deletes and
             # their fsyncs) does not leave the window empty.
@@ -178,7 +174,7 @@ class OutboxDrainer:
                 if row.event_id in self._acked_not_deleted or row.event_id in self.inflight:
                     continue
                 self.inflight[row.event_id] = _InFlight(row.seq, row.payload, time.monotonic())
-                await self._publish(row.payload)
+                self._publish(row.payload)
             if self._buffer and len(self.inflight) < self.cfg.window:
                 continue
             if not self._buffer and not self._exhausted and len(self.inflight) < self.cfg.window:
@@ -218,22 +214,15 @@ class OutboxDrainer:
                 w.cancel()
         self._wake.clear()
 
-    async def _publish(self, payload: bytes) -> None:
-        """Start one QoS 1 publish without awaiting its PUBACK; at most ``window`` pending."""
-        await self._pub_sem.acquire()
-        task = asyncio.create_task(self._publish_one(payload))
-        self._publishes.add(task)
-        task.add_done_callback(self._publishes.discard)
-
-    async def _publish_one(self, payload: bytes) -> None:
+    def _publish(self, payload: bytes) -> None:
+        """Start one QoS 1 publish; its PUBACK is not awaited (the window is freed by the
+        end-to-end ack), and an event whose publish failed stays in flight: resent on
+        reconnect or when its ack is overdue."""
         try:
-            await self.link.publish(self.link.topics.events, payload, qos=1)
+            self.link.publish_nowait(self.link.topics.events, payload, qos=1)
             self.published += 1
         except LinkDown as err:
-            # Stays in flight; resent on reconnect.
             log.debug("event publish failed: %s", err)
-        finally:
-            self._pub_sem.release()
 
     # -- acks ------------------------------------------------------------------------
 

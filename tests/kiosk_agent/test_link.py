@@ -180,6 +180,22 @@ async def test_request_without_broker_raises_link_down(broker) -> None:
             await link.request("member.lookup", {}, timeout=0.3)
 
 
+async def test_publish_nowait_sends_in_order_or_raises_link_down(broker) -> None:
+    link = _link(broker.port)
+    with pytest.raises(LinkDown):
+        link.publish_nowait(TOPICS.events, b"{}")  # not started: nothing sent
+    watcher, queue = await _watch(broker.port, TOPICS.events)
+    try:
+        async with link:
+            assert await link.wait_connected(5)
+            for i in range(50):
+                link.publish_nowait(TOPICS.events, b"%d" % i, qos=1)
+            got = [bytes((await asyncio.wait_for(queue.get(), 10)).payload) for _ in range(50)]
+            assert got == [b"%d" % i for i in range(50)]
+    finally:
+        await _unwatch(watcher)
+
+
 async def test_telemetry_published_periodically(broker) -> None:
     async def health() -> Telemetry:
         return Telemetry(queue_depth=3, printer="online", paper="ok")
