@@ -11,7 +11,10 @@ through the same bounded window, a slot freed when the consumer's end-to-end ack
 that event arrives (the same ack the outbox waits for, not the broker's PUBACK), each
 publish started without awaiting its PUBACK, as the outbox starts them (until
 2026-12-06 this side awaited every PUBACK before the next publish: a stop-and-wait
-baseline that the outbox beat by 1.1-2x).
+baseline that the outbox beat by 1.1-2x). This side publishes through aiomqtt's
+``publish`` (a task, an event and a timeout per message); since 2026-12-06 the outbox
+hands its publishes to paho directly (``Link.publish_nowait``, no future per message),
+which is part of what the ratio measures.
 Rounds alternate the two sides; figures are medians with their range. Each round also
 drains 1k, 10k and 100k queued events (a kiosk offline for hours; the sizes in the
 opposite order to the round before), and ``drain_scale_ratio`` = median rate at the
