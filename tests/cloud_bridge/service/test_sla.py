@@ -4,9 +4,11 @@ alerted once; CSAT per store and agent; the monthly complaints report."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from cloud_bridge import keys
 from cloud_bridge.models import Alert
 from cloud_bridge.service import sla
 from cloud_bridge.service.models import Conversation
@@ -89,7 +91,9 @@ async def test_clocks_across_a_weekend_and_a_holiday(client, people, db):
 
 
 async def test_csat_per_store_and_agent_and_complaints_report(client, people):
-    month = datetime.now(UTC).strftime("%Y-%m")
+    # The report's months are the bridge's (Asia/Shanghai): from 16:00 UTC on a month's
+    # last day the UTC month is the one before.
+    month = datetime.now(ZoneInfo(client.app[keys.CONFIG_KEY].bridge.timezone)).strftime("%Y-%m")
     for who, score in (("alice", 5), ("bob", 2)):
         r = await client.post(f"{M}/complaints", headers=people[who], json={
             "store": "s1", "kind": "complaint", "category": "service_attitude",
