@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -69,3 +70,43 @@ def test_a_result_for_a_closed_loop_is_dropped_quietly():
     gate.set()
     assert done.wait(5)  # the thread survived delivering to the closed loop
     worker.stop()
+
+
+def test_a_loop_other_than_the_first_gets_its_results_too():
+    worker = JournalWorker()
+
+    async def square(i: int) -> int:
+        return await worker.submit(lambda: i * i)
+
+    try:
+        assert asyncio.run(square(3)) == 9  # the home loop (its eventfd)
+        assert asyncio.run(square(4)) == 16  # another loop (call_soon_threadsafe)
+    finally:
+        worker.stop()
+
+
+async def test_stop_delivers_every_result_and_closes_the_eventfd():
+    worker = JournalWorker()
+    futures = [worker.submit(lambda i=i: i) for i in range(50)]
+    efd = worker._efd
+    assert efd >= 0 or not hasattr(os, "eventfd")
+    worker.stop()
+    assert [f.result() for f in futures] == list(range(50))
+    if efd >= 0:
+        with pytest.raises(OSError):
+            os.fstat(efd)
+
+
+async def test_a_call_may_stop_its_own_worker():
+    worker = JournalWorker()
+    stopping = worker.submit(worker.stop)
+    efd = worker._efd
+    assert efd >= 0 or not hasattr(os, "eventfd")
+    await stopping
+    worker._thread.join()  # it ends by itself, handing its eventfd back to the loop
+    for _ in range(3):  # a few turns of the loop: no wall clock
+        await asyncio.sleep(0)
+    assert not worker._thread.is_alive()
+    if efd >= 0:
+        with pytest.raises(OSError):
+            os.fstat(efd)
