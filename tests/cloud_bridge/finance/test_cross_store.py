@@ -77,12 +77,13 @@ def test_every_finance_route_is_in_the_table(db_url):
 
 
 async def _s2_world(db) -> dict[str, int]:
+    at = datetime.now(UTC)  # once: the close is for the sale's own day
     await ingest_sales(db, "s2", [sale_data("s2-k1-1", [("tea", 1, 1090, 900)],
-                                            [("wechat", 1090, "s2-T1")], datetime.now(UTC))])
+                                            [("wechat", 1090, "s2-T1")], at)])
     await post_pending(db)
     from cloud_bridge.payments.store import business_date
 
-    close_id = await C.reconcile(db, "s2", business_date(datetime.now(UTC)), {"wechat": []})
+    close_id = await C.reconcile(db, "s2", business_date(at), {"wechat": []})
     async with db.session() as s:
         _, items = await C.get_close(s, close_id)
         from sqlalchemy import select
