@@ -6,12 +6,19 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from common.mosquitto import Broker
 
 # Fixtures shared by test packages, registered once instead of imported (with noqa) by
 # every module that uses them; and the guard that starts no test just before a midnight.
 pytest_plugins = ("tests.cloud_bridge.payments_fixtures", "tests.support.day_guard")
+
+# Property tests are not timed: Hypothesis's default 200 ms deadline per example (and its
+# too-slow health check) fail a test when a loaded CI machine stalls one example
+# ("Unreliable test timings"), which says nothing about the code. Speed is bench/'s.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 @pytest.fixture
