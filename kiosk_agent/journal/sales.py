@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_json
 
 from common.jsontypes import JsonObject
-from contract.numbers import make_order_no
+from contract.numbers import MAX_SEQ, make_order_no
 from contract.wire.events import ORDER_COMPLETED, PAYMENT_SETTLED, OrderCompletedData
 
 from .errors import OrderAlreadyCommitted
@@ -82,10 +82,20 @@ def insert_order_lines(conn: sqlite3.Connection, order: OrderCompletedData) -> N
 class SalesMixin(OutboxMixin, PrintJobsMixin):
     """Order numbers, committing sales and querying committed orders."""
 
+    # (store, kiosk, day) and "{store}-{kiosk}-{day}-" once make_order_no accepted them:
+    # the ids and the day are checked once a day, not on every sale.
+    _order_prefix: tuple[tuple[str, str, str], str] | None = None
+
     def _next_order_no(self, conn: sqlite3.Connection, day: str) -> str:
         seq = self._bump(conn, f"order_seq:{day}")
         # Store and kiosk in every number: kiosk ids repeat across stores (contract.numbers).
-        return make_order_no(self.store_id, self.kiosk_id, day, seq)
+        key = (self.store_id, self.kiosk_id, day)
+        cached = self._order_prefix
+        if cached is not None and cached[0] == key and 1 <= seq <= MAX_SEQ:
+            return f"{cached[1]}{seq:04d}"
+        order_no = make_order_no(self.store_id, self.kiosk_id, day, seq)
+        self._order_prefix = (key, f"{self.store_id}-{self.kiosk_id}-{day}-")
+        return order_no
 
     async def reserve_order_no(self, when: datetime | None = None) -> str:
         """Allocate the next order number durably, e.g. before a payment attempt needs it.
