@@ -25,6 +25,7 @@ from contract.wire import topics as T
 
 from ..config import MqttSection, load_secret
 from .fleet_messages import apply_fleet_message, latest_telemetry_only
+from .mqtt_client import BridgeMqttClient
 from .mqtt_properties import share_property_tables
 from .rpc_server import RpcServer
 from .storage import BatchResult, store_events
@@ -199,7 +200,7 @@ class Ingest:
         delay = m.reconnect_min_s
         while True:
             try:
-                async with aiomqtt.Client(**self._client_kwargs()) as client:
+                async with BridgeMqttClient(**self._client_kwargs()) as client:
                     # Our acks and RPC replies are bounded (ACK_WINDOW, rpc.concurrency);
                     # only warn about pending publishes beyond what we allow ourselves.
                     client.pending_calls_threshold = pending_limit
