@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 OFFLINE_CHECK_S = 5.0
 # Ids acked by the cloud are deleted in one transaction per this many.
 ACK_DELETE_BATCH = 1000
+# While events are in flight, acks are gathered this long (or until a window's worth)
+# before their transaction: its commit (an fsync) costs the journal thread ~300 us of
+# CPU, ~14 us per id in batches of 35 (one consumer ack), ~4 us in batches of 250.
+ACK_GATHER_S = 0.05
 
 OfflineState = Literal["ok", "warning", "paused"]
 
@@ -249,8 +253,20 @@ class OutboxDrainer:
         self._store_wake.set()
 
     async def _store_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._store_wake.wait()
+            # While events are in flight their acks keep coming: gather them (up to a
+            # window's worth, for at most ACK_GATHER_S) into one transaction, one fsync.
+            # Nothing in flight (the last ack of a drain, a single sale): store at once.
+            deadline = loop.time() + ACK_GATHER_S
+            while self.inflight and len(self._to_delete) < self.cfg.window:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                self._store_wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._store_wake.wait(), left)
             self._store_wake.clear()
             await self._flush_store()
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.wire.events import EventAck
 from demo.fake_cloud import FakeCloud
+from kiosk_agent import outbox as outbox_mod
 from kiosk_agent.config import OfflineSection, OutboxSection
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
@@ -49,6 +51,35 @@ async def test_events_delivered_once_and_deleted_only_after_ack(broker, journal:
                 await cloud.wait_stored(50)
                 await ob.wait_idle()
     assert sorted(e.seq for e in cloud.stored.values()) == list(range(50))
+    assert (await journal.outbox_stats()).depth == 0
+
+
+async def test_acks_gathered_while_in_flight_and_stored_at_once_after_the_last(
+    broker, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_mod, "ACK_GATHER_S", 3600.0)  # only the other two triggers
+    ids = await journal.append_events(_events(3))
+    stored: list[list[str]] = []
+    real_ack = journal.outbox_ack
+
+    async def spy(event_ids: list[str]) -> int:
+        stored.append(list(event_ids))
+        return await real_ack(event_ids)
+
+    monkeypatch.setattr(journal, "outbox_ack", spy)
+    async with FakeCloud(broker.port, ack=False) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            async with OutboxDrainer(journal, link, OutboxSection(window=8, ack_timeout_s=30)) as ob:
+                await cloud.wait_stored(3)
+                ob.handle_ack(EventAck(acked=[ids[0]]))
+                ob.handle_ack(EventAck(acked=[ids[1]]))
+                for _ in range(20):
+                    await asyncio.sleep(0)
+                # Two acked, one still in flight: held for one transaction with the rest.
+                assert stored == [] and (await journal.outbox_stats()).depth == 3
+                ob.handle_ack(EventAck(acked=[ids[2]]))  # nothing left in flight
+                await ob.wait_idle()
+    assert stored == [ids]
     assert (await journal.outbox_stats()).depth == 0
 
 
