@@ -227,6 +227,8 @@ class OutboxDrainer:
             self.published += 1
         except LinkDown as err:
             log.debug("event publish failed: %s", err)
+        except ValueError as err:  # paho refused the message itself (e.g. too large)
+            log.error("event publish refused: %s", err)
 
     # -- acks ------------------------------------------------------------------------
 

@@ -122,6 +122,30 @@ async def test_unacked_event_resent_after_timeout(broker, journal: Journal) -> N
     assert len(cloud.stored) == 3
 
 
+async def test_publish_refused_by_the_client_stays_in_flight_and_is_resent(
+    broker, journal: Journal, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await journal.append_events(_events(3))
+    async with FakeCloud(broker.port) as cloud:
+        async with Link(mqtt_section(broker.port), "store1", "kiosk1") as link:
+            real = link.publish_nowait
+            refused: list[bytes] = []
+
+            def first_refused(topic: str, payload: bytes, qos: int = 1) -> None:
+                if not refused:
+                    refused.append(payload)
+                    raise ValueError("Payload too large.")
+                real(topic, payload, qos)
+
+            monkeypatch.setattr(link, "publish_nowait", first_refused)
+            async with OutboxDrainer(journal, link, OutboxSection(ack_timeout_s=0.3)) as ob:
+                await ob.wait_idle()
+                assert ob.resent >= 1
+    assert sorted(e.seq for e in cloud.stored.values()) == [0, 1, 2]
+    assert (await journal.outbox_stats()).depth == 0
+    assert "event publish refused: Payload too large." in caplog.text
+
+
 async def test_rejected_event_dead_lettered_and_does_not_block(broker, journal: Journal) -> None:
     ids = await journal.append_events(_events(20))
     poison = ids[2]
