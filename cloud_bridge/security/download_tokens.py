@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import time
 from functools import cache
 from pathlib import Path
@@ -73,7 +74,8 @@ OK, EXPIRED, INVALID = "ok", "expired", "invalid"
 
 def expiry(now: float | None = None, ttl_s: int = TOKEN_TTL_S) -> int:
     """The expiry of a token minted now: at least ``ttl_s`` away, on a round hour."""
-    t = int(time.time() if now is None else now) + ttl_s
+    # Rounded up, not down: minted at hh:00:00.7, int() gave hh:00:00 tomorrow, 0.7 s short.
+    t = math.ceil(time.time() if now is None else now) + ttl_s
     return -(-t // _ROUND_S) * _ROUND_S
 
 
