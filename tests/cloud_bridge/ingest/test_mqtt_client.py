@@ -11,7 +11,12 @@ import pytest
 from paho.mqtt import client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from cloud_bridge.ingest.mqtt_client import BridgeMqttClient, coalesce_sends
+from cloud_bridge.ingest.mqtt_client import (
+    RECV_BYTES,
+    BridgeMqttClient,
+    BufferedReceives,
+    coalesce_sends,
+)
 
 
 class CountingSocket:
@@ -149,7 +154,7 @@ async def test_messages_queued_before_a_disconnect_are_read_then_it_raises(broke
     async with aiomqtt.Client("127.0.0.1", broker.port, identifier="pub") as pub:
         for i in range(3):
             await pub.publish("d/x", str(i).encode(), qos=1)
-    while len(c.messages) < 3:
+    while len(c.messages) < 3:  # noqa: ASYNC110 (aiomqtt's queue has no event to wait on)
         await asyncio.sleep(0.01)
     broker.kill()
     await asyncio.wait([c._disconnected], timeout=60)
@@ -161,3 +166,30 @@ async def test_messages_queued_before_a_disconnect_are_read_then_it_raises(broke
     assert seen == [b"0", b"1", b"2"]
     with contextlib.suppress(aiomqtt.MqttError):
         await c.__aexit__(None, None, None)
+
+
+def test_buffered_receives_serve_the_stream_as_it_came() -> None:
+    chunks: list[bytes | type[BlockingIOError]] = [b"\x30\x05ab", b"cde\x40", BlockingIOError,
+                                                   b"\x02\x00\x01", b""]
+    asked: list[int] = []
+
+    def receive(size: int) -> bytes:
+        asked.append(size)
+        chunk = chunks.pop(0)
+        if chunk is BlockingIOError:
+            raise BlockingIOError
+        assert isinstance(chunk, bytes)
+        return chunk
+
+    reader = BufferedReceives(receive)
+    assert reader.recv(1) == b"\x30" and reader.buffered() == 3
+    assert reader.recv(1) == b"\x05"
+    assert reader.recv(5) == b"ab"  # what is buffered, as a socket returns what it has
+    assert reader.recv(3) == b"cde"
+    assert reader.recv(1) == b"\x40" and reader.buffered() == 0
+    with pytest.raises(BlockingIOError):
+        reader.recv(1)
+    assert reader.recv(1) == b"\x02"
+    assert reader.recv(2) == b"\x00\x01"
+    assert reader.recv(1) == b""  # the end of the stream, as paho sees it
+    assert asked == [RECV_BYTES] * 5
