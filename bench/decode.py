@@ -37,8 +37,8 @@ The per-scene figure (``scene_rate``, printed first, seed + 2): fresh scenes of
 ``--scene-frames`` consecutive frames (6: 0.4 s at 15 fps), the same conditions and
 weights, each frame with its own sensor noise, hand jitter, motion blur and glare
 (the same distributions as a single frame's); the pipeline decodes every frame and
-the scan source's own confirmer (``drivers.scanning.Confirmer``) decides what is
-emitted. Read = the right text emitted from any frame of the scene; a false read =
+the scan source's own place guard and confirmer (``drivers.scanning``) decide what
+is emitted. Read = the right text emitted from any frame of the scene; a false read =
 any wrong text emitted. This is what multi-frame accumulation at 15 fps buys; it is
 a separate figure from ``decode_rate``, which stays per frame.
 
@@ -173,12 +173,12 @@ def run_sequences(n: int, length: int, seed: int, pi_factor: float) -> dict[str,
 
     Each frame of a scene has its own sensor noise, hand jitter, motion blur and
     glare (``testimages.make_frame_sequence``); the pipeline decodes every frame and
-    its reads go through the scan source's own confirmer (``drivers.scanning``), on a
-    clock that advances one frame period per frame. A scene is read when the right
+    its reads go through the scan source's own place guard and confirmer
+    (``drivers.scanning``), on a clock that advances one frame period per frame. A scene is read when the right
     text is emitted from any of its frames; a false read is any wrong text emitted.
     zxing-cpp alone is counted the same way (any frame, no confirmation).
     """
-    from drivers.scanning import Confirmer
+    from drivers.scanning import Confirmer, PlaceGuard
 
     t0 = time.perf_counter()
     scenes = testimages.make_frame_sequences(n, length, seed)
@@ -193,14 +193,14 @@ def run_sequences(n: int, length: int, seed: int, pi_factor: float) -> dict[str,
     for frames in scenes:
         truth, cond = frames[0].text, frames[0].condition
         pipe.forget()  # a new scene: no region of interest from the last one
-        confirmer = Confirmer()
+        confirmer, places = Confirmer(), PlaceGuard()
         emitted: set[str] = set()
         zx_reads: set[str] = set()
         first = None
         for i, f in enumerate(frames):
             gray = to_gray(f.image)
             zx_reads |= {r.text for r in zx.decode(gray)}
-            for r in pipe.decode(gray):
+            for r in places.admit(pipe.decode(gray), i / STREAM_FPS):
                 if confirmer.offer(r, i / STREAM_FPS):
                     emitted.add(r.text)
             if first is None and truth in emitted:

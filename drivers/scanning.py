@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Literal
 from contract import codes
 
 from .camera import Camera, CameraHealth
-from .decoding import Decoded, Decoder
+from .decoding import Decoded, Decoder, conflicting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,6 +52,11 @@ CONFIRM_WINDOW_S = 1.0
 #: Scans waiting for the agent. The agent takes a scan in microseconds; a full
 #: queue means it is stuck, and then the oldest scans are the least useful.
 SCAN_QUEUE_SIZE = 32
+#: A read at the place where a different code was read this recently is contested:
+#: one symbol carries one code, so one of the two texts is a misread ...
+PLACE_WINDOW_S = 0.6
+#: ... and it counts only once read there on this many frames in a row.
+CONTESTED_FRAMES = 2
 #: How long the camera loop waits for a frame before re-checking for stop.
 FRAME_WAIT_S = 0.5
 #: Decode latencies kept for the p50 in the health report.
@@ -166,6 +171,42 @@ class Confirmer:
         return False
 
 
+class PlaceGuard:
+    """Keeps one code per place across frames: a read where another text was just read
+    waits until it is read there on :data:`CONTESTED_FRAMES` frames in a row.
+
+    Within one frame the pipeline drops two texts read on one symbol; across frames a
+    misread can come alone (a frame where only the wrong text was read, between frames
+    with the right one). A product put where another one was a moment ago is delayed
+    by a frame; an uncontested read passes at once.
+    """
+
+    def __init__(self, window_s: float = PLACE_WINDOW_S, frames: int = CONTESTED_FRAMES) -> None:
+        self.window_s = window_s
+        self.frames = frames
+        self._recent: deque[tuple[float, Decoded]] = deque()
+        self._streak: dict[str, int] = {}
+
+    def admit(self, reads: list[Decoded], now: float) -> list[Decoded]:
+        """The reads of one frame that may go on (to confirmation and the debounce)."""
+        while self._recent and now - self._recent[0][0] > self.window_s:
+            self._recent.popleft()
+        out: list[Decoded] = []
+        streak: dict[str, int] = {}
+        for read in reads:
+            if any(conflicting(read, seen) for _at, seen in self._recent):
+                k = _key(read.text)
+                streak[k] = self._streak.get(k, 0) + 1
+                if streak[k] < self.frames:
+                    continue
+            out.append(read)
+        self._streak = streak  # a frame without the contested text breaks its run
+        self._recent.extend((now, r) for r in reads)
+        if len(self._recent) > 256:
+            self._recent = deque(list(self._recent)[-128:])
+        return out
+
+
 @dataclass
 class ScanSource:
     """Turns camera frames and other scanners into a debounced stream of :class:`Scan`.
@@ -199,6 +240,7 @@ class ScanSource:
         self._queue: asyncio.Queue[Scan] = asyncio.Queue(self.queue_size)
         self._debounce = Debouncer(self.debounce_s)
         self._confirm = Confirmer()
+        self._places = PlaceGuard()
         self._executor: ThreadPoolExecutor | None = None
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._decode_times: deque[float] = deque(maxlen=30)
@@ -305,8 +347,12 @@ class ScanSource:
             self._decode_times.append(self.clock())
             self._frames += 1
             now = self.clock()
+            admitted = self._places.admit(reads, now) if self.confirm_1d else reads
             for read in reads:
-                self._on_read(read, frame.captured_at, now)
+                if any(read is a for a in admitted):
+                    self._on_read(read, frame.captured_at, now)
+                else:  # contested: still keeps a counted code 'held'
+                    self._debounce.touch(read.text, now)
 
     def _decode(self, image: np.ndarray, should_stop: Callable[[], bool]) -> list[Decoded]:
         assert self.decoder is not None

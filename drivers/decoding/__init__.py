@@ -81,6 +81,7 @@ from .pipeline import (
     ROI_TTL_S,
     DecodePipeline,
     Stage,
+    conflicting,
     make_decoder,
 )
 
@@ -104,6 +105,7 @@ __all__ = [
     "_rotate",
     "bar_profiles",
     "bar_tilt",
+    "conflicting",
     "deblur_profile",
     "enhance_bars",
     "find_bar_regions",

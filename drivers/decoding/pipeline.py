@@ -312,7 +312,7 @@ class DecodePipeline:
                             if any(r.confident for r in reads):
                                 others = [u for t, u in unconfirmed.items()
                                           if all(r.text != t for r in reads)
-                                          and not any(r.confident and _conflict(r, u)
+                                          and not any(r.confident and conflicting(r, u)
                                                       for r in reads)]
                                 return reads + others
                             for r in reads:
@@ -362,11 +362,11 @@ class DecodePipeline:
 
 
 #: Two 1D reads whose boxes share more than this part of the smaller box are of one
-#: symbol (see :func:`_conflict`).
+#: symbol (see :func:`conflicting`).
 SAME_SYMBOL_OVERLAP = 0.2
 
 
-def _conflict(a: Decoded, b: Decoded) -> bool:
+def conflicting(a: Decoded, b: Decoded) -> bool:
     """True when ``a`` and ``b`` are different 1D texts read from one symbol's place.
 
     A symbol carries one code: two texts there mean at least one misread. Seen on a
@@ -401,7 +401,7 @@ def _symbol_box(box: tuple[int, int, int, int]) -> tuple[float, float, float, fl
 
 def _consistent(reads: list[Decoded]) -> list[Decoded]:
     """``reads`` without those that conflict with another read of the same view."""
-    return [r for r in reads if not any(_conflict(r, o) for o in reads if o is not r)]
+    return [r for r in reads if not any(conflicting(r, o) for o in reads if o is not r)]
 
 
 def _opencv_checker() -> OpencvBarcodeChecker | None:

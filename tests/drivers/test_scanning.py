@@ -14,7 +14,7 @@ from drivers import camera as camera_mod
 from drivers import testimages
 from drivers.camera import CaptureCamera, ReplayCamera
 from drivers.decoding import Decoded
-from drivers.scanning import ScanSource
+from drivers.scanning import PlaceGuard, ScanSource
 from tests.support.waiting import until
 
 WECHAT = "134567890123456712"
@@ -93,6 +93,47 @@ async def test_unconfident_read_needs_the_other_engine_on_a_later_frame() -> Non
         assert await _drain(source) == []
     cam = ReplayCamera(_marked([1, 2, 3]), fps=20)
     async with ScanSource(cam, dec) as source:
+        scans = await _drain(source)
+    assert [s.text for s in scans] == [EAN]
+
+
+OTHER_EAN = "6903952120090"
+HERE = (300, 200, 480, 220)
+THERE = (20, 380, 200, 400)
+
+
+def test_a_read_where_another_code_was_just_read_waits_for_two_frames_in_a_row() -> None:
+    guard = PlaceGuard(window_s=0.6, frames=2)
+    right = Decoded(EAN, "EAN13", "zxing", box=HERE)
+    wrong = Decoded(OTHER_EAN, "EAN13", "zxing", box=(302, 226, 481, 246))  # lower rows
+    assert guard.admit([right], 0.0) == [right]  # nothing else was read there
+    assert guard.admit([wrong], 0.07) == []  # contested
+    assert guard.admit([right], 0.13) == []  # contested by the misread in turn
+    assert guard.admit([wrong], 0.2) == []  # the run was broken: one frame again
+    assert guard.admit([right], 0.27) == []
+    assert guard.admit([right], 0.33) == [right]  # two frames in a row
+
+
+def test_codes_in_other_places_or_after_the_window_pass_at_once() -> None:
+    guard = PlaceGuard(window_s=0.6, frames=2)
+    here = Decoded(EAN, "EAN13", "zxing", box=HERE)
+    there = Decoded(OTHER_EAN, "EAN13", "zxing", box=THERE)
+    assert guard.admit([here, there], 0.0) == [here, there]
+    later = Decoded(OTHER_EAN, "EAN13", "zxing", box=HERE)
+    assert guard.admit([later], 0.7) == [later]  # the first code is gone for 0.7 s
+    qr = Decoded("https://mp.example.com/p/1", "QRCODE", "zxing", box=HERE)
+    other_qr = Decoded("https://mp.example.com/p/2", "QRCODE", "zxing", box=HERE)
+    assert guard.admit([qr], 1.4) == [qr] and guard.admit([other_qr], 1.5) == [other_qr]
+
+
+async def test_a_lone_misread_between_reads_of_the_right_code_is_not_scanned() -> None:
+    right = Decoded(EAN, "EAN13", "zxing", box=HERE)
+    wrong = Decoded(OTHER_EAN, "EAN13", "zxing", box=HERE)
+    dec = ScriptedDecoder({1: [right], 2: [wrong]})
+    cam = ReplayCamera(_marked([1, 2, 1, 2, 1]), fps=20)
+    # A clock that stands still: every frame is within the place window, however slowly
+    # a loaded machine decodes them (frames the source skips only remove reads).
+    async with ScanSource(cam, dec, clock=FakeClock()) as source:
         scans = await _drain(source)
     assert [s.text for s in scans] == [EAN]
 
