@@ -50,10 +50,12 @@ class Spooler:
     async def run(self, stop: asyncio.Event) -> None:
         self.events.append("run")
         while not stop.is_set():
+            # Cleared before reading, not after: a sale committed while the jobs are read
+            # sets it again (cleared after, its signal was lost and the sale never printed).
+            self.journal.print_signal.clear()
             for job in await self.journal.print_jobs_pending():
                 self.printed.append(job.order_no)
                 await self.journal.print_job_done(job.job_id)
-            self.journal.print_signal.clear()
             waiter = asyncio.ensure_future(self.journal.print_signal.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
