@@ -3,7 +3,8 @@
 ::
 
     camera thread --newest frame--> decode thread (pipeline) --reads-->
-        confirm (unconfident 1D reads need the other engine on a later frame)
+        place guard (a read where another code was just read waits for two frames)
+        -> confirm (unconfident 1D reads need the other engine on a later frame)
         -> classify (contract.codes) -> debounce -> bounded queue -> agent
 
 Decoding never runs on the event loop: one dedicated decode thread, one frame

@@ -47,7 +47,11 @@ symbol can turn it into a different valid one that two engines then agree on
 (seen on a fresh bench seed, libzbar and zxing-cpp on a blurred EAN-8). An unconfident read lets the later stages run (they
 may confirm it); if none does, it goes back to the scan source, which emits it
 only when the other engine confirms it on a later frame. QR codes (Reed-Solomon)
-are always confident.
+are always confident. Two different 1D texts read at one symbol's place in one view
+(zxing-cpp's box spans only the rows it read, so the place is the box grown to a
+label's height) are both dropped: one symbol carries one code (seen on a fresh bench
+sequence: a small EAN-13 read right on its upper rows and as another valid EAN-13 on
+its lower rows, which libzbar read too on the enlarged crop).
 """
 
 
