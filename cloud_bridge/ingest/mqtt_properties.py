@@ -31,11 +31,12 @@ class SharedTableProperties(Properties):
     """
 
     def __init__(self, packetType: int) -> None:
-        # The names paho's __setattr__ lets through to object.__setattr__ as they are.
-        self.packetType = packetType
-        self.types = _TABLES.types
-        self.names = _TABLES.names
-        self.properties = _TABLES.properties
+        # The names paho's __setattr__ lets through to object.__setattr__ as they are:
+        # set directly, without its check (four calls per message received).
+        object.__setattr__(self, "packetType", packetType)
+        object.__setattr__(self, "types", _TABLES.types)
+        object.__setattr__(self, "names", _TABLES.names)
+        object.__setattr__(self, "properties", _TABLES.properties)
 
     def unpack(self, buffer: bytes | bytearray) -> tuple[Properties, int]:
         """Read the property block at the start of ``buffer``; ``(self, bytes used)``."""
