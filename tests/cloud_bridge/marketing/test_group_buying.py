@@ -140,8 +140,10 @@ async def test_the_close_job_gives_back_what_unpaid_deal_orders_held(db, db_url,
     from ...support.waiting import until
     from .test_flash_sales import sale_body
 
+    # Unpaid for 4 s, not 1: bob's refused buy must come before the close job gives
+    # alice's unit back (on a loaded machine a login and a buy took over a second).
     client = await start_bridge(db, db_url, sandbox, tmp_path, mp_close_interval_s=0.2,
-                                mp_pay_timeout_s=1.0)
+                                mp_pay_timeout_s=4.0)
     try:
         await add_user(db, "boss", auth.HEAD_OFFICE)
         boss = await login(client, "boss")
@@ -149,9 +151,9 @@ async def test_the_close_job_gives_back_what_unpaid_deal_orders_held(db, db_url,
                                         json=sale_body(stock=1, per_user_limit=1))).json()
         d = await deal(client, boss, size=2)
         alice, _ = await mp_login(client, "a-code")
+        bob, _ = await mp_login(client, "b-code")
         r = await client.post(f"{M}/flash-sales/{sale['id']}/buy", json={}, headers=alice)
         assert r.status == 201, await r.text()
-        bob, _ = await mp_login(client, "b-code")
         assert (await client.post(f"{M}/flash-sales/{sale['id']}/buy", json={},
                                   headers=bob)).status == 409  # sold out while she holds it
         g = await (await client.post(f"{M}/group-deals/{d['id']}/groups", json={},
@@ -164,7 +166,7 @@ async def test_the_close_job_gives_back_what_unpaid_deal_orders_held(db, db_url,
                     BuyingGroup.id == g["group_id"]))
             return sold == 0 and seats == 0
 
-        await until(given_back, 15, what="unpaid deal orders released by the close job")
+        await until(given_back, 30, what="unpaid deal orders released by the close job")
         r = await client.post(f"{M}/flash-sales/{sale['id']}/buy", json={}, headers=bob)
         assert r.status == 201, await r.text()
     finally:

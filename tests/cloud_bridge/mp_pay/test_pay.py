@@ -162,8 +162,10 @@ async def test_pay_notify_settles_once(bridge, db, sandbox):
 
 
 async def test_unpaid_orders_closed_after_timeout(db, db_url, sandbox, tmp_path):
+    # Unpaid for 4 s, not 1: the test's own order and pay requests must come before the
+    # close job (on a loaded machine two requests took over a second).
     client = await start_bridge(db, db_url, sandbox, tmp_path, mp_close_interval_s=0.2,
-                                mp_pay_timeout_s=1.0)
+                                mp_pay_timeout_s=4.0)
     try:
         alice, alice_id = await mp_login(client, "carol-code")
         tapped = await place_order(client, alice, qty=1)      # paid never: prepay made
@@ -171,7 +173,7 @@ async def test_unpaid_orders_closed_after_timeout(db, db_url, sandbox, tmp_path)
         assert r.status == 200, await r.text()
         params = await r.json()
         untouched = await place_order(client, alice, qty=3)   # pay was never asked
-        for _ in range(100):
+        for _ in range(300):
             states = [(await (await client.get(f"/api/v1/mp/orders/{o['order_no']}",
                                                headers=alice)).json())["status"]
                       for o in (tapped, untouched)]
