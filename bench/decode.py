@@ -300,7 +300,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=340)
     parser.add_argument("--seed", type=int, default=None, help="default: fresh each run")
-    parser.add_argument("--scenes", type=int, default=100,
+    parser.add_argument("--scenes", type=int, default=200,
                         help="scenes of the per-scene figure (0: skip it)")
     parser.add_argument("--scene-frames", type=int, default=6,
                         help="frames per scene (6: 0.4 s at 15 fps)")
