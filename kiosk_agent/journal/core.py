@@ -42,6 +42,10 @@ BUSY_TIMEOUT_MS = 5000
 WAL_AUTOCHECKPOINT_PAGES = 1000
 
 
+# Counters whose last value _bump remembers before it forgets them all (day counters
+# add a key a day; a forgotten one costs one SELECT).
+COUNTER_HINTS = 32
+
 # COMMIT refused by the disk is retried this often, this far apart (x attempt) before
 # the transaction is rolled back: long enough for a rotated log to free space, short
 # enough that the shopper at the kiosk is not kept waiting.
@@ -103,6 +107,8 @@ class JournalCore:
         self.outbox_signal = asyncio.Event()
         self.print_signal = asyncio.Event()
         self.write_fault: JournalWriteFault | None = None
+        # The last value of each counter this journal wrote (see _bump); journal thread.
+        self._counters: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -282,23 +288,42 @@ class JournalCore:
 
     # -- counters and the business day ---------------------------------------------
 
-    @staticmethod
-    def _bump(conn: sqlite3.Connection, key: str, n: int = 1) -> int:
+    def _bump(self, conn: sqlite3.Connection, key: str, n: int = 1) -> int:
         """Add ``n`` to the integer counter ``key`` (absent = 0); return the new value.
 
-        The new value is read back with a SELECT, not with ``RETURNING``: SQLite runs a
-        statement with ``RETURNING`` through an ephemeral table (opened, filled and
-        closed on every call), which cost more than a second statement. Measured with
-        callgrind (synchronous=OFF): 34k fewer instructions per sale, which bumps two
-        counters. Same transaction, so the value read is the one just written.
+        The value this journal last gave out for ``key`` is kept as a hint: one UPDATE
+        writes ``hint + n`` where the row still holds ``hint`` (a compare-and-set, right
+        whatever the hint is: it only writes old + n). It holds it unless a transaction
+        rolled back, an import or another process wrote the counter; then (and the first
+        time) the counter is upserted and read back with a SELECT, not with
+        ``RETURNING``: SQLite runs a statement with ``RETURNING`` through an ephemeral
+        table (opened, filled and closed on every call), which cost more than a second
+        statement (callgrind, synchronous=OFF: 34k instructions per sale, which bumps two
+        counters). One statement instead of two per counter: 4-7 us against 11-12 us
+        (timeit, 5 x 20,000, synchronous=OFF). Same transaction either way.
         """
+        counters = self._counters
+        hint = counters.get(key)
+        if hint is not None:
+            value = hint + n
+            cur = conn.execute(
+                "UPDATE meta SET value = ? WHERE key = ? AND value = ?",
+                (str(value), key, str(hint)),
+            )
+            if cur.rowcount == 1:
+                counters[key] = value
+                return value
         conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
             (key, str(n), n),
         )
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0])
+        value = int(row[0])
+        if len(counters) >= COUNTER_HINTS:  # day counters: one new key a day
+            counters.clear()
+        counters[key] = value
+        return value
 
     def business_day(self, when: datetime | None = None) -> str:
         """``yyyymmdd`` of ``when`` (default now) in the shop's time zone."""
