@@ -3,8 +3,9 @@
 :class:`OutboxDrainer` reads undelivered events from the journal in batches, in
 ``seq`` order, and publishes them (QoS 1) while at most ``window`` events are in
 flight (published, not yet acked by the cloud). A PUBACK only means the broker
-has the event; the event leaves the journal when an :class:`EventAck` on
-``events/ack`` lists it (deletes are batched into one transaction). An event not
+has the event, so it is not awaited (:meth:`Link.publish_nowait`); the event leaves
+the journal when an :class:`EventAck` on ``events/ack`` lists it (the acks that come
+while events are in flight are gathered into one delete transaction). An event not
 acked within ``ack_timeout_s`` is published again, and after a reconnect every
 in-flight event is published again at once (the broker may have lost it); the
 cloud dedupes by ``event_id``, so the effect is exactly once. An event the cloud
