@@ -22,7 +22,6 @@ from cloud_bridge.app import create_app
 from cloud_bridge.catalog import PublishedPriceBook, announce_current, publish_book
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.provisioning import Deployment
-from common.ports import free_port
 from contract.pricebook import parse_price_book
 from contract.wire.shadow import CatalogPointer
 from contract.wire.topics import store_catalog
@@ -30,6 +29,7 @@ from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.sockets import bound_socket, port_of
 from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,8 @@ async def bridge(db, broker, tmp_path: Path, monkeypatch):
         await auth.create_admin_user(s, "boss", "secret-boss", auth.HEAD_OFFICE)
         await auth.create_admin_user(s, "clerk", "secret-clerk", auth.STORE_STAFF, "store1")
         await publish_book(s, "store1", book("v1"), "test")  # announced by the start-up
-    port = free_port()
+    sock = bound_socket()  # held until the site listens on it: no other bind can take it
+    port = port_of(sock)
     base = f"http://127.0.0.1:{port}"
     cfg = BridgeConfig()
     cfg.bridge.worker_id = f"catalog-{port}"
@@ -99,7 +100,7 @@ async def bridge(db, broker, tmp_path: Path, monkeypatch):
     cfg.rpc.handler_modules = []
     runner = web.AppRunner(create_app(cfg, db=db))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.SockSite(runner, sock).start()
     try:
         async with aiohttp.ClientSession(base_url=base) as http:
             async def mqtt_up() -> bool:

@@ -10,7 +10,6 @@ import aiomqtt
 import pytest
 from aiohttp import web
 
-from common.ports import free_port
 from contract.pricebook import load_price_book
 from contract.wire.shadow import CatalogPointer
 from contract.wire.topics import store_catalog
@@ -18,6 +17,7 @@ from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.sockets import bound_socket, port_of
 from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,9 @@ async def bookserver():
     app.router.add_get("/{tail:.*}", handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sock = bound_socket()  # held until the site listens on it: no other bind can take it
+    port = port_of(sock)
+    await web.SockSite(runner, sock).start()
     yield f"http://127.0.0.1:{port}", files, gate
     await runner.cleanup()
 

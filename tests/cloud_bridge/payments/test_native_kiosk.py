@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 from cloud_bridge.app import create_app
 from cloud_bridge.models import Order
 from cloud_bridge.payments.models import Payment
-from common.ports import free_port
 from kiosk_agent import assembly, native_pay
 from kiosk_agent.agent import build_agent
 from kiosk_agent.checkout import Refusal, State
@@ -32,6 +31,7 @@ from kiosk_agent.config import AgentConfig
 from kiosk_agent.qr_sale import qr_sale
 from tests.cloud_bridge.test_payments_api import payments_config
 from tests.support.link_helpers import shrink_timings
+from tests.support.sockets import bound_socket, port_of
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
@@ -49,7 +49,8 @@ async def bridge(db, db_url, broker, sandbox, tmp_path, monkeypatch):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(sandbox.manifest))
     cfg = payments_config(db_url, manifest)
-    port = free_port()
+    sock = bound_socket()  # held until the site listens on it: no other bind can take it
+    port = port_of(sock)
     cfg.payments.jsapi_notify_url = f"http://127.0.0.1:{port}/api/v1/pay/notify/wechat"
     cfg.payments.mp_close_interval_s = 0
     cfg.mqtt.enabled, cfg.mqtt.port, cfg.mqtt.username = True, broker.port, ""
@@ -61,7 +62,7 @@ async def bridge(db, db_url, broker, sandbox, tmp_path, monkeypatch):
     cfg.rpc.handler_modules = ["cloud_bridge.payments.rpc_handlers"]
     runner = web.AppRunner(create_app(cfg, db=db))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.SockSite(runner, sock).start()
     try:
         async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
             async def mqtt_up() -> bool:

@@ -22,13 +22,13 @@ from cloud_bridge.app import create_app
 from cloud_bridge.catalog import publish_book
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.provisioning import Deployment
-from common.ports import free_port
 from contract.signing import generate_signing_key, private_key_pem
 from kiosk_agent.catalog_sync import CatalogSync
 from kiosk_agent.journal import Journal
 from kiosk_agent.link import Link
 from tests.cloud_bridge.test_catalog_publish import EXAMPLE, WAIT_S, book, book_json
 from tests.support.link_helpers import mqtt_section, shrink_timings
+from tests.support.sockets import bound_socket, port_of
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -51,7 +51,8 @@ async def _bridge(db, broker, tmp_path: Path, monkeypatch, signing_key: bool):
     async with db.session() as s:
         await auth.create_admin_user(s, "boss", "secret-boss", auth.HEAD_OFFICE)
         await publish_book(s, "store1", book("v1"), "test")
-    port = free_port()
+    sock = bound_socket()  # held until the site listens on it: no other bind can take it
+    port = port_of(sock)
     base = f"http://127.0.0.1:{port}"
     cfg = BridgeConfig()
     cfg.bridge.worker_id = f"sniffed-{port}"
@@ -72,7 +73,7 @@ async def _bridge(db, broker, tmp_path: Path, monkeypatch, signing_key: bool):
     app.middlewares.insert(0, sniffer)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.SockSite(runner, sock).start()
     return runner, SimpleNamespace(base=base, password=password, seen=seen, port=broker.port)
 
 

@@ -19,10 +19,10 @@ from cloud_bridge import auth, inventory
 from cloud_bridge.app import create_app
 from cloud_bridge.config import BridgeConfig
 from cloud_bridge.supply import alerts, push, runtime, service
-from common.ports import free_port
 from contract.wire.base import decode
 from contract.wire.stock import StockAlerts
 from contract.wire.topics import store_stock_alerts
+from tests.support.sockets import bound_socket, port_of
 from tests.support.waiting import until
 
 from .helpers import TODAY
@@ -63,7 +63,8 @@ async def bridge(db, broker, monkeypatch):
     monkeypatch.setattr(runtime, "PUSH_INTERVAL_S", 0.05)
     async with db.session() as s:
         await auth.create_admin_user(s, "clerk", "secret-clerk", auth.STORE_STAFF, "s1")
-    port = free_port()
+    sock = bound_socket()  # held until the site listens on it: no other bind can take it
+    port = port_of(sock)
     cfg = BridgeConfig()
     cfg.bridge.worker_id = f"push-{port}"
     cfg.mqtt.port = broker.port
@@ -74,7 +75,7 @@ async def bridge(db, broker, monkeypatch):
     cfg.rpc.handler_modules = []
     runner = web.AppRunner(create_app(cfg, db=db))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.SockSite(runner, sock).start()
     try:
         async with aiohttp.ClientSession(base_url=cfg.http.public_url) as http:
             async with http.post("/api/v1/admin/session",
