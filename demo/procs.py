@@ -30,12 +30,6 @@ def cli(name: str) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Children:
     """Every process the demo started, by name; :meth:`stop_all` in reverse order."""
 

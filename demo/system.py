@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common.ports import free_port
+
 from . import finance_close, kit, scenario, term
 from .procs import (
     AdminClient,
     Children,
     ControlClient,
     cli,
-    free_port,
     mosquitto,
     run_cli,
     wait_port,

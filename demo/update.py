@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common.ports import free_port
+
 from . import kit, scenario, term
-from .procs import AdminClient, cli, free_port, run_cli
+from .procs import AdminClient, cli, run_cli
 from .release import first_release, kiosk_config, project_wheel, source_text
 from .supervisor import Supervisor, kiosk_service
 from .system import ADMIN_USER, System
