@@ -19,6 +19,11 @@ from .ports import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 START_TIMEOUT_S = 10.0
+PORT_ATTEMPTS = 3
+
+
+class _PortTaken(RuntimeError):
+    """Mosquitto exited at start because its port was in use."""
 
 
 class Broker:
@@ -31,6 +36,9 @@ class Broker:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        # A port we picked (and wrote into our own config) may be taken by another socket
+        # between free_port() and mosquitto's bind: the first start then picks another.
+        self._repick_port = port is None and conf_text is None
         self.extra_conf = extra_conf
         self.proc: subprocess.Popen[bytes] | None = None
         self.tls_port: int | None = None  # set by secured_broker(tls=...)
@@ -59,6 +67,17 @@ set_tcp_nodelay true
         )
 
     def start(self) -> Broker:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start()
+            except _PortTaken:
+                if not self._repick_port or attempt == PORT_ATTEMPTS:
+                    raise
+                self.port = free_port()
+                self.conf_path.unlink()
+        raise AssertionError("unreachable")
+
+    def _start(self) -> Broker:
         self.write_conf()
         self.proc = subprocess.Popen(
             [MOSQUITTO, "-c", str(self.conf_path)],
@@ -69,9 +88,13 @@ set_tcp_nodelay true
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                self.proc = None
+                if "Address already in use" in err:
+                    raise _PortTaken(f"mosquitto could not listen on {self.port}: {err}")
                 raise RuntimeError(f"mosquitto exited at start: {err}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    self._repick_port = False  # restarts keep the port clients know
                     return self
             except OSError:
                 time.sleep(0.05)
