@@ -69,25 +69,39 @@ class BridgeMqttClient(aiomqtt.Client):
 
     def _on_socket_open(self, client: paho.Client, userdata: object,
                         sock: PahoSocket) -> None:
-        # Called by paho (in the connecting thread) before it sends CONNECT.
+        # Called by paho in the connecting thread; aiomqtt adds its reader in the loop's.
         super()._on_socket_open(client, userdata, sock)
-        reader = buffer_receives(client)
-        if reader is None:
-            return
+        fileno = sock.fileno()
 
-        def on_readable() -> None:  # aiomqtt's reader, also draining the buffer
-            try:
-                while True:
-                    client.loop_read()
-                    if reader.buffered() or _tls_pending(client):
-                        continue
-                    break
-            except Exception as exc:
-                if not self._disconnected.done():
-                    self._disconnected.set_exception(exc)
+        def buffered_reader() -> None:
+            # In the loop's thread, after aiomqtt's reader is added (call_soon_threadsafe
+            # keeps the order) and only for the socket still open: paho reads unbuffered
+            # until here, then from the buffer, whose reader replaces aiomqtt's.
+            if client.socket() is not sock:
+                return
+            reader = buffer_receives(client)
+            if reader is None:
+                return
 
-        # After aiomqtt's own add_reader (call_soon_threadsafe keeps the order): replaces it.
-        self._loop.call_soon_threadsafe(self._loop.add_reader, sock.fileno(), on_readable)
+            def on_readable() -> None:  # aiomqtt's reader, also draining the buffer
+                try:
+                    while True:
+                        client.loop_read()
+                        if reader.buffered() or _tls_pending(client):
+                            continue
+                        break
+                except Exception as exc:
+                    if not self._disconnected.done():
+                        self._disconnected.set_exception(exc)
+
+            self._loop.add_reader(fileno, on_readable)
+
+        self._loop.call_soon_threadsafe(buffered_reader)
+
+    def _on_socket_close(self, client: paho.Client, userdata: object,
+                         sock: PahoSocket) -> None:
+        vars(client).pop("_sock_recv", None)  # a closed socket's buffer goes with it
+        super()._on_socket_close(client, userdata, sock)
 
     @property
     def messages(self) -> MessagesIterator:

@@ -132,7 +132,9 @@ async def test_bridge_client_publishes_and_receives_everything_in_order(broker) 
                                for i in range(count)))
         assert not tx._pending_publishes
         await asyncio.wait_for(reader, 60)
+        assert "_sock_recv" in vars(rx._client)  # read through the buffer
     assert got == [str(i).encode() for i in range(count)]
+    assert "_sock_recv" not in vars(rx._client)  # gone with the socket
 
 
 async def test_a_pending_message_id_is_refused_twice(broker) -> None:
