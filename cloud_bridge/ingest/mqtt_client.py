@@ -1,4 +1,4 @@
-"""The bridge's MQTT client: aiomqtt's, with four costs per message taken out.
+"""The bridge's MQTT client: aiomqtt's, with three costs per message taken out.
 
 Measured with cProfile in the bridge during the ingest bench (PostgreSQL, 200 kiosks x
 40 events, 8,000 events stored and acked):
@@ -9,10 +9,11 @@ Measured with cProfile in the bridge during the ingest bench (PostgreSQL, 200 ki
   work). Here the packets queued when the socket turns writable go out in one
   ``send()`` (a run of at most :data:`SEND_RUN_BYTES`); paho's own writer still sends
   the packets it has more to do for (a QoS 0 PUBLISH's ``on_publish``, DISCONNECT).
-- **Receives.** paho reads a packet with two ``recv()`` calls or more (its first byte,
-  its length, its body): 43,586 for 8,000 events. Here one ``recv()`` of up to
-  :data:`RECV_BYTES` fills a buffer paho's reads are served from, and the reader runs
-  paho again while that buffer holds bytes (as aiomqtt does for a TLS socket's).
+- **Receives** stay paho's own (two ``recv()`` calls or more per packet). Serving them
+  from one larger ``recv()`` saved about 10% of the receive CPU per message, but with it a
+  CI run lost an RPC reply after a broker restart (that test failed in 1 of 6 runs here,
+  then 0 of 10; 0 of 12 without it). The cause was not found, and the reads of a socket
+  are not worth that doubt.
 - **Reading messages.** aiomqtt's iterator creates a task and waits on it and on the
   disconnect future for every message, even when messages are already queued
   (``asyncio.wait``: 16,000 calls, 5%). Here a queued message is taken at once.
@@ -37,7 +38,6 @@ from typing import TYPE_CHECKING, TypeVar, Unpack
 
 import aiomqtt
 from aiomqtt.client import MessagesIterator
-from aiomqtt.types import PahoSocket
 from paho.mqtt import client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
@@ -52,56 +52,18 @@ T = TypeVar("T")
 
 # A run of queued packets is joined into one buffer of at most this many bytes.
 SEND_RUN_BYTES = 64 * 1024
-# What one recv() asks the socket for; paho's reads are served from it.
-RECV_BYTES = 64 * 1024
 # A message taken straight from the queue skips the event loop; every this many in a
 # row the reader yields once, so a deep queue does not hold up the other tasks.
 YIELD_EVERY = 64
 
 
 class BridgeMqttClient(aiomqtt.Client):
-    """``aiomqtt.Client`` with coalesced sends, direct reads and O(1) pending calls."""
+    """``aiomqtt.Client`` with coalesced sends, queued messages taken at once, O(1) pending calls."""
 
     def __init__(self, **kwargs: Unpack[MqttClientArgs]) -> None:
         super().__init__(**kwargs)
         self._direct_reads = isinstance(getattr(self, "_queue", None), asyncio.Queue)
         coalesce_sends(self._client)
-
-    def _on_socket_open(self, client: paho.Client, userdata: object,
-                        sock: PahoSocket) -> None:
-        # Called by paho in the connecting thread; aiomqtt adds its reader in the loop's.
-        super()._on_socket_open(client, userdata, sock)
-        fileno = sock.fileno()
-
-        def buffered_reader() -> None:
-            # In the loop's thread, after aiomqtt's reader is added (call_soon_threadsafe
-            # keeps the order) and only for the socket still open: paho reads unbuffered
-            # until here, then from the buffer, whose reader replaces aiomqtt's.
-            if client.socket() is not sock:
-                return
-            reader = buffer_receives(client)
-            if reader is None:
-                return
-
-            def on_readable() -> None:  # aiomqtt's reader, also draining the buffer
-                try:
-                    while True:
-                        client.loop_read()
-                        if reader.buffered() or _tls_pending(client):
-                            continue
-                        break
-                except Exception as exc:
-                    if not self._disconnected.done():
-                        self._disconnected.set_exception(exc)
-
-            self._loop.add_reader(fileno, on_readable)
-
-        self._loop.call_soon_threadsafe(buffered_reader)
-
-    def _on_socket_close(self, client: paho.Client, userdata: object,
-                         sock: PahoSocket) -> None:
-        vars(client).pop("_sock_recv", None)  # a closed socket's buffer goes with it
-        super()._on_socket_close(client, userdata, sock)
 
     @property
     def messages(self) -> MessagesIterator:
@@ -197,42 +159,3 @@ def coalesce_sends(client: paho.Client) -> None:
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     vars(client)["_packet_write"] = packet_write
-
-
-def _tls_pending(client: paho.Client) -> bool:
-    pending = getattr(client._sock, "pending", None)
-    return callable(pending) and pending() > 0
-
-
-class BufferedReceives:
-    """paho's ``_sock_recv`` served from one larger ``recv()`` of the socket."""
-
-    def __init__(self, receive: Callable[[int], bytes]) -> None:
-        self._receive = receive
-        self._data = b""
-        self._at = 0
-
-    def buffered(self) -> int:
-        return len(self._data) - self._at
-
-    def recv(self, size: int) -> bytes:
-        if self._at >= len(self._data):
-            self._data = self._receive(RECV_BYTES)  # BlockingIOError, b"" at EOF: as paho
-            self._at = 0
-        chunk = self._data[self._at : self._at + size]
-        self._at += len(chunk)
-        return chunk
-
-
-def buffer_receives(client: paho.Client) -> BufferedReceives | None:
-    """Serve ``client``'s reads from a buffer of its socket's data (a new one per socket).
-
-    ``None``, and paho reads as it does, without paho's ``_sock_recv`` (another paho).
-    """
-    original = type(client).__dict__.get("_sock_recv")
-    if original is None:
-        log.info("paho has no _sock_recv here: its receives are not buffered")
-        return None
-    reader = BufferedReceives(lambda size: original(client, size))
-    vars(client)["_sock_recv"] = reader.recv
-    return reader

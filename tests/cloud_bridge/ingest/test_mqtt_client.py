@@ -11,12 +11,7 @@ import pytest
 from paho.mqtt import client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from cloud_bridge.ingest.mqtt_client import (
-    RECV_BYTES,
-    BridgeMqttClient,
-    BufferedReceives,
-    coalesce_sends,
-)
+from cloud_bridge.ingest.mqtt_client import BridgeMqttClient, coalesce_sends
 
 
 class CountingSocket:
@@ -132,9 +127,7 @@ async def test_bridge_client_publishes_and_receives_everything_in_order(broker) 
                                for i in range(count)))
         assert not tx._pending_publishes
         await asyncio.wait_for(reader, 60)
-        assert "_sock_recv" in vars(rx._client)  # read through the buffer
     assert got == [str(i).encode() for i in range(count)]
-    assert "_sock_recv" not in vars(rx._client)  # gone with the socket
 
 
 async def test_a_pending_message_id_is_refused_twice(broker) -> None:
@@ -168,30 +161,3 @@ async def test_messages_queued_before_a_disconnect_are_read_then_it_raises(broke
     assert seen == [b"0", b"1", b"2"]
     with contextlib.suppress(aiomqtt.MqttError):
         await c.__aexit__(None, None, None)
-
-
-def test_buffered_receives_serve_the_stream_as_it_came() -> None:
-    chunks: list[bytes | type[BlockingIOError]] = [b"\x30\x05ab", b"cde\x40", BlockingIOError,
-                                                   b"\x02\x00\x01", b""]
-    asked: list[int] = []
-
-    def receive(size: int) -> bytes:
-        asked.append(size)
-        chunk = chunks.pop(0)
-        if chunk is BlockingIOError:
-            raise BlockingIOError
-        assert isinstance(chunk, bytes)
-        return chunk
-
-    reader = BufferedReceives(receive)
-    assert reader.recv(1) == b"\x30" and reader.buffered() == 3
-    assert reader.recv(1) == b"\x05"
-    assert reader.recv(5) == b"ab"  # what is buffered, as a socket returns what it has
-    assert reader.recv(3) == b"cde"
-    assert reader.recv(1) == b"\x40" and reader.buffered() == 0
-    with pytest.raises(BlockingIOError):
-        reader.recv(1)
-    assert reader.recv(1) == b"\x02"
-    assert reader.recv(2) == b"\x00\x01"
-    assert reader.recv(1) == b""  # the end of the stream, as paho sees it
-    assert asked == [RECV_BYTES] * 5
