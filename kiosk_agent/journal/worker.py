@@ -98,6 +98,9 @@ class JournalWorker:
             os.eventfd_read(self._efd)
         except BlockingIOError:  # already drained by an earlier callback
             pass
+        self._settle_outcomes()
+
+    def _settle_outcomes(self) -> None:
         outcomes = self._outcomes
         while outcomes:
             _settle(*outcomes.popleft())
@@ -134,9 +137,7 @@ class JournalWorker:
 
     def _deliver_and_close(self, home: asyncio.AbstractEventLoop, efd: int) -> None:
         home.remove_reader(efd)
-        outcomes = self._outcomes
-        while outcomes:
-            _settle(*outcomes.popleft())
+        self._settle_outcomes()
         os.close(efd)
 
     def _run(self) -> None:

@@ -1,10 +1,10 @@
 """A listening address for an in-process test server, held from the moment it is chosen.
 
-``common.ports.free_port()`` closes its probe socket: between that and the server's own
-bind, any outgoing connection of the run (PostgreSQL, Mosquitto, HTTP clients) may be
-given the same port from the ephemeral range, and the bind fails with EADDRINUSE (a CI
-run lost test_parked_till that way). An in-process aiohttp server takes the bound socket
-itself (``web.SockSite``) instead.
+``common.ports.free_port()`` closes its probe socket before the server binds the port.
+It draws ports below the ephemeral range, so no outgoing connection of the run can take
+one in between (a CI run lost test_parked_till that way before), but another process
+still could. A server started as a process needs a port number; an in-process aiohttp
+server can take a socket already bound (``web.SockSite``), which leaves no gap at all.
 """
 
 from __future__ import annotations
